@@ -1,0 +1,142 @@
+//! The one error type of the library.
+
+use std::fmt;
+use std::io;
+
+use crate::Access;
+
+/// Result alias used throughout shmkit.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in shmkit, as variants that say what the caller can do.
+///
+/// OS failures that have a meaning of their own (an object that does not exist, a name already
+/// taken, permission denied) get their own variant with the name involved; anything else is
+/// [`Error::Io`] with the operation and the object it was applied to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The name breaks the rules of [`crate::name`]; nothing was created or opened.
+    #[error("invalid name {name:?}: {reason}")]
+    NameInvalid {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+
+    /// No object of that name (or no such file) exists.
+    #[error("no shared memory object named {name:?}")]
+    NotFound {
+        /// The name (or path) that was looked up.
+        name: String,
+    },
+
+    /// An object of that name already exists and the caller asked for a new one.
+    #[error("a shared memory object named {name:?} already exists")]
+    AlreadyExists {
+        /// The name that is taken.
+        name: String,
+    },
+
+    /// The OS refused access to the object (its mode, owner or ACL forbid it).
+    #[error("permission denied for {name:?} ({op})")]
+    AccessDenied {
+        /// The name (or path) involved.
+        name: String,
+        /// The operation that was refused.
+        op: &'static str,
+    },
+
+    /// A view asked for more access than the segment or file was opened with.
+    #[error("cannot map a {requested} view of {name:?}: it was opened {granted}")]
+    AccessMismatch {
+        /// The name (or path) of the mapping.
+        name: String,
+        /// The access the view asked for.
+        requested: Access,
+        /// The access the segment or file was opened with.
+        granted: Access,
+    },
+
+    /// A size or range is invalid: zero, too large for this platform, or past the end.
+    #[error("invalid size for {name:?}: {reason}")]
+    SizeInvalid {
+        /// The name (or path) involved.
+        name: String,
+        /// What is wrong, with the numbers.
+        reason: String,
+    },
+
+    /// The system has not enough shared memory (or disk) for the requested size.
+    #[error("not enough space for {name:?}: asked for {requested} bytes{}", Available(*.available))]
+    NoSpace {
+        /// The name (or path) involved.
+        name: String,
+        /// Bytes asked for.
+        requested: u64,
+        /// Bytes free where the object lives, when the OS tells.
+        available: Option<u64>,
+    },
+
+    /// Any other OS error, with the operation and the object it was applied to.
+    #[error("{op} {name:?}: {source}")]
+    Io {
+        /// The operation that failed (for example `"shm_open"` or `"MapViewOfFile"`).
+        op: &'static str,
+        /// The name (or path) involved.
+        name: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Formats the optional "bytes available" tail of [`Error::NoSpace`].
+struct Available(Option<u64>);
+
+impl fmt::Display for Available {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, ", {n} available"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Error {
+    /// Wraps an OS error, mapping the kinds that have their own variant.
+    pub(crate) fn os(op: &'static str, name: &str, source: io::Error) -> Self {
+        let name = name.to_owned();
+        match source.kind() {
+            io::ErrorKind::NotFound => Error::NotFound { name },
+            io::ErrorKind::AlreadyExists => Error::AlreadyExists { name },
+            io::ErrorKind::PermissionDenied => Error::AccessDenied { name, op },
+            _ => Error::Io { op, name, source },
+        }
+    }
+
+    /// Builds a [`Error::SizeInvalid`].
+    pub(crate) fn size(name: &str, reason: impl Into<String>) -> Self {
+        Error::SizeInvalid {
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match &e {
+            Error::NameInvalid { .. } | Error::SizeInvalid { .. } => io::ErrorKind::InvalidInput,
+            Error::NotFound { .. } => io::ErrorKind::NotFound,
+            Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
+            Error::AccessDenied { .. } | Error::AccessMismatch { .. } => {
+                io::ErrorKind::PermissionDenied
+            }
+            Error::NoSpace { .. } => io::ErrorKind::OutOfMemory,
+            Error::Io { source, .. } => source.kind(),
+        };
+        io::Error::new(kind, e)
+    }
+}

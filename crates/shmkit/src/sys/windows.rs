@@ -1,0 +1,265 @@
+//! Windows backend: named file mappings (`CreateFileMappingW` / `OpenFileMappingW`) backed by the
+//! paging file, and views with `MapViewOfFile`, through windows-sys.
+
+use std::ffi::c_void;
+use std::fs::File;
+use std::io;
+use std::mem;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::ptr;
+
+use windows_sys::Win32::Foundation::{
+    GetLastError, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL,
+    ERROR_NOT_ENOUGH_MEMORY, HANDLE, INVALID_HANDLE_VALUE,
+};
+use windows_sys::Win32::Storage::FileSystem::FlushFileBuffers;
+use windows_sys::Win32::System::Memory::{
+    CreateFileMappingW, FlushViewOfFile, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile,
+    VirtualQuery, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION,
+    MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READONLY, PAGE_READWRITE,
+};
+use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
+
+use super::{OpenHow, Opened};
+use crate::{Access, Error, Result};
+
+/// An open file-mapping object (a "section").
+#[derive(Debug)]
+pub(crate) struct Section {
+    handle: OwnedHandle,
+}
+
+impl Section {
+    fn raw(&self) -> HANDLE {
+        self.handle.as_raw_handle() as HANDLE
+    }
+}
+
+/// The alignment a view offset must have: the allocation granularity (64 KiB in practice).
+pub(crate) fn granularity() -> usize {
+    // SAFETY: SYSTEM_INFO is plain data for which all-zero is valid; GetSystemInfo fills it.
+    let mut info: SYSTEM_INFO = unsafe { mem::zeroed() };
+    // SAFETY: `info` is a valid, writable SYSTEM_INFO.
+    unsafe { GetSystemInfo(&mut info) };
+    info.dwAllocationGranularity as usize
+}
+
+fn wide(name: &str) -> Vec<u16> {
+    name.encode_utf16().chain(Some(0)).collect()
+}
+
+fn last_error(op: &'static str, name: &str, requested: u64) -> Error {
+    // SAFETY: GetLastError only reads this thread's last-error value.
+    let code = unsafe { GetLastError() };
+    match code {
+        ERROR_COMMITMENT_LIMIT | ERROR_NOT_ENOUGH_MEMORY | ERROR_DISK_FULL => Error::NoSpace {
+            name: name.to_owned(),
+            requested,
+            available: None,
+        },
+        _ => Error::os(op, name, io::Error::from_raw_os_error(code as i32)),
+    }
+}
+
+/// Takes ownership of a handle returned by a Win32 call, or reports the call's error.
+fn owned(h: HANDLE, op: &'static str, name: &str, requested: u64) -> Result<OwnedHandle> {
+    if h.is_null() || h == INVALID_HANDLE_VALUE {
+        return Err(last_error(op, name, requested));
+    }
+    // SAFETY: `h` is a valid handle that this process just received and nobody else owns.
+    Ok(unsafe { OwnedHandle::from_raw_handle(h as RawHandle) })
+}
+
+/// Opens or creates the paging-file-backed mapping named `name`; see [`OpenHow`].
+///
+/// `mode` has no Windows meaning: the object gets the default security descriptor of the
+/// process's token (its owner, SYSTEM and administrators). `reserve` is what Windows always
+/// does: the whole size is committed at creation, so a full system fails here with `NoSpace`.
+pub(crate) fn shm_open(
+    name: &str,
+    how: OpenHow,
+    writable: bool,
+    size: usize,
+    _mode: u32,
+    _reserve: bool,
+) -> Result<Opened> {
+    let wname = wide(name);
+    if how != OpenHow::Open {
+        let size64 = size as u64;
+        // SAFETY: INVALID_HANDLE_VALUE asks for a paging-file section; `wname` is NUL-terminated
+        // and outlives the call; null security attributes mean the default descriptor.
+        let h = unsafe {
+            CreateFileMappingW(
+                INVALID_HANDLE_VALUE,
+                ptr::null(),
+                PAGE_READWRITE,
+                (size64 >> 32) as u32,
+                size64 as u32,
+                wname.as_ptr(),
+            )
+        };
+        // SAFETY: read right after the call whose status it reports.
+        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
+        let handle = owned(h, "CreateFileMappingW", name, size64)?;
+        let section = Section { handle };
+        if !existed {
+            return Ok(Opened {
+                section,
+                len: size,
+                created: true,
+            });
+        }
+        if how == OpenHow::Create {
+            return Err(Error::AlreadyExists {
+                name: name.to_owned(),
+            });
+        }
+        // It existed: open it again with the access asked for, below, so that a read-only
+        // opener holds a read-only handle.
+        drop(section);
+    }
+    let access = if writable {
+        FILE_MAP_READ | FILE_MAP_WRITE
+    } else {
+        FILE_MAP_READ
+    };
+    // SAFETY: `wname` is NUL-terminated and outlives the call.
+    let h = unsafe { OpenFileMappingW(access, 0, wname.as_ptr()) };
+    let section = Section {
+        handle: owned(h, "OpenFileMappingW", name, 0)?,
+    };
+    let len = section_len(&section, name)?;
+    Ok(Opened {
+        section,
+        len,
+        created: false,
+    })
+}
+
+/// The size of an existing section, as Windows reports it: rounded up to a page.
+fn section_len(section: &Section, name: &str) -> Result<usize> {
+    let region = MapRegion::new(section, Access::ReadOnly, 0, 0, name)?;
+    // SAFETY: MEMORY_BASIC_INFORMATION is plain data for which all-zero is valid.
+    let mut info: MEMORY_BASIC_INFORMATION = unsafe { mem::zeroed() };
+    // SAFETY: `region.ptr` is the base of a live view and `info` is a writable buffer of the
+    // size passed.
+    let n = unsafe {
+        VirtualQuery(
+            region.ptr.cast::<c_void>(),
+            &mut info,
+            mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+        )
+    };
+    if n == 0 {
+        return Err(last_error("VirtualQuery", name, 0));
+    }
+    Ok(info.RegionSize)
+}
+
+/// Windows has no unlink: a mapping exists while a handle or view of it is open anywhere.
+/// This checks that the name exists (so a typo is still `NotFound`) and does nothing else.
+pub(crate) fn shm_unlink(name: &str) -> Result<()> {
+    let wname = wide(name);
+    // SAFETY: `wname` is NUL-terminated and outlives the call.
+    let h = unsafe { OpenFileMappingW(FILE_MAP_READ, 0, wname.as_ptr()) };
+    owned(h, "OpenFileMappingW", name, 0).map(drop)
+}
+
+/// A section over an open file of `len` bytes (the caller has checked and sized it).
+pub(crate) fn file_section(file: &File, writable: bool, len: usize, path: &str) -> Result<Section> {
+    let protect = if writable {
+        PAGE_READWRITE
+    } else {
+        PAGE_READONLY
+    };
+    let len64 = len as u64;
+    // SAFETY: the file handle is valid for the call; an unnamed mapping, default security.
+    let h = unsafe {
+        CreateFileMappingW(
+            file.as_raw_handle() as HANDLE,
+            ptr::null(),
+            protect,
+            (len64 >> 32) as u32,
+            len64 as u32,
+            ptr::null(),
+        )
+    };
+    Ok(Section {
+        handle: owned(h, "CreateFileMappingW", path, len64)?,
+    })
+}
+
+/// One mapped view, unmapped on drop.
+#[derive(Debug)]
+pub(crate) struct MapRegion {
+    ptr: *mut u8,
+}
+
+impl MapRegion {
+    /// Maps `len` bytes (0: to the end) of `section` at `offset`, a multiple of [`granularity`].
+    pub(crate) fn new(
+        section: &Section,
+        access: Access,
+        offset: usize,
+        len: usize,
+        name: &str,
+    ) -> Result<Self> {
+        let want = match access {
+            Access::ReadOnly => FILE_MAP_READ,
+            Access::ReadWrite => FILE_MAP_READ | FILE_MAP_WRITE,
+            Access::CopyOnWrite => FILE_MAP_COPY,
+        };
+        let off = offset as u64;
+        // SAFETY: the section handle is valid; the kernel picks the address, so the view cannot
+        // alias a Rust object; offset/len were checked against the section size by the caller.
+        let view =
+            unsafe { MapViewOfFile(section.raw(), want, (off >> 32) as u32, off as u32, len) };
+        if view.Value.is_null() {
+            return Err(last_error("MapViewOfFile", name, len as u64));
+        }
+        Ok(MapRegion {
+            ptr: view.Value.cast(),
+        })
+    }
+
+    /// The first mapped byte.
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Writes `len` bytes from `offset` in this view back to the file; with `sync`, also waits
+    /// for the file's buffers to reach the disk (`FlushFileBuffers`).
+    pub(crate) fn flush(
+        &self,
+        offset: usize,
+        len: usize,
+        sync: bool,
+        file: Option<&File>,
+        name: &str,
+    ) -> Result<()> {
+        // SAFETY: [offset, offset + len) lies inside this view (checked by the caller);
+        // FlushViewOfFile does not change memory.
+        let ok = unsafe { FlushViewOfFile(self.ptr.add(offset).cast::<c_void>(), len) };
+        if ok == 0 {
+            return Err(last_error("FlushViewOfFile", name, 0));
+        }
+        if let (true, Some(file)) = (sync, file) {
+            // SAFETY: the handle is a valid file handle owned by `file`.
+            if unsafe { FlushFileBuffers(file.as_raw_handle() as HANDLE) } == 0 {
+                return Err(last_error("FlushFileBuffers", name, 0));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MapRegion {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is the base address MapViewOfFile returned, unmapped exactly once.
+        unsafe {
+            UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS {
+                Value: self.ptr.cast(),
+            })
+        };
+    }
+}

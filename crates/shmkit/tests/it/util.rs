@@ -1,0 +1,164 @@
+//! Test helpers: unique names, name guards, and running a function in a child process.
+//!
+//! Children are this same test binary, re-executed to run only the `child_process_entry` test,
+//! with the role and its arguments in environment variables. The entry looks the role up in
+//! `crate::ROLES` and exits with its result, so the parent sees a real, separate process.
+
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use shmkit::Segment;
+
+pub const ROLE_ENV: &str = "SHMKIT_TEST_CHILD_ROLE";
+pub const ARGS_ENV: &str = "SHMKIT_TEST_CHILD_ARGS";
+const SEP: char = '\u{1f}';
+
+/// A child that does not finish in this long is killed and the test fails (a hang guard, not a
+/// performance assertion).
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// A name unique to this process and call: `shmkit-t<pid>-<n>-<tag>`.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "shmkit-t{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes a segment name when dropped, so a failing test leaves nothing behind.
+pub struct NameGuard(pub String);
+
+impl NameGuard {
+    pub fn new(tag: &str) -> Self {
+        NameGuard(unique(tag))
+    }
+}
+
+impl std::ops::Deref for NameGuard {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for NameGuard {
+    fn drop(&mut self) {
+        let _ = Segment::remove(&self.0);
+    }
+}
+
+/// What a finished child did.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// Panics with the child's output unless it exited with code 0.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        assert!(self.status.success(), "child failed: {self:#?}");
+        self
+    }
+}
+
+/// A running child process.
+pub struct Child(std::process::Child);
+
+/// Starts `role` (an entry of `crate::ROLES`) in a new process with `args`.
+pub fn spawn(role: &str, args: &[&str]) -> Child {
+    let exe = std::env::current_exe().expect("current_exe");
+    let joined = args.join(&SEP.to_string());
+    let child = Command::new(exe)
+        .args([
+            "child_process_entry",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(ROLE_ENV, role)
+        .env(ARGS_ENV, joined)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    Child(child)
+}
+
+/// Runs `role` in a child process and waits for it.
+pub fn run(role: &str, args: &[&str]) -> Finished {
+    spawn(role, args).wait()
+}
+
+impl Child {
+    /// Waits for the child (killing it if it outlives the hang guard) and collects its output.
+    pub fn wait(mut self) -> Finished {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                break status;
+            }
+            if start.elapsed() > HANG_GUARD {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+                panic!("child hung for {HANG_GUARD:?}; killed it");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        if let Some(mut o) = self.0.stdout.take() {
+            let _ = o.read_to_string(&mut stdout);
+        }
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// The arguments passed to this child by [`spawn`].
+pub fn child_args() -> Vec<String> {
+    std::env::var(ARGS_ENV)
+        .unwrap_or_default()
+        .split(SEP)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `status` is the death of a process that wrote to read-only memory.
+pub fn is_access_violation(status: &ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        // Linux raises SIGSEGV; some BSDs and macOS raise SIGBUS for a write to a read-only page.
+        matches!(status.signal(), Some(libc::SIGSEGV) | Some(libc::SIGBUS))
+    }
+    #[cfg(windows)]
+    {
+        const STATUS_ACCESS_VIOLATION: u32 = 0xC000_0005;
+        status.code().map(|c| c as u32) == Some(STATUS_ACCESS_VIOLATION)
+    }
+}
+
+/// Entries in `/dev/shm` whose name starts with `prefix` (Linux only).
+#[cfg(target_os = "linux")]
+pub fn dev_shm_entries(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/dev/shm")
+        .expect("read /dev/shm")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
