@@ -45,6 +45,7 @@ fn child_cow(a: &[String]) {
 fn child_write_read_only(a: &[String]) {
     let seg = Segment::open(&a[0]).unwrap();
     let v = seg.map(Access::ReadOnly).unwrap();
+    util::exit_with_exception_code_on_crash();
     // SAFETY: none — this is the point of the test: the OS must stop this write.
     unsafe { v.as_mut_ptr().write_volatile(0x55) };
     println!("the write went through");
@@ -353,7 +354,6 @@ fn four_processes_write_disjoint_regions_of_one_segment() {
 #[cfg(unix)]
 #[test]
 fn default_mode_is_owner_only_and_modes_ignore_the_umask() {
-    use std::os::unix::fs::PermissionsExt;
     let mode_of = |name: &str| {
         let seg = Segment::options().read_only(true).open(name).unwrap();
         // The segment's fd is private; look the object up the POSIX way instead.
@@ -381,6 +381,7 @@ fn default_mode_is_owner_only_and_modes_ignore_the_umask() {
     assert_eq!(mode_of(&wide), 0o666);
     #[cfg(target_os = "linux")]
     {
+        use std::os::unix::fs::PermissionsExt;
         let meta = std::fs::metadata(format!("/dev/shm/{}", &*name)).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     }
@@ -412,4 +413,41 @@ fn handles_are_send_and_sync() {
     check::<shmkit::View>();
     check::<shmkit::FileMapping>();
     check::<Error>();
+}
+
+/// The README's first command: the classic server/client demo, as two real processes.
+#[test]
+fn the_classic_demo_runs_end_to_end() {
+    let exe = std::env::current_exe().unwrap();
+    let demo = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| {
+            dir.join("examples")
+                .join(format!("demo{}", std::env::consts::EXE_SUFFIX))
+        })
+        .unwrap();
+    assert!(
+        demo.exists(),
+        "{} missing: cargo test builds examples",
+        demo.display()
+    );
+    let name = NameGuard::new("demo");
+    let out = std::process::Command::new(&demo)
+        .arg(&*name)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "client: read the server's message: \"Message from the server process.\"",
+        "server: the client replied: \"Hello back from the client process.\"",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    assert!(matches!(Segment::open(&name), Err(Error::NotFound { .. })));
 }

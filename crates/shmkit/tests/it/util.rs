@@ -56,6 +56,8 @@ impl Drop for NameGuard {
 pub struct Finished {
     pub status: ExitStatus,
     pub stdout: String,
+    /// Read through `Debug` when a test fails.
+    #[allow(dead_code)]
     pub stderr: String,
 }
 
@@ -150,6 +152,32 @@ pub fn is_access_violation(status: &ExitStatus) -> bool {
     {
         const STATUS_ACCESS_VIOLATION: u32 = 0xC000_0005;
         status.code().map(|c| c as u32) == Some(STATUS_ACCESS_VIOLATION)
+    }
+}
+
+/// Makes an unhandled hardware exception end this process with the exception's code as its
+/// exit status, with no debugger or error dialog in between.
+///
+/// That is what Windows does for a process without a debugger; Wine instead starts `winedbg`,
+/// whose exit status says nothing about the fault. The fault itself is still raised by the OS:
+/// the filter only reports the code the exception record carries. A no-op elsewhere.
+pub fn exit_with_exception_code_on_crash() {
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::System::Diagnostics::Debug::{
+            SetUnhandledExceptionFilter, EXCEPTION_POINTERS,
+        };
+        use windows_sys::Win32::System::Threading::{GetCurrentProcess, TerminateProcess};
+
+        unsafe extern "system" fn filter(info: *const EXCEPTION_POINTERS) -> i32 {
+            // SAFETY: Windows passes valid exception pointers to the top-level filter.
+            let code = unsafe { (*(*info).ExceptionRecord).ExceptionCode };
+            // SAFETY: terminating the current process with a code has no preconditions.
+            unsafe { TerminateProcess(GetCurrentProcess(), code as u32) };
+            0
+        }
+        // SAFETY: installs a filter function that lives for the whole program.
+        unsafe { SetUnhandledExceptionFilter(Some(filter)) };
     }
 }
 
