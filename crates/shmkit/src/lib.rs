@@ -38,3 +38,8 @@ pub use error::{Error, Result};
 pub use file::{FileMapping, FileOptions};
 pub use segment::{Segment, SegmentOptions};
 pub use view::{Access, View};
+
+/// The README's Rust examples are compiled as doctests, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
