@@ -79,6 +79,93 @@ pub enum Error {
         available: Option<u64>,
     },
 
+    /// The segment is not what it should be: not a shmkit object, truncated, or never finished
+    /// initialising (its creator died during creation).
+    #[error("{name:?} is not a valid shmkit object: {reason}")]
+    Corrupt {
+        /// The segment's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The segment was made by a shmkit with another layout version.
+    #[error("{name:?} has layout version {found}, this shmkit reads version {expected}")]
+    VersionMismatch {
+        /// The segment's name.
+        name: String,
+        /// The version in the segment.
+        found: u32,
+        /// The version this library writes and reads.
+        expected: u32,
+    },
+
+    /// The segment holds another kind of shmkit object (e.g. an event opened as a mutex).
+    #[error("{name:?} is a shmkit {found}, not a {expected}")]
+    KindMismatch {
+        /// The segment's name.
+        name: String,
+        /// The kind asked for.
+        expected: &'static str,
+        /// The kind found.
+        found: &'static str,
+    },
+
+    /// A typed object (e.g. `Shared<T>`) was opened with a type of another layout.
+    #[error("{name:?} holds another type: {reason}")]
+    LayoutMismatch {
+        /// The segment's name.
+        name: String,
+        /// Which part of the layout differs, with both values.
+        reason: String,
+    },
+
+    /// A wait ran out of time.
+    #[error("timed out waiting for {name:?}")]
+    Timeout {
+        /// The object waited for.
+        name: String,
+    },
+
+    /// A `try_` call found the object busy (lock held, no permit, event not set).
+    #[error("{name:?} is not available right now")]
+    WouldBlock {
+        /// The object.
+        name: String,
+    },
+
+    /// The holder of a mutex died while holding it, and the data it protects may be
+    /// inconsistent. Returned when the lock's guard was not kept to repair the data.
+    #[error("the owner of {name:?} died while holding it")]
+    OwnerDied {
+        /// The mutex.
+        name: String,
+    },
+
+    /// A mutex whose owner died was unlocked without being marked consistent; it can never be
+    /// locked again. Remove and recreate it.
+    #[error("{name:?} is unrecoverable: its owner died and nobody repaired the state")]
+    Unrecoverable {
+        /// The mutex.
+        name: String,
+    },
+
+    /// The calling thread already holds this mutex; locking again would deadlock.
+    #[error("this thread already holds {name:?}")]
+    Deadlock {
+        /// The mutex.
+        name: String,
+    },
+
+    /// A semaphore is at its maximum count.
+    #[error("semaphore {name:?} is already at its maximum count {max}")]
+    Full {
+        /// The semaphore.
+        name: String,
+        /// Its maximum count.
+        max: u32,
+    },
+
     /// Any other OS error, with the operation and the object it was applied to.
     #[error("{op} {name:?}: {source}")]
     Io {
@@ -116,6 +203,17 @@ impl Error {
         }
     }
 
+    /// Builds a [`Error::Timeout`] or [`Error::WouldBlock`], whichever a wait that gave up
+    /// with `deadline` means.
+    pub(crate) fn gave_up(name: &str, deadline: crate::sys::Deadline) -> Self {
+        let name = name.to_owned();
+        if deadline == crate::sys::Deadline::Try {
+            Error::WouldBlock { name }
+        } else {
+            Error::Timeout { name }
+        }
+    }
+
     /// Builds a [`Error::SizeInvalid`].
     pub(crate) fn size(name: &str, reason: impl Into<String>) -> Self {
         Error::SizeInvalid {
@@ -135,6 +233,16 @@ impl From<Error> for io::Error {
                 io::ErrorKind::PermissionDenied
             }
             Error::NoSpace { .. } => io::ErrorKind::OutOfMemory,
+            Error::Corrupt { .. }
+            | Error::VersionMismatch { .. }
+            | Error::KindMismatch { .. }
+            | Error::LayoutMismatch { .. } => io::ErrorKind::InvalidData,
+            Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::WouldBlock { .. } => io::ErrorKind::WouldBlock,
+            Error::OwnerDied { .. } | Error::Unrecoverable { .. } | Error::Deadlock { .. } => {
+                io::ErrorKind::Other
+            }
+            Error::Full { .. } => io::ErrorKind::Other,
             Error::Io { source, .. } => source.kind(),
         };
         io::Error::new(kind, e)

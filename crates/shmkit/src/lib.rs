@@ -8,7 +8,9 @@
 //! * [`View`]: a mapped range of it, [`Access::ReadOnly`], [`Access::ReadWrite`] or
 //!   [`Access::CopyOnWrite`], with copying reads and writes that stay sound while other
 //!   processes write the same memory;
-//! * [`FileMapping`]: the same views over a file, with [`View::flush`].
+//! * [`FileMapping`]: the same views over a file, with [`View::flush`];
+//! * [`sync`]: a robust process-shared [`Mutex`](sync::Mutex), [`Event`](sync::Event)s,
+//!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared).
 //!
 //! ```
 //! use shmkit::{Access, Segment};
@@ -31,6 +33,7 @@ mod error;
 mod file;
 pub mod name;
 pub mod segment;
+pub mod sync;
 mod sys;
 mod view;
 

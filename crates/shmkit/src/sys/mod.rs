@@ -7,7 +7,11 @@
 //! * `shm_open`, `shm_unlink` — named segments;
 //! * `file_section` — a mapping of an open `std::fs::File`;
 //! * `MapRegion` — one mapped region, unmapped on drop, with `flush`;
-//! * `granularity` — the alignment a mapping offset must have.
+//! * `granularity` — the alignment a mapping offset must have;
+//! * `SysMutex` — the OS's robust process-shared mutex, its state in a `MUTEX_SLOT`-byte slot
+//!   of a mapping and/or a kernel object named after the segment;
+//! * `SysWaker` — sleep until a 32-bit word in a mapping changes, and wake such sleepers;
+//! * `process_alive` — whether a process id names a running process.
 
 #[cfg(unix)]
 mod unix;
@@ -38,4 +42,47 @@ pub(crate) struct Opened {
     pub(crate) section: Section,
     pub(crate) len: usize,
     pub(crate) created: bool,
+}
+
+/// How long a blocking call may wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// Do not wait at all.
+    Try,
+    /// Wait as long as it takes.
+    Forever,
+    /// Wait until this instant of the monotonic clock.
+    At(std::time::Instant),
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now (`Forever` if that overflows the clock).
+    pub(crate) fn after(timeout: std::time::Duration) -> Deadline {
+        std::time::Instant::now()
+            .checked_add(timeout)
+            .map_or(Deadline::Forever, Deadline::At)
+    }
+
+    /// Time left, `None` for `Forever`; zero once passed or for `Try`.
+    pub(crate) fn remaining(self) -> Option<std::time::Duration> {
+        match self {
+            Deadline::Try => Some(std::time::Duration::ZERO),
+            Deadline::Forever => None,
+            Deadline::At(t) => Some(t.saturating_duration_since(std::time::Instant::now())),
+        }
+    }
+
+    /// Whether no more waiting is allowed.
+    pub(crate) fn passed(self) -> bool {
+        self.remaining() == Some(std::time::Duration::ZERO)
+    }
+}
+
+/// How a lock was acquired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acquired {
+    /// The previous owner unlocked it.
+    Clean,
+    /// The previous owner died holding it; the protected data may be inconsistent.
+    OwnerDied,
 }

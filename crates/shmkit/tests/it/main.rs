@@ -6,6 +6,7 @@ mod names;
 #[cfg(unix)]
 mod python;
 mod segment;
+mod sync;
 mod util;
 
 /// A function a child process runs: it gets the parent's arguments and panics on failure
@@ -14,7 +15,7 @@ pub type Role = fn(&[String]);
 
 /// Every role a child can play, from every module.
 fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
-    segment::ROLES.iter().chain(file::ROLES)
+    segment::ROLES.iter().chain(file::ROLES).chain(sync::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

@@ -101,6 +101,38 @@ pub fn run(role: &str, args: &[&str]) -> Finished {
 }
 
 impl Child {
+    /// Reads one line the child printed (without the newline); panics at end of output.
+    pub fn read_line(&mut self) -> String {
+        let out = self.0.stdout.as_mut().expect("stdout is piped");
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        // Byte by byte, so nothing after the line is buffered away from `wait`.
+        while out.read(&mut byte).expect("read child stdout") == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        String::from_utf8_lossy(&line).trim_end().to_owned()
+    }
+
+    /// Reads lines until one equals `want`; panics if the child ends first.
+    pub fn wait_for_line(&mut self, want: &str) {
+        for _ in 0..100 {
+            let line = self.read_line();
+            if line == want {
+                return;
+            }
+            if line.is_empty() && self.0.try_wait().ok().flatten().is_some() {
+                break;
+            }
+        }
+        panic!("child never printed {want:?}");
+    }
+
+    /// Kills the child (SIGKILL / TerminateProcess) and reaps it.
+    pub fn kill(mut self) -> ExitStatus {
+        self.0.kill().expect("kill child");
+        self.0.wait().expect("reap child")
+    }
+
     /// Waits for the child (killing it if it outlives the hang guard) and collects its output.
     pub fn wait(mut self) -> Finished {
         let start = Instant::now();

@@ -20,6 +20,9 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
+mod sync;
+pub(crate) use sync::*;
+
 use super::{OpenHow, Opened};
 use crate::{Access, Error, Result};
 
@@ -44,11 +47,11 @@ pub(crate) fn granularity() -> usize {
     info.dwAllocationGranularity as usize
 }
 
-fn wide(name: &str) -> Vec<u16> {
+pub(super) fn wide(name: &str) -> Vec<u16> {
     name.encode_utf16().chain(Some(0)).collect()
 }
 
-fn last_error(op: &'static str, name: &str, requested: u64) -> Error {
+pub(super) fn last_error(op: &'static str, name: &str, requested: u64) -> Error {
     // SAFETY: GetLastError only reads this thread's last-error value.
     let code = unsafe { GetLastError() };
     match code {
@@ -62,7 +65,12 @@ fn last_error(op: &'static str, name: &str, requested: u64) -> Error {
 }
 
 /// Takes ownership of a handle returned by a Win32 call, or reports the call's error.
-fn owned(h: HANDLE, op: &'static str, name: &str, requested: u64) -> Result<OwnedHandle> {
+pub(super) fn owned(
+    h: HANDLE,
+    op: &'static str,
+    name: &str,
+    requested: u64,
+) -> Result<OwnedHandle> {
     if h.is_null() || h == INVALID_HANDLE_VALUE {
         return Err(last_error(op, name, requested));
     }

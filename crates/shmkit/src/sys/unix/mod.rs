@@ -10,6 +10,9 @@ use rustix::io::Errno;
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 use rustix::shm;
 
+mod sync;
+pub(crate) use sync::*;
+
 use super::{OpenHow, Opened};
 use crate::{name, Access, Error, Result};
 

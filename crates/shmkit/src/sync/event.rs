@@ -1,0 +1,165 @@
+//! Named events, like Win32 events: auto-reset or manual-reset, shared between processes.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::object::{Kind, Object, DATA, WORD};
+use super::waker::{Waker, ALL};
+use crate::sys::Deadline;
+use crate::{Error, Result};
+
+/// What `wait` does to a set event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reset {
+    /// The event stays set until [`Event::reset`]; every waiter passes.
+    Manual,
+    /// One waiter passes and the event resets itself.
+    Auto,
+}
+
+/// A named event: one process sets it, others wait for it.
+///
+/// ```
+/// use shmkit::sync::{Event, Reset};
+/// use std::time::Duration;
+/// # let name = format!("doc-event-{}", std::process::id());
+/// let ev = Event::create(&name, Reset::Auto)?;
+/// let other = Event::open(&name)?;                  // e.g. in another process
+/// assert!(other.wait_timeout(Duration::from_millis(10)).is_err()); // not set yet
+/// ev.set()?;
+/// other.wait()?;                                    // passes, and resets the event
+/// assert!(!ev.is_set());
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+///
+/// # Platform notes
+///
+/// Linux: a futex on a word in the segment (shared, not `FUTEX_PRIVATE_FLAG`); `set` makes no
+/// syscall when nobody waits. Windows: the same word, with sleepers parked on a named
+/// semaphore `<name>.wake`. macOS: waiters poll the word (1–10 ms).
+#[derive(Debug)]
+pub struct Event {
+    obj: Object,
+    waker: Waker,
+    reset: Reset,
+}
+
+impl Event {
+    /// Creates the event `name`, not set.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create(name: &str, reset: Reset) -> Result<Event> {
+        let params = [u64::from(reset == Reset::Manual), 0, 0];
+        let (obj, waker) =
+            Object::create(name, Kind::Event, DATA, params, |o| Waker::create(o.name()))?;
+        Ok(Event { obj, waker, reset })
+    }
+
+    /// Opens the existing event `name`; its reset mode is the creator's.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
+    pub fn open(name: &str) -> Result<Event> {
+        let (obj, header) = Object::open(name, Kind::Event, DATA)?;
+        let reset = match header.params[0] {
+            0 => Reset::Auto,
+            1 => Reset::Manual,
+            n => {
+                return Err(Error::Corrupt {
+                    name: name.to_owned(),
+                    reason: format!("reset mode {n} is neither auto (0) nor manual (1)"),
+                })
+            }
+        };
+        let waker = Waker::open(name)?;
+        Ok(Event { obj, waker, reset })
+    }
+
+    /// The event's name.
+    pub fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    /// Whether this is an auto- or manual-reset event.
+    pub fn reset_mode(&self) -> Reset {
+        self.reset
+    }
+
+    /// Sets the event: wakes one waiter (auto-reset) or all of them (manual-reset).
+    ///
+    /// # Errors
+    ///
+    /// None today; `Result` leaves room for OS errors on future backends.
+    #[doc(alias = "SetEvent")]
+    pub fn set(&self) -> Result<()> {
+        let word = self.obj.word(WORD);
+        // SYNC POINT: SeqCst store, then the waker's SeqCst load of the sleeper count; the
+        // release half also publishes whatever the setter wrote before, to the waiter's Acquire.
+        word.store(1, Ordering::SeqCst);
+        let n = if self.reset == Reset::Auto { 1 } else { ALL };
+        self.waker.wake(&self.obj, word, n);
+        Ok(())
+    }
+
+    /// Clears the event.
+    #[doc(alias = "ResetEvent")]
+    pub fn reset(&self) {
+        self.obj.word(WORD).store(0, Ordering::SeqCst);
+    }
+
+    /// Whether the event is set right now.
+    pub fn is_set(&self) -> bool {
+        self.obj.word(WORD).load(Ordering::Acquire) == 1
+    }
+
+    /// Waits until the event is set (and resets it, if auto-reset).
+    ///
+    /// # Errors
+    ///
+    /// OS errors only.
+    #[doc(alias = "WaitForSingleObject")]
+    pub fn wait(&self) -> Result<()> {
+        self.wait_until(Deadline::Forever)
+    }
+
+    /// Like [`Event::wait`], giving up after `timeout` (monotonic clock).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the event was not set in time.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        self.wait_until(Deadline::after(timeout))
+    }
+
+    /// Passes if the event is set now (resetting it, if auto-reset).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] if it is not set.
+    pub fn try_wait(&self) -> Result<()> {
+        self.wait_until(Deadline::Try)
+    }
+
+    fn wait_until(&self, deadline: Deadline) -> Result<()> {
+        let word = self.obj.word(WORD);
+        loop {
+            // SYNC POINT: Acquire pairs with the Release half of `set`'s SeqCst store.
+            let passed = match self.reset {
+                Reset::Auto => word
+                    .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok(),
+                Reset::Manual => word.load(Ordering::Acquire) == 1,
+            };
+            if passed {
+                return Ok(());
+            }
+            if deadline.passed() {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            self.waker.wait(&self.obj, word, 0, deadline)?;
+        }
+    }
+}

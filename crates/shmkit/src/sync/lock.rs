@@ -1,0 +1,179 @@
+//! The robust lock shared by [`Mutex`](super::Mutex) and [`Shared`](super::Shared), and the
+//! error type of its lock calls.
+//!
+//! # Owner death, the same on every OS
+//!
+//! The OS tells when the previous holder died holding the lock (Linux `EOWNERDEAD`, Windows
+//! `WAIT_ABANDONED`, macOS: its pid is gone). shmkit then hands the lock on together with the
+//! news, as [`LockError::OwnerDied`] carrying the guard. The new holder repairs the data and
+//! calls `make_consistent()` on the guard; if it drops the guard without doing so, the lock
+//! becomes unrecoverable and every later lock fails with [`Error::Unrecoverable`] — broken
+//! state is never handed on silently.
+//!
+//! State word (offset 64 of the segment), written only by the lock's holder:
+//!
+//! | state | meaning                          | lock() gives                      |
+//! |-------|----------------------------------|-----------------------------------|
+//! | 0     | consistent                       | the guard                         |
+//! | 1     | owner died, holder is repairing  | (only seen by the repairer)       |
+//! | 2     | unrecoverable                    | `Err(Unrecoverable)`              |
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+
+use super::object::{Object, LOCK_STATE, MUTEX};
+use crate::sys::{Acquired, Deadline, SysMutex};
+use crate::{Error, Result};
+
+const CONSISTENT: u32 = 0;
+const REPAIRING: u32 = 1;
+const UNRECOVERABLE: u32 = 2;
+
+/// The OS mutex of an object segment plus the portable consistency state.
+#[derive(Debug)]
+pub(crate) struct RawLock {
+    sys: SysMutex,
+}
+
+impl RawLock {
+    /// Initialises the lock of a new object (called before the object is published).
+    pub(crate) fn init(obj: &Object) -> Result<RawLock> {
+        // SAFETY: the slot at MUTEX is 8-byte aligned (page-aligned mapping + 128), MUTEX_SLOT
+        // bytes long inside the mapping, which `obj` keeps alive as long as the RawLock (they
+        // live in one struct); nobody else uses it before the object is published.
+        let sys = unsafe { SysMutex::init(obj.ptr(MUTEX), obj.name())? };
+        Ok(RawLock { sys })
+    }
+
+    /// Attaches to the lock of an opened (checked, ready) object.
+    pub(crate) fn attach(obj: &Object) -> Result<RawLock> {
+        // SAFETY: as in `init`; the header check in `Object::open` says the creator put an
+        // initialised mutex in the slot.
+        let sys = unsafe { SysMutex::attach(obj.ptr(MUTEX), obj.name())? };
+        Ok(RawLock { sys })
+    }
+
+    /// Locks; `Ok(true)` means the previous owner died and the caller must repair.
+    pub(crate) fn lock(&self, obj: &Object, deadline: Deadline) -> Result<bool> {
+        let acquired = self.sys.lock(deadline, obj.name())?;
+        let state = obj.word(LOCK_STATE);
+        // Relaxed: the state is only accessed by the lock's holder; the mutex orders it.
+        if state.load(Ordering::Relaxed) == UNRECOVERABLE {
+            self.sys.unlock();
+            return Err(Error::Unrecoverable {
+                name: obj.name().to_owned(),
+            });
+        }
+        if acquired == Acquired::OwnerDied {
+            state.store(REPAIRING, Ordering::Relaxed);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Marks the data repaired (after an owner death).
+    pub(crate) fn make_consistent(&self, obj: &Object) {
+        self.sys.mark_consistent();
+        obj.word(LOCK_STATE).store(CONSISTENT, Ordering::Relaxed);
+    }
+
+    /// Whether the current holder is repairing after an owner death.
+    pub(crate) fn repairing(&self, obj: &Object) -> bool {
+        obj.word(LOCK_STATE).load(Ordering::Relaxed) == REPAIRING
+    }
+
+    /// Unlocks; a holder that did not repair leaves the lock unrecoverable.
+    pub(crate) fn unlock(&self, obj: &Object) {
+        let state = obj.word(LOCK_STATE);
+        if state.load(Ordering::Relaxed) == REPAIRING {
+            state.store(UNRECOVERABLE, Ordering::Relaxed);
+        }
+        self.sys.unlock();
+    }
+}
+
+/// Guards whose lock name is known, so that a [`LockError`] converts into an [`Error`].
+pub trait LockGuard {
+    /// The name of the locked object.
+    fn lock_name(&self) -> &str;
+}
+
+/// Why a lock call did not simply return a guard.
+pub enum LockError<G> {
+    /// The previous holder died holding the lock. This is the guard: the lock is held. Repair
+    /// the protected data, then call `make_consistent()` on the guard; dropping it without
+    /// doing so makes the lock unrecoverable for everyone.
+    OwnerDied(G),
+    /// The lock was not acquired: [`Error::Timeout`], [`Error::WouldBlock`],
+    /// [`Error::Unrecoverable`], [`Error::Deadlock`] or an OS error.
+    Other(Error),
+}
+
+/// The result of a lock call.
+pub type LockResult<G> = std::result::Result<G, LockError<G>>;
+
+impl<G> LockError<G> {
+    /// The guard, if the lock was acquired after an owner death.
+    pub fn into_owner_died(self) -> Option<G> {
+        match self {
+            LockError::OwnerDied(g) => Some(g),
+            LockError::Other(_) => None,
+        }
+    }
+}
+
+impl<G> From<Error> for LockError<G> {
+    fn from(e: Error) -> Self {
+        LockError::Other(e)
+    }
+}
+
+/// Drops the guard of an `OwnerDied` (so the lock becomes unrecoverable) and reports it.
+impl<G: LockGuard> From<LockError<G>> for Error {
+    fn from(e: LockError<G>) -> Self {
+        match e {
+            LockError::OwnerDied(g) => Error::OwnerDied {
+                name: g.lock_name().to_owned(),
+            },
+            LockError::Other(e) => e,
+        }
+    }
+}
+
+impl<G> fmt::Debug for LockError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
+            LockError::Other(e) => f.debug_tuple("Other").field(e).finish(),
+        }
+    }
+}
+
+impl<G> fmt::Display for LockError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::OwnerDied(_) => f.write_str(
+                "the previous owner died holding the lock; repair, then make_consistent()",
+            ),
+            LockError::Other(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<G> std::error::Error for LockError<G> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LockError::OwnerDied(_) => None,
+            LockError::Other(e) => Some(e),
+        }
+    }
+}
+
+/// Turns the outcome of [`RawLock::lock`] into a [`LockResult`] with `guard`.
+pub(crate) fn to_result<G>(r: Result<bool>, guard: impl FnOnce() -> G) -> LockResult<G> {
+    match r {
+        Ok(false) => Ok(guard()),
+        Ok(true) => Err(LockError::OwnerDied(guard())),
+        Err(e) => Err(LockError::Other(e)),
+    }
+}

@@ -1,0 +1,44 @@
+//! Process-shared synchronisation: a robust [`Mutex`], [`Event`]s, [`Semaphore`]s and
+//! [`Shared<T>`], each a named segment that any process can open.
+//!
+//! # Design
+//!
+//! Every object is a segment with a versioned header (see `object.rs` for the layout), so
+//! opening the wrong thing is a typed error, and `shmkit ls` can tell what a segment is.
+//!
+//! * **Mutex** — the OS's robust mutex: Linux `pthread_mutex_t` with `PTHREAD_MUTEX_ROBUST`
+//!   in the segment (glibc owns the robust list, so a home-made futex mutex could not be
+//!   robust safely), a named kernel mutex on Windows (`WAIT_ABANDONED`), a pid-owner word on
+//!   macOS. The owner-died / repair / unrecoverable rule is the same on all of them; see
+//!   [`LockError`].
+//! * **Event, Semaphore** — an atomic word in the segment is the state; waiting is "sleep while
+//!   the word is X": a futex on Linux (without `FUTEX_PRIVATE_FLAG`, so it works across
+//!   processes), a named kernel semaphore on Windows (`WaitOnAddress` is per-process), polling
+//!   on macOS. A sleeper count next to the word lets `set`/`post` skip the syscall when nobody
+//!   sleeps. The protocol and its orderings are in `waker.rs`.
+//! * Every wait has `try_`, blocking and timeout forms; deadlines use the monotonic clock
+//!   (`Instant`, `CLOCK_MONOTONIC`), and spurious wake-ups are absorbed by re-checking the word.
+//!
+//! # Platform notes
+//!
+//! | | Linux | Windows | macOS |
+//! |---|---|---|---|
+//! | mutex | robust pthread mutex | kernel mutex `<name>.lock` | pid word, polled; a reused pid looks alive |
+//! | owner killed | `EOWNERDEAD` | `WAIT_ABANDONED` | pid found dead after ≤ 20 ms |
+//! | event/semaphore wait | futex | kernel semaphore `<name>.wake` | polling 1–10 ms |
+
+mod event;
+mod lock;
+mod mutex;
+mod object;
+mod semaphore;
+mod shared;
+mod waker;
+
+pub use event::{Event, Reset};
+pub use lock::{LockError, LockGuard, LockResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use semaphore::Semaphore;
+pub use shared::{Shared, SharedGuard};
+
+pub use bytemuck::{Pod, Zeroable};

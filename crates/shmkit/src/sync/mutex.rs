@@ -1,0 +1,147 @@
+//! A named, robust mutex shared between processes.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::lock::{to_result, LockGuard, LockResult, RawLock};
+use super::object::{Kind, Object, DATA};
+use crate::sys::Deadline;
+use crate::Result;
+
+/// A mutex that processes find by name and that survives its holder being killed.
+///
+/// It protects whatever the processes agree it protects (often another segment); to protect a
+/// value in the same segment, use [`Shared<T>`](super::Shared).
+///
+/// ```
+/// use shmkit::sync::{LockError, Mutex};
+/// # let name = format!("doc-mutex-{}", std::process::id());
+/// let m = Mutex::create(&name)?;
+/// let other = Mutex::open(&name)?;             // e.g. in another process
+/// match other.lock() {
+///     Ok(guard) => drop(guard),
+///     Err(LockError::OwnerDied(guard)) => {     // the last holder was killed
+///         // ... repair what the mutex protects ...
+///         guard.make_consistent();
+///     }
+///     Err(LockError::Other(e)) => return Err(e),
+/// }
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+///
+/// # Platform notes
+///
+/// * Linux: a robust, error-checking, process-shared `pthread_mutex_t` in the segment.
+/// * Windows: a named kernel mutex `<name>.lock` beside the segment `<name>`.
+/// * macOS: a lock word holding the owner's pid, polled by waiters, who take it over with
+///   "owner died" when that pid no longer runs. A reused pid looks alive: the known hole.
+///
+/// Guards are not `Send`: the thread that locked must unlock (all three OSes require it).
+#[derive(Debug)]
+pub struct Mutex {
+    lock: RawLock,
+    obj: Object,
+}
+
+/// A held [`Mutex`]; dropping it unlocks.
+#[must_use = "the mutex unlocks when the guard is dropped"]
+#[derive(Debug)]
+pub struct MutexGuard<'a> {
+    mutex: &'a Mutex,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Mutex {
+    /// Creates the mutex `name` (a segment of that name); the creator removes it when dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create(name: &str) -> Result<Mutex> {
+        let (obj, lock) = Object::create(name, Kind::Mutex, DATA, [0; 3], RawLock::init)?;
+        Ok(Mutex { lock, obj })
+    }
+
+    /// Opens the existing mutex `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound), [`Error::KindMismatch`](crate::Error::KindMismatch)
+    /// if `name` is another kind of object, [`Error::Corrupt`](crate::Error::Corrupt) /
+    /// [`Error::VersionMismatch`](crate::Error::VersionMismatch) if it is not a valid one.
+    pub fn open(name: &str) -> Result<Mutex> {
+        let (obj, _) = Object::open(name, Kind::Mutex, DATA)?;
+        let lock = RawLock::attach(&obj)?;
+        Ok(Mutex { lock, obj })
+    }
+
+    /// The mutex's name.
+    pub fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    fn guard(&self) -> MutexGuard<'_> {
+        MutexGuard {
+            mutex: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Locks, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`LockError::OwnerDied`] with the guard if the last holder died holding it; otherwise
+    /// `Unrecoverable`, `Deadlock` (this thread holds it already) or an OS error.
+    #[doc(alias = "pthread_mutex_lock")]
+    #[doc(alias = "WaitForSingleObject")]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_>> {
+        to_result(self.lock.lock(&self.obj, Deadline::Forever), || {
+            self.guard()
+        })
+    }
+
+    /// Locks if that is possible without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mutex::lock`], and `WouldBlock` if another holder has it.
+    pub fn try_lock(&self) -> LockResult<MutexGuard<'_>> {
+        to_result(self.lock.lock(&self.obj, Deadline::Try), || self.guard())
+    }
+
+    /// Locks, waiting at most `timeout` (measured on the monotonic clock).
+    ///
+    /// # Errors
+    ///
+    /// As [`Mutex::lock`], and `Timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'_>> {
+        to_result(self.lock.lock(&self.obj, Deadline::after(timeout)), || {
+            self.guard()
+        })
+    }
+}
+
+impl MutexGuard<'_> {
+    /// Declares the protected state repaired after an owner death; a no-op otherwise.
+    pub fn make_consistent(&self) {
+        self.mutex.lock.make_consistent(&self.mutex.obj);
+    }
+
+    /// Whether this guard came with an owner death that has not been repaired yet.
+    pub fn needs_repair(&self) -> bool {
+        self.mutex.lock.repairing(&self.mutex.obj)
+    }
+}
+
+impl LockGuard for MutexGuard<'_> {
+    fn lock_name(&self) -> &str {
+        self.mutex.name()
+    }
+}
+
+impl Drop for MutexGuard<'_> {
+    fn drop(&mut self) {
+        self.mutex.lock.unlock(&self.mutex.obj);
+    }
+}

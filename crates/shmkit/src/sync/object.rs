@@ -1,0 +1,210 @@
+//! The segment every sync object lives in: a versioned header, state words, a mutex slot, and
+//! (for `Shared<T>`) the value.
+//!
+//! ```text
+//! offset  size  what
+//!      0    64  Header (Pod): magic "SHMKIT\0\0", version, kind, total length, creator pid,
+//!               ready flag, three kind-specific parameters
+//!     64     4  lock state: 0 consistent, 1 owner died (being repaired), 2 unrecoverable
+//!     68     4  (reserved)
+//!     72     4  the word waiters sleep on: event "set" flag / semaphore count
+//!     76     4  number of sleepers on that word (lets wakers skip the syscall)
+//!    128    64  the OS mutex (`pthread_mutex_t` on Linux; owner word elsewhere)
+//!    192     …  the value of a `Shared<T>`, aligned for `T`
+//! ```
+//!
+//! The creator writes the header and initialises the state, then publishes it by storing 1 in
+//! `ready` with Release; openers wait (briefly) for `ready` with Acquire and then check magic,
+//! version, kind and sizes, so a segment that is not a shmkit object, is truncated, or comes
+//! from another layout version is a typed error, never undefined behaviour.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::sys::{self, MUTEX_SLOT};
+use crate::{Access, Error, Result, Segment, View};
+
+/// "SHMKIT" and two NULs: the first 8 bytes of every shmkit object segment.
+pub(crate) const MAGIC: [u8; 8] = *b"SHMKIT\0\0";
+/// The layout version this library writes and reads.
+pub(crate) const LAYOUT_VERSION: u32 = 1;
+
+pub(crate) const HEADER_LEN: usize = 64;
+const READY: usize = 28;
+pub(crate) const LOCK_STATE: usize = 64;
+pub(crate) const WORD: usize = 72;
+pub(crate) const SLEEPERS: usize = 76;
+pub(crate) const MUTEX: usize = 128;
+pub(crate) const DATA: usize = MUTEX + MUTEX_SLOT;
+
+/// How long an opener waits for a creator to finish initialising.
+const INIT_WAIT: Duration = Duration::from_secs(2);
+
+/// What a segment holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Kind {
+    Mutex = 1,
+    Event = 2,
+    Semaphore = 3,
+    Shared = 4,
+}
+
+impl Kind {
+    pub(crate) fn label(self) -> &'static str {
+        kind_label(self as u32)
+    }
+}
+
+/// A readable name for a kind number found in a header.
+pub(crate) fn kind_label(kind: u32) -> &'static str {
+    match kind {
+        1 => "mutex",
+        2 => "event",
+        3 => "semaphore",
+        4 => "shared value",
+        5 => "channel",
+        6 => "broadcast channel",
+        _ => "unknown kind",
+    }
+}
+
+/// The first 64 bytes of an object segment.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub(crate) struct Header {
+    pub(crate) magic: [u8; 8],
+    pub(crate) version: u32,
+    pub(crate) kind: u32,
+    pub(crate) total_len: u64,
+    pub(crate) creator_pid: u32,
+    /// Read through an atomic at offset `READY`; here only to fix the layout.
+    pub(crate) ready: u32,
+    pub(crate) params: [u64; 3],
+    pub(crate) reserved: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
+const _: () = assert!(std::mem::offset_of!(Header, ready) == READY);
+
+/// An object segment, mapped read-write.
+#[derive(Debug)]
+pub(crate) struct Object {
+    pub(crate) view: View,
+    // Dropped after the view: the creator's handle removes the name.
+    pub(crate) segment: Segment,
+}
+
+impl Object {
+    /// Creates the segment `name` of `len` bytes, writes the header, runs `init` on the new
+    /// object (zeroed beyond the header), and only then publishes it to openers.
+    pub(crate) fn create<R>(
+        name: &str,
+        kind: Kind,
+        len: usize,
+        params: [u64; 3],
+        init: impl FnOnce(&Object) -> Result<R>,
+    ) -> Result<(Object, R)> {
+        let segment = Segment::create(name, len)?;
+        let mut view = segment.map(Access::ReadWrite)?;
+        let header = Header {
+            magic: MAGIC,
+            version: LAYOUT_VERSION,
+            kind: kind as u32,
+            total_len: len as u64,
+            creator_pid: sys::current_pid(),
+            ready: 0,
+            params,
+            reserved: 0,
+        };
+        view.write_at(0, bytemuck::bytes_of(&header))?;
+        let obj = Object { view, segment };
+        let r = init(&obj)?;
+        // SYNC POINT: this Release store publishes the header and everything `init` wrote;
+        // it pairs with the Acquire load in `open`.
+        obj.word(READY).store(1, Ordering::Release);
+        Ok((obj, r))
+    }
+
+    /// Opens the segment `name`, waits for it to be ready, and checks that it is a `kind` of
+    /// this layout version and at least `min_len` bytes long. Returns the header too.
+    pub(crate) fn open(name: &str, kind: Kind, min_len: usize) -> Result<(Object, Header)> {
+        let segment = Segment::open(name)?;
+        let corrupt = |reason: String| Error::Corrupt {
+            name: name.to_owned(),
+            reason,
+        };
+        if segment.len() < min_len.max(DATA) {
+            return Err(corrupt(format!(
+                "{} bytes is too small for a shmkit {}",
+                segment.len(),
+                kind.label()
+            )));
+        }
+        let view = segment.map(Access::ReadWrite)?;
+        let ready = view.atomic_u32(READY)?;
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(10);
+        // SYNC POINT: Acquire pairs with the creator's Release store of `ready`.
+        while ready.load(Ordering::Acquire) != 1 {
+            let magic = view.read_vec(0, MAGIC.len())?;
+            if magic != MAGIC && magic.iter().any(|&b| b != 0) {
+                return Err(corrupt("it does not start with the shmkit magic".into()));
+            }
+            if start.elapsed() > INIT_WAIT {
+                return Err(corrupt(format!(
+                    "its creator did not finish initialising it within {INIT_WAIT:?} (it may have died)"
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(1));
+        }
+        let header: Header = bytemuck::pod_read_unaligned(&view.read_vec(0, HEADER_LEN)?);
+        if header.magic != MAGIC {
+            return Err(corrupt("it does not start with the shmkit magic".into()));
+        }
+        if header.version != LAYOUT_VERSION {
+            return Err(Error::VersionMismatch {
+                name: name.to_owned(),
+                found: header.version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        if header.kind != kind as u32 {
+            return Err(Error::KindMismatch {
+                name: name.to_owned(),
+                expected: kind.label(),
+                found: kind_label(header.kind),
+            });
+        }
+        if header.total_len > segment.len() as u64 || header.total_len < min_len as u64 {
+            return Err(corrupt(format!(
+                "its header says {} bytes but the segment has {} (at least {min_len} needed)",
+                header.total_len,
+                segment.len()
+            )));
+        }
+        Ok((Object { view, segment }, header))
+    }
+
+    /// The atomic word at `offset` of the mapping (a constant offset inside the checked length).
+    pub(crate) fn word(&self, offset: usize) -> &AtomicU32 {
+        self.view
+            .atomic_u32(offset)
+            .expect("header words are aligned and inside every object segment")
+    }
+
+    /// A raw pointer to `offset` in the mapping.
+    pub(crate) fn ptr(&self, offset: usize) -> *mut u8 {
+        assert!(offset < self.view.len());
+        // SAFETY: in bounds, checked above.
+        unsafe { self.view.as_mut_ptr().add(offset) }
+    }
+
+    /// The object's name.
+    pub(crate) fn name(&self) -> &str {
+        self.segment.name()
+    }
+}

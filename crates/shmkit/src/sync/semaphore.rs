@@ -1,0 +1,170 @@
+//! Named counting semaphores shared between processes.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::object::{Kind, Object, DATA, WORD};
+use super::waker::Waker;
+use crate::sys::Deadline;
+use crate::{Error, Result};
+
+/// A counting semaphore with a maximum, found by name.
+///
+/// ```
+/// use shmkit::sync::Semaphore;
+/// # let name = format!("doc-sem-{}", std::process::id());
+/// let sem = Semaphore::create(&name, 1, 2)?;   // one permit now, at most two
+/// sem.wait()?;                                 // takes it
+/// assert!(sem.try_wait().is_err());            // none left
+/// sem.post()?;
+/// sem.post()?;
+/// assert!(sem.post().is_err());                // the maximum is 2
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+///
+/// A process killed while holding permits does not give them back (as with POSIX and Win32
+/// semaphores): use a [`Mutex`](super::Mutex) where that matters.
+///
+/// # Platform notes
+///
+/// As for [`Event`](super::Event): futex on Linux, named semaphore `<name>.wake` on Windows,
+/// polling on macOS. `post` makes no syscall when nobody waits.
+#[derive(Debug)]
+pub struct Semaphore {
+    obj: Object,
+    waker: Waker,
+    max: u32,
+}
+
+impl Semaphore {
+    /// Creates the semaphore `name` with `initial` permits and at most `max`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SizeInvalid`] if `max` is 0 or `initial > max`; else as
+    /// [`Segment::create`](crate::Segment::create).
+    pub fn create(name: &str, initial: u32, max: u32) -> Result<Semaphore> {
+        if max == 0 || initial > max {
+            return Err(Error::size(
+                name,
+                format!("a semaphore needs 0 < max and initial <= max (got initial {initial}, max {max})"),
+            ));
+        }
+        let (obj, waker) =
+            Object::create(name, Kind::Semaphore, DATA, [u64::from(max), 0, 0], |o| {
+                o.word(WORD).store(initial, Ordering::Relaxed);
+                Waker::create(o.name())
+            })?;
+        Ok(Semaphore { obj, waker, max })
+    }
+
+    /// Opens the existing semaphore `name`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
+    pub fn open(name: &str) -> Result<Semaphore> {
+        let (obj, header) = Object::open(name, Kind::Semaphore, DATA)?;
+        let max = u32::try_from(header.params[0])
+            .ok()
+            .filter(|&m| m > 0)
+            .ok_or_else(|| Error::Corrupt {
+                name: name.to_owned(),
+                reason: format!("maximum count {} is out of range", header.params[0]),
+            })?;
+        let waker = Waker::open(name)?;
+        Ok(Semaphore { obj, waker, max })
+    }
+
+    /// The semaphore's name.
+    pub fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    /// The maximum count.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// The number of permits available right now.
+    pub fn value(&self) -> u32 {
+        self.obj.word(WORD).load(Ordering::Relaxed)
+    }
+
+    /// Adds a permit, waking one waiter.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if the count is already at the maximum (nothing changes).
+    #[doc(alias = "sem_post")]
+    #[doc(alias = "ReleaseSemaphore")]
+    pub fn post(&self) -> Result<()> {
+        let count = self.obj.word(WORD);
+        let mut c = count.load(Ordering::Relaxed);
+        loop {
+            if c >= self.max {
+                return Err(Error::Full {
+                    name: self.name().to_owned(),
+                    max: self.max,
+                });
+            }
+            // SYNC POINT: SeqCst (Release half pairs with the Acquire in `wait_until`; the
+            // SeqCst half orders this before the waker's load of the sleeper count).
+            match count.compare_exchange_weak(c, c + 1, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => c = now,
+            }
+        }
+        self.waker.wake(&self.obj, count, 1);
+        Ok(())
+    }
+
+    /// Takes a permit, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// OS errors only.
+    #[doc(alias = "sem_wait")]
+    pub fn wait(&self) -> Result<()> {
+        self.wait_until(Deadline::Forever)
+    }
+
+    /// Takes a permit, waiting at most `timeout` (monotonic clock).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`].
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        self.wait_until(Deadline::after(timeout))
+    }
+
+    /// Takes a permit if one is available now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] if none is.
+    pub fn try_wait(&self) -> Result<()> {
+        self.wait_until(Deadline::Try)
+    }
+
+    fn wait_until(&self, deadline: Deadline) -> Result<()> {
+        let count = self.obj.word(WORD);
+        loop {
+            let c = count.load(Ordering::Relaxed);
+            if c > 0 {
+                // SYNC POINT: Acquire pairs with the Release half of `post`.
+                if count
+                    .compare_exchange_weak(c, c - 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            if deadline.passed() {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            self.waker.wait(&self.obj, count, 0, deadline)?;
+        }
+    }
+}

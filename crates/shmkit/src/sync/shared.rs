@@ -1,0 +1,310 @@
+//! `Shared<T>`: a plain-old-data value in a named segment, behind a robust mutex.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use bytemuck::Pod;
+
+use super::lock::{to_result, LockGuard, LockResult, RawLock};
+use super::object::{Kind, Object, DATA};
+use crate::sys::Deadline;
+use crate::{Error, Result};
+
+/// A value of type `T` that several processes share, as easily as a `Mutex<T>` in one.
+///
+/// `T` must be [`bytemuck::Pod`]: `#[repr(C)]` (or a primitive), `Copy`, no padding, every bit
+/// pattern valid, and no pointers or references — they would mean nothing in another process.
+/// Derive it with `#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]`.
+///
+/// ```
+/// use shmkit::sync::Shared;
+/// # let name = format!("doc-shared-{}", std::process::id());
+/// let counter = Shared::<u64>::create(&name, 0)?;
+/// let other = Shared::<u64>::open(&name)?;          // e.g. in another process
+/// *other.lock()? += 1;
+/// assert_eq!(*counter.lock()?, 1);
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+///
+/// # Type checks on open
+///
+/// The segment records the size and alignment of `T` and a fingerprint of a *tag* naming the
+/// type; opening with a different size, alignment or tag is [`Error::LayoutMismatch`]. The
+/// default tag is the type's name without module paths (`Point`, `u64`, `[u32; 4]`), because
+/// full paths differ between two programs that each define "the same" struct. Give an
+/// explicit tag ([`Shared::create_tagged`]) to version a layout or to tell apart two types of
+/// the same name and size.
+pub struct Shared<T: Pod> {
+    lock: RawLock,
+    obj: Object,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: the value is only reached through a guard, which requires the (process-shared)
+// lock; `T: Pod` has no thread affinity. The handle itself is an owned mapping and OS handles.
+unsafe impl<T: Pod> Send for Shared<T> {}
+// SAFETY: as above; `&Shared<T>` gives access to `T` only under the lock, like `Mutex<T>`.
+unsafe impl<T: Pod + Send> Sync for Shared<T> {}
+
+impl<T: Pod> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.name())
+            .field("type", &std::any::type_name::<T>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `std::any::type_name` without module paths: `a::b::Point<c::X>` → `Point<X>`.
+pub(crate) fn short_type_name<T: ?Sized>() -> String {
+    let full = std::any::type_name::<T>();
+    let mut out = String::with_capacity(full.len());
+    let mut segment = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            segment.clear(); // a path segment: drop it
+        } else if c.is_alphanumeric() || c == '_' {
+            segment.push(c);
+        } else {
+            out.push_str(&segment);
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&segment);
+    out
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of a tag (not for security).
+fn fingerprint(tag: &str) -> u64 {
+    tag.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+impl<T: Pod> Shared<T> {
+    const ALIGN_OK: () = assert!(
+        std::mem::align_of::<T>() <= 4096,
+        "Shared<T> supports alignments up to a page"
+    );
+
+    /// Where `T` starts in the segment.
+    fn data_offset() -> usize {
+        DATA.next_multiple_of(std::mem::align_of::<T>())
+    }
+
+    fn len() -> usize {
+        Self::data_offset() + std::mem::size_of::<T>().max(1)
+    }
+
+    /// Creates the segment `name` holding `value`, with the default tag.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create(name: &str, value: T) -> Result<Shared<T>> {
+        Self::create_tagged(name, &short_type_name::<T>(), value)
+    }
+
+    /// Opens the segment `name`, which must hold a `T` with the default tag.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, [`Error::LayoutMismatch`] if it holds another type, `KindMismatch`,
+    /// `Corrupt`, `VersionMismatch`, or an OS error.
+    pub fn open(name: &str) -> Result<Shared<T>> {
+        Self::open_tagged(name, &short_type_name::<T>())
+    }
+
+    /// Creates the segment `name` holding `value`, recording `tag` as the type's identity.
+    ///
+    /// # Errors
+    ///
+    /// As [`Shared::create`].
+    pub fn create_tagged(name: &str, tag: &str, value: T) -> Result<Shared<T>> {
+        let () = Self::ALIGN_OK;
+        let params = [
+            std::mem::size_of::<T>() as u64,
+            std::mem::align_of::<T>() as u64,
+            fingerprint(tag),
+        ];
+        let (obj, lock) = Object::create(name, Kind::Shared, Self::len(), params, |o| {
+            // SAFETY: the data offset is aligned for T (page-aligned mapping, offset a
+            // multiple of align_of::<T>()) and `len()` bytes fit in the new segment; nobody
+            // else can see the object before it is published.
+            unsafe { o.ptr(Self::data_offset()).cast::<T>().write(value) };
+            RawLock::init(o)
+        })?;
+        Ok(Shared {
+            lock,
+            obj,
+            _t: PhantomData,
+        })
+    }
+
+    /// Opens the segment `name`, which must hold a `T` created with `tag`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Shared::open`].
+    pub fn open_tagged(name: &str, tag: &str) -> Result<Shared<T>> {
+        let () = Self::ALIGN_OK;
+        let (obj, header) = Object::open(name, Kind::Shared, Self::len())?;
+        let [size, align, fp] = header.params;
+        let mismatch = |what: &str, found: u64, want: u64| Error::LayoutMismatch {
+            name: name.to_owned(),
+            reason: format!(
+                "{what} is {found} in the segment, {want} for {}",
+                std::any::type_name::<T>()
+            ),
+        };
+        if size != std::mem::size_of::<T>() as u64 {
+            return Err(mismatch("the size", size, std::mem::size_of::<T>() as u64));
+        }
+        if align != std::mem::align_of::<T>() as u64 {
+            return Err(mismatch(
+                "the alignment",
+                align,
+                std::mem::align_of::<T>() as u64,
+            ));
+        }
+        if fp != fingerprint(tag) {
+            return Err(Error::LayoutMismatch {
+                name: name.to_owned(),
+                reason: format!("the type tag differs (this side expects {tag:?})"),
+            });
+        }
+        let lock = RawLock::attach(&obj)?;
+        Ok(Shared {
+            lock,
+            obj,
+            _t: PhantomData,
+        })
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    fn guard(&self) -> SharedGuard<'_, T> {
+        SharedGuard {
+            shared: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Locks the value, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mutex::lock`](super::Mutex::lock): `OwnerDied` comes with the guard, so the value
+    /// can be inspected and repaired.
+    pub fn lock(&self) -> LockResult<SharedGuard<'_, T>> {
+        to_result(self.lock.lock(&self.obj, Deadline::Forever), || {
+            self.guard()
+        })
+    }
+
+    /// Locks the value if that is possible without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Shared::lock`], and `WouldBlock`.
+    pub fn try_lock(&self) -> LockResult<SharedGuard<'_, T>> {
+        to_result(self.lock.lock(&self.obj, Deadline::Try), || self.guard())
+    }
+
+    /// Locks the value, waiting at most `timeout` (monotonic clock).
+    ///
+    /// # Errors
+    ///
+    /// As [`Shared::lock`], and `Timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<SharedGuard<'_, T>> {
+        to_result(self.lock.lock(&self.obj, Deadline::after(timeout)), || {
+            self.guard()
+        })
+    }
+}
+
+/// The locked value of a [`Shared<T>`]; dereferences to `T` and unlocks when dropped.
+#[must_use = "the value unlocks when the guard is dropped"]
+pub struct SharedGuard<'a, T: Pod> {
+    shared: &'a Shared<T>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<T: Pod> SharedGuard<'_, T> {
+    /// Declares the value repaired after an owner death; a no-op otherwise.
+    pub fn make_consistent(&self) {
+        self.shared.lock.make_consistent(&self.shared.obj);
+    }
+
+    /// Whether this guard came with an owner death that has not been repaired yet.
+    pub fn needs_repair(&self) -> bool {
+        self.shared.lock.repairing(&self.shared.obj)
+    }
+
+    fn ptr(&self) -> *mut T {
+        self.shared.obj.ptr(Shared::<T>::data_offset()).cast()
+    }
+}
+
+impl<T: Pod> Deref for SharedGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: aligned and in bounds (checked at create/open); every bit pattern is a valid
+        // `T` (Pod), so even a value torn by a killed writer is a valid `T`; the lock is held,
+        // and every process that follows the protocol writes only under it.
+        unsafe { &*self.ptr() }
+    }
+}
+
+impl<T: Pod> DerefMut for SharedGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference in this process.
+        unsafe { &mut *self.ptr() }
+    }
+}
+
+impl<T: Pod + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: Pod> LockGuard for SharedGuard<'_, T> {
+    fn lock_name(&self) -> &str {
+        self.shared.name()
+    }
+}
+
+impl<T: Pod> Drop for SharedGuard<'_, T> {
+    fn drop(&mut self) {
+        self.shared.lock.unlock(&self.shared.obj);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_drop_module_paths() {
+        struct Point;
+        assert_eq!(short_type_name::<Point>(), "Point");
+        assert_eq!(short_type_name::<u64>(), "u64");
+        assert_eq!(short_type_name::<[u32; 4]>(), "[u32; 4]");
+        assert_eq!(short_type_name::<Option<Point>>(), "Option<Point>");
+    }
+
+    #[test]
+    fn fingerprints_differ() {
+        assert_ne!(fingerprint("Point"), fingerprint("Point2"));
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
+    }
+}

@@ -1,0 +1,379 @@
+//! Unix synchronisation: the robust process-shared mutex and the word waker.
+//!
+//! * Linux: a `pthread_mutex_t` with `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST` and
+//!   `PTHREAD_MUTEX_ERRORCHECK`, placed in the mapping. glibc keeps each thread's robust list
+//!   (`set_robust_list`) and the kernel walks it when a thread dies, so a holder killed with
+//!   SIGKILL hands the lock on with `EOWNERDEAD`. A home-made futex mutex could not join that
+//!   list safely. Waits use `FUTEX_WAIT` on the shared word, without `FUTEX_PRIVATE_FLAG`.
+//! * Other Unixes (macOS): no robust mutexes and no public futex. The mutex is a lock word
+//!   holding the owner's pid and a per-thread token; a waiter polls it with back-off and, while
+//!   waiting, checks whether the owner's pid is still alive, taking the lock over with "owner
+//!   died" if not. The known hole: a pid reused by a new process before the check looks alive.
+//!   Waits poll the word (1 ms … 10 ms); wakes are no-ops.
+
+use std::sync::atomic::AtomicU32;
+
+use super::super::Deadline;
+use crate::Result;
+
+/// Bytes a mapping reserves for a [`SysMutex`].
+pub(crate) const MUTEX_SLOT: usize = 64;
+
+/// Whether `pid` names a live process (a process we may not signal is alive).
+#[cfg_attr(target_os = "linux", allow(dead_code))] // used by the macOS mutex; later by gc
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+/// The calling process's id.
+pub(crate) fn current_pid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use std::mem::MaybeUninit;
+    use std::sync::atomic::AtomicU32;
+    use std::time::Instant;
+
+    use super::MUTEX_SLOT;
+    use crate::sys::{Acquired, Deadline};
+    use crate::{Error, Result};
+
+    const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_SLOT);
+    const _: () = assert!(std::mem::align_of::<libc::pthread_mutex_t>() <= 8);
+
+    #[cfg(target_env = "gnu")]
+    extern "C" {
+        // glibc >= 2.30; not yet in the libc crate.
+        fn pthread_mutex_clocklock(
+            mutex: *mut libc::pthread_mutex_t,
+            clock: libc::clockid_t,
+            abstime: *const libc::timespec,
+        ) -> libc::c_int;
+    }
+
+    /// A robust, process-shared, error-checking pthread mutex living in a mapping.
+    #[derive(Debug)]
+    pub(crate) struct SysMutex {
+        m: *mut libc::pthread_mutex_t,
+    }
+
+    // SAFETY: the pointer targets a process-shared mutex in a mapping kept alive by the owner
+    // of this value; such a mutex may be locked from any thread (each thread unlocks only
+    // what it locked, which the non-Send guards ensure).
+    unsafe impl Send for SysMutex {}
+    // SAFETY: as for Send; all operations go through the thread-safe pthread API.
+    unsafe impl Sync for SysMutex {}
+
+    fn check(r: libc::c_int, op: &'static str, name: &str) -> Result<()> {
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Error::os(op, name, std::io::Error::from_raw_os_error(r)))
+        }
+    }
+
+    impl SysMutex {
+        /// Initialises a new mutex in `slot`.
+        ///
+        /// # Safety
+        ///
+        /// `slot` is 8-byte aligned, valid for `MUTEX_SLOT` bytes of a shared mapping that
+        /// outlives the returned value, and no other process uses it yet.
+        pub(crate) unsafe fn init(slot: *mut u8, name: &str) -> Result<SysMutex> {
+            let m = slot.cast::<libc::pthread_mutex_t>();
+            let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+            // SAFETY: the attribute object is initialised before use and destroyed after; the
+            // slot is valid and unshared, as the caller promises.
+            unsafe {
+                check(
+                    libc::pthread_mutexattr_init(attr.as_mut_ptr()),
+                    "pthread_mutexattr_init",
+                    name,
+                )?;
+                let a = attr.as_mut_ptr();
+                let r = (|| {
+                    check(
+                        libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
+                        "pthread_mutexattr_setpshared",
+                        name,
+                    )?;
+                    check(
+                        libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+                        "pthread_mutexattr_setrobust",
+                        name,
+                    )?;
+                    check(
+                        libc::pthread_mutexattr_settype(a, libc::PTHREAD_MUTEX_ERRORCHECK),
+                        "pthread_mutexattr_settype",
+                        name,
+                    )?;
+                    check(libc::pthread_mutex_init(m, a), "pthread_mutex_init", name)
+                })();
+                libc::pthread_mutexattr_destroy(a);
+                r?;
+            }
+            Ok(SysMutex { m })
+        }
+
+        /// Uses the mutex another process initialised in `slot`.
+        ///
+        /// # Safety
+        ///
+        /// As [`SysMutex::init`], and the slot holds a mutex made by `init` (the segment's
+        /// header says so).
+        pub(crate) unsafe fn attach(slot: *mut u8, _name: &str) -> Result<SysMutex> {
+            Ok(SysMutex { m: slot.cast() })
+        }
+
+        /// Locks, waiting until `deadline`.
+        pub(crate) fn lock(&self, deadline: Deadline, name: &str) -> Result<Acquired> {
+            // SAFETY: `m` points to an initialised process-shared mutex in a live mapping
+            // (the contract of `init`/`attach`).
+            let r = unsafe {
+                match deadline {
+                    Deadline::Try => libc::pthread_mutex_trylock(self.m),
+                    Deadline::Forever => libc::pthread_mutex_lock(self.m),
+                    Deadline::At(t) => timed_lock(self.m, t),
+                }
+            };
+            match r {
+                0 => Ok(Acquired::Clean),
+                libc::EOWNERDEAD => Ok(Acquired::OwnerDied),
+                libc::EBUSY | libc::ETIMEDOUT => Err(Error::gave_up(name, deadline)),
+                libc::ENOTRECOVERABLE => Err(Error::Unrecoverable {
+                    name: name.to_owned(),
+                }),
+                libc::EDEADLK => Err(Error::Deadlock {
+                    name: name.to_owned(),
+                }),
+                e => Err(Error::os(
+                    "pthread_mutex_lock",
+                    name,
+                    std::io::Error::from_raw_os_error(e),
+                )),
+            }
+        }
+
+        /// Marks the state protected by a mutex acquired with `OwnerDied` as repaired.
+        pub(crate) fn mark_consistent(&self) {
+            // SAFETY: as in `lock`; the calling thread holds the mutex.
+            unsafe { libc::pthread_mutex_consistent(self.m) };
+        }
+
+        /// Unlocks a mutex the calling thread holds.
+        pub(crate) fn unlock(&self) {
+            // SAFETY: as in `lock`; callers only unlock what this thread locked.
+            unsafe { libc::pthread_mutex_unlock(self.m) };
+        }
+    }
+
+    /// `pthread_mutex_clocklock` on CLOCK_MONOTONIC, with the deadline converted from `Instant`.
+    ///
+    /// # Safety
+    ///
+    /// `m` is an initialised mutex.
+    unsafe fn timed_lock(m: *mut libc::pthread_mutex_t, t: Instant) -> libc::c_int {
+        let left = t.saturating_duration_since(Instant::now());
+        #[cfg(target_env = "gnu")]
+        let clock = libc::CLOCK_MONOTONIC;
+        #[cfg(not(target_env = "gnu"))]
+        let clock = libc::CLOCK_REALTIME;
+        let mut now = MaybeUninit::<libc::timespec>::uninit();
+        // SAFETY: `now` is a valid out-pointer.
+        unsafe { libc::clock_gettime(clock, now.as_mut_ptr()) };
+        // SAFETY: clock_gettime filled it.
+        let now = unsafe { now.assume_init() };
+        let mut sec = now.tv_sec.saturating_add(left.as_secs() as libc::time_t);
+        let mut nsec = now.tv_nsec + left.subsec_nanos() as libc::c_long;
+        if nsec >= 1_000_000_000 {
+            nsec -= 1_000_000_000;
+            sec = sec.saturating_add(1);
+        }
+        let abs = libc::timespec {
+            tv_sec: sec,
+            tv_nsec: nsec,
+        };
+        // SAFETY: `m` is initialised (caller) and `abs` is a valid timespec.
+        #[cfg(target_env = "gnu")]
+        return unsafe { pthread_mutex_clocklock(m, clock, &abs) };
+        // SAFETY: as above; without clocklock the deadline is on CLOCK_REALTIME.
+        #[cfg(not(target_env = "gnu"))]
+        return unsafe { libc::pthread_mutex_timedlock(m, &abs) };
+    }
+
+    /// Sleeps while `word` holds `expected`, until woken or `deadline` (spurious returns allowed).
+    pub(crate) fn wait_word(word: &AtomicU32, expected: u32, deadline: Deadline) {
+        use rustix::thread::futex;
+        let timeout = deadline.remaining().map(|d| futex::Timespec {
+            tv_sec: d.as_secs() as _,
+            tv_nsec: d.subsec_nanos() as _,
+        });
+        // Flags::empty(): a shared futex, keyed by the physical page, so it works across
+        // processes. EAGAIN (the word changed), EINTR and ETIMEDOUT all return to the caller's
+        // loop, which re-checks the word and the deadline.
+        let _ = futex::wait(word, futex::Flags::empty(), expected, timeout.as_ref());
+    }
+
+    /// Wakes up to `n` sleepers in [`wait_word`] on `word`.
+    pub(crate) fn wake_word(word: &AtomicU32, n: u32) {
+        let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::{current_pid, process_alive, MUTEX_SLOT};
+    use crate::sys::{Acquired, Deadline};
+    use crate::{Error, Result};
+
+    const _: () = assert!(std::mem::size_of::<AtomicU64>() <= MUTEX_SLOT);
+
+    /// A lock word `pid << 32 | thread token`, 0 when free, polled by waiters.
+    #[derive(Debug)]
+    pub(crate) struct SysMutex {
+        word: *const AtomicU64,
+    }
+
+    // SAFETY: the pointer targets an atomic in a mapping kept alive by the owner of this
+    // value; atomics may be used from any thread.
+    unsafe impl Send for SysMutex {}
+    // SAFETY: as for Send.
+    unsafe impl Sync for SysMutex {}
+
+    fn me() -> u64 {
+        use std::sync::atomic::AtomicU32 as Counter;
+        static NEXT: Counter = Counter::new(1);
+        std::thread_local!(static TOKEN: u32 = NEXT.fetch_add(1, Ordering::Relaxed));
+        (u64::from(current_pid()) << 32) | u64::from(TOKEN.with(|t| *t))
+    }
+
+    impl SysMutex {
+        /// Initialises a new mutex in `slot`.
+        ///
+        /// # Safety
+        ///
+        /// `slot` is 8-byte aligned, valid for `MUTEX_SLOT` bytes of a shared mapping that
+        /// outlives the returned value.
+        pub(crate) unsafe fn init(slot: *mut u8, name: &str) -> Result<SysMutex> {
+            // SAFETY: as promised by the caller.
+            unsafe { SysMutex::attach(slot, name) }
+        }
+
+        /// Uses the mutex in `slot`.
+        ///
+        /// # Safety
+        ///
+        /// As [`SysMutex::init`].
+        pub(crate) unsafe fn attach(slot: *mut u8, _name: &str) -> Result<SysMutex> {
+            Ok(SysMutex { word: slot.cast() })
+        }
+
+        fn word(&self) -> &AtomicU64 {
+            // SAFETY: aligned, in a live shared mapping (contract of `init`/`attach`).
+            unsafe { &*self.word }
+        }
+
+        /// Locks, waiting until `deadline`; takes the lock over if its owner's pid is dead.
+        pub(crate) fn lock(&self, deadline: Deadline, name: &str) -> Result<Acquired> {
+            let me = me();
+            let mut pause = Duration::from_micros(50);
+            let mut last_check = Instant::now();
+            loop {
+                // SYNC POINT: Acquire pairs with the Release store in `unlock`.
+                match self
+                    .word()
+                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return Ok(Acquired::Clean),
+                    Err(owner) if owner == me => {
+                        return Err(Error::Deadlock {
+                            name: name.to_owned(),
+                        })
+                    }
+                    Err(owner) => {
+                        if (deadline == Deadline::Try
+                            || last_check.elapsed() > Duration::from_millis(20))
+                            && !process_alive((owner >> 32) as u32)
+                            && self
+                                .word()
+                                .compare_exchange(owner, me, Ordering::Acquire, Ordering::Relaxed)
+                                .is_ok()
+                        {
+                            return Ok(Acquired::OwnerDied);
+                        }
+                        last_check = Instant::now();
+                    }
+                }
+                if deadline.passed() {
+                    return Err(Error::gave_up(name, deadline));
+                }
+                std::thread::sleep(pause.min(deadline.remaining().unwrap_or(pause)));
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+        }
+
+        /// Nothing to do: the state word outside this lock carries consistency.
+        pub(crate) fn mark_consistent(&self) {}
+
+        /// Unlocks.
+        pub(crate) fn unlock(&self) {
+            // SYNC POINT: Release pairs with the Acquire in `lock`.
+            self.word().store(0, Ordering::Release);
+        }
+    }
+
+    /// Polls `word` until it differs from `expected` or `deadline` passes (no futex here).
+    pub(crate) fn wait_word(word: &AtomicU32, expected: u32, deadline: Deadline) {
+        let mut pause = Duration::from_millis(1);
+        while word.load(Ordering::Acquire) == expected && !deadline.passed() {
+            std::thread::sleep(pause.min(deadline.remaining().unwrap_or(pause)));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    /// Nothing to wake: waiters poll.
+    pub(crate) fn wake_word(_word: &AtomicU32, _n: u32) {}
+}
+
+pub(crate) use imp::SysMutex;
+
+/// Sleeps on 32-bit words in a mapping. Unix needs no kernel object for that.
+#[derive(Debug)]
+pub(crate) struct SysWaker;
+
+impl SysWaker {
+    /// The waker of the object `name` (creator side).
+    pub(crate) fn create(_name: &str) -> Result<SysWaker> {
+        Ok(SysWaker)
+    }
+
+    /// The waker of the object `name` (opener side).
+    pub(crate) fn open(_name: &str) -> Result<SysWaker> {
+        Ok(SysWaker)
+    }
+
+    /// Sleeps while `word == expected`, until woken or `deadline`; may return spuriously.
+    pub(crate) fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<()> {
+        imp::wait_word(word, expected, deadline);
+        Ok(())
+    }
+
+    /// Wakes up to `n` sleepers on `word`.
+    pub(crate) fn wake(&self, word: &AtomicU32, n: u32) {
+        imp::wake_word(word, n);
+    }
+}
