@@ -2,61 +2,89 @@
 //! the results are ratios that mean something on a noisy shared machine.
 //!
 //! ```text
-//! cargo run --release -p shmkit-bench -- [segment] [--quick] [--json]
+//! cargo run --release -p shmkit-bench -- [segment] [sync] [--quick] [--json]
 //! ```
 //!
-//! `--quick` is the seconds-long smoke mode CI runs; its numbers are not worth quoting.
+//! With no bench named, all run. `--quick` is the seconds-long smoke mode CI runs; its numbers
+//! are not worth quoting. `--json` prints an array of results (fields in `stats::JsonRow`).
 
 mod segment;
 mod stats;
+mod sync;
 
 use std::process::ExitCode;
 
-/// One result in `--json` output; the field names are stable.
-#[derive(serde::Serialize)]
-struct JsonRow {
-    bench: &'static str,
-    variant: &'static str,
-    median_ns: u64,
-    p99_ns: u64,
-    samples: usize,
-    /// The variant this one is compared to, if any.
-    baseline: Option<&'static str>,
-    /// Median over the baseline's median.
-    ratio: Option<f64>,
-}
+const USAGE: &str = "usage: shmkit-bench [segment] [sync] [--quick] [--json]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        let Some(role) = args.get(1) else {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        };
+        sync::child(role, &args[2..]);
+        return ExitCode::SUCCESS;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let json = args.iter().any(|a| a == "--json");
+    let mut benches: Vec<&str> = Vec::new();
     for a in &args {
-        if !matches!(a.as_str(), "--quick" | "--json" | "segment") {
-            eprintln!("usage: shmkit-bench [segment] [--quick] [--json]\nunknown argument {a:?}");
-            return ExitCode::from(2);
+        match a.as_str() {
+            "--quick" | "--json" => {}
+            "segment" | "sync" => benches.push(a),
+            _ => {
+                eprintln!("{USAGE}\nunknown argument {a:?}");
+                return ExitCode::from(2);
+            }
         }
     }
-    let (rounds, per_round) = if quick { (2, 20) } else { (20, 200) };
-    let rows = segment::run(rounds, per_round);
+    if benches.is_empty() {
+        benches = vec!["segment", "sync"];
+    }
+    let mut rows = Vec::new();
+    for b in benches {
+        match b {
+            "segment" => {
+                let (rounds, per_round) = if quick { (2, 20) } else { (20, 200) };
+                rows.extend(segment::run(rounds, per_round));
+            }
+            _ => {
+                let plan = if quick {
+                    sync::Plan {
+                        batches: 10,
+                        per_batch: 100,
+                    }
+                } else {
+                    sync::Plan {
+                        batches: 100,
+                        per_batch: 500,
+                    }
+                };
+                let rounds = if quick { 1 } else { 3 };
+                rows.extend(sync::pingpong(&plan, rounds));
+                rows.extend(sync::lock(&plan));
+            }
+        }
+    }
     if json {
-        let items: Vec<JsonRow> = rows
-            .iter()
-            .map(|r| JsonRow {
-                bench: "segment_lifecycle_1MiB",
-                variant: r.label,
-                median_ns: r.summary.median.as_nanos() as u64,
-                p99_ns: r.summary.p99.as_nanos() as u64,
-                samples: r.summary.samples,
-                baseline: r.baseline.as_ref().map(|(l, _)| *l),
-                ratio: r.baseline.as_ref().map(|(_, b)| r.summary.ratio(b)),
-            })
-            .collect();
+        let items: Vec<stats::JsonRow> = rows.iter().map(Into::into).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&items).expect("serialise")
         );
     } else {
-        segment::print(&rows);
+        if sync::pin(0) {
+            println!("ping-pong: parent pinned to CPU 0, child to CPU 1");
+        }
+        stats::print(
+            &rows,
+            &[
+                (segment::BENCH, segment::TITLE),
+                (sync::PINGPONG, sync::PINGPONG_TITLE),
+                (sync::LOCK, sync::LOCK_TITLE),
+            ],
+        );
     }
     ExitCode::SUCCESS
 }

@@ -12,16 +12,14 @@ use std::time::{Duration, Instant};
 
 use shmkit::{Access, Segment};
 
-use crate::stats::{fmt, Summary};
+use crate::stats::{Row, Summary};
+
+/// This bench's name in tables and JSON.
+pub const BENCH: &str = "segment_lifecycle_1MiB";
+/// Its title.
+pub const TITLE: &str = "segment life cycle, 1 MiB: create + size + map + unmap + remove";
 
 const SIZE: usize = 1 << 20;
-
-/// One row of the table: a label and its summary, and the baseline it is compared to.
-pub struct Row {
-    pub label: &'static str,
-    pub summary: Summary,
-    pub baseline: Option<(&'static str, Summary)>,
-}
 
 fn shmkit_cycle(name: &str, reserve: bool) {
     let seg = Segment::options()
@@ -104,67 +102,20 @@ pub fn run(rounds: usize, per_round: usize) -> Vec<Row> {
     let noreserve = s.next().unwrap();
     #[cfg(unix)]
     {
-        let raw = s.next().unwrap();
-        let raw_falloc = s.next().unwrap();
+        let raw = Row::base(BENCH, "raw shm_open+ftruncate+mmap", s.next().unwrap());
+        let raw_falloc = Row::base(BENCH, "raw + fallocate", s.next().unwrap());
         vec![
-            Row {
-                label: "raw shm_open+ftruncate+mmap",
-                summary: raw,
-                baseline: None,
-            },
-            Row {
-                label: "shmkit (reserve off)",
-                summary: noreserve,
-                baseline: Some(("raw shm_open+ftruncate+mmap", raw)),
-            },
-            Row {
-                label: "raw + fallocate",
-                summary: raw_falloc,
-                baseline: None,
-            },
-            Row {
-                label: "shmkit (default: reserve)",
-                summary: default,
-                baseline: Some(("raw + fallocate", raw_falloc)),
-            },
+            Row::vs(BENCH, "shmkit (reserve off)", noreserve, &raw),
+            raw,
+            Row::vs(BENCH, "shmkit (default: reserve)", default, &raw_falloc),
+            raw_falloc,
         ]
     }
     #[cfg(not(unix))]
     {
         vec![
-            Row {
-                label: "shmkit (default)",
-                summary: default,
-                baseline: None,
-            },
-            Row {
-                label: "shmkit (reserve off)",
-                summary: noreserve,
-                baseline: None,
-            },
+            Row::base(BENCH, "shmkit (default)", default),
+            Row::base(BENCH, "shmkit (reserve off)", noreserve),
         ]
-    }
-}
-
-/// Prints the rows as an aligned table.
-pub fn print(rows: &[Row]) {
-    println!("segment life cycle, 1 MiB: create + size + map + unmap + remove");
-    println!(
-        "{:<30} {:>10} {:>10} {:>8}  vs",
-        "variant", "median", "p99", "ratio"
-    );
-    for r in rows {
-        let (ratio, base) = match &r.baseline {
-            Some((label, b)) => (format!("{:.2}x", r.summary.ratio(b)), *label),
-            None => (String::from("-"), ""),
-        };
-        println!(
-            "{:<30} {:>10} {:>10} {:>8}  {}",
-            r.label,
-            fmt(r.summary.median),
-            fmt(r.summary.p99),
-            ratio,
-            base
-        );
     }
 }

@@ -29,6 +29,95 @@ impl Summary {
     }
 }
 
+/// One line of a results table: a variant, its timings, and the baseline it is compared to.
+pub struct Row {
+    pub bench: &'static str,
+    pub label: &'static str,
+    pub summary: Summary,
+    pub baseline: Option<(&'static str, Summary)>,
+}
+
+impl Row {
+    /// A row with no baseline (it is one).
+    pub fn base(bench: &'static str, label: &'static str, summary: Summary) -> Row {
+        Row {
+            bench,
+            label,
+            summary,
+            baseline: None,
+        }
+    }
+
+    /// A row compared to `base`.
+    pub fn vs(bench: &'static str, label: &'static str, summary: Summary, base: &Row) -> Row {
+        Row {
+            bench,
+            label,
+            summary,
+            baseline: Some((base.label, base.summary)),
+        }
+    }
+}
+
+/// One result in `--json` output; the field names are stable.
+#[derive(serde::Serialize)]
+pub struct JsonRow {
+    pub bench: &'static str,
+    pub variant: &'static str,
+    pub median_ns: u64,
+    pub p99_ns: u64,
+    pub samples: usize,
+    /// The variant this one is compared to, if any.
+    pub baseline: Option<&'static str>,
+    /// Median over the baseline's median.
+    pub ratio: Option<f64>,
+}
+
+impl From<&Row> for JsonRow {
+    fn from(r: &Row) -> JsonRow {
+        JsonRow {
+            bench: r.bench,
+            variant: r.label,
+            median_ns: r.summary.median.as_nanos() as u64,
+            p99_ns: r.summary.p99.as_nanos() as u64,
+            samples: r.summary.samples,
+            baseline: r.baseline.as_ref().map(|(l, _)| *l),
+            ratio: r.baseline.as_ref().map(|(_, b)| r.summary.ratio(b)),
+        }
+    }
+}
+
+/// Prints rows as aligned tables, one per bench, with `title` of each bench from `titles`.
+pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
+    let mut last = "";
+    for r in rows {
+        if r.bench != last {
+            last = r.bench;
+            let title = titles
+                .iter()
+                .find(|(b, _)| *b == r.bench)
+                .map_or(r.bench, |(_, t)| t);
+            println!("\n{title}");
+            println!(
+                "{:<34} {:>10} {:>10} {:>8}  vs",
+                "variant", "median", "p99", "ratio"
+            );
+        }
+        let (ratio, base) = match &r.baseline {
+            Some((label, b)) => (format!("{:.2}x", r.summary.ratio(b)), *label),
+            None => (String::from("-"), ""),
+        };
+        println!(
+            "{:<34} {:>10} {:>10} {:>8}  {}",
+            r.label,
+            fmt(r.summary.median),
+            fmt(r.summary.p99),
+            ratio,
+            base
+        );
+    }
+}
+
 /// Formats a duration in the unit that reads best.
 pub fn fmt(d: Duration) -> String {
     let ns = d.as_nanos();

@@ -189,11 +189,18 @@ impl Object {
         Ok((Object { view, segment }, header))
     }
 
-    /// The atomic word at `offset` of the mapping (a constant offset inside the checked length).
+    /// The atomic word at `offset`, one of the header offsets above (a hot path: lock, set,
+    /// post — hence no `Result`; callers pass constants, so the assert folds away).
+    #[inline]
     pub(crate) fn word(&self, offset: usize) -> &AtomicU32 {
-        self.view
-            .atomic_u32(offset)
-            .expect("header words are aligned and inside every object segment")
+        assert!(
+            offset % 4 == 0 && offset + 4 <= DATA,
+            "not a header word: {offset}"
+        );
+        // SAFETY: every object segment has at least DATA bytes (checked by `create` and
+        // `open`), is mapped read-write at a page-aligned address, so a multiple-of-4 offset
+        // below DATA is an aligned, in-bounds, writable u32; `&self` keeps the mapping alive.
+        unsafe { &*self.view.as_ptr().add(offset).cast::<AtomicU32>() }
     }
 
     /// A raw pointer to `offset` in the mapping.
