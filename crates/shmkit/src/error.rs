@@ -166,6 +166,15 @@ pub enum Error {
         max: u32,
     },
 
+    /// The operation is not available on this OS.
+    #[error("{op} is not supported here: {reason}")]
+    Unsupported {
+        /// What was attempted.
+        op: &'static str,
+        /// Why this OS cannot do it.
+        reason: &'static str,
+    },
+
     /// Any other OS error, with the operation and the object it was applied to.
     #[error("{op} {name:?}: {source}")]
     Io {
@@ -243,6 +252,7 @@ impl From<Error> for io::Error {
                 io::ErrorKind::Other
             }
             Error::Full { .. } => io::ErrorKind::Other,
+            Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::Io { source, .. } => source.kind(),
         };
         io::Error::new(kind, e)

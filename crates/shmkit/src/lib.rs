@@ -31,6 +31,7 @@
 
 mod error;
 mod file;
+pub mod inspect;
 pub mod name;
 pub mod segment;
 pub mod sync;

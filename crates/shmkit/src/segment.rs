@@ -152,6 +152,12 @@ impl Segment {
         self.keep = keep;
     }
 
+    /// The segment's owner (uid), permission bits and last change time, where the OS records
+    /// them (Unix; `None` on Windows).
+    pub fn owner_mode_mtime(&self) -> Option<(u32, u32, std::time::SystemTime)> {
+        sys::owner_mode_mtime(&self.section)
+    }
+
     /// Maps the whole segment.
     ///
     /// # Errors

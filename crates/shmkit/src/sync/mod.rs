@@ -30,7 +30,7 @@
 mod event;
 mod lock;
 mod mutex;
-mod object;
+pub(crate) mod object;
 mod semaphore;
 mod shared;
 mod waker;

@@ -91,7 +91,7 @@ impl Mutex {
     ///
     /// # Errors
     ///
-    /// [`LockError::OwnerDied`] with the guard if the last holder died holding it; otherwise
+    /// [`LockError::OwnerDied`](super::LockError::OwnerDied) with the guard if the last holder died holding it; otherwise
     /// `Unrecoverable`, `Deadlock` (this thread holds it already) or an OS error.
     #[doc(alias = "pthread_mutex_lock")]
     #[doc(alias = "WaitForSingleObject")]

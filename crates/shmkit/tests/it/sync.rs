@@ -19,6 +19,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("semaphore_worker", child_semaphore_worker),
     ("open_as_b", child_open_as_b),
     ("mutex_hold_and_hang", child_mutex_hold_and_hang),
+    ("create_event_and_hang", child_create_event_and_hang),
 ];
 
 /// The state a test protects: `busy` is 1 while an update is half done.
@@ -433,4 +434,69 @@ fn sync_handles_are_send_and_sync() {
     check::<Event>();
     check::<Semaphore>();
     check::<Shared<u64>>();
+}
+
+/// args: name — creates an event, says "created" and hangs until killed (never removing it).
+fn child_create_event_and_hang(a: &[String]) {
+    let _ev = Event::create(&a[0], Reset::Manual).unwrap();
+    say("created");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn inspect_tells_raw_from_objects_and_dead_creators_from_live_ones() {
+    use shmkit::inspect::{inspect, Kind};
+    let raw = NameGuard::new("inspraw");
+    let _r = Segment::create(&raw, 1000).unwrap();
+    let info = inspect(&raw).unwrap();
+    assert_eq!(
+        (info.kind, info.len, info.creator_pid),
+        (Kind::Raw, 1000, None)
+    );
+    #[cfg(unix)]
+    assert_eq!(info.mode, Some(0o600));
+
+    let live = NameGuard::new("insplive");
+    let _ev = Event::create(&live, Reset::Auto).unwrap();
+    let info = inspect(&live).unwrap();
+    assert_eq!(info.kind, Kind::Object("event"));
+    assert_eq!(info.kind.label(), "event");
+    assert_eq!(info.layout_version, Some(1));
+    assert_eq!(info.creator_pid, Some(std::process::id()));
+    assert_eq!(info.creator_alive, Some(true));
+
+    // A creator killed before it could remove its object: on Unix the name stays, and its
+    // creator is reported dead (what `shmkit gc` looks for). Windows frees it with the process.
+    let dead = NameGuard::new("inspdead");
+    let mut child = util::spawn("create_event_and_hang", &[&dead]);
+    child.wait_for_line("created");
+    child.kill();
+    match inspect(&dead) {
+        Ok(info) => {
+            if cfg!(windows) {
+                panic!("Windows should have freed it: {info:?}");
+            }
+            assert_eq!(info.kind, Kind::Object("event"));
+            assert_eq!(info.creator_alive, Some(false));
+        }
+        Err(e) => assert!(
+            cfg!(windows) && matches!(e, Error::NotFound { .. }),
+            "{e:?}"
+        ),
+    }
+    assert!(matches!(
+        inspect(&NameGuard::new("none")),
+        Err(Error::NotFound { .. })
+    ));
+
+    #[cfg(target_os = "linux")]
+    {
+        let names = shmkit::inspect::list().unwrap();
+        assert!(names.contains(&raw.0) && names.contains(&live.0) && names.contains(&dead.0));
+    }
+    #[cfg(not(target_os = "linux"))]
+    assert!(matches!(
+        shmkit::inspect::list(),
+        Err(Error::Unsupported { .. })
+    ));
 }

@@ -119,6 +119,38 @@ fn fd_len(fd: &OwnedFd, name: &str) -> Result<usize> {
         .ok_or_else(|| Error::size(name, format!("{} bytes do not fit in memory", st.st_size)))
 }
 
+/// Owner, permission bits and last change of an open object, as the OS records them.
+pub(crate) fn owner_mode_mtime(section: &Section) -> Option<(u32, u32, std::time::SystemTime)> {
+    let st = rustix::fs::fstat(&section.fd).ok()?;
+    let mtime = std::time::UNIX_EPOCH
+        + std::time::Duration::new(
+            st.st_mtime.max(0) as u64,
+            st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
+        );
+    Some((st.st_uid, st.st_mode as u32 & 0o7777, mtime))
+}
+
+/// The names of all POSIX shared-memory objects, where the OS can list them.
+pub(crate) fn shm_list() -> Result<Vec<String>> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let dir =
+            std::fs::read_dir("/dev/shm").map_err(|e| Error::os("read_dir", "/dev/shm", e))?;
+        Ok(dir
+            .filter_map(|e| {
+                let e = e.ok()?;
+                e.file_type().ok()?.is_file().then_some(())?;
+                e.file_name().into_string().ok()
+            })
+            .collect())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    Err(Error::Unsupported {
+        op: "listing segments",
+        reason: "this OS offers no way to enumerate POSIX shared memory objects",
+    })
+}
+
 /// Removes the name `/<name>`; mappings and open handles stay valid.
 pub(crate) fn shm_unlink(name: &str) -> Result<()> {
     shm::unlink(name::posix(name).as_str()).map_err(|e| io("shm_unlink", name, e))

@@ -20,7 +20,6 @@ use crate::Result;
 pub(crate) const MUTEX_SLOT: usize = 64;
 
 /// Whether `pid` names a live process (a process we may not signal is alive).
-#[cfg_attr(target_os = "linux", allow(dead_code))] // used by the macOS mutex; later by gc
 pub(crate) fn process_alive(pid: u32) -> bool {
     let Some(pid) = i32::try_from(pid)
         .ok()

@@ -164,6 +164,19 @@ fn section_len(section: &Section, name: &str) -> Result<usize> {
     Ok(info.RegionSize)
 }
 
+/// Owner, mode and change time: not recorded for Windows sections.
+pub(crate) fn owner_mode_mtime(_section: &Section) -> Option<(u32, u32, std::time::SystemTime)> {
+    None
+}
+
+/// Windows keeps named sections in the object manager, which has no documented listing API.
+pub(crate) fn shm_list() -> Result<Vec<String>> {
+    Err(Error::Unsupported {
+        op: "listing segments",
+        reason: "Windows has no documented API to enumerate named file mappings",
+    })
+}
+
 /// Windows has no unlink: a mapping exists while a handle or view of it is open anywhere.
 /// This checks that the name exists (so a typo is still `NotFound`) and does nothing else.
 pub(crate) fn shm_unlink(name: &str) -> Result<()> {
