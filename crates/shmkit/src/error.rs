@@ -166,6 +166,25 @@ pub enum Error {
         max: u32,
     },
 
+    /// The other side of a channel is gone (dropped, or its process died) and everything it
+    /// committed has been received.
+    #[error("the other side of {name:?} disconnected")]
+    Disconnected {
+        /// The channel.
+        name: String,
+    },
+
+    /// The role asked for (producer or consumer of a channel) is held by a live process.
+    #[error("the {role} side of {name:?} is in use by process {pid}")]
+    InUse {
+        /// The channel.
+        name: String,
+        /// `"producer"` or `"consumer"`.
+        role: &'static str,
+        /// The process holding it.
+        pid: u32,
+    },
+
     /// The operation is not available on this OS.
     #[error("{op} is not supported here: {reason}")]
     Unsupported {
@@ -252,6 +271,8 @@ impl From<Error> for io::Error {
                 io::ErrorKind::Other
             }
             Error::Full { .. } => io::ErrorKind::Other,
+            Error::Disconnected { .. } => io::ErrorKind::BrokenPipe,
+            Error::InUse { .. } => io::ErrorKind::ResourceBusy,
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::Io { source, .. } => source.kind(),
         };

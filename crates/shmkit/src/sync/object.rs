@@ -50,6 +50,7 @@ pub(crate) enum Kind {
     Event = 2,
     Semaphore = 3,
     Shared = 4,
+    Channel = 5,
 }
 
 impl Kind {
@@ -136,12 +137,14 @@ impl Object {
             name: name.to_owned(),
             reason,
         };
-        if segment.len() < min_len.max(DATA) {
-            return Err(corrupt(format!(
-                "{} bytes is too small for a shmkit {}",
-                segment.len(),
+        let too_small = |len: usize| {
+            corrupt(format!(
+                "{len} bytes is too small for a shmkit {}",
                 kind.label()
-            )));
+            ))
+        };
+        if segment.len() < HEADER_LEN {
+            return Err(too_small(segment.len()));
         }
         let view = segment.map(Access::ReadWrite)?;
         let ready = view.atomic_u32(READY)?;
@@ -178,6 +181,9 @@ impl Object {
                 expected: kind.label(),
                 found: kind_label(header.kind),
             });
+        }
+        if segment.len() < min_len.max(DATA) {
+            return Err(too_small(segment.len()));
         }
         if header.total_len > segment.len() as u64 || header.total_len < min_len as u64 {
             return Err(corrupt(format!(

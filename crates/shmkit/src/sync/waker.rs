@@ -27,15 +27,17 @@ pub(crate) struct Waker {
 }
 
 impl Waker {
+    /// The waker of the new object `name` (on Windows, the semaphore `<name>.wake`).
     pub(crate) fn create(name: &str) -> Result<Waker> {
         Ok(Waker {
-            sys: SysWaker::create(name)?,
+            sys: SysWaker::create(&format!("{name}.wake"))?,
         })
     }
 
+    /// The waker of the existing object `name`.
     pub(crate) fn open(name: &str) -> Result<Waker> {
         Ok(Waker {
-            sys: SysWaker::open(name)?,
+            sys: SysWaker::open(&format!("{name}.wake"))?,
         })
     }
 

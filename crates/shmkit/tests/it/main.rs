@@ -1,6 +1,7 @@
 //! shmkit's integration tests: one binary, a module per topic. Cross-process tests re-execute
 //! this binary as a child (see `util`), so every sharing test involves real processes.
 
+mod channel;
 mod file;
 mod names;
 #[cfg(unix)]
@@ -15,7 +16,11 @@ pub type Role = fn(&[String]);
 
 /// Every role a child can play, from every module.
 fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
-    segment::ROLES.iter().chain(file::ROLES).chain(sync::ROLES)
+    segment::ROLES
+        .iter()
+        .chain(file::ROLES)
+        .chain(sync::ROLES)
+        .chain(channel::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

@@ -27,10 +27,23 @@ pub(crate) fn process_alive(pid: u32) -> bool {
     else {
         return false;
     };
-    !matches!(
+    if matches!(
         rustix::process::test_kill_process(pid),
         Err(rustix::io::Errno::SRCH)
-    )
+    ) {
+        return false;
+    }
+    // A zombie (exited, not yet reaped by its parent) still answers kill(pid, 0) but will never
+    // run again: on Linux, /proc says so (state `Z` or `X` after the command name).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())) {
+        if let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) {
+            if matches!(rest.trim_start().chars().next(), Some('Z' | 'X')) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// The calling process's id.
@@ -355,12 +368,12 @@ pub(crate) use imp::SysMutex;
 pub(crate) struct SysWaker;
 
 impl SysWaker {
-    /// The waker of the object `name` (creator side).
+    /// The waker named `name` (creator side).
     pub(crate) fn create(_name: &str) -> Result<SysWaker> {
         Ok(SysWaker)
     }
 
-    /// The waker of the object `name` (opener side).
+    /// The waker named `name` (opener side).
     pub(crate) fn open(_name: &str) -> Result<SysWaker> {
         Ok(SysWaker)
     }

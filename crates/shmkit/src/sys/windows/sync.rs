@@ -180,9 +180,9 @@ pub(crate) struct SysWaker {
 }
 
 impl SysWaker {
-    /// Creates the waker of the new object `name`.
+    /// Creates the waker named `name` (the kernel object's full name).
     pub(crate) fn create(name: &str) -> Result<SysWaker> {
-        let w = wide(&format!("{name}.wake"));
+        let w = wide(name);
         // SAFETY: `w` is NUL-terminated; default security.
         let h = unsafe { CreateSemaphoreW(ptr::null(), 0, i32::MAX, w.as_ptr()) };
         Ok(SysWaker {
@@ -190,9 +190,9 @@ impl SysWaker {
         })
     }
 
-    /// Opens the waker of the existing object `name`.
+    /// Opens the existing waker named `name` (the kernel object's full name).
     pub(crate) fn open(name: &str) -> Result<SysWaker> {
-        let w = wide(&format!("{name}.wake"));
+        let w = wide(name);
         // SAFETY: `w` is NUL-terminated.
         let h = unsafe {
             OpenSemaphoreW(

@@ -1,0 +1,3 @@
+//! The `shmkit` command-line tool (being built).
+
+fn main() {}

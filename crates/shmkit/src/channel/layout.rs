@@ -1,0 +1,220 @@
+//! The channel segment: header, the two sides' control lines, the ring — and the per-side
+//! state that both processes read: who is attached, and the doorbells sleepers wait on.
+//!
+//! ```text
+//! offset  size  what
+//!      0    64  object header (magic, version, kind = channel, length, creator pid, ready,
+//!               params = [capacity, flags, 0])
+//!    128   128  producer line: write_pos u64 | producer pid u32 | producer state u32 |
+//!               data doorbell: seq u32, sleepers u32   (the consumer sleeps here)
+//!    256   128  consumer line: read_pos u64  | consumer pid u32 | consumer state u32 |
+//!               space doorbell: seq u32, sleepers u32  (the producer sleeps here)
+//!    384   cap  the ring: frames of `len u32, kind u32, payload`, 8-byte aligned
+//! ```
+//!
+//! The two lines are 128 bytes apart so the producer's and the consumer's hot words never
+//! share a cache line (nor an adjacent-line prefetch pair).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::sync::object::Object;
+use crate::sys::{self, Deadline, SysWaker};
+use crate::{Error, Result};
+
+pub(crate) const PRODUCER_LINE: usize = 128;
+pub(crate) const CONSUMER_LINE: usize = 256;
+pub(crate) const RING: usize = 384;
+const POS: usize = 0;
+const PID: usize = 8;
+const STATE: usize = 12;
+const SEQ: usize = 16;
+const SLEEPERS: usize = 20;
+
+/// The smallest ring shmkit makes.
+pub const MIN_CAPACITY: usize = 64;
+
+/// A side's state word.
+pub(crate) const DETACHED: u32 = 0;
+pub(crate) const ATTACHED: u32 = 1;
+pub(crate) const CLOSED: u32 = 2;
+
+/// Which side of the channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Producer,
+    Consumer,
+}
+
+impl Role {
+    fn line(self) -> usize {
+        match self {
+            Role::Producer => PRODUCER_LINE,
+            Role::Consumer => CONSUMER_LINE,
+        }
+    }
+
+    pub(crate) fn peer(self) -> Role {
+        match self {
+            Role::Producer => Role::Consumer,
+            Role::Consumer => Role::Producer,
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        }
+    }
+}
+
+/// Raw pointers to one side's control line, valid while the channel's mapping lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Line {
+    base: *const u8,
+}
+
+impl Line {
+    /// The control line of `role` in `obj`.
+    pub(crate) fn of(obj: &Object, role: Role) -> Line {
+        Line {
+            base: obj.ptr(role.line()),
+        }
+    }
+
+    fn u32_at(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: lines are 128-byte aligned (page-aligned mapping + 128/256) and `off` is a
+        // multiple of 4 below 128; the mapping holds at least RING bytes (checked on create
+        // and open) and outlives every Line (they live in the same struct as the Object).
+        unsafe { &*self.base.add(off).cast::<AtomicU32>() }
+    }
+
+    pub(crate) fn pos(&self) -> &AtomicU64 {
+        // SAFETY: as in `u32_at`; offset 0 of a 128-byte aligned line is 8-byte aligned.
+        unsafe { &*self.base.add(POS).cast::<AtomicU64>() }
+    }
+
+    pub(crate) fn pid(&self) -> &AtomicU32 {
+        self.u32_at(PID)
+    }
+
+    pub(crate) fn state(&self) -> &AtomicU32 {
+        self.u32_at(STATE)
+    }
+
+    fn seq(&self) -> &AtomicU32 {
+        self.u32_at(SEQ)
+    }
+
+    fn sleepers(&self) -> &AtomicU32 {
+        self.u32_at(SLEEPERS)
+    }
+}
+
+// SAFETY: a Line only points into a shared mapping and is used through atomics.
+unsafe impl Send for Line {}
+// SAFETY: as above.
+unsafe impl Sync for Line {}
+
+/// Claims `role` of the channel for this process: a side that was never attached, was
+/// closed, or whose process died may be (re)claimed; a side held by a live process may not.
+pub(crate) fn attach(obj: &Object, role: Role) -> Result<()> {
+    let line = Line::of(obj, role);
+    let me = sys::current_pid();
+    loop {
+        let state = line.state().load(Ordering::Acquire);
+        let pid = line.pid().load(Ordering::Relaxed);
+        if state == ATTACHED && sys::process_alive(pid) {
+            return Err(Error::InUse {
+                name: obj.name().to_owned(),
+                role: role.label(),
+                pid,
+            });
+        }
+        // SYNC POINT: AcqRel pairs with other claimers and with `detach`'s Release store.
+        if line
+            .state()
+            .compare_exchange(state, ATTACHED, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            line.pid().store(me, Ordering::Relaxed);
+            return Ok(());
+        }
+    }
+}
+
+/// Marks `role` closed and wakes the peer so that it notices.
+pub(crate) fn detach(obj: &Object, role: Role, peer_bell: &Doorbell) {
+    // SYNC POINT: SeqCst, so that the peer's doorbell check (SeqCst) sees either the closed
+    // state or our sleeper count; also Release for everything this side did before.
+    Line::of(obj, role).state().store(CLOSED, Ordering::SeqCst);
+    peer_bell.ring();
+}
+
+/// Whether the peer of `role` is gone: closed, or attached by a process that no longer runs.
+/// With `check_pid` false only the state word is read (no syscall).
+pub(crate) fn peer_gone(line: &Line, check_pid: bool) -> bool {
+    match line.state().load(Ordering::Acquire) {
+        CLOSED => true,
+        ATTACHED => check_pid && !sys::process_alive(line.pid().load(Ordering::Relaxed)),
+        DETACHED => false,
+        _ => true, // not a state shmkit writes: treat the peer as gone rather than wait
+    }
+}
+
+/// Where one side sleeps until the other rings: a sequence word, a sleeper count, and the
+/// OS waker (futex on the sequence word; a named semaphore on Windows).
+///
+/// Sleeping side: `sleepers += 1` (SeqCst), read `seq`, check the condition (SeqCst loads),
+/// sleep on `seq` if it still holds, `sleepers -= 1`. Ringing side: change the state the
+/// condition reads (SeqCst), then, only if `sleepers > 0` (SeqCst), bump `seq` and wake.
+/// Either the ringer sees the sleeper, or the sleeper's check sees the change; a ring between
+/// the sleeper's `seq` read and its sleep changes `seq`, so the futex does not sleep.
+#[derive(Debug)]
+pub(crate) struct Doorbell {
+    line: Line,
+    sys: SysWaker,
+}
+
+impl Doorbell {
+    /// The doorbell in `role`'s line of `obj`, named `<name>.<suffix>` on Windows.
+    pub(crate) fn new(obj: &Object, role: Role, suffix: &str, create: bool) -> Result<Doorbell> {
+        let name = format!("{}.{suffix}", obj.name());
+        let sys = if create {
+            SysWaker::create(&name)?
+        } else {
+            SysWaker::open(&name)?
+        };
+        Ok(Doorbell {
+            line: Line::of(obj, role),
+            sys,
+        })
+    }
+
+    /// Sleeps until rung or `deadline`, if `still` holds after registering; may return
+    /// spuriously.
+    pub(crate) fn sleep(&self, deadline: Deadline, still: impl FnOnce() -> bool) -> Result<()> {
+        let (seq, sleepers) = (self.line.seq(), self.line.sleepers());
+        // SYNC POINT: SeqCst increment before the condition's SeqCst loads; pairs with `ring`.
+        sleepers.fetch_add(1, Ordering::SeqCst);
+        let s = seq.load(Ordering::SeqCst);
+        let r = if still() {
+            self.sys.wait(seq, s, deadline)
+        } else {
+            Ok(())
+        };
+        sleepers.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    /// Wakes the sleepers, if any (no syscall when there are none).
+    #[inline]
+    pub(crate) fn ring(&self) {
+        // SYNC POINT: SeqCst load after the caller's SeqCst change; pairs with `sleep`.
+        let n = self.line.sleepers().load(Ordering::SeqCst);
+        if n > 0 {
+            self.line.seq().fetch_add(1, Ordering::SeqCst);
+            self.sys.wake(self.line.seq(), n);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Channels over shared memory: a lock-free single-producer / single-consumer byte ring with
+//! zero-copy loans on both sides.
+//!
+//! ```
+//! use shmkit::channel;
+//! # let name = format!("doc-chan-{}", std::process::id());
+//! let mut tx = channel::create(&name, 1 << 16)?;   // producer; creates the segment
+//! let mut rx = channel::open(&name)?;              // consumer; e.g. in another process
+//!
+//! let mut loan = tx.loan(5)?;                      // zero-copy: write straight into the ring
+//! loan.copy_from_slice(b"hello");
+//! loan.commit();
+//! tx.send(b"world")?;                              // or copy in
+//!
+//! assert_eq!(&*rx.recv()?, b"hello");              // read in place; released on drop
+//! let mut buf = Vec::new();
+//! rx.recv_into(&mut buf)?;
+//! assert_eq!(buf, b"world");
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+//!
+//! # Semantics
+//!
+//! * Messages are 0 ..= [`Producer::max_message_len`] bytes (`capacity / 2 - 8`), delivered
+//!   in order, each exactly once.
+//! * A full ring blocks the producer, an empty one the consumer; every wait has `try_`,
+//!   blocking and `_timeout` forms. [`WaitMode`] chooses spin-then-sleep, sleep, or busy-poll.
+//! * Disconnect: when one side is dropped or its process dies, the other side's calls
+//!   return [`Error::Disconnected`](crate::Error::Disconnected) — the consumer only after it
+//!   has received everything committed. A producer killed mid-write never exposes a partial
+//!   message. Death without a drop is noticed within ~50 ms (pid liveness check).
+//! * Opening checks the segment's header (magic, layout version, kind, capacity); a foreign,
+//!   truncated or future segment is a typed error. A ring holding an impossible frame (a
+//!   buggy or hostile writer) makes `recv` return [`Error::Corrupt`](crate::Error::Corrupt),
+//!   never undefined behaviour.
+//!
+//! The layout is in `layout.rs`, the algorithm and its memory orderings in `spsc.rs`.
+//!
+//! # Platform notes
+//!
+//! Sleeping uses a futex on Linux and named semaphores `<name>.data` / `<name>.space` on
+//! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitMode::BusyPoll`] for latency there.
+
+mod layout;
+mod spsc;
+
+use crate::sync::object::{Kind, Object};
+use crate::{Error, Result};
+
+use layout::Role;
+pub use layout::MIN_CAPACITY;
+pub use spsc::{Consumer, Loan, Producer, Sample};
+
+/// How a blocked side waits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Spin briefly (a few µs), then sleep on the OS waker. No syscall on the fast path
+    /// while the peer is not sleeping. The default.
+    #[default]
+    Adaptive,
+    /// Sleep at once (least CPU).
+    Blocking,
+    /// Never sleep: spin until the condition holds (lowest latency, burns a core).
+    BusyPoll,
+}
+
+/// Options for creating or opening a channel; see [`options`].
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    capacity: usize,
+    wait: WaitMode,
+}
+
+/// Options for creating or opening a channel.
+pub fn options() -> Options {
+    Options::default()
+}
+
+impl Options {
+    /// Ring capacity in bytes; rounded up to a power of two, at least [`MIN_CAPACITY`].
+    pub fn capacity(&mut self, capacity: usize) -> &mut Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// How the returned side waits (default [`WaitMode::Adaptive`]).
+    pub fn wait_mode(&mut self, wait: WaitMode) -> &mut Self {
+        self.wait = wait;
+        self
+    }
+
+    fn ring_capacity(&self, name: &str) -> Result<usize> {
+        self.capacity
+            .max(MIN_CAPACITY)
+            .checked_next_power_of_two()
+            .filter(|&c| c <= isize::MAX as usize - layout::RING)
+            .ok_or_else(|| {
+                Error::size(
+                    name,
+                    format!("a ring of {} bytes is too large", self.capacity),
+                )
+            })
+    }
+
+    fn create_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
+        let cap = self.ring_capacity(name)?;
+        let (obj, ()) = Object::create(
+            name,
+            Kind::Channel,
+            layout::RING + cap,
+            [cap as u64, 0, 0],
+            |o| layout::attach(o, role),
+        )?;
+        spsc::Shared::new(obj, cap, role, true, self.wait)
+    }
+
+    fn open_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
+        let (obj, header) = Object::open(name, Kind::Channel, layout::RING + MIN_CAPACITY)?;
+        let cap = header.params[0];
+        if !cap.is_power_of_two()
+            || cap < MIN_CAPACITY as u64
+            || header.total_len != layout::RING as u64 + cap
+        {
+            return Err(Error::Corrupt {
+                name: name.to_owned(),
+                reason: format!(
+                    "capacity {cap} does not match a segment of {} bytes",
+                    header.total_len
+                ),
+            });
+        }
+        layout::attach(&obj, role)?;
+        spsc::Shared::new(obj, cap as usize, role, false, self.wait)
+    }
+
+    /// Creates the channel `name` and returns its producer side.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create_producer(&self, name: &str) -> Result<Producer> {
+        Ok(Producer::new(self.create_side(name, Role::Producer)?))
+    }
+
+    /// Creates the channel `name` and returns its consumer side.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create_consumer(&self, name: &str) -> Result<Consumer> {
+        Ok(Consumer::new(self.create_side(name, Role::Consumer)?))
+    }
+
+    /// Opens the existing channel `name` as its producer.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, and
+    /// [`Error::InUse`] if a live process is already the producer.
+    pub fn open_producer(&self, name: &str) -> Result<Producer> {
+        Ok(Producer::new(self.open_side(name, Role::Producer)?))
+    }
+
+    /// Opens the existing channel `name` as its consumer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::open_producer`].
+    pub fn open_consumer(&self, name: &str) -> Result<Consumer> {
+        Ok(Consumer::new(self.open_side(name, Role::Consumer)?))
+    }
+}
+
+/// Creates the channel `name` with a ring of `capacity` bytes; returns the producer.
+///
+/// # Errors
+///
+/// As [`Options::create_producer`].
+pub fn create(name: &str, capacity: usize) -> Result<Producer> {
+    options().capacity(capacity).create_producer(name)
+}
+
+/// Opens the channel `name` as its consumer.
+///
+/// # Errors
+///
+/// As [`Options::open_consumer`].
+pub fn open(name: &str) -> Result<Consumer> {
+    options().open_consumer(name)
+}

@@ -1,0 +1,581 @@
+//! The single-producer / single-consumer byte ring: `Producer`, `Consumer`, `Loan`, `Sample`.
+//!
+//! Algorithm: a Lamport ring with monotonic u64 positions (never wrapped; the ring offset is
+//! `pos & (cap - 1)`), where each side caches the other's position and reloads it only when
+//! the cache says full/empty (the trick behind the fastest SPSC queues: no cache-line
+//! ping-pong while there is room/data). Frames are 8-byte aligned `len u32, kind u32, payload`;
+//! when a frame would wrap, a PAD frame fills the tail so every loan is one contiguous slice.
+//!
+//! Publication: the producer writes the payload and frame header(s), then stores `write_pos`
+//! (SeqCst: Release publishes the bytes; the SeqCst half orders it before the doorbell's
+//! sleeper check). The consumer loads `write_pos` with Acquire before reading any frame, and
+//! releases a frame by storing `read_pos` (SeqCst likewise), after which the producer may
+//! reuse the bytes. A killed producer can only leave bytes beyond `write_pos`, which nobody
+//! reads, so a half-written message is never seen.
+
+use std::ops::{Deref, DerefMut};
+use std::ptr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::layout::{self, Doorbell, Line, Role};
+use super::WaitMode;
+use crate::sync::object::Object;
+use crate::sys::Deadline;
+use crate::{Error, Result};
+
+pub(crate) const FRAME_HEADER: usize = 8;
+const KIND_MESSAGE: u32 = 1;
+const KIND_PAD: u32 = 2;
+
+/// How often a blocked side re-checks that its peer's process still runs.
+const LIVENESS_SLICE: Duration = Duration::from_millis(50);
+/// Spins of the adaptive wait before it sleeps.
+const SPINS: u32 = 2_000;
+
+fn frame_size(len: usize) -> usize {
+    FRAME_HEADER + len.next_multiple_of(8)
+}
+
+/// What both sides share: the mapping and its geometry.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) obj: Object,
+    ring: *mut u8,
+    cap: usize,
+    mine: Line,
+    peer: Line,
+    /// The doorbell this side sleeps on.
+    my_bell: Doorbell,
+    /// The doorbell the peer sleeps on.
+    peer_bell: Doorbell,
+    role: Role,
+    wait: WaitMode,
+}
+
+// SAFETY: `ring` points into the mapping owned by `obj`, accessed only per the ring protocol;
+// nothing is tied to a thread.
+unsafe impl Send for Shared {}
+
+impl Shared {
+    /// Wraps an attached side of a checked channel object of capacity `cap`.
+    pub(crate) fn new(
+        obj: Object,
+        cap: usize,
+        role: Role,
+        create: bool,
+        wait: WaitMode,
+    ) -> Result<Shared> {
+        // The consumer sleeps on the producer line's bell ("data"), the producer on the
+        // consumer line's bell ("space").
+        let data = Doorbell::new(&obj, Role::Producer, "data", create)?;
+        let space = Doorbell::new(&obj, Role::Consumer, "space", create)?;
+        let (my_bell, peer_bell) = match role {
+            Role::Consumer => (data, space),
+            Role::Producer => (space, data),
+        };
+        Ok(Shared {
+            ring: obj.ptr(layout::RING),
+            mine: Line::of(&obj, role),
+            peer: Line::of(&obj, role.peer()),
+            obj,
+            cap,
+            my_bell,
+            peer_bell,
+            role,
+            wait,
+        })
+    }
+
+    fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    fn disconnected(&self) -> Error {
+        Error::Disconnected {
+            name: self.name().to_owned(),
+        }
+    }
+
+    /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`).
+    /// `ready` must be cheap and is re-evaluated after every wake-up.
+    fn wait_for(&self, deadline: Deadline, mut ready: impl FnMut() -> bool) -> Result<()> {
+        let mut spins = 0u32;
+        let mut next_liveness = Instant::now() + LIVENESS_SLICE;
+        loop {
+            if ready() {
+                return Ok(());
+            }
+            let now_check = Instant::now() >= next_liveness;
+            if layout::peer_gone(&self.peer, now_check) {
+                // Whatever the peer committed before leaving is still to be drained.
+                return if ready() {
+                    Ok(())
+                } else {
+                    Err(self.disconnected())
+                };
+            }
+            if now_check {
+                next_liveness = Instant::now() + LIVENESS_SLICE;
+            }
+            if deadline.passed() {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            match self.wait {
+                WaitMode::BusyPoll => std::hint::spin_loop(),
+                WaitMode::Adaptive if spins < SPINS => {
+                    spins += 1;
+                    std::hint::spin_loop();
+                }
+                WaitMode::Adaptive | WaitMode::Blocking => {
+                    // Sleep in slices, so that a peer that dies without ringing is noticed.
+                    let slice = Deadline::after(LIVENESS_SLICE);
+                    let until = match (deadline, slice) {
+                        (Deadline::At(a), Deadline::At(b)) => Deadline::At(a.min(b)),
+                        (_, s) => s,
+                    };
+                    let peer = self.peer;
+                    self.my_bell
+                        .sleep(until, || !ready() && !layout::peer_gone(&peer, false))?;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        layout::detach(&self.obj, self.role, &self.peer_bell);
+    }
+}
+
+/// The sending side of a channel.
+#[derive(Debug)]
+pub struct Producer {
+    s: Shared,
+    cur: ProducerCursor,
+}
+
+/// The producer's private positions.
+#[derive(Debug)]
+struct ProducerCursor {
+    write: u64,
+    read_cache: u64,
+}
+
+/// The receiving side of a channel.
+#[derive(Debug)]
+pub struct Consumer {
+    s: Shared,
+    cur: ConsumerCursor,
+}
+
+/// The consumer's private positions.
+#[derive(Debug)]
+struct ConsumerCursor {
+    read: u64,
+    write_cache: u64,
+}
+
+/// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
+/// dropping it without committing publishes nothing.
+#[derive(Debug)]
+#[must_use = "a loan publishes nothing until commit()"]
+pub struct Loan<'a> {
+    p: &'a mut Producer,
+    /// Ring offset of the frame header, and bytes of padding before it (at the old offset).
+    frame: usize,
+    pad: usize,
+    len: usize,
+    cap_len: usize,
+}
+
+/// A received message, read in place from the ring; releasing it (drop) frees its space.
+#[derive(Debug)]
+pub struct Sample<'a> {
+    c: &'a mut Consumer,
+    payload: *const u8,
+    len: usize,
+    /// Bytes from the consumer's position to the end of this frame (padding included).
+    advance: u64,
+}
+
+impl Producer {
+    pub(crate) fn new(s: Shared) -> Producer {
+        let write = s.mine.pos().load(Ordering::Relaxed);
+        let read_cache = s.peer.pos().load(Ordering::Acquire);
+        Producer {
+            s,
+            cur: ProducerCursor { write, read_cache },
+        }
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.s.name()
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.s.cap
+    }
+
+    /// The largest message this channel always accepts: `capacity / 2 - 8`.
+    pub fn max_message_len(&self) -> usize {
+        max_message_len(self.s.cap)
+    }
+
+    /// Changes how this side waits (see [`WaitMode`]).
+    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+        self.s.wait = wait;
+    }
+
+    fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
+        if len > self.max_message_len() {
+            return Err(Error::size(
+                self.name(),
+                format!(
+                    "a message of {len} bytes is over this channel's maximum of {}",
+                    self.max_message_len()
+                ),
+            ));
+        }
+        let Producer { s, cur } = self;
+        if layout::peer_gone(&s.peer, false) {
+            return Err(s.disconnected());
+        }
+        let (pad, frame) = match place(cur, s, len) {
+            Some(p) => p,
+            None => {
+                let mut found = None;
+                s.wait_for(deadline, || {
+                    found = place(cur, s, len);
+                    found.is_some()
+                })?;
+                found.expect("wait_for returns Ok only once there is room")
+            }
+        };
+        Ok(Loan {
+            p: self,
+            frame,
+            pad,
+            len,
+            cap_len: len,
+        })
+    }
+
+    /// Borrows a slot for a message of `len` bytes, waiting for room as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SizeInvalid`] over [`Producer::max_message_len`]; [`Error::Disconnected`] if
+    /// the consumer is gone.
+    pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::Forever)
+    }
+
+    /// Like [`Producer::loan`], without waiting: [`Error::WouldBlock`] if the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan`], and `WouldBlock`.
+    pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::Try)
+    }
+
+    /// Like [`Producer::loan`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan`], and `Timeout`.
+    pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::after(timeout))
+    }
+
+    /// Copies `msg` into the ring and publishes it, waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan`].
+    pub fn send(&mut self, msg: &[u8]) -> Result<()> {
+        let mut loan = self.loan(msg.len())?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+
+    /// [`Producer::send`] without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::try_loan`].
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<()> {
+        let mut loan = self.try_loan(msg.len())?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+
+    /// [`Producer::send`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan_timeout`].
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        let mut loan = self.loan_timeout(msg.len(), timeout)?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+}
+
+/// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset).
+fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Option<(usize, usize)> {
+    let need = frame_size(len);
+    let off = (cur.write as usize) & (s.cap - 1);
+    let tail = s.cap - off;
+    let (pad, frame) = if need <= tail { (0, off) } else { (tail, 0) };
+    let total = (pad + need) as u64;
+    let cap = s.cap as u64;
+    if cur.write + total - cur.read_cache > cap {
+        // SYNC POINT: Acquire pairs with the consumer's SeqCst (Release) store of read_pos:
+        // the bytes it released are no longer being read.
+        cur.read_cache = s.peer.pos().load(Ordering::Acquire);
+        if cur.write + total - cur.read_cache > cap {
+            return None;
+        }
+    }
+    Some((pad, frame))
+}
+
+impl Loan<'_> {
+    fn payload(&self) -> *mut u8 {
+        // SAFETY: frame + FRAME_HEADER + cap_len <= cap (placed by `Producer::place`).
+        unsafe { self.p.s.ring.add(self.frame + FRAME_HEADER) }
+    }
+
+    /// Shrinks the message to `len` bytes (at most the loaned length) before committing.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Publishes the message to the consumer.
+    pub fn commit(self) {
+        let p = &mut *self.p;
+        let ring = p.s.ring;
+        let write_header = |at: usize, len: u32, kind: u32| {
+            // SAFETY: `at` is an 8-aligned offset with at least 8 bytes before the ring's end
+            // (frames and pads are 8-byte multiples of an 8-byte-multiple capacity), in the
+            // region this producer owns until it publishes `write_pos`.
+            unsafe { ptr::copy_nonoverlapping([len, kind].as_ptr().cast::<u8>(), ring.add(at), 8) };
+        };
+        if self.pad > 0 {
+            write_header(
+                (p.cur.write as usize) & (p.s.cap - 1),
+                self.pad as u32,
+                KIND_PAD,
+            );
+        }
+        write_header(self.frame, self.len as u32, KIND_MESSAGE);
+        p.cur.write += (self.pad + frame_size(self.len)) as u64;
+        // SYNC POINT: SeqCst store; Release publishes payload and headers to the consumer's
+        // Acquire load of write_pos; SeqCst orders it before the doorbell's sleeper check.
+        p.s.mine.pos().store(p.cur.write, Ordering::SeqCst);
+        p.s.peer_bell.ring();
+    }
+}
+
+impl Deref for Loan<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the slot lies beyond write_pos, which the consumer never reads, so this
+        // producer (borrowed mutably by the loan) is its only user until commit.
+        unsafe { std::slice::from_raw_parts(self.payload(), self.cap_len) }
+    }
+}
+
+impl DerefMut for Loan<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
+    }
+}
+
+impl Consumer {
+    pub(crate) fn new(s: Shared) -> Consumer {
+        let read = s.mine.pos().load(Ordering::Relaxed);
+        Consumer {
+            s,
+            cur: ConsumerCursor {
+                read,
+                write_cache: read,
+            },
+        }
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.s.name()
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.s.cap
+    }
+
+    /// Changes how this side waits (see [`WaitMode`]).
+    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+        self.s.wait = wait;
+    }
+
+    fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
+        let Consumer { s, cur } = self;
+        let (off, len, advance) = match peek(cur, s)? {
+            Some(f) => f,
+            None => {
+                let mut found = Ok(None);
+                s.wait_for(deadline, || {
+                    found = peek(cur, s);
+                    !matches!(found, Ok(None))
+                })?;
+                found?.expect("wait_for returns Ok only once a frame is there")
+            }
+        };
+        Ok(Sample {
+            // SAFETY: checked by `peek`: the payload lies inside the ring.
+            payload: unsafe { self.s.ring.add(off) },
+            len,
+            advance,
+            c: self,
+        })
+    }
+
+    /// Receives the next message in place, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once the producer is gone and every committed message has been
+    /// received; [`Error::Corrupt`] if the ring holds an impossible frame.
+    pub fn recv(&mut self) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::Forever)
+    }
+
+    /// Like [`Consumer::recv`], without waiting: [`Error::WouldBlock`] if nothing is there.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], and `WouldBlock`.
+    pub fn try_recv(&mut self) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::Try)
+    }
+
+    /// Like [`Consumer::recv`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], and `Timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::after(timeout))
+    }
+
+    /// Receives the next message into `buf` (cleared first); returns its length.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`].
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        let sample = self.recv()?;
+        buf.clear();
+        buf.extend_from_slice(&sample);
+        Ok(sample.len())
+    }
+}
+
+/// The next message, if one is committed: (payload offset in the ring, length, bytes from
+/// the read position to the end of its frame). Every header is checked against the ring's
+/// geometry and the published write position, so a corrupt ring is an error, not UB.
+fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
+    let cap = s.cap;
+    let corrupt = |reason: String| Error::Corrupt {
+        name: s.name().to_owned(),
+        reason,
+    };
+    let mut skipped = 0u64;
+    loop {
+        let at = cur.read + skipped;
+        if at == cur.write_cache {
+            // SYNC POINT: Acquire pairs with the producer's SeqCst (Release) store of
+            // write_pos, so the frames below it are fully written.
+            cur.write_cache = s.peer.pos().load(Ordering::Acquire);
+            if at == cur.write_cache {
+                return Ok(None);
+            }
+        }
+        let off = (at as usize) & (cap - 1);
+        let avail = cur.write_cache.wrapping_sub(at);
+        if avail < FRAME_HEADER as u64 || avail > cap as u64 {
+            return Err(corrupt(format!(
+                "positions read {at}, write {}",
+                cur.write_cache
+            )));
+        }
+        let mut hdr = [0u32; 2];
+        // SAFETY: `off` is 8-aligned with at least 8 bytes before the ring's end, below
+        // write_pos, so the producer no longer writes it; a raw copy of two u32s.
+        unsafe { ptr::copy_nonoverlapping(s.ring.add(off), hdr.as_mut_ptr().cast::<u8>(), 8) };
+        let [len, kind] = hdr;
+        let len = len as usize;
+        match kind {
+            KIND_PAD if len == cap - off && len as u64 <= avail => skipped += len as u64,
+            KIND_MESSAGE
+                if len <= cap
+                    && frame_size(len) <= cap - off
+                    && frame_size(len) as u64 <= avail =>
+            {
+                return Ok(Some((
+                    off + FRAME_HEADER,
+                    len,
+                    skipped + frame_size(len) as u64,
+                )));
+            }
+            _ => {
+                return Err(corrupt(format!(
+                    "bad frame at ring offset {off}: kind {kind}, length {len}"
+                )))
+            }
+        }
+    }
+}
+
+impl Sample<'_> {
+    /// The message's length in bytes.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Deref for Sample<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the frame lies below write_pos and at or above read_pos, so the producer
+        // does not write it until this sample is dropped and read_pos moves past it.
+        unsafe { std::slice::from_raw_parts(self.payload, self.len) }
+    }
+}
+
+impl Drop for Sample<'_> {
+    fn drop(&mut self) {
+        let c = &mut *self.c;
+        c.cur.read += self.advance;
+        // SYNC POINT: SeqCst store; its Release half pairs with the producer's Acquire load of
+        // read_pos (it may now reuse the bytes), its SeqCst half with the doorbell check.
+        c.s.mine.pos().store(c.cur.read, Ordering::SeqCst);
+        c.s.peer_bell.ring();
+    }
+}
+
+/// The largest message a ring of `cap` bytes always accepts.
+pub(crate) fn max_message_len(cap: usize) -> usize {
+    cap / 2 - FRAME_HEADER
+}

@@ -1,0 +1,396 @@
+//! The SPSC channel: semantics in one process, a model check with proptest, and real
+//! cross-process stress, producer death and disconnects.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use shmkit::channel::{self, WaitMode};
+use shmkit::{Access, Error, Segment};
+
+use crate::util::{self, NameGuard};
+use crate::Role;
+
+pub const ROLES: &[(&str, Role)] = &[
+    ("stream_send", child_stream_send),
+    ("send_forever", child_send_forever),
+    ("recv_some", child_recv_some),
+];
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A deterministic xorshift generator (no dependency, same sequence in both processes).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Message `seq`: 8-byte sequence number, then a length-dependent pattern, then a checksum.
+fn message(seq: u64, len: usize) -> Vec<u8> {
+    let mut m = seq.to_le_bytes().to_vec();
+    m.extend((0..len).map(|i| (seq as usize * 7 + i) as u8));
+    let sum = m
+        .iter()
+        .fold(0u32, |a, &b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+    m.extend(sum.to_le_bytes());
+    m
+}
+
+/// Checks a message built by [`message`]; returns its sequence number.
+fn check(m: &[u8]) -> u64 {
+    assert!(m.len() >= 12, "short message: {} bytes", m.len());
+    let (body, sum) = m.split_at(m.len() - 4);
+    let want = body
+        .iter()
+        .fold(0u32, |a, &b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+    assert_eq!(sum, want.to_le_bytes(), "checksum");
+    let seq = u64::from_le_bytes(body[..8].try_into().unwrap());
+    assert_eq!(
+        body[8..],
+        message(seq, body.len() - 8)[8..body.len()],
+        "payload of {seq}"
+    );
+    seq
+}
+
+/// Receives one message into `buf`, failing the test instead of hanging if none comes.
+fn recv_into(rx: &mut channel::Consumer, buf: &mut Vec<u8>) {
+    let s = rx.recv_timeout(WAIT).unwrap();
+    buf.clear();
+    buf.extend_from_slice(&s);
+}
+
+/// args: name, count, seed — opens the producer side and sends `count` random-size messages.
+fn child_stream_send(a: &[String]) {
+    let mut tx = channel::options().open_producer(&a[0]).unwrap();
+    let mut rng = Rng(a[2].parse().unwrap());
+    for seq in 0..a[1].parse::<u64>().unwrap() {
+        let len = (rng.next() % 300) as usize;
+        if seq % 2 == 0 {
+            tx.send(&message(seq, len)).unwrap();
+        } else {
+            // The zero-copy path, for half of them.
+            let m = message(seq, len);
+            let mut loan = tx.loan(m.len()).unwrap();
+            loan.copy_from_slice(&m);
+            loan.commit();
+        }
+    }
+}
+
+/// args: name — sends numbered messages until killed, saying "sending" once started.
+fn child_send_forever(a: &[String]) {
+    let mut tx = channel::options().open_producer(&a[0]).unwrap();
+    let mut out = std::io::stdout();
+    for seq in 0.. {
+        tx.send(&message(seq, (seq % 1000) as usize)).unwrap();
+        if seq == 100 {
+            writeln!(out, "sending").unwrap();
+            out.flush().unwrap();
+        }
+    }
+}
+
+/// args: name, n — receives n messages, then drops the consumer and exits.
+fn child_recv_some(a: &[String]) {
+    let mut rx = channel::options().open_consumer(&a[0]).unwrap();
+    for _ in 0..a[1].parse::<u32>().unwrap() {
+        rx.recv_timeout(WAIT).unwrap();
+    }
+}
+
+#[test]
+fn messages_arrive_in_order_by_copy_and_by_loan() {
+    let name = NameGuard::new("chbasic");
+    let mut tx = channel::create(&name, 4096).unwrap();
+    let mut rx = channel::open(&name).unwrap();
+    assert_eq!(tx.capacity(), 4096);
+    assert_eq!(tx.max_message_len(), 2040);
+    assert!(matches!(rx.try_recv(), Err(Error::WouldBlock { .. })));
+    tx.send(b"").unwrap();
+    tx.send(b"one").unwrap();
+    let mut loan = tx.loan(100).unwrap();
+    loan[..3].copy_from_slice(b"two");
+    loan.truncate(3);
+    loan.commit();
+    // A dropped loan publishes nothing.
+    drop(tx.loan(50).unwrap());
+    assert_eq!(rx.recv().unwrap().len(), 0);
+    assert_eq!(&*rx.recv().unwrap(), b"one");
+    assert_eq!(&*rx.recv().unwrap(), b"two");
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_millis(20)),
+        Err(Error::Timeout { .. })
+    ));
+    // Too big for the ring.
+    assert!(matches!(tx.loan(2041), Err(Error::SizeInvalid { .. })));
+    tx.send(&[7; 2040]).unwrap();
+    assert_eq!(rx.recv().unwrap().len(), 2040);
+}
+
+#[test]
+fn a_full_ring_refuses_try_send_and_wraps_with_padding() {
+    let name = NameGuard::new("chfull");
+    let mut tx = channel::create(&name, 1024).unwrap();
+    let mut rx = channel::open(&name).unwrap();
+    let mut sent = 0u64;
+    while tx.try_send(&message(sent, 90)).is_ok() {
+        sent += 1;
+    }
+    let more = message(sent, 90);
+    assert!(matches!(tx.try_send(&more), Err(Error::WouldBlock { .. })));
+    assert!(matches!(
+        tx.send_timeout(&more, Duration::from_millis(20)),
+        Err(Error::Timeout { .. })
+    ));
+    // Thousands of messages of odd sizes through a small ring: every wrap needs a pad frame.
+    let mut next = 0u64;
+    let mut buf = Vec::new();
+    for seq in sent..sent + 5000 {
+        while let Err(Error::WouldBlock { .. }) = tx.try_send(&message(seq, (seq % 400) as usize)) {
+            rx.recv_into(&mut buf).unwrap();
+            assert_eq!(check(&buf), next);
+            next += 1;
+        }
+    }
+    drop(tx);
+    loop {
+        match rx.recv_into(&mut buf) {
+            Ok(_) => {
+                assert_eq!(check(&buf), next);
+                next += 1;
+            }
+            Err(Error::Disconnected { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(next, sent + 5000);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Send(usize),
+    Recv,
+    DropLoan(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0usize..=500).prop_map(Op::Send),
+        Just(Op::Recv),
+        (0usize..=500).prop_map(Op::DropLoan),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any sequence of sends, receives and abandoned loans behaves like a VecDeque.
+    #[test]
+    fn the_ring_behaves_like_a_queue(ops in proptest::collection::vec(op(), 1..300)) {
+        let name = NameGuard::new("chprop");
+        let mut tx = channel::create(&name, 2048).unwrap();
+        let mut rx = channel::open(&name).unwrap();
+        let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+        let mut seq = 0u64;
+        for op in ops {
+            match op {
+                Op::Send(len) => {
+                    let m = message(seq, len);
+                    match tx.try_send(&m) {
+                        Ok(()) => { model.push_back(m); seq += 1; }
+                        Err(Error::WouldBlock { .. }) => prop_assert!(!model.is_empty(), "an empty ring refused {} bytes", m.len()),
+                        Err(e) => prop_assert!(false, "{e}"),
+                    }
+                }
+                Op::DropLoan(len) => {
+                    if let Ok(mut loan) = tx.try_loan(len) {
+                        loan.fill(0xEE);
+                    }
+                }
+                Op::Recv => match rx.try_recv() {
+                    Ok(s) => prop_assert_eq!(Some(s.to_vec()), model.pop_front()),
+                    Err(Error::WouldBlock { .. }) => prop_assert!(model.is_empty()),
+                    Err(e) => prop_assert!(false, "{e}"),
+                },
+            }
+        }
+        while let Some(want) = model.pop_front() {
+            prop_assert_eq!(rx.try_recv().unwrap().to_vec(), want);
+        }
+        let empty = matches!(rx.try_recv(), Err(Error::WouldBlock { .. }));
+        prop_assert!(empty, "the ring should be empty");
+    }
+}
+
+#[test]
+fn a_million_messages_cross_processes_intact_and_in_order() {
+    let count: u64 = 1_000_000;
+    let name = NameGuard::new("chstress");
+    let mut rx = channel::options()
+        .capacity(1 << 16)
+        .create_consumer(&name)
+        .unwrap();
+    let child = util::spawn(
+        "stream_send",
+        &[&name, &count.to_string(), "88172645463325252"],
+    );
+    let mut rng = Rng(88172645463325252);
+    let mut buf = Vec::new();
+    for want in 0..count {
+        recv_into(&mut rx, &mut buf);
+        assert_eq!(check(&buf), want);
+        assert_eq!(
+            buf.len(),
+            12 + (rng.next() % 300) as usize,
+            "length of {want}"
+        );
+    }
+    child.wait().assert_success();
+    assert!(matches!(
+        rx.recv_timeout(WAIT),
+        Err(Error::Disconnected { .. })
+    ));
+}
+
+#[test]
+fn a_killed_producer_leaves_only_whole_messages_then_disconnected() {
+    for round in 0..20 {
+        let name = NameGuard::new("chkill");
+        let mut rx = channel::options()
+            .capacity(1 << 14)
+            .create_consumer(&name)
+            .unwrap();
+        let mut child = util::spawn("send_forever", &[&name]);
+        let mut next = 0u64;
+        let mut buf = Vec::new();
+        // Read until the child is well under way, with the ring sometimes full.
+        while next < 150 + round * 37 {
+            recv_into(&mut rx, &mut buf);
+            assert_eq!(check(&buf), next);
+            next += 1;
+        }
+        child.wait_for_line("sending");
+        child.kill();
+        let start = Instant::now();
+        loop {
+            match rx.recv_timeout(WAIT) {
+                Ok(s) => {
+                    assert_eq!(check(&s), next, "round {round}");
+                    next += 1;
+                }
+                Err(Error::Disconnected { .. }) => break,
+                Err(e) => panic!("round {round}: {e}"),
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "round {round}: no disconnect (hang guard)"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_dropped_consumer_disconnects_the_producer() {
+    let name = NameGuard::new("chdrop");
+    let mut tx = channel::create(&name, 4096).unwrap();
+    let child = util::spawn("recv_some", &[&name, "10"]);
+    let mut sent = 0;
+    let err = loop {
+        match tx.send_timeout(&[1; 100], WAIT) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::Disconnected { .. }), "{err:?}");
+    assert!(sent >= 10);
+    child.wait().assert_success();
+}
+
+#[test]
+fn opening_checks_roles_and_headers() {
+    let name = NameGuard::new("chopen");
+    let _tx = channel::create(&name, 100).unwrap();
+    let rx = channel::open(&name).unwrap();
+    assert_eq!(rx.capacity(), 128, "rounded up to a power of two");
+    assert!(matches!(
+        channel::open(&name),
+        Err(Error::InUse {
+            role: "consumer",
+            ..
+        })
+    ));
+    assert!(matches!(
+        channel::options().open_producer(&name),
+        Err(Error::InUse {
+            role: "producer",
+            ..
+        })
+    ));
+    drop(rx);
+    channel::open(&name).unwrap(); // a closed side can be claimed again
+
+    let raw = NameGuard::new("chraw");
+    let _seg = Segment::create(&raw, 8192).unwrap();
+    assert!(matches!(channel::open(&raw), Err(Error::Corrupt { .. })));
+    let ev = NameGuard::new("chev");
+    let _ev = shmkit::sync::Event::create(&ev, shmkit::sync::Reset::Auto).unwrap();
+    assert!(matches!(
+        channel::open(&ev),
+        Err(Error::KindMismatch {
+            expected: "channel",
+            ..
+        })
+    ));
+    assert!(matches!(
+        channel::open(&NameGuard::new("chnone")),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_corrupt_ring_is_an_error_not_undefined_behaviour() {
+    let name = NameGuard::new("chcorrupt");
+    let mut tx = channel::create(&name, 4096).unwrap();
+    let mut rx = channel::open(&name).unwrap();
+    tx.send(b"fine").unwrap();
+    // Overwrite the first frame's header (ring starts at 384) with an absurd length.
+    let raw = Segment::open(&name).unwrap();
+    let mut v = raw.map(Access::ReadWrite).unwrap();
+    v.write_at(384, &[0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0])
+        .unwrap();
+    assert!(matches!(rx.try_recv(), Err(Error::Corrupt { .. })));
+    v.write_at(384, &[4, 0, 0, 0, 99, 0, 0, 0]).unwrap(); // unknown frame kind
+    assert!(matches!(rx.try_recv(), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn busy_poll_mode_works_across_processes() {
+    let name = NameGuard::new("chbusy");
+    let mut rx = channel::options()
+        .capacity(1 << 12)
+        .wait_mode(WaitMode::BusyPoll)
+        .create_consumer(&name)
+        .unwrap();
+    let child = util::spawn("stream_send", &[&name, "20000", "12345"]);
+    let mut buf = Vec::new();
+    for want in 0..20_000 {
+        recv_into(&mut rx, &mut buf);
+        assert_eq!(check(&buf), want);
+    }
+    child.wait().assert_success();
+}
+
+#[test]
+fn channel_handles_are_send() {
+    fn check_send<T: Send>() {}
+    check_send::<channel::Producer>();
+    check_send::<channel::Consumer>();
+}
