@@ -8,13 +8,15 @@
 //! With no bench named, all run. `--quick` is the seconds-long smoke mode CI runs; its numbers
 //! are not worth quoting. `--json` prints an array of results (fields in `stats::JsonRow`).
 
+mod channel;
 mod segment;
 mod stats;
 mod sync;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: shmkit-bench [segment] [sync] [--quick] [--json]";
+const USAGE: &str =
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [--quick] [--json]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
     for a in &args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" => benches.push(a),
+            "segment" | "sync" | "latency" | "throughput" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
         }
     }
     if benches.is_empty() {
-        benches = vec!["segment", "sync"];
+        benches = vec!["segment", "sync", "latency", "throughput"];
     }
     let mut rows = Vec::new();
     for b in benches {
@@ -49,6 +51,8 @@ fn main() -> ExitCode {
                 let (rounds, per_round) = if quick { (2, 20) } else { (20, 200) };
                 rows.extend(segment::run(rounds, per_round));
             }
+            "latency" => rows.extend(channel::latency(quick)),
+            "throughput" => rows.extend(channel::throughput(quick)),
             _ => {
                 let plan = if quick {
                     sync::Plan {
@@ -83,6 +87,10 @@ fn main() -> ExitCode {
                 (segment::BENCH, segment::TITLE),
                 (sync::PINGPONG, sync::PINGPONG_TITLE),
                 (sync::LOCK, sync::LOCK_TITLE),
+                (channel::LAT_BUSY, channel::LAT_BUSY_TITLE),
+                (channel::LAT_BLOCK, channel::LAT_BLOCK_TITLE),
+                channel::TPUT_TITLES[0],
+                channel::TPUT_TITLES[1],
             ],
         );
     }

@@ -35,6 +35,8 @@ pub struct Row {
     pub label: &'static str,
     pub summary: Summary,
     pub baseline: Option<(&'static str, Summary)>,
+    /// Bytes moved per operation, for throughput benches.
+    pub bytes: Option<u64>,
 }
 
 impl Row {
@@ -45,7 +47,20 @@ impl Row {
             label,
             summary,
             baseline: None,
+            bytes: None,
         }
+    }
+
+    /// The same row, moving `bytes` per operation (adds a throughput column).
+    pub fn moving(mut self, bytes: u64) -> Row {
+        self.bytes = Some(bytes);
+        self
+    }
+
+    /// Throughput by the median, in GiB/s.
+    pub fn gib_per_s(&self) -> Option<f64> {
+        self.bytes
+            .map(|b| b as f64 / self.summary.median.as_secs_f64() / (1u64 << 30) as f64)
     }
 
     /// A row compared to `base`.
@@ -55,6 +70,7 @@ impl Row {
             label,
             summary,
             baseline: Some((base.label, base.summary)),
+            bytes: None,
         }
     }
 }
@@ -69,8 +85,12 @@ pub struct JsonRow {
     pub samples: usize,
     /// The variant this one is compared to, if any.
     pub baseline: Option<&'static str>,
-    /// Median over the baseline's median.
+    /// Median over the baseline's median (time: below 1 is faster).
     pub ratio: Option<f64>,
+    /// Bytes per operation, for throughput benches.
+    pub bytes: Option<u64>,
+    /// Throughput by the median, GiB/s.
+    pub gib_per_s: Option<f64>,
 }
 
 impl From<&Row> for JsonRow {
@@ -83,6 +103,8 @@ impl From<&Row> for JsonRow {
             samples: r.summary.samples,
             baseline: r.baseline.as_ref().map(|(l, _)| *l),
             ratio: r.baseline.as_ref().map(|(_, b)| r.summary.ratio(b)),
+            bytes: r.bytes,
+            gib_per_s: r.gib_per_s(),
         }
     }
 }
@@ -107,12 +129,16 @@ pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
             Some((label, b)) => (format!("{:.2}x", r.summary.ratio(b)), *label),
             None => (String::from("-"), ""),
         };
+        let gib = r
+            .gib_per_s()
+            .map_or(String::from("-"), |g| format!("{g:.2}"));
         println!(
-            "{:<34} {:>10} {:>10} {:>8}  {}",
+            "{:<34} {:>10} {:>10} {:>8} {:>8}  {}",
             r.label,
             fmt(r.summary.median),
             fmt(r.summary.p99),
             ratio,
+            gib,
             base
         );
     }

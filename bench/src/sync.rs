@@ -149,6 +149,20 @@ fn raw_futex(plan: &Plan) -> Summary {
     s
 }
 
+/// One-way time of the raw futex ping-pong (half a round trip), for the channel table.
+#[cfg(target_os = "linux")]
+pub fn raw_futex_one_way(batches: usize, per: usize) -> Summary {
+    let s = raw_futex(&Plan {
+        batches,
+        per_batch: per,
+    });
+    Summary {
+        median: s.median / 2,
+        p99: s.p99 / 2,
+        samples: s.samples,
+    }
+}
+
 #[cfg(unix)]
 fn raw_sync_event(plan: &Plan) -> Summary {
     use raw_sync::events::{Event as RsEvent, EventInit, EventState};
@@ -210,7 +224,11 @@ pub fn child(role: &str, args: &[String]) {
                 pong.set(EventState::Signaled).unwrap();
             }
         }
-        other => panic!("unknown child role {other:?}"),
+        other => {
+            if !crate::channel::child(other, args) {
+                panic!("unknown child role {other:?}");
+            }
+        }
     }
 }
 

@@ -116,6 +116,7 @@ impl FileMapping {
             access,
             offset,
             len,
+            false,
         )
     }
 }

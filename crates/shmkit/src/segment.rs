@@ -178,6 +178,16 @@ impl Segment {
     /// As [`Segment::map`], and [`Error::SizeInvalid`] if `len` is zero or the range runs past
     /// the end.
     pub fn map_range(&self, access: Access, offset: usize, len: usize) -> Result<View> {
+        self.map_inner(access, offset, len, false)
+    }
+
+    /// Maps the whole segment read-write with its page tables filled up front (Linux), so
+    /// that first touches do not fault: for rings that are used over and over.
+    pub(crate) fn map_populated(&self) -> Result<View> {
+        self.map_inner(Access::ReadWrite, 0, self.len, true)
+    }
+
+    fn map_inner(&self, access: Access, offset: usize, len: usize, populate: bool) -> Result<View> {
         View::map(
             Source {
                 section: &self.section,
@@ -189,6 +199,7 @@ impl Segment {
             access,
             offset,
             len,
+            populate,
         )
     }
 }

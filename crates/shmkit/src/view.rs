@@ -108,7 +108,13 @@ pub(crate) struct Source<'a> {
 
 impl View {
     /// Maps `len` bytes at `offset` of `src` with `access`, after checking both.
-    pub(crate) fn map(src: Source<'_>, access: Access, offset: usize, len: usize) -> Result<View> {
+    pub(crate) fn map(
+        src: Source<'_>,
+        access: Access,
+        offset: usize,
+        len: usize,
+        populate: bool,
+    ) -> Result<View> {
         let name = &**src.name;
         if !access.allowed_by(src.granted) {
             return Err(Error::AccessMismatch {
@@ -119,7 +125,14 @@ impl View {
         }
         check_range(name, "view", offset, len, src.len)?;
         let delta = offset % sys::granularity();
-        let region = MapRegion::new(src.section, access, offset - delta, delta + len, name)?;
+        let region = MapRegion::new(
+            src.section,
+            access,
+            offset - delta,
+            delta + len,
+            populate,
+            name,
+        )?;
         Ok(View {
             region,
             delta,

@@ -5,15 +5,17 @@
 //! offset  size  what
 //!      0    64  object header (magic, version, kind = channel, length, creator pid, ready,
 //!               params = [capacity, flags, 0])
-//!    128   128  producer line: write_pos u64 | producer pid u32 | producer state u32 |
-//!               data doorbell: seq u32, sleepers u32   (the consumer sleeps here)
-//!    256   128  consumer line: read_pos u64  | consumer pid u32 | consumer state u32 |
-//!               space doorbell: seq u32, sleepers u32  (the producer sleeps here)
+//!     64    64  who is attached: producer state u32, pid u32 | consumer state u32, pid u32
+//!    128   128  producer line: write_pos u64 | data doorbell: seq u32, sleepers u32
+//!               (the consumer sleeps on this doorbell)
+//!    256   128  consumer line: read_pos u64  | space doorbell: seq u32, sleepers u32
+//!               (the producer sleeps on this doorbell)
 //!    384   cap  the ring: frames of `len u32, kind u32, payload`, 8-byte aligned
 //! ```
 //!
-//! The two lines are 128 bytes apart so the producer's and the consumer's hot words never
-//! share a cache line (nor an adjacent-line prefetch pair).
+//! The two position lines are 128 bytes apart so the producer's and the consumer's hot words
+//! never share a cache line (nor an adjacent-line prefetch pair). Attachment words change only
+//! on attach and detach, so reading them on every call costs no cache miss.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -21,14 +23,13 @@ use crate::sync::object::Object;
 use crate::sys::{self, Deadline, SysWaker};
 use crate::{Error, Result};
 
+const ATTACHMENTS: usize = 64;
 pub(crate) const PRODUCER_LINE: usize = 128;
 pub(crate) const CONSUMER_LINE: usize = 256;
 pub(crate) const RING: usize = 384;
 const POS: usize = 0;
-const PID: usize = 8;
-const STATE: usize = 12;
-const SEQ: usize = 16;
-const SLEEPERS: usize = 20;
+const SEQ: usize = 8;
+const SLEEPERS: usize = 12;
 
 /// The smallest ring shmkit makes.
 pub const MIN_CAPACITY: usize = 64;
@@ -53,6 +54,14 @@ impl Role {
         }
     }
 
+    /// Offset of this side's state word (its pid follows).
+    fn attachment(self) -> usize {
+        match self {
+            Role::Producer => ATTACHMENTS,
+            Role::Consumer => ATTACHMENTS + 8,
+        }
+    }
+
     pub(crate) fn peer(self) -> Role {
         match self {
             Role::Producer => Role::Consumer,
@@ -68,17 +77,19 @@ impl Role {
     }
 }
 
-/// Raw pointers to one side's control line, valid while the channel's mapping lives.
+/// Raw pointers to one side's words, valid while the channel's mapping lives.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Line {
     base: *const u8,
+    attachment: *const u8,
 }
 
 impl Line {
-    /// The control line of `role` in `obj`.
+    /// The words of `role` in `obj`.
     pub(crate) fn of(obj: &Object, role: Role) -> Line {
         Line {
             base: obj.ptr(role.line()),
+            attachment: obj.ptr(role.attachment()),
         }
     }
 
@@ -89,17 +100,22 @@ impl Line {
         unsafe { &*self.base.add(off).cast::<AtomicU32>() }
     }
 
+    fn attachment_at(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: as in `u32_at`: 64 + 0..16 is 4-byte aligned and inside the mapping.
+        unsafe { &*self.attachment.add(off).cast::<AtomicU32>() }
+    }
+
     pub(crate) fn pos(&self) -> &AtomicU64 {
         // SAFETY: as in `u32_at`; offset 0 of a 128-byte aligned line is 8-byte aligned.
         unsafe { &*self.base.add(POS).cast::<AtomicU64>() }
     }
 
-    pub(crate) fn pid(&self) -> &AtomicU32 {
-        self.u32_at(PID)
+    pub(crate) fn state(&self) -> &AtomicU32 {
+        self.attachment_at(0)
     }
 
-    pub(crate) fn state(&self) -> &AtomicU32 {
-        self.u32_at(STATE)
+    pub(crate) fn pid(&self) -> &AtomicU32 {
+        self.attachment_at(4)
     }
 
     fn seq(&self) -> &AtomicU32 {

@@ -98,16 +98,34 @@ impl Shared {
     }
 
     /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`).
-    /// `ready` must be cheap and is re-evaluated after every wake-up.
+    /// `ready` must be cheap and is re-evaluated after every spin and wake-up.
+    ///
+    /// The hot loop reads only `ready` and the peer's state word; the clock (deadline) and the
+    /// peer's pid (liveness, a syscall) are checked every `CHECK_EVERY` spins and after every
+    /// sleep, which are at most `LIVENESS_SLICE` long.
     fn wait_for(&self, deadline: Deadline, mut ready: impl FnMut() -> bool) -> Result<()> {
+        const CHECK_EVERY: u32 = 1024;
         let mut spins = 0u32;
-        let mut next_liveness = Instant::now() + LIVENESS_SLICE;
+        let mut next_liveness: Option<Instant> = None;
         loop {
             if ready() {
                 return Ok(());
             }
-            let now_check = Instant::now() >= next_liveness;
-            if layout::peer_gone(&self.peer, now_check) {
+            let mut slow = deadline == Deadline::Try;
+            match self.wait {
+                WaitMode::BusyPoll => {
+                    spins = spins.wrapping_add(1);
+                    std::hint::spin_loop();
+                    slow |= spins % CHECK_EVERY == 0;
+                }
+                WaitMode::Adaptive if spins < SPINS => {
+                    spins += 1;
+                    std::hint::spin_loop();
+                    slow |= spins % CHECK_EVERY == 0;
+                }
+                WaitMode::Adaptive | WaitMode::Blocking => slow = true,
+            }
+            if layout::peer_gone(&self.peer, false) {
                 // Whatever the peer committed before leaving is still to be drained.
                 return if ready() {
                     Ok(())
@@ -115,29 +133,39 @@ impl Shared {
                     Err(self.disconnected())
                 };
             }
-            if now_check {
-                next_liveness = Instant::now() + LIVENESS_SLICE;
+            if !slow {
+                continue;
+            }
+            let now = Instant::now();
+            let check_pid = next_liveness.is_some_and(|t| now >= t);
+            if next_liveness.is_none() || check_pid {
+                next_liveness = Some(now + LIVENESS_SLICE);
+            }
+            if check_pid && layout::peer_gone(&self.peer, true) {
+                return if ready() {
+                    Ok(())
+                } else {
+                    Err(self.disconnected())
+                };
             }
             if deadline.passed() {
                 return Err(Error::gave_up(self.name(), deadline));
             }
-            match self.wait {
-                WaitMode::BusyPoll => std::hint::spin_loop(),
-                WaitMode::Adaptive if spins < SPINS => {
-                    spins += 1;
-                    std::hint::spin_loop();
-                }
-                WaitMode::Adaptive | WaitMode::Blocking => {
-                    // Sleep in slices, so that a peer that dies without ringing is noticed.
-                    let slice = Deadline::after(LIVENESS_SLICE);
-                    let until = match (deadline, slice) {
-                        (Deadline::At(a), Deadline::At(b)) => Deadline::At(a.min(b)),
-                        (_, s) => s,
-                    };
-                    let peer = self.peer;
-                    self.my_bell
-                        .sleep(until, || !ready() && !layout::peer_gone(&peer, false))?;
-                }
+            let sleeping = match self.wait {
+                WaitMode::BusyPoll => false,
+                WaitMode::Adaptive => spins >= SPINS,
+                WaitMode::Blocking => true,
+            };
+            if sleeping {
+                // Sleep in slices, so that a peer that dies without ringing is noticed.
+                let slice = Deadline::At(now + LIVENESS_SLICE);
+                let until = match deadline {
+                    Deadline::At(t) if t < now + LIVENESS_SLICE => Deadline::At(t),
+                    _ => slice,
+                };
+                let peer = self.peer;
+                self.my_bell
+                    .sleep(until, || !ready() && !layout::peer_gone(&peer, false))?;
             }
         }
     }

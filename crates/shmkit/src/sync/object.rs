@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use bytemuck::{Pod, Zeroable};
 
 use crate::sys::{self, MUTEX_SLOT};
-use crate::{Access, Error, Result, Segment, View};
+use crate::{Error, Result, Segment, View};
 
 /// "SHMKIT" and two NULs: the first 8 bytes of every shmkit object segment.
 pub(crate) const MAGIC: [u8; 8] = *b"SHMKIT\0\0";
@@ -109,7 +109,7 @@ impl Object {
         init: impl FnOnce(&Object) -> Result<R>,
     ) -> Result<(Object, R)> {
         let segment = Segment::create(name, len)?;
-        let mut view = segment.map(Access::ReadWrite)?;
+        let mut view = segment.map_populated()?;
         let header = Header {
             magic: MAGIC,
             version: LAYOUT_VERSION,
@@ -146,7 +146,7 @@ impl Object {
         if segment.len() < HEADER_LEN {
             return Err(too_small(segment.len()));
         }
-        let view = segment.map(Access::ReadWrite)?;
+        let view = segment.map_populated()?;
         let ready = view.atomic_u32(READY)?;
         let start = Instant::now();
         let mut pause = Duration::from_micros(10);

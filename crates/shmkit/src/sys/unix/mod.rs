@@ -178,19 +178,28 @@ pub(crate) struct MapRegion {
 }
 
 impl MapRegion {
-    /// Maps `len` bytes of `section` at `offset` (a multiple of [`granularity`]).
+    /// Maps `len` bytes of `section` at `offset` (a multiple of [`granularity`]); with
+    /// `populate`, the page tables are filled now (Linux `MAP_POPULATE`) instead of by a page
+    /// fault at each first touch.
     pub(crate) fn new(
         section: &Section,
         access: Access,
         offset: usize,
         len: usize,
+        populate: bool,
         name: &str,
     ) -> Result<Self> {
-        let (prot, flags) = match access {
+        let (prot, mut flags) = match access {
             Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
             Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
             Access::CopyOnWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
         };
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if populate {
+            flags |= MapFlags::POPULATE;
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = (populate, &mut flags);
         // SAFETY: a fresh mapping at an address the kernel picks (hint null) cannot alias any
         // Rust object; `offset` and `len` were checked against the section's size by the caller.
         let ptr = unsafe {

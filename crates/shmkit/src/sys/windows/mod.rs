@@ -146,7 +146,7 @@ pub(crate) fn shm_open(
 
 /// The size of an existing section, as Windows reports it: rounded up to a page.
 fn section_len(section: &Section, name: &str) -> Result<usize> {
-    let region = MapRegion::new(section, Access::ReadOnly, 0, 0, name)?;
+    let region = MapRegion::new(section, Access::ReadOnly, 0, 0, false, name)?;
     // SAFETY: MEMORY_BASIC_INFORMATION is plain data for which all-zero is valid.
     let mut info: MEMORY_BASIC_INFORMATION = unsafe { mem::zeroed() };
     // SAFETY: `region.ptr` is the base of a live view and `info` is a writable buffer of the
@@ -218,11 +218,13 @@ pub(crate) struct MapRegion {
 
 impl MapRegion {
     /// Maps `len` bytes (0: to the end) of `section` at `offset`, a multiple of [`granularity`].
+    /// `populate` is a Unix hint; Windows maps lazily either way.
     pub(crate) fn new(
         section: &Section,
         access: Access,
         offset: usize,
         len: usize,
+        _populate: bool,
         name: &str,
     ) -> Result<Self> {
         let want = match access {

@@ -1,0 +1,380 @@
+//! Channel benchmarks, all cross-process (the child is this binary, re-executed):
+//!
+//! * one-way latency of a 64-byte message (half a round trip), busy-poll: shmkit channels
+//!   in `BusyPoll` vs a raw spin ping-pong on one cache line (the floor);
+//! * the same, blocking: shmkit channels in `Blocking` mode vs a raw futex ping-pong;
+//! * throughput of 1 MiB and 64 MiB messages: shmkit zero-copy (the producer copies into a
+//!   loan, the consumer reads in place) and copying (`recv_into`) vs one in-process `memcpy`
+//!   of the same size, a pipe, a Unix socket and TCP loopback.
+
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use shmkit::channel::{self, WaitMode};
+
+use crate::stats::{Row, Summary};
+use crate::sync::pin;
+
+pub const LAT_BUSY: &str = "latency_64B_busy_poll";
+pub const LAT_BUSY_TITLE: &str = "one-way latency, 64 B, busy-poll (half a round trip)";
+pub const LAT_BLOCK: &str = "latency_64B_blocking";
+pub const LAT_BLOCK_TITLE: &str = "one-way latency, 64 B, blocking (half a round trip)";
+
+const MSG: usize = 64;
+
+fn unique(tag: &str) -> String {
+    format!("shmkit-bench-{}-{tag}", std::process::id())
+}
+
+fn spawn(role: &str, args: &[&str], stdout: Stdio) -> Child {
+    Command::new(std::env::current_exe().expect("current_exe"))
+        .arg("--child")
+        .arg(role)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .spawn()
+        .expect("spawn bench child")
+}
+
+fn mode_name(m: WaitMode) -> &'static str {
+    match m {
+        WaitMode::BusyPoll => "busy",
+        _ => "blocking",
+    }
+}
+
+fn mode_of(s: &str) -> WaitMode {
+    if s == "busy" {
+        WaitMode::BusyPoll
+    } else {
+        WaitMode::Blocking
+    }
+}
+
+/// Times round trips in `batches` batches of `per` and reports half of each (one way).
+fn one_way(batches: usize, per: usize, mut round_trip: impl FnMut()) -> Summary {
+    for _ in 0..per {
+        round_trip();
+    }
+    let mut v = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let t = Instant::now();
+        for _ in 0..per {
+            round_trip();
+        }
+        v.push(t.elapsed() / (2 * per as u32));
+    }
+    Summary::of(&mut v)
+}
+
+fn shmkit_latency(mode: WaitMode, batches: usize, per: usize) -> Summary {
+    let (ping, pong) = (unique("lping"), unique("lpong"));
+    let mut tx = channel::options()
+        .capacity(1 << 16)
+        .wait_mode(mode)
+        .create_producer(&ping)
+        .unwrap();
+    let mut rx = channel::options()
+        .capacity(1 << 16)
+        .wait_mode(mode)
+        .create_consumer(&pong)
+        .unwrap();
+    let total = ((batches + 1) * per).to_string();
+    let mut child = spawn(
+        "chan-echo",
+        &[&ping, &pong, mode_name(mode), &total],
+        Stdio::inherit(),
+    );
+    let msg = [7u8; MSG];
+    let s = one_way(batches, per, || {
+        tx.send(&msg).unwrap();
+        black_box(rx.recv().unwrap().len());
+    });
+    assert!(child.wait().unwrap().success());
+    s
+}
+
+/// The busy-poll floor: one u64 on one cache line, each side spinning for its turn.
+fn spin_latency(batches: usize, per: usize) -> Summary {
+    let name = unique("spin");
+    let seg = shmkit::Segment::create(&name, 4096).unwrap();
+    let view = seg.map(shmkit::Access::ReadWrite).unwrap();
+    let word = view.atomic_u64(0).unwrap();
+    let total = ((batches + 1) * per).to_string();
+    let mut child = spawn("spin-echo", &[&name, &total], Stdio::inherit());
+    let mut i = 0u64;
+    let s = one_way(batches, per, || {
+        word.store(2 * i + 1, Ordering::Release);
+        while word.load(Ordering::Acquire) != 2 * i + 2 {
+            std::hint::spin_loop();
+        }
+        i += 1;
+    });
+    assert!(child.wait().unwrap().success());
+    s
+}
+
+fn spin_wait(word: &AtomicU64, want: u64) {
+    while word.load(Ordering::Acquire) != want {
+        std::hint::spin_loop();
+    }
+}
+
+/// The child side of the latency and throughput benches.
+pub fn child(role: &str, args: &[String]) -> bool {
+    pin(1);
+    match role {
+        "chan-echo" => {
+            let mode = mode_of(&args[2]);
+            let mut rx = channel::options()
+                .wait_mode(mode)
+                .open_consumer(&args[0])
+                .unwrap();
+            let mut tx = channel::options()
+                .wait_mode(mode)
+                .open_producer(&args[1])
+                .unwrap();
+            for _ in 0..args[3].parse::<usize>().unwrap() {
+                let m = rx.recv().unwrap();
+                let mut loan = tx.loan(m.len()).unwrap();
+                loan.copy_from_slice(&m);
+                drop(m);
+                loan.commit();
+            }
+        }
+        "spin-echo" => {
+            let seg = shmkit::Segment::open(&args[0]).unwrap();
+            let view = seg.map(shmkit::Access::ReadWrite).unwrap();
+            let word = view.atomic_u64(0).unwrap();
+            for i in 0..args[1].parse::<u64>().unwrap() {
+                spin_wait(word, 2 * i + 1);
+                word.store(2 * i + 2, Ordering::Release);
+            }
+        }
+        "chan-stream" => {
+            let size: usize = args[1].parse().unwrap();
+            let src = vec![0x5au8; size];
+            let mut tx = channel::options().open_producer(&args[0]).unwrap();
+            for _ in 0..args[2].parse::<usize>().unwrap() {
+                let mut loan = tx.loan(size).unwrap();
+                loan.copy_from_slice(&src);
+                loan.commit();
+            }
+        }
+        "pipe-stream" | "unix-stream" | "tcp-stream" => {
+            let size: usize = args[1].parse().unwrap();
+            let src = vec![0x5au8; size];
+            let mut out: Box<dyn Write> = match role {
+                "pipe-stream" => Box::new(std::io::stdout().lock()),
+                #[cfg(unix)]
+                "unix-stream" => {
+                    Box::new(std::os::unix::net::UnixStream::connect(&args[0]).unwrap())
+                }
+                _ => Box::new(std::net::TcpStream::connect(&args[0]).unwrap()),
+            };
+            for _ in 0..args[2].parse::<usize>().unwrap() {
+                out.write_all(&src).unwrap();
+            }
+            out.flush().unwrap();
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Receives `count` messages with `recv_one` and times each after the first `warm`.
+fn time_messages(count: usize, warm: usize, mut recv_one: impl FnMut()) -> Summary {
+    for _ in 0..warm {
+        recv_one();
+    }
+    let mut v = Vec::with_capacity(count - warm);
+    for _ in warm..count {
+        let t = Instant::now();
+        recv_one();
+        v.push(t.elapsed());
+    }
+    Summary::of(&mut v)
+}
+
+fn shmkit_stream(size: usize, count: usize, warm: usize, copy: bool) -> Summary {
+    let name = unique("stream");
+    // Room for two messages at any ring offset (max message = capacity / 2 - 8).
+    let cap = (2 * (size + 8)).next_power_of_two();
+    let mut rx = channel::options()
+        .capacity(cap)
+        .create_consumer(&name)
+        .unwrap();
+    let mut child = spawn(
+        "chan-stream",
+        &[&name, &size.to_string(), &count.to_string()],
+        Stdio::inherit(),
+    );
+    let mut buf = Vec::with_capacity(size);
+    let s = time_messages(count, warm, || {
+        if copy {
+            rx.recv_into(&mut buf).unwrap();
+            black_box(&buf);
+        } else {
+            let m = rx.recv().unwrap();
+            black_box((m[0], m[m.len() - 1]));
+        }
+    });
+    assert!(child.wait().unwrap().success());
+    s
+}
+
+fn read_stream(mut input: impl Read, size: usize, count: usize, warm: usize) -> Summary {
+    let mut buf = vec![0u8; size];
+    time_messages(count, warm, || {
+        input.read_exact(&mut buf).unwrap();
+        black_box(&buf);
+    })
+}
+
+fn pipe_stream(size: usize, count: usize, warm: usize) -> Summary {
+    let mut child = spawn(
+        "pipe-stream",
+        &["-", &size.to_string(), &count.to_string()],
+        Stdio::piped(),
+    );
+    let s = read_stream(child.stdout.take().unwrap(), size, count, warm);
+    assert!(child.wait().unwrap().success());
+    s
+}
+
+#[cfg(unix)]
+fn unix_stream(size: usize, count: usize, warm: usize) -> Summary {
+    let path = std::env::temp_dir().join(unique("sock"));
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let mut child = spawn(
+        "unix-stream",
+        &[
+            path.to_str().unwrap(),
+            &size.to_string(),
+            &count.to_string(),
+        ],
+        Stdio::inherit(),
+    );
+    let (conn, _) = listener.accept().unwrap();
+    let s = read_stream(conn, size, count, warm);
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_file(&path);
+    s
+}
+
+fn tcp_stream(size: usize, count: usize, warm: usize) -> Summary {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut child = spawn(
+        "tcp-stream",
+        &[&addr, &size.to_string(), &count.to_string()],
+        Stdio::inherit(),
+    );
+    let (conn, _) = listener.accept().unwrap();
+    let s = read_stream(conn, size, count, warm);
+    assert!(child.wait().unwrap().success());
+    s
+}
+
+fn memcpy(size: usize, count: usize) -> Summary {
+    let src = vec![0x5au8; size];
+    let mut dst = vec![0u8; size];
+    let mut v = Vec::with_capacity(count);
+    dst.copy_from_slice(&src);
+    for _ in 0..count {
+        let t = Instant::now();
+        dst.copy_from_slice(black_box(&src));
+        black_box(&mut dst);
+        v.push(t.elapsed());
+    }
+    Summary::of(&mut v)
+}
+
+/// The latency tables.
+pub fn latency(quick: bool) -> Vec<Row> {
+    pin(0);
+    let (batches, per) = if quick { (10, 100) } else { (200, 1000) };
+    let spin = Row::base(
+        LAT_BUSY,
+        "raw spin ping-pong (one line)",
+        spin_latency(batches, per),
+    );
+    let busy = shmkit_latency(WaitMode::BusyPoll, batches, per);
+    let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
+    let mut rows = vec![
+        Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin),
+        spin,
+    ];
+    #[cfg(target_os = "linux")]
+    {
+        let futex = Row::base(
+            LAT_BLOCK,
+            "raw futex ping-pong",
+            crate::sync::raw_futex_one_way(bb, bp),
+        );
+        let blocking = shmkit_latency(WaitMode::Blocking, bb, bp);
+        rows.push(Row::vs(
+            LAT_BLOCK,
+            "shmkit channel, Blocking",
+            blocking,
+            &futex,
+        ));
+        rows.push(futex);
+    }
+    #[cfg(not(target_os = "linux"))]
+    rows.push(Row::base(
+        LAT_BLOCK,
+        "shmkit channel, Blocking",
+        shmkit_latency(WaitMode::Blocking, bb, bp),
+    ));
+    rows
+}
+
+/// Throughput tables for 1 MiB and 64 MiB messages.
+pub fn throughput(quick: bool) -> Vec<Row> {
+    pin(0);
+    let mut rows = Vec::new();
+    for (size, count, bench) in [
+        (1usize << 20, 400, "throughput_1MiB"),
+        (64 << 20, 24, "throughput_64MiB"),
+    ] {
+        let count = if quick { count / 8 } else { count };
+        let warm = (count / 8).max(1);
+        let b = size as u64;
+        let mc = Row::base(bench, "memcpy, one process", memcpy(size, count)).moving(b);
+        let zc = shmkit_stream(size, count, warm, false);
+        let cp = shmkit_stream(size, count, warm, true);
+        let pipe = Row::base(bench, "pipe", pipe_stream(size, count, warm)).moving(b);
+        #[cfg(unix)]
+        let unix = Row::base(bench, "Unix socket", unix_stream(size, count, warm)).moving(b);
+        let tcp = Row::base(bench, "TCP loopback", tcp_stream(size, count, warm)).moving(b);
+        rows.push(Row::vs(bench, "shmkit zero-copy (loan / in place)", zc, &mc).moving(b));
+        rows.push(Row::vs(bench, "shmkit vs pipe", zc, &pipe).moving(b));
+        #[cfg(unix)]
+        rows.push(Row::vs(bench, "shmkit vs Unix socket", zc, &unix).moving(b));
+        rows.push(Row::vs(bench, "shmkit vs TCP loopback", zc, &tcp).moving(b));
+        rows.push(Row::vs(bench, "shmkit copying (recv_into)", cp, &mc).moving(b));
+        rows.push(mc);
+        rows.push(pipe);
+        #[cfg(unix)]
+        rows.push(unix);
+        rows.push(tcp);
+    }
+    rows
+}
+
+/// Titles of the throughput tables.
+pub const TPUT_TITLES: [(&str, &str); 2] = [
+    (
+        "throughput_1MiB",
+        "throughput, 1 MiB messages, producer process -> consumer process (time per message)",
+    ),
+    (
+        "throughput_64MiB",
+        "throughput, 64 MiB messages, producer process -> consumer process (time per message)",
+    ),
+];
