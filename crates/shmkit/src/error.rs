@@ -157,8 +157,9 @@ pub enum Error {
         name: String,
     },
 
-    /// A semaphore is at its maximum count.
-    #[error("semaphore {name:?} is already at its maximum count {max}")]
+    /// A semaphore is at its maximum count, or a broadcast channel has its maximum number of
+    /// subscribers.
+    #[error("{name:?} is already at its maximum of {max}")]
     Full {
         /// The semaphore.
         name: String,
@@ -172,6 +173,16 @@ pub enum Error {
     Disconnected {
         /// The channel.
         name: String,
+    },
+
+    /// A broadcast subscriber fell a whole ring behind and lost this many messages; it goes
+    /// on with the oldest message still available.
+    #[error("subscriber of {name:?} lagged and lost {missed} messages")]
+    Lagged {
+        /// The channel.
+        name: String,
+        /// How many messages it missed.
+        missed: u64,
     },
 
     /// The role asked for (producer or consumer of a channel) is held by a live process.
@@ -272,6 +283,7 @@ impl From<Error> for io::Error {
             }
             Error::Full { .. } => io::ErrorKind::Other,
             Error::Disconnected { .. } => io::ErrorKind::BrokenPipe,
+            Error::Lagged { .. } => io::ErrorKind::Other,
             Error::InUse { .. } => io::ErrorKind::ResourceBusy,
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::Io { source, .. } => source.kind(),

@@ -19,9 +19,17 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use std::time::{Duration, Instant};
+
+use super::WaitMode;
 use crate::sync::object::Object;
 use crate::sys::{self, Deadline, SysWaker};
 use crate::{Error, Result};
+
+/// How often a blocked side re-checks that its peer's process still runs.
+const LIVENESS_SLICE: Duration = Duration::from_millis(50);
+/// Spins of the adaptive wait before it sleeps.
+const SPINS: u32 = 2_000;
 
 const ATTACHMENTS: usize = 64;
 pub(crate) const PRODUCER_LINE: usize = 128;
@@ -231,6 +239,81 @@ impl Doorbell {
         if n > 0 {
             self.line.seq().fetch_add(1, Ordering::SeqCst);
             self.sys.wake(self.line.seq(), n);
+        }
+    }
+}
+
+/// Waits until `ready()` or `deadline`, sleeping on `bell` as `mode` says; if `peer` is given
+/// and goes away, returns `Disconnected` (after a last `ready()`, so that what the peer
+/// committed before leaving is still drained). `ready` must be cheap; it is re-evaluated
+/// after every spin and wake-up, and may be called again after it returned true (so it must
+/// keep answering true without consuming more).
+///
+/// The hot loop reads only `ready` and the peer's state word; the clock (deadline) and the
+/// peer's pid (liveness, a syscall) are checked every `CHECK_EVERY` spins and after every
+/// sleep, which are at most `LIVENESS_SLICE` long.
+pub(crate) fn wait_for(
+    name: &str,
+    peer: Option<&Line>,
+    bell: &Doorbell,
+    mode: WaitMode,
+    deadline: Deadline,
+    mut ready: impl FnMut() -> bool,
+) -> Result<()> {
+    const CHECK_EVERY: u32 = 1024;
+    let disconnected = || Error::Disconnected {
+        name: name.to_owned(),
+    };
+    let gone = |check_pid: bool| peer.is_some_and(|p| peer_gone(p, check_pid));
+    let mut spins = 0u32;
+    let mut next_liveness: Option<Instant> = None;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        let mut slow = deadline == Deadline::Try;
+        match mode {
+            WaitMode::BusyPoll => {
+                spins = spins.wrapping_add(1);
+                std::hint::spin_loop();
+                slow |= spins % CHECK_EVERY == 0;
+            }
+            WaitMode::Adaptive if spins < SPINS => {
+                spins += 1;
+                std::hint::spin_loop();
+                slow |= spins % CHECK_EVERY == 0;
+            }
+            WaitMode::Adaptive | WaitMode::Blocking => slow = true,
+        }
+        if gone(false) {
+            return if ready() { Ok(()) } else { Err(disconnected()) };
+        }
+        if !slow {
+            continue;
+        }
+        let now = Instant::now();
+        let check_pid = next_liveness.is_some_and(|t| now >= t);
+        if next_liveness.is_none() || check_pid {
+            next_liveness = Some(now + LIVENESS_SLICE);
+        }
+        if check_pid && gone(true) {
+            return if ready() { Ok(()) } else { Err(disconnected()) };
+        }
+        if deadline.passed() {
+            return Err(Error::gave_up(name, deadline));
+        }
+        let sleeping = match mode {
+            WaitMode::BusyPoll => false,
+            WaitMode::Adaptive => spins >= SPINS,
+            WaitMode::Blocking => true,
+        };
+        if sleeping {
+            // Sleep in slices, so that a peer that dies without ringing is noticed.
+            let until = match deadline {
+                Deadline::At(t) if t < now + LIVENESS_SLICE => Deadline::At(t),
+                _ => Deadline::At(now + LIVENESS_SLICE),
+            };
+            bell.sleep(until, || !ready() && !gone(false))?;
         }
     }
 }

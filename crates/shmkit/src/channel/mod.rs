@@ -41,6 +41,7 @@
 //! Sleeping uses a futex on Linux and named semaphores `<name>.data` / `<name>.space` on
 //! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitMode::BusyPoll`] for latency there.
 
+pub mod broadcast;
 mod layout;
 mod spsc;
 

@@ -16,7 +16,7 @@
 use std::ops::{Deref, DerefMut};
 use std::ptr;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::layout::{self, Doorbell, Line, Role};
 use super::WaitMode;
@@ -27,11 +27,6 @@ use crate::{Error, Result};
 pub(crate) const FRAME_HEADER: usize = 8;
 const KIND_MESSAGE: u32 = 1;
 const KIND_PAD: u32 = 2;
-
-/// How often a blocked side re-checks that its peer's process still runs.
-const LIVENESS_SLICE: Duration = Duration::from_millis(50);
-/// Spins of the adaptive wait before it sleeps.
-const SPINS: u32 = 2_000;
 
 fn frame_size(len: usize) -> usize {
     FRAME_HEADER + len.next_multiple_of(8)
@@ -98,76 +93,15 @@ impl Shared {
     }
 
     /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`).
-    /// `ready` must be cheap and is re-evaluated after every spin and wake-up.
-    ///
-    /// The hot loop reads only `ready` and the peer's state word; the clock (deadline) and the
-    /// peer's pid (liveness, a syscall) are checked every `CHECK_EVERY` spins and after every
-    /// sleep, which are at most `LIVENESS_SLICE` long.
-    fn wait_for(&self, deadline: Deadline, mut ready: impl FnMut() -> bool) -> Result<()> {
-        const CHECK_EVERY: u32 = 1024;
-        let mut spins = 0u32;
-        let mut next_liveness: Option<Instant> = None;
-        loop {
-            if ready() {
-                return Ok(());
-            }
-            let mut slow = deadline == Deadline::Try;
-            match self.wait {
-                WaitMode::BusyPoll => {
-                    spins = spins.wrapping_add(1);
-                    std::hint::spin_loop();
-                    slow |= spins % CHECK_EVERY == 0;
-                }
-                WaitMode::Adaptive if spins < SPINS => {
-                    spins += 1;
-                    std::hint::spin_loop();
-                    slow |= spins % CHECK_EVERY == 0;
-                }
-                WaitMode::Adaptive | WaitMode::Blocking => slow = true,
-            }
-            if layout::peer_gone(&self.peer, false) {
-                // Whatever the peer committed before leaving is still to be drained.
-                return if ready() {
-                    Ok(())
-                } else {
-                    Err(self.disconnected())
-                };
-            }
-            if !slow {
-                continue;
-            }
-            let now = Instant::now();
-            let check_pid = next_liveness.is_some_and(|t| now >= t);
-            if next_liveness.is_none() || check_pid {
-                next_liveness = Some(now + LIVENESS_SLICE);
-            }
-            if check_pid && layout::peer_gone(&self.peer, true) {
-                return if ready() {
-                    Ok(())
-                } else {
-                    Err(self.disconnected())
-                };
-            }
-            if deadline.passed() {
-                return Err(Error::gave_up(self.name(), deadline));
-            }
-            let sleeping = match self.wait {
-                WaitMode::BusyPoll => false,
-                WaitMode::Adaptive => spins >= SPINS,
-                WaitMode::Blocking => true,
-            };
-            if sleeping {
-                // Sleep in slices, so that a peer that dies without ringing is noticed.
-                let slice = Deadline::At(now + LIVENESS_SLICE);
-                let until = match deadline {
-                    Deadline::At(t) if t < now + LIVENESS_SLICE => Deadline::At(t),
-                    _ => slice,
-                };
-                let peer = self.peer;
-                self.my_bell
-                    .sleep(until, || !ready() && !layout::peer_gone(&peer, false))?;
-            }
-        }
+    fn wait_for(&self, deadline: Deadline, ready: impl FnMut() -> bool) -> Result<()> {
+        layout::wait_for(
+            self.name(),
+            Some(&self.peer),
+            &self.my_bell,
+            self.wait,
+            deadline,
+            ready,
+        )
     }
 }
 

@@ -51,6 +51,7 @@ pub(crate) enum Kind {
     Semaphore = 3,
     Shared = 4,
     Channel = 5,
+    Broadcast = 6,
 }
 
 impl Kind {

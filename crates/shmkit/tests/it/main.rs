@@ -1,6 +1,7 @@
 //! shmkit's integration tests: one binary, a module per topic. Cross-process tests re-execute
 //! this binary as a child (see `util`), so every sharing test involves real processes.
 
+mod broadcast;
 mod channel;
 mod file;
 mod names;
@@ -21,6 +22,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(file::ROLES)
         .chain(sync::ROLES)
         .chain(channel::ROLES)
+        .chain(broadcast::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

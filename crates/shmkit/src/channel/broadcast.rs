@@ -1,0 +1,657 @@
+//! 1 → N broadcast: one publisher, up to `max_subscribers` subscribers that join and leave at
+//! any time; each sees every message from its join point on.
+//!
+//! # Design
+//!
+//! A ring of fixed-size slots (message `k` lives in slot `k % slots`), each stamped like a
+//! seqlock: `2k + 1` while message `k` is being written, `2k + 2` once it is complete. A
+//! reader copies a slot out and accepts it only if the stamp was `2k + 2` before and after
+//! the copy, so a lapped reader can never take a torn or newer message for the one it wanted.
+//! Subscribers keep their next sequence number in a table in the header.
+//!
+//! Two policies for a subscriber that falls a whole ring behind:
+//!
+//! * [`Policy::Block`] (back-pressure): the publisher waits for the slowest live subscriber
+//!   (subscribers whose process died are evicted, so they cannot block it forever);
+//! * [`Policy::Overwrite`]: the publisher never waits; a lapped subscriber's next `recv` says
+//!   exactly how many messages it lost ([`Error::Lagged`]) and continues with the oldest one
+//!   still in the ring.
+//!
+//! ```text
+//! offset  what
+//!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
+//!     64  publisher attachment: state u32, pid u32
+//!    128  publisher line: published count u64 | data doorbell (subscribers sleep here)
+//!    256  space doorbell (the publisher sleeps here under back-pressure)
+//!    384  subscriber table: 64 bytes each: state u32, pid u32, next sequence u64
+//!      …  slots: stamp u64, len u32, 4 bytes padding, payload; stride a multiple of 64
+//! ```
+
+use std::ptr;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::layout::{self, Doorbell, Line, Role};
+use super::WaitMode;
+use crate::sync::object::{Kind, Object};
+use crate::sys::{self, Deadline};
+use crate::{Error, Result};
+
+const TABLE: usize = 384;
+const ENTRY: usize = 64;
+const SLOT_HEADER: usize = 16;
+const FREE: u32 = 0;
+const ACTIVE: u32 = 1;
+/// Being claimed: the publisher ignores it; nobody else reclaims it.
+const JOINING: u32 = 2;
+
+/// What happens when a subscriber falls a whole ring behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// The publisher waits for the slowest subscriber (back-pressure). The default.
+    #[default]
+    Block,
+    /// The publisher overwrites; the slow subscriber is told how many messages it lost.
+    Overwrite,
+}
+
+/// How to create a broadcast channel; see [`broadcast::options`](options).
+#[derive(Clone, Debug)]
+pub struct Options {
+    slots: usize,
+    slot_size: usize,
+    max_subscribers: usize,
+    policy: Policy,
+    wait: WaitMode,
+}
+
+/// Options for a broadcast channel: 64 slots of 4 KiB, 16 subscribers, back-pressure.
+pub fn options() -> Options {
+    Options {
+        slots: 64,
+        slot_size: 4096,
+        max_subscribers: 16,
+        policy: Policy::Block,
+        wait: WaitMode::Adaptive,
+    }
+}
+
+struct Geometry {
+    slots: usize,
+    slot_size: usize,
+    stride: usize,
+    max_subs: usize,
+    policy: Policy,
+}
+
+impl Geometry {
+    fn slots_at(&self) -> usize {
+        TABLE + self.max_subs * ENTRY
+    }
+
+    fn len(&self) -> Option<usize> {
+        self.slots
+            .checked_mul(self.stride)?
+            .checked_add(self.slots_at())
+    }
+
+    fn from_params(name: &str, p: [u64; 3], total: u64) -> Result<Geometry> {
+        let corrupt = |reason: String| Error::Corrupt {
+            name: name.to_owned(),
+            reason,
+        };
+        let (slots, slot_size) = (p[0] as usize, p[1] as usize);
+        let max_subs = (p[2] & 0xffff_ffff) as usize;
+        let policy = match p[2] >> 32 {
+            0 => Policy::Block,
+            1 => Policy::Overwrite,
+            n => return Err(corrupt(format!("unknown policy {n}"))),
+        };
+        let g = Geometry {
+            slots,
+            slot_size,
+            stride: (SLOT_HEADER + slot_size).next_multiple_of(64),
+            max_subs,
+            policy,
+        };
+        if slots == 0 || slot_size == 0 || max_subs == 0 || g.len() != Some(total as usize) {
+            return Err(corrupt(format!(
+                "{slots} slots of {slot_size} bytes for {max_subs} subscribers do not fill {total} bytes"
+            )));
+        }
+        Ok(g)
+    }
+}
+
+impl Options {
+    /// Number of message slots (the most a subscriber can lag before blocking or losing).
+    pub fn slots(&mut self, slots: usize) -> &mut Self {
+        self.slots = slots;
+        self
+    }
+
+    /// Largest message, in bytes.
+    pub fn slot_size(&mut self, bytes: usize) -> &mut Self {
+        self.slot_size = bytes;
+        self
+    }
+
+    /// How many subscribers may be attached at once (at least 1).
+    pub fn max_subscribers(&mut self, n: usize) -> &mut Self {
+        self.max_subscribers = n;
+        self
+    }
+
+    /// What happens to a subscriber that falls a whole ring behind.
+    pub fn policy(&mut self, policy: Policy) -> &mut Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How the returned side waits.
+    pub fn wait_mode(&mut self, wait: WaitMode) -> &mut Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Creates the broadcast channel `name`; returns its publisher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SizeInvalid`] for zero slots, slot size or subscribers; else as
+    /// [`Segment::create`](crate::Segment::create).
+    pub fn create(&self, name: &str) -> Result<Publisher> {
+        let g = Geometry {
+            slots: self.slots,
+            slot_size: self.slot_size,
+            stride: (SLOT_HEADER + self.slot_size).next_multiple_of(64),
+            max_subs: self.max_subscribers,
+            policy: self.policy,
+        };
+        let len = g
+            .len()
+            .filter(|_| g.slots > 0 && g.slot_size > 0 && g.max_subs > 0)
+            .filter(|_| g.slot_size <= u32::MAX as usize && g.max_subs <= u32::MAX as usize)
+            .ok_or_else(|| {
+                Error::size(
+                    name,
+                    "a broadcast needs slots, a slot size and subscribers (all > 0, not too large)",
+                )
+            })?;
+        let policy = match self.policy {
+            Policy::Block => 0u64,
+            Policy::Overwrite => 1,
+        };
+        let params = [
+            g.slots as u64,
+            g.slot_size as u64,
+            g.max_subs as u64 | policy << 32,
+        ];
+        let (obj, ()) = Object::create(name, Kind::Broadcast, len, params, |o| {
+            layout::attach(o, Role::Producer)
+        })?;
+        let data = Doorbell::new(&obj, Role::Producer, "data", true)?;
+        let space = Doorbell::new(&obj, Role::Consumer, "space", true)?;
+        Ok(Publisher {
+            write: 0,
+            min_cache: 0,
+            line: Line::of(&obj, Role::Producer),
+            data,
+            space,
+            g,
+            wait: self.wait,
+            obj,
+        })
+    }
+
+    /// Joins the broadcast channel `name` as a subscriber: it receives every message published
+    /// from now on.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, and [`Error::Full`] if all
+    /// subscriber places are taken by live processes.
+    pub fn subscribe(&self, name: &str) -> Result<Subscriber> {
+        let (obj, header) = Object::open(name, Kind::Broadcast, TABLE + ENTRY)?;
+        let g = Geometry::from_params(name, header.params, header.total_len)?;
+        let line = Line::of(&obj, Role::Producer);
+        let me = sys::current_pid();
+        let data = Doorbell::new(&obj, Role::Producer, "data", false)?;
+        let space = Doorbell::new(&obj, Role::Consumer, "space", false)?;
+        for i in 0..g.max_subs {
+            let e = entry(&obj, i);
+            let state = e.state().load(Ordering::Acquire);
+            let free = state == FREE
+                || (state == ACTIVE && !sys::process_alive(e.pid().load(Ordering::Relaxed)));
+            // SYNC POINT: AcqRel pairs with other subscribers claiming and `drop` freeing.
+            if !free
+                || e.state()
+                    .compare_exchange(state, JOINING, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            // Join protocol (SeqCst throughout, against the publisher's SeqCst scan): publish
+            // pid and a provisional position w0 while JOINING (ignored by the publisher), turn
+            // ACTIVE, then read the count again (w1 >= w0) and start there. A scan before the
+            // ACTIVE store saw at most w1 messages, so it cannot let the publisher lap w1; a
+            // scan after it sees w0 <= w1.
+            e.pid().store(me, Ordering::SeqCst);
+            e.next()
+                .store(line.pos().load(Ordering::SeqCst), Ordering::SeqCst);
+            e.state().store(ACTIVE, Ordering::SeqCst);
+            let start = line.pos().load(Ordering::SeqCst);
+            e.next().store(start, Ordering::SeqCst);
+            return Ok(Subscriber {
+                index: i,
+                next: start,
+                data,
+                space,
+                line,
+                g,
+                wait: self.wait,
+                obj,
+            });
+        }
+        Err(Error::Full {
+            name: name.to_owned(),
+            max: g.max_subs as u32,
+        })
+    }
+}
+
+/// One subscriber's entry in the table.
+struct Entry(*const u8);
+
+impl Entry {
+    fn state(&self) -> &AtomicU32 {
+        // SAFETY: entries are 64-byte aligned inside the mapping (checked geometry); the
+        // mapping outlives the Entry (it is made and used within a method of its owner).
+        unsafe { &*self.0.cast::<AtomicU32>() }
+    }
+    fn pid(&self) -> &AtomicU32 {
+        // SAFETY: as above, offset 4.
+        unsafe { &*self.0.add(4).cast::<AtomicU32>() }
+    }
+    fn next(&self) -> &AtomicU64 {
+        // SAFETY: as above, offset 8 (8-byte aligned).
+        unsafe { &*self.0.add(8).cast::<AtomicU64>() }
+    }
+}
+
+fn entry(obj: &Object, i: usize) -> Entry {
+    Entry(obj.ptr(TABLE + i * ENTRY))
+}
+
+fn slot(obj: &Object, g: &Geometry, seq: u64) -> (*const AtomicU64, *mut u8) {
+    let at = g.slots_at() + (seq % g.slots as u64) as usize * g.stride;
+    let p = obj.ptr(at);
+    // SAFETY: the slot lies inside the mapping (geometry checked against its length).
+    (p.cast(), unsafe { p.add(8) })
+}
+
+/// Whether message `write` may be written: under back-pressure, every live subscriber is
+/// less than a ring behind (subscribers whose process died are evicted on the way).
+/// `min_cache` is the slowest position seen at the last scan; scanning only happens when it
+/// says there is no room.
+fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64) -> bool {
+    if g.policy == Policy::Overwrite {
+        return true;
+    }
+    let slots = g.slots as u64;
+    if write - *min_cache < slots {
+        return true;
+    }
+    let mut min = write;
+    for i in 0..g.max_subs {
+        let e = entry(obj, i);
+        // SYNC POINT: SeqCst, pairs with a joining subscriber's SeqCst stores.
+        if e.state().load(Ordering::SeqCst) != ACTIVE {
+            continue;
+        }
+        let next = e.next().load(Ordering::SeqCst).min(write);
+        if write - next >= slots && !sys::process_alive(e.pid().load(Ordering::Relaxed)) {
+            e.state().store(FREE, Ordering::Release); // evict a dead subscriber
+            continue;
+        }
+        min = min.min(next);
+    }
+    *min_cache = min;
+    write - min < slots
+}
+
+/// The publishing side of a broadcast channel.
+#[derive(Debug)]
+pub struct Publisher {
+    obj: Object,
+    g: Geometry,
+    line: Line,
+    data: Doorbell,
+    space: Doorbell,
+    write: u64,
+    /// The slowest subscriber's position when last scanned (back-pressure only).
+    min_cache: u64,
+    wait: WaitMode,
+}
+
+impl std::fmt::Debug for Geometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} slots x {} bytes, {:?}",
+            self.slots, self.slot_size, self.policy
+        )
+    }
+}
+
+// SAFETY: all shared state is reached through atomics or the slot protocol; nothing is tied
+// to a thread.
+unsafe impl Send for Publisher {}
+
+impl Publisher {
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    /// The largest message.
+    pub fn max_message_len(&self) -> usize {
+        self.g.slot_size
+    }
+
+    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        if msg.len() > self.g.slot_size {
+            return Err(Error::size(
+                self.name(),
+                format!(
+                    "a message of {} bytes is over the slot size {}",
+                    msg.len(),
+                    self.g.slot_size
+                ),
+            ));
+        }
+        let Publisher {
+            obj,
+            g,
+            space,
+            write,
+            min_cache,
+            wait,
+            ..
+        } = self;
+        if !room(obj, g, *write, min_cache) {
+            layout::wait_for(obj.name(), None, space, *wait, deadline, || {
+                room(obj, g, *write, min_cache)
+            })?;
+        }
+        let k = self.write;
+        let (stamp, body) = slot(&self.obj, &self.g, k);
+        // SAFETY: `stamp` is an aligned u64 in the slot.
+        let stamp = unsafe { &*stamp };
+        // SYNC POINT (seqlock writer): odd stamp, Release fence, data, even stamp (Release).
+        // Readers: stamp (Acquire), data, Acquire fence, stamp again.
+        stamp.store(2 * k + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        // SAFETY: the slot's length word and payload lie inside the slot; under back-pressure
+        // no subscriber reads this slot any more, under overwrite readers validate the stamp.
+        unsafe {
+            ptr::copy_nonoverlapping((msg.len() as u32).to_ne_bytes().as_ptr(), body, 4);
+            ptr::copy_nonoverlapping(msg.as_ptr(), body.add(8), msg.len());
+        }
+        stamp.store(2 * k + 2, Ordering::Release);
+        self.write = k + 1;
+        // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads and the doorbell.
+        self.line.pos().store(self.write, Ordering::SeqCst);
+        self.data.ring();
+        Ok(())
+    }
+
+    /// Publishes `msg` to every subscriber (waiting for the slowest under back-pressure).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SizeInvalid`] over the slot size.
+    pub fn send(&mut self, msg: &[u8]) -> Result<()> {
+        self.send_until(msg, Deadline::Forever)
+    }
+
+    /// [`Publisher::send`] without waiting: [`Error::WouldBlock`] if a subscriber is a ring behind.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::send`], and `WouldBlock`.
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<()> {
+        self.send_until(msg, Deadline::Try)
+    }
+
+    /// [`Publisher::send`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::send`], and `Timeout`.
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        self.send_until(msg, Deadline::after(timeout))
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        layout::detach(&self.obj, Role::Producer, &self.data);
+    }
+}
+
+/// A subscriber of a broadcast channel.
+#[derive(Debug)]
+pub struct Subscriber {
+    obj: Object,
+    g: Geometry,
+    line: Line,
+    data: Doorbell,
+    space: Doorbell,
+    index: usize,
+    next: u64,
+    wait: WaitMode,
+}
+
+// SAFETY: as for Publisher.
+unsafe impl Send for Subscriber {}
+
+/// A subscriber's view of the shared state, borrowed apart from its position.
+struct Reader<'a> {
+    obj: &'a Object,
+    g: &'a Geometry,
+    line: &'a Line,
+    space: &'a Doorbell,
+    index: usize,
+}
+
+impl Reader<'_> {
+    /// One attempt: copy message `*next` into `buf`, or report empty or lapped.
+    fn try_read(&self, next: &mut u64, buf: &mut Vec<u8>) -> Result<Read> {
+        // SYNC POINT: Acquire pairs with the publisher's SeqCst store of the count.
+        let w = self.line.pos().load(Ordering::Acquire);
+        let r = *next;
+        if r >= w {
+            return Ok(Read::Empty);
+        }
+        let slots = self.g.slots as u64;
+        if w - r > slots - 1 && self.g.policy == Policy::Overwrite {
+            return Ok(self.skip_to(next, w + 1 - slots));
+        }
+        let (stamp, body) = slot(self.obj, self.g, r);
+        // SAFETY: an aligned u64 in the slot.
+        let stamp = unsafe { &*stamp };
+        let s1 = stamp.load(Ordering::Acquire);
+        if s1 != 2 * r + 2 {
+            if s1 > 2 * r + 2 {
+                let w = self.line.pos().load(Ordering::Acquire);
+                return Ok(self.skip_to(next, w + 1 - slots));
+            }
+            return Err(self.corrupt(format!("slot of message {r} has stamp {s1}")));
+        }
+        let mut len = [0u8; 4];
+        // SAFETY: the length word lies inside the slot; a raw copy, validated below.
+        unsafe { ptr::copy_nonoverlapping(body, len.as_mut_ptr(), 4) };
+        let len = u32::from_ne_bytes(len) as usize;
+        if len > self.g.slot_size {
+            return Err(self.corrupt(format!(
+                "message {r} claims {len} bytes in a {}-byte slot",
+                self.g.slot_size
+            )));
+        }
+        buf.clear();
+        buf.reserve(len);
+        // SAFETY: `len` bytes fit in the slot (checked) and in `buf`'s spare capacity
+        // (reserved); the copy is accepted only if the stamp did not change meanwhile.
+        unsafe {
+            ptr::copy_nonoverlapping(body.add(8), buf.as_mut_ptr(), len);
+            buf.set_len(len);
+        }
+        fence(Ordering::Acquire);
+        if stamp.load(Ordering::Relaxed) != s1 {
+            buf.clear();
+            let w = self.line.pos().load(Ordering::Acquire);
+            return Ok(self.skip_to(next, w + 1 - slots));
+        }
+        self.advance(next, r + 1);
+        Ok(Read::Got(len))
+    }
+
+    fn corrupt(&self, reason: String) -> Error {
+        Error::Corrupt {
+            name: self.obj.name().to_owned(),
+            reason,
+        }
+    }
+
+    fn skip_to(&self, next: &mut u64, to: u64) -> Read {
+        let missed = to.saturating_sub(*next);
+        self.advance(next, to.max(*next));
+        Read::Lagged(missed)
+    }
+
+    fn advance(&self, next: &mut u64, to: u64) {
+        *next = to;
+        // SYNC POINT: SeqCst; the publisher's SeqCst scan sees it, and the space doorbell
+        // check is ordered after it.
+        entry(self.obj, self.index)
+            .next()
+            .store(to, Ordering::SeqCst);
+        if self.g.policy == Policy::Block {
+            self.space.ring();
+        }
+    }
+}
+
+/// What one attempt to read found.
+enum Read {
+    Empty,
+    Got(usize),
+    Lagged(u64),
+}
+
+impl Subscriber {
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    fn recv_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
+        let Subscriber {
+            obj,
+            g,
+            line,
+            data,
+            space,
+            index,
+            next,
+            wait,
+        } = self;
+        let reader = Reader {
+            obj,
+            g,
+            line,
+            space,
+            index: *index,
+        };
+        let mut outcome = reader.try_read(next, buf)?;
+        if let Read::Empty = outcome {
+            let mut err = None;
+            layout::wait_for(
+                obj.name(),
+                Some(line),
+                data,
+                *wait,
+                deadline,
+                // `wait_for` may ask again after a success; reading consumes, so answer
+                // from what was already read.
+                || {
+                    if !matches!(outcome, Read::Empty) || err.is_some() {
+                        return true;
+                    }
+                    match reader.try_read(next, buf) {
+                        Ok(Read::Empty) => false,
+                        Ok(r) => {
+                            outcome = r;
+                            true
+                        }
+                        Err(e) => {
+                            err = Some(e);
+                            true
+                        }
+                    }
+                },
+            )?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+        }
+        match outcome {
+            Read::Got(n) => Ok(n),
+            Read::Lagged(missed) => Err(Error::Lagged {
+                name: obj.name().to_owned(),
+                missed,
+            }),
+            Read::Empty => unreachable!("wait_for returns Ok only once a read succeeded"),
+        }
+    }
+
+    /// Copies the next message into `buf` (cleared first) and returns its length, waiting as
+    /// long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lagged`] (overwrite policy) when messages were lost — the next call continues
+    /// with the oldest message still available; [`Error::Disconnected`] once the publisher is
+    /// gone and everything it published was read.
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        self.recv_until(buf, Deadline::Forever)
+    }
+
+    /// [`Subscriber::recv_into`] without waiting: [`Error::WouldBlock`] if nothing is new.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv_into`], and `WouldBlock`.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        self.recv_until(buf, Deadline::Try)
+    }
+
+    /// [`Subscriber::recv_into`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv_into`], and `Timeout`.
+    pub fn recv_into_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
+        self.recv_until(buf, Deadline::after(timeout))
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        entry(&self.obj, self.index)
+            .state()
+            .store(FREE, Ordering::SeqCst);
+        self.space.ring();
+    }
+}

@@ -1,0 +1,225 @@
+//! 1 → N broadcast: join points, both slow-subscriber policies, and four subscriber processes.
+
+use std::io::Write;
+use std::time::Duration;
+
+use shmkit::channel::broadcast::{self, Policy};
+use shmkit::Error;
+
+use crate::util::{self, NameGuard};
+use crate::Role;
+
+pub const ROLES: &[(&str, Role)] = &[("subscriber", child_subscriber)];
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// args: name, delay_us — subscribes, says "subscribed", receives until disconnected (sleeping
+/// `delay_us` per message), checks order, and prints "received R missed M".
+fn child_subscriber(a: &[String]) {
+    let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
+    let delay = Duration::from_micros(a[1].parse().unwrap());
+    let mut out = std::io::stdout();
+    writeln!(out, "subscribed").unwrap();
+    out.flush().unwrap();
+    let (mut received, mut missed, mut expect) = (0u64, 0u64, 0u64);
+    let mut buf = Vec::new();
+    loop {
+        match sub.recv_into_timeout(&mut buf, WAIT) {
+            Ok(_) => {
+                let seq = u64::from_le_bytes(buf[..8].try_into().unwrap());
+                assert_eq!(seq, expect, "order");
+                assert!(buf[8..].iter().all(|&b| b == seq as u8), "content of {seq}");
+                received += 1;
+                expect += 1;
+                std::thread::sleep(delay);
+            }
+            Err(Error::Lagged { missed: m, .. }) => {
+                missed += m;
+                expect += m;
+            }
+            Err(Error::Disconnected { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    writeln!(out, "received {received} missed {missed}").unwrap();
+}
+
+fn message(seq: u64) -> Vec<u8> {
+    let mut m = seq.to_le_bytes().to_vec();
+    m.extend(std::iter::repeat_n(seq as u8, (seq % 200) as usize));
+    m
+}
+
+#[test]
+fn subscribers_see_everything_from_their_join_point() {
+    let name = NameGuard::new("bcjoin");
+    let mut publ = broadcast::options()
+        .slots(16)
+        .slot_size(256)
+        .create(&name)
+        .unwrap();
+    publ.send(b"before anyone").unwrap();
+    let mut a = broadcast::options().subscribe(&name).unwrap();
+    publ.send(b"one").unwrap();
+    let mut b = broadcast::options().subscribe(&name).unwrap();
+    publ.send(b"two").unwrap();
+    let mut buf = Vec::new();
+    for (sub, want) in [(&mut a, vec!["one", "two"]), (&mut b, vec!["two"])] {
+        for w in want {
+            sub.try_recv_into(&mut buf).unwrap();
+            assert_eq!(buf, w.as_bytes());
+        }
+        assert!(matches!(
+            sub.try_recv_into(&mut buf),
+            Err(Error::WouldBlock { .. })
+        ));
+    }
+    assert!(matches!(
+        publ.send(&[0; 257]),
+        Err(Error::SizeInvalid { .. })
+    ));
+    drop(publ);
+    assert!(matches!(
+        a.recv_into_timeout(&mut buf, WAIT),
+        Err(Error::Disconnected { .. })
+    ));
+}
+
+#[test]
+fn overwrite_reports_exactly_what_a_slow_subscriber_lost() {
+    let name = NameGuard::new("bclag");
+    let mut publ = broadcast::options()
+        .slots(8)
+        .slot_size(64)
+        .policy(Policy::Overwrite)
+        .create(&name)
+        .unwrap();
+    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    for seq in 0..100 {
+        publ.try_send(&message(seq % 50)).unwrap(); // never blocks
+    }
+    drop(publ);
+    let (mut got, mut lost) = (Vec::new(), 0);
+    let mut buf = Vec::new();
+    loop {
+        match sub.recv_into_timeout(&mut buf, WAIT) {
+            Ok(_) => got.push(buf.clone()),
+            Err(Error::Lagged { missed, .. }) => lost += missed,
+            Err(Error::Disconnected { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(got.len() as u64 + lost, 100);
+    assert!(lost >= 92, "a ring of 8 keeps at most 8: lost {lost}");
+    let want: Vec<_> = (100 - got.len() as u64..100)
+        .map(|s| message(s % 50))
+        .collect();
+    assert_eq!(got, want, "the newest messages survive, in order");
+}
+
+#[test]
+fn back_pressure_waits_for_the_slowest_and_max_subscribers_holds() {
+    let name = NameGuard::new("bcblock");
+    let mut publ = broadcast::options()
+        .slots(4)
+        .slot_size(16)
+        .max_subscribers(2)
+        .create(&name)
+        .unwrap();
+    let mut slow = broadcast::options().subscribe(&name).unwrap();
+    let _other = broadcast::options().subscribe(&name).unwrap();
+    assert!(matches!(
+        broadcast::options().subscribe(&name),
+        Err(Error::Full { max: 2, .. })
+    ));
+    drop(_other);
+    for i in 0..4u8 {
+        publ.try_send(&[i]).unwrap();
+    }
+    assert!(matches!(publ.try_send(&[9]), Err(Error::WouldBlock { .. })));
+    assert!(matches!(
+        publ.send_timeout(&[9], Duration::from_millis(20)),
+        Err(Error::Timeout { .. })
+    ));
+    let mut buf = Vec::new();
+    slow.try_recv_into(&mut buf).unwrap();
+    assert_eq!(buf, [0]);
+    publ.try_send(&[4]).unwrap();
+    for i in 1..=4u8 {
+        slow.try_recv_into(&mut buf).unwrap();
+        assert_eq!(buf, [i]);
+    }
+}
+
+fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
+    let name = NameGuard::new("bcfour");
+    let mut publ = broadcast::options()
+        .slots(64)
+        .slot_size(256)
+        .policy(policy)
+        .create(&name)
+        .unwrap();
+    // Three fast subscribers and one that sleeps 200 µs per message.
+    let mut children: Vec<_> = ["0", "0", "0", "200"]
+        .iter()
+        .map(|d| util::spawn("subscriber", &[&name, d]))
+        .collect();
+    for c in &mut children {
+        c.wait_for_line("subscribed");
+    }
+    for seq in 0..total {
+        publ.send_timeout(&message(seq), WAIT).unwrap();
+    }
+    drop(publ);
+    children
+        .into_iter()
+        .map(|c| {
+            let f = c.wait();
+            f.assert_success();
+            let line = f
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("received"))
+                .expect("summary");
+            let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+            (n[0], n[1])
+        })
+        .collect()
+}
+
+#[test]
+fn four_subscriber_processes_with_back_pressure_all_get_everything() {
+    for (received, missed) in run_four(Policy::Block, 3000) {
+        assert_eq!((received, missed), (3000, 0));
+    }
+}
+
+#[test]
+fn four_subscriber_processes_with_overwrite_account_for_every_message() {
+    let results = run_four(Policy::Overwrite, 3000);
+    for &(received, missed) in &results {
+        assert_eq!(received + missed, 3000, "{results:?}");
+    }
+    assert!(
+        results[3].1 > 0,
+        "the slow subscriber should have lagged: {results:?}"
+    );
+}
+
+/// A subscriber killed a ring behind is evicted instead of blocking the publisher forever.
+#[test]
+fn a_killed_subscriber_does_not_block_the_publisher() {
+    let name = NameGuard::new("bcdead");
+    let mut publ = broadcast::options()
+        .slots(4)
+        .slot_size(16)
+        .create(&name)
+        .unwrap();
+    let mut child = util::spawn("subscriber", &[&name, "1000000"]);
+    child.wait_for_line("subscribed");
+    publ.send(&message(0)[..8]).unwrap(); // the child takes this one, then sleeps
+    child.kill();
+    for seq in 1..50 {
+        publ.send_timeout(&message(seq)[..8], WAIT).unwrap();
+    }
+}
