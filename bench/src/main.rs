@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     for a in &args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" => benches.push(a),
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         }
     }
     if benches.is_empty() {
-        benches = vec!["segment", "sync", "latency", "throughput"];
+        benches = vec!["segment", "sync", "latency", "throughput", "broadcast"];
     }
     let mut rows = Vec::new();
     for b in benches {
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             }
             "latency" => rows.extend(channel::latency(quick)),
             "throughput" => rows.extend(channel::throughput(quick)),
+            "broadcast" => rows.extend(channel::broadcast_table(quick)),
             _ => {
                 let plan = if quick {
                     sync::Plan {
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
                 (channel::LAT_BLOCK, channel::LAT_BLOCK_TITLE),
                 channel::TPUT_TITLES[0],
                 channel::TPUT_TITLES[1],
+                (channel::BCAST, channel::BCAST_TITLE),
             ],
         );
     }
