@@ -400,7 +400,8 @@ impl Publisher {
         }
         stamp.store(2 * k + 2, Ordering::Release);
         self.write = k + 1;
-        // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads and the doorbell.
+        // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads (and with their
+        // SeqCst join protocol); the doorbell's fence orders it before the sleeper check.
         self.line.pos().store(self.write, Ordering::SeqCst);
         self.data.ring();
         Ok(())

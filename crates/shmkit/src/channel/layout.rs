@@ -17,7 +17,7 @@
 //! never share a cache line (nor an adjacent-line prefetch pair). Attachment words change only
 //! on attach and detach, so reading them on every call costs no cache miss.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use std::time::{Duration, Instant};
 
@@ -169,9 +169,9 @@ pub(crate) fn attach(obj: &Object, role: Role) -> Result<()> {
 
 /// Marks `role` closed and wakes the peer so that it notices.
 pub(crate) fn detach(obj: &Object, role: Role, peer_bell: &Doorbell) {
-    // SYNC POINT: SeqCst, so that the peer's doorbell check (SeqCst) sees either the closed
-    // state or our sleeper count; also Release for everything this side did before.
-    Line::of(obj, role).state().store(CLOSED, Ordering::SeqCst);
+    // SYNC POINT: Release for everything this side did before; the fence in `ring` orders it
+    // before the sleeper check.
+    Line::of(obj, role).state().store(CLOSED, Ordering::Release);
     peer_bell.ring();
 }
 
@@ -189,9 +189,10 @@ pub(crate) fn peer_gone(line: &Line, check_pid: bool) -> bool {
 /// Where one side sleeps until the other rings: a sequence word, a sleeper count, and the
 /// OS waker (futex on the sequence word; a named semaphore on Windows).
 ///
-/// Sleeping side: `sleepers += 1` (SeqCst), read `seq`, check the condition (SeqCst loads),
-/// sleep on `seq` if it still holds, `sleepers -= 1`. Ringing side: change the state the
-/// condition reads (SeqCst), then, only if `sleepers > 0` (SeqCst), bump `seq` and wake.
+/// Sleeping side: `sleepers += 1`, SeqCst fence, read `seq`, check the condition, sleep on
+/// `seq` if it still holds, `sleepers -= 1`. Ringing side: change the state the condition
+/// reads, SeqCst fence, then, only if `sleepers > 0`, bump `seq` and wake. (Fences rather than
+/// SeqCst accesses, so that the loom model in `tests/loom.rs` checks exactly this.)
 /// Either the ringer sees the sleeper, or the sleeper's check sees the change; a ring between
 /// the sleeper's `seq` read and its sleep changes `seq`, so the futex does not sleep.
 #[derive(Debug)]
@@ -219,9 +220,11 @@ impl Doorbell {
     /// spuriously.
     pub(crate) fn sleep(&self, deadline: Deadline, still: impl FnOnce() -> bool) -> Result<()> {
         let (seq, sleepers) = (self.line.seq(), self.line.sleepers());
-        // SYNC POINT: SeqCst increment before the condition's SeqCst loads; pairs with `ring`.
-        sleepers.fetch_add(1, Ordering::SeqCst);
-        let s = seq.load(Ordering::SeqCst);
+        sleepers.fetch_add(1, Ordering::Relaxed);
+        // SYNC POINT: this SeqCst fence orders the registration before the condition's loads;
+        // it pairs with the fence in `ring` (Dekker: at least one side sees the other).
+        fence(Ordering::SeqCst);
+        let s = seq.load(Ordering::Acquire);
         let r = if still() {
             self.sys.wait(seq, s, deadline)
         } else {
@@ -234,10 +237,12 @@ impl Doorbell {
     /// Wakes the sleepers, if any (no syscall when there are none).
     #[inline]
     pub(crate) fn ring(&self) {
-        // SYNC POINT: SeqCst load after the caller's SeqCst change; pairs with `sleep`.
-        let n = self.line.sleepers().load(Ordering::SeqCst);
+        // SYNC POINT: this SeqCst fence orders the caller's change of the condition before
+        // the sleeper count's load; pairs with the fence in `sleep`.
+        fence(Ordering::SeqCst);
+        let n = self.line.sleepers().load(Ordering::Relaxed);
         if n > 0 {
-            self.line.seq().fetch_add(1, Ordering::SeqCst);
+            self.line.seq().fetch_add(1, Ordering::Release);
             self.sys.wake(self.line.seq(), n);
         }
     }

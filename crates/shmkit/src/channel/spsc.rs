@@ -7,10 +7,10 @@
 //! when a frame would wrap, a PAD frame fills the tail so every loan is one contiguous slice.
 //!
 //! Publication: the producer writes the payload and frame header(s), then stores `write_pos`
-//! (SeqCst: Release publishes the bytes; the SeqCst half orders it before the doorbell's
-//! sleeper check). The consumer loads `write_pos` with Acquire before reading any frame, and
-//! releases a frame by storing `read_pos` (SeqCst likewise), after which the producer may
-//! reuse the bytes. A killed producer can only leave bytes beyond `write_pos`, which nobody
+//! with Release (the doorbell's SeqCst fence then orders it before the sleeper check). The
+//! consumer loads `write_pos` with Acquire before reading any frame, and releases a frame by
+//! storing `read_pos` (Release likewise), after which the producer may reuse the bytes. The
+//! index protocol and the doorbell are model-checked with loom in `tests/loom.rs`. A killed producer can only leave bytes beyond `write_pos`, which nobody
 //! reads, so a half-written message is never seen.
 
 use std::ops::{Deref, DerefMut};
@@ -300,7 +300,7 @@ fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Option<(usize, usi
     let total = (pad + need) as u64;
     let cap = s.cap as u64;
     if cur.write + total - cur.read_cache > cap {
-        // SYNC POINT: Acquire pairs with the consumer's SeqCst (Release) store of read_pos:
+        // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos:
         // the bytes it released are no longer being read.
         cur.read_cache = s.peer.pos().load(Ordering::Acquire);
         if cur.write + total - cur.read_cache > cap {
@@ -340,9 +340,9 @@ impl Loan<'_> {
         }
         write_header(self.frame, self.len as u32, KIND_MESSAGE);
         p.cur.write += (self.pad + frame_size(self.len)) as u64;
-        // SYNC POINT: SeqCst store; Release publishes payload and headers to the consumer's
-        // Acquire load of write_pos; SeqCst orders it before the doorbell's sleeper check.
-        p.s.mine.pos().store(p.cur.write, Ordering::SeqCst);
+        // SYNC POINT: Release publishes payload and headers to the consumer's Acquire load of
+        // write_pos; the fence in `ring` orders this store before the sleeper check.
+        p.s.mine.pos().store(p.cur.write, Ordering::Release);
         p.s.peer_bell.ring();
     }
 }
@@ -466,8 +466,8 @@ fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u6
     loop {
         let at = cur.read + skipped;
         if at == cur.write_cache {
-            // SYNC POINT: Acquire pairs with the producer's SeqCst (Release) store of
-            // write_pos, so the frames below it are fully written.
+            // SYNC POINT: Acquire pairs with the producer's Release store of write_pos, so the
+            // frames below it are fully written.
             cur.write_cache = s.peer.pos().load(Ordering::Acquire);
             if at == cur.write_cache {
                 return Ok(None);
@@ -530,9 +530,9 @@ impl Drop for Sample<'_> {
     fn drop(&mut self) {
         let c = &mut *self.c;
         c.cur.read += self.advance;
-        // SYNC POINT: SeqCst store; its Release half pairs with the producer's Acquire load of
-        // read_pos (it may now reuse the bytes), its SeqCst half with the doorbell check.
-        c.s.mine.pos().store(c.cur.read, Ordering::SeqCst);
+        // SYNC POINT: Release pairs with the producer's Acquire load of read_pos (it may now
+        // reuse the bytes); the fence in `ring` orders it before the sleeper check.
+        c.s.mine.pos().store(c.cur.read, Ordering::Release);
         c.s.peer_bell.ring();
     }
 }

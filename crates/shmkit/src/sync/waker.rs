@@ -1,18 +1,18 @@
 //! Sleeping until a word in shared memory changes, with no syscall for the waker when nobody
 //! sleeps. The OS part (futex, named semaphore, polling) is `sys::SysWaker`.
 //!
-//! Protocol (a Dekker pair, hence SeqCst on all four accesses):
+//! Protocol (a Dekker pair, hence a SeqCst fence on each side):
 //!
 //! | sleeper                               | waker                                   |
 //! |---------------------------------------|-----------------------------------------|
-//! | `sleepers += 1`                       | change `word`                           |
+//! | `sleepers += 1`; fence(SeqCst)        | change `word`; fence(SeqCst)            |
 //! | if `word == expected`: sleep          | if `sleepers > 0`: wake                 |
 //! | `sleepers -= 1`                       |                                         |
 //!
 //! Either the waker sees the sleeper's increment and wakes it, or the sleeper's check (done
 //! again atomically by `FUTEX_WAIT`) sees the new word and does not sleep.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 use super::object::{Object, SLEEPERS};
 use crate::sys::{Deadline, SysWaker};
@@ -51,10 +51,11 @@ impl Waker {
         deadline: Deadline,
     ) -> Result<()> {
         let sleepers = obj.word(SLEEPERS);
-        // SYNC POINT: SeqCst increment, then SeqCst re-check of the word; pairs with the
-        // waker's SeqCst change of the word then SeqCst load of `sleepers` in `wake`.
-        sleepers.fetch_add(1, Ordering::SeqCst);
-        let r = if word.load(Ordering::SeqCst) == expected {
+        sleepers.fetch_add(1, Ordering::Relaxed);
+        // SYNC POINT: SeqCst fence between the registration and the re-check of the word;
+        // pairs with the fence in `wake` (the doorbell model in tests/loom.rs).
+        fence(Ordering::SeqCst);
+        let r = if word.load(Ordering::Relaxed) == expected {
             self.sys.wait(word, expected, deadline)
         } else {
             Ok(())
@@ -64,10 +65,12 @@ impl Waker {
     }
 
     /// Wakes up to `n` sleepers on `word`, skipping the syscall when there are none.
-    /// Call after changing `word` with SeqCst.
+    /// Call after changing `word`.
     pub(crate) fn wake(&self, obj: &Object, word: &AtomicU32, n: u32) {
-        // SYNC POINT: pairs with the sleeper's SeqCst increment in `wait`.
-        let sleeping = obj.word(SLEEPERS).load(Ordering::SeqCst);
+        // SYNC POINT: SeqCst fence between the caller's change of the word and the sleeper
+        // count's load; pairs with the fence in `wait`.
+        fence(Ordering::SeqCst);
+        let sleeping = obj.word(SLEEPERS).load(Ordering::Relaxed);
         if sleeping > 0 {
             self.sys.wake(word, n.min(sleeping));
         }

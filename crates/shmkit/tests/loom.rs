@@ -1,0 +1,125 @@
+//! loom models of the channel's two concurrency protocols, with the orderings of
+//! `src/channel/spsc.rs` and `src/channel/layout.rs`. loom explores every interleaving (and
+//! every weak-memory outcome it models) of two threads, which the cross-process tests can only
+//! sample. These are models — the algorithm restated on loom's atomics and cells, because the
+//! real ring lives in shared memory loom cannot track — kept next to the code they mirror.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p shmkit --test loom --release`
+//! (without `--cfg loom` this file is empty).
+#![cfg(loom)]
+
+use loom::cell::UnsafeCell;
+use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+const CAP: usize = 2;
+
+/// The ring's index protocol: monotonic positions, a cached peer position, payload published
+/// by the store of `write` and released by the store of `read`.
+struct Ring {
+    write: AtomicU64,
+    read: AtomicU64,
+    slots: [UnsafeCell<u32>; CAP],
+}
+
+fn ring() -> Arc<Ring> {
+    Arc::new(Ring {
+        write: AtomicU64::new(0),
+        read: AtomicU64::new(0),
+        slots: [UnsafeCell::new(0), UnsafeCell::new(0)],
+    })
+}
+
+/// Sends `n` values and receives them on another thread; `publish` and `release` are the
+/// orderings of the stores of `write` and `read` (the code uses Release; Relaxed must be
+/// caught as a race).
+fn transfer(n: u32, publish: Ordering, release: Ordering) {
+    let r = ring();
+    let p = r.clone();
+    let producer = thread::spawn(move || {
+        let (mut w, mut read_cache) = (0u64, 0u64);
+        for v in 1..=n {
+            while w - read_cache >= CAP as u64 {
+                // SYNC POINT: pairs with the consumer's store of `read`.
+                read_cache = p.read.load(Ordering::Acquire);
+                if w - read_cache >= CAP as u64 {
+                    thread::yield_now();
+                }
+            }
+            p.slots[(w % CAP as u64) as usize].with_mut(|s| unsafe { *s = v });
+            w += 1;
+            p.write.store(w, publish);
+        }
+    });
+    let (mut rd, mut write_cache) = (0u64, 0u64);
+    for want in 1..=n {
+        while rd == write_cache {
+            // SYNC POINT: pairs with the producer's store of `write`.
+            write_cache = r.write.load(Ordering::Acquire);
+            if rd == write_cache {
+                thread::yield_now();
+            }
+        }
+        let got = r.slots[(rd % CAP as u64) as usize].with(|s| unsafe { *s });
+        assert_eq!(got, want);
+        rd += 1;
+        r.read.store(rd, release);
+    }
+    producer.join().unwrap();
+}
+
+#[test]
+fn the_ring_delivers_in_order_without_races() {
+    loom::model(|| transfer(3, Ordering::Release, Ordering::Release));
+}
+
+/// The model can fail: a Relaxed publication lets the consumer read a slot the producer is
+/// still writing, which loom reports as a data race (a panic).
+#[test]
+#[should_panic]
+fn a_relaxed_publication_is_caught() {
+    loom::model(|| transfer(2, Ordering::Relaxed, Ordering::Release));
+}
+
+/// The doorbell (`Doorbell::sleep` / `ring`, and `sync::Waker`): a sleeper registers, fences,
+/// re-checks, and sleeps on `seq` (FUTEX_WAIT, modelled with park: a wake between the check
+/// and the sleep leaves a token, as a futex's value check does); the waker changes the
+/// condition, fences, and rings only if it sees a sleeper. A lost wake-up leaves the sleeper
+/// parked forever, which loom reports as a deadlock.
+fn doorbell(fenced: bool) {
+    let fence = move || {
+        if fenced {
+            loom::sync::atomic::fence(Ordering::SeqCst);
+        }
+    };
+    let data = Arc::new(AtomicU64::new(0));
+    let seq = Arc::new(AtomicU32::new(0));
+    let sleepers = Arc::new(AtomicU32::new(0));
+    let (d, q, z) = (data.clone(), seq.clone(), sleepers.clone());
+    let sleeper = thread::spawn(move || {
+        while d.load(Ordering::Acquire) != 1 {
+            z.fetch_add(1, Ordering::Relaxed);
+            fence();
+            let s = q.load(Ordering::Acquire);
+            if d.load(Ordering::Acquire) != 1 && q.load(Ordering::Acquire) == s {
+                thread::park();
+            }
+            z.fetch_sub(1, Ordering::Relaxed);
+        }
+    });
+    data.store(1, Ordering::Release);
+    fence();
+    if sleepers.load(Ordering::Relaxed) > 0 {
+        seq.fetch_add(1, Ordering::Release);
+        sleeper.thread().unpark();
+    }
+    sleeper.join().unwrap();
+}
+
+/// Without the two fences loom reports a deadlock here — the lost wake-up (checked by hand:
+/// loom's deadlock report aborts the process, so it cannot be a `should_panic` test).
+#[test]
+fn the_doorbell_loses_no_wake_up() {
+    loom::model(|| doorbell(true));
+}
