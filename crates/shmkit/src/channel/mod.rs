@@ -26,12 +26,12 @@
 //! * A full ring blocks the producer, an empty one the consumer; every wait has `try_`,
 //!   blocking and `_timeout` forms. [`WaitMode`] chooses spin-then-sleep, sleep, or busy-poll.
 //! * Disconnect: when one side is dropped or its process dies, the other side's calls
-//!   return [`Error::Disconnected`](crate::Error::Disconnected) — the consumer only after it
+//!   return [`Error::Disconnected`] — the consumer only after it
 //!   has received everything committed. A producer killed mid-write never exposes a partial
 //!   message. Death without a drop is noticed within ~50 ms (pid liveness check).
 //! * Opening checks the segment's header (magic, layout version, kind, capacity); a foreign,
 //!   truncated or future segment is a typed error. A ring holding an impossible frame (a
-//!   buggy or hostile writer) makes `recv` return [`Error::Corrupt`](crate::Error::Corrupt),
+//!   buggy or hostile writer) makes `recv` return [`Error::Corrupt`],
 //!   never undefined behaviour.
 //!
 //! The layout is in `layout.rs`, the algorithm and its memory orderings in `spsc.rs`.
