@@ -1,0 +1,187 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::units::{parse_duration, parse_size};
+
+/// Create, inspect, list, clean up and stream shared memory from the shell.
+///
+/// Names are plain tokens (no `/`, `\` or NUL; at most 253 bytes, 30 on macOS). On Linux and
+/// macOS `foo` is the POSIX object `/foo` (on Linux the file `/dev/shm/foo`), the same one
+/// Python's `SharedMemory("foo")` and C's `shm_open("/foo")` open; on Windows it is the named
+/// file mapping `foo`.
+///
+/// Sizes take a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024; KB, MB, GB, TB
+/// are powers of 1000; no suffix means bytes.
+///
+/// Exit status: 0 success, 1 the operation failed, 2 the command line was wrong.
+#[derive(Debug, Parser)]
+#[command(name = "shmkit", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a segment of SIZE zero bytes (mode 0600 unless --mode).
+    ///
+    /// Without --keep the segment lives while this command runs and is removed when it is
+    /// interrupted (Ctrl-C); with --keep it is left in place and the command returns at once
+    /// (Unix; remove it with `shmkit rm`). Windows frees a segment with the last process that
+    /// has it open, so there --keep cannot outlive this command and is refused.
+    Create {
+        /// The segment's name.
+        name: String,
+        /// Its size, e.g. 4096, 4KiB, 1MiB, 2G.
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        /// Unix permission bits, in octal (e.g. 600, 640, 666).
+        #[arg(long, value_parser = parse_mode, default_value = "600")]
+        mode: u32,
+        /// Leave the segment in place and return at once.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Copy bytes into a segment (nothing is written if they do not fit).
+    Write {
+        /// The segment's name.
+        name: String,
+        /// Where to start writing.
+        #[arg(long, default_value = "0", value_parser = parse_size)]
+        offset: u64,
+        /// Write this text.
+        #[arg(long, conflicts_with_all = ["file", "stdin"])]
+        text: Option<String>,
+        /// Write the contents of this file.
+        #[arg(long, conflicts_with = "stdin")]
+        file: Option<PathBuf>,
+        /// `-`: write what arrives on standard input.
+        #[arg(value_name = "-", value_parser = parse_dash)]
+        stdin: Option<bool>,
+    },
+    /// Copy bytes out of a segment, raw (default) or as an xxd-style hex dump.
+    Read {
+        /// The segment's name.
+        name: String,
+        /// Where to start reading.
+        #[arg(long, default_value = "0", value_parser = parse_size)]
+        offset: u64,
+        /// How many bytes (default: to the end).
+        #[arg(long, value_parser = parse_size)]
+        len: Option<u64>,
+        /// Print an xxd-style hex dump.
+        #[arg(long, conflicts_with = "raw")]
+        hex: bool,
+        /// Write the raw bytes (the default).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Show what a segment is: size, kind, owner, mode, creator and whether it still runs.
+    Info {
+        /// The segment's name.
+        name: String,
+        /// Print JSON (fields documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the segments on this machine.
+    ///
+    /// Linux lists /dev/shm. macOS and Windows offer no way to enumerate shared memory, so
+    /// there this command fails with a message saying so.
+    Ls {
+        /// Print JSON (an array of what `info --json` prints).
+        #[arg(long)]
+        json: bool,
+        /// Also list what is not a usable segment name, like glibc's `sem.*` semaphores.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove segment names (mappings that are open stay valid until unmapped).
+    Rm {
+        /// The names to remove.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove shmkit objects (channels, mutexes, …) whose creator process is dead.
+    ///
+    /// Never touches raw segments or segments made by other programs: only those with a
+    /// shmkit header whose creator pid no longer runs.
+    Gc {
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Watch a region of a segment, highlighting bytes as they change, until Ctrl-C.
+    Watch {
+        /// The segment's name.
+        name: String,
+        /// Start of the region.
+        #[arg(long, default_value = "0", value_parser = parse_size)]
+        offset: u64,
+        /// Length of the region (default: up to 256 bytes).
+        #[arg(long, value_parser = parse_size)]
+        len: Option<u64>,
+        /// Time between refreshes, e.g. 100ms, 1s.
+        #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+        interval: std::time::Duration,
+        /// Stop after this many refreshes.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Stream a file (or standard input) to `shmkit recv NAME` in another process.
+    Send {
+        /// The channel's name (created by `shmkit recv`).
+        name: String,
+        /// The file to send, or `-` for standard input.
+        input: PathBuf,
+        /// How long to wait for the receiver's channel to appear.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        wait: std::time::Duration,
+    },
+    /// Receive a stream sent with `shmkit send NAME` (creates the channel and waits).
+    Recv {
+        /// The channel's name.
+        name: String,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Ring size.
+        #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+        capacity: u64,
+    },
+    /// The classic two-process scenario, narrated: a server creates a segment and writes a
+    /// message, a client process reads it by name and replies.
+    Demo {
+        /// The segment's name.
+        #[arg(long, default_value = "MySharedMem")]
+        name: String,
+    },
+    /// The client half of `demo` (started by it).
+    #[command(hide = true)]
+    DemoClient { name: String },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{s:?} is not an octal mode like 600"))
+}
+
+fn parse_dash(s: &str) -> Result<bool, String> {
+    if s == "-" {
+        Ok(true)
+    } else {
+        Err(format!(
+            "expected `-` for standard input, got {s:?} (use --file for files)"
+        ))
+    }
+}

@@ -1,0 +1,448 @@
+//! The subcommands that work on segments: create, write, read, info, ls, rm, gc, watch, demo.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::CommandFactory;
+use shmkit::inspect::{self, Kind};
+use shmkit::{Access, Segment};
+
+use crate::cli::{Cli, Command};
+use crate::report::{human_age, InfoJson};
+use crate::units::human;
+use crate::{hexdump, stream};
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Create {
+            name,
+            size,
+            mode,
+            keep,
+        } => create(&name, size, mode, keep),
+        Command::Write {
+            name,
+            offset,
+            text,
+            file,
+            stdin,
+        } => {
+            let data = match (text, file, stdin) {
+                (Some(t), _, _) => t.into_bytes(),
+                (_, Some(f), _) => {
+                    std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?
+                }
+                (_, _, Some(true)) => {
+                    let mut v = Vec::new();
+                    std::io::stdin()
+                        .read_to_end(&mut v)
+                        .context("reading standard input")?;
+                    v
+                }
+                _ => bail!("nothing to write: give --text, --file or `-` for standard input"),
+            };
+            write(&name, offset, &data)
+        }
+        Command::Read {
+            name,
+            offset,
+            len,
+            hex,
+            raw: _,
+        } => read(&name, offset, len, hex),
+        Command::Info { name, json } => info(&name, json),
+        Command::Ls { json, all } => ls(json, all),
+        Command::Rm { names } => rm(&names),
+        Command::Gc { dry_run } => gc(dry_run),
+        Command::Watch {
+            name,
+            offset,
+            len,
+            interval,
+            count,
+        } => watch(&name, offset, len, interval, count),
+        Command::Send { name, input, wait } => stream::send(&name, &input, wait),
+        Command::Recv {
+            name,
+            output,
+            capacity,
+        } => stream::recv(&name, output.as_deref(), capacity),
+        Command::Demo { name } => demo(&name),
+        Command::DemoClient { name } => demo_client(&name),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "shmkit", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn to_usize(n: u64, what: &str) -> Result<usize> {
+    usize::try_from(n).with_context(|| format!("{what} {n} is too large for this platform"))
+}
+
+/// Sets a flag on Ctrl-C (and SIGTERM), so that loops can end and clean up.
+fn interrupted() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    ctrlc::set_handler(move || f.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")?;
+    Ok(flag)
+}
+
+fn create(name: &str, size: u64, mode: u32, keep: bool) -> Result<ExitCode> {
+    if keep && cfg!(windows) {
+        bail!("--keep cannot work on Windows: a segment lives only while some process has it open; run without --keep to hold it");
+    }
+    let size = to_usize(size, "size")?;
+    let mut seg = Segment::options()
+        .size(size)
+        .mode(mode)
+        .keep(keep)
+        .create(name)
+        .with_context(|| format!("creating {name:?}"))?;
+    if keep {
+        println!(
+            "created {name} ({}, mode {mode:o}); remove it with `shmkit rm {name}`",
+            human(seg.len() as u64)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stop = interrupted()?;
+    println!(
+        "created {name} ({}, mode {mode:o}); holding it until Ctrl-C",
+        human(seg.len() as u64)
+    );
+    std::io::stdout().flush()?;
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    seg.set_keep(false);
+    drop(seg);
+    eprintln!("removed {name}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(name: &str, offset: u64, data: &[u8]) -> Result<ExitCode> {
+    let seg = Segment::open(name).with_context(|| format!("opening {name:?}"))?;
+    let end = offset.checked_add(data.len() as u64);
+    if end.is_none_or(|e| e > seg.len() as u64) {
+        bail!(
+            "{} bytes at offset {offset} do not fit in {name:?} ({} bytes); nothing was written",
+            data.len(),
+            seg.len()
+        );
+    }
+    if !data.is_empty() {
+        let mut view = seg.map_range(Access::ReadWrite, to_usize(offset, "offset")?, data.len())?;
+        view.write_at(0, data)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read(name: &str, offset: u64, len: Option<u64>, hex: bool) -> Result<ExitCode> {
+    let seg = Segment::options()
+        .read_only(true)
+        .open(name)
+        .with_context(|| format!("opening {name:?}"))?;
+    let size = seg.len() as u64;
+    if offset > size {
+        bail!("offset {offset} is past the end of {name:?} ({size} bytes)");
+    }
+    let len = len.unwrap_or(size - offset);
+    if offset.checked_add(len).is_none_or(|e| e > size) {
+        bail!("{len} bytes at offset {offset} run past the end of {name:?} ({size} bytes)");
+    }
+    let bytes = if len == 0 {
+        Vec::new()
+    } else {
+        let view = seg.map_range(
+            Access::ReadOnly,
+            to_usize(offset, "offset")?,
+            to_usize(len, "length")?,
+        )?;
+        view.read_vec(0, view.len())?
+    };
+    let mut out = std::io::stdout().lock();
+    if hex {
+        out.write_all(hexdump::dump(&bytes, offset, &|_| false, "", "").as_bytes())?;
+    } else {
+        out.write_all(&bytes)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn info(name: &str, json: bool) -> Result<ExitCode> {
+    let i = inspect::inspect(name).with_context(|| format!("inspecting {name:?}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&InfoJson::from(&i))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("name:     {}", i.name);
+    println!("size:     {} ({})", i.len, human(i.len as u64));
+    println!("kind:     {}", i.kind.label());
+    if let Some(v) = i.layout_version {
+        println!("layout:   version {v}");
+    }
+    if let Some(uid) = i.owner_uid {
+        println!("owner:    uid {uid}");
+    }
+    if let Some(m) = i.mode {
+        println!("mode:     {m:o}");
+    }
+    if let Some(t) = i.modified {
+        println!("modified: {} ago", human_age(crate::report::age(t)));
+    }
+    match (i.creator_pid, i.creator_alive) {
+        (Some(pid), Some(true)) => println!("creator:  pid {pid} (running)"),
+        (Some(pid), _) => println!("creator:  pid {pid} (dead; `shmkit gc` removes this)"),
+        _ => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every listed segment with what `inspect` says; unreadable ones are skipped with a note.
+fn survey(all: bool) -> Result<Vec<shmkit::inspect::Info>> {
+    let names = inspect::list().context("listing segments")?;
+    let mut out = Vec::new();
+    for n in names {
+        if !all && n.starts_with("sem.") {
+            continue; // glibc's named semaphores live in /dev/shm too
+        }
+        match inspect::inspect(&n) {
+            Ok(i) => out.push(i),
+            Err(shmkit::Error::NotFound { .. }) => {} // removed meanwhile
+            Err(e) if all => eprintln!("shmkit: {n}: {e}"),
+            Err(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+fn ls(json: bool, all: bool) -> Result<ExitCode> {
+    let infos = survey(all)?;
+    if json {
+        let v: Vec<InfoJson> = infos.iter().map(InfoJson::from).collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 6]> = infos
+        .iter()
+        .map(|i| {
+            [
+                i.name.clone(),
+                human(i.len as u64),
+                i.kind.label().to_owned(),
+                i.owner_uid.map_or("-".into(), |u| u.to_string()),
+                i.modified
+                    .map_or("-".into(), |t| human_age(crate::report::age(t))),
+                match (i.creator_pid, i.creator_alive) {
+                    (Some(p), Some(true)) => format!("{p}"),
+                    (Some(p), _) => format!("{p} (dead)"),
+                    _ => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    let header = ["NAME", "SIZE", "KIND", "OWNER", "AGE", "CREATOR"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for r in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(k, (c, w))| {
+                if k == 1 {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(names: &[String]) -> Result<ExitCode> {
+    let mut failed = false;
+    for n in names {
+        match Segment::remove(n) {
+            Ok(()) if cfg!(windows) => {
+                println!("{n}: Windows frees it when its last handle closes")
+            }
+            Ok(()) => println!("removed {n}"),
+            Err(e) => {
+                eprintln!("shmkit: {}", crate::report::message(&anyhow::Error::new(e)));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn gc(dry_run: bool) -> Result<ExitCode> {
+    let mut n = 0;
+    for i in survey(false)? {
+        let (Kind::Object(kind), Some(pid), Some(false)) = (i.kind, i.creator_pid, i.creator_alive)
+        else {
+            continue;
+        };
+        if dry_run {
+            println!("would remove {} ({kind}, creator {pid} is dead)", i.name);
+        } else {
+            match Segment::remove(&i.name) {
+                Ok(()) => println!("removed {} ({kind}, creator {pid} is dead)", i.name),
+                Err(e) => eprintln!("shmkit: could not remove {}: {e}", i.name),
+            }
+        }
+        n += 1;
+    }
+    if n == 0 {
+        println!("nothing to collect");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn watch(
+    name: &str,
+    offset: u64,
+    len: Option<u64>,
+    interval: Duration,
+    count: Option<u64>,
+) -> Result<ExitCode> {
+    let seg = Segment::options()
+        .read_only(true)
+        .open(name)
+        .with_context(|| format!("opening {name:?}"))?;
+    let size = seg.len() as u64;
+    if offset >= size {
+        bail!("offset {offset} is past the end of {name:?} ({size} bytes)");
+    }
+    let len = len.unwrap_or((size - offset).min(256));
+    if offset.checked_add(len).is_none_or(|e| e > size) || len == 0 {
+        bail!("{len} bytes at offset {offset} do not fit in {name:?} ({size} bytes)");
+    }
+    let view = seg.map_range(
+        Access::ReadOnly,
+        to_usize(offset, "offset")?,
+        to_usize(len, "length")?,
+    )?;
+    let tty = std::io::stdout().is_terminal();
+    let (on, off) = if tty {
+        ("\x1b[7m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
+    let stop = interrupted()?;
+    let mut prev: Option<Vec<u8>> = None;
+    let mut frames = 0u64;
+    let mut out = std::io::stdout().lock();
+    while !stop.load(Ordering::SeqCst) && count.is_none_or(|c| frames < c) {
+        let now = view.read_vec(0, view.len())?;
+        let changed = |i: usize| prev.as_ref().is_some_and(|p| p[i] != now[i]);
+        if tty {
+            write!(out, "\x1b[H\x1b[2J")?;
+        }
+        writeln!(
+            out,
+            "{name} @ {offset}, {len} bytes (refresh {interval:?}, Ctrl-C to stop)"
+        )?;
+        out.write_all(hexdump::dump(&now, offset, &changed, on, off).as_bytes())?;
+        writeln!(out)?;
+        out.flush()?;
+        prev = Some(now);
+        frames += 1;
+        if count.is_none_or(|c| frames < c) {
+            std::thread::sleep(interval);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// The classic scenario's layout, as in crates/shmkit/examples/classic: message at 0, u32 flags
+// at 2040 (message written) and 2048 (reply written), reply at 2052.
+const MESSAGE_FLAG: usize = 2040;
+const REPLY_FLAG: usize = 2048;
+const REPLY: usize = 2052;
+
+fn wait_flag(view: &shmkit::View, at: usize, what: &str) -> Result<()> {
+    let flag = view.atomic_u32(at)?;
+    let start = std::time::Instant::now();
+    // Acquire pairs with the other process's Release store of the flag.
+    while flag.load(Ordering::Acquire) == 0 {
+        if start.elapsed() > Duration::from_secs(30) {
+            bail!("no {what} within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+fn cstr(view: &shmkit::View, at: usize, max: usize) -> Result<String> {
+    let b = view.read_vec(at, max)?;
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    Ok(String::from_utf8_lossy(&b[..end]).into_owned())
+}
+
+fn demo(name: &str) -> Result<ExitCode> {
+    let message = "Message from the server process.";
+    println!(
+        "[server] 1. creating a 4096-byte segment named {name:?} (shm_open / CreateFileMapping)"
+    );
+    let seg = Segment::create(name, 4096).with_context(|| format!("creating {name:?}"))?;
+    println!("[server] 2. mapping a read-write view of it (mmap / MapViewOfFile)");
+    let mut view = seg.map(Access::ReadWrite)?;
+    println!("[server] 3. copying the message into the view — the bytes, never a pointer:");
+    println!("[server]    {message:?}");
+    view.write_at(0, format!("{message}\0").as_bytes())?;
+    view.atomic_u32(MESSAGE_FLAG)?.store(1, Ordering::Release);
+    println!("[server] 4. starting a client process, which knows only the name");
+    let exe = std::env::current_exe()?;
+    let mut child = std::process::Command::new(exe)
+        .args(["demo-client", name])
+        .spawn()?;
+    println!("[server] 5. waiting for the client's reply...");
+    wait_flag(&view, REPLY_FLAG, "reply from the client")?;
+    println!(
+        "[server] 8. the client replied: {:?}",
+        cstr(&view, REPLY, 4096 - REPLY)?
+    );
+    if !child.wait()?.success() {
+        bail!("the client process failed");
+    }
+    drop(view);
+    drop(seg);
+    println!("[server] 9. unmapped and removed {name:?} (the creator owns the name)");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo_client(name: &str) -> Result<ExitCode> {
+    let pid = std::process::id();
+    let seg = Segment::open(name).with_context(|| format!("opening {name:?}"))?;
+    let mut view = seg.map(Access::ReadWrite)?;
+    wait_flag(&view, MESSAGE_FLAG, "message from the server")?;
+    println!(
+        "[client] 6. (pid {pid}) opened {name:?} by name and read: {:?}",
+        cstr(&view, 0, MESSAGE_FLAG)?
+    );
+    view.write_at(REPLY, b"Hello back from the client process.\0")?;
+    view.atomic_u32(REPLY_FLAG)?.store(1, Ordering::Release);
+    println!("[client] 7. wrote a reply into the same memory and exited");
+    Ok(ExitCode::SUCCESS)
+}

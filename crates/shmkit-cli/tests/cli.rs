@@ -1,0 +1,472 @@
+//! The real `shmkit` binary, run as a user would: happy paths, error paths and exit codes.
+//!
+//! Segments that must outlive one invocation are created by this test process with the
+//! library (so the tests also run on Windows, where a segment dies with its last handle).
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use shmkit::{Access, Segment};
+
+fn shmkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run shmkit")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// A unique name, removed (if it still exists) when dropped.
+struct Name(String);
+
+impl Name {
+    fn new(tag: &str) -> Name {
+        static N: AtomicU32 = AtomicU32::new(0);
+        Name(format!(
+            "shmkit-cli-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = Segment::remove(&self.0);
+    }
+}
+
+#[test]
+fn write_read_and_hex_dump_round_trip() {
+    let name = Name::new("rw");
+    let seg = Segment::create(&name, 4096).unwrap();
+    assert_code(
+        &shmkit(&[
+            "write",
+            &name,
+            "--offset",
+            "16",
+            "--text",
+            "hello, shared memory!",
+        ]),
+        0,
+    );
+    let view = seg.map(Access::ReadOnly).unwrap();
+    assert_eq!(view.read_vec(16, 21).unwrap(), b"hello, shared memory!");
+
+    let raw = shmkit(&["read", &name, "--offset", "16", "--len", "21"]);
+    assert_code(&raw, 0);
+    assert_eq!(raw.stdout, b"hello, shared memory!");
+
+    // Golden: the same layout as `xxd -s 16 -l 23`.
+    let hex = shmkit(&["read", &name, "--offset", "16", "--len", "23", "--hex"]);
+    assert_code(&hex, 0);
+    assert_eq!(
+        stdout(&hex),
+        "00000010: 6865 6c6c 6f2c 2073 6861 7265 6420 6d65  hello, shared me\n\
+         00000020: 6d6f 7279 2100 00                        mory!..\n"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("in.bin");
+    std::fs::write(&f, [1u8, 2, 3]).unwrap();
+    assert_code(
+        &shmkit(&[
+            "write",
+            &name,
+            "--offset",
+            "4093",
+            "--file",
+            f.to_str().unwrap(),
+        ]),
+        0,
+    );
+    assert_eq!(view.read_vec(4093, 3).unwrap(), [1, 2, 3]);
+}
+
+#[test]
+fn writes_and_reads_past_the_end_fail_and_change_nothing() {
+    let name = Name::new("end");
+    let seg = Segment::create(&name, 100).unwrap();
+    let o = shmkit(&["write", &name, "--offset", "95", "--text", "too long"]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    assert_eq!(
+        seg.map(Access::ReadOnly).unwrap().read_vec(90, 10).unwrap(),
+        [0; 10]
+    );
+    assert_code(&shmkit(&["read", &name, "--offset", "101"]), 1);
+    assert_code(
+        &shmkit(&["read", &name, "--offset", "50", "--len", "51"]),
+        1,
+    );
+    let o = shmkit(&["read", &name, "--offset", "100"]);
+    assert_code(&o, 0);
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn errors_are_one_line_with_the_name_and_a_hint() {
+    let missing = Name::new("missing");
+    let o = shmkit(&["read", &missing]);
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("shmkit: ") && err.contains(&*missing) && err.contains("shmkit ls"),
+        "{err}"
+    );
+    assert_code(&shmkit(&["info", &missing]), 1);
+    assert_code(&shmkit(&["write", &missing, "--text", "x"]), 1);
+
+    let o = shmkit(&["create", "a/b", "--size", "1"]);
+    assert_code(&o, 1);
+    assert!(
+        stderr(&o).contains("must not contain `/`"),
+        "{}",
+        stderr(&o)
+    );
+    let zero = Name::new("zero");
+    assert_code(&shmkit(&["create", &zero, "--size", "0", "--keep"]), 1);
+    assert!(matches!(
+        Segment::open(&zero),
+        Err(shmkit::Error::NotFound { .. })
+    ));
+
+    // Usage errors: exit 2.
+    assert_code(&shmkit(&["create", &zero, "--size", "12parsecs"]), 2);
+    assert_code(&shmkit(&["create", &zero, "--size", "99999999999T"]), 2);
+    assert_code(&shmkit(&["frobnicate"]), 2);
+    assert_code(&shmkit(&["write", &zero, "--text", "a", "--file", "b"]), 2);
+    assert_code(&shmkit(&[]), 2);
+}
+
+#[test]
+fn info_reports_kind_size_and_creator() {
+    let raw = Name::new("inforaw");
+    let _s = Segment::create(&raw, 8192).unwrap();
+    let o = shmkit(&["info", &raw, "--json"]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["name"], *raw);
+    assert_eq!(v["size"], 8192);
+    assert_eq!(v["kind"], "raw");
+    let ev = Name::new("infoev");
+    let _e = shmkit::sync::Event::create(&ev, shmkit::sync::Reset::Auto).unwrap();
+    let o = shmkit(&["info", &ev]);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("kind:     event"), "{text}");
+    assert!(
+        text.contains(&format!("pid {} (running)", std::process::id())),
+        "{text}"
+    );
+}
+
+#[test]
+fn rm_removes_and_reports_each_name() {
+    let a = Name::new("rma");
+    let missing = Name::new("rmmissing");
+    let seg = Segment::options().size(64).keep(true).create(&a).unwrap();
+    drop(seg);
+    let o = shmkit(&["rm", &a, &missing]);
+    assert_code(&o, 1); // one of them failed, the other was still removed
+    assert!(stderr(&o).contains(&*missing));
+    if cfg!(unix) {
+        assert!(matches!(
+            Segment::open(&a),
+            Err(shmkit::Error::NotFound { .. })
+        ));
+    }
+}
+
+#[test]
+fn watch_prints_frames_and_highlights_changes() {
+    let name = Name::new("watch");
+    let seg = Segment::create(&name, 64).unwrap();
+    let o = shmkit(&[
+        "watch",
+        &name,
+        "--len",
+        "16",
+        "--interval",
+        "10ms",
+        "--count",
+        "2",
+    ]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).matches("00000000:").count(), 2, "{}", stdout(&o));
+    // A byte that changes between frames is marked (with brackets when not on a terminal).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args([
+            "watch",
+            &name,
+            "--len",
+            "16",
+            "--interval",
+            "200ms",
+            "--count",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    seg.map(Access::ReadWrite)
+        .unwrap()
+        .write_at(0, b"Z")
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(out.contains("[5a]"), "{out}");
+}
+
+#[test]
+fn demo_and_completions_work() {
+    let name = Name::new("demo");
+    let o = shmkit(&["demo", "--name", &name]);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("[client] 6."), "{text}");
+    assert!(
+        text.contains("the client replied: \"Hello back from the client process.\""),
+        "{text}"
+    );
+    let o = shmkit(&["completions", "bash"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("shmkit"));
+}
+
+/// A random file of `len` bytes (xorshift, so it needs no dependency).
+fn random_file(path: &std::path::Path, len: usize) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut v = Vec::with_capacity(len);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    std::fs::write(path, v).unwrap();
+}
+
+fn digest(path: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    // FNV-1a over the bytes: enough to tell two 100 MiB files apart in a test.
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+#[test]
+fn send_and_recv_move_100_mib_intact_between_processes() {
+    let name = Name::new("stream");
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.bin"), dir.path().join("out.bin"));
+    random_file(&input, 100 << 20);
+    let recv = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["recv", &name, "-o", output.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let send = shmkit(&["send", &name, input.to_str().unwrap(), "--wait", "30s"]);
+    assert_code(&send, 0);
+    let r = recv.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        r.stderr.is_empty(),
+        "no progress bar when not on a terminal"
+    );
+    assert_eq!(std::fs::metadata(&output).unwrap().len(), 100 << 20);
+    assert_eq!(digest(&input), digest(&output));
+}
+
+#[test]
+fn a_killed_receiver_gives_the_sender_a_clean_error() {
+    let name = Name::new("killrecv");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.bin");
+    random_file(&input, 64 << 20);
+    let mut recv = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["recv", &name, "--capacity", "64KiB", "-o"])
+        .arg(dir.path().join("out.bin"))
+        .spawn()
+        .unwrap();
+    let send = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["send", &name, input.to_str().unwrap(), "--wait", "30s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    recv.kill().unwrap();
+    recv.wait().unwrap();
+    let out = send.wait_with_output().unwrap();
+    // Either the sender finished before the kill, or it reports the receiver's departure.
+    if !out.status.success() {
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("went away") || err.contains("disconnected"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn send_without_a_receiver_says_what_to_do() {
+    let name = Name::new("norecv");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.bin");
+    std::fs::write(&input, b"x").unwrap();
+    let o = shmkit(&["send", &name, input.to_str().unwrap(), "--wait", "50ms"]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("shmkit recv"), "{}", stderr(&o));
+}
+
+#[cfg(unix)]
+#[test]
+fn create_keep_ls_json_and_gc() {
+    let kept = Name::new("kept");
+    let o = shmkit(&["create", &kept, "--size", "4KiB", "--mode", "640", "--keep"]);
+    assert_code(&o, 0);
+    let info = shmkit::inspect::inspect(&kept).unwrap();
+    assert_eq!((info.len, info.mode), (4096, Some(0o640)));
+    assert_code(&shmkit(&["create", &kept, "--size", "1", "--keep"]), 1); // exists
+
+    // A shmkit object whose creator is killed, and one whose creator lives.
+    let dead = Name::new("gcdead");
+    let live = Name::new("gclive");
+    let spawn_recv = |n: &str| {
+        Killed(
+            Command::new(env!("CARGO_BIN_EXE_shmkit"))
+                .args(["recv", n, "-o", "/dev/null"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut d = spawn_recv(&dead);
+    let _l = spawn_recv(&live);
+    for n in [&*dead, &*live] {
+        let start = std::time::Instant::now();
+        // Wait for the header, not just the name: the segment exists before it is a channel.
+        while !shmkit::inspect::inspect(n).is_ok_and(|i| i.kind.label() == "channel") {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "recv never created {n}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    d.0.kill().unwrap();
+    d.0.wait().unwrap();
+
+    #[cfg(target_os = "linux")]
+    {
+        let o = shmkit(&["ls", "--json"]);
+        assert_code(&o, 0);
+        let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        let find = |n: &str| v.iter().find(|e| e["name"] == n).cloned();
+        assert_eq!(find(&kept).unwrap()["kind"], "raw");
+        assert_eq!(find(&kept).unwrap()["mode"], "640");
+        assert_eq!(find(&dead).unwrap()["creator_alive"], false);
+        assert_eq!(find(&live).unwrap()["kind"], "channel");
+        assert_eq!(find(&live).unwrap()["creator_alive"], true);
+        let table = stdout(&shmkit(&["ls"]));
+        assert!(
+            table.starts_with("NAME") && table.contains(&*kept),
+            "{table}"
+        );
+
+        let dry = shmkit(&["gc", "--dry-run"]);
+        assert!(
+            stdout(&dry).contains(&format!("would remove {}", &*dead)),
+            "{}",
+            stdout(&dry)
+        );
+        assert!(
+            shmkit::inspect::inspect(&dead).is_ok(),
+            "dry run removed it"
+        );
+        let gc = shmkit(&["gc"]);
+        assert_code(&gc, 0);
+        let said = stdout(&gc);
+        assert!(said.contains(&format!("removed {}", &*dead)), "{said}");
+        assert!(!said.contains(&*live) && !said.contains(&*kept), "{said}");
+        assert!(matches!(
+            shmkit::inspect::inspect(&dead),
+            Err(shmkit::Error::NotFound { .. })
+        ));
+        assert!(shmkit::inspect::inspect(&live).is_ok() && shmkit::inspect::inspect(&kept).is_ok());
+    }
+    #[cfg(not(target_os = "linux"))]
+    assert_code(&shmkit(&["ls"]), 1);
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let name = Name::new("pipe");
+    let _s = Segment::create(&name, 8 << 20).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["read", &name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut one = [0u8; 1];
+    child.stdout.as_mut().unwrap().read_exact(&mut one).unwrap();
+    drop(child.stdout.take()); // like `| head -c1`
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
