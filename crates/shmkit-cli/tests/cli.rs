@@ -113,21 +113,25 @@ fn write_read_and_hex_dump_round_trip() {
 
 #[test]
 fn writes_and_reads_past_the_end_fail_and_change_nothing() {
+    // A page-sized segment: Windows reports sizes rounded up to a page to other processes.
     let name = Name::new("end");
-    let seg = Segment::create(&name, 100).unwrap();
-    let o = shmkit(&["write", &name, "--offset", "95", "--text", "too long"]);
+    let seg = Segment::create(&name, 4096).unwrap();
+    let o = shmkit(&["write", &name, "--offset", "4091", "--text", "too long"]);
     assert_code(&o, 1);
     assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
     assert_eq!(
-        seg.map(Access::ReadOnly).unwrap().read_vec(90, 10).unwrap(),
+        seg.map(Access::ReadOnly)
+            .unwrap()
+            .read_vec(4086, 10)
+            .unwrap(),
         [0; 10]
     );
-    assert_code(&shmkit(&["read", &name, "--offset", "101"]), 1);
+    assert_code(&shmkit(&["read", &name, "--offset", "4097"]), 1);
     assert_code(
-        &shmkit(&["read", &name, "--offset", "50", "--len", "51"]),
+        &shmkit(&["read", &name, "--offset", "50", "--len", "4047"]),
         1,
     );
-    let o = shmkit(&["read", &name, "--offset", "100"]);
+    let o = shmkit(&["read", &name, "--offset", "4096"]);
     assert_code(&o, 0);
     assert!(o.stdout.is_empty());
 }
