@@ -145,21 +145,14 @@ impl Event {
 
     fn wait_until(&self, deadline: Deadline) -> Result<()> {
         let word = self.obj.word(WORD);
-        loop {
+        self.waker.take(&self.obj, word, deadline, || {
             // SYNC POINT: Acquire pairs with the Release half of `set`'s SeqCst store.
-            let passed = match self.reset {
+            match self.reset {
                 Reset::Auto => word
                     .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok(),
                 Reset::Manual => word.load(Ordering::Acquire) == 1,
-            };
-            if passed {
-                return Ok(());
             }
-            if deadline.passed() {
-                return Err(Error::gave_up(self.name(), deadline));
-            }
-            self.waker.wait(&self.obj, word, 0, deadline)?;
-        }
+        })
     }
 }

@@ -149,22 +149,16 @@ impl Semaphore {
 
     fn wait_until(&self, deadline: Deadline) -> Result<()> {
         let count = self.obj.word(WORD);
-        loop {
-            let c = count.load(Ordering::Relaxed);
-            if c > 0 {
+        self.waker.take(&self.obj, count, deadline, || {
+            let mut c = count.load(Ordering::Relaxed);
+            while c > 0 {
                 // SYNC POINT: Acquire pairs with the Release half of `post`.
-                if count
-                    .compare_exchange_weak(c, c - 1, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return Ok(());
+                match count.compare_exchange_weak(c, c - 1, Ordering::Acquire, Ordering::Relaxed) {
+                    Ok(_) => return true,
+                    Err(now) => c = now,
                 }
-                continue;
             }
-            if deadline.passed() {
-                return Err(Error::gave_up(self.name(), deadline));
-            }
-            self.waker.wait(&self.obj, count, 0, deadline)?;
-        }
+            false
+        })
     }
 }

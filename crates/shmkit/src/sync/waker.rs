@@ -64,6 +64,30 @@ impl Waker {
         r
     }
 
+    /// Takes what `word` guards: loops calling `take` (true = taken) and sleeping while `word`
+    /// is 0, until taken or `deadline` — the wait loop of events and semaphores.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Timeout`] / [`crate::Error::WouldBlock`] when the deadline passes.
+    pub(crate) fn take(
+        &self,
+        obj: &Object,
+        word: &AtomicU32,
+        deadline: Deadline,
+        mut take: impl FnMut() -> bool,
+    ) -> Result<()> {
+        loop {
+            if take() {
+                return Ok(());
+            }
+            if deadline.passed() {
+                return Err(crate::Error::gave_up(obj.name(), deadline));
+            }
+            self.wait(obj, word, 0, deadline)?;
+        }
+    }
+
     /// Wakes up to `n` sleepers on `word`, skipping the syscall when there are none.
     /// Call after changing `word`.
     pub(crate) fn wake(&self, obj: &Object, word: &AtomicU32, n: u32) {
