@@ -19,6 +19,15 @@
 //! * Every wait has `try_`, blocking and timeout forms; deadlines use the monotonic clock
 //!   (`Instant`, `CLOCK_MONOTONIC`), and spurious wake-ups are absorbed by re-checking the word.
 //!
+//! # Trust
+//!
+//! Headers, sizes and layouts are checked on open, so a foreign, truncated, mistyped or
+//! future segment is a typed error. What cannot be checked is the OS mutex itself: on Linux
+//! the `pthread_mutex_t` lives in the segment, and a process that can write the segment can
+//! corrupt it (as it can corrupt any data the mutex protects). Processes that share a sync
+//! object with write access are trusted with it; give untrusted readers read-only access to
+//! data segments instead.
+//!
 //! # Platform notes
 //!
 //! | | Linux | Windows | macOS |

@@ -394,3 +394,44 @@ fn channel_handles_are_send() {
     check_send::<channel::Producer>();
     check_send::<channel::Consumer>();
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Opening a segment full of arbitrary bytes — as a channel, a broadcast, or any sync
+    /// object — returns a typed error or a working object, never a crash or a hang. Half the
+    /// cases start with the real magic and version, so the checks behind them run too.
+    #[test]
+    fn opening_random_bytes_never_crashes(
+        mut bytes in proptest::collection::vec(any::<u8>(), 64..2048),
+        shmkit_header in any::<bool>(),
+        kind in 1u32..=7,
+    ) {
+        if shmkit_header {
+            bytes[..8].copy_from_slice(b"SHMKIT\0\0");
+            bytes[8..12].copy_from_slice(&1u32.to_ne_bytes());
+            bytes[12..16].copy_from_slice(&kind.to_ne_bytes());
+            bytes[28..32].copy_from_slice(&1u32.to_ne_bytes()); // ready
+        }
+        let name = NameGuard::new("fuzz");
+        let seg = Segment::create(&name, bytes.len()).unwrap();
+        seg.map(Access::ReadWrite).unwrap().write_at(0, &bytes).unwrap();
+        if let Ok(mut rx) = channel::open(&name) {
+            let _ = rx.try_recv();
+        }
+        if let Ok(mut tx) = channel::options().open_producer(&name) {
+            let _ = tx.try_send(b"probe");
+        }
+        if let Ok(mut sub) = channel::broadcast::options().subscribe(&name) {
+            let _ = sub.try_recv_into(&mut Vec::new());
+        }
+        if let Ok(ev) = shmkit::sync::Event::open(&name) {
+            let _ = ev.try_wait();
+        }
+        if let Ok(sem) = shmkit::sync::Semaphore::open(&name) {
+            let _ = sem.try_wait();
+        }
+        let _ = shmkit::sync::Shared::<u64>::open(&name);
+        let _ = shmkit::inspect::inspect(&name);
+    }
+}
