@@ -451,3 +451,48 @@ fn the_classic_demo_runs_end_to_end() {
     }
     assert!(matches!(Segment::open(&name), Err(Error::NotFound { .. })));
 }
+
+/// POSIX creates a segment empty and sizes it in a second call; an opener that slips in
+/// between waits briefly for the size instead of failing (the demo's client hit this under
+/// load). A segment that stays empty is still refused.
+#[cfg(unix)]
+#[test]
+fn opening_a_segment_between_creation_and_sizing_waits_for_the_size() {
+    let name = NameGuard::new("sizing");
+    let path = std::ffi::CString::new(format!("/{}", &*name)).unwrap();
+    // SAFETY: plain libc calls on a NUL-terminated name; the fd is closed by the thread.
+    let fd = unsafe {
+        libc::shm_open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        )
+    };
+    assert!(fd >= 0);
+    let sizer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        // SAFETY: `fd` is the open descriptor from above, owned by this thread now.
+        unsafe {
+            assert_eq!(libc::ftruncate(fd, 8192), 0);
+            libc::close(fd);
+        }
+    });
+    let seg = Segment::open(&name).unwrap();
+    assert_eq!(seg.len(), 8192);
+    sizer.join().unwrap();
+
+    let empty = NameGuard::new("empty");
+    let path = std::ffi::CString::new(format!("/{}", &*empty)).unwrap();
+    // SAFETY: as above.
+    unsafe {
+        libc::close(libc::shm_open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_RDWR,
+            0o600,
+        ))
+    };
+    assert!(matches!(
+        Segment::open(&empty),
+        Err(Error::SizeInvalid { .. })
+    ));
+}

@@ -75,7 +75,16 @@ pub(crate) fn shm_open(
         shm::OFlags::RDONLY
     };
     let fd = shm::open(path.as_str(), flags, Mode::empty()).map_err(|e| io("shm_open", name, e))?;
-    let len = fd_len(&fd, name)?;
+    let mut len = fd_len(&fd, name)?;
+    // POSIX creates a segment empty and sizes it in a second call: an opener can slip in
+    // between and see 0 bytes. Give the creator a moment before calling the segment empty.
+    let mut pause = std::time::Duration::from_micros(50);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    while len == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(10));
+        len = fd_len(&fd, name)?;
+    }
     Ok(Opened {
         section: Section { fd },
         len,
