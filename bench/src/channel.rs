@@ -9,7 +9,7 @@
 
 use std::hint::black_box;
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -30,8 +30,7 @@ fn unique(tag: &str) -> String {
 }
 
 fn spawn(role: &str, args: &[&str], stdout: Stdio) -> Child {
-    Command::new(std::env::current_exe().expect("current_exe"))
-        .arg("--child")
+    crate::child_command()
         .arg(role)
         .args(args)
         .stdin(Stdio::null())

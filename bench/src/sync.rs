@@ -8,7 +8,7 @@
 //!   `Shared<u64>` increment vs `std::sync::Mutex`.
 
 use std::hint::black_box;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Instant;
 
 use shmkit::sync::{Event, Mutex, Reset, Shared};
@@ -32,8 +32,7 @@ fn unique(tag: &str) -> String {
 
 /// Starts this benchmark binary again as the child side of a ping-pong.
 fn spawn_child(role: &str, args: &[&str]) -> Child {
-    Command::new(std::env::current_exe().expect("current_exe"))
-        .arg("--child")
+    crate::child_command()
         .arg(role)
         .args(args)
         .stdin(Stdio::null())

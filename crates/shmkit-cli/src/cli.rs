@@ -152,6 +152,27 @@ pub enum Command {
         #[arg(long, default_value = "8MiB", value_parser = parse_size)]
         capacity: u64,
     },
+    /// Run the cross-process benchmark tables: shmkit against raw OS calls, pipes, sockets and
+    /// TCP, as ratios measured in the same run (about a minute; --quick takes seconds).
+    Bench {
+        /// A seconds-long smoke run; its numbers are not worth quoting.
+        #[arg(long)]
+        quick: bool,
+        /// Print JSON: an array of {bench, variant, median_ns, p99_ns, samples, baseline,
+        /// ratio, bytes, gib_per_s}.
+        #[arg(long)]
+        json: bool,
+        /// Which tables (default all): segment, sync, latency, throughput, broadcast.
+        #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast"])]
+        tables: Vec<String>,
+    },
+    /// The child side of a benchmark (started by `bench`).
+    #[command(hide = true)]
+    BenchChild {
+        role: String,
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The classic two-process scenario, narrated: a server creates a segment and writes a
     /// message, a client process reads it by name and replies.
     Demo {

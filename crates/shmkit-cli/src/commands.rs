@@ -72,6 +72,17 @@ pub fn run(command: Command) -> Result<ExitCode> {
             output,
             capacity,
         } => stream::recv(&name, output.as_deref(), capacity),
+        Command::Bench {
+            quick,
+            json,
+            tables,
+        } => {
+            let mut args = tables;
+            args.extend(quick.then(|| "--quick".to_owned()));
+            args.extend(json.then(|| "--json".to_owned()));
+            Ok(shmkit_bench::run(&args, &["bench-child"]))
+        }
+        Command::BenchChild { role, args } => Ok(shmkit_bench::child(&role, &args)),
         Command::Demo { name } => demo(&name),
         Command::DemoClient { name } => demo_client(&name),
         Command::Completions { shell } => {

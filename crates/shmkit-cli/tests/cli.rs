@@ -474,3 +474,21 @@ fn a_closed_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn bench_quick_prints_every_table_as_json() {
+    let o = shmkit(&["bench", "--quick", "--json", "segment", "throughput"]);
+    assert_code(&o, 0);
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    for bench in [
+        "segment_lifecycle_1MiB",
+        "throughput_1MiB",
+        "throughput_64MiB",
+    ] {
+        assert!(v.iter().any(|r| r["bench"] == bench), "{bench} missing");
+    }
+    assert!(v
+        .iter()
+        .all(|r| r["median_ns"].as_u64().is_some_and(|n| n > 0)));
+    assert_code(&shmkit(&["bench", "nonsense"]), 2);
+}
