@@ -13,55 +13,59 @@ use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-const CAP: usize = 2;
+const CAP: usize = 3;
 
-/// The ring's index protocol: monotonic positions, a cached peer position, payload published
-/// by the store of `write` and released by the store of `read`.
+/// The ring's publication protocol, with one-word frames: each frame is a header word (0 =
+/// "not yet", else the value's frame is complete) and a payload cell. The producer writes the
+/// payload, zeroes the next frame's header, then stores this header with Release; the consumer
+/// polls the header at its position with Acquire, reads the payload, and stores `read` with
+/// Release so the producer may reuse the frame. Room = this frame and the next header.
 struct Ring {
-    write: AtomicU64,
     read: AtomicU64,
-    slots: [UnsafeCell<u32>; CAP],
+    headers: [AtomicU64; CAP],
+    payloads: [UnsafeCell<u32>; CAP],
 }
 
 fn ring() -> Arc<Ring> {
     Arc::new(Ring {
-        write: AtomicU64::new(0),
         read: AtomicU64::new(0),
-        slots: [UnsafeCell::new(0), UnsafeCell::new(0)],
+        headers: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+        payloads: [UnsafeCell::new(0), UnsafeCell::new(0), UnsafeCell::new(0)],
     })
 }
 
 /// Sends `n` values and receives them on another thread; `publish` and `release` are the
-/// orderings of the stores of `write` and `read` (the code uses Release; Relaxed must be
-/// caught as a race).
+/// orderings of the header store and of the store of `read` (the code uses Release for both;
+/// a Relaxed publication must be caught as a race).
 fn transfer(n: u32, publish: Ordering, release: Ordering) {
     let r = ring();
     let p = r.clone();
     let producer = thread::spawn(move || {
         let (mut w, mut read_cache) = (0u64, 0u64);
         for v in 1..=n {
-            while w - read_cache >= CAP as u64 {
+            // Room for this frame and the next frame's header.
+            while w + 2 - read_cache > CAP as u64 {
                 // SYNC POINT: pairs with the consumer's store of `read`.
                 read_cache = p.read.load(Ordering::Acquire);
-                if w - read_cache >= CAP as u64 {
+                if w + 2 - read_cache > CAP as u64 {
                     thread::yield_now();
                 }
             }
-            p.slots[(w % CAP as u64) as usize].with_mut(|s| unsafe { *s = v });
+            let (at, next) = ((w % CAP as u64) as usize, ((w + 1) % CAP as u64) as usize);
+            p.payloads[at].with_mut(|s| unsafe { *s = v });
+            p.headers[next].store(0, Ordering::Relaxed);
+            p.headers[at].store(u64::from(v), publish);
             w += 1;
-            p.write.store(w, publish);
         }
     });
-    let (mut rd, mut write_cache) = (0u64, 0u64);
+    let mut rd = 0u64;
     for want in 1..=n {
-        while rd == write_cache {
-            // SYNC POINT: pairs with the producer's store of `write`.
-            write_cache = r.write.load(Ordering::Acquire);
-            if rd == write_cache {
-                thread::yield_now();
-            }
+        let at = (rd % CAP as u64) as usize;
+        // SYNC POINT: pairs with the producer's store of this header.
+        while r.headers[at].load(Ordering::Acquire) == 0 {
+            thread::yield_now();
         }
-        let got = r.slots[(rd % CAP as u64) as usize].with(|s| unsafe { *s });
+        let got = r.payloads[at].with(|s| unsafe { *s });
         assert_eq!(got, want);
         rd += 1;
         r.read.store(rd, release);
@@ -71,10 +75,10 @@ fn transfer(n: u32, publish: Ordering, release: Ordering) {
 
 #[test]
 fn the_ring_delivers_in_order_without_races() {
-    loom::model(|| transfer(3, Ordering::Release, Ordering::Release));
+    loom::model(|| transfer(4, Ordering::Release, Ordering::Release));
 }
 
-/// The model can fail: a Relaxed publication lets the consumer read a slot the producer is
+/// The model can fail: a Relaxed publication lets the consumer read a payload the producer is
 /// still writing, which loom reports as a data race (a panic).
 #[test]
 #[should_panic]

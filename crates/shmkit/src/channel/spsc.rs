@@ -1,21 +1,24 @@
 //! The single-producer / single-consumer byte ring: `Producer`, `Consumer`, `Loan`, `Sample`.
 //!
-//! Algorithm: a Lamport ring with monotonic u64 positions (never wrapped; the ring offset is
-//! `pos & (cap - 1)`), where each side caches the other's position and reloads it only when
-//! the cache says full/empty (the trick behind the fastest SPSC queues: no cache-line
-//! ping-pong while there is room/data). Frames are 8-byte aligned `len u32, kind u32, payload`;
-//! when a frame would wrap, a PAD frame fills the tail so every loan is one contiguous slice.
+//! Algorithm: a ring of variable-size frames at monotonic u64 positions (never wrapped; the
+//! ring offset is `pos & (cap - 1)`). Frames are 8-byte aligned: an 8-byte header word
+//! (`len u32 | kind u32 << 32`, read and written atomically) then the payload; when a frame
+//! would wrap, a PAD frame fills the tail so every loan is one contiguous slice.
 //!
-//! Publication: the producer writes the payload and frame header(s), then stores `write_pos`
-//! with Release (the doorbell's SeqCst fence then orders it before the sleeper check). The
-//! consumer loads `write_pos` with Acquire before reading any frame, and releases a frame by
-//! storing `read_pos` (Release likewise), after which the producer may reuse the bytes. The
-//! index protocol and the doorbell are model-checked with loom in `tests/loom.rs`. A killed producer can only leave bytes beyond `write_pos`, which nobody
-//! reads, so a half-written message is never seen.
+//! Publication is per frame, the technique of Aeron's term buffers: the header word is written
+//! last, with Release, and a zero header means "not yet". Before publishing frame k the
+//! producer zeroes the header word where frame k+1 will start, so the consumer — which only
+//! ever reads header words at frame boundaries, in order — can never take bytes left from an
+//! earlier lap for a header. The consumer therefore polls the frame itself: one cache line
+//! crosses per message instead of the write position's line and then the frame's. The
+//! producer keeps a cached copy of the consumer's `read_pos` and reloads it only when the
+//! cache says full; the consumer stores `read_pos` (Release) when it releases a frame. A
+//! killed producer can leave only an unpublished (zero-header) frame, which nobody reads.
+//! The producer also stores `write_pos` (its own line; read back only by a producer that
+//! re-attaches). The protocol and the doorbell are model-checked with loom in `tests/loom.rs`.
 
 use std::ops::{Deref, DerefMut};
-use std::ptr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::layout::{self, Doorbell, Line, Role};
@@ -30,6 +33,18 @@ const KIND_PAD: u32 = 2;
 
 fn frame_size(len: usize) -> usize {
     FRAME_HEADER + len.next_multiple_of(8)
+}
+
+/// The header word of the frame at ring offset `off` (8-aligned, below `cap`).
+fn header(s: &Shared, off: usize) -> &AtomicU64 {
+    debug_assert!(off % 8 == 0 && off < s.cap);
+    // SAFETY: the ring starts 384 bytes into a page-aligned mapping, so an 8-aligned offset
+    // below `cap` is an aligned, in-bounds u64; the mapping lives as long as `s`.
+    unsafe { &*s.ring.add(off).cast::<AtomicU64>() }
+}
+
+fn encode(len: usize, kind: u32) -> u64 {
+    len as u64 | u64::from(kind) << 32
 }
 
 /// What both sides share: the mapping and its geometry.
@@ -132,11 +147,10 @@ pub struct Consumer {
     cur: ConsumerCursor,
 }
 
-/// The consumer's private positions.
+/// The consumer's private position.
 #[derive(Debug)]
 struct ConsumerCursor {
     read: u64,
-    write_cache: u64,
 }
 
 /// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
@@ -291,13 +305,15 @@ impl Producer {
     }
 }
 
-/// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset).
+/// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset). Room
+/// means the padding, the frame and the next frame's header word are all free.
 fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Option<(usize, usize)> {
     let need = frame_size(len);
     let off = (cur.write as usize) & (s.cap - 1);
     let tail = s.cap - off;
     let (pad, frame) = if need <= tail { (0, off) } else { (tail, 0) };
-    let total = (pad + need) as u64;
+    // Room for the frame, its padding, and the zeroed header word after it.
+    let total = (pad + need + FRAME_HEADER) as u64;
     let cap = s.cap as u64;
     if cur.write + total - cur.read_cache > cap {
         // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos:
@@ -324,25 +340,23 @@ impl Loan<'_> {
     /// Publishes the message to the consumer.
     pub fn commit(self) {
         let p = &mut *self.p;
-        let ring = p.s.ring;
-        let write_header = |at: usize, len: u32, kind: u32| {
-            // SAFETY: `at` is an 8-aligned offset with at least 8 bytes before the ring's end
-            // (frames and pads are 8-byte multiples of an 8-byte-multiple capacity), in the
-            // region this producer owns until it publishes `write_pos`.
-            unsafe { ptr::copy_nonoverlapping([len, kind].as_ptr().cast::<u8>(), ring.add(at), 8) };
-        };
+        let s = &p.s;
+        let size = frame_size(self.len);
+        let next = (self.frame + size) & (s.cap - 1);
+        // The next frame's header must read "not yet" before this one is published (the room
+        // for it was checked by `place`); Relaxed, ordered by the Release store below.
+        header(s, next).store(0, Ordering::Relaxed);
+        // SYNC POINT: Release publishes the payload (and the zeroed next header) to the
+        // consumer's Acquire load of this header word.
+        header(s, self.frame).store(encode(self.len, KIND_MESSAGE), Ordering::Release);
         if self.pad > 0 {
-            write_header(
-                (p.cur.write as usize) & (p.s.cap - 1),
-                self.pad as u32,
-                KIND_PAD,
-            );
+            // Published last: the consumer reaches the message only through the pad.
+            let at = (p.cur.write as usize) & (s.cap - 1);
+            header(s, at).store(encode(self.pad, KIND_PAD), Ordering::Release);
         }
-        write_header(self.frame, self.len as u32, KIND_MESSAGE);
-        p.cur.write += (self.pad + frame_size(self.len)) as u64;
-        // SYNC POINT: Release publishes payload and headers to the consumer's Acquire load of
-        // write_pos; the fence in `ring` orders this store before the sleeper check.
-        p.s.mine.pos().store(p.cur.write, Ordering::Release);
+        p.cur.write += (self.pad + size) as u64;
+        p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
+        // The doorbell's SeqCst fence orders the header store before its sleeper check.
         p.s.peer_bell.ring();
     }
 }
@@ -350,8 +364,9 @@ impl Loan<'_> {
 impl Deref for Loan<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: the slot lies beyond write_pos, which the consumer never reads, so this
-        // producer (borrowed mutably by the loan) is its only user until commit.
+        // SAFETY: the slot lies past the last published frame; the consumer reads only
+        // published frames and the header word before this payload, so this producer
+        // (borrowed mutably by the loan) is the payload's only user until commit.
         unsafe { std::slice::from_raw_parts(self.payload(), self.cap_len) }
     }
 }
@@ -368,10 +383,7 @@ impl Consumer {
         let read = s.mine.pos().load(Ordering::Relaxed);
         Consumer {
             s,
-            cur: ConsumerCursor {
-                read,
-                write_cache: read,
-            },
+            cur: ConsumerCursor { read },
         }
     }
 
@@ -455,45 +467,22 @@ impl Consumer {
 
 /// The next message, if one is committed: (payload offset in the ring, length, bytes from
 /// the read position to the end of its frame). Every header is checked against the ring's
-/// geometry and the published write position, so a corrupt ring is an error, not UB.
+/// geometry, so a corrupt ring is an error, not UB.
 fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
     let cap = s.cap;
-    let corrupt = |reason: String| Error::Corrupt {
-        name: s.name().to_owned(),
-        reason,
-    };
     let mut skipped = 0u64;
     loop {
-        let at = cur.read + skipped;
-        if at == cur.write_cache {
-            // SYNC POINT: Acquire pairs with the producer's Release store of write_pos, so the
-            // frames below it are fully written.
-            cur.write_cache = s.peer.pos().load(Ordering::Acquire);
-            if at == cur.write_cache {
-                return Ok(None);
-            }
+        let off = ((cur.read + skipped) as usize) & (cap - 1);
+        // SYNC POINT: Acquire pairs with the producer's Release store of this header word, so
+        // the payload before it (and the zeroed header after it) are visible.
+        let word = header(s, off).load(Ordering::Acquire);
+        if word == 0 {
+            return Ok(None);
         }
-        let off = (at as usize) & (cap - 1);
-        let avail = cur.write_cache.wrapping_sub(at);
-        if avail < FRAME_HEADER as u64 || avail > cap as u64 {
-            return Err(corrupt(format!(
-                "positions read {at}, write {}",
-                cur.write_cache
-            )));
-        }
-        let mut hdr = [0u32; 2];
-        // SAFETY: `off` is 8-aligned with at least 8 bytes before the ring's end, below
-        // write_pos, so the producer no longer writes it; a raw copy of two u32s.
-        unsafe { ptr::copy_nonoverlapping(s.ring.add(off), hdr.as_mut_ptr().cast::<u8>(), 8) };
-        let [len, kind] = hdr;
-        let len = len as usize;
+        let (len, kind) = ((word & 0xffff_ffff) as usize, (word >> 32) as u32);
         match kind {
-            KIND_PAD if len == cap - off && len as u64 <= avail => skipped += len as u64,
-            KIND_MESSAGE
-                if len <= cap
-                    && frame_size(len) <= cap - off
-                    && frame_size(len) as u64 <= avail =>
-            {
+            KIND_PAD if len == cap - off && skipped == 0 => skipped += len as u64,
+            KIND_MESSAGE if len <= cap / 2 && frame_size(len) <= cap - off => {
                 return Ok(Some((
                     off + FRAME_HEADER,
                     len,
@@ -501,9 +490,10 @@ fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u6
                 )));
             }
             _ => {
-                return Err(corrupt(format!(
-                    "bad frame at ring offset {off}: kind {kind}, length {len}"
-                )))
+                return Err(Error::Corrupt {
+                    name: s.name().to_owned(),
+                    reason: format!("bad frame at ring offset {off}: kind {kind}, length {len}"),
+                })
             }
         }
     }
@@ -520,8 +510,8 @@ impl Sample<'_> {
 impl Deref for Sample<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: the frame lies below write_pos and at or above read_pos, so the producer
-        // does not write it until this sample is dropped and read_pos moves past it.
+        // SAFETY: the frame was published and lies at or above read_pos, so the producer does
+        // not write it until this sample is dropped and read_pos moves past it.
         unsafe { std::slice::from_raw_parts(self.payload, self.len) }
     }
 }
