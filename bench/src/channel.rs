@@ -190,6 +190,8 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 black_box(&buf);
             }
         }
+        #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+        "iceoryx2-echo" => crate::iceoryx::echo(&args[0], &args[1]),
         _ => return false,
     }
     true
@@ -357,21 +359,53 @@ fn memcpy(size: usize, count: usize) -> Summary {
     Summary::of(&mut v)
 }
 
+/// Runs every variant `rounds` times in rotating order and returns, for each, the round with
+/// the median median.
+fn rotate(variants: &[Box<dyn Fn() -> Summary>], rounds: usize) -> Vec<Summary> {
+    let mut got: Vec<Vec<Summary>> = vec![Vec::new(); variants.len()];
+    for round in 0..rounds {
+        for k in 0..variants.len() {
+            let v = (round + k) % variants.len();
+            got[v].push(variants[v]());
+        }
+    }
+    got.into_iter()
+        .map(|mut s| {
+            s.sort_by_key(|x| x.median);
+            s[s.len() / 2]
+        })
+        .collect()
+}
+
 /// The latency tables.
 pub fn latency(quick: bool) -> Vec<Row> {
     pin(0);
-    let (batches, per) = if quick { (10, 100) } else { (200, 1000) };
-    let spin = Row::base(
-        LAT_BUSY,
-        "raw spin ping-pong (one line)",
-        spin_latency(batches, per),
-    );
-    let busy = shmkit_latency(WaitMode::BusyPoll, batches, per);
-    let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
-    let mut rows = vec![
-        Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin),
-        spin,
+    let (batches, per) = if quick { (10, 100) } else { (100, 1000) };
+    // Several rounds in rotating order, each variant reporting its median round: on a VM the
+    // two vCPUs' placement drifts, and one pass per variant swung the ratio from 3.6x to 8x.
+    type Variant = Box<dyn Fn() -> Summary>;
+    let mut variants: Vec<Variant> = vec![
+        Box::new(move || spin_latency(batches, per)),
+        Box::new(move || shmkit_latency(WaitMode::BusyPoll, batches, per)),
     ];
+    #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+    variants.push(Box::new(move || {
+        crate::iceoryx::latency(batches, per, |ping, pong| {
+            spawn("iceoryx2-echo", &[ping, pong], Stdio::inherit())
+        })
+    }));
+    let got = rotate(&variants, if quick { 1 } else { 5 });
+    let spin = Row::base(LAT_BUSY, "raw spin ping-pong (one line)", got[0]);
+    let busy = got[1];
+    let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
+    let mut rows = vec![Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin)];
+    #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+    {
+        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[2]);
+        rows.push(Row::vs(LAT_BUSY, "shmkit channel vs iceoryx2", busy, &ice));
+        rows.push(ice);
+    }
+    rows.push(spin);
     #[cfg(target_os = "linux")]
     {
         let futex = Row::base(
@@ -418,20 +452,8 @@ pub fn throughput(quick: bool) -> Vec<Row> {
         ];
         #[cfg(unix)]
         variants.push(Box::new(move || unix_stream(size, count, warm)));
-        // Several rounds in rotating order; each variant reports its median round.
-        let rounds = if quick { 1 } else { 3 };
-        let mut got: Vec<Vec<Summary>> = vec![Vec::new(); variants.len()];
-        for round in 0..rounds {
-            for k in 0..variants.len() {
-                let v = (round + k) % variants.len();
-                got[v].push(variants[v]());
-            }
-        }
-        let mut pick = |i: usize| {
-            let s = &mut got[i];
-            s.sort_by_key(|x| x.median);
-            s[s.len() / 2]
-        };
+        let got = rotate(&variants, if quick { 1 } else { 3 });
+        let pick = |i: usize| got[i];
         let (mc, zc, cp) = (pick(0), pick(1), pick(2));
         let mc = Row::base(bench, "memcpy, one process", mc).moving(b);
         let pipe = Row::base(bench, "pipe", pick(3)).moving(b);

@@ -10,6 +10,8 @@
 //! are not worth quoting. `--json` prints an array of results (fields in `stats::JsonRow`).
 
 mod channel;
+#[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+mod iceoryx;
 mod segment;
 mod stats;
 mod sync;

@@ -187,12 +187,13 @@ fn raw_sync_event(plan: &Plan) -> Summary {
 /// Runs the child side of a ping-pong; `args` are what `spawn_child` passed.
 pub fn child(role: &str, args: &[String]) {
     pin(1);
-    let n: usize = args.last().and_then(|s| s.parse().ok()).expect("count");
+    // The ping-pong roles end with their round-trip count.
+    let n = || -> usize { args.last().and_then(|s| s.parse().ok()).expect("count") };
     match role {
         "event" => {
             let ping = Event::open(&args[0]).expect("open ping");
             let pong = Event::open(&args[1]).expect("open pong");
-            for _ in 0..n {
+            for _ in 0..n() {
                 ping.wait().unwrap();
                 pong.set().unwrap();
             }
@@ -202,7 +203,7 @@ pub fn child(role: &str, args: &[String]) {
             let seg = shmkit::Segment::open(&args[0]).expect("open");
             let view = seg.map(shmkit::Access::ReadWrite).expect("map");
             let word = view.atomic_u32(0).unwrap();
-            for i in 0..n as u32 {
+            for i in 0..n() as u32 {
                 futex::wait_for(word, 2 * i + 1);
                 futex::store_and_wake(word, 2 * i + 2);
             }
@@ -218,7 +219,7 @@ pub fn child(role: &str, args: &[String]) {
             let (ping, _) = unsafe { RsEvent::from_existing(base) }.expect("ping");
             // SAFETY: as above.
             let (pong, _) = unsafe { RsEvent::from_existing(base.add(2048)) }.expect("pong");
-            for _ in 0..n {
+            for _ in 0..n() {
                 ping.wait(Timeout::Infinite).unwrap();
                 pong.set(EventState::Signaled).unwrap();
             }
