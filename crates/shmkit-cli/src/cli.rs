@@ -89,8 +89,9 @@ pub enum Command {
     },
     /// List the segments on this machine.
     ///
-    /// Linux lists /dev/shm. macOS and Windows offer no way to enumerate shared memory, so
-    /// there this command fails with a message saying so.
+    /// Linux lists /dev/shm: every POSIX segment of every user. Windows cannot enumerate
+    /// named file mappings, so there it lists the segments shmkit created that still exist.
+    /// macOS offers no way to enumerate shared memory; there this command says so and fails.
     Ls {
         /// Print JSON (an array of what `info --json` prints).
         #[arg(long)]

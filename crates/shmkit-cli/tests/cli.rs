@@ -492,3 +492,19 @@ fn bench_quick_prints_every_table_as_json() {
         .all(|r| r["median_ns"].as_u64().is_some_and(|n| n > 0)));
     assert_code(&shmkit(&["bench", "nonsense"]), 2);
 }
+
+#[test]
+fn ls_json_lists_a_segment_this_process_created() {
+    let name = Name::new("ls");
+    let _s = Segment::create(&name, 4096).unwrap();
+    let o = shmkit(&["ls", "--json"]);
+    if cfg!(target_vendor = "apple") {
+        assert_code(&o, 1);
+        return;
+    }
+    assert_code(&o, 0);
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let e = v.iter().find(|e| e["name"] == *name).expect("listed");
+    assert_eq!(e["kind"], "raw");
+    assert_eq!(e["size"], 4096);
+}

@@ -92,12 +92,15 @@ pub fn inspect(name: &str) -> Result<Info> {
 ///
 /// # Errors
 ///
-/// [`Error::Unsupported`](crate::Error::Unsupported) on macOS and Windows, which offer no way to enumerate them.
+/// [`Error::Unsupported`](crate::Error::Unsupported) on macOS, which offers no way to
+/// enumerate them.
 ///
 /// # Platform notes
 ///
 /// Linux lists `/dev/shm`, which holds every POSIX segment of every user (and also glibc's
-/// `sem.*` semaphores). Names that are not valid shmkit names are left out.
+/// `sem.*` semaphores). Windows cannot enumerate named file mappings, so there this lists the
+/// segments shmkit created (it records each name in `%LOCALAPPDATA%\shmkit\segments`) that
+/// still exist. Names that are not valid shmkit names are left out.
 pub fn list() -> Result<Vec<String>> {
     let mut names: Vec<String> = sys::shm_list()?
         .into_iter()

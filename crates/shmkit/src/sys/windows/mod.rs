@@ -111,6 +111,7 @@ pub(crate) fn shm_open(
         let handle = owned(h, "CreateFileMappingW", name, size64)?;
         let section = Section { handle };
         if !existed {
+            registry::record(name);
             return Ok(Opened {
                 section,
                 len: size,
@@ -169,12 +170,60 @@ pub(crate) fn owner_mode_mtime(_section: &Section) -> Option<(u32, u32, std::tim
     None
 }
 
-/// Windows keeps named sections in the object manager, which has no documented listing API.
+/// Windows keeps named sections in the object manager, which has no documented listing API,
+/// so this lists the segments shmkit created (see [`registry`]) that still exist.
 pub(crate) fn shm_list() -> Result<Vec<String>> {
-    Err(Error::Unsupported {
-        op: "listing segments",
-        reason: "Windows has no documented API to enumerate named file mappings",
-    })
+    let mut names = registry::names();
+    names.sort();
+    names.dedup();
+    names.retain(|n| {
+        let w = wide(n);
+        // SAFETY: `w` is NUL-terminated and outlives the call.
+        let h = unsafe { OpenFileMappingW(FILE_MAP_READ, 0, w.as_ptr()) };
+        owned(h, "OpenFileMappingW", n, 0).is_ok()
+    });
+    Ok(names)
+}
+
+/// The names of the segments shmkit created on this machine, one per line in
+/// `%LOCALAPPDATA%\shmkit\segments` (appended at each creation, best effort), because
+/// Windows offers no way to enumerate named file mappings. `shm_list` keeps those that exist.
+mod registry {
+    use std::io::Write;
+    use std::path::PathBuf;
+
+    fn path() -> PathBuf {
+        std::env::var_os("LOCALAPPDATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join("shmkit")
+            .join("segments")
+    }
+
+    /// Appends `name` (failures are ignored: the registry only helps listing).
+    pub(super) fn record(name: &str) {
+        let p = path();
+        let _ = p.parent().map(std::fs::create_dir_all);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+        {
+            let _ = f.write_all(format!("{name}\n").as_bytes());
+        }
+    }
+
+    /// Every name ever recorded (duplicates and names that are gone included).
+    pub(super) fn names() -> Vec<String> {
+        std::fs::read_to_string(path())
+            .map(|s| {
+                s.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Windows has no unlink: a mapping exists while a handle or view of it is open anywhere.
