@@ -77,21 +77,35 @@ pub struct Child(std::process::Child);
 pub fn spawn(role: &str, args: &[&str]) -> Child {
     let exe = std::env::current_exe().expect("current_exe");
     let joined = args.join(&SEP.to_string());
-    let child = Command::new(exe)
-        .args([
-            "child_process_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env(ROLE_ENV, role)
-        .env(ARGS_ENV, joined)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
+    // Process creation itself can fail transiently: Wine's CreateProcess sometimes returns
+    // ERROR_INTERNAL_ERROR (1359) after many rapid spawn/kill rounds. That is the test
+    // environment, not the code under test, so retry a few times before failing.
+    let mut attempt = 0;
+    let child = loop {
+        let spawned = Command::new(&exe)
+            .args([
+                "child_process_entry",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+                "-q",
+            ])
+            .env(ROLE_ENV, role)
+            .env(ARGS_ENV, &joined)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match spawned {
+            Ok(c) => break c,
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                eprintln!("spawning a child failed ({e}); retry {attempt}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("spawn child: {e}"),
+        }
+    };
     Child(child)
 }
 
