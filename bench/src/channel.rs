@@ -384,6 +384,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     // Several rounds in rotating order, each variant reporting its median round: on a VM the
     // two vCPUs' placement drifts, and one pass per variant swung the ratio from 3.6x to 8x.
     type Variant = Box<dyn Fn() -> Summary>;
+    #[allow(unused_mut)] // extended per platform below
     let mut variants: Vec<Variant> = vec![
         Box::new(move || spin_latency(batches, per)),
         Box::new(move || shmkit_latency(WaitMode::BusyPoll, batches, per)),
@@ -443,6 +444,7 @@ pub fn throughput(quick: bool) -> Vec<Row> {
         let warm = (count / 8).max(1);
         let b = size as u64;
         type Variant = Box<dyn Fn() -> Summary>;
+        #[allow(unused_mut)] // extended per platform below
         let mut variants: Vec<Variant> = vec![
             Box::new(move || memcpy(size, count)),
             Box::new(move || shmkit_stream(size, count, warm, false)),

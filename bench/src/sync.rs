@@ -236,6 +236,7 @@ pub fn child(role: &str, args: &[String]) {
 pub fn pingpong(plan: &Plan, rounds: usize) -> Vec<Row> {
     pin(0);
     type Variant = (&'static str, fn(&Plan) -> Summary);
+    #[allow(unused_mut)] // extended per platform below
     let mut variants: Vec<Variant> = vec![("shmkit Event pair", shmkit_event)];
     #[cfg(target_os = "linux")]
     variants.push(("raw futex ping-pong", raw_futex));
