@@ -3,9 +3,14 @@
 //! * one-way latency of a 64-byte message (half a round trip), busy-poll: shmkit channels
 //!   in `BusyPoll` vs a raw spin ping-pong on one cache line (the floor);
 //! * the same, blocking: shmkit channels in `Blocking` mode vs a raw futex ping-pong;
-//! * throughput of 1 MiB and 64 MiB messages: shmkit zero-copy (the producer copies into a
-//!   loan, the consumer reads in place) and copying (`recv_into`) vs one in-process `memcpy`
-//!   of the same size, a pipe, a Unix socket and TCP loopback.
+//! * throughput of 1 MiB and 64 MiB messages. Every variant does the same application work:
+//!   the producer writes every byte of message `i` (a pattern of `i`) and the consumer reads
+//!   every byte back and checks it, so the data really crosses from one CPU to the other and
+//!   the bench also proves it arrived intact. What differs is the transport: shmkit zero-copy
+//!   (the producer writes into a loan, the consumer checks in place: no copy at all), shmkit
+//!   copying (`send` from a buffer, `recv_into` a buffer: two copies in user space), a pipe,
+//!   a Unix socket and TCP loopback (two copies through the kernel). The yardstick is one
+//!   in-process `memcpy` of the same size.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -97,20 +102,54 @@ fn shmkit_latency(mode: WaitMode, batches: usize, per: usize) -> Summary {
     s
 }
 
-/// The busy-poll floor: one u64 on one cache line, each side spinning for its turn.
-fn spin_latency(batches: usize, per: usize) -> Summary {
+/// Which raw spin ping-pong to run.
+#[derive(Clone, Copy)]
+enum Spin {
+    /// One u64 on one cache line carries both directions: each side finds the line it writes
+    /// already in its cache (it just read it), so one line crosses per hop. No pair of
+    /// one-way channels can do this: the floor of the target.
+    OneLine,
+    /// One u64 per direction, on lines 128 bytes apart: the shape of any pair of one-way
+    /// channels (each line has one writer; the other side polls it), so a hop moves the line
+    /// twice: the writer must take it from the poller, then the poller reads it back.
+    LinePerDirection,
+}
+
+impl Spin {
+    fn arg(self) -> &'static str {
+        match self {
+            Spin::OneLine => "one",
+            Spin::LinePerDirection => "two",
+        }
+    }
+
+    /// Byte offsets of the words the parent and the child write.
+    fn words(arg: &str) -> (usize, usize) {
+        if arg == "one" {
+            (0, 0)
+        } else {
+            (0, 128)
+        }
+    }
+}
+
+/// A raw busy-poll ping-pong (the floors of the busy-poll table): round `i` sends `2i + 1`
+/// and waits for `2i + 2`.
+fn spin_latency(kind: Spin, batches: usize, per: usize) -> Summary {
     let name = unique("spin");
     let seg = shmkit::Segment::create(&name, 4096).unwrap();
     let view = seg.map(shmkit::Access::ReadWrite).unwrap();
-    let word = view.atomic_u64(0).unwrap();
+    let (mine, theirs) = Spin::words(kind.arg());
+    let (mine, theirs) = (
+        view.atomic_u64(mine).unwrap(),
+        view.atomic_u64(theirs).unwrap(),
+    );
     let total = ((batches + 1) * per).to_string();
-    let mut child = spawn("spin-echo", &[&name, &total], Stdio::inherit());
+    let mut child = spawn("spin-echo", &[&name, &total, kind.arg()], Stdio::inherit());
     let mut i = 0u64;
     let s = one_way(batches, per, || {
-        word.store(2 * i + 1, Ordering::Release);
-        while word.load(Ordering::Acquire) != 2 * i + 2 {
-            std::hint::spin_loop();
-        }
+        mine.store(2 * i + 1, Ordering::Release);
+        spin_wait(theirs, 2 * i + 2);
         i += 1;
     });
     assert!(child.wait().unwrap().success());
@@ -148,25 +187,34 @@ pub fn child(role: &str, args: &[String]) -> bool {
         "spin-echo" => {
             let seg = shmkit::Segment::open(&args[0]).unwrap();
             let view = seg.map(shmkit::Access::ReadWrite).unwrap();
-            let word = view.atomic_u64(0).unwrap();
+            let (theirs, mine) = Spin::words(&args[2]);
+            let (mine, theirs) = (
+                view.atomic_u64(mine).unwrap(),
+                view.atomic_u64(theirs).unwrap(),
+            );
             for i in 0..args[1].parse::<u64>().unwrap() {
-                spin_wait(word, 2 * i + 1);
-                word.store(2 * i + 2, Ordering::Release);
+                spin_wait(theirs, 2 * i + 1);
+                mine.store(2 * i + 2, Ordering::Release);
             }
         }
         "chan-stream" => {
             let size: usize = args[1].parse().unwrap();
-            let src = vec![0x5au8; size];
             let mut tx = channel::options().open_producer(&args[0]).unwrap();
-            for _ in 0..args[2].parse::<usize>().unwrap() {
-                let mut loan = tx.loan(size).unwrap();
-                loan.copy_from_slice(&src);
-                loan.commit();
+            let mut buf = vec![0u8; size];
+            for i in 0..args[2].parse::<usize>().unwrap() {
+                if args[3] == "zero-copy" {
+                    let mut loan = tx.loan(size).unwrap();
+                    fill(&mut loan, i);
+                    loan.commit();
+                } else {
+                    fill(&mut buf, i);
+                    tx.send(&buf).unwrap();
+                }
             }
         }
         "pipe-stream" | "unix-stream" | "tcp-stream" => {
             let size: usize = args[1].parse().unwrap();
-            let src = vec![0x5au8; size];
+            let mut buf = vec![0u8; size];
             let mut out: Box<dyn Write> = match role {
                 "pipe-stream" => Box::new(std::io::stdout().lock()),
                 #[cfg(unix)]
@@ -175,8 +223,9 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 }
                 _ => Box::new(std::net::TcpStream::connect(&args[0]).unwrap()),
             };
-            for _ in 0..args[2].parse::<usize>().unwrap() {
-                out.write_all(&src).unwrap();
+            for i in 0..args[2].parse::<usize>().unwrap() {
+                fill(&mut buf, i);
+                out.write_all(&buf).unwrap();
             }
             out.flush().unwrap();
         }
@@ -251,21 +300,50 @@ pub const BCAST: &str = "broadcast_64KiB";
 pub const BCAST_TITLE: &str =
     "broadcast, 64 KiB messages, each subscriber process copies each message out (per message; GiB/s per subscriber)";
 
-/// Receives `count` messages with `recv_one` and times each after the first `warm`.
-fn time_messages(count: usize, warm: usize, mut recv_one: impl FnMut()) -> Summary {
-    for _ in 0..warm {
-        recv_one();
+/// The byte every position of message `i` holds.
+fn pattern(i: usize) -> u8 {
+    (i % 251) as u8 + 1
+}
+
+/// The producer's work: writes every byte of message `i`.
+fn fill(msg: &mut [u8], i: usize) {
+    msg.fill(pattern(i));
+}
+
+/// The consumer's work: reads every byte of message `i` and checks it (a sum of u64 words,
+/// which the compiler vectorises: this runs at memory speed, not byte by byte).
+fn check(msg: &[u8], i: usize) {
+    let words = msg.chunks_exact(8);
+    let tail: u64 = words.remainder().iter().map(|&b| u64::from(b)).sum();
+    let sum = words.fold(0u64, |a, w| {
+        a.wrapping_add(u64::from_ne_bytes(w.try_into().unwrap()))
+    });
+    let p = u64::from(pattern(i));
+    let want = ((msg.len() / 8) as u64)
+        .wrapping_mul(p * 0x0101_0101_0101_0101)
+        .wrapping_add(p * (msg.len() % 8) as u64);
+    assert_eq!(
+        sum.wrapping_add(tail),
+        want,
+        "message {i} arrived corrupted"
+    );
+}
+
+/// Receives `count` messages with `recv_one(i)` and times each after the first `warm`.
+fn time_messages(count: usize, warm: usize, mut recv_one: impl FnMut(usize)) -> Summary {
+    for i in 0..warm {
+        recv_one(i);
     }
     let mut v = Vec::with_capacity(count - warm);
-    for _ in warm..count {
+    for i in warm..count {
         let t = Instant::now();
-        recv_one();
+        recv_one(i);
         v.push(t.elapsed());
     }
     Summary::of(&mut v)
 }
 
-fn shmkit_stream(size: usize, count: usize, warm: usize, copy: bool) -> Summary {
+fn shmkit_stream(size: usize, count: usize, warm: usize, zero_copy: bool) -> Summary {
     let name = unique("stream");
     // Room for two messages at any ring offset (max message = capacity / 2 - 8).
     let cap = (2 * (size + 8)).next_power_of_two();
@@ -273,19 +351,19 @@ fn shmkit_stream(size: usize, count: usize, warm: usize, copy: bool) -> Summary 
         .capacity(cap)
         .create_consumer(&name)
         .unwrap();
+    let how = if zero_copy { "zero-copy" } else { "copy" };
     let mut child = spawn(
         "chan-stream",
-        &[&name, &size.to_string(), &count.to_string()],
+        &[&name, &size.to_string(), &count.to_string(), how],
         Stdio::inherit(),
     );
     let mut buf = Vec::with_capacity(size);
-    let s = time_messages(count, warm, || {
-        if copy {
-            rx.recv_into(&mut buf).unwrap();
-            black_box(&buf);
+    let s = time_messages(count, warm, |i| {
+        if zero_copy {
+            check(&rx.recv().unwrap(), i);
         } else {
-            let m = rx.recv().unwrap();
-            black_box((m[0], m[m.len() - 1]));
+            rx.recv_into(&mut buf).unwrap();
+            check(&buf, i);
         }
     });
     assert!(child.wait().unwrap().success());
@@ -294,9 +372,9 @@ fn shmkit_stream(size: usize, count: usize, warm: usize, copy: bool) -> Summary 
 
 fn read_stream(mut input: impl Read, size: usize, count: usize, warm: usize) -> Summary {
     let mut buf = vec![0u8; size];
-    time_messages(count, warm, || {
+    time_messages(count, warm, |i| {
         input.read_exact(&mut buf).unwrap();
-        black_box(&buf);
+        check(&buf, i);
     })
 }
 
@@ -386,8 +464,9 @@ pub fn latency(quick: bool) -> Vec<Row> {
     type Variant = Box<dyn Fn() -> Summary>;
     #[allow(unused_mut)] // extended per platform below
     let mut variants: Vec<Variant> = vec![
-        Box::new(move || spin_latency(batches, per)),
+        Box::new(move || spin_latency(Spin::OneLine, batches, per)),
         Box::new(move || shmkit_latency(WaitMode::BusyPoll, batches, per)),
+        Box::new(move || spin_latency(Spin::LinePerDirection, batches, per)),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     variants.push(Box::new(move || {
@@ -398,15 +477,25 @@ pub fn latency(quick: bool) -> Vec<Row> {
     let got = rotate(&variants, if quick { 1 } else { 5 });
     let spin = Row::base(LAT_BUSY, "raw spin ping-pong (one line)", got[0]);
     let busy = got[1];
+    let per_dir = Row::base(LAT_BUSY, "raw spin ping-pong (line per direction)", got[2]);
     let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
-    let mut rows = vec![Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin)];
+    let mut rows = vec![
+        Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin),
+        Row::vs(
+            LAT_BUSY,
+            "shmkit channel vs line-per-direction",
+            busy,
+            &per_dir,
+        ),
+    ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
-        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[2]);
+        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[3]);
         rows.push(Row::vs(LAT_BUSY, "shmkit channel vs iceoryx2", busy, &ice));
         rows.push(ice);
     }
     rows.push(spin);
+    rows.push(per_dir);
     #[cfg(target_os = "linux")]
     {
         let futex = Row::base(
@@ -447,8 +536,8 @@ pub fn throughput(quick: bool) -> Vec<Row> {
         #[allow(unused_mut)] // extended per platform below
         let mut variants: Vec<Variant> = vec![
             Box::new(move || memcpy(size, count)),
-            Box::new(move || shmkit_stream(size, count, warm, false)),
             Box::new(move || shmkit_stream(size, count, warm, true)),
+            Box::new(move || shmkit_stream(size, count, warm, false)),
             Box::new(move || pipe_stream(size, count, warm)),
             Box::new(move || tcp_stream(size, count, warm)),
         ];
@@ -460,14 +549,14 @@ pub fn throughput(quick: bool) -> Vec<Row> {
         let mc = Row::base(bench, "memcpy, one process", mc).moving(b);
         let pipe = Row::base(bench, "pipe", pick(3)).moving(b);
         let tcp = Row::base(bench, "TCP loopback", pick(4)).moving(b);
-        rows.push(Row::vs(bench, "shmkit zero-copy (loan / in place)", zc, &mc).moving(b));
+        rows.push(Row::vs(bench, "shmkit zero-copy (loan, in place)", zc, &mc).moving(b));
         rows.push(Row::vs(bench, "shmkit vs pipe", zc, &pipe).moving(b));
         #[cfg(unix)]
         let unix = Row::base(bench, "Unix socket", pick(5)).moving(b);
         #[cfg(unix)]
         rows.push(Row::vs(bench, "shmkit vs Unix socket", zc, &unix).moving(b));
         rows.push(Row::vs(bench, "shmkit vs TCP loopback", zc, &tcp).moving(b));
-        rows.push(Row::vs(bench, "shmkit copying (recv_into)", cp, &mc).moving(b));
+        rows.push(Row::vs(bench, "shmkit copying (send, recv_into)", cp, &mc).moving(b));
         rows.push(mc);
         rows.push(pipe);
         #[cfg(unix)]

@@ -111,6 +111,12 @@ impl From<&Row> for JsonRow {
 
 /// Prints rows as aligned tables, one per bench, with `title` of each bench from `titles`.
 pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
+    let w = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(7);
     let mut last = "";
     for r in rows {
         if r.bench != last {
@@ -121,8 +127,8 @@ pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
                 .map_or(r.bench, |(_, t)| t);
             println!("\n{title}");
             println!(
-                "{:<34} {:>10} {:>10} {:>8}  vs",
-                "variant", "median", "p99", "ratio"
+                "{:<w$} {:>10} {:>10} {:>8} {:>8}  vs",
+                "variant", "median", "p99", "ratio", "GiB/s"
             );
         }
         let (ratio, base) = match &r.baseline {
@@ -133,7 +139,7 @@ pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
             .gib_per_s()
             .map_or(String::from("-"), |g| format!("{g:.2}"));
         println!(
-            "{:<34} {:>10} {:>10} {:>8} {:>8}  {}",
+            "{:<w$} {:>10} {:>10} {:>8} {:>8}  {}",
             r.label,
             fmt(r.summary.median),
             fmt(r.summary.p99),
