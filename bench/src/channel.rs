@@ -113,6 +113,18 @@ enum Spin {
     /// channels (each line has one writer; the other side polls it), so a hop moves the line
     /// twice: the writer must take it from the poller, then the poller reads it back.
     LinePerDirection,
+    /// The classic C recipe carrying this table's 64-byte message: each direction has a fixed
+    /// slot, the message on one line and the word on the next; the sender writes the message
+    /// then raises the word, and the child copies the message across, as the shmkit echo
+    /// does. No framing, ring or bookkeeping — but the same two lines every time.
+    MessagePerDirection,
+}
+
+/// Where one side of a raw spin ping-pong writes: its word and, maybe, its 64-byte message
+/// (on the line before the word).
+struct SpinSide {
+    word: usize,
+    msg: Option<usize>,
 }
 
 impl Spin {
@@ -120,34 +132,45 @@ impl Spin {
         match self {
             Spin::OneLine => "one",
             Spin::LinePerDirection => "two",
+            Spin::MessagePerDirection => "msg",
         }
     }
 
-    /// Byte offsets of the words the parent and the child write.
-    fn words(arg: &str) -> (usize, usize) {
-        if arg == "one" {
-            (0, 0)
-        } else {
-            (0, 128)
+    /// What the parent and the child write.
+    fn sides(arg: &str) -> (SpinSide, SpinSide) {
+        let side = |word, msg: bool| SpinSide {
+            word,
+            msg: msg.then_some(word - 64),
+        };
+        match arg {
+            "one" => (side(64, false), side(64, false)),
+            "two" => (side(64, false), side(192, false)),
+            _ => (side(64, true), side(320, true)),
         }
     }
 }
 
-/// A raw busy-poll ping-pong (the floors of the busy-poll table): round `i` sends `2i + 1`
+/// A raw busy-poll ping-pong (the baselines of the busy-poll table): round `i` sends `2i + 1`
 /// and waits for `2i + 2`.
 fn spin_latency(kind: Spin, batches: usize, per: usize) -> Summary {
     let name = unique("spin");
     let seg = shmkit::Segment::create(&name, 4096).unwrap();
     let view = seg.map(shmkit::Access::ReadWrite).unwrap();
-    let (mine, theirs) = Spin::words(kind.arg());
+    let (me, them) = Spin::sides(kind.arg());
     let (mine, theirs) = (
-        view.atomic_u64(mine).unwrap(),
-        view.atomic_u64(theirs).unwrap(),
+        view.atomic_u64(me.word).unwrap(),
+        view.atomic_u64(them.word).unwrap(),
     );
     let total = ((batches + 1) * per).to_string();
     let mut child = spawn("spin-echo", &[&name, &total, kind.arg()], Stdio::inherit());
     let mut i = 0u64;
     let s = one_way(batches, per, || {
+        if let Some(at) = me.msg {
+            for w in 0..MSG / 8 {
+                let word = view.atomic_u64(at + 8 * w).unwrap();
+                word.store(0x0707_0707_0707_0707, Ordering::Relaxed);
+            }
+        }
         mine.store(2 * i + 1, Ordering::Release);
         spin_wait(theirs, 2 * i + 2);
         i += 1;
@@ -187,13 +210,22 @@ pub fn child(role: &str, args: &[String]) -> bool {
         "spin-echo" => {
             let seg = shmkit::Segment::open(&args[0]).unwrap();
             let view = seg.map(shmkit::Access::ReadWrite).unwrap();
-            let (theirs, mine) = Spin::words(&args[2]);
+            let (them, me) = Spin::sides(&args[2]);
             let (mine, theirs) = (
-                view.atomic_u64(mine).unwrap(),
-                view.atomic_u64(theirs).unwrap(),
+                view.atomic_u64(me.word).unwrap(),
+                view.atomic_u64(them.word).unwrap(),
             );
             for i in 0..args[1].parse::<u64>().unwrap() {
                 spin_wait(theirs, 2 * i + 1);
+                if let (Some(from), Some(to)) = (them.msg, me.msg) {
+                    for w in 0..MSG / 8 {
+                        let v = view.atomic_u64(from + 8 * w).unwrap();
+                        let v = v.load(Ordering::Relaxed);
+                        view.atomic_u64(to + 8 * w)
+                            .unwrap()
+                            .store(v, Ordering::Relaxed);
+                    }
+                }
                 mine.store(2 * i + 2, Ordering::Release);
             }
         }
@@ -467,6 +499,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
         Box::new(move || spin_latency(Spin::OneLine, batches, per)),
         Box::new(move || shmkit_latency(WaitMode::BusyPoll, batches, per)),
         Box::new(move || spin_latency(Spin::LinePerDirection, batches, per)),
+        Box::new(move || spin_latency(Spin::MessagePerDirection, batches, per)),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     variants.push(Box::new(move || {
@@ -478,6 +511,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     let spin = Row::base(LAT_BUSY, "raw spin ping-pong (one line)", got[0]);
     let busy = got[1];
     let per_dir = Row::base(LAT_BUSY, "raw spin ping-pong (line per direction)", got[2]);
+    let raw_msg = Row::base(LAT_BUSY, "raw spin ping-pong (64 B message)", got[3]);
     let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
     let mut rows = vec![
         Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin),
@@ -490,12 +524,13 @@ pub fn latency(quick: bool) -> Vec<Row> {
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
-        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[3]);
+        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[4]);
         rows.push(Row::vs(LAT_BUSY, "shmkit channel vs iceoryx2", busy, &ice));
         rows.push(ice);
     }
     rows.push(spin);
     rows.push(per_dir);
+    rows.push(raw_msg);
     #[cfg(target_os = "linux")]
     {
         let futex = Row::base(
