@@ -521,6 +521,12 @@ pub fn latency(quick: bool) -> Vec<Row> {
             busy,
             &per_dir,
         ),
+        Row::vs(
+            LAT_BUSY,
+            "shmkit channel vs raw 64 B message",
+            busy,
+            &raw_msg,
+        ),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
