@@ -173,7 +173,8 @@ pub(crate) fn owner_mode_mtime(_section: &Section) -> Option<(u32, u32, std::tim
 /// Windows keeps named sections in the object manager, which has no documented listing API,
 /// so this lists the segments shmkit created (see [`registry`]) that still exist.
 pub(crate) fn shm_list() -> Result<Vec<String>> {
-    let mut names = registry::names();
+    let recorded = registry::names();
+    let mut names = recorded.clone();
     names.sort();
     names.dedup();
     names.retain(|n| {
@@ -182,17 +183,26 @@ pub(crate) fn shm_list() -> Result<Vec<String>> {
         let h = unsafe { OpenFileMappingW(FILE_MAP_READ, 0, w.as_ptr()) };
         owned(h, "OpenFileMappingW", n, 0).is_ok()
     });
+    if registry::worth_compacting(recorded.len(), names.len()) {
+        registry::rewrite(&registry::path(), &names);
+    }
     Ok(names)
 }
 
 /// The names of the segments shmkit created on this machine, one per line in
 /// `%LOCALAPPDATA%\shmkit\segments` (appended at each creation, best effort), because
-/// Windows offers no way to enumerate named file mappings. `shm_list` keeps those that exist.
+/// Windows offers no way to enumerate named file mappings. `shm_list` keeps those that exist,
+/// and rewrites the file with only those once most of its lines are stale (so it does not grow
+/// without bound). A creation racing that rewrite can lose its line: the segment still works,
+/// it is just not listed — acceptable for a listing aid, and rare (see `worth_compacting`).
 mod registry {
     use std::io::Write;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
-    fn path() -> PathBuf {
+    /// Compaction starts above this many lines.
+    const COMPACT_ABOVE: usize = 1024;
+
+    pub(super) fn path() -> PathBuf {
         std::env::var_os("LOCALAPPDATA")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir)
@@ -202,12 +212,15 @@ mod registry {
 
     /// Appends `name` (failures are ignored: the registry only helps listing).
     pub(super) fn record(name: &str) {
-        let p = path();
+        record_in(&path(), name);
+    }
+
+    fn record_in(p: &Path, name: &str) {
         let _ = p.parent().map(std::fs::create_dir_all);
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&p)
+            .open(p)
         {
             let _ = f.write_all(format!("{name}\n").as_bytes());
         }
@@ -215,7 +228,11 @@ mod registry {
 
     /// Every name ever recorded (duplicates and names that are gone included).
     pub(super) fn names() -> Vec<String> {
-        std::fs::read_to_string(path())
+        names_in(&path())
+    }
+
+    fn names_in(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p)
             .map(|s| {
                 s.lines()
                     .filter(|l| !l.is_empty())
@@ -223,6 +240,47 @@ mod registry {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Whether a registry of `lines` lines of which `live` names still exist should be
+    /// rewritten: only when it is long and mostly stale, so that rewrites (and their race with
+    /// a concurrent `record`) stay rare.
+    pub(super) fn worth_compacting(lines: usize, live: usize) -> bool {
+        lines > COMPACT_ABOVE && lines > 4 * live
+    }
+
+    /// Replaces the registry at `p` with `live` (through a temporary file and a rename, so a
+    /// reader never sees it half written; failures are ignored).
+    pub(super) fn rewrite(p: &Path, live: &[String]) {
+        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+        let body: String = live.iter().map(|n| format!("{n}\n")).collect();
+        if std::fs::write(&tmp, body).is_err() || std::fs::rename(&tmp, p).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_mostly_stale_registry_is_rewritten_with_the_live_names() {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("shmkit").join("segments");
+            for i in 0..2000 {
+                record_in(&p, &format!("gone-{i}"));
+            }
+            record_in(&p, "alive");
+            let lines = names_in(&p).len();
+            assert_eq!(lines, 2001);
+            assert!(!worth_compacting(100, 50));
+            assert!(!worth_compacting(2001, 1000));
+            assert!(worth_compacting(lines, 1));
+            rewrite(&p, &["alive".to_owned()]);
+            assert_eq!(names_in(&p), vec!["alive".to_owned()]);
+            record_in(&p, "next");
+            assert_eq!(names_in(&p), vec!["alive".to_owned(), "next".to_owned()]);
+        }
     }
 }
 
