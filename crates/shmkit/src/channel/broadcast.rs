@@ -477,16 +477,19 @@ impl Reader<'_> {
         }
         let slots = self.g.slots as u64;
         if w - r > slots - 1 && self.g.policy == Policy::Overwrite {
-            return Ok(self.skip_to(next, w + 1 - slots));
+            return Ok(self.skip_to(next, oldest(w, slots)));
         }
         let (stamp, body) = slot(self.obj, self.g, r);
         // SAFETY: an aligned u64 in the slot.
         let stamp = unsafe { &*stamp };
         let s1 = stamp.load(Ordering::Acquire);
-        if s1 != 2 * r + 2 {
-            if s1 > 2 * r + 2 {
+        // Wrapping: `r` started from a count another process wrote; a bogus one must end as
+        // `Corrupt` below, not as an overflow.
+        let done = r.wrapping_mul(2).wrapping_add(2);
+        if s1 != done {
+            if s1 > done {
                 let w = self.line.pos().load(Ordering::Acquire);
-                return Ok(self.skip_to(next, w + 1 - slots));
+                return Ok(self.skip_to(next, oldest(w, slots)));
             }
             return Err(self.corrupt(format!("slot of message {r} has stamp {s1}")));
         }
@@ -512,7 +515,7 @@ impl Reader<'_> {
         if stamp.load(Ordering::Relaxed) != s1 {
             buf.clear();
             let w = self.line.pos().load(Ordering::Acquire);
-            return Ok(self.skip_to(next, w + 1 - slots));
+            return Ok(self.skip_to(next, oldest(w, slots)));
         }
         self.advance(next, r + 1);
         Ok(Read::Got(len))
@@ -525,9 +528,15 @@ impl Reader<'_> {
         }
     }
 
+    /// Moves past lost messages to `to`. If the count does not show a lap yet (a stamp from
+    /// the next lap can be seen before the count that goes with it, or a corrupt stamp), there
+    /// is nothing to skip: report empty, and the next attempt looks again.
     fn skip_to(&self, next: &mut u64, to: u64) -> Read {
-        let missed = to.saturating_sub(*next);
-        self.advance(next, to.max(*next));
+        if to <= *next {
+            return Read::Empty;
+        }
+        let missed = to - *next;
+        self.advance(next, to);
         Read::Lagged(missed)
     }
 
@@ -542,6 +551,12 @@ impl Reader<'_> {
             self.space.ring();
         }
     }
+}
+
+/// The oldest message a lapped subscriber can still read when the count is `w`: the slot of
+/// `w - slots` may be being rewritten already. Saturating, because `w` comes from the segment.
+fn oldest(w: u64, slots: u64) -> u64 {
+    w.saturating_add(1).saturating_sub(slots)
 }
 
 /// What one attempt to read found.

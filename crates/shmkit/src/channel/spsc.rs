@@ -220,15 +220,15 @@ impl Producer {
         if layout::peer_gone(&s.peer, false) {
             return Err(s.disconnected());
         }
-        let (pad, frame) = match place(cur, s, len) {
+        let (pad, frame) = match place(cur, s, len)? {
             Some(p) => p,
             None => {
-                let mut found = None;
+                let mut found = Ok(None);
                 s.wait_for(deadline, || {
                     found = place(cur, s, len);
-                    found.is_some()
+                    !matches!(found, Ok(None))
                 })?;
-                found.expect("wait_for returns Ok only once there is room")
+                found?.expect("wait_for returns Ok only once there is room")
             }
         };
         Ok(Loan {
@@ -306,8 +306,10 @@ impl Producer {
 }
 
 /// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset). Room
-/// means the padding, the frame and the next frame's header word are all free.
-fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Option<(usize, usize)> {
+/// means the padding, the frame and the next frame's header word are all free. Positions
+/// are compared with wrapping arithmetic, and a consumer position that is ahead of this
+/// producer or more than a ring behind it is `Corrupt`: it comes from another process.
+fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Result<Option<(usize, usize)>> {
     let need = frame_size(len);
     let off = (cur.write as usize) & (s.cap - 1);
     let tail = s.cap - off;
@@ -315,15 +317,27 @@ fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Option<(usize, usi
     // Room for the frame, its padding, and the zeroed header word after it.
     let total = (pad + need + FRAME_HEADER) as u64;
     let cap = s.cap as u64;
-    if cur.write + total - cur.read_cache > cap {
+    let write = cur.write;
+    let fits = |read: u64| write.wrapping_sub(read).saturating_add(total) <= cap;
+    if !fits(cur.read_cache) {
         // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos:
         // the bytes it released are no longer being read.
-        cur.read_cache = s.peer.pos().load(Ordering::Acquire);
-        if cur.write + total - cur.read_cache > cap {
-            return None;
+        let read = s.peer.pos().load(Ordering::Acquire);
+        if write.wrapping_sub(read) > cap {
+            return Err(Error::Corrupt {
+                name: s.name().to_owned(),
+                reason: format!(
+                    "the consumer's position {read} is not within {cap} bytes behind the \
+                     producer's {write}"
+                ),
+            });
+        }
+        cur.read_cache = read;
+        if !fits(read) {
+            return Ok(None);
         }
     }
-    Some((pad, frame))
+    Ok(Some((pad, frame)))
 }
 
 impl Loan<'_> {
@@ -354,7 +368,7 @@ impl Loan<'_> {
             let at = (p.cur.write as usize) & (s.cap - 1);
             header(s, at).store(encode(self.pad, KIND_PAD), Ordering::Release);
         }
-        p.cur.write += (self.pad + size) as u64;
+        p.cur.write = p.cur.write.wrapping_add((self.pad + size) as u64);
         p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
         // The doorbell's SeqCst fence orders the header store before its sleeper check.
         p.s.peer_bell.ring();
@@ -472,7 +486,7 @@ fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u6
     let cap = s.cap;
     let mut skipped = 0u64;
     loop {
-        let off = ((cur.read + skipped) as usize) & (cap - 1);
+        let off = (cur.read.wrapping_add(skipped) as usize) & (cap - 1);
         // SYNC POINT: Acquire pairs with the producer's Release store of this header word, so
         // the payload before it (and the zeroed header after it) are visible.
         let word = header(s, off).load(Ordering::Acquire);
@@ -519,7 +533,7 @@ impl Deref for Sample<'_> {
 impl Drop for Sample<'_> {
     fn drop(&mut self) {
         let c = &mut *self.c;
-        c.cur.read += self.advance;
+        c.cur.read = c.cur.read.wrapping_add(self.advance);
         // SYNC POINT: Release pairs with the producer's Acquire load of read_pos (it may now
         // reuse the bytes); the fence in `ring` orders it before the sleeper check.
         c.s.mine.pos().store(c.cur.read, Ordering::Release);

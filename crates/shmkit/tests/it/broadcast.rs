@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use shmkit::channel::broadcast::{self, Policy};
-use shmkit::Error;
+use shmkit::{Access, Error, Segment};
 
 use crate::util::{self, NameGuard};
 use crate::Role;
@@ -83,6 +83,40 @@ fn subscribers_see_everything_from_their_join_point() {
         a.recv_into_timeout(&mut buf, WAIT),
         Err(Error::Disconnected { .. })
     ));
+}
+
+#[test]
+fn a_corrupt_stamp_is_no_overflow_and_heals_when_the_publisher_laps_it() {
+    let name = NameGuard::new("bcstamp");
+    let mut publ = broadcast::options()
+        .slots(4)
+        .slot_size(64)
+        .max_subscribers(1)
+        .policy(Policy::Overwrite)
+        .create(&name)
+        .unwrap();
+    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    publ.try_send(&message(0)).unwrap();
+    // The first slot's stamp (slots start after the 384-byte header and one table entry)
+    // claims a message from far in the future, while the count says one message.
+    let raw = Segment::open(&name).unwrap();
+    let mut v = raw.map(Access::ReadWrite).unwrap();
+    v.write_at(384 + 64, &(u64::MAX - 1).to_ne_bytes()).unwrap();
+    let mut buf = Vec::new();
+    assert!(matches!(
+        sub.try_recv_into(&mut buf),
+        Err(Error::WouldBlock { .. })
+    ));
+    // Once the publisher has really lapped the slot, the subscriber is told what it lost.
+    for seq in 1..10 {
+        publ.try_send(&message(seq)).unwrap();
+    }
+    let missed = match sub.try_recv_into(&mut buf) {
+        Err(Error::Lagged { missed, .. }) => missed,
+        other => panic!("{other:?}"),
+    };
+    sub.try_recv_into(&mut buf).unwrap();
+    assert_eq!(buf, message(missed));
 }
 
 #[test]

@@ -372,6 +372,29 @@ fn a_corrupt_ring_is_an_error_not_undefined_behaviour() {
 }
 
 #[test]
+fn a_bogus_consumer_position_is_an_error_not_an_overflow() {
+    let name = NameGuard::new("chbogus");
+    let mut tx = channel::create(&name, 4096).unwrap();
+    let _rx = channel::open(&name).unwrap();
+    let raw = Segment::open(&name).unwrap();
+    let mut v = raw.map(Access::ReadWrite).unwrap();
+    // The consumer's read_pos (offset 256): far ahead of the producer, then far behind it
+    // (positions compare modulo 2^64, so "behind" wraps below zero).
+    for bogus in [1 << 40, u64::MAX - (1 << 20)] {
+        v.write_at(256, &bogus.to_ne_bytes()).unwrap();
+        let mut sent = 0;
+        let err = loop {
+            match tx.try_send(&[7; 100]) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 4096, "a bogus position was never noticed");
+        };
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    }
+}
+
+#[test]
 fn busy_poll_mode_works_across_processes() {
     let name = NameGuard::new("chbusy");
     let mut rx = channel::options()
