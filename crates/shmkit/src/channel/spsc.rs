@@ -307,8 +307,8 @@ impl Producer {
 
 /// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset). Room
 /// means the padding, the frame and the next frame's header word are all free. Positions
-/// are compared with wrapping arithmetic, and a consumer position that is ahead of this
-/// producer or more than a ring behind it is `Corrupt`: it comes from another process.
+/// are compared modulo 2^64 (they come from another process, so they must not overflow).
+#[inline]
 fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Result<Option<(usize, usize)>> {
     let need = frame_size(len);
     let off = (cur.write as usize) & (s.cap - 1);
@@ -316,28 +316,37 @@ fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Result<Option<(usi
     let (pad, frame) = if need <= tail { (0, off) } else { (tail, 0) };
     // Room for the frame, its padding, and the zeroed header word after it.
     let total = (pad + need + FRAME_HEADER) as u64;
-    let cap = s.cap as u64;
-    let write = cur.write;
-    let fits = |read: u64| write.wrapping_sub(read).saturating_add(total) <= cap;
-    if !fits(cur.read_cache) {
-        // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos:
-        // the bytes it released are no longer being read.
-        let read = s.peer.pos().load(Ordering::Acquire);
-        if write.wrapping_sub(read) > cap {
-            return Err(Error::Corrupt {
-                name: s.name().to_owned(),
-                reason: format!(
-                    "the consumer's position {read} is not within {cap} bytes behind the \
-                     producer's {write}"
-                ),
-            });
-        }
-        cur.read_cache = read;
-        if !fits(read) {
-            return Ok(None);
-        }
+    if fits(cur.write, cur.read_cache, total, s.cap) || reload_fits(cur, s, total)? {
+        Ok(Some((pad, frame)))
+    } else {
+        Ok(None)
     }
-    Ok(Some((pad, frame)))
+}
+
+fn fits(write: u64, read: u64, total: u64, cap: usize) -> bool {
+    write.wrapping_sub(read).saturating_add(total) <= cap as u64
+}
+
+/// Reloads the consumer's position into the cache and says whether `total` bytes fit now. A
+/// position ahead of the producer's, or more than a ring behind it, is `Corrupt`.
+#[cold]
+fn reload_fits(cur: &mut ProducerCursor, s: &Shared, total: u64) -> Result<bool> {
+    // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos: the bytes it
+    // released are no longer being read.
+    let read = s.peer.pos().load(Ordering::Acquire);
+    let write = cur.write;
+    if write.wrapping_sub(read) > s.cap as u64 {
+        return Err(Error::Corrupt {
+            name: s.name().to_owned(),
+            reason: format!(
+                "the consumer's position {read} is not within {} bytes behind the \
+                 producer's {write}",
+                s.cap
+            ),
+        });
+    }
+    cur.read_cache = read;
+    Ok(fits(write, read, total, s.cap))
 }
 
 impl Loan<'_> {
