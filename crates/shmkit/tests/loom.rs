@@ -1,4 +1,4 @@
-//! loom models of the channel's two concurrency protocols, with the orderings of
+//! loom models of the channel's concurrency protocols, with the orderings of
 //! `src/channel/spsc.rs` and `src/channel/layout.rs`. loom explores every interleaving (and
 //! every weak-memory outcome it models) of two threads, which the cross-process tests can only
 //! sample. These are models — the algorithm restated on loom's atomics and cells, because the
@@ -126,4 +126,56 @@ fn doorbell(fenced: bool) {
 #[test]
 fn the_doorbell_loses_no_wake_up() {
     loom::model(|| doorbell(true));
+}
+
+/// Taking over a side (`layout::attach`, and a broadcast subscriber's claim) whose holder died:
+/// two processes (pids 1 and 2, both alive) find the side held by dead pid 9 and race to
+/// claim it. With the state and pid in one word and one compare-exchange of the exact word
+/// seen, exactly one wins. `split` restates the earlier protocol — exchange the state word
+/// alone, then store the pid — in which both can win.
+fn take_over(split: bool) {
+    const ATTACHED: u64 = 1;
+    let alive = |pid: u64| pid == 1 || pid == 2;
+    let word = Arc::new(AtomicU64::new(ATTACHED | 9 << 32));
+    let pid_word = Arc::new(AtomicU64::new(9)); // the split protocol's separate pid
+    let claim = move |word: Arc<AtomicU64>, pid_word: Arc<AtomicU64>, me: u64| -> bool {
+        let mut seen = word.load(Ordering::Acquire);
+        loop {
+            let holder = if split {
+                pid_word.load(Ordering::Relaxed)
+            } else {
+                seen >> 32
+            };
+            if seen & 0xffff_ffff == ATTACHED && alive(holder) {
+                return false;
+            }
+            let new = if split { ATTACHED } else { ATTACHED | me << 32 };
+            match word.compare_exchange(seen, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if split {
+                        pid_word.store(me, Ordering::Relaxed);
+                    }
+                    return true;
+                }
+                Err(now) => seen = now,
+            }
+        }
+    };
+    let (w, p) = (word.clone(), pid_word.clone());
+    let other = thread::spawn(move || claim(w, p, 2));
+    let mine = claim(word, pid_word, 1);
+    let theirs = other.join().unwrap();
+    assert!(mine ^ theirs, "winners: 1 {mine}, 2 {theirs}");
+}
+
+#[test]
+fn one_claimant_takes_over_a_dead_holders_place() {
+    loom::model(|| take_over(false));
+}
+
+/// The model can fail: with the state and the pid in separate words both claimants win.
+#[test]
+#[should_panic(expected = "winners")]
+fn the_split_claim_is_caught() {
+    loom::model(|| take_over(true));
 }

@@ -23,15 +23,15 @@
 //!     64  publisher attachment: state u32, pid u32
 //!    128  publisher line: published count u64 | data doorbell (subscribers sleep here)
 //!    256  space doorbell (the publisher sleeps here under back-pressure)
-//!    384  subscriber table: 64 bytes each: state u32, pid u32, next sequence u64
+//!    384  subscriber table: 64 bytes each: `state | pid << 32` u64, next sequence u64
 //!      …  slots: stamp u64, len u32, 4 bytes padding, payload; stride a multiple of 64
 //! ```
 
 use std::ptr;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::layout::{self, Doorbell, Line, Role};
+use super::layout::{self, pack, unpack, Doorbell, Line, Liveness, Role};
 use super::WaitMode;
 use crate::sync::object::{Kind, Object};
 use crate::sys::{self, Deadline};
@@ -42,7 +42,7 @@ const ENTRY: usize = 64;
 const SLOT_HEADER: usize = 16;
 const FREE: u32 = 0;
 const ACTIVE: u32 = 1;
-/// Being claimed: the publisher ignores it; nobody else reclaims it.
+/// Being claimed: the publisher ignores it; nobody else reclaims it while its process lives.
 const JOINING: u32 = 2;
 
 /// What happens when a subscriber falls a whole ring behind.
@@ -79,20 +79,40 @@ pub fn options() -> Options {
 struct Geometry {
     slots: usize,
     slot_size: usize,
+    /// Bytes from one slot to the next: header and payload, rounded up to a cache line.
     stride: usize,
     max_subs: usize,
+    /// Offset of the first slot (the end of the subscriber table).
+    slots_at: usize,
+    /// Bytes of the whole segment.
+    len: usize,
     policy: Policy,
 }
 
 impl Geometry {
-    fn slots_at(&self) -> usize {
-        TABLE + self.max_subs * ENTRY
-    }
-
-    fn len(&self) -> Option<usize> {
-        self.slots
-            .checked_mul(self.stride)?
-            .checked_add(self.slots_at())
+    /// The layout for these parameters, if they are all non-zero and the segment's size is
+    /// representable (slot sizes and subscriber counts are stored as 32-bit values). All
+    /// arithmetic is checked: the parameters may come from a segment another process wrote.
+    fn new(slots: usize, slot_size: usize, max_subs: usize, policy: Policy) -> Option<Geometry> {
+        if slots == 0 || slot_size == 0 || max_subs == 0 {
+            return None;
+        }
+        u32::try_from(slot_size).ok()?;
+        u32::try_from(max_subs).ok()?;
+        let stride = SLOT_HEADER
+            .checked_add(slot_size)?
+            .checked_next_multiple_of(64)?;
+        let slots_at = max_subs.checked_mul(ENTRY)?.checked_add(TABLE)?;
+        let len = slots.checked_mul(stride)?.checked_add(slots_at)?;
+        (len <= isize::MAX as usize).then_some(Geometry {
+            slots,
+            slot_size,
+            stride,
+            max_subs,
+            slots_at,
+            len,
+            policy,
+        })
     }
 
     fn from_params(name: &str, p: [u64; 3], total: u64) -> Result<Geometry> {
@@ -100,26 +120,24 @@ impl Geometry {
             name: name.to_owned(),
             reason,
         };
-        let (slots, slot_size) = (p[0] as usize, p[1] as usize);
-        let max_subs = (p[2] & 0xffff_ffff) as usize;
         let policy = match p[2] >> 32 {
             0 => Policy::Block,
             1 => Policy::Overwrite,
             n => return Err(corrupt(format!("unknown policy {n}"))),
         };
-        let g = Geometry {
-            slots,
-            slot_size,
-            stride: (SLOT_HEADER + slot_size).next_multiple_of(64),
-            max_subs,
-            policy,
-        };
-        if slots == 0 || slot_size == 0 || max_subs == 0 || g.len() != Some(total as usize) {
-            return Err(corrupt(format!(
-                "{slots} slots of {slot_size} bytes for {max_subs} subscribers do not fill {total} bytes"
-            )));
+        let (slots, slot_size, max_subs) = (p[0], p[1], p[2] & 0xffff_ffff);
+        let fits = |v: u64| usize::try_from(v).ok();
+        match (fits(slots), fits(slot_size), fits(max_subs)) {
+            (Some(a), Some(b), Some(c)) => Geometry::new(a, b, c, policy),
+            _ => None,
         }
-        Ok(g)
+        .filter(|g| g.len as u64 == total)
+        .ok_or_else(|| {
+            corrupt(format!(
+                "{slots} slots of {slot_size} bytes for {max_subs} subscribers do not fill \
+                 {total} bytes"
+            ))
+        })
     }
 }
 
@@ -161,23 +179,18 @@ impl Options {
     /// [`Error::SizeInvalid`] for zero slots, slot size or subscribers; else as
     /// [`Segment::create`](crate::Segment::create).
     pub fn create(&self, name: &str) -> Result<Publisher> {
-        let g = Geometry {
-            slots: self.slots,
-            slot_size: self.slot_size,
-            stride: (SLOT_HEADER + self.slot_size).next_multiple_of(64),
-            max_subs: self.max_subscribers,
-            policy: self.policy,
-        };
-        let len = g
-            .len()
-            .filter(|_| g.slots > 0 && g.slot_size > 0 && g.max_subs > 0)
-            .filter(|_| g.slot_size <= u32::MAX as usize && g.max_subs <= u32::MAX as usize)
-            .ok_or_else(|| {
-                Error::size(
-                    name,
-                    "a broadcast needs slots, a slot size and subscribers (all > 0, not too large)",
-                )
-            })?;
+        let g = Geometry::new(
+            self.slots,
+            self.slot_size,
+            self.max_subscribers,
+            self.policy,
+        )
+        .ok_or_else(|| {
+            Error::size(
+                name,
+                "a broadcast needs slots, a slot size and subscribers (all > 0, not too large)",
+            )
+        })?;
         let policy = match self.policy {
             Policy::Block => 0u64,
             Policy::Overwrite => 1,
@@ -187,11 +200,11 @@ impl Options {
             g.slot_size as u64,
             g.max_subs as u64 | policy << 32,
         ];
-        let (obj, ()) = Object::create(name, Kind::Broadcast, len, params, |o| {
-            layout::attach(o, Role::Producer)
+        let (obj, (data, space)) = Object::create(name, Kind::Broadcast, g.len, params, |o| {
+            let bells = Doorbell::pair(o, true)?;
+            layout::attach(o, Role::Producer)?;
+            Ok(bells)
         })?;
-        let data = Doorbell::new(&obj, Role::Producer, "data", true)?;
-        let space = Doorbell::new(&obj, Role::Consumer, "space", true)?;
         Ok(Publisher {
             write: 0,
             min_cache: 0,
@@ -216,30 +229,31 @@ impl Options {
         let g = Geometry::from_params(name, header.params, header.total_len)?;
         let line = Line::of(&obj, Role::Producer);
         let me = sys::current_pid();
-        let data = Doorbell::new(&obj, Role::Producer, "data", false)?;
-        let space = Doorbell::new(&obj, Role::Consumer, "space", false)?;
+        let (data, space) = Doorbell::pair(&obj, false)?;
         for i in 0..g.max_subs {
             let e = entry(&obj, i);
-            let state = e.state().load(Ordering::Acquire);
-            let free = state == FREE
-                || (state == ACTIVE && !sys::process_alive(e.pid().load(Ordering::Relaxed)));
-            // SYNC POINT: AcqRel pairs with other subscribers claiming and `drop` freeing.
+            let seen = e.word().load(Ordering::Acquire);
+            let (state, pid) = unpack(seen);
+            // Free, or held (or being joined) by a process that died.
+            let free = state == FREE || !sys::process_alive(pid);
+            // SYNC POINT: AcqRel pairs with other subscribers claiming, the publisher evicting
+            // and `drop` freeing; comparing the whole word means two processes that both saw
+            // the same dead holder cannot both take its place.
             if !free
-                || e.state()
-                    .compare_exchange(state, JOINING, Ordering::AcqRel, Ordering::Relaxed)
+                || e.word()
+                    .compare_exchange(seen, pack(JOINING, me), Ordering::AcqRel, Ordering::Relaxed)
                     .is_err()
             {
                 continue;
             }
             // Join protocol (SeqCst throughout, against the publisher's SeqCst scan): publish
-            // pid and a provisional position w0 while JOINING (ignored by the publisher), turn
-            // ACTIVE, then read the count again (w1 >= w0) and start there. A scan before the
-            // ACTIVE store saw at most w1 messages, so it cannot let the publisher lap w1; a
-            // scan after it sees w0 <= w1.
-            e.pid().store(me, Ordering::SeqCst);
+            // a provisional position w0 while JOINING (ignored by the publisher), turn ACTIVE,
+            // then read the count again (w1 >= w0) and start there. A scan before the ACTIVE
+            // store saw at most w1 messages, so it cannot let the publisher lap w1; a scan
+            // after it sees w0 <= w1.
             e.next()
                 .store(line.pos().load(Ordering::SeqCst), Ordering::SeqCst);
-            e.state().store(ACTIVE, Ordering::SeqCst);
+            e.word().store(pack(ACTIVE, me), Ordering::SeqCst);
             let start = line.pos().load(Ordering::SeqCst);
             e.next().store(start, Ordering::SeqCst);
             return Ok(Subscriber {
@@ -250,6 +264,7 @@ impl Options {
                 line,
                 g,
                 wait: self.wait,
+                liveness: Liveness::default(),
                 obj,
             });
         }
@@ -264,14 +279,11 @@ impl Options {
 struct Entry(*const u8);
 
 impl Entry {
-    fn state(&self) -> &AtomicU32 {
+    /// The entry's `state | pid << 32` word.
+    fn word(&self) -> &AtomicU64 {
         // SAFETY: entries are 64-byte aligned inside the mapping (checked geometry); the
         // mapping outlives the Entry (it is made and used within a method of its owner).
-        unsafe { &*self.0.cast::<AtomicU32>() }
-    }
-    fn pid(&self) -> &AtomicU32 {
-        // SAFETY: as above, offset 4.
-        unsafe { &*self.0.add(4).cast::<AtomicU32>() }
+        unsafe { &*self.0.cast::<AtomicU64>() }
     }
     fn next(&self) -> &AtomicU64 {
         // SAFETY: as above, offset 8 (8-byte aligned).
@@ -284,7 +296,7 @@ fn entry(obj: &Object, i: usize) -> Entry {
 }
 
 fn slot(obj: &Object, g: &Geometry, seq: u64) -> (*const AtomicU64, *mut u8) {
-    let at = g.slots_at() + (seq % g.slots as u64) as usize * g.stride;
+    let at = g.slots_at + (seq % g.slots as u64) as usize * g.stride;
     let p = obj.ptr(at);
     // SAFETY: the slot lies inside the mapping (geometry checked against its length).
     (p.cast(), unsafe { p.add(8) })
@@ -306,12 +318,17 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64) -> bool {
     for i in 0..g.max_subs {
         let e = entry(obj, i);
         // SYNC POINT: SeqCst, pairs with a joining subscriber's SeqCst stores.
-        if e.state().load(Ordering::SeqCst) != ACTIVE {
+        let seen = e.word().load(Ordering::SeqCst);
+        let (state, pid) = unpack(seen);
+        if state != ACTIVE {
             continue;
         }
         let next = e.next().load(Ordering::SeqCst).min(write);
-        if write - next >= slots && !sys::process_alive(e.pid().load(Ordering::Relaxed)) {
-            e.state().store(FREE, Ordering::Release); // evict a dead subscriber
+        if write - next >= slots && !sys::process_alive(pid) {
+            // Evict the dead subscriber — unless a new one took its place since `seen`.
+            let _ =
+                e.word()
+                    .compare_exchange(seen, pack(FREE, 0), Ordering::AcqRel, Ordering::Relaxed);
             continue;
         }
         min = min.min(next);
@@ -452,6 +469,7 @@ pub struct Subscriber {
     index: usize,
     next: u64,
     wait: WaitMode,
+    liveness: Liveness,
 }
 
 // SAFETY: as for Publisher.
@@ -582,6 +600,7 @@ impl Subscriber {
             index,
             next,
             wait,
+            liveness,
         } = self;
         let reader = Reader {
             obj,
@@ -595,7 +614,7 @@ impl Subscriber {
             let mut err = None;
             layout::wait_for(
                 obj.name(),
-                Some(line),
+                Some((line, liveness)),
                 data,
                 *wait,
                 deadline,
@@ -666,8 +685,8 @@ impl Subscriber {
 impl Drop for Subscriber {
     fn drop(&mut self) {
         entry(&self.obj, self.index)
-            .state()
-            .store(FREE, Ordering::SeqCst);
+            .word()
+            .store(pack(FREE, 0), Ordering::SeqCst);
         self.space.ring();
     }
 }

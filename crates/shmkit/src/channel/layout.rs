@@ -5,7 +5,8 @@
 //! offset  size  what
 //!      0    64  object header (magic, version, kind = channel, length, creator pid, ready,
 //!               params = [capacity, flags, 0])
-//!     64    64  who is attached: producer state u32, pid u32 | consumer state u32, pid u32
+//!     64    64  who is attached: producer word u64 | consumer word u64, each
+//!               `state | pid << 32` (one word, so a claim is a single compare-exchange)
 //!    128   128  producer line: write_pos u64 | data doorbell: seq u32, sleepers u32
 //!               (the consumer sleeps on this doorbell)
 //!    256   128  consumer line: read_pos u64  | space doorbell: seq u32, sleepers u32
@@ -19,6 +20,7 @@
 
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::WaitMode;
@@ -108,22 +110,15 @@ impl Line {
         unsafe { &*self.base.add(off).cast::<AtomicU32>() }
     }
 
-    fn attachment_at(&self, off: usize) -> &AtomicU32 {
-        // SAFETY: as in `u32_at`: 64 + 0..16 is 4-byte aligned and inside the mapping.
-        unsafe { &*self.attachment.add(off).cast::<AtomicU32>() }
+    /// This side's attachment word: `state | pid << 32`.
+    pub(crate) fn attachment(&self) -> &AtomicU64 {
+        // SAFETY: as in `u32_at`: 64 and 72 are 8-byte aligned offsets inside the mapping.
+        unsafe { &*self.attachment.cast::<AtomicU64>() }
     }
 
     pub(crate) fn pos(&self) -> &AtomicU64 {
         // SAFETY: as in `u32_at`; offset 0 of a 128-byte aligned line is 8-byte aligned.
         unsafe { &*self.base.add(POS).cast::<AtomicU64>() }
-    }
-
-    pub(crate) fn state(&self) -> &AtomicU32 {
-        self.attachment_at(0)
-    }
-
-    pub(crate) fn pid(&self) -> &AtomicU32 {
-        self.attachment_at(4)
     }
 
     fn seq(&self) -> &AtomicU32 {
@@ -140,14 +135,28 @@ unsafe impl Send for Line {}
 // SAFETY: as above.
 unsafe impl Sync for Line {}
 
+/// An attachment word: a state in the low half, the holder's pid in the high half. Kept in
+/// one word so that claiming a place held by a dead process is one compare-exchange of the
+/// exact (state, pid) observed: two claimants cannot both win it.
+pub(crate) fn pack(state: u32, pid: u32) -> u64 {
+    u64::from(state) | u64::from(pid) << 32
+}
+
+/// The (state, pid) halves of an attachment word.
+pub(crate) fn unpack(word: u64) -> (u32, u32) {
+    (word as u32, (word >> 32) as u32)
+}
+
 /// Claims `role` of the channel for this process: a side that was never attached, was
 /// closed, or whose process died may be (re)claimed; a side held by a live process may not.
+/// Call it last when opening, so that no later failure leaves the side claimed.
 pub(crate) fn attach(obj: &Object, role: Role) -> Result<()> {
     let line = Line::of(obj, role);
-    let me = sys::current_pid();
+    let word = line.attachment();
+    let mine = pack(ATTACHED, sys::current_pid());
+    let mut seen = word.load(Ordering::Acquire);
     loop {
-        let state = line.state().load(Ordering::Acquire);
-        let pid = line.pid().load(Ordering::Relaxed);
+        let (state, pid) = unpack(seen);
         if state == ATTACHED && sys::process_alive(pid) {
             return Err(Error::InUse {
                 name: obj.name().to_owned(),
@@ -156,13 +165,10 @@ pub(crate) fn attach(obj: &Object, role: Role) -> Result<()> {
             });
         }
         // SYNC POINT: AcqRel pairs with other claimers and with `detach`'s Release store.
-        if line
-            .state()
-            .compare_exchange(state, ATTACHED, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            line.pid().store(me, Ordering::Relaxed);
-            return Ok(());
+        // The exchange succeeds only if neither the state nor the pid changed since `seen`.
+        match word.compare_exchange(seen, mine, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(()),
+            Err(now) => seen = now,
         }
     }
 }
@@ -171,18 +177,40 @@ pub(crate) fn attach(obj: &Object, role: Role) -> Result<()> {
 pub(crate) fn detach(obj: &Object, role: Role, peer_bell: &Doorbell) {
     // SYNC POINT: Release for everything this side did before; the fence in `ring` orders it
     // before the sleeper check.
-    Line::of(obj, role).state().store(CLOSED, Ordering::Release);
+    Line::of(obj, role)
+        .attachment()
+        .store(pack(CLOSED, sys::current_pid()), Ordering::Release);
     peer_bell.ring();
 }
 
 /// Whether the peer of `role` is gone: closed, or attached by a process that no longer runs.
-/// With `check_pid` false only the state word is read (no syscall).
+/// With `check_pid` false only the attachment word is read (no syscall).
 pub(crate) fn peer_gone(line: &Line, check_pid: bool) -> bool {
-    match line.state().load(Ordering::Acquire) {
+    let (state, pid) = unpack(line.attachment().load(Ordering::Acquire));
+    match state {
         CLOSED => true,
-        ATTACHED => check_pid && !sys::process_alive(line.pid().load(Ordering::Relaxed)),
+        ATTACHED => check_pid && !sys::process_alive(pid),
         DETACHED => false,
         _ => true, // not a state shmkit writes: treat the peer as gone rather than wait
+    }
+}
+
+/// When a waiting side last asked whether its peer's process still runs. Kept per handle,
+/// across calls, so that a caller polling with `try_*` or short timeouts still notices a
+/// peer that died without closing (at most one liveness syscall per `LIVENESS_SLICE`).
+#[derive(Debug, Default)]
+pub(crate) struct Liveness {
+    next_check: Cell<Option<Instant>>,
+}
+
+impl Liveness {
+    /// Whether a pid check is due at `now` (the first call on a handle always says yes).
+    fn due(&self, now: Instant) -> bool {
+        let due = self.next_check.get().is_none_or(|t| now >= t);
+        if due {
+            self.next_check.set(Some(now + LIVENESS_SLICE));
+        }
+        due
     }
 }
 
@@ -202,8 +230,17 @@ pub(crate) struct Doorbell {
 }
 
 impl Doorbell {
+    /// The channel's two doorbells, (data, space): subscribers and consumers sleep on the
+    /// first (in the producer's line), a producer waiting for room on the second.
+    pub(crate) fn pair(obj: &Object, create: bool) -> Result<(Doorbell, Doorbell)> {
+        Ok((
+            Doorbell::new(obj, Role::Producer, "data", create)?,
+            Doorbell::new(obj, Role::Consumer, "space", create)?,
+        ))
+    }
+
     /// The doorbell in `role`'s line of `obj`, named `<name>.<suffix>` on Windows.
-    pub(crate) fn new(obj: &Object, role: Role, suffix: &str, create: bool) -> Result<Doorbell> {
+    fn new(obj: &Object, role: Role, suffix: &str, create: bool) -> Result<Doorbell> {
         let name = format!("{}.{suffix}", obj.name());
         let sys = if create {
             SysWaker::create(&name)?
@@ -254,12 +291,13 @@ impl Doorbell {
 /// after every spin and wake-up, and may be called again after it returned true (so it must
 /// keep answering true without consuming more).
 ///
-/// The hot loop reads only `ready` and the peer's state word; the clock (deadline) and the
-/// peer's pid (liveness, a syscall) are checked every `CHECK_EVERY` spins and after every
-/// sleep, which are at most `LIVENESS_SLICE` long.
+/// The hot loop reads only `ready` and the peer's attachment word; the clock (deadline) is
+/// read every `CHECK_EVERY` spins, on every `try_` attempt and after every sleep (sleeps are
+/// at most `LIVENESS_SLICE` long), and the peer's pid (liveness, a syscall) is checked then
+/// if `LIVENESS_SLICE` has passed since this handle last checked it.
 pub(crate) fn wait_for(
     name: &str,
-    peer: Option<&Line>,
+    peer: Option<(&Line, &Liveness)>,
     bell: &Doorbell,
     mode: WaitMode,
     deadline: Deadline,
@@ -269,9 +307,8 @@ pub(crate) fn wait_for(
     let disconnected = || Error::Disconnected {
         name: name.to_owned(),
     };
-    let gone = |check_pid: bool| peer.is_some_and(|p| peer_gone(p, check_pid));
+    let gone = |check_pid: bool| peer.is_some_and(|(p, _)| peer_gone(p, check_pid));
     let mut spins = 0u32;
-    let mut next_liveness: Option<Instant> = None;
     loop {
         if ready() {
             return Ok(());
@@ -297,10 +334,7 @@ pub(crate) fn wait_for(
             continue;
         }
         let now = Instant::now();
-        let check_pid = next_liveness.is_some_and(|t| now >= t);
-        if next_liveness.is_none() || check_pid {
-            next_liveness = Some(now + LIVENESS_SLICE);
-        }
+        let check_pid = peer.is_some_and(|(_, l)| l.due(now));
         if check_pid && gone(true) {
             return if ready() { Ok(()) } else { Err(disconnected()) };
         }

@@ -28,7 +28,14 @@
 //! * Disconnect: when one side is dropped or its process dies, the other side's calls
 //!   return [`Error::Disconnected`] — the consumer only after it
 //!   has received everything committed. A producer killed mid-write never exposes a partial
-//!   message. Death without a drop is noticed within ~50 ms (pid liveness check).
+//!   message. Death without a drop is noticed within ~50 ms (a pid liveness check, at most
+//!   one per handle per 50 ms, made by blocking calls and by repeated `try_` / `_timeout`
+//!   calls alike).
+//! * Re-attaching: a side whose process died (or that was dropped) can be opened again by
+//!   another process. A new producer goes on after the last published message; a new
+//!   consumer goes on from the last message released — so a message the dead consumer was
+//!   still holding as a [`Sample`] is delivered again (at-least-once across a consumer's
+//!   death, exactly-once otherwise).
 //! * Opening checks the segment's header (magic, layout version, kind, capacity); a foreign,
 //!   truncated or future segment is a typed error. A ring holding an impossible frame (a
 //!   buggy or hostile writer) makes `recv` return [`Error::Corrupt`],
@@ -48,8 +55,8 @@ mod spsc;
 use crate::sync::object::{Kind, Object};
 use crate::{Error, Result};
 
-use layout::Role;
 pub use layout::MIN_CAPACITY;
+use layout::{Doorbell, Role};
 pub use spsc::{Consumer, Loan, Producer, Sample};
 
 /// How a blocked side waits.
@@ -105,14 +112,18 @@ impl Options {
 
     fn create_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
         let cap = self.ring_capacity(name)?;
-        let (obj, ()) = Object::create(
+        let (obj, bells) = Object::create(
             name,
             Kind::Channel,
             layout::RING + cap,
             [cap as u64, 0, 0],
-            |o| layout::attach(o, role),
+            |o| {
+                let bells = Doorbell::pair(o, true)?;
+                layout::attach(o, role)?;
+                Ok(bells)
+            },
         )?;
-        spsc::Shared::new(obj, cap, role, true, self.wait)
+        Ok(spsc::Shared::new(obj, bells, cap, role, self.wait))
     }
 
     fn open_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
@@ -130,8 +141,9 @@ impl Options {
                 ),
             });
         }
+        let bells = Doorbell::pair(&obj, false)?;
         layout::attach(&obj, role)?;
-        spsc::Shared::new(obj, cap as usize, role, false, self.wait)
+        Ok(spsc::Shared::new(obj, bells, cap as usize, role, self.wait))
     }
 
     /// Creates the channel `name` and returns its producer side.
@@ -140,7 +152,7 @@ impl Options {
     ///
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create_producer(&self, name: &str) -> Result<Producer> {
-        Ok(Producer::new(self.create_side(name, Role::Producer)?))
+        Producer::new(self.create_side(name, Role::Producer)?)
     }
 
     /// Creates the channel `name` and returns its consumer side.
@@ -149,7 +161,7 @@ impl Options {
     ///
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create_consumer(&self, name: &str) -> Result<Consumer> {
-        Ok(Consumer::new(self.create_side(name, Role::Consumer)?))
+        Consumer::new(self.create_side(name, Role::Consumer)?)
     }
 
     /// Opens the existing channel `name` as its producer.
@@ -159,7 +171,7 @@ impl Options {
     /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, and
     /// [`Error::InUse`] if a live process is already the producer.
     pub fn open_producer(&self, name: &str) -> Result<Producer> {
-        Ok(Producer::new(self.open_side(name, Role::Producer)?))
+        Producer::new(self.open_side(name, Role::Producer)?)
     }
 
     /// Opens the existing channel `name` as its consumer.
@@ -168,7 +180,7 @@ impl Options {
     ///
     /// As [`Options::open_producer`].
     pub fn open_consumer(&self, name: &str) -> Result<Consumer> {
-        Ok(Consumer::new(self.open_side(name, Role::Consumer)?))
+        Consumer::new(self.open_side(name, Role::Consumer)?)
     }
 }
 

@@ -14,14 +14,17 @@
 //! producer keeps a cached copy of the consumer's `read_pos` and reloads it only when the
 //! cache says full; the consumer stores `read_pos` (Release) when it releases a frame. A
 //! killed producer can leave only an unpublished (zero-header) frame, which nobody reads.
-//! The producer also stores `write_pos` (its own line; read back only by a producer that
-//! re-attaches). The protocol and the doorbell are model-checked with loom in `tests/loom.rs`.
+//! The producer also stores `write_pos` (its own line) after each commit. Only a producer
+//! that re-attaches reads it back, and it walks the published frames from there to the first
+//! zero header (`recover_write`), because a producer killed between a frame's header and
+//! `write_pos` leaves one published frame uncounted. The protocol and the doorbell are
+//! model-checked with loom in `tests/loom.rs`.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::layout::{self, Doorbell, Line, Role};
+use super::layout::{self, Doorbell, Line, Liveness, Role};
 use super::WaitMode;
 use crate::sync::object::Object;
 use crate::sys::Deadline;
@@ -61,6 +64,7 @@ pub(crate) struct Shared {
     peer_bell: Doorbell,
     role: Role,
     wait: WaitMode,
+    liveness: Liveness,
 }
 
 // SAFETY: `ring` points into the mapping owned by `obj`, accessed only per the ring protocol;
@@ -68,23 +72,22 @@ pub(crate) struct Shared {
 unsafe impl Send for Shared {}
 
 impl Shared {
-    /// Wraps an attached side of a checked channel object of capacity `cap`.
+    /// Wraps an attached side of a checked channel object of capacity `cap`, given the
+    /// channel's (data, space) doorbells.
     pub(crate) fn new(
         obj: Object,
+        (data, space): (Doorbell, Doorbell),
         cap: usize,
         role: Role,
-        create: bool,
         wait: WaitMode,
-    ) -> Result<Shared> {
+    ) -> Shared {
         // The consumer sleeps on the producer line's bell ("data"), the producer on the
         // consumer line's bell ("space").
-        let data = Doorbell::new(&obj, Role::Producer, "data", create)?;
-        let space = Doorbell::new(&obj, Role::Consumer, "space", create)?;
         let (my_bell, peer_bell) = match role {
             Role::Consumer => (data, space),
             Role::Producer => (space, data),
         };
-        Ok(Shared {
+        Shared {
             ring: obj.ptr(layout::RING),
             mine: Line::of(&obj, role),
             peer: Line::of(&obj, role.peer()),
@@ -94,7 +97,8 @@ impl Shared {
             peer_bell,
             role,
             wait,
-        })
+            liveness: Liveness::default(),
+        }
     }
 
     fn name(&self) -> &str {
@@ -111,7 +115,7 @@ impl Shared {
     fn wait_for(&self, deadline: Deadline, ready: impl FnMut() -> bool) -> Result<()> {
         layout::wait_for(
             self.name(),
-            Some(&self.peer),
+            Some((&self.peer, &self.liveness)),
             &self.my_bell,
             self.wait,
             deadline,
@@ -177,13 +181,21 @@ pub struct Sample<'a> {
 }
 
 impl Producer {
-    pub(crate) fn new(s: Shared) -> Producer {
-        let write = s.mine.pos().load(Ordering::Relaxed);
-        let read_cache = s.peer.pos().load(Ordering::Acquire);
-        Producer {
+    /// The producer of an attached channel. Its write position is recovered from the ring
+    /// (see [`recover_write`]), so a producer that re-attaches after one was killed goes on
+    /// exactly after the last published frame.
+    pub(crate) fn new(s: Shared) -> Result<Producer> {
+        // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos.
+        let read = s.peer.pos().load(Ordering::Acquire);
+        let write = recover_write(&s, s.mine.pos().load(Ordering::Relaxed), read)?;
+        s.mine.pos().store(write, Ordering::Relaxed);
+        Ok(Producer {
             s,
-            cur: ProducerCursor { write, read_cache },
-        }
+            cur: ProducerCursor {
+                write,
+                read_cache: read,
+            },
+        })
     }
 
     /// The channel's name.
@@ -305,6 +317,87 @@ impl Producer {
     }
 }
 
+/// The position after the last published frame. The stored `write_pos` can lag it by one
+/// frame: a producer killed between publishing a header and storing `write_pos` leaves that
+/// frame published but not counted. So walk the published frames from the stored position
+/// (or from the consumer's, if it already received past it) to the first zero header —
+/// commit zeroes the header after each frame before publishing the frame, so the walk stops
+/// exactly at the end of what was published. Every step is checked, so positions or frames
+/// that no producer could have left are `Corrupt`, never an out-of-bounds access.
+fn recover_write(s: &Shared, stored: u64, read: u64) -> Result<u64> {
+    let cap = s.cap as u64;
+    let corrupt = |reason: String| Error::Corrupt {
+        name: s.name().to_owned(),
+        reason,
+    };
+    if stored % 8 != 0 || read % 8 != 0 {
+        return Err(corrupt(format!(
+            "positions {stored} (producer) and {read} (consumer) are not frame-aligned"
+        )));
+    }
+    let mut pos = if stored.wrapping_sub(read) <= cap {
+        stored
+    } else if read.wrapping_sub(stored) <= cap {
+        read
+    } else {
+        return Err(corrupt(format!(
+            "the producer's position {stored} and the consumer's {read} are over a ring apart"
+        )));
+    };
+    loop {
+        let off = (pos as usize) & (s.cap - 1);
+        // SYNC POINT: Acquire, as the consumer's load in `peek` (the frames were published by
+        // a producer that is gone; nothing writes them now).
+        let word = header(s, off).load(Ordering::Acquire);
+        if word == 0 {
+            return Ok(pos);
+        }
+        let frame = Frame::decode(word, off, s.cap).ok_or_else(|| {
+            corrupt(format!(
+                "bad frame at ring offset {off} while recovering the write position"
+            ))
+        })?;
+        pos = pos.wrapping_add(frame.extent() as u64);
+        if pos.wrapping_sub(read) > cap {
+            return Err(corrupt(format!(
+                "published frames run past a whole ring after the consumer's position {read}"
+            )));
+        }
+    }
+}
+
+/// A published frame, decoded from its header word.
+enum Frame {
+    /// Padding of this many bytes, to the ring's end.
+    Pad(usize),
+    /// A message of this many bytes.
+    Message(usize),
+}
+
+impl Frame {
+    /// The frame whose header `word` lies at ring offset `off`, if a producer could have
+    /// written that header there.
+    #[inline]
+    fn decode(word: u64, off: usize, cap: usize) -> Option<Frame> {
+        let (len, kind) = ((word & 0xffff_ffff) as usize, (word >> 32) as u32);
+        match kind {
+            KIND_PAD if len == cap - off => Some(Frame::Pad(len)),
+            KIND_MESSAGE if len <= cap / 2 && frame_size(len) <= cap - off => {
+                Some(Frame::Message(len))
+            }
+            _ => None,
+        }
+    }
+
+    /// The bytes the frame takes in the ring.
+    fn extent(&self) -> usize {
+        match *self {
+            Frame::Pad(n) => n,
+            Frame::Message(len) => frame_size(len),
+        }
+    }
+}
+
 /// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset). Room
 /// means the padding, the frame and the next frame's header word are all free. Positions
 /// are compared modulo 2^64 (they come from another process, so they must not overflow).
@@ -402,12 +495,20 @@ impl DerefMut for Loan<'_> {
 }
 
 impl Consumer {
-    pub(crate) fn new(s: Shared) -> Consumer {
+    /// The consumer of an attached channel, going on from the stored read position (so a
+    /// message a killed consumer was holding is delivered again).
+    pub(crate) fn new(s: Shared) -> Result<Consumer> {
         let read = s.mine.pos().load(Ordering::Relaxed);
-        Consumer {
+        if read % 8 != 0 {
+            return Err(Error::Corrupt {
+                name: s.name().to_owned(),
+                reason: format!("the consumer's position {read} is not frame-aligned"),
+            });
+        }
+        Ok(Consumer {
             s,
             cur: ConsumerCursor { read },
-        }
+        })
     }
 
     /// The channel's name.
@@ -502,10 +603,9 @@ fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u6
         if word == 0 {
             return Ok(None);
         }
-        let (len, kind) = ((word & 0xffff_ffff) as usize, (word >> 32) as u32);
-        match kind {
-            KIND_PAD if len == cap - off && skipped == 0 => skipped += len as u64,
-            KIND_MESSAGE if len <= cap / 2 && frame_size(len) <= cap - off => {
+        match Frame::decode(word, off, cap) {
+            Some(Frame::Pad(n)) if skipped == 0 => skipped += n as u64,
+            Some(Frame::Message(len)) => {
                 return Ok(Some((
                     off + FRAME_HEADER,
                     len,
@@ -515,7 +615,11 @@ fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u6
             _ => {
                 return Err(Error::Corrupt {
                     name: s.name().to_owned(),
-                    reason: format!("bad frame at ring offset {off}: kind {kind}, length {len}"),
+                    reason: format!(
+                        "bad frame at ring offset {off}: kind {}, length {}",
+                        word >> 32,
+                        word & 0xffff_ffff
+                    ),
                 })
             }
         }

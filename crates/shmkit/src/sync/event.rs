@@ -112,7 +112,7 @@ impl Event {
 
     /// Whether the event is set right now.
     pub fn is_set(&self) -> bool {
-        self.obj.word(WORD).load(Ordering::Acquire) == 1
+        self.obj.word(WORD).load(Ordering::Acquire) != 0
     }
 
     /// Waits until the event is set (and resets it, if auto-reset).
@@ -146,12 +146,17 @@ impl Event {
     fn wait_until(&self, deadline: Deadline) -> Result<()> {
         let word = self.obj.word(WORD);
         self.waker.take(&self.obj, word, deadline, || {
+            // Any non-zero word counts as set: shmkit writes only 0 and 1, but a word some
+            // other writer left at 2 must not leave waiters spinning (the OS wait sleeps only
+            // while the word is 0).
             // SYNC POINT: Acquire pairs with the Release half of `set`'s SeqCst store.
             match self.reset {
                 Reset::Auto => word
-                    .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
+                    .fetch_update(Ordering::Acquire, Ordering::Relaxed, |v| {
+                        (v != 0).then_some(0)
+                    })
                     .is_ok(),
-                Reset::Manual => word.load(Ordering::Acquire) == 1,
+                Reset::Manual => word.load(Ordering::Acquire) != 0,
             }
         })
     }

@@ -240,6 +240,71 @@ fn four_subscriber_processes_with_overwrite_account_for_every_message() {
     );
 }
 
+/// Parameters no creator could write — sizes whose layout arithmetic overflows — are
+/// refused as `Corrupt`, not turned into out-of-bounds slot addresses.
+#[test]
+fn impossible_geometry_in_the_header_is_corrupt() {
+    let name = NameGuard::new("bcgeom");
+    // One slot of 16 bytes for one subscriber: a 512-byte segment.
+    let _publ = broadcast::options()
+        .slots(1)
+        .slot_size(16)
+        .max_subscribers(1)
+        .create(&name)
+        .unwrap();
+    let raw = Segment::open(&name).unwrap();
+    let mut v = raw.map(Access::ReadWrite).unwrap();
+    // params = [slots, slot size, subscribers] at offset 32 of the header. A slot size of
+    // 2^64 - 15 makes `16 + size` wrap to 1, a "64-byte stride" that also adds up to 512.
+    for (slots, slot_size, subs) in [
+        (1, u64::MAX - 14, 1),
+        (1, 1 << 32, 1),
+        (u64::MAX, 16, 1),
+        (1, 16, 0xffff_ffff),
+        (0, 16, 1),
+    ] {
+        for (i, p) in [slots, slot_size, subs].into_iter().enumerate() {
+            v.write_at(32 + 8 * i, &p.to_ne_bytes()).unwrap();
+        }
+        assert!(
+            matches!(
+                broadcast::options().subscribe(&name),
+                Err(Error::Corrupt { .. })
+            ),
+            "{slots} slots of {slot_size} for {subs}"
+        );
+    }
+}
+
+/// Places held (or half-joined) by processes that died are taken over by new subscribers.
+#[test]
+fn places_of_dead_subscribers_are_reused_even_mid_join() {
+    let name = NameGuard::new("bcjoining");
+    let mut publ = broadcast::options()
+        .max_subscribers(2)
+        .create(&name)
+        .unwrap();
+    let raw = Segment::open(&name).unwrap();
+    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let dead = u64::from(util::dead_pid()) << 32;
+    // The table starts at 384, 64 bytes an entry: `state | pid << 32`; 1 = active,
+    // 2 = joining.
+    v.write_at(384, &(1 | dead).to_ne_bytes()).unwrap();
+    v.write_at(384 + 64, &(2 | dead).to_ne_bytes()).unwrap();
+    let mut a = broadcast::options().subscribe(&name).unwrap();
+    let mut b = broadcast::options().subscribe(&name).unwrap();
+    assert!(matches!(
+        broadcast::options().subscribe(&name),
+        Err(Error::Full { .. })
+    ));
+    publ.send(b"hi").unwrap();
+    let mut buf = Vec::new();
+    for s in [&mut a, &mut b] {
+        s.try_recv_into(&mut buf).unwrap();
+        assert_eq!(buf, b"hi");
+    }
+}
+
 /// A subscriber killed a ring behind is evicted instead of blocking the publisher forever.
 #[test]
 fn a_killed_subscriber_does_not_block_the_publisher() {

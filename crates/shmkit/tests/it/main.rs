@@ -23,6 +23,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
+        .chain(util::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

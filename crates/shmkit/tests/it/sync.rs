@@ -259,6 +259,26 @@ fn a_manual_reset_event_releases_every_waiter() {
     assert!(!ev.is_set());
 }
 
+/// shmkit writes 0 and 1 to an event's word; any other non-zero value (another writer's) is
+/// "set", so waiters take it instead of spinning on a word the OS wait never sleeps on.
+#[test]
+fn an_event_word_of_another_value_counts_as_set() {
+    for reset in [Reset::Auto, Reset::Manual] {
+        let name = NameGuard::new("evword");
+        let ev = Event::create(&name, reset).unwrap();
+        let raw = Segment::open(&name).unwrap();
+        let mut v = raw.map(Access::ReadWrite).unwrap();
+        v.write_at(72, &2u32.to_ne_bytes()).unwrap(); // the event's word
+        assert!(ev.is_set());
+        ev.wait_timeout(WAIT).unwrap();
+        if reset == Reset::Auto {
+            assert!(matches!(ev.try_wait(), Err(Error::WouldBlock { .. })));
+        } else {
+            ev.try_wait().unwrap();
+        }
+    }
+}
+
 #[test]
 fn an_auto_reset_event_releases_exactly_one_waiter() {
     let name = NameGuard::new("auto");

@@ -114,7 +114,23 @@ pub fn run(role: &str, args: &[&str]) -> Finished {
     spawn(role, args).wait()
 }
 
+/// Roles every module can use.
+pub const ROLES: &[(&str, crate::Role)] = &[("exit_now", |_| {})];
+
+/// The pid of a process that has exited (a child that ran nothing and was reaped).
+pub fn dead_pid() -> u32 {
+    let child = spawn("exit_now", &[]);
+    let pid = child.id();
+    child.wait().assert_success();
+    pid
+}
+
 impl Child {
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Reads one line the child printed (without the newline); panics at end of output.
     pub fn read_line(&mut self) -> String {
         let out = self.0.stdout.as_mut().expect("stdout is piped");
