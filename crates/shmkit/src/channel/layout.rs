@@ -271,6 +271,13 @@ impl Doorbell {
         r
     }
 
+    /// Clears the sleeper count. Only for a bell that one side alone sleeps on, by that
+    /// side when it attaches: a predecessor killed while asleep never took itself off the
+    /// count, which would cost every later `ring` a wake-up syscall.
+    pub(crate) fn forget_sleepers(&self) {
+        self.line.sleepers().store(0, Ordering::Relaxed);
+    }
+
     /// Wakes the sleepers, if any (no syscall when there are none).
     #[inline]
     pub(crate) fn ring(&self) {

@@ -87,6 +87,7 @@ impl Shared {
             Role::Consumer => (data, space),
             Role::Producer => (space, data),
         };
+        my_bell.forget_sleepers();
         Shared {
             ring: obj.ptr(layout::RING),
             mine: Line::of(&obj, role),

@@ -18,12 +18,15 @@ pub const ROLES: &[(&str, Role)] = &[
     ("recv_some", child_recv_some),
     ("send_one_and_hang", child_send_one_and_hang),
     ("claim_producer", child_claim_producer),
+    ("recv_asleep", child_recv_asleep),
 ];
 
 /// Offsets in a channel segment (see the layout in `channel/layout.rs`).
 const PRODUCER_ATTACHMENT: usize = 64;
 const WRITE_POS: usize = 128;
 const READ_POS: usize = 256;
+/// The sleeper count of the doorbell the consumer sleeps on (in the producer's line).
+const DATA_SLEEPERS: usize = 140;
 
 /// An attachment word: `state | pid << 32`, state 1 = attached.
 fn attached_by(pid: u32) -> [u8; 8] {
@@ -125,6 +128,17 @@ fn child_send_one_and_hang(a: &[String]) {
     println!("sent");
     std::io::stdout().flush().unwrap();
     std::thread::sleep(WAIT);
+}
+
+/// args: name — opens the consumer, says "waiting", and sleeps in `recv` until killed.
+fn child_recv_asleep(a: &[String]) {
+    let mut rx = channel::options()
+        .wait_mode(WaitMode::Blocking)
+        .open_consumer(&a[0])
+        .unwrap();
+    println!("waiting");
+    std::io::stdout().flush().unwrap();
+    let _ = rx.recv_timeout(WAIT);
 }
 
 /// args: channel name, gate segment name — waits until the gate's first word is 1, tries to
@@ -556,6 +570,28 @@ fn racing_processes_cannot_both_take_over_a_dead_producers_place() {
         assert_eq!(won, 1, "round {round}: {said:?}");
         assert_eq!(said.len() - won, 3, "round {round}: {said:?}");
     }
+}
+
+/// A consumer killed while asleep never takes itself off the sleeper count; the next
+/// consumer clears it, or every send would pay for a wake-up syscall nobody needs.
+#[test]
+fn a_consumer_killed_asleep_leaves_no_phantom_sleeper() {
+    let name = NameGuard::new("chphantom");
+    let _tx = channel::create(&name, 4096).unwrap();
+    let raw = Segment::open(&name).unwrap();
+    let v = raw.map(Access::ReadWrite).unwrap();
+    let sleepers = v.atomic_u32(DATA_SLEEPERS).unwrap();
+    let mut child = util::spawn("recv_asleep", &[&name]);
+    child.wait_for_line("waiting");
+    let start = Instant::now();
+    while sleepers.load(std::sync::atomic::Ordering::Acquire) == 0 {
+        assert!(start.elapsed() < WAIT, "the child never went to sleep");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill();
+    assert_eq!(sleepers.load(std::sync::atomic::Ordering::Acquire), 1);
+    let _rx = channel::open(&name).unwrap();
+    assert_eq!(sleepers.load(std::sync::atomic::Ordering::Acquire), 0);
 }
 
 /// A consumer that polls with `try_recv` (or short timeouts) learns that a killed producer
