@@ -7,6 +7,11 @@ use std::time::SystemTime;
 use crate::sync::object::{kind_label, Header, HEADER_LEN, MAGIC};
 use crate::{sys, Access, Result, Segment};
 
+/// The layout version of the object headers this build writes and reads ([`Info::layout_version`]
+/// of the objects it makes). Opening an object of another version is
+/// [`Error::VersionMismatch`](crate::Error::VersionMismatch).
+pub const LAYOUT_VERSION: u32 = crate::sync::object::LAYOUT_VERSION;
+
 /// What a segment holds, judged by its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -20,7 +20,7 @@
 //! ```text
 //! offset  what
 //!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
-//!     64  publisher attachment: state u32, pid u32
+//!     64  publisher attachment: `state | pid << 32` u64
 //!    128  publisher line: published count u64 | data doorbell (subscribers sleep here)
 //!    256  space doorbell (the publisher sleeps here under back-pressure)
 //!    384  subscriber table: 64 bytes each: `state | pid << 32` u64, next sequence u64
@@ -232,18 +232,7 @@ impl Options {
         let (data, space) = Doorbell::pair(&obj, false)?;
         for i in 0..g.max_subs {
             let e = entry(&obj, i);
-            let seen = e.word().load(Ordering::Acquire);
-            let (state, pid) = unpack(seen);
-            // Free, or held (or being joined) by a process that died.
-            let free = state == FREE || !sys::process_alive(pid);
-            // SYNC POINT: AcqRel pairs with other subscribers claiming, the publisher evicting
-            // and `drop` freeing; comparing the whole word means two processes that both saw
-            // the same dead holder cannot both take its place.
-            if !free
-                || e.word()
-                    .compare_exchange(seen, pack(JOINING, me), Ordering::AcqRel, Ordering::Relaxed)
-                    .is_err()
-            {
+            if !claim(&e, me) {
                 continue;
             }
             // Join protocol (SeqCst throughout, against the publisher's SeqCst scan): publish
@@ -272,6 +261,31 @@ impl Options {
             name: name.to_owned(),
             max: g.max_subs as u32,
         })
+    }
+}
+
+/// Claims a table entry for process `me` (as JOINING) if it is free or its holder died.
+fn claim(e: &Entry, me: u32) -> bool {
+    let mut seen = e.word().load(Ordering::Acquire);
+    loop {
+        let (state, pid) = unpack(seen);
+        // Free, or held (or being joined) by a process that died.
+        if state != FREE && sys::process_alive(pid) {
+            return false;
+        }
+        // SYNC POINT: AcqRel pairs with other subscribers claiming, the publisher evicting
+        // and `drop` freeing; comparing the whole word means two processes that both saw the
+        // same dead holder cannot both take its place. On failure look again at what changed
+        // (a publisher may just have freed it).
+        match e.word().compare_exchange(
+            seen,
+            pack(JOINING, me),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return true,
+            Err(now) => seen = now,
+        }
     }
 }
 

@@ -64,7 +64,7 @@ impl Role {
         }
     }
 
-    /// Offset of this side's state word (its pid follows).
+    /// Offset of this side's attachment word (`state | pid << 32`).
     fn attachment(self) -> usize {
         match self {
             Role::Producer => ATTACHMENTS,

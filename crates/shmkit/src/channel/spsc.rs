@@ -318,33 +318,36 @@ impl Producer {
     }
 }
 
+/// Checks positions read from the segment on attach: both frame-aligned, and within a ring of
+/// each other (either may be ahead: a killed producer's stored position can lag a frame the
+/// consumer already received).
+fn check_positions(s: &Shared, write: u64, read: u64) -> Result<()> {
+    let cap = s.cap as u64;
+    let reason = if write % 8 != 0 || read % 8 != 0 {
+        "not frame-aligned"
+    } else if write.wrapping_sub(read) > cap && read.wrapping_sub(write) > cap {
+        "more than a ring apart"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Corrupt {
+        name: s.name().to_owned(),
+        reason: format!("positions {write} (producer) and {read} (consumer) are {reason}"),
+    })
+}
+
 /// The position after the last published frame. The stored `write_pos` can lag it by one
 /// frame: a producer killed between publishing a header and storing `write_pos` leaves that
-/// frame published but not counted. So walk the published frames from the stored position
-/// (or from the consumer's, if it already received past it) to the first zero header —
-/// commit zeroes the header after each frame before publishing the frame, so the walk stops
-/// exactly at the end of what was published. Every step is checked, so positions or frames
-/// that no producer could have left are `Corrupt`, never an out-of-bounds access.
+/// frame (and the pad before it, if it wrapped) published but not counted. So look at the
+/// frames from the stored position: nothing (a zero header: commit zeroes the header after
+/// each frame before publishing the frame), a message, or a pad and a message; then a zero
+/// header. A consumer ahead of the stored position has received that frame, so its position
+/// is the end, and the header there is zero. Anything else no producer could have left:
+/// `Corrupt`.
 fn recover_write(s: &Shared, stored: u64, read: u64) -> Result<u64> {
-    let cap = s.cap as u64;
-    let corrupt = |reason: String| Error::Corrupt {
-        name: s.name().to_owned(),
-        reason,
-    };
-    if stored % 8 != 0 || read % 8 != 0 {
-        return Err(corrupt(format!(
-            "positions {stored} (producer) and {read} (consumer) are not frame-aligned"
-        )));
-    }
-    let mut pos = if stored.wrapping_sub(read) <= cap {
-        stored
-    } else if read.wrapping_sub(stored) <= cap {
-        read
-    } else {
-        return Err(corrupt(format!(
-            "the producer's position {stored} and the consumer's {read} are over a ring apart"
-        )));
-    };
+    check_positions(s, stored, read)?;
+    let consumer_ahead = stored.wrapping_sub(read) > s.cap as u64;
+    let mut pos = if consumer_ahead { read } else { stored };
     loop {
         let off = (pos as usize) & (s.cap - 1);
         // SYNC POINT: Acquire, as the consumer's load in `peek` (the frames were published by
@@ -353,18 +356,29 @@ fn recover_write(s: &Shared, stored: u64, read: u64) -> Result<u64> {
         if word == 0 {
             return Ok(pos);
         }
-        let frame = Frame::decode(word, off, s.cap).ok_or_else(|| {
-            corrupt(format!(
-                "bad frame at ring offset {off} while recovering the write position"
-            ))
-        })?;
-        pos = pos.wrapping_add(frame.extent() as u64);
-        if pos.wrapping_sub(read) > cap {
-            return Err(corrupt(format!(
-                "published frames run past a whole ring after the consumer's position {read}"
-            )));
+        match Frame::decode(word, off, s.cap) {
+            Some(Frame::Pad(n)) if !consumer_ahead && pos == stored => {
+                pos = pos.wrapping_add(n as u64);
+            }
+            Some(Frame::Message(len)) if !consumer_ahead => {
+                // The uncounted frame; the header after it must be zero.
+                let end = pos.wrapping_add(frame_size(len) as u64);
+                let next = (end as usize) & (s.cap - 1);
+                if header(s, next).load(Ordering::Acquire) == 0 {
+                    return Ok(end);
+                }
+                break;
+            }
+            _ => break,
         }
     }
+    Err(Error::Corrupt {
+        name: s.name().to_owned(),
+        reason: format!(
+            "the ring past the producer's position {stored} (consumer at {read}) holds frames \
+             no producer could have left"
+        ),
+    })
 }
 
 /// A published frame, decoded from its header word.
@@ -387,14 +401,6 @@ impl Frame {
                 Some(Frame::Message(len))
             }
             _ => None,
-        }
-    }
-
-    /// The bytes the frame takes in the ring.
-    fn extent(&self) -> usize {
-        match *self {
-            Frame::Pad(n) => n,
-            Frame::Message(len) => frame_size(len),
         }
     }
 }
@@ -500,12 +506,7 @@ impl Consumer {
     /// message a killed consumer was holding is delivered again).
     pub(crate) fn new(s: Shared) -> Result<Consumer> {
         let read = s.mine.pos().load(Ordering::Relaxed);
-        if read % 8 != 0 {
-            return Err(Error::Corrupt {
-                name: s.name().to_owned(),
-                reason: format!("the consumer's position {read} is not frame-aligned"),
-            });
-        }
+        check_positions(&s, s.peer.pos().load(Ordering::Relaxed), read)?;
         Ok(Consumer {
             s,
             cur: ConsumerCursor { read },

@@ -28,8 +28,14 @@ use crate::{Error, Result, Segment, View};
 
 /// "SHMKIT" and two NULs: the first 8 bytes of every shmkit object segment.
 pub(crate) const MAGIC: [u8; 8] = *b"SHMKIT\0\0";
-/// The layout version this library writes and reads.
-pub(crate) const LAYOUT_VERSION: u32 = 1;
+/// The layout version this library writes and reads. Bump it whenever a process running
+/// the old layout could misread the new one, or race with it.
+///
+/// * 1: the first layout.
+/// * 2: channel attachment words and broadcast subscriber entries are one u64
+///   (`state | pid << 32`) claimed by a single compare-exchange; version 1 claimed the state
+///   word and stored the pid after it, which a version 2 process could race with.
+pub(crate) const LAYOUT_VERSION: u32 = 2;
 
 pub(crate) const HEADER_LEN: usize = 64;
 const READY: usize = 28;

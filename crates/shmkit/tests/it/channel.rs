@@ -529,6 +529,22 @@ fn positions_that_are_not_frame_aligned_are_refused_on_open() {
     ));
     v.write_at(WRITE_POS, &0u64.to_ne_bytes()).unwrap();
     channel::options().open_producer(&name).unwrap();
+
+    // A consumer re-attaching at a position that is aligned but rings ahead of the
+    // producer's would deliver frames of an earlier lap again.
+    let name = NameGuard::new("chfar");
+    let mut tx = channel::create(&name, 1024).unwrap();
+    let mut rx = channel::open(&name).unwrap();
+    for i in 0..20u8 {
+        tx.send(&[i; 120]).unwrap(); // a 128-byte frame
+        rx.try_recv().unwrap();
+    }
+    drop(rx);
+    let raw = Segment::open(&name).unwrap();
+    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let far = 20 * 128 + 5 * 1024 + 128u64;
+    v.write_at(READ_POS, &far.to_ne_bytes()).unwrap();
+    assert!(matches!(channel::open(&name), Err(Error::Corrupt { .. })));
 }
 
 /// When the producer's place is held by a dead process, processes racing to take it over
@@ -668,7 +684,7 @@ proptest! {
     ) {
         if shmkit_header {
             bytes[..8].copy_from_slice(b"SHMKIT\0\0");
-            bytes[8..12].copy_from_slice(&1u32.to_ne_bytes());
+            bytes[8..12].copy_from_slice(&shmkit::inspect::LAYOUT_VERSION.to_ne_bytes());
             bytes[12..16].copy_from_slice(&kind.to_ne_bytes());
             bytes[28..32].copy_from_slice(&1u32.to_ne_bytes()); // ready
         }

@@ -441,7 +441,7 @@ fn foreign_truncated_and_future_segments_are_refused() {
         Event::open(&future),
         Err(Error::VersionMismatch {
             found: 99,
-            expected: 1,
+            expected: shmkit::inspect::LAYOUT_VERSION,
             ..
         })
     ));
@@ -481,7 +481,7 @@ fn inspect_tells_raw_from_objects_and_dead_creators_from_live_ones() {
     let info = inspect(&live).unwrap();
     assert_eq!(info.kind, Kind::Object("event"));
     assert_eq!(info.kind.label(), "event");
-    assert_eq!(info.layout_version, Some(1));
+    assert_eq!(info.layout_version, Some(shmkit::inspect::LAYOUT_VERSION));
     assert_eq!(info.creator_pid, Some(std::process::id()));
     assert_eq!(info.creator_alive, Some(true));
 
