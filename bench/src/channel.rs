@@ -375,10 +375,58 @@ fn time_messages(count: usize, warm: usize, mut recv_one: impl FnMut(usize)) -> 
     Summary::of(&mut v)
 }
 
+/// The ring capacity the streaming benches use for `size`-byte messages: room for two
+/// messages at any ring offset (max message = capacity / 2 - 8).
+fn stream_capacity(size: usize) -> usize {
+    (2 * (size + 8)).next_power_of_two()
+}
+
+/// The producer's own work with no channel and no consumer: fill message after message in a
+/// shared-memory segment the size of the channel's ring, at rotating offsets. The zero-copy
+/// rows cannot beat it — the producer does exactly this and more — so it shows how much of
+/// their time is the application's writing rather than the transfer.
+fn fill_alone(size: usize, count: usize, warm: usize) -> Summary {
+    let name = unique("fill");
+    let cap = stream_capacity(size);
+    let seg = shmkit::Segment::create(&name, cap).unwrap();
+    let mut view = seg.map(shmkit::Access::ReadWrite).unwrap();
+    let slots = cap / size - 1;
+    time_messages(count, warm, |i| {
+        view.fill((i % slots) * size, size, pattern(i)).unwrap();
+        black_box(&mut view);
+    })
+}
+
+/// The consumer's own work with no channel and no producer: check message after message in a
+/// segment the size of the ring, each filled just before (untimed) by this same process — one
+/// message behind, as the producer runs ahead in the stream. The floor of the zero-copy rows
+/// on the consumer's side (a lower one than the real case at 1 MiB, where the bytes come from
+/// the other CPU's cache rather than this one's).
+fn check_alone(size: usize, count: usize, warm: usize) -> Summary {
+    let name = unique("check");
+    let cap = stream_capacity(size);
+    let seg = shmkit::Segment::create(&name, cap).unwrap();
+    let mut view = seg.map(shmkit::Access::ReadWrite).unwrap();
+    let slots = cap / size - 1;
+    let at = |i: usize| (i % slots) * size;
+    view.fill(at(0), size, pattern(0)).unwrap();
+    let mut v = Vec::with_capacity(count - warm);
+    for i in 0..count {
+        view.fill(at(i + 1), size, pattern(i + 1)).unwrap();
+        let t = Instant::now();
+        // SAFETY: this process created the segment under a unique name and is its only user;
+        // nothing writes it while the slice lives.
+        check(unsafe { &view.as_slice()[at(i)..at(i) + size] }, i);
+        if i >= warm {
+            v.push(t.elapsed());
+        }
+    }
+    Summary::of(&mut v)
+}
+
 fn shmkit_stream(size: usize, count: usize, warm: usize, zero_copy: bool) -> Summary {
     let name = unique("stream");
-    // Room for two messages at any ring offset (max message = capacity / 2 - 8).
-    let cap = (2 * (size + 8)).next_power_of_two();
+    let cap = stream_capacity(size);
     let mut rx = channel::options()
         .capacity(cap)
         .create_consumer(&name)
@@ -582,6 +630,8 @@ pub fn throughput(quick: bool) -> Vec<Row> {
             Box::new(move || pipe_stream(size, count, warm)),
             Box::new(move || tcp_stream(size, count, warm)),
         ];
+        variants.push(Box::new(move || fill_alone(size, count, warm)));
+        variants.push(Box::new(move || check_alone(size, count, warm)));
         #[cfg(unix)]
         variants.push(Box::new(move || unix_stream(size, count, warm)));
         let got = rotate(&variants, if quick { 1 } else { 3 });
@@ -590,15 +640,21 @@ pub fn throughput(quick: bool) -> Vec<Row> {
         let mc = Row::base(bench, "memcpy, one process", mc).moving(b);
         let pipe = Row::base(bench, "pipe", pick(3)).moving(b);
         let tcp = Row::base(bench, "TCP loopback", pick(4)).moving(b);
+        let fill = Row::base(bench, "producer's fill alone, no transfer", pick(5)).moving(b);
+        let check = Row::base(bench, "consumer's check alone, no transfer", pick(6)).moving(b);
         rows.push(Row::vs(bench, "shmkit zero-copy (loan, in place)", zc, &mc).moving(b));
+        rows.push(Row::vs(bench, "shmkit vs the fill alone", zc, &fill).moving(b));
+        rows.push(Row::vs(bench, "shmkit vs the check alone", zc, &check).moving(b));
         rows.push(Row::vs(bench, "shmkit vs pipe", zc, &pipe).moving(b));
         #[cfg(unix)]
-        let unix = Row::base(bench, "Unix socket", pick(5)).moving(b);
+        let unix = Row::base(bench, "Unix socket", pick(7)).moving(b);
         #[cfg(unix)]
         rows.push(Row::vs(bench, "shmkit vs Unix socket", zc, &unix).moving(b));
         rows.push(Row::vs(bench, "shmkit vs TCP loopback", zc, &tcp).moving(b));
         rows.push(Row::vs(bench, "shmkit copying (send, recv_into)", cp, &mc).moving(b));
         rows.push(mc);
+        rows.push(fill);
+        rows.push(check);
         rows.push(pipe);
         #[cfg(unix)]
         rows.push(unix);

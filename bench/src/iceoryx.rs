@@ -18,6 +18,9 @@ struct Ports {
 }
 
 fn ports(send_on: &str, receive_on: &str) -> Ports {
+    // Its default configuration is what we measure; the warning that no config file was
+    // found, printed by every process, is noise in the table.
+    set_log_level(LogLevel::Error);
     let node = NodeBuilder::new()
         .create::<ipc::Service>()
         .expect("iceoryx2 node");
