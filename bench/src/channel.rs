@@ -78,12 +78,12 @@ fn one_way(batches: usize, per: usize, mut round_trip: impl FnMut()) -> Summary 
 fn shmkit_latency(mode: WaitMode, batches: usize, per: usize) -> Summary {
     let (ping, pong) = (unique("lping"), unique("lpong"));
     let mut tx = channel::options()
-        .capacity(1 << 16)
+        .capacity(1 << 20)
         .wait_mode(mode)
         .create_producer(&ping)
         .unwrap();
     let mut rx = channel::options()
-        .capacity(1 << 16)
+        .capacity(1 << 20)
         .wait_mode(mode)
         .create_consumer(&pong)
         .unwrap();
@@ -118,13 +118,37 @@ enum Spin {
     /// then raises the word, and the child copies the message across, as the shmkit echo
     /// does. No framing, ring or bookkeeping — but the same two lines every time.
     MessagePerDirection,
+    /// The 64-byte message as a frame: the word, then the message right after it (the
+    /// channel's frame: an 8-byte header and the payload, 72 bytes over two lines); the
+    /// sender writes the message then the word, the receiver polls the word then reads the
+    /// message. A byte ring's data path with no software: the floor of any zero-copy ring
+    /// that publishes a contiguous payload with a header word.
+    Frame,
+    /// Frames of the same shape moving through a 64 KiB ring, as a byte ring's do: round `i`
+    /// uses slot `i % RING_SLOTS`, 72 bytes further on. The word holds the round's number, so
+    /// an earlier lap's never matches; no zeroing, no positions, no bookkeeping.
+    Ring,
 }
 
-/// Where one side of a raw spin ping-pong writes: its word and, maybe, its 64-byte message
-/// (on the line before the word).
+/// Slots of the raw ring: 900 frames of 72 bytes, a 64 KiB ring like the shmkit channel's.
+const RING_SLOTS: usize = 900;
+
+/// Where one side of a raw spin ping-pong writes: its word and, maybe, its 64-byte message;
+/// in round `i`, both `(i % slots) * step` bytes further on.
 struct SpinSide {
     word: usize,
     msg: Option<usize>,
+    slots: usize,
+    step: usize,
+}
+
+impl SpinSide {
+    /// The word and the message offset of round `i`.
+    fn at<'v>(&self, view: &'v shmkit::View, i: u64) -> (&'v AtomicU64, Option<usize>) {
+        let shift = (i as usize % self.slots) * self.step;
+        let word = view.atomic_u64(self.word + shift).unwrap();
+        (word, self.msg.map(|m| m + shift))
+    }
 }
 
 impl Spin {
@@ -133,6 +157,8 @@ impl Spin {
             Spin::OneLine => "one",
             Spin::LinePerDirection => "two",
             Spin::MessagePerDirection => "msg",
+            Spin::Frame => "frame",
+            Spin::Ring => "ring",
         }
     }
 
@@ -141,42 +167,63 @@ impl Spin {
         let side = |word, msg: bool| SpinSide {
             word,
             msg: msg.then_some(word - 64),
+            slots: 1,
+            step: 0,
+        };
+        let frame = |word, slots, step| SpinSide {
+            word,
+            msg: Some(word + 8),
+            slots,
+            step,
         };
         match arg {
             "one" => (side(64, false), side(64, false)),
             "two" => (side(64, false), side(192, false)),
+            "frame" => (frame(64, 1, 0), frame(320, 1, 0)),
+            "ring" => (
+                frame(4096, RING_SLOTS, 72),
+                frame(4096 + (1 << 16), RING_SLOTS, 72),
+            ),
             _ => (side(64, true), side(320, true)),
         }
     }
 }
 
+/// The size of the raw ping-pongs' segment: room for both sides' rings.
+const SPIN_SEGMENT: usize = 4096 + (2 << 16);
+
 /// A raw busy-poll ping-pong (the baselines of the busy-poll table): round `i` sends `2i + 1`
 /// and waits for `2i + 2`.
 fn spin_latency(kind: Spin, batches: usize, per: usize) -> Summary {
     let name = unique("spin");
-    let seg = shmkit::Segment::create(&name, 4096).unwrap();
+    let seg = shmkit::Segment::create(&name, SPIN_SEGMENT).unwrap();
     let view = seg.map(shmkit::Access::ReadWrite).unwrap();
     let (me, them) = Spin::sides(kind.arg());
-    let (mine, theirs) = (
-        view.atomic_u64(me.word).unwrap(),
-        view.atomic_u64(them.word).unwrap(),
-    );
     let total = ((batches + 1) * per).to_string();
     let mut child = spawn("spin-echo", &[&name, &total, kind.arg()], Stdio::inherit());
     let mut i = 0u64;
+    let msg = [7u8; MSG];
     let s = one_way(batches, per, || {
-        if let Some(at) = me.msg {
-            for w in 0..MSG / 8 {
-                let word = view.atomic_u64(at + 8 * w).unwrap();
-                word.store(0x0707_0707_0707_0707, Ordering::Relaxed);
-            }
+        let (mine, at) = me.at(&view, i);
+        if let Some(at) = at {
+            copy_message(&view, msg.as_ptr(), at);
         }
         mine.store(2 * i + 1, Ordering::Release);
-        spin_wait(theirs, 2 * i + 2);
+        spin_wait(them.at(&view, i).0, 2 * i + 2);
         i += 1;
     });
     assert!(child.wait().unwrap().success());
     s
+}
+
+/// Copies a 64-byte message into the segment at `to` with one `memcpy`, as the classic C
+/// recipe does (`memcpy(shm->msg, buf, 64); shm->flag = n;`).
+fn copy_message(view: &shmkit::View, from: *const u8, to: usize) {
+    assert!(to + MSG <= view.len());
+    // SAFETY: `to + MSG` is inside the mapping (checked); the peer reads these bytes only after
+    // it sees the word this side stores next (Release), and does not write them, so nothing
+    // accesses them concurrently; `from` is MSG readable bytes that do not overlap `to`.
+    unsafe { std::ptr::copy_nonoverlapping(from, view.as_mut_ptr().add(to), MSG) };
 }
 
 fn spin_wait(word: &AtomicU64, want: u64) {
@@ -211,20 +258,14 @@ pub fn child(role: &str, args: &[String]) -> bool {
             let seg = shmkit::Segment::open(&args[0]).unwrap();
             let view = seg.map(shmkit::Access::ReadWrite).unwrap();
             let (them, me) = Spin::sides(&args[2]);
-            let (mine, theirs) = (
-                view.atomic_u64(me.word).unwrap(),
-                view.atomic_u64(them.word).unwrap(),
-            );
             for i in 0..args[1].parse::<u64>().unwrap() {
+                let ((theirs, from), (mine, to)) = (them.at(&view, i), me.at(&view, i));
                 spin_wait(theirs, 2 * i + 1);
-                if let (Some(from), Some(to)) = (them.msg, me.msg) {
-                    for w in 0..MSG / 8 {
-                        let v = view.atomic_u64(from + 8 * w).unwrap();
-                        let v = v.load(Ordering::Relaxed);
-                        view.atomic_u64(to + 8 * w)
-                            .unwrap()
-                            .store(v, Ordering::Relaxed);
-                    }
+                if let (Some(from), Some(to)) = (from, to) {
+                    assert!(from + MSG <= view.len());
+                    // SAFETY: in bounds (checked); the parent wrote these bytes before the word
+                    // this side just saw (Acquire) and does not touch them until answered.
+                    copy_message(&view, unsafe { view.as_ptr().add(from) }, to);
                 }
                 mine.store(2 * i + 2, Ordering::Release);
             }
@@ -548,6 +589,8 @@ pub fn latency(quick: bool) -> Vec<Row> {
         Box::new(move || shmkit_latency(WaitMode::BusyPoll, batches, per)),
         Box::new(move || spin_latency(Spin::LinePerDirection, batches, per)),
         Box::new(move || spin_latency(Spin::MessagePerDirection, batches, per)),
+        Box::new(move || spin_latency(Spin::Frame, batches, per)),
+        Box::new(move || spin_latency(Spin::Ring, batches, per)),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     variants.push(Box::new(move || {
@@ -560,6 +603,8 @@ pub fn latency(quick: bool) -> Vec<Row> {
     let busy = got[1];
     let per_dir = Row::base(LAT_BUSY, "raw spin ping-pong (line per direction)", got[2]);
     let raw_msg = Row::base(LAT_BUSY, "raw spin ping-pong (64 B message)", got[3]);
+    let raw_frame = Row::base(LAT_BUSY, "raw spin ping-pong (64 B frame)", got[4]);
+    let raw_ring = Row::base(LAT_BUSY, "raw spin ping-pong (64 B frames, ring)", got[5]);
     let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
     let mut rows = vec![
         Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin),
@@ -575,16 +620,30 @@ pub fn latency(quick: bool) -> Vec<Row> {
             busy,
             &raw_msg,
         ),
+        Row::vs(
+            LAT_BUSY,
+            "shmkit channel vs raw 64 B frame",
+            busy,
+            &raw_frame,
+        ),
+        Row::vs(
+            LAT_BUSY,
+            "shmkit channel vs raw ring of frames",
+            busy,
+            &raw_ring,
+        ),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
-        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[4]);
+        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[6]);
         rows.push(Row::vs(LAT_BUSY, "shmkit channel vs iceoryx2", busy, &ice));
         rows.push(ice);
     }
     rows.push(spin);
     rows.push(per_dir);
     rows.push(raw_msg);
+    rows.push(raw_frame);
+    rows.push(raw_ring);
     #[cfg(target_os = "linux")]
     {
         let futex = Row::base(
