@@ -411,7 +411,8 @@ impl Publisher {
             ..
         } = self;
         if !room(obj, g, *write, min_cache) {
-            layout::wait_for(obj.name(), None, space, *wait, deadline, || {
+            // Room appears when any subscriber moves: no single word to watch.
+            layout::wait_for(obj.name(), None, space, *wait, deadline, None, || {
                 room(obj, g, *write, min_cache)
             })?;
         }
@@ -632,6 +633,8 @@ impl Subscriber {
                 data,
                 *wait,
                 deadline,
+                // A message appears when the publisher's count moves.
+                Some(line.pos()),
                 // `wait_for` may ask again after a success; reading consumes, so answer
                 // from what was already read.
                 || {

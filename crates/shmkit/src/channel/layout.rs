@@ -298,16 +298,24 @@ impl Doorbell {
 /// after every spin and wake-up, and may be called again after it returned true (so it must
 /// keep answering true without consuming more).
 ///
-/// The hot loop reads only `ready` and the peer's attachment word; the clock (deadline) is
+/// `watch`, if given, is a word that changes whenever `ready` may have turned true (the
+/// header word a consumer waits on, the position a producer waits to see move). Spinning
+/// then re-reads only that word — load, compare, pause — and evaluates `ready` once it
+/// differs from its value before the last evaluation, so a spinner sees the change as soon
+/// as its cache line arrives. Without a watch, every spin evaluates `ready`.
+///
+/// Between evaluations the loop also reads the peer's attachment word; the clock (deadline) is
 /// read every `CHECK_EVERY` spins, on every `try_` attempt and after every sleep (sleeps are
 /// at most `LIVENESS_SLICE` long), and the peer's pid (liveness, a syscall) is checked then
 /// if `LIVENESS_SLICE` has passed since this handle last checked it.
+#[allow(clippy::too_many_arguments)] // one call site per side; a struct would only rename them
 pub(crate) fn wait_for(
     name: &str,
     peer: Option<(&Line, &Liveness)>,
     bell: &Doorbell,
     mode: WaitMode,
     deadline: Deadline,
+    watch: Option<&AtomicU64>,
     mut ready: impl FnMut() -> bool,
 ) -> Result<()> {
     const CHECK_EVERY: u32 = 1024;
@@ -315,24 +323,35 @@ pub(crate) fn wait_for(
         name: name.to_owned(),
     };
     let gone = |check_pid: bool| peer.is_some_and(|(p, _)| peer_gone(p, check_pid));
+    // How many spins each mode allows before it sleeps (None: never sleeps).
+    let spin_limit = match mode {
+        WaitMode::BusyPoll => None,
+        WaitMode::Adaptive => Some(SPINS),
+        WaitMode::Blocking => Some(0),
+    };
     let mut spins = 0u32;
     loop {
+        // Relaxed: only a hint of change; `ready` makes the synchronising loads.
+        let seen = watch.map(|w| w.load(Ordering::Relaxed));
         if ready() {
             return Ok(());
         }
         let mut slow = deadline == Deadline::Try;
-        match mode {
-            WaitMode::BusyPoll => {
+        if !slow && spin_limit.is_none_or(|l| spins < l) {
+            loop {
+                std::hint::spin_loop();
                 spins = spins.wrapping_add(1);
-                std::hint::spin_loop();
-                slow |= spins % CHECK_EVERY == 0;
+                if spins % CHECK_EVERY == 0 || spin_limit.is_some_and(|l| spins >= l) {
+                    slow = true;
+                    break;
+                }
+                match (watch, seen) {
+                    (Some(w), Some(s)) if w.load(Ordering::Relaxed) == s => {}
+                    _ => break,
+                }
             }
-            WaitMode::Adaptive if spins < SPINS => {
-                spins += 1;
-                std::hint::spin_loop();
-                slow |= spins % CHECK_EVERY == 0;
-            }
-            WaitMode::Adaptive | WaitMode::Blocking => slow = true,
+        } else {
+            slow = true;
         }
         if gone(false) {
             return if ready() { Ok(()) } else { Err(disconnected()) };
@@ -348,11 +367,7 @@ pub(crate) fn wait_for(
         if deadline.passed() {
             return Err(Error::gave_up(name, deadline));
         }
-        let sleeping = match mode {
-            WaitMode::BusyPoll => false,
-            WaitMode::Adaptive => spins >= SPINS,
-            WaitMode::Blocking => true,
-        };
+        let sleeping = spin_limit.is_some_and(|l| spins >= l);
         if sleeping {
             // Sleep in slices, so that a peer that dies without ringing is noticed.
             let until = match deadline {

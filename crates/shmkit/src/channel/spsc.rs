@@ -112,14 +112,21 @@ impl Shared {
         }
     }
 
-    /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`).
-    fn wait_for(&self, deadline: Deadline, ready: impl FnMut() -> bool) -> Result<()> {
+    /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`);
+    /// `watch` changes when `ready()` may have turned true (see `layout::wait_for`).
+    fn wait_for(
+        &self,
+        deadline: Deadline,
+        watch: &AtomicU64,
+        ready: impl FnMut() -> bool,
+    ) -> Result<()> {
         layout::wait_for(
             self.name(),
             Some((&self.peer, &self.liveness)),
             &self.my_bell,
             self.wait,
             deadline,
+            Some(watch),
             ready,
         )
     }
@@ -219,6 +226,7 @@ impl Producer {
         self.s.wait = wait;
     }
 
+    #[inline]
     fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
         if len > self.max_message_len() {
             return Err(Error::size(
@@ -237,7 +245,8 @@ impl Producer {
             Some(p) => p,
             None => {
                 let mut found = Ok(None);
-                s.wait_for(deadline, || {
+                // Room appears when the consumer moves its position.
+                s.wait_for(deadline, s.peer.pos(), || {
                     found = place(cur, s, len);
                     !matches!(found, Ok(None))
                 })?;
@@ -461,6 +470,7 @@ impl Loan<'_> {
     }
 
     /// Publishes the message to the consumer.
+    #[inline]
     pub fn commit(self) {
         let p = &mut *self.p;
         let s = &p.s;
@@ -528,13 +538,17 @@ impl Consumer {
         self.s.wait = wait;
     }
 
+    #[inline]
     fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
         let Consumer { s, cur } = self;
         let (off, len, advance) = match peek(cur, s)? {
             Some(f) => f,
             None => {
                 let mut found = Ok(None);
-                s.wait_for(deadline, || {
+                // A message appears when the header word at the read position turns non-zero
+                // (a pad is published after the message it leads to, so it is never alone).
+                let watch = header(s, (cur.read as usize) & (s.cap - 1));
+                s.wait_for(deadline, watch, || {
                     found = peek(cur, s);
                     !matches!(found, Ok(None))
                 })?;
@@ -594,6 +608,7 @@ impl Consumer {
 /// The next message, if one is committed: (payload offset in the ring, length, bytes from
 /// the read position to the end of its frame). Every header is checked against the ring's
 /// geometry, so a corrupt ring is an error, not UB.
+#[inline]
 fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
     let cap = s.cap;
     let mut skipped = 0u64;
@@ -646,6 +661,7 @@ impl Deref for Sample<'_> {
 }
 
 impl Drop for Sample<'_> {
+    #[inline]
     fn drop(&mut self) {
         let c = &mut *self.c;
         c.cur.read = c.cur.read.wrapping_add(self.advance);
