@@ -1,7 +1,10 @@
 //! Channel benchmarks, all cross-process (the child is this binary, re-executed):
 //!
 //! * one-way latency of a 64-byte message (half a round trip), busy-poll: shmkit channels
-//!   in `BusyPoll` vs a raw spin ping-pong on one cache line (the floor);
+//!   in `BusyPoll` vs raw C-style spin ping-pongs (see [`Spin`]): one cache line and no
+//!   payload (the yardstick), one line per direction, the classic one-slot recipe
+//!   carrying the 64 bytes, and a ring of 72-byte frames (the floor of any ring), and vs
+//!   iceoryx2;
 //! * the same, blocking: shmkit channels in `Blocking` mode vs a raw futex ping-pong;
 //! * throughput of 1 MiB and 64 MiB messages. Every variant does the same application work:
 //!   the producer writes every byte of message `i` (a pattern of `i`) and the consumer reads
@@ -119,14 +122,16 @@ enum Spin {
     /// does. No framing, ring or bookkeeping — but the same two lines every time.
     MessagePerDirection,
     /// The 64-byte message as a frame: the word, then the message right after it (the
-    /// channel's frame: an 8-byte header and the payload, 72 bytes over two lines); the
-    /// sender writes the message then the word, the receiver polls the word then reads the
-    /// message. A byte ring's data path with no software: the floor of any zero-copy ring
-    /// that publishes a contiguous payload with a header word.
+    /// channel's frame: an 8-byte header and the payload, 72 bytes over two lines) in one
+    /// fixed slot; the sender writes the message then the word, the receiver polls the word
+    /// then reads the message.
     Frame,
     /// Frames of the same shape moving through a 64 KiB ring, as a byte ring's do: round `i`
     /// uses slot `i % RING_SLOTS`, 72 bytes further on. The word holds the round's number, so
-    /// an earlier lap's never matches; no zeroing, no positions, no bookkeeping.
+    /// an earlier lap's never matches; no zeroing, no positions, no bookkeeping. A byte
+    /// ring's data path with no software: the floor of a zero-copy ring that publishes a
+    /// contiguous payload with a header word (the one-slot variants are not channels: the
+    /// sender may not write again until the receiver answers).
     Ring,
 }
 
