@@ -427,16 +427,21 @@ fn stream_capacity(size: usize) -> usize {
     (2 * (size + 8)).next_power_of_two()
 }
 
+/// A new segment the size of the channel's ring for `size`-byte messages, mapped, and how
+/// many message-sized slots the `_alone` benches rotate through in it.
+fn ring_sized(tag: &str, size: usize) -> (shmkit::Segment, shmkit::View, usize) {
+    let cap = stream_capacity(size);
+    let seg = shmkit::Segment::create(&unique(tag), cap).unwrap();
+    let view = seg.map(shmkit::Access::ReadWrite).unwrap();
+    (seg, view, cap / size - 1)
+}
+
 /// The producer's own work with no channel and no consumer: fill message after message in a
 /// shared-memory segment the size of the channel's ring, at rotating offsets. The zero-copy
 /// rows cannot beat it — the producer does exactly this and more — so it shows how much of
 /// their time is the application's writing rather than the transfer.
 fn fill_alone(size: usize, count: usize, warm: usize) -> Summary {
-    let name = unique("fill");
-    let cap = stream_capacity(size);
-    let seg = shmkit::Segment::create(&name, cap).unwrap();
-    let mut view = seg.map(shmkit::Access::ReadWrite).unwrap();
-    let slots = cap / size - 1;
+    let (_seg, mut view, slots) = ring_sized("fill", size);
     time_messages(count, warm, |i| {
         view.fill((i % slots) * size, size, pattern(i)).unwrap();
         black_box(&mut view);
@@ -449,11 +454,7 @@ fn fill_alone(size: usize, count: usize, warm: usize) -> Summary {
 /// on the consumer's side (a lower one than the real case at 1 MiB, where the bytes come from
 /// the other CPU's cache rather than this one's).
 fn check_alone(size: usize, count: usize, warm: usize) -> Summary {
-    let name = unique("check");
-    let cap = stream_capacity(size);
-    let seg = shmkit::Segment::create(&name, cap).unwrap();
-    let mut view = seg.map(shmkit::Access::ReadWrite).unwrap();
-    let slots = cap / size - 1;
+    let (_seg, mut view, slots) = ring_sized("check", size);
     let at = |i: usize| (i % slots) * size;
     view.fill(at(0), size, pattern(0)).unwrap();
     let mut v = Vec::with_capacity(count - warm);

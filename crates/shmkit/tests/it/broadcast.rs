@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use shmkit::channel::broadcast::{self, Policy};
-use shmkit::{Access, Error, Segment};
+use shmkit::Error;
 
 use crate::util::{self, NameGuard};
 use crate::Role;
@@ -99,8 +99,7 @@ fn a_corrupt_stamp_is_no_overflow_and_heals_when_the_publisher_laps_it() {
     publ.try_send(&message(0)).unwrap();
     // The first slot's stamp (slots start after the 384-byte header and one table entry)
     // claims a message from far in the future, while the count says one message.
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     v.write_at(384 + 64, &(u64::MAX - 1).to_ne_bytes()).unwrap();
     let mut buf = Vec::new();
     assert!(matches!(
@@ -252,8 +251,7 @@ fn impossible_geometry_in_the_header_is_corrupt() {
         .max_subscribers(1)
         .create(&name)
         .unwrap();
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     // params = [slots, slot size, subscribers] at offset 32 of the header. A slot size of
     // 2^64 - 15 makes `16 + size` wrap to 1, a "64-byte stride" that also adds up to 512.
     for (slots, slot_size, subs) in [
@@ -284,8 +282,7 @@ fn places_of_dead_subscribers_are_reused_even_mid_join() {
         .max_subscribers(2)
         .create(&name)
         .unwrap();
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     let dead = u64::from(util::dead_pid()) << 32;
     // The table starts at 384, 64 bytes an entry: `state | pid << 32`; 1 = active,
     // 2 = joining.

@@ -418,8 +418,7 @@ fn a_corrupt_ring_is_an_error_not_undefined_behaviour() {
     let mut rx = channel::open(&name).unwrap();
     tx.send(b"fine").unwrap();
     // Overwrite the first frame's header (ring starts at 384) with an absurd length.
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     v.write_at(384, &[0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0])
         .unwrap();
     assert!(matches!(rx.try_recv(), Err(Error::Corrupt { .. })));
@@ -432,8 +431,7 @@ fn a_bogus_consumer_position_is_an_error_not_an_overflow() {
     let name = NameGuard::new("chbogus");
     let mut tx = channel::create(&name, 4096).unwrap();
     let _rx = channel::open(&name).unwrap();
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     // The consumer's read_pos (offset 256): far ahead of the producer, then far behind it
     // (positions compare modulo 2^64, so "behind" wraps below zero).
     for bogus in [1 << 40, u64::MAX - (1 << 20)] {
@@ -463,8 +461,7 @@ fn a_producer_that_died_before_counting_its_last_frame_loses_nothing() {
             .capacity(1024)
             .create_consumer(&name)
             .unwrap();
-        let raw = Segment::open(&name).unwrap();
-        let mut v = raw.map(Access::ReadWrite).unwrap();
+        let mut v = util::raw_view(&name);
         let write_pos = |v: &shmkit::View| {
             u64::from_ne_bytes(v.read_vec(WRITE_POS, 8).unwrap().try_into().unwrap())
         };
@@ -507,15 +504,13 @@ fn a_producer_that_died_before_counting_its_last_frame_loses_nothing() {
 fn positions_that_are_not_frame_aligned_are_refused_on_open() {
     let name = NameGuard::new("chalign");
     let _tx = channel::create(&name, 4096).unwrap();
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     v.write_at(READ_POS, &3u64.to_ne_bytes()).unwrap();
     assert!(matches!(channel::open(&name), Err(Error::Corrupt { .. })));
 
     let name = NameGuard::new("chalign");
     let _rx = channel::options().create_consumer(&name).unwrap();
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     v.write_at(WRITE_POS, &4092u64.to_ne_bytes()).unwrap();
     assert!(matches!(
         channel::options().open_producer(&name),
@@ -540,8 +535,7 @@ fn positions_that_are_not_frame_aligned_are_refused_on_open() {
         rx.try_recv().unwrap();
     }
     drop(rx);
-    let raw = Segment::open(&name).unwrap();
-    let mut v = raw.map(Access::ReadWrite).unwrap();
+    let mut v = util::raw_view(&name);
     let far = 20 * 128 + 5 * 1024 + 128u64;
     v.write_at(READ_POS, &far.to_ne_bytes()).unwrap();
     assert!(matches!(channel::open(&name), Err(Error::Corrupt { .. })));
@@ -557,8 +551,7 @@ fn racing_processes_cannot_both_take_over_a_dead_producers_place() {
     for round in 0..10 {
         let name = NameGuard::new("chrace");
         let _rx = channel::options().create_consumer(&name).unwrap();
-        let raw = Segment::open(&name).unwrap();
-        let mut v = raw.map(Access::ReadWrite).unwrap();
+        let mut v = util::raw_view(&name);
         v.write_at(PRODUCER_ATTACHMENT, &attached_by(dead)).unwrap();
         let gate_name = NameGuard::new("chgate");
         let gate = Segment::create(&gate_name, 64).unwrap();
@@ -594,8 +587,7 @@ fn racing_processes_cannot_both_take_over_a_dead_producers_place() {
 fn a_consumer_killed_asleep_leaves_no_phantom_sleeper() {
     let name = NameGuard::new("chphantom");
     let _tx = channel::create(&name, 4096).unwrap();
-    let raw = Segment::open(&name).unwrap();
-    let v = raw.map(Access::ReadWrite).unwrap();
+    let v = util::raw_view(&name);
     let sleepers = v.atomic_u32(DATA_SLEEPERS).unwrap();
     let mut child = util::spawn("recv_asleep", &[&name]);
     child.wait_for_line("waiting");

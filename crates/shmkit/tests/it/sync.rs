@@ -266,8 +266,7 @@ fn an_event_word_of_another_value_counts_as_set() {
     for reset in [Reset::Auto, Reset::Manual] {
         let name = NameGuard::new("evword");
         let ev = Event::create(&name, reset).unwrap();
-        let raw = Segment::open(&name).unwrap();
-        let mut v = raw.map(Access::ReadWrite).unwrap();
+        let mut v = util::raw_view(&name);
         v.write_at(72, &2u32.to_ne_bytes()).unwrap(); // the event's word
         assert!(ev.is_set());
         ev.wait_timeout(WAIT).unwrap();
@@ -432,9 +431,7 @@ fn foreign_truncated_and_future_segments_are_refused() {
     // A future layout version.
     let future = NameGuard::new("future");
     let _ev = Event::create(&future, Reset::Manual).unwrap();
-    let raw = Segment::open(&future).unwrap();
-    raw.map(Access::ReadWrite)
-        .unwrap()
+    util::raw_view(&future)
         .write_at(8, &99u32.to_ne_bytes())
         .unwrap();
     assert!(matches!(

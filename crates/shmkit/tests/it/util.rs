@@ -114,6 +114,15 @@ pub fn run(role: &str, args: &[&str]) -> Finished {
     spawn(role, args).wait()
 }
 
+/// The segment `name`, opened and mapped read-write as raw bytes: how tests reach under an
+/// object to corrupt or inspect it.
+pub fn raw_view(name: &str) -> shmkit::View {
+    shmkit::Segment::open(name)
+        .expect("open the segment raw")
+        .map(shmkit::Access::ReadWrite)
+        .expect("map it read-write")
+}
+
 /// Roles every module can use.
 pub const ROLES: &[(&str, crate::Role)] = &[("exit_now", |_| {})];
 
