@@ -295,8 +295,9 @@ impl Doorbell {
 /// Waits until `ready()` or `deadline`, sleeping on `bell` as `mode` says; if `peer` is given
 /// and goes away, returns `Disconnected` (after a last `ready()`, so that what the peer
 /// committed before leaving is still drained). `ready` must be cheap; it is re-evaluated
-/// after every spin and wake-up, and may be called again after it returned true (so it must
-/// keep answering true without consuming more).
+/// when the watched word changes (after every spin without a watch), every `CHECK_EVERY`
+/// spins, when the spin budget runs out and after every wake-up, and may be called again
+/// after it returned true (so it must keep answering true without consuming more).
 ///
 /// `watch`, if given, is a word that changes whenever `ready` may have turned true (the
 /// header word a consumer waits on, the position a producer waits to see move). Spinning

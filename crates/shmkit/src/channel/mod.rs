@@ -62,8 +62,9 @@ pub use spsc::{Consumer, Loan, Producer, Sample};
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WaitMode {
-    /// Spin briefly (a few µs), then sleep on the OS waker. No syscall on the fast path
-    /// while the peer is not sleeping. The default.
+    /// Spin briefly (2 000 pauses: some tens of µs, ~55 µs on a 2026 AMD EPYC), then sleep
+    /// on the OS waker. No syscall on the fast path while the peer is not sleeping. The
+    /// default.
     #[default]
     Adaptive,
     /// Sleep at once (least CPU).
