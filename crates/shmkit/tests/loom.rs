@@ -128,7 +128,7 @@ fn the_doorbell_loses_no_wake_up() {
     loom::model(|| doorbell(true));
 }
 
-/// Taking over a side (`layout::attach`, and a broadcast subscriber's claim) whose holder died:
+/// Taking over a place (`layout::take_over`: channel sides and broadcast subscriber entries) whose holder died:
 /// two processes (pids 1 and 2, both alive) find the side held by dead pid 9 and race to
 /// claim it. With the state and pid in one word and one compare-exchange of the exact word
 /// seen, exactly one wins. `split` restates the earlier protocol — exchange the state word

@@ -232,7 +232,8 @@ impl Options {
         let (data, space) = Doorbell::pair(&obj, false)?;
         for i in 0..g.max_subs {
             let e = entry(&obj, i);
-            if !claim(&e, me) {
+            // Free, or held (or being joined) by a process that died.
+            if layout::take_over(e.word(), pack(JOINING, me), |state| state != FREE).is_err() {
                 continue;
             }
             // Join protocol (SeqCst throughout, against the publisher's SeqCst scan): publish
@@ -261,31 +262,6 @@ impl Options {
             name: name.to_owned(),
             max: g.max_subs as u32,
         })
-    }
-}
-
-/// Claims a table entry for process `me` (as JOINING) if it is free or its holder died.
-fn claim(e: &Entry, me: u32) -> bool {
-    let mut seen = e.word().load(Ordering::Acquire);
-    loop {
-        let (state, pid) = unpack(seen);
-        // Free, or held (or being joined) by a process that died.
-        if state != FREE && sys::process_alive(pid) {
-            return false;
-        }
-        // SYNC POINT: AcqRel pairs with other subscribers claiming, the publisher evicting
-        // and `drop` freeing; comparing the whole word means two processes that both saw the
-        // same dead holder cannot both take its place. On failure look again at what changed
-        // (a publisher may just have freed it).
-        match e.word().compare_exchange(
-            seen,
-            pack(JOINING, me),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => return true,
-            Err(now) => seen = now,
-        }
     }
 }
 

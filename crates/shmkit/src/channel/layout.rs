@@ -152,20 +152,33 @@ pub(crate) fn unpack(word: u64) -> (u32, u32) {
 /// Call it last when opening, so that no later failure leaves the side claimed.
 pub(crate) fn attach(obj: &Object, role: Role) -> Result<()> {
     let line = Line::of(obj, role);
-    let word = line.attachment();
     let mine = pack(ATTACHED, sys::current_pid());
+    take_over(line.attachment(), mine, |state| state == ATTACHED).map_err(|pid| Error::InUse {
+        name: obj.name().to_owned(),
+        role: role.label(),
+        pid,
+    })
+}
+
+/// Stores `mine` in the attachment-style `word` unless a live process holds it (`held` says
+/// its state is a holding one and its pid runs); then returns that holder's pid. One
+/// compare-exchange of the exact word seen, retried on a change: a place whose holder died
+/// goes to exactly one claimant (the loom model `one_claimant_takes_over_a_dead_holders_place`).
+/// Used by channel sides (`attach`) and broadcast subscriber entries.
+pub(crate) fn take_over(
+    word: &AtomicU64,
+    mine: u64,
+    held: impl Fn(u32) -> bool,
+) -> std::result::Result<(), u32> {
     let mut seen = word.load(Ordering::Acquire);
     loop {
         let (state, pid) = unpack(seen);
-        if state == ATTACHED && sys::process_alive(pid) {
-            return Err(Error::InUse {
-                name: obj.name().to_owned(),
-                role: role.label(),
-                pid,
-            });
+        if held(state) && sys::process_alive(pid) {
+            return Err(pid);
         }
-        // SYNC POINT: AcqRel pairs with other claimers and with `detach`'s Release store.
-        // The exchange succeeds only if neither the state nor the pid changed since `seen`.
+        // SYNC POINT: AcqRel pairs with other claimers, with `detach`'s Release store and with
+        // a broadcast entry's eviction and release. The exchange succeeds only if neither the
+        // state nor the pid changed since `seen`; on failure look again at what changed.
         match word.compare_exchange(seen, mine, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return Ok(()),
             Err(now) => seen = now,
