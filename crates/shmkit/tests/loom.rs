@@ -128,8 +128,8 @@ fn the_doorbell_loses_no_wake_up() {
     loom::model(|| doorbell(true));
 }
 
-/// Taking over a place (`layout::take_over`: channel sides and broadcast subscriber entries) whose holder died:
-/// two processes (pids 1 and 2, both alive) find the side held by dead pid 9 and race to
+/// Taking over a place whose holder died (`layout::take_over`: channel sides and broadcast
+/// subscriber entries): two processes (pids 1 and 2, both alive) find the side held by dead pid 9 and race to
 /// claim it. With the state and pid in one word and one compare-exchange of the exact word
 /// seen, exactly one wins. `split` restates the earlier protocol — exchange the state word
 /// alone, then store the pid — in which both can win.
