@@ -129,9 +129,9 @@ fn the_doorbell_loses_no_wake_up() {
 }
 
 /// Taking over a place whose holder died (`layout::take_over`: channel sides and broadcast
-/// subscriber entries): two processes (pids 1 and 2, both alive) find the side held by dead pid 9 and race to
-/// claim it. With the state and pid in one word and one compare-exchange of the exact word
-/// seen, exactly one wins. `split` restates the earlier protocol — exchange the state word
+/// subscriber entries): two processes (pids 1 and 2, both alive) find the place held by dead
+/// pid 9 and race to claim it. With the state and pid in one word and one compare-exchange of
+/// the exact word seen, exactly one wins. `split` restates the earlier protocol — exchange the state word
 /// alone, then store the pid — in which both can win.
 fn take_over(split: bool) {
     const ATTACHED: u64 = 1;
