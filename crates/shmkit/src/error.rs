@@ -185,14 +185,16 @@ pub enum Error {
         missed: u64,
     },
 
-    /// The role asked for (producer or consumer of a channel) is held by a live process.
-    #[error("the {role} side of {name:?} is in use by process {pid}")]
+    /// The role asked for (producer or consumer of a channel, a broadcast's publisher) is held
+    /// by a live process, as the kernel says (see the crate's liveness notes).
+    #[error("the {role} of {name:?} is held by a live process (recorded pid {pid})")]
     InUse {
-        /// The channel.
+        /// The object.
         name: String,
-        /// `"producer"` or `"consumer"`.
+        /// `"producer"`, `"consumer"`, `"publisher"`, …
         role: &'static str,
-        /// The process holding it.
+        /// The pid the holder recorded when it took the role: for display only (it may
+        /// belong to another pid namespace, and 0 means none was recorded).
         pid: u32,
     },
 

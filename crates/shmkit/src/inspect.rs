@@ -1,11 +1,16 @@
 //! Looking at segments from the outside: what a segment is (raw bytes or a shmkit object, and
-//! which), who made it and whether that process still runs — what `shmkit ls`, `info` and `gc`
-//! show. Inspection only reads; it never changes a segment.
+//! which), who made it, and whether any live process still has it open or holds one of its
+//! roles — what `shmkit ls`, `info` and `gc` show. Liveness comes from the kernel, never
+//! from a bare pid (see the crate's liveness notes): it holds across pid namespaces and pid
+//! reuse. Inspection only reads; it never changes a segment. [`remove_unused`] is the one
+//! exception, for `gc`.
 
 use std::time::SystemTime;
 
-use crate::sync::object::{kind_label, Header, HEADER_LEN, MAGIC};
-use crate::{sys, Access, Result, Segment};
+use crate::liveness::{self, slot};
+use crate::sync::object::{self, kind_label, Header, Kind as ObjectKind, HEADER_LEN, MAGIC};
+use crate::sys::role;
+use crate::{Access, Result, Segment};
 
 /// The layout version of the object headers this build writes and reads ([`Info::layout_version`]
 /// of the objects it makes). Opening an object of another version is
@@ -33,6 +38,17 @@ impl Kind {
     }
 }
 
+/// A role of an object that a live process holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Holder {
+    /// `"producer"`, `"consumer"`, `"publisher"`, `"subscriber 3"`.
+    pub role: String,
+    /// The pid the holder recorded when it took the role — for display only: it may belong
+    /// to another pid namespace.
+    pub pid: u32,
+}
+
 /// What [`inspect`] learns about a segment.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -45,10 +61,18 @@ pub struct Info {
     pub kind: Kind,
     /// The layout version in the header of a shmkit object.
     pub layout_version: Option<u32>,
-    /// The process that created a shmkit object.
+    /// The pid that created a shmkit object, as it recorded it (for display: it may belong to
+    /// another pid namespace).
     pub creator_pid: Option<u32>,
-    /// Whether that process still runs (a reused pid looks alive).
+    /// Whether the creator's handle is still open, as the kernel says (on macOS: whether the
+    /// pid runs, which a reused pid fools).
     pub creator_alive: Option<bool>,
+    /// Whether any process has this shmkit object open (any handle, any role). `None` for raw
+    /// segments and where the OS cannot tell (macOS). Always `true` on Windows, where a named
+    /// mapping exists only while some process has it open.
+    pub in_use: Option<bool>,
+    /// The roles (channel sides, publisher, subscribers) that live processes hold.
+    pub holders: Vec<Holder>,
     /// Owner uid (Unix).
     pub owner_uid: Option<u32>,
     /// Permission bits (Unix).
@@ -76,21 +100,93 @@ pub fn inspect(name: &str) -> Result<Info> {
         layout_version: None,
         creator_pid: None,
         creator_alive: None,
+        in_use: None,
+        holders: Vec::new(),
         owner_uid,
         mode,
         modified,
     };
-    if seg.len() >= HEADER_LEN {
-        let view = seg.map_range(Access::ReadOnly, 0, HEADER_LEN)?;
-        let header: Header = bytemuck::pod_read_unaligned(&view.read_vec(0, HEADER_LEN)?);
-        if header.magic == MAGIC {
-            info.kind = Kind::Object(kind_label(header.kind));
-            info.layout_version = Some(header.version);
-            info.creator_pid = Some(header.creator_pid);
-            info.creator_alive = Some(sys::process_alive(header.creator_pid));
+    let Some(header) = header(&seg)? else {
+        return Ok(info);
+    };
+    info.kind = Kind::Object(kind_label(header.kind));
+    info.layout_version = Some(header.version);
+    info.creator_pid = Some(header.creator_pid);
+    info.in_use = role::users_present(seg.section(), name, slot::USERS);
+    if header.version != LAYOUT_VERSION {
+        return Ok(info); // role words of another layout would be misread
+    }
+    info.creator_alive = object::creator_alive(&seg, &header);
+    let roles = ObjectKind::from_u32(header.kind)
+        .and_then(|k| crate::channel::roles(k, header.params, seg.len()))
+        .unwrap_or_default();
+    if let Some(end) = roles.iter().map(|r| r.offset + 8).max() {
+        let view = seg.map_range(Access::ReadOnly, 0, end.min(seg.len()))?;
+        for r in roles.iter().filter(|r| r.offset + 8 <= view.len()) {
+            let mut word = [0u8; 8];
+            view.read_at(r.offset, &mut word)?;
+            let (state, gen, pid) = liveness::unpack(u64::from_ne_bytes(word));
+            if (r.held)(state) && role::holder_alive(seg.section(), name, r.slot, gen, pid) {
+                info.holders.push(Holder {
+                    role: r.label.clone(),
+                    pid,
+                });
+            }
         }
     }
     Ok(info)
+}
+
+/// The header of a shmkit object, or `None` for a raw segment.
+fn header(seg: &Segment) -> Result<Option<Header>> {
+    if seg.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    let view = seg.map_range(Access::ReadOnly, 0, HEADER_LEN)?;
+    let header: Header = bytemuck::pod_read_unaligned(&view.read_vec(0, HEADER_LEN)?);
+    Ok((header.magic == MAGIC).then_some(header))
+}
+
+/// What [`remove_unused`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Removal {
+    /// The name is gone.
+    Removed,
+    /// Some process has the object open: left alone.
+    InUse,
+    /// Not a shmkit object (raw bytes, or another program's): left alone.
+    NotShmkit,
+}
+
+/// Removes the shmkit object `name` if no process has it open — what `shmkit gc` does.
+///
+/// The test and the removal are one step as far as shmkit processes are concerned: this
+/// takes the object's users' slot exclusively (which it gets only if no handle holds it),
+/// removes the name, and only then lets go; a process opening the object meanwhile waits and
+/// then gets [`Error::NotFound`](crate::Error::NotFound). Raw segments are never removed.
+///
+/// # Errors
+///
+/// As [`Segment::open`] (e.g. `AccessDenied` for another user's object) and
+/// [`Segment::remove`]; [`Error::Unsupported`](crate::Error::Unsupported) where the OS cannot
+/// tell whether an object is in use (macOS).
+///
+/// # Platform notes
+///
+/// Windows frees a named mapping with its last handle, so an object that can be opened is in
+/// use, and this always answers [`Removal::InUse`].
+pub fn remove_unused(name: &str) -> Result<Removal> {
+    let seg = Segment::open(name)?;
+    if header(&seg)?.is_none() {
+        return Ok(Removal::NotShmkit);
+    }
+    let Some(hold) = role::exclude_users(seg.section(), name, slot::USERS)? else {
+        return Ok(Removal::InUse);
+    };
+    let removed = Segment::remove(name);
+    role::release(seg.section(), hold);
+    removed.map(|()| Removal::Removed)
 }
 
 /// The names of the shared-memory segments on this machine that the OS can list.
@@ -107,7 +203,7 @@ pub fn inspect(name: &str) -> Result<Info> {
 /// segments shmkit created (it records each name in `%LOCALAPPDATA%\shmkit\segments`) that
 /// still exist. Names that are not valid shmkit names are left out.
 pub fn list() -> Result<Vec<String>> {
-    let mut names: Vec<String> = sys::shm_list()?
+    let mut names: Vec<String> = crate::sys::shm_list()?
         .into_iter()
         .filter(|n| crate::name::validate(n).is_ok())
         .collect();

@@ -33,6 +33,7 @@ pub mod channel;
 mod error;
 mod file;
 pub mod inspect;
+mod liveness;
 pub mod name;
 pub mod segment;
 pub mod sync;

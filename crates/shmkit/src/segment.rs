@@ -158,6 +158,11 @@ impl Segment {
         sys::owner_mode_mtime(&self.section)
     }
 
+    /// The open OS object, for the liveness calls.
+    pub(crate) fn section(&self) -> &Section {
+        &self.section
+    }
+
     /// Maps the whole segment.
     ///
     /// # Errors

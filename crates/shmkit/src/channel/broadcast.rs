@@ -12,7 +12,8 @@
 //! Two policies for a subscriber that falls a whole ring behind:
 //!
 //! * [`Policy::Block`] (back-pressure): the publisher waits for the slowest live subscriber
-//!   (subscribers whose process died are evicted, so they cannot block it forever);
+//!   (subscribers whose holder is gone — as the kernel says, see the crate's liveness notes —
+//!   are evicted, so they cannot block it forever);
 //! * [`Policy::Overwrite`]: the publisher never waits; a lapped subscriber's next `recv` says
 //!   exactly how many messages it lost ([`Error::Lagged`]) and continues with the oldest one
 //!   still in the ring.
@@ -20,21 +21,23 @@
 //! ```text
 //! offset  what
 //!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
-//!     64  publisher attachment: `state | pid << 32` u64
+//!     64  publisher attachment: a role word u64 (`crate::liveness`; kernel slot 2)
 //!    128  publisher line: published count u64 | data doorbell (subscribers sleep here)
 //!    256  space doorbell (the publisher sleeps here under back-pressure)
-//!    384  subscriber table: 64 bytes each: `state | pid << 32` u64, next sequence u64
+//!    384  subscriber table: 64 bytes each: role word u64 (kernel slot 16 + i), next
+//!         sequence u64
 //!      …  slots: stamp u64, len u32, 4 bytes padding, payload; stride a multiple of 64
 //! ```
 
 use std::ptr;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::layout::{self, pack, unpack, Doorbell, Line, Liveness, Role};
+use super::layout::{self, Doorbell, Line, Peer, Role};
 use super::WaitMode;
+use crate::liveness::{self, slot, Claim, Claimed, Clock};
 use crate::sync::object::{Kind, Object};
-use crate::sys::{self, Deadline};
+use crate::sys::Deadline;
 use crate::{Error, Result};
 
 const TABLE: usize = 384;
@@ -42,7 +45,7 @@ const ENTRY: usize = 64;
 const SLOT_HEADER: usize = 16;
 const FREE: u32 = 0;
 const ACTIVE: u32 = 1;
-/// Being claimed: the publisher ignores it; nobody else reclaims it while its process lives.
+/// Being claimed: the publisher ignores it; nobody else reclaims it while its holder lives.
 const JOINING: u32 = 2;
 
 /// What happens when a subscriber falls a whole ring behind.
@@ -200,12 +203,14 @@ impl Options {
             g.slot_size as u64,
             g.max_subs as u64 | policy << 32,
         ];
-        let (obj, (data, space)) = Object::create(name, Kind::Broadcast, g.len, params, |o| {
-            let bells = Doorbell::pair(o, true)?;
-            layout::attach(o, Role::Producer)?;
-            Ok(bells)
-        })?;
+        let (obj, ((data, space), claim)) =
+            Object::create(name, Kind::Broadcast, g.len, params, |o| {
+                let bells = Doorbell::pair(o, true)?;
+                Ok((bells, layout::attach(o, Role::Producer)?))
+            })?;
         Ok(Publisher {
+            claim: Some(claim),
+            clock: Clock::default(),
             write: 0,
             min_cache: 0,
             line: Line::of(&obj, Role::Producer),
@@ -228,14 +233,16 @@ impl Options {
         let (obj, header) = Object::open(name, Kind::Broadcast, TABLE + ENTRY)?;
         let g = Geometry::from_params(name, header.params, header.total_len)?;
         let line = Line::of(&obj, Role::Producer);
-        let me = sys::current_pid();
         let (data, space) = Doorbell::pair(&obj, false)?;
         for i in 0..g.max_subs {
             let e = entry(&obj, i);
-            // Free, or held (or being joined) by a process that died.
-            if layout::take_over(e.word(), pack(JOINING, me), |state| state != FREE).is_err() {
+            // Free, or held (or being joined) by a holder that is gone.
+            let held = |state| state != FREE;
+            let Claimed::Yes(mut claim) =
+                liveness::claim(&obj, sub_slot(i), e.word(), JOINING, held)?
+            else {
                 continue;
-            }
+            };
             // Join protocol (SeqCst throughout, against the publisher's SeqCst scan): publish
             // a provisional position w0 while JOINING (ignored by the publisher), turn ACTIVE,
             // then read the count again (w1 >= w0) and start there. A scan before the ACTIVE
@@ -243,7 +250,11 @@ impl Options {
             // after it sees w0 <= w1.
             e.next()
                 .store(line.pos().load(Ordering::SeqCst), Ordering::SeqCst);
-            e.word().store(pack(ACTIVE, me), Ordering::SeqCst);
+            if !claim.set_state(e.word(), ACTIVE, Ordering::SeqCst) {
+                // Taken from under us: only if we were judged gone (pid liveness, macOS).
+                liveness::release(&obj, claim, e.word(), FREE, 0);
+                continue;
+            }
             let start = line.pos().load(Ordering::SeqCst);
             e.next().store(start, Ordering::SeqCst);
             return Ok(Subscriber {
@@ -254,7 +265,8 @@ impl Options {
                 line,
                 g,
                 wait: self.wait,
-                liveness: Liveness::default(),
+                claim: Some(claim),
+                clock: Clock::default(),
                 obj,
             });
         }
@@ -281,6 +293,27 @@ impl Entry {
     }
 }
 
+/// The roles of a broadcast segment of `len` bytes whose header has `params`, for inspection:
+/// the publisher and every subscriber entry that fits in the segment.
+pub(crate) fn roles(params: [u64; 3], len: usize) -> Vec<layout::RoleAt> {
+    let mut roles = layout::roles();
+    roles.truncate(1); // the publisher is the producer side
+    roles[0].label = "publisher".to_owned();
+    let max = (params[2] as u32 as usize).min(len.saturating_sub(TABLE) / ENTRY);
+    roles.extend((0..max).map(|i| layout::RoleAt {
+        label: format!("subscriber {i}"),
+        slot: sub_slot(i),
+        offset: TABLE + i * ENTRY,
+        held: |s| s != FREE,
+    }));
+    roles
+}
+
+/// The liveness slot of subscriber entry `i`.
+fn sub_slot(i: usize) -> u32 {
+    slot::SUBSCRIBER.wrapping_add(i as u32)
+}
+
 fn entry(obj: &Object, i: usize) -> Entry {
     Entry(obj.ptr(TABLE + i * ENTRY))
 }
@@ -293,10 +326,12 @@ fn slot(obj: &Object, g: &Geometry, seq: u64) -> (*const AtomicU64, *mut u8) {
 }
 
 /// Whether message `write` may be written: under back-pressure, every live subscriber is
-/// less than a ring behind (subscribers whose process died are evicted on the way).
+/// less than a ring behind (subscribers whose holder is gone are evicted on the way).
 /// `min_cache` is the slowest position seen at the last scan; scanning only happens when it
-/// says there is no room.
-fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64) -> bool {
+/// says there is no room. Lagging subscribers are tested for liveness (a system call each)
+/// only when `clock` says a test is due, so a publisher spinning under back-pressure tests
+/// each at most once per `liveness::CHECK_EVERY`.
+fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clock) -> bool {
     if g.policy == Policy::Overwrite {
         return true;
     }
@@ -305,20 +340,21 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64) -> bool {
         return true;
     }
     let mut min = write;
+    let mut test = None;
     for i in 0..g.max_subs {
         let e = entry(obj, i);
         // SYNC POINT: SeqCst, pairs with a joining subscriber's SeqCst stores.
         let seen = e.word().load(Ordering::SeqCst);
-        let (state, pid) = unpack(seen);
-        if state != ACTIVE {
+        if liveness::unpack(seen).0 != ACTIVE {
             continue;
         }
         let next = e.next().load(Ordering::SeqCst).min(write);
-        if write - next >= slots && !sys::process_alive(pid) {
+        if write - next >= slots
+            && *test.get_or_insert_with(|| clock.due(Instant::now()))
+            && !liveness::holder_alive(obj, sub_slot(i), seen)
+        {
             // Evict the dead subscriber — unless a new one took its place since `seen`.
-            let _ =
-                e.word()
-                    .compare_exchange(seen, pack(FREE, 0), Ordering::AcqRel, Ordering::Relaxed);
+            liveness::evict(e.word(), seen, FREE);
             continue;
         }
         min = min.min(next);
@@ -339,6 +375,10 @@ pub struct Publisher {
     /// The slowest subscriber's position when last scanned (back-pressure only).
     min_cache: u64,
     wait: WaitMode,
+    /// The publisher role (given back on drop).
+    claim: Option<Claim>,
+    /// Rate-limits the liveness tests of lagging subscribers.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Geometry {
@@ -384,12 +424,13 @@ impl Publisher {
             write,
             min_cache,
             wait,
+            clock,
             ..
         } = self;
-        if !room(obj, g, *write, min_cache) {
+        if !room(obj, g, *write, min_cache, clock) {
             // Room appears when any subscriber moves: no single word to watch.
             layout::wait_for(obj.name(), None, space, *wait, deadline, None, || {
-                room(obj, g, *write, min_cache)
+                room(obj, g, *write, min_cache, clock)
             })?;
         }
         let k = self.write;
@@ -445,7 +486,9 @@ impl Publisher {
 
 impl Drop for Publisher {
     fn drop(&mut self) {
-        layout::detach(&self.obj, Role::Producer, &self.data);
+        if let Some(claim) = self.claim.take() {
+            layout::detach(&self.obj, Role::Producer, claim, &self.data);
+        }
     }
 }
 
@@ -460,7 +503,9 @@ pub struct Subscriber {
     index: usize,
     next: u64,
     wait: WaitMode,
-    liveness: Liveness,
+    /// This subscriber's entry (given back on drop).
+    claim: Option<Claim>,
+    clock: Clock,
 }
 
 // SAFETY: as for Publisher.
@@ -591,7 +636,8 @@ impl Subscriber {
             index,
             next,
             wait,
-            liveness,
+            clock,
+            ..
         } = self;
         let reader = Reader {
             obj,
@@ -605,7 +651,7 @@ impl Subscriber {
             let mut err = None;
             layout::wait_for(
                 obj.name(),
-                Some((line, liveness)),
+                Some(Peer { obj, line, clock }),
                 data,
                 *wait,
                 deadline,
@@ -677,9 +723,10 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        entry(&self.obj, self.index)
-            .word()
-            .store(pack(FREE, 0), Ordering::SeqCst);
+        if let Some(claim) = self.claim.take() {
+            let e = entry(&self.obj, self.index);
+            liveness::release(&self.obj, claim, e.word(), FREE, 0);
+        }
         self.space.ring();
     }
 }

@@ -5,8 +5,10 @@
 //! offset  size  what
 //!      0    64  object header (magic, version, kind = channel, length, creator pid, ready,
 //!               params = [capacity, flags, 0])
-//!     64    64  who is attached: producer word u64 | consumer word u64, each
-//!               `state | pid << 32` (one word, so a claim is a single compare-exchange)
+//!     64    64  who is attached: producer word u64 | consumer word u64, each a role word
+//!               `state | generation << 8 | pid << 32` (`crate::liveness`; one word, so a
+//!               claim is a single compare-exchange); the kernel's record of the holder is
+//!               an OFD lock on role slot 2 (producer) / 3 (consumer)
 //!    128   128  producer line: write_pos u64 | data doorbell: seq u32, sleepers u32
 //!               (the consumer sleeps on this doorbell)
 //!    256   128  consumer line: read_pos u64  | space doorbell: seq u32, sleepers u32
@@ -20,16 +22,13 @@
 
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
-use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::WaitMode;
+use crate::liveness::{self, slot, Claim, Claimed, Clock, CHECK_EVERY as LIVENESS_SLICE};
 use crate::sync::object::Object;
 use crate::sys::{self, Deadline, SysWaker};
 use crate::{Error, Result};
-
-/// How often a blocked side re-checks that its peer's process still runs.
-const LIVENESS_SLICE: Duration = Duration::from_millis(50);
 /// Spins of the adaptive wait before it sleeps.
 const SPINS: u32 = 2_000;
 
@@ -64,11 +63,19 @@ impl Role {
         }
     }
 
-    /// Offset of this side's attachment word (`state | pid << 32`).
+    /// Offset of this side's attachment word.
     fn attachment(self) -> usize {
         match self {
             Role::Producer => ATTACHMENTS,
             Role::Consumer => ATTACHMENTS + 8,
+        }
+    }
+
+    /// This side's liveness slot.
+    fn slot(self) -> u32 {
+        match self {
+            Role::Producer => slot::PRODUCER,
+            Role::Consumer => slot::CONSUMER,
         }
     }
 
@@ -92,6 +99,7 @@ impl Role {
 pub(crate) struct Line {
     base: *const u8,
     attachment: *const u8,
+    slot: u32,
 }
 
 impl Line {
@@ -100,6 +108,7 @@ impl Line {
         Line {
             base: obj.ptr(role.line()),
             attachment: obj.ptr(role.attachment()),
+            slot: role.slot(),
         }
     }
 
@@ -110,7 +119,7 @@ impl Line {
         unsafe { &*self.base.add(off).cast::<AtomicU32>() }
     }
 
-    /// This side's attachment word: `state | pid << 32`.
+    /// This side's attachment word (a role word, `crate::liveness`).
     pub(crate) fn attachment(&self) -> &AtomicU64 {
         // SAFETY: as in `u32_at`: 64 and 72 are 8-byte aligned offsets inside the mapping.
         unsafe { &*self.attachment.cast::<AtomicU64>() }
@@ -135,96 +144,73 @@ unsafe impl Send for Line {}
 // SAFETY: as above.
 unsafe impl Sync for Line {}
 
-/// An attachment word: a state in the low half, the holder's pid in the high half. Kept in
-/// one word so that claiming a place held by a dead process is one compare-exchange of the
-/// exact (state, pid) observed: two claimants cannot both win it.
-pub(crate) fn pack(state: u32, pid: u32) -> u64 {
-    u64::from(state) | u64::from(pid) << 32
-}
-
-/// The (state, pid) halves of an attachment word.
-pub(crate) fn unpack(word: u64) -> (u32, u32) {
-    (word as u32, (word >> 32) as u32)
-}
-
-/// Claims `role` of the channel for this process: a side that was never attached, was
-/// closed, or whose process died may be (re)claimed; a side held by a live process may not.
-/// Call it last when opening, so that no later failure leaves the side claimed.
-pub(crate) fn attach(obj: &Object, role: Role) -> Result<()> {
+/// Claims `role` of the channel (or the publisher of a broadcast) for this handle: a side
+/// that was never attached, was closed, or whose holder is gone may be (re)claimed; a side a
+/// live process holds may not (`crate::liveness`). Call it last when opening, so that no
+/// later failure leaves the side claimed.
+pub(crate) fn attach(obj: &Object, role: Role) -> Result<Claim> {
     let line = Line::of(obj, role);
-    let mine = pack(ATTACHED, sys::current_pid());
-    take_over(line.attachment(), mine, |state| state == ATTACHED).map_err(|pid| Error::InUse {
-        name: obj.name().to_owned(),
-        role: role.label(),
-        pid,
-    })
-}
-
-/// Stores `mine` in the attachment-style `word` unless a live process holds it (`held` says
-/// its state is a holding one and its pid runs); then returns that holder's pid. One
-/// compare-exchange of the exact word seen, retried on a change: a place whose holder died
-/// goes to exactly one claimant (the loom model `one_claimant_takes_over_a_dead_holders_place`).
-/// Used by channel sides (`attach`) and broadcast subscriber entries.
-pub(crate) fn take_over(
-    word: &AtomicU64,
-    mine: u64,
-    held: impl Fn(u32) -> bool,
-) -> std::result::Result<(), u32> {
-    let mut seen = word.load(Ordering::Acquire);
-    loop {
-        let (state, pid) = unpack(seen);
-        if held(state) && sys::process_alive(pid) {
-            return Err(pid);
-        }
-        // SYNC POINT: AcqRel pairs with other claimers, with `detach`'s Release store and with
-        // a broadcast entry's eviction and release. The exchange succeeds only if neither the
-        // state nor the pid changed since `seen`; on failure look again at what changed.
-        match word.compare_exchange(seen, mine, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return Ok(()),
-            Err(now) => seen = now,
-        }
+    match liveness::claim(obj, line.slot, line.attachment(), ATTACHED, |s| {
+        s == ATTACHED
+    })? {
+        Claimed::Yes(c) => Ok(c),
+        Claimed::HeldBy(pid) => Err(Error::InUse {
+            name: obj.name().to_owned(),
+            role: role.label(),
+            pid,
+        }),
     }
 }
 
-/// Marks `role` closed and wakes the peer so that it notices.
-pub(crate) fn detach(obj: &Object, role: Role, peer_bell: &Doorbell) {
-    // SYNC POINT: Release for everything this side did before; the fence in `ring` orders it
-    // before the sleeper check.
-    Line::of(obj, role)
-        .attachment()
-        .store(pack(CLOSED, sys::current_pid()), Ordering::Release);
+/// Marks `role` closed — if this handle still holds it — and wakes the peer so that it
+/// notices.
+pub(crate) fn detach(obj: &Object, role: Role, claim: Claim, peer_bell: &Doorbell) {
+    let line = Line::of(obj, role);
+    liveness::release(obj, claim, line.attachment(), CLOSED, sys::current_pid());
     peer_bell.ring();
 }
 
-/// Whether the peer of `role` is gone: closed, or attached by a process that no longer runs.
-/// With `check_pid` false only the attachment word is read (no syscall).
-pub(crate) fn peer_gone(line: &Line, check_pid: bool) -> bool {
-    let (state, pid) = unpack(line.attachment().load(Ordering::Acquire));
-    match state {
+/// Whether the side in `line` is gone: closed, or attached by a holder that is no longer
+/// there. With `test` false only the attachment word is read (no system call).
+pub(crate) fn peer_gone(obj: &Object, line: &Line, test: bool) -> bool {
+    let word = line.attachment().load(Ordering::Acquire);
+    match liveness::unpack(word).0 {
         CLOSED => true,
-        ATTACHED => check_pid && !sys::process_alive(pid),
+        ATTACHED => test && !liveness::holder_alive(obj, line.slot, word),
         DETACHED => false,
         _ => true, // not a state shmkit writes: treat the peer as gone rather than wait
     }
 }
 
-/// When a waiting side last asked whether its peer's process still runs. Kept per handle,
-/// across calls, so that a caller polling with `try_*` or short timeouts still notices a
-/// peer that died without closing (at most one liveness syscall per `LIVENESS_SLICE`).
-#[derive(Debug, Default)]
-pub(crate) struct Liveness {
-    next_check: Cell<Option<Instant>>,
+/// The roles of a channel segment, for inspection: (label, liveness slot, offset of the
+/// role word, whether a state is a holding one).
+pub(crate) fn roles() -> Vec<RoleAt> {
+    [Role::Producer, Role::Consumer]
+        .into_iter()
+        .map(|r| RoleAt {
+            label: r.label().to_owned(),
+            slot: r.slot(),
+            offset: r.attachment(),
+            held: |s| s == ATTACHED,
+        })
+        .collect()
 }
 
-impl Liveness {
-    /// Whether a pid check is due at `now` (the first call on a handle always says yes).
-    fn due(&self, now: Instant) -> bool {
-        let due = self.next_check.get().is_none_or(|t| now >= t);
-        if due {
-            self.next_check.set(Some(now + LIVENESS_SLICE));
-        }
-        due
-    }
+/// Where a role's word is, for inspection (see `inspect`).
+pub(crate) struct RoleAt {
+    pub(crate) label: String,
+    pub(crate) slot: u32,
+    pub(crate) offset: usize,
+    pub(crate) held: fn(u32) -> bool,
+}
+
+/// The side a waiting handle watches: its object, the side's line, and this handle's clock
+/// for rate-limiting liveness tests.
+#[derive(Clone, Copy)]
+pub(crate) struct Peer<'a> {
+    pub(crate) obj: &'a Object,
+    pub(crate) line: &'a Line,
+    pub(crate) clock: &'a Clock,
 }
 
 /// Where one side sleeps until the other rings: a sequence word, a sleeper count, and the
@@ -320,12 +306,12 @@ impl Doorbell {
 ///
 /// Between evaluations the loop also reads the peer's attachment word; the clock (deadline) is
 /// read every `CHECK_EVERY` spins, on every `try_` attempt and after every sleep (sleeps are
-/// at most `LIVENESS_SLICE` long), and the peer's pid (liveness, a syscall) is checked then
-/// if `LIVENESS_SLICE` has passed since this handle last checked it.
+/// at most `LIVENESS_SLICE` long), and the peer's holder is tested then (a system call,
+/// `crate::liveness`) if `LIVENESS_SLICE` has passed since this handle last tested it.
 #[allow(clippy::too_many_arguments)] // one call site per side; a struct would only rename them
 pub(crate) fn wait_for(
     name: &str,
-    peer: Option<(&Line, &Liveness)>,
+    peer: Option<Peer<'_>>,
     bell: &Doorbell,
     mode: WaitMode,
     deadline: Deadline,
@@ -336,7 +322,7 @@ pub(crate) fn wait_for(
     let disconnected = || Error::Disconnected {
         name: name.to_owned(),
     };
-    let gone = |check_pid: bool| peer.is_some_and(|(p, _)| peer_gone(p, check_pid));
+    let gone = |test: bool| peer.is_some_and(|p| peer_gone(p.obj, p.line, test));
     // How many spins each mode allows before it sleeps (None: never sleeps).
     let spin_limit = match mode {
         WaitMode::BusyPoll => None,
@@ -374,8 +360,8 @@ pub(crate) fn wait_for(
             continue;
         }
         let now = Instant::now();
-        let check_pid = peer.is_some_and(|(_, l)| l.due(now));
-        if check_pid && gone(true) {
+        let test = peer.is_some_and(|p| p.clock.due(now));
+        if test && gone(true) {
             return if ready() { Ok(()) } else { Err(disconnected()) };
         }
         if deadline.passed() {

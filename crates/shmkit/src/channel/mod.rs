@@ -28,9 +28,10 @@
 //! * Disconnect: when one side is dropped or its process dies, the other side's calls
 //!   return [`Error::Disconnected`] — the consumer only after it
 //!   has received everything committed. A producer killed mid-write never exposes a partial
-//!   message. Death without a drop is noticed within ~50 ms (a pid liveness check, at most
-//!   one per handle per 50 ms, made by blocking calls and by repeated `try_` / `_timeout`
-//!   calls alike).
+//!   message. Death without a drop is noticed within ~50 ms (a liveness test of the peer's
+//!   role, held by the kernel — an OFD lock on Linux, see `liveness` in the crate docs —
+//!   at most one per handle per 50 ms, made by blocking calls and by repeated `try_` /
+//!   `_timeout` calls alike). This holds across pid namespaces and pid reuse.
 //! * Re-attaching: a side whose process died (or that was dropped) can be opened again by
 //!   another process. A new producer goes on after the last published message; a new
 //!   consumer goes on from the last message released — so a message the dead consumer was
@@ -56,6 +57,15 @@ use crate::sync::object::{Kind, Object};
 use crate::{Error, Result};
 
 pub use layout::MIN_CAPACITY;
+
+/// The roles a channel or broadcast segment records, for inspection (`None`: another kind).
+pub(crate) fn roles(kind: Kind, params: [u64; 3], len: usize) -> Option<Vec<layout::RoleAt>> {
+    match kind {
+        Kind::Channel => Some(layout::roles()),
+        Kind::Broadcast => Some(broadcast::roles(params, len)),
+        _ => None,
+    }
+}
 use layout::{Doorbell, Role};
 pub use spsc::{Consumer, Loan, Producer, Sample};
 
@@ -113,18 +123,17 @@ impl Options {
 
     fn create_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
         let cap = self.ring_capacity(name)?;
-        let (obj, bells) = Object::create(
+        let (obj, (bells, claim)) = Object::create(
             name,
             Kind::Channel,
             layout::RING + cap,
             [cap as u64, 0, 0],
             |o| {
                 let bells = Doorbell::pair(o, true)?;
-                layout::attach(o, role)?;
-                Ok(bells)
+                Ok((bells, layout::attach(o, role)?))
             },
         )?;
-        Ok(spsc::Shared::new(obj, bells, cap, role, self.wait))
+        Ok(spsc::Shared::new(obj, bells, cap, (role, claim), self.wait))
     }
 
     fn open_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
@@ -143,8 +152,14 @@ impl Options {
             });
         }
         let bells = Doorbell::pair(&obj, false)?;
-        layout::attach(&obj, role)?;
-        Ok(spsc::Shared::new(obj, bells, cap as usize, role, self.wait))
+        let claim = layout::attach(&obj, role)?;
+        Ok(spsc::Shared::new(
+            obj,
+            bells,
+            cap as usize,
+            (role, claim),
+            self.wait,
+        ))
     }
 
     /// Creates the channel `name` and returns its producer side.

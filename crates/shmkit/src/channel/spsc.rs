@@ -24,8 +24,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::layout::{self, Doorbell, Line, Liveness, Role};
+use super::layout::{self, Doorbell, Line, Peer, Role};
 use super::WaitMode;
+use crate::liveness::{Claim, Clock};
 use crate::sync::object::Object;
 use crate::sys::Deadline;
 use crate::{Error, Result};
@@ -64,7 +65,9 @@ pub(crate) struct Shared {
     peer_bell: Doorbell,
     role: Role,
     wait: WaitMode,
-    liveness: Liveness,
+    /// This side's role (given back on drop).
+    claim: Option<Claim>,
+    clock: Clock,
 }
 
 // SAFETY: `ring` points into the mapping owned by `obj`, accessed only per the ring protocol;
@@ -72,13 +75,13 @@ pub(crate) struct Shared {
 unsafe impl Send for Shared {}
 
 impl Shared {
-    /// Wraps an attached side of a checked channel object of capacity `cap`, given the
-    /// channel's (data, space) doorbells.
+    /// Wraps a side of a checked channel object of capacity `cap`, attached by `claim`,
+    /// given the channel's (data, space) doorbells.
     pub(crate) fn new(
         obj: Object,
         (data, space): (Doorbell, Doorbell),
         cap: usize,
-        role: Role,
+        (role, claim): (Role, Claim),
         wait: WaitMode,
     ) -> Shared {
         // The consumer sleeps on the producer line's bell ("data"), the producer on the
@@ -98,7 +101,8 @@ impl Shared {
             peer_bell,
             role,
             wait,
-            liveness: Liveness::default(),
+            claim: Some(claim),
+            clock: Clock::default(),
         }
     }
 
@@ -122,7 +126,11 @@ impl Shared {
     ) -> Result<()> {
         layout::wait_for(
             self.name(),
-            Some((&self.peer, &self.liveness)),
+            Some(Peer {
+                obj: &self.obj,
+                line: &self.peer,
+                clock: &self.clock,
+            }),
             &self.my_bell,
             self.wait,
             deadline,
@@ -134,7 +142,9 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        layout::detach(&self.obj, self.role, &self.peer_bell);
+        if let Some(claim) = self.claim.take() {
+            layout::detach(&self.obj, self.role, claim, &self.peer_bell);
+        }
     }
 }
 
@@ -238,7 +248,7 @@ impl Producer {
             ));
         }
         let Producer { s, cur } = self;
-        if layout::peer_gone(&s.peer, false) {
+        if layout::peer_gone(&s.obj, &s.peer, false) {
             return Err(s.disconnected());
         }
         let (pad, frame) = match place(cur, s, len)? {

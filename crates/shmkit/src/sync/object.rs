@@ -4,7 +4,7 @@
 //! ```text
 //! offset  size  what
 //!      0    64  Header (Pod): magic "SHMKIT\0\0", version, kind, total length, creator pid,
-//!               ready flag, three kind-specific parameters
+//!               ready flag, three kind-specific parameters, the creator's role word
 //!     64     4  lock state: 0 consistent, 1 owner died (being repaired), 2 unrecoverable
 //!     68     4  (reserved)
 //!     72     4  the word waiters sleep on: event "set" flag / semaphore count
@@ -17,13 +17,20 @@
 //! `ready` with Release; openers wait (briefly) for `ready` with Acquire and then check magic,
 //! version, kind and sizes, so a segment that is not a shmkit object, is truncated, or comes
 //! from another layout version is a typed error, never undefined behaviour.
+//!
+//! Every handle registers as a user of the object, and the creator holds the creator role,
+//! through [`crate::liveness`] (kernel-held, so `shmkit ls` / `gc` can tell whether any live
+//! process still has the object open). Both are taken before the header is written, so that
+//! `gc`, which only considers segments with the magic, never sees an object without its
+//! creator registered.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::sys::{self, MUTEX_SLOT};
+use crate::liveness::{self, slot, Claim, Claimed};
+use crate::sys::{self, role, MUTEX_SLOT};
 use crate::{Error, Result, Segment, View};
 
 /// "SHMKIT" and two NULs: the first 8 bytes of every shmkit object segment.
@@ -35,10 +42,15 @@ pub(crate) const MAGIC: [u8; 8] = *b"SHMKIT\0\0";
 /// * 2: channel attachment words and broadcast subscriber entries are one u64
 ///   (`state | pid << 32`) claimed by a single compare-exchange; version 1 claimed the state
 ///   word and stored the pid after it, which a version 2 process could race with.
-pub(crate) const LAYOUT_VERSION: u32 = 2;
+/// * 3: liveness from the kernel (`crate::liveness`): role words carry a generation
+///   (`state | generation << 8 | pid << 32`), holders hold OFD locks (Linux) or named events
+///   (Windows), and the header's last word is the creator's role word. A version 2 process
+///   would judge holders by their pid alone.
+pub(crate) const LAYOUT_VERSION: u32 = 3;
 
 pub(crate) const HEADER_LEN: usize = 64;
 const READY: usize = 28;
+const CREATOR: usize = 56;
 pub(crate) const LOCK_STATE: usize = 64;
 pub(crate) const WORD: usize = 72;
 pub(crate) const SLEEPERS: usize = 76;
@@ -63,6 +75,20 @@ pub(crate) enum Kind {
 impl Kind {
     pub(crate) fn label(self) -> &'static str {
         kind_label(self as u32)
+    }
+
+    /// The kind a header's number names, if any.
+    pub(crate) fn from_u32(kind: u32) -> Option<Kind> {
+        [
+            Kind::Mutex,
+            Kind::Event,
+            Kind::Semaphore,
+            Kind::Shared,
+            Kind::Channel,
+            Kind::Broadcast,
+        ]
+        .into_iter()
+        .find(|k| *k as u32 == kind)
     }
 }
 
@@ -91,11 +117,20 @@ pub(crate) struct Header {
     /// Read through an atomic at offset `READY`; here only to fix the layout.
     pub(crate) ready: u32,
     pub(crate) params: [u64; 3],
-    pub(crate) reserved: u64,
+    /// The creator's role word (`crate::liveness`), read through an atomic at `CREATOR`.
+    pub(crate) creator: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
 const _: () = assert!(std::mem::offset_of!(Header, ready) == READY);
+const _: () = assert!(std::mem::offset_of!(Header, creator) == CREATOR);
+
+/// States of the creator's role word.
+const CREATOR_HOLDS: u32 = 1;
+const CREATOR_LEFT: u32 = 2;
+
+/// How long an opener waits while `shmkit gc` (which keeps users out) removes the object.
+const GC_WAIT: Duration = Duration::from_secs(2);
 
 /// An object segment, mapped read-write.
 #[derive(Debug)]
@@ -103,6 +138,8 @@ pub(crate) struct Object {
     pub(crate) view: View,
     // Dropped after the view: the creator's handle removes the name.
     pub(crate) segment: Segment,
+    /// The creator role, held by the handle that created the object.
+    creator: Option<Claim>,
 }
 
 impl Object {
@@ -116,6 +153,8 @@ impl Object {
         init: impl FnOnce(&Object) -> Result<R>,
     ) -> Result<(Object, R)> {
         let segment = Segment::create(name, len)?;
+        // Registered before the magic is written: see the module docs.
+        role::join_users(segment.section(), name, slot::USERS)?;
         let mut view = segment.map_populated()?;
         let header = Header {
             magic: MAGIC,
@@ -125,10 +164,26 @@ impl Object {
             creator_pid: sys::current_pid(),
             ready: 0,
             params,
-            reserved: 0,
+            creator: 0,
         };
         view.write_at(0, bytemuck::bytes_of(&header))?;
-        let obj = Object { view, segment };
+        let mut obj = Object {
+            view,
+            segment,
+            creator: None,
+        };
+        let word = obj.creator_word();
+        obj.creator = match liveness::claim(&obj, slot::CREATOR, word, CREATOR_HOLDS, |_| true)? {
+            Claimed::Yes(c) => Some(c),
+            // Nobody else can hold the creator slot of a segment this call just created.
+            Claimed::HeldBy(pid) => {
+                return Err(Error::InUse {
+                    name: name.to_owned(),
+                    role: "creator",
+                    pid,
+                })
+            }
+        };
         let r = init(&obj)?;
         // SYNC POINT: this Release store publishes the header and everything `init` wrote;
         // it pairs with the Acquire load in `open`.
@@ -140,6 +195,7 @@ impl Object {
     /// this layout version and at least `min_len` bytes long. Returns the header too.
     pub(crate) fn open(name: &str, kind: Kind, min_len: usize) -> Result<(Object, Header)> {
         let segment = Segment::open(name)?;
+        join(&segment)?;
         let corrupt = |reason: String| Error::Corrupt {
             name: name.to_owned(),
             reason,
@@ -199,7 +255,26 @@ impl Object {
                 segment.len()
             )));
         }
-        Ok((Object { view, segment }, header))
+        Ok((
+            Object {
+                view,
+                segment,
+                creator: None,
+            },
+            header,
+        ))
+    }
+
+    /// The creator's role word.
+    fn creator_word(&self) -> &AtomicU64 {
+        // SAFETY: offset 56 of a page-aligned mapping of at least DATA bytes (checked by
+        // `create` and `open`) is an aligned, in-bounds u64; `&self` keeps the mapping alive.
+        unsafe { &*self.view.as_ptr().add(CREATOR).cast::<AtomicU64>() }
+    }
+
+    /// The open segment, for the liveness calls.
+    pub(crate) fn section(&self) -> &sys::Section {
+        self.segment.section()
     }
 
     /// The atomic word at `offset`, one of the header offsets above (a hot path: lock, set,
@@ -226,5 +301,54 @@ impl Object {
     /// The object's name.
     pub(crate) fn name(&self) -> &str {
         self.segment.name()
+    }
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        if let Some(c) = self.creator.take() {
+            let pid = sys::current_pid();
+            liveness::release(self, c, self.creator_word(), CREATOR_LEFT, pid);
+        }
+    }
+}
+
+/// Registers an opener as a user of the object. `shmkit gc` holds the users' slot while it
+/// removes an object; an opener that meets it waits, then finds the name gone (`NotFound`).
+fn join(segment: &Segment) -> Result<()> {
+    let name = segment.name();
+    let start = Instant::now();
+    while !role::join_users(segment.section(), name, slot::USERS)? {
+        if start.elapsed() > GC_WAIT {
+            return Err(Error::InUse {
+                name: name.to_owned(),
+                role: "remover",
+                pid: 0,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if !role::still_linked(segment.section()) {
+        return Err(Error::NotFound {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether the creator role recorded in `header` is still held by a live handle (`None`
+/// for a header with no creator word).
+pub(crate) fn creator_alive(segment: &Segment, header: &Header) -> Option<bool> {
+    let (state, gen, pid) = liveness::unpack(header.creator);
+    match state {
+        CREATOR_HOLDS => Some(role::holder_alive(
+            segment.section(),
+            segment.name(),
+            slot::CREATOR,
+            gen,
+            pid,
+        )),
+        CREATOR_LEFT => Some(false),
+        _ => None,
     }
 }

@@ -10,6 +10,7 @@ use rustix::io::Errno;
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 use rustix::shm;
 
+pub(crate) mod role;
 mod sync;
 pub(crate) use sync::*;
 

@@ -19,7 +19,9 @@ use crate::Result;
 /// Bytes a mapping reserves for a [`SysMutex`].
 pub(crate) const MUTEX_SLOT: usize = 64;
 
-/// Whether `pid` names a live process (a process we may not signal is alive).
+/// Whether `pid` names a live process (a process we may not signal is alive). Only where
+/// there is nothing better (macOS, the BSDs): a reused pid looks alive.
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn process_alive(pid: u32) -> bool {
     let Some(pid) = i32::try_from(pid)
         .ok()
@@ -27,23 +29,10 @@ pub(crate) fn process_alive(pid: u32) -> bool {
     else {
         return false;
     };
-    if matches!(
+    !matches!(
         rustix::process::test_kill_process(pid),
         Err(rustix::io::Errno::SRCH)
-    ) {
-        return false;
-    }
-    // A zombie (exited, not yet reaped by its parent) still answers kill(pid, 0) but will never
-    // run again: on Linux, /proc says so (state `Z` or `X` after the command name).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())) {
-        if let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) {
-            if matches!(rest.trim_start().chars().next(), Some('Z' | 'X')) {
-                return false;
-            }
-        }
-    }
-    true
+    )
 }
 
 /// The calling process's id.

@@ -20,6 +20,7 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
+pub(crate) mod role;
 mod sync;
 pub(crate) use sync::*;
 

@@ -32,25 +32,6 @@ pub(crate) fn current_pid() -> u32 {
     unsafe { GetCurrentProcessId() }
 }
 
-/// Whether `pid` names a live process (one we may not query counts as alive).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    // SAFETY: OpenProcess with a plain access mask; the handle is owned below.
-    let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
-    if h.is_null() {
-        // ERROR_INVALID_PARAMETER: no such process; anything else (access denied): it exists.
-        // SAFETY: reads this thread's last-error value.
-        return unsafe { GetLastError() }
-            != windows_sys::Win32::Foundation::ERROR_INVALID_PARAMETER;
-    }
-    let Ok(h) = owned(h, "OpenProcess", "", 0) else {
-        return false;
-    };
-    let mut code = 0u32;
-    // SAFETY: `h` is a valid process handle and `code` a valid out-pointer.
-    let ok = unsafe { GetExitCodeProcess(h.as_raw_handle() as HANDLE, &mut code) };
-    ok != 0 && code == STILL_ACTIVE as u32
-}
-
 /// Waits on a kernel object until `deadline`; returns the wait result.
 fn wait_handle(h: HANDLE, deadline: Deadline) -> u32 {
     loop {

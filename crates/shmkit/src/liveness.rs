@@ -1,0 +1,235 @@
+//! Liveness: who holds a role of an object, told by the kernel — never by a bare pid.
+//!
+//! A pid is not a liveness test. In containers that share `/dev/shm` but not a pid namespace
+//! (Kubernetes pods with a memory-backed `/dev/shm`, `docker run --ipc=container:…`), a
+//! peer's pid means nothing or names another process; and pids are reused. So every holder
+//! of a role — an object's creator, a channel's producer and consumer, a broadcast's
+//! publisher and each subscriber — holds something the kernel gives up when the process dies,
+//! and others test it without taking it:
+//!
+//! | OS | a role is held by | tested with | immune to pid reuse / namespaces |
+//! |---|---|---|---|
+//! | Linux | an open-file-description lock (`F_OFD_SETLK`) on one byte per role slot of the segment's descriptor | `F_OFD_GETLK` | yes / yes |
+//! | Windows | a named event per claim, `<name>.h<slot>.<generation>` | `OpenEventW` | yes / (no pid namespaces) |
+//! | macOS, BSDs | the holder's pid | `kill(pid, 0)` | **no**: a reused pid looks alive until it exits / (no pid namespaces) |
+//!
+//! Each object also counts its *users* — every handle of it, in any role — by a shared OFD
+//! lock on slot [`slot::USERS`] (Linux). `shmkit gc` removes an object only after taking that
+//! slot exclusively, which it gets only if no handle in any process has the object open, and
+//! which keeps new openers out until the name is gone (an opener that loses that race gets
+//! `NotFound`). On Windows a named mapping exists only while some process has it open, so an
+//! object that can be seen is in use. macOS cannot tell.
+//!
+//! # The role word
+//!
+//! Beside the kernel's record, each role has a word in the segment, read by everyone:
+//! `state u8 | generation u24 << 8 | pid u32 << 32`. The pid is for display only. The
+//! generation goes up by one with every claim, so a word never repeats: a compare-exchange on
+//! the exact word seen — taking over a dead holder's place, evicting a dead subscriber,
+//! releasing one's own role — cannot succeed against a successor that happens to have the
+//! same pid (as two processes in two pid namespaces may).
+//!
+//! Claiming (`claim`): take the kernel's hold on the slot (Linux: the exclusive lock, which
+//! fails if a live handle has it; Windows: the event of the next generation); if the word says
+//! the role is held, ask the kernel whether its holder is alive (on Linux our own lock makes
+//! that "no"); then compare-exchange the word seen for our own, retrying on a change.
+//! Releasing (`release`): compare-exchange our own word for the released state — never a
+//! blind store, so a successor is never clobbered — then give up the kernel's hold. Testing a
+//! peer costs a system call, so callers rate-limit it with a [`Clock`]: at most one test per
+//! handle per [`CHECK_EVERY`].
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::sync::object::Object;
+use crate::sys::{self, role};
+use crate::Result;
+
+/// How often a waiting side tests whether its peer is still there (a peer that dies without
+/// closing is noticed within about this long).
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// The role slots of an object: the byte each role locks (Linux) or names its event by
+/// (Windows).
+pub(crate) mod slot {
+    /// Every handle of the object, shared.
+    pub(crate) const USERS: u32 = 0;
+    /// The creator's handle.
+    pub(crate) const CREATOR: u32 = 1;
+    /// A channel's producer, a broadcast's publisher.
+    pub(crate) const PRODUCER: u32 = 2;
+    /// A channel's consumer.
+    pub(crate) const CONSUMER: u32 = 3;
+    /// Broadcast subscriber `i` is slot `SUBSCRIBER + i`.
+    pub(crate) const SUBSCRIBER: u32 = 16;
+}
+
+const GEN_MASK: u32 = (1 << 24) - 1;
+
+/// A role word: `state | generation << 8 | pid << 32` (state and generation masked to 8 and
+/// 24 bits).
+pub(crate) fn pack(state: u32, gen: u32, pid: u32) -> u64 {
+    u64::from(state & 0xff) | u64::from(gen & GEN_MASK) << 8 | u64::from(pid) << 32
+}
+
+/// The (state, generation, pid) of a role word.
+pub(crate) fn unpack(word: u64) -> (u32, u32, u32) {
+    (
+        word as u32 & 0xff,
+        (word as u32) >> 8 & GEN_MASK,
+        (word >> 32) as u32,
+    )
+}
+
+/// This handle's hold of a role: give it back with [`release`].
+#[derive(Debug)]
+pub(crate) struct Claim {
+    hold: role::Hold,
+    /// The role word as this claim last wrote it.
+    word: u64,
+}
+
+impl Claim {
+    /// Moves the role to `state` (keeping generation and pid), if the word is still ours.
+    /// Returns whether it was.
+    pub(crate) fn set_state(&mut self, word: &AtomicU64, state: u32, order: Ordering) -> bool {
+        let (_, gen, pid) = unpack(self.word);
+        let new = pack(state, gen, pid);
+        let ok = word
+            .compare_exchange(self.word, new, order, Ordering::Relaxed)
+            .is_ok();
+        if ok {
+            self.word = new;
+        }
+        ok
+    }
+}
+
+/// What [`claim`] found.
+pub(crate) enum Claimed {
+    /// The role is ours.
+    Yes(Claim),
+    /// A live process holds it; the pid its word records (for messages only).
+    HeldBy(u32),
+}
+
+/// Claims role `slot` of `obj`, whose word is `word`, in `state`: free places (`held` says
+/// no to their state) and places whose holder is gone are taken over; a place a live holder
+/// has is refused. See the module docs for the protocol.
+///
+/// # Errors
+///
+/// What the OS reports if it cannot take or test the hold.
+pub(crate) fn claim(
+    obj: &Object,
+    slot: u32,
+    word: &AtomicU64,
+    state: u32,
+    held: impl Fn(u32) -> bool,
+) -> Result<Claimed> {
+    let (section, name) = (obj.section(), obj.name());
+    let me = sys::current_pid();
+    let mut hold: Option<role::Hold> = None;
+    let mut seen = word.load(Ordering::Acquire);
+    loop {
+        let (st, gen, pid) = unpack(seen);
+        let next = gen.wrapping_add(1) & GEN_MASK;
+        if !hold.as_ref().is_some_and(|h| h.fits(next)) {
+            if let Some(h) = hold.take() {
+                role::release(section, h);
+            }
+            match role::hold(section, name, slot, next)? {
+                Some(h) => hold = Some(h),
+                None => return Ok(Claimed::HeldBy(pid)),
+            }
+        }
+        if held(st) && role::holder_alive(section, name, slot, gen, pid) {
+            if let Some(h) = hold {
+                role::release(section, h);
+            }
+            return Ok(Claimed::HeldBy(pid));
+        }
+        let mine = pack(state, next, me);
+        // SYNC POINT: AcqRel pairs with other claimants, with `release` and with an eviction
+        // (`evict`). It succeeds only if the word is still exactly `seen`; on failure, look
+        // again at what changed.
+        match word.compare_exchange(seen, mine, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                return Ok(Claimed::Yes(Claim {
+                    hold: hold.expect("a hold was taken above"),
+                    word: mine,
+                }))
+            }
+            Err(now) => seen = now,
+        }
+    }
+}
+
+/// Gives role `claim` of `obj` back: its word becomes `state` with `pid` — if it is still
+/// the word this claim wrote (never clobbering a successor) — then the kernel's hold goes.
+pub(crate) fn release(obj: &Object, claim: Claim, word: &AtomicU64, state: u32, pid: u32) {
+    let (_, gen, _) = unpack(claim.word);
+    // SYNC POINT: Release for everything the holder did before; pairs with the Acquire loads
+    // of peers and claimants.
+    let _ = word.compare_exchange(
+        claim.word,
+        pack(state, gen, pid),
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+    );
+    role::release(obj.section(), claim.hold);
+}
+
+/// Whether the holder recorded in role word `seen` of `slot` is still there (a system call).
+pub(crate) fn holder_alive(obj: &Object, slot: u32, seen: u64) -> bool {
+    let (_, gen, pid) = unpack(seen);
+    role::holder_alive(obj.section(), obj.name(), slot, gen, pid)
+}
+
+/// Frees the place of a holder found dead: the word becomes `state` (pid 0, same generation)
+/// unless it changed since `seen` — a new holder keeps it.
+pub(crate) fn evict(word: &AtomicU64, seen: u64, state: u32) -> bool {
+    let (_, gen, _) = unpack(seen);
+    word.compare_exchange(
+        seen,
+        pack(state, gen, 0),
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+    )
+    .is_ok()
+}
+
+/// When a handle last tested its peers, so that tests are rate-limited per handle across
+/// calls: a caller polling with `try_*` or short timeouts still notices a peer that died
+/// without closing, and a busy caller pays for at most one test per [`CHECK_EVERY`].
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    next_check: Cell<Option<Instant>>,
+}
+
+impl Clock {
+    /// Whether a test is due at `now` (the first call on a handle always says yes); if so,
+    /// the next one is due `CHECK_EVERY` later.
+    pub(crate) fn due(&self, now: Instant) -> bool {
+        let due = self.next_check.get().is_none_or(|t| now >= t);
+        if due {
+            self.next_check.set(Some(now + CHECK_EVERY));
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_words_round_trip_and_never_mix_fields() {
+        for (state, gen, pid) in [(0, 0, 0), (2, GEN_MASK, u32::MAX), (1, 5, 77), (255, 1, 1)] {
+            assert_eq!(unpack(pack(state, gen, pid)), (state, gen, pid));
+        }
+        // A generation past 24 bits wraps instead of spilling into the pid.
+        assert_eq!(unpack(pack(1, GEN_MASK + 1, 9)), (1, 0, 9));
+    }
+}
