@@ -26,6 +26,15 @@
 //! ```
 //!
 //! See the module docs of [`segment`] for lifetime rules and [`name`] for naming rules per OS.
+//!
+//! # Liveness
+//!
+//! Whether the holder of a role (a channel side, a broadcast subscriber, an object's creator)
+//! is still there is asked of the kernel, never of a bare pid, so it holds between pid
+//! namespaces (containers sharing `/dev/shm`) and after pid reuse: on Linux an
+//! open-file-description lock per role, on Windows a named event per claim, on macOS — which
+//! has neither — the holder's pid (a reused pid fools it). The README's "Liveness" section
+//! has the table; [`inspect`] reports the holders.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

@@ -4,6 +4,7 @@
 mod broadcast;
 mod channel;
 mod file;
+mod liveness;
 mod names;
 #[cfg(unix)]
 mod python;
@@ -23,6 +24,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
+        .chain(liveness::ROLES)
         .chain(util::ROLES)
 }
 

@@ -75,6 +75,42 @@ pub struct Child(std::process::Child);
 
 /// Starts `role` (an entry of `crate::ROLES`) in a new process with `args`.
 pub fn spawn(role: &str, args: &[&str]) -> Child {
+    spawn_under(&[], role, args)
+}
+
+/// Whether this machine lets tests start processes in new pid namespaces (`unshare --pid`,
+/// which needs root). Says why not, once, on stderr.
+#[cfg(target_os = "linux")]
+pub fn pid_namespaces_available() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OK.get_or_init(|| {
+        let ok = Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: `unshare --pid --fork` is not possible here (it needs root)");
+        }
+        ok
+    })
+}
+
+/// Starts `role` like [`spawn`], but in a new pid namespace that still shares `/dev/shm`: the
+/// set-up of two containers with a shared `/dev/shm` (Kubernetes pods, `docker
+/// --ipc=container:`). The child is pid 1 of its namespace, and pids of this namespace mean
+/// nothing to it. Killing the returned child kills the process in the namespace too
+/// (`--kill-child`). `None` where [`pid_namespaces_available`] says no.
+#[cfg(target_os = "linux")]
+pub fn spawn_in_pid_namespace(role: &str, args: &[&str]) -> Option<Child> {
+    pid_namespaces_available()
+        .then(|| spawn_under(&["unshare", "--pid", "--fork", "--kill-child"], role, args))
+}
+
+/// Starts `role` with `args`, its command line prefixed by `wrapper` (a program and its
+/// arguments) if not empty.
+fn spawn_under(wrapper: &[&str], role: &str, args: &[&str]) -> Child {
     let exe = std::env::current_exe().expect("current_exe");
     let joined = args.join(&SEP.to_string());
     // Process creation itself can fail transiently: Wine's CreateProcess sometimes returns
@@ -82,7 +118,15 @@ pub fn spawn(role: &str, args: &[&str]) -> Child {
     // environment, not the code under test, so retry a few times before failing.
     let mut attempt = 0;
     let child = loop {
-        let spawned = Command::new(&exe)
+        let mut command = match wrapper {
+            [] => Command::new(&exe),
+            [program, rest @ ..] => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(&exe);
+                c
+            }
+        };
+        let spawned = command
             .args([
                 "child_process_entry",
                 "--exact",

@@ -9,14 +9,11 @@ use std::os::windows::io::{AsRawHandle, OwnedHandle};
 use std::ptr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use windows_sys::Win32::Foundation::{
-    GetLastError, HANDLE, STILL_ACTIVE, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT,
-};
+use windows_sys::Win32::Foundation::{HANDLE, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT};
 use windows_sys::Win32::System::Threading::{
-    CreateMutexW, CreateSemaphoreW, GetCurrentProcessId, GetCurrentThreadId, GetExitCodeProcess,
-    OpenMutexW, OpenProcess, OpenSemaphoreW, ReleaseMutex, ReleaseSemaphore, WaitForSingleObject,
-    INFINITE, MUTEX_MODIFY_STATE, PROCESS_QUERY_LIMITED_INFORMATION, SEMAPHORE_MODIFY_STATE,
-    SYNCHRONIZATION_SYNCHRONIZE,
+    CreateMutexW, CreateSemaphoreW, GetCurrentProcessId, GetCurrentThreadId, OpenMutexW,
+    OpenSemaphoreW, ReleaseMutex, ReleaseSemaphore, WaitForSingleObject, INFINITE,
+    MUTEX_MODIFY_STATE, SEMAPHORE_MODIFY_STATE, SYNCHRONIZATION_SYNCHRONIZE,
 };
 
 use super::{owned, wide};
