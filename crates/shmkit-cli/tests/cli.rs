@@ -508,3 +508,30 @@ fn ls_json_lists_a_segment_this_process_created() {
     assert_eq!(e["kind"], "raw");
     assert_eq!(e["size"], 4096);
 }
+
+#[test]
+fn sizes_and_durations_take_fractions_and_compound_forms() {
+    let name = Name::new("units");
+    assert_code(
+        &shmkit(&["create", &name, "--size", "1.5KiB", "--keep"]),
+        if cfg!(windows) { 1 } else { 0 },
+    );
+    if cfg!(unix) {
+        assert_eq!(shmkit::inspect::inspect(&name).unwrap().len, 1536);
+    }
+    let o = shmkit(&[
+        "watch",
+        &name,
+        "--len",
+        "1KB",
+        "--interval",
+        "0m0s1ms",
+        "--count",
+        "1",
+    ]);
+    if cfg!(unix) {
+        assert_code(&o, 0);
+        assert!(stdout(&o).contains("1000 bytes"), "{}", stdout(&o));
+    }
+    assert_code(&shmkit(&["watch", &name, "--interval", "soon"]), 2);
+}
