@@ -155,6 +155,10 @@ pub enum Command {
     },
     /// Run the cross-process benchmark tables: shmkit against raw OS calls, pipes, sockets and
     /// TCP, as ratios measured in the same run (about a minute; --quick takes seconds).
+    ///
+    /// The benchmarks are a separate program, `shmkit-bench`, looked for next to shmkit and
+    /// then on PATH: from a clone of the repository, `cargo install --path bench` installs it
+    /// (or run `cargo run --release -p shmkit-bench -- ARGS` directly).
     Bench {
         /// A seconds-long smoke run; its numbers are not worth quoting.
         #[arg(long)]
@@ -166,13 +170,6 @@ pub enum Command {
         /// Which tables (default all): segment, sync, latency, throughput, broadcast.
         #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast"])]
         tables: Vec<String>,
-    },
-    /// The child side of a benchmark (started by `bench`).
-    #[command(hide = true)]
-    BenchChild {
-        role: String,
-        #[arg(allow_hyphen_values = true)]
-        args: Vec<String>,
     },
     /// The classic two-process scenario, narrated: a server creates a segment and writes a
     /// message, a client process reads it by name and replies.

@@ -1,5 +1,6 @@
 //! The subcommands that work on segments: create, write, read, info, ls, rm, gc, watch, demo.
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +15,7 @@ use shmkit::{Access, Segment};
 use crate::cli::{Cli, Command};
 use crate::report::{human_age, InfoJson};
 use crate::units::human;
-use crate::{hexdump, stream};
+use crate::{bench, hexdump, stream};
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> Result<ExitCode> {
@@ -77,12 +78,11 @@ pub fn run(command: Command) -> Result<ExitCode> {
             json,
             tables,
         } => {
-            let mut args = tables;
-            args.extend(quick.then(|| "--quick".to_owned()));
-            args.extend(json.then(|| "--json".to_owned()));
-            Ok(shmkit_bench::run(&args, &["bench-child"]))
+            let mut args: Vec<OsString> = tables.into_iter().map(Into::into).collect();
+            args.extend(quick.then(|| "--quick".into()));
+            args.extend(json.then(|| "--json".into()));
+            bench::run(&args)
         }
-        Command::BenchChild { role, args } => Ok(shmkit_bench::child(&role, &args)),
         Command::Demo { name } => demo(&name),
         Command::DemoClient { name } => demo_client(&name),
         Command::Completions { shell } => {

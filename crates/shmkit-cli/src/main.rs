@@ -3,6 +3,7 @@
 //! `main` → [`commands::run`] → exit code: 0 success, 1 the operation failed (message on stderr, one
 //! line, with a hint where one helps), 2 the command line was wrong (clap's message).
 
+mod bench;
 mod cli;
 mod commands;
 mod hexdump;

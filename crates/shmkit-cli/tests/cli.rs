@@ -476,24 +476,6 @@ fn a_closed_pipe_is_not_an_error() {
 }
 
 #[test]
-fn bench_quick_prints_every_table_as_json() {
-    let o = shmkit(&["bench", "--quick", "--json", "segment", "throughput"]);
-    assert_code(&o, 0);
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    for bench in [
-        "segment_lifecycle_1MiB",
-        "throughput_1MiB",
-        "throughput_64MiB",
-    ] {
-        assert!(v.iter().any(|r| r["bench"] == bench), "{bench} missing");
-    }
-    assert!(v
-        .iter()
-        .all(|r| r["median_ns"].as_u64().is_some_and(|n| n > 0)));
-    assert_code(&shmkit(&["bench", "nonsense"]), 2);
-}
-
-#[test]
 fn ls_json_lists_a_segment_this_process_created() {
     let name = Name::new("ls");
     let _s = Segment::create(&name, 4096).unwrap();
@@ -534,4 +516,45 @@ fn sizes_and_durations_take_fractions_and_compound_forms() {
         assert!(stdout(&o).contains("1000 bytes"), "{}", stdout(&o));
     }
     assert_code(&shmkit(&["watch", &name, "--interval", "soon"]), 2);
+}
+
+/// Runs a copy of `shmkit` from a directory of its own, with PATH naming only that directory,
+/// so what `shmkit bench` finds is what the test put there.
+fn shmkit_alone(dir: &std::path::Path, args: &[&str]) -> Output {
+    let exe = dir.join(format!("shmkit{}", std::env::consts::EXE_SUFFIX));
+    if !exe.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_shmkit"), &exe).unwrap();
+    }
+    Command::new(&exe)
+        .args(args)
+        .env("PATH", dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run shmkit")
+}
+
+#[test]
+fn bench_without_the_benchmark_program_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = shmkit_alone(dir.path(), &["bench", "--quick"]);
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("shmkit-bench") && err.contains("cargo install --path bench"),
+        "{err}"
+    );
+    assert_code(&shmkit(&["bench", "nonsense"]), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_runs_the_benchmark_program_next_to_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("shmkit-bench");
+    std::fs::write(&fake, "#!/bin/sh\necho \"args: $*\"\nexit 3\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = shmkit_alone(dir.path(), &["bench", "--quick", "--json", "segment"]);
+    assert_code(&o, 3); // its exit status is passed on
+    assert_eq!(stdout(&o), "args: segment --quick --json\n");
 }
