@@ -29,7 +29,7 @@ pub enum Command {
     /// Create a segment of SIZE zero bytes (mode 0600 unless --mode).
     ///
     /// Without --keep the segment lives while this command runs and is removed when it is
-    /// interrupted (Ctrl-C); with --keep it is left in place and the command returns at once
+    /// ended by Ctrl-C, SIGTERM or SIGHUP; with --keep it is left in place and the command returns at once
     /// (Unix; remove it with `shmkit rm`). Windows frees a segment with the last process that
     /// has it open, so there --keep cannot outlive this command and is refused.
     Create {
@@ -115,7 +115,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Watch a region of a segment, highlighting bytes as they change, until Ctrl-C.
+    /// Watch a region of a segment, highlighting bytes as they change, until Ctrl-C (or
+    /// SIGTERM, SIGHUP, or the reader of its output going away).
     Watch {
         /// The segment's name.
         name: String,
@@ -143,6 +144,9 @@ pub enum Command {
         wait: std::time::Duration,
     },
     /// Receive a stream sent with `shmkit send NAME` (creates the channel and waits).
+    ///
+    /// Ctrl-C, SIGTERM or SIGHUP before the end of the stream removes the channel and exits
+    /// with status 1.
     Recv {
         /// The channel's name.
         name: String,
