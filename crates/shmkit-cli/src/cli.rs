@@ -72,12 +72,9 @@ pub enum Command {
         /// How many bytes (default: to the end).
         #[arg(long, value_parser = parse_size)]
         len: Option<u64>,
-        /// Print an xxd-style hex dump.
-        #[arg(long, conflicts_with = "raw")]
-        hex: bool,
-        /// Write the raw bytes (the default).
+        /// Print an xxd-style hex dump instead of the raw bytes.
         #[arg(long)]
-        raw: bool,
+        hex: bool,
     },
     /// Show what a segment is: size, kind, owner, mode, creator and whether it still runs.
     Info {

@@ -55,7 +55,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             offset,
             len,
             hex,
-            raw: _,
         } => read(&name, offset, len, hex),
         Command::Info { name, json } => info(&name, json),
         Command::Ls { json, all } => ls(json, all),

@@ -512,6 +512,18 @@ fn ls_json_lists_a_segment_this_process_created() {
 }
 
 #[test]
+fn read_has_no_raw_flag_raw_is_the_default() {
+    // `--raw` was accepted and ignored; raw bytes are what `read` writes unless --hex.
+    let name = Name::new("noraw");
+    let _s = Segment::create(&name, 4096).unwrap();
+    let o = shmkit(&["read", &name, "--raw"]);
+    assert_code(&o, 2);
+    let o = shmkit(&["read", &name, "--len", "3"]);
+    assert_code(&o, 0);
+    assert_eq!(o.stdout, [0, 0, 0]);
+}
+
+#[test]
 fn sizes_and_durations_take_fractions_and_compound_forms() {
     let name = Name::new("units");
     assert_code(
