@@ -13,7 +13,7 @@ use shmkit::{Access, Segment};
 
 use crate::cli::{Cli, Command};
 use crate::out::{errln, outln, say, Narrator};
-use crate::report::{human_age, InfoJson};
+use crate::report::{human_age, InfoJson, LsJson};
 use crate::stop::Stop;
 use crate::units::human;
 use crate::{bench, hexdump, out, stream};
@@ -187,7 +187,7 @@ fn read(name: &str, offset: u64, len: Option<u64>, hex: bool) -> Result<ExitCode
 fn info(name: &str, json: bool) -> Result<ExitCode> {
     let i = inspect::inspect(name).with_context(|| format!("inspecting {name:?}"))?;
     if json {
-        outln!("{}", serde_json::to_string_pretty(&InfoJson::from(&i))?)?;
+        outln!("{}", serde_json::to_string_pretty(&InfoJson::new(&i))?)?;
         return Ok(ExitCode::SUCCESS);
     }
     outln!("name:     {}", i.name)?;
@@ -234,8 +234,7 @@ fn survey(all: bool) -> Result<Vec<shmkit::inspect::Info>> {
 fn ls(json: bool, all: bool) -> Result<ExitCode> {
     let infos = survey(all)?;
     if json {
-        let v: Vec<InfoJson> = infos.iter().map(InfoJson::from).collect();
-        outln!("{}", serde_json::to_string_pretty(&v)?)?;
+        outln!("{}", serde_json::to_string_pretty(&LsJson::new(&infos))?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 6]> = infos

@@ -179,9 +179,26 @@ fn info_reports_kind_size_and_creator() {
     let o = shmkit(&["info", &raw, "--json"]);
     assert_code(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], 1);
     assert_eq!(v["name"], *raw);
     assert_eq!(v["size"], 8192);
     assert_eq!(v["kind"], "raw");
+    if cfg!(unix) {
+        // RFC 3339 in UTC to the second, beside the age.
+        let t = v["modified"].as_str().expect("modified");
+        assert!(
+            t.len() == 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T',
+            "{t}"
+        );
+        assert!(v["age_seconds"].is_u64(), "{v}");
+    }
+    // Kinds are identifiers.
+    let shared = Name::new("infoshared");
+    let _v = shmkit::sync::Shared::create(&shared, 7u64).unwrap();
+    let o = shmkit(&["info", &shared, "--json"]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "shared_value");
     let ev = Name::new("infoev");
     let _e = shmkit::sync::Event::create(&ev, shmkit::sync::Reset::Auto).unwrap();
     let o = shmkit(&["info", &ev]);
@@ -396,7 +413,9 @@ fn create_keep_ls_json_and_gc() {
     {
         let o = shmkit(&["ls", "--json"]);
         assert_code(&o, 0);
-        let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema"], 1);
+        let v = v["segments"].as_array().unwrap();
         let find = |n: &str| v.iter().find(|e| e["name"] == n).cloned();
         assert_eq!(find(&kept).unwrap()["kind"], "raw");
         assert_eq!(find(&kept).unwrap()["mode"], "640");
@@ -505,8 +524,14 @@ fn ls_json_lists_a_segment_this_process_created() {
         return;
     }
     assert_code(&o, 0);
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    let e = v.iter().find(|e| e["name"] == *name).expect("listed");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], 1);
+    let e = v["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == *name)
+        .expect("listed");
     assert_eq!(e["kind"], "raw");
     assert_eq!(e["size"], 4096);
 }
