@@ -1,6 +1,6 @@
 //! shmkit's benchmark harness (unpublished): every baseline runs in the same process run, so
 //! the results are ratios that mean something on a noisy shared machine. Used by the
-//! `shmkit-bench` binary and by `shmkit bench`.
+//! `shmkit-bench` binary, which `shmkit bench` runs.
 //!
 //! ```text
 //! cargo run --release -p shmkit-bench -- [segment] [sync] [--quick] [--json]
@@ -16,21 +16,21 @@ mod segment;
 mod stats;
 mod sync;
 
+use std::io::{self, Write};
 use std::process::{Command, ExitCode};
-use std::sync::OnceLock;
 
-/// The arguments that make this program (`current_exe`) run a benchmark's child side:
-/// `--child` for `shmkit-bench`, `bench-child` for `shmkit`.
-static CHILD_PREFIX: OnceLock<Vec<String>> = OnceLock::new();
+/// The first argument that makes this program run a benchmark's child side (see [`child`]).
+pub const CHILD_FLAG: &str = "--child";
 
 /// A command that starts this program as a benchmark child; add the role and its arguments.
 pub(crate) fn child_command() -> Command {
     let mut c = Command::new(std::env::current_exe().expect("current_exe"));
-    c.args(CHILD_PREFIX.get().map_or(&[][..], Vec::as_slice));
+    c.arg(CHILD_FLAG);
     c
 }
 
-/// Runs the child side `role` of a cross-process benchmark (what [`run`] started).
+/// Runs the child side `role` of a cross-process benchmark (what [`run`] started with
+/// [`CHILD_FLAG`] `role` ...).
 pub fn child(role: &str, args: &[String]) -> ExitCode {
     sync::child(role, args);
     ExitCode::SUCCESS
@@ -41,9 +41,8 @@ pub const USAGE: &str =
     "usage: shmkit-bench [segment] [sync] [latency] [throughput] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
-/// tables; `child_prefix` is how this program is told to run a child side (see [`child`]).
-pub fn run(args: &[String], child_prefix: &[&str]) -> ExitCode {
-    let _ = CHILD_PREFIX.set(child_prefix.iter().map(|s| s.to_string()).collect());
+/// tables. A closed standard output (`| head`) ends the program quietly.
+pub fn run(args: &[String]) -> ExitCode {
     let quick = args.iter().any(|a| a == "--quick");
     let json = args.iter().any(|a| a == "--json");
     let mut benches: Vec<&str> = Vec::new();
@@ -88,18 +87,31 @@ pub fn run(args: &[String], child_prefix: &[&str]) -> ExitCode {
             }
         }
     }
+    match print(&rows, json) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shmkit-bench: writing the results: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the results as tables or JSON; unlike `println!`, a closed pipe is an error, not a
+/// panic.
+fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
     if json {
         let items: Vec<stats::JsonRow> = rows.iter().map(Into::into).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&items).expect("serialise")
-        );
+        serde_json::to_writer_pretty(&mut out, &items)?;
+        writeln!(out)?;
     } else {
         if sync::pin(0) {
-            println!("ping-pong: parent pinned to CPU 0, child to CPU 1");
+            writeln!(out, "ping-pong: parent pinned to CPU 0, child to CPU 1")?;
         }
         stats::print(
-            &rows,
+            &mut out,
+            rows,
             &[
                 (segment::BENCH, segment::TITLE),
                 (sync::PINGPONG, sync::PINGPONG_TITLE),
@@ -110,7 +122,7 @@ pub fn run(args: &[String], child_prefix: &[&str]) -> ExitCode {
                 channel::TPUT_TITLES[1],
                 (channel::BCAST, channel::BCAST_TITLE),
             ],
-        );
+        )?;
     }
-    ExitCode::SUCCESS
+    out.flush()
 }

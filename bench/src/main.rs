@@ -8,12 +8,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--child") {
+    if args.first().map(String::as_str) == Some(shmkit_bench::CHILD_FLAG) {
         let Some(role) = args.get(1) else {
             eprintln!("{}", shmkit_bench::USAGE);
             return ExitCode::from(2);
         };
         return shmkit_bench::child(role, &args[2..]);
     }
-    shmkit_bench::run(&args, &["--child"])
+    shmkit_bench::run(&args)
 }

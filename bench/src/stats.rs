@@ -1,5 +1,6 @@
 //! Summaries of timing samples: median and 99th percentile, and ratios between two series.
 
+use std::io::{self, Write};
 use std::time::Duration;
 
 /// Median and p99 of one series of per-operation times.
@@ -110,7 +111,7 @@ impl From<&Row> for JsonRow {
 }
 
 /// Prints rows as aligned tables, one per bench, with `title` of each bench from `titles`.
-pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
+pub fn print(out: &mut dyn Write, rows: &[Row], titles: &[(&str, &str)]) -> io::Result<()> {
     let w = rows
         .iter()
         .map(|r| r.label.chars().count())
@@ -125,11 +126,12 @@ pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
                 .iter()
                 .find(|(b, _)| *b == r.bench)
                 .map_or(r.bench, |(_, t)| t);
-            println!("\n{title}");
-            println!(
+            writeln!(out, "\n{title}")?;
+            writeln!(
+                out,
                 "{:<w$} {:>10} {:>10} {:>8} {:>8}  vs",
                 "variant", "median", "p99", "ratio", "GiB/s"
-            );
+            )?;
         }
         let (ratio, base) = match &r.baseline {
             Some((label, b)) => (format!("{:.2}x", r.summary.ratio(b)), *label),
@@ -138,7 +140,8 @@ pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
         let gib = r
             .gib_per_s()
             .map_or(String::from("-"), |g| format!("{g:.2}"));
-        println!(
+        writeln!(
+            out,
             "{:<w$} {:>10} {:>10} {:>8} {:>8}  {}",
             r.label,
             fmt(r.summary.median),
@@ -146,8 +149,9 @@ pub fn print(rows: &[Row], titles: &[(&str, &str)]) {
             ratio,
             gib,
             base
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Formats a duration in the unit that reads best.

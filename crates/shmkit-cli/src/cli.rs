@@ -29,7 +29,7 @@ pub enum Command {
     /// Create a segment of SIZE zero bytes (mode 0600 unless --mode).
     ///
     /// Without --keep the segment lives while this command runs and is removed when it is
-    /// interrupted (Ctrl-C); with --keep it is left in place and the command returns at once
+    /// ended by Ctrl-C, SIGTERM or SIGHUP; with --keep it is left in place and the command returns at once
     /// (Unix; remove it with `shmkit rm`). Windows frees a segment with the last process that
     /// has it open, so there --keep cannot outlive this command and is refused.
     Create {
@@ -72,12 +72,9 @@ pub enum Command {
         /// How many bytes (default: to the end).
         #[arg(long, value_parser = parse_size)]
         len: Option<u64>,
-        /// Print an xxd-style hex dump.
-        #[arg(long, conflicts_with = "raw")]
-        hex: bool,
-        /// Write the raw bytes (the default).
+        /// Print an xxd-style hex dump instead of the raw bytes.
         #[arg(long)]
-        raw: bool,
+        hex: bool,
     },
     /// Show what a segment is: size, kind, owner, mode, creator and whether it still runs.
     Info {
@@ -115,7 +112,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Watch a region of a segment, highlighting bytes as they change, until Ctrl-C.
+    /// Watch a region of a segment, highlighting bytes as they change, until Ctrl-C (or
+    /// SIGTERM, SIGHUP, or the reader of its output going away).
     Watch {
         /// The segment's name.
         name: String,
@@ -143,6 +141,9 @@ pub enum Command {
         wait: std::time::Duration,
     },
     /// Receive a stream sent with `shmkit send NAME` (creates the channel and waits).
+    ///
+    /// Ctrl-C, SIGTERM or SIGHUP before the end of the stream removes the channel and exits
+    /// with status 1.
     Recv {
         /// The channel's name.
         name: String,
@@ -155,6 +156,10 @@ pub enum Command {
     },
     /// Run the cross-process benchmark tables: shmkit against raw OS calls, pipes, sockets and
     /// TCP, as ratios measured in the same run (about a minute; --quick takes seconds).
+    ///
+    /// The benchmarks are a separate program, `shmkit-bench`, looked for next to shmkit and
+    /// then on PATH: from a clone of the repository, `cargo install --path bench` installs it
+    /// (or run `cargo run --release -p shmkit-bench -- ARGS` directly).
     Bench {
         /// A seconds-long smoke run; its numbers are not worth quoting.
         #[arg(long)]
@@ -166,13 +171,6 @@ pub enum Command {
         /// Which tables (default all): segment, sync, latency, throughput, broadcast.
         #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast"])]
         tables: Vec<String>,
-    },
-    /// The child side of a benchmark (started by `bench`).
-    #[command(hide = true)]
-    BenchChild {
-        role: String,
-        #[arg(allow_hyphen_values = true)]
-        args: Vec<String>,
     },
     /// The classic two-process scenario, narrated: a server creates a segment and writes a
     /// message, a client process reads it by name and replies.

@@ -1,9 +1,9 @@
 //! The subcommands that work on segments: create, write, read, info, ls, rm, gc, watch, demo.
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -12,9 +12,11 @@ use shmkit::inspect::{self, Kind};
 use shmkit::{Access, Segment};
 
 use crate::cli::{Cli, Command};
-use crate::report::{human_age, InfoJson};
+use crate::out::{errln, outln, say, Narrator};
+use crate::report::{human_age, InfoJson, LsJson};
+use crate::stop::Stop;
 use crate::units::human;
-use crate::{hexdump, stream};
+use crate::{bench, hexdump, out, stream};
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> Result<ExitCode> {
@@ -53,7 +55,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             offset,
             len,
             hex,
-            raw: _,
         } => read(&name, offset, len, hex),
         Command::Info { name, json } => info(&name, json),
         Command::Ls { json, all } => ls(json, all),
@@ -77,16 +78,18 @@ pub fn run(command: Command) -> Result<ExitCode> {
             json,
             tables,
         } => {
-            let mut args = tables;
-            args.extend(quick.then(|| "--quick".to_owned()));
-            args.extend(json.then(|| "--json".to_owned()));
-            Ok(shmkit_bench::run(&args, &["bench-child"]))
+            let mut args: Vec<OsString> = tables.into_iter().map(Into::into).collect();
+            args.extend(quick.then(|| "--quick".into()));
+            args.extend(json.then(|| "--json".into()));
+            bench::run(&args)
         }
-        Command::BenchChild { role, args } => Ok(shmkit_bench::child(&role, &args)),
         Command::Demo { name } => demo(&name),
         Command::DemoClient { name } => demo_client(&name),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "shmkit", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when it cannot write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "shmkit", &mut script);
+            out::write_all(&script)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -94,15 +97,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
 
 fn to_usize(n: u64, what: &str) -> Result<usize> {
     usize::try_from(n).with_context(|| format!("{what} {n} is too large for this platform"))
-}
-
-/// Sets a flag on Ctrl-C (and SIGTERM), so that loops can end and clean up.
-fn interrupted() -> Result<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    ctrlc::set_handler(move || f.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
-    Ok(flag)
 }
 
 fn create(name: &str, size: u64, mode: u32, keep: bool) -> Result<ExitCode> {
@@ -116,25 +110,29 @@ fn create(name: &str, size: u64, mode: u32, keep: bool) -> Result<ExitCode> {
         .keep(keep)
         .create(name)
         .with_context(|| format!("creating {name:?}"))?;
+    // The segment exists now: a closed standard output must not end the command before it has
+    // done what it says (return with --keep, hold and then remove without).
+    let mut out = Narrator::default();
     if keep {
-        println!(
+        say!(
+            out,
             "created {name} ({}, mode {mode:o}); remove it with `shmkit rm {name}`",
             human(seg.len() as u64)
         );
+        out.finish()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let stop = interrupted()?;
-    println!(
+    let stop = Stop::install()?;
+    say!(
+        out,
         "created {name} ({}, mode {mode:o}); holding it until Ctrl-C",
         human(seg.len() as u64)
     );
-    std::io::stdout().flush()?;
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop.wait();
     seg.set_keep(false);
     drop(seg);
-    eprintln!("removed {name}");
+    errln!("removed {name}");
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -178,40 +176,38 @@ fn read(name: &str, offset: u64, len: Option<u64>, hex: bool) -> Result<ExitCode
         )?;
         view.read_vec(0, view.len())?
     };
-    let mut out = std::io::stdout().lock();
     if hex {
-        out.write_all(hexdump::dump(&bytes, offset, &|_| false, "", "").as_bytes())?;
+        out::write_all(hexdump::dump(&bytes, offset, &|_| false, "", "").as_bytes())?;
     } else {
-        out.write_all(&bytes)?;
+        out::write_all(&bytes)?;
     }
-    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn info(name: &str, json: bool) -> Result<ExitCode> {
     let i = inspect::inspect(name).with_context(|| format!("inspecting {name:?}"))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&InfoJson::from(&i))?);
+        outln!("{}", serde_json::to_string_pretty(&InfoJson::new(&i))?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("name:     {}", i.name);
-    println!("size:     {} ({})", i.len, human(i.len as u64));
-    println!("kind:     {}", i.kind.label());
+    outln!("name:     {}", i.name)?;
+    outln!("size:     {} ({})", i.len, human(i.len as u64))?;
+    outln!("kind:     {}", i.kind.label())?;
     if let Some(v) = i.layout_version {
-        println!("layout:   version {v}");
+        outln!("layout:   version {v}")?;
     }
     if let Some(uid) = i.owner_uid {
-        println!("owner:    uid {uid}");
+        outln!("owner:    uid {uid}")?;
     }
     if let Some(m) = i.mode {
-        println!("mode:     {m:o}");
+        outln!("mode:     {m:o}")?;
     }
     if let Some(t) = i.modified {
-        println!("modified: {} ago", human_age(crate::report::age(t)));
+        outln!("modified: {} ago", human_age(crate::report::age(t)))?;
     }
     match (i.creator_pid, i.creator_alive) {
-        (Some(pid), Some(true)) => println!("creator:  pid {pid} (running)"),
-        (Some(pid), _) => println!("creator:  pid {pid} (dead; `shmkit gc` removes this)"),
+        (Some(pid), Some(true)) => outln!("creator:  pid {pid} (running)")?,
+        (Some(pid), _) => outln!("creator:  pid {pid} (dead; `shmkit gc` removes this)")?,
         _ => {}
     }
     Ok(ExitCode::SUCCESS)
@@ -228,7 +224,7 @@ fn survey(all: bool) -> Result<Vec<shmkit::inspect::Info>> {
         match inspect::inspect(&n) {
             Ok(i) => out.push(i),
             Err(shmkit::Error::NotFound { .. }) => {} // removed meanwhile
-            Err(e) if all => eprintln!("shmkit: {n}: {e}"),
+            Err(e) if all => errln!("shmkit: {n}: {e}"),
             Err(_) => {}
         }
     }
@@ -238,8 +234,7 @@ fn survey(all: bool) -> Result<Vec<shmkit::inspect::Info>> {
 fn ls(json: bool, all: bool) -> Result<ExitCode> {
     let infos = survey(all)?;
     if json {
-        let v: Vec<InfoJson> = infos.iter().map(InfoJson::from).collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&LsJson::new(&infos))?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 6]> = infos
@@ -267,7 +262,6 @@ fn ls(json: bool, all: bool) -> Result<ExitCode> {
             *w = (*w).max(c.chars().count());
         }
     }
-    let mut out = std::io::stdout().lock();
     for r in std::iter::once(&header).chain(&rows) {
         let line: Vec<String> = r
             .iter()
@@ -281,25 +275,28 @@ fn ls(json: bool, all: bool) -> Result<ExitCode> {
                 }
             })
             .collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
+        outln!("{}", line.join("  ").trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn rm(names: &[String]) -> Result<ExitCode> {
+    // Every name is removed (or reported) even when nobody reads standard output.
+    let mut out = Narrator::default();
     let mut failed = false;
     for n in names {
         match Segment::remove(n) {
             Ok(()) if cfg!(windows) => {
-                println!("{n}: Windows frees it when its last handle closes")
+                say!(out, "{n}: Windows frees it when its last handle closes")
             }
-            Ok(()) => println!("removed {n}"),
+            Ok(()) => say!(out, "removed {n}"),
             Err(e) => {
-                eprintln!("shmkit: {}", crate::report::message(&anyhow::Error::new(e)));
+                errln!("shmkit: {}", crate::report::message(&anyhow::Error::new(e)));
                 failed = true;
             }
         }
     }
+    out.finish().context("writing to standard output")?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -308,6 +305,7 @@ fn rm(names: &[String]) -> Result<ExitCode> {
 }
 
 fn gc(dry_run: bool) -> Result<ExitCode> {
+    let mut out = Narrator::default(); // collects everything even when nobody reads
     let mut n = 0;
     for i in survey(false)? {
         let (Kind::Object(kind), Some(pid), Some(false)) = (i.kind, i.creator_pid, i.creator_alive)
@@ -315,18 +313,23 @@ fn gc(dry_run: bool) -> Result<ExitCode> {
             continue;
         };
         if dry_run {
-            println!("would remove {} ({kind}, creator {pid} is dead)", i.name);
+            say!(
+                out,
+                "would remove {} ({kind}, creator {pid} is dead)",
+                i.name
+            );
         } else {
             match Segment::remove(&i.name) {
-                Ok(()) => println!("removed {} ({kind}, creator {pid} is dead)", i.name),
-                Err(e) => eprintln!("shmkit: could not remove {}: {e}", i.name),
+                Ok(()) => say!(out, "removed {} ({kind}, creator {pid} is dead)", i.name),
+                Err(e) => errln!("shmkit: could not remove {}: {e}", i.name),
             }
         }
         n += 1;
     }
     if n == 0 {
-        println!("nothing to collect");
+        say!(out, "nothing to collect");
     }
+    out.finish().context("writing to standard output")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -360,11 +363,12 @@ fn watch(
     } else {
         ("[", "]")
     };
-    let stop = interrupted()?;
+    let stop = Stop::install()?;
     let mut prev: Option<Vec<u8>> = None;
     let mut frames = 0u64;
     let mut out = std::io::stdout().lock();
-    while !stop.load(Ordering::SeqCst) && count.is_none_or(|c| frames < c) {
+    // Ends on a stop request, after --count frames, or (through `?`) when the reader goes away.
+    while !stop.requested() && count.is_none_or(|c| frames < c) {
         let now = view.read_vec(0, view.len())?;
         let changed = |i: usize| prev.as_ref().is_some_and(|p| p[i] != now[i]);
         if tty {
@@ -380,7 +384,7 @@ fn watch(
         prev = Some(now);
         frames += 1;
         if count.is_none_or(|c| frames < c) {
-            std::thread::sleep(interval);
+            stop.sleep(interval);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -392,7 +396,8 @@ const MESSAGE_FLAG: usize = 2040;
 const REPLY_FLAG: usize = 2048;
 const REPLY: usize = 2052;
 
-fn wait_flag(view: &shmkit::View, at: usize, what: &str) -> Result<()> {
+/// Waits until the other process sets the flag at `at`; gives up after 30 s or on a stop request.
+fn wait_flag(view: &shmkit::View, at: usize, what: &str, stop: Option<&Stop>) -> Result<()> {
     let flag = view.atomic_u32(at)?;
     let start = std::time::Instant::now();
     // Acquire pairs with the other process's Release store of the flag.
@@ -400,7 +405,12 @@ fn wait_flag(view: &shmkit::View, at: usize, what: &str) -> Result<()> {
         if start.elapsed() > Duration::from_secs(30) {
             bail!("no {what} within 30 s");
         }
-        std::thread::sleep(Duration::from_millis(5));
+        let pause = Duration::from_millis(5);
+        match stop {
+            Some(stop) if stop.sleep(pause) => bail!("interrupted while waiting for the {what}"),
+            Some(_) => {}
+            None => std::thread::sleep(pause),
+        }
     }
     Ok(())
 }
@@ -411,26 +421,46 @@ fn cstr(view: &shmkit::View, at: usize, max: usize) -> Result<String> {
     Ok(String::from_utf8_lossy(&b[..end]).into_owned())
 }
 
+/// The server half. It owns the segment, so Ctrl-C, SIGTERM or SIGHUP ends it through the
+/// normal path (the segment is removed); the narration is a [`Narrator`], so a closed standard
+/// output does not cut the scenario short.
 fn demo(name: &str) -> Result<ExitCode> {
+    let stop = Stop::install()?;
+    let mut out = Narrator::default();
     let message = "Message from the server process.";
-    println!(
+    say!(
+        out,
         "[server] 1. creating a 4096-byte segment named {name:?} (shm_open / CreateFileMapping)"
     );
     let seg = Segment::create(name, 4096).with_context(|| format!("creating {name:?}"))?;
-    println!("[server] 2. mapping a read-write view of it (mmap / MapViewOfFile)");
+    say!(
+        out,
+        "[server] 2. mapping a read-write view of it (mmap / MapViewOfFile)"
+    );
     let mut view = seg.map(Access::ReadWrite)?;
-    println!("[server] 3. copying the message into the view — the bytes, never a pointer:");
-    println!("[server]    {message:?}");
+    say!(
+        out,
+        "[server] 3. copying the message into the view — the bytes, never a pointer:"
+    );
+    say!(out, "[server]    {message:?}");
     view.write_at(0, format!("{message}\0").as_bytes())?;
     view.atomic_u32(MESSAGE_FLAG)?.store(1, Ordering::Release);
-    println!("[server] 4. starting a client process, which knows only the name");
+    say!(
+        out,
+        "[server] 4. starting a client process, which knows only the name"
+    );
     let exe = std::env::current_exe()?;
     let mut child = std::process::Command::new(exe)
         .args(["demo-client", name])
         .spawn()?;
-    println!("[server] 5. waiting for the client's reply...");
-    wait_flag(&view, REPLY_FLAG, "reply from the client")?;
-    println!(
+    say!(out, "[server] 5. waiting for the client's reply...");
+    if let Err(e) = wait_flag(&view, REPLY_FLAG, "reply from the client", Some(&stop)) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    say!(
+        out,
         "[server] 8. the client replied: {:?}",
         cstr(&view, REPLY, 4096 - REPLY)?
     );
@@ -439,21 +469,32 @@ fn demo(name: &str) -> Result<ExitCode> {
     }
     drop(view);
     drop(seg);
-    println!("[server] 9. unmapped and removed {name:?} (the creator owns the name)");
+    say!(
+        out,
+        "[server] 9. unmapped and removed {name:?} (the creator owns the name)"
+    );
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The client half: owns no name, so it keeps the default signal dispositions.
 fn demo_client(name: &str) -> Result<ExitCode> {
+    let mut out = Narrator::default();
     let pid = std::process::id();
     let seg = Segment::open(name).with_context(|| format!("opening {name:?}"))?;
     let mut view = seg.map(Access::ReadWrite)?;
-    wait_flag(&view, MESSAGE_FLAG, "message from the server")?;
-    println!(
+    wait_flag(&view, MESSAGE_FLAG, "message from the server", None)?;
+    say!(
+        out,
         "[client] 6. (pid {pid}) opened {name:?} by name and read: {:?}",
         cstr(&view, 0, MESSAGE_FLAG)?
     );
     view.write_at(REPLY, b"Hello back from the client process.\0")?;
     view.atomic_u32(REPLY_FLAG)?.store(1, Ordering::Release);
-    println!("[client] 7. wrote a reply into the same memory and exited");
+    say!(
+        out,
+        "[client] 7. wrote a reply into the same memory and exited"
+    );
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,10 +3,13 @@
 //! `main` → [`commands::run`] → exit code: 0 success, 1 the operation failed (message on stderr, one
 //! line, with a hint where one helps), 2 the command line was wrong (clap's message).
 
+mod bench;
 mod cli;
 mod commands;
 mod hexdump;
+mod out;
 mod report;
+mod stop;
 mod stream;
 mod units;
 
@@ -19,9 +22,10 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse(); // exits with 2 (and a usage message) on a bad command line
     match commands::run(cli.command) {
         Ok(code) => code,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS, // `shmkit read x | head`
+        // `shmkit read x | head`: the reader has all it wanted (see `out`).
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("shmkit: {}", report::message(&e));
+            out::errln!("shmkit: {}", report::message(&e));
             ExitCode::FAILURE
         }
     }

@@ -38,15 +38,58 @@ pub fn message(e: &anyhow::Error) -> String {
     }
 }
 
-/// What `info --json` prints (and `ls --json`, as an array). Field names are stable.
+/// The version of the JSON that `info --json` and `ls --json` print: raised when a field
+/// changes meaning or goes away (adding a field does not raise it).
+pub const SCHEMA: u32 = 1;
+
+/// What `info --json` prints: `{"schema": 1, ...}`, the fields of [`Entry`] flattened in.
 #[derive(Debug, Serialize)]
 pub struct InfoJson {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// The segment.
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+impl InfoJson {
+    /// The JSON of `i`.
+    pub fn new(i: &Info) -> Self {
+        InfoJson {
+            schema: SCHEMA,
+            entry: Entry::from(i),
+        }
+    }
+}
+
+/// What `ls --json` prints: `{"schema": 1, "segments": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct LsJson {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// One entry per segment, with the fields `info --json` has (less `schema`).
+    pub segments: Vec<Entry>,
+}
+
+impl LsJson {
+    /// The JSON of a listing.
+    pub fn new(infos: &[Info]) -> Self {
+        LsJson {
+            schema: SCHEMA,
+            segments: infos.iter().map(Entry::from).collect(),
+        }
+    }
+}
+
+/// One segment in JSON. Field names are stable; absent facts are `null`.
+#[derive(Debug, Serialize)]
+pub struct Entry {
     /// The segment's name.
     pub name: String,
     /// Size in bytes (page-rounded on Windows for segments created elsewhere).
     pub size: u64,
-    /// `"raw"`, or the shmkit object kind: `"channel"`, `"broadcast channel"`, `"mutex"`,
-    /// `"event"`, `"semaphore"`, `"shared value"`.
+    /// An identifier: `"raw"`, or the shmkit object kind (`"channel"`, `"broadcast_channel"`,
+    /// `"mutex"`, `"event"`, `"semaphore"`, `"shared_value"`).
     pub kind: String,
     /// Layout version of a shmkit object.
     pub layout_version: Option<u32>,
@@ -58,24 +101,34 @@ pub struct InfoJson {
     pub owner_uid: Option<u32>,
     /// Permission bits as an octal string, e.g. `"600"` (Unix).
     pub mode: Option<String>,
+    /// Last change, RFC 3339 in UTC to the second, e.g. `"2026-11-25T09:30:00Z"` (Unix).
+    pub modified: Option<String>,
     /// Seconds since the last change (Unix).
     pub age_seconds: Option<u64>,
 }
 
-impl From<&Info> for InfoJson {
+impl From<&Info> for Entry {
     fn from(i: &Info) -> Self {
-        InfoJson {
+        Entry {
             name: i.name.clone(),
             size: i.len as u64,
-            kind: i.kind.label().to_owned(),
+            kind: kind_id(i.kind.label()),
             layout_version: i.layout_version,
             creator_pid: i.creator_pid,
             creator_alive: i.creator_alive,
             owner_uid: i.owner_uid,
             mode: i.mode.map(|m| format!("{m:o}")),
+            modified: i
+                .modified
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             age_seconds: i.modified.map(age),
         }
     }
+}
+
+/// A kind's label as an identifier: `"broadcast channel"` → `"broadcast_channel"`.
+fn kind_id(label: &str) -> String {
+    label.replace(' ', "_")
 }
 
 /// Seconds since `t` (0 if `t` is in the future).
@@ -92,5 +145,17 @@ pub fn human_age(secs: u64) -> String {
         s if s < 7200 => format!("{}m", s / 60),
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_identifiers() {
+        assert_eq!(kind_id("broadcast channel"), "broadcast_channel");
+        assert_eq!(kind_id("shared value"), "shared_value");
+        assert_eq!(kind_id("raw"), "raw");
     }
 }

@@ -16,6 +16,9 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use shmkit::channel;
 
+use crate::out::errln;
+use crate::stop::Stop;
+
 const CHUNK: usize = 1 << 20;
 const UNKNOWN: u64 = u64::MAX;
 
@@ -42,6 +45,10 @@ fn progress(total: u64) -> ProgressBar {
 }
 
 /// Sends `input` (a file, or `-` for standard input) to the receiver of channel `name`.
+///
+/// Installs no signal handler: the sender owns no name (the receiver created the channel), so
+/// Ctrl-C, SIGTERM or SIGHUP end it at once, even while it waits for standard input, and the
+/// receiver sees it go (`Error::Disconnected`), as it would after a crash.
 pub fn send(name: &str, input: &Path, wait: Duration) -> Result<ExitCode> {
     let (mut reader, total): (Box<dyn Read>, u64) = if input == Path::new("-") {
         (Box::new(std::io::stdin().lock()), UNKNOWN)
@@ -99,9 +106,17 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// How often a waiting `recv` looks whether Ctrl-C, SIGTERM or SIGHUP has arrived.
+const TICK: Duration = Duration::from_millis(100);
+
 /// Creates channel `name`, receives one stream and writes it to `output` (or standard output).
+///
+/// The consumer created the channel, so dropping it removes the name: every way out of here
+/// (the end of the stream, an error, a closed standard output, Ctrl-C, SIGTERM or SIGHUP)
+/// goes through that drop.
 pub fn recv(name: &str, output: Option<&Path>, capacity: u64) -> Result<ExitCode> {
     let capacity = usize::try_from(capacity).context("capacity too large")?;
+    let stop = Stop::install()?;
     let mut rx = channel::options()
         .capacity(capacity)
         .create_consumer(name)
@@ -113,39 +128,55 @@ pub fn recv(name: &str, output: Option<&Path>, capacity: u64) -> Result<ExitCode
         None => Box::new(std::io::stdout().lock()),
     };
     if std::io::stderr().is_terminal() {
-        eprintln!("waiting for `shmkit send {name} FILE`...");
+        errln!("waiting for `shmkit send {name} FILE`...");
     }
-    let total = {
-        let m = rx
-            .recv()
-            .with_context(|| format!("receiving on {name:?}"))?;
-        let bytes: [u8; 8] = m[..]
-            .try_into()
-            .context("the stream does not start with its length")?;
-        u64::from_le_bytes(bytes)
-    };
-    let pb = progress(total);
+    // The announced length, once the first message has arrived.
+    let mut total: Option<u64> = None;
+    let mut pb = ProgressBar::hidden();
     let mut got = 0u64;
     loop {
-        let m = match rx.recv() {
+        let m = match rx.recv_timeout(TICK) {
             Ok(m) => m,
-            Err(shmkit::Error::Disconnected { .. }) => {
+            Err(shmkit::Error::Timeout { .. }) if stop.requested() => {
+                pb.abandon();
+                bail!("interrupted after receiving {got} bytes of {name:?}, before the end of the stream");
+            }
+            Err(shmkit::Error::Timeout { .. }) => continue,
+            Err(shmkit::Error::Disconnected { .. }) if total.is_some() => {
                 pb.abandon();
                 bail!("the sender of {name:?} went away after {got} bytes, before the end of the stream");
             }
             Err(e) => return Err(e).with_context(|| format!("receiving on {name:?}")),
         };
+        if total.is_none() {
+            let bytes: [u8; 8] = m[..]
+                .try_into()
+                .context("the stream does not start with its length")?;
+            let announced = u64::from_le_bytes(bytes);
+            total = Some(announced);
+            pb = progress(announced);
+            continue;
+        }
         if m.is_empty() {
             break;
         }
         out.write_all(&m)?;
         got += m.len() as u64;
         pb.inc(m.len() as u64);
+        if stop.requested() {
+            pb.abandon();
+            bail!(
+                "interrupted after receiving {got} bytes of {name:?}, before the end of the stream"
+            );
+        }
     }
     out.flush()?;
     pb.finish_and_clear();
-    if total != UNKNOWN && got != total {
-        bail!("received {got} bytes of {name:?}, the sender announced {total}");
+    if total != Some(UNKNOWN) && total != Some(got) {
+        bail!(
+            "received {got} bytes of {name:?}, the sender announced {}",
+            total.unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,48 +1,48 @@
-//! Human sizes (`4KiB`, `1MiB`, `2G`) and durations (`100ms`, `2s`).
+//! Human sizes (`4096`, `4KiB`, `1.5GiB`, `2G`) and durations (`100ms`, `2s`, `1m30s`), parsed
+//! by the `parse-size` and `humantime` crates; this module only pins down the two forms in
+//! which shmkit differs from their defaults.
 
 use std::time::Duration;
 
-/// Parses a size: digits, then an optional suffix. K/M/G/T and KiB/MiB/GiB/TiB are powers of
-/// 1024, KB/MB/GB/TB powers of 1000 (case-insensitive), a bare `B` or nothing means bytes.
+/// Parses a size: a number (fractions allowed: `1.5GiB`), then an optional unit.
+/// K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB powers of 1000
+/// (case-insensitive), a bare `B` or nothing means bytes.
+///
+/// `parse-size` reads a bare `K` as 1000 (its decimal default) and `Ki` as 1024, while shmkit
+/// has always read `4K` like `dd` and `ls -h` do, as 4096: a lone prefix letter gets its `i`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, suffix) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like 4096, 4KiB or 1MiB"))?;
-    let unit: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "t" | "tib" => 1 << 40,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
+    let binary = matches!(
+        t.as_bytes(),
+        [
+            ..,
+            b'0'..=b'9' | b' ' | b'.',
+            b'k' | b'K' | b'm' | b'M' | b'g' | b'G' | b't' | b'T'
+        ]
+    );
+    let spelled = if binary {
+        format!("{t}i")
+    } else {
+        t.to_owned()
     };
-    n.checked_mul(unit)
-        .ok_or_else(|| format!("{s:?} is too large"))
+    parse_size::parse_size(&spelled).map_err(|e| match e {
+        parse_size::Error::PosOverflow => format!("{s:?} is too large"),
+        e => format!("{s:?} is not a size like 4096, 4KiB, 1.5MiB or 2G ({e})"),
+    })
 }
 
-/// Parses a duration: digits then `ns`, `us`, `ms`, `s` or `m`.
+/// Parses a duration in `humantime`'s syntax (`100ms`, `2s`, `1m30s`, `1h`); a bare number
+/// means seconds, as it always has here.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 100ms or 2s"))?;
-    Ok(match unit {
-        "ns" => Duration::from_nanos(n),
-        "us" | "µs" => Duration::from_micros(n),
-        "ms" => Duration::from_millis(n),
-        "s" | "" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        other => return Err(format!("unknown duration unit {other:?} in {s:?}")),
-    })
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|e| format!("{s:?}: {e}"));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("{s:?} is not a duration like 100ms, 2s or 1m30s ({e})"))
 }
 
 /// A size for people: `4096` → `4.0 KiB`.
@@ -73,6 +73,14 @@ mod tests {
         assert_eq!(parse_size("1MiB"), Ok(1 << 20));
         assert_eq!(parse_size("2G"), Ok(2 << 30));
         assert_eq!(parse_size("3KB"), Ok(3000));
+        assert_eq!(parse_size("3kb"), Ok(3000));
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("8 MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("64B"), Ok(64));
+        assert!(parse_size("MiB").is_err());
         assert!(parse_size("").is_err());
         assert!(parse_size("12 parsecs").is_err());
         assert!(parse_size("99999999999T").is_err());
@@ -83,6 +91,13 @@ mod tests {
     fn durations_and_human() {
         assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("10ns"), Ok(Duration::from_nanos(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").is_err());
         assert_eq!(human(4096), "4.0 KiB");
         assert_eq!(human(100), "100 B");

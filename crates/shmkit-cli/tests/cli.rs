@@ -179,9 +179,26 @@ fn info_reports_kind_size_and_creator() {
     let o = shmkit(&["info", &raw, "--json"]);
     assert_code(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], 1);
     assert_eq!(v["name"], *raw);
     assert_eq!(v["size"], 8192);
     assert_eq!(v["kind"], "raw");
+    if cfg!(unix) {
+        // RFC 3339 in UTC to the second, beside the age.
+        let t = v["modified"].as_str().expect("modified");
+        assert!(
+            t.len() == 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T',
+            "{t}"
+        );
+        assert!(v["age_seconds"].is_u64(), "{v}");
+    }
+    // Kinds are identifiers.
+    let shared = Name::new("infoshared");
+    let _v = shmkit::sync::Shared::create(&shared, 7u64).unwrap();
+    let o = shmkit(&["info", &shared, "--json"]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "shared_value");
     let ev = Name::new("infoev");
     let _e = shmkit::sync::Event::create(&ev, shmkit::sync::Reset::Auto).unwrap();
     let o = shmkit(&["info", &ev]);
@@ -387,15 +404,7 @@ fn create_keep_ls_json_and_gc() {
     let mut d = spawn_recv(&dead);
     let _l = spawn_recv(&live);
     for n in [&*dead, &*live] {
-        let start = std::time::Instant::now();
-        // Wait for the header, not just the name: the segment exists before it is a channel.
-        while !shmkit::inspect::inspect(n).is_ok_and(|i| i.kind.label() == "channel") {
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(30),
-                "recv never created {n}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_for_kind(n, "channel");
     }
     d.0.kill().unwrap();
     d.0.wait().unwrap();
@@ -404,7 +413,9 @@ fn create_keep_ls_json_and_gc() {
     {
         let o = shmkit(&["ls", "--json"]);
         assert_code(&o, 0);
-        let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema"], 1);
+        let v = v["segments"].as_array().unwrap();
         let find = |n: &str| v.iter().find(|e| e["name"] == n).cloned();
         assert_eq!(find(&kept).unwrap()["kind"], "raw");
         assert_eq!(find(&kept).unwrap()["mode"], "640");
@@ -437,9 +448,37 @@ fn create_keep_ls_json_and_gc() {
             Err(shmkit::Error::NotFound { .. })
         ));
         assert!(shmkit::inspect::inspect(&live).is_ok() && shmkit::inspect::inspect(&kept).is_ok());
+
+        // With nobody reading its output, gc still collects.
+        let dead2 = Name::new("gcdead2");
+        let mut d2 = spawn_recv(&dead2);
+        wait_for_kind(&dead2, "channel");
+        d2.0.kill().unwrap();
+        d2.0.wait().unwrap();
+        let gc = shmkit_closed_stdout(&["gc"]);
+        assert_code(&gc, 0);
+        assert!(gc.stderr.is_empty(), "{}", stderr(&gc));
+        assert!(matches!(
+            shmkit::inspect::inspect(&dead2),
+            Err(shmkit::Error::NotFound { .. })
+        ));
     }
     #[cfg(not(target_os = "linux"))]
     assert_code(&shmkit(&["ls"]), 1);
+}
+
+/// Waits until `name` exists with a header of `kind` (a segment exists before its header is
+/// written). The 30 s limit only guards against a hang.
+#[track_caller]
+fn wait_for_kind(name: &str, kind: &str) {
+    let start = std::time::Instant::now();
+    while !shmkit::inspect::inspect(name).is_ok_and(|i| i.kind.label() == kind) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{name} never became a {kind}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
@@ -476,24 +515,6 @@ fn a_closed_pipe_is_not_an_error() {
 }
 
 #[test]
-fn bench_quick_prints_every_table_as_json() {
-    let o = shmkit(&["bench", "--quick", "--json", "segment", "throughput"]);
-    assert_code(&o, 0);
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    for bench in [
-        "segment_lifecycle_1MiB",
-        "throughput_1MiB",
-        "throughput_64MiB",
-    ] {
-        assert!(v.iter().any(|r| r["bench"] == bench), "{bench} missing");
-    }
-    assert!(v
-        .iter()
-        .all(|r| r["median_ns"].as_u64().is_some_and(|n| n > 0)));
-    assert_code(&shmkit(&["bench", "nonsense"]), 2);
-}
-
-#[test]
 fn ls_json_lists_a_segment_this_process_created() {
     let name = Name::new("ls");
     let _s = Segment::create(&name, 4096).unwrap();
@@ -503,8 +524,405 @@ fn ls_json_lists_a_segment_this_process_created() {
         return;
     }
     assert_code(&o, 0);
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    let e = v.iter().find(|e| e["name"] == *name).expect("listed");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], 1);
+    let e = v["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == *name)
+        .expect("listed");
     assert_eq!(e["kind"], "raw");
     assert_eq!(e["size"], 4096);
+}
+
+#[test]
+fn read_has_no_raw_flag_raw_is_the_default() {
+    // `--raw` was accepted and ignored; raw bytes are what `read` writes unless --hex.
+    let name = Name::new("noraw");
+    let _s = Segment::create(&name, 4096).unwrap();
+    let o = shmkit(&["read", &name, "--raw"]);
+    assert_code(&o, 2);
+    let o = shmkit(&["read", &name, "--len", "3"]);
+    assert_code(&o, 0);
+    assert_eq!(o.stdout, [0, 0, 0]);
+}
+
+#[test]
+fn sizes_and_durations_take_fractions_and_compound_forms() {
+    let name = Name::new("units");
+    assert_code(
+        &shmkit(&["create", &name, "--size", "1.5KiB", "--keep"]),
+        if cfg!(windows) { 1 } else { 0 },
+    );
+    if cfg!(unix) {
+        assert_eq!(shmkit::inspect::inspect(&name).unwrap().len, 1536);
+    }
+    let o = shmkit(&[
+        "watch",
+        &name,
+        "--len",
+        "1KB",
+        "--interval",
+        "0m0s1ms",
+        "--count",
+        "1",
+    ]);
+    if cfg!(unix) {
+        assert_code(&o, 0);
+        assert!(stdout(&o).contains("1000 bytes"), "{}", stdout(&o));
+    }
+    assert_code(&shmkit(&["watch", &name, "--interval", "soon"]), 2);
+}
+
+/// Runs a copy of `shmkit` from a directory of its own, with PATH naming only that directory,
+/// so what `shmkit bench` finds is what the test put there.
+fn shmkit_alone(dir: &std::path::Path, args: &[&str]) -> Output {
+    let exe = dir.join(format!("shmkit{}", std::env::consts::EXE_SUFFIX));
+    if !exe.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_shmkit"), &exe).unwrap();
+    }
+    Command::new(&exe)
+        .args(args)
+        .env("PATH", dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run shmkit")
+}
+
+#[test]
+fn bench_without_the_benchmark_program_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = shmkit_alone(dir.path(), &["bench", "--quick"]);
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("shmkit-bench") && err.contains("cargo install --path bench"),
+        "{err}"
+    );
+    assert_code(&shmkit(&["bench", "nonsense"]), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_runs_the_benchmark_program_next_to_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("shmkit-bench");
+    std::fs::write(&fake, "#!/bin/sh\necho \"args: $*\"\nexit 3\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = shmkit_alone(dir.path(), &["bench", "--quick", "--json", "segment"]);
+    assert_code(&o, 3); // its exit status is passed on
+    assert_eq!(stdout(&o), "args: segment --quick --json\n");
+}
+
+// ---- a closed standard output (`| head`) is a quiet end, never a panic ----
+
+/// The write end of a pipe whose read end is already closed: every write to it fails with
+/// EPIPE, as when `head` has exited. (A pipe read by this process and closed later would let
+/// a small output slip into its buffer before the close.)
+#[cfg(target_os = "linux")]
+fn closed_pipe() -> Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`, which has room for two; O_CLOEXEC
+    // keeps other tests' children from inheriting them.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    Stdio::from(write)
+}
+
+/// Runs shmkit with standard output going to a pipe nobody reads.
+#[cfg(target_os = "linux")]
+fn shmkit_closed_stdout(args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(closed_pipe())
+        .output()
+        .expect("run shmkit");
+    assert!(
+        !stderr(&o).contains("panicked") && o.status.code() != Some(101),
+        "shmkit {args:?} panicked: {}",
+        stderr(&o)
+    );
+    o
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn every_printing_command_ends_quietly_on_a_closed_pipe() {
+    let name = Name::new("closed");
+    let _s = Segment::create(&name, 64 << 10).unwrap();
+    let ev = Name::new("closedev");
+    let _e = shmkit::sync::Event::create(&ev, shmkit::sync::Reset::Auto).unwrap();
+    let kept = Name::new("closedkept");
+    let demo = Name::new("closeddemo");
+    let runs: [&[&str]; 12] = [
+        &["read", &name],
+        &["read", &name, "--hex"],
+        &["info", &name],
+        &["info", &ev, "--json"],
+        &["ls"],
+        &["ls", "--json"],
+        &["gc", "--dry-run"],
+        &["watch", &name, "--interval", "1ms", "--count", "3"],
+        &["completions", "bash"],
+        &["--help"],
+        &["create", &kept, "--size", "4KiB", "--keep"],
+        &["demo", "--name", &demo],
+    ];
+    for args in runs {
+        let o = shmkit_closed_stdout(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{args:?}: {}", stderr(&o));
+    }
+    // create --keep still created; the demo still ran to the end and removed its segment.
+    assert_eq!(shmkit::inspect::inspect(&kept).unwrap().len, 4096);
+    assert!(matches!(
+        Segment::open(&demo),
+        Err(shmkit::Error::NotFound { .. })
+    ));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn rm_removes_every_name_when_nobody_reads_its_output() {
+    let names: Vec<Name> = (0..20).map(|_| Name::new("rmclosed")).collect();
+    for n in &names {
+        drop(Segment::options().size(64).keep(true).create(n).unwrap());
+    }
+    let missing = Name::new("rmclosedmissing");
+    let mut args = vec!["rm"];
+    args.extend(names.iter().map(|n| &**n));
+    let o = shmkit_closed_stdout(&args);
+    assert_code(&o, 0);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    for n in &names {
+        assert!(
+            matches!(Segment::open(n), Err(shmkit::Error::NotFound { .. })),
+            "{} was not removed",
+            &**n
+        );
+        drop(Segment::options().size(64).keep(true).create(n).unwrap());
+    }
+    // A failure among them: the others are still removed, and the status says 1.
+    args.insert(10, &missing);
+    let o = shmkit_closed_stdout(&args);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains(&*missing), "{}", stderr(&o));
+    for n in &names {
+        assert!(matches!(
+            Segment::open(n),
+            Err(shmkit::Error::NotFound { .. })
+        ));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn recv_to_a_closed_pipe_ends_quietly_and_removes_its_channel() {
+    let name = Name::new("recvclosed");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.bin");
+    random_file(&input, 3 << 20);
+    let recv = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["recv", &name])
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let send = shmkit(&["send", &name, input.to_str().unwrap(), "--wait", "30s"]);
+    let r = recv.wait_with_output().unwrap();
+    assert_code(&r, 0);
+    assert!(r.stderr.is_empty(), "{}", stderr(&r));
+    // The sender either finished or saw the receiver go; it never panics.
+    assert!(
+        matches!(send.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&send)
+    );
+    assert!(matches!(
+        Segment::open(&name),
+        Err(shmkit::Error::NotFound { .. })
+    ));
+}
+
+// ---- SIGTERM and SIGHUP end a command like Ctrl-C ----
+
+#[cfg(unix)]
+fn signal(child: &std::process::Child, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill has no memory-safety preconditions; `pid` is our own unreaped child.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+/// Reads one line of a child's standard output (it prints it once its handler is in place).
+#[cfg(unix)]
+fn first_line(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sighup_end_create_and_remove_its_segment() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
+        let name = Name::new("createsig");
+        let mut child = Killed(
+            Command::new(env!("CARGO_BIN_EXE_shmkit"))
+                .args(["create", &name, "--size", "4KiB"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let line = first_line(&mut child.0);
+        assert!(line.contains("holding it"), "{line}");
+        assert!(Segment::open(&name).is_ok());
+        signal(&child.0, sig);
+        let status = child.0.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "signal {sig}: {status:?}");
+        let mut err = String::new();
+        child
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(err, format!("removed {}\n", &*name));
+        assert!(
+            matches!(Segment::open(&name), Err(shmkit::Error::NotFound { .. })),
+            "signal {sig} left {} behind",
+            &*name
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_ends_a_waiting_recv_and_removes_its_channel() {
+    let name = Name::new("recvsig");
+    let dir = tempfile::tempdir().unwrap();
+    let child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(["recv", &name, "-o"])
+            .arg(dir.path().join("out.bin"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_kind(&name, "channel"); // the handler is installed before the channel exists
+    signal(&child.0, libc::SIGTERM);
+    let mut child = child;
+    let status = child.0.wait().unwrap();
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("interrupted") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(matches!(
+        Segment::open(&name),
+        Err(shmkit::Error::NotFound { .. })
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_ends_watch_cleanly() {
+    let name = Name::new("watchsig");
+    let _s = Segment::create(&name, 64).unwrap();
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(["watch", &name, "--interval", "1h"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let line = first_line(&mut child.0);
+    assert!(line.contains(&*name), "{line}");
+    signal(&child.0, libc::SIGTERM); // mid-sleep: an hour-long interval does not delay it
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.is_empty(), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_terminated_sender_ends_the_stream_and_leaks_nothing() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let name = Name::new("sendsig");
+    let mut recv = Killed(
+        Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(["recv", &name])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut send = Killed(
+        Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(["send", &name, "-", "--wait", "30s"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // One full chunk (1 MiB) through, so the stream is established; then the sender waits
+    // for more standard input, which never comes.
+    let chunk = vec![b'x'; 1 << 20];
+    send.0.stdin.as_mut().unwrap().write_all(&chunk).unwrap();
+    let mut got = vec![0u8; chunk.len()];
+    recv.0
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut got)
+        .unwrap();
+    assert_eq!(got, chunk);
+    signal(&send.0, libc::SIGTERM);
+    let status = send.0.wait().unwrap();
+    // The sender owns no name and keeps the default disposition: SIGTERM ends it at once.
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    let status = recv.0.wait().unwrap();
+    let mut err = String::new();
+    recv.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("went away after 1048576 bytes"), "{err}");
+    assert!(matches!(
+        Segment::open(&name),
+        Err(shmkit::Error::NotFound { .. })
+    ));
 }
