@@ -206,11 +206,30 @@ fn info(name: &str, json: bool) -> Result<ExitCode> {
         outln!("modified: {} ago", human_age(crate::report::age(t)))?;
     }
     match (i.creator_pid, i.creator_alive) {
-        (Some(pid), Some(true)) => outln!("creator:  pid {pid} (running)")?,
-        (Some(pid), _) => outln!("creator:  pid {pid} (dead; `shmkit gc` removes this)")?,
+        (Some(pid), Some(true)) => outln!("creator:  pid {pid} (still has it open)")?,
+        (Some(pid), Some(false)) => outln!("creator:  pid {pid} (gone)")?,
+        (Some(pid), None) => outln!("creator:  pid {pid}")?,
         _ => {}
     }
+    if let Kind::Object(_) = i.kind {
+        outln!("in use:   {}", in_use(&i))?;
+    }
+    for h in &i.holders {
+        outln!("holder:   {} (pid {})", h.role, h.pid)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether an object is in use, in words.
+fn in_use(i: &shmkit::inspect::Info) -> &'static str {
+    match i.in_use {
+        Some(true) => "yes",
+        Some(false) => "no (no process has it open; `shmkit gc` removes it)",
+        None if i.layout_version != Some(inspect::LAYOUT_VERSION) => {
+            "unknown (another layout version)"
+        }
+        None => "unknown (this OS cannot tell)",
+    }
 }
 
 /// Every listed segment with what `inspect` says; unreadable ones are skipped with a note.
@@ -237,25 +256,30 @@ fn ls(json: bool, all: bool) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string_pretty(&LsJson::new(&infos))?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 6]> = infos
+    let rows: Vec<[String; 7]> = infos
         .iter()
         .map(|i| {
             [
                 i.name.clone(),
                 human(i.len as u64),
-                i.kind.label().to_owned(),
+                crate::report::kind_id(i.kind.label()),
                 i.owner_uid.map_or("-".into(), |u| u.to_string()),
                 i.modified
                     .map_or("-".into(), |t| human_age(crate::report::age(t))),
+                match i.in_use {
+                    Some(true) => "yes".into(),
+                    Some(false) => "no".into(),
+                    None => "-".into(),
+                },
                 match (i.creator_pid, i.creator_alive) {
-                    (Some(p), Some(true)) => format!("{p}"),
-                    (Some(p), _) => format!("{p} (dead)"),
+                    (Some(p), Some(false)) => format!("{p}(gone)"),
+                    (Some(p), _) => format!("{p}"),
                     _ => "-".into(),
                 },
             ]
         })
         .collect();
-    let header = ["NAME", "SIZE", "KIND", "OWNER", "AGE", "CREATOR"].map(String::from);
+    let header = ["NAME", "SIZE", "KIND", "OWNER", "AGE", "IN-USE", "CREATOR"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -306,31 +330,58 @@ fn rm(names: &[String]) -> Result<ExitCode> {
 
 fn gc(dry_run: bool) -> Result<ExitCode> {
     let mut out = Narrator::default(); // collects everything even when nobody reads
-    let mut n = 0;
+    let (mut n, mut failed, mut unknown) = (0, false, 0);
     for i in survey(false)? {
-        let (Kind::Object(kind), Some(pid), Some(false)) = (i.kind, i.creator_pid, i.creator_alive)
-        else {
-            continue;
+        let Kind::Object(kind) = i.kind else {
+            continue; // raw segments are never collected
         };
+        let kind = crate::report::kind_id(kind);
+        match i.in_use {
+            Some(true) => continue,
+            None => {
+                unknown += 1;
+                continue;
+            }
+            Some(false) => {}
+        }
+        n += 1;
         if dry_run {
             say!(
                 out,
-                "would remove {} ({kind}, creator {pid} is dead)",
+                "would remove {} ({kind}, no process has it open)",
                 i.name
             );
-        } else {
-            match Segment::remove(&i.name) {
-                Ok(()) => say!(out, "removed {} ({kind}, creator {pid} is dead)", i.name),
-                Err(e) => errln!("shmkit: could not remove {}: {e}", i.name),
+            continue;
+        }
+        // Tests and removes in one step: a process that opened it since the survey keeps it.
+        match inspect::remove_unused(&i.name) {
+            Ok(inspect::Removal::Removed) => {
+                say!(out, "removed {} ({kind}, no process had it open)", i.name)
+            }
+            Ok(_) => say!(out, "kept {} ({kind}, opened meanwhile)", i.name),
+            Err(shmkit::Error::NotFound { .. }) => {} // removed by someone else meanwhile
+            Err(e) => {
+                errln!("shmkit: could not remove {}: {e}", i.name);
+                failed = true;
             }
         }
-        n += 1;
     }
     if n == 0 {
         say!(out, "nothing to collect");
     }
+    if unknown > 0 {
+        say!(
+            out,
+            "left {unknown} object(s) whose use cannot be told (another layout version, or an OS \
+             without open-file-description locks); `shmkit info` shows which"
+        );
+    }
     out.finish().context("writing to standard output")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn watch(

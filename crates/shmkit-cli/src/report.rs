@@ -93,10 +93,16 @@ pub struct Entry {
     pub kind: String,
     /// Layout version of a shmkit object.
     pub layout_version: Option<u32>,
-    /// Process that created a shmkit object.
+    /// The pid that created a shmkit object, as it recorded it (display only: it may be
+    /// from another pid namespace).
     pub creator_pid: Option<u32>,
-    /// Whether that process still runs.
+    /// Whether the creator still has the object open, as the kernel says.
     pub creator_alive: Option<bool>,
+    /// Whether any process has a shmkit object open (`null`: raw, another layout version,
+    /// or an OS that cannot tell).
+    pub in_use: Option<bool>,
+    /// The roles live processes hold: `[{"role": "producer", "pid": 4127}, ...]`.
+    pub holders: Vec<HolderJson>,
     /// Owner uid (Unix).
     pub owner_uid: Option<u32>,
     /// Permission bits as an octal string, e.g. `"600"` (Unix).
@@ -116,6 +122,15 @@ impl From<&Info> for Entry {
             layout_version: i.layout_version,
             creator_pid: i.creator_pid,
             creator_alive: i.creator_alive,
+            in_use: i.in_use,
+            holders: i
+                .holders
+                .iter()
+                .map(|h| HolderJson {
+                    role: h.role.clone(),
+                    pid: h.pid,
+                })
+                .collect(),
             owner_uid: i.owner_uid,
             mode: i.mode.map(|m| format!("{m:o}")),
             modified: i
@@ -126,8 +141,17 @@ impl From<&Info> for Entry {
     }
 }
 
+/// A role a live process holds, in JSON.
+#[derive(Debug, Serialize)]
+pub struct HolderJson {
+    /// `"producer"`, `"consumer"`, `"publisher"`, `"subscriber 3"`.
+    pub role: String,
+    /// The pid it recorded (display only).
+    pub pid: u32,
+}
+
 /// A kind's label as an identifier: `"broadcast channel"` → `"broadcast_channel"`.
-fn kind_id(label: &str) -> String {
+pub fn kind_id(label: &str) -> String {
     label.replace(' ', "_")
 }
 

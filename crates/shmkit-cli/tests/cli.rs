@@ -206,9 +206,12 @@ fn info_reports_kind_size_and_creator() {
     let text = stdout(&o);
     assert!(text.contains("kind:     event"), "{text}");
     assert!(
-        text.contains(&format!("pid {} (running)", std::process::id())),
+        text.contains(&format!("pid {} (still has it open)", std::process::id())),
         "{text}"
     );
+    if cfg!(target_os = "linux") {
+        assert!(text.contains("in use:   yes"), "{text}");
+    }
 }
 
 #[test]
@@ -336,6 +339,96 @@ fn send_and_recv_move_100_mib_intact_between_processes() {
     assert_eq!(digest(&input), digest(&output));
 }
 
+/// Held by tests that run `gc`, which collects every unused object on the machine: one
+/// test's orphan must not be collected by another test's `gc`.
+static GC: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The container set-up: `recv` in this pid namespace, `send` in another that shares
+/// `/dev/shm` (`unshare --pid --fork`, as root). With pid liveness each side took the other
+/// for dead and the stream died after some MiB; run where `unshare` is allowed (CI is root).
+#[cfg(target_os = "linux")]
+#[test]
+fn send_and_recv_work_between_pid_namespaces() {
+    let unshare = ["unshare", "--pid", "--fork", "--kill-child"];
+    let possible = Command::new(unshare[0])
+        .args(&unshare[1..])
+        .arg("true")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !possible {
+        eprintln!("skipped: `unshare --pid --fork` is not possible here (it needs root)");
+        return;
+    }
+    let name = Name::new("nsstream");
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.bin"), dir.path().join("out.bin"));
+    random_file(&input, 50 << 20);
+    let recv = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args([
+            "recv",
+            &name,
+            "--capacity",
+            "1MiB",
+            "-o",
+            output.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let send = Command::new(unshare[0])
+        .args(&unshare[1..])
+        .arg(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["send", &name, input.to_str().unwrap(), "--wait", "30s"])
+        .output()
+        .unwrap();
+    assert_code(&send, 0);
+    let r = recv.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(digest(&input), digest(&output));
+}
+
+/// `gc` exits 1 when it cannot remove an unused object (here: another user's, read-only to
+/// it), and still removes the others.
+#[cfg(target_os = "linux")]
+#[test]
+fn gc_fails_loudly_when_a_removal_fails() {
+    let _one_gc_at_a_time = GC.lock().unwrap_or_else(|e| e.into_inner());
+    if !Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("skipped: cannot run as another user here (needs root and setpriv)");
+        return;
+    }
+    // A channel left behind by a killed `recv`: unused, so `gc` wants to remove it.
+    let theirs = Name::new("gcperm");
+    let mut recv = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["recv", &theirs, "-o", "/dev/null"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_kind(&theirs, "channel");
+    recv.kill().unwrap();
+    recv.wait().unwrap();
+    // Readable by everyone (so `gc` sees it), writable only by its owner (root).
+    std::fs::set_permissions(
+        format!("/dev/shm/{}", &*theirs),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let gc = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_shmkit"))
+        .arg("gc")
+        .output()
+        .unwrap();
+    assert_code(&gc, 1);
+    assert!(stderr(&gc).contains(&*theirs), "{}", stderr(&gc));
+    shmkit::inspect::inspect(&theirs).expect("still there");
+}
+
 #[test]
 fn a_killed_receiver_gives_the_sender_a_clean_error() {
     let name = Name::new("killrecv");
@@ -381,6 +474,7 @@ fn send_without_a_receiver_says_what_to_do() {
 #[cfg(unix)]
 #[test]
 fn create_keep_ls_json_and_gc() {
+    let _one_gc_at_a_time = GC.lock().unwrap_or_else(|e| e.into_inner());
     let kept = Name::new("kept");
     let o = shmkit(&["create", &kept, "--size", "4KiB", "--mode", "640", "--keep"]);
     assert_code(&o, 0);
@@ -420,8 +514,12 @@ fn create_keep_ls_json_and_gc() {
         assert_eq!(find(&kept).unwrap()["kind"], "raw");
         assert_eq!(find(&kept).unwrap()["mode"], "640");
         assert_eq!(find(&dead).unwrap()["creator_alive"], false);
+        assert_eq!(find(&dead).unwrap()["in_use"], false);
         assert_eq!(find(&live).unwrap()["kind"], "channel");
         assert_eq!(find(&live).unwrap()["creator_alive"], true);
+        assert_eq!(find(&live).unwrap()["in_use"], true);
+        assert_eq!(find(&live).unwrap()["holders"][0]["role"], "consumer");
+        assert_eq!(find(&kept).unwrap()["in_use"], serde_json::Value::Null);
         let table = stdout(&shmkit(&["ls"]));
         assert!(
             table.starts_with("NAME") && table.contains(&*kept),

@@ -68,8 +68,9 @@ pub struct Info {
     /// pid runs, which a reused pid fools).
     pub creator_alive: Option<bool>,
     /// Whether any process has this shmkit object open (any handle, any role). `None` for raw
-    /// segments and where the OS cannot tell (macOS). Always `true` on Windows, where a named
-    /// mapping exists only while some process has it open.
+    /// segments, objects of another layout version, and where the OS cannot tell (macOS).
+    /// Always `true` on Windows, where a named mapping exists only while some process has it
+    /// open.
     pub in_use: Option<bool>,
     /// The roles (channel sides, publisher, subscribers) that live processes hold.
     pub holders: Vec<Holder>,
@@ -112,10 +113,12 @@ pub fn inspect(name: &str) -> Result<Info> {
     info.kind = Kind::Object(kind_label(header.kind));
     info.layout_version = Some(header.version);
     info.creator_pid = Some(header.creator_pid);
-    info.in_use = role::users_present(seg.section(), name, slot::USERS);
     if header.version != LAYOUT_VERSION {
-        return Ok(info); // role words of another layout would be misread
+        // Another layout's processes may not register as users, and its role words would be
+        // misread: say nothing about liveness rather than something wrong.
+        return Ok(info);
     }
+    info.in_use = role::users_present(seg.section(), name, slot::USERS);
     info.creator_alive = object::creator_alive(&seg, &header);
     let roles = ObjectKind::from_u32(header.kind)
         .and_then(|k| crate::channel::roles(k, header.params, seg.len()))
@@ -153,7 +156,8 @@ fn header(seg: &Segment) -> Result<Option<Header>> {
 pub enum Removal {
     /// The name is gone.
     Removed,
-    /// Some process has the object open: left alone.
+    /// Some process has the object open (or it has another layout version, whose users
+    /// cannot be told): left alone.
     InUse,
     /// Not a shmkit object (raw bytes, or another program's): left alone.
     NotShmkit,
@@ -178,8 +182,11 @@ pub enum Removal {
 /// use, and this always answers [`Removal::InUse`].
 pub fn remove_unused(name: &str) -> Result<Removal> {
     let seg = Segment::open(name)?;
-    if header(&seg)?.is_none() {
-        return Ok(Removal::NotShmkit);
+    match header(&seg)? {
+        None => return Ok(Removal::NotShmkit),
+        // Its processes may not register as users: it may be in use for all we can tell.
+        Some(h) if h.version != LAYOUT_VERSION => return Ok(Removal::InUse),
+        Some(_) => {}
     }
     let Some(hold) = role::exclude_users(seg.section(), name, slot::USERS)? else {
         return Ok(Removal::InUse);

@@ -38,7 +38,9 @@ fn say(line: &str) {
 
 /// Chunk `i` of a stream: every byte depends on `i` and its offset.
 fn chunk(i: u64) -> Vec<u8> {
-    (0..CHUNK).map(|j| (i as usize * 31 + j / 7) as u8).collect()
+    (0..CHUNK)
+        .map(|j| (i as usize * 31 + j / 7) as u8)
+        .collect()
 }
 
 /// args: name, MiB — opens the producer side and sends that many MiB in 64 KiB chunks.
@@ -193,7 +195,11 @@ fn remove_unused_spares_objects_in_use_and_raw_segments() {
     let _tx = channel::create(&held, 4096).unwrap();
     let info = inspect(&held).unwrap();
     assert_eq!(info.in_use, Some(true));
-    let holders: Vec<_> = info.holders.iter().map(|h| (h.role.as_str(), h.pid)).collect();
+    let holders: Vec<_> = info
+        .holders
+        .iter()
+        .map(|h| (h.role.as_str(), h.pid))
+        .collect();
     assert_eq!(holders, [("producer", std::process::id())]);
     assert_eq!(remove_unused(&held).unwrap(), Removal::InUse);
 
