@@ -12,6 +12,8 @@
 mod channel;
 #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
 mod iceoryx;
+#[cfg(target_os = "linux")]
+mod liveness;
 mod segment;
 mod stats;
 mod sync;
@@ -84,6 +86,8 @@ pub fn run(args: &[String]) -> ExitCode {
                 let rounds = if quick { 1 } else { 3 };
                 rows.extend(sync::pingpong(&plan, rounds));
                 rows.extend(sync::lock(&plan));
+                #[cfg(target_os = "linux")]
+                rows.extend(liveness::run(quick));
             }
         }
     }
@@ -116,6 +120,8 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (segment::BENCH, segment::TITLE),
                 (sync::PINGPONG, sync::PINGPONG_TITLE),
                 (sync::LOCK, sync::LOCK_TITLE),
+                #[cfg(target_os = "linux")]
+                (liveness::BENCH, liveness::TITLE),
                 (channel::LAT_BUSY, channel::LAT_BUSY_TITLE),
                 (channel::LAT_BLOCK, channel::LAT_BLOCK_TITLE),
                 channel::TPUT_TITLES[0],
