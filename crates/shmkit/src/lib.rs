@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod channel;
+mod copy;
 mod error;
 mod file;
 pub mod inspect;

@@ -17,6 +17,12 @@
 //!   exactly how many messages it lost ([`Error::Lagged`]) and continues with the oldest one
 //!   still in the ring.
 //!
+//! Copies: under back-pressure the publisher writes only slots no live subscriber reads any
+//! more, so both sides copy with `memcpy`. Under overwrite a lapped subscriber's optimistic
+//! copy can race with the publisher rewriting the slot (the seqlock's known race), so both
+//! sides copy with atomic accesses there (`copy.rs`), which keeps even a publisher and a
+//! subscriber in two threads of one process free of data races; the torn copy is discarded.
+//!
 //! ```text
 //! offset  what
 //!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
@@ -27,12 +33,12 @@
 //!      …  slots: stamp u64, len u32, 4 bytes padding, payload; stride a multiple of 64
 //! ```
 
-use std::ptr;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::layout::{self, pack, unpack, Doorbell, Line, Liveness, Role};
 use super::WaitMode;
+use crate::copy;
 use crate::sync::object::{Kind, Object};
 use crate::sys::{self, Deadline};
 use crate::{Error, Result};
@@ -400,11 +406,13 @@ impl Publisher {
         // Readers: stamp (Acquire), data, Acquire fence, stamp again.
         stamp.store(2 * k + 1, Ordering::Relaxed);
         fence(Ordering::Release);
+        let racing = self.g.policy == Policy::Overwrite;
         // SAFETY: the slot's length word and payload lie inside the slot; under back-pressure
-        // no subscriber reads this slot any more, under overwrite readers validate the stamp.
+        // no subscriber reads this slot any more, under overwrite readers may be copying it
+        // (atomically) and validate the stamp.
         unsafe {
-            ptr::copy_nonoverlapping((msg.len() as u32).to_ne_bytes().as_ptr(), body, 4);
-            ptr::copy_nonoverlapping(msg.as_ptr(), body.add(8), msg.len());
+            copy::store_shared(racing, &(msg.len() as u32).to_ne_bytes(), body);
+            copy::store_shared(racing, msg, body.add(8));
         }
         stamp.store(2 * k + 2, Ordering::Release);
         self.write = k + 1;
@@ -503,8 +511,9 @@ impl Reader<'_> {
             return Err(self.corrupt(format!("slot of message {r} has stamp {s1}")));
         }
         let mut len = [0u8; 4];
-        // SAFETY: the length word lies inside the slot; a raw copy, validated below.
-        unsafe { ptr::copy_nonoverlapping(body, len.as_mut_ptr(), 4) };
+        let racing = self.g.policy == Policy::Overwrite;
+        // SAFETY: the length word lies inside the slot; a copy, validated below.
+        unsafe { copy::load_shared(racing, body, &mut len) };
         let len = u32::from_ne_bytes(len) as usize;
         if len > self.g.slot_size {
             return Err(self.corrupt(format!(
@@ -513,13 +522,9 @@ impl Reader<'_> {
             )));
         }
         buf.clear();
-        buf.reserve(len);
-        // SAFETY: `len` bytes fit in the slot (checked) and in `buf`'s spare capacity
-        // (reserved); the copy is accepted only if the stamp did not change meanwhile.
-        unsafe {
-            ptr::copy_nonoverlapping(body.add(8), buf.as_mut_ptr(), len);
-            buf.set_len(len);
-        }
+        // SAFETY: `len` bytes fit in the slot (checked); the copy is accepted only if the
+        // stamp did not change meanwhile.
+        unsafe { copy::load_shared_vec(racing, body.add(8), len, buf) };
         fence(Ordering::Acquire);
         if stamp.load(Ordering::Relaxed) != s1 {
             buf.clear();
