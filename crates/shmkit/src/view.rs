@@ -5,28 +5,8 @@
 //! [`View::write_at`]; control words go through atomics ([`View::atomic_u32`]); experts get raw
 //! pointers, and `unsafe` slices whose contract is written down.
 //!
-//! # Racing copies
-//!
-//! Two views of one segment may be written and read at the same time — by other processes,
-//! and also by two threads of this one, from safe code. So the safe copies ([`View::read_at`],
-//! [`View::write_at`], [`View::fill`]) are made of Relaxed atomic accesses (8-byte words,
-//! single bytes at unaligned ends) rather than `memcpy`: a plain copy racing with a write is
-//! a data race, undefined behaviour in Rust's model even for bytes, and atomics are not. A
-//! racing reader gets a mix of old and new bytes, never anything worse. This costs 1–4 ns on a
-//! 64-byte copy and 1.13–1.35× a `memcpy` on a 1 MiB copy (measured; see `copy.rs`); raw pointers
-//! ([`View::as_ptr`]) remain for callers who bring their own protocol. Atomic accesses of
-//! different sizes may overlap when two copies start at different alignments; CPUs make each
-//! access atomic at its own size, but Rust's model leaves mixed-size races undefined.
-//!
-//! # What a writer with access to the object can do
-//!
-//! Anyone who can open the segment or file read-write can change its bytes under a view (which
-//! copies, so that is only wrong data), and can also **shrink** it: `ftruncate` on the segment
-//! or file. Touching a mapped page beyond the new end then raises SIGBUS, which kills the
-//! process (Linux and macOS; a Windows mapping cannot be shrunk while mapped). That is a
-//! denial of service, not memory corruption: the access faults, it never reads other memory.
-//! Give only trusted processes write access to an object (mode bits, file permissions), and
-//! read-only access to anyone else. See the [crate docs](crate#trust-model).
+//! The sections "Racing copies" and "What a writer with access to the object can do" are in
+//! [`View`]'s docs, where rustdoc shows them.
 
 use std::fmt;
 use std::fs::File;
@@ -84,6 +64,29 @@ impl fmt::Display for Access {
 ///
 /// The view stays valid after the segment or file mapping it came from is dropped, and after
 /// the segment's name is removed: the OS keeps the memory alive while it is mapped.
+///
+/// # Racing copies
+///
+/// Two views of one segment may be written and read at the same time — by other processes,
+/// and also by two threads of this one, from safe code. So the safe copies ([`View::read_at`],
+/// [`View::write_at`], [`View::fill`]) are made of Relaxed atomic accesses (8-byte words,
+/// single bytes at unaligned ends) rather than `memcpy`: a plain copy racing with a write is
+/// a data race, undefined behaviour in Rust's model even for bytes, and atomics are not. A
+/// racing reader gets a mix of old and new bytes, never anything worse. This costs 1–4 ns on
+/// a 64-byte copy and 1.13–1.35× a `memcpy` on a 1 MiB copy (measured; see `copy.rs`); raw
+/// pointers ([`View::as_ptr`]) remain for callers who bring their own protocol. Atomic accesses of
+/// different sizes may overlap when two copies start at different alignments; CPUs make each
+/// access atomic at its own size, but Rust's model leaves mixed-size races undefined.
+///
+/// # What a writer with access to the object can do
+///
+/// Anyone who can open the segment or file read-write can change its bytes under a view (which
+/// copies, so that is only wrong data), and can also **shrink** it: `ftruncate` on the segment
+/// or file. Touching a mapped page beyond the new end then raises SIGBUS, which kills the
+/// process (Linux and macOS; a Windows mapping cannot be shrunk while mapped). That is a
+/// denial of service, not memory corruption: the access faults, it never reads other memory.
+/// Give only trusted processes write access to an object (mode bits, file permissions), and
+/// read-only access to anyone else. See the [crate docs](crate#trust-model).
 ///
 /// # Send and Sync
 ///
@@ -211,8 +214,7 @@ impl View {
     ///
     /// If another process (or thread, through another view) writes the same bytes meanwhile,
     /// `buf` may hold a mix of old and new bytes; use a lock or a channel when that matters.
-    /// The copy is made of atomic loads, so such a race is not undefined behaviour (see the
-    /// [module docs](self#racing-copies)).
+    /// The copy is made of atomic loads, so such a race is not undefined behaviour (see [`View`]).
     ///
     /// # Errors
     ///

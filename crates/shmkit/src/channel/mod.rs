@@ -43,6 +43,23 @@
 //!
 //! The layout is in `layout.rs`, the algorithm and its memory orderings in `spsc.rs`.
 //!
+//! # Trust
+//!
+//! The two sides (and broadcast's publisher and subscribers) are cooperating peers: every
+//! process that can open the channel's segment read-write is trusted to follow the protocol.
+//! Zero-copy rests on it: a [`Sample`] dereferences to `&[u8]` and a [`Loan`] to `&mut [u8]`
+//! over the ring, sound because the protocol gives each frame to one side at a time. A
+//! process that writes the segment outside the protocol can change a message under a live
+//! `Sample` (undefined behaviour for the `&[u8]`, in the consumer), feed garbage messages,
+//! make either side see [`Error::Corrupt`] or [`Error::Disconnected`], or stall the channel.
+//! It cannot make shmkit access memory outside the mapping or panic: frame headers,
+//! positions, capacities, slot lengths and stamps are all checked before use. The copying
+//! paths ([`Producer::send`], [`Consumer::recv_into`], broadcast's `recv_into`) never make a
+//! reference to the ring; they copy with `memcpy` where the protocol keeps the other side
+//! away (the ring; broadcast under back-pressure) and with atomic accesses where it does not
+//! (an overwriting broadcast, whose readers may race with the publisher by design). Prefer
+//! them when the peer is not trusted. See the [crate docs](crate#trust-model).
+//!
 //! # Platform notes
 //!
 //! Sleeping uses a futex on Linux and named semaphores `<name>.data` / `<name>.space` on

@@ -9,6 +9,7 @@ use bytemuck::Pod;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
 use super::object::{Kind, Object, DATA};
+use crate::copy;
 use crate::sys::Deadline;
 use crate::{Error, Result};
 
@@ -232,6 +233,10 @@ impl<T: Pod> Shared<T> {
 }
 
 /// The locked value of a [`Shared<T>`]; dereferences to `T` and unlocks when dropped.
+///
+/// `Deref` gives a `&T` into the segment: sound while every process that can write it follows
+/// the lock. [`SharedGuard::get`] and [`SharedGuard::set`] copy instead, for when that is not
+/// certain (see the [trust model](crate#trust-model)).
 #[must_use = "the value unlocks when the guard is dropped"]
 pub struct SharedGuard<'a, T: Pod> {
     shared: &'a Shared<T>,
@@ -249,6 +254,42 @@ impl<T: Pod> SharedGuard<'_, T> {
         self.shared.lock.repairing(&self.shared.obj)
     }
 
+    /// A copy of the value, read without making a reference to the shared memory.
+    ///
+    /// Under the lock, cooperating processes do not write the value, so `*guard` is fine
+    /// between them. When the other processes that can write the segment are not trusted,
+    /// use this instead: a `&T` into memory that another process writes is undefined
+    /// behaviour, a copy in this process's memory is just a value to validate (every bit
+    /// pattern is a valid `T`). See the [trust model](crate#trust-model).
+    ///
+    /// ```
+    /// use shmkit::sync::Shared;
+    /// # let name = format!("doc-shared-get-{}", std::process::id());
+    /// let counter = Shared::<u64>::create(&name, 41)?;
+    /// let mut guard = counter.lock()?;
+    /// let next = guard.get() + 1;
+    /// guard.set(next);
+    /// assert_eq!(guard.get(), 42);
+    /// # Ok::<(), shmkit::Error>(())
+    /// ```
+    pub fn get(&self) -> T {
+        let mut value = <T as bytemuck::Zeroable>::zeroed();
+        // SAFETY: the value's bytes lie inside the mapping (checked at create/open), which
+        // lives while the guard does; the lock is held; the copy is atomic (`copy::load`), so
+        // even a racing writer in another thread makes no data race; `value` is private.
+        unsafe { copy::load(self.ptr().cast(), bytemuck::bytes_of_mut(&mut value)) };
+        value
+    }
+
+    /// Replaces the value with `value`, copied in without making a reference to shared memory
+    /// (the counterpart of [`SharedGuard::get`]). Takes `&mut self`, so no `&T` from this
+    /// guard is alive while the value changes.
+    pub fn set(&mut self, value: T) {
+        // SAFETY: as in `get`; the mapping is read-write; `&mut self` excludes references
+        // handed out by `Deref`.
+        unsafe { copy::store(bytemuck::bytes_of(&value), self.ptr().cast()) };
+    }
+
     fn ptr(&self) -> *mut T {
         self.shared.obj.ptr(Shared::<T>::data_offset()).cast()
     }
@@ -259,7 +300,8 @@ impl<T: Pod> Deref for SharedGuard<'_, T> {
     fn deref(&self) -> &T {
         // SAFETY: aligned and in bounds (checked at create/open); every bit pattern is a valid
         // `T` (Pod), so even a value torn by a killed writer is a valid `T`; the lock is held,
-        // and every process that follows the protocol writes only under it.
+        // and every process that follows the protocol writes only under it. A process that
+        // does not is outside the trust model (crate docs), which says so.
         unsafe { &*self.ptr() }
     }
 }
