@@ -39,7 +39,7 @@ use std::time::Duration;
 use super::layout::{self, pack, unpack, Doorbell, Line, Liveness, Role};
 use super::WaitMode;
 use crate::copy;
-use crate::sync::object::{Kind, Object};
+use crate::sync::object::{creation_setters, Creation, Kind, Object};
 use crate::sys::{self, Deadline};
 use crate::{Error, Result};
 
@@ -69,9 +69,15 @@ pub struct Options {
     max_subscribers: usize,
     policy: Policy,
     wait: WaitMode,
+    how: Creation,
 }
 
-/// Options for a broadcast channel: 64 slots of 4 KiB, 16 subscribers, back-pressure.
+/// Options for a broadcast channel: 64 slots of 4 KiB, 16 subscribers, back-pressure, mode
+/// 0600, removed when the publisher is dropped.
+///
+/// There is no open-or-create: only [`Options::create`] makes a publisher (a publisher cannot
+/// attach to an existing channel), and a subscriber that created the channel would wait for a
+/// publisher that can never attach.
 pub fn options() -> Options {
     Options {
         slots: 64,
@@ -79,6 +85,7 @@ pub fn options() -> Options {
         max_subscribers: 16,
         policy: Policy::Block,
         wait: WaitMode::Adaptive,
+        how: Creation::default(),
     }
 }
 
@@ -148,6 +155,8 @@ impl Geometry {
 }
 
 impl Options {
+    creation_setters!();
+
     /// Number of message slots (the most a subscriber can lag before blocking or losing).
     pub fn slots(&mut self, slots: usize) -> &mut Self {
         self.slots = slots;
@@ -206,11 +215,12 @@ impl Options {
             g.slot_size as u64,
             g.max_subs as u64 | policy << 32,
         ];
-        let (obj, (data, space)) = Object::create(name, Kind::Broadcast, g.len, params, |o| {
-            let bells = Doorbell::pair(o, true)?;
-            layout::attach(o, Role::Producer)?;
-            Ok(bells)
-        })?;
+        let (obj, (data, space)) =
+            Object::create(name, self.how, Kind::Broadcast, g.len, params, |o| {
+                let bells = Doorbell::pair(o, true)?;
+                layout::attach(o, Role::Producer)?;
+                Ok(bells)
+            })?;
         Ok(Publisher {
             write: 0,
             min_cache: 0,

@@ -226,6 +226,12 @@ impl Producer {
         self.s.cap
     }
 
+    /// Whether this side created the channel (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.s.obj.is_creator()
+    }
+
     /// The largest message this channel always accepts: `capacity / 2 - 8`.
     pub fn max_message_len(&self) -> usize {
         max_message_len(self.s.cap)
@@ -541,6 +547,12 @@ impl Consumer {
     /// The ring's size in bytes.
     pub fn capacity(&self) -> usize {
         self.s.cap
+    }
+
+    /// Whether this side created the channel (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.s.obj.is_creator()
     }
 
     /// Changes how this side waits (see [`WaitMode`]).

@@ -52,10 +52,10 @@ mod semaphore;
 mod shared;
 mod waker;
 
-pub use event::{Event, Reset};
+pub use event::{Event, EventOptions, Reset};
 pub use lock::{LockError, LockGuard, LockResult};
-pub use mutex::{Mutex, MutexGuard};
-pub use semaphore::Semaphore;
-pub use shared::{Shared, SharedGuard};
+pub use mutex::{Mutex, MutexGuard, MutexOptions};
+pub use semaphore::{Semaphore, SemaphoreOptions};
+pub use shared::{Shared, SharedGuard, SharedOptions};
 
 pub use bytemuck::{Pod, Zeroable};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
-use super::object::{Kind, Object, DATA};
+use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
 use crate::copy;
 use crate::sys::Deadline;
 use crate::{Error, Result};
@@ -102,23 +102,32 @@ impl<T: Pod> Shared<T> {
         Self::data_offset() + std::mem::size_of::<T>().max(1)
     }
 
-    /// Creates the segment `name` holding `value`, with the default tag.
+    /// Options to create or open a shared value: type tag, mode, keep, open-or-create.
+    pub fn options() -> SharedOptions<T> {
+        SharedOptions {
+            how: Creation::default(),
+            tag: None,
+            _t: PhantomData,
+        }
+    }
+
+    /// Creates the segment `name` holding `value`, with the default tag (mode 0600; removed
+    /// when the creator drops it).
     ///
     /// # Errors
     ///
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create(name: &str, value: T) -> Result<Shared<T>> {
-        Self::create_tagged(name, &short_type_name::<T>(), value)
+        Self::options().create(name, value)
     }
 
     /// Opens the segment `name`, which must hold a `T` with the default tag.
     ///
     /// # Errors
     ///
-    /// `NotFound`, [`Error::LayoutMismatch`] if it holds another type, `KindMismatch`,
-    /// `Corrupt`, `VersionMismatch`, or an OS error.
+    /// As [`SharedOptions::open`].
     pub fn open(name: &str) -> Result<Shared<T>> {
-        Self::open_tagged(name, &short_type_name::<T>())
+        Self::options().open(name)
     }
 
     /// Creates the segment `name` holding `value`, recording `tag` as the type's identity.
@@ -127,24 +136,7 @@ impl<T: Pod> Shared<T> {
     ///
     /// As [`Shared::create`].
     pub fn create_tagged(name: &str, tag: &str, value: T) -> Result<Shared<T>> {
-        let () = Self::ALIGN_OK;
-        let params = [
-            std::mem::size_of::<T>() as u64,
-            std::mem::align_of::<T>() as u64,
-            fingerprint(tag),
-        ];
-        let (obj, lock) = Object::create(name, Kind::Shared, Self::len(), params, |o| {
-            // SAFETY: the data offset is aligned for T (page-aligned mapping, offset a
-            // multiple of align_of::<T>()) and `len()` bytes fit in the new segment; nobody
-            // else can see the object before it is published.
-            unsafe { o.ptr(Self::data_offset()).cast::<T>().write(value) };
-            RawLock::init(o)
-        })?;
-        Ok(Shared {
-            lock,
-            obj,
-            _t: PhantomData,
-        })
+        Self::options().tag(tag).create(name, value)
     }
 
     /// Opens the segment `name`, which must hold a `T` created with `tag`.
@@ -153,38 +145,13 @@ impl<T: Pod> Shared<T> {
     ///
     /// As [`Shared::open`].
     pub fn open_tagged(name: &str, tag: &str) -> Result<Shared<T>> {
-        let () = Self::ALIGN_OK;
-        let (obj, header) = Object::open(name, Kind::Shared, Self::len())?;
-        let [size, align, fp] = header.params;
-        let mismatch = |what: &str, found: u64, want: u64| Error::LayoutMismatch {
-            name: name.to_owned(),
-            reason: format!(
-                "{what} is {found} in the segment, {want} for {}",
-                std::any::type_name::<T>()
-            ),
-        };
-        if size != std::mem::size_of::<T>() as u64 {
-            return Err(mismatch("the size", size, std::mem::size_of::<T>() as u64));
-        }
-        if align != std::mem::align_of::<T>() as u64 {
-            return Err(mismatch(
-                "the alignment",
-                align,
-                std::mem::align_of::<T>() as u64,
-            ));
-        }
-        if fp != fingerprint(tag) {
-            return Err(Error::LayoutMismatch {
-                name: name.to_owned(),
-                reason: format!("the type tag differs (this side expects {tag:?})"),
-            });
-        }
-        let lock = RawLock::attach(&obj)?;
-        Ok(Shared {
-            lock,
-            obj,
-            _t: PhantomData,
-        })
+        Self::options().tag(tag).open(name)
+    }
+
+    /// Whether this handle created the value's segment (and so removes its name when
+    /// dropped, unless told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.obj.is_creator()
     }
 
     /// The segment's name.
@@ -229,6 +196,144 @@ impl<T: Pod> Shared<T> {
         to_result(self.lock.lock(&self.obj, Deadline::after(timeout)), || {
             self.guard()
         })
+    }
+}
+
+/// How to create or open a [`Shared<T>`]: the builder behind [`Shared::options`].
+///
+/// ```
+/// use shmkit::sync::Shared;
+/// # let name = format!("doc-shared-opts-{}", std::process::id());
+/// let hits = Shared::<u64>::options().tag("hits v1").mode(0o660).open_or_create(&name, 0)?;
+/// assert!(hits.is_creator());
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+pub struct SharedOptions<T: Pod> {
+    how: Creation,
+    tag: Option<String>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Pod> Clone for SharedOptions<T> {
+    fn clone(&self) -> Self {
+        SharedOptions {
+            how: self.how,
+            tag: self.tag.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Pod> fmt::Debug for SharedOptions<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedOptions")
+            .field("how", &self.how)
+            .field("tag", &self.tag)
+            .finish()
+    }
+}
+
+impl<T: Pod> SharedOptions<T> {
+    creation_setters!();
+
+    /// The tag recorded as the type's identity (default: the type's name without module
+    /// paths; see [`Shared`]'s "Type checks on open").
+    pub fn tag(&mut self, tag: &str) -> &mut Self {
+        self.tag = Some(tag.to_owned());
+        self
+    }
+
+    fn tag_fingerprint(&self) -> (String, u64) {
+        let tag = self.tag.clone().unwrap_or_else(short_type_name::<T>);
+        let fp = fingerprint(&tag);
+        (tag, fp)
+    }
+
+    /// Creates the segment `name` holding `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create(&self, name: &str, value: T) -> Result<Shared<T>> {
+        let () = Shared::<T>::ALIGN_OK;
+        let params = [
+            std::mem::size_of::<T>() as u64,
+            std::mem::align_of::<T>() as u64,
+            self.tag_fingerprint().1,
+        ];
+        let offset = Shared::<T>::data_offset();
+        let (obj, lock) = Object::create(
+            name,
+            self.how,
+            Kind::Shared,
+            Shared::<T>::len(),
+            params,
+            |o| {
+                // SAFETY: the data offset is aligned for T (page-aligned mapping, offset a
+                // multiple of align_of::<T>()) and `len()` bytes fit in the new segment;
+                // nobody else can see the object before it is published.
+                unsafe { o.ptr(offset).cast::<T>().write(value) };
+                RawLock::init(o)
+            },
+        )?;
+        Ok(Shared {
+            lock,
+            obj,
+            _t: PhantomData,
+        })
+    }
+
+    /// Opens the segment `name`, which must hold a `T` with this tag.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `AccessDenied`, [`Error::LayoutMismatch`] if it holds another type,
+    /// `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
+    pub fn open(&self, name: &str) -> Result<Shared<T>> {
+        let () = Shared::<T>::ALIGN_OK;
+        let (obj, header) = Object::open(name, Kind::Shared, Shared::<T>::len())?;
+        let [size, align, fp] = header.params;
+        let mismatch = |what: &str, found: u64, want: u64| Error::LayoutMismatch {
+            name: name.to_owned(),
+            reason: format!(
+                "{what} is {found} in the segment, {want} for {}",
+                std::any::type_name::<T>()
+            ),
+        };
+        if size != std::mem::size_of::<T>() as u64 {
+            return Err(mismatch("the size", size, std::mem::size_of::<T>() as u64));
+        }
+        if align != std::mem::align_of::<T>() as u64 {
+            return Err(mismatch(
+                "the alignment",
+                align,
+                std::mem::align_of::<T>() as u64,
+            ));
+        }
+        let (tag, want) = self.tag_fingerprint();
+        if fp != want {
+            return Err(Error::LayoutMismatch {
+                name: name.to_owned(),
+                reason: format!("the type tag differs (this side expects {tag:?})"),
+            });
+        }
+        let lock = RawLock::attach(&obj)?;
+        Ok(Shared {
+            lock,
+            obj,
+            _t: PhantomData,
+        })
+    }
+
+    /// Opens the segment `name` if it exists (it must then hold a `T` with this tag), else
+    /// creates it holding `value`. Two processes racing here get one value;
+    /// [`Shared::is_creator`] tells which happened.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedOptions::create`] and [`SharedOptions::open`].
+    pub fn open_or_create(&self, name: &str, value: T) -> Result<Shared<T>> {
+        open_or_create(|| self.create(name, value), || self.open(name))
     }
 }
 

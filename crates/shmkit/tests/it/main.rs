@@ -5,6 +5,7 @@ mod broadcast;
 mod channel;
 mod file;
 mod names;
+mod options;
 #[cfg(unix)]
 mod python;
 mod segment;
@@ -23,6 +24,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
+        .chain(options::ROLES)
         .chain(util::ROLES)
 }
 
