@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use shmkit::channel::{self, broadcast};
 use shmkit::sync::{Event, Mutex, Semaphore, Shared};
-use shmkit::{Error, Segment};
+use shmkit::Error;
 
 use crate::util::{self, NameGuard};
 use crate::Role;
@@ -155,9 +155,27 @@ fn mode_0660_lets_a_group_member_open_every_kind_and_0600_refuses_it() {
     drop(handles);
 }
 
+#[test]
+fn every_kind_is_created_with_the_mode_asked_for() {
+    for kind in KINDS {
+        let name = NameGuard::new(&format!("mode-{kind}"));
+        let made = create(kind, &name, Some(0o640), false).unwrap();
+        open(kind, &name).unwrap();
+        // Windows ignores the mode (documented); Unix applies it exactly.
+        #[cfg(unix)]
+        {
+            let seg = shmkit::Segment::open(&name).unwrap();
+            let (_, mode, _) = seg.owner_mode_mtime().unwrap();
+            assert_eq!(mode, 0o640, "{kind}");
+        }
+        drop(made);
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn keep_leaves_every_kind_named_after_its_creator_is_dropped() {
+    use shmkit::Segment;
     for kind in KINDS {
         let kept = NameGuard::new(&format!("keep-{kind}"));
         drop(create(kind, &kept, None, true).unwrap());
