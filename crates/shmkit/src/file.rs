@@ -1,4 +1,7 @@
 //! File-backed mappings: the same views as segments, over a file on disk, with flush.
+//!
+//! Why the constructors are safe when memmap2's `Mmap::map` is `unsafe`: see "Files that
+//! others can change" on [`FileMapping`].
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -26,6 +29,37 @@ use crate::{Access, Error, Result, View};
 /// assert_eq!(&std::fs::read(&path).unwrap()[4096..4105], b"persisted");
 /// # Ok::<(), shmkit::Error>(())
 /// ```
+///
+/// # Files that others can change
+///
+/// Any process (or thread) that can write the file can change its bytes while it is mapped,
+/// and can **shrink** it (`ftruncate`, `File::set_len`, or a program that rewrites the file
+/// in place). On Linux and macOS, touching a mapped page that now lies past the end of the
+/// file raises SIGBUS, and the process dies — every process that maps the file, at its next
+/// access there. (Within the last page, bytes past the end read as zeros and no signal is
+/// raised.) Windows refuses to shrink a file while any view of it is mapped
+/// (`ERROR_USER_MAPPED_FILE`).
+///
+/// memmap2 makes its constructors `unsafe` for this reason, and because its `Mmap`
+/// dereferences to `&[u8]`: bytes changing under a live `&[u8]` are undefined behaviour.
+/// shmkit keeps [`FileMapping::open`] and [`FileMapping::create`] safe, because neither hazard
+/// reaches memory safety here:
+///
+/// * a [`View`] never hands out a reference to mapped bytes in safe code; it copies, with
+///   atomic accesses, so bytes changed by someone else are only different data
+///   ([`View::as_slice`], which does make a reference, is `unsafe` and says so);
+/// * SIGBUS stops the process at the faulting access: the access never completes and no other
+///   memory is read or written. Rust's standard library installs a SIGBUS handler only to
+///   report stack overflows; for any other address it restores the default action, which
+///   ends the process. That is a crash, which safe Rust permits (like an abort), not
+///   corruption. A program that installs its own SIGBUS handler which resumes execution
+///   takes on that contract itself.
+///
+/// Named segments have the same exposure: any process that can open a segment read-write
+/// can `ftruncate` it (see [`Segment`](crate::Segment)), and `Segment::open` is safe for the
+/// same reasons. So map only files that processes you trust can write, or take a private
+/// copy first; and do not keep long-lived mappings of files that tools rewrite in place
+/// (log rotation with `copytruncate`, editors that truncate and rewrite).
 pub struct FileMapping {
     path: Arc<str>,
     file: Arc<File>,

@@ -35,10 +35,47 @@
 //! open-file-description lock per role, on Windows a named event per claim, on macOS — which
 //! has neither — the holder's pid (a reused pid fools it). The README's "Liveness" section
 //! has the table; [`inspect`] reports the holders.
+//!
+//! # Trust model
+//!
+//! Processes that open an object **with write access** are cooperating peers: shmkit
+//! processes, or programs that follow the documented layout. Mode bits
+//! ([`SegmentOptions::mode`] and the `mode` of every object's options) decide who that is;
+//! give everyone else read-only access or none.
+//!
+//! A hostile writer — any process that can open the segment read-write — **can**:
+//!
+//! * change message bytes while a peer looks at them in place. [`channel::Sample`] (a received
+//!   message, read in place) and [`channel::Loan`] dereference to `&[u8]` / `&mut [u8]`, and
+//!   [`sync::SharedGuard`] to `&T` / `&mut T`, over memory such a process can write. Rust
+//!   promises that the bytes behind a `&[u8]` do not change, so a write there while the
+//!   reference lives is undefined behaviour in the reading process, even though shmkit
+//!   handed the reference out in safe code. With cooperating peers the protocol excludes such
+//!   writes (the ring slot belongs to one side; the value is only written under the lock).
+//!   When the peer is not trusted, copy the data out and validate the copy:
+//!   [`channel::Consumer::recv_into`], [`sync::SharedGuard::get`], [`View::read_at`];
+//! * make peers see [`Error::Corrupt`], [`Error::Disconnected`], lost or garbage messages,
+//!   a mutex that is never released, or a lock or channel that looks busy forever (denial of
+//!   service);
+//! * shrink the segment with `ftruncate`, after which every process that touches a page
+//!   beyond the new end dies of SIGBUS (see [`View`]'s docs; also true of files).
+//!
+//! It **cannot** make shmkit read or write outside the mapping, or panic: every header,
+//! position, length and count read from a segment is checked before use (`Frame::decode`
+//! and the position checks of the ring, the broadcast geometry and stamps, the object header),
+//! and copies out of shared memory go into private buffers. One exception, a property of the
+//! OS primitive: on Linux, [`sync::Mutex`] and [`sync::Shared`] use a robust
+//! `pthread_mutex_t` inside the segment, and glibc links a held robust mutex into the
+//! locking thread's robust list through pointers stored *in the mutex*. A process that can
+//! write the segment can overwrite those pointers, and glibc then writes through them when
+//! the holder unlocks: memory corruption in the holder. Share a `Mutex` or `Shared<T>` only
+//! with processes you would trust with your own memory. (Windows uses a kernel mutex and
+//! macOS a pid word; neither stores pointers in the segment.)
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod channel;
+mod copy;
 mod error;
 mod file;
 pub mod inspect;

@@ -19,6 +19,11 @@
 //! * **Windows** has no unlink: a named mapping exists exactly as long as some process holds a
 //!   handle or a view of it. "Removing" the name therefore does nothing, and "keep" cannot make
 //!   a segment outlive the last process that has it open.
+//! * Anyone who can open a segment read-write can also resize it (`ftruncate` on
+//!   `/dev/shm/<name>`). Shrinking it makes every process that then touches a mapped page past
+//!   the new end die of SIGBUS (Linux, macOS); see [`View`]'s docs. Windows cannot shrink a
+//!   section. Choose the [`SegmentOptions::mode`] so that only trusted processes get
+//!   write access.
 //! * On Linux, systemd's `RemoveIPC=yes` (the default for non-system users) deletes a user's
 //!   segments when their last session ends; services that share memory should run as a system
 //!   user or set `RemoveIPC=no`.

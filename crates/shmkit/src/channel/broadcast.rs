@@ -18,6 +18,12 @@
 //!   exactly how many messages it lost ([`Error::Lagged`]) and continues with the oldest one
 //!   still in the ring.
 //!
+//! Copies: under back-pressure the publisher writes only slots no live subscriber reads any
+//! more, so both sides copy with `memcpy`. Under overwrite a lapped subscriber's optimistic
+//! copy can race with the publisher rewriting the slot (the seqlock's known race), so both
+//! sides copy with atomic accesses there (`copy.rs`), which keeps even a publisher and a
+//! subscriber in two threads of one process free of data races; the torn copy is discarded.
+//!
 //! ```text
 //! offset  what
 //!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
@@ -29,14 +35,14 @@
 //!      …  slots: stamp u64, len u32, 4 bytes padding, payload; stride a multiple of 64
 //! ```
 
-use std::ptr;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::layout::{self, Doorbell, Line, Peer, Role};
 use super::WaitMode;
+use crate::copy;
 use crate::liveness::{self, slot, Claim, Claimed, Clock};
-use crate::sync::object::{Kind, Object};
+use crate::sync::object::{creation_setters, Creation, Kind, Object};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 
@@ -66,9 +72,15 @@ pub struct Options {
     max_subscribers: usize,
     policy: Policy,
     wait: WaitMode,
+    how: Creation,
 }
 
-/// Options for a broadcast channel: 64 slots of 4 KiB, 16 subscribers, back-pressure.
+/// Options for a broadcast channel: 64 slots of 4 KiB, 16 subscribers, back-pressure, mode
+/// 0600, removed when the publisher is dropped.
+///
+/// There is no open-or-create: only [`Options::create`] makes a publisher (a publisher cannot
+/// attach to an existing channel), and a subscriber that created the channel would wait for a
+/// publisher that can never attach.
 pub fn options() -> Options {
     Options {
         slots: 64,
@@ -76,6 +88,7 @@ pub fn options() -> Options {
         max_subscribers: 16,
         policy: Policy::Block,
         wait: WaitMode::Adaptive,
+        how: Creation::default(),
     }
 }
 
@@ -145,6 +158,8 @@ impl Geometry {
 }
 
 impl Options {
+    creation_setters!();
+
     /// Number of message slots (the most a subscriber can lag before blocking or losing).
     pub fn slots(&mut self, slots: usize) -> &mut Self {
         self.slots = slots;
@@ -204,7 +219,7 @@ impl Options {
             g.max_subs as u64 | policy << 32,
         ];
         let (obj, ((data, space), claim)) =
-            Object::create(name, Kind::Broadcast, g.len, params, |o| {
+            Object::create(name, self.how, Kind::Broadcast, g.len, params, |o| {
                 let bells = Doorbell::pair(o, true)?;
                 Ok((bells, layout::attach(o, Role::Producer)?))
             })?;
@@ -441,11 +456,13 @@ impl Publisher {
         // Readers: stamp (Acquire), data, Acquire fence, stamp again.
         stamp.store(2 * k + 1, Ordering::Relaxed);
         fence(Ordering::Release);
+        let racing = self.g.policy == Policy::Overwrite;
         // SAFETY: the slot's length word and payload lie inside the slot; under back-pressure
-        // no subscriber reads this slot any more, under overwrite readers validate the stamp.
+        // no subscriber reads this slot any more, under overwrite readers may be copying it
+        // (atomically) and validate the stamp.
         unsafe {
-            ptr::copy_nonoverlapping((msg.len() as u32).to_ne_bytes().as_ptr(), body, 4);
-            ptr::copy_nonoverlapping(msg.as_ptr(), body.add(8), msg.len());
+            copy::store_shared(racing, &(msg.len() as u32).to_ne_bytes(), body);
+            copy::store_shared(racing, msg, body.add(8));
         }
         stamp.store(2 * k + 2, Ordering::Release);
         self.write = k + 1;
@@ -548,8 +565,9 @@ impl Reader<'_> {
             return Err(self.corrupt(format!("slot of message {r} has stamp {s1}")));
         }
         let mut len = [0u8; 4];
-        // SAFETY: the length word lies inside the slot; a raw copy, validated below.
-        unsafe { ptr::copy_nonoverlapping(body, len.as_mut_ptr(), 4) };
+        let racing = self.g.policy == Policy::Overwrite;
+        // SAFETY: the length word lies inside the slot; a copy, validated below.
+        unsafe { copy::load_shared(racing, body, &mut len) };
         let len = u32::from_ne_bytes(len) as usize;
         if len > self.g.slot_size {
             return Err(self.corrupt(format!(
@@ -558,13 +576,9 @@ impl Reader<'_> {
             )));
         }
         buf.clear();
-        buf.reserve(len);
-        // SAFETY: `len` bytes fit in the slot (checked) and in `buf`'s spare capacity
-        // (reserved); the copy is accepted only if the stamp did not change meanwhile.
-        unsafe {
-            ptr::copy_nonoverlapping(body.add(8), buf.as_mut_ptr(), len);
-            buf.set_len(len);
-        }
+        // SAFETY: `len` bytes fit in the slot (checked); the copy is accepted only if the
+        // stamp did not change meanwhile.
+        unsafe { copy::load_shared_vec(racing, body.add(8), len, buf) };
         fence(Ordering::Acquire);
         if stamp.load(Ordering::Relaxed) != s1 {
             buf.clear();

@@ -44,6 +44,23 @@
 //!
 //! The layout is in `layout.rs`, the algorithm and its memory orderings in `spsc.rs`.
 //!
+//! # Trust
+//!
+//! The two sides (and broadcast's publisher and subscribers) are cooperating peers: every
+//! process that can open the channel's segment read-write is trusted to follow the protocol.
+//! Zero-copy rests on it: a [`Sample`] dereferences to `&[u8]` and a [`Loan`] to `&mut [u8]`
+//! over the ring, sound because the protocol gives each frame to one side at a time. A
+//! process that writes the segment outside the protocol can change a message under a live
+//! `Sample` (undefined behaviour for the `&[u8]`, in the consumer), feed garbage messages,
+//! make either side see [`Error::Corrupt`] or [`Error::Disconnected`], or stall the channel.
+//! It cannot make shmkit access memory outside the mapping or panic: frame headers,
+//! positions, capacities, slot lengths and stamps are all checked before use. The copying
+//! paths ([`Producer::send`], [`Consumer::recv_into`], broadcast's `recv_into`) never make a
+//! reference to the ring; they copy with `memcpy` where the protocol keeps the other side
+//! away (the ring; broadcast under back-pressure) and with atomic accesses where it does not
+//! (an overwriting broadcast, whose readers may race with the publisher by design). Prefer
+//! them when the peer is not trusted. See the [crate docs](crate#trust-model).
+//!
 //! # Platform notes
 //!
 //! Sleeping uses a futex on Linux and named semaphores `<name>.data` / `<name>.space` on
@@ -53,7 +70,7 @@ pub mod broadcast;
 mod layout;
 mod spsc;
 
-use crate::sync::object::{Kind, Object};
+use crate::sync::object::{creation_setters, open_or_create, Creation, Kind, Object};
 use crate::{Error, Result};
 
 pub use layout::MIN_CAPACITY;
@@ -84,10 +101,21 @@ pub enum WaitMode {
 }
 
 /// Options for creating or opening a channel; see [`options`].
+///
+/// ```
+/// use shmkit::channel;
+/// # let name = format!("doc-chan-opts-{}", std::process::id());
+/// // Whichever side starts first creates the channel; the other opens it.
+/// let rx = channel::options().capacity(1 << 16).mode(0o660).open_or_create_consumer(&name)?;
+/// let tx = channel::options().capacity(1 << 16).mode(0o660).open_or_create_producer(&name)?;
+/// assert!(rx.is_creator() && !tx.is_creator());
+/// # Ok::<(), shmkit::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     capacity: usize,
     wait: WaitMode,
+    how: Creation,
 }
 
 /// Options for creating or opening a channel.
@@ -96,7 +124,10 @@ pub fn options() -> Options {
 }
 
 impl Options {
-    /// Ring capacity in bytes; rounded up to a power of two, at least [`MIN_CAPACITY`].
+    creation_setters!();
+
+    /// Ring capacity in bytes; rounded up to a power of two, at least [`MIN_CAPACITY`]. Used
+    /// when creating; an opened channel keeps its capacity.
     pub fn capacity(&mut self, capacity: usize) -> &mut Self {
         self.capacity = capacity;
         self
@@ -125,6 +156,7 @@ impl Options {
         let cap = self.ring_capacity(name)?;
         let (obj, (bells, claim)) = Object::create(
             name,
+            self.how,
             Kind::Channel,
             layout::RING + cap,
             [cap as u64, 0, 0],
@@ -197,6 +229,27 @@ impl Options {
     /// As [`Options::open_producer`].
     pub fn open_consumer(&self, name: &str) -> Result<Consumer> {
         Consumer::new(self.open_side(name, Role::Consumer)?)
+    }
+
+    /// Opens the channel `name` as its producer, creating it first if it does not exist. Two
+    /// processes racing here get one channel: one creates it, the other opens it once it is
+    /// initialised. [`Producer::is_creator`] tells which happened.
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create_producer`] and [`Options::open_producer`].
+    pub fn open_or_create_producer(&self, name: &str) -> Result<Producer> {
+        open_or_create(|| self.create_producer(name), || self.open_producer(name))
+    }
+
+    /// Opens the channel `name` as its consumer, creating it first if it does not exist; see
+    /// [`Options::open_or_create_producer`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create_consumer`] and [`Options::open_consumer`].
+    pub fn open_or_create_consumer(&self, name: &str) -> Result<Consumer> {
+        open_or_create(|| self.create_consumer(name), || self.open_consumer(name))
     }
 }
 

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use super::layout::{self, Doorbell, Line, Peer, Role};
 use super::WaitMode;
+use crate::copy;
 use crate::liveness::{Claim, Clock};
 use crate::sync::object::Object;
 use crate::sys::Deadline;
@@ -177,6 +178,9 @@ struct ConsumerCursor {
 
 /// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
 /// dropping it without committing publishes nothing.
+///
+/// It dereferences to `&mut [u8]` over the ring, past everything published: a cooperating
+/// consumer never touches it. [`Producer::send`] copies instead.
 #[derive(Debug)]
 #[must_use = "a loan publishes nothing until commit()"]
 pub struct Loan<'a> {
@@ -189,6 +193,12 @@ pub struct Loan<'a> {
 }
 
 /// A received message, read in place from the ring; releasing it (drop) frees its space.
+///
+/// It dereferences to `&[u8]` over the ring. The protocol gives this frame to the consumer
+/// until the sample is dropped, so a cooperating producer never writes it; a process outside
+/// the protocol that can write the segment could, which Rust calls undefined behaviour for a
+/// live `&[u8]`. When the producer is not trusted, use [`Consumer::recv_into`], which copies
+/// without making a reference (see the [trust model](crate#trust-model)).
 #[derive(Debug)]
 pub struct Sample<'a> {
     c: &'a mut Consumer,
@@ -224,6 +234,12 @@ impl Producer {
     /// The ring's size in bytes.
     pub fn capacity(&self) -> usize {
         self.s.cap
+    }
+
+    /// Whether this side created the channel (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.s.obj.is_creator()
     }
 
     /// The largest message this channel always accepts: `capacity / 2 - 8`.
@@ -543,6 +559,12 @@ impl Consumer {
         self.s.cap
     }
 
+    /// Whether this side created the channel (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.s.obj.is_creator()
+    }
+
     /// Changes how this side waits (see [`WaitMode`]).
     pub fn set_wait_mode(&mut self, wait: WaitMode) {
         self.s.wait = wait;
@@ -604,13 +626,20 @@ impl Consumer {
 
     /// Receives the next message into `buf` (cleared first); returns its length.
     ///
+    /// The copy-out path: the message is copied from the ring into `buf` without a reference
+    /// to the shared bytes ever being made, so a producer that is not trusted can at worst
+    /// put wrong bytes in `buf` (see the [trust model](crate#trust-model)).
+    ///
     /// # Errors
     ///
     /// As [`Consumer::recv`].
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
         let sample = self.recv()?;
         buf.clear();
-        buf.extend_from_slice(&sample);
+        // SAFETY: the payload lies inside the ring (checked by `peek`) and the protocol keeps
+        // the producer away from it until the sample is dropped (see `Sample`'s `Deref`); a
+        // producer outside the protocol can only make the copied bytes wrong.
+        unsafe { copy::load_shared_vec(false, sample.payload, sample.len, buf) };
         Ok(sample.len())
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::object::{Kind, Object, DATA, WORD};
+use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA, WORD};
 use super::waker::{Waker, ALL};
 use crate::sys::Deadline;
 use crate::{Error, Result};
@@ -44,16 +44,51 @@ pub struct Event {
     reset: Reset,
 }
 
-impl Event {
+/// How to create or open an [`Event`]: the builder behind [`Event::options`].
+///
+/// ```
+/// use shmkit::sync::{Event, Reset};
+/// # let name = format!("doc-event-opts-{}", std::process::id());
+/// let ev = Event::options().reset(Reset::Manual).mode(0o660).open_or_create(&name)?;
+/// assert_eq!(ev.reset_mode(), Reset::Manual);
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventOptions {
+    how: Creation,
+    reset: Reset,
+}
+
+impl Default for EventOptions {
+    fn default() -> Self {
+        EventOptions {
+            how: Creation::default(),
+            reset: Reset::Auto,
+        }
+    }
+}
+
+impl EventOptions {
+    creation_setters!();
+
+    /// The reset mode of an event this creates (default [`Reset::Auto`]). An event that is
+    /// opened keeps its creator's mode; [`Event::reset_mode`] tells.
+    pub fn reset(&mut self, reset: Reset) -> &mut Self {
+        self.reset = reset;
+        self
+    }
+
     /// Creates the event `name`, not set.
     ///
     /// # Errors
     ///
     /// As [`Segment::create`](crate::Segment::create).
-    pub fn create(name: &str, reset: Reset) -> Result<Event> {
+    pub fn create(&self, name: &str) -> Result<Event> {
+        let reset = self.reset;
         let params = [u64::from(reset == Reset::Manual), 0, 0];
-        let (obj, waker) =
-            Object::create(name, Kind::Event, DATA, params, |o| Waker::create(o.name()))?;
+        let (obj, waker) = Object::create(name, self.how, Kind::Event, DATA, params, |o| {
+            Waker::create(o.name())
+        })?;
         Ok(Event { obj, waker, reset })
     }
 
@@ -61,8 +96,9 @@ impl Event {
     ///
     /// # Errors
     ///
-    /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
-    pub fn open(name: &str) -> Result<Event> {
+    /// `NotFound`, `AccessDenied`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS
+    /// error.
+    pub fn open(&self, name: &str) -> Result<Event> {
         let (obj, header) = Object::open(name, Kind::Event, DATA)?;
         let reset = match header.params[0] {
             0 => Reset::Auto,
@@ -76,6 +112,47 @@ impl Event {
         };
         let waker = Waker::open(name)?;
         Ok(Event { obj, waker, reset })
+    }
+
+    /// Opens the event `name` if it exists, else creates it (not set). Two processes racing
+    /// here get one event; [`Event::is_creator`] tells which happened.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventOptions::create`] and [`EventOptions::open`].
+    pub fn open_or_create(&self, name: &str) -> Result<Event> {
+        open_or_create(|| self.create(name), || self.open(name))
+    }
+}
+
+impl Event {
+    /// Options to create or open an event: reset mode, mode, keep, open-or-create.
+    pub fn options() -> EventOptions {
+        EventOptions::default()
+    }
+
+    /// Creates the event `name`, not set (mode 0600; removed when the creator drops it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create(name: &str, reset: Reset) -> Result<Event> {
+        Event::options().reset(reset).create(name)
+    }
+
+    /// Opens the existing event `name`; its reset mode is the creator's.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventOptions::open`].
+    pub fn open(name: &str) -> Result<Event> {
+        Event::options().open(name)
+    }
+
+    /// Whether this handle created the event (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.obj.is_creator()
     }
 
     /// The event's name.

@@ -22,11 +22,19 @@
 //! # Trust
 //!
 //! Headers, sizes and layouts are checked on open, so a foreign, truncated, mistyped or
-//! future segment is a typed error. What cannot be checked is the OS mutex itself: on Linux
-//! the `pthread_mutex_t` lives in the segment, and a process that can write the segment can
-//! corrupt it (as it can corrupt any data the mutex protects). Processes that share a sync
-//! object with write access are trusted with it; give untrusted readers read-only access to
-//! data segments instead.
+//! future segment is a typed error, and no value read from a segment can make shmkit access
+//! memory outside it — with one exception. On Linux the `pthread_mutex_t` of a [`Mutex`] or
+//! [`Shared<T>`] lives in the segment, and glibc links a held robust mutex into the locking
+//! thread's robust list through pointers stored in the mutex itself; when the holder unlocks,
+//! glibc writes through them. A process that can write the segment can therefore corrupt
+//! the holder's memory, not only the mutex. Processes that share a `Mutex` or `Shared<T>`
+//! with write access are trusted as you would trust code in your own process. Events and
+//! semaphores keep only counters in the segment: a hostile writer can set, reset or drain
+//! them (denial of service), nothing more.
+//!
+//! [`SharedGuard`] dereferences to `&T` over the segment, sound while every writer follows
+//! the lock; [`SharedGuard::get`] / [`SharedGuard::set`] copy instead. See the
+//! [crate docs](crate#trust-model).
 //!
 //! # Platform notes
 //!
@@ -44,10 +52,10 @@ mod semaphore;
 mod shared;
 mod waker;
 
-pub use event::{Event, Reset};
+pub use event::{Event, EventOptions, Reset};
 pub use lock::{LockError, LockGuard, LockResult};
-pub use mutex::{Mutex, MutexGuard};
-pub use semaphore::Semaphore;
-pub use shared::{Shared, SharedGuard};
+pub use mutex::{Mutex, MutexGuard, MutexOptions};
+pub use semaphore::{Semaphore, SemaphoreOptions};
+pub use shared::{Shared, SharedGuard, SharedOptions};
 
 pub use bytemuck::{Pod, Zeroable};

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
-use super::object::{Kind, Object, DATA};
+use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
 use crate::sys::Deadline;
 use crate::Result;
 
@@ -51,14 +51,31 @@ pub struct MutexGuard<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
-impl Mutex {
-    /// Creates the mutex `name` (a segment of that name); the creator removes it when dropped.
+/// How to create or open a [`Mutex`]: the builder behind [`Mutex::options`].
+///
+/// ```
+/// use shmkit::sync::Mutex;
+/// # let name = format!("doc-mutex-opts-{}", std::process::id());
+/// // A service and its clients run as different users of one group.
+/// let m = Mutex::options().mode(0o660).open_or_create(&name)?;
+/// assert!(m.is_creator());
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MutexOptions {
+    how: Creation,
+}
+
+impl MutexOptions {
+    creation_setters!();
+
+    /// Creates the mutex `name` (a segment of that name).
     ///
     /// # Errors
     ///
     /// As [`Segment::create`](crate::Segment::create).
-    pub fn create(name: &str) -> Result<Mutex> {
-        let (obj, lock) = Object::create(name, Kind::Mutex, DATA, [0; 3], RawLock::init)?;
+    pub fn create(&self, name: &str) -> Result<Mutex> {
+        let (obj, lock) = Object::create(name, self.how, Kind::Mutex, DATA, [0; 3], RawLock::init)?;
         Ok(Mutex { lock, obj })
     }
 
@@ -66,18 +83,62 @@ impl Mutex {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`](crate::Error::NotFound), [`Error::KindMismatch`](crate::Error::KindMismatch)
-    /// if `name` is another kind of object, [`Error::Corrupt`](crate::Error::Corrupt) /
+    /// [`Error::NotFound`](crate::Error::NotFound), [`Error::AccessDenied`](crate::Error::AccessDenied),
+    /// [`Error::KindMismatch`](crate::Error::KindMismatch) if `name` is another kind of
+    /// object, [`Error::Corrupt`](crate::Error::Corrupt) /
     /// [`Error::VersionMismatch`](crate::Error::VersionMismatch) if it is not a valid one.
-    pub fn open(name: &str) -> Result<Mutex> {
+    pub fn open(&self, name: &str) -> Result<Mutex> {
         let (obj, _) = Object::open(name, Kind::Mutex, DATA)?;
         let lock = RawLock::attach(&obj)?;
         Ok(Mutex { lock, obj })
     }
 
+    /// Opens the mutex `name` if it exists, else creates it. Two processes racing here get one
+    /// mutex: one creates it, the other opens it once it is initialised.
+    /// [`Mutex::is_creator`] tells which happened.
+    ///
+    /// # Errors
+    ///
+    /// As [`MutexOptions::create`] and [`MutexOptions::open`].
+    pub fn open_or_create(&self, name: &str) -> Result<Mutex> {
+        open_or_create(|| self.create(name), || self.open(name))
+    }
+}
+
+impl Mutex {
+    /// Options to create or open a mutex: mode, keep, open-or-create.
+    pub fn options() -> MutexOptions {
+        MutexOptions::default()
+    }
+
+    /// Creates the mutex `name` (a segment of that name, mode 0600); the creator removes it
+    /// when dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create(name: &str) -> Result<Mutex> {
+        Mutex::options().create(name)
+    }
+
+    /// Opens the existing mutex `name`.
+    ///
+    /// # Errors
+    ///
+    /// As [`MutexOptions::open`].
+    pub fn open(name: &str) -> Result<Mutex> {
+        Mutex::options().open(name)
+    }
+
     /// The mutex's name.
     pub fn name(&self) -> &str {
         self.obj.name()
+    }
+
+    /// Whether this handle created the mutex (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.obj.is_creator()
     }
 
     fn guard(&self) -> MutexGuard<'_> {

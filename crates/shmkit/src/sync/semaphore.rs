@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::object::{Kind, Object, DATA, WORD};
+use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA, WORD};
 use super::waker::Waker;
 use crate::sys::Deadline;
 use crate::{Error, Result};
@@ -36,25 +36,67 @@ pub struct Semaphore {
     max: u32,
 }
 
-impl Semaphore {
-    /// Creates the semaphore `name` with `initial` permits and at most `max`.
+/// How to create or open a [`Semaphore`]: the builder behind [`Semaphore::options`].
+///
+/// ```
+/// use shmkit::sync::Semaphore;
+/// # let name = format!("doc-sem-opts-{}", std::process::id());
+/// let sem = Semaphore::options().initial(4).max(4).mode(0o660).open_or_create(&name)?;
+/// assert_eq!(sem.value(), 4);
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SemaphoreOptions {
+    how: Creation,
+    initial: u32,
+    max: u32,
+}
+
+impl Default for SemaphoreOptions {
+    fn default() -> Self {
+        SemaphoreOptions {
+            how: Creation::default(),
+            initial: 0,
+            max: u32::MAX,
+        }
+    }
+}
+
+impl SemaphoreOptions {
+    creation_setters!();
+
+    /// Permits of a semaphore this creates (default 0). An opened one keeps its count.
+    pub fn initial(&mut self, initial: u32) -> &mut Self {
+        self.initial = initial;
+        self
+    }
+
+    /// The maximum count of a semaphore this creates (default `u32::MAX`). An opened one
+    /// keeps its creator's; [`Semaphore::max`] tells.
+    pub fn max(&mut self, max: u32) -> &mut Self {
+        self.max = max;
+        self
+    }
+
+    /// Creates the semaphore `name`.
     ///
     /// # Errors
     ///
     /// [`Error::SizeInvalid`] if `max` is 0 or `initial > max`; else as
     /// [`Segment::create`](crate::Segment::create).
-    pub fn create(name: &str, initial: u32, max: u32) -> Result<Semaphore> {
+    pub fn create(&self, name: &str) -> Result<Semaphore> {
+        let (initial, max) = (self.initial, self.max);
         if max == 0 || initial > max {
             return Err(Error::size(
                 name,
                 format!("a semaphore needs 0 < max and initial <= max (got initial {initial}, max {max})"),
             ));
         }
-        let (obj, waker) =
-            Object::create(name, Kind::Semaphore, DATA, [u64::from(max), 0, 0], |o| {
-                o.word(WORD).store(initial, Ordering::Relaxed);
-                Waker::create(o.name())
-            })?;
+        let params = [u64::from(max), 0, 0];
+        let (obj, waker) = Object::create(name, self.how, Kind::Semaphore, DATA, params, |o| {
+            o.word(WORD).store(initial, Ordering::Relaxed);
+            Waker::create(o.name())
+        })?;
         Ok(Semaphore { obj, waker, max })
     }
 
@@ -62,8 +104,9 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
-    pub fn open(name: &str) -> Result<Semaphore> {
+    /// `NotFound`, `AccessDenied`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS
+    /// error.
+    pub fn open(&self, name: &str) -> Result<Semaphore> {
         let (obj, header) = Object::open(name, Kind::Semaphore, DATA)?;
         let max = u32::try_from(header.params[0])
             .ok()
@@ -74,6 +117,49 @@ impl Semaphore {
             })?;
         let waker = Waker::open(name)?;
         Ok(Semaphore { obj, waker, max })
+    }
+
+    /// Opens the semaphore `name` if it exists, else creates it. Two processes racing here
+    /// get one semaphore; [`Semaphore::is_creator`] tells which happened.
+    ///
+    /// # Errors
+    ///
+    /// As [`SemaphoreOptions::create`] and [`SemaphoreOptions::open`].
+    pub fn open_or_create(&self, name: &str) -> Result<Semaphore> {
+        open_or_create(|| self.create(name), || self.open(name))
+    }
+}
+
+impl Semaphore {
+    /// Options to create or open a semaphore: initial and maximum count, mode, keep,
+    /// open-or-create.
+    pub fn options() -> SemaphoreOptions {
+        SemaphoreOptions::default()
+    }
+
+    /// Creates the semaphore `name` with `initial` permits and at most `max` (mode 0600;
+    /// removed when the creator drops it).
+    ///
+    /// # Errors
+    ///
+    /// As [`SemaphoreOptions::create`].
+    pub fn create(name: &str, initial: u32, max: u32) -> Result<Semaphore> {
+        Semaphore::options().initial(initial).max(max).create(name)
+    }
+
+    /// Opens the existing semaphore `name`.
+    ///
+    /// # Errors
+    ///
+    /// As [`SemaphoreOptions::open`].
+    pub fn open(name: &str) -> Result<Semaphore> {
+        Semaphore::options().open(name)
+    }
+
+    /// Whether this handle created the semaphore (and so removes its name when dropped,
+    /// unless told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.obj.is_creator()
     }
 
     /// The semaphore's name.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
-use super::object::{Kind, Object, DATA};
+use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
+use crate::copy;
 use crate::sys::Deadline;
 use crate::{Error, Result};
 
@@ -101,23 +102,32 @@ impl<T: Pod> Shared<T> {
         Self::data_offset() + std::mem::size_of::<T>().max(1)
     }
 
-    /// Creates the segment `name` holding `value`, with the default tag.
+    /// Options to create or open a shared value: type tag, mode, keep, open-or-create.
+    pub fn options() -> SharedOptions<T> {
+        SharedOptions {
+            how: Creation::default(),
+            tag: None,
+            _t: PhantomData,
+        }
+    }
+
+    /// Creates the segment `name` holding `value`, with the default tag (mode 0600; removed
+    /// when the creator drops it).
     ///
     /// # Errors
     ///
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create(name: &str, value: T) -> Result<Shared<T>> {
-        Self::create_tagged(name, &short_type_name::<T>(), value)
+        Self::options().create(name, value)
     }
 
     /// Opens the segment `name`, which must hold a `T` with the default tag.
     ///
     /// # Errors
     ///
-    /// `NotFound`, [`Error::LayoutMismatch`] if it holds another type, `KindMismatch`,
-    /// `Corrupt`, `VersionMismatch`, or an OS error.
+    /// As [`SharedOptions::open`].
     pub fn open(name: &str) -> Result<Shared<T>> {
-        Self::open_tagged(name, &short_type_name::<T>())
+        Self::options().open(name)
     }
 
     /// Creates the segment `name` holding `value`, recording `tag` as the type's identity.
@@ -126,24 +136,7 @@ impl<T: Pod> Shared<T> {
     ///
     /// As [`Shared::create`].
     pub fn create_tagged(name: &str, tag: &str, value: T) -> Result<Shared<T>> {
-        let () = Self::ALIGN_OK;
-        let params = [
-            std::mem::size_of::<T>() as u64,
-            std::mem::align_of::<T>() as u64,
-            fingerprint(tag),
-        ];
-        let (obj, lock) = Object::create(name, Kind::Shared, Self::len(), params, |o| {
-            // SAFETY: the data offset is aligned for T (page-aligned mapping, offset a
-            // multiple of align_of::<T>()) and `len()` bytes fit in the new segment; nobody
-            // else can see the object before it is published.
-            unsafe { o.ptr(Self::data_offset()).cast::<T>().write(value) };
-            RawLock::init(o)
-        })?;
-        Ok(Shared {
-            lock,
-            obj,
-            _t: PhantomData,
-        })
+        Self::options().tag(tag).create(name, value)
     }
 
     /// Opens the segment `name`, which must hold a `T` created with `tag`.
@@ -152,38 +145,13 @@ impl<T: Pod> Shared<T> {
     ///
     /// As [`Shared::open`].
     pub fn open_tagged(name: &str, tag: &str) -> Result<Shared<T>> {
-        let () = Self::ALIGN_OK;
-        let (obj, header) = Object::open(name, Kind::Shared, Self::len())?;
-        let [size, align, fp] = header.params;
-        let mismatch = |what: &str, found: u64, want: u64| Error::LayoutMismatch {
-            name: name.to_owned(),
-            reason: format!(
-                "{what} is {found} in the segment, {want} for {}",
-                std::any::type_name::<T>()
-            ),
-        };
-        if size != std::mem::size_of::<T>() as u64 {
-            return Err(mismatch("the size", size, std::mem::size_of::<T>() as u64));
-        }
-        if align != std::mem::align_of::<T>() as u64 {
-            return Err(mismatch(
-                "the alignment",
-                align,
-                std::mem::align_of::<T>() as u64,
-            ));
-        }
-        if fp != fingerprint(tag) {
-            return Err(Error::LayoutMismatch {
-                name: name.to_owned(),
-                reason: format!("the type tag differs (this side expects {tag:?})"),
-            });
-        }
-        let lock = RawLock::attach(&obj)?;
-        Ok(Shared {
-            lock,
-            obj,
-            _t: PhantomData,
-        })
+        Self::options().tag(tag).open(name)
+    }
+
+    /// Whether this handle created the value's segment (and so removes its name when
+    /// dropped, unless told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.obj.is_creator()
     }
 
     /// The segment's name.
@@ -231,7 +199,149 @@ impl<T: Pod> Shared<T> {
     }
 }
 
+/// How to create or open a [`Shared<T>`]: the builder behind [`Shared::options`].
+///
+/// ```
+/// use shmkit::sync::Shared;
+/// # let name = format!("doc-shared-opts-{}", std::process::id());
+/// let hits = Shared::<u64>::options().tag("hits v1").mode(0o660).open_or_create(&name, 0)?;
+/// assert!(hits.is_creator());
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+pub struct SharedOptions<T: Pod> {
+    how: Creation,
+    tag: Option<String>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Pod> Clone for SharedOptions<T> {
+    fn clone(&self) -> Self {
+        SharedOptions {
+            how: self.how,
+            tag: self.tag.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Pod> fmt::Debug for SharedOptions<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedOptions")
+            .field("how", &self.how)
+            .field("tag", &self.tag)
+            .finish()
+    }
+}
+
+impl<T: Pod> SharedOptions<T> {
+    creation_setters!();
+
+    /// The tag recorded as the type's identity (default: the type's name without module
+    /// paths; see [`Shared`]'s "Type checks on open").
+    pub fn tag(&mut self, tag: &str) -> &mut Self {
+        self.tag = Some(tag.to_owned());
+        self
+    }
+
+    fn tag_fingerprint(&self) -> (String, u64) {
+        let tag = self.tag.clone().unwrap_or_else(short_type_name::<T>);
+        let fp = fingerprint(&tag);
+        (tag, fp)
+    }
+
+    /// Creates the segment `name` holding `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segment::create`](crate::Segment::create).
+    pub fn create(&self, name: &str, value: T) -> Result<Shared<T>> {
+        let () = Shared::<T>::ALIGN_OK;
+        let params = [
+            std::mem::size_of::<T>() as u64,
+            std::mem::align_of::<T>() as u64,
+            self.tag_fingerprint().1,
+        ];
+        let offset = Shared::<T>::data_offset();
+        let (obj, lock) = Object::create(
+            name,
+            self.how,
+            Kind::Shared,
+            Shared::<T>::len(),
+            params,
+            |o| {
+                // SAFETY: the data offset is aligned for T (page-aligned mapping, offset a
+                // multiple of align_of::<T>()) and `len()` bytes fit in the new segment;
+                // nobody else can see the object before it is published.
+                unsafe { o.ptr(offset).cast::<T>().write(value) };
+                RawLock::init(o)
+            },
+        )?;
+        Ok(Shared {
+            lock,
+            obj,
+            _t: PhantomData,
+        })
+    }
+
+    /// Opens the segment `name`, which must hold a `T` with this tag.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `AccessDenied`, [`Error::LayoutMismatch`] if it holds another type,
+    /// `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
+    pub fn open(&self, name: &str) -> Result<Shared<T>> {
+        let () = Shared::<T>::ALIGN_OK;
+        let (obj, header) = Object::open(name, Kind::Shared, Shared::<T>::len())?;
+        let [size, align, fp] = header.params;
+        let mismatch = |what: &str, found: u64, want: u64| Error::LayoutMismatch {
+            name: name.to_owned(),
+            reason: format!(
+                "{what} is {found} in the segment, {want} for {}",
+                std::any::type_name::<T>()
+            ),
+        };
+        if size != std::mem::size_of::<T>() as u64 {
+            return Err(mismatch("the size", size, std::mem::size_of::<T>() as u64));
+        }
+        if align != std::mem::align_of::<T>() as u64 {
+            return Err(mismatch(
+                "the alignment",
+                align,
+                std::mem::align_of::<T>() as u64,
+            ));
+        }
+        let (tag, want) = self.tag_fingerprint();
+        if fp != want {
+            return Err(Error::LayoutMismatch {
+                name: name.to_owned(),
+                reason: format!("the type tag differs (this side expects {tag:?})"),
+            });
+        }
+        let lock = RawLock::attach(&obj)?;
+        Ok(Shared {
+            lock,
+            obj,
+            _t: PhantomData,
+        })
+    }
+
+    /// Opens the segment `name` if it exists (it must then hold a `T` with this tag), else
+    /// creates it holding `value`. Two processes racing here get one value;
+    /// [`Shared::is_creator`] tells which happened.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedOptions::create`] and [`SharedOptions::open`].
+    pub fn open_or_create(&self, name: &str, value: T) -> Result<Shared<T>> {
+        open_or_create(|| self.create(name, value), || self.open(name))
+    }
+}
+
 /// The locked value of a [`Shared<T>`]; dereferences to `T` and unlocks when dropped.
+///
+/// `Deref` gives a `&T` into the segment: sound while every process that can write it follows
+/// the lock. [`SharedGuard::get`] and [`SharedGuard::set`] copy instead, for when that is not
+/// certain (see the [trust model](crate#trust-model)).
 #[must_use = "the value unlocks when the guard is dropped"]
 pub struct SharedGuard<'a, T: Pod> {
     shared: &'a Shared<T>,
@@ -249,6 +359,42 @@ impl<T: Pod> SharedGuard<'_, T> {
         self.shared.lock.repairing(&self.shared.obj)
     }
 
+    /// A copy of the value, read without making a reference to the shared memory.
+    ///
+    /// Under the lock, cooperating processes do not write the value, so `*guard` is fine
+    /// between them. When the other processes that can write the segment are not trusted,
+    /// use this instead: a `&T` into memory that another process writes is undefined
+    /// behaviour, a copy in this process's memory is just a value to validate (every bit
+    /// pattern is a valid `T`). See the [trust model](crate#trust-model).
+    ///
+    /// ```
+    /// use shmkit::sync::Shared;
+    /// # let name = format!("doc-shared-get-{}", std::process::id());
+    /// let counter = Shared::<u64>::create(&name, 41)?;
+    /// let mut guard = counter.lock()?;
+    /// let next = guard.get() + 1;
+    /// guard.set(next);
+    /// assert_eq!(guard.get(), 42);
+    /// # Ok::<(), shmkit::Error>(())
+    /// ```
+    pub fn get(&self) -> T {
+        let mut value = <T as bytemuck::Zeroable>::zeroed();
+        // SAFETY: the value's bytes lie inside the mapping (checked at create/open), which
+        // lives while the guard does; the lock is held; the copy is atomic (`copy::load`), so
+        // even a racing writer in another thread makes no data race; `value` is private.
+        unsafe { copy::load(self.ptr().cast(), bytemuck::bytes_of_mut(&mut value)) };
+        value
+    }
+
+    /// Replaces the value with `value`, copied in without making a reference to shared memory
+    /// (the counterpart of [`SharedGuard::get`]). Takes `&mut self`, so no `&T` from this
+    /// guard is alive while the value changes.
+    pub fn set(&mut self, value: T) {
+        // SAFETY: as in `get`; the mapping is read-write; `&mut self` excludes references
+        // handed out by `Deref`.
+        unsafe { copy::store(bytemuck::bytes_of(&value), self.ptr().cast()) };
+    }
+
     fn ptr(&self) -> *mut T {
         self.shared.obj.ptr(Shared::<T>::data_offset()).cast()
     }
@@ -259,7 +405,8 @@ impl<T: Pod> Deref for SharedGuard<'_, T> {
     fn deref(&self) -> &T {
         // SAFETY: aligned and in bounds (checked at create/open); every bit pattern is a valid
         // `T` (Pod), so even a value torn by a killed writer is a valid `T`; the lock is held,
-        // and every process that follows the protocol writes only under it.
+        // and every process that follows the protocol writes only under it. A process that
+        // does not is outside the trust model (crate docs), which says so.
         unsafe { &*self.ptr() }
     }
 }

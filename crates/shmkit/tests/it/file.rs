@@ -5,7 +5,10 @@ use shmkit::{Access, Error, FileMapping};
 use crate::util;
 use crate::Role;
 
-pub const ROLES: &[(&str, Role)] = &[("file_write_flush_abort", child_write_flush_abort)];
+pub const ROLES: &[(&str, Role)] = &[
+    ("file_write_flush_abort", child_write_flush_abort),
+    ("file_read_after_shrink", child_read_after_shrink),
+];
 
 /// args: path, text — writes `text` at 10 000 through a mapping, flushes, and aborts (no unmap,
 /// no destructors): what was flushed must be in the file.
@@ -17,6 +20,41 @@ fn child_write_flush_abort(a: &[String]) {
     v.write_at(0, a[1].as_bytes()).unwrap();
     v.flush().unwrap();
     std::process::abort();
+}
+
+/// args: path — maps the whole file, says "mapped", waits until someone shrinks the file
+/// below 8192 bytes, then reads its second page (which no longer exists: SIGBUS).
+fn child_read_after_shrink(a: &[String]) {
+    let file = FileMapping::open(&a[0]).unwrap();
+    let view = file.map(Access::ReadOnly).unwrap();
+    println!("mapped");
+    while std::fs::metadata(&a[0]).unwrap().len() >= 8192 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let mut buf = [0u8; 8];
+    view.read_at(4096, &mut buf).unwrap();
+    println!("read past the end and lived");
+}
+
+/// The hazard `FileMapping`'s docs describe: a process that shrinks a mapped file kills the
+/// processes that touch the lost pages with SIGBUS (a crash, not a wrong read).
+#[cfg(unix)]
+#[test]
+fn shrinking_a_mapped_file_kills_readers_of_the_lost_pages_with_sigbus() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrink.bin");
+    drop(FileMapping::create(&path, 8192).unwrap());
+    let mut child = util::spawn("file_read_after_shrink", &[path.to_str().unwrap()]);
+    child.wait_for_line("mapped");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    let f = child.wait();
+    assert_eq!(f.status.signal(), Some(libc::SIGBUS), "{f:#?}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod channel;
 mod file;
 mod liveness;
 mod names;
+mod options;
 #[cfg(unix)]
 mod python;
 mod segment;
@@ -25,6 +26,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
         .chain(liveness::ROLES)
+        .chain(options::ROLES)
         .chain(util::ROLES)
 }
 
