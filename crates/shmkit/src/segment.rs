@@ -7,6 +7,11 @@
 //!
 //! * The process that **created** a segment owns its name: dropping that [`Segment`] removes
 //!   the name, unless it was told to keep it ([`SegmentOptions::keep`], [`Segment::set_keep`]).
+//!   It removes the name only if the name still refers to its segment: if someone removed
+//!   it (say with [`Segment::remove`]) and created a new segment under the same name, that
+//!   new segment is left alone. POSIX has no "unlink if it is this object", so the check
+//!   (device and inode of the name against the creator's descriptor) and the unlink are two
+//!   calls; a name removed and re-created between those two calls is still removed.
 //! * Processes that **opened** it never remove the name.
 //! * Views stay valid after the name is gone; the memory is freed when the last view and handle
 //!   in any process are closed.
@@ -207,7 +212,9 @@ impl Segment {
 impl Drop for Segment {
     fn drop(&mut self) {
         if self.created && !self.keep {
-            let _ = sys::shm_unlink(&self.name);
+            // Only if the name is still this segment's: it may have been removed and created
+            // again by someone else meanwhile.
+            let _ = sys::shm_unlink_created(&self.name, &self.section);
         }
     }
 }

@@ -8,6 +8,7 @@ mod names;
 #[cfg(unix)]
 mod python;
 mod segment;
+mod soundness;
 mod sync;
 mod util;
 
@@ -23,6 +24,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
+        .chain(soundness::ROLES)
         .chain(util::ROLES)
 }
 
