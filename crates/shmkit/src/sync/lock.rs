@@ -19,7 +19,8 @@
 //! | 2     | unrecoverable                    | `Err(Unrecoverable)`              |
 
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::object::{Object, LOCK_STATE, MUTEX};
 use crate::sys::{Acquired, Deadline, SysMutex};
@@ -30,9 +31,23 @@ const REPAIRING: u32 = 1;
 const UNRECOVERABLE: u32 = 2;
 
 /// The OS mutex of an object segment plus the portable consistency state.
+///
+/// # Leaked guards
+///
+/// On Linux the `pthread_mutex_t` lives in the mapping, and while a thread holds a robust
+/// mutex glibc keeps it on that thread's robust list: later locks and unlocks of other robust
+/// mutexes, and the kernel when the thread exits, write through that list. A guard leaked
+/// with `mem::forget` holds the mutex for ever, so unmapping the segment would leave the list
+/// pointing into unmapped (or re-used) memory — reachable from safe code. `held` therefore
+/// counts the guards of this handle that are out (at most one: shmkit's locks are not
+/// recursive), and the owner of the handle drops its object with [`RawLock::drop_object`],
+/// which leaks the mapping, for the rest of the process, if a guard is still out.
 #[derive(Debug)]
 pub(crate) struct RawLock {
     sys: SysMutex,
+    /// Guards of this handle not yet dropped. Written only by the lock's holder, so a plain
+    /// load and store (Relaxed) suffice: the mutex orders them, and `drop_object` has `&mut`.
+    held: AtomicUsize,
 }
 
 impl RawLock {
@@ -42,7 +57,7 @@ impl RawLock {
         // bytes long inside the mapping, which `obj` keeps alive as long as the RawLock (they
         // live in one struct); nobody else uses it before the object is published.
         let sys = unsafe { SysMutex::init(obj.ptr(MUTEX), obj.name())? };
-        Ok(RawLock { sys })
+        Ok(RawLock::new(sys))
     }
 
     /// Attaches to the lock of an opened (checked, ready) object.
@@ -50,7 +65,30 @@ impl RawLock {
         // SAFETY: as in `init`; the header check in `Object::open` says the creator put an
         // initialised mutex in the slot.
         let sys = unsafe { SysMutex::attach(obj.ptr(MUTEX), obj.name())? };
-        Ok(RawLock { sys })
+        Ok(RawLock::new(sys))
+    }
+
+    fn new(sys: SysMutex) -> RawLock {
+        RawLock {
+            sys,
+            held: AtomicUsize::new(0),
+        }
+    }
+
+    /// Drops `obj`, the object this lock lives in — but not its mapping while a guard of this
+    /// handle is out (leaked): that mapping then stays for the rest of the process. The
+    /// segment handle is dropped either way (so a creator still removes the name).
+    ///
+    /// # Safety
+    ///
+    /// `obj` is not used again (the caller is dropping it).
+    pub(crate) unsafe fn drop_object(&mut self, obj: &mut ManuallyDrop<Object>) {
+        // SAFETY: the caller never uses `obj` again.
+        let obj = unsafe { ManuallyDrop::take(obj) };
+        if *self.held.get_mut() > 0 {
+            let Object { view, .. } = obj;
+            std::mem::forget(view);
+        }
     }
 
     /// Locks; `Ok(true)` means the previous owner died and the caller must repair.
@@ -64,6 +102,9 @@ impl RawLock {
                 name: obj.name().to_owned(),
             });
         }
+        // A guard is about to exist (`to_result` makes it). Relaxed: see `held`.
+        self.held
+            .store(self.held.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if acquired == Acquired::OwnerDied {
             state.store(REPAIRING, Ordering::Relaxed);
             return Ok(true);
@@ -82,12 +123,14 @@ impl RawLock {
         obj.word(LOCK_STATE).load(Ordering::Relaxed) == REPAIRING
     }
 
-    /// Unlocks; a holder that did not repair leaves the lock unrecoverable.
+    /// Unlocks (a guard's drop); a holder that did not repair leaves the lock unrecoverable.
     pub(crate) fn unlock(&self, obj: &Object) {
         let state = obj.word(LOCK_STATE);
         if state.load(Ordering::Relaxed) == REPAIRING {
             state.store(UNRECOVERABLE, Ordering::Relaxed);
         }
+        self.held
+            .store(self.held.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
         self.sys.unlock();
     }
 }

@@ -1,6 +1,7 @@
 //! A named, robust mutex shared between processes.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
@@ -37,10 +38,18 @@ use crate::Result;
 ///   "owner died" when that pid no longer runs. A reused pid looks alive: the known hole.
 ///
 /// Guards are not `Send`: the thread that locked must unlock (all three OSes require it).
+///
+/// # Leaked guards
+///
+/// A guard leaked with [`std::mem::forget`] holds the mutex for ever. If the `Mutex` is
+/// then dropped, its mapping is *not* unmapped but leaked for the rest of the process: on
+/// Linux the `pthread_mutex_t` in it stays on the thread's robust list, which glibc and the
+/// kernel write through. The name is still removed (by a creator) as usual.
 #[derive(Debug)]
 pub struct Mutex {
     lock: RawLock,
-    obj: Object,
+    /// Dropped by `RawLock::drop_object` (see `Drop`).
+    obj: ManuallyDrop<Object>,
 }
 
 /// A held [`Mutex`]; dropping it unlocks.
@@ -59,7 +68,10 @@ impl Mutex {
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create(name: &str) -> Result<Mutex> {
         let (obj, lock) = Object::create(name, Kind::Mutex, DATA, [0; 3], RawLock::init)?;
-        Ok(Mutex { lock, obj })
+        Ok(Mutex {
+            lock,
+            obj: ManuallyDrop::new(obj),
+        })
     }
 
     /// Opens the existing mutex `name`.
@@ -72,7 +84,10 @@ impl Mutex {
     pub fn open(name: &str) -> Result<Mutex> {
         let (obj, _) = Object::open(name, Kind::Mutex, DATA)?;
         let lock = RawLock::attach(&obj)?;
-        Ok(Mutex { lock, obj })
+        Ok(Mutex {
+            lock,
+            obj: ManuallyDrop::new(obj),
+        })
     }
 
     /// The mutex's name.
@@ -119,6 +134,13 @@ impl Mutex {
         to_result(self.lock.lock(&self.obj, Deadline::after(timeout)), || {
             self.guard()
         })
+    }
+}
+
+impl Drop for Mutex {
+    fn drop(&mut self) {
+        // SAFETY: `obj` is not touched after this: the Mutex is being dropped.
+        unsafe { self.lock.drop_object(&mut self.obj) };
     }
 }
 

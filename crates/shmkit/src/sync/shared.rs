@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
@@ -36,9 +37,15 @@ use crate::{Error, Result};
 /// full paths differ between two programs that each define "the same" struct. Give an
 /// explicit tag ([`Shared::create_tagged`]) to version a layout or to tell apart two types of
 /// the same name and size.
+///
+/// # Leaked guards
+///
+/// As for [`Mutex`](super::Mutex): dropping a `Shared` while one of its guards was leaked
+/// with [`std::mem::forget`] leaks its mapping for the rest of the process.
 pub struct Shared<T: Pod> {
     lock: RawLock,
-    obj: Object,
+    /// Dropped by `RawLock::drop_object` (see `Drop`).
+    obj: ManuallyDrop<Object>,
     _t: PhantomData<T>,
 }
 
@@ -141,7 +148,7 @@ impl<T: Pod> Shared<T> {
         })?;
         Ok(Shared {
             lock,
-            obj,
+            obj: ManuallyDrop::new(obj),
             _t: PhantomData,
         })
     }
@@ -181,7 +188,7 @@ impl<T: Pod> Shared<T> {
         let lock = RawLock::attach(&obj)?;
         Ok(Shared {
             lock,
-            obj,
+            obj: ManuallyDrop::new(obj),
             _t: PhantomData,
         })
     }
@@ -228,6 +235,13 @@ impl<T: Pod> Shared<T> {
         to_result(self.lock.lock(&self.obj, Deadline::after(timeout)), || {
             self.guard()
         })
+    }
+}
+
+impl<T: Pod> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // SAFETY: `obj` is not touched after this: the Shared is being dropped.
+        unsafe { self.lock.drop_object(&mut self.obj) };
     }
 }
 
