@@ -154,11 +154,25 @@ impl MutexGuard<'_> {
     pub fn needs_repair(&self) -> bool {
         self.mutex.lock.repairing(&self.mutex.obj)
     }
+
+    /// Unlocks without repairing after an owner death: the next holder gets
+    /// [`LockError::OwnerDied`](super::LockError::OwnerDied) in turn (dropping the guard
+    /// instead makes the mutex unrecoverable). A plain unlock otherwise.
+    pub fn unlock_unrepaired(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.mutex.lock.unlock_unrepaired();
+    }
 }
+
+impl super::lock::sealed::Sealed for MutexGuard<'_> {}
 
 impl LockGuard for MutexGuard<'_> {
     fn lock_name(&self) -> &str {
         self.mutex.name()
+    }
+
+    fn unlock_unrepaired(self) {
+        MutexGuard::unlock_unrepaired(self);
     }
 }
 

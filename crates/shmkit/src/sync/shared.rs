@@ -24,7 +24,7 @@ use crate::{Error, Result};
 /// # let name = format!("doc-shared-{}", std::process::id());
 /// let counter = Shared::<u64>::create(&name, 0)?;
 /// let other = Shared::<u64>::open(&name)?;          // e.g. in another process
-/// *other.lock()? += 1;
+/// *other.lock()? += 1;    // `?` on an owner death: Err(OwnerDied), the next holder repairs
 /// assert_eq!(*counter.lock()?, 1);
 /// # Ok::<(), shmkit::Error>(())
 /// ```
@@ -263,6 +263,14 @@ impl<T: Pod> SharedGuard<'_, T> {
         self.shared.lock.repairing(&self.shared.obj)
     }
 
+    /// Unlocks without repairing after an owner death: the next holder gets
+    /// [`LockError::OwnerDied`](super::LockError::OwnerDied) in turn (dropping the guard
+    /// instead makes the lock unrecoverable). A plain unlock otherwise.
+    pub fn unlock_unrepaired(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.shared.lock.unlock_unrepaired();
+    }
+
     fn ptr(&self) -> *mut T {
         self.shared.obj.ptr(Shared::<T>::data_offset()).cast()
     }
@@ -291,9 +299,15 @@ impl<T: Pod + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
     }
 }
 
+impl<T: Pod> super::lock::sealed::Sealed for SharedGuard<'_, T> {}
+
 impl<T: Pod> LockGuard for SharedGuard<'_, T> {
     fn lock_name(&self) -> &str {
         self.shared.name()
+    }
+
+    fn unlock_unrepaired(self) {
+        SharedGuard::unlock_unrepaired(self);
     }
 }
 

@@ -1,17 +1,28 @@
 //! Soundness across processes: leaked guards, `?` on an owner death, sleepers killed asleep,
 //! a creator's drop racing a re-created name.
 
+use std::io::Write;
 use std::time::Duration;
 
-use shmkit::sync::{Mutex, Shared};
-use shmkit::{Access, Segment};
+use shmkit::sync::{LockError, Mutex, Shared};
+use shmkit::{Access, Error, Segment};
 
 use crate::util::{self, NameGuard};
 use crate::Role;
 
-pub const ROLES: &[(&str, Role)] = &[("leak_guards", child_leak_guards)];
+pub const ROLES: &[(&str, Role)] = &[
+    ("leak_guards", child_leak_guards),
+    ("hold_u64_and_hang", child_hold_u64_and_hang),
+    ("repair_u64", child_repair_u64),
+];
 
 const WAIT: Duration = Duration::from_secs(30);
+
+fn say(line: &str) {
+    let mut out = std::io::stdout();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
+}
 
 /// Whether this process maps the shared-memory object `name` (from /proc/self/maps).
 #[cfg(target_os = "linux")]
@@ -80,6 +91,66 @@ fn a_leaked_guard_keeps_its_mutex_mapped() {
         .make_consistent();
     assert_eq!(*s.lock().unwrap(), 7);
     drop(m.lock().unwrap());
+}
+
+/// args: name — locks a `Shared<u64>`, writes 999 (a half-done update), says "locked" and
+/// hangs until killed.
+fn child_hold_u64_and_hang(a: &[String]) {
+    let s = Shared::<u64>::open(&a[0]).unwrap();
+    let mut g = s.lock().unwrap();
+    *g = 999;
+    say("locked");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+/// args: name — locks a `Shared<u64>`, which must report the owner's death, and repairs it.
+fn child_repair_u64(a: &[String]) {
+    let s = Shared::<u64>::open(&a[0]).unwrap();
+    match s.lock_timeout(WAIT) {
+        Err(LockError::OwnerDied(mut g)) => {
+            assert_eq!(*g, 999);
+            *g = 1;
+            g.make_consistent();
+        }
+        Ok(_) => panic!("the owner's death went unreported"),
+        Err(LockError::Other(e)) => panic!("{e}"),
+    };
+}
+
+/// The `?` way to lock, as the `Shared` docs show it.
+fn bump(s: &Shared<u64>) -> shmkit::Result<()> {
+    *s.lock()? += 1;
+    Ok(())
+}
+
+#[test]
+fn question_mark_on_an_owner_death_hands_the_repair_on() {
+    let name = NameGuard::new("qmark");
+    let s = Shared::<u64>::create(&name, 0).unwrap();
+    let mut child = util::spawn("hold_u64_and_hang", &[&name]);
+    child.wait_for_line("locked");
+    child.kill();
+    assert!(matches!(bump(&s), Err(Error::OwnerDied { .. })));
+    // The lock was released unrepaired, not made unrecoverable: the next holder, in another
+    // process, is told of the death and repairs.
+    util::run("repair_u64", &[&name]).assert_success();
+    bump(&s).unwrap();
+    assert_eq!(*s.lock().unwrap(), 2);
+
+    // The same for a plain mutex, converting by hand.
+    let mname = NameGuard::new("qmarkm");
+    let m = Mutex::create(&mname).unwrap();
+    let mut child = util::spawn("mutex_hold_and_hang", &[&mname]);
+    child.wait_for_line("locked");
+    child.kill();
+    let e: Error = m.lock_timeout(WAIT).unwrap_err().into();
+    assert!(matches!(e, Error::OwnerDied { .. }), "{e:?}");
+    let again = m.lock_timeout(WAIT).unwrap_err().into_owner_died();
+    let g = again.expect("the death is reported again");
+    assert!(g.needs_repair());
+    g.make_consistent();
+    drop(g);
+    drop(m.try_lock().unwrap());
 }
 
 #[test]
