@@ -157,6 +157,11 @@ impl Segment {
         self.keep = keep;
     }
 
+    /// The OS object behind this handle.
+    pub(crate) fn section(&self) -> &Section {
+        &self.section
+    }
+
     /// The segment's owner (uid), permission bits and last change time, where the OS records
     /// them (Unix; `None` on Windows).
     pub fn owner_mode_mtime(&self) -> Option<(u32, u32, std::time::SystemTime)> {

@@ -2,9 +2,9 @@
 //! a creator's drop racing a re-created name.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use shmkit::sync::{LockError, Mutex, Shared};
+use shmkit::sync::{Event, LockError, Mutex, Reset, Semaphore, Shared};
 use shmkit::{Access, Error, Segment};
 
 use crate::util::{self, NameGuard};
@@ -14,6 +14,9 @@ pub const ROLES: &[(&str, Role)] = &[
     ("leak_guards", child_leak_guards),
     ("hold_u64_and_hang", child_hold_u64_and_hang),
     ("repair_u64", child_repair_u64),
+    ("event_sleep", child_event_sleep),
+    ("semaphore_sleep", child_semaphore_sleep),
+    ("take_permits", child_take_permits),
 ];
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -151,6 +154,122 @@ fn question_mark_on_an_owner_death_hands_the_repair_on() {
     g.make_consistent();
     drop(g);
     drop(m.try_lock().unwrap());
+}
+
+/// args: name — says "waiting" and waits for the event for ever (until killed).
+fn child_event_sleep(a: &[String]) {
+    let ev = Event::open(&a[0]).unwrap();
+    say("waiting");
+    ev.wait().unwrap();
+    panic!("woken: nobody sets this event");
+}
+
+/// args: name — says "waiting" and waits for a permit for ever (until killed).
+fn child_semaphore_sleep(a: &[String]) {
+    let sem = Semaphore::open(&a[0]).unwrap();
+    say("waiting");
+    sem.wait().unwrap();
+    panic!("woken: nobody posts this semaphore");
+}
+
+/// The sleeper count of a sync object (offset 76 of its segment, see `sync/object.rs`).
+fn sleepers(view: &shmkit::View) -> u32 {
+    view.atomic_u32(76)
+        .unwrap()
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Starts `role` on `name`, waits until it sleeps (sleeper count 1), and kills it.
+fn kill_a_sleeper(role: &str, name: &str, view: &shmkit::View) {
+    let mut child = util::spawn(role, &[name]);
+    child.wait_for_line("waiting");
+    let start = Instant::now();
+    while sleepers(view) == 0 {
+        assert!(start.elapsed() < WAIT, "the child never slept");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(20)); // most likely inside the futex by now
+    child.kill();
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_sleeper_killed_asleep_stops_costing_wakers_a_syscall() {
+    let name = NameGuard::new("deadsleep");
+    let ev = Event::create(&name, Reset::Auto).unwrap();
+    let ev_view = util::raw_view(&name);
+    kill_a_sleeper("event_sleep", &name, &ev_view);
+    assert_eq!(sleepers(&ev_view), 1, "the dead sleeper's count is left");
+    for _ in 0..20 {
+        ev.set().unwrap();
+        ev.try_wait().unwrap();
+    }
+    assert_eq!(sleepers(&ev_view), 0);
+
+    let name = NameGuard::new("deadsem");
+    let sem = Semaphore::create(&name, 0, 4).unwrap();
+    let view = util::raw_view(&name);
+    kill_a_sleeper("semaphore_sleep", &name, &view);
+    assert_eq!(sleepers(&view), 1);
+    for _ in 0..20 {
+        sem.post().unwrap();
+        sem.try_wait().unwrap();
+    }
+    assert_eq!(sleepers(&view), 0);
+    // Live sleepers are still woken.
+    let ev2 = Event::open(ev.name()).unwrap();
+    std::thread::scope(|s| {
+        let t = s.spawn(|| ev2.wait_timeout(WAIT));
+        while sleepers(&ev_view) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        ev.set().unwrap();
+        t.join().unwrap().unwrap();
+    });
+}
+
+/// args: name, threads, n — `threads` threads, each on its own handle, take `n` permits
+/// each; a lost wake-up shows as a timeout.
+fn child_take_permits(a: &[String]) {
+    let (threads, n): (usize, usize) = (a[1].parse().unwrap(), a[2].parse().unwrap());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let sem = Semaphore::open(&a[0]).unwrap();
+                for i in 0..n {
+                    sem.wait_timeout(WAIT)
+                        .unwrap_or_else(|e| panic!("permit {i}: {e}"));
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn sleepers_in_flight_are_never_reset_away() {
+    // Posts trickle in while four sleepers in two processes come and go: the wakes that find
+    // nobody asleep (sleepers in flight) make wakers try to reset the count again and again.
+    let name = NameGuard::new("inflight");
+    let sem = Semaphore::create(&name, 0, u32::MAX).unwrap();
+    let (threads, n) = (2, 500);
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            util::spawn(
+                "take_permits",
+                &[&name, &threads.to_string(), &n.to_string()],
+            )
+        })
+        .collect();
+    for i in 0..2 * threads * n {
+        sem.post().unwrap();
+        if i % 8 == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    for c in children {
+        c.wait().assert_success();
+    }
+    assert_eq!(sem.value(), 0);
 }
 
 #[test]

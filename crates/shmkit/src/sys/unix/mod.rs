@@ -10,7 +10,9 @@ use rustix::io::Errno;
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 use rustix::shm;
 
+mod gate;
 mod sync;
+pub(crate) use gate::*;
 pub(crate) use sync::*;
 
 use super::{OpenHow, Opened};

@@ -272,9 +272,9 @@ mod imp {
         let _ = futex::wait(word, futex::Flags::empty(), expected, timeout.as_ref());
     }
 
-    /// Wakes up to `n` sleepers in [`wait_word`] on `word`.
-    pub(crate) fn wake_word(word: &AtomicU32, n: u32) {
-        let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n);
+    /// Wakes up to `n` sleepers in [`wait_word`] on `word`; how many were woken, if known.
+    pub(crate) fn wake_word(word: &AtomicU32, n: u32) -> Option<usize> {
+        rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n).ok()
     }
 
     #[cfg(test)]
@@ -440,7 +440,9 @@ mod imp {
     }
 
     /// Nothing to wake: waiters poll.
-    pub(crate) fn wake_word(_word: &AtomicU32, _n: u32) {}
+    pub(crate) fn wake_word(_word: &AtomicU32, _n: u32) -> Option<usize> {
+        None
+    }
 }
 
 pub(crate) use imp::SysMutex;
@@ -469,5 +471,11 @@ impl SysWaker {
     /// Wakes up to `n` sleepers on `word`.
     pub(crate) fn wake(&self, word: &AtomicU32, n: u32) {
         imp::wake_word(word, n);
+    }
+
+    /// Wakes up to `n` sleepers on `word`; returns how many were asleep and woken, where the
+    /// OS says (Linux), `None` elsewhere.
+    pub(crate) fn wake_counted(&self, word: &AtomicU32, n: u32) -> Option<usize> {
+        imp::wake_word(word, n)
     }
 }
