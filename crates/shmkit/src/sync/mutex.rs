@@ -44,7 +44,9 @@ use crate::Result;
 /// A guard leaked with [`std::mem::forget`] holds the mutex for ever. If the `Mutex` is
 /// then dropped, its mapping is *not* unmapped but leaked for the rest of the process: on
 /// Linux the `pthread_mutex_t` in it stays on the thread's robust list, which glibc and the
-/// kernel write through. The name is still removed (by a creator) as usual.
+/// kernel write through. The name is still removed (by a creator) as usual. (On Windows the
+/// mutex is a kernel object and on macOS a word only shmkit reads, so nothing outside points
+/// into the mapping there; the rule is the same everywhere all the same.)
 #[derive(Debug)]
 pub struct Mutex {
     lock: RawLock,

@@ -2,9 +2,9 @@
 //! a creator's drop racing a re-created name.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use shmkit::sync::{Event, LockError, Mutex, Reset, Semaphore, Shared};
+use shmkit::sync::{Event, LockError, Mutex, Semaphore, Shared};
 use shmkit::{Access, Error, Segment};
 
 use crate::util::{self, NameGuard};
@@ -173,6 +173,7 @@ fn child_semaphore_sleep(a: &[String]) {
 }
 
 /// The sleeper count of a sync object (offset 76 of its segment, see `sync/object.rs`).
+#[cfg(target_os = "linux")]
 fn sleepers(view: &shmkit::View) -> u32 {
     view.atomic_u32(76)
         .unwrap()
@@ -180,10 +181,11 @@ fn sleepers(view: &shmkit::View) -> u32 {
 }
 
 /// Starts `role` on `name`, waits until it sleeps (sleeper count 1), and kills it.
+#[cfg(target_os = "linux")]
 fn kill_a_sleeper(role: &str, name: &str, view: &shmkit::View) {
     let mut child = util::spawn(role, &[name]);
     child.wait_for_line("waiting");
-    let start = Instant::now();
+    let start = std::time::Instant::now();
     while sleepers(view) == 0 {
         assert!(start.elapsed() < WAIT, "the child never slept");
         std::thread::sleep(Duration::from_millis(1));
@@ -196,7 +198,7 @@ fn kill_a_sleeper(role: &str, name: &str, view: &shmkit::View) {
 #[cfg(target_os = "linux")]
 fn a_sleeper_killed_asleep_stops_costing_wakers_a_syscall() {
     let name = NameGuard::new("deadsleep");
-    let ev = Event::create(&name, Reset::Auto).unwrap();
+    let ev = Event::create(&name, shmkit::sync::Reset::Auto).unwrap();
     let ev_view = util::raw_view(&name);
     kill_a_sleeper("event_sleep", &name, &ev_view);
     assert_eq!(sleepers(&ev_view), 1, "the dead sleeper's count is left");
