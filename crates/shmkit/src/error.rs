@@ -135,7 +135,9 @@ pub enum Error {
     },
 
     /// The holder of a mutex died while holding it, and the data it protects may be
-    /// inconsistent. Returned when the lock's guard was not kept to repair the data.
+    /// inconsistent. Returned when a [`LockError::OwnerDied`](crate::sync::LockError) is
+    /// converted (`?`): the lock was then released unrepaired, and its next holder is told of
+    /// the death in turn.
     #[error("the owner of {name:?} died while holding it")]
     OwnerDied {
         /// The mutex.

@@ -169,6 +169,14 @@ pub(crate) fn claim(
 /// Gives role `claim` of `obj` back: its word becomes `state` with `pid` — if it is still
 /// the word this claim wrote (never clobbering a successor) — then the kernel's hold goes.
 pub(crate) fn release(obj: &Object, claim: Claim, word: &AtomicU64, state: u32, pid: u32) {
+    let hold = release_word(claim, word, state, pid);
+    role::release(obj.section(), hold);
+}
+
+/// The first half of [`release`], for a caller without the object at hand: sets the word and
+/// returns the kernel's hold. Dropping that hold closes it on Windows; on Linux the lock goes
+/// when the segment's descriptor closes, which such a caller is about to do.
+pub(crate) fn release_word(claim: Claim, word: &AtomicU64, state: u32, pid: u32) -> role::Hold {
     let (_, gen, _) = unpack(claim.word);
     // SYNC POINT: Release for everything the holder did before; pairs with the Acquire loads
     // of peers and claimants.
@@ -178,7 +186,7 @@ pub(crate) fn release(obj: &Object, claim: Claim, word: &AtomicU64, state: u32, 
         Ordering::AcqRel,
         Ordering::Relaxed,
     );
-    role::release(obj.section(), claim.hold);
+    claim.hold
 }
 
 /// Whether the holder recorded in role word `seen` of `slot` is still there (a system call).

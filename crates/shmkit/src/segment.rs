@@ -7,6 +7,11 @@
 //!
 //! * The process that **created** a segment owns its name: dropping that [`Segment`] removes
 //!   the name, unless it was told to keep it ([`SegmentOptions::keep`], [`Segment::set_keep`]).
+//!   It removes the name only if the name still refers to its segment: if someone removed
+//!   it (say with [`Segment::remove`]) and created a new segment under the same name, that
+//!   new segment is left alone. POSIX has no "unlink if it is this object", so the check
+//!   (device and inode of the name against the creator's descriptor) and the unlink are two
+//!   calls; a name removed and re-created between those two calls is still removed.
 //! * Processes that **opened** it never remove the name.
 //! * Views stay valid after the name is gone; the memory is freed when the last view and handle
 //!   in any process are closed.
@@ -157,15 +162,15 @@ impl Segment {
         self.keep = keep;
     }
 
+    /// The OS object behind this handle.
+    pub(crate) fn section(&self) -> &Section {
+        &self.section
+    }
+
     /// The segment's owner (uid), permission bits and last change time, where the OS records
     /// them (Unix; `None` on Windows).
     pub fn owner_mode_mtime(&self) -> Option<(u32, u32, std::time::SystemTime)> {
         sys::owner_mode_mtime(&self.section)
-    }
-
-    /// The open OS object, for the liveness calls.
-    pub(crate) fn section(&self) -> &Section {
-        &self.section
     }
 
     /// Maps the whole segment.
@@ -217,7 +222,9 @@ impl Segment {
 impl Drop for Segment {
     fn drop(&mut self) {
         if self.created && !self.keep {
-            let _ = sys::shm_unlink(&self.name);
+            // Only if the name is still this segment's: it may have been removed and created
+            // again by someone else meanwhile.
+            let _ = sys::shm_unlink_created(&self.name, &self.section);
         }
     }
 }

@@ -21,8 +21,8 @@
 //!
 //! # Semantics
 //!
-//! * Messages are 0 ..= [`Producer::max_message_len`] bytes (`capacity / 2 - 8`), delivered
-//!   in order, each exactly once.
+//! * Messages are 0 ..= [`Producer::max_message_len`] bytes (`capacity / 2 - 8`, at most
+//!   4 GiB - 16), delivered in order, each exactly once.
 //! * A full ring blocks the producer, an empty one the consumer; every wait has `try_`,
 //!   blocking and `_timeout` forms. [`WaitMode`] chooses spin-then-sleep, sleep, or busy-poll.
 //! * Disconnect: when one side is dropped or its process dies, the other side's calls

@@ -48,7 +48,13 @@ fn header(s: &Shared, off: usize) -> &AtomicU64 {
     unsafe { &*s.ring.add(off).cast::<AtomicU64>() }
 }
 
+/// The header word of a frame: `len` must fit the 32-bit length field (every frame the
+/// producer writes does: [`MAX_MESSAGE_LEN`] and pads are below 2^32).
 fn encode(len: usize, kind: u32) -> u64 {
+    debug_assert!(
+        len <= u32::MAX as usize,
+        "frame length {len} overflows its field"
+    );
     len as u64 | u64::from(kind) << 32
 }
 
@@ -242,7 +248,9 @@ impl Producer {
         self.s.obj.is_creator()
     }
 
-    /// The largest message this channel always accepts: `capacity / 2 - 8`.
+    /// The largest message this channel always accepts: `capacity / 2 - 8`, and at most
+    /// `u32::MAX` rounded down to 8, less 8 (4 GiB - 16: a frame's length has 32 bits), which
+    /// matters from 8 GiB rings on.
     pub fn max_message_len(&self) -> usize {
         max_message_len(self.s.cap)
     }
@@ -711,7 +719,50 @@ impl Drop for Sample<'_> {
     }
 }
 
-/// The largest message a ring of `cap` bytes always accepts.
+/// The largest message any ring accepts, whatever its size: a frame's length field has 32
+/// bits, so a frame (header and payload rounded up to 8) must stay within `u32::MAX`. Rings
+/// of 8 GiB and more reach it; a pad is shorter than the frame it precedes, so it fits too.
+pub(crate) const MAX_MESSAGE_LEN: usize = (u32::MAX as usize & !7) - FRAME_HEADER;
+
+/// The largest message a ring of `cap` bytes always accepts: half the ring less a frame
+/// header, and never more than [`MAX_MESSAGE_LEN`].
 pub(crate) fn max_message_len(cap: usize) -> usize {
-    cap / 2 - FRAME_HEADER
+    (cap / 2 - FRAME_HEADER).min(MAX_MESSAGE_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_longest_message_of_any_ring_keeps_its_frame_kind() {
+        const GIB: usize = 1 << 30;
+        assert_eq!(max_message_len(4 * GIB), 2 * GIB - 8);
+        assert_eq!(max_message_len(8 * GIB), 4 * GIB - 16);
+        for cap in [16 * GIB, 64 * GIB, 1 << 40] {
+            assert_eq!(max_message_len(cap), MAX_MESSAGE_LEN, "ring of {cap}");
+        }
+        for cap in [8 * GIB, 16 * GIB, 1 << 40] {
+            let len = max_message_len(cap);
+            assert!(frame_size(len) <= u32::MAX as usize);
+            // The frame written at the ring's start decodes as the message it is...
+            assert!(matches!(
+                Frame::decode(encode(len, KIND_MESSAGE), 0, cap),
+                Some(Frame::Message(l)) if l == len
+            ));
+            // ...and so does the pad before a frame that would not fit at the ring's end.
+            let pad = frame_size(len) - 8;
+            assert!(matches!(
+                Frame::decode(encode(pad, KIND_PAD), cap - pad, cap),
+                Some(Frame::Pad(p)) if p == pad
+            ));
+        }
+    }
+
+    #[test]
+    fn small_rings_keep_half_their_capacity() {
+        assert_eq!(max_message_len(4096), 2040);
+        assert_eq!(max_message_len(1 << 20), (1 << 19) - 8);
+    }
 }

@@ -15,7 +15,8 @@
 //!   the word is X": a futex on Linux (without `FUTEX_PRIVATE_FLAG`, so it works across
 //!   processes), a named kernel semaphore on Windows (`WaitOnAddress` is per-process), polling
 //!   on macOS. A sleeper count next to the word lets `set`/`post` skip the syscall when nobody
-//!   sleeps. The protocol and its orderings are in `waker.rs`.
+//!   sleeps; on Linux a count left raised by a sleeper killed asleep is reset once provably
+//!   stale. The protocol, its orderings and that repair are in `waker.rs`.
 //! * Every wait has `try_`, blocking and timeout forms; deadlines use the monotonic clock
 //!   (`Instant`, `CLOCK_MONOTONIC`), and spurious wake-ups are absorbed by re-checking the word.
 //!

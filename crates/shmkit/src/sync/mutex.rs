@@ -1,6 +1,7 @@
 //! A named, robust mutex shared between processes.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
@@ -37,10 +38,20 @@ use crate::Result;
 ///   "owner died" when that pid no longer runs. A reused pid looks alive: the known hole.
 ///
 /// Guards are not `Send`: the thread that locked must unlock (all three OSes require it).
+///
+/// # Leaked guards
+///
+/// A guard leaked with [`std::mem::forget`] holds the mutex for ever. If the `Mutex` is
+/// then dropped, its mapping is *not* unmapped but leaked for the rest of the process: on
+/// Linux the `pthread_mutex_t` in it stays on the thread's robust list, which glibc and the
+/// kernel write through. The name is still removed (by a creator) as usual. (On Windows the
+/// mutex is a kernel object and on macOS a word only shmkit reads, so nothing outside points
+/// into the mapping there; the rule is the same everywhere all the same.)
 #[derive(Debug)]
 pub struct Mutex {
     lock: RawLock,
-    obj: Object,
+    /// Dropped by `RawLock::drop_object` (see `Drop`).
+    obj: ManuallyDrop<Object>,
 }
 
 /// A held [`Mutex`]; dropping it unlocks.
@@ -76,7 +87,10 @@ impl MutexOptions {
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create(&self, name: &str) -> Result<Mutex> {
         let (obj, lock) = Object::create(name, self.how, Kind::Mutex, DATA, [0; 3], RawLock::init)?;
-        Ok(Mutex { lock, obj })
+        Ok(Mutex {
+            lock,
+            obj: ManuallyDrop::new(obj),
+        })
     }
 
     /// Opens the existing mutex `name`.
@@ -90,7 +104,10 @@ impl MutexOptions {
     pub fn open(&self, name: &str) -> Result<Mutex> {
         let (obj, _) = Object::open(name, Kind::Mutex, DATA)?;
         let lock = RawLock::attach(&obj)?;
-        Ok(Mutex { lock, obj })
+        Ok(Mutex {
+            lock,
+            obj: ManuallyDrop::new(obj),
+        })
     }
 
     /// Opens the mutex `name` if it exists, else creates it. Two processes racing here get one
@@ -183,6 +200,13 @@ impl Mutex {
     }
 }
 
+impl Drop for Mutex {
+    fn drop(&mut self) {
+        // SAFETY: `obj` is not touched after this: the Mutex is being dropped.
+        unsafe { self.lock.drop_object(&mut self.obj) };
+    }
+}
+
 impl MutexGuard<'_> {
     /// Declares the protected state repaired after an owner death; a no-op otherwise.
     pub fn make_consistent(&self) {
@@ -193,11 +217,25 @@ impl MutexGuard<'_> {
     pub fn needs_repair(&self) -> bool {
         self.mutex.lock.repairing(&self.mutex.obj)
     }
+
+    /// Unlocks without repairing after an owner death: the next holder gets
+    /// [`LockError::OwnerDied`](super::LockError::OwnerDied) in turn (dropping the guard
+    /// instead makes the mutex unrecoverable). A plain unlock otherwise.
+    pub fn unlock_unrepaired(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.mutex.lock.unlock_unrepaired();
+    }
 }
+
+impl super::lock::sealed::Sealed for MutexGuard<'_> {}
 
 impl LockGuard for MutexGuard<'_> {
     fn lock_name(&self) -> &str {
         self.mutex.name()
+    }
+
+    fn unlock_unrepaired(self) {
+        MutexGuard::unlock_unrepaired(self);
     }
 }
 

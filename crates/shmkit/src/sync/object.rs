@@ -214,11 +214,42 @@ pub(crate) fn open_or_create<T>(
 /// An object segment, mapped read-write.
 #[derive(Debug)]
 pub(crate) struct Object {
+    /// The creator role, held by the handle that created the object. First, so that it is
+    /// given back while the mapping it points into is still there.
+    creator: Option<CreatorRole>,
     pub(crate) view: View,
     // Dropped after the view: the creator's handle removes the name.
     pub(crate) segment: Segment,
-    /// The creator role, held by the handle that created the object.
-    creator: Option<Claim>,
+}
+
+/// The creator's hold of its role, given back on drop.
+#[derive(Debug)]
+struct CreatorRole {
+    claim: Option<Claim>,
+    /// The creator's role word in the mapping, which outlives this value (see `Object`).
+    word: *const AtomicU64,
+}
+
+// SAFETY: `word` points to an atomic in a shared mapping; nothing is tied to a thread.
+unsafe impl Send for CreatorRole {}
+// SAFETY: as above; the word is only used through atomic operations.
+unsafe impl Sync for CreatorRole {}
+
+impl Drop for CreatorRole {
+    fn drop(&mut self) {
+        if let Some(c) = self.claim.take() {
+            // SAFETY: the mapping is still there: `creator` is dropped before `view`, and a
+            // leaked mapping (`lock::RawLock::drop_object`) stays for the process's life.
+            let word = unsafe { &*self.word };
+            // The kernel's record (Linux: the OFD lock) goes with the segment's descriptor.
+            drop(liveness::release_word(
+                c,
+                word,
+                CREATOR_LEFT,
+                sys::current_pid(),
+            ));
+        }
+    }
 }
 
 impl Object {
@@ -252,13 +283,17 @@ impl Object {
         };
         view.write_at(0, bytemuck::bytes_of(&header))?;
         let mut obj = Object {
+            creator: None,
             view,
             segment,
-            creator: None,
         };
         let word = obj.creator_word();
-        obj.creator = match liveness::claim(&obj, slot::CREATOR, word, CREATOR_HOLDS, |_| true)? {
-            Claimed::Yes(c) => Some(c),
+        let claim = liveness::claim(&obj, slot::CREATOR, word, CREATOR_HOLDS, |_| true)?;
+        obj.creator = match claim {
+            Claimed::Yes(c) => Some(CreatorRole {
+                claim: Some(c),
+                word,
+            }),
             // Nobody else can hold the creator slot of a segment this call just created.
             Claimed::HeldBy(pid) => {
                 return Err(Error::InUse {
@@ -341,9 +376,9 @@ impl Object {
         }
         Ok((
             Object {
+                creator: None,
                 view,
                 segment,
-                creator: None,
             },
             header,
         ))
@@ -391,15 +426,6 @@ impl Object {
     /// it keeps it).
     pub(crate) fn is_creator(&self) -> bool {
         self.segment.is_creator()
-    }
-}
-
-impl Drop for Object {
-    fn drop(&mut self) {
-        if let Some(c) = self.creator.take() {
-            let pid = sys::current_pid();
-            liveness::release(self, c, self.creator_word(), CREATOR_LEFT, pid);
-        }
     }
 }
 

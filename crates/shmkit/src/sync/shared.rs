@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use crate::{Error, Result};
 /// # let name = format!("doc-shared-{}", std::process::id());
 /// let counter = Shared::<u64>::create(&name, 0)?;
 /// let other = Shared::<u64>::open(&name)?;          // e.g. in another process
-/// *other.lock()? += 1;
+/// *other.lock()? += 1;    // `?` on an owner death: Err(OwnerDied), the next holder repairs
 /// assert_eq!(*counter.lock()?, 1);
 /// # Ok::<(), shmkit::Error>(())
 /// ```
@@ -37,9 +38,15 @@ use crate::{Error, Result};
 /// full paths differ between two programs that each define "the same" struct. Give an
 /// explicit tag ([`Shared::create_tagged`]) to version a layout or to tell apart two types of
 /// the same name and size.
+///
+/// # Leaked guards
+///
+/// As for [`Mutex`](super::Mutex): dropping a `Shared` while one of its guards was leaked
+/// with [`std::mem::forget`] leaks its mapping for the rest of the process.
 pub struct Shared<T: Pod> {
     lock: RawLock,
-    obj: Object,
+    /// Dropped by `RawLock::drop_object` (see `Drop`).
+    obj: ManuallyDrop<Object>,
     _t: PhantomData<T>,
 }
 
@@ -278,7 +285,7 @@ impl<T: Pod> SharedOptions<T> {
         )?;
         Ok(Shared {
             lock,
-            obj,
+            obj: ManuallyDrop::new(obj),
             _t: PhantomData,
         })
     }
@@ -320,7 +327,7 @@ impl<T: Pod> SharedOptions<T> {
         let lock = RawLock::attach(&obj)?;
         Ok(Shared {
             lock,
-            obj,
+            obj: ManuallyDrop::new(obj),
             _t: PhantomData,
         })
     }
@@ -334,6 +341,13 @@ impl<T: Pod> SharedOptions<T> {
     /// As [`SharedOptions::create`] and [`SharedOptions::open`].
     pub fn open_or_create(&self, name: &str, value: T) -> Result<Shared<T>> {
         open_or_create(|| self.create(name, value), || self.open(name))
+    }
+}
+
+impl<T: Pod> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // SAFETY: `obj` is not touched after this: the Shared is being dropped.
+        unsafe { self.lock.drop_object(&mut self.obj) };
     }
 }
 
@@ -395,6 +409,14 @@ impl<T: Pod> SharedGuard<'_, T> {
         unsafe { copy::store(bytemuck::bytes_of(&value), self.ptr().cast()) };
     }
 
+    /// Unlocks without repairing after an owner death: the next holder gets
+    /// [`LockError::OwnerDied`](super::LockError::OwnerDied) in turn (dropping the guard
+    /// instead makes the lock unrecoverable). A plain unlock otherwise.
+    pub fn unlock_unrepaired(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.shared.lock.unlock_unrepaired();
+    }
+
     fn ptr(&self) -> *mut T {
         self.shared.obj.ptr(Shared::<T>::data_offset()).cast()
     }
@@ -424,9 +446,15 @@ impl<T: Pod + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
     }
 }
 
+impl<T: Pod> super::lock::sealed::Sealed for SharedGuard<'_, T> {}
+
 impl<T: Pod> LockGuard for SharedGuard<'_, T> {
     fn lock_name(&self) -> &str {
         self.shared.name()
+    }
+
+    fn unlock_unrepaired(self) {
+        SharedGuard::unlock_unrepaired(self);
     }
 }
 

@@ -11,34 +11,79 @@
 //!
 //! Either the waker sees the sleeper's increment and wakes it, or the sleeper's check (done
 //! again atomically by `FUTEX_WAIT`) sees the new word and does not sleep.
+//!
+//! # Sleepers that die asleep
+//!
+//! A process killed while asleep never counts itself out, so `sleepers` would stay raised for
+//! good and every later `set`/`post` would pay a wake syscall. A channel side clears its
+//! bell's count when it attaches, because it alone sleeps there; an event or semaphore has
+//! many sleepers, and a live one may be between `sleepers += 1` and its futex wait at any
+//! moment. Resetting the count then would erase that sleeper's registration: it would sleep
+//! with `sleepers == 0` and the next waker would skip the wake — a lost wake-up, far worse
+//! than a syscall. A reset is therefore allowed only when no live process can be anywhere
+//! between counting in and counting out, and that is what the kernel can tell:
+//!
+//! * every sleeper holds the object's *sleeper gate* — on Linux a shared `flock` on the
+//!   segment, see `sys::SleeperGate` — from before `sleepers += 1` until after
+//!   `sleepers -= 1`; the kernel drops it when the process dies;
+//! * a waker whose futex wake finds nobody asleep while `sleepers > 0`, [`MISSES`] times in a
+//!   row on this handle, tries to take the gate exclusively without waiting. If it gets it, no
+//!   live sleeper is counted (and none can count itself in meanwhile), so every registration
+//!   left is a dead process's: it stores 0, then opens the gate again. If it does not, a live
+//!   sleeper is in flight; nothing changes, and a later wake tries again.
+//!
+//! A sleeper that cannot take the gate (a waker holds it for those few instructions, or the
+//! OS refused) is not protected from a reset, so it does not count itself in at all: it naps
+//! [`UNGATED_NAP`] and looks again. (Counted and then reset, its `-= 1` would wrap the count,
+//! and the next sleeper's `+= 1` would bring it back to 0 while that one sleeps.) Processes
+//! built before the gate existed (same layout version) count themselves in without it; a
+//! reset while one of them is in flight can wrap the count like that, so do not mix them
+//! with this version on one event or semaphore. Elsewhere than Linux the gate does nothing and the count is never reset:
+//! macOS waiters poll (a wake costs nothing), and a Windows wake cannot tell whether it woke
+//! anyone.
 
 use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::time::Duration;
 
 use super::object::{Object, SLEEPERS};
-use crate::sys::{Deadline, SysWaker};
+use crate::sys::{self, Deadline, SleeperGate, SysWaker};
 use crate::Result;
 
 /// Wake every sleeper.
 pub(crate) const ALL: u32 = u32::MAX;
 
+/// Wakes in a row that found `sleepers > 0` but nobody asleep before a waker tries to reset
+/// the count (a live sleeper in flight explains a few; a dead one explains them all).
+const MISSES: u32 = 4;
+
+/// The longest sleep of a sleeper the gate does not protect.
+const UNGATED_NAP: Duration = Duration::from_millis(1);
+
 #[derive(Debug)]
 pub(crate) struct Waker {
     sys: SysWaker,
+    gate: SleeperGate,
+    /// Wakes in a row on this handle that found the count raised and nobody asleep.
+    misses: AtomicU32,
 }
 
 impl Waker {
     /// The waker of the new object `name` (on Windows, the semaphore `<name>.wake`).
     pub(crate) fn create(name: &str) -> Result<Waker> {
-        Ok(Waker {
-            sys: SysWaker::create(&format!("{name}.wake"))?,
-        })
+        Ok(Waker::new(SysWaker::create(&format!("{name}.wake"))?))
     }
 
     /// The waker of the existing object `name`.
     pub(crate) fn open(name: &str) -> Result<Waker> {
-        Ok(Waker {
-            sys: SysWaker::open(&format!("{name}.wake"))?,
-        })
+        Ok(Waker::new(SysWaker::open(&format!("{name}.wake"))?))
+    }
+
+    fn new(sys: SysWaker) -> Waker {
+        Waker {
+            sys,
+            gate: SleeperGate::default(),
+            misses: AtomicU32::new(0),
+        }
     }
 
     /// Sleeps while `word == expected`, until woken or `deadline`. May return spuriously;
@@ -50,6 +95,14 @@ impl Waker {
         expected: u32,
         deadline: Deadline,
     ) -> Result<()> {
+        let section = obj.segment.section();
+        if !self.gate.enter(section) {
+            // Not protected from a reset of the count (module docs), so not counted either
+            // (a reset would make this sleeper's `-= 1` wrap the count): nap, then look again.
+            let nap = deadline.remaining().unwrap_or(UNGATED_NAP);
+            std::thread::sleep(nap.min(UNGATED_NAP));
+            return Ok(());
+        }
         let sleepers = obj.word(SLEEPERS);
         sleepers.fetch_add(1, Ordering::Relaxed);
         // SYNC POINT: SeqCst fence between the registration and the re-check of the word;
@@ -61,6 +114,7 @@ impl Waker {
             Ok(())
         };
         sleepers.fetch_sub(1, Ordering::SeqCst);
+        self.gate.leave(section);
         r
     }
 
@@ -94,9 +148,26 @@ impl Waker {
         // SYNC POINT: SeqCst fence between the caller's change of the word and the sleeper
         // count's load; pairs with the fence in `wait`.
         fence(Ordering::SeqCst);
-        let sleeping = obj.word(SLEEPERS).load(Ordering::Relaxed);
+        let sleepers = obj.word(SLEEPERS);
+        let sleeping = sleepers.load(Ordering::Relaxed);
         if sleeping > 0 {
-            self.sys.wake(word, n.min(sleeping));
+            if self.sys.wake_counted(word, n.min(sleeping)) != Some(0) {
+                self.misses.store(0, Ordering::Relaxed);
+            } else if self.misses.fetch_add(1, Ordering::Relaxed) + 1 >= MISSES {
+                self.misses.store(0, Ordering::Relaxed);
+                self.reset_dead_sleepers(obj);
+            }
         }
+    }
+
+    /// Clears the sleeper count if every registration in it belongs to a dead process (see
+    /// the module docs); does nothing if a live sleeper may be counted.
+    #[cold]
+    fn reset_dead_sleepers(&self, obj: &Object) {
+        sys::with_no_sleepers(obj.segment.section(), || {
+            // Under the exclusive gate: no live sleeper is counted, and none can count itself
+            // in before the gate opens again (its `enter` fails or its shared lock waits).
+            obj.word(SLEEPERS).store(0, Ordering::SeqCst);
+        });
     }
 }

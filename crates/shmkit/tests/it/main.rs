@@ -10,6 +10,7 @@ mod options;
 #[cfg(unix)]
 mod python;
 mod segment;
+mod soundness;
 mod sync;
 mod util;
 
@@ -27,6 +28,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(broadcast::ROLES)
         .chain(liveness::ROLES)
         .chain(options::ROLES)
+        .chain(soundness::ROLES)
         .chain(util::ROLES)
 }
 

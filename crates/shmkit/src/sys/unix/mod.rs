@@ -10,8 +10,10 @@ use rustix::io::Errno;
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 use rustix::shm;
 
+mod gate;
 pub(crate) mod role;
 mod sync;
+pub(crate) use gate::*;
 pub(crate) use sync::*;
 
 use super::{OpenHow, Opened};
@@ -164,6 +166,40 @@ pub(crate) fn shm_list() -> Result<Vec<String>> {
 /// Removes the name `/<name>`; mappings and open handles stay valid.
 pub(crate) fn shm_unlink(name: &str) -> Result<()> {
     shm::unlink(name::posix(name).as_str()).map_err(|e| io("shm_unlink", name, e))
+}
+
+/// Removes the name `/<name>` if it still names the object open as `section` (its creator's
+/// handle): a name that was removed and created again by someone else is left alone.
+///
+/// The check and the unlink are two calls, so a name removed and re-created between them is
+/// still removed: POSIX has no "unlink if this object". The window is two syscalls wide.
+pub(crate) fn shm_unlink_created(name: &str, section: &Section) -> Result<()> {
+    if still_names(name, section) == Some(false) {
+        return Ok(());
+    }
+    shm_unlink(name)
+}
+
+/// Whether `name` names the object open as `section`, by device and inode: `Some(false)` if
+/// it names another object or none, `None` if this OS cannot tell.
+fn still_names(name: &str, section: &Section) -> Option<bool> {
+    let mine = rustix::fs::fstat(&section.fd).ok()?;
+    // Linux: the object is the file /dev/shm/<name>; stat needs no permission on it.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let now = rustix::fs::stat(format!("/dev/shm{}", name::posix(name)).as_str());
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let now = shm::open(
+        name::posix(name).as_str(),
+        shm::OFlags::RDONLY,
+        Mode::empty(),
+    )
+    .and_then(|fd| rustix::fs::fstat(&fd));
+    match now {
+        Ok(now) if mine.st_ino == 0 && now.st_ino == 0 => None, // no inode numbers here
+        Ok(now) => Some(now.st_dev == mine.st_dev && now.st_ino == mine.st_ino),
+        Err(Errno::NOENT) => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// A section over an open file (the caller has checked and sized it).

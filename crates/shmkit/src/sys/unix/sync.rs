@@ -44,6 +44,7 @@ pub(crate) fn current_pid() -> u32 {
 mod imp {
     use std::mem::MaybeUninit;
     use std::sync::atomic::AtomicU32;
+    use std::sync::OnceLock;
     use std::time::Instant;
 
     use super::MUTEX_SLOT;
@@ -53,14 +54,27 @@ mod imp {
     const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_SLOT);
     const _: () = assert!(std::mem::align_of::<libc::pthread_mutex_t>() <= 8);
 
-    #[cfg(target_env = "gnu")]
-    extern "C" {
-        // glibc >= 2.30; not yet in the libc crate.
-        fn pthread_mutex_clocklock(
-            mutex: *mut libc::pthread_mutex_t,
-            clock: libc::clockid_t,
-            abstime: *const libc::timespec,
-        ) -> libc::c_int;
+    /// `pthread_mutex_clocklock`: glibc >= 2.30, and not in the libc crate.
+    type ClockLock = unsafe extern "C" fn(
+        *mut libc::pthread_mutex_t,
+        libc::clockid_t,
+        *const libc::timespec,
+    ) -> libc::c_int;
+
+    /// `pthread_mutex_clocklock` if the C library has it, looked up once at run time: linking
+    /// it directly would stop the binary from loading on glibc < 2.30 (or on musl), for the
+    /// sake of timed locks alone.
+    fn clocklock() -> Option<ClockLock> {
+        static FOUND: OnceLock<Option<ClockLock>> = OnceLock::new();
+        *FOUND.get_or_init(|| {
+            // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no preconditions;
+            // it returns null when no loaded object defines the symbol.
+            let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"pthread_mutex_clocklock".as_ptr()) };
+            // SAFETY: a non-null address for this name is glibc's pthread_mutex_clocklock,
+            // whose C signature `ClockLock` spells.
+            (!f.is_null())
+                .then(|| unsafe { std::mem::transmute::<*mut libc::c_void, ClockLock>(f) })
+        })
     }
 
     /// A robust, process-shared, error-checking pthread mutex living in a mapping.
@@ -179,17 +193,37 @@ mod imp {
         }
     }
 
-    /// `pthread_mutex_clocklock` on CLOCK_MONOTONIC, with the deadline converted from `Instant`.
+    /// Locks `m`, waiting until `t`: `pthread_mutex_clocklock` on CLOCK_MONOTONIC where the C
+    /// library has it, else `pthread_mutex_timedlock`.
     ///
     /// # Safety
     ///
     /// `m` is an initialised mutex.
     unsafe fn timed_lock(m: *mut libc::pthread_mutex_t, t: Instant) -> libc::c_int {
+        // SAFETY: the caller's contract.
+        unsafe { timed_lock_with(m, t, clocklock()) }
+    }
+
+    /// [`timed_lock`] with `clocklock` given, so that tests can take the fallback.
+    ///
+    /// The fallback, `pthread_mutex_timedlock`, measures its deadline on CLOCK_REALTIME: the
+    /// time left until `t` is added to the wall clock's "now", so a wall-clock step during the
+    /// wait (NTP, an administrator) lengthens or shortens it by as much.
+    ///
+    /// # Safety
+    ///
+    /// `m` is an initialised mutex.
+    unsafe fn timed_lock_with(
+        m: *mut libc::pthread_mutex_t,
+        t: Instant,
+        clocklock: Option<ClockLock>,
+    ) -> libc::c_int {
         let left = t.saturating_duration_since(Instant::now());
-        #[cfg(target_env = "gnu")]
-        let clock = libc::CLOCK_MONOTONIC;
-        #[cfg(not(target_env = "gnu"))]
-        let clock = libc::CLOCK_REALTIME;
+        let clock = if clocklock.is_some() {
+            libc::CLOCK_MONOTONIC
+        } else {
+            libc::CLOCK_REALTIME
+        };
         let mut now = MaybeUninit::<libc::timespec>::uninit();
         // SAFETY: `now` is a valid out-pointer.
         unsafe { libc::clock_gettime(clock, now.as_mut_ptr()) };
@@ -205,12 +239,13 @@ mod imp {
             tv_sec: sec,
             tv_nsec: nsec,
         };
-        // SAFETY: `m` is initialised (caller) and `abs` is a valid timespec.
-        #[cfg(target_env = "gnu")]
-        return unsafe { pthread_mutex_clocklock(m, clock, &abs) };
-        // SAFETY: as above; without clocklock the deadline is on CLOCK_REALTIME.
-        #[cfg(not(target_env = "gnu"))]
-        return unsafe { libc::pthread_mutex_timedlock(m, &abs) };
+        match clocklock {
+            // SAFETY: `m` is initialised (caller), `abs` is a valid timespec on `clock`, and
+            // `f` is pthread_mutex_clocklock (see `clocklock`).
+            Some(f) => unsafe { f(m, clock, &abs) },
+            // SAFETY: as above; the deadline is on CLOCK_REALTIME, as timedlock wants.
+            None => unsafe { libc::pthread_mutex_timedlock(m, &abs) },
+        }
     }
 
     /// Sleeps while `word` holds `expected`, until woken or `deadline` (spurious returns allowed).
@@ -226,9 +261,56 @@ mod imp {
         let _ = futex::wait(word, futex::Flags::empty(), expected, timeout.as_ref());
     }
 
-    /// Wakes up to `n` sleepers in [`wait_word`] on `word`.
-    pub(crate) fn wake_word(word: &AtomicU32, n: u32) {
-        let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n);
+    /// Wakes up to `n` sleepers in [`wait_word`] on `word`; how many were woken, if known.
+    pub(crate) fn wake_word(word: &AtomicU32, n: u32) -> Option<usize> {
+        rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n).ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::sync::mpsc;
+        use std::time::Duration;
+
+        use super::*;
+
+        /// A robust mutex in (private) heap memory, and a thread that holds it until told.
+        #[test]
+        fn timed_locks_work_without_clocklock() {
+            let mut slot = Box::new([0u64; MUTEX_SLOT / 8]);
+            // SAFETY: the slot is 8-byte aligned, MUTEX_SLOT bytes, outlives the mutex (both
+            // live until the end of this test) and nobody else uses it.
+            let m = unsafe { SysMutex::init(slot.as_mut_ptr().cast(), "test").unwrap() };
+            for clocklock in [None, clocklock()] {
+                let (locked_tx, locked_rx) = mpsc::channel();
+                let (release_tx, release_rx) = mpsc::channel::<()>();
+                std::thread::scope(|s| {
+                    let m = &m;
+                    s.spawn(move || {
+                        m.lock(Deadline::Forever, "test").unwrap();
+                        locked_tx.send(()).unwrap();
+                        release_rx.recv().unwrap();
+                        m.unlock();
+                    });
+                    locked_rx.recv().unwrap();
+                    let soon = Instant::now() + Duration::from_millis(20);
+                    // SAFETY: `m.m` is initialised.
+                    let r = unsafe { timed_lock_with(m.m, soon, clocklock) };
+                    assert_eq!(r, libc::ETIMEDOUT, "clocklock: {}", clocklock.is_some());
+                    release_tx.send(()).unwrap();
+                });
+                let later = Instant::now() + Duration::from_secs(30);
+                // SAFETY: as above; the other thread has unlocked and ended.
+                assert_eq!(unsafe { timed_lock_with(m.m, later, clocklock) }, 0);
+                m.unlock();
+            }
+        }
+
+        #[test]
+        #[cfg(target_env = "gnu")]
+        fn glibc_has_clocklock() {
+            // Every glibc this crate is tested on is >= 2.30; the fallback is for older ones.
+            assert!(clocklock().is_some());
+        }
     }
 }
 
@@ -347,7 +429,9 @@ mod imp {
     }
 
     /// Nothing to wake: waiters poll.
-    pub(crate) fn wake_word(_word: &AtomicU32, _n: u32) {}
+    pub(crate) fn wake_word(_word: &AtomicU32, _n: u32) -> Option<usize> {
+        None
+    }
 }
 
 pub(crate) use imp::SysMutex;
@@ -376,5 +460,11 @@ impl SysWaker {
     /// Wakes up to `n` sleepers on `word`.
     pub(crate) fn wake(&self, word: &AtomicU32, n: u32) {
         imp::wake_word(word, n);
+    }
+
+    /// Wakes up to `n` sleepers on `word`; returns how many were asleep and woken, where the
+    /// OS says (Linux), `None` elsewhere.
+    pub(crate) fn wake_counted(&self, word: &AtomicU32, n: u32) -> Option<usize> {
+        imp::wake_word(word, n)
     }
 }

@@ -294,6 +294,12 @@ pub(crate) fn shm_unlink(name: &str) -> Result<()> {
     owned(h, "OpenFileMappingW", name, 0).map(drop)
 }
 
+/// What a creator's drop does to its name: nothing, as [`shm_unlink`] (Windows has no
+/// unlink; the mapping goes with its last handle).
+pub(crate) fn shm_unlink_created(name: &str, _section: &Section) -> Result<()> {
+    shm_unlink(name)
+}
+
 /// A section over an open file of `len` bytes (the caller has checked and sized it).
 pub(crate) fn file_section(file: &File, writable: bool, len: usize, path: &str) -> Result<Section> {
     let protect = if writable {

@@ -196,6 +196,12 @@ impl SysWaker {
         }
     }
 
+    /// As [`SysWaker::wake`]; how many sleepers were woken is not known here (`None`).
+    pub(crate) fn wake_counted(&self, word: &AtomicU32, n: u32) -> Option<usize> {
+        self.wake(word, n);
+        None
+    }
+
     /// Releases `n` permits (the caller passes at most the number of sleepers).
     pub(crate) fn wake(&self, _word: &AtomicU32, n: u32) {
         let n = n.min(i32::MAX as u32) as i32;
@@ -204,4 +210,25 @@ impl SysWaker {
             unsafe { ReleaseSemaphore(self.handle.as_raw_handle() as HANDLE, n, ptr::null_mut()) };
         }
     }
+}
+
+/// The sleeper gate (see the Unix backend): nothing here. Sleepers park on a kernel semaphore,
+/// and a wake cannot tell whether anyone was woken, so a stale sleeper count is not repaired
+/// on Windows; it costs a `ReleaseSemaphore` per wake and some spurious returns.
+#[derive(Debug, Default)]
+pub(crate) struct SleeperGate;
+
+impl SleeperGate {
+    /// Nothing to do; always protected.
+    pub(crate) fn enter(&self, _section: &super::Section) -> bool {
+        true
+    }
+
+    /// Nothing to do.
+    pub(crate) fn leave(&self, _section: &super::Section) {}
+}
+
+/// Never runs `reset`: there is no gate on Windows.
+pub(crate) fn with_no_sleepers(_section: &super::Section, _reset: impl FnOnce()) -> bool {
+    false
 }
