@@ -242,12 +242,8 @@ impl Drop for CreatorRole {
             // leaked mapping (`lock::RawLock::drop_object`) stays for the process's life.
             let word = unsafe { &*self.word };
             // The kernel's record (Linux: the OFD lock) goes with the segment's descriptor.
-            drop(liveness::release_word(
-                c,
-                word,
-                CREATOR_LEFT,
-                sys::current_pid(),
-            ));
+            // Windows: the hold's event closes as it goes out of scope.
+            let _hold = liveness::release_word(c, word, CREATOR_LEFT, sys::current_pid());
         }
     }
 }
