@@ -888,14 +888,7 @@ fn sigterm_and_sighup_end_create_and_remove_its_segment() {
         signal(&child.0, sig);
         let status = child.0.wait().unwrap();
         assert_eq!(status.code(), Some(0), "signal {sig}: {status:?}");
-        let mut err = String::new();
-        child
-            .0
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = rest_of_stderr(&mut child.0);
         assert_eq!(err, format!("removed {}\n", &*name));
         assert!(
             matches!(Segment::open(&name), Err(shmkit::Error::NotFound { .. })),
@@ -903,6 +896,15 @@ fn sigterm_and_sighup_end_create_and_remove_its_segment() {
             &*name
         );
     }
+}
+
+/// Everything a finished child wrote to its (piped) standard error.
+#[cfg(unix)]
+fn rest_of_stderr(child: &mut std::process::Child) -> String {
+    let mut err = String::new();
+    let mut pipe = child.stderr.take().expect("stderr is piped");
+    pipe.read_to_string(&mut err).expect("read stderr");
+    err
 }
 
 #[cfg(unix)]
@@ -922,14 +924,7 @@ fn sigterm_ends_a_waiting_recv_and_removes_its_channel() {
     signal(&child.0, libc::SIGTERM);
     let mut child = child;
     let status = child.0.wait().unwrap();
-    let mut err = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = rest_of_stderr(&mut child.0);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
         err.contains("interrupted") && !err.contains("panicked"),
@@ -959,14 +954,7 @@ fn sigterm_ends_watch_cleanly() {
     signal(&child.0, libc::SIGTERM); // mid-sleep: an hour-long interval does not delay it
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
-    let mut err = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = rest_of_stderr(&mut child.0);
     assert!(err.is_empty(), "{err}");
 }
 
