@@ -24,8 +24,8 @@
 //! The OS reporting an owner death also gives `OwnerDied` (and sets state 1). Unlocking in
 //! state 1 sets 2 (a guard dropped unrepaired) or leaves 1 (`unlock_unrepaired`; on Linux
 //! the pthread mutex is then marked consistent, else glibc would make it unrecoverable).
-//! Processes of the same layout version built before `unlock_unrepaired` existed take state
-//! 1 on a clean acquisition for consistent, and make it 2 when they unlock.
+//! (`unlock_unrepaired` came with layout version 3, so no process of an older version, which
+//! would take state 1 on a clean acquisition for consistent, can open the same mutex.)
 
 use std::fmt;
 use std::mem::ManuallyDrop;

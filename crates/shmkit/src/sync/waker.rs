@@ -36,9 +36,8 @@
 //! OS refused) is not protected from a reset, so it does not count itself in at all: it naps
 //! [`UNGATED_NAP`] and looks again. (Counted and then reset, its `-= 1` would wrap the count,
 //! and the next sleeper's `+= 1` would bring it back to 0 while that one sleeps.) Processes
-//! built before the gate existed (same layout version) count themselves in without it; a
-//! reset while one of them is in flight can wrap the count like that, so do not mix them
-//! with this version on one event or semaphore. Elsewhere than Linux the gate does nothing and the count is never reset:
+//! built before the gate existed cannot open these objects: the gate came with layout
+//! version 3. Elsewhere than Linux the gate does nothing and the count is never reset:
 //! macOS waiters poll (a wake costs nothing), and a Windows wake cannot tell whether it woke
 //! anyone.
 
