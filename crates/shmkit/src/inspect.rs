@@ -8,14 +8,14 @@
 use std::time::SystemTime;
 
 use crate::liveness::{self, slot};
-use crate::sync::object::{self, kind_label, Header, Kind as ObjectKind, HEADER_LEN, MAGIC};
+use crate::object::{self, kind_label, Header, Kind as ObjectKind, HEADER_LEN, MAGIC};
 use crate::sys::role;
 use crate::{Access, Result, Segment};
 
 /// The layout version of the object headers this build writes and reads ([`Info::layout_version`]
 /// of the objects it makes). Opening an object of another version is
 /// [`Error::VersionMismatch`](crate::Error::VersionMismatch).
-pub const LAYOUT_VERSION: u32 = crate::sync::object::LAYOUT_VERSION;
+pub const LAYOUT_VERSION: u32 = crate::object::LAYOUT_VERSION;
 
 /// What a segment holds, judged by its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

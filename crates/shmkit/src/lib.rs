@@ -81,6 +81,7 @@ mod file;
 pub mod inspect;
 mod liveness;
 pub mod name;
+mod object;
 pub mod segment;
 pub mod sync;
 mod sys;

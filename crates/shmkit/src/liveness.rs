@@ -42,7 +42,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::sync::object::Object;
+use crate::object::Object;
 use crate::sys::{self, role};
 use crate::Result;
 

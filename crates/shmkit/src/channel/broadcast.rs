@@ -42,7 +42,7 @@ use super::layout::{self, Doorbell, Line, Peer, Role};
 use super::WaitMode;
 use crate::copy;
 use crate::liveness::{self, slot, Claim, Claimed, Clock};
-use crate::sync::object::{creation_setters, Creation, Kind, Object};
+use crate::object::{creation_setters, Creation, Kind, Object};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use super::WaitMode;
 use crate::liveness::{self, slot, Claim, Claimed, Clock, CHECK_EVERY as LIVENESS_SLICE};
-use crate::sync::object::Object;
+use crate::object::Object;
 use crate::sys::{self, Deadline, SysWaker};
 use crate::{Error, Result};
 /// Spins of the adaptive wait before it sleeps.

@@ -70,7 +70,7 @@ pub mod broadcast;
 mod layout;
 mod spsc;
 
-use crate::sync::object::{creation_setters, open_or_create, Creation, Kind, Object};
+use crate::object::{creation_setters, open_or_create, Creation, Kind, Object};
 use crate::{Error, Result};
 
 pub use layout::MIN_CAPACITY;

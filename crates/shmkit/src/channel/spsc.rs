@@ -28,7 +28,7 @@ use super::layout::{self, Doorbell, Line, Peer, Role};
 use super::WaitMode;
 use crate::copy;
 use crate::liveness::{Claim, Clock};
-use crate::sync::object::Object;
+use crate::object::Object;
 use crate::sys::Deadline;
 use crate::{Error, Result};
 

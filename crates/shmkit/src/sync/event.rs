@@ -3,8 +3,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA, WORD};
 use super::waker::{Waker, ALL};
+use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA, WORD};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 

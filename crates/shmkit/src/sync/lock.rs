@@ -31,7 +31,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::object::{Object, LOCK_STATE, MUTEX};
+use crate::object::{Object, LOCK_STATE, MUTEX};
 use crate::sys::{Acquired, Deadline, SysMutex};
 use crate::{Error, Result};
 

@@ -48,7 +48,6 @@
 mod event;
 mod lock;
 mod mutex;
-pub(crate) mod object;
 mod semaphore;
 mod shared;
 mod waker;

@@ -5,7 +5,7 @@ use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
-use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
+use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
 use crate::sys::Deadline;
 use crate::Result;
 

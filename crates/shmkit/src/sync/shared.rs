@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
-use super::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
 use crate::copy;
+use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 

@@ -44,7 +44,7 @@
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::object::{Object, SLEEPERS};
+use crate::object::{Object, SLEEPERS};
 use crate::sys::{self, Deadline, SleeperGate, SysWaker};
 use crate::Result;
 

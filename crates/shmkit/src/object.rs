@@ -1,5 +1,10 @@
-//! The segment every sync object lives in: a versioned header, state words, a mutex slot, and
-//! (for `Shared<T>`) the value.
+//! The versioned object header every shmkit object (sync objects, channels, broadcasts)
+//! starts with, how objects are created, opened and checked, and — for sync objects — the
+//! state words, the mutex slot and (for `Shared<T>`) the value that follow it. It is the
+//! crate's own layer between segments and the kinds built on them, so it lives at crate level
+//! (channels and `inspect` use it as much as `sync` does).
+//!
+//! Sync objects:
 //!
 //! ```text
 //! offset  size  what
