@@ -86,7 +86,8 @@ fn a_relaxed_publication_is_caught() {
     loom::model(|| transfer(2, Ordering::Relaxed, Ordering::Release));
 }
 
-/// The doorbell (`Doorbell::sleep` / `ring`, and `sync::Waker`): a sleeper registers, fences,
+/// The notifier (`sync::notify::Notifier`, under channel doorbells, events and semaphores): a
+/// sleeper registers, fences,
 /// re-checks, and sleeps on `seq` (FUTEX_WAIT, modelled with park: a wake between the check
 /// and the sleep leaves a token, as a futex's value check does); the waker changes the
 /// condition, fences, and rings only if it sees a sleeper. A lost wake-up leaves the sleeper
@@ -128,8 +129,8 @@ fn the_doorbell_loses_no_wake_up() {
     loom::model(|| doorbell(true));
 }
 
-/// Taking over a place whose holder died (`layout::take_over`: channel sides and broadcast
-/// subscriber entries): two processes (pids 1 and 2, both alive) find the place held by dead
+/// Taking over a place whose holder died (`liveness::claim`: channel sides, the publisher,
+/// broadcast subscriber entries, once the kernel says the holder is gone): two processes (pids 1 and 2, both alive) find the place held by dead
 /// pid 9 and race to claim it. With the state and pid in one word and one compare-exchange of
 /// the exact word seen, exactly one wins. `split` restates the earlier protocol — exchange the state word
 /// alone, then store the pid — in which both can win.

@@ -20,14 +20,15 @@
 //! never share a cache line (nor an adjacent-line prefetch pair). Attachment words change only
 //! on attach and detach, so reading them on every call costs no cache miss.
 
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use std::time::Instant;
 
 use super::WaitMode;
 use crate::liveness::{self, slot, Claim, Claimed, Clock, CHECK_EVERY as LIVENESS_SLICE};
 use crate::object::Object;
-use crate::sys::{self, Deadline, SysWaker};
+use crate::sync::notify::Notifier;
+use crate::sys::{self, Deadline};
 use crate::{Error, Result};
 /// Spins of the adaptive wait before it sleeps.
 const SPINS: u32 = 2_000;
@@ -213,19 +214,13 @@ pub(crate) struct Peer<'a> {
     pub(crate) clock: &'a Clock,
 }
 
-/// Where one side sleeps until the other rings: a sequence word, a sleeper count, and the
-/// OS waker (futex on the sequence word; a named semaphore on Windows).
-///
-/// Sleeping side: `sleepers += 1`, SeqCst fence, read `seq`, check the condition, sleep on
-/// `seq` if it still holds, `sleepers -= 1`. Ringing side: change the state the condition
-/// reads, SeqCst fence, then, only if `sleepers > 0`, bump `seq` and wake. (Fences rather than
-/// SeqCst accesses, so that the loom model in `tests/loom.rs` checks exactly this.)
-/// Either the ringer sees the sleeper, or the sleeper's check sees the change; a ring between
-/// the sleeper's `seq` read and its sleep changes `seq`, so the futex does not sleep.
+/// Where one side sleeps until the other rings: a sequence word and a sleeper count in the
+/// line of the side that rings, and a [`Notifier`] (the protocol shared with events and
+/// semaphores, `sync::notify`): ringing bumps the sequence word, which is the wake-up.
 #[derive(Debug)]
 pub(crate) struct Doorbell {
     line: Line,
-    sys: SysWaker,
+    notifier: Notifier,
 }
 
 impl Doorbell {
@@ -241,14 +236,14 @@ impl Doorbell {
     /// The doorbell in `role`'s line of `obj`, named `<name>.<suffix>` on Windows.
     fn new(obj: &Object, role: Role, suffix: &str, create: bool) -> Result<Doorbell> {
         let name = format!("{}.{suffix}", obj.name());
-        let sys = if create {
-            SysWaker::create(&name)?
+        let notifier = if create {
+            Notifier::create(&name)?
         } else {
-            SysWaker::open(&name)?
+            Notifier::open(&name)?
         };
         Ok(Doorbell {
             line: Line::of(obj, role),
-            sys,
+            notifier,
         })
     }
 
@@ -256,18 +251,7 @@ impl Doorbell {
     /// spuriously.
     pub(crate) fn sleep(&self, deadline: Deadline, still: impl FnOnce() -> bool) -> Result<()> {
         let (seq, sleepers) = (self.line.seq(), self.line.sleepers());
-        sleepers.fetch_add(1, Ordering::Relaxed);
-        // SYNC POINT: this SeqCst fence orders the registration before the condition's loads;
-        // it pairs with the fence in `ring` (Dekker: at least one side sees the other).
-        fence(Ordering::SeqCst);
-        let s = seq.load(Ordering::Acquire);
-        let r = if still() {
-            self.sys.wait(seq, s, deadline)
-        } else {
-            Ok(())
-        };
-        sleepers.fetch_sub(1, Ordering::SeqCst);
-        r
+        self.notifier.sleep(sleepers, seq, deadline, |_| still())
     }
 
     /// Clears the sleeper count. Only for a bell that one side alone sleeps on, by that
@@ -280,14 +264,8 @@ impl Doorbell {
     /// Wakes the sleepers, if any (no syscall when there are none).
     #[inline]
     pub(crate) fn ring(&self) {
-        // SYNC POINT: this SeqCst fence orders the caller's change of the condition before
-        // the sleeper count's load; pairs with the fence in `sleep`.
-        fence(Ordering::SeqCst);
-        let n = self.line.sleepers().load(Ordering::Relaxed);
-        if n > 0 {
-            self.line.seq().fetch_add(1, Ordering::Release);
-            self.sys.wake(self.line.seq(), n);
-        }
+        let (seq, sleepers) = (self.line.seq(), self.line.sleepers());
+        self.notifier.wake(sleepers, seq, u32::MAX, true);
     }
 }
 

@@ -48,6 +48,7 @@
 mod event;
 mod lock;
 mod mutex;
+pub(crate) mod notify;
 mod semaphore;
 mod shared;
 mod waker;

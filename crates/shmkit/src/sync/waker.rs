@@ -1,16 +1,6 @@
-//! Sleeping until a word in shared memory changes, with no syscall for the waker when nobody
-//! sleeps. The OS part (futex, named semaphore, polling) is `sys::SysWaker`.
-//!
-//! Protocol (a Dekker pair, hence a SeqCst fence on each side):
-//!
-//! | sleeper                               | waker                                   |
-//! |---------------------------------------|-----------------------------------------|
-//! | `sleepers += 1`; fence(SeqCst)        | change `word`; fence(SeqCst)            |
-//! | if `word == expected`: sleep          | if `sleepers > 0`: wake                 |
-//! | `sleepers -= 1`                       |                                         |
-//!
-//! Either the waker sees the sleeper's increment and wakes it, or the sleeper's check (done
-//! again atomically by `FUTEX_WAIT`) sees the new word and does not sleep.
+//! Sleeping on an event's or semaphore's state word: the shared protocol of
+//! [`super::notify`] on the word itself, with the sleeper count in the object's header, and a
+//! repair for counts that dead sleepers left raised.
 //!
 //! # Sleepers that die asleep
 //!
@@ -41,11 +31,13 @@
 //! macOS waiters poll (a wake costs nothing), and a Windows wake cannot tell whether it woke
 //! anyone.
 
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::notify::Notifier;
+
 use crate::object::{Object, SLEEPERS};
-use crate::sys::{self, Deadline, SleeperGate, SysWaker};
+use crate::sys::{self, Deadline, SleeperGate};
 use crate::Result;
 
 /// Wake every sleeper.
@@ -60,7 +52,7 @@ const UNGATED_NAP: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
 pub(crate) struct Waker {
-    sys: SysWaker,
+    notifier: Notifier,
     gate: SleeperGate,
     /// Wakes in a row on this handle that found the count raised and nobody asleep.
     misses: AtomicU32,
@@ -69,17 +61,17 @@ pub(crate) struct Waker {
 impl Waker {
     /// The waker of the new object `name` (on Windows, the semaphore `<name>.wake`).
     pub(crate) fn create(name: &str) -> Result<Waker> {
-        Ok(Waker::new(SysWaker::create(&format!("{name}.wake"))?))
+        Ok(Waker::new(Notifier::create(&format!("{name}.wake"))?))
     }
 
     /// The waker of the existing object `name`.
     pub(crate) fn open(name: &str) -> Result<Waker> {
-        Ok(Waker::new(SysWaker::open(&format!("{name}.wake"))?))
+        Ok(Waker::new(Notifier::open(&format!("{name}.wake"))?))
     }
 
-    fn new(sys: SysWaker) -> Waker {
+    fn new(notifier: Notifier) -> Waker {
         Waker {
-            sys,
+            notifier,
             gate: SleeperGate::default(),
             misses: AtomicU32::new(0),
         }
@@ -102,17 +94,9 @@ impl Waker {
             std::thread::sleep(nap.min(UNGATED_NAP));
             return Ok(());
         }
-        let sleepers = obj.word(SLEEPERS);
-        sleepers.fetch_add(1, Ordering::Relaxed);
-        // SYNC POINT: SeqCst fence between the registration and the re-check of the word;
-        // pairs with the fence in `wake` (the doorbell model in tests/loom.rs).
-        fence(Ordering::SeqCst);
-        let r = if word.load(Ordering::Relaxed) == expected {
-            self.sys.wait(word, expected, deadline)
-        } else {
-            Ok(())
-        };
-        sleepers.fetch_sub(1, Ordering::SeqCst);
+        let r = self
+            .notifier
+            .sleep(obj.word(SLEEPERS), word, deadline, |seen| seen == expected);
         self.gate.leave(section);
         r
     }
@@ -144,18 +128,15 @@ impl Waker {
     /// Wakes up to `n` sleepers on `word`, skipping the syscall when there are none.
     /// Call after changing `word`.
     pub(crate) fn wake(&self, obj: &Object, word: &AtomicU32, n: u32) {
-        // SYNC POINT: SeqCst fence between the caller's change of the word and the sleeper
-        // count's load; pairs with the fence in `wait`.
-        fence(Ordering::SeqCst);
-        let sleepers = obj.word(SLEEPERS);
-        let sleeping = sleepers.load(Ordering::Relaxed);
-        if sleeping > 0 {
-            if self.sys.wake_counted(word, n.min(sleeping)) != Some(0) {
-                self.misses.store(0, Ordering::Relaxed);
-            } else if self.misses.fetch_add(1, Ordering::Relaxed) + 1 >= MISSES {
+        match self.notifier.wake(obj.word(SLEEPERS), word, n, false) {
+            None => {}
+            // Counted sleepers, none asleep: a live one in flight, or a dead one's count.
+            Some(Some(0)) if self.misses.fetch_add(1, Ordering::Relaxed) + 1 >= MISSES => {
                 self.misses.store(0, Ordering::Relaxed);
                 self.reset_dead_sleepers(obj);
             }
+            Some(Some(0)) => {}
+            Some(_) => self.misses.store(0, Ordering::Relaxed),
         }
     }
 

@@ -457,14 +457,9 @@ impl SysWaker {
         Ok(())
     }
 
-    /// Wakes up to `n` sleepers on `word`.
-    pub(crate) fn wake(&self, word: &AtomicU32, n: u32) {
-        imp::wake_word(word, n);
-    }
-
     /// Wakes up to `n` sleepers on `word`; returns how many were asleep and woken, where the
     /// OS says (Linux), `None` elsewhere.
-    pub(crate) fn wake_counted(&self, word: &AtomicU32, n: u32) -> Option<usize> {
+    pub(crate) fn wake(&self, word: &AtomicU32, n: u32) -> Option<usize> {
         imp::wake_word(word, n)
     }
 }

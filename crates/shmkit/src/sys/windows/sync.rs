@@ -196,19 +196,15 @@ impl SysWaker {
         }
     }
 
-    /// As [`SysWaker::wake`]; how many sleepers were woken is not known here (`None`).
-    pub(crate) fn wake_counted(&self, word: &AtomicU32, n: u32) -> Option<usize> {
-        self.wake(word, n);
-        None
-    }
-
-    /// Releases `n` permits (the caller passes at most the number of sleepers).
-    pub(crate) fn wake(&self, _word: &AtomicU32, n: u32) {
+    /// Releases `n` permits (the caller passes at most the number of sleepers); how many
+    /// sleepers that woke is not known here (`None`).
+    pub(crate) fn wake(&self, _word: &AtomicU32, n: u32) -> Option<usize> {
         let n = n.min(i32::MAX as u32) as i32;
         if n > 0 {
             // SAFETY: valid semaphore handle; the previous count is not wanted.
             unsafe { ReleaseSemaphore(self.handle.as_raw_handle() as HANDLE, n, ptr::null_mut()) };
         }
+        None
     }
 }
 

@@ -1,0 +1,105 @@
+//! "Sleep until this word changes", across processes: the one implementation of the protocol
+//! that events, semaphores ([`super::waker::Waker`]) and channel doorbells
+//! (`channel::layout::Doorbell`) share. The OS part (futex, named semaphore, polling) is
+//! `sys::SysWaker`; what is built on top differs only in which word is slept on and where the
+//! sleeper count lives:
+//!
+//! * events and semaphores sleep on their state word (the flag, the count) itself, with the
+//!   count in the object's header, and repair a count left raised by a dead sleeper with the
+//!   sleeper gate (`waker.rs`);
+//! * a doorbell sleeps on a sequence word that ringing bumps, with the count beside it in the
+//!   line of the side that rings; one side alone sleeps there, so it clears the count when it
+//!   attaches.
+//!
+//! Protocol (a Dekker pair, hence a SeqCst fence on each side):
+//!
+//! | sleeper                                  | waker                                      |
+//! |------------------------------------------|--------------------------------------------|
+//! | `sleepers += 1`; fence(SeqCst)           | change the condition; fence(SeqCst)        |
+//! | read `word`; if still waiting: sleep on it | if `sleepers > 0`: (bump `word`,) wake    |
+//! | `sleepers -= 1`                          |                                            |
+//!
+//! Either the waker sees the sleeper's increment and wakes it, or the sleeper's check sees
+//! the change and does not sleep; a wake between the sleeper's read of `word` and its sleep
+//! changes `word` (a bumped sequence, a changed state), so the OS wait (which re-checks the
+//! word atomically) does not sleep. The loom model `the_doorbell_loses_no_wake_up` in
+//! `tests/loom.rs` checks exactly this.
+
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+
+use crate::sys::{Deadline, SysWaker};
+use crate::Result;
+
+/// The OS side of a notifier, and the protocol above around it.
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    sys: SysWaker,
+}
+
+impl Notifier {
+    /// The notifier named `name` (the full name of the kernel object on Windows) of a new
+    /// object.
+    pub(crate) fn create(name: &str) -> Result<Notifier> {
+        Ok(Notifier {
+            sys: SysWaker::create(name)?,
+        })
+    }
+
+    /// The notifier named `name` of an existing object.
+    pub(crate) fn open(name: &str) -> Result<Notifier> {
+        Ok(Notifier {
+            sys: SysWaker::open(name)?,
+        })
+    }
+
+    /// Counts this thread in on `sleepers`, then sleeps on `word` if `still(seen)` holds for
+    /// the value `seen` it reads after counting in, until woken or `deadline`; counts out.
+    /// May return spuriously: callers loop and re-check.
+    pub(crate) fn sleep(
+        &self,
+        sleepers: &AtomicU32,
+        word: &AtomicU32,
+        deadline: Deadline,
+        still: impl FnOnce(u32) -> bool,
+    ) -> Result<()> {
+        sleepers.fetch_add(1, Ordering::Relaxed);
+        // SYNC POINT: this SeqCst fence orders the registration before the condition's loads;
+        // it pairs with the fence in `wake` (Dekker: at least one side sees the other).
+        fence(Ordering::SeqCst);
+        let seen = word.load(Ordering::Acquire);
+        let r = if still(seen) {
+            self.sys.wait(word, seen, deadline)
+        } else {
+            Ok(())
+        };
+        sleepers.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    /// Call after changing what sleepers wait for: if anyone is counted in on `sleepers`,
+    /// bumps `word` (with `bump`: a sequence word, whose change is the wake-up) and wakes up
+    /// to `n` of them. No system call when nobody sleeps. Returns `None` then, else how many
+    /// the OS woke, where it can tell.
+    #[inline]
+    pub(crate) fn wake(
+        &self,
+        sleepers: &AtomicU32,
+        word: &AtomicU32,
+        n: u32,
+        bump: bool,
+    ) -> Option<Option<usize>> {
+        // SYNC POINT: this SeqCst fence orders the caller's change of the condition before
+        // the sleeper count's load; pairs with the fence in `sleep`.
+        fence(Ordering::SeqCst);
+        let sleeping = sleepers.load(Ordering::Relaxed);
+        (sleeping > 0).then(|| self.wake_slow(word, n.min(sleeping), bump))
+    }
+
+    #[cold]
+    fn wake_slow(&self, word: &AtomicU32, n: u32, bump: bool) -> Option<usize> {
+        if bump {
+            word.fetch_add(1, Ordering::Release);
+        }
+        self.sys.wake(word, n)
+    }
+}
