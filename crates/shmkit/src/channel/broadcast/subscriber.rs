@@ -42,7 +42,9 @@ unsafe impl Send for Subscriber {}
 /// lives, the publisher does not write its slot: under back-pressure it waits for the release
 /// (as for a subscriber that has not read the message yet), under overwrite it skips the
 /// slot. Hold a sample briefly: under back-pressure the publisher can get at most a ring
-/// ahead of it, and under overwrite a held slot is one slot less in the ring.
+/// ahead of it, and under overwrite a held slot is one slot less in the ring. A sample that
+/// is leaked (`mem::forget`) is never released: the next `recv` returns its message again
+/// (or, under overwrite, reports it lost).
 ///
 /// It dereferences to `&[u8]` over the slot. A cooperating publisher never writes it while
 /// the sample lives; a process outside the protocol that can write the segment could, which
