@@ -33,11 +33,11 @@ pub const LAT_BLOCK_TITLE: &str = "one-way latency, 64 B, blocking (half a round
 
 const MSG: usize = 64;
 
-fn unique(tag: &str) -> String {
+pub(crate) fn unique(tag: &str) -> String {
     format!("shmkit-bench-{}-{tag}", std::process::id())
 }
 
-fn spawn(role: &str, args: &[&str], stdout: Stdio) -> Child {
+pub(crate) fn spawn(role: &str, args: &[&str], stdout: Stdio) -> Child {
     crate::child_command()
         .arg(role)
         .args(args)
@@ -307,90 +307,26 @@ pub fn child(role: &str, args: &[String]) -> bool {
             }
             out.flush().unwrap();
         }
-        "bcast-sub" => {
-            let mut sub = channel::broadcast::options().subscribe(&args[0]).unwrap();
-            println!("subscribed");
-            std::io::stdout().flush().unwrap();
-            let mut buf = Vec::new();
-            for _ in 0..args[1].parse::<usize>().unwrap() {
-                sub.recv_into(&mut buf).unwrap();
-                black_box(&buf);
-            }
-        }
         #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
         "iceoryx2-echo" => crate::iceoryx::echo(&args[0], &args[1]),
-        _ => return false,
+        _ => return crate::broadcast::child(role, args),
     }
     true
 }
 
-/// Broadcast read bandwidth: one publisher, `n` subscriber processes each copying every
-/// message out (back-pressure, so the publisher runs at the pace of the slowest).
-fn broadcast(n: usize, size: usize, count: usize) -> Summary {
-    use std::io::BufRead;
-    let name = unique("bcast");
-    let mut publ = channel::broadcast::options()
-        .slots(32)
-        .slot_size(size)
-        .max_subscribers(n)
-        .create(&name)
-        .unwrap();
-    let mut children: Vec<Child> = (0..n)
-        .map(|_| spawn("bcast-sub", &[&name, &count.to_string()], Stdio::piped()))
-        .collect();
-    for c in &mut children {
-        let mut line = String::new();
-        std::io::BufReader::new(c.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "subscribed");
-    }
-    let msg = vec![0x5au8; size];
-    let batch = 32;
-    let mut v = Vec::new();
-    for _ in 0..count / batch {
-        let t = Instant::now();
-        for _ in 0..batch {
-            publ.send(&msg).unwrap();
-        }
-        v.push(t.elapsed() / batch as u32);
-    }
-    for c in &mut children {
-        assert!(c.wait().unwrap().success());
-    }
-    // The first batches fill the ring before any back-pressure; drop them.
-    v.drain(..v.len().min(2));
-    Summary::of(&mut v)
-}
-
-/// Broadcast table: per-message time (so per-subscriber bandwidth) for 1, 2 and 4 subscribers.
-pub fn broadcast_table(quick: bool) -> Vec<Row> {
-    pin(0);
-    let size = 64 << 10;
-    let count = if quick { 32 * 8 } else { 32 * 200 };
-    let one = Row::base(BCAST, "1 subscriber", broadcast(1, size, count)).moving(size as u64);
-    let two = Row::vs(BCAST, "2 subscribers", broadcast(2, size, count), &one).moving(size as u64);
-    let four = Row::vs(BCAST, "4 subscribers", broadcast(4, size, count), &one).moving(size as u64);
-    vec![one, two, four]
-}
-
-pub const BCAST: &str = "broadcast_64KiB";
-pub const BCAST_TITLE: &str =
-    "broadcast, 64 KiB messages, each subscriber process copies each message out (per message; GiB/s per subscriber)";
-
 /// The byte every position of message `i` holds.
-fn pattern(i: usize) -> u8 {
+pub(crate) fn pattern(i: usize) -> u8 {
     (i % 251) as u8 + 1
 }
 
 /// The producer's work: writes every byte of message `i`.
-fn fill(msg: &mut [u8], i: usize) {
+pub(crate) fn fill(msg: &mut [u8], i: usize) {
     msg.fill(pattern(i));
 }
 
 /// The consumer's work: reads every byte of message `i` and checks it (a sum of u64 words,
 /// which the compiler vectorises: this runs at memory speed, not byte by byte).
-fn check(msg: &[u8], i: usize) {
+pub(crate) fn check(msg: &[u8], i: usize) {
     let words = msg.chunks_exact(8);
     let tail: u64 = words.remainder().iter().map(|&b| u64::from(b)).sum();
     let sum = words.fold(0u64, |a, w| {
@@ -423,7 +359,7 @@ fn time_messages(count: usize, warm: usize, mut recv_one: impl FnMut(usize)) -> 
 
 /// The ring capacity the streaming benches use for `size`-byte messages: room for two
 /// messages at any ring offset (max message = capacity / 2 - 8).
-fn stream_capacity(size: usize) -> usize {
+pub(crate) fn stream_capacity(size: usize) -> usize {
     (2 * (size + 8)).next_power_of_two()
 }
 
@@ -566,7 +502,7 @@ fn memcpy(size: usize, count: usize) -> Summary {
 
 /// Runs every variant `rounds` times in rotating order and returns, for each, the round with
 /// the median median.
-fn rotate(variants: &[Box<dyn Fn() -> Summary>], rounds: usize) -> Vec<Summary> {
+pub(crate) fn rotate(variants: &[Box<dyn Fn() -> Summary>], rounds: usize) -> Vec<Summary> {
     let mut got: Vec<Vec<Summary>> = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
         for k in 0..variants.len() {

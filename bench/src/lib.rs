@@ -9,6 +9,7 @@
 //! With no bench named, all run. `--quick` is the seconds-long smoke mode CI runs; its numbers
 //! are not worth quoting. `--json` prints an array of results (fields in `stats::JsonRow`).
 
+mod broadcast;
 mod channel;
 #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
 mod iceoryx;
@@ -40,7 +41,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -70,7 +71,10 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             "latency" => rows.extend(channel::latency(quick)),
             "throughput" => rows.extend(channel::throughput(quick)),
-            "broadcast" => rows.extend(channel::broadcast_table(quick)),
+            "broadcast" => {
+                rows.extend(broadcast::broadcast_table(quick));
+                rows.extend(broadcast::broadcast_1mib_table(quick));
+            }
             _ => {
                 let plan = if quick {
                     sync::Plan {
@@ -126,7 +130,8 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (channel::LAT_BLOCK, channel::LAT_BLOCK_TITLE),
                 channel::TPUT_TITLES[0],
                 channel::TPUT_TITLES[1],
-                (channel::BCAST, channel::BCAST_TITLE),
+                (broadcast::BCAST, broadcast::BCAST_TITLE),
+                (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
             ],
         )?;
     }

@@ -4,8 +4,7 @@
 //!
 //! # Why not `ptr::copy_nonoverlapping`
 //!
-//! Two threads of one process may hold two [`View`](crate::View)s of the same segment (or a
-//! publisher and a subscriber of an overwriting broadcast), and copy the same bytes at once
+//! Two threads of one process may hold two [`View`](crate::View)s of the same segment, and copy the same bytes at once
 //! from safe code. A plain copy racing with a write is a data race, which Rust's memory model
 //! makes undefined behaviour even for `u8`. Atomic accesses do not race in that sense, so these
 //! copies keep the safe API sound; what a racing reader gets is some mix of old and new bytes,
@@ -31,8 +30,8 @@
 //! `View::read_at` of 64 bytes went from 7.5 to 8.3 ns (aligned) and from 7.4 to 11.5 ns
 //! (offset 3). A 1 MiB copy costs 1.13–1.35× a `memcpy` (~48 µs instead of ~39 µs aligned):
 //! word loads cannot be merged into vector instructions. Paths that
-//! the protocol keeps free of racing writers (the SPSC ring's `send` / `recv_into`, broadcast
-//! under back-pressure) keep plain copies.
+//! the protocol keeps free of racing writers (the SPSC ring's `send` / `recv_into`, and
+//! broadcast, whose readers hold a slot before they read it) keep plain copies.
 
 use std::ptr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -122,43 +121,14 @@ pub(crate) unsafe fn fill(dst: *mut u8, len: usize, byte: u8) {
     }
 }
 
-/// Copies `src` to shared `dst`: atomically if readers may be `racing` with the write, else
-/// with `memcpy` (a protocol keeps everyone else away from these bytes).
+/// Copies `len` shared bytes at `src` into the empty `buf` (which grows as needed):
+/// atomically (as [`load`]) if a writer may be `racing`, else with `memcpy`, straight into
+/// spare capacity with no zero-filling first.
 ///
 /// # Safety
 ///
-/// As for [`store`]; when `racing` is false, nothing else accesses the bytes meanwhile.
-pub(crate) unsafe fn store_shared(racing: bool, src: &[u8], dst: *mut u8) {
-    if racing {
-        // SAFETY: the caller's contract.
-        unsafe { store(src, dst) }
-    } else {
-        // SAFETY: valid and unshared (caller); `src` is a distinct allocation.
-        unsafe { ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) }
-    }
-}
-
-/// Copies shared `src` into `dst`: atomically if a writer may be `racing`, else with `memcpy`.
-///
-/// # Safety
-///
-/// As for [`load`]; when `racing` is false, nobody writes the bytes meanwhile.
-pub(crate) unsafe fn load_shared(racing: bool, src: *const u8, dst: &mut [u8]) {
-    if racing {
-        // SAFETY: the caller's contract.
-        unsafe { load(src, dst) }
-    } else {
-        // SAFETY: valid and not written (caller); `dst` is a distinct allocation.
-        unsafe { ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) }
-    }
-}
-
-/// [`load_shared`] of `len` bytes into the empty `buf` (which grows as needed). Without a
-/// race the bytes go straight into spare capacity, with no zero-filling first.
-///
-/// # Safety
-///
-/// As for [`load_shared`], with `len` bytes.
+/// As for [`load`], with `len` bytes; when `racing` is false, nobody writes the bytes
+/// meanwhile.
 pub(crate) unsafe fn load_shared_vec(racing: bool, src: *const u8, len: usize, buf: &mut Vec<u8>) {
     debug_assert!(buf.is_empty());
     if racing {

@@ -51,7 +51,10 @@ pub(crate) const MAGIC: [u8; 8] = *b"SHMKIT\0\0";
 ///   (`state | generation << 8 | pid << 32`), holders hold OFD locks (Linux) or named events
 ///   (Windows), and the header's last word is the creator's role word. A version 2 process
 ///   would judge holders by their pid alone.
-pub(crate) const LAYOUT_VERSION: u32 = 3;
+/// * 4: zero-copy broadcast: subscriber entries gain a held word, and an index after the
+///   slots says which slot each message went to (an overwriting publisher skips held slots).
+///   A version 3 publisher would overwrite a slot a version 4 subscriber holds.
+pub(crate) const LAYOUT_VERSION: u32 = 4;
 
 pub(crate) const HEADER_LEN: usize = 64;
 const READY: usize = 28;

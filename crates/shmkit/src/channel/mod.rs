@@ -56,10 +56,10 @@
 //! It cannot make shmkit access memory outside the mapping or panic: frame headers,
 //! positions, capacities, slot lengths and stamps are all checked before use. The copying
 //! paths ([`Producer::send`], [`Consumer::recv_into`], broadcast's `recv_into`) never make a
-//! reference to the ring; they copy with `memcpy` where the protocol keeps the other side
-//! away (the ring; broadcast under back-pressure) and with atomic accesses where it does not
-//! (an overwriting broadcast, whose readers may race with the publisher by design). Prefer
-//! them when the peer is not trusted. See the [crate docs](crate#trust-model).
+//! reference to the shared bytes; they copy with `memcpy`, because the protocol keeps the
+//! other side away from the bytes being copied (a broadcast subscriber holds the slot it
+//! copies, as it holds one it reads in place). Prefer them when the peer is not trusted. See
+//! the [crate docs](crate#trust-model) and [`broadcast`]'s.
 //!
 //! # Platform notes
 //!

@@ -246,7 +246,8 @@ fn four_subscriber_processes_with_overwrite_account_for_every_message() {
 #[test]
 fn impossible_geometry_in_the_header_is_corrupt() {
     let name = NameGuard::new("bcgeom");
-    // One slot of 16 bytes for one subscriber: a 512-byte segment.
+    // One slot of 16 bytes for one subscriber: a 576-byte segment (with the
+    // 64-byte index after the slot).
     let _publ = broadcast::options()
         .slots(1)
         .slot_size(16)
@@ -255,7 +256,7 @@ fn impossible_geometry_in_the_header_is_corrupt() {
         .unwrap();
     let mut v = util::raw_view(&name);
     // params = [slots, slot size, subscribers] at offset 32 of the header. A slot size of
-    // 2^64 - 15 makes `16 + size` wrap to 1, a "64-byte stride" that also adds up to 512.
+    // 2^64 - 15 makes `16 + size` wrap to 1, a "64-byte stride" that also adds up to 576.
     for (slots, slot_size, subs) in [
         (1, u64::MAX - 14, 1),
         (1, 1 << 32, 1),

@@ -2,6 +2,7 @@
 //! this binary as a child (see `util`), so every sharing test involves real processes.
 
 mod broadcast;
+mod broadcast_zero_copy;
 mod channel;
 mod file;
 mod liveness;
@@ -26,6 +27,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
+        .chain(broadcast_zero_copy::ROLES)
         .chain(liveness::ROLES)
         .chain(options::ROLES)
         .chain(soundness::ROLES)

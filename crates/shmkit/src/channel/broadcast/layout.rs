@@ -1,0 +1,218 @@
+//! Where everything of a broadcast segment lives: the geometry (checked arithmetic on
+//! parameters that may come from another process), the subscriber table and the slots.
+//!
+//! ```text
+//! offset  what
+//!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
+//!     64  publisher attachment: a role word u64 (`crate::liveness`; kernel slot 2)
+//!    128  publisher line: published count u64 | data doorbell (subscribers sleep here)
+//!    256  space doorbell (the publisher sleeps here while it has no slot)
+//!    384  subscriber table: 64 bytes each: role word u64 (kernel slot 16 + i), next
+//!         sequence u64, held sequence u64 (u64::MAX: none)
+//!      …  slots: stamp u64, len u32, 4 bytes padding, payload; stride a multiple of 64
+//!      …  index: one u64 per slot, rounded up to 64 bytes: entry `k % slots` names the slot
+//!         message `k` went to
+//! ```
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use super::Policy;
+use crate::liveness::slot;
+use crate::object::Object;
+use crate::{Error, Result};
+
+pub(super) const TABLE: usize = 384;
+pub(super) const ENTRY: usize = 64;
+const SLOT_HEADER: usize = 16;
+pub(super) const FREE: u32 = 0;
+pub(super) const ACTIVE: u32 = 1;
+/// Being claimed: the publisher ignores it; nobody else reclaims it while its holder lives.
+pub(super) const JOINING: u32 = 2;
+/// A held word (or a slot's message, for the publisher) meaning "none".
+pub(super) const NONE: u64 = u64::MAX;
+
+pub(super) struct Geometry {
+    pub(super) slots: usize,
+    pub(super) slot_size: usize,
+    /// Bytes from one slot to the next: header and payload, rounded up to a cache line.
+    stride: usize,
+    pub(super) max_subs: usize,
+    /// Offset of the first slot (the end of the subscriber table).
+    slots_at: usize,
+    /// Offset of the index (the end of the slots).
+    index_at: usize,
+    /// Bytes of the whole segment.
+    pub(super) len: usize,
+    pub(super) policy: Policy,
+}
+
+impl std::fmt::Debug for Geometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} slots x {} bytes, {:?}",
+            self.slots, self.slot_size, self.policy
+        )
+    }
+}
+
+impl Geometry {
+    /// The layout for these parameters, if they are all non-zero and the segment's size is
+    /// representable (slot sizes and subscriber counts are stored as 32-bit values). All
+    /// arithmetic is checked: the parameters may come from a segment another process wrote.
+    pub(super) fn new(
+        slots: usize,
+        slot_size: usize,
+        max_subs: usize,
+        policy: Policy,
+    ) -> Option<Geometry> {
+        if slots == 0 || slot_size == 0 || max_subs == 0 {
+            return None;
+        }
+        u32::try_from(slot_size).ok()?;
+        u32::try_from(max_subs).ok()?;
+        let stride = SLOT_HEADER
+            .checked_add(slot_size)?
+            .checked_next_multiple_of(64)?;
+        let slots_at = max_subs.checked_mul(ENTRY)?.checked_add(TABLE)?;
+        let index_at = slots.checked_mul(stride)?.checked_add(slots_at)?;
+        let len = slots
+            .checked_mul(8)?
+            .checked_next_multiple_of(64)?
+            .checked_add(index_at)?;
+        (len <= isize::MAX as usize).then_some(Geometry {
+            slots,
+            slot_size,
+            stride,
+            max_subs,
+            slots_at,
+            index_at,
+            len,
+            policy,
+        })
+    }
+
+    pub(super) fn from_params(name: &str, p: [u64; 3], total: u64) -> Result<Geometry> {
+        let corrupt = |reason: String| Error::Corrupt {
+            name: name.to_owned(),
+            reason,
+        };
+        let policy = match p[2] >> 32 {
+            0 => Policy::Block,
+            1 => Policy::Overwrite,
+            n => return Err(corrupt(format!("unknown policy {n}"))),
+        };
+        let (slots, slot_size, max_subs) = (p[0], p[1], p[2] & 0xffff_ffff);
+        let fits = |v: u64| usize::try_from(v).ok();
+        match (fits(slots), fits(slot_size), fits(max_subs)) {
+            (Some(a), Some(b), Some(c)) => Geometry::new(a, b, c, policy),
+            _ => None,
+        }
+        .filter(|g| g.len as u64 == total)
+        .ok_or_else(|| {
+            corrupt(format!(
+                "{slots} slots of {slot_size} bytes for {max_subs} subscribers do not fill \
+                 {total} bytes"
+            ))
+        })
+    }
+
+    /// The parameters the header records.
+    pub(super) fn params(&self) -> [u64; 3] {
+        let policy = match self.policy {
+            Policy::Block => 0u64,
+            Policy::Overwrite => 1,
+        };
+        [
+            self.slots as u64,
+            self.slot_size as u64,
+            self.max_subs as u64 | policy << 32,
+        ]
+    }
+}
+
+/// One subscriber's entry in the table.
+pub(super) struct Entry<'a>(*const u8, std::marker::PhantomData<&'a Object>);
+
+impl<'a> Entry<'a> {
+    /// The entry's role word, `state | generation << 8 | pid << 32`.
+    pub(super) fn word(&self) -> &'a AtomicU64 {
+        // SAFETY: entries are 64-byte aligned inside the mapping (checked geometry); the
+        // mapping lives as long as the borrowed Object ('a).
+        unsafe { &*self.0.cast::<AtomicU64>() }
+    }
+
+    /// The next message the subscriber will receive (under back-pressure: the oldest one it
+    /// has not released).
+    pub(super) fn next(&self) -> &'a AtomicU64 {
+        // SAFETY: as above, offset 8 (8-byte aligned).
+        unsafe { &*self.0.add(8).cast::<AtomicU64>() }
+    }
+
+    /// The message the subscriber holds (overwrite policy only), or [`NONE`].
+    pub(super) fn held(&self) -> &'a AtomicU64 {
+        // SAFETY: as above, offset 16 (8-byte aligned).
+        unsafe { &*self.0.add(16).cast::<AtomicU64>() }
+    }
+}
+
+/// Subscriber entry `i` (below `max_subs`) of `obj`.
+pub(super) fn entry(obj: &Object, i: usize) -> Entry<'_> {
+    Entry(obj.ptr(TABLE + i * ENTRY), std::marker::PhantomData)
+}
+
+/// The liveness slot of subscriber entry `i`.
+pub(super) fn sub_slot(i: usize) -> u32 {
+    slot::SUBSCRIBER.wrapping_add(i as u32)
+}
+
+/// Slot `c` (below `g.slots`) of `obj`.
+pub(super) struct Slot<'a> {
+    base: *mut u8,
+    _obj: std::marker::PhantomData<&'a Object>,
+}
+
+pub(super) fn slot<'a>(obj: &'a Object, g: &Geometry, c: usize) -> Slot<'a> {
+    debug_assert!(c < g.slots);
+    Slot {
+        base: obj.ptr(g.slots_at + c * g.stride),
+        _obj: std::marker::PhantomData,
+    }
+}
+
+impl<'a> Slot<'a> {
+    /// The slot's stamp: `2k + 1` while message `k` is being written (or about to be), `2k + 2`
+    /// once it is complete.
+    pub(super) fn stamp(&self) -> &'a AtomicU64 {
+        // SAFETY: slots start 64-byte aligned inside the mapping (checked geometry) and the
+        // mapping lives as long as the borrowed Object.
+        unsafe { &*self.base.cast::<AtomicU64>() }
+    }
+
+    /// The message's length.
+    pub(super) fn len(&self) -> &'a AtomicU32 {
+        // SAFETY: as above, offset 8 (4-byte aligned).
+        unsafe { &*self.base.add(8).cast::<AtomicU32>() }
+    }
+
+    /// The payload: `slot_size` bytes.
+    pub(super) fn payload(&self) -> *mut u8 {
+        // SAFETY: the payload starts SLOT_HEADER bytes into the slot, inside the mapping.
+        unsafe { self.base.add(SLOT_HEADER) }
+    }
+}
+
+/// The index entry of message `k`: the slot it went to (valid while no later message with the
+/// same `k % slots` was published).
+pub(super) fn index<'a>(obj: &'a Object, g: &Geometry, k: u64) -> &'a AtomicU64 {
+    let at = g.index_at + (k % g.slots as u64) as usize * 8;
+    // SAFETY: `at` is 8-byte aligned (index_at is a multiple of 64) and inside the mapping
+    // (geometry checked against its length); the mapping lives as long as `obj`.
+    unsafe { &*obj.ptr(at).cast::<AtomicU64>() }
+}
+
+/// The oldest message a lapped subscriber can still read when the count is `w`: the slot of
+/// `w - slots` may be being rewritten already. Saturating, because `w` comes from the segment.
+pub(super) fn oldest(w: u64, slots: u64) -> u64 {
+    w.saturating_add(1).saturating_sub(slots)
+}

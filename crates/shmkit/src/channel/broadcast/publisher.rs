@@ -1,0 +1,438 @@
+//! The publishing side: [`Publisher`] and its zero-copy [`Loan`]. The protocol is in the
+//! module docs of [`broadcast`](super); the SYNC POINTs here name their partners.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{fence, Ordering};
+use std::time::{Duration, Instant};
+
+use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, FREE, NONE};
+use super::Policy;
+use crate::channel::layout::{self as chan, Doorbell, Line, Role};
+use crate::channel::WaitMode;
+use crate::liveness::{self, Claim, Clock};
+use crate::object::Object;
+use crate::sys::Deadline;
+use crate::{Error, Result};
+
+/// What the publisher shares with the wait loop: the mapping and its words.
+#[derive(Debug)]
+struct Ring {
+    obj: Object,
+    g: Geometry,
+    line: Line,
+    data: Doorbell,
+    space: Doorbell,
+}
+
+/// The publisher's private state.
+#[derive(Debug)]
+struct Cursor {
+    /// The sequence number of the next message.
+    write: u64,
+    /// The slowest subscriber's position when last scanned (back-pressure only).
+    min_cache: u64,
+    /// The slot the next message goes to (under overwrite it moves past held slots).
+    at: usize,
+    /// The message each slot holds, [`NONE`] if none a subscriber could read.
+    in_slot: Vec<u64>,
+    /// Rate-limits the liveness tests of lagging or holding subscribers.
+    clock: Clock,
+}
+
+/// The publishing side of a broadcast channel.
+#[derive(Debug)]
+pub struct Publisher {
+    ring: Ring,
+    cur: Cursor,
+    wait: WaitMode,
+    /// The publisher role (given back on drop).
+    claim: Option<Claim>,
+}
+
+// SAFETY: all shared state is reached through atomics or the slot protocol; nothing is tied
+// to a thread.
+unsafe impl Send for Publisher {}
+
+/// A slot to write the next message in place, from [`Publisher::loan`]. Fill it, then
+/// [`Loan::commit`]; dropping it without committing publishes nothing.
+///
+/// It dereferences to `&mut [u8]` over the slot. The protocol gives the slot to the publisher
+/// alone until the commit: no subscriber holds the message that was in it, and one that tries
+/// sees the slot's "being written" stamp and backs off before touching the payload.
+#[derive(Debug)]
+#[must_use = "a loan publishes nothing until commit()"]
+pub struct Loan<'a> {
+    p: &'a mut Publisher,
+    slot: usize,
+    len: usize,
+    cap_len: usize,
+    committed: bool,
+}
+
+impl Publisher {
+    pub(super) fn new(
+        obj: Object,
+        g: Geometry,
+        bells: (Doorbell, Doorbell),
+        claim: Claim,
+        wait: WaitMode,
+    ) -> Publisher {
+        let (data, space) = bells;
+        space.forget_sleepers();
+        Publisher {
+            cur: Cursor {
+                write: 0,
+                min_cache: 0,
+                at: 0,
+                in_slot: vec![NONE; g.slots],
+                clock: Clock::default(),
+            },
+            ring: Ring {
+                line: Line::of(&obj, Role::Producer),
+                obj,
+                g,
+                data,
+                space,
+            },
+            wait,
+            claim: Some(claim),
+        }
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.ring.obj.name()
+    }
+
+    /// The largest message.
+    pub fn max_message_len(&self) -> usize {
+        self.ring.g.slot_size
+    }
+
+    /// What happens to a subscriber that falls a whole ring behind.
+    pub fn policy(&self) -> Policy {
+        self.ring.g.policy
+    }
+
+    /// How many subscribers are attached now: live holders of an entry. Entries whose holder
+    /// is gone (as the kernel says) are freed on the way. A system call per subscriber.
+    pub fn subscriber_count(&self) -> usize {
+        let obj = &self.ring.obj;
+        (0..self.ring.g.max_subs)
+            .filter(|&i| {
+                let e = entry(obj, i);
+                let seen = e.word().load(Ordering::Acquire);
+                if liveness::unpack(seen).0 != ACTIVE {
+                    return false;
+                }
+                if liveness::holder_alive(obj, sub_slot(i), seen) {
+                    return true;
+                }
+                liveness::evict(e.word(), seen, FREE);
+                false
+            })
+            .count()
+    }
+
+    fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
+        if len > self.ring.g.slot_size {
+            return Err(Error::size(
+                self.name(),
+                format!(
+                    "a message of {len} bytes is over the slot size {}",
+                    self.ring.g.slot_size
+                ),
+            ));
+        }
+        let Publisher {
+            ring, cur, wait, ..
+        } = self;
+        let slot = match place(ring, cur) {
+            Some(c) => c,
+            None => {
+                let mut found = None;
+                // Room appears when any subscriber moves or lets go: no single word to watch.
+                chan::wait_for(
+                    ring.obj.name(),
+                    None,
+                    &ring.space,
+                    *wait,
+                    deadline,
+                    None,
+                    || {
+                        // `wait_for` may ask again after a success: answer from the slot taken.
+                        if found.is_none() {
+                            found = place(ring, cur);
+                        }
+                        found.is_some()
+                    },
+                )?;
+                found.expect("wait_for returns Ok only once a slot was taken")
+            }
+        };
+        Ok(Loan {
+            p: self,
+            slot,
+            len,
+            cap_len: len,
+            committed: false,
+        })
+    }
+
+    /// Borrows the slot of the next message, `len` bytes to write in place, waiting as long
+    /// as it takes: under back-pressure for the slowest live subscriber to release the
+    /// message a ring back; under overwrite only if every slot is held by a subscriber.
+    ///
+    /// ```
+    /// use shmkit::channel::broadcast;
+    /// # let name = format!("doc-bcast-loan-{}", std::process::id());
+    /// let mut publ = broadcast::options().slot_size(64).create(&name)?;
+    /// let mut sub = broadcast::options().subscribe(&name)?;
+    /// let mut loan = publ.loan(5)?;
+    /// loan.copy_from_slice(b"hello");
+    /// loan.commit();
+    /// assert_eq!(&*sub.recv()?, b"hello");
+    /// # Ok::<(), shmkit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SizeInvalid`] over the slot size.
+    pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::Forever)
+    }
+
+    /// Like [`Publisher::loan`], without waiting: [`Error::WouldBlock`] if there is no slot.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::loan`], and `WouldBlock`.
+    pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::Try)
+    }
+
+    /// Like [`Publisher::loan`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::loan`], and `Timeout`.
+    pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::after(timeout))
+    }
+
+    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        let mut loan = self.loan_until(msg.len(), deadline)?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+
+    /// Copies `msg` into the next slot and publishes it to every subscriber (a loan, a copy,
+    /// a commit).
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::loan`].
+    pub fn send(&mut self, msg: &[u8]) -> Result<()> {
+        self.send_until(msg, Deadline::Forever)
+    }
+
+    /// [`Publisher::send`] without waiting: [`Error::WouldBlock`] if there is no slot.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::send`], and `WouldBlock`.
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<()> {
+        self.send_until(msg, Deadline::Try)
+    }
+
+    /// [`Publisher::send`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::send`], and `Timeout`.
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        self.send_until(msg, Deadline::after(timeout))
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            chan::detach(&self.ring.obj, Role::Producer, claim, &self.ring.data);
+        }
+    }
+}
+
+/// Takes a slot for message `cur.write`, if one is free now, and marks it "being written"
+/// (stamp `2k + 1`); `None` leaves every stamp as it was.
+fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
+    let (obj, g) = (&ring.obj, &ring.g);
+    let k = cur.write;
+    match g.policy {
+        Policy::Block => {
+            if !room(obj, g, k, &mut cur.min_cache, &cur.clock) {
+                return None;
+            }
+            // Every live subscriber has released message k - slots, the last one here; the
+            // odd stamp is for a reader that is not live any more, and for inspection.
+            // Release: a reader that sees it sees the count that goes with it.
+            slot(obj, g, cur.at)
+                .stamp()
+                .store(2 * k + 1, Ordering::Release);
+            Some(cur.at)
+        }
+        Policy::Overwrite => {
+            for _ in 0..g.slots {
+                let c = cur.at;
+                let stamp = slot(obj, g, c).stamp();
+                let j = cur.in_slot[c];
+                // SYNC POINT (Dekker, publisher side): store "about to overwrite", SeqCst
+                // fence, then look for a holder of the message in the slot. Pairs with the
+                // subscriber's store of its held word, SeqCst fence, load of this stamp
+                // (`subscriber::Reader::try_hold`): at least one of the two sees the other.
+                // Release, so a reader that sees the odd stamp also sees the count of
+                // messages before it (`try_hold` checks stamps against the count).
+                stamp.store(2 * k + 1, Ordering::Release);
+                fence(Ordering::SeqCst);
+                if j == NONE || !held(obj, g, j, &cur.clock) {
+                    return Some(c);
+                }
+                // A live subscriber holds message j: give the slot its stamp back (Release:
+                // a reader that sees it again also sees j's bytes, which were not touched)
+                // and skip it.
+                stamp.store(2 * j + 2, Ordering::Release);
+                cur.at = (c + 1) % g.slots;
+            }
+            None
+        }
+    }
+}
+
+/// Whether a live subscriber holds message `j` (overwrite policy). The held words are read
+/// after the caller's SeqCst fence; a match is confirmed by the entry's role word (a stale
+/// held word of a departed subscriber does not count), and a holder due a liveness test that
+/// the kernel says is gone is evicted.
+fn held(obj: &Object, g: &Geometry, j: u64, clock: &Clock) -> bool {
+    let mut test = None;
+    for i in 0..g.max_subs {
+        let e = entry(obj, i);
+        // SYNC POINT: Acquire pairs with the subscriber's Release store of NONE when it lets
+        // go (`Reader::release`): its reads of the payload happen before our writes.
+        if e.held().load(Ordering::Acquire) != j {
+            continue;
+        }
+        let seen = e.word().load(Ordering::Acquire);
+        if liveness::unpack(seen).0 != ACTIVE {
+            continue;
+        }
+        if *test.get_or_insert_with(|| clock.due(Instant::now()))
+            && !liveness::holder_alive(obj, sub_slot(i), seen)
+        {
+            // Evict the dead holder — unless a new subscriber took its place since `seen`.
+            liveness::evict(e.word(), seen, FREE);
+            continue;
+        }
+        return true;
+    }
+    false
+}
+
+/// Whether message `write` may be written: under back-pressure, every live subscriber has
+/// released everything a ring back (subscribers whose holder is gone are evicted on the way).
+/// `min_cache` is the slowest position seen at the last scan; scanning only happens when it
+/// says there is no room. Lagging subscribers are tested for liveness (a system call each)
+/// only when `clock` says a test is due, so a publisher spinning under back-pressure tests
+/// each at most once per `liveness::CHECK_EVERY`.
+fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clock) -> bool {
+    let slots = g.slots as u64;
+    if write - *min_cache < slots {
+        return true;
+    }
+    let mut min = write;
+    let mut test = None;
+    for i in 0..g.max_subs {
+        let e = entry(obj, i);
+        // SYNC POINT: SeqCst, pairs with a joining subscriber's SeqCst stores.
+        let seen = e.word().load(Ordering::SeqCst);
+        if liveness::unpack(seen).0 != ACTIVE {
+            continue;
+        }
+        // SYNC POINT: SeqCst (so Acquire) pairs with the subscriber's SeqCst store of `next`
+        // when it releases a message: its reads happen before our writes.
+        let next = e.next().load(Ordering::SeqCst).min(write);
+        if write - next >= slots
+            && *test.get_or_insert_with(|| clock.due(Instant::now()))
+            && !liveness::holder_alive(obj, sub_slot(i), seen)
+        {
+            // Evict the dead subscriber — unless a new one took its place since `seen`.
+            liveness::evict(e.word(), seen, FREE);
+            continue;
+        }
+        min = min.min(next);
+    }
+    *min_cache = min;
+    write - min < slots
+}
+
+impl Loan<'_> {
+    fn payload(&self) -> *mut u8 {
+        slot(&self.p.ring.obj, &self.p.ring.g, self.slot).payload()
+    }
+
+    /// Shrinks the message to `len` bytes (at most the loaned length) before committing.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Publishes the message to every subscriber.
+    pub fn commit(mut self) {
+        let Publisher { ring, cur, .. } = &mut *self.p;
+        let (obj, g) = (&ring.obj, &ring.g);
+        let k = cur.write;
+        let s = slot(obj, g, self.slot);
+        s.len().store(self.len as u32, Ordering::Relaxed);
+        index(obj, g, k).store(self.slot as u64, Ordering::Relaxed);
+        // SYNC POINT: Release publishes the payload, length and index entry to a reader's
+        // Acquire load of this stamp (`Reader::try_hold`).
+        s.stamp().store(2 * k + 2, Ordering::Release);
+        cur.in_slot[self.slot] = k;
+        cur.at = (self.slot + 1) % g.slots;
+        cur.write = k + 1;
+        // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads of the count (and
+        // with their SeqCst join protocol); the doorbell's fence orders it before the sleeper
+        // check.
+        ring.line.pos().store(cur.write, Ordering::SeqCst);
+        ring.data.ring();
+        self.committed = true;
+    }
+}
+
+impl Drop for Loan<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Nothing is published; the slot keeps its odd stamp (its old message may be
+            // half overwritten) and is the first tried for the next message.
+            self.p.cur.in_slot[self.slot] = NONE;
+            self.p.cur.at = self.slot;
+        }
+    }
+}
+
+impl Deref for Loan<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `cap_len <= slot_size` bytes of the slot's payload, inside the mapping. The
+        // slot protocol gives this slot to the publisher (borrowed mutably by the loan) until
+        // commit: no subscriber holds its old message, and none reads the payload of a slot
+        // whose stamp is not the complete stamp of the message it wants (see `place`).
+        unsafe { std::slice::from_raw_parts(self.payload(), self.cap_len) }
+    }
+}
+
+impl DerefMut for Loan<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
+    }
+}

@@ -1,0 +1,415 @@
+//! The receiving side: [`Subscriber`] and the [`Sample`] it reads in place. The protocol is in
+//! the module docs of [`broadcast`](super); the SYNC POINTs here name their partners.
+
+use std::ops::Deref;
+use std::sync::atomic::{fence, Ordering};
+use std::time::Duration;
+
+use super::layout::{entry, index, oldest, slot, Geometry, FREE, NONE};
+use super::Policy;
+use crate::channel::layout::{self as chan, Doorbell, Line, Peer};
+use crate::channel::WaitMode;
+use crate::copy;
+use crate::liveness::{self, Claim, Clock};
+use crate::object::Object;
+use crate::sys::Deadline;
+use crate::{Error, Result};
+
+/// A subscriber of a broadcast channel.
+#[derive(Debug)]
+pub struct Subscriber {
+    pub(super) obj: Object,
+    pub(super) g: Geometry,
+    pub(super) line: Line,
+    pub(super) data: Doorbell,
+    pub(super) space: Doorbell,
+    /// This subscriber's entry in the table.
+    pub(super) index: usize,
+    /// The next message to receive.
+    pub(super) next: u64,
+    pub(super) wait: WaitMode,
+    /// This subscriber's entry (given back on drop).
+    pub(super) claim: Option<Claim>,
+    pub(super) clock: Clock,
+}
+
+// SAFETY: as for Publisher: shared state is reached through atomics and the slot protocol.
+unsafe impl Send for Subscriber {}
+
+/// A received message, read in place from its slot; released when dropped.
+///
+/// Every subscriber reads the same bytes: nothing is copied per subscriber. While a sample
+/// lives, the publisher does not write its slot: under back-pressure it waits for the release
+/// (as for a subscriber that has not read the message yet), under overwrite it skips the
+/// slot. Hold a sample briefly: under back-pressure the publisher can get at most a ring
+/// ahead of it, and under overwrite a held slot is one slot less in the ring. A sample that
+/// is leaked (`mem::forget`) is never released: the next `recv` returns its message again
+/// (or, under overwrite, reports it lost).
+///
+/// It dereferences to `&[u8]` over the slot. A cooperating publisher never writes it while
+/// the sample lives; a process outside the protocol that can write the segment could, which
+/// Rust calls undefined behaviour for a live `&[u8]`. When the publisher is not trusted, use
+/// [`Subscriber::recv_into`], which copies without making a reference (see the
+/// [trust model](crate#trust-model)).
+#[derive(Debug)]
+pub struct Sample<'a> {
+    s: &'a mut Subscriber,
+    seq: u64,
+    payload: *const u8,
+    len: usize,
+}
+
+/// A subscriber's view of the shared state, borrowed apart from its position.
+struct Reader<'a> {
+    obj: &'a Object,
+    g: &'a Geometry,
+    line: &'a Line,
+    space: &'a Doorbell,
+    index: usize,
+}
+
+/// What one attempt to take a message found.
+enum Hold {
+    Empty,
+    /// Message `seq` is held in `slot`, `len` bytes.
+    Got {
+        seq: u64,
+        slot: usize,
+        len: usize,
+    },
+    Lagged(u64),
+}
+
+impl Reader<'_> {
+    fn overwrite(&self) -> bool {
+        self.g.policy == Policy::Overwrite
+    }
+
+    /// One attempt to hold message `*next`: `Got` leaves it held until [`Reader::release`].
+    fn try_hold(&self, next: &mut u64) -> Result<Hold> {
+        // SYNC POINT: Acquire pairs with the publisher's SeqCst store of the count: the
+        // index entries and stamps of the messages before it are visible.
+        let w = self.line.pos().load(Ordering::Acquire);
+        let r = *next;
+        if r >= w {
+            return Ok(Hold::Empty);
+        }
+        let slots = self.g.slots as u64;
+        if self.overwrite() && w - r >= slots {
+            return Ok(self.skip_to(next, oldest(w, slots)));
+        }
+        let held = entry(self.obj, self.index).held();
+        if self.overwrite() {
+            // SYNC POINT (Dekker, subscriber side): store the held word, SeqCst fence, then
+            // load the stamp. Pairs with the publisher's odd-stamp store, SeqCst fence, load
+            // of the held words (`publisher::place`): either it sees us holding r and skips
+            // the slot, or we see its odd stamp and back off.
+            held.store(r, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+        }
+        let let_go = || {
+            if self.overwrite() {
+                held.store(NONE, Ordering::Release);
+            }
+        };
+        let c = index(self.obj, self.g, r).load(Ordering::Relaxed);
+        let Some(c) = usize::try_from(c).ok().filter(|&c| c < self.g.slots) else {
+            let_go();
+            return Err(self.corrupt(format!("message {r} is in slot {c} of {slots}")));
+        };
+        let s = slot(self.obj, self.g, c);
+        // SYNC POINT: Acquire pairs with the publisher's Release store of the complete stamp
+        // (`Loan::commit`), or of a stamp given back (`place`): the payload and length are
+        // visible.
+        let s1 = s.stamp().load(Ordering::Acquire);
+        // Wrapping: `r` started from a count another process wrote; a bogus one must end as
+        // `Corrupt` below, not as an overflow.
+        let done = r.wrapping_mul(2).wrapping_add(2);
+        if s1 != done {
+            let_go();
+            if s1 < done {
+                return Err(self.corrupt(format!("slot {c} of message {r} has stamp {s1}")));
+            }
+            // Message r was overwritten or is being overwritten. A stamp the publisher can
+            // have written by now (it stores the count before the stamps of the next
+            // message, and stamps with Release) means r is gone for good; a stamp beyond the
+            // count is corrupt, and healed by the publisher's next lap: nothing to skip yet.
+            let w = self.line.pos().load(Ordering::Acquire);
+            if s1 <= w.saturating_mul(2).saturating_add(2) {
+                return Ok(self.skip_to(next, oldest(w, slots).max(r + 1)));
+            }
+            return Ok(Hold::Empty);
+        }
+        let len = s.len().load(Ordering::Relaxed) as usize;
+        if len > self.g.slot_size {
+            let_go();
+            return Err(self.corrupt(format!(
+                "message {r} claims {len} bytes in a {}-byte slot",
+                self.g.slot_size
+            )));
+        }
+        Ok(Hold::Got {
+            seq: r,
+            slot: c,
+            len,
+        })
+    }
+
+    /// Lets go of message `seq`, held by `try_hold`: the next one to receive is `seq + 1`.
+    fn release(&self, next: &mut u64, seq: u64) {
+        if self.overwrite() {
+            // SYNC POINT: Release pairs with the publisher's Acquire load of the held words
+            // (`publisher::held`): our reads of the payload happen before it rewrites it.
+            entry(self.obj, self.index)
+                .held()
+                .store(NONE, Ordering::Release);
+        }
+        self.advance(next, seq + 1);
+    }
+
+    fn corrupt(&self, reason: String) -> Error {
+        Error::Corrupt {
+            name: self.obj.name().to_owned(),
+            reason,
+        }
+    }
+
+    /// Moves past lost messages to `to`. If the count does not show a lap yet, there is
+    /// nothing to skip: report empty, and the next attempt looks again.
+    fn skip_to(&self, next: &mut u64, to: u64) -> Hold {
+        if to <= *next {
+            return Hold::Empty;
+        }
+        let missed = to - *next;
+        self.advance(next, to);
+        Hold::Lagged(missed)
+    }
+
+    fn advance(&self, next: &mut u64, to: u64) {
+        *next = to;
+        // SYNC POINT: SeqCst; the publisher's SeqCst scan sees it (`room`: under
+        // back-pressure our reads of the messages before `to` happen before it rewrites
+        // them), and the space doorbell's check is ordered after it.
+        entry(self.obj, self.index)
+            .next()
+            .store(to, Ordering::SeqCst);
+        self.space.ring();
+    }
+}
+
+impl Subscriber {
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.obj.name()
+    }
+
+    /// What happens to a subscriber that falls a whole ring behind.
+    pub fn policy(&self) -> Policy {
+        self.g.policy
+    }
+
+    fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
+        let hold = {
+            let Subscriber {
+                obj,
+                g,
+                line,
+                data,
+                space,
+                index,
+                next,
+                wait,
+                clock,
+                ..
+            } = self;
+            let reader = Reader {
+                obj,
+                g,
+                line,
+                space,
+                index: *index,
+            };
+            let mut outcome = reader.try_hold(next)?;
+            if let Hold::Empty = outcome {
+                let mut err = None;
+                chan::wait_for(
+                    obj.name(),
+                    Some(Peer { obj, line, clock }),
+                    data,
+                    *wait,
+                    deadline,
+                    // A message appears when the publisher's count moves.
+                    Some(line.pos()),
+                    // `wait_for` may ask again after a success; taking a message holds it,
+                    // so answer from what was already taken.
+                    || {
+                        if !matches!(outcome, Hold::Empty) || err.is_some() {
+                            return true;
+                        }
+                        match reader.try_hold(next) {
+                            Ok(Hold::Empty) => false,
+                            Ok(h) => {
+                                outcome = h;
+                                true
+                            }
+                            Err(e) => {
+                                err = Some(e);
+                                true
+                            }
+                        }
+                    },
+                )?;
+                if let Some(e) = err {
+                    return Err(e);
+                }
+            }
+            outcome
+        };
+        match hold {
+            Hold::Got { seq, slot: c, len } => Ok(Sample {
+                payload: slot(&self.obj, &self.g, c).payload(),
+                seq,
+                len,
+                s: self,
+            }),
+            Hold::Lagged(missed) => Err(Error::Lagged {
+                name: self.obj.name().to_owned(),
+                missed,
+            }),
+            Hold::Empty => unreachable!("wait_for returns Ok only once a message was taken"),
+        }
+    }
+
+    /// Receives the next message in place, waiting as long as it takes. The sample holds
+    /// the message until dropped (one at a time: it borrows the subscriber).
+    ///
+    /// ```
+    /// use shmkit::channel::broadcast;
+    /// # let name = format!("doc-bcast-recv-{}", std::process::id());
+    /// let mut publ = broadcast::options().slot_size(64).create(&name)?;
+    /// let mut a = broadcast::options().subscribe(&name)?;
+    /// let mut b = broadcast::options().subscribe(&name)?;
+    /// publ.send(b"to all")?;
+    /// let (sa, sb) = (a.recv()?, b.recv()?); // both read the one slot in place
+    /// assert_eq!((&*sa, &*sb), (&b"to all"[..], &b"to all"[..]));
+    /// # Ok::<(), shmkit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lagged`] (overwrite policy) when messages were lost — the next call continues
+    /// with the oldest message still available; [`Error::Disconnected`] once the publisher is
+    /// gone and everything it published was received; [`Error::Corrupt`] if the segment
+    /// holds what no publisher writes.
+    pub fn recv(&mut self) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::Forever)
+    }
+
+    /// Like [`Subscriber::recv`], without waiting: [`Error::WouldBlock`] if nothing is new.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv`], and `WouldBlock`.
+    pub fn try_recv(&mut self) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::Try)
+    }
+
+    /// Like [`Subscriber::recv`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv`], and `Timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::after(timeout))
+    }
+
+    fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
+        let sample = self.recv_until(deadline)?;
+        buf.clear();
+        // SAFETY: the payload's `len` bytes lie inside the slot (checked by `try_hold`), and
+        // the protocol keeps the publisher away from them while the sample holds them; a
+        // writer outside the protocol can only make the copied bytes wrong.
+        unsafe { copy::load_shared_vec(false, sample.payload, sample.len, buf) };
+        Ok(sample.len)
+    }
+
+    /// Copies the next message into `buf` (cleared first) and returns its length, waiting as
+    /// long as it takes.
+    ///
+    /// The copy-out path: no reference to the shared bytes is ever made, so a publisher that
+    /// is not trusted can at worst put wrong bytes in `buf` (see the
+    /// [trust model](crate#trust-model)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv`].
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::Forever)
+    }
+
+    /// [`Subscriber::recv_into`] without waiting: [`Error::WouldBlock`] if nothing is new.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv_into`], and `WouldBlock`.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::Try)
+    }
+
+    /// [`Subscriber::recv_into`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv_into`], and `Timeout`.
+    pub fn recv_into_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::after(timeout))
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            let e = entry(&self.obj, self.index);
+            liveness::release(&self.obj, claim, e.word(), FREE, 0);
+        }
+        self.space.ring();
+    }
+}
+
+impl Sample<'_> {
+    /// The message's length in bytes.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The message's sequence number: how many messages the publisher sent before it.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Deref for Sample<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `len <= slot_size` bytes of the slot's payload (checked by `try_hold`),
+        // inside the mapping. The message is held until this sample is dropped: under
+        // back-pressure the publisher does not write the slot before our `next` passes it,
+        // under overwrite it skips a slot whose message a live subscriber holds.
+        unsafe { std::slice::from_raw_parts(self.payload, self.len) }
+    }
+}
+
+impl Drop for Sample<'_> {
+    fn drop(&mut self) {
+        let s = &mut *self.s;
+        let reader = Reader {
+            obj: &s.obj,
+            g: &s.g,
+            line: &s.line,
+            space: &s.space,
+            index: s.index,
+        };
+        reader.release(&mut s.next, self.seq);
+    }
+}
