@@ -22,16 +22,11 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use std::time::Instant;
-
-use super::WaitMode;
-use crate::liveness::{self, slot, Claim, Claimed, Clock, CHECK_EVERY as LIVENESS_SLICE};
+use super::wait::Doorbell;
+use crate::liveness::{self, slot, Claim, Claimed};
 use crate::object::Object;
-use crate::sync::notify::Notifier;
-use crate::sys::{self, Deadline};
+use crate::sys;
 use crate::{Error, Result};
-/// Spins of the adaptive wait before it sleeps.
-const SPINS: u32 = 2_000;
 
 const ATTACHMENTS: usize = 64;
 pub(crate) const PRODUCER_LINE: usize = 128;
@@ -131,11 +126,13 @@ impl Line {
         unsafe { &*self.base.add(POS).cast::<AtomicU64>() }
     }
 
-    fn seq(&self) -> &AtomicU32 {
+    /// The doorbell's sequence word (see `wait::Doorbell`).
+    pub(crate) fn seq(&self) -> &AtomicU32 {
         self.u32_at(SEQ)
     }
 
-    fn sleepers(&self) -> &AtomicU32 {
+    /// The doorbell's sleeper count.
+    pub(crate) fn sleepers(&self) -> &AtomicU32 {
         self.u32_at(SLEEPERS)
     }
 }
@@ -203,156 +200,4 @@ pub(crate) struct RoleAt {
     pub(crate) slot: u32,
     pub(crate) offset: usize,
     pub(crate) held: fn(u32) -> bool,
-}
-
-/// The side a waiting handle watches: its object, the side's line, and this handle's clock
-/// for rate-limiting liveness tests.
-#[derive(Clone, Copy)]
-pub(crate) struct Peer<'a> {
-    pub(crate) obj: &'a Object,
-    pub(crate) line: &'a Line,
-    pub(crate) clock: &'a Clock,
-}
-
-/// Where one side sleeps until the other rings: a sequence word and a sleeper count in the
-/// line of the side that rings, and a [`Notifier`] (the protocol shared with events and
-/// semaphores, `sync::notify`): ringing bumps the sequence word, which is the wake-up.
-#[derive(Debug)]
-pub(crate) struct Doorbell {
-    line: Line,
-    notifier: Notifier,
-}
-
-impl Doorbell {
-    /// The channel's two doorbells, (data, space): subscribers and consumers sleep on the
-    /// first (in the producer's line), a producer waiting for room on the second.
-    pub(crate) fn pair(obj: &Object, create: bool) -> Result<(Doorbell, Doorbell)> {
-        Ok((
-            Doorbell::new(obj, Role::Producer, "data", create)?,
-            Doorbell::new(obj, Role::Consumer, "space", create)?,
-        ))
-    }
-
-    /// The doorbell in `role`'s line of `obj`, named `<name>.<suffix>` on Windows.
-    fn new(obj: &Object, role: Role, suffix: &str, create: bool) -> Result<Doorbell> {
-        let name = format!("{}.{suffix}", obj.name());
-        let notifier = if create {
-            Notifier::create(&name)?
-        } else {
-            Notifier::open(&name)?
-        };
-        Ok(Doorbell {
-            line: Line::of(obj, role),
-            notifier,
-        })
-    }
-
-    /// Sleeps until rung or `deadline`, if `still` holds after registering; may return
-    /// spuriously.
-    pub(crate) fn sleep(&self, deadline: Deadline, still: impl FnOnce() -> bool) -> Result<()> {
-        let (seq, sleepers) = (self.line.seq(), self.line.sleepers());
-        self.notifier.sleep(sleepers, seq, deadline, |_| still())
-    }
-
-    /// Clears the sleeper count. Only for a bell that one side alone sleeps on, by that
-    /// side when it attaches: a predecessor killed while asleep never took itself off the
-    /// count, which would cost every later `ring` a wake-up syscall.
-    pub(crate) fn forget_sleepers(&self) {
-        self.line.sleepers().store(0, Ordering::Relaxed);
-    }
-
-    /// Wakes the sleepers, if any (no syscall when there are none).
-    #[inline]
-    pub(crate) fn ring(&self) {
-        let (seq, sleepers) = (self.line.seq(), self.line.sleepers());
-        self.notifier.wake(sleepers, seq, u32::MAX, true);
-    }
-}
-
-/// Waits until `ready()` or `deadline`, sleeping on `bell` as `mode` says; if `peer` is given
-/// and goes away, returns `Disconnected` (after a last `ready()`, so that what the peer
-/// committed before leaving is still drained). `ready` must be cheap; it is re-evaluated
-/// when the watched word changes (after every spin without a watch), every `CHECK_EVERY`
-/// spins, when the spin budget runs out and after every wake-up, and may be called again
-/// after it returned true (so it must keep answering true without consuming more).
-///
-/// `watch`, if given, is a word that changes whenever `ready` may have turned true (the
-/// header word a consumer waits on, the position a producer waits to see move). Spinning
-/// then re-reads only that word — load, compare, pause — and evaluates `ready` once it
-/// differs from its value before the last evaluation, so a spinner sees the change as soon
-/// as its cache line arrives. Without a watch, every spin evaluates `ready`.
-///
-/// Between evaluations the loop also reads the peer's attachment word; the clock (deadline) is
-/// read every `CHECK_EVERY` spins, on every `try_` attempt and after every sleep (sleeps are
-/// at most `LIVENESS_SLICE` long), and the peer's holder is tested then (a system call,
-/// `crate::liveness`) if `LIVENESS_SLICE` has passed since this handle last tested it.
-#[allow(clippy::too_many_arguments)] // one call site per side; a struct would only rename them
-pub(crate) fn wait_for(
-    name: &str,
-    peer: Option<Peer<'_>>,
-    bell: &Doorbell,
-    mode: WaitMode,
-    deadline: Deadline,
-    watch: Option<&AtomicU64>,
-    mut ready: impl FnMut() -> bool,
-) -> Result<()> {
-    const CHECK_EVERY: u32 = 1024;
-    let disconnected = || Error::Disconnected {
-        name: name.to_owned(),
-    };
-    let gone = |test: bool| peer.is_some_and(|p| peer_gone(p.obj, p.line, test));
-    // How many spins each mode allows before it sleeps (None: never sleeps).
-    let spin_limit = match mode {
-        WaitMode::BusyPoll => None,
-        WaitMode::Adaptive => Some(SPINS),
-        WaitMode::Blocking => Some(0),
-    };
-    let mut spins = 0u32;
-    loop {
-        // Relaxed: only a hint of change; `ready` makes the synchronising loads.
-        let seen = watch.map(|w| w.load(Ordering::Relaxed));
-        if ready() {
-            return Ok(());
-        }
-        let mut slow = deadline == Deadline::Try;
-        if !slow && spin_limit.is_none_or(|l| spins < l) {
-            loop {
-                std::hint::spin_loop();
-                spins = spins.wrapping_add(1);
-                if spins % CHECK_EVERY == 0 || spin_limit.is_some_and(|l| spins >= l) {
-                    slow = true;
-                    break;
-                }
-                match (watch, seen) {
-                    (Some(w), Some(s)) if w.load(Ordering::Relaxed) == s => {}
-                    _ => break,
-                }
-            }
-        } else {
-            slow = true;
-        }
-        if gone(false) {
-            return if ready() { Ok(()) } else { Err(disconnected()) };
-        }
-        if !slow {
-            continue;
-        }
-        let now = Instant::now();
-        let test = peer.is_some_and(|p| p.clock.due(now));
-        if test && gone(true) {
-            return if ready() { Ok(()) } else { Err(disconnected()) };
-        }
-        if deadline.passed() {
-            return Err(Error::gave_up(name, deadline));
-        }
-        let sleeping = spin_limit.is_some_and(|l| spins >= l);
-        if sleeping {
-            // Sleep in slices, so that a peer that dies without ringing is noticed.
-            let until = match deadline {
-                Deadline::At(t) if t < now + LIVENESS_SLICE => Deadline::At(t),
-                _ => Deadline::At(now + LIVENESS_SLICE),
-            };
-            bell.sleep(until, || !ready() && !gone(false))?;
-        }
-    }
 }

@@ -42,7 +42,9 @@
 //!   buggy or hostile writer) makes `recv` return [`Error::Corrupt`],
 //!   never undefined behaviour.
 //!
-//! The layout is in `layout.rs`, the algorithm and its memory orderings in `spsc.rs`.
+//! The layout (and who holds which side) is in `layout.rs`, how a side waits (doorbells, the
+//! spin-then-sleep loop) in `wait.rs`, the ring algorithm and its memory orderings in
+//! `spsc.rs`.
 //!
 //! # Trust
 //!
@@ -69,6 +71,7 @@
 pub mod broadcast;
 mod layout;
 mod spsc;
+mod wait;
 
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object};
 use crate::{Error, Result};
@@ -83,8 +86,9 @@ pub(crate) fn roles(kind: Kind, params: [u64; 3], len: usize) -> Option<Vec<layo
         _ => None,
     }
 }
-use layout::{Doorbell, Role};
+use layout::Role;
 pub use spsc::{Consumer, Loan, Producer, Sample};
+use wait::Doorbell;
 
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -24,7 +24,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::layout::{self, Doorbell, Line, Peer, Role};
+use super::layout::{self, Line, Role};
+use super::wait::{self, Doorbell, Peer};
 use super::WaitMode;
 use crate::copy;
 use crate::liveness::{Claim, Clock};
@@ -124,14 +125,14 @@ impl Shared {
     }
 
     /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`);
-    /// `watch` changes when `ready()` may have turned true (see `layout::wait_for`).
+    /// `watch` changes when `ready()` may have turned true (see `wait::wait_for`).
     fn wait_for(
         &self,
         deadline: Deadline,
         watch: &AtomicU64,
         ready: impl FnMut() -> bool,
     ) -> Result<()> {
-        layout::wait_for(
+        wait::wait_for(
             self.name(),
             Some(Peer {
                 obj: &self.obj,

@@ -114,7 +114,8 @@ mod subscriber;
 use std::sync::atomic::Ordering;
 
 use self::layout::{entry, sub_slot, Geometry, ACTIVE, ENTRY, FREE, JOINING, NONE, TABLE};
-use super::layout::{self as chan, Doorbell, Line, Role};
+use super::layout::{self as chan, Line, Role};
+use super::wait::Doorbell;
 use super::WaitMode;
 use crate::liveness::{self, Claimed, Clock};
 use crate::object::{creation_setters, Creation, Kind, Object};

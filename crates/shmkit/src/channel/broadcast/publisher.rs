@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, FREE, NONE};
 use super::Policy;
-use crate::channel::layout::{self as chan, Doorbell, Line, Role};
+use crate::channel::layout::{self as chan, Line, Role};
+use crate::channel::wait::{self, Doorbell};
 use crate::channel::WaitMode;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
@@ -152,7 +153,7 @@ impl Publisher {
             None => {
                 let mut found = None;
                 // Room appears when any subscriber moves or lets go: no single word to watch.
-                chan::wait_for(
+                wait::wait_for(
                     ring.obj.name(),
                     None,
                     &ring.space,

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::layout::{entry, index, oldest, slot, Geometry, FREE, NONE};
 use super::Policy;
-use crate::channel::layout::{self as chan, Doorbell, Line, Peer};
+use crate::channel::layout::Line;
+use crate::channel::wait::{self, Doorbell, Peer};
 use crate::channel::WaitMode;
 use crate::copy;
 use crate::liveness::{self, Claim, Clock};
@@ -232,7 +233,7 @@ impl Subscriber {
             let mut outcome = reader.try_hold(next)?;
             if let Hold::Empty = outcome {
                 let mut err = None;
-                chan::wait_for(
+                wait::wait_for(
                     obj.name(),
                     Some(Peer { obj, line, clock }),
                     data,
