@@ -98,8 +98,9 @@ impl MessageLayout {
         if params == self.params() {
             return Ok(());
         }
-        let found = if params[0] == 0 {
-            "bytes (a byte channel, created without a message type)".to_owned()
+        let (found, fp) = if params[0] == 0 {
+            let bytes = "bytes (a byte channel, created without a message type)";
+            (bytes.to_owned(), false)
         } else {
             let found = MessageLayout {
                 size: params[0] & 0xffff_ffff,
@@ -108,19 +109,21 @@ impl MessageLayout {
                 tag: read_tag(obj, at),
                 type_name: None,
             };
-            found.describe(found.same_text(self))
+            let fp = found.same_text(self);
+            (found.describe(fp), fp)
         };
         Err(Error::LayoutMismatch {
             name: obj.name().to_owned(),
             reason: format!(
                 "it carries {found}; this side expects {}",
-                self.describe(params[0] != 0)
+                self.describe(fp)
             ),
         })
     }
 
     /// Whether `other` would be described with the same words (then the fingerprints, which
-    /// differ, must be shown: two long tags that differ after the stored text, say).
+    /// differ, are shown too: the stored tag text is only for display, and a process outside
+    /// the protocol could have changed it).
     fn same_text(&self, other: &MessageLayout) -> bool {
         self.size == other.size && self.align == other.align && self.tag == other.tag
     }
