@@ -1,5 +1,6 @@
 //! Channels over shared memory: a lock-free single-producer / single-consumer byte ring with
-//! zero-copy loans on both sides.
+//! zero-copy loans on both sides. [Typed channels](mod@typed) carry values or slices of a
+//! `#[repr(C)]` plain-old-data type over the same ring ([`typed::<T>()`](fn@typed)).
 //!
 //! ```
 //! use shmkit::channel;
