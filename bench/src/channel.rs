@@ -63,7 +63,7 @@ fn mode_of(s: &str) -> WaitMode {
 }
 
 /// Times round trips in `batches` batches of `per` and reports half of each (one way).
-fn one_way(batches: usize, per: usize, mut round_trip: impl FnMut()) -> Summary {
+pub(crate) fn one_way(batches: usize, per: usize, mut round_trip: impl FnMut()) -> Summary {
     for _ in 0..per {
         round_trip();
     }
@@ -309,7 +309,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
         }
         #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
         "iceoryx2-echo" => crate::iceoryx::echo(&args[0], &args[1]),
-        _ => return crate::broadcast::child(role, args),
+        _ => return crate::broadcast::child(role, args) || crate::typed::child(role, args),
     }
     true
 }
@@ -533,6 +533,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
         Box::new(move || spin_latency(Spin::MessagePerDirection, batches, per)),
         Box::new(move || spin_latency(Spin::Frame, batches, per)),
         Box::new(move || spin_latency(Spin::Ring, batches, per)),
+        Box::new(move || crate::typed::latency(batches, per)),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     variants.push(Box::new(move || {
@@ -548,8 +549,16 @@ pub fn latency(quick: bool) -> Vec<Row> {
     let raw_frame = Row::base(LAT_BUSY, "raw spin ping-pong (64 B frame)", got[4]);
     let raw_ring = Row::base(LAT_BUSY, "raw spin ping-pong (64 B frames, ring)", got[5]);
     let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
+    let byte_busy = Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin);
+    let typed_busy = Row::vs(
+        LAT_BUSY,
+        "shmkit typed channel, BusyPoll",
+        got[6],
+        &byte_busy,
+    );
     let mut rows = vec![
-        Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin),
+        byte_busy,
+        typed_busy,
         Row::vs(
             LAT_BUSY,
             "shmkit channel vs line-per-direction",
@@ -577,7 +586,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
-        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[6]);
+        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[7]);
         rows.push(Row::vs(LAT_BUSY, "shmkit channel vs iceoryx2", busy, &ice));
         rows.push(ice);
     }

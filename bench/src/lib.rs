@@ -18,6 +18,7 @@ mod liveness;
 mod segment;
 mod stats;
 mod sync;
+mod typed;
 
 use std::io::{self, Write};
 use std::process::{Command, ExitCode};

@@ -121,28 +121,21 @@ pub(crate) unsafe fn fill(dst: *mut u8, len: usize, byte: u8) {
     }
 }
 
-/// Copies `len` shared bytes at `src` into the empty `buf` (which grows as needed):
-/// atomically (as [`load`]) if a writer may be `racing`, else with `memcpy`, straight into
-/// spare capacity with no zero-filling first.
+/// Copies `len` shared bytes at `src` into the empty `buf` (which grows as needed) with
+/// `memcpy`, straight into spare capacity with no zero-filling first: for bytes that the
+/// protocol keeps writers away from (a ring frame or a broadcast slot being read).
 ///
 /// # Safety
 ///
-/// As for [`load`], with `len` bytes; when `racing` is false, nobody writes the bytes
-/// meanwhile.
-pub(crate) unsafe fn load_shared_vec(racing: bool, src: *const u8, len: usize, buf: &mut Vec<u8>) {
+/// `src` is valid for reads of `len` bytes, and nobody writes them meanwhile.
+pub(crate) unsafe fn load_unshared_vec(src: *const u8, len: usize, buf: &mut Vec<u8>) {
     debug_assert!(buf.is_empty());
-    if racing {
-        buf.resize(len, 0);
-        // SAFETY: the caller's contract; `buf` holds `len` bytes.
-        unsafe { load(src, buf) };
-    } else {
-        buf.reserve(len);
-        // SAFETY: valid and not written (caller); `len` bytes fit in the spare capacity
-        // (reserved) and are all written before `set_len`.
-        unsafe {
-            ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), len);
-            buf.set_len(len);
-        }
+    buf.reserve(len);
+    // SAFETY: valid and not written (caller); `len` bytes fit in the spare capacity
+    // (reserved) and are all written before `set_len`.
+    unsafe {
+        ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), len);
+        buf.set_len(len);
     }
 }
 

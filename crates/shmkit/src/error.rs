@@ -111,7 +111,8 @@ pub enum Error {
         found: &'static str,
     },
 
-    /// A typed object (e.g. `Shared<T>`) was opened with a type of another layout.
+    /// A typed object (`Shared<T>`, a typed channel) was opened with a type of another layout
+    /// (size, alignment or tag), or a byte channel was opened as a typed one.
     #[error("{name:?} holds another type: {reason}")]
     LayoutMismatch {
         /// The segment's name.

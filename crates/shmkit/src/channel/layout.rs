@@ -4,11 +4,13 @@
 //! ```text
 //! offset  size  what
 //!      0    64  object header (magic, version, kind = channel, length, creator pid, ready,
-//!               params = [capacity, flags, 0])
-//!     64    64  who is attached: producer word u64 | consumer word u64, each a role word
+//!               params = [capacity, message size | align << 32, fingerprint]; both 0 for
+//!               a byte channel, see `fingerprint.rs`)
+//!     64    16  who is attached: producer word u64 | consumer word u64, each a role word
 //!               `state | generation << 8 | pid << 32` (`crate::liveness`; one word, so a
 //!               claim is a single compare-exchange); the kernel's record of the holder is
 //!               an OFD lock on role slot 2 (producer) / 3 (consumer)
+//!     80    48  a typed channel's tag text, for error messages (`fingerprint.rs`)
 //!    128   128  producer line: write_pos u64 | data doorbell: seq u32, sleepers u32
 //!               (the consumer sleeps on this doorbell)
 //!    256   128  consumer line: read_pos u64  | space doorbell: seq u32, sleepers u32
@@ -29,6 +31,9 @@ use crate::sys;
 use crate::{Error, Result};
 
 const ATTACHMENTS: usize = 64;
+/// Where a typed channel keeps its tag text (`fingerprint::TAG_ROOM` bytes, up to 128).
+pub(crate) const TAG_TEXT: usize = 80;
+const _: () = assert!(TAG_TEXT + super::fingerprint::TAG_ROOM <= PRODUCER_LINE);
 pub(crate) const PRODUCER_LINE: usize = 128;
 pub(crate) const CONSUMER_LINE: usize = 256;
 pub(crate) const RING: usize = 384;

@@ -1,5 +1,6 @@
 //! Channels over shared memory: a lock-free single-producer / single-consumer byte ring with
-//! zero-copy loans on both sides.
+//! zero-copy loans on both sides. [Typed channels](mod@typed) carry values or slices of a
+//! `#[repr(C)]` plain-old-data type over the same ring ([`typed::<T>()`](fn@typed)).
 //!
 //! ```
 //! use shmkit::channel;
@@ -69,9 +70,13 @@
 //! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitMode::BusyPoll`] for latency there.
 
 pub mod broadcast;
+mod fingerprint;
 mod layout;
 mod spsc;
+pub mod typed;
 mod wait;
+
+use bytemuck::Pod;
 
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object};
 use crate::{Error, Result};
@@ -86,6 +91,7 @@ pub(crate) fn roles(kind: Kind, params: [u64; 3], len: usize) -> Option<Vec<layo
         _ => None,
     }
 }
+use fingerprint::MessageLayout;
 use layout::Role;
 pub use spsc::{Consumer, Loan, Producer, Sample};
 use wait::Doorbell;
@@ -156,15 +162,26 @@ impl Options {
             })
     }
 
-    fn create_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
+    /// Creates the channel and claims `role`; `msg` is the message type of a typed channel
+    /// (`None`: bytes).
+    fn create_side(
+        &self,
+        name: &str,
+        role: Role,
+        msg: Option<&MessageLayout>,
+    ) -> Result<spsc::Shared> {
         let cap = self.ring_capacity(name)?;
+        let [size_align, fp] = msg.map_or([0, 0], MessageLayout::params);
         let (obj, (bells, claim)) = Object::create(
             name,
             self.how,
             Kind::Channel,
             layout::RING + cap,
-            [cap as u64, 0, 0],
+            [cap as u64, size_align, fp],
             |o| {
+                if let Some(m) = msg {
+                    m.write_tag(o, layout::TAG_TEXT);
+                }
                 let bells = Doorbell::pair(o, true)?;
                 Ok((bells, layout::attach(o, role)?))
             },
@@ -172,8 +189,18 @@ impl Options {
         Ok(spsc::Shared::new(obj, bells, cap, (role, claim), self.wait))
     }
 
-    fn open_side(&self, name: &str, role: Role) -> Result<spsc::Shared> {
+    /// Opens the channel and claims `role`; `msg` is the message type a typed side expects
+    /// (`None`: bytes, which any channel carries).
+    fn open_side(
+        &self,
+        name: &str,
+        role: Role,
+        msg: Option<&MessageLayout>,
+    ) -> Result<spsc::Shared> {
         let (obj, header) = Object::open(name, Kind::Channel, layout::RING + MIN_CAPACITY)?;
+        if let Some(m) = msg {
+            m.check(&obj, [header.params[1], header.params[2]], layout::TAG_TEXT)?;
+        }
         let cap = header.params[0];
         if !cap.is_power_of_two()
             || cap < MIN_CAPACITY as u64
@@ -204,7 +231,7 @@ impl Options {
     ///
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create_producer(&self, name: &str) -> Result<Producer> {
-        Producer::new(self.create_side(name, Role::Producer)?)
+        Producer::new(self.create_side(name, Role::Producer, None)?)
     }
 
     /// Creates the channel `name` and returns its consumer side.
@@ -213,7 +240,7 @@ impl Options {
     ///
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create_consumer(&self, name: &str) -> Result<Consumer> {
-        Consumer::new(self.create_side(name, Role::Consumer)?)
+        Consumer::new(self.create_side(name, Role::Consumer, None)?)
     }
 
     /// Opens the existing channel `name` as its producer.
@@ -223,7 +250,7 @@ impl Options {
     /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, and
     /// [`Error::InUse`] if a live process is already the producer.
     pub fn open_producer(&self, name: &str) -> Result<Producer> {
-        Producer::new(self.open_side(name, Role::Producer)?)
+        Producer::new(self.open_side(name, Role::Producer, None)?)
     }
 
     /// Opens the existing channel `name` as its consumer.
@@ -232,7 +259,7 @@ impl Options {
     ///
     /// As [`Options::open_producer`].
     pub fn open_consumer(&self, name: &str) -> Result<Consumer> {
-        Consumer::new(self.open_side(name, Role::Consumer)?)
+        Consumer::new(self.open_side(name, Role::Consumer, None)?)
     }
 
     /// Opens the channel `name` as its producer, creating it first if it does not exist. Two
@@ -273,4 +300,19 @@ pub fn create(name: &str, capacity: usize) -> Result<Producer> {
 /// As [`Options::open_consumer`].
 pub fn open(name: &str) -> Result<Consumer> {
     options().open_consumer(name)
+}
+
+/// Options for a typed channel carrying values (or slices) of `T`; see [`mod@typed`].
+///
+/// ```
+/// use shmkit::channel;
+/// # let name = format!("doc-typed-fn-{}", std::process::id());
+/// let mut tx = channel::typed::<[f32; 4]>().capacity(1 << 16).create_producer(&name)?;
+/// let mut rx = channel::typed::<[f32; 4]>().open_consumer(&name)?;
+/// tx.send(&[1.0, 2.0, 3.0, 4.0])?;
+/// assert_eq!(rx.recv()?[3], 4.0);
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+pub fn typed<T: Pod>() -> typed::Options<T> {
+    typed::Options::new()
 }

@@ -262,7 +262,7 @@ impl Producer {
     }
 
     #[inline]
-    fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
+    pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
         if len > self.max_message_len() {
             return Err(Error::size(
                 self.name(),
@@ -499,6 +499,13 @@ impl Loan<'_> {
         unsafe { self.p.s.ring.add(self.frame + FRAME_HEADER) }
     }
 
+    /// The payload's first byte, without making a reference to it (for the typed layer,
+    /// which may leave bytes uninitialised until its user writes them). 8-aligned; valid for
+    /// writes of the loaned length while the loan lives.
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.payload()
+    }
+
     /// Shrinks the message to `len` bytes (at most the loaned length) before committing.
     pub fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
@@ -580,7 +587,7 @@ impl Consumer {
     }
 
     #[inline]
-    fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
+    pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
         let Consumer { s, cur } = self;
         let (off, len, advance) = match peek(cur, s)? {
             Some(f) => f,
@@ -648,7 +655,7 @@ impl Consumer {
         // SAFETY: the payload lies inside the ring (checked by `peek`) and the protocol keeps
         // the producer away from it until the sample is dropped (see `Sample`'s `Deref`); a
         // producer outside the protocol can only make the copied bytes wrong.
-        unsafe { copy::load_shared_vec(false, sample.payload, sample.len, buf) };
+        unsafe { copy::load_unshared_vec(sample.payload, sample.len, buf) };
         Ok(sample.len())
     }
 }
@@ -696,6 +703,21 @@ impl Sample<'_> {
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// The channel's name.
+    pub(crate) fn channel_name(&self) -> &str {
+        self.c.name()
+    }
+
+    /// Copies the message's first `dst.len()` bytes (at most its length) into `dst` without
+    /// making a reference to the ring: the copy-out path of the typed layer.
+    pub(crate) fn copy_to(&self, dst: &mut [u8]) {
+        assert!(dst.len() <= self.len, "copying past the message");
+        // SAFETY: as in `Consumer::recv_into`: the payload lies inside the ring (checked by
+        // `peek`), the protocol keeps the producer away from it while the sample lives, and
+        // `dst` is this process's own memory.
+        unsafe { std::ptr::copy_nonoverlapping(self.payload, dst.as_mut_ptr(), dst.len()) };
     }
 }
 

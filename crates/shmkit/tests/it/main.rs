@@ -13,6 +13,7 @@ mod python;
 mod segment;
 mod soundness;
 mod sync;
+mod typed;
 mod util;
 
 /// A function a child process runs: it gets the parent's arguments and panics on failure
@@ -31,6 +32,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(liveness::ROLES)
         .chain(options::ROLES)
         .chain(soundness::ROLES)
+        .chain(typed::ROLES)
         .chain(util::ROLES)
 }
 

@@ -158,6 +158,26 @@ pub fn run(role: &str, args: &[&str]) -> Finished {
     spawn(role, args).wait()
 }
 
+/// The path of the example program `name`, built next to this test binary (`cargo test`
+/// builds the examples); panics with a hint if it is missing.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| {
+            dir.join("examples")
+                .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+        })
+        .expect("the test binary lives in <target>/<profile>/deps");
+    assert!(
+        path.exists(),
+        "{} missing: cargo test builds examples",
+        path.display()
+    );
+    path
+}
+
 /// The segment `name`, opened and mapped read-write as raw bytes: how tests reach under an
 /// object to corrupt or inspect it.
 pub fn raw_view(name: &str) -> shmkit::View {

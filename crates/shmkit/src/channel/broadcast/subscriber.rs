@@ -330,7 +330,7 @@ impl Subscriber {
         // SAFETY: the payload's `len` bytes lie inside the slot (checked by `try_hold`), and
         // the protocol keeps the publisher away from them while the sample holds them; a
         // writer outside the protocol can only make the copied bytes wrong.
-        unsafe { copy::load_shared_vec(false, sample.payload, sample.len, buf) };
+        unsafe { copy::load_unshared_vec(sample.payload, sample.len, buf) };
         Ok(sample.len)
     }
 

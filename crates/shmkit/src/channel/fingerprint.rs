@@ -1,0 +1,182 @@
+//! What a typed channel records about its message type, and the check an opener makes.
+//!
+//! Written once for every typed kind (the SPSC channel now, broadcast later): the kind puts
+//! [`MessageLayout::params`] in its object header's last two parameters and the tag text at
+//! an offset of its choosing in its first 128 bytes.
+//!
+//! ```text
+//! params[1]  size | align << 32      0: a byte channel (no type recorded)
+//! params[2]  fingerprint             FNV-1a 64 of size (u64 LE), align (u64 LE), tag bytes
+//! tag text   TAG_ROOM bytes          byte 0: length (0..=47) | 0x80 if truncated; then UTF-8
+//! ```
+//!
+//! The fingerprint never involves `std::any::type_name`: two separately built programs that
+//! each define "the same" `#[repr(C)]` struct give it different paths (and the compiler may
+//! spell it differently from one release to the next). Without a tag the fingerprint covers
+//! size and alignment only; a tag (`"pose v2"`) adds the name and version the user gives the
+//! layout. The tag text is kept only so that an error can show what the other side used; the
+//! check compares the fingerprint, which covers the whole tag.
+
+use bytemuck::Pod;
+
+use crate::copy;
+use crate::object::Object;
+use crate::{Error, Result};
+
+/// Bytes kept for the tag text: a length byte and up to 47 bytes of UTF-8.
+pub(crate) const TAG_ROOM: usize = 48;
+const TAG_MAX: usize = TAG_ROOM - 1;
+const TRUNCATED: u8 = 0x80;
+
+/// A message type's layout as a typed channel records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MessageLayout {
+    pub(crate) size: u64,
+    pub(crate) align: u64,
+    pub(crate) fingerprint: u64,
+    /// The tag, if any (an empty tag is none).
+    pub(crate) tag: Option<String>,
+    /// The Rust type, on this side only: for error messages, never compared.
+    type_name: Option<&'static str>,
+}
+
+/// FNV-1a, 64 bits, over size, alignment and tag (a stable fingerprint, not for security).
+pub(crate) fn fingerprint(size: u64, align: u64, tag: &str) -> u64 {
+    size.to_le_bytes()
+        .into_iter()
+        .chain(align.to_le_bytes())
+        .chain(tag.bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
+impl MessageLayout {
+    /// The layout of `T`, identified by `tag` if one is given.
+    pub(crate) fn of<T: Pod>(tag: Option<&str>) -> MessageLayout {
+        let (size, align) = (
+            std::mem::size_of::<T>() as u64,
+            std::mem::align_of::<T>() as u64,
+        );
+        let tag = tag.filter(|t| !t.is_empty());
+        MessageLayout {
+            size,
+            align,
+            fingerprint: fingerprint(size, align, tag.unwrap_or("")),
+            tag: tag.map(str::to_owned),
+            type_name: Some(std::any::type_name::<T>()),
+        }
+    }
+
+    /// The two header parameters that record this layout: `[size | align << 32, fingerprint]`.
+    /// Sizes and alignments must fit 32 bits (the typed kinds assert it at compile time).
+    pub(crate) fn params(&self) -> [u64; 2] {
+        debug_assert!(self.size <= u64::from(u32::MAX) && self.align <= u64::from(u32::MAX));
+        [self.size | self.align << 32, self.fingerprint]
+    }
+
+    /// Writes the tag text at `at` in `obj` (a new object, not yet published).
+    pub(crate) fn write_tag(&self, obj: &Object, at: usize) {
+        let mut room = [0u8; TAG_ROOM];
+        let tag = self.tag.as_deref().unwrap_or("");
+        let mut len = tag.len().min(TAG_MAX);
+        while !tag.is_char_boundary(len) {
+            len -= 1;
+        }
+        room[0] = len as u8 | if len < tag.len() { TRUNCATED } else { 0 };
+        room[1..=len].copy_from_slice(&tag.as_bytes()[..len]);
+        assert!(at + TAG_ROOM <= obj.view.len());
+        // SAFETY: in bounds (asserted) of the read-write mapping `obj` keeps alive; the object
+        // is not published yet, and the store is atomic anyway (`copy::store`).
+        unsafe { copy::store(&room, obj.ptr(at)) };
+    }
+
+    /// Checks that the object records this layout (`params` are its header's last two
+    /// parameters, the tag text is at `at`): [`Error::LayoutMismatch`] naming both layouts if
+    /// not, or if it records none (a byte channel).
+    pub(crate) fn check(&self, obj: &Object, params: [u64; 2], at: usize) -> Result<()> {
+        if params == self.params() {
+            return Ok(());
+        }
+        let (found, fp) = if params[0] == 0 {
+            let bytes = "bytes (a byte channel, created without a message type)";
+            (bytes.to_owned(), false)
+        } else {
+            let found = MessageLayout {
+                size: params[0] & 0xffff_ffff,
+                align: params[0] >> 32,
+                fingerprint: params[1],
+                tag: read_tag(obj, at),
+                type_name: None,
+            };
+            let fp = found.same_text(self);
+            (found.describe(fp), fp)
+        };
+        Err(Error::LayoutMismatch {
+            name: obj.name().to_owned(),
+            reason: format!(
+                "it carries {found}; this side expects {}",
+                self.describe(fp)
+            ),
+        })
+    }
+
+    /// Whether `other` would be described with the same words (then the fingerprints, which
+    /// differ, are shown too: the stored tag text is only for display, and a process outside
+    /// the protocol could have changed it).
+    fn same_text(&self, other: &MessageLayout) -> bool {
+        self.size == other.size && self.align == other.align && self.tag == other.tag
+    }
+
+    /// `64-byte messages, align 8, tag "pose v1"` (and the fingerprint, when `fp`).
+    fn describe(&self, fp: bool) -> String {
+        let mut s = format!("{}-byte messages, align {}", self.size, self.align);
+        match &self.tag {
+            Some(t) => s += &format!(", tag {t:?}"),
+            None => s += ", no tag",
+        }
+        if fp {
+            s += &format!(", fingerprint {:#018x}", self.fingerprint);
+        }
+        if let Some(t) = self.type_name {
+            s += &format!(" ({t})");
+        }
+        s
+    }
+}
+
+/// The tag text recorded at `at`, as far as it can be read (for display only: it comes from
+/// the segment, so it is decoded leniently and shown escaped).
+fn read_tag(obj: &Object, at: usize) -> Option<String> {
+    let room = obj.view.read_vec(at, TAG_ROOM).ok()?;
+    let len = usize::from(room[0] & !TRUNCATED).min(TAG_MAX);
+    let mut tag = String::from_utf8_lossy(&room[1..=len]).into_owned();
+    if room[0] & TRUNCATED != 0 {
+        tag.push('…');
+    }
+    (!tag.is_empty()).then_some(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_cover_size_align_and_tag() {
+        let base = fingerprint(64, 8, "");
+        assert_ne!(base, fingerprint(64, 4, ""));
+        assert_ne!(base, fingerprint(32, 8, ""));
+        assert_ne!(base, fingerprint(64, 8, "pose"));
+        assert_ne!(fingerprint(64, 8, "pose"), fingerprint(64, 8, "pose2"));
+        // Stable across builds and platforms: this value is part of the layout.
+        assert_eq!(fingerprint(64, 8, ""), 0x3f7b_ca06_7dbf_c5ad);
+    }
+
+    #[test]
+    fn the_layout_packs_size_and_alignment() {
+        let l = MessageLayout::of::<[u32; 3]>(Some(""));
+        assert_eq!(l.tag, None);
+        assert_eq!(l.params()[0], 12 | 4 << 32);
+        assert_eq!(MessageLayout::of::<u64>(Some("x")).params()[0], 8 | 8 << 32);
+    }
+}
