@@ -1,0 +1,221 @@
+//! The consumer side of the ring: `Consumer`, its `Sample`, and reading the next frame.
+
+use super::*;
+
+/// The receiving side of a channel.
+#[derive(Debug)]
+pub struct Consumer {
+    s: Shared,
+    cur: ConsumerCursor,
+}
+
+/// The consumer's private position.
+#[derive(Debug)]
+struct ConsumerCursor {
+    read: u64,
+}
+
+/// A received message, read in place from the ring; releasing it (drop) frees its space.
+///
+/// It dereferences to `&[u8]` over the ring. The protocol gives this frame to the consumer
+/// until the sample is dropped, so a cooperating producer never writes it; a process outside
+/// the protocol that can write the segment could, which Rust calls undefined behaviour for a
+/// live `&[u8]`. When the producer is not trusted, use [`Consumer::recv_into`], which copies
+/// without making a reference (see the [trust model](crate#trust-model)).
+#[derive(Debug)]
+pub struct Sample<'a> {
+    c: &'a mut Consumer,
+    payload: *const u8,
+    len: usize,
+    /// Bytes from the consumer's position to the end of this frame (padding included).
+    advance: u64,
+}
+
+impl Consumer {
+    /// The consumer of an attached channel, going on from the stored read position (so a
+    /// message a killed consumer was holding is delivered again).
+    pub(crate) fn new(s: Shared) -> Result<Consumer> {
+        let read = s.mine.pos().load(Ordering::Relaxed);
+        check_positions(&s, s.peer.pos().load(Ordering::Relaxed), read)?;
+        Ok(Consumer {
+            s,
+            cur: ConsumerCursor { read },
+        })
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.s.name()
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.s.cap
+    }
+
+    /// Whether this side created the channel (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.s.obj.is_creator()
+    }
+
+    /// Changes how this side waits (see [`WaitMode`]).
+    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+        self.s.wait = wait;
+    }
+
+    #[inline]
+    pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
+        let Consumer { s, cur } = self;
+        let (off, len, advance) = match peek(cur, s)? {
+            Some(f) => f,
+            None => {
+                let mut found = Ok(None);
+                // A message appears when the header word at the read position turns non-zero
+                // (a pad is published after the message it leads to, so it is never alone).
+                let watch = header(s, (cur.read as usize) & (s.cap - 1));
+                s.wait_for(deadline, watch, || {
+                    found = peek(cur, s);
+                    !matches!(found, Ok(None))
+                })?;
+                found?.expect("wait_for returns Ok only once a frame is there")
+            }
+        };
+        Ok(Sample {
+            // SAFETY: checked by `peek`: the payload lies inside the ring.
+            payload: unsafe { self.s.ring.add(off) },
+            len,
+            advance,
+            c: self,
+        })
+    }
+
+    /// Receives the next message in place, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once the producer is gone and every committed message has been
+    /// received; [`Error::Corrupt`] if the ring holds an impossible frame.
+    pub fn recv(&mut self) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::Forever)
+    }
+
+    /// Like [`Consumer::recv`], without waiting: [`Error::WouldBlock`] if nothing is there.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], and `WouldBlock`.
+    pub fn try_recv(&mut self) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::Try)
+    }
+
+    /// Like [`Consumer::recv`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], and `Timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::after(timeout))
+    }
+
+    /// Receives the next message into `buf` (cleared first); returns its length.
+    ///
+    /// The copy-out path: the message is copied from the ring into `buf` without a reference
+    /// to the shared bytes ever being made, so a producer that is not trusted can at worst
+    /// put wrong bytes in `buf` (see the [trust model](crate#trust-model)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`].
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        let sample = self.recv()?;
+        buf.clear();
+        // SAFETY: the payload lies inside the ring (checked by `peek`) and the protocol keeps
+        // the producer away from it until the sample is dropped (see `Sample`'s `Deref`); a
+        // producer outside the protocol can only make the copied bytes wrong.
+        unsafe { copy::load_unshared_vec(sample.payload, sample.len, buf) };
+        Ok(sample.len())
+    }
+}
+
+/// The next message, if one is committed: (payload offset in the ring, length, bytes from
+/// the read position to the end of its frame). Every header is checked against the ring's
+/// geometry, so a corrupt ring is an error, not UB.
+#[inline]
+fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
+    let cap = s.cap;
+    let mut skipped = 0u64;
+    loop {
+        let off = (cur.read.wrapping_add(skipped) as usize) & (cap - 1);
+        // SYNC POINT: Acquire pairs with the producer's Release store of this header word, so
+        // the payload before it (and the zeroed header after it) are visible.
+        let word = header(s, off).load(Ordering::Acquire);
+        if word == 0 {
+            return Ok(None);
+        }
+        match Frame::decode(word, off, cap) {
+            Some(Frame::Pad(n)) if skipped == 0 => skipped += n as u64,
+            Some(Frame::Message(len)) => {
+                return Ok(Some((
+                    off + FRAME_HEADER,
+                    len,
+                    skipped + frame_size(len) as u64,
+                )));
+            }
+            _ => {
+                return Err(Error::Corrupt {
+                    name: s.name().to_owned(),
+                    reason: format!(
+                        "bad frame at ring offset {off}: kind {}, length {}",
+                        word >> 32,
+                        word & 0xffff_ffff
+                    ),
+                })
+            }
+        }
+    }
+}
+
+impl Sample<'_> {
+    /// The message's length in bytes.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The channel's name.
+    pub(crate) fn channel_name(&self) -> &str {
+        self.c.name()
+    }
+
+    /// Copies the message's first `dst.len()` bytes (at most its length) into `dst` without
+    /// making a reference to the ring: the copy-out path of the typed layer.
+    pub(crate) fn copy_to(&self, dst: &mut [u8]) {
+        assert!(dst.len() <= self.len, "copying past the message");
+        // SAFETY: as in `Consumer::recv_into`: the payload lies inside the ring (checked by
+        // `peek`), the protocol keeps the producer away from it while the sample lives, and
+        // `dst` is this process's own memory.
+        unsafe { std::ptr::copy_nonoverlapping(self.payload, dst.as_mut_ptr(), dst.len()) };
+    }
+}
+
+impl Deref for Sample<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the frame was published and lies at or above read_pos, so the producer does
+        // not write it until this sample is dropped and read_pos moves past it.
+        unsafe { std::slice::from_raw_parts(self.payload, self.len) }
+    }
+}
+
+impl Drop for Sample<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let c = &mut *self.c;
+        c.cur.read = c.cur.read.wrapping_add(self.advance);
+        // SYNC POINT: Release pairs with the producer's Acquire load of read_pos (it may now
+        // reuse the bytes); the fence in `ring` orders it before the sleeper check.
+        c.s.mine.pos().store(c.cur.read, Ordering::Release);
+        c.s.peer_bell.ring();
+    }
+}

@@ -1,0 +1,284 @@
+//! The producer side of the ring: `Producer`, its `Loan`, and where the next frame goes.
+
+use super::*;
+
+/// The sending side of a channel.
+#[derive(Debug)]
+pub struct Producer {
+    s: Shared,
+    cur: ProducerCursor,
+}
+
+/// The producer's private positions.
+#[derive(Debug)]
+struct ProducerCursor {
+    write: u64,
+    read_cache: u64,
+}
+
+/// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
+/// dropping it without committing publishes nothing.
+///
+/// It dereferences to `&mut [u8]` over the ring, past everything published: a cooperating
+/// consumer never touches it. [`Producer::send`] copies instead.
+#[derive(Debug)]
+#[must_use = "a loan publishes nothing until commit()"]
+pub struct Loan<'a> {
+    p: &'a mut Producer,
+    /// Ring offset of the frame header, and bytes of padding before it (at the old offset).
+    frame: usize,
+    pad: usize,
+    len: usize,
+    cap_len: usize,
+}
+
+impl Producer {
+    /// The producer of an attached channel. Its write position is recovered from the ring
+    /// (see [`recover_write`]), so a producer that re-attaches after one was killed goes on
+    /// exactly after the last published frame.
+    pub(crate) fn new(s: Shared) -> Result<Producer> {
+        // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos.
+        let read = s.peer.pos().load(Ordering::Acquire);
+        let write = recover_write(&s, s.mine.pos().load(Ordering::Relaxed), read)?;
+        s.mine.pos().store(write, Ordering::Relaxed);
+        Ok(Producer {
+            s,
+            cur: ProducerCursor {
+                write,
+                read_cache: read,
+            },
+        })
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.s.name()
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.s.cap
+    }
+
+    /// Whether this side created the channel (and so removes its name when dropped, unless
+    /// told to keep it).
+    pub fn is_creator(&self) -> bool {
+        self.s.obj.is_creator()
+    }
+
+    /// The largest message this channel always accepts: `capacity / 2 - 8`, and at most
+    /// `u32::MAX` rounded down to 8, less 8 (4 GiB - 16: a frame's length has 32 bits), which
+    /// matters from 8 GiB rings on.
+    pub fn max_message_len(&self) -> usize {
+        max_message_len(self.s.cap)
+    }
+
+    /// Changes how this side waits (see [`WaitMode`]).
+    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+        self.s.wait = wait;
+    }
+
+    #[inline]
+    pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
+        if len > self.max_message_len() {
+            return Err(Error::size(
+                self.name(),
+                format!(
+                    "a message of {len} bytes is over this channel's maximum of {}",
+                    self.max_message_len()
+                ),
+            ));
+        }
+        let Producer { s, cur } = self;
+        if layout::peer_gone(&s.obj, &s.peer, false) {
+            return Err(s.disconnected());
+        }
+        let (pad, frame) = match place(cur, s, len)? {
+            Some(p) => p,
+            None => {
+                let mut found = Ok(None);
+                // Room appears when the consumer moves its position.
+                s.wait_for(deadline, s.peer.pos(), || {
+                    found = place(cur, s, len);
+                    !matches!(found, Ok(None))
+                })?;
+                found?.expect("wait_for returns Ok only once there is room")
+            }
+        };
+        Ok(Loan {
+            p: self,
+            frame,
+            pad,
+            len,
+            cap_len: len,
+        })
+    }
+
+    /// Borrows a slot for a message of `len` bytes, waiting for room as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SizeInvalid`] over [`Producer::max_message_len`]; [`Error::Disconnected`] if
+    /// the consumer is gone.
+    pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::Forever)
+    }
+
+    /// Like [`Producer::loan`], without waiting: [`Error::WouldBlock`] if the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan`], and `WouldBlock`.
+    pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::Try)
+    }
+
+    /// Like [`Producer::loan`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan`], and `Timeout`.
+    pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::after(timeout))
+    }
+
+    /// Copies `msg` into the ring and publishes it, waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan`].
+    pub fn send(&mut self, msg: &[u8]) -> Result<()> {
+        let mut loan = self.loan(msg.len())?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+
+    /// [`Producer::send`] without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::try_loan`].
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<()> {
+        let mut loan = self.try_loan(msg.len())?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+
+    /// [`Producer::send`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan_timeout`].
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        let mut loan = self.loan_timeout(msg.len(), timeout)?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+}
+
+/// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset). Room
+/// means the padding, the frame and the next frame's header word are all free. Positions
+/// are compared modulo 2^64 (they come from another process, so they must not overflow).
+#[inline]
+fn place(cur: &mut ProducerCursor, s: &Shared, len: usize) -> Result<Option<(usize, usize)>> {
+    let need = frame_size(len);
+    let off = (cur.write as usize) & (s.cap - 1);
+    let tail = s.cap - off;
+    let (pad, frame) = if need <= tail { (0, off) } else { (tail, 0) };
+    // Room for the frame, its padding, and the zeroed header word after it.
+    let total = (pad + need + FRAME_HEADER) as u64;
+    if fits(cur.write, cur.read_cache, total, s.cap) || reload_fits(cur, s, total)? {
+        Ok(Some((pad, frame)))
+    } else {
+        Ok(None)
+    }
+}
+
+fn fits(write: u64, read: u64, total: u64, cap: usize) -> bool {
+    write.wrapping_sub(read).saturating_add(total) <= cap as u64
+}
+
+/// Reloads the consumer's position into the cache and says whether `total` bytes fit now. A
+/// position ahead of the producer's, or more than a ring behind it, is `Corrupt`.
+#[cold]
+fn reload_fits(cur: &mut ProducerCursor, s: &Shared, total: u64) -> Result<bool> {
+    // SYNC POINT: Acquire pairs with the consumer's Release store of read_pos: the bytes it
+    // released are no longer being read.
+    let read = s.peer.pos().load(Ordering::Acquire);
+    let write = cur.write;
+    if write.wrapping_sub(read) > s.cap as u64 {
+        return Err(Error::Corrupt {
+            name: s.name().to_owned(),
+            reason: format!(
+                "the consumer's position {read} is not within {} bytes behind the \
+                 producer's {write}",
+                s.cap
+            ),
+        });
+    }
+    cur.read_cache = read;
+    Ok(fits(write, read, total, s.cap))
+}
+
+impl Loan<'_> {
+    fn payload(&self) -> *mut u8 {
+        // SAFETY: frame + FRAME_HEADER + cap_len <= cap (placed by `Producer::place`).
+        unsafe { self.p.s.ring.add(self.frame + FRAME_HEADER) }
+    }
+
+    /// The payload's first byte, without making a reference to it (for the typed layer,
+    /// which may leave bytes uninitialised until its user writes them). 8-aligned; valid for
+    /// writes of the loaned length while the loan lives.
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.payload()
+    }
+
+    /// Shrinks the message to `len` bytes (at most the loaned length) before committing.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Publishes the message to the consumer.
+    #[inline]
+    pub fn commit(self) {
+        let p = &mut *self.p;
+        let s = &p.s;
+        let size = frame_size(self.len);
+        let next = (self.frame + size) & (s.cap - 1);
+        // The next frame's header must read "not yet" before this one is published (the room
+        // for it was checked by `place`); Relaxed, ordered by the Release store below.
+        header(s, next).store(0, Ordering::Relaxed);
+        // SYNC POINT: Release publishes the payload (and the zeroed next header) to the
+        // consumer's Acquire load of this header word.
+        header(s, self.frame).store(encode(self.len, KIND_MESSAGE), Ordering::Release);
+        if self.pad > 0 {
+            // Published last: the consumer reaches the message only through the pad.
+            let at = (p.cur.write as usize) & (s.cap - 1);
+            header(s, at).store(encode(self.pad, KIND_PAD), Ordering::Release);
+        }
+        p.cur.write = p.cur.write.wrapping_add((self.pad + size) as u64);
+        p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
+        // The doorbell's SeqCst fence orders the header store before its sleeper check.
+        p.s.peer_bell.ring();
+    }
+}
+
+impl Deref for Loan<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the slot lies past the last published frame; the consumer reads only
+        // published frames and the header word before this payload, so this producer
+        // (borrowed mutably by the loan) is the payload's only user until commit.
+        unsafe { std::slice::from_raw_parts(self.payload(), self.cap_len) }
+    }
+}
+
+impl DerefMut for Loan<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
+    }
+}
