@@ -157,7 +157,7 @@ pub enum Removal {
     /// The name is gone.
     Removed,
     /// Some process has the object open (or it has another layout version, whose users
-    /// cannot be told): left alone.
+    /// cannot be told, or the name was given to a new object meanwhile): left alone.
     InUse,
     /// Not a shmkit object (raw bytes, or another program's): left alone.
     NotShmkit,
@@ -191,9 +191,14 @@ pub fn remove_unused(name: &str) -> Result<Removal> {
     let Some(hold) = role::exclude_users(seg.section(), name, slot::USERS)? else {
         return Ok(Removal::InUse);
     };
-    let removed = Segment::remove(name);
+    // Only if the name still names the object tested: if it was removed and made again
+    // meanwhile, the new object is someone else's (and not what was tested).
+    let removed = match crate::sys::still_names(name, seg.section()) {
+        Some(false) => Ok(Removal::InUse),
+        _ => Segment::remove(name).map(|()| Removal::Removed),
+    };
     role::release(seg.section(), hold);
-    removed.map(|()| Removal::Removed)
+    removed
 }
 
 /// The names of the shared-memory segments on this machine that the OS can list.

@@ -37,6 +37,21 @@
 //! blind store, so a successor is never clobbered — then give up the kernel's hold. Testing a
 //! peer costs a system call, so callers rate-limit it with a [`Clock`]: at most one test per
 //! handle per [`CHECK_EVERY`].
+//!
+//! # Transient refusals
+//!
+//! Two refusals can be an instant old, so [`claim`] looks again twice, 1 ms apart, before it
+//! calls a place taken: on Linux, a lock held by a handle whose word does not say it holds
+//! the role (it is between its word and its lock: releasing, or claiming); on Windows, a dead
+//! holder's event that a tester has open for the instant of its test.
+//!
+//! # fork
+//!
+//! A child forked without `exec` (shmkit opens everything close-on-exec) shares its parent's
+//! open file descriptions, so it shares the parent's OFD locks. When such a child drops its
+//! copy of a handle, nothing is given back (`release_word` checks the claimant's pid, which
+//! names the process in any namespace it runs in): the role stays the parent's. While the
+//! child runs, a parent that died leaves its roles held.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -128,6 +143,39 @@ pub(crate) fn claim(
     state: u32,
     held: impl Fn(u32) -> bool,
 ) -> Result<Claimed> {
+    let mut attempt = 0;
+    loop {
+        match claim_once(obj, slot, word, state, &held)? {
+            Attempt::Done(c) => return Ok(c),
+            // Evidence that may be a moment old (module docs, "Transient refusals"): look
+            // again shortly before calling the place taken.
+            Attempt::Unsure(_) if attempt < UNSURE_RETRIES => {
+                attempt += 1;
+                std::thread::sleep(UNSURE_PAUSE);
+            }
+            Attempt::Unsure(pid) => return Ok(Claimed::HeldBy(pid)),
+        }
+    }
+}
+
+/// How often, and how far apart, [`claim`] looks again at a refusal that may be transient.
+const UNSURE_RETRIES: u32 = 2;
+const UNSURE_PAUSE: Duration = Duration::from_millis(1);
+
+/// One pass of [`claim`].
+enum Attempt {
+    Done(Claimed),
+    /// Refused, but possibly by something that lasts an instant; the pid in the word.
+    Unsure(u32),
+}
+
+fn claim_once(
+    obj: &Object,
+    slot: u32,
+    word: &AtomicU64,
+    state: u32,
+    held: &impl Fn(u32) -> bool,
+) -> Result<Attempt> {
     let (section, name) = (obj.section(), obj.name());
     let me = sys::current_pid();
     let mut hold: Option<role::Hold> = None;
@@ -141,14 +189,24 @@ pub(crate) fn claim(
             }
             match role::hold(section, name, slot, next)? {
                 Some(h) => hold = Some(h),
-                None => return Ok(Claimed::HeldBy(pid)),
+                // Linux: another handle has the lock. If its word does not say it holds the
+                // role, it is between its word and its lock (releasing, or claiming).
+                None if !held(word.load(Ordering::Acquire) as u32 & 0xff) => {
+                    return Ok(Attempt::Unsure(pid))
+                }
+                None => return Ok(Attempt::Done(Claimed::HeldBy(pid))),
             }
         }
         if held(st) && role::holder_alive(section, name, slot, gen, pid) {
             if let Some(h) = hold {
                 role::release(section, h);
             }
-            return Ok(Claimed::HeldBy(pid));
+            // Windows: a tester's handle keeps a dead holder's event for an instant.
+            return Ok(if cfg!(windows) {
+                Attempt::Unsure(pid)
+            } else {
+                Attempt::Done(Claimed::HeldBy(pid))
+            });
         }
         let mine = pack(state, next, me);
         // SYNC POINT: AcqRel pairs with other claimants, with `release` and with an eviction
@@ -156,10 +214,10 @@ pub(crate) fn claim(
         // again at what changed.
         match word.compare_exchange(seen, mine, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
-                return Ok(Claimed::Yes(Claim {
+                return Ok(Attempt::Done(Claimed::Yes(Claim {
                     hold: hold.expect("a hold was taken above"),
                     word: mine,
-                }))
+                })))
             }
             Err(now) => seen = now,
         }
@@ -168,16 +226,31 @@ pub(crate) fn claim(
 
 /// Gives role `claim` of `obj` back: its word becomes `state` with `pid` — if it is still
 /// the word this claim wrote (never clobbering a successor) — then the kernel's hold goes.
+/// In a process forked from the claimant, nothing happens (see [`release_word`]).
 pub(crate) fn release(obj: &Object, claim: Claim, word: &AtomicU64, state: u32, pid: u32) {
-    let hold = release_word(claim, word, state, pid);
-    role::release(obj.section(), hold);
+    if let Some(hold) = release_word(claim, word, state, pid) {
+        role::release(obj.section(), hold);
+    }
 }
 
 /// The first half of [`release`], for a caller without the object at hand: sets the word and
 /// returns the kernel's hold. Dropping that hold closes it on Windows; on Linux the lock goes
 /// when the segment's descriptor closes, which such a caller is about to do.
-pub(crate) fn release_word(claim: Claim, word: &AtomicU64, state: u32, pid: u32) -> role::Hold {
-    let (_, gen, _) = unpack(claim.word);
+///
+/// `None`, touching nothing, in a process that is not the claimant: a child forked (without
+/// `exec`) from it, dropping its copy of the handle. The word and the lock (which parent and
+/// child share through the open file description) are the parent's, which still holds the
+/// role.
+pub(crate) fn release_word(
+    claim: Claim,
+    word: &AtomicU64,
+    state: u32,
+    pid: u32,
+) -> Option<role::Hold> {
+    let (_, gen, claimant) = unpack(claim.word);
+    if claimant != sys::current_pid() {
+        return None;
+    }
     // SYNC POINT: Release for everything the holder did before; pairs with the Acquire loads
     // of peers and claimants.
     let _ = word.compare_exchange(
@@ -186,7 +259,7 @@ pub(crate) fn release_word(claim: Claim, word: &AtomicU64, state: u32, pid: u32)
         Ordering::AcqRel,
         Ordering::Relaxed,
     );
-    claim.hold
+    Some(claim.hold)
 }
 
 /// Whether the holder recorded in role word `seen` of `slot` is still there (a system call).

@@ -12,6 +12,8 @@
 //!   new segment is left alone. POSIX has no "unlink if it is this object", so the check
 //!   (device and inode of the name against the creator's descriptor) and the unlink are two
 //!   calls; a name removed and re-created between those two calls is still removed.
+//!   A child forked from the creator without `exec` that drops its copy of the handle does
+//!   not remove it either: the name stays the creating process's.
 //! * Processes that **opened** it never remove the name.
 //! * Views stay valid after the name is gone; the memory is freed when the last view and handle
 //!   in any process are closed.
@@ -66,6 +68,9 @@ pub struct Segment {
     len: usize,
     access: Access,
     created: bool,
+    /// The process that made this handle: only it removes the name (a child forked from it
+    /// without `exec` that drops its copy does not).
+    pid: u32,
     keep: bool,
 }
 
@@ -221,7 +226,7 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        if self.created && !self.keep {
+        if self.created && !self.keep && self.pid == sys::current_pid() {
             // Only if the name is still this segment's: it may have been removed and created
             // again by someone else meanwhile.
             let _ = sys::shm_unlink_created(&self.name, &self.section);
@@ -356,6 +361,7 @@ impl SegmentOptions {
                 Access::ReadOnly
             },
             created: opened.created,
+            pid: sys::current_pid(),
             keep: self.keep,
         };
         if segment.len == 0 {

@@ -21,6 +21,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("ns_recv", child_recv),
     ("ns_publish", child_publish),
     ("ns_remove_unused", child_remove_unused),
+    ("fork_and_drop", child_fork_and_drop),
 ];
 
 /// A hang guard, not a performance bound.
@@ -317,4 +318,52 @@ fn a_kill_in_another_pid_namespace_is_noticed() {
         Err(Error::Disconnected { .. }) => {}
         other => panic!("the killed producer was not noticed: {other:?}"),
     };
+}
+
+/// args: channel, segment — becomes the channel's consumer and creates the segment, forks, and
+/// lets the forked child drop its copies of both; then says "kept" if this process still holds
+/// the consumer's side and the segment's name.
+#[cfg(target_os = "linux")]
+fn child_fork_and_drop(a: &[String]) {
+    let rx = channel::options().open_consumer(&a[0]).unwrap();
+    let seg = shmkit::Segment::create(&a[1], 4096).unwrap();
+    // SAFETY: this child runs its one test on its main thread (`--test-threads=1`), so the
+    // forked process has no other thread whose locks it could inherit held.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        drop(rx);
+        drop(seg);
+        // SAFETY: ends the forked process without running the parent's exit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    let info = shmkit::inspect::inspect(&a[0]).unwrap();
+    assert!(
+        info.holders.iter().any(|h| h.role == "consumer"),
+        "the forked child's drop gave the parent's side away: {info:?}"
+    );
+    assert!(matches!(
+        channel::options().open_consumer(&a[0]),
+        Err(Error::InUse { .. })
+    ));
+    shmkit::Segment::open(&a[1]).expect("the forked child's drop removed the parent's name");
+    drop((rx, seg));
+    say("kept");
+}
+
+#[cfg(not(target_os = "linux"))]
+fn child_fork_and_drop(_: &[String]) {}
+
+/// A child forked without `exec` shares its parent's descriptors (and so its OFD locks); when
+/// it drops its copies of the parent's handles, the parent keeps its roles and names.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_forked_child_dropping_its_copies_leaves_the_parents_roles() {
+    let name = NameGuard::new("lvfork");
+    let seg = NameGuard::new("lvforkseg");
+    let _tx = channel::create(&name, 4096).unwrap();
+    util::run("fork_and_drop", &[&name, &seg]).assert_success();
 }

@@ -403,7 +403,9 @@ proptest! {
     ) {
         let name = NameGuard::new("typed-fuzz");
         if real {
-            // Kept, so that the name outlives the producer, which is dropped to free its role.
+            // Kept, so that the name outlives the producer, which is dropped to free its role;
+            // and a raw handle stays open meanwhile, because on Windows a mapping lives only
+            // while someone has it open.
             let mut tx = channel::typed::<Reading>()
                 .tag(TAG)
                 .capacity(4096)
@@ -412,8 +414,9 @@ proptest! {
                 .unwrap();
             tx.send(&reading(1)).unwrap();
             tx.send_slice(&[reading(2), reading(3)]).unwrap();
+            let raw = Segment::open(&name).unwrap();
             drop(tx);
-            let mut view = Segment::open(&name).unwrap().map(Access::ReadWrite).unwrap();
+            let mut view = raw.map(Access::ReadWrite).unwrap();
             let end = (at + junk.len()).min(view.len());
             view.write_at(at, &junk[..end - at]).unwrap();
             drop(view);

@@ -284,6 +284,9 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
             Some(cur.at)
         }
         Policy::Overwrite => {
+            // One liveness tick for the whole pass, so that every holder found on it is
+            // tested (a long-lived live holder probed first cannot use up the tick).
+            let mut test = None;
             for _ in 0..g.slots {
                 let c = cur.at;
                 let stamp = slot(obj, g, c).stamp();
@@ -296,7 +299,7 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
                 // messages before it (`try_hold` checks stamps against the count).
                 stamp.store(2 * k + 1, Ordering::Release);
                 fence(Ordering::SeqCst);
-                if j == NONE || !held(obj, g, j, &cur.clock) {
+                if j == NONE || !held(obj, g, j, &mut test, &cur.clock) {
                     return Some(c);
                 }
                 // A live subscriber holds message j: give the slot its stamp back (Release:
@@ -314,8 +317,9 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
 /// after the caller's SeqCst fence; a match is confirmed by the entry's role word (a stale
 /// held word of a departed subscriber does not count), and a holder due a liveness test that
 /// the kernel says is gone is evicted.
-fn held(obj: &Object, g: &Geometry, j: u64, clock: &Clock) -> bool {
-    let mut test = None;
+/// `test` is the pass's liveness tick: `None` until a holder needs it, then whether a test
+/// was due.
+fn held(obj: &Object, g: &Geometry, j: u64, test: &mut Option<bool>, clock: &Clock) -> bool {
     for i in 0..g.max_subs {
         let e = entry(obj, i);
         // SYNC POINT: Acquire pairs with the subscriber's Release store of NONE when it lets
@@ -393,7 +397,10 @@ impl Loan<'_> {
         let k = cur.write;
         let s = slot(obj, g, self.slot);
         s.len().store(self.len as u32, Ordering::Relaxed);
-        index(obj, g, k).store(self.slot as u64, Ordering::Relaxed);
+        // SYNC POINT: Release, paired with the reader's Acquire load of the index entry: a
+        // reader that sees this entry also sees the odd stamp `place` stored in that slot, so
+        // it cannot take the slot's older complete stamp for the message it wants.
+        index(obj, g, k).store(self.slot as u64, Ordering::Release);
         // SYNC POINT: Release publishes the payload, length and index entry to a reader's
         // Acquire load of this stamp (`Reader::try_hold`).
         s.stamp().store(2 * k + 2, Ordering::Release);

@@ -113,7 +113,8 @@ impl Reader<'_> {
                 held.store(NONE, Ordering::Release);
             }
         };
-        let c = index(self.obj, self.g, r).load(Ordering::Relaxed);
+        // SYNC POINT: Acquire pairs with the Release store of the entry in `Loan::commit`.
+        let c = index(self.obj, self.g, r).load(Ordering::Acquire);
         let Some(c) = usize::try_from(c).ok().filter(|&c| c < self.g.slots) else {
             let_go();
             return Err(self.corrupt(format!("message {r} is in slot {c} of {slots}")));

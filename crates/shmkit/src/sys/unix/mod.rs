@@ -182,7 +182,7 @@ pub(crate) fn shm_unlink_created(name: &str, section: &Section) -> Result<()> {
 
 /// Whether `name` names the object open as `section`, by device and inode: `Some(false)` if
 /// it names another object or none, `None` if this OS cannot tell.
-fn still_names(name: &str, section: &Section) -> Option<bool> {
+pub(crate) fn still_names(name: &str, section: &Section) -> Option<bool> {
     let mine = rustix::fs::fstat(&section.fd).ok()?;
     // Linux: the object is the file /dev/shm/<name>; stat needs no permission on it.
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -296,6 +296,11 @@ pub(crate) fn shm_unlink(name: &str) -> Result<()> {
 
 /// What a creator's drop does to its name: nothing, as [`shm_unlink`] (Windows has no
 /// unlink; the mapping goes with its last handle).
+/// Whether `name` names the object open as `section`: Windows cannot tell (`None`).
+pub(crate) fn still_names(_name: &str, _section: &Section) -> Option<bool> {
+    None
+}
+
 pub(crate) fn shm_unlink_created(name: &str, _section: &Section) -> Result<()> {
     shm_unlink(name)
 }
