@@ -169,6 +169,9 @@ pub enum Removal {
 /// takes the object's users' slot exclusively (which it gets only if no handle holds it),
 /// removes the name, and only then lets go; a process opening the object meanwhile waits and
 /// then gets [`Error::NotFound`](crate::Error::NotFound). Raw segments are never removed.
+/// Users are the handles of shmkit objects (channels, broadcasts, sync objects); a process
+/// that maps the object's bytes as a plain [`Segment`] is not one (its mapping stays valid
+/// when the name goes).
 ///
 /// # Errors
 ///
