@@ -20,6 +20,10 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
+//! For messages that are values of a `#[repr(C)]` type (or slices of them) rather than
+//! bytes, [`broadcast::typed::<T>()`](fn@typed) wraps this with a layout check: see
+//! [`mod@typed`].
+//!
 //! # Policies
 //!
 //! What happens when a subscriber falls a whole ring behind:

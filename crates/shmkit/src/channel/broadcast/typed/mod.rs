@@ -44,7 +44,7 @@
 //!
 //! # The message type is checked on subscribe
 //!
-//! As for [typed channels](crate::channel::typed#the-message-type-is-checked-on-open): the
+//! As for [typed channels](mod@crate::channel::typed#the-message-type-is-checked-on-open): the
 //! creator records the size and alignment of `T` and a fingerprint over them and the
 //! [tag](Options::tag) (never the Rust type's name, so separately built programs that define
 //! the same `#[repr(C)]` struct interoperate). Subscribing with another size, alignment or
@@ -56,8 +56,8 @@
 //! # Policies, waiting, liveness
 //!
 //! Those of the byte broadcast this wraps — one protocol, one implementation; see
-//! [`broadcast`](super#policies). Under [`Policy::Block`](super::Policy::Block) every
-//! subscriber gets every value; under [`Policy::Overwrite`](super::Policy::Overwrite) a slow
+//! [`broadcast`](super#policies). Under [`Policy::Block`] every
+//! subscriber gets every value; under [`Policy::Overwrite`] a slow
 //! one gets [`Error::Lagged`](crate::Error::Lagged) with the exact number it lost, and a
 //! sample it holds is never overwritten under it.
 //!
