@@ -10,6 +10,7 @@ use shmkit::channel::broadcast::{self, Policy};
 use shmkit::sync::{Pod, Zeroable};
 use shmkit::{Access, Error, Segment};
 
+use crate::typed::{reading, Reading, TAG as READING_TAG};
 use crate::util::{self, NameGuard};
 use crate::Role;
 
@@ -343,6 +344,63 @@ fn another_layout_is_a_typed_error_naming_both() {
     let _raw_publ = broadcast::options().create(&raw).unwrap();
     let e = mismatch::<u64>(&raw, None);
     assert!(e.contains("bytes") && e.contains("8-byte messages"), "{e}");
+}
+
+/// Runs `examples/typed_peer.rs` (built separately, with its own `Reading`) as a subscriber
+/// of `name`; once it has joined (or failed), publishes `count` readings; returns whether it
+/// succeeded and its output.
+fn run_peer(layout: &str, name: &str, count: u64) -> (bool, String) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut publ = broadcast::typed::<Reading>()
+        .tag(READING_TAG)
+        .create(name)
+        .unwrap();
+    let mut child = Command::new(util::example("typed_peer"))
+        .args(["--broadcast", layout, name, &count.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    if first.trim() == "subscribed" {
+        for i in 0..count {
+            publ.send_timeout(&reading(i), WAIT).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let rest = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.success(),
+        format!("{first}{rest}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+#[test]
+fn a_separately_built_subscriber_with_the_same_struct_interoperates() {
+    let name = NameGuard::new("tbc-peer");
+    let (ok, out) = run_peer("same", &name, 3);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.lines().nth(3),
+        Some(&*format!("got {:?}", reading(2))),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_separately_built_subscriber_with_another_struct_is_refused() {
+    let name = NameGuard::new("tbc-peer-other");
+    let (ok, out) = run_peer("other", &name, 1);
+    assert!(!ok, "{out}");
+    assert!(out.starts_with("error: LayoutMismatch:"), "{out}");
+    assert!(
+        out.contains("24-byte messages, align 8") && out.contains("16-byte"),
+        "{out}"
+    );
 }
 
 /// Offsets in a broadcast segment (see `channel/broadcast/layout.rs`).

@@ -29,7 +29,9 @@ pub(super) const TABLE: usize = 384;
 pub(super) const ENTRY: usize = 64;
 const SLOT_HEADER: usize = 16;
 /// Where a typed broadcast records its message layout (free bytes of the space doorbell's
-/// 128-byte line, on a cache line of their own; read once, on subscribe).
+/// 128-byte line, on a cache line of their own; read once, on subscribe). Added within layout
+/// version 4: no earlier process reads or writes these bytes, and zeros (a byte broadcast,
+/// or one made before typed broadcasts) mean "no type recorded", so nobody can misread them.
 pub(super) const RECORD: usize = 320;
 const _: () = assert!(RECORD >= 256 + 64 && RECORD + RECORD_LEN <= TABLE);
 /// Every slot's payload is aligned to this: slots start on 64-byte boundaries (the table and
