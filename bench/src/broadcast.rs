@@ -11,6 +11,9 @@
 //!   (`loan` + `commit`, without the fill) is measured under the overwrite policy, where it
 //!   never waits for a subscriber: the protocol's cost, and how it grows with subscribers.
 //!
+//! * in `latency_64B_busy_poll`: the channel's 64-byte `BusyPoll` ping-pong over two
+//!   broadcasts of one subscriber each (see [`latency`]).
+//!
 //! Every subscriber runs on the child CPU (see `sync::pin`): on a 2-CPU machine the four
 //! subscribers share one CPU, so "4 subscribers" measures four checks of every message on
 //! one core.
@@ -88,9 +91,56 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 },
             }
         }
+        "bcast-echo" => {
+            let busy = || {
+                let mut o = broadcast::options();
+                o.slot_size(64)
+                    .max_subscribers(1)
+                    .wait_mode(WaitMode::BusyPoll);
+                o
+            };
+            let mut sub = busy().subscribe(&args[0]).unwrap();
+            let mut publ = busy().create(&args[1]).unwrap();
+            // The parent subscribes to the pong broadcast before its first ping, so every
+            // echo below has its subscriber.
+            subscribed();
+            for _ in 0..args[2].parse::<usize>().unwrap() {
+                let m = sub.recv().unwrap();
+                let mut loan = publ.loan(m.len()).unwrap();
+                loan.copy_from_slice(&m);
+                drop(m);
+                loan.commit();
+            }
+        }
         _ => return false,
     }
     true
+}
+
+/// One-way latency of a 64-byte `BusyPoll` ping-pong over broadcasts with one subscriber
+/// each, as the channel's `latency_64B_busy_poll`: `send` there, `recv()` in place back,
+/// while the child echoes each message with a loan written in place.
+pub fn latency(batches: usize, per: usize) -> Summary {
+    let (ping, pong) = (unique("bping"), unique("bpong"));
+    let busy = || {
+        let mut o = broadcast::options();
+        o.slot_size(64)
+            .max_subscribers(1)
+            .wait_mode(WaitMode::BusyPoll);
+        o
+    };
+    let mut publ = busy().create(&ping).unwrap();
+    let total = ((batches + 1) * per).to_string();
+    let children = subscribers(1, "bcast-echo", &[&ping, &pong, &total]);
+    let mut sub = busy().subscribe(&pong).unwrap();
+    let msg = [7u8; 64];
+    // As the channel bench: send a constant message, receive without reading the payload.
+    let s = crate::channel::one_way(batches, per, || {
+        publ.send(&msg).unwrap();
+        drop(black_box(sub.recv().unwrap()));
+    });
+    reap(children);
+    s
 }
 
 fn subscribed() {

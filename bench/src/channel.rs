@@ -534,6 +534,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
         Box::new(move || spin_latency(Spin::Frame, batches, per)),
         Box::new(move || spin_latency(Spin::Ring, batches, per)),
         Box::new(move || crate::typed::latency(batches, per)),
+        Box::new(move || crate::broadcast::latency(batches, per)),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     variants.push(Box::new(move || {
@@ -556,9 +557,16 @@ pub fn latency(quick: bool) -> Vec<Row> {
         got[6],
         &byte_busy,
     );
+    let bcast_busy = Row::vs(
+        LAT_BUSY,
+        "shmkit broadcast, 1 subscriber, BusyPoll",
+        got[7],
+        &byte_busy,
+    );
     let mut rows = vec![
         byte_busy,
         typed_busy,
+        bcast_busy,
         Row::vs(
             LAT_BUSY,
             "shmkit channel vs line-per-direction",
@@ -586,7 +594,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
-        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[7]);
+        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[8]);
         rows.push(Row::vs(LAT_BUSY, "shmkit channel vs iceoryx2", busy, &ice));
         rows.push(ice);
     }

@@ -1,16 +1,19 @@
-//! The consumer of a typed channel, built on its own: it defines its own `Reading` struct,
-//! as a separately written program would. The integration tests run it against a producer
-//! whose `Reading` has the same layout (it works) and against one whose layout differs (the
-//! open fails with `LayoutMismatch`, naming both layouts).
+//! The consumer of a typed channel (or a subscriber of a typed broadcast), built on its own:
+//! it defines its own `Reading` struct, as a separately written program would. The
+//! integration tests run it against a producer whose `Reading` has the same layout (it works)
+//! and against one whose layout differs (the open fails with `LayoutMismatch`, naming both
+//! layouts).
 //!
-//! Usage: `typed_peer same|other NAME COUNT` — opens `NAME` as the consumer of `Reading`s
-//! (the `same` layout as the tests' struct, or an `other` one), receives `COUNT` values and
-//! prints each; on an error prints `error: <kind>: <message>` and exits with 1.
+//! Usage: `typed_peer [--broadcast] same|other NAME COUNT` — opens `NAME` as the consumer of
+//! `Reading`s (the `same` layout as the tests' struct, or an `other` one), receives `COUNT`
+//! values and prints each; on an error prints `error: <kind>: <message>` and exits with 1.
+//! With `--broadcast` it subscribes to the typed broadcast `NAME` instead, and prints
+//! `subscribed` once it has joined (it receives only what is published after that).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use shmkit::channel;
+use shmkit::channel::{self, broadcast};
 use shmkit::sync::{Pod, Zeroable};
 
 /// The same fields, in the same order, as the tests' `Reading`: 24 bytes, aligned to 8.
@@ -44,19 +47,35 @@ fn receive<T: Pod + std::fmt::Debug>(name: &str, count: usize) -> shmkit::Result
     Ok(())
 }
 
+fn subscribe<T: Pod + std::fmt::Debug>(name: &str, count: usize) -> shmkit::Result<()> {
+    let mut sub = broadcast::typed::<T>().tag(TAG).subscribe(name)?;
+    println!("subscribed");
+    for _ in 0..count {
+        let value = sub.recv_timeout(TIMEOUT)?;
+        println!("got {:?}", *value);
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let bcast = args.first().is_some_and(|a| a == "--broadcast");
+    if bcast {
+        args.remove(0);
+    }
     let [layout, name, count] = &args[..] else {
-        eprintln!("usage: typed_peer same|other NAME COUNT");
+        eprintln!("usage: typed_peer [--broadcast] same|other NAME COUNT");
         return ExitCode::from(2);
     };
     let Ok(count) = count.parse() else {
         eprintln!("typed_peer: COUNT must be a number");
         return ExitCode::from(2);
     };
-    let r = match layout.as_str() {
-        "same" => receive::<Reading>(name, count),
-        _ => receive::<OtherReading>(name, count),
+    let r = match (bcast, layout.as_str()) {
+        (false, "same") => receive::<Reading>(name, count),
+        (false, _) => receive::<OtherReading>(name, count),
+        (true, "same") => subscribe::<Reading>(name, count),
+        (true, _) => subscribe::<OtherReading>(name, count),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

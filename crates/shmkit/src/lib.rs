@@ -48,7 +48,8 @@
 //! * change message bytes while a peer looks at them in place. [`channel::Sample`] and
 //!   [`channel::broadcast::Sample`] (a received message, read in place) and [`channel::Loan`]
 //!   and [`channel::broadcast::Loan`] dereference to `&[u8]` / `&mut [u8]`,
-//!   [`channel::typed::Sample`] to `&T`, and [`sync::SharedGuard`] to `&T` / `&mut T`, over
+//!   [`channel::typed::Sample`] and [`channel::broadcast::typed::Sample`] to `&T`, and
+//!   [`sync::SharedGuard`] to `&T` / `&mut T`, over
 //!   memory such a process can write. Rust promises that the bytes behind a `&[u8]` do not
 //!   change, so a write there while the reference lives is undefined behaviour in the reading
 //!   process, even though shmkit handed the reference out in safe code. With cooperating
@@ -56,7 +57,9 @@
 //!   slot is written only when no subscriber holds it; the value is only written under the
 //!   lock). When the peer is not trusted, copy the data out and validate the copy:
 //!   [`channel::Consumer::recv_into`], [`channel::broadcast::Subscriber::recv_into`],
-//!   [`channel::typed::Consumer::recv_copy`], [`sync::SharedGuard::get`], [`View::read_at`];
+//!   [`channel::typed::Consumer::recv_copy`],
+//!   [`channel::broadcast::typed::Subscriber::recv_copy`], [`sync::SharedGuard::get`],
+//!   [`View::read_at`];
 //! * make peers see [`Error::Corrupt`], [`Error::Disconnected`], lost or garbage messages,
 //!   a mutex that is never released, or a lock or channel that looks busy forever (denial of
 //!   service);

@@ -1,13 +1,16 @@
 //! What a typed channel records about its message type, and the check an opener makes.
 //!
-//! Written once for every typed kind (the SPSC channel now, broadcast later): the kind puts
-//! [`MessageLayout::params`] in its object header's last two parameters and the tag text at
-//! an offset of its choosing in its first 128 bytes.
+//! Written once for every typed kind. The SPSC channel puts [`MessageLayout::params`] in its
+//! object header's last two parameters and the tag text at an offset of its choosing in its
+//! first 128 bytes. A kind whose header parameters are all taken (broadcast) keeps a *record*
+//! instead, [`RECORD_LEN`] bytes in free space of its own: the same two words, then the tag.
 //!
 //! ```text
 //! params[1]  size | align << 32      0: a byte channel (no type recorded)
 //! params[2]  fingerprint             FNV-1a 64 of size (u64 LE), align (u64 LE), tag bytes
 //! tag text   TAG_ROOM bytes          byte 0: length (0..=47) | 0x80 if truncated; then UTF-8
+//!
+//! record     the two words (native-endian u64s), then the tag text: 64 bytes
 //! ```
 //!
 //! The fingerprint never involves `std::any::type_name`: two separately built programs that
@@ -26,6 +29,8 @@ use crate::{Error, Result};
 /// Bytes kept for the tag text: a length byte and up to 47 bytes of UTF-8.
 pub(crate) const TAG_ROOM: usize = 48;
 const TAG_MAX: usize = TAG_ROOM - 1;
+/// Bytes of a layout record ([`MessageLayout::write_record`]): two words and the tag text.
+pub(crate) const RECORD_LEN: usize = 16 + TAG_ROOM;
 const TRUNCATED: u8 = 0x80;
 
 /// A message type's layout as a typed channel records it.
@@ -91,6 +96,24 @@ impl MessageLayout {
         unsafe { copy::store(&room, obj.ptr(at)) };
     }
 
+    /// Writes the layout record (parameters and tag text) at `at` in `obj` (a new object, not
+    /// yet published), for a kind with no header parameters to spare.
+    pub(crate) fn write_record(&self, obj: &Object, at: usize) {
+        assert!(at % 8 == 0 && at + RECORD_LEN <= obj.view.len());
+        // SAFETY: in bounds (asserted) of the read-write mapping `obj` keeps alive; the object
+        // is not published yet, and the store is atomic anyway (`copy::store`).
+        unsafe { copy::store(bytemuck::bytes_of(&self.params()), obj.ptr(at)) };
+        self.write_tag(obj, at + 16);
+    }
+
+    /// [`MessageLayout::check`] against the record at `at` (zeroed, as in a kind created
+    /// without a message type, it records none).
+    pub(crate) fn check_record(&self, obj: &Object, at: usize) -> Result<()> {
+        let words = obj.view.read_vec(at, 16)?;
+        let params: [u64; 2] = bytemuck::pod_read_unaligned(&words);
+        self.check(obj, params, at + 16)
+    }
+
     /// Checks that the object records this layout (`params` are its header's last two
     /// parameters, the tag text is at `at`): [`Error::LayoutMismatch`] naming both layouts if
     /// not, or if it records none (a byte channel).
@@ -99,7 +122,7 @@ impl MessageLayout {
             return Ok(());
         }
         let (found, fp) = if params[0] == 0 {
-            let bytes = "bytes (a byte channel, created without a message type)";
+            let bytes = "bytes (a byte channel or broadcast, created without a message type)";
             (bytes.to_owned(), false)
         } else {
             let found = MessageLayout {

@@ -14,6 +14,7 @@ mod segment;
 mod soundness;
 mod sync;
 mod typed;
+mod typed_broadcast;
 mod util;
 
 /// A function a child process runs: it gets the parent's arguments and panics on failure
@@ -33,6 +34,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(options::ROLES)
         .chain(soundness::ROLES)
         .chain(typed::ROLES)
+        .chain(typed_broadcast::ROLES)
         .chain(util::ROLES)
 }
 

@@ -18,19 +18,19 @@ pub const ROLES: &[(&str, Role)] = &[
 ];
 
 const WAIT: Duration = Duration::from_secs(60);
-const TAG: &str = "reading v1";
+pub(crate) const TAG: &str = "reading v1";
 
 /// The layout `examples/typed_peer.rs` defines on its own as `Reading`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
-struct Reading {
+pub(crate) struct Reading {
     seq: u64,
     value: f64,
     sensor: u32,
     flags: u32,
 }
 
-fn reading(i: u64) -> Reading {
+pub(crate) fn reading(i: u64) -> Reading {
     Reading {
         seq: i,
         value: i as f64 * 0.5,

@@ -7,9 +7,12 @@
 //!     64  publisher attachment: a role word u64 (`crate::liveness`; kernel slot 2)
 //!    128  publisher line: published count u64 | data doorbell (subscribers sleep here)
 //!    256  space doorbell (the publisher sleeps here while it has no slot)
+//!    320  a typed broadcast's layout record: size | align << 32 u64, fingerprint u64, tag
+//!         text (`channel::fingerprint`); zero in a byte broadcast
 //!    384  subscriber table: 64 bytes each: role word u64 (kernel slot 16 + i), next
 //!         sequence u64, held sequence u64 (u64::MAX: none)
-//!      …  slots: stamp u64, len u32, 4 bytes padding, payload; stride a multiple of 64
+//!      …  slots: stamp u64, len u32, 4 bytes padding, payload (16-aligned); stride a
+//!         multiple of 64
 //!      …  index: one u64 per slot, rounded up to 64 bytes: entry `k % slots` names the slot
 //!         message `k` went to
 //! ```
@@ -17,6 +20,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use super::Policy;
+use crate::channel::fingerprint::RECORD_LEN;
 use crate::liveness::slot;
 use crate::object::Object;
 use crate::{Error, Result};
@@ -24,6 +28,16 @@ use crate::{Error, Result};
 pub(super) const TABLE: usize = 384;
 pub(super) const ENTRY: usize = 64;
 const SLOT_HEADER: usize = 16;
+/// Where a typed broadcast records its message layout (free bytes of the space doorbell's
+/// 128-byte line, on a cache line of their own; read once, on subscribe). Added within layout
+/// version 4: no earlier process reads or writes these bytes, and zeros (a byte broadcast,
+/// or one made before typed broadcasts) mean "no type recorded", so nobody can misread them.
+pub(super) const RECORD: usize = 320;
+const _: () = assert!(RECORD >= 256 + 64 && RECORD + RECORD_LEN <= TABLE);
+/// Every slot's payload is aligned to this: slots start on 64-byte boundaries (the table and
+/// each stride are multiples of 64, the mapping is page-aligned) and the header is 16 bytes.
+pub(super) const PAYLOAD_ALIGN: usize = 16;
+const _: () = assert!(SLOT_HEADER % PAYLOAD_ALIGN == 0 && TABLE % 64 == 0 && ENTRY % 64 == 0);
 pub(super) const FREE: u32 = 0;
 pub(super) const ACTIVE: u32 = 1;
 /// Being claimed: the publisher ignores it; nobody else reclaims it while its holder lives.

@@ -20,6 +20,10 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
+//! For messages that are values of a `#[repr(C)]` type (or slices of them) rather than
+//! bytes, [`broadcast::typed::<T>()`](fn@typed) wraps this with a layout check: see
+//! [`mod@typed`].
+//!
 //! # Policies
 //!
 //! What happens when a subscriber falls a whole ring behind:
@@ -110,10 +114,14 @@
 mod layout;
 mod publisher;
 mod subscriber;
+pub mod typed;
 
 use std::sync::atomic::Ordering;
 
-use self::layout::{entry, sub_slot, Geometry, ACTIVE, ENTRY, FREE, JOINING, NONE, TABLE};
+use bytemuck::Pod;
+
+use self::layout::{entry, sub_slot, Geometry, ACTIVE, ENTRY, FREE, JOINING, NONE, RECORD, TABLE};
+use super::fingerprint::MessageLayout;
 use super::layout::{self as chan, Line, Role};
 use super::wait::Doorbell;
 use super::WaitMode;
@@ -202,6 +210,11 @@ impl Options {
     /// [`Error::SizeInvalid`] for zero slots, slot size or subscribers; else as
     /// [`Segment::create`](crate::Segment::create).
     pub fn create(&self, name: &str) -> Result<Publisher> {
+        self.create_as(name, None)
+    }
+
+    /// Creates the channel, recording `msg` (a typed broadcast) if given.
+    fn create_as(&self, name: &str, msg: Option<&MessageLayout>) -> Result<Publisher> {
         let g = Geometry::new(
             self.slots,
             self.slot_size,
@@ -216,6 +229,9 @@ impl Options {
         })?;
         let (obj, (bells, claim)) =
             Object::create(name, self.how, Kind::Broadcast, g.len, g.params(), |o| {
+                if let Some(m) = msg {
+                    m.write_record(o, RECORD);
+                }
                 let bells = Doorbell::pair(o, true)?;
                 Ok((bells, chan::attach(o, Role::Producer)?))
             })?;
@@ -230,8 +246,16 @@ impl Options {
     /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, and [`Error::Full`] if all
     /// subscriber places are taken by live processes.
     pub fn subscribe(&self, name: &str) -> Result<Subscriber> {
+        self.subscribe_as(name, None)
+    }
+
+    /// Joins the channel, checking first that it records `msg` (a typed broadcast) if given.
+    fn subscribe_as(&self, name: &str, msg: Option<&MessageLayout>) -> Result<Subscriber> {
         let (obj, header) = Object::open(name, Kind::Broadcast, TABLE + ENTRY)?;
         let g = Geometry::from_params(name, header.params, header.total_len)?;
+        if let Some(m) = msg {
+            m.check_record(&obj, RECORD)?;
+        }
         let line = Line::of(&obj, Role::Producer);
         let (data, space) = Doorbell::pair(&obj, false)?;
         for i in 0..g.max_subs {
@@ -278,6 +302,21 @@ impl Options {
             max: g.max_subs as u32,
         })
     }
+}
+
+/// Options for a typed broadcast carrying values (or slices) of `T`; see [`mod@typed`].
+///
+/// ```
+/// use shmkit::channel::broadcast;
+/// # let name = format!("doc-tbcast-fn-{}", std::process::id());
+/// let mut publ = broadcast::typed::<[f32; 4]>().create(&name)?;
+/// let mut sub = broadcast::typed::<[f32; 4]>().subscribe(&name)?;
+/// publ.send(&[1.0, 2.0, 3.0, 4.0])?;
+/// assert_eq!(sub.recv()?[3], 4.0);
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+pub fn typed<T: Pod>() -> typed::Options<T> {
+    typed::Options::new()
 }
 
 /// The roles of a broadcast segment of `len` bytes whose header has `params`, for inspection:

@@ -135,7 +135,7 @@ impl Publisher {
             .count()
     }
 
-    fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
+    pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
         if len > self.ring.g.slot_size {
             return Err(Error::size(
                 self.name(),
@@ -221,7 +221,7 @@ impl Publisher {
         self.loan_until(len, Deadline::after(timeout))
     }
 
-    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+    pub(crate) fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
         let mut loan = self.loan_until(msg.len(), deadline)?;
         loan.copy_from_slice(msg);
         loan.commit();
@@ -383,6 +383,12 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
 impl Loan<'_> {
     fn payload(&self) -> *mut u8 {
         slot(&self.p.ring.obj, &self.p.ring.g, self.slot).payload()
+    }
+
+    /// The start of the slot's payload (`PAYLOAD_ALIGN`-aligned), for the typed layer to
+    /// write an uninitialised value in place.
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.payload()
     }
 
     /// Shrinks the message to `len` bytes (at most the loaned length) before committing.

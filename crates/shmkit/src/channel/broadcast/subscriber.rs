@@ -210,7 +210,7 @@ impl Subscriber {
         self.g.policy
     }
 
-    fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
+    pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
         let hold = {
             let Subscriber {
                 obj,
@@ -388,6 +388,22 @@ impl Sample<'_> {
     /// The message's sequence number: how many messages the publisher sent before it.
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    pub(crate) fn channel_name(&self) -> &str {
+        self.s.name()
+    }
+
+    /// Copies the message's first `dst.len()` bytes (at most its length) into `dst` without
+    /// making a reference to the slot: the copy-out path of the typed layer.
+    pub(crate) fn copy_to(&self, dst: &mut [u8]) {
+        assert!(dst.len() <= self.len, "copying past the message");
+        // SAFETY: as in `Subscriber::recv_into`: the payload's `len` bytes lie inside the
+        // slot (checked by `try_hold`), the protocol keeps the publisher away from them while
+        // the sample holds them, and `dst` is this process's own memory. A plain copy, as in
+        // `recv_into` (see `copy`'s notes): a writer outside the protocol, in another process,
+        // can only make the copied bytes wrong.
+        unsafe { std::ptr::copy_nonoverlapping(self.payload, dst.as_mut_ptr(), dst.len()) };
     }
 }
 

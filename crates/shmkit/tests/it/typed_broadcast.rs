@@ -1,0 +1,476 @@
+//! Typed broadcast: a struct to four subscriber processes under both policies, slices across
+//! processes, loans written in place, the layout check, and fuzzed segments subscribed to as
+//! typed broadcasts.
+
+use std::io::Write;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use shmkit::channel::broadcast::{self, Policy};
+use shmkit::sync::{Pod, Zeroable};
+use shmkit::{Access, Error, Segment};
+
+use crate::typed::{reading, Reading, TAG as READING_TAG};
+use crate::util::{self, NameGuard};
+use crate::Role;
+
+pub const ROLES: &[(&str, Role)] = &[
+    ("tbc_recv_ticks", child_recv_ticks),
+    ("tbc_recv_slices", child_recv_slices),
+];
+
+/// A hang guard, never a performance assertion.
+const WAIT: Duration = Duration::from_secs(60);
+const TAG: &str = "tick v1";
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+struct Tick {
+    seq: u64,
+    price: f64,
+    venue: u32,
+    check: u32,
+}
+
+fn tick(i: u64) -> Tick {
+    Tick {
+        seq: i,
+        price: i as f64 * 0.25,
+        venue: (i % 5) as u32,
+        check: !(i as u32).rotate_left(7),
+    }
+}
+
+/// The `i`-th value of slice message `m`, and message `m`'s length.
+fn slice_value(m: usize, i: usize) -> u32 {
+    (m * 1000 + i) as u32
+}
+
+fn slice_len(m: usize) -> usize {
+    (m * 37) % 257
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
+}
+
+fn typed_ticks() -> broadcast::typed::Options<Tick> {
+    let mut o = broadcast::typed::<Tick>();
+    o.tag(TAG);
+    o
+}
+
+/// Child: args name, delay_us — subscribes, says "subscribed", receives until disconnected
+/// (in place, copy, copy-into in turn; a non-zero delay is slept holding the in-place
+/// sample, which is checked again after), checks every value and the order, and prints
+/// "received R missed M".
+fn child_recv_ticks(a: &[String]) {
+    let mut sub = typed_ticks().subscribe(&a[0]).unwrap();
+    let delay = Duration::from_micros(a[1].parse().unwrap());
+    say("subscribed");
+    let (mut received, mut missed, mut expect) = (0u64, 0u64, 0u64);
+    let mut into = Tick::zeroed();
+    loop {
+        let got = match received % 3 {
+            0 => sub.recv_timeout(WAIT).map(|s| {
+                assert_eq!(s.seq(), expect);
+                let v = *s;
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                    assert_eq!(*s, v, "overwritten while held");
+                }
+                v
+            }),
+            1 => sub.recv_copy_timeout(WAIT),
+            _ => sub.recv_into_timeout(&mut into, WAIT).map(|()| into),
+        };
+        match got {
+            Ok(v) => {
+                assert_eq!(v, tick(expect), "value {expect}");
+                received += 1;
+                expect += 1;
+            }
+            Err(Error::Lagged { missed: m, .. }) => {
+                missed += m;
+                expect += m;
+            }
+            Err(Error::Disconnected { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    say(&format!("received {received} missed {missed}"));
+}
+
+/// Publishes `tick(i)` for every `i` below `total`, each written a different way.
+fn publish_ticks(publ: &mut broadcast::typed::Publisher<Tick>, total: u64) {
+    for i in 0..total {
+        match i % 4 {
+            0 => publ.loan_timeout(WAIT).unwrap().write(tick(i)).commit(),
+            1 => publ.send_timeout(&tick(i), WAIT).unwrap(),
+            2 => {
+                let mut w = publ.loan_timeout(WAIT).unwrap().zeroed();
+                *w = tick(i);
+                w.commit();
+            }
+            _ => {
+                let mut loan = publ.loan_timeout(WAIT).unwrap();
+                loan.as_uninit().write(tick(i));
+                // SAFETY: the whole value was written just above.
+                unsafe { loan.assume_init() }.commit();
+            }
+        }
+    }
+}
+
+/// Four subscriber processes, the last one slow; returns each one's (received, missed).
+fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
+    let name = NameGuard::new("tbc-four");
+    let mut publ = typed_ticks()
+        .slots(16)
+        .max_subscribers(4)
+        .policy(policy)
+        .create(&name)
+        .unwrap();
+    let mut children: Vec<_> = ["0", "0", "0", "200"]
+        .iter()
+        .map(|d| util::spawn("tbc_recv_ticks", &[&name, d]))
+        .collect();
+    for c in &mut children {
+        c.wait_for_line("subscribed");
+    }
+    assert_eq!(publ.subscriber_count(), 4);
+    publish_ticks(&mut publ, total);
+    drop(publ);
+    children
+        .into_iter()
+        .map(|c| {
+            let f = c.wait();
+            f.assert_success();
+            let line = f
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("received"))
+                .expect("summary");
+            let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+            (n[0], n[1])
+        })
+        .collect()
+}
+
+#[test]
+fn a_struct_to_four_subscriber_processes_with_back_pressure_reaches_all() {
+    for (received, missed) in run_four(Policy::Block, 2000) {
+        assert_eq!((received, missed), (2000, 0));
+    }
+}
+
+#[test]
+fn a_struct_to_four_subscriber_processes_with_overwrite_accounts_for_every_value() {
+    let results = run_four(Policy::Overwrite, 2000);
+    for &(received, missed) in &results {
+        assert_eq!(received + missed, 2000, "{results:?}");
+    }
+    assert!(
+        results[3].1 > 0,
+        "the slow subscriber should have lagged: {results:?}"
+    );
+}
+
+/// Child: args name, count — receives `count` slices of u32 (in place and copied out in
+/// turn) and checks each; prints "slices N".
+fn child_recv_slices(a: &[String]) {
+    let mut sub = broadcast::typed::<u32>().subscribe(&a[0]).unwrap();
+    say("subscribed");
+    let n: usize = a[1].parse().unwrap();
+    let mut buf = Vec::new();
+    for m in 0..n {
+        let want: Vec<u32> = (0..slice_len(m)).map(|i| slice_value(m, i)).collect();
+        if m % 2 == 0 {
+            assert_eq!(
+                &*sub.recv_slice_timeout(WAIT).unwrap(),
+                &want[..],
+                "slice {m}"
+            );
+        } else {
+            let got = sub.recv_slice_into_timeout(&mut buf, WAIT).unwrap();
+            assert_eq!((got, &buf[..]), (want.len(), &want[..]), "slice {m}");
+        }
+    }
+    say(&format!("slices {n}"));
+}
+
+#[test]
+fn slices_round_trip_to_two_subscriber_processes() {
+    let name = NameGuard::new("tbc-slices");
+    let mut publ = broadcast::typed::<u32>()
+        .slots(8)
+        .max_slice_len(300)
+        .create(&name)
+        .unwrap();
+    assert_eq!(publ.max_slice_len(), 300);
+    let n = 400;
+    let mut children: Vec<_> = (0..2)
+        .map(|_| util::spawn("tbc_recv_slices", &[&name, &n.to_string()]))
+        .collect();
+    for c in &mut children {
+        c.wait_for_line("subscribed");
+    }
+    for m in 0..n {
+        let len = slice_len(m);
+        let values: Vec<u32> = (0..len).map(|i| slice_value(m, i)).collect();
+        match m % 4 {
+            0 => publ.send_slice_timeout(&values, WAIT).unwrap(),
+            1 => publ
+                .loan_slice_timeout(len, WAIT)
+                .unwrap()
+                .write_with(|i| slice_value(m, i))
+                .commit(),
+            2 => {
+                // Loan more than needed, fill, and send only `len` values.
+                let mut w = publ.loan_slice_timeout(300, WAIT).unwrap().zeroed();
+                w[..len].copy_from_slice(&values);
+                w.truncate(len);
+                w.commit();
+            }
+            _ => publ
+                .loan_slice_timeout(len, WAIT)
+                .unwrap()
+                .copy_from_slice(&values)
+                .commit(),
+        }
+    }
+    for c in children {
+        let f = c.wait();
+        f.assert_success();
+        assert!(f.stdout.contains(&format!("slices {n}")), "{}", f.stdout);
+    }
+}
+
+#[test]
+fn loans_are_written_in_place_and_only_written_loans_commit() {
+    let name = NameGuard::new("tbc-loans");
+    let mut publ = typed_ticks().slots(4).create(&name).unwrap();
+    let mut sub = typed_ticks().subscribe(&name).unwrap();
+    assert_eq!(publ.subscriber_count(), 1);
+    // A loan dropped unwritten, or written and dropped, publishes nothing.
+    drop(publ.loan().unwrap());
+    drop(publ.loan().unwrap().write(tick(99)));
+    assert!(matches!(sub.try_recv(), Err(Error::WouldBlock { .. })));
+    // Changed in place after writing.
+    let mut w = publ.loan().unwrap().write(tick(1));
+    w.price = 7.5;
+    w.commit();
+    let got = sub.recv().unwrap();
+    assert_eq!((got.seq(), got.price, got.venue), (0, 7.5, 1));
+    drop(got);
+    // Slices: too long is refused; empty is a message; a single-value broadcast carries 1.
+    assert_eq!(publ.max_slice_len(), 1);
+    assert!(matches!(
+        publ.try_loan_slice(2),
+        Err(Error::SizeInvalid { .. })
+    ));
+    assert!(matches!(
+        publ.loan_slice(usize::MAX),
+        Err(Error::SizeInvalid { .. })
+    ));
+    publ.send_slice(&[]).unwrap();
+    assert!(sub.recv_slice().unwrap().is_empty());
+    // An empty message is not one value.
+    publ.send_slice(&[]).unwrap();
+    assert!(matches!(sub.try_recv(), Err(Error::Corrupt { .. })));
+    publ.try_send(&tick(2)).unwrap();
+    assert_eq!(sub.try_recv_copy().unwrap(), tick(2));
+}
+
+/// The `LayoutMismatch` of subscribing to `name` as `T` (with `tag`), as text.
+fn mismatch<T: Pod>(name: &str, tag: Option<&str>) -> String {
+    let mut o = broadcast::typed::<T>();
+    if let Some(t) = tag {
+        o.tag(t);
+    }
+    match o.subscribe(name) {
+        Err(e @ Error::LayoutMismatch { .. }) => e.to_string(),
+        other => panic!("expected LayoutMismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn another_layout_is_a_typed_error_naming_both() {
+    let name = NameGuard::new("tbc-layout");
+    let mut publ = broadcast::typed::<[u32; 4]>()
+        .tag("quad v1")
+        .max_subscribers(1)
+        .create(&name)
+        .unwrap();
+
+    // Size: 16 bytes recorded, 8 asked.
+    let e = mismatch::<[u32; 2]>(&name, Some("quad v1"));
+    assert!(
+        e.contains("16-byte messages, align 4") && e.contains("8-byte"),
+        "{e}"
+    );
+    // Alignment: the same 16 bytes, aligned to 8, then to 16.
+    let e = mismatch::<[u64; 2]>(&name, Some("quad v1"));
+    assert!(e.contains("align 4") && e.contains("align 8"), "{e}");
+    let e = mismatch::<u128>(&name, Some("quad v1"));
+    assert!(e.contains("align 4") && e.contains("align 16"), "{e}");
+    // Tag: both are named.
+    let e = mismatch::<[u32; 4]>(&name, Some("quad v2"));
+    assert!(
+        e.contains("\"quad v1\"") && e.contains("\"quad v2\""),
+        "{e}"
+    );
+    let e = mismatch::<[u32; 4]>(&name, None);
+    assert!(e.contains("\"quad v1\"") && e.contains("no tag"), "{e}");
+    assert!(e.contains(&*name), "{e}");
+
+    // A refused subscribe took no place (there is only one); the right type joins.
+    let mut sub = broadcast::typed::<[u32; 4]>()
+        .tag("quad v1")
+        .subscribe(&name)
+        .unwrap();
+    publ.send(&[1, 2, 3, 4]).unwrap();
+    assert_eq!(*sub.recv().unwrap(), [1, 2, 3, 4]);
+    drop(sub);
+    // A typed broadcast may be read as bytes ...
+    let mut bytes = broadcast::options().subscribe(&name).unwrap();
+    publ.send(&[5, 6, 7, 8]).unwrap();
+    assert_eq!(bytes.recv().unwrap().len(), 16);
+
+    // ... but a byte broadcast is not a typed one.
+    let raw = NameGuard::new("tbc-bytes");
+    let _raw_publ = broadcast::options().create(&raw).unwrap();
+    let e = mismatch::<u64>(&raw, None);
+    assert!(e.contains("bytes") && e.contains("8-byte messages"), "{e}");
+}
+
+/// Runs `examples/typed_peer.rs` (built separately, with its own `Reading`) as a subscriber
+/// of `name`; once it has joined (or failed), publishes `count` readings; returns whether it
+/// succeeded and its output.
+fn run_peer(layout: &str, name: &str, count: u64) -> (bool, String) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut publ = broadcast::typed::<Reading>()
+        .tag(READING_TAG)
+        .create(name)
+        .unwrap();
+    let mut child = Command::new(util::example("typed_peer"))
+        .args(["--broadcast", layout, name, &count.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    if first.trim() == "subscribed" {
+        for i in 0..count {
+            publ.send_timeout(&reading(i), WAIT).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let rest = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.success(),
+        format!("{first}{rest}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+#[test]
+fn a_separately_built_subscriber_with_the_same_struct_interoperates() {
+    let name = NameGuard::new("tbc-peer");
+    let (ok, out) = run_peer("same", &name, 3);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.lines().nth(3),
+        Some(&*format!("got {:?}", reading(2))),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_separately_built_subscriber_with_another_struct_is_refused() {
+    let name = NameGuard::new("tbc-peer-other");
+    let (ok, out) = run_peer("other", &name, 1);
+    assert!(!ok, "{out}");
+    assert!(out.starts_with("error: LayoutMismatch:"), "{out}");
+    assert!(
+        out.contains("24-byte messages, align 8") && out.contains("16-byte"),
+        "{out}"
+    );
+}
+
+/// Offsets in a broadcast segment (see `channel/broadcast/layout.rs`).
+const PARAMS: usize = 32;
+const RECORD: usize = 320;
+const TABLE: usize = 384;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// A typed broadcast whose header parameters, layout record, table or slots were
+    /// overwritten with arbitrary bytes — or a segment of arbitrary bytes that only claims to
+    /// be a broadcast — subscribes as a typed error or a working subscriber, and receiving
+    /// gives values or typed errors: never a crash, a hang or undefined behaviour.
+    #[test]
+    fn subscribing_to_random_bytes_as_a_typed_broadcast_never_crashes(
+        real in any::<bool>(),
+        at in prop_oneof![Just(PARAMS), Just(RECORD), Just(RECORD + 16), TABLE..TABLE + 1024],
+        junk in proptest::collection::vec(any::<u8>(), 1..64),
+        random in proptest::collection::vec(any::<u8>(), 64..4096),
+    ) {
+        let name = NameGuard::new("tbc-fuzz");
+        if real {
+            // Kept, so that the name outlives the publisher; it is dropped before the
+            // corruption, so subscribers meet a finished channel.
+            let mut publ = typed_ticks()
+                .slots(4)
+                .max_slice_len(2)
+                .max_subscribers(2)
+                .keep(true)
+                .create(&name)
+                .unwrap();
+            let mut early = typed_ticks().subscribe(&name).unwrap();
+            publ.send(&tick(1)).unwrap();
+            publ.send_slice(&[tick(2), tick(3)]).unwrap();
+            drop(publ);
+            let mut view = Segment::open(&name).unwrap().map(Access::ReadWrite).unwrap();
+            let at = at.min(view.len() - 1);
+            let end = (at + junk.len()).min(view.len());
+            view.write_at(at, &junk[..end - at]).unwrap();
+            drop(view);
+            for _ in 0..4 {
+                let _ = early.try_recv().map(|s| s.seq);
+                let _ = early.try_recv_slice().map(|s| s.len());
+            }
+            probe(&name);
+        } else {
+            let mut bytes = random;
+            bytes[..8].copy_from_slice(b"SHMKIT\0\0");
+            bytes[8..12].copy_from_slice(&shmkit::inspect::LAYOUT_VERSION.to_ne_bytes());
+            bytes[12..16].copy_from_slice(&6u32.to_ne_bytes()); // a broadcast
+            bytes[28..32].copy_from_slice(&1u32.to_ne_bytes()); // ready
+            let seg = Segment::create(&name, bytes.len()).unwrap();
+            seg.map(Access::ReadWrite).unwrap().write_at(0, &bytes).unwrap();
+            probe(&name);
+        }
+    }
+}
+
+/// Subscribes to `name` as a typed broadcast every way, and receives what is there.
+fn probe(name: &str) {
+    if let Ok(mut sub) = typed_ticks().subscribe(name) {
+        for _ in 0..4 {
+            let _ = sub.try_recv().map(|s| s.seq);
+            let _ = sub.try_recv_slice().map(|s| s.len());
+            let _ = sub.try_recv_copy();
+            let _ = sub.try_recv_slice_into(&mut Vec::new());
+        }
+    }
+    let _ = broadcast::typed::<u8>()
+        .subscribe(name)
+        .map(|mut s| s.try_recv_slice().map(|s| s.len()));
+}
