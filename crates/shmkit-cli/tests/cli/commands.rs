@@ -1,0 +1,337 @@
+//! The segment commands (write, read, info, rm, watch, demo, completions, ls --json), size
+//! and duration arguments, and the `bench` launcher.
+
+use super::*;
+
+#[test]
+fn write_read_and_hex_dump_round_trip() {
+    let name = Name::new("rw");
+    let seg = Segment::create(&name, 4096).unwrap();
+    assert_code(
+        &shmkit(&[
+            "write",
+            &name,
+            "--offset",
+            "16",
+            "--text",
+            "hello, shared memory!",
+        ]),
+        0,
+    );
+    let view = seg.map(Access::ReadOnly).unwrap();
+    assert_eq!(view.read_vec(16, 21).unwrap(), b"hello, shared memory!");
+
+    let raw = shmkit(&["read", &name, "--offset", "16", "--len", "21"]);
+    assert_code(&raw, 0);
+    assert_eq!(raw.stdout, b"hello, shared memory!");
+
+    // Golden: the same layout as `xxd -s 16 -l 23`.
+    let hex = shmkit(&["read", &name, "--offset", "16", "--len", "23", "--hex"]);
+    assert_code(&hex, 0);
+    assert_eq!(
+        stdout(&hex),
+        "00000010: 6865 6c6c 6f2c 2073 6861 7265 6420 6d65  hello, shared me\n\
+         00000020: 6d6f 7279 2100 00                        mory!..\n"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("in.bin");
+    std::fs::write(&f, [1u8, 2, 3]).unwrap();
+    assert_code(
+        &shmkit(&[
+            "write",
+            &name,
+            "--offset",
+            "4093",
+            "--file",
+            f.to_str().unwrap(),
+        ]),
+        0,
+    );
+    assert_eq!(view.read_vec(4093, 3).unwrap(), [1, 2, 3]);
+}
+
+#[test]
+fn writes_and_reads_past_the_end_fail_and_change_nothing() {
+    // A page-sized segment: Windows reports sizes rounded up to a page to other processes.
+    let name = Name::new("end");
+    let seg = Segment::create(&name, 4096).unwrap();
+    let o = shmkit(&["write", &name, "--offset", "4091", "--text", "too long"]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    assert_eq!(
+        seg.map(Access::ReadOnly)
+            .unwrap()
+            .read_vec(4086, 10)
+            .unwrap(),
+        [0; 10]
+    );
+    assert_code(&shmkit(&["read", &name, "--offset", "4097"]), 1);
+    assert_code(
+        &shmkit(&["read", &name, "--offset", "50", "--len", "4047"]),
+        1,
+    );
+    let o = shmkit(&["read", &name, "--offset", "4096"]);
+    assert_code(&o, 0);
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn errors_are_one_line_with_the_name_and_a_hint() {
+    let missing = Name::new("missing");
+    let o = shmkit(&["read", &missing]);
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("shmkit: ") && err.contains(&*missing) && err.contains("shmkit ls"),
+        "{err}"
+    );
+    assert_code(&shmkit(&["info", &missing]), 1);
+    assert_code(&shmkit(&["write", &missing, "--text", "x"]), 1);
+
+    let o = shmkit(&["create", "a/b", "--size", "1"]);
+    assert_code(&o, 1);
+    assert!(
+        stderr(&o).contains("must not contain `/`"),
+        "{}",
+        stderr(&o)
+    );
+    let zero = Name::new("zero");
+    assert_code(&shmkit(&["create", &zero, "--size", "0", "--keep"]), 1);
+    assert!(matches!(
+        Segment::open(&zero),
+        Err(shmkit::Error::NotFound { .. })
+    ));
+
+    // Usage errors: exit 2.
+    assert_code(&shmkit(&["create", &zero, "--size", "12parsecs"]), 2);
+    assert_code(&shmkit(&["create", &zero, "--size", "99999999999T"]), 2);
+    assert_code(&shmkit(&["frobnicate"]), 2);
+    assert_code(&shmkit(&["write", &zero, "--text", "a", "--file", "b"]), 2);
+    assert_code(&shmkit(&[]), 2);
+}
+
+#[test]
+fn info_reports_kind_size_and_creator() {
+    let raw = Name::new("inforaw");
+    let _s = Segment::create(&raw, 8192).unwrap();
+    let o = shmkit(&["info", &raw, "--json"]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["name"], *raw);
+    assert_eq!(v["size"], 8192);
+    assert_eq!(v["kind"], "raw");
+    if cfg!(unix) {
+        // RFC 3339 in UTC to the second, beside the age.
+        let t = v["modified"].as_str().expect("modified");
+        assert!(
+            t.len() == 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T',
+            "{t}"
+        );
+        assert!(v["age_seconds"].is_u64(), "{v}");
+    }
+    // Kinds are identifiers.
+    let shared = Name::new("infoshared");
+    let _v = shmkit::sync::Shared::create(&shared, 7u64).unwrap();
+    let o = shmkit(&["info", &shared, "--json"]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "shared_value");
+    let ev = Name::new("infoev");
+    let _e = shmkit::sync::Event::create(&ev, shmkit::sync::Reset::Auto).unwrap();
+    let o = shmkit(&["info", &ev]);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("kind:     event"), "{text}");
+    assert!(
+        text.contains(&format!("pid {} (still has it open)", std::process::id())),
+        "{text}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(text.contains("in use:   yes"), "{text}");
+    }
+}
+
+#[test]
+fn rm_removes_and_reports_each_name() {
+    let a = Name::new("rma");
+    let missing = Name::new("rmmissing");
+    let seg = Segment::options().size(64).keep(true).create(&a).unwrap();
+    drop(seg);
+    let o = shmkit(&["rm", &a, &missing]);
+    assert_code(&o, 1); // one of them failed, the other was still removed
+    assert!(stderr(&o).contains(&*missing));
+    if cfg!(unix) {
+        assert!(matches!(
+            Segment::open(&a),
+            Err(shmkit::Error::NotFound { .. })
+        ));
+    }
+}
+
+#[test]
+fn watch_prints_frames_and_highlights_changes() {
+    let name = Name::new("watch");
+    let seg = Segment::create(&name, 64).unwrap();
+    let o = shmkit(&[
+        "watch",
+        &name,
+        "--len",
+        "16",
+        "--interval",
+        "10ms",
+        "--count",
+        "2",
+    ]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).matches("00000000:").count(), 2, "{}", stdout(&o));
+    // A byte that changes between frames is marked (with brackets when not on a terminal).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args([
+            "watch",
+            &name,
+            "--len",
+            "16",
+            "--interval",
+            "200ms",
+            "--count",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    seg.map(Access::ReadWrite)
+        .unwrap()
+        .write_at(0, b"Z")
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(out.contains("[5a]"), "{out}");
+}
+
+#[test]
+fn demo_and_completions_work() {
+    let name = Name::new("demo");
+    let o = shmkit(&["demo", "--name", &name]);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("[client] 6."), "{text}");
+    assert!(
+        text.contains("the client replied: \"Hello back from the client process.\""),
+        "{text}"
+    );
+    let o = shmkit(&["completions", "bash"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("shmkit"));
+}
+
+#[test]
+fn ls_json_lists_a_segment_this_process_created() {
+    let name = Name::new("ls");
+    let _s = Segment::create(&name, 4096).unwrap();
+    let o = shmkit(&["ls", "--json"]);
+    if cfg!(target_vendor = "apple") {
+        assert_code(&o, 1);
+        return;
+    }
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], 1);
+    let e = v["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == *name)
+        .expect("listed");
+    assert_eq!(e["kind"], "raw");
+    assert_eq!(e["size"], 4096);
+}
+
+#[test]
+fn read_has_no_raw_flag_raw_is_the_default() {
+    // `--raw` was accepted and ignored; raw bytes are what `read` writes unless --hex.
+    let name = Name::new("noraw");
+    let _s = Segment::create(&name, 4096).unwrap();
+    let o = shmkit(&["read", &name, "--raw"]);
+    assert_code(&o, 2);
+    let o = shmkit(&["read", &name, "--len", "3"]);
+    assert_code(&o, 0);
+    assert_eq!(o.stdout, [0, 0, 0]);
+}
+
+#[test]
+fn sizes_and_durations_take_fractions_and_compound_forms() {
+    let name = Name::new("units");
+    assert_code(
+        &shmkit(&["create", &name, "--size", "1.5KiB", "--keep"]),
+        if cfg!(windows) { 1 } else { 0 },
+    );
+    if cfg!(unix) {
+        assert_eq!(shmkit::inspect::inspect(&name).unwrap().len, 1536);
+    }
+    let o = shmkit(&[
+        "watch",
+        &name,
+        "--len",
+        "1KB",
+        "--interval",
+        "0m0s1ms",
+        "--count",
+        "1",
+    ]);
+    if cfg!(unix) {
+        assert_code(&o, 0);
+        assert!(stdout(&o).contains("1000 bytes"), "{}", stdout(&o));
+    }
+    assert_code(&shmkit(&["watch", &name, "--interval", "soon"]), 2);
+}
+
+/// Runs a copy of `shmkit` from a directory of its own, with PATH naming only that directory,
+/// so what `shmkit bench` finds is what the test put there.
+fn shmkit_alone(dir: &std::path::Path, args: &[&str]) -> Output {
+    let exe = dir.join(format!("shmkit{}", std::env::consts::EXE_SUFFIX));
+    if !exe.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_shmkit"), &exe).unwrap();
+    }
+    Command::new(&exe)
+        .args(args)
+        .env("PATH", dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run shmkit")
+}
+
+#[test]
+fn bench_without_the_benchmark_program_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = shmkit_alone(dir.path(), &["bench", "--quick"]);
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("shmkit-bench") && err.contains("cargo install --path bench"),
+        "{err}"
+    );
+    assert_code(&shmkit(&["bench", "nonsense"]), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_runs_the_benchmark_program_next_to_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("shmkit-bench");
+    std::fs::write(&fake, "#!/bin/sh\necho \"args: $*\"\nexit 3\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = shmkit_alone(dir.path(), &["bench", "--quick", "--json", "segment"]);
+    assert_code(&o, 3); // its exit status is passed on
+    assert_eq!(stdout(&o), "args: segment --quick --json\n");
+}
