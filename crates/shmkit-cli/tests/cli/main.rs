@@ -4,7 +4,9 @@
 //! library (so the tests also run on Windows, where a segment dies with its last handle).
 
 mod commands;
+#[cfg(unix)]
 mod gc;
+#[cfg(unix)]
 mod pipes_and_signals;
 mod streams;
 
@@ -92,6 +94,7 @@ fn digest(path: &std::path::Path) -> u64 {
 
 /// Held by tests that run `gc`, which collects every unused object on the machine: one
 /// test's orphan must not be collected by another test's `gc`.
+#[cfg(unix)]
 static GC: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Waits until `name` exists with a header of `kind` (a segment exists before its header is
