@@ -100,6 +100,7 @@ static GC: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Waits until `name` exists with a header of `kind` (a segment exists before its header is
 /// written). The 30 s limit only guards against a hang.
 #[track_caller]
+#[cfg(unix)]
 fn wait_for_kind(name: &str, kind: &str) {
     let start = std::time::Instant::now();
     while !shmkit::inspect::inspect(name).is_ok_and(|i| i.kind.label() == kind) {
@@ -112,8 +113,10 @@ fn wait_for_kind(name: &str, kind: &str) {
 }
 
 /// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
+#[cfg(unix)]
 struct Killed(std::process::Child);
 
+#[cfg(unix)]
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
