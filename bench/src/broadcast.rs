@@ -10,6 +10,8 @@
 //!   time per message is the channel's. Apart from that, the publisher's own cost per message
 //!   (`loan` + `commit`, without the fill) is measured under the overwrite policy, where it
 //!   never waits for a subscriber: the protocol's cost, and how it grows with subscribers.
+//!   With the `iceoryx2` feature (Linux), iceoryx2's publish-subscribe does the same work for
+//!   1 and 4 subscribers (see `crate::iceoryx::Broadcast`), timed the same way.
 //!
 //! * in `latency_64B_busy_poll`: the channel's 64-byte `BusyPoll` ping-pong over two
 //!   broadcasts of one subscriber each (see [`latency`]).
@@ -91,6 +93,13 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 },
             }
         }
+        #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+        "iceoryx2-bcast-sub" => crate::iceoryx::broadcast_subscriber(
+            &args[0],
+            args[1].parse().unwrap(),
+            subscribed,
+            check,
+        ),
         "bcast-echo" => {
             let busy = || {
                 let mut o = broadcast::options();
@@ -272,6 +281,18 @@ fn broadcast_1mib(n: usize, how: &str, size: usize, count: usize, warm: usize) -
     s
 }
 
+/// iceoryx2 doing [`broadcast_1mib`]'s work, timed the same way: this process writes every
+/// byte of each message into a loan and sends it (waiting while a subscriber's queue is full),
+/// `n` subscriber processes check every byte in place.
+#[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+fn iceoryx2_1mib(n: usize, size: usize, count: usize, warm: usize) -> Summary {
+    let publ = crate::iceoryx::Broadcast::create(n, size);
+    let children = subscribers(n, "iceoryx2-bcast-sub", &[&publ.name, &count.to_string()]);
+    let s = batched(count, warm, |i| publ.send(i, crate::channel::pattern));
+    reap(children);
+    s
+}
+
 /// The publisher's own time per message, `loan` + `commit` without the fill, with `n`
 /// subscriber processes checking in place, under overwrite (so it never waits for them);
 /// `how` is "overwrite" (subscribers wait adaptively: they sleep, and a commit wakes them)
@@ -310,7 +331,8 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
     let size = 1usize << 20;
     let (count, warm) = if quick { (80, 16) } else { (560, 48) };
     let b = size as u64;
-    let variants: Vec<Box<dyn Fn() -> Summary>> = vec![
+    #[allow(unused_mut)] // extended with iceoryx2 below
+    let mut variants: Vec<Box<dyn Fn() -> Summary>> = vec![
         Box::new(move || spsc_zero_copy(size, count, warm)),
         Box::new(move || broadcast_1mib(1, "in-place", size, count, warm)),
         Box::new(move || broadcast_1mib(2, "in-place", size, count, warm)),
@@ -321,6 +343,11 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
         Box::new(move || publisher_own(4, "overwrite", size, count, warm)),
         Box::new(move || publisher_own(4, "overwrite-busy", size, count, warm)),
     ];
+    #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+    {
+        variants.push(Box::new(move || iceoryx2_1mib(1, size, count, warm)));
+        variants.push(Box::new(move || iceoryx2_1mib(4, size, count, warm)));
+    }
     let got = rotate(&variants, if quick { 1 } else { 3 });
     let spsc = Row::base(BCAST_1MIB, "spsc zero-copy", got[0]).moving(b);
     let own = Row::base(
@@ -328,7 +355,8 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
         "publisher's loan + commit, 1 subscriber",
         got[5],
     );
-    vec![
+    #[allow(unused_mut)] // extended with iceoryx2 below
+    let mut rows = vec![
         Row::vs(BCAST_1MIB, "1 subscriber, in place", got[1], &spsc).moving(b),
         Row::vs(BCAST_1MIB, "2 subscribers, in place", got[2], &spsc).moving(b),
         Row::vs(BCAST_1MIB, "4 subscribers, in place", got[3], &spsc).moving(b),
@@ -351,7 +379,27 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
             got[8],
             &own,
         ),
-        spsc,
-        own,
-    ]
+    ];
+    #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+    {
+        let ice1 = Row::vs(BCAST_1MIB, "iceoryx2, 1 subscriber", got[9], &spsc).moving(b);
+        let ice4 = Row::vs(BCAST_1MIB, "iceoryx2, 4 subscribers", got[10], &spsc).moving(b);
+        rows.push(Row::vs(
+            BCAST_1MIB,
+            "1 subscriber, in place, vs iceoryx2",
+            got[1],
+            &ice1,
+        ));
+        rows.push(Row::vs(
+            BCAST_1MIB,
+            "4 subscribers, in place, vs iceoryx2",
+            got[3],
+            &ice4,
+        ));
+        rows.push(ice1);
+        rows.push(ice4);
+    }
+    rows.push(spsc);
+    rows.push(own);
+    rows
 }

@@ -1,8 +1,14 @@
-//! iceoryx2 in the busy-poll latency table: two publish-subscribe services (ping, pong) with a
-//! 64-byte payload, loaned and written in place, the receivers spinning on `receive` — the same
-//! shape as the shmkit channel ping-pong. Linux only (the dependency is large).
+//! iceoryx2 as a baseline (Linux only; the dependency is large):
+//!
+//! * in the busy-poll latency table: two publish-subscribe services (ping, pong) with a 64-byte
+//!   payload, loaned and written in place, the receivers spinning on `receive` — the same shape
+//!   as the shmkit channel ping-pong;
+//! * in `broadcast_1MiB`: one publish-subscribe service of `[u8]` slices, one publisher
+//!   writing every byte of each 1 MiB message into a loan, `n` subscriber processes checking
+//!   every byte in place (see [`Broadcast`]).
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use iceoryx2::prelude::*;
 
@@ -106,4 +112,107 @@ pub fn latency(
     send(&p, STOP);
     assert!(child.wait().expect("wait child").success());
     Summary::of(&mut v)
+}
+
+/// How many messages a subscriber's queue holds: as the shmkit rows' 8 slots, the publisher
+/// may run this many messages ahead of the slowest subscriber before `send` waits.
+const BCAST_BUFFER: usize = 8;
+
+/// The publisher side of `broadcast_1MiB`'s iceoryx2 rows: a publish-subscribe service of
+/// `[u8]` slices for `n` subscribers, no history, no safe overflow (a full subscriber queue is
+/// not overwritten), and a publisher whose `send` retries until every subscriber's queue has
+/// room (`BackpressureStrategy::RetryUntilDelivered`: iceoryx2 yields, then after 10 000 yields
+/// sleeps 100 µs and longer) — back-pressure, so no message is dropped.
+pub struct Broadcast {
+    /// The service's name, for the subscriber processes.
+    pub name: String,
+    size: usize,
+    publisher: iceoryx2::port::publisher::Publisher<ipc::Service, [u8], ()>,
+    _service:
+        iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, [u8], ()>,
+    _node: Node<ipc::Service>,
+}
+
+impl Broadcast {
+    /// Creates a new service (a fresh name per call) for `n` subscribers of `size`-byte messages.
+    pub fn create(n: usize, size: usize) -> Broadcast {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        set_log_level(LogLevel::Error);
+        let name = format!(
+            "shmkit-bench/{}/bcast-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let node = NodeBuilder::new()
+            .create::<ipc::Service>()
+            .expect("iceoryx2 node");
+        let service = node
+            .service_builder(&name.as_str().try_into().expect("service name"))
+            .publish_subscribe::<[u8]>()
+            .max_publishers(1)
+            .max_subscribers(n)
+            .subscriber_max_buffer_size(BCAST_BUFFER)
+            .subscriber_max_borrowed_samples(1)
+            .history_size(0)
+            .enable_safe_overflow(false)
+            .create()
+            .expect("iceoryx2 service");
+        let publisher = service
+            .publisher_builder()
+            .initial_max_slice_len(size)
+            .max_loaned_samples(1)
+            .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
+            .create()
+            .expect("publisher");
+        Broadcast {
+            name,
+            size,
+            publisher,
+            _service: service,
+            _node: node,
+        }
+    }
+
+    /// Sends message `i`: loans a slice, writes every byte with `pattern(i)` (the shmkit rows'
+    /// `fill`), sends it; waits while a subscriber's queue is full.
+    pub fn send(&self, i: usize, pattern: impl Fn(usize) -> u8) {
+        let p = pattern(i);
+        let sample = self.publisher.loan_slice_uninit(self.size).expect("loan");
+        sample.write_from_fn(|_| p).send().expect("send");
+    }
+}
+
+/// The subscriber side: opens the service `name`, calls `subscribed` once its subscriber
+/// exists, then receives `count` messages in order, checking each in place with `check(bytes,
+/// i)`. An empty queue is polled again after a `yield` (as iceoryx2's own adaptive wait starts
+/// out; iceoryx2 blocks a reader only through a separate event service). Panics if a message
+/// does not come within 30 s, so a dropped message fails the run rather than hanging it.
+pub fn broadcast_subscriber(
+    name: &str,
+    count: usize,
+    subscribed: impl FnOnce(),
+    check: impl Fn(&[u8], usize),
+) {
+    set_log_level(LogLevel::Error);
+    let node = NodeBuilder::new()
+        .create::<ipc::Service>()
+        .expect("iceoryx2 node");
+    let service = node
+        .service_builder(&name.try_into().expect("service name"))
+        .publish_subscribe::<[u8]>()
+        .open()
+        .expect("iceoryx2 service");
+    let subscriber = service.subscriber_builder().create().expect("subscriber");
+    subscribed();
+    for i in 0..count {
+        let give_up = Instant::now() + Duration::from_secs(30);
+        let sample = loop {
+            if let Some(s) = subscriber.receive().expect("receive") {
+                break s;
+            }
+            assert!(Instant::now() < give_up, "message {i} never arrived");
+            std::thread::yield_now();
+        };
+        check(sample.payload(), i);
+    }
 }
