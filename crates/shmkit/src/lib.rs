@@ -89,9 +89,13 @@ mod liveness;
 pub mod name;
 mod object;
 pub mod segment;
+mod shm_atomic;
 pub mod sync;
 mod sys;
 mod view;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 pub use error::{Error, Result};
 pub use file::{FileMapping, FileOptions};

@@ -417,6 +417,8 @@ impl Object {
     /// A raw pointer to `offset` in the mapping.
     pub(crate) fn ptr(&self, offset: usize) -> *mut u8 {
         assert!(offset < self.view.len());
+        #[cfg(loom)]
+        crate::shm_atomic::model::mapped(self.name(), self.view.as_mut_ptr(), self.view.len());
         // SAFETY: in bounds, checked above.
         unsafe { self.view.as_mut_ptr().add(offset) }
     }

@@ -22,7 +22,9 @@
 //! never share a cache line (nor an adjacent-line prefetch pair). Attachment words change only
 //! on attach and detach, so reading them on every call costs no cache miss.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::shm_atomic::{self, AtomicU32};
 
 use super::wait::Doorbell;
 use crate::liveness::{self, slot, Claim, Claimed};
@@ -106,11 +108,18 @@ pub(crate) struct Line {
 impl Line {
     /// The words of `role` in `obj`.
     pub(crate) fn of(obj: &Object, role: Role) -> Line {
-        Line {
+        let line = Line {
             base: obj.ptr(role.line()),
             attachment: obj.ptr(role.attachment()),
             slot: role.slot(),
+        };
+        #[cfg(loom)]
+        {
+            shm_atomic::model::prime_u64(line.base, 8);
+            shm_atomic::model::prime_u32(line.seq());
+            shm_atomic::model::prime_u32(line.sleepers());
         }
+        line
     }
 
     fn u32_at(&self, off: usize) -> &AtomicU32 {
@@ -126,9 +135,9 @@ impl Line {
         unsafe { &*self.attachment.cast::<AtomicU64>() }
     }
 
-    pub(crate) fn pos(&self) -> &AtomicU64 {
+    pub(crate) fn pos(&self) -> &shm_atomic::AtomicU64 {
         // SAFETY: as in `u32_at`; offset 0 of a 128-byte aligned line is 8-byte aligned.
-        unsafe { &*self.base.add(POS).cast::<AtomicU64>() }
+        unsafe { &*self.base.add(POS).cast::<shm_atomic::AtomicU64>() }
     }
 
     /// The doorbell's sequence word (see `wait::Doorbell`).

@@ -3,7 +3,7 @@
 //! broadcast. The layout these point into is in `layout.rs`; the sleeping protocol itself is
 //! `sync::notify`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::shm_atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::layout::{peer_gone, Line, Role};

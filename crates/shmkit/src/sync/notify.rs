@@ -22,10 +22,10 @@
 //! Either the waker sees the sleeper's increment and wakes it, or the sleeper's check sees
 //! the change and does not sleep; a wake between the sleeper's read of `word` and its sleep
 //! changes `word` (a bumped sequence, a changed state), so the OS wait (which re-checks the
-//! word atomically) does not sleep. The loom model `the_doorbell_loses_no_wake_up` in
-//! `tests/loom.rs` checks exactly this.
+//! word atomically) does not sleep. loom checks exactly this on this code (through
+//! `crate::shm_atomic`, with the OS wait modelled as a futex): `src/loom_tests.rs`.
 
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use crate::shm_atomic::{fence, AtomicU32, Ordering};
 
 use crate::sys::{Deadline, SysWaker};
 use crate::Result;
@@ -68,7 +68,7 @@ impl Notifier {
         fence(Ordering::SeqCst);
         let seen = word.load(Ordering::Acquire);
         let r = if still(seen) {
-            self.sys.wait(word, seen, deadline)
+            self.os_wait(word, seen, deadline)
         } else {
             Ok(())
         };
@@ -100,6 +100,32 @@ impl Notifier {
         if bump {
             word.fetch_add(1, Ordering::Release);
         }
-        self.sys.wake(word, n)
+        self.os_wake(word, n)
+    }
+
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
+        self.sys.wait(word.as_std(), seen, deadline)
+    }
+
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn os_wake(&self, word: &AtomicU32, n: u32) -> Option<usize> {
+        self.sys.wake(word.as_std(), n)
+    }
+
+    /// Under loom, the OS wait is a futex model (`shm_atomic::model`).
+    #[cfg(loom)]
+    fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
+        let _ = &self.sys;
+        crate::shm_atomic::model::futex_wait(word, seen, deadline == Deadline::Forever);
+        Ok(())
+    }
+
+    #[cfg(loom)]
+    fn os_wake(&self, word: &AtomicU32, _n: u32) -> Option<usize> {
+        crate::shm_atomic::model::futex_wake(word);
+        None
     }
 }

@@ -96,7 +96,9 @@ impl Waker {
         }
         let r = self
             .notifier
-            .sleep(obj.word(SLEEPERS), word, deadline, |seen| seen == expected);
+            .sleep(shim(obj.word(SLEEPERS)), shim(word), deadline, |seen| {
+                seen == expected
+            });
         self.gate.leave(section);
         r
     }
@@ -128,7 +130,10 @@ impl Waker {
     /// Wakes up to `n` sleepers on `word`, skipping the syscall when there are none.
     /// Call after changing `word`.
     pub(crate) fn wake(&self, obj: &Object, word: &AtomicU32, n: u32) {
-        match self.notifier.wake(obj.word(SLEEPERS), word, n, false) {
+        match self
+            .notifier
+            .wake(shim(obj.word(SLEEPERS)), shim(word), n, false)
+        {
             None => {}
             // Counted sleepers, none asleep: a live one in flight, or a dead one's count.
             Some(Some(0)) if self.misses.fetch_add(1, Ordering::Relaxed) + 1 >= MISSES => {
@@ -150,4 +155,11 @@ impl Waker {
             obj.word(SLEEPERS).store(0, Ordering::SeqCst);
         });
     }
+}
+
+/// The notifier's view of an event's or semaphore's word (the same memory: these words are
+/// not shadowed under loom, see `crate::shm_atomic`).
+#[inline(always)]
+fn shim(word: &AtomicU32) -> &crate::shm_atomic::AtomicU32 {
+    crate::shm_atomic::AtomicU32::from_std(word)
 }

@@ -130,6 +130,7 @@ impl Consumer {
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
         let sample = self.recv()?;
         buf.clear();
+        shm_atomic::read(sample.payload, sample.len);
         // SAFETY: the payload lies inside the ring (checked by `peek`) and the protocol keeps
         // the producer away from it until the sample is dropped (see `Sample`'s `Deref`); a
         // producer outside the protocol can only make the copied bytes wrong.
@@ -192,6 +193,7 @@ impl Sample<'_> {
     /// making a reference to the ring: the copy-out path of the typed layer.
     pub(crate) fn copy_to(&self, dst: &mut [u8]) {
         assert!(dst.len() <= self.len, "copying past the message");
+        shm_atomic::read(self.payload, dst.len());
         // SAFETY: as in `Consumer::recv_into`: the payload lies inside the ring (checked by
         // `peek`), the protocol keeps the producer away from it while the sample lives, and
         // `dst` is this process's own memory.
@@ -202,6 +204,7 @@ impl Sample<'_> {
 impl Deref for Sample<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
+        shm_atomic::read(self.payload, self.len);
         // SAFETY: the frame was published and lies at or above read_pos, so the producer does
         // not write it until this sample is dropped and read_pos moves past it.
         unsafe { std::slice::from_raw_parts(self.payload, self.len) }

@@ -17,11 +17,11 @@
 //! The producer also stores `write_pos` (its own line) after each commit. Only a producer
 //! that re-attaches reads it back, and it walks the published frames from there to the first
 //! zero header (`recover_write`), because a producer killed between a frame's header and
-//! `write_pos` leaves one published frame uncounted. The protocol and the doorbell are
-//! model-checked with loom in `tests/loom.rs`.
+//! `write_pos` leaves one published frame uncounted. loom model-checks this code itself
+//! (its atomics go through `crate::shm_atomic`): `src/loom_tests.rs`.
 
+use crate::shm_atomic::{self, AtomicU64, Ordering};
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::layout::{self, Line, Role};
@@ -47,6 +47,17 @@ fn header(s: &Shared, off: usize) -> &AtomicU64 {
     // SAFETY: the ring starts 384 bytes into a page-aligned mapping, so an 8-aligned offset
     // below `cap` is an aligned, in-bounds u64; the mapping lives as long as `s`.
     unsafe { &*s.ring.add(off).cast::<AtomicU64>() }
+}
+
+/// The ordering that publishes a frame: Release (a loom test weakens it to check that the
+/// bug is caught; normally a constant).
+#[inline(always)]
+fn publish() -> Ordering {
+    #[cfg(loom)]
+    if shm_atomic::model::mutated(shm_atomic::model::Mutation::RelaxedPublish) {
+        return Ordering::Relaxed;
+    }
+    Ordering::Release
 }
 
 /// The header word of a frame: `len` must fit the 32-bit length field (every frame the
@@ -99,6 +110,8 @@ impl Shared {
             Role::Producer => (space, data),
         };
         my_bell.forget_sleepers();
+        #[cfg(loom)]
+        shm_atomic::model::prime_u64(obj.ptr(layout::RING), cap);
         Shared {
             ring: obj.ptr(layout::RING),
             mine: Line::of(&obj, role),

@@ -233,6 +233,7 @@ impl Loan<'_> {
     /// which may leave bytes uninitialised until its user writes them). 8-aligned; valid for
     /// writes of the loaned length while the loan lives.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        shm_atomic::wrote(self.payload(), self.cap_len);
         self.payload()
     }
 
@@ -253,11 +254,11 @@ impl Loan<'_> {
         header(s, next).store(0, Ordering::Relaxed);
         // SYNC POINT: Release publishes the payload (and the zeroed next header) to the
         // consumer's Acquire load of this header word.
-        header(s, self.frame).store(encode(self.len, KIND_MESSAGE), Ordering::Release);
+        header(s, self.frame).store(encode(self.len, KIND_MESSAGE), publish());
         if self.pad > 0 {
             // Published last: the consumer reaches the message only through the pad.
             let at = (p.cur.write as usize) & (s.cap - 1);
-            header(s, at).store(encode(self.pad, KIND_PAD), Ordering::Release);
+            header(s, at).store(encode(self.pad, KIND_PAD), publish());
         }
         p.cur.write = p.cur.write.wrapping_add((self.pad + size) as u64);
         p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
@@ -269,6 +270,7 @@ impl Loan<'_> {
 impl Deref for Loan<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
+        shm_atomic::read(self.payload(), self.cap_len);
         // SAFETY: the slot lies past the last published frame; the consumer reads only
         // published frames and the header word before this payload, so this producer
         // (borrowed mutably by the loan) is the payload's only user until commit.
@@ -278,6 +280,7 @@ impl Deref for Loan<'_> {
 
 impl DerefMut for Loan<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
+        shm_atomic::wrote(self.payload(), self.cap_len);
         // SAFETY: as in `deref`; `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
     }

@@ -1,0 +1,311 @@
+//! The atomics shared-memory protocols use, behind a shim so that `loom` runs the real code
+//! (crossbeam's pattern; see `src/loom_tests.rs`).
+//!
+//! The words live in a mapping and are reached by casting pointers into it
+//! (`&*ptr.cast::<AtomicU64>()`), which loom's atomics cannot be: they are not plain memory
+//! and must be made with `new`. So [`AtomicU64`] and [`AtomicU32`] are `#[repr(transparent)]`
+//! wrappers of the std atomics — the cast stays valid — whose operations:
+//!
+//! * normally forward to the std atomic (`#[inline(always)]`: the same code as before);
+//! * under `cfg(loom)` forward to a *shadow*: a loom atomic keyed by the word's address,
+//!   made on first use in a loom execution with the value the memory holds then, and dropped
+//!   with the execution. The memory itself is then no longer written. So under loom every
+//!   access to a word that is shadowed must go through this shim (the types see to that for
+//!   the words below), and a mapping must not be replaced by another at the same address
+//!   within one execution.
+//!
+//! Payload bytes are plain memory, copied by the protocol's users; loom checks them through
+//! [`wrote`] and [`read`], which mark each 8-byte word of a payload as written or read on a
+//! shadow `loom::cell::UnsafeCell`, so that an access not ordered after the other side's
+//! (a Relaxed publication, an early release) is reported as a causality violation. They do
+//! nothing normally.
+//!
+//! What goes through the shim: the SPSC ring's frame headers, each channel side's line
+//! (position, doorbell sequence, sleeper count) and the notifier (`sync::notify`), whose OS
+//! wait is modelled under loom as a futex (a loom mutex and condition variable per word).
+//! Events' and semaphores' own state words are still std atomics: under loom they are not
+//! model-checked.
+
+pub(crate) use std::sync::atomic::Ordering;
+
+macro_rules! shim {
+    ($name:ident, $std:ty, $int:ty, $shadow:ident) => {
+        /// A shared-memory word: the std atomic normally, a loom shadow under `cfg(loom)`.
+        #[repr(transparent)]
+        #[derive(Debug, Default)]
+        pub(crate) struct $name($std);
+
+        impl $name {
+            /// A word with value `v` (for words not in a mapping, and tests).
+            #[allow(dead_code)]
+            pub(crate) const fn new(v: $int) -> Self {
+                Self(<$std>::new(v))
+            }
+
+            /// The shim over a std atomic (same layout).
+            #[allow(dead_code)]
+            #[inline(always)]
+            pub(crate) fn from_std(a: &$std) -> &Self {
+                // SAFETY: `Self` is `repr(transparent)` over the std atomic.
+                unsafe { &*(a as *const $std).cast::<Self>() }
+            }
+
+            #[cfg(loom)]
+            fn shadow(&self) -> &'static loom::sync::atomic::$name {
+                model::$shadow(self as *const Self as usize, || {
+                    self.0.load(Ordering::Relaxed)
+                })
+            }
+
+            #[inline(always)]
+            pub(crate) fn load(&self, order: Ordering) -> $int {
+                #[cfg(not(loom))]
+                return self.0.load(order);
+                #[cfg(loom)]
+                return self.shadow().load(order);
+            }
+
+            #[inline(always)]
+            pub(crate) fn store(&self, v: $int, order: Ordering) {
+                #[cfg(not(loom))]
+                self.0.store(v, order);
+                #[cfg(loom)]
+                self.shadow().store(v, order);
+            }
+
+            #[allow(dead_code)]
+            #[inline(always)]
+            pub(crate) fn fetch_add(&self, v: $int, order: Ordering) -> $int {
+                #[cfg(not(loom))]
+                return self.0.fetch_add(v, order);
+                #[cfg(loom)]
+                return self.shadow().fetch_add(v, order);
+            }
+
+            #[allow(dead_code)]
+            #[inline(always)]
+            pub(crate) fn fetch_sub(&self, v: $int, order: Ordering) -> $int {
+                #[cfg(not(loom))]
+                return self.0.fetch_sub(v, order);
+                #[cfg(loom)]
+                return self.shadow().fetch_sub(v, order);
+            }
+
+            #[allow(dead_code)]
+            #[inline(always)]
+            pub(crate) fn compare_exchange(
+                &self,
+                current: $int,
+                new: $int,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$int, $int> {
+                #[cfg(not(loom))]
+                return self.0.compare_exchange(current, new, success, failure);
+                #[cfg(loom)]
+                return self
+                    .shadow()
+                    .compare_exchange(current, new, success, failure);
+            }
+
+            /// The std atomic underneath: for the OS wait, which takes the word's address.
+            /// Under loom its value is stale (see the module docs).
+            #[allow(dead_code)]
+            #[inline(always)]
+            pub(crate) fn as_std(&self) -> &$std {
+                &self.0
+            }
+        }
+    };
+}
+
+shim!(AtomicU64, std::sync::atomic::AtomicU64, u64, u64_at);
+shim!(AtomicU32, std::sync::atomic::AtomicU32, u32, u32_at);
+
+/// A memory fence (loom's under `cfg(loom)`).
+#[inline(always)]
+pub(crate) fn fence(order: Ordering) {
+    #[cfg(not(loom))]
+    std::sync::atomic::fence(order);
+    #[cfg(loom)]
+    loom::sync::atomic::fence(order);
+}
+
+/// Marks the `len` payload bytes at `ptr` as written by this thread (loom only).
+#[inline(always)]
+pub(crate) fn wrote(ptr: *const u8, len: usize) {
+    #[cfg(loom)]
+    model::touch(ptr, len, true);
+    #[cfg(not(loom))]
+    let _ = (ptr, len);
+}
+
+/// Marks the `len` payload bytes at `ptr` as read by this thread (loom only).
+#[inline(always)]
+pub(crate) fn read(ptr: *const u8, len: usize) {
+    #[cfg(loom)]
+    model::touch(ptr, len, false);
+    #[cfg(not(loom))]
+    let _ = (ptr, len);
+}
+
+/// The loom side: shadows, the futex model, and mutations for negative tests.
+#[cfg(loom)]
+pub(crate) mod model {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use loom::cell::UnsafeCell;
+    use loom::sync::atomic::{AtomicU32, AtomicU64};
+    use loom::sync::Condvar;
+
+    /// A deliberate bug a negative test puts into the real code for one execution.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Mutation {
+        /// None: the code as it ships.
+        None,
+        /// The ring publishes a frame's header with Relaxed instead of Release.
+        RelaxedPublish,
+    }
+
+    #[derive(Default)]
+    struct Shadows {
+        u64s: HashMap<usize, Box<AtomicU64>>,
+        u32s: HashMap<usize, Box<AtomicU32>>,
+        cells: HashMap<usize, Box<UnsafeCell<()>>>,
+        futexes: HashMap<usize, Box<(loom::sync::Mutex<()>, Condvar)>>,
+        mutation: Option<Mutation>,
+        /// Mappings seen: (start, len, the start of the first mapping of the same name).
+        maps: Vec<(usize, usize, usize)>,
+        first: HashMap<String, usize>,
+    }
+
+    struct Shared(Mutex<Shadows>);
+    // SAFETY: loom runs all of an execution's threads on one OS thread; the shadows are made,
+    // used and dropped within the execution.
+    unsafe impl Sync for Shared {}
+    // SAFETY: as above.
+    unsafe impl Send for Shared {}
+
+    loom::lazy_static! {
+        static ref SHADOWS: Shared = Shared(Mutex::new(Shadows::default()));
+    }
+
+    /// Starts an execution: call first in every `loom::model` closure that runs shimmed code
+    /// (it also makes the shadow table on the main thread, before any spawn, so that making
+    /// it adds no synchronisation between the threads under test).
+    pub(crate) fn begin(mutation: Mutation) {
+        SHADOWS.0.lock().unwrap().mutation = Some(mutation);
+    }
+
+    /// Whether this execution runs with `m`.
+    pub(crate) fn mutated(m: Mutation) -> bool {
+        SHADOWS.0.lock().unwrap().mutation == Some(m)
+    }
+
+    /// Notes that `name` is mapped at `[base, base + len)`: two mappings of one object (a
+    /// producer and a consumer in one process) must share shadows, so addresses are keyed by
+    /// the first mapping of the name.
+    pub(crate) fn mapped(name: &str, base: *const u8, len: usize) {
+        let mut s = SHADOWS.0.lock().unwrap();
+        let base = base as usize;
+        if s.maps.iter().any(|&(b, _, _)| b == base) {
+            return;
+        }
+        let first = *s.first.entry(name.to_owned()).or_insert(base);
+        s.maps.push((base, len, first));
+    }
+
+    fn entry<T>(
+        map: impl FnOnce(&mut Shadows) -> &mut HashMap<usize, Box<T>>,
+        addr: usize,
+        make: impl FnOnce() -> T,
+    ) -> &'static T {
+        let mut s = SHADOWS.0.lock().unwrap();
+        assert!(
+            s.mutation.is_some(),
+            "shm_atomic::model::begin was not called in this execution"
+        );
+        let addr = s
+            .maps
+            .iter()
+            .find(|&&(b, l, _)| (b..b + l).contains(&addr))
+            .map_or(addr, |&(b, _, first)| addr - b + first);
+        let b = map(&mut s).entry(addr).or_insert_with(|| Box::new(make()));
+        let p: *const T = &**b;
+        // SAFETY: the box is neither removed nor moved until the table drops at the end of
+        // the execution, and the shimmed code it serves does not outlive the execution.
+        unsafe { &*p }
+    }
+
+    pub(super) fn u64_at(addr: usize, init: impl FnOnce() -> u64) -> &'static AtomicU64 {
+        entry(|s| &mut s.u64s, addr, || AtomicU64::new(init()))
+    }
+
+    pub(super) fn u32_at(addr: usize, init: impl FnOnce() -> u32) -> &'static AtomicU32 {
+        entry(|s| &mut s.u32s, addr, || AtomicU32::new(init()))
+    }
+
+    /// Makes the shadows of the u64 words in `[ptr, ptr + len)` (8-aligned) now. loom counts
+    /// making an atomic as a write, so a shadow made lazily by one thread is a race with the
+    /// other's first load: the words both sides use are made before the threads start.
+    pub(crate) fn prime_u64(ptr: *const u8, len: usize) {
+        for off in (0..len).step_by(8) {
+            // SAFETY: the caller's region is inside its mapping and 8-aligned.
+            let word = unsafe { &*ptr.add(off).cast::<super::AtomicU64>() };
+            let _ = word.shadow();
+        }
+    }
+
+    /// As [`prime_u64`], for one u32 word.
+    pub(crate) fn prime_u32(word: &super::AtomicU32) {
+        let _ = word.shadow();
+        let _ = futex(word);
+    }
+
+    /// Marks every 8-byte word of `[ptr, ptr + len)` (at least one) written or read.
+    pub(super) fn touch(ptr: *const u8, len: usize, write: bool) {
+        let start = ptr as usize & !7;
+        let end = (ptr as usize + len.max(1)).next_multiple_of(8);
+        for addr in (start..end).step_by(8) {
+            let cell = entry(|s| &mut s.cells, addr, || UnsafeCell::new(()));
+            if write {
+                cell.with_mut(|_| ());
+            } else {
+                cell.with(|_| ());
+            }
+        }
+    }
+
+    fn futex(word: &super::AtomicU32) -> &'static (loom::sync::Mutex<()>, Condvar) {
+        entry(
+            |s| &mut s.futexes,
+            word as *const _ as usize,
+            || (loom::sync::Mutex::new(()), Condvar::new()),
+        )
+    }
+
+    /// FUTEX_WAIT: sleeps while `word` holds `seen`, until [`futex_wake`]. Loom has no
+    /// clock, so a wait with a deadline only yields (a wake-up at the deadline, which callers
+    /// allow; loom then runs the others first), which lets loom run wait loops that sleep in
+    /// slices.
+    pub(crate) fn futex_wait(word: &super::AtomicU32, seen: u32, forever: bool) {
+        let (lock, cond) = futex(word);
+        let guard = lock.lock().unwrap();
+        if word.load(super::Ordering::SeqCst) == seen {
+            if forever {
+                drop(cond.wait(guard).unwrap());
+            } else {
+                drop(guard);
+                loom::thread::yield_now();
+            }
+        }
+    }
+
+    /// FUTEX_WAKE, for every sleeper (the caller has changed `word` already).
+    pub(crate) fn futex_wake(word: &super::AtomicU32) {
+        let (lock, cond) = futex(word);
+        let _guard = lock.lock().unwrap();
+        cond.notify_all();
+    }
+}
