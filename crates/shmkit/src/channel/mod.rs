@@ -72,6 +72,7 @@
 pub mod broadcast;
 mod fingerprint;
 mod layout;
+pub mod message;
 mod spsc;
 pub mod typed;
 mod wait;

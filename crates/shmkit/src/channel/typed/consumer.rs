@@ -3,12 +3,12 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::size_of;
-use std::ops::Deref;
 use std::time::Duration;
 
 use bytemuck::Pod;
 
 use super::super::{spsc, WaitMode};
+use crate::channel::message::{self, sealed::Aligned, sealed::ByteSample};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 
@@ -39,21 +39,15 @@ impl<T> fmt::Debug for Consumer<T> {
 }
 
 /// A received value, read in place from the ring; dereferences to `&T`, and releases the
-/// message when dropped.
+/// message when dropped; see [`message::Sample`].
 ///
 /// The reference is into memory the producer's process can write: sound while it follows
 /// the protocol (see the [module docs](super#trust)).
-pub struct Sample<'a, T> {
-    inner: spsc::Sample<'a>,
-    _t: PhantomData<fn() -> T>,
-}
+pub type Sample<'a, T> = message::Sample<T, spsc::Sample<'a>>;
 
 /// A received slice, read in place from the ring; dereferences to `&[T]`, and releases the
-/// message when dropped. The same trust caveat as [`Sample`].
-pub struct SliceSample<'a, T> {
-    inner: spsc::Sample<'a>,
-    _t: PhantomData<fn() -> T>,
-}
+/// message when dropped. The same trust caveat as [`Sample`]; see [`message::SliceSample`].
+pub type SliceSample<'a, T> = message::SliceSample<T, spsc::Sample<'a>>;
 
 impl<T: Pod> Consumer<T> {
     pub(super) fn wrap(inner: spsc::Consumer) -> Self {
@@ -91,7 +85,7 @@ impl<T: Pod> Consumer<T> {
     fn next(&mut self, deadline: Deadline, whole: bool) -> Result<spsc::Sample<'_>> {
         let sample = self.inner.recv_until(deadline)?;
         let (len, size) = (sample.len(), size_of::<T>());
-        if len == size || (whole && len % size == 0) {
+        if message::fits::<T>(len, whole) {
             // The payload is 8-aligned (every ring frame's is) and `align_of::<T>() <= 8`, so
             // bytemuck's casts of it cannot fail.
             return Ok(sample);
@@ -112,10 +106,7 @@ impl<T: Pod> Consumer<T> {
     }
 
     fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_, T>> {
-        Ok(Sample {
-            inner: self.next(deadline, false)?,
-            _t: PhantomData,
-        })
+        Ok(Sample::new(self.next(deadline, false)?))
     }
 
     /// Receives the next value in place, waiting as long as it takes.
@@ -147,8 +138,7 @@ impl<T: Pod> Consumer<T> {
     }
 
     fn recv_into_until(&mut self, value: &mut T, deadline: Deadline) -> Result<()> {
-        self.next(deadline, false)?
-            .copy_to(bytemuck::bytes_of_mut(value));
+        message::copy_value(self.next(deadline, false)?, value);
         Ok(())
     }
 
@@ -214,10 +204,7 @@ impl<T: Pod> Consumer<T> {
     }
 
     fn recv_slice_until(&mut self, deadline: Deadline) -> Result<SliceSample<'_, T>> {
-        Ok(SliceSample {
-            inner: self.next(deadline, true)?,
-            _t: PhantomData,
-        })
+        Ok(SliceSample::new(self.next(deadline, true)?))
     }
 
     /// Receives the next slice in place, waiting as long as it takes.
@@ -249,12 +236,7 @@ impl<T: Pod> Consumer<T> {
     }
 
     fn recv_slice_into_until(&mut self, buf: &mut Vec<T>, deadline: Deadline) -> Result<usize> {
-        let sample = self.next(deadline, true)?;
-        let n = sample.len() / size_of::<T>();
-        buf.clear();
-        buf.resize(n, T::zeroed());
-        sample.copy_to(bytemuck::cast_slice_mut(buf));
-        Ok(n)
+        Ok(message::copy_slice(self.next(deadline, true)?, buf))
     }
 
     /// Receives the next slice into `buf` (cleared first), copied out of the ring without a
@@ -290,30 +272,13 @@ impl<T: Pod> Consumer<T> {
     }
 }
 
-impl<T: Pod> Deref for Sample<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // One `T` (checked by `Consumer::next`) at an 8-aligned payload: cannot fail.
-        bytemuck::from_bytes(&self.inner)
-    }
+impl Aligned for spsc::Sample<'_> {
+    // every ring frame, and so every payload, is 8-aligned (`spsc` module docs)
+    const ALIGN: usize = 8;
 }
 
-impl<T: Pod> Deref for SliceSample<'_, T> {
-    type Target = [T];
-    fn deref(&self) -> &[T] {
-        // A whole number of `T`s (checked by `Consumer::next`), 8-aligned: cannot fail.
-        bytemuck::cast_slice(&self.inner)
-    }
-}
-
-impl<T: Pod + fmt::Debug> fmt::Debug for Sample<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-
-impl<T: Pod + fmt::Debug> fmt::Debug for SliceSample<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
+impl ByteSample for spsc::Sample<'_> {
+    fn copy_to(&self, dst: &mut [u8]) {
+        spsc::Sample::copy_to(self, dst);
     }
 }

@@ -3,12 +3,13 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::size_of;
-use std::ops::Deref;
 use std::time::Duration;
 
 use bytemuck::Pod;
 
+use super::super::layout::PAYLOAD_ALIGN;
 use super::super::{self as bytes, Policy};
+use crate::channel::message::{self, sealed::Aligned, sealed::ByteSample};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 
@@ -42,21 +43,16 @@ impl<T> fmt::Debug for Subscriber<T> {
 }
 
 /// A received value, read in place from its slot; dereferences to `&T`, and releases the
-/// message when dropped. Hold it briefly: see [`broadcast::Sample`](bytes::Sample).
+/// message when dropped. Hold it briefly: see [`broadcast::Sample`](bytes::Sample), and
+/// [`message::Sample`] for its methods.
 ///
 /// The reference is into memory the publisher's process can write: sound while it follows
 /// the protocol (see the [module docs](super#trust)).
-pub struct Sample<'a, T> {
-    inner: bytes::Sample<'a>,
-    _t: PhantomData<fn() -> T>,
-}
+pub type Sample<'a, T> = message::Sample<T, bytes::Sample<'a>>;
 
 /// A received slice, read in place from its slot; dereferences to `&[T]`, and releases the
-/// message when dropped. The same caveats as [`Sample`].
-pub struct SliceSample<'a, T> {
-    inner: bytes::Sample<'a>,
-    _t: PhantomData<fn() -> T>,
-}
+/// message when dropped. The same caveats as [`Sample`]; see [`message::SliceSample`].
+pub type SliceSample<'a, T> = message::SliceSample<T, bytes::Sample<'a>>;
 
 impl<T: Pod> Subscriber<T> {
     pub(super) fn wrap(inner: bytes::Subscriber) -> Self {
@@ -83,7 +79,7 @@ impl<T: Pod> Subscriber<T> {
     fn next(&mut self, deadline: Deadline, whole: bool) -> Result<bytes::Sample<'_>> {
         let sample = self.inner.recv_until(deadline)?;
         let (len, size) = (sample.len(), size_of::<T>());
-        if len == size || (whole && len % size == 0) {
+        if message::fits::<T>(len, whole) {
             // The payload is 16-aligned (every slot's is) and `align_of::<T>() <= 16`, so
             // bytemuck's casts of it cannot fail.
             return Ok(sample);
@@ -105,10 +101,7 @@ impl<T: Pod> Subscriber<T> {
     }
 
     fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_, T>> {
-        Ok(Sample {
-            inner: self.next(deadline, false)?,
-            _t: PhantomData,
-        })
+        Ok(Sample::new(self.next(deadline, false)?))
     }
 
     /// Receives the next value in place, waiting as long as it takes.
@@ -140,8 +133,7 @@ impl<T: Pod> Subscriber<T> {
     }
 
     fn recv_into_until(&mut self, value: &mut T, deadline: Deadline) -> Result<()> {
-        self.next(deadline, false)?
-            .copy_to(bytemuck::bytes_of_mut(value));
+        message::copy_value(self.next(deadline, false)?, value);
         Ok(())
     }
 
@@ -207,10 +199,7 @@ impl<T: Pod> Subscriber<T> {
     }
 
     fn recv_slice_until(&mut self, deadline: Deadline) -> Result<SliceSample<'_, T>> {
-        Ok(SliceSample {
-            inner: self.next(deadline, true)?,
-            _t: PhantomData,
-        })
+        Ok(SliceSample::new(self.next(deadline, true)?))
     }
 
     /// Receives the next slice in place, waiting as long as it takes.
@@ -242,12 +231,7 @@ impl<T: Pod> Subscriber<T> {
     }
 
     fn recv_slice_into_until(&mut self, buf: &mut Vec<T>, deadline: Deadline) -> Result<usize> {
-        let sample = self.next(deadline, true)?;
-        let n = sample.len() / size_of::<T>();
-        buf.clear();
-        buf.resize(n, T::zeroed());
-        sample.copy_to(bytemuck::cast_slice_mut(buf));
-        Ok(n)
+        Ok(message::copy_slice(self.next(deadline, true)?, buf))
     }
 
     /// Receives the next slice into `buf` (cleared first), copied out of the slot without a
@@ -297,30 +281,13 @@ impl<T> SliceSample<'_, T> {
     }
 }
 
-impl<T: Pod> Deref for Sample<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // One `T` (checked by `Subscriber::next`) at a 16-aligned payload: cannot fail.
-        bytemuck::from_bytes(&self.inner)
-    }
+impl Aligned for bytes::Sample<'_> {
+    // every slot payload is `PAYLOAD_ALIGN` (16)-aligned (`broadcast::layout`)
+    const ALIGN: usize = PAYLOAD_ALIGN;
 }
 
-impl<T: Pod> Deref for SliceSample<'_, T> {
-    type Target = [T];
-    fn deref(&self) -> &[T] {
-        // A whole number of `T`s (checked by `Subscriber::next`), 16-aligned: cannot fail.
-        bytemuck::cast_slice(&self.inner)
-    }
-}
-
-impl<T: Pod + fmt::Debug> fmt::Debug for Sample<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-
-impl<T: Pod + fmt::Debug> fmt::Debug for SliceSample<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
+impl ByteSample for bytes::Sample<'_> {
+    fn copy_to(&self, dst: &mut [u8]) {
+        bytes::Sample::copy_to(self, dst);
     }
 }
