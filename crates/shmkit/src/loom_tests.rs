@@ -1,6 +1,7 @@
 //! loom runs the real code: the SPSC ring (`channel::spsc`, through the public `Producer`
-//! and `Consumer`) and the notifier (`sync::notify`), their atomics shadowed by loom's
-//! through `crate::shm_atomic`. loom explores every interleaving (and every weak-memory
+//! and `Consumer`), the broadcast's slot protocol (`channel::broadcast`, through the public
+//! `Publisher` and `Subscriber`) and the notifier (`sync::notify`), their atomics shadowed by
+//! loom's through `crate::shm_atomic`. loom explores every interleaving (and every weak-memory
 //! outcome it models) of the threads, which the cross-process tests can only sample.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p shmkit --lib --release
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use loom::thread;
 
+use crate::channel::broadcast::{self, Policy, Publisher, Subscriber};
 use crate::channel::{self, WaitMode};
 use crate::shm_atomic::model::{begin, prime_u32, Mutation};
 use crate::shm_atomic::{AtomicU32, AtomicU64, Ordering};
@@ -180,5 +182,205 @@ fn the_state_word_notifier_loses_no_wake_up() {
         flag.store(1, Ordering::Release);
         notifier.wake(sleepers, flag, 1, false);
         sleeper.join().unwrap();
+    });
+}
+
+/// A real broadcast channel of `slots` 16-byte slots for one subscriber, and that subscriber
+/// (joined before anything is published), both made on the main thread.
+fn bcast(policy: Policy, slots: usize) -> (Publisher, Subscriber) {
+    let name = unique("bcast");
+    let publ = broadcast::options()
+        .slots(slots)
+        .slot_size(16)
+        .max_subscribers(1)
+        .policy(policy)
+        .wait_mode(WaitMode::Blocking)
+        .create(&name)
+        .unwrap();
+    let sub = broadcast::options()
+        .wait_mode(WaitMode::Blocking)
+        .subscribe(&name)
+        .unwrap();
+    (publ, sub)
+}
+
+/// Overwrite: the publisher sends message 0, then (on another thread) two more into a ring
+/// of two slots, which laps it, while the subscriber takes the first message it can and
+/// holds it until the publisher is done. The held bytes never change (checked after the
+/// publisher's thread is joined), the publisher never writes them while they are held (the
+/// payload marks: loom reports a write not ordered after the read), and every message is
+/// received or reported lost, exactly once.
+fn hold_while_lapped(mutation: Mutation) {
+    begin(mutation);
+    let (mut publ, mut sub) = bcast(Policy::Overwrite, 2);
+    publ.send(&message(1)).unwrap();
+    let publisher = thread::spawn(move || {
+        for i in 2..=3 {
+            // Overwrite with more slots than subscribers: a slot is always free.
+            publ.try_send(&message(i)).unwrap();
+        }
+        publ
+    });
+    let mut lost = 0;
+    let sample = loop {
+        match sub.try_recv() {
+            Ok(sample) => break sample,
+            Err(Error::Lagged { missed, .. }) => lost += missed,
+            Err(Error::WouldBlock { .. }) => thread::yield_now(),
+            Err(e) => panic!("recv: {e}"),
+        }
+    };
+    let seq = sample.seq();
+    assert_eq!(seq, lost, "a first message after the reported losses");
+    let want = message(seq as u8 + 1);
+    assert_eq!(*sample, want);
+    let publ = publisher.join().unwrap();
+    assert_eq!(*sample, want, "the held message was overwritten");
+    drop(sample);
+    let mut received = 1;
+    let mut last = seq;
+    loop {
+        match sub.try_recv() {
+            Ok(sample) => {
+                assert!(sample.seq() > last);
+                assert_eq!(*sample, message(sample.seq() as u8 + 1));
+                last = sample.seq();
+                received += 1;
+            }
+            Err(Error::Lagged { missed, .. }) => lost += missed,
+            Err(Error::WouldBlock { .. }) => break,
+            Err(e) => panic!("recv: {e}"),
+        }
+    }
+    assert_eq!(
+        received + lost,
+        3,
+        "every message received or reported lost"
+    );
+    drop(sub);
+    drop(publ);
+}
+
+#[test]
+fn a_held_broadcast_sample_is_never_overwritten() {
+    model(|| hold_while_lapped(Mutation::None));
+}
+
+/// Without the subscriber's SeqCst fence its held word and the publisher's odd stamp can
+/// each miss the other (store buffering): the publisher overwrites the held slot, which
+/// loom reports.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_subscriber_without_its_dekker_fence_is_caught() {
+    model(|| hold_while_lapped(Mutation::NoSubscriberFence));
+}
+
+/// As above, without the publisher's fence.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_publisher_without_its_dekker_fence_is_caught() {
+    model(|| hold_while_lapped(Mutation::NoPublisherFence));
+}
+
+/// Block: one slot, three messages; the publisher (`try_send`, retrying with a yield) waits
+/// for each release. The subscriber receives all of them in order, and the publisher never
+/// writes a slot the subscriber is reading (the payload marks).
+#[test]
+fn block_waits_for_the_release_and_loses_nothing() {
+    model(|| {
+        begin(Mutation::None);
+        let (mut publ, mut sub) = bcast(Policy::Block, 1);
+        let publisher = thread::spawn(move || {
+            for i in 1..=3 {
+                loop {
+                    match publ.try_send(&message(i)) {
+                        Ok(()) => break,
+                        Err(Error::WouldBlock { .. }) => thread::yield_now(),
+                        Err(e) => panic!("send: {e}"),
+                    }
+                }
+            }
+            publ
+        });
+        for seq in 0..3u64 {
+            loop {
+                match sub.try_recv() {
+                    Ok(sample) => {
+                        assert_eq!(sample.seq(), seq);
+                        assert_eq!(*sample, message(seq as u8 + 1));
+                        break;
+                    }
+                    Err(Error::WouldBlock { .. }) => thread::yield_now(),
+                    Err(e) => panic!("recv: {e}"),
+                }
+            }
+        }
+        let publ = publisher.join().unwrap();
+        drop(sub);
+        drop(publ);
+    });
+}
+
+/// Join racing a publish (the subscribe protocol, `broadcast::Options::subscribe`): the
+/// publisher sends two messages into one slot under back-pressure while the subscriber
+/// joins. Whatever point it joins at, it then receives every later message in order, none
+/// lost (no `Lagged`, which a lapped Block subscriber reports) and none overwritten while
+/// read (the payload marks). The entry's role word is a std atomic (`crate::liveness`), so
+/// its JOINING → ACTIVE store is not itself a loom preemption point: this checks the
+/// protocol's `next` and count accesses around it, not the role word's ordering.
+#[test]
+fn a_join_racing_a_publish_loses_nothing() {
+    model(|| {
+        begin(Mutation::None);
+        let name = unique("join");
+        let mut publ = broadcast::options()
+            .slots(1)
+            .slot_size(16)
+            .max_subscribers(1)
+            .policy(Policy::Block)
+            .wait_mode(WaitMode::Blocking)
+            .create(&name)
+            .unwrap();
+        let done = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let finished = done.clone();
+        let publisher = thread::spawn(move || {
+            for i in 1..=2 {
+                loop {
+                    match publ.try_send(&message(i)) {
+                        Ok(()) => break,
+                        Err(Error::WouldBlock { .. }) => thread::yield_now(),
+                        Err(e) => panic!("send: {e}"),
+                    }
+                }
+            }
+            finished.store(true, Ordering::Release);
+            publ
+        });
+        let mut sub = broadcast::options()
+            .wait_mode(WaitMode::Blocking)
+            .subscribe(&name)
+            .unwrap();
+        let mut last = None;
+        loop {
+            let over = done.load(Ordering::Acquire);
+            match sub.try_recv() {
+                Ok(sample) => {
+                    let seq = sample.seq();
+                    if let Some(l) = last {
+                        assert_eq!(seq, l + 1, "a message lost");
+                    }
+                    assert_eq!(*sample, message(seq as u8 + 1));
+                    last = Some(seq);
+                }
+                // Everything was published before `over` was read: nothing more comes.
+                Err(Error::WouldBlock { .. }) if over => break,
+                Err(Error::WouldBlock { .. }) => thread::yield_now(),
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        assert!(last.is_none_or(|l| l == 1), "stopped early at {last:?}");
+        let publ = publisher.join().unwrap();
+        drop(sub);
+        drop(publ);
     });
 }

@@ -21,10 +21,14 @@
 //! nothing normally.
 //!
 //! What goes through the shim: the SPSC ring's frame headers, each channel side's line
-//! (position, doorbell sequence, sleeper count) and the notifier (`sync::notify`), whose OS
-//! wait is modelled under loom as a futex (a loom mutex and condition variable per word).
-//! Events' and semaphores' own state words are still std atomics: under loom they are not
-//! model-checked.
+//! (position, doorbell sequence, sleeper count), the broadcast's slots (stamp, length), index
+//! and subscriber entries' `next` and `held` words (`channel::broadcast::layout`), and the
+//! notifier (`sync::notify`), whose OS wait is modelled under loom as a futex (a loom mutex
+//! and condition variable per word). Role words (`crate::liveness`: channel attachments,
+//! broadcast subscriber entries), events' and semaphores' own state words are still std
+//! atomics: under loom they are not model-checked (loom sees them as plain, sequentially
+//! consistent memory, with no preemption at them). The liveness calls next to them (OFD
+//! locks) are real system calls on this process's descriptors and touch no shadowed word.
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -166,6 +170,12 @@ pub(crate) mod model {
         None,
         /// The ring publishes a frame's header with Relaxed instead of Release.
         RelaxedPublish,
+        /// The broadcast's subscriber skips its SeqCst fence between storing its held word
+        /// and loading the slot's stamp (Overwrite Dekker protocol).
+        NoSubscriberFence,
+        /// The broadcast's publisher skips its SeqCst fence between storing the odd stamp and
+        /// loading the held words.
+        NoPublisherFence,
     }
 
     #[derive(Default)]
@@ -216,6 +226,14 @@ pub(crate) mod model {
         s.maps.push((base, len, first));
     }
 
+    /// The shadow key of `addr`: its offset in the first mapping of its object's name.
+    fn key(s: &Shadows, addr: usize) -> usize {
+        s.maps
+            .iter()
+            .find(|&&(b, l, _)| (b..b + l).contains(&addr))
+            .map_or(addr, |&(b, _, first)| addr - b + first)
+    }
+
     fn entry<T>(
         map: impl FnOnce(&mut Shadows) -> &mut HashMap<usize, Box<T>>,
         addr: usize,
@@ -226,16 +244,23 @@ pub(crate) mod model {
             s.mutation.is_some(),
             "shm_atomic::model::begin was not called in this execution"
         );
-        let addr = s
-            .maps
-            .iter()
-            .find(|&&(b, l, _)| (b..b + l).contains(&addr))
-            .map_or(addr, |&(b, _, first)| addr - b + first);
+        let addr = key(&s, addr);
         let b = map(&mut s).entry(addr).or_insert_with(|| Box::new(make()));
         let p: *const T = &**b;
         // SAFETY: the box is neither removed nor moved until the table drops at the end of
         // the execution, and the shimmed code it serves does not outlive the execution.
         unsafe { &*p }
+    }
+
+    /// Whether the u64 (`wide`) or u32 word at `addr` has a shadow already.
+    fn shadowed(addr: usize, wide: bool) -> bool {
+        let s = SHADOWS.0.lock().unwrap();
+        let k = key(&s, addr);
+        if wide {
+            s.u64s.contains_key(&k)
+        } else {
+            s.u32s.contains_key(&k)
+        }
     }
 
     pub(super) fn u64_at(addr: usize, init: impl FnOnce() -> u64) -> &'static AtomicU64 {
@@ -249,17 +274,32 @@ pub(crate) mod model {
     /// Makes the shadows of the u64 words in `[ptr, ptr + len)` (8-aligned) now. loom counts
     /// making an atomic as a write, so a shadow made lazily by one thread is a race with the
     /// other's first load: the words both sides use are made before the threads start.
+    ///
+    /// A shadow made here also gets its initial value stored again, SeqCst (the same value,
+    /// by the thread that makes it, before any other uses it). loom makes an atomic's initial
+    /// value a non-SeqCst store, and lets a SeqCst load return such a store even after a
+    /// newer SeqCst store it knows of (it filters stale values only between two SeqCst
+    /// stores), which C11 forbids when the initial value happens before the newer store:
+    /// without this, a SeqCst-only protocol such as the broadcast's join reads a counter's
+    /// initial 0 after the publisher's SeqCst store of 1, a false alarm. Words primed
+    /// before, and words not primed, are left alone.
     pub(crate) fn prime_u64(ptr: *const u8, len: usize) {
         for off in (0..len).step_by(8) {
             // SAFETY: the caller's region is inside its mapping and 8-aligned.
             let word = unsafe { &*ptr.add(off).cast::<super::AtomicU64>() };
-            let _ = word.shadow();
+            if !shadowed(word as *const _ as usize, true) {
+                let v = word.0.load(super::Ordering::Relaxed);
+                word.shadow().store(v, super::Ordering::SeqCst);
+            }
         }
     }
 
     /// As [`prime_u64`], for one u32 word.
     pub(crate) fn prime_u32(word: &super::AtomicU32) {
-        let _ = word.shadow();
+        if !shadowed(word as *const _ as usize, false) {
+            let v = word.0.load(super::Ordering::Relaxed);
+            word.shadow().store(v, super::Ordering::SeqCst);
+        }
         let _ = futex(word);
     }
 

@@ -17,12 +17,13 @@
 //!         message `k` went to
 //! ```
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
 use super::Policy;
 use crate::channel::fingerprint::RECORD_LEN;
 use crate::liveness::slot;
 use crate::object::Object;
+use crate::shm_atomic::{AtomicU32, AtomicU64};
 use crate::{Error, Result};
 
 pub(super) const TABLE: usize = 384;
@@ -149,11 +150,13 @@ impl Geometry {
 pub(super) struct Entry<'a>(*const u8, std::marker::PhantomData<&'a Object>);
 
 impl<'a> Entry<'a> {
-    /// The entry's role word, `state | generation << 8 | pid << 32`.
-    pub(super) fn word(&self) -> &'a AtomicU64 {
+    /// The entry's role word, `state | generation << 8 | pid << 32`. A std atomic, as every
+    /// role word (`crate::liveness`): under loom it is not shadowed, so it is not
+    /// model-checked (loom sees it as sequentially consistent, with no preemption at it).
+    pub(super) fn word(&self) -> &'a StdAtomicU64 {
         // SAFETY: entries are 64-byte aligned inside the mapping (checked geometry); the
         // mapping lives as long as the borrowed Object ('a).
-        unsafe { &*self.0.cast::<AtomicU64>() }
+        unsafe { &*self.0.cast::<StdAtomicU64>() }
     }
 
     /// The next message the subscriber will receive (under back-pressure: the oldest one it
@@ -178,6 +181,24 @@ pub(super) fn entry(obj: &Object, i: usize) -> Entry<'_> {
 /// The liveness slot of subscriber entry `i`.
 pub(super) fn sub_slot(i: usize) -> u32 {
     slot::SUBSCRIBER.wrapping_add(i as u32)
+}
+
+/// Makes the loom shadows of every shimmed word of the table, the slots and the index now
+/// (see `shm_atomic::model::prime_u64`): called where a side is made, which loom tests do on
+/// the main thread before they spawn.
+#[cfg(loom)]
+pub(super) fn prime(obj: &Object, g: &Geometry) {
+    use crate::shm_atomic::model;
+    for i in 0..g.max_subs {
+        let e = entry(obj, i);
+        model::prime_u64(e.0.wrapping_add(8), 16);
+    }
+    for c in 0..g.slots {
+        let s = slot(obj, g, c);
+        model::prime_u64(s.base, 8);
+        model::prime_u32(s.len());
+    }
+    model::prime_u64(obj.ptr(g.index_at), g.slots * 8);
 }
 
 /// Slot `c` (below `g.slots`) of `obj`.

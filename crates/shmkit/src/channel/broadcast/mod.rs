@@ -116,8 +116,6 @@ mod publisher;
 mod subscriber;
 pub mod typed;
 
-use std::sync::atomic::Ordering;
-
 use bytemuck::Pod;
 
 use self::layout::{entry, sub_slot, Geometry, ACTIVE, ENTRY, FREE, JOINING, NONE, RECORD, TABLE};
@@ -127,6 +125,7 @@ use super::wait::Doorbell;
 use super::WaitMode;
 use crate::liveness::{self, Claimed, Clock};
 use crate::object::{creation_setters, Creation, Kind, Object};
+use crate::shm_atomic::Ordering;
 use crate::{Error, Result};
 
 pub use publisher::{Loan, Publisher};
@@ -258,6 +257,8 @@ impl Options {
         }
         let line = Line::of(&obj, Role::Producer);
         let (data, space) = Doorbell::pair(&obj, false)?;
+        #[cfg(loom)]
+        layout::prime(&obj, &g);
         for i in 0..g.max_subs {
             let e = entry(&obj, i);
             // Free, or held (or being joined) by a holder that is gone.

@@ -2,7 +2,6 @@
 //! module docs of [`broadcast`](super); the SYNC POINTs here name their partners.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
 use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, FREE, NONE};
@@ -12,6 +11,7 @@ use crate::channel::wait::{self, Doorbell};
 use crate::channel::WaitMode;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
+use crate::shm_atomic::{self, fence, Ordering};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 
@@ -80,6 +80,8 @@ impl Publisher {
     ) -> Publisher {
         let (data, space) = bells;
         space.forget_sleepers();
+        #[cfg(loom)]
+        super::layout::prime(&obj, &g);
         Publisher {
             cur: Cursor {
                 write: 0,
@@ -298,7 +300,7 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
                 // Release, so a reader that sees the odd stamp also sees the count of
                 // messages before it (`try_hold` checks stamps against the count).
                 stamp.store(2 * k + 1, Ordering::Release);
-                fence(Ordering::SeqCst);
+                dekker_fence(Side::Publisher);
                 if j == NONE || !held(obj, g, j, &mut test, &cur.clock) {
                     return Some(c);
                 }
@@ -380,6 +382,32 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
     write - min < slots
 }
 
+/// Which side of the Dekker protocol a fence is on (for the loom negative tests).
+#[derive(Clone, Copy)]
+pub(super) enum Side {
+    Publisher,
+    Subscriber,
+}
+
+/// The SeqCst fence of the Overwrite Dekker protocol on `side`. Normally just the fence; a
+/// loom negative test drops one side's to check that loom catches it.
+#[inline(always)]
+pub(super) fn dekker_fence(side: Side) {
+    #[cfg(loom)]
+    {
+        use crate::shm_atomic::model::{mutated, Mutation};
+        let dropped = match side {
+            Side::Publisher => Mutation::NoPublisherFence,
+            Side::Subscriber => Mutation::NoSubscriberFence,
+        };
+        if mutated(dropped) {
+            return;
+        }
+    }
+    let _ = side;
+    fence(Ordering::SeqCst);
+}
+
 impl Loan<'_> {
     fn payload(&self) -> *mut u8 {
         slot(&self.p.ring.obj, &self.p.ring.g, self.slot).payload()
@@ -388,6 +416,7 @@ impl Loan<'_> {
     /// The start of the slot's payload (`PAYLOAD_ALIGN`-aligned), for the typed layer to
     /// write an uninitialised value in place.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        shm_atomic::wrote(self.payload(), self.cap_len);
         self.payload()
     }
 
@@ -436,6 +465,7 @@ impl Drop for Loan<'_> {
 impl Deref for Loan<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
+        shm_atomic::read(self.payload(), self.cap_len);
         // SAFETY: `cap_len <= slot_size` bytes of the slot's payload, inside the mapping. The
         // slot protocol gives this slot to the publisher (borrowed mutably by the loan) until
         // commit: no subscriber holds its old message, and none reads the payload of a slot
@@ -446,6 +476,7 @@ impl Deref for Loan<'_> {
 
 impl DerefMut for Loan<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
+        shm_atomic::wrote(self.payload(), self.cap_len);
         // SAFETY: as in `deref`; `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
     }

@@ -2,10 +2,10 @@
 //! the module docs of [`broadcast`](super); the SYNC POINTs here name their partners.
 
 use std::ops::Deref;
-use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
 use super::layout::{entry, index, oldest, slot, Geometry, FREE, NONE};
+use super::publisher::{dekker_fence, Side};
 use super::Policy;
 use crate::channel::layout::Line;
 use crate::channel::wait::{self, Doorbell, Peer};
@@ -13,6 +13,7 @@ use crate::channel::WaitMode;
 use crate::copy;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
+use crate::shm_atomic::{self, Ordering};
 use crate::sys::Deadline;
 use crate::{Error, Result};
 
@@ -106,7 +107,7 @@ impl Reader<'_> {
             // of the held words (`publisher::place`): either it sees us holding r and skips
             // the slot, or we see its odd stamp and back off.
             held.store(r, Ordering::Relaxed);
-            fence(Ordering::SeqCst);
+            dekker_fence(Side::Subscriber);
         }
         let let_go = || {
             if self.overwrite() {
@@ -328,6 +329,7 @@ impl Subscriber {
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
         let sample = self.recv_until(deadline)?;
         buf.clear();
+        shm_atomic::read(sample.payload, sample.len);
         // SAFETY: the payload's `len` bytes lie inside the slot (checked by `try_hold`), and
         // the protocol keeps the publisher away from them while the sample holds them; a
         // writer outside the protocol can only make the copied bytes wrong.
@@ -398,6 +400,7 @@ impl Sample<'_> {
     /// making a reference to the slot: the copy-out path of the typed layer.
     pub(crate) fn copy_to(&self, dst: &mut [u8]) {
         assert!(dst.len() <= self.len, "copying past the message");
+        shm_atomic::read(self.payload, dst.len());
         // SAFETY: as in `Subscriber::recv_into`: the payload's `len` bytes lie inside the
         // slot (checked by `try_hold`), the protocol keeps the publisher away from them while
         // the sample holds them, and `dst` is this process's own memory. A plain copy, as in
@@ -410,6 +413,7 @@ impl Sample<'_> {
 impl Deref for Sample<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
+        shm_atomic::read(self.payload, self.len);
         // SAFETY: `len <= slot_size` bytes of the slot's payload (checked by `try_hold`),
         // inside the mapping. The message is held until this sample is dropped: under
         // back-pressure the publisher does not write the slot before our `next` passes it,
