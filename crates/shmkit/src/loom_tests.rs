@@ -24,17 +24,37 @@ use crate::Error;
 /// `loom::model`, with room for the real code's many atomic operations per call (loom's
 /// default of 1000 branches is for small models); the environment still sets the rest
 /// (`LOOM_MAX_PREEMPTIONS`).
+///
+/// Every name [`unique`] made on this thread is removed when the model ends, also when it
+/// ends with a panic: an execution loom cuts short (a negative test's reported violation)
+/// never drops its creators, which would leave their segments behind.
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    struct RemoveNames;
+    impl Drop for RemoveNames {
+        fn drop(&mut self) {
+            for name in NAMES.with(|n| std::mem::take(&mut *n.borrow_mut())) {
+                let _ = crate::Segment::remove(&name);
+            }
+        }
+    }
+    let _cleanup = RemoveNames;
     let mut builder = loom::model::Builder::new();
     builder.max_branches = 100_000;
     builder.check(f);
 }
 
-/// A channel name no other execution or test uses.
+std::thread_local! {
+    /// The names [`unique`] made on this thread (loom runs a model's threads on the test's).
+    static NAMES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A channel name no other execution or test uses, removed when the test's model ends.
 fn unique(tag: &str) -> String {
     static NEXT: StdAtomicU64 = StdAtomicU64::new(0);
     let n = NEXT.fetch_add(1, StdOrdering::Relaxed);
-    format!("shmkit-loom-{tag}-{}-{n}", std::process::id())
+    let name = format!("shmkit-loom-{tag}-{}-{n}", std::process::id());
+    NAMES.with(|names| names.borrow_mut().push(name.clone()));
+    name
 }
 
 /// The message `i`: 16 bytes, all `i`.
