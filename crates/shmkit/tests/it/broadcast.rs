@@ -184,8 +184,8 @@ fn back_pressure_waits_for_the_slowest_and_max_subscribers_holds() {
     }
 }
 
-/// Four subscriber processes, the last sleeping `slow_us` per message.
-fn run_four(policy: Policy, total: u64, slow_us: &str) -> Vec<(u64, u64)> {
+/// Four subscriber processes, the last a slow one (`util::slow_subscriber_us`).
+fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
     let name = NameGuard::new("bcfour");
     let mut publ = broadcast::options()
         .slots(64)
@@ -193,7 +193,7 @@ fn run_four(policy: Policy, total: u64, slow_us: &str) -> Vec<(u64, u64)> {
         .policy(policy)
         .create(&name)
         .unwrap();
-    let mut children: Vec<_> = ["0", "0", "0", slow_us]
+    let mut children: Vec<_> = ["0", "0", "0", util::slow_subscriber_us(policy)]
         .iter()
         .map(|d| util::spawn("subscriber", &[&name, d]))
         .collect();
@@ -204,34 +204,19 @@ fn run_four(policy: Policy, total: u64, slow_us: &str) -> Vec<(u64, u64)> {
         publ.send_timeout(&message(seq), WAIT).unwrap();
     }
     drop(publ);
-    children
-        .into_iter()
-        .map(|c| {
-            let f = c.wait();
-            f.assert_success();
-            let line = f
-                .stdout
-                .lines()
-                .find(|l| l.starts_with("received"))
-                .expect("summary");
-            let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
-            (n[0], n[1])
-        })
-        .collect()
+    util::received_and_missed(children)
 }
 
 #[test]
 fn four_subscriber_processes_with_back_pressure_all_get_everything() {
-    for (received, missed) in run_four(Policy::Block, 3000, "200") {
+    for (received, missed) in run_four(Policy::Block, 3000) {
         assert_eq!((received, missed), (3000, 0));
     }
 }
 
 #[test]
 fn four_subscriber_processes_with_overwrite_account_for_every_message() {
-    // The slow one sleeps 5 ms per message: far slower than any publisher (even one under
-    // valgrind), so it surely laps.
-    let results = run_four(Policy::Overwrite, 3000, "5000");
+    let results = run_four(Policy::Overwrite, 3000);
     for &(received, missed) in &results {
         assert_eq!(received + missed, 3000, "{results:?}");
     }

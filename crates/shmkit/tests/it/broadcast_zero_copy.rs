@@ -169,7 +169,7 @@ fn run_four_in_place(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .policy(policy)
         .create(&name)
         .unwrap();
-    let mut children: Vec<_> = ["0", "0", "0", "200"]
+    let mut children: Vec<_> = ["0", "0", "0", util::slow_subscriber_us(policy)]
         .iter()
         .map(|d| util::spawn("bc_in_place", &[&name, d]))
         .collect();
@@ -181,20 +181,7 @@ fn run_four_in_place(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         publish(&mut publ, seq, (seq % 200) as usize);
     }
     drop(publ);
-    children
-        .into_iter()
-        .map(|c| {
-            let f = c.wait();
-            f.assert_success();
-            let line = f
-                .stdout
-                .lines()
-                .find(|l| l.starts_with("received"))
-                .expect("summary");
-            let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
-            (n[0], n[1])
-        })
-        .collect()
+    util::received_and_missed(children)
 }
 
 #[test]

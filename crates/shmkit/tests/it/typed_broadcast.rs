@@ -133,7 +133,7 @@ fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .policy(policy)
         .create(&name)
         .unwrap();
-    let mut children: Vec<_> = ["0", "0", "0", "200"]
+    let mut children: Vec<_> = ["0", "0", "0", util::slow_subscriber_us(policy)]
         .iter()
         .map(|d| util::spawn("tbc_recv_ticks", &[&name, d]))
         .collect();
@@ -143,20 +143,7 @@ fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
     assert_eq!(publ.subscriber_count(), 4);
     publish_ticks(&mut publ, total);
     drop(publ);
-    children
-        .into_iter()
-        .map(|c| {
-            let f = c.wait();
-            f.assert_success();
-            let line = f
-                .stdout
-                .lines()
-                .find(|l| l.starts_with("received"))
-                .expect("summary");
-            let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
-            (n[0], n[1])
-        })
-        .collect()
+    util::received_and_missed(children)
 }
 
 #[test]

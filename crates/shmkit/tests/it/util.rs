@@ -178,6 +178,36 @@ pub fn example(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// Waits for subscriber children that each print a line `received <n> missed <m>`; each must
+/// succeed. Returns the (received, missed) pairs in order.
+pub fn received_and_missed(children: Vec<Child>) -> Vec<(u64, u64)> {
+    children
+        .into_iter()
+        .map(|c| {
+            let f = c.wait();
+            f.assert_success();
+            let line = f
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("received"))
+                .expect("summary");
+            let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+            (n[0], n[1])
+        })
+        .collect()
+}
+
+/// How long (µs) the slow one of the four-subscriber tests sleeps per message: 200 under
+/// back-pressure (it only slows the publisher down); 5 ms under overwrite, far slower than
+/// any publisher (even one under valgrind), so that it surely laps — with 200 µs a publisher
+/// slowed by valgrind was overtaken by it, and the "it lagged" assertion depended on speed.
+pub fn slow_subscriber_us(policy: shmkit::channel::broadcast::Policy) -> &'static str {
+    match policy {
+        shmkit::channel::broadcast::Policy::Block => "200",
+        _ => "5000",
+    }
+}
+
 /// The segment `name`, opened and mapped read-write as raw bytes: how tests reach under an
 /// object to corrupt or inspect it.
 pub fn raw_view(name: &str) -> shmkit::View {
