@@ -128,8 +128,9 @@ pub fn inspect(name: &str) -> Result<Info> {
         for r in roles.iter().filter(|r| r.offset + 8 <= view.len()) {
             let mut word = [0u8; 8];
             view.read_at(r.offset, &mut word)?;
-            let (state, gen, pid) = liveness::unpack(u64::from_ne_bytes(word));
-            if (r.held)(state) && role::holder_alive(seg.section(), name, r.slot, gen, pid) {
+            let word = u64::from_ne_bytes(word);
+            let (state, _, pid) = liveness::unpack(word);
+            if (r.held)(state) && liveness::holder_alive(&seg, r.slot, word) {
                 info.holders.push(Holder {
                     role: r.label.clone(),
                     pid,

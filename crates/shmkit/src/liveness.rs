@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 
 use crate::object::Object;
 use crate::sys::{self, role};
-use crate::Result;
+use crate::{Result, Segment};
 
 /// How often a waiting side tests whether its peer is still there (a peer that dies without
 /// closing is noticed within about this long).
@@ -262,10 +262,11 @@ pub(crate) fn release_word(
     Some(claim.hold)
 }
 
-/// Whether the holder recorded in role word `seen` of `slot` is still there (a system call).
-pub(crate) fn holder_alive(obj: &Object, slot: u32, seen: u64) -> bool {
+/// Whether the holder recorded in role word `seen` of `slot` of the object open as `segment`
+/// is still there (a system call). Any handle of the segment may ask, an inspecting one too.
+pub(crate) fn holder_alive(segment: &Segment, slot: u32, seen: u64) -> bool {
     let (_, gen, pid) = unpack(seen);
-    role::holder_alive(obj.section(), obj.name(), slot, gen, pid)
+    role::holder_alive(segment.section(), segment.name(), slot, gen, pid)
 }
 
 /// Frees the place of a holder found dead: the word becomes `state` (pid 0, same generation)

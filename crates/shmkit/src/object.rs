@@ -461,14 +461,11 @@ fn join(segment: &Segment) -> Result<()> {
 /// Whether the creator role recorded in `header` is still held by a live handle (`None`
 /// for a header with no creator word).
 pub(crate) fn creator_alive(segment: &Segment, header: &Header) -> Option<bool> {
-    let (state, gen, pid) = liveness::unpack(header.creator);
-    match state {
-        CREATOR_HOLDS => Some(role::holder_alive(
-            segment.section(),
-            segment.name(),
+    match liveness::unpack(header.creator).0 {
+        CREATOR_HOLDS => Some(liveness::holder_alive(
+            segment,
             slot::CREATOR,
-            gen,
-            pid,
+            header.creator,
         )),
         CREATOR_LEFT => Some(false),
         _ => None,

@@ -188,7 +188,7 @@ pub(crate) fn peer_gone(obj: &Object, line: &Line, test: bool) -> bool {
     let word = line.attachment().load(Ordering::Acquire);
     match liveness::unpack(word).0 {
         CLOSED => true,
-        ATTACHED => test && !liveness::holder_alive(obj, line.slot, word),
+        ATTACHED => test && !liveness::holder_alive(&obj.segment, line.slot, word),
         DETACHED => false,
         _ => true, // not a state shmkit writes: treat the peer as gone rather than wait
     }

@@ -128,7 +128,7 @@ impl Publisher {
                 if liveness::unpack(seen).0 != ACTIVE {
                     return false;
                 }
-                if liveness::holder_alive(obj, sub_slot(i), seen) {
+                if liveness::holder_alive(&obj.segment, sub_slot(i), seen) {
                     return true;
                 }
                 liveness::evict(e.word(), seen, FREE);
@@ -334,7 +334,7 @@ fn held(obj: &Object, g: &Geometry, j: u64, test: &mut Option<bool>, clock: &Clo
             continue;
         }
         if *test.get_or_insert_with(|| clock.due(Instant::now()))
-            && !liveness::holder_alive(obj, sub_slot(i), seen)
+            && !liveness::holder_alive(&obj.segment, sub_slot(i), seen)
         {
             // Evict the dead holder — unless a new subscriber took its place since `seen`.
             liveness::evict(e.word(), seen, FREE);
@@ -370,7 +370,7 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
         let next = e.next().load(Ordering::SeqCst).min(write);
         if write - next >= slots
             && *test.get_or_insert_with(|| clock.due(Instant::now()))
-            && !liveness::holder_alive(obj, sub_slot(i), seen)
+            && !liveness::holder_alive(&obj.segment, sub_slot(i), seen)
         {
             // Evict the dead subscriber — unless a new one took its place since `seen`.
             liveness::evict(e.word(), seen, FREE);
