@@ -29,9 +29,10 @@ use shmkit::channel::broadcast::{self, Policy};
 use shmkit::channel::{self, WaitMode};
 use shmkit::Error;
 
-use crate::channel::{check, fill, rotate, spawn, stream_capacity, unique};
+use crate::channel::{rotate, spawn, unique};
 use crate::stats::{Row, Summary};
 use crate::sync::pin;
+use crate::throughput::{check, fill, stream_capacity};
 
 pub const BCAST: &str = "broadcast_64KiB";
 pub const BCAST_TITLE: &str =
@@ -293,7 +294,7 @@ fn broadcast_1mib(n: usize, how: &str, size: usize, count: usize, warm: usize) -
 fn iceoryx2_1mib(n: usize, size: usize, count: usize, warm: usize) -> Summary {
     let publ = crate::iceoryx::Broadcast::create(n, size);
     let children = subscribers(n, "iceoryx2-bcast-sub", &[&publ.name, &count.to_string()]);
-    let s = batched(count, warm, |i| publ.send(i, crate::channel::pattern));
+    let s = batched(count, warm, |i| publ.send(i, crate::throughput::pattern));
     reap(children);
     s
 }

@@ -18,6 +18,7 @@ mod liveness;
 mod segment;
 mod stats;
 mod sync;
+mod throughput;
 mod typed;
 
 use std::io::{self, Write};
@@ -71,7 +72,7 @@ pub fn run(args: &[String]) -> ExitCode {
                 rows.extend(segment::run(rounds, per_round));
             }
             "latency" => rows.extend(channel::latency(quick)),
-            "throughput" => rows.extend(channel::throughput(quick)),
+            "throughput" => rows.extend(throughput::throughput(quick)),
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
                 rows.extend(broadcast::broadcast_1mib_table(quick));
@@ -129,8 +130,8 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (liveness::BENCH, liveness::TITLE),
                 (channel::LAT_BUSY, channel::LAT_BUSY_TITLE),
                 (channel::LAT_BLOCK, channel::LAT_BLOCK_TITLE),
-                channel::TPUT_TITLES[0],
-                channel::TPUT_TITLES[1],
+                throughput::TPUT_TITLES[0],
+                throughput::TPUT_TITLES[1],
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
             ],

@@ -4,6 +4,7 @@
 mod broadcast;
 mod broadcast_zero_copy;
 mod channel;
+mod channel_headers;
 mod file;
 mod liveness;
 mod names;
