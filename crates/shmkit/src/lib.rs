@@ -93,6 +93,7 @@ mod shm_atomic;
 pub mod sync;
 mod sys;
 mod view;
+pub mod waitset;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -101,6 +102,7 @@ pub use error::{Error, Result};
 pub use file::{FileMapping, FileOptions};
 pub use segment::{Segment, SegmentOptions};
 pub use view::{Access, View};
+pub use waitset::{WaitSet, Waitable};
 
 /// The README's Rust examples are compiled as doctests, so they cannot rot.
 #[cfg(doctest)]

@@ -71,7 +71,7 @@
 
 pub mod broadcast;
 mod fingerprint;
-mod layout;
+pub(crate) mod layout;
 pub mod message;
 mod spsc;
 pub mod typed;

@@ -76,6 +76,21 @@ impl Doorbell {
         self.notifier.sleep(sleepers, seq, deadline, |_| still())
     }
 
+    /// Where a wait set sleeps on this bell (`crate::waitset`): `obj` is the channel, `peer`
+    /// the line of the side whose liveness the waiter watches.
+    pub(crate) fn point<'a>(
+        &'a self,
+        obj: &'a Object,
+        peer: &'a Line,
+    ) -> crate::waitset::Point<'a> {
+        crate::waitset::Point {
+            sleepers: self.line.sleepers(),
+            word: self.line.seq(),
+            notifier: &self.notifier,
+            kind: crate::waitset::Kind::Bell { obj, peer },
+        }
+    }
+
     /// Clears the sleeper count. Only for a bell that one side alone sleeps on, by that
     /// side when it attaches: a predecessor killed while asleep never took itself off the
     /// count, which would cost every later `ring` a wake-up syscall.

@@ -125,6 +125,18 @@ impl EventOptions {
     }
 }
 
+impl crate::waitset::sealed::Sealed for Event {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        let auto = self.reset == Reset::Auto;
+        self.waker.point(&self.obj, self.obj.word(WORD), auto)
+    }
+
+    /// Set.
+    fn ready(&self) -> bool {
+        self.is_set()
+    }
+}
+
 impl Event {
     /// Options to create or open an event: reset mode, mode, keep, open-or-create.
     pub fn options() -> EventOptions {

@@ -51,7 +51,7 @@ mod mutex;
 pub(crate) mod notify;
 mod semaphore;
 mod shared;
-mod waker;
+pub(crate) mod waker;
 
 pub use event::{Event, EventOptions, Reset};
 pub use lock::{LockError, LockGuard, LockResult};

@@ -24,6 +24,15 @@
 //! changes `word` (a bumped sequence, a changed state), so the OS wait (which re-checks the
 //! word atomically) does not sleep. loom checks exactly this on this code (through
 //! `crate::shm_atomic`, with the OS wait modelled as a futex): `src/loom_tests.rs`.
+//!
+//! A wait set (`crate::waitset`) sleeps on many words at once with the same protocol,
+//! [`sleep_any`]: it counts in on *every* member's sleeper count, then one fence, then reads
+//! every member's word and checks every member's condition, then sleeps on all the words at
+//! once (`futex_waitv`), then counts out of every count. Per member it is the table above, so
+//! the argument holds member by member: a waker either sees the wait set counted in (and
+//! wakes its word, which the multi-word wait watches) or its change is seen by the check. The
+//! wakers are unchanged: a wait set is one more counted sleeper, so nothing costs more when no
+//! wait set waits. loom checks it over two words (`futex_waitv` modelled too).
 
 use crate::shm_atomic::{fence, AtomicU32, Ordering};
 
@@ -103,6 +112,11 @@ impl Notifier {
         self.os_wake(word, n)
     }
 
+    /// The OS side, for a multi-word wait (`crate::waitset`).
+    pub(crate) fn sys(&self) -> &SysWaker {
+        &self.sys
+    }
+
     #[cfg(not(loom))]
     #[inline(always)]
     fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
@@ -128,4 +142,38 @@ impl Notifier {
         crate::shm_atomic::model::futex_wake(word);
         None
     }
+}
+
+/// One member of a multi-word sleep: the count to register in, and the word to sleep on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Member<'a> {
+    pub(crate) sleepers: &'a AtomicU32,
+    pub(crate) word: &'a AtomicU32,
+}
+
+/// The sleeping side of the protocol over many words (module docs): counts in on every
+/// member's `sleepers`, fences once, reads every member's `word` into `seen` (in order), and
+/// if `still()` holds after that — no member's condition is met — calls `sleep(seen)`, which
+/// sleeps while every word holds its `seen` value (until woken or a deadline). Counts out of
+/// every count. May return spuriously: callers loop and re-check.
+pub(crate) fn sleep_any(
+    members: &[Member<'_>],
+    seen: &mut Vec<u32>,
+    still: impl FnOnce() -> bool,
+    sleep: impl FnOnce(&[u32]) -> Result<()>,
+) -> Result<()> {
+    for m in members {
+        m.sleepers.fetch_add(1, Ordering::Relaxed);
+    }
+    // SYNC POINT: as in `Notifier::sleep`: this SeqCst fence orders every registration above
+    // before the loads of the words and conditions below; it pairs with the fence in `wake`
+    // of each member's waker.
+    fence(Ordering::SeqCst);
+    seen.clear();
+    seen.extend(members.iter().map(|m| m.word.load(Ordering::Acquire)));
+    let r = if still() { sleep(seen) } else { Ok(()) };
+    for m in members {
+        m.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+    r
 }

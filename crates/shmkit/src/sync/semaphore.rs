@@ -130,6 +130,17 @@ impl SemaphoreOptions {
     }
 }
 
+impl crate::waitset::sealed::Sealed for Semaphore {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.waker.point(&self.obj, self.obj.word(WORD), true)
+    }
+
+    /// A permit is there.
+    fn ready(&self) -> bool {
+        self.obj.word(WORD).load(Ordering::Acquire) > 0
+    }
+}
+
 impl Semaphore {
     /// Options to create or open a semaphore: initial and maximum count, mode, keep,
     /// open-or-create.

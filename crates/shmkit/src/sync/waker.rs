@@ -127,6 +127,37 @@ impl Waker {
         }
     }
 
+    /// Takes the sleeper gate for a wait set that will count itself in on this object
+    /// (`crate::waitset`); false if it could not (then it must not count itself in).
+    pub(crate) fn enter(&self, obj: &Object) -> bool {
+        self.gate.enter(obj.segment.section())
+    }
+
+    /// Gives back the gate [`Waker::enter`] took.
+    pub(crate) fn leave(&self, obj: &Object) {
+        self.gate.leave(obj.segment.section());
+    }
+
+    /// Where a wait set sleeps on this object's state `word` (`crate::waitset`).
+    pub(crate) fn point<'a>(
+        &'a self,
+        obj: &'a Object,
+        word: &'a AtomicU32,
+        wakes_one: bool,
+    ) -> crate::waitset::Point<'a> {
+        crate::waitset::Point {
+            sleepers: shim(obj.word(SLEEPERS)),
+            word: shim(word),
+            notifier: &self.notifier,
+            kind: crate::waitset::Kind::Word {
+                waker: self,
+                obj,
+                word,
+                wakes_one,
+            },
+        }
+    }
+
     /// Wakes up to `n` sleepers on `word`, skipping the syscall when there are none.
     /// Call after changing `word`.
     pub(crate) fn wake(&self, obj: &Object, word: &AtomicU32, n: u32) {

@@ -74,6 +74,15 @@ impl Deadline {
         }
     }
 
+    /// The earlier of two deadlines.
+    pub(crate) fn min(self, other: Deadline) -> Deadline {
+        match (self, other) {
+            (Deadline::Try, _) | (_, Deadline::Try) => Deadline::Try,
+            (Deadline::Forever, d) | (d, Deadline::Forever) => d,
+            (Deadline::At(a), Deadline::At(b)) => Deadline::At(a.min(b)),
+        }
+    }
+
     /// Whether no more waiting is allowed.
     pub(crate) fn passed(self) -> bool {
         self.remaining() == Some(std::time::Duration::ZERO)

@@ -17,6 +17,7 @@ mod sync;
 mod typed;
 mod typed_broadcast;
 mod util;
+mod waitset;
 
 /// A function a child process runs: it gets the parent's arguments and panics on failure
 /// (exit code 101), or returns normally (exit code 0).
@@ -37,6 +38,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(typed::ROLES)
         .chain(typed_broadcast::ROLES)
         .chain(util::ROLES)
+        .chain(waitset::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

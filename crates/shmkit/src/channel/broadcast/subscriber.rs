@@ -390,6 +390,20 @@ impl Drop for Subscriber {
     }
 }
 
+impl crate::waitset::sealed::Sealed for Subscriber {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.data.point(&self.obj, &self.line)
+    }
+
+    /// The publisher's count is past this subscriber's next message (a message, or a lag
+    /// under overwrite), or the publisher closed.
+    fn ready(&self) -> bool {
+        // SYNC POINT: Acquire, as in `Reader::try_hold` (which `recv` runs again).
+        self.line.pos().load(Ordering::Acquire) > self.next
+            || crate::channel::layout::peer_gone(&self.obj, &self.line, false)
+    }
+}
+
 impl Sample<'_> {
     /// The message's length in bytes.
     #[allow(clippy::len_without_is_empty)]

@@ -139,6 +139,21 @@ impl Consumer {
     }
 }
 
+impl crate::waitset::sealed::Sealed for Consumer {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.s.my_bell.point(&self.s.obj, &self.s.peer)
+    }
+
+    /// A message is committed (its header word at the read position is non-zero; a corrupt
+    /// one too, which `recv` then reports), or the producer closed its side.
+    fn ready(&self) -> bool {
+        let s = &self.s;
+        // SYNC POINT: Acquire, as in `peek` (which `recv` runs again).
+        header(s, (self.cur.read as usize) & (s.cap - 1)).load(Ordering::Acquire) != 0
+            || layout::peer_gone(&s.obj, &s.peer, false)
+    }
+}
+
 /// The next message, if one is committed: (payload offset in the ring, length, bytes from
 /// the read position to the end of its frame). Every header is checked against the ring's
 /// geometry, so a corrupt ring is an error, not UB.

@@ -179,6 +179,28 @@ impl Producer {
     }
 }
 
+impl crate::waitset::sealed::Sealed for Producer {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.s.my_bell.point(&self.s.obj, &self.s.peer)
+    }
+
+    /// Room for the smallest message (a frame of 8 payload bytes), or the consumer gone. A
+    /// larger message may still not fit: `try_send` says `WouldBlock` then.
+    fn ready(&self) -> bool {
+        let s = &self.s;
+        let need = frame_size(8);
+        let off = (self.cur.write as usize) & (s.cap - 1);
+        let pad = if need <= s.cap - off { 0 } else { s.cap - off };
+        let total = (pad + need + FRAME_HEADER) as u64;
+        // SYNC POINT: Acquire, as in `reload_fits` (which `loan` runs again).
+        let read = s.peer.pos().load(Ordering::Acquire);
+        // A position out of range is ready too: `loan` reports it as `Corrupt`.
+        fits(self.cur.write, read, total, s.cap)
+            || self.cur.write.wrapping_sub(read) > s.cap as u64
+            || layout::peer_gone(&s.obj, &s.peer, false)
+    }
+}
+
 /// Where a frame of `len` bytes goes, if there is room now: (padding, frame offset). Room
 /// means the padding, the frame and the next frame's header word are all free. Positions
 /// are compared modulo 2^64 (they come from another process, so they must not overflow).

@@ -282,3 +282,13 @@ impl ByteSample for spsc::Sample<'_> {
         spsc::Sample::copy_to(self, dst);
     }
 }
+
+impl<T> crate::waitset::sealed::Sealed for Consumer<T> {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        crate::waitset::sealed::Sealed::point(&self.inner)
+    }
+
+    fn ready(&self) -> bool {
+        crate::waitset::sealed::Sealed::ready(&self.inner)
+    }
+}

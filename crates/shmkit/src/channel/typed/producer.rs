@@ -238,3 +238,13 @@ unsafe impl ByteLoan for spsc::Loan<'_> {
         spsc::Loan::commit(self);
     }
 }
+
+impl<T> crate::waitset::sealed::Sealed for Producer<T> {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        crate::waitset::sealed::Sealed::point(&self.inner)
+    }
+
+    fn ready(&self) -> bool {
+        crate::waitset::sealed::Sealed::ready(&self.inner)
+    }
+}

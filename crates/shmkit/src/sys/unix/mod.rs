@@ -13,8 +13,10 @@ use rustix::shm;
 mod gate;
 pub(crate) mod role;
 mod sync;
+mod wait_any;
 pub(crate) use gate::*;
 pub(crate) use sync::*;
+pub(crate) use wait_any::*;
 
 use super::{OpenHow, Opened};
 use crate::{name, Access, Error, Result};

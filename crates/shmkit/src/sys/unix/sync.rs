@@ -451,6 +451,11 @@ impl SysWaker {
         Ok(SysWaker)
     }
 
+    /// A waker for words in this process's own memory, which no other process opens.
+    pub(crate) fn private() -> Result<SysWaker> {
+        Ok(SysWaker)
+    }
+
     /// Sleeps while `word == expected`, until woken or `deadline`; may return spuriously.
     pub(crate) fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<()> {
         imp::wait_word(word, expected, deadline);

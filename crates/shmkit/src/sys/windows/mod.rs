@@ -22,7 +22,9 @@ use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
 pub(crate) mod role;
 mod sync;
+mod wait_any;
 pub(crate) use sync::*;
+pub(crate) use wait_any::*;
 
 use super::{OpenHow, Opened};
 use crate::{Access, Error, Result};

@@ -184,6 +184,20 @@ impl SysWaker {
         })
     }
 
+    /// A waker for words in this process's own memory: an unnamed semaphore.
+    pub(crate) fn private() -> Result<SysWaker> {
+        // SAFETY: default security, no name.
+        let h = unsafe { CreateSemaphoreW(ptr::null(), 0, i32::MAX, ptr::null()) };
+        Ok(SysWaker {
+            handle: owned(h, "CreateSemaphoreW", "waitset", 0)?,
+        })
+    }
+
+    /// The semaphore's handle, for `WaitForMultipleObjects` (`wait_any.rs`).
+    pub(crate) fn raw_handle(&self) -> HANDLE {
+        self.handle.as_raw_handle() as HANDLE
+    }
+
     /// Sleeps until woken or `deadline`. The caller has registered as a sleeper and re-checked
     /// its word first, so a wake between that check and this wait leaves a permit and is not
     /// lost. Stale permits cause spurious returns, which callers handle.

@@ -291,3 +291,13 @@ impl ByteSample for bytes::Sample<'_> {
         bytes::Sample::copy_to(self, dst);
     }
 }
+
+impl<T> crate::waitset::sealed::Sealed for Subscriber<T> {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        crate::waitset::sealed::Sealed::point(&self.inner)
+    }
+
+    fn ready(&self) -> bool {
+        crate::waitset::sealed::Sealed::ready(&self.inner)
+    }
+}

@@ -1,0 +1,330 @@
+//! Waiting on many: a [`WaitSet`] blocks until any of a set of channel sides, broadcast
+//! subscribers, events and semaphores is ready, and says which.
+//!
+//! ```
+//! use shmkit::channel;
+//! use shmkit::WaitSet;
+//! use std::time::Duration;
+//! # let pid = std::process::id();
+//! # let names: Vec<String> = (0..3).map(|i| format!("doc-waitset-{pid}-{i}")).collect();
+//! let mut producers = Vec::new();
+//! let mut consumers = Vec::new();
+//! for name in &names {
+//!     producers.push(channel::options().capacity(4096).create_producer(name)?);
+//!     consumers.push(channel::options().open_consumer(name)?);
+//! }
+//! producers[2].send(b"hello")?; // e.g. from another process
+//!
+//! let mut set = WaitSet::new();
+//! let mut buf = Vec::new();
+//! loop {
+//!     let ready = match set.wait_timeout(&consumers, Duration::from_millis(100)) {
+//!         Ok(ready) => ready,
+//!         Err(shmkit::Error::Timeout { .. }) => break, // nothing for 100 ms
+//!         Err(e) => return Err(e),
+//!     };
+//!     for &i in ready {
+//!         // Ready: a message is there (or the producer is gone: recv says Disconnected).
+//!         consumers[i].recv_into(&mut buf)?;
+//!         assert_eq!((i, &buf[..]), (2, &b"hello"[..]));
+//!     }
+//! }
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+//!
+//! A wait set holds no members: each call is given the members to wait on (`&[Consumer]`,
+//! or `&[&dyn Waitable]` to mix kinds) and returns the indices of the ready ones, so the
+//! members stay free to receive between calls. Ready is a hint, as `poll(2)` readiness is:
+//! another thread or process may take what made a semaphore or an auto-reset event ready
+//! first, so receive with the `try_` forms and loop.
+//!
+//! # Design
+//!
+//! Each member offers a word to sleep on and the sleeper count its wakers look at (a channel
+//! side's doorbell, an event's or semaphore's state word): the same protocol as every
+//! single-handle wait in shmkit (`sync::notify`), applied to all members at once — count in
+//! on every member's sleeper count, one SeqCst fence, read every word and look at every
+//! member's readiness, sleep on all words, count out. Either a waker sees the wait set counted
+//! in (and wakes the word it sleeps on) or the wait set sees its change. Wakers are
+//! unchanged: the wait set is one more counted sleeper, so a `send` or `set` costs exactly
+//! what it did when no wait set waits (no syscall when nobody sleeps). loom checks the
+//! protocol over two words. Idle, a wait set sleeps in the kernel and uses no CPU, apart from
+//! a liveness test of the members' peers every [`LIVENESS_EVERY`] (one system call per
+//! member with a peer).
+//!
+//! A wake-up of one sleeper (a semaphore's `post`, an auto-reset event's `set`) may go to the
+//! wait set rather than to a thread blocked in `wait` on that object; the wait set therefore
+//! passes such a wake on (wakes one other sleeper, if any) when it returns the member as
+//! ready, so a blocked thread is not left asleep next to an available permit.
+//!
+//! # Platform notes
+//!
+//! | | sleeps with | members per OS call | beyond that |
+//! |---|---|---|---|
+//! | Linux ≥ 5.16 | `futex_waitv` on the shared words | 128 | a helper thread per 127 more |
+//! | Linux < 5.16 | `FUTEX_WAIT` on one word, 2 ms slices, all words looked at in between (degraded) | all | — |
+//! | Windows | `WaitForMultipleObjects` on the members' named semaphores | 64 | a helper thread per 63 more |
+//! | macOS | polling every word, 1–10 ms apart (no public futex; as every shmkit wait there) | all | — |
+//!
+//! Helper threads are made on the first wait that needs them and kept until the wait set is
+//! dropped; a member served by a helper costs one more thread wake-up. [`WaitSet::native`]
+//! tells whether the wait sleeps in the OS (true) or polls.
+
+mod crew;
+
+use std::time::{Duration, Instant};
+
+use crate::channel::layout::{peer_gone, Line};
+use crate::object::Object;
+use crate::shm_atomic::AtomicU32;
+use crate::sync::notify::{self, Member, Notifier};
+use crate::sync::waker::Waker;
+use crate::sys::{self, Deadline, WaitOn};
+use crate::{Error, Result};
+
+/// How often a sleeping wait set tests whether its members' peers are still alive (one system
+/// call per channel member), so that a peer killed without closing its side is reported.
+pub const LIVENESS_EVERY: Duration = Duration::from_millis(200);
+
+/// The longest sleep of a wait set that could not take an event's or semaphore's sleeper
+/// gate (`sync::waker`), and so is not counted in on it.
+const UNGATED_NAP: Duration = Duration::from_millis(1);
+
+/// Something a [`WaitSet`] can wait on: channel [`Consumer`](crate::channel::Consumer)s
+/// (ready: a message, or the producer gone), [`Producer`](crate::channel::Producer)s (room
+/// for a small message, or the consumer gone), broadcast
+/// [`Subscriber`](crate::channel::broadcast::Subscriber)s (a message, a lag, or the
+/// publisher gone), their typed forms, [`Event`](crate::sync::Event)s (set) and
+/// [`Semaphore`](crate::sync::Semaphore)s (a permit), and references to any of these.
+///
+/// Sealed: shmkit implements it for its own types only.
+pub trait Waitable: sealed::Sealed {}
+
+impl<T: sealed::Sealed + ?Sized> Waitable for T {}
+
+pub(crate) use sealed::{Kind, Point};
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// Where a wait set sleeps for one member: the word, the sleeper count its wakers read, the
+    /// OS waker, and what else the member needs.
+    #[derive(Clone, Copy)]
+    pub struct Point<'a> {
+        pub(crate) sleepers: &'a AtomicU32,
+        pub(crate) word: &'a AtomicU32,
+        pub(crate) notifier: &'a Notifier,
+        pub(crate) kind: Kind<'a>,
+    }
+
+    /// What kind of member a [`Point`] belongs to.
+    #[derive(Clone, Copy)]
+    pub enum Kind<'a> {
+        /// A channel side's doorbell; `peer` is the line of the side whose liveness is watched.
+        Bell { obj: &'a Object, peer: &'a Line },
+        /// An event's or a semaphore's state word: sleepers take the object's sleeper gate, and
+        /// a wake of one (`wakes_one`) is passed on (module docs).
+        Word {
+            waker: &'a Waker,
+            obj: &'a Object,
+            word: &'a std::sync::atomic::AtomicU32,
+            wakes_one: bool,
+        },
+    }
+
+    /// The crate-internal half of [`super::Waitable`] (a public trait in a private module:
+    /// nameable only inside shmkit).
+    pub trait Sealed {
+        /// Where a wait set sleeps for this member.
+        fn point(&self) -> super::Point<'_>;
+        /// Whether the member is ready now. Cheap, consumes nothing, may be asked again.
+        fn ready(&self) -> bool;
+    }
+
+    impl<T: Sealed + ?Sized> Sealed for &T {
+        fn point(&self) -> super::Point<'_> {
+            (**self).point()
+        }
+        fn ready(&self) -> bool {
+            (**self).ready()
+        }
+    }
+
+    impl<T: Sealed + ?Sized> Sealed for &mut T {
+        fn point(&self) -> super::Point<'_> {
+            (**self).point()
+        }
+        fn ready(&self) -> bool {
+            (**self).ready()
+        }
+    }
+}
+
+/// Blocks until any of a set of [`Waitable`]s is ready; see the [module docs](self).
+#[derive(Debug, Default)]
+pub struct WaitSet {
+    ready: Vec<usize>,
+    seen: Vec<u32>,
+    crew: crew::Crew,
+    next_liveness: Option<Instant>,
+}
+
+impl WaitSet {
+    /// A wait set. It makes no system call and no thread until a wait needs them.
+    pub fn new() -> WaitSet {
+        WaitSet::default()
+    }
+
+    /// Whether waits here sleep in the OS until woken (`futex_waitv`,
+    /// `WaitForMultipleObjects`), rather than polling (macOS; Linux before 5.16).
+    pub fn native() -> bool {
+        sys::wait_any_is_native()
+    }
+
+    /// Waits until at least one of `members` is ready; returns the indices of the ready ones
+    /// (in order, none twice).
+    ///
+    /// # Errors
+    ///
+    /// OS errors only. With no members it waits forever.
+    pub fn wait<W: Waitable>(&mut self, members: &[W]) -> Result<&[usize]> {
+        self.wait_until(members, Deadline::Forever)
+    }
+
+    /// Like [`WaitSet::wait`], giving up after `timeout` (monotonic clock).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if no member was ready in time.
+    pub fn wait_timeout<W: Waitable>(
+        &mut self,
+        members: &[W],
+        timeout: Duration,
+    ) -> Result<&[usize]> {
+        self.wait_until(members, Deadline::after(timeout))
+    }
+
+    /// The indices of the members ready now, without waiting (and without liveness tests).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] if none is.
+    pub fn try_wait<W: Waitable>(&mut self, members: &[W]) -> Result<&[usize]> {
+        self.wait_until(members, Deadline::Try)
+    }
+
+    fn wait_until<W: Waitable>(&mut self, members: &[W], deadline: Deadline) -> Result<&[usize]> {
+        loop {
+            if self.collect(members) {
+                return Ok(&self.ready);
+            }
+            if deadline.passed() {
+                return Err(Error::gave_up("waitset", deadline));
+            }
+            let now = Instant::now();
+            if self.next_liveness.is_none_or(|t| now >= t) {
+                self.next_liveness = Some(now + LIVENESS_EVERY);
+                if self.test_peers(members) {
+                    return Ok(&self.ready);
+                }
+            }
+            let slice = Deadline::At(self.next_liveness.unwrap_or(now + LIVENESS_EVERY));
+            let until = match deadline {
+                Deadline::At(t) if Deadline::At(t).remaining() < slice.remaining() => deadline,
+                _ => slice,
+            };
+            self.sleep(members, until)?;
+        }
+    }
+
+    /// Fills `ready` with the members ready now; whether there is one.
+    fn collect<W: Waitable>(&mut self, members: &[W]) -> bool {
+        self.ready.clear();
+        self.ready
+            .extend((0..members.len()).filter(|&i| members[i].ready()));
+        !self.ready.is_empty()
+    }
+
+    /// Tests the peers of the channel members (a system call each); fills `ready` with those
+    /// whose peer is gone, and says whether there is one.
+    fn test_peers<W: Waitable>(&mut self, members: &[W]) -> bool {
+        self.ready.clear();
+        self.ready.extend((0..members.len()).filter(|&i| {
+            matches!(members[i].point().kind, Kind::Bell { obj, peer } if peer_gone(obj, peer, true))
+        }));
+        !self.ready.is_empty()
+    }
+
+    /// One round of the protocol (module docs) over every member, sleeping at most until
+    /// `deadline`; may return spuriously.
+    fn sleep<W: Waitable>(&mut self, members: &[W], deadline: Deadline) -> Result<()> {
+        let points: Vec<Point<'_>> = members.iter().map(|m| m.point()).collect();
+        // Events and semaphores: take the sleeper gate first; a member whose gate this
+        // cannot take is not counted in, and the sleep is cut to a nap (as in `Waker::wait`).
+        let mut counted: Vec<bool> = Vec::with_capacity(points.len());
+        let mut deadline = deadline;
+        for p in &points {
+            let entered = match p.kind {
+                Kind::Word { waker, obj, .. } => waker.enter(obj),
+                Kind::Bell { .. } => true,
+            };
+            if !entered {
+                deadline = Deadline::after(UNGATED_NAP).min(deadline);
+            }
+            counted.push(entered);
+        }
+        let mine: Vec<(Member<'_>, &Notifier)> = points
+            .iter()
+            .zip(&counted)
+            .filter(|(_, &c)| c)
+            .map(|(p, _)| {
+                let m = Member {
+                    sleepers: p.sleepers,
+                    word: p.word,
+                };
+                (m, p.notifier)
+            })
+            .collect();
+        let list: Vec<Member<'_>> = mine.iter().map(|&(m, _)| m).collect();
+        let mut seen = std::mem::take(&mut self.seen);
+        let crew = &mut self.crew;
+        let r = notify::sleep_any(
+            &list,
+            &mut seen,
+            || !members.iter().any(|m| m.ready()),
+            |seen| {
+                let on: Vec<WaitOn<'_>> = mine
+                    .iter()
+                    .zip(seen)
+                    .map(|(&(m, n), &expected)| WaitOn {
+                        word: m.word.as_std(),
+                        expected,
+                        waker: n.sys(),
+                    })
+                    .collect();
+                crew.wait(&on, deadline)
+            },
+        );
+        self.seen = seen;
+        for (p, &c) in points.iter().zip(&counted) {
+            if let (Kind::Word { waker, obj, .. }, true) = (p.kind, c) {
+                waker.leave(obj);
+            }
+        }
+        // Pass on a wake of one that may have been meant for another sleeper (module docs).
+        for (p, &c) in points.iter().zip(&counted) {
+            if let Kind::Word {
+                waker,
+                obj,
+                word,
+                wakes_one: true,
+            } = p.kind
+            {
+                if c && word.load(std::sync::atomic::Ordering::Acquire) != 0 {
+                    waker.wake(obj, word, 1);
+                }
+            }
+        }
+        r
+    }
+}
