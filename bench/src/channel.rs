@@ -98,6 +98,12 @@ fn shmkit_latency(mode: WaitMode, batches: usize, per: usize) -> Summary {
     s
 }
 
+/// The one-way latency of a shmkit channel pair in `Blocking` mode (the `waitset_256`
+/// baseline).
+pub(crate) fn blocking_latency(batches: usize, per: usize) -> Summary {
+    shmkit_latency(WaitMode::Blocking, batches, per)
+}
+
 /// Which raw spin ping-pong to run.
 #[derive(Clone, Copy)]
 enum Spin {
@@ -274,6 +280,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
             return crate::throughput::child(role, args)
                 || crate::broadcast::child(role, args)
                 || crate::typed::child(role, args)
+                || crate::waitset::child(role, args)
         }
     }
     true

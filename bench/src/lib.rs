@@ -20,6 +20,7 @@ mod stats;
 mod sync;
 mod throughput;
 mod typed;
+mod waitset;
 
 use std::io::{self, Write};
 use std::process::{Command, ExitCode};
@@ -43,7 +44,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [waitset] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -54,7 +55,9 @@ pub fn run(args: &[String]) -> ExitCode {
     for a in args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" | "broadcast" => benches.push(a),
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "waitset" => {
+                benches.push(a)
+            }
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -62,7 +65,14 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     if benches.is_empty() {
-        benches = vec!["segment", "sync", "latency", "throughput", "broadcast"];
+        benches = vec![
+            "segment",
+            "sync",
+            "latency",
+            "throughput",
+            "broadcast",
+            "waitset",
+        ];
     }
     let mut rows = Vec::new();
     for b in benches {
@@ -73,6 +83,7 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             "latency" => rows.extend(channel::latency(quick)),
             "throughput" => rows.extend(throughput::throughput(quick)),
+            "waitset" => rows.extend(waitset::run(quick)),
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
                 rows.extend(broadcast::broadcast_1mib_table(quick));
@@ -134,6 +145,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 throughput::TPUT_TITLES[1],
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
+                (waitset::BENCH, waitset::TITLE),
             ],
         )?;
     }

@@ -169,7 +169,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Which tables (default all): segment, sync, latency, throughput, broadcast.
-        #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast"])]
+        #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast", "waitset"])]
         tables: Vec<String>,
     },
     /// The classic two-process scenario, narrated: a server creates a segment and writes a

@@ -17,9 +17,9 @@ use loom::thread;
 
 use crate::channel::broadcast::{self, Policy, Publisher, Subscriber};
 use crate::channel::{self, WaitMode};
-use crate::shm_atomic::model::{begin, prime_u32, Mutation};
+use crate::shm_atomic::model::{begin, futex_waitv, prime_u32, prime_waitv, Mutation};
 use crate::shm_atomic::{AtomicU32, AtomicU64, Ordering};
-use crate::sync::notify::Notifier;
+use crate::sync::notify::{self, Member, Notifier};
 use crate::sys::Deadline;
 use crate::Error;
 
@@ -205,6 +205,68 @@ fn the_state_word_notifier_loses_no_wake_up() {
         notifier.wake(sleepers, flag, 1, false);
         sleeper.join().unwrap();
     });
+}
+
+/// A wait set's sleep over two doorbells (`notify::sleep_any`, with `futex_waitv` modelled):
+/// the sleeper waits, with no deadline, until both `data` words are 1; two wakers, one per
+/// word, set theirs and ring. A wake-up lost on either word leaves the sleeper asleep forever,
+/// which loom reports as a deadlock.
+fn two_bells(mutation: Mutation) {
+    begin(mutation);
+    prime_waitv();
+    let notifier = Arc::new(Notifier::create("loom").unwrap());
+    // (data, seq, sleepers) per bell.
+    let bells = Arc::new([0, 1].map(|_| (AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0))));
+    for (data, seq, sleepers) in &*bells {
+        prime_u32(data);
+        prime_u32(seq);
+        prime_u32(sleepers);
+    }
+    let (b, n) = (bells.clone(), notifier.clone());
+    let waker = thread::spawn(move || {
+        let (data, seq, sleepers) = &b[0];
+        data.store(1, Ordering::Release);
+        n.wake(sleepers, seq, u32::MAX, true);
+    });
+    let b = bells.clone();
+    let sleeper = thread::spawn(move || {
+        let done = || b.iter().all(|(d, _, _)| d.load(Ordering::Acquire) == 1);
+        let members = [0, 1].map(|i| Member {
+            sleepers: &b[i].2,
+            word: &b[i].1,
+        });
+        let mut seen = Vec::new();
+        while !done() {
+            notify::sleep_any(
+                &members,
+                &mut seen,
+                || !done(),
+                |seen| {
+                    futex_waitv(&[(&b[0].1, seen[0]), (&b[1].1, seen[1])]);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        }
+    });
+    let (data, seq, sleepers) = &bells[1];
+    data.store(1, Ordering::Release);
+    notifier.wake(sleepers, seq, u32::MAX, true);
+    waker.join().unwrap();
+    sleeper.join().unwrap();
+}
+
+#[test]
+fn a_wait_on_two_doorbells_loses_no_wake_up() {
+    model(|| two_bells(Mutation::None));
+}
+
+/// Without the fence between counting in and reading the words, a waker can miss the count
+/// while the sleeper misses the change: loom finds the sleeper asleep forever.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn a_wait_set_without_its_fence_is_caught() {
+    model(|| two_bells(Mutation::NoWaitSetFence));
 }
 
 /// A real broadcast channel of `slots` 16-byte slots for one subscriber, and that subscriber

@@ -185,6 +185,9 @@ pub(crate) mod model {
         /// A joining subscriber skips its SeqCst fence between turning ACTIVE and reading
         /// the count it starts at (`broadcast::Options::subscribe`).
         NoJoinFence,
+        /// A wait set skips its SeqCst fence between counting in on its members and reading
+        /// their words (`sync::notify::sleep_any`).
+        NoWaitSetFence,
     }
 
     #[derive(Default)]
@@ -193,6 +196,9 @@ pub(crate) mod model {
         u32s: HashMap<usize, Box<AtomicU32>>,
         cells: HashMap<usize, Box<UnsafeCell<()>>>,
         futexes: HashMap<usize, Box<(loom::sync::Mutex<()>, Condvar)>>,
+        /// The one queue of every `futex_waitv` sleeper, if this execution has any (see
+        /// [`prime_waitv`]).
+        waitv: Option<Box<(loom::sync::Mutex<()>, Condvar)>>,
         /// The kernel's side of each role slot (object name, slot): see [`kernel`].
         kernels: HashMap<(String, u32), Box<AtomicU64>>,
         mutation: Option<Mutation>,
@@ -384,10 +390,45 @@ pub(crate) mod model {
         }
     }
 
-    /// FUTEX_WAKE, for every sleeper (the caller has changed `word` already).
+    /// FUTEX_WAKE, for every sleeper (the caller has changed `word` already): those in
+    /// [`futex_wait`] on `word`, and every [`futex_waitv`] sleeper (which re-checks its words).
     pub(crate) fn futex_wake(word: &super::AtomicU32) {
         let (lock, cond) = futex(word);
-        let _guard = lock.lock().unwrap();
+        let guard = lock.lock().unwrap();
         cond.notify_all();
+        drop(guard);
+        if let Some((lock, cond)) = waitv() {
+            let _guard = lock.lock().unwrap();
+            cond.notify_all();
+        }
+    }
+
+    /// Makes the `futex_waitv` queue of this execution now, before the threads start (as
+    /// for [`prime_u64`]). Executions that never call it pay nothing for it in `futex_wake`.
+    pub(crate) fn prime_waitv() {
+        let mut s = SHADOWS.0.lock().unwrap();
+        s.waitv
+            .get_or_insert_with(|| Box::new((loom::sync::Mutex::new(()), Condvar::new())));
+    }
+
+    fn waitv() -> Option<&'static (loom::sync::Mutex<()>, Condvar)> {
+        let s = SHADOWS.0.lock().unwrap();
+        let p: *const (loom::sync::Mutex<()>, Condvar) = &**s.waitv.as_ref()?;
+        // SAFETY: as in `entry`: the box lives until the table drops with the execution.
+        Some(unsafe { &*p })
+    }
+
+    /// FUTEX_WAITV: sleeps while every word holds its value in `words`, until a
+    /// [`futex_wake`] of any word. The check and the sleep are atomic with respect to wakes
+    /// (one queue, one lock), as the kernel's are. Needs [`prime_waitv`].
+    pub(crate) fn futex_waitv(words: &[(&super::AtomicU32, u32)]) {
+        let (lock, cond) = waitv().expect("prime_waitv was not called in this execution");
+        let guard = lock.lock().unwrap();
+        if words
+            .iter()
+            .all(|(w, seen)| w.load(super::Ordering::SeqCst) == *seen)
+        {
+            drop(cond.wait(guard).unwrap());
+        }
     }
 }

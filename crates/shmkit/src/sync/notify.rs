@@ -168,7 +168,14 @@ pub(crate) fn sleep_any(
     // SYNC POINT: as in `Notifier::sleep`: this SeqCst fence orders every registration above
     // before the loads of the words and conditions below; it pairs with the fence in `wake`
     // of each member's waker.
-    fence(Ordering::SeqCst);
+    #[cfg(loom)]
+    let fenced =
+        !crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::NoWaitSetFence);
+    #[cfg(not(loom))]
+    let fenced = true;
+    if fenced {
+        fence(Ordering::SeqCst);
+    }
     seen.clear();
     seen.extend(members.iter().map(|m| m.word.load(Ordering::Acquire)));
     let r = if still() { sleep(seen) } else { Ok(()) };

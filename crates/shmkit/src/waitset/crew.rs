@@ -5,7 +5,7 @@
 //! on chunk `k` plus its own private word, `round`. Arming a helper stores its chunk and makes
 //! `round` odd; disarming makes it even again. A helper whose wait returns while its round is
 //! still the one it armed for bumps `fired` and wakes it, which ends the caller's wait; the
-//! caller then disarms every helper (their waits end on the `round` change) and goes on. The
+//! caller's next arming (or, on Windows, its disarming: below) ends the others' waits. The
 //! values a chunk expects were read by the caller after it counted in on every member
 //! (`sync::notify::sleep_any`), and the helper's OS wait compares them atomically with going
 //! to sleep, so a wake-up that lands in a helper's chunk is never lost: it ends the helper's
@@ -19,9 +19,12 @@
 //!
 //! With `futex_waitv` the kernel reads the words, so a helper may still be asleep on a chunk
 //! when the caller returns and its members go away (an address no longer mapped is `EFAULT`,
-//! a spurious return): the caller does not wait for helpers to disarm. On Windows a helper
-//! waits on the members' handles, which must stay open until it is out of its wait: there the
-//! caller waits (`busy`) until every helper it armed has left its chunk.
+//! a spurious return; a word mapped anew there is a different futex, so at worst a spurious
+//! fire): the caller leaves its helpers armed when it returns, and the next arming moves the
+//! round on, which ends their stale waits. That saves a wake-up of every helper per wait. On
+//! Windows a helper waits on the members' handles, which must stay open until it is out of
+//! its wait: there the caller disarms every helper it armed and waits (`busy`) until each has
+//! left its chunk.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,10 +57,19 @@ impl Control {
     }
 
     /// Changes the word (by one), then wakes its sleeper.
-    fn bump(&self) -> u32 {
-        let v = self.word.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+    fn bump(&self) {
+        self.word.fetch_add(1, Ordering::SeqCst);
         self.waker.wake(&self.word, 1);
-        v
+    }
+
+    /// Starts a new round: the next odd value (a round left armed, where helpers are not
+    /// disarmed, moves on by two), then wakes the helper. Returns the round.
+    fn arm(&self) -> u32 {
+        let r = self.word.load(Ordering::Relaxed);
+        let step = if r % 2 == 1 { 2 } else { 1 };
+        self.word.fetch_add(step, Ordering::SeqCst);
+        self.waker.wake(&self.word, 1);
+        r.wrapping_add(step)
     }
 }
 
@@ -72,6 +84,8 @@ struct Shared {
     chunk: Mutex<Vec<RawWaitOn>>,
     /// Whether the helper may be inside a wait on the chunk's members (see the module docs).
     busy: AtomicBool,
+    /// The last round this helper fired in.
+    fired_round: AtomicU32,
     quit: AtomicBool,
 }
 
@@ -79,6 +93,10 @@ struct Shared {
 struct Helper {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// What the caller last armed it with: the chunk, the round, and `sys::unmaps()` then.
+    armed: Vec<RawWaitOn>,
+    armed_round: u32,
+    armed_unmaps: u64,
 }
 
 /// The helper threads of one wait set, made when a wait first needs them.
@@ -102,23 +120,42 @@ impl Crew {
         self.hire(n)?;
         let fired = self.fired.clone().expect("hired");
         let f0 = fired.word.load(Ordering::SeqCst);
-        for (h, chunk) in self.helpers.iter().zip(chunks) {
+        let unmaps = sys::unmaps();
+        let keep = !sys::raw_needs_live();
+        for (h, chunk) in self.helpers.iter_mut().zip(chunks) {
+            // A helper left armed (Linux) on the same words with the same values, that has
+            // not fired since, and with nothing unmapped since (an address could name other
+            // memory now), is still queued on those words: any wake-up of them from now on
+            // ends its wait. (Fired before `f0` was read: re-armed here; after: `fired`
+            // moves past `f0`. SeqCst: `f0`, then `fired_round`, against the helper's store
+            // of `fired_round`, then its bump of `fired`.) Re-arming costs the helper a
+            // wake-up and a fresh `futex_waitv` of its chunk, so an idle chunk is armed once.
+            if keep
+                && h.armed_unmaps == unmaps
+                && h.shared.fired_round.load(Ordering::SeqCst) != h.armed_round
+                && h.armed.len() == chunk.len()
+                && h.armed.iter().zip(chunk).all(|(a, c)| *a == c.raw())
+            {
+                continue;
+            }
+            h.armed.clear();
+            h.armed.extend(chunk.iter().map(WaitOn::raw));
             let mut c = h.shared.chunk.lock().unwrap_or_else(|e| e.into_inner());
-            c.clear();
-            c.extend(chunk.iter().map(WaitOn::raw));
+            c.clone_from(&h.armed);
             drop(c);
             // SYNC POINT: the round's SeqCst RMW publishes the chunk (the helper reads it
             // under the lock after loading the odd round) and orders against `busy`.
-            h.shared.round.bump(); // odd: armed
+            h.armed_round = h.shared.round.arm();
+            h.armed_unmaps = unmaps;
         }
         let mut first: Vec<WaitOn<'_>> = Vec::with_capacity(max);
         first.extend_from_slice(&on[..per]);
         first.push(fired.on(f0));
         let r = sys::wait_any(&first, deadline);
-        for h in &self.helpers[..n] {
-            h.shared.round.bump(); // even: disarmed
-        }
         if sys::raw_needs_live() {
+            for h in &self.helpers[..n] {
+                h.shared.round.bump(); // even: disarmed
+            }
             for h in &self.helpers[..n] {
                 // SYNC POINT: SeqCst, against the helper's SeqCst store of `busy` before its
                 // load of the round: either it sees the disarm, or this sees it busy.
@@ -142,6 +179,7 @@ impl Crew {
                 fired: fired.clone(),
                 chunk: Mutex::new(Vec::new()),
                 busy: AtomicBool::new(false),
+                fired_round: AtomicU32::new(0),
                 quit: AtomicBool::new(false),
             });
             let s = shared.clone();
@@ -152,6 +190,9 @@ impl Crew {
             self.helpers.push(Helper {
                 shared,
                 thread: Some(thread),
+                armed: Vec::new(),
+                armed_round: 0,
+                armed_unmaps: 0,
             });
         }
         Ok(())
@@ -209,6 +250,7 @@ fn run(s: &Shared) {
         };
         s.busy.store(false, Ordering::SeqCst);
         if still {
+            s.fired_round.store(round, Ordering::SeqCst);
             s.fired.bump();
         }
     }

@@ -327,3 +327,41 @@ fn a_wake_of_one_taken_by_a_waitset_is_passed_on() {
         });
     }
 }
+
+/// Helpers stay armed between waits on unchanged words (Linux); channels dropped and made
+/// again between waits (likely at the same addresses) must not leave one asleep on the old
+/// ones: every send is seen.
+#[test]
+fn a_waitset_sees_channels_made_again_at_reused_addresses() {
+    for round in 0..6 {
+        let prefix = util::unique("wsreuse");
+        let guards = names(&prefix, 200);
+        let mut consumers: Vec<Consumer> = guards
+            .iter()
+            .map(|n| {
+                channel::options()
+                    .capacity(1024)
+                    .create_consumer(n)
+                    .unwrap()
+            })
+            .collect();
+        let mut producers: Vec<channel::Producer> = guards
+            .iter()
+            .map(|n| channel::options().open_producer(n).unwrap())
+            .collect();
+        let mut set = WaitSet::new();
+        for k in [199, 150, 128, 3] {
+            let k = (k + round * 7) % 200;
+            std::thread::scope(|s| {
+                let p = &mut producers[k];
+                s.spawn(move || {
+                    std::thread::sleep(Duration::from_millis(20));
+                    p.send(b"hi").unwrap();
+                });
+                assert_eq!(set.wait_timeout(&consumers, WAIT).unwrap(), &[k]);
+            });
+            assert_eq!(&*consumers[k].try_recv().unwrap(), b"hi");
+        }
+        drop(producers);
+    }
+}

@@ -313,5 +313,6 @@ impl Drop for MapRegion {
         // SAFETY: `ptr`/`len` are exactly what mmap returned, and the region is unmapped once.
         // Nothing borrows it any more: views hand out references only tied to their lifetime.
         let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+        wait_any::unmapped();
     }
 }

@@ -32,7 +32,7 @@ pub(crate) struct WaitOn<'a> {
 
 /// A [`WaitOn`] without its lifetime, for a helper thread of a large wait set (see
 /// [`wait_any_raw`]).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RawWaitOn {
     word: usize,
     expected: u32,
@@ -46,6 +46,20 @@ impl WaitOn<'_> {
             expected: self.expected,
         }
     }
+}
+
+/// Regions this process has unmapped: an address a helper's wait was armed with may name
+/// other memory once this has moved (`crate::waitset`'s helpers re-arm then).
+static UNMAPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts an unmapping (`MapRegion::drop`).
+pub(super) fn unmapped() {
+    UNMAPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// How many regions this process has unmapped so far.
+pub(crate) fn unmaps() -> u64 {
+    UNMAPS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Whether a helper thread must be out of [`wait_any_raw`] before the words it was given may

@@ -27,7 +27,7 @@ pub(crate) struct WaitOn<'a> {
 }
 
 /// A [`WaitOn`] without its lifetime: the raw handle, for a helper thread.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RawWaitOn {
     handle: usize,
 }
@@ -45,6 +45,12 @@ impl WaitOn<'_> {
 /// that is closed meanwhile is undefined.
 pub(crate) fn raw_needs_live() -> bool {
     true
+}
+
+/// Unmappings are not counted here: helpers never stay armed on Windows
+/// ([`raw_needs_live`]).
+pub(crate) fn unmaps() -> u64 {
+    0
 }
 
 /// How many members one [`wait_any`] call takes.
