@@ -21,7 +21,9 @@ const MAX: usize = 64;
 /// its waker.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WaitOn<'a> {
+    #[allow(dead_code)] // the Unix backend sleeps on the word; here the semaphore carries it
     pub(crate) word: &'a AtomicU32,
+    #[allow(dead_code)]
     pub(crate) expected: u32,
     pub(crate) waker: &'a SysWaker,
 }
