@@ -10,7 +10,10 @@
 //!   processes write the same memory;
 //! * [`FileMapping`]: the same views over a file, with [`View::flush`];
 //! * [`sync`]: a robust process-shared [`Mutex`](sync::Mutex), [`Event`](sync::Event)s,
-//!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared).
+//!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared);
+//! * [`channel`]: SPSC and broadcast channels, zero-copy;
+//! * [`WaitSet`]: block until any of many channel sides, subscribers, events and semaphores is
+//!   ready.
 //!
 //! ```
 //! use shmkit::{Access, Segment};

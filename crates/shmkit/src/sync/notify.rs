@@ -87,7 +87,9 @@ impl Notifier {
 
     /// Call after changing what sleepers wait for: if anyone is counted in on `sleepers`,
     /// bumps `word` (with `bump`: a sequence word, whose change is the wake-up) and wakes up
-    /// to `n` of them. No system call when nobody sleeps. Returns `None` then, else how many
+    /// to `n` of them (`sys::wake_count`: on Windows at most as many as are counted, so that
+    /// no permit is left over; on Linux `n` itself, so that a wait set's helper thread still
+    /// queued on the word, which is not counted, cannot take the only wake of `n = ALL`). No system call when nobody sleeps. Returns `None` then, else how many
     /// the OS woke, where it can tell.
     #[inline]
     pub(crate) fn wake(
@@ -101,7 +103,7 @@ impl Notifier {
         // the sleeper count's load; pairs with the fence in `sleep`.
         fence(Ordering::SeqCst);
         let sleeping = sleepers.load(Ordering::Relaxed);
-        (sleeping > 0).then(|| self.wake_slow(word, n.min(sleeping), bump))
+        (sleeping > 0).then(|| self.wake_slow(word, crate::sys::wake_count(n, sleeping), bump))
     }
 
     #[cold]

@@ -21,7 +21,13 @@
 //! when the caller returns and its members go away (an address no longer mapped is `EFAULT`,
 //! a spurious return; a word mapped anew there is a different futex, so at worst a spurious
 //! fire): the caller leaves its helpers armed when it returns, and the next arming moves the
-//! round on, which ends their stale waits. That saves a wake-up of every helper per wait. On
+//! round on, which ends their stale waits. That saves a wake-up of every helper per wait. A
+//! helper left queued on a word is not counted in its sleeper count, so it must not be able
+//! to take a wake meant for a counted sleeper: wakes of every sleeper reach it and the
+//! counted ones alike (`sys::wake_count`: on Linux a wake of all asks the kernel for all, not
+//! for as many as are counted), and a chunk holding a word whose wakers wake only one (a
+//! semaphore, an auto-reset event) is disarmed and waited for before the wait returns, as on
+//! Windows. On
 //! Windows a helper waits on the members' handles, which must stay open until it is out of
 //! its wait: there the caller disarms every helper it armed and waits (`busy`) until each has
 //! left its chunk.
@@ -97,6 +103,8 @@ struct Helper {
     armed: Vec<RawWaitOn>,
     armed_round: u32,
     armed_unmaps: u64,
+    /// Disarmed and out of its wait since (so it must be armed again).
+    quiesced: bool,
 }
 
 /// The helper threads of one wait set, made when a wait first needs them.
@@ -108,8 +116,15 @@ pub(crate) struct Crew {
 
 impl Crew {
     /// Sleeps until a wake-up of any of `on` (or a word of `on` no longer holds its expected
-    /// value), or `deadline`; may return spuriously.
-    pub(crate) fn wait(&mut self, on: &[WaitOn<'_>], deadline: Deadline) -> Result<()> {
+    /// value), or `deadline`; may return spuriously. `one[i]`: whether wakers of `on[i]` wake
+    /// one sleeper only (a semaphore, an auto-reset event); a helper is never left queued on
+    /// such a word, where it could take a wake meant for a thread blocked on it.
+    pub(crate) fn wait(
+        &mut self,
+        on: &[WaitOn<'_>],
+        one: &[bool],
+        deadline: Deadline,
+    ) -> Result<()> {
         let max = sys::wait_any_max();
         if on.len() <= max {
             return sys::wait_any(on, deadline);
@@ -117,12 +132,16 @@ impl Crew {
         let per = max - 1;
         let chunks = on[per..].chunks(per);
         let n = chunks.len();
+        // Whether each helper must be disarmed, and waited for, before this returns.
+        let quiesce: Vec<bool> = one[per..]
+            .chunks(per)
+            .map(|o| sys::raw_needs_live() || o.iter().any(|&x| x))
+            .collect();
         self.hire(n)?;
         let fired = self.fired.clone().expect("hired");
         let f0 = fired.word.load(Ordering::SeqCst);
         let unmaps = sys::unmaps();
-        let keep = !sys::raw_needs_live();
-        for (h, chunk) in self.helpers.iter_mut().zip(chunks) {
+        for ((h, chunk), &quiet) in self.helpers.iter_mut().zip(chunks).zip(&quiesce) {
             // A helper left armed (Linux) on the same words with the same values, that has
             // not fired since, and with nothing unmapped since (an address could name other
             // memory now), is still queued on those words: any wake-up of them from now on
@@ -130,7 +149,8 @@ impl Crew {
             // moves past `f0`. SeqCst: `f0`, then `fired_round`, against the helper's store
             // of `fired_round`, then its bump of `fired`.) Re-arming costs the helper a
             // wake-up and a fresh `futex_waitv` of its chunk, so an idle chunk is armed once.
-            if keep
+            if !quiet
+                && !h.quiesced
                 && h.armed_unmaps == unmaps
                 && h.shared.fired_round.load(Ordering::SeqCst) != h.armed_round
                 && h.armed.len() == chunk.len()
@@ -147,21 +167,21 @@ impl Crew {
             // under the lock after loading the odd round) and orders against `busy`.
             h.armed_round = h.shared.round.arm();
             h.armed_unmaps = unmaps;
+            h.quiesced = false;
         }
         let mut first: Vec<WaitOn<'_>> = Vec::with_capacity(max);
         first.extend_from_slice(&on[..per]);
         first.push(fired.on(f0));
         let r = sys::wait_any(&first, deadline);
-        if sys::raw_needs_live() {
-            for h in &self.helpers[..n] {
-                h.shared.round.bump(); // even: disarmed
-            }
-            for h in &self.helpers[..n] {
-                // SYNC POINT: SeqCst, against the helper's SeqCst store of `busy` before its
-                // load of the round: either it sees the disarm, or this sees it busy.
-                while h.shared.busy.load(Ordering::SeqCst) {
-                    std::thread::yield_now();
-                }
+        for (h, _) in self.helpers.iter_mut().zip(&quiesce).filter(|(_, &q)| q) {
+            h.shared.round.bump(); // even: disarmed
+            h.quiesced = true;
+        }
+        for (h, _) in self.helpers.iter().zip(&quiesce).filter(|(_, &q)| q) {
+            // SYNC POINT: SeqCst, against the helper's SeqCst store of `busy` before its load
+            // of the round: either it sees the disarm, or this sees it busy.
+            while h.shared.busy.load(Ordering::SeqCst) {
+                std::thread::yield_now();
             }
         }
         r
@@ -193,6 +213,7 @@ impl Crew {
                 armed: Vec::new(),
                 armed_round: 0,
                 armed_unmaps: 0,
+                quiesced: true,
             });
         }
         Ok(())

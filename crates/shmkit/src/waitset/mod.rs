@@ -273,6 +273,20 @@ impl WaitSet {
             }
             counted.push(entered);
         }
+        let ones: Vec<bool> = points
+            .iter()
+            .zip(&counted)
+            .filter(|(_, &c)| c)
+            .map(|(p, _)| {
+                matches!(
+                    p.kind,
+                    Kind::Word {
+                        wakes_one: true,
+                        ..
+                    }
+                )
+            })
+            .collect();
         let mine: Vec<(Member<'_>, &Notifier)> = points
             .iter()
             .zip(&counted)
@@ -302,7 +316,7 @@ impl WaitSet {
                         waker: n.sys(),
                     })
                     .collect();
-                crew.wait(&on, deadline)
+                crew.wait(&on, &ones, deadline)
             },
         );
         self.seen = seen;

@@ -365,3 +365,44 @@ fn a_waitset_sees_channels_made_again_at_reused_addresses() {
         drop(producers);
     }
 }
+
+/// A helper thread of a large set that stays queued on a word after the wait returned must
+/// not take the only wake of a thread blocked on it: a semaphore and a manual-reset event
+/// served by a helper (index > 127), then a thread blocked on each, then a post / set.
+#[test]
+fn a_helper_left_behind_takes_no_wake_up_from_a_blocked_thread() {
+    let prefix = util::unique("wsleft");
+    let guards = names(&prefix, 200);
+    let (sem_name, ev_name) = (NameGuard::new("wsleft-sem"), NameGuard::new("wsleft-ev"));
+    let consumers: Vec<Consumer> = guards
+        .iter()
+        .map(|n| {
+            channel::options()
+                .capacity(1024)
+                .create_consumer(n)
+                .unwrap()
+        })
+        .collect();
+    let sem = Semaphore::create(&sem_name, 0, 8).unwrap();
+    let ev = Event::create(&ev_name, Reset::Manual).unwrap();
+    let mut set = WaitSet::new();
+    for _ in 0..5 {
+        {
+            let mut members: Vec<&dyn Waitable> = consumers.iter().map(|c| c as _).collect();
+            members.push(&sem);
+            members.push(&ev);
+            let r = set.wait_timeout(&members, Duration::from_millis(5));
+            assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+        }
+        std::thread::scope(|s| {
+            let a = s.spawn(|| Semaphore::open(&sem_name).unwrap().wait_timeout(WAIT));
+            let b = s.spawn(|| Event::open(&ev_name).unwrap().wait_timeout(WAIT));
+            std::thread::sleep(Duration::from_millis(20)); // both asleep by now, most likely
+            sem.post().unwrap();
+            ev.set().unwrap();
+            a.join().unwrap().unwrap();
+            b.join().unwrap().unwrap();
+        });
+        ev.reset();
+    }
+}

@@ -48,6 +48,14 @@ impl WaitOn<'_> {
     }
 }
 
+/// How many sleepers a wake of `n` asks the OS to wake when `sleeping` are counted in: `n`.
+/// A futex wake of more than are asleep costs nothing more, and a wait set's helper thread
+/// may be queued on the word without being counted (`crate::waitset`): a wake of every
+/// sleeper must reach the counted ones too.
+pub(crate) fn wake_count(n: u32, _sleeping: u32) -> u32 {
+    n
+}
+
 /// Regions this process has unmapped: an address a helper's wait was armed with may name
 /// other memory once this has moved (`crate::waitset`'s helpers re-arm then).
 static UNMAPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

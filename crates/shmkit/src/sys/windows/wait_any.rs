@@ -55,6 +55,12 @@ pub(crate) fn unmaps() -> u64 {
     0
 }
 
+/// How many permits a wake of `n` releases when `sleeping` are counted in: no more than
+/// that, since a permit nobody takes makes a later wait return at once.
+pub(crate) fn wake_count(n: u32, sleeping: u32) -> u32 {
+    n.min(sleeping)
+}
+
 /// How many members one [`wait_any`] call takes.
 pub(crate) fn wait_any_max() -> usize {
     MAX
