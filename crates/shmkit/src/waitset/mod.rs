@@ -182,7 +182,8 @@ impl WaitSet {
     }
 
     /// Waits until at least one of `members` is ready; returns the indices of the ready ones
-    /// (in order, none twice).
+    /// (in order, none twice). Give each member once: Windows refuses a wait on one handle
+    /// twice (an OS error).
     ///
     /// # Errors
     ///
@@ -214,6 +215,19 @@ impl WaitSet {
     }
 
     fn wait_until<W: Waitable>(&mut self, members: &[W], deadline: Deadline) -> Result<&[usize]> {
+        if members.is_empty() {
+            // Nothing can become ready: wait out the deadline.
+            self.ready.clear();
+            loop {
+                match deadline.remaining() {
+                    Some(left) if left.is_zero() => {
+                        return Err(Error::gave_up("waitset", deadline))
+                    }
+                    Some(left) => std::thread::sleep(left),
+                    None => std::thread::park(),
+                }
+            }
+        }
         loop {
             if self.collect(members) {
                 return Ok(&self.ready);

@@ -230,6 +230,12 @@ fn a_timeout_expires_on_the_monotonic_clock() {
         set.try_wait(std::slice::from_ref(&c)),
         Err(Error::WouldBlock { .. })
     ));
+    // No members: nothing can be ready; the wait lasts its timeout.
+    let none: [&dyn Waitable; 0] = [];
+    let t0 = Instant::now();
+    let r = set.wait_timeout(&none, Duration::from_millis(20));
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    assert!(t0.elapsed() >= Duration::from_millis(20));
 }
 
 /// args: event name — sets the event.

@@ -131,7 +131,7 @@ pub(crate) fn wait_any_is_native() -> bool {
 pub(crate) fn wait_any(on: &[WaitOn<'_>], deadline: Deadline) -> Result<()> {
     debug_assert!(on.len() <= wait_any_max());
     #[cfg(target_os = "linux")]
-    if have_waitv() {
+    if have_waitv() && !on.is_empty() {
         let mut buf = [rustix::thread::futex::Wait::new(); WAITV_MAX];
         let n = on.len().min(WAITV_MAX);
         for (w, o) in buf.iter_mut().zip(on) {
