@@ -242,12 +242,9 @@ impl WaitSet {
                     return Ok(&self.ready);
                 }
             }
+            // Sleep in slices, so that a peer killed without closing its side is noticed.
             let slice = Deadline::At(self.next_liveness.unwrap_or(now + LIVENESS_EVERY));
-            let until = match deadline {
-                Deadline::At(t) if Deadline::At(t).remaining() < slice.remaining() => deadline,
-                _ => slice,
-            };
-            self.sleep(members, until)?;
+            self.sleep(members, deadline.min(slice))?;
         }
     }
 

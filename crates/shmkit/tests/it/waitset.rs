@@ -412,3 +412,29 @@ fn a_helper_left_behind_takes_no_wake_up_from_a_blocked_thread() {
         ev.reset();
     }
 }
+
+/// A producer killed without closing its side is noticed by the set's liveness test: the
+/// consumer turns ready, and receiving says `Disconnected` once its own test runs.
+#[test]
+fn a_killed_producer_makes_its_consumer_ready() {
+    let name = NameGuard::new("wskilled");
+    let mut cs = vec![channel::options()
+        .capacity(1024)
+        .create_consumer(&name)
+        .unwrap()];
+    let mut child = util::spawn("send_one_and_hang", &[&name]);
+    child.wait_for_line("sent");
+    let mut set = WaitSet::new();
+    assert_eq!(set.wait_timeout(&cs, WAIT).unwrap(), &[0]);
+    assert_eq!(&*cs[0].try_recv().unwrap(), b"last words");
+    child.kill();
+    let t0 = Instant::now();
+    loop {
+        assert_eq!(set.wait_timeout(&cs, WAIT).unwrap(), &[0]);
+        match cs[0].try_recv() {
+            Err(Error::Disconnected { .. }) => break,
+            Err(Error::WouldBlock { .. }) => assert!(t0.elapsed() < WAIT, "never disconnected"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
