@@ -11,6 +11,9 @@
 //! * `SysMutex` — the OS's robust process-shared mutex, its state in a `MUTEX_SLOT`-byte slot
 //!   of a mapping and/or a kernel object named after the segment;
 //! * `SysWaker` — sleep until a 32-bit word in a mapping changes, and wake such sleepers;
+//! * `wait_any` (with `WaitOn`, `wait_any_max`, `wait_any_raw`, `wake_count`, `unmaps`) —
+//!   sleep until any of several such words changes (`futex_waitv`, `WaitForMultipleObjects`,
+//!   polling), for `crate::waitset`;
 //! * `process_alive` (Unix but Linux) — whether a process id names a running process;
 //! * `role` — who holds a role of an object, as the kernel sees it: `hold`, `release`,
 //!   `holder_alive`, and the object's users (`join_users`, `users_present`, `exclude_users`).
