@@ -267,3 +267,36 @@ fn poll<'a>(n: usize, at: impl Fn(usize) -> (&'a AtomicU32, u32), deadline: Dead
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// The degraded wait (no `futex_waitv`, or macOS) returns once a word changes, whichever
+    /// it sleeps on, and at the deadline otherwise.
+    #[test]
+    fn the_degraded_wait_sees_any_word_change() {
+        let words: Vec<AtomicU32> = (0..5).map(|_| AtomicU32::new(7)).collect();
+        let at = |i: usize| (&words[i], 7);
+        let t0 = Instant::now();
+        let d = Deadline::after(Duration::from_millis(30));
+        while !d.passed() {
+            poll(words.len(), at, d);
+        }
+        assert!(t0.elapsed() >= Duration::from_millis(30));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                words[3].store(8, Ordering::Release);
+            });
+            let d = Deadline::after(Duration::from_secs(30));
+            while words[3].load(Ordering::Acquire) == 7 {
+                poll(words.len(), at, d);
+                assert!(!d.passed(), "the change was never seen");
+            }
+        });
+    }
+}
