@@ -66,9 +66,12 @@
 //! [`Sample`] and [`SliceSample`] dereference to `&T` / `&[T]` over the slot: sound between
 //! cooperating processes (the protocol keeps the publisher off a held slot), undefined
 //! behaviour in the reader if a process outside the protocol writes the slot meanwhile.
-//! Every bit pattern is a valid `T`, so the copy-outs ([`Subscriber::recv_copy`],
-//! [`Subscriber::recv_into`], [`Subscriber::recv_slice_into`]) are safe whatever was written:
-//! use them when the publisher is not trusted, and validate the copy. See the
+//! Every bit pattern is a valid `T`, so the copy-outs
+//! ([`Subscriber::recv_copy`](crate::channel::message::Receiver::recv_copy),
+//! [`Subscriber::recv_into`](crate::channel::message::Receiver::recv_into),
+//! [`Subscriber::recv_slice_into`](crate::channel::message::Receiver::recv_slice_into)) are
+//! safe whatever was written: use them when the publisher is not trusted, and validate the
+//! copy. See the
 //! [crate docs](crate#trust-model).
 
 mod publisher;
@@ -161,7 +164,8 @@ impl<T: Pod> Options<T> {
     }
 
     /// The most values one message can carry (default 1: the slot holds one `T`). Set it for
-    /// [`Publisher::loan_slice`] / [`Publisher::send_slice`].
+    /// [`Publisher::loan_slice`](crate::channel::message::Sender::loan_slice) /
+    /// [`Publisher::send_slice`](crate::channel::message::Sender::send_slice).
     pub fn max_slice_len(&mut self, len: usize) -> &mut Self {
         // Saturates: an impossible slot size is refused by `create` as too large.
         self.base.slot_size(len.saturating_mul(size_of::<T>()));
