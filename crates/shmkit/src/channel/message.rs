@@ -357,6 +357,35 @@ impl<T: Pod, B: ByteLoan> DerefMut for WrittenSlice<T, B> {
     }
 }
 
+/// `Debug`, `Deref` and `DerefMut` for a public typed side `$side<T>` whose one field
+/// `inner` is the [`Sender`] or [`Receiver`] `$target` it wraps: it shows as, and
+/// dereferences to, that (see "The typed sides" above).
+macro_rules! typed_side {
+    ($side:ident => $target:ty) => {
+        impl<T> std::fmt::Debug for $side<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.inner.fmt(f)
+            }
+        }
+
+        impl<T> std::ops::Deref for $side<T> {
+            type Target = $target;
+            #[inline]
+            fn deref(&self) -> &$target {
+                &self.inner
+            }
+        }
+
+        impl<T> std::ops::DerefMut for $side<T> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut $target {
+                &mut self.inner
+            }
+        }
+    };
+}
+pub(crate) use typed_side;
+
 macro_rules! debug_loan {
     ($($ty:ident),*) => {$(
         impl<T, B> fmt::Debug for $ty<T, B> {

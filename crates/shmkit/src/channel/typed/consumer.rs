@@ -1,12 +1,11 @@
 //! The typed consumer: values and slices read in place, or copied out.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-
 use bytemuck::Pod;
 
 use super::super::{spsc, WaitMode};
-use crate::channel::message::{self, sealed::Aligned, sealed::ByteReceiver, sealed::ByteSample};
+use crate::channel::message::{
+    self, sealed::Aligned, sealed::ByteReceiver, sealed::ByteSample, typed_side,
+};
 use crate::sys::Deadline;
 use crate::Result;
 
@@ -29,26 +28,7 @@ pub struct Consumer<T> {
     inner: message::Receiver<T, spsc::Consumer>,
 }
 
-impl<T> fmt::Debug for Consumer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-impl<T> Deref for Consumer<T> {
-    type Target = message::Receiver<T, spsc::Consumer>;
-    #[inline]
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl<T> DerefMut for Consumer<T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.inner
-    }
-}
+typed_side!(Consumer => message::Receiver<T, spsc::Consumer>);
 
 /// A received value, read in place from the ring; dereferences to `&T`, and releases the
 /// message when dropped; see [`message::Sample`].

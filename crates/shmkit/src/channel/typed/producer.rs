@@ -1,13 +1,12 @@
 //! The typed producer and its loans: an uninitialised value (or slice) in the ring, which
 //! only becomes committable once written.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-
 use bytemuck::Pod;
 
 use super::super::{spsc, WaitMode};
-use crate::channel::message::{self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender};
+use crate::channel::message::{
+    self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender, typed_side,
+};
 use crate::sys::Deadline;
 use crate::Result;
 
@@ -24,26 +23,7 @@ pub struct Producer<T> {
     inner: message::Sender<T, spsc::Producer>,
 }
 
-impl<T> fmt::Debug for Producer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-impl<T> Deref for Producer<T> {
-    type Target = message::Sender<T, spsc::Producer>;
-    #[inline]
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl<T> DerefMut for Producer<T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.inner
-    }
-}
+typed_side!(Producer => message::Sender<T, spsc::Producer>);
 
 /// A slot for one `T` in the ring, not yet written: from
 /// [`Producer::loan`](message::Sender::loan).

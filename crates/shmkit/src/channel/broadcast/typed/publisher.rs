@@ -1,14 +1,13 @@
 //! The typed publisher and its loans: an uninitialised value (or slice) in a slot, which only
 //! becomes committable once written.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-
 use bytemuck::Pod;
 
 use super::super::layout::PAYLOAD_ALIGN;
 use super::super::{self as bytes, Policy};
-use crate::channel::message::{self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender};
+use crate::channel::message::{
+    self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender, typed_side,
+};
 use crate::sys::Deadline;
 use crate::Result;
 
@@ -26,26 +25,7 @@ pub struct Publisher<T> {
     inner: message::Sender<T, bytes::Publisher>,
 }
 
-impl<T> fmt::Debug for Publisher<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-impl<T> Deref for Publisher<T> {
-    type Target = message::Sender<T, bytes::Publisher>;
-    #[inline]
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl<T> DerefMut for Publisher<T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.inner
-    }
-}
+typed_side!(Publisher => message::Sender<T, bytes::Publisher>);
 
 /// A slot for one `T`, not yet written: from [`Publisher::loan`](message::Sender::loan).
 ///

@@ -1,13 +1,12 @@
 //! The typed subscriber: values and slices read in place, or copied out.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-
 use bytemuck::Pod;
 
 use super::super::layout::PAYLOAD_ALIGN;
 use super::super::{self as bytes, Policy};
-use crate::channel::message::{self, sealed::Aligned, sealed::ByteReceiver, sealed::ByteSample};
+use crate::channel::message::{
+    self, sealed::Aligned, sealed::ByteReceiver, sealed::ByteSample, typed_side,
+};
 use crate::sys::Deadline;
 use crate::Result;
 
@@ -33,26 +32,7 @@ pub struct Subscriber<T> {
     inner: message::Receiver<T, bytes::Subscriber>,
 }
 
-impl<T> fmt::Debug for Subscriber<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-impl<T> Deref for Subscriber<T> {
-    type Target = message::Receiver<T, bytes::Subscriber>;
-    #[inline]
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl<T> DerefMut for Subscriber<T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.inner
-    }
-}
+typed_side!(Subscriber => message::Receiver<T, bytes::Subscriber>);
 
 /// A received value, read in place from its slot; dereferences to `&T`, and releases the
 /// message when dropped. Hold it briefly: see [`broadcast::Sample`](bytes::Sample), and
