@@ -22,10 +22,12 @@ use crate::{Error, Result};
 /// `&[T]` into shared memory, released on drop) or copy out
 /// ([`recv_copy`](Receiver::recv_copy), [`recv_into`](Receiver::recv_into),
 /// [`recv_slice_into`](Receiver::recv_slice_into): no reference to shared memory, for a
-/// sender that is not trusted). Every form has `try_` and `_timeout` variants. A message
-/// whose length does not fit the type (one `T` for the value forms, a whole number of `T`s
-/// for the slice forms) is [`Error::Corrupt`]; it is released, and the next call goes on
-/// with the next message.
+/// sender that is not trusted; see "Trust" in
+/// [`channel::typed`](mod@crate::channel::typed#trust) or
+/// [`broadcast::typed`](mod@crate::channel::broadcast::typed#trust)). Every form has `try_`
+/// and `_timeout` variants. A message whose length does not fit the type (one `T` for the
+/// value forms, a whole number of `T`s for the slice forms) is [`Error::Corrupt`]; it is
+/// released, and the next call goes on with the next message.
 ///
 /// The in-place forms return a [`Sample`] / [`SliceSample`] over the byte side's sample:
 /// [`channel::typed::Sample`](crate::channel::typed::Sample) on a channel,
@@ -145,8 +147,9 @@ impl<T: Pod, R: ByteReceiver> Receiver<T, R> {
     }
 
     /// Receives the next value into `value`, copied out of the ring or slot without a
-    /// reference to it ever being made (see the typed channel's or broadcast's module docs,
-    /// "Trust").
+    /// reference to it ever being made (see "Trust" in [`channel::typed`](
+    /// mod@crate::channel::typed#trust) or [`broadcast::typed`](
+    /// mod@crate::channel::broadcast::typed#trust)).
     ///
     /// # Errors
     ///

@@ -64,7 +64,8 @@ impl<T: Pod, S: ByteSender> Sender<T, S> {
 
     /// The longest slice one message can carry: the byte side's `max_message_len`
     /// ([`channel::Producer::max_message_len`](crate::channel::Producer::max_message_len),
-    /// [`broadcast::Publisher::max_message_len`](crate::channel::broadcast::Publisher::max_message_len))
+    /// [`broadcast::Publisher::max_message_len`](
+    /// crate::channel::broadcast::Publisher::max_message_len))
     /// bytes, in `T`s.
     pub fn max_slice_len(&self) -> usize {
         self.inner.max_message_len() / size_of::<T>()
