@@ -75,6 +75,7 @@ mod layout;
 pub mod message;
 mod spsc;
 pub mod typed;
+mod typed_options;
 mod wait;
 
 use bytemuck::Pod;
