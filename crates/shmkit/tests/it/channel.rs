@@ -505,14 +505,10 @@ proptest! {
         kind in 1u32..=7,
     ) {
         if shmkit_header {
-            bytes[..8].copy_from_slice(b"SHMKIT\0\0");
-            bytes[8..12].copy_from_slice(&shmkit::inspect::LAYOUT_VERSION.to_ne_bytes());
-            bytes[12..16].copy_from_slice(&kind.to_ne_bytes());
-            bytes[28..32].copy_from_slice(&1u32.to_ne_bytes()); // ready
+            util::claim_header(&mut bytes, kind);
         }
         let name = NameGuard::new("fuzz");
-        let seg = Segment::create(&name, bytes.len()).unwrap();
-        seg.map(Access::ReadWrite).unwrap().write_at(0, &bytes).unwrap();
+        let _seg = util::segment_of(&name, &bytes);
         if let Ok(mut rx) = channel::open(&name) {
             let _ = rx.try_recv();
         }

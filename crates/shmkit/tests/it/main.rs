@@ -16,6 +16,7 @@ mod soundness;
 mod sync;
 mod typed;
 mod typed_broadcast;
+mod typed_common;
 mod util;
 mod waitset;
 

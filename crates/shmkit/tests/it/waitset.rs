@@ -438,3 +438,30 @@ fn a_killed_producer_makes_its_consumer_ready() {
         }
     }
 }
+
+/// Typed sides wait where their byte sides do.
+#[test]
+fn typed_channels_and_subscribers_are_members() {
+    let (ch, bc) = (NameGuard::new("wstyped-ch"), NameGuard::new("wstyped-bc"));
+    let mut tx = channel::typed::<u64>()
+        .capacity(1024)
+        .create_producer(&ch)
+        .unwrap();
+    let rx = channel::typed::<u64>().open_consumer(&ch).unwrap();
+    let mut publ = broadcast::typed::<u64>().create(&bc).unwrap();
+    let sub = broadcast::typed::<u64>().subscribe(&bc).unwrap();
+    let mut set = WaitSet::new();
+    let members: [&dyn Waitable; 2] = [&rx, &sub];
+    assert!(set.try_wait(&members).is_err());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            publ.send(&7).unwrap();
+        });
+        assert_eq!(set.wait_timeout(&members, WAIT).unwrap(), &[1]);
+    });
+    tx.send(&9).unwrap();
+    assert_eq!(set.wait_timeout(&members, WAIT).unwrap(), &[0, 1]);
+    let producers: [&dyn Waitable; 1] = [&tx];
+    assert_eq!(set.try_wait(&producers).unwrap(), &[0]);
+}
