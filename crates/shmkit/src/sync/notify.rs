@@ -31,8 +31,8 @@
 //! once (`futex_waitv`), then counts out of every count. Per member it is the table above, so
 //! the argument holds member by member: a waker either sees the wait set counted in (and
 //! wakes its word, which the multi-word wait watches) or its change is seen by the check. The
-//! wakers are unchanged: a wait set is one more counted sleeper, so nothing costs more when no
-//! wait set waits. loom checks it over two words (`futex_waitv` modelled too).
+//! wakers' fast path is unchanged: a wait set is one more counted sleeper, so nothing costs
+//! more when no wait set waits. loom checks it over two words (`futex_waitv` modelled too).
 
 use crate::shm_atomic::{fence, AtomicU32, Ordering};
 

@@ -45,10 +45,16 @@
 //! single-handle wait in shmkit (`sync::notify`), applied to all members at once — count in
 //! on every member's sleeper count, one SeqCst fence, read every word and look at every
 //! member's readiness, sleep on all words, count out. Either a waker sees the wait set counted
-//! in (and wakes the word it sleeps on) or the wait set sees its change. Wakers are
+//! in (and wakes the word it sleeps on) or the wait set sees its change. Wakers' fast path is
 //! unchanged: the wait set is one more counted sleeper, so a `send` or `set` costs exactly
-//! what it did when no wait set waits (no syscall when nobody sleeps). loom checks the
-//! protocol over two words. Idle, a wait set sleeps in the kernel and uses no CPU, apart from
+//! what it did when no wait set waits (no syscall when nobody sleeps). (One change on the slow
+//! path, Linux: a wake of every sleeper asks the kernel for all of them rather than for as
+//! many as are counted, see `crew.rs`.) loom checks the protocol over two words.
+//!
+//! Sets larger than one OS call takes are split across helper threads (`crew.rs`): the
+//! calling thread sleeps on the first chunk, each helper on one more, and a helper that is
+//! woken wakes the caller. On Linux a helper whose chunk is unchanged stays queued between
+//! waits, so an idle chunk costs nothing per wait. Idle, a wait set sleeps in the kernel and uses no CPU, apart from
 //! a liveness test of the members' peers every [`LIVENESS_EVERY`] (one system call per
 //! member with a peer).
 //!
