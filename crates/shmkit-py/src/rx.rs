@@ -328,8 +328,9 @@ impl Receiver {
 ///
 /// Supports the buffer protocol (read-only): ``memoryview(sample)``,
 /// ``numpy.frombuffer(sample, dtype)`` see the message without copying. Release it with
-/// :meth:`release` or a ``with`` block (or let the next ``recv`` do it); views must be gone
-/// by then, or ``BufferError`` is raised and the message stays held. :meth:`bytes` copies.
+/// :meth:`release` or a ``with`` block (or let the next ``recv``, or its garbage
+/// collection, do it); views must be gone by then, or ``BufferError`` is raised and the
+/// message stays held. :meth:`bytes` copies.
 #[pyclass(module = "shmkit", frozen)]
 pub(crate) struct Sample {
     core: Arc<RxShared>,
@@ -338,6 +339,19 @@ pub(crate) struct Sample {
     len: usize,
     seq: Option<u64>,
     exports: Exports,
+}
+
+impl Drop for Sample {
+    /// A sample object that goes away releases its message (no view can be alive: each
+    /// holds a reference to this object), so the sender can reuse its memory.
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let mut st = self.core.lock(py);
+            if st.sample(self.id).is_some() {
+                st.current = None;
+            }
+        });
+    }
 }
 
 #[pymethods]

@@ -375,6 +375,19 @@ impl Loan {
     }
 }
 
+impl Drop for Loan {
+    /// A loan object that goes away without a commit publishes nothing, as a Rust loan
+    /// dropped uncommitted (no view can be alive: each holds a reference to this object).
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let mut st = self.core.lock(py);
+            if st.is_open(self.id) {
+                st.current = None;
+            }
+        });
+    }
+}
+
 #[pymethods]
 impl Loan {
     /// Publishes the message: its first ``size`` bytes (default: all of them).
