@@ -227,15 +227,8 @@ pub(crate) fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
     py.detach(|| shmkit::Segment::remove(name)).map_err(to_py)
 }
 
-/// What ``name`` is and who uses it, as a dict: ``name``, ``size``, ``kind`` (``"raw"``,
-/// ``"channel"``, ``"mutex"``, ...), ``layout_version``, ``creator_pid``, ``creator_alive``,
-/// ``in_use``, ``holders`` (a list of ``{"role", "pid"}``), ``owner_uid``, ``mode``,
-/// ``modified`` (seconds since the epoch). Unknown values are ``None``.
-#[pyfunction]
-pub(crate) fn inspect<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
-    let info = py
-        .detach(|| shmkit::inspect::inspect(name))
-        .map_err(to_py)?;
+/// An `Info` as the dict `inspect` and `list` return.
+fn info_dict<'py>(py: Python<'py>, info: &shmkit::inspect::Info) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("name", &info.name)?;
     d.set_item("size", info.len)?;
@@ -262,9 +255,38 @@ pub(crate) fn inspect<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, P
     Ok(d)
 }
 
-/// The names of the shared-memory segments on this machine that the OS can list (Linux:
-/// ``/dev/shm``), sorted. Raises ``Unsupported`` on macOS.
+/// What ``name`` is and who uses it, as a dict (``shmkit info --json``): ``name``,
+/// ``size``, ``kind`` (``"raw"``, ``"channel"``, ``"mutex"``, ...), ``layout_version``,
+/// ``creator_pid``, ``creator_alive``, ``in_use``, ``holders`` (a list of
+/// ``{"role", "pid"}``), ``owner_uid``, ``mode``, ``modified`` (seconds since the epoch).
+/// Unknown values are ``None``.
 #[pyfunction]
-pub(crate) fn list(py: Python<'_>) -> PyResult<Vec<String>> {
-    py.detach(shmkit::inspect::list).map_err(to_py)
+pub(crate) fn inspect<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+    let info = py
+        .detach(|| shmkit::inspect::inspect(name))
+        .map_err(to_py)?;
+    info_dict(py, &info)
+}
+
+/// The segments on this machine that the OS can list (Linux: ``/dev/shm``), sorted by
+/// name, as :func:`inspect` dicts (``shmkit ls --json``). Segments this process may not
+/// open, or that vanish meanwhile, are left out, and so are glibc's ``sem.*`` semaphores
+/// unless ``all``. Raises ``Unsupported`` on macOS.
+#[pyfunction]
+#[pyo3(signature = (all=false))]
+pub(crate) fn list(py: Python<'_>, all: bool) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    let infos = py.detach(|| {
+        shmkit::inspect::list().map(|names| {
+            names
+                .iter()
+                .filter(|n| all || !n.starts_with("sem."))
+                .filter_map(|n| shmkit::inspect::inspect(n).ok())
+                .collect::<Vec<_>>()
+        })
+    });
+    infos
+        .map_err(to_py)?
+        .iter()
+        .map(|i| info_dict(py, i))
+        .collect()
 }

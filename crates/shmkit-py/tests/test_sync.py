@@ -185,7 +185,8 @@ def test_inspect_and_list(names):
     assert info["creator_alive"] is True
     assert {"role": "producer", "pid": os.getpid()} in info["holders"]
     assert info["layout_version"] == shmkit.LAYOUT_VERSION
-    assert {a, b} <= set(shmkit.list())
+    listed = {i["name"]: i for i in shmkit.list()}
+    assert listed[a] == shmkit.inspect(a) and listed[b]["kind"] == "channel"
     with pytest.raises(shmkit.NotFound):
         shmkit.inspect(a + "-missing")
     tx.close()

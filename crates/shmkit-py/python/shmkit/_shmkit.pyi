@@ -139,8 +139,8 @@ class Info(TypedDict):
 def inspect(name: str) -> Info:
     """What ``name`` is and who uses it."""
 
-def list() -> list[str]:  # noqa: A001
-    """Names of the shared-memory segments the OS can list."""
+def list(all: bool = False) -> list[Info]:  # noqa: A001
+    """The segments the OS can list, as :func:`inspect` dicts."""
 
 def remove(name: str) -> None:
     """Remove the name ``name`` (mappings stay valid)."""
