@@ -40,6 +40,7 @@ impl Publisher {
         })
     }
 
+    /// A short description for the REPL.
     fn __repr__(slf: PyRef<'_, Self>) -> String {
         format!(
             "<shmkit.broadcast.Publisher {:?} policy={}>",
@@ -64,6 +65,7 @@ impl Subscriber {
         policy_name(self.policy)
     }
 
+    /// A short description for the REPL.
     fn __repr__(slf: PyRef<'_, Self>) -> String {
         format!(
             "<shmkit.broadcast.Subscriber {:?} policy={}>",

@@ -54,6 +54,7 @@ impl Producer {
         })
     }
 
+    /// A short description for the REPL.
     fn __repr__(slf: PyRef<'_, Self>) -> String {
         format!(
             "<shmkit.channel.Producer {:?} capacity={}>",
@@ -94,6 +95,7 @@ impl Consumer {
         })
     }
 
+    /// A short description for the REPL.
     fn __repr__(slf: PyRef<'_, Self>) -> String {
         format!(
             "<shmkit.channel.Consumer {:?} capacity={}>",

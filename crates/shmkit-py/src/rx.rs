@@ -312,10 +312,12 @@ impl Receiver {
         Ok(())
     }
 
+    /// Enters a `with` block (see the class docs for what leaving it does).
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
+    /// Leaves a `with` block.
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.close(py)?;
@@ -386,6 +388,7 @@ impl Sample {
         self.seq
     }
 
+    /// The size in bytes.
     fn __len__(&self) -> usize {
         self.len
     }
@@ -429,6 +432,7 @@ impl Sample {
         self.core.exports.released();
     }
 
+    /// Enters a `with` block (see the class docs for what leaving it does).
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }

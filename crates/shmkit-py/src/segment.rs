@@ -157,6 +157,7 @@ impl Segment {
         Ok(())
     }
 
+    /// The size in bytes.
     fn __len__(&self) -> usize {
         self.len
     }
@@ -196,16 +197,19 @@ impl Segment {
         self.exports.released();
     }
 
+    /// Enters a `with` block (see the class docs for what leaving it does).
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
+    /// Leaves a `with` block.
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.close(py)?;
         Ok(false)
     }
 
+    /// A short description for the REPL.
     fn __repr__(&self) -> String {
         format!(
             "<shmkit.Segment {:?} size={}{}>",

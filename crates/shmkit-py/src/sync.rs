@@ -304,17 +304,20 @@ impl Mutex {
         Ok(())
     }
 
+    /// Enters a `with` block (see the class docs for what leaving it does).
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         Mutex::acquire(slf.clone(), true, None)?;
         Ok(slf)
     }
 
+    /// Leaves a `with` block.
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.release(py)?;
         Ok(false)
     }
 
+    /// A short description for the REPL.
     fn __repr__(&self) -> String {
         format!("<shmkit.sync.Mutex {:?}>", self.name)
     }
@@ -426,6 +429,7 @@ impl Event {
         self.handle.close(py);
     }
 
+    /// A short description for the REPL.
     fn __repr__(&self) -> String {
         format!("<shmkit.sync.Event {:?}>", self.name)
     }
@@ -527,17 +531,20 @@ impl Semaphore {
         self.handle.close(py);
     }
 
+    /// Enters a `with` block (see the class docs for what leaving it does).
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         slf.get().acquire(slf.py(), true, None)?;
         Ok(slf)
     }
 
+    /// Leaves a `with` block.
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.release(py)?;
         Ok(false)
     }
 
+    /// A short description for the REPL.
     fn __repr__(&self) -> String {
         format!("<shmkit.sync.Semaphore {:?}>", self.name)
     }

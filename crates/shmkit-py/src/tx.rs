@@ -331,10 +331,12 @@ impl Sender {
         Ok(())
     }
 
+    /// Enters a `with` block (see the class docs for what leaving it does).
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
+    /// Leaves a `with` block.
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
         self.close(py)?;
@@ -410,6 +412,7 @@ impl Loan {
         self.core.lock(py).is_open(self.id)
     }
 
+    /// The size in bytes.
     fn __len__(&self) -> usize {
         self.len
     }
@@ -453,6 +456,7 @@ impl Loan {
         self.core.exports.released();
     }
 
+    /// Enters a `with` block (see the class docs for what leaving it does).
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyMemoryView>> {
         let mv = PyMemoryView::from(slf.as_any())?;
         *slf.get()

@@ -159,3 +159,8 @@ __all__ = [
     "Unsupported",
     "Io",
 ]
+
+# Shown (and pickled) as shmkit.<Name>, where users import them from.
+for _name in __all__:
+    globals()[_name].__module__ = "shmkit"
+del _name
