@@ -1,9 +1,10 @@
 """Type stubs of the native module ``shmkit._shmkit`` (re-exported by ``shmkit``)."""
 
+import builtins
 from types import TracebackType
-from typing import Literal, Self, TypedDict
+from typing import Literal, Self, TypedDict, final
 
-from collections.abc import Buffer
+from typing_extensions import Buffer  # collections.abc.Buffer from 3.12 on
 
 from . import broadcast as broadcast
 from . import channel as channel
@@ -13,6 +14,7 @@ WaitMode = Literal["adaptive", "blocking", "busy_poll"]
 
 LAYOUT_VERSION: int
 
+@final
 class Segment(Buffer):
     """A named shared-memory segment with the buffer protocol (``numpy.frombuffer(seg)``)."""
 
@@ -42,12 +44,15 @@ class Segment(Buffer):
     def close(self) -> None:
         """Unmap; remove the name if this handle created it. ``BufferError`` while views live."""
     def __len__(self) -> int: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
     def __enter__(self) -> Self: ...
     def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+        self,
+        t: type[BaseException] | None,
+        e: BaseException | None = None,
+        tb: TracebackType | None = None,
     ) -> bool: ...
 
+@final
 class Loan(Buffer):
     """Room for one message in shared memory; writable buffer; commits on a clean ``with`` exit."""
 
@@ -59,12 +64,15 @@ class Loan(Buffer):
     def abort(self) -> None:
         """Publish nothing. ``BufferError`` while views live."""
     def __len__(self) -> int: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
     def __enter__(self) -> memoryview: ...
     def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+        self,
+        t: type[BaseException] | None,
+        e: BaseException | None = None,
+        tb: TracebackType | None = None,
     ) -> bool: ...
 
+@final
 class Sample(Buffer):
     """A received message read in place; read-only buffer; released by ``with``/:meth:`release`."""
 
@@ -79,10 +87,12 @@ class Sample(Buffer):
     def release(self) -> None:
         """Give the memory back to the sender. ``BufferError`` while views live."""
     def __len__(self) -> int: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
     def __enter__(self) -> Self: ...
     def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+        self,
+        t: type[BaseException] | None,
+        e: BaseException | None = None,
+        tb: TracebackType | None = None,
     ) -> bool: ...
 
 class Sender:
@@ -131,7 +141,7 @@ class Info(TypedDict):
     creator_pid: int | None
     creator_alive: bool | None
     in_use: bool | None
-    holders: list[_Holder]
+    holders: builtins.list[_Holder]
     owner_uid: int | None
     mode: int | None
     modified: float | None
@@ -139,7 +149,7 @@ class Info(TypedDict):
 def inspect(name: str) -> Info:
     """What ``name`` is and who uses it."""
 
-def list(all: bool = False) -> list[Info]:  # noqa: A001
+def list(all: bool = False) -> builtins.list[Info]:  # noqa: A001
     """The segments the OS can list, as :func:`inspect` dicts."""
 
 def remove(name: str) -> None:

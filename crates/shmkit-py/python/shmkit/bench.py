@@ -49,7 +49,7 @@ def _rx_shmkit(name: str, n: int, ready, done) -> None:
     ready.put(True)
     for _ in range(n):
         with rx.recv() as s:
-            a = np.frombuffer(s, dtype=np.float32)
+            a = np.frombuffer(memoryview(s), dtype=np.float32)
             _check(a)
             del a
     done.put(time.perf_counter())
@@ -187,7 +187,7 @@ def bench_round_trip(method: str, n: int) -> float:
             tx.send(msg)
             rx.recv().release()
 
-        handles = [tx, rx]
+        handles: list[shmkit.Sender | shmkit.Receiver] = [tx, rx]
     elif method == "Pipe":
         mine, theirs = ctx.Pipe()
         p = ctx.Process(target=_echo_pipe, args=(theirs, n, ready, done))

@@ -1,6 +1,6 @@
 """One publisher, many subscribers; each message is read in place by every subscriber."""
 
-from typing import Literal
+from typing import Literal, final
 
 from ._shmkit import Loan as Loan
 from ._shmkit import Receiver, Sample as Sample, Sender
@@ -8,6 +8,7 @@ from ._shmkit import Receiver, Sample as Sample, Sender
 _Policy = Literal["block", "overwrite"]
 _Wait = Literal["adaptive", "blocking", "busy_poll"]
 
+@final
 class Publisher(Sender):
     """The publishing side of a broadcast."""
 
@@ -16,6 +17,7 @@ class Publisher(Sender):
     @property
     def subscriber_count(self) -> int: ...
 
+@final
 class Subscriber(Receiver):
     """A subscriber; its samples carry ``seq``."""
 

@@ -1,6 +1,6 @@
 """Single-producer / single-consumer byte channels over shared memory."""
 
-from typing import Literal
+from typing import Literal, final
 
 from ._shmkit import Loan as Loan
 from ._shmkit import Receiver, Sample as Sample, Sender
@@ -9,6 +9,7 @@ _Wait = Literal["adaptive", "blocking", "busy_poll"]
 
 MIN_CAPACITY: int
 
+@final
 class Producer(Sender):
     """The sending side of a channel."""
 
@@ -18,6 +19,7 @@ class Producer(Sender):
     def is_creator(self) -> bool: ...
     def set_wait_mode(self, wait: _Wait) -> None: ...
 
+@final
 class Consumer(Receiver):
     """The receiving side of a channel."""
 

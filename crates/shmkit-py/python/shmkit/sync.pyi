@@ -1,7 +1,8 @@
 """Process-shared synchronisation: a robust Mutex, Events and Semaphores, found by name."""
 
-from typing import Self
+from typing import Self, final
 
+@final
 class Mutex:
     """A robust named mutex, shaped like ``threading.Lock``."""
 
@@ -27,6 +28,7 @@ class Mutex:
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> bool: ...
 
+@final
 class Event:
     """A named event, shaped like ``threading.Event``."""
 
@@ -48,6 +50,7 @@ class Event:
     def wait(self, timeout: float | None = None) -> bool: ...
     def close(self) -> None: ...
 
+@final
 class Semaphore:
     """A named counting semaphore, shaped like ``threading.Semaphore``."""
 
