@@ -8,7 +8,7 @@ use shmkit::channel::broadcast::{self, Policy};
 use crate::channel::wait_mode;
 use crate::errors::to_py;
 use crate::rx::{Receiver, RustReceiver, RxShared};
-use crate::tx::{RustSender, Sender, TxShared};
+use crate::tx::{RustSender, Sender};
 
 fn policy_name(p: Policy) -> &'static str {
     match p {
@@ -31,7 +31,7 @@ impl Publisher {
         policy_name(self.policy)
     }
 
-    /// How many subscribers are attached now.
+    /// How many subscribers are attached now (``RuntimeError`` while a loan is open).
     #[getter]
     fn subscriber_count(slf: PyRef<'_, Self>) -> PyResult<usize> {
         slf.as_super().core.with(slf.py(), |s| match s {
@@ -113,10 +113,7 @@ fn create(
         .mode(mode)
         .keep(keep);
     let p = py.detach(|| o.create(name)).map_err(to_py)?;
-    let base = Sender {
-        name: p.name().to_owned(),
-        core: TxShared::new(RustSender::Broadcast(p)),
-    };
+    let base = Sender::new(p.name().to_owned(), RustSender::Broadcast(p));
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Publisher { policy }),

@@ -7,7 +7,7 @@ use shmkit::channel::{self, WaitMode};
 
 use crate::errors::to_py;
 use crate::rx::{Receiver, RustReceiver, RxShared};
-use crate::tx::{RustSender, Sender, TxShared};
+use crate::tx::{RustSender, Sender};
 
 /// Reads a wait mode: ``"adaptive"`` (spin, then sleep: the default), ``"blocking"`` (sleep
 /// at once) or ``"busy_poll"`` (never sleep).
@@ -45,6 +45,7 @@ impl Producer {
     }
 
     /// Changes how this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
+    /// ``RuntimeError`` while a loan is open.
     fn set_wait_mode(slf: PyRef<'_, Self>, wait: &str) -> PyResult<()> {
         let mode = wait_mode(wait)?;
         slf.as_super().core.with(slf.py(), |s| {
@@ -86,6 +87,8 @@ impl Consumer {
     }
 
     /// Changes how this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
+    /// Releases the current sample first, as ``recv`` does (``BufferError`` if views of it
+    /// are alive).
     fn set_wait_mode(slf: PyRef<'_, Self>, wait: &str) -> PyResult<()> {
         let mode = wait_mode(wait)?;
         slf.as_super().core.with(slf.py(), |r| {
@@ -117,10 +120,7 @@ fn options(capacity: usize, wait: &str, mode: u32, keep: bool) -> PyResult<chann
 fn producer(py: Python<'_>, p: shmkit::Result<channel::Producer>) -> PyResult<Py<Producer>> {
     let p = p.map_err(to_py)?;
     let (capacity, creator, name) = (p.capacity(), p.is_creator(), p.name().to_owned());
-    let base = Sender {
-        core: TxShared::new(RustSender::Channel(p)),
-        name,
-    };
+    let base = Sender::new(name, RustSender::Channel(p));
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Producer { capacity, creator }),

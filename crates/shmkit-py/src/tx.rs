@@ -14,7 +14,7 @@
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
@@ -191,8 +191,19 @@ pub(crate) struct TxShared {
     exports: Exports,
 }
 
+impl Sender {
+    /// The base object of a `Producer` or `Publisher` wrapping `sender`.
+    pub(crate) fn new(name: String, sender: RustSender) -> Sender {
+        Sender {
+            name,
+            max_message_len: sender.max_message_len(),
+            core: TxShared::new(sender),
+        }
+    }
+}
+
 impl TxShared {
-    pub(crate) fn new(sender: RustSender) -> Arc<TxShared> {
+    fn new(sender: RustSender) -> Arc<TxShared> {
         Arc::new(TxShared {
             state: Mutex::new(TxState {
                 current: None,
@@ -215,13 +226,18 @@ impl TxShared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on the sender (ending a loan without views first).
+    /// Runs `f` on the sender; `RuntimeError` while a loan is open (the loan borrows it).
     pub(crate) fn with<T>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut RustSender) -> T,
     ) -> PyResult<T> {
         let mut st = self.lock(py);
+        if st.current.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "not available while a loan is open: commit or abort it first",
+            ));
+        }
         Ok(f(st.sender()?))
     }
 }
@@ -234,6 +250,7 @@ impl TxShared {
 pub(crate) struct Sender {
     pub(crate) core: Arc<TxShared>,
     pub(crate) name: String,
+    pub(crate) max_message_len: usize,
 }
 
 #[pymethods]
@@ -246,8 +263,8 @@ impl Sender {
 
     /// The largest message this channel accepts, in bytes.
     #[getter]
-    fn max_message_len(&self, py: Python<'_>) -> PyResult<usize> {
-        self.core.with(py, |s| s.max_message_len())
+    fn max_message_len(&self) -> usize {
+        self.max_message_len
     }
 
     /// Whether the sender is closed.

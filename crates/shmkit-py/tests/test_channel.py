@@ -246,3 +246,14 @@ def test_blocking_recv_releases_the_gil(pair):
     started.set()
     assert rx.recv(timeout=30).bytes() == b"from another thread"
     t.join()
+
+
+def test_accessors_leave_an_open_loan_alone(pair):
+    tx, rx = pair
+    with tx.loan(3) as buf:
+        buf[:] = b"abc"
+        assert tx.max_message_len > 3 and tx.capacity == 1 << 16
+        with pytest.raises(RuntimeError):
+            tx.set_wait_mode("blocking")
+    assert rx.recv().bytes() == b"abc"
+    tx.set_wait_mode("blocking")
