@@ -281,8 +281,9 @@ impl Sender {
     /// publishes nothing. Views made inside the block (``numpy.frombuffer(buf, ...)``) must
     /// be gone when it ends, or leaving raises ``BufferError`` and publishes nothing.
     ///
-    /// Raises ``Timeout``, ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over
-    /// ``max_message_len``), or ``BufferError`` if the previous loan still has live views.
+    /// One loan at a time: a previous loan still open is abandoned (it publishes nothing),
+    /// or ``BufferError`` is raised if it has live views. Raises ``Timeout``,
+    /// ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over ``max_message_len``).
     #[pyo3(signature = (size, timeout=None))]
     fn loan(slf: Bound<'_, Self>, size: usize, timeout: Option<f64>) -> PyResult<Py<Loan>> {
         let py = slf.py();
