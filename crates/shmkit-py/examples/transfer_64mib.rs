@@ -3,8 +3,8 @@
 //! in place and checks its first and last element. Prints the seconds per array.
 //!
 //! ```text
-//! cargo build --release -p shmkit-py --example transfer_64mib
-//! python -m shmkit.bench --rust target/release/examples/transfer_64mib
+//! cargo build --release -p shmkit-py --examples
+//! python -m shmkit.bench --rust target/release/examples
 //! ```
 
 use std::io::{BufRead, BufReader};
@@ -12,6 +12,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use shmkit::channel;
+
+#[path = "common/pin.rs"]
+mod pin;
 
 const ELEMS: usize = 16 << 20;
 const LEN: usize = ELEMS * 4;
@@ -25,6 +28,7 @@ fn element(bytes: &[u8], i: usize) -> f32 {
 }
 
 fn receiver(name: &str, n: usize) -> Result<()> {
+    pin::pin(1);
     let mut rx = channel::open(name)?;
     println!("ready");
     for _ in 0..n {
@@ -38,6 +42,7 @@ fn receiver(name: &str, n: usize) -> Result<()> {
 }
 
 fn sender(n: usize) -> Result<f64> {
+    pin::pin(0);
     let name = format!("bench-rust-{}", std::process::id());
     let src: Vec<u8> = (0..ELEMS).flat_map(|i| (i as f32).to_ne_bytes()).collect();
     let mut tx = channel::create(&name, 4 * LEN)?;

@@ -30,10 +30,11 @@ def _consume_count(name: str, n: int, q) -> None:
     q.put(total)
 
 
-def test_multiprocessing_python_to_python(name):
+@pytest.mark.parametrize("start", ["spawn", "fork"])
+def test_multiprocessing_python_to_python(name, start):
     n = 10_000
     tx = channel.create(name, 1 << 16)
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context(start)
     q = ctx.Queue()
     p = ctx.Process(target=_consume_count, args=(name, n, q))
     p.start()

@@ -7,12 +7,16 @@ run, so the ratios compare like with like on this machine:
   with ``numpy.copyto``, received in place with ``numpy.frombuffer``) against
   ``multiprocessing.Queue``, ``multiprocessing.Pipe`` (``send_bytes``/``recv_bytes``, its
   fastest path) and ``multiprocessing.shared_memory`` with a ``Queue`` carrying the
-  segment's name (a new segment per array, the usual recipe); optionally the same transfer
-  made by the Rust API (``--rust`` with the ``transfer_64mib`` example of this crate);
-* a 64-byte round trip (ping-pong): two shmkit channels against a ``multiprocessing.Pipe``.
+  segment's name (a new segment per array, the usual recipe);
+* a 64-byte round trip (ping-pong): two shmkit channels against a ``multiprocessing.Pipe``;
+* optionally both made by the Rust API: ``--rust DIR`` runs this crate's examples
+  ``transfer_64mib`` and ``round_trip_64b`` from DIR (``cargo build --release -p shmkit-py
+  --examples``, then ``--rust target/release/examples``).
 
 The receiver checks the first and last element of every array, so nothing is skipped.
-Times are per array (or per round trip), the median of ``--rounds`` rounds.
+Times are per array (or per round trip), the median of ``--rounds`` rounds. On Linux the
+sender runs on CPU 0 and the receiver on CPU 1 (as in the Rust benchmarks): two processes
+sharing one CPU make a spinning waiter delay its own peer.
 """
 
 from __future__ import annotations
@@ -30,6 +34,27 @@ import shmkit
 
 MIB = 1 << 20
 ELEMS = 16 * MIB  # float32: 64 MiB
+
+
+_PIN = True  # --no-pin clears it
+
+
+def _pin(cpu: int) -> bool:
+    """Pins this process to `cpu` (modulo the CPUs online) if there are two or more."""
+    n = os.cpu_count() or 1
+    if not _PIN:
+        return False
+    if n < 2 or not hasattr(os, "sched_setaffinity"):
+        return False
+    os.sched_setaffinity(0, {cpu % n})
+    return True
+
+
+def _child(target, pin: bool, *args) -> None:
+    """A benchmark child: pinned to CPU 1 (if `pin`), then `target(*args)`."""
+    if pin:
+        _pin(1)
+    target(*args)
 
 
 def _source() -> np.ndarray:
@@ -89,7 +114,7 @@ def _rx_shared_memory(q, n: int, ready, done) -> None:
 def _timed(ctx, target, args, n: int, send) -> float:
     """Starts the receiver, sends `n` arrays, returns seconds per array."""
     ready, done = ctx.Queue(), ctx.Queue()
-    p = ctx.Process(target=target, args=(*args, n, ready, done))
+    p = ctx.Process(target=_child, args=(target, _PIN, *args, n, ready, done))
     p.start()
     ready.get()
     t0 = time.perf_counter()
@@ -148,8 +173,10 @@ def bench_array(method: str, n: int) -> float:
 
 
 def bench_rust(path: str, n: int) -> float:
-    """The same 64 MiB transfer made by the Rust API (the `transfer_64mib` example)."""
-    out = subprocess.run([path, str(n)], check=True, capture_output=True, text=True).stdout
+    """A Rust-API twin (an example of this crate): its first output word, a number. The
+    twin pins itself unless told not to (SHMKIT_BENCH_NO_PIN)."""
+    env = dict(os.environ, **({} if _PIN else {"SHMKIT_BENCH_NO_PIN": "1"}))
+    out = subprocess.run([path, str(n)], check=True, capture_output=True, text=True, env=env).stdout
     return float(out.split()[0])
 
 
@@ -176,12 +203,13 @@ def _echo_pipe(conn, n: int, ready, done) -> None:
 def bench_round_trip(method: str, n: int) -> float:
     ctx = mp.get_context("spawn")
     msg = b"x" * 64
+    warm = 200  # untimed trips first: both processes past their first-call costs
     ready, done = ctx.Queue(), ctx.Queue()
     if method == "shmkit":
         a, b = f"bench-a-{os.getpid()}", f"bench-b-{os.getpid()}"
         tx = shmkit.channel.create(a, 1 << 16)
         rx = shmkit.channel.create_consumer(b, 1 << 16)
-        p = ctx.Process(target=_echo_shmkit, args=(a, b, n, ready, done))
+        p = ctx.Process(target=_child, args=(_echo_shmkit, _PIN, a, b, warm + n, ready, done))
 
         def one():
             tx.send(msg)
@@ -190,7 +218,7 @@ def bench_round_trip(method: str, n: int) -> float:
         handles: list[shmkit.Sender | shmkit.Receiver] = [tx, rx]
     elif method == "Pipe":
         mine, theirs = ctx.Pipe()
-        p = ctx.Process(target=_echo_pipe, args=(theirs, n, ready, done))
+        p = ctx.Process(target=_child, args=(_echo_pipe, _PIN, theirs, warm + n, ready, done))
 
         def one():
             mine.send_bytes(msg)
@@ -201,6 +229,8 @@ def bench_round_trip(method: str, n: int) -> float:
         raise ValueError(method)
     p.start()
     ready.get()
+    for _ in range(warm):
+        one()
     t0 = time.perf_counter()
     for _ in range(n):
         one()
@@ -224,11 +254,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--arrays", type=int, default=10, help="64 MiB arrays per round (default 10)")
     ap.add_argument("--trips", type=int, default=20000, help="round trips per round (default 20000)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; the median is shown (default 3)")
-    ap.add_argument("--rust", metavar="PATH", help="the transfer_64mib example binary (Rust API)")
+    ap.add_argument("--rust", metavar="DIR", help="where the Rust twins (examples) are built")
     ap.add_argument("--quick", action="store_true", help="few iterations (numbers not meaningful)")
+    ap.add_argument("--no-pin", action="store_true", help="let the OS place the processes")
     args = ap.parse_args(argv)
+    global _PIN
+    _PIN = not args.no_pin
     if args.quick:
         args.arrays, args.trips, args.rounds = 2, 500, 1
+    if _pin(0):
+        print("sender pinned to CPU 0, receiver to CPU 1")
+    else:
+        print("not pinned (--no-pin, one CPU, or not Linux)")
 
     print(f"64 MiB float32 array, one process to another ({args.arrays} arrays x {args.rounds} rounds)")
     arr = {}
@@ -236,19 +273,25 @@ def main(argv: list[str] | None = None) -> None:
         arr[m] = _median(lambda m=m: bench_array(m, args.arrays), args.rounds)
         print(f"  {m:<22} {arr[m] * 1e3:9.2f} ms/array   {64 / arr[m] / 1024:7.2f} GiB/s")
     if args.rust:
-        arr["Rust API"] = _median(lambda: bench_rust(args.rust, args.arrays), args.rounds)
+        exe = os.path.join(args.rust, "transfer_64mib")
+        arr["Rust API"] = _median(lambda: bench_rust(exe, args.arrays), args.rounds)
         print(f"  {'Rust API':<22} {arr['Rust API'] * 1e3:9.2f} ms/array")
     print(f"64-byte round trip ({args.trips} trips x {args.rounds} rounds)")
     rt = {}
     for m in ("shmkit", "Pipe"):
         rt[m] = _median(lambda m=m: bench_round_trip(m, args.trips), args.rounds)
         print(f"  {m:<22} {rt[m] * 1e6:9.2f} us/trip")
+    if args.rust:
+        exe = os.path.join(args.rust, "round_trip_64b")
+        rt["Rust API"] = _median(lambda: bench_rust(exe, args.trips) / 1e6, args.rounds)
+        print(f"  {'Rust API':<22} {rt['Rust API'] * 1e6:9.2f} us/trip")
     print("ratios (higher: shmkit faster)")
     for m in ("Queue", "Pipe", "shared_memory+Queue"):
         print(f"  64 MiB array, {m} / shmkit: {arr[m] / arr['shmkit']:7.1f}x")
     print(f"  64-byte round trip, Pipe / shmkit: {rt['Pipe'] / rt['shmkit']:7.1f}x")
-    if "Rust API" in arr:
+    if args.rust:
         print(f"  64 MiB array, Python shmkit / Rust API: {arr['shmkit'] / arr['Rust API']:.2f}x")
+        print(f"  64-byte round trip, Python shmkit / Rust API: {rt['shmkit'] / rt['Rust API']:.2f}x")
 
 
 if __name__ == "__main__":
