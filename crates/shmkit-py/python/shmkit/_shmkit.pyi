@@ -1,0 +1,157 @@
+"""Type stubs of the native module ``shmkit._shmkit`` (re-exported by ``shmkit``)."""
+
+import builtins
+from types import TracebackType
+from typing import Literal, Self, TypedDict, final
+
+from typing_extensions import Buffer  # collections.abc.Buffer from 3.12 on
+
+from . import broadcast as broadcast
+from . import channel as channel
+from . import sync as sync
+
+WaitMode = Literal["adaptive", "blocking", "busy_poll"]
+
+LAYOUT_VERSION: int
+
+@final
+class Segment(Buffer):
+    """A named shared-memory segment with the buffer protocol (``numpy.frombuffer(seg)``)."""
+
+    @classmethod
+    def create(cls, name: str, size: int, mode: int = 0o600, keep: bool = False) -> Segment:
+        """Create ``name`` with ``size`` zero bytes; the creator removes the name on close."""
+    @classmethod
+    def open(cls, name: str, read_only: bool = False) -> Segment:
+        """Open the existing segment ``name``."""
+    @property
+    def name(self) -> str:
+        """The segment's name."""
+    @property
+    def size(self) -> int:
+        """The size in bytes (also ``len(seg)``)."""
+    @property
+    def read_only(self) -> bool:
+        """Whether the segment was opened read-only (its buffers are then read-only)."""
+    @property
+    def is_creator(self) -> bool:
+        """Whether this handle created the segment and removes its name on close."""
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+    keep: bool
+    """Whether closing leaves the name in place (always ``True`` for openers)."""
+    def close(self) -> None:
+        """Unmap; remove the name if this handle created it. ``BufferError`` while views live."""
+    def __len__(self) -> int: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        t: type[BaseException] | None,
+        e: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> bool: ...
+
+@final
+class Loan(Buffer):
+    """Room for one message in shared memory; writable buffer; commits on a clean ``with`` exit."""
+
+    @property
+    def open(self) -> bool:
+        """Whether the loan is neither committed nor aborted."""
+    def commit(self, size: int | None = None) -> None:
+        """Publish the first ``size`` bytes (default all). ``BufferError`` while views live."""
+    def abort(self) -> None:
+        """Publish nothing. ``BufferError`` while views live."""
+    def __len__(self) -> int: ...
+    def __enter__(self) -> memoryview: ...
+    def __exit__(
+        self,
+        t: type[BaseException] | None,
+        e: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> bool: ...
+
+@final
+class Sample(Buffer):
+    """A received message read in place; read-only buffer; released by ``with``/:meth:`release`."""
+
+    @property
+    def held(self) -> bool:
+        """Whether the message is still held."""
+    @property
+    def seq(self) -> int | None:
+        """Broadcast sequence number; ``None`` for channel samples."""
+    def bytes(self) -> bytes:
+        """A copy of the message."""
+    def release(self) -> None:
+        """Give the memory back to the sender. ``BufferError`` while views live."""
+    def __len__(self) -> int: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        t: type[BaseException] | None,
+        e: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> bool: ...
+
+class Sender:
+    """Base class of :class:`shmkit.channel.Producer` and :class:`shmkit.broadcast.Publisher`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def max_message_len(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def loan(self, size: int, timeout: float | None = None) -> Loan:
+        """Borrow ``size`` bytes of room, waiting up to ``timeout`` s (None: forever)."""
+    def send(self, data: Buffer, timeout: float | None = None) -> None:
+        """Copy any C-contiguous buffer in as one message."""
+    def close(self) -> None:
+        """Close; the receiver sees ``Disconnected`` after draining."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class Receiver:
+    """Base class of :class:`shmkit.channel.Consumer` and :class:`shmkit.broadcast.Subscriber`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def recv(self, timeout: float | None = None) -> Sample:
+        """The next message, in place; waits up to ``timeout`` s (None: forever)."""
+    def recv_into(self, buffer: Buffer, timeout: float | None = None) -> int:
+        """Copy the next message into ``buffer`` (a bytearray is resized); returns its length."""
+    def close(self) -> None:
+        """Close; the sender sees ``Disconnected``."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class _Holder(TypedDict):
+    role: str
+    pid: int
+
+class Info(TypedDict):
+    name: str
+    size: int
+    kind: str
+    layout_version: int | None
+    creator_pid: int | None
+    creator_alive: bool | None
+    in_use: bool | None
+    holders: builtins.list[_Holder]
+    owner_uid: int | None
+    mode: int | None
+    modified: float | None
+
+def inspect(name: str) -> Info:
+    """What ``name`` is and who uses it."""
+
+def list(all: bool = False) -> builtins.list[Info]:  # noqa: A001
+    """The segments the OS can list, as :func:`inspect` dicts."""
+
+def remove(name: str) -> None:
+    """Remove the name ``name`` (mappings stay valid)."""
+

@@ -1,0 +1,41 @@
+//! The native part of the `shmkit` Python package (`shmkit._shmkit`): PyO3 bindings over the
+//! public API of the `shmkit` crate. The Python package (`python/shmkit/`) re-exports it
+//! with the exception classes, type stubs and the benchmark.
+//!
+//! Rules every binding follows:
+//! * blocking calls detach from the interpreter and wait in slices (`wait.rs`), so other
+//!   threads run and Ctrl-C raises `KeyboardInterrupt` within ~50 ms;
+//! * memory handed to Python through the buffer protocol stays mapped while any view of it
+//!   lives (`buffer.rs`), and giving it back to the protocol is refused while views live;
+//! * every `shmkit::Error` becomes its class in `shmkit._errors` (`errors.rs`).
+
+use pyo3::prelude::*;
+
+mod broadcast;
+mod buffer;
+mod channel;
+mod errors;
+mod rx;
+mod segment;
+mod sync;
+mod tx;
+mod wait;
+
+/// The native module `shmkit._shmkit`.
+#[pymodule]
+fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<segment::Segment>()?;
+    m.add_class::<tx::Sender>()?;
+    m.add_class::<tx::Loan>()?;
+    m.add_class::<rx::Receiver>()?;
+    m.add_class::<rx::Sample>()?;
+    m.add_function(wrap_pyfunction!(segment::remove, m)?)?;
+    m.add_function(wrap_pyfunction!(segment::inspect, m)?)?;
+    m.add_function(wrap_pyfunction!(segment::list, m)?)?;
+    m.add_submodule(&channel::module(py)?)?;
+    m.add_submodule(&broadcast::module(py)?)?;
+    m.add_submodule(&sync::module(py)?)?;
+    m.add("LAYOUT_VERSION", shmkit::inspect::LAYOUT_VERSION)?;
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! The receiving side of a channel or broadcast, and its samples, shared by `Consumer` and
+//! `Subscriber` (both extend the base class [`Receiver`]).
+//!
+//! A Rust sample borrows its consumer mutably, as a loan borrows its producer; the same
+//! arrangement as in `tx.rs` keeps the current sample next to the boxed consumer: the sample
+//! is dropped first, and every other use of the consumer goes through
+//! [`RxState::receiver`], which releases the current sample (or fails) first.
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::{PyByteArray, PyBytes, PyTuple};
+
+use shmkit::channel::{self, broadcast};
+
+use crate::buffer::{self, Exports};
+use crate::errors::{views_alive, Fail};
+use crate::wait::{blocking, Slice, Wait};
+
+/// The Rust receiving side.
+pub(crate) enum RustReceiver {
+    Channel(channel::Consumer),
+    Broadcast(broadcast::Subscriber),
+}
+
+/// A Rust sample of either kind.
+enum RawSample<'a> {
+    Channel(channel::Sample<'a>),
+    Broadcast(broadcast::Sample<'a>),
+}
+
+impl RawSample<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            RawSample::Channel(s) => s,
+            RawSample::Broadcast(s) => s,
+        }
+    }
+
+    fn seq(&self) -> Option<u64> {
+        match self {
+            RawSample::Channel(_) => None,
+            RawSample::Broadcast(s) => Some(s.seq()),
+        }
+    }
+}
+
+impl RustReceiver {
+    fn recv(&mut self, slice: Slice) -> shmkit::Result<RawSample<'_>> {
+        Ok(match (self, slice) {
+            (RustReceiver::Channel(c), None) => RawSample::Channel(c.try_recv()?),
+            (RustReceiver::Channel(c), Some(d)) => RawSample::Channel(c.recv_timeout(d)?),
+            (RustReceiver::Broadcast(s), None) => RawSample::Broadcast(s.try_recv()?),
+            (RustReceiver::Broadcast(s), Some(d)) => RawSample::Broadcast(s.recv_timeout(d)?),
+        })
+    }
+}
+
+/// The sample being read.
+struct Current {
+    id: u64,
+    sample: RawSample<'static>,
+    exports: Exports,
+}
+
+/// A receiver and its current sample (see the module docs).
+pub(crate) struct RxState {
+    /// Borrows `*receiver`: declared (and dropped) first.
+    current: Option<Current>,
+    /// `Box::into_raw` of the receiver; `None` once closed.
+    receiver: Option<NonNull<RustReceiver>>,
+    next_id: u64,
+}
+
+// SAFETY: the consumer and subscriber are `Send`; the raw pointers (the box, and inside the
+// samples) point into memory this state owns, and nothing in it is tied to a thread.
+unsafe impl Send for RxState {}
+
+impl Drop for RxState {
+    fn drop(&mut self) {
+        self.current = None;
+        if let Some(p) = self.receiver.take() {
+            // SAFETY: made by `Box::into_raw`-like leak in `RxShared::new`, freed only here
+            // or in `close`, which takes it out; no sample borrows it any more.
+            drop(unsafe { Box::from_raw(p.as_ptr()) });
+        }
+    }
+}
+
+/// What `recv` hands to Python about a sample: id, address, length, seq, export count.
+type Received = (u64, usize, usize, Option<u64>, Exports);
+
+impl RxState {
+    /// Releases the current sample, which must have no live views.
+    fn release(&mut self) -> Result<(), Fail> {
+        if let Some(cur) = &self.current {
+            let n = cur.exports.live();
+            if n > 0 {
+                return Err(views_alive("the previous sample", n).into());
+            }
+        }
+        self.current = None;
+        Ok(())
+    }
+
+    /// The receiver, after releasing the current sample (see the module docs).
+    fn receiver(&mut self) -> Result<&mut RustReceiver, Fail> {
+        self.release()?;
+        let p = self.receiver.ok_or_else(closed)?;
+        // SAFETY: no sample is current, so no other reference to the receiver exists; the
+        // box lives while `self` does, and the borrow is tied to `&mut self`.
+        Ok(unsafe { &mut *p.as_ptr() })
+    }
+
+    /// Receives the next message in place.
+    fn start(&mut self, slice: Slice) -> Result<Received, Fail> {
+        self.receiver()?;
+        let p = self.receiver.ok_or_else(closed)?;
+        // SAFETY: as in `receiver`; the sample's lifetime is extended to 'static, sound
+        // because it is stored in `current`, dropped before the box is freed, and
+        // `receiver()` releases it before anything else uses the receiver.
+        let receiver: &'static mut RustReceiver = unsafe { &mut *p.as_ptr() };
+        let sample = receiver.recv(slice)?;
+        let bytes = sample.bytes();
+        let (addr, len, seq) = (bytes.as_ptr() as usize, bytes.len(), sample.seq());
+        let id = self.next_id;
+        self.next_id += 1;
+        let exports = Exports::default();
+        self.current = Some(Current {
+            id,
+            sample,
+            exports: exports.clone(),
+        });
+        Ok((id, addr, len, seq, exports))
+    }
+
+    fn sample(&self, id: u64) -> Option<&Current> {
+        self.current.as_ref().filter(|c| c.id == id)
+    }
+}
+
+fn closed() -> PyErr {
+    PyValueError::new_err("the receiver is closed")
+}
+
+fn released() -> PyErr {
+    PyValueError::new_err("the sample was released (copy it with .bytes() to keep it)")
+}
+
+/// What a `Receiver` object and its samples share.
+pub(crate) struct RxShared {
+    state: Mutex<RxState>,
+    /// Views of any sample of this receiver: the mapping stays while there are any.
+    exports: Exports,
+}
+
+impl RxShared {
+    pub(crate) fn new(receiver: RustReceiver) -> Arc<RxShared> {
+        Arc::new(RxShared {
+            state: Mutex::new(RxState {
+                current: None,
+                receiver: Some(NonNull::from(Box::leak(Box::new(receiver)))),
+                next_id: 0,
+            }),
+            exports: Exports::default(),
+        })
+    }
+
+    fn lock<'a>(&'a self, py: Python<'_>) -> MutexGuard<'a, RxState> {
+        self.state
+            .lock_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_detached(&self) -> MutexGuard<'_, RxState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the receiver (releasing a sample without views first).
+    pub(crate) fn with<T>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut RustReceiver) -> T,
+    ) -> PyResult<T> {
+        let mut st = self.lock(py);
+        Ok(f(st.receiver()?))
+    }
+}
+
+/// The receiving side of a channel (`Consumer`) or broadcast (`Subscriber`).
+///
+/// One sample at a time: ``recv`` releases the previous sample first, and raises
+/// ``BufferError`` if views of it are still alive. Handles may be shared between threads.
+#[pyclass(module = "shmkit", subclass, frozen)]
+pub(crate) struct Receiver {
+    pub(crate) core: Arc<RxShared>,
+    pub(crate) name: String,
+}
+
+#[pymethods]
+impl Receiver {
+    /// The channel's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the receiver is closed.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        self.core.lock(py).receiver.is_none()
+    }
+
+    /// Receives the next message, read in place: a :class:`Sample`. Waits up to ``timeout``
+    /// seconds (``None``: forever, ``0``: not at all).
+    ///
+    /// Raises ``Timeout``, ``Disconnected`` once the sender is gone and everything it
+    /// committed was received, ``Lagged`` (broadcast, overwrite policy), or ``BufferError``
+    /// if the previous sample still has live views.
+    #[pyo3(signature = (timeout=None))]
+    fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<Sample>> {
+        let wait = Wait::from_timeout(timeout)?;
+        let core = &self.core;
+        let (id, addr, len, seq, exports) =
+            blocking(py, wait, |slice| core.lock_detached().start(slice))?;
+        Py::new(
+            py,
+            Sample {
+                core: core.clone(),
+                id,
+                addr,
+                len,
+                seq,
+                exports,
+            },
+        )
+    }
+
+    /// Receives the next message into ``buffer`` and returns its length. A ``bytearray`` is
+    /// resized to the message; any other writable buffer must be large enough (else
+    /// ``ValueError``, and the message is discarded). Copies: the sender may reuse the
+    /// memory at once.
+    #[pyo3(signature = (buffer, timeout=None))]
+    fn recv_into(
+        &self,
+        py: Python<'_>,
+        buffer: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<usize> {
+        let wait = Wait::from_timeout(timeout)?;
+        let core = &self.core;
+        let (id, src, len, _, _) = blocking(py, wait, |slice| core.lock_detached().start(slice))?;
+        let target = || -> PyResult<_> {
+            if let Ok(ba) = buffer.cast::<PyByteArray>() {
+                ba.resize(len)?;
+            }
+            let (out, dst, room) = buffer::output(buffer)?;
+            if room < len {
+                return Err(PyValueError::new_err(format!(
+                    "the message has {len} bytes, the buffer only {room}"
+                )));
+            }
+            Ok((out, dst))
+        };
+        let (out, dst) = match target() {
+            Ok(t) => t,
+            Err(e) => {
+                // The message cannot be delivered here: discard it, as documented.
+                let mut st = core.lock(py);
+                if st.sample(id).is_some() {
+                    st.release()?;
+                }
+                return Err(e);
+            }
+        };
+        py.detach(|| {
+            let st = core.lock_detached();
+            if st.sample(id).is_some() {
+                // SAFETY: the sample is current, so its `len` bytes at `src` are mapped and
+                // held for this consumer (the producer keeps off them); `dst` is the exported
+                // buffer `out`, at least `len` bytes, private to this process.
+                unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len) };
+            }
+        });
+        out.release(py);
+        let mut st = core.lock(py);
+        if st.sample(id).is_none() {
+            return Err(released());
+        }
+        st.release()?;
+        Ok(len)
+    }
+
+    /// Closes the receiver (the sender sees ``Disconnected``). Raises ``BufferError`` while
+    /// views of a sample are alive. Closing twice is allowed.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let n = self.core.exports.live();
+        if n > 0 {
+            return Err(views_alive("a sample of this receiver", n));
+        }
+        let mut st = self.core.lock(py);
+        st.release()?;
+        if let Some(p) = st.receiver.take() {
+            // SAFETY: as in `RxState::drop`: no sample is current, and the pointer was taken
+            // out of the state, so nothing can use it again.
+            drop(unsafe { Box::from_raw(p.as_ptr()) });
+        }
+        Ok(())
+    }
+
+    /// Enters a `with` block (see the class docs for what leaving it does).
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Leaves a `with` block.
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+}
+
+/// A received message, read in place from shared memory (``Consumer.recv``,
+/// ``Subscriber.recv``).
+///
+/// Supports the buffer protocol (read-only): ``memoryview(sample)``,
+/// ``numpy.frombuffer(sample, dtype)`` see the message without copying. Release it with
+/// :meth:`release` or a ``with`` block (or let the next ``recv``, or its garbage
+/// collection, do it); views must be gone by then, or ``BufferError`` is raised and the
+/// message stays held. :meth:`bytes` copies.
+#[pyclass(module = "shmkit", frozen)]
+pub(crate) struct Sample {
+    core: Arc<RxShared>,
+    id: u64,
+    addr: usize,
+    len: usize,
+    seq: Option<u64>,
+    exports: Exports,
+}
+
+impl Drop for Sample {
+    /// A sample object that goes away releases its message (no view can be alive: each
+    /// holds a reference to this object), so the sender can reuse its memory.
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let mut st = self.core.lock(py);
+            if st.sample(self.id).is_some() {
+                st.current = None;
+            }
+        });
+    }
+}
+
+#[pymethods]
+impl Sample {
+    /// A copy of the message.
+    fn bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let st = self.core.lock(py);
+        let cur = st.sample(self.id).ok_or_else(released)?;
+        Ok(PyBytes::new(py, cur.sample.bytes()))
+    }
+
+    /// Releases the message, so the sender can reuse its memory. Raises ``BufferError``
+    /// while views are alive. Releasing twice is allowed.
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        let mut st = self.core.lock(py);
+        if st.sample(self.id).is_some() {
+            st.release()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the message is still held (not released).
+    #[getter]
+    fn held(&self, py: Python<'_>) -> bool {
+        self.core.lock(py).sample(self.id).is_some()
+    }
+
+    /// The broadcast sequence number (how many messages were published before this one);
+    /// ``None`` for channel samples.
+    #[getter]
+    fn seq(&self) -> Option<u64> {
+        self.seq
+    }
+
+    /// The size in bytes.
+    fn __len__(&self) -> usize {
+        self.len
+    }
+
+    /// # Safety
+    ///
+    /// Called by the interpreter with its `Py_buffer`.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: std::ffi::c_int,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let st = this.core.lock(slf.py());
+        if st.sample(this.id).is_none() {
+            return Err(PyBufferError::new_err(
+                "the sample was released (copy it with .bytes() to keep it)",
+            ));
+        }
+        // SAFETY: the sample is current, so its bytes are mapped and held (the sender keeps
+        // off them); they stay so while the export lives: the view holds this object, which
+        // holds the state, and neither the sample nor the receiver is released while the
+        // export is counted. Read-only: the consumer must not write a message.
+        unsafe {
+            buffer::export(
+                view,
+                flags,
+                slf.as_any(),
+                (this.addr as *mut u8, this.len),
+                true,
+                &[&this.exports, &this.core.exports],
+            )
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the interpreter for a buffer `__getbuffer__` filled.
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.exports.released();
+        self.core.exports.released();
+    }
+
+    /// Enters a `with` block (see the class docs for what leaving it does).
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Releases the sample. With views still alive, a clean exit raises ``BufferError``;
+    /// after an exception the sample stays held (the next ``recv`` releases it).
+    #[pyo3(signature = (exc_type, _exc=None, _tb=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let clean = exc_type.is_none_or(|t| t.is_none());
+        if clean || self.exports.live() == 0 {
+            self.release(py)?;
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,560 @@
+//! `shmkit.sync`: the robust `Mutex`, `Event` and `Semaphore`, with the shapes of
+//! `threading.Lock`, `threading.Event` and `threading.Semaphore`.
+
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::thread::{self, ThreadId};
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::{PyTuple, PyType};
+
+use shmkit::sync::{self as rsync, LockError, Reset};
+
+use crate::errors::{self, to_py, Fail};
+use crate::wait::{blocking, Wait};
+
+/// An object that `close()` can drop while other threads wait on a clone of it.
+struct Handle<T>(StdMutex<Option<Arc<T>>>);
+
+impl<T> Handle<T> {
+    fn new(t: T) -> Self {
+        Handle(StdMutex::new(Some(Arc::new(t))))
+    }
+
+    fn get(&self, py: Python<'_>) -> PyResult<Arc<T>> {
+        self.0
+            .lock_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| PyValueError::new_err("the object is closed"))
+    }
+
+    fn close(&self, py: Python<'_>) {
+        self.0
+            .lock_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+/// `blocking` + `timeout` of `threading`'s `acquire`, as a wait.
+fn acquire_wait(blocking: bool, timeout: Option<f64>) -> PyResult<Wait> {
+    match (blocking, timeout) {
+        (false, Some(_)) => Err(PyValueError::new_err(
+            "can't specify a timeout for a non-blocking call",
+        )),
+        (false, None) => Ok(Wait::Try),
+        // threading's "no timeout" is -1.
+        (true, Some(-1.0)) => Ok(Wait::Forever),
+        (true, t) => Wait::from_timeout(t),
+    }
+}
+
+/// `Ok(true)` for done, `Ok(false)` for a timeout (or busy object), else the error.
+fn done_or_timeout(r: PyResult<()>, py: Python<'_>) -> PyResult<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_instance(py, errors::class(py, "Timeout")?.as_any()) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A held lock: the guard borrows the Rust mutex kept alive by `_mutex`.
+struct Held {
+    /// Borrows `*_mutex`: declared (and dropped) first; `None` once unlocked.
+    guard: Option<rsync::MutexGuard<'static>>,
+    _mutex: Arc<rsync::Mutex>,
+    thread: ThreadId,
+}
+
+// SAFETY: a guard must be dropped on the thread that locked; `Held` is created on that
+// thread, is only unlocked there (every unlock path checks `thread`), and `Drop` leaks the
+// guard instead when another thread drops it (shmkit then leaks the mapping, its documented
+// answer to a leaked guard). The guard is `!Send` for that reason only.
+unsafe impl Send for Held {}
+
+impl Held {
+    fn mine(&self) -> bool {
+        self.thread == thread::current().id()
+    }
+
+    fn guard(&self) -> &rsync::MutexGuard<'static> {
+        self.guard
+            .as_ref()
+            .expect("a Held always has its guard until dropped")
+    }
+
+    /// Unlocks (on the locking thread, which the caller checked), plainly or unrepaired.
+    fn unlock(mut self, unrepaired: bool) {
+        if let Some(g) = self.guard.take() {
+            if unrepaired {
+                g.unlock_unrepaired();
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(g) = self.guard.take() {
+            if self.mine() {
+                drop(g);
+            } else {
+                // Not the locking thread: leak it (see the `Send` note).
+                std::mem::forget(g);
+            }
+        }
+    }
+}
+
+/// A mutex that processes find by name and that survives its holder being killed.
+///
+/// Shaped like ``threading.Lock``: :meth:`acquire` / :meth:`release`, and ``with mutex:``.
+/// The thread that acquired must release. If the previous holder died holding it,
+/// :meth:`acquire` raises :class:`shmkit.OwnerDied` **with the lock held**: repair the
+/// shared state, call :meth:`make_consistent`, then :meth:`release`.
+#[pyclass(module = "shmkit.sync", frozen)]
+pub(crate) struct Mutex {
+    handle: Handle<rsync::Mutex>,
+    held: StdMutex<Option<Held>>,
+    name: String,
+    creator: bool,
+}
+
+impl Mutex {
+    fn wrap(m: shmkit::Result<rsync::Mutex>) -> PyResult<Mutex> {
+        let m = m.map_err(to_py)?;
+        Ok(Mutex {
+            name: m.name().to_owned(),
+            creator: m.is_creator(),
+            handle: Handle::new(m),
+            held: StdMutex::new(None),
+        })
+    }
+
+    fn with_held<T>(&self, py: Python<'_>, f: impl FnOnce(&mut Option<Held>) -> T) -> T {
+        f(&mut self
+            .held
+            .lock_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn take_mine(&self, py: Python<'_>) -> PyResult<Held> {
+        self.with_held(py, |h| match h {
+            Some(held) if held.mine() => Ok(h.take().expect("checked")),
+            Some(_) => Err(PyRuntimeError::new_err(
+                "the mutex is held by another thread of this process",
+            )),
+            None => Err(PyRuntimeError::new_err(
+                "release of an unheld shmkit.sync.Mutex",
+            )),
+        })
+    }
+}
+
+#[pymethods]
+impl Mutex {
+    /// Creates the mutex ``name``; the creator removes the name when closed, unless ``keep``.
+    #[classmethod]
+    #[pyo3(signature = (name, *, mode=0o600, keep=false))]
+    fn create(_cls: &Bound<'_, PyType>, name: &str, mode: u32, keep: bool) -> PyResult<Mutex> {
+        Mutex::wrap(rsync::Mutex::options().mode(mode).keep(keep).create(name))
+    }
+
+    /// Opens the existing mutex ``name``.
+    #[classmethod]
+    fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Mutex> {
+        Mutex::wrap(rsync::Mutex::open(name))
+    }
+
+    /// Opens the mutex ``name``, creating it if it does not exist.
+    #[classmethod]
+    #[pyo3(signature = (name, *, mode=0o600, keep=false))]
+    fn open_or_create(
+        _cls: &Bound<'_, PyType>,
+        name: &str,
+        mode: u32,
+        keep: bool,
+    ) -> PyResult<Mutex> {
+        Mutex::wrap(
+            rsync::Mutex::options()
+                .mode(mode)
+                .keep(keep)
+                .open_or_create(name),
+        )
+    }
+
+    /// The mutex's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this handle created the mutex.
+    #[getter]
+    fn is_creator(&self) -> bool {
+        self.creator
+    }
+
+    /// Acquires the mutex, waiting up to ``timeout`` seconds (``None`` or ``-1``: forever);
+    /// ``blocking=False`` does not wait. Returns whether it was acquired.
+    ///
+    /// Raises ``OwnerDied`` (lock held: repair, :meth:`make_consistent`, :meth:`release`),
+    /// ``Unrecoverable``, or ``Deadlock`` if this thread holds it already.
+    #[pyo3(signature = (blocking=true, timeout=None))]
+    fn acquire(slf: Bound<'_, Self>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        let py = slf.py();
+        let this = slf.get();
+        let wait = acquire_wait(blocking, timeout)?;
+        if this.with_held(py, |h| h.as_ref().is_some_and(Held::mine)) {
+            return Err(to_py(shmkit::Error::Deadlock {
+                name: this.name.clone(),
+            }));
+        }
+        let m = this.handle.get(py)?;
+        let r = crate::wait::blocking(py, wait, |slice| {
+            // SAFETY: the guard borrows the mutex in the Arc's allocation, which `Held` keeps
+            // alive (a clone) and drops after the guard; the 'static lifetime never escapes
+            // `Held`.
+            let m2: &'static rsync::Mutex = unsafe { &*Arc::as_ptr(&m) };
+            let r = match slice {
+                None => m2.try_lock(),
+                Some(d) => m2.lock_timeout(d),
+            };
+            let (guard, died) = match r {
+                Ok(g) => (g, false),
+                Err(LockError::OwnerDied(g)) => (g, true),
+                Err(LockError::Other(e)) => return Err(Fail::Shm(e)),
+            };
+            let held = Held {
+                guard: Some(guard),
+                _mutex: m.clone(),
+                thread: thread::current().id(),
+            };
+            Ok((held, died))
+        });
+        let (held, died) = match r {
+            Ok(x) => x,
+            Err(e) if e.is_instance(py, errors::class(py, "Timeout")?.as_any()) => {
+                return Ok(false)
+            }
+            Err(e) => return Err(e),
+        };
+        this.with_held(py, |h| *h = Some(held));
+        if died {
+            let err = to_py(shmkit::Error::OwnerDied {
+                name: this.name.clone(),
+            });
+            err.value(py).setattr("mutex", &slf)?;
+            return Err(err);
+        }
+        Ok(true)
+    }
+
+    /// Releases the mutex (from the thread that acquired it). After an owner death that was
+    /// not repaired (:meth:`make_consistent`), this makes the mutex unrecoverable for
+    /// everyone; see :meth:`unlock_unrepaired`.
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        let held = self.take_mine(py)?;
+        held.unlock(false);
+        Ok(())
+    }
+
+    /// Declares the protected state repaired after an owner death (the lock stays held).
+    fn make_consistent(&self, py: Python<'_>) -> PyResult<()> {
+        self.with_held(py, |h| match h {
+            Some(held) if held.mine() => {
+                held.guard().make_consistent();
+                Ok(())
+            }
+            _ => Err(PyRuntimeError::new_err(
+                "this thread does not hold the mutex",
+            )),
+        })
+    }
+
+    /// Releases without repairing after an owner death: the next holder gets ``OwnerDied``.
+    fn unlock_unrepaired(&self, py: Python<'_>) -> PyResult<()> {
+        let held = self.take_mine(py)?;
+        held.unlock(true);
+        Ok(())
+    }
+
+    /// Whether this thread holds the mutex after an owner death not repaired yet.
+    #[getter]
+    fn needs_repair(&self, py: Python<'_>) -> bool {
+        self.with_held(py, |h| {
+            h.as_ref()
+                .is_some_and(|held| held.mine() && held.guard().needs_repair())
+        })
+    }
+
+    /// Whether this handle holds the mutex (in any thread).
+    fn locked(&self, py: Python<'_>) -> bool {
+        self.with_held(py, |h| h.is_some())
+    }
+
+    /// Closes the handle (a creator removes the name). Raises ``RuntimeError`` while held.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if self.locked(py) {
+            return Err(PyRuntimeError::new_err("cannot close a held mutex"));
+        }
+        self.handle.close(py);
+        Ok(())
+    }
+
+    /// Enters a `with` block (see the class docs for what leaving it does).
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        Mutex::acquire(slf.clone(), true, None)?;
+        Ok(slf)
+    }
+
+    /// Leaves a `with` block.
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.release(py)?;
+        Ok(false)
+    }
+
+    /// A short description for the REPL.
+    fn __repr__(&self) -> String {
+        format!("<shmkit.sync.Mutex {:?}>", self.name)
+    }
+}
+
+/// A named event: one process sets it, others wait for it (``threading.Event``'s shape).
+///
+/// ``auto_reset=True`` lets one waiter pass per :meth:`set` and resets the event.
+#[pyclass(module = "shmkit.sync", frozen)]
+pub(crate) struct Event {
+    handle: Handle<rsync::Event>,
+    name: String,
+    creator: bool,
+}
+
+impl Event {
+    fn wrap(e: shmkit::Result<rsync::Event>) -> PyResult<Event> {
+        let e = e.map_err(to_py)?;
+        Ok(Event {
+            name: e.name().to_owned(),
+            creator: e.is_creator(),
+            handle: Handle::new(e),
+        })
+    }
+}
+
+#[pymethods]
+impl Event {
+    /// Creates the event ``name`` (not set).
+    #[classmethod]
+    #[pyo3(signature = (name, *, auto_reset=false, mode=0o600, keep=false))]
+    fn create(
+        _cls: &Bound<'_, PyType>,
+        name: &str,
+        auto_reset: bool,
+        mode: u32,
+        keep: bool,
+    ) -> PyResult<Event> {
+        let reset = if auto_reset {
+            Reset::Auto
+        } else {
+            Reset::Manual
+        };
+        Event::wrap(
+            rsync::Event::options()
+                .reset(reset)
+                .mode(mode)
+                .keep(keep)
+                .create(name),
+        )
+    }
+
+    /// Opens the existing event ``name``.
+    #[classmethod]
+    fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Event> {
+        Event::wrap(rsync::Event::open(name))
+    }
+
+    /// The event's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this handle created the event.
+    #[getter]
+    fn is_creator(&self) -> bool {
+        self.creator
+    }
+
+    /// Whether the event resets itself when a waiter passes.
+    #[getter]
+    fn auto_reset(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.handle.get(py)?.reset_mode() == Reset::Auto)
+    }
+
+    /// Sets the event, waking waiters (one, if ``auto_reset``).
+    fn set(&self, py: Python<'_>) -> PyResult<()> {
+        self.handle.get(py)?.set().map_err(to_py)
+    }
+
+    /// Clears the event.
+    fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        self.handle.get(py)?.reset();
+        Ok(())
+    }
+
+    /// Whether the event is set.
+    fn is_set(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.handle.get(py)?.is_set())
+    }
+
+    /// Waits until the event is set, up to ``timeout`` seconds (``None``: forever). Returns
+    /// whether it was set.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let e = self.handle.get(py)?;
+        let r = blocking(py, Wait::from_timeout(timeout)?, |slice| {
+            Ok(match slice {
+                None => e.try_wait(),
+                Some(d) => e.wait_timeout(d),
+            }?)
+        });
+        done_or_timeout(r, py)
+    }
+
+    /// Closes the handle (a creator removes the name).
+    fn close(&self, py: Python<'_>) {
+        self.handle.close(py);
+    }
+
+    /// A short description for the REPL.
+    fn __repr__(&self) -> String {
+        format!("<shmkit.sync.Event {:?}>", self.name)
+    }
+}
+
+/// A named counting semaphore (``threading.Semaphore``'s shape; ``with sem:`` acquires).
+#[pyclass(module = "shmkit.sync", frozen)]
+pub(crate) struct Semaphore {
+    handle: Handle<rsync::Semaphore>,
+    name: String,
+    creator: bool,
+}
+
+impl Semaphore {
+    fn wrap(s: shmkit::Result<rsync::Semaphore>) -> PyResult<Semaphore> {
+        let s = s.map_err(to_py)?;
+        Ok(Semaphore {
+            name: s.name().to_owned(),
+            creator: s.is_creator(),
+            handle: Handle::new(s),
+        })
+    }
+}
+
+#[pymethods]
+impl Semaphore {
+    /// Creates the semaphore ``name`` with ``value`` permits, at most ``max``.
+    #[classmethod]
+    #[pyo3(signature = (name, value=0, *, max=u32::MAX, mode=0o600, keep=false))]
+    fn create(
+        _cls: &Bound<'_, PyType>,
+        name: &str,
+        value: u32,
+        max: u32,
+        mode: u32,
+        keep: bool,
+    ) -> PyResult<Semaphore> {
+        Semaphore::wrap(
+            rsync::Semaphore::options()
+                .initial(value)
+                .max(max)
+                .mode(mode)
+                .keep(keep)
+                .create(name),
+        )
+    }
+
+    /// Opens the existing semaphore ``name``.
+    #[classmethod]
+    fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Semaphore> {
+        Semaphore::wrap(rsync::Semaphore::open(name))
+    }
+
+    /// The semaphore's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this handle created the semaphore.
+    #[getter]
+    fn is_creator(&self) -> bool {
+        self.creator
+    }
+
+    /// The permits available now.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<u32> {
+        Ok(self.handle.get(py)?.value())
+    }
+
+    /// The maximum count.
+    #[getter]
+    fn max(&self, py: Python<'_>) -> PyResult<u32> {
+        Ok(self.handle.get(py)?.max())
+    }
+
+    /// Takes a permit, waiting up to ``timeout`` seconds (``None`` or ``-1``: forever);
+    /// ``blocking=False`` does not wait. Returns whether a permit was taken.
+    #[pyo3(signature = (blocking=true, timeout=None))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        let s = self.handle.get(py)?;
+        let r = crate::wait::blocking(py, acquire_wait(blocking, timeout)?, |slice| {
+            Ok(match slice {
+                None => s.try_wait(),
+                Some(d) => s.wait_timeout(d),
+            }?)
+        });
+        done_or_timeout(r, py)
+    }
+
+    /// Gives a permit back (``Full`` at the maximum).
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        self.handle.get(py)?.post().map_err(to_py)
+    }
+
+    /// Closes the handle (a creator removes the name).
+    fn close(&self, py: Python<'_>) {
+        self.handle.close(py);
+    }
+
+    /// Enters a `with` block (see the class docs for what leaving it does).
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().acquire(slf.py(), true, None)?;
+        Ok(slf)
+    }
+
+    /// Leaves a `with` block.
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.release(py)?;
+        Ok(false)
+    }
+
+    /// A short description for the REPL.
+    fn __repr__(&self) -> String {
+        format!("<shmkit.sync.Semaphore {:?}>", self.name)
+    }
+}
+
+/// Builds the `sync` submodule.
+pub(crate) fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let m = PyModule::new(py, "sync")?;
+    m.add_class::<Mutex>()?;
+    m.add_class::<Event>()?;
+    m.add_class::<Semaphore>()?;
+    Ok(m)
+}

@@ -1,0 +1,520 @@
+//! The sending side of a channel or broadcast, and its loans, shared by `Producer` and
+//! `Publisher` (both extend the base class [`Sender`]).
+//!
+//! # The self-borrowing loan
+//!
+//! A Rust loan (`channel::Loan<'a>`) mutably borrows its producer, but a Python `Loan` is an
+//! object of its own, committed later. So the producer lives in a heap box owned by
+//! [`TxState`] (a raw pointer, freed in `Drop`), and the current loan is kept next to it
+//! with its lifetime extended to `'static`. That is sound because (1) the box does not move
+//! or die before the loan: `TxState` drops the loan first, and the producer only when no
+//! loan is current; (2) nothing else touches the producer while a loan is current: every
+//! use goes through [`TxState::sender`], which ends the current loan (or fails) first.
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::PyMemoryView;
+
+use shmkit::channel::{self, broadcast};
+
+use crate::buffer::{self, Exports};
+use crate::errors::{views_alive, Fail};
+use crate::wait::{blocking, Slice, Wait};
+
+/// The Rust sending side.
+pub(crate) enum RustSender {
+    Channel(channel::Producer),
+    Broadcast(broadcast::Publisher),
+}
+
+/// A Rust loan of either kind.
+enum RawLoan<'a> {
+    Channel(channel::Loan<'a>),
+    Broadcast(broadcast::Loan<'a>),
+}
+
+impl RawLoan<'_> {
+    fn bytes(&mut self) -> &mut [u8] {
+        match self {
+            RawLoan::Channel(l) => l,
+            RawLoan::Broadcast(l) => l,
+        }
+    }
+
+    fn commit(self, len: Option<usize>) {
+        match self {
+            RawLoan::Channel(mut l) => {
+                if let Some(n) = len {
+                    l.truncate(n);
+                }
+                l.commit();
+            }
+            RawLoan::Broadcast(mut l) => {
+                if let Some(n) = len {
+                    l.truncate(n);
+                }
+                l.commit();
+            }
+        }
+    }
+}
+
+impl RustSender {
+    fn loan(&mut self, len: usize, slice: Slice) -> shmkit::Result<RawLoan<'_>> {
+        Ok(match (self, slice) {
+            (RustSender::Channel(p), None) => RawLoan::Channel(p.try_loan(len)?),
+            (RustSender::Channel(p), Some(d)) => RawLoan::Channel(p.loan_timeout(len, d)?),
+            (RustSender::Broadcast(p), None) => RawLoan::Broadcast(p.try_loan(len)?),
+            (RustSender::Broadcast(p), Some(d)) => RawLoan::Broadcast(p.loan_timeout(len, d)?),
+        })
+    }
+
+    pub(crate) fn max_message_len(&self) -> usize {
+        match self {
+            RustSender::Channel(p) => p.max_message_len(),
+            RustSender::Broadcast(p) => p.max_message_len(),
+        }
+    }
+}
+
+/// The loan being filled.
+struct Current {
+    id: u64,
+    loan: RawLoan<'static>,
+    exports: Exports,
+}
+
+/// A sender and its current loan (see the module docs).
+pub(crate) struct TxState {
+    /// Borrows `*sender`: declared (and dropped) first.
+    current: Option<Current>,
+    /// `Box::into_raw` of the sender; `None` once closed.
+    sender: Option<NonNull<RustSender>>,
+    next_id: u64,
+}
+
+// SAFETY: the producer and publisher are `Send`; the raw pointers (the box, and inside the
+// loans) point into memory this state owns, and nothing in it is tied to a thread.
+unsafe impl Send for TxState {}
+
+impl Drop for TxState {
+    fn drop(&mut self) {
+        self.current = None;
+        if let Some(p) = self.sender.take() {
+            // SAFETY: made by `Box::into_raw` in `TxShared::new`, freed only here or in
+            // `close`, which takes it out of `sender`; no loan borrows it any more.
+            drop(unsafe { Box::from_raw(p.as_ptr()) });
+        }
+    }
+}
+
+impl TxState {
+    /// Ends the current loan, which must have no live views; it publishes nothing.
+    fn abandon(&mut self) -> Result<(), Fail> {
+        if let Some(cur) = &self.current {
+            let n = cur.exports.live();
+            if n > 0 {
+                return Err(views_alive("the open loan", n).into());
+            }
+        }
+        self.current = None;
+        Ok(())
+    }
+
+    /// The sender, after ending a loan that has no views (see the module docs).
+    fn sender(&mut self) -> Result<&mut RustSender, Fail> {
+        self.abandon()?;
+        let p = self.sender.ok_or_else(closed)?;
+        // SAFETY: no loan is current, so no other reference to the sender exists, and the
+        // box lives while `self` does; the borrow is tied to `&mut self`.
+        Ok(unsafe { &mut *p.as_ptr() })
+    }
+
+    /// Starts a loan of `len` bytes: (id, address, length, its export count).
+    fn start(&mut self, len: usize, slice: Slice) -> Result<(u64, usize, Exports), Fail> {
+        self.sender()?;
+        let p = self.sender.ok_or_else(closed)?;
+        // SAFETY: as in `sender`; the loan's lifetime is extended to 'static, sound because
+        // it is stored in `current`, which is always dropped before the box is freed, and
+        // `sender()` ends it before anything else uses the sender (module docs).
+        let sender: &'static mut RustSender = unsafe { &mut *p.as_ptr() };
+        let mut loan = sender.loan(len, slice)?;
+        let addr = loan.bytes().as_mut_ptr() as usize;
+        let id = self.next_id;
+        self.next_id += 1;
+        let exports = Exports::default();
+        self.current = Some(Current {
+            id,
+            loan,
+            exports: exports.clone(),
+        });
+        Ok((id, addr, exports))
+    }
+
+    /// Takes the current loan if it is `id` and has no live views.
+    fn finish(&mut self, id: u64) -> PyResult<RawLoan<'static>> {
+        match &self.current {
+            Some(cur) if cur.id == id => {
+                let n = cur.exports.live();
+                if n > 0 {
+                    return Err(views_alive("the loan", n));
+                }
+            }
+            _ => {
+                return Err(PyValueError::new_err(
+                    "the loan is already committed or aborted",
+                ))
+            }
+        }
+        self.current.take().map(|c| c.loan).ok_or_else(closed)
+    }
+
+    /// Whether loan `id` is still open.
+    fn is_open(&self, id: u64) -> bool {
+        matches!(&self.current, Some(c) if c.id == id)
+    }
+}
+
+fn closed() -> PyErr {
+    PyValueError::new_err("the sender is closed")
+}
+
+/// What a `Sender` object and its loans share.
+pub(crate) struct TxShared {
+    state: Mutex<TxState>,
+    /// Views of any loan of this sender: the mapping stays while there are any.
+    exports: Exports,
+}
+
+impl Sender {
+    /// The base object of a `Producer` or `Publisher` wrapping `sender`.
+    pub(crate) fn new(name: String, sender: RustSender) -> Sender {
+        Sender {
+            name,
+            max_message_len: sender.max_message_len(),
+            core: TxShared::new(sender),
+        }
+    }
+}
+
+impl TxShared {
+    fn new(sender: RustSender) -> Arc<TxShared> {
+        Arc::new(TxShared {
+            state: Mutex::new(TxState {
+                current: None,
+                sender: Some(NonNull::from(Box::leak(Box::new(sender)))),
+                next_id: 0,
+            }),
+            exports: Exports::default(),
+        })
+    }
+
+    /// Locks the state with the interpreter attached (without deadlocking against it).
+    fn lock<'a>(&'a self, py: Python<'_>) -> MutexGuard<'a, TxState> {
+        self.state
+            .lock_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the state while detached.
+    fn lock_detached(&self) -> MutexGuard<'_, TxState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the sender; `RuntimeError` while a loan is open (the loan borrows it).
+    pub(crate) fn with<T>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut RustSender) -> T,
+    ) -> PyResult<T> {
+        let mut st = self.lock(py);
+        if st.current.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "not available while a loan is open: commit or abort it first",
+            ));
+        }
+        Ok(f(st.sender()?))
+    }
+}
+
+/// The sending side of a channel (`Producer`) or broadcast (`Publisher`).
+///
+/// Handles may be shared between threads: calls are serialised, and blocking calls release
+/// the interpreter while they wait.
+#[pyclass(module = "shmkit", subclass, frozen)]
+pub(crate) struct Sender {
+    pub(crate) core: Arc<TxShared>,
+    pub(crate) name: String,
+    pub(crate) max_message_len: usize,
+}
+
+#[pymethods]
+impl Sender {
+    /// The channel's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The largest message this channel accepts, in bytes.
+    #[getter]
+    fn max_message_len(&self) -> usize {
+        self.max_message_len
+    }
+
+    /// Whether the sender is closed.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        self.core.lock(py).sender.is_none()
+    }
+
+    /// Borrows room for a message of ``size`` bytes in shared memory, waiting for room up to
+    /// ``timeout`` seconds (``None``: forever, ``0``: not at all).
+    ///
+    /// Use it as a context manager: ``with tx.loan(n) as buf:`` gives a writable memoryview;
+    /// leaving the block normally publishes the message, leaving it with an exception
+    /// publishes nothing. Views made inside the block (``numpy.frombuffer(buf, ...)``) must
+    /// be gone when it ends, or leaving raises ``BufferError`` and publishes nothing.
+    ///
+    /// One loan at a time: a previous loan still open is abandoned (it publishes nothing),
+    /// or ``BufferError`` is raised if it has live views. Raises ``Timeout``,
+    /// ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over ``max_message_len``).
+    #[pyo3(signature = (size, timeout=None))]
+    fn loan(slf: Bound<'_, Self>, size: usize, timeout: Option<f64>) -> PyResult<Py<Loan>> {
+        let py = slf.py();
+        let core = slf.get().core.clone();
+        let wait = Wait::from_timeout(timeout)?;
+        let (id, addr, exports) =
+            blocking(py, wait, |slice| core.lock_detached().start(size, slice))?;
+        Py::new(
+            py,
+            Loan {
+                core,
+                id,
+                addr,
+                len: size,
+                exports,
+                view: Mutex::new(None),
+            },
+        )
+    }
+
+    /// Copies ``data`` (any C-contiguous buffer: bytes, bytearray, memoryview, numpy array)
+    /// into the channel as one message, waiting for room up to ``timeout`` seconds.
+    ///
+    /// Raises as :meth:`loan`.
+    #[pyo3(signature = (data, timeout=None))]
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
+        let (buf, src, len) = buffer::input(data)?;
+        let wait = Wait::from_timeout(timeout)?;
+        let core = &self.core;
+        blocking(py, wait, |slice| {
+            let mut st = core.lock_detached();
+            let mut loan = st.sender()?.loan(len, slice)?;
+            // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
+            // (and so allocated, and not resized) until after this call; the loan's bytes are
+            // this process's to write. (Another Python thread writing the object meanwhile
+            // makes the message's bytes a mix, as with any C extension that reads a buffer
+            // without the GIL.)
+            unsafe {
+                std::ptr::copy_nonoverlapping(src as *const u8, loan.bytes().as_mut_ptr(), len)
+            };
+            loan.commit(None);
+            Ok(())
+        })?;
+        buf.release(py);
+        Ok(())
+    }
+
+    /// Closes the sender: the receiving side sees ``Disconnected`` once it has received
+    /// everything. Raises ``BufferError`` while views of a loan are alive. Closing twice is
+    /// allowed.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let n = self.core.exports.live();
+        if n > 0 {
+            return Err(views_alive("a loan of this sender", n));
+        }
+        let mut st = self.core.lock(py);
+        st.abandon()?;
+        if let Some(p) = st.sender.take() {
+            // SAFETY: as in `TxState::drop`: no loan is current, and the pointer was taken out
+            // of the state, so nothing can use it again.
+            drop(unsafe { Box::from_raw(p.as_ptr()) });
+        }
+        Ok(())
+    }
+
+    /// Enters a `with` block (see the class docs for what leaving it does).
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Leaves a `with` block.
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+}
+
+/// Room for one message in shared memory, from ``Producer.loan`` / ``Publisher.loan``.
+///
+/// Supports the buffer protocol (writable). As a context manager it yields a memoryview and
+/// commits on a clean exit; or call :meth:`commit` / :meth:`abort` yourself.
+#[pyclass(module = "shmkit", frozen)]
+pub(crate) struct Loan {
+    core: Arc<TxShared>,
+    id: u64,
+    addr: usize,
+    len: usize,
+    exports: Exports,
+    /// The memoryview `__enter__` handed out, released by `__exit__`.
+    view: Mutex<Option<Py<PyAny>>>,
+}
+
+impl Loan {
+    fn end(&self, py: Python<'_>, commit: bool, len: Option<usize>) -> PyResult<()> {
+        if let Some(n) = len {
+            if n > self.len {
+                return Err(PyValueError::new_err(format!(
+                    "cannot commit {n} bytes of a {}-byte loan",
+                    self.len
+                )));
+            }
+        }
+        let loan = self.core.lock(py).finish(self.id)?;
+        if commit {
+            loan.commit(len);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Loan {
+    /// A loan object that goes away without a commit publishes nothing, as a Rust loan
+    /// dropped uncommitted (no view can be alive: each holds a reference to this object).
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let mut st = self.core.lock(py);
+            if st.is_open(self.id) {
+                st.current = None;
+            }
+        });
+    }
+}
+
+#[pymethods]
+impl Loan {
+    /// Publishes the message: its first ``size`` bytes (default: all of them).
+    ///
+    /// Raises ``BufferError`` while views of the loan are alive (the loan stays open), and
+    /// ``ValueError`` if it was already committed or aborted.
+    #[pyo3(signature = (size=None))]
+    fn commit(&self, py: Python<'_>, size: Option<usize>) -> PyResult<()> {
+        self.end(py, true, size)
+    }
+
+    /// Gives the room back without publishing anything. Raises as :meth:`commit`.
+    fn abort(&self, py: Python<'_>) -> PyResult<()> {
+        self.end(py, false, None)
+    }
+
+    /// Whether the loan is still open (neither committed nor aborted).
+    #[getter]
+    fn open(&self, py: Python<'_>) -> bool {
+        self.core.lock(py).is_open(self.id)
+    }
+
+    /// The size in bytes.
+    fn __len__(&self) -> usize {
+        self.len
+    }
+
+    /// # Safety
+    ///
+    /// Called by the interpreter with its `Py_buffer`.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: std::ffi::c_int,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let st = this.core.lock(slf.py());
+        if !st.is_open(this.id) {
+            return Err(PyBufferError::new_err(
+                "the loan is already committed or aborted",
+            ));
+        }
+        // SAFETY: the loan is open, so its bytes are mapped (the state owns the mapping) and
+        // this process's to write; they stay mapped while the export lives: the view holds
+        // this object, which holds the state, and the sender cannot close or end the loan
+        // while the export is counted.
+        unsafe {
+            buffer::export(
+                view,
+                flags,
+                slf.as_any(),
+                (this.addr as *mut u8, this.len),
+                false,
+                &[&this.exports, &this.core.exports],
+            )
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the interpreter for a buffer `__getbuffer__` filled.
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.exports.released();
+        self.core.exports.released();
+    }
+
+    /// Enters a `with` block (see the class docs for what leaving it does).
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyMemoryView>> {
+        let mv = PyMemoryView::from(slf.as_any())?;
+        *slf.get()
+            .view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(mv.clone().into_any().unbind());
+        Ok(mv)
+    }
+
+    /// Commits on a clean exit, aborts on an exception. With views still alive, a clean exit
+    /// raises ``BufferError`` (nothing is published, the loan stays open), and an exception
+    /// leaves the loan open for the next ``loan``/``send`` to abandon.
+    #[pyo3(signature = (exc_type, _exc=None, _tb=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let view = self
+            .view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let clean = exc_type.is_none_or(|t| t.is_none());
+        if let Some(v) = view {
+            // Fails while views of the memoryview (a numpy array) are alive.
+            if v.bind(py).call_method0("release").is_err() && clean {
+                return Err(views_alive(
+                    "the loan (nothing was published; it stays open)",
+                    self.exports.live(),
+                ));
+            }
+        }
+        match (clean, self.exports.live()) {
+            (true, _) => self.end(py, true, None)?,
+            (false, 0) => self.end(py, false, None)?,
+            (false, _) => {}
+        }
+        Ok(false)
+    }
+}
