@@ -89,6 +89,7 @@ mod liveness;
 pub mod name;
 mod object;
 pub mod segment;
+pub mod service;
 mod shm_atomic;
 pub mod sync;
 mod sys;

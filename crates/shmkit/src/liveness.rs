@@ -76,8 +76,13 @@ pub(crate) mod slot {
     pub(crate) const PRODUCER: u32 = 2;
     /// A channel's consumer.
     pub(crate) const CONSUMER: u32 = 3;
+    /// A service's server.
+    pub(crate) const SERVER: u32 = 4;
     /// Broadcast subscriber `i` is slot `SUBSCRIBER + i`.
     pub(crate) const SUBSCRIBER: u32 = 16;
+    /// Service client slot `i` is slot `CLIENT + i` (slots are bytes of one segment, and a
+    /// segment is either a broadcast or a service, so this range may be the subscribers').
+    pub(crate) const CLIENT: u32 = 16;
 }
 
 const GEN_MASK: u32 = (1 << 24) - 1;

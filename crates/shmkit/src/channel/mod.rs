@@ -70,7 +70,7 @@
 //! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitMode::BusyPoll`] for latency there.
 
 pub mod broadcast;
-mod fingerprint;
+pub(crate) mod fingerprint;
 mod layout;
 pub mod message;
 mod spsc;
