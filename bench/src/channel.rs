@@ -309,7 +309,11 @@ pub fn child(role: &str, args: &[String]) -> bool {
         }
         #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
         "iceoryx2-echo" => crate::iceoryx::echo(&args[0], &args[1]),
-        _ => return crate::broadcast::child(role, args) || crate::typed::child(role, args),
+        _ => {
+            return crate::broadcast::child(role, args)
+                || crate::typed::child(role, args)
+                || crate::service::child(role, args)
+        }
     }
     true
 }

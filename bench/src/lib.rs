@@ -16,6 +16,7 @@ mod iceoryx;
 #[cfg(target_os = "linux")]
 mod liveness;
 mod segment;
+mod service;
 mod stats;
 mod sync;
 mod typed;
@@ -42,7 +43,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -53,7 +54,9 @@ pub fn run(args: &[String]) -> ExitCode {
     for a in args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" | "broadcast" => benches.push(a),
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" => {
+                benches.push(a)
+            }
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -61,7 +64,14 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     if benches.is_empty() {
-        benches = vec!["segment", "sync", "latency", "throughput", "broadcast"];
+        benches = vec![
+            "segment",
+            "sync",
+            "latency",
+            "throughput",
+            "broadcast",
+            "service",
+        ];
     }
     let mut rows = Vec::new();
     for b in benches {
@@ -72,6 +82,7 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             "latency" => rows.extend(channel::latency(quick)),
             "throughput" => rows.extend(channel::throughput(quick)),
+            "service" => rows.extend(service::table(quick)),
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
                 rows.extend(broadcast::broadcast_1mib_table(quick));
@@ -133,6 +144,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 channel::TPUT_TITLES[1],
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
+                (service::BENCH, service::TITLE),
             ],
         )?;
     }

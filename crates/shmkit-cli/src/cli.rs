@@ -168,8 +168,8 @@ pub enum Command {
         /// ratio, bytes, gib_per_s}.
         #[arg(long)]
         json: bool,
-        /// Which tables (default all): segment, sync, latency, throughput, broadcast.
-        #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast"])]
+        /// Which tables (default all): segment, sync, latency, throughput, broadcast, service.
+        #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast", "service"])]
         tables: Vec<String>,
     },
     /// The classic two-process scenario, narrated: a server creates a segment and writes a

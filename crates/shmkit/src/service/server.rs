@@ -148,7 +148,8 @@ pub(super) fn serve(o: &Options, name: &str, types: Option<&Types>) -> Result<Se
     });
     let (obj, (claim, bell, requests, responses), epoch, remove) = match created {
         Ok((obj, parts)) => (obj, parts, 1, None),
-        Err(Error::AlreadyExists { .. }) => take_over(o, name, types)?,
+        // The service's own name (not a channel's: that error says which name it is).
+        Err(Error::AlreadyExists { name: n }) if n == name => take_over(o, name, types)?,
         Err(e) => return Err(e),
     };
     let core = Arc::new(Core {
