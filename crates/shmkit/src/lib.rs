@@ -10,7 +10,9 @@
 //!   processes write the same memory;
 //! * [`FileMapping`]: the same views over a file, with [`View::flush`];
 //! * [`sync`]: a robust process-shared [`Mutex`](sync::Mutex), [`Event`](sync::Event)s,
-//!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared).
+//!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared);
+//! * [`channel`]: SPSC channels and broadcast, zero-copy, bytes or typed;
+//! * [`service`]: request/response between one server and many clients.
 //!
 //! ```
 //! use shmkit::{Access, Segment};
@@ -48,7 +50,8 @@
 //! * change message bytes while a peer looks at them in place. [`channel::Sample`] and
 //!   [`channel::broadcast::Sample`] (a received message, read in place) and [`channel::Loan`]
 //!   and [`channel::broadcast::Loan`] dereference to `&[u8]` / `&mut [u8]`,
-//!   [`channel::typed::Sample`] and [`channel::broadcast::typed::Sample`] to `&T`, and
+//!   [`channel::typed::Sample`] and [`channel::broadcast::typed::Sample`] to `&T`,
+//!   [`service::Response`] to `&[u8]`, and
 //!   [`sync::SharedGuard`] to `&T` / `&mut T`, over
 //!   memory such a process can write. Rust promises that the bytes behind a `&[u8]` do not
 //!   change, so a write there while the reference lives is undefined behaviour in the reading

@@ -21,11 +21,11 @@
 //!
 //! The service records both types' size, alignment and a fingerprint of them and the tag
 //! (the same record typed channels keep, `channel::fingerprint`); a client expecting other
-//! types is refused with [`Error::LayoutMismatch`](crate::Error::LayoutMismatch) naming both
+//! types is refused with [`Error::LayoutMismatch`] naming both
 //! sides, and never by the Rust type's name. Values are copied in and out
 //! (`bytemuck::pod_read_unaligned`), so a server that is not trusted can at worst send wrong
 //! values. A request of the wrong size (from a byte client of a typed service) is dropped by
-//! the server; a response of the wrong size is [`Error::Corrupt`](crate::Error::Corrupt).
+//! the server; a response of the wrong size is [`Error::Corrupt`].
 
 use std::marker::PhantomData;
 use std::time::Duration;
