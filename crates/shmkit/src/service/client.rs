@@ -98,10 +98,13 @@ pub(super) fn connect(o: &Options, name: &str, types: Option<&Types>) -> Result<
     if !server_alive(&obj)? {
         return Err(disconnected());
     }
-    // SYNC POINT: Acquire pairs with a taking-over server's Release store of the epoch.
-    let epoch = word32(&obj, EPOCH)?.load(Ordering::Acquire);
     let bell = Bell::open(name, false)?;
     let (slot, claim) = claim_slot(&obj, limits.clients)?;
+    // SYNC POINT: the client's half of the Dekker pair with a server taking over
+    // (`server::take_over`): slot claimed, fence, then the epoch read (here, and again in
+    // every `loan`). Acquire pairs with that server's Release store of the epoch.
+    std::sync::atomic::fence(Ordering::SeqCst);
+    let epoch = word32(&obj, EPOCH)?.load(Ordering::Acquire);
     let word = slot_word(&obj, slot)?;
     let gen = liveness::unpack(word.load(Ordering::Acquire)).1;
     let linked = (|| {

@@ -215,9 +215,13 @@ fn take_over(
     };
     let epoch_word = word32(&obj, EPOCH)?;
     let epoch = epoch_word.load(Ordering::Acquire).wrapping_add(1).max(1);
-    // SYNC POINT: Release pairs with the Acquire load in a client's `loan`: a client that
-    // sees the new epoch is told to reconnect.
+    // SYNC POINT: a Dekker pair with a connecting client (`client::connect`): this side
+    // stores the epoch, fences, then reads the slot words; the client claims its slot,
+    // fences, then reads the epoch (at connect and in every `loan`). So either this scan sees
+    // the client's slot and sends it the restart frame, or the client sees the new epoch and
+    // is told to reconnect. Release also pairs with the clients' Acquire loads of the epoch.
     epoch_word.store(epoch, Ordering::Release);
+    std::sync::atomic::fence(Ordering::SeqCst);
     // Tell every client that was connected (and may be waiting) that its server is gone.
     for (i, tx) in (0..l.clients).zip(responses.iter_mut()) {
         let word = slot_word(&obj, i)?.load(Ordering::Acquire);
