@@ -198,10 +198,20 @@ fn take_over(
         let mut requests = Vec::new();
         let mut responses = Vec::new();
         let mut names = vec![name.to_owned()];
+        let too_large = || Error::size(name, "rings too large");
+        let rq = ring_capacity(l.outstanding, l.request_len).ok_or_else(too_large)?;
+        let rs = ring_capacity(l.outstanding, l.response_len).ok_or_else(too_large)?;
+        // Windows: a channel no live process had open (a slot no client held) went with the
+        // dead server, so make it again.
+        let c = |cap| {
+            let mut c = channel::options();
+            c.capacity(cap).mode(o.how.mode).keep(o.how.keep);
+            c
+        };
         for i in 0..l.clients {
             let (q, r) = (request_channel(name, i), response_channel(name, i));
-            requests.push(channel::options().open_consumer(&q)?);
-            responses.push(channel::options().open_producer(&r)?);
+            requests.push(c(rq).open_or_create_consumer(&q)?);
+            responses.push(c(rs).open_or_create_producer(&r)?);
             names.extend([q, r]);
         }
         Ok((bell, requests, responses, names))
