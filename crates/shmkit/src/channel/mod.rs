@@ -82,6 +82,7 @@ use bytemuck::Pod;
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object};
 use crate::{Error, Result};
 
+pub(crate) use layout::RoleAt;
 pub use layout::MIN_CAPACITY;
 
 /// The roles a channel or broadcast segment records, for inspection (`None`: another kind).

@@ -104,7 +104,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::channel::fingerprint::MessageLayout;
 use crate::channel::WaitMode;
 use crate::liveness;
-use crate::object::{creation_setters, Creation, Header, Object};
+use crate::object::{creation_setters, Creation, Header, Kind, Object};
 use crate::shm_atomic;
 use crate::sync::notify::Notifier;
 use crate::sys::Deadline;
@@ -457,6 +457,30 @@ impl Types {
         self.request.check_record(obj, REQUEST_RECORD)?;
         self.response.check_record(obj, RESPONSE_RECORD)
     }
+}
+
+/// The roles a service segment records, for inspection (`None`: another kind): the server,
+/// and client slot `i` as `client i` (`params` come from the segment, so the slot count is
+/// clamped; `inspect` skips words past the segment's end).
+pub(crate) fn roles(kind: Kind, params: [u64; 3]) -> Option<Vec<crate::channel::RoleAt>> {
+    use crate::channel::RoleAt;
+    (kind == Kind::Service).then(|| {
+        let clients = (params[0] as u32).min(MAX_CLIENTS);
+        let server = RoleAt {
+            label: "server".to_owned(),
+            slot: liveness::slot::SERVER,
+            offset: SERVER_WORD,
+            held: |s| s == SERVING,
+        };
+        std::iter::once(server)
+            .chain((0..clients).map(|i| RoleAt {
+                label: format!("client {i}"),
+                slot: liveness::slot::CLIENT + i,
+                offset: TABLE + 8 * i as usize,
+                held: |s| s == CONNECTED,
+            }))
+            .collect()
+    })
 }
 
 /// The server role word's state, and whether its holder is alive (a system call).

@@ -400,6 +400,24 @@ fn a_waiting_client_hears_of_a_server_that_took_over() {
     ));
 }
 
+#[test]
+fn inspect_names_the_server_and_the_clients() {
+    let name = ServiceGuard::new("svcinspect");
+    // Kept, so that the name outlives the server for the last look (the guard removes it).
+    let server = options().keep(true).create_server(&name).unwrap();
+    let _a = options().connect(&name).unwrap();
+    let b = options().connect(&name).unwrap();
+    let roles = |name: &str| -> Vec<String> {
+        let info = shmkit::inspect::inspect(name).unwrap();
+        assert_eq!(info.kind.label(), "service");
+        info.holders.into_iter().map(|h| h.role).collect()
+    };
+    assert_eq!(roles(&name), ["server", "client 0", "client 1"]);
+    drop(b);
+    drop(server);
+    assert_eq!(roles(&name), ["client 0"]);
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable, PartialEq)]
 struct Add {
