@@ -44,9 +44,12 @@
 //! * A client that dies (even by SIGKILL) mid-request frees its place: the next client to
 //!   connect takes over its slot and its two channels (the kernel says the holder is gone).
 //!   Requests and responses left in them carry the old generation and are dropped unread by
-//!   both sides. The server never waits for a client: [`Server::respond`] to a client that is
-//!   gone is [`Error::Disconnected`], and a response ring with no room (a client that does not
-//!   read, or asks beyond its limits) is [`Error::WouldBlock`]; the server goes on.
+//!   both sides. The server never waits for a client: [`Server::respond`] to a client that
+//!   left, or whose slot another client has taken over, is [`Error::Disconnected`]; an answer
+//!   to a client killed and not yet replaced goes into its ring (the next client of the slot
+//!   drops it), and a response ring with no room (a client that does not read, or asks beyond
+//!   its limits) is [`Error::WouldBlock`]; the server goes on. The server does not test
+//!   clients' liveness itself: a dead client's slot is freed when the next client claims it.
 //! * When the server dies or is dropped, every client waiting for a response gets
 //!   [`Error::Disconnected`] (within ~50 ms of a death, the channels' liveness test), and so do
 //!   later requests and waits.

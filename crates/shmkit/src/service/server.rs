@@ -448,9 +448,10 @@ impl Responder {
     /// # Errors
     ///
     /// [`Error::SizeInvalid`] over the service's `max_response_len`;
-    /// [`Error::Disconnected`] if the client that asked is gone (its slot left or taken by
-    /// another client); [`Error::WouldBlock`] if its response ring has no room (a client
-    /// that does not read its responses, or exceeds its limits).
+    /// [`Error::Disconnected`] if the client that asked has left, or its slot was taken
+    /// over by another client (an answer to a client killed and not yet replaced is
+    /// written, and dropped by the slot's next client); [`Error::WouldBlock`] if its response
+    /// ring has no room (a client that does not read its responses, or exceeds its limits).
     pub fn respond(&self, handle: &Handle, msg: &[u8]) -> Result<()> {
         self.core
             .respond_with(handle, msg.len(), |b| b.copy_from_slice(msg))
