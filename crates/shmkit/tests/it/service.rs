@@ -19,6 +19,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("svc_hammer", child_hammer),
     ("svc_request_and_hang", child_request_and_hang),
     ("svc_serve_and_hang", child_serve_and_hang),
+    ("svc_typed_client", child_typed_client),
 ];
 
 /// A hang guard, not a performance bound.
@@ -424,6 +425,47 @@ struct Add {
     a: u64,
     b: u32,
     pad: u32,
+}
+
+/// args: name — connects to a typed service and checks a hundred sums, two outstanding at
+/// a time.
+fn child_typed_client(a: &[String]) {
+    let mut c = service::typed::<Add, u64>()
+        .tag("add v1")
+        .connect(&a[0])
+        .unwrap();
+    for i in 0..100u64 {
+        let p = c.request(&Add { a: i, b: 7, pad: 0 }).unwrap();
+        let q = c
+            .request(&Add {
+                a: i << 20,
+                b: 1,
+                pad: 0,
+            })
+            .unwrap();
+        assert_eq!(c.wait_timeout(q, WAIT).unwrap(), (i << 20) + 1);
+        assert_eq!(c.wait_timeout(p, WAIT).unwrap(), i + 7);
+    }
+    println!("summed");
+}
+
+#[test]
+fn a_typed_service_serves_another_process() {
+    let name = ServiceGuard::new("svctypedproc");
+    let mut server = service::typed::<Add, u64>()
+        .tag("add v1")
+        .create_server(&name)
+        .unwrap();
+    let child = util::spawn("svc_typed_client", &[&name]);
+    for _ in 0..200 {
+        let r = server.receive_timeout(WAIT).unwrap();
+        server
+            .respond(r.handle(), &(r.value.a + u64::from(r.value.b)))
+            .unwrap();
+    }
+    let f = child.wait();
+    f.assert_success();
+    assert!(f.stdout.contains("summed"));
 }
 
 #[test]
