@@ -19,6 +19,7 @@ mod segment;
 mod service;
 mod stats;
 mod sync;
+mod throughput;
 mod typed;
 
 use std::io::{self, Write};
@@ -81,7 +82,7 @@ pub fn run(args: &[String]) -> ExitCode {
                 rows.extend(segment::run(rounds, per_round));
             }
             "latency" => rows.extend(channel::latency(quick)),
-            "throughput" => rows.extend(channel::throughput(quick)),
+            "throughput" => rows.extend(throughput::throughput(quick)),
             "service" => rows.extend(service::table(quick)),
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
@@ -140,8 +141,8 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (liveness::BENCH, liveness::TITLE),
                 (channel::LAT_BUSY, channel::LAT_BUSY_TITLE),
                 (channel::LAT_BLOCK, channel::LAT_BLOCK_TITLE),
-                channel::TPUT_TITLES[0],
-                channel::TPUT_TITLES[1],
+                throughput::TPUT_TITLES[0],
+                throughput::TPUT_TITLES[1],
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
                 (service::BENCH, service::TITLE),

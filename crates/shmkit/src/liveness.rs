@@ -53,8 +53,8 @@
 //! names the process in any namespace it runs in): the role stays the parent's. While the
 //! child runs, a parent that died leaves its roles held.
 
+use crate::shm_atomic::{AtomicU64, Ordering};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::object::Object;
@@ -190,8 +190,10 @@ fn claim_once(
         let next = gen.wrapping_add(1) & GEN_MASK;
         if !hold.as_ref().is_some_and(|h| h.fits(next)) {
             if let Some(h) = hold.take() {
+                kernel_point(name, slot, true);
                 role::release(section, h);
             }
+            kernel_point(name, slot, true);
             match role::hold(section, name, slot, next)? {
                 Some(h) => hold = Some(h),
                 // Linux: another handle has the lock. If its word does not say it holds the
@@ -202,8 +204,12 @@ fn claim_once(
                 None => return Ok(Attempt::Done(Claimed::HeldBy(pid))),
             }
         }
-        if held(st) && role::holder_alive(section, name, slot, gen, pid) {
+        if held(st) && {
+            kernel_point(name, slot, false);
+            role::holder_alive(section, name, slot, gen, pid)
+        } {
             if let Some(h) = hold {
+                kernel_point(name, slot, true);
                 role::release(section, h);
             }
             // Windows: a tester's handle keeps a dead holder's event for an instant.
@@ -271,13 +277,31 @@ pub(crate) fn release_word(
 /// is still there (a system call). Any handle of the segment may ask, an inspecting one too.
 pub(crate) fn holder_alive(segment: &Segment, slot: u32, seen: u64) -> bool {
     let (_, gen, pid) = unpack(seen);
+    kernel_point(segment.name(), slot, false);
     role::holder_alive(segment.section(), segment.name(), slot, gen, pid)
+}
+
+/// Under loom, marks the system call about to be made on the kernel's record of `slot`
+/// (`shm_atomic::model::kernel`), so that loom orders it against the other handles' calls.
+/// Giving a role back (`release`) is not marked: it follows the role word's release, which
+/// loom sees, and a tester that reads the released word does not test the kernel.
+#[inline(always)]
+fn kernel_point(name: &str, slot: u32, write: bool) {
+    #[cfg(loom)]
+    crate::shm_atomic::model::kernel(name, slot, write);
+    #[cfg(not(loom))]
+    let _ = (name, slot, write);
 }
 
 /// Frees the place of a holder found dead: the word becomes `state` (pid 0, same generation)
 /// unless it changed since `seen` — a new holder keeps it.
 pub(crate) fn evict(word: &AtomicU64, seen: u64, state: u32) -> bool {
     let (_, gen, _) = unpack(seen);
+    #[cfg(loom)]
+    if crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::BlindEvict) {
+        word.store(pack(state, gen, 0), Ordering::Release);
+        return true;
+    }
     word.compare_exchange(
         seen,
         pack(state, gen, 0),
@@ -299,6 +323,10 @@ impl Clock {
     /// Whether a test is due at `now` (the first call on a handle always says yes); if so,
     /// the next one is due `CHECK_EVERY` later.
     pub(crate) fn due(&self, now: Instant) -> bool {
+        // Under loom every test is due: an execution must not depend on real time.
+        if cfg!(loom) {
+            return true;
+        }
         let due = self.next_check.get().is_none_or(|t| now >= t);
         if due {
             self.next_check.set(Some(now + CHECK_EVERY));

@@ -6,7 +6,9 @@
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p shmkit --lib --release
 //! loom_tests` (with `--target-dir target/loom`, so the normal build is not redone).
-//! The liveness claim is still a model, in `tests/loom.rs`.
+//! Role words (`crate::liveness`) are shadowed too, so joins racing joins and evictions
+//! racing joins run the real claim and eviction, with the kernel's side (OFD locks) as real
+//! system calls on each handle's own descriptor.
 
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
 use std::sync::Arc;
@@ -345,13 +347,23 @@ fn block_waits_for_the_release_and_loses_nothing() {
 /// publisher sends two messages into one slot under back-pressure while the subscriber
 /// joins. Whatever point it joins at, it then receives every later message in order, none
 /// lost (no `Lagged`, which a lapped Block subscriber reports) and none overwritten while
-/// read (the payload marks). The entry's role word is a std atomic (`crate::liveness`), so
-/// its JOINING → ACTIVE store is not itself a loom preemption point: this checks the
-/// protocol's `next` and count accesses around it, not the role word's ordering.
+/// read (the payload marks).
 #[test]
 fn a_join_racing_a_publish_loses_nothing() {
-    model(|| {
-        begin(Mutation::None);
+    model(|| join_racing_a_publish(Mutation::None));
+}
+
+/// Without the joining subscriber's fence, its ACTIVE store and the publisher's scan can
+/// miss each other (store buffering): the publisher laps the position it starts at.
+#[test]
+#[should_panic(expected = "lagged")]
+fn a_join_without_its_fence_is_caught() {
+    model(|| join_racing_a_publish(Mutation::NoJoinFence));
+}
+
+fn join_racing_a_publish(mutation: Mutation) {
+    {
+        begin(mutation);
         let name = unique("join");
         let mut publ = broadcast::options()
             .slots(1)
@@ -402,5 +414,96 @@ fn a_join_racing_a_publish_loses_nothing() {
         let publ = publisher.join().unwrap();
         drop(sub);
         drop(publ);
+    }
+}
+
+/// Two handles race to join a broadcast with one subscriber place (the liveness claim,
+/// `crate::liveness::claim`, reached through `subscribe`): exactly one gets it, the other
+/// is told `Full`.
+#[test]
+fn two_joins_for_one_place_admit_exactly_one() {
+    model(|| {
+        begin(Mutation::None);
+        let name = unique("race");
+        let publ = broadcast::options()
+            .slots(1)
+            .slot_size(16)
+            .max_subscribers(1)
+            .create(&name)
+            .unwrap();
+        let other = {
+            let name = name.clone();
+            thread::spawn(move || broadcast::options().subscribe(&name))
+        };
+        let mine = broadcast::options().subscribe(&name);
+        let theirs = other.join().unwrap();
+        match (&mine, &theirs) {
+            (Ok(_), Err(Error::Full { .. })) | (Err(Error::Full { .. }), Ok(_)) => {}
+            (a, b) => panic!("one place, two joins: {:?} and {:?}", a.is_ok(), b.is_ok()),
+        }
+        assert_eq!(publ.subscriber_count(), 1);
+        drop((mine, theirs, publ));
     });
+}
+
+/// An eviction racing a join (`crate::liveness::evict`): a subscriber dies a ring behind
+/// (its kernel hold gone, its entry still ACTIVE), and a newcomer takes its place while the
+/// publisher, finding the ring full, tests the dead one and evicts it. Whatever the
+/// interleaving, the newcomer keeps its place — the eviction compare-exchanges the exact
+/// word it tested — and receives what is published after it joined.
+fn evict_racing_a_join(mutation: Mutation) {
+    begin(mutation);
+    let name = unique("evict");
+    let options = || {
+        let mut o = broadcast::options();
+        o.slots(1)
+            .slot_size(16)
+            .max_subscribers(1)
+            .policy(Policy::Block)
+            .wait_mode(WaitMode::Blocking);
+        o
+    };
+    let mut publ = options().create(&name).unwrap();
+    let dead = options().subscribe(&name).unwrap();
+    publ.send(&message(1)).unwrap();
+    dead.vanish();
+    let publisher = thread::spawn(move || {
+        // The ring is full for the dead subscriber: `try_send` scans, tests, evicts.
+        loop {
+            match publ.try_send(&message(2)) {
+                Ok(()) => break,
+                Err(Error::WouldBlock { .. }) => thread::yield_now(),
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        publ
+    });
+    let mut sub = match options().subscribe(&name) {
+        Ok(sub) => sub,
+        Err(Error::Full { .. }) => panic!("the newcomer was evicted while joining"),
+        Err(e) => panic!("subscribe: {e}"),
+    };
+    let publ = publisher.join().unwrap();
+    assert_eq!(publ.subscriber_count(), 1, "the newcomer was evicted");
+    // It joined after message 1 (published before it started) and before or after 2.
+    match sub.try_recv() {
+        Ok(sample) => assert_eq!((sample.seq(), &*sample), (1, &message(2)[..])),
+        Err(Error::WouldBlock { .. }) => {}
+        Err(e) => panic!("recv: {e}"),
+    }
+    drop((sub, publ));
+}
+
+#[test]
+fn an_eviction_never_throws_out_the_successor() {
+    model(|| evict_racing_a_join(Mutation::None));
+}
+
+/// With a blind store for the eviction (the bug `evict`'s compare-exchange prevents), loom
+/// finds the interleaving where the publisher tests the dead holder, the newcomer takes the
+/// place, and the publisher's store throws the newcomer out.
+#[test]
+#[should_panic(expected = "the newcomer was evicted")]
+fn a_blind_eviction_is_caught() {
+    model(|| evict_racing_a_join(Mutation::BlindEvict));
 }

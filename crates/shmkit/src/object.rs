@@ -29,7 +29,8 @@
 //! `gc`, which only considers segments with the magic, never sees an object without its
 //! creator registered.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::shm_atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
@@ -393,6 +394,11 @@ impl Object {
 
     /// The creator's role word.
     fn creator_word(&self) -> &AtomicU64 {
+        #[cfg(loom)]
+        {
+            crate::shm_atomic::model::prime_u64(self.ptr(CREATOR), 8);
+            crate::shm_atomic::model::prime_kernel(self.name(), slot::CREATOR);
+        }
         // SAFETY: offset 56 of a page-aligned mapping of at least DATA bytes (checked by
         // `create` and `open`) is an aligned, in-bounds u64; `&self` keeps the mapping alive.
         unsafe { &*self.view.as_ptr().add(CREATOR).cast::<AtomicU64>() }

@@ -24,11 +24,14 @@
 //! (position, doorbell sequence, sleeper count), the broadcast's slots (stamp, length), index
 //! and subscriber entries' `next` and `held` words (`channel::broadcast::layout`), and the
 //! notifier (`sync::notify`), whose OS wait is modelled under loom as a futex (a loom mutex
-//! and condition variable per word). Role words (`crate::liveness`: channel attachments,
-//! broadcast subscriber entries), events' and semaphores' own state words are still std
-//! atomics: under loom they are not model-checked (loom sees them as plain, sequentially
-//! consistent memory, with no preemption at them). The liveness calls next to them (OFD
-//! locks) are real system calls on this process's descriptors and touch no shadowed word.
+//! and condition variable per word), and the role words of `crate::liveness` (an object's
+//! creator, channel attachments, broadcast subscriber entries): claims, releases and
+//! evictions are model-checked. The kernel's side of liveness (OFD locks) is real system
+//! calls on each handle's own descriptor — one per handle, so two handles in one process
+//! contend as two processes would — made in the order loom's schedule runs the threads.
+//! Events' and semaphores' own state words are still std atomics: under loom they are not
+//! model-checked (loom sees them as plain, sequentially consistent memory, with no
+//! preemption at them).
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -176,6 +179,12 @@ pub(crate) mod model {
         /// The broadcast's publisher skips its SeqCst fence between storing the odd stamp and
         /// loading the held words.
         NoPublisherFence,
+        /// Evicting a dead role holder stores the freed word blindly instead of
+        /// compare-exchanging the word it tested (`liveness::evict`).
+        BlindEvict,
+        /// A joining subscriber skips its SeqCst fence between turning ACTIVE and reading
+        /// the count it starts at (`broadcast::Options::subscribe`).
+        NoJoinFence,
     }
 
     #[derive(Default)]
@@ -184,6 +193,8 @@ pub(crate) mod model {
         u32s: HashMap<usize, Box<AtomicU32>>,
         cells: HashMap<usize, Box<UnsafeCell<()>>>,
         futexes: HashMap<usize, Box<(loom::sync::Mutex<()>, Condvar)>>,
+        /// The kernel's side of each role slot (object name, slot): see [`kernel`].
+        kernels: HashMap<(String, u32), Box<AtomicU64>>,
         mutation: Option<Mutation>,
         /// Mappings seen: (start, len, the start of the first mapping of the same name).
         maps: Vec<(usize, usize, usize)>,
@@ -206,6 +217,37 @@ pub(crate) mod model {
     /// it adds no synchronisation between the threads under test).
     pub(crate) fn begin(mutation: Mutation) {
         SHADOWS.0.lock().unwrap().mutation = Some(mutation);
+    }
+
+    /// Makes the kernel shadow of role slot `slot` of object `name` now (before the threads
+    /// that use it start, as for [`prime_u64`]).
+    pub(crate) fn prime_kernel(name: &str, slot: u32) {
+        let mut s = SHADOWS.0.lock().unwrap();
+        s.kernels
+            .entry((name.to_owned(), slot))
+            .or_insert_with(|| Box::new(AtomicU64::new(0)));
+    }
+
+    /// Marks a system call on the kernel's record of role slot `slot` of `name` (an OFD lock
+    /// taken or given back: `write`; tested: not): a loom operation on the slot's kernel
+    /// shadow, made just before the call. The calls themselves are invisible to loom, so
+    /// without this it would not see that a test and a claim of one slot conflict, and would
+    /// not try both orders of them. SeqCst: the kernel's lock table is one sequentially
+    /// consistent record. A slot not primed is not modelled.
+    pub(crate) fn kernel(name: &str, slot: u32, write: bool) {
+        let s = SHADOWS.0.lock().unwrap();
+        let Some(b) = s.kernels.get(&(name.to_owned(), slot)) else {
+            return;
+        };
+        let p: *const AtomicU64 = &**b;
+        drop(s);
+        // SAFETY: as in `entry`: the box lives until the table drops with the execution.
+        let k = unsafe { &*p };
+        if write {
+            k.fetch_add(1, super::Ordering::SeqCst);
+        } else {
+            k.load(super::Ordering::SeqCst);
+        }
     }
 
     /// Whether this execution runs with `m`.

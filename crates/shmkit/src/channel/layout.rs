@@ -22,7 +22,7 @@
 //! never share a cache line (nor an adjacent-line prefetch pair). Attachment words change only
 //! on attach and detach, so reading them on every call costs no cache miss.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use crate::shm_atomic::{self, AtomicU32};
 
@@ -116,6 +116,8 @@ impl Line {
         #[cfg(loom)]
         {
             shm_atomic::model::prime_u64(line.base, 8);
+            shm_atomic::model::prime_u64(line.attachment, 8);
+            shm_atomic::model::prime_kernel(obj.name(), role.slot());
             shm_atomic::model::prime_u32(line.seq());
             shm_atomic::model::prime_u32(line.sleepers());
         }
@@ -130,9 +132,9 @@ impl Line {
     }
 
     /// This side's attachment word (a role word, `crate::liveness`).
-    pub(crate) fn attachment(&self) -> &AtomicU64 {
+    pub(crate) fn attachment(&self) -> &shm_atomic::AtomicU64 {
         // SAFETY: as in `u32_at`: 64 and 72 are 8-byte aligned offsets inside the mapping.
-        unsafe { &*self.attachment.cast::<AtomicU64>() }
+        unsafe { &*self.attachment.cast::<shm_atomic::AtomicU64>() }
     }
 
     pub(crate) fn pos(&self) -> &shm_atomic::AtomicU64 {

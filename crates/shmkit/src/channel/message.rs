@@ -7,6 +7,30 @@
 //! [`broadcast::typed::Sample<'_, T>`](super::broadcast::typed::Sample) and so on. A loan is
 //! an uninitialised `T` (or slice) in shared memory, which only becomes committable once
 //! written; a sample dereferences to the `T` (or slice) received.
+//!
+//! # The typed sides
+//!
+//! The methods the typed sides share are written here once too: [`Sender`] (the loan and
+//! send family) over a byte producer or publisher, [`Receiver`] (the recv, copy-out and
+//! slice family) over a byte consumer or subscriber. The byte side is a type parameter
+//! behind a sealed trait, so every call is resolved at compile time: nothing is dispatched
+//! dynamically, and the hot paths inline as they did when each side had its own copy.
+//!
+//! Each public side is a named struct around one of them —
+//! [`channel::typed::Producer<T>`](super::typed::Producer) around `Sender<T,
+//! channel::Producer>` and so on — that dereferences to it, and adds what only that side has
+//! (`capacity`, `is_creator`, `set_wait_mode` on a channel; `policy`, `subscriber_count` on a
+//! broadcast). Why this shape rather than another:
+//!
+//! * forwarding every method from each side would write every signature and its docs twice
+//!   again, which is the repetition this module removes;
+//! * a public trait would make callers import it to call `recv`;
+//! * type aliases of `Sender`/`Receiver` would leave the sides without their own page and
+//!   docs, and put their side-specific methods on impls of a foreign-looking generic type.
+//!
+//! `Deref` is meant for smart pointers; here it is the one way Rust offers to give two named
+//! types one set of inherent methods. rustdoc lists those methods on each side's page
+//! ("Methods from `Deref`").
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -15,8 +39,17 @@ use std::ops::{Deref, DerefMut};
 
 use bytemuck::Pod;
 
+mod receiver;
+mod sender;
+
+pub use receiver::Receiver;
+pub use sender::Sender;
+
 pub(crate) mod sealed {
     use std::ops::{Deref, DerefMut};
+
+    use crate::sys::Deadline;
+    use crate::Result;
 
     /// A byte-level loan or sample, whose payload is aligned to `ALIGN` bytes.
     pub trait Aligned {
@@ -46,6 +79,45 @@ pub(crate) mod sealed {
     pub trait ByteSample: Aligned + Deref<Target = [u8]> {
         /// Copies the first `dst.len()` bytes into `dst`, without making a reference.
         fn copy_to(&self, dst: &mut [u8]);
+        /// The name of the channel or broadcast the message came from.
+        fn channel_name(&self) -> &str;
+    }
+
+    /// A byte-level sending side, which a [`Sender`](super::Sender) wraps: a channel's
+    /// producer or a broadcast's publisher.
+    pub trait ByteSender {
+        /// What [`loan_until`](ByteSender::loan_until) lends.
+        type Loan<'a>: ByteLoan
+        where
+            Self: 'a;
+        /// The typed side's name in `Debug` output: `Producer` or `Publisher`.
+        const TYPED: &'static str;
+        /// The channel's name.
+        fn name(&self) -> &str;
+        /// The largest message, in bytes.
+        fn max_message_len(&self) -> usize;
+        /// Borrows room for a message of `len` bytes, waiting until `deadline`.
+        fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Self::Loan<'_>>;
+        /// Copies `msg` in and publishes it, waiting for room until `deadline`.
+        fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()>;
+    }
+
+    /// A byte-level receiving side, which a [`Receiver`](super::Receiver) wraps: a channel's
+    /// consumer or a broadcast's subscriber.
+    pub trait ByteReceiver {
+        /// What [`recv_until`](ByteReceiver::recv_until) returns.
+        type Sample<'a>: ByteSample
+        where
+            Self: 'a;
+        /// The typed side's name in `Debug` output: `Consumer` or `Subscriber`.
+        const TYPED: &'static str;
+        /// The channel's name.
+        fn name(&self) -> &str;
+        /// The next message, waiting until `deadline`.
+        fn recv_until(&mut self, deadline: Deadline) -> Result<Self::Sample<'_>>;
+        /// The reason of the [`Corrupt`](crate::Error::Corrupt) error for `sample`, whose
+        /// length does not fit `expected` (say, "8-byte u64 values").
+        fn misfit(sample: &Self::Sample<'_>, expected: &str) -> String;
     }
 }
 
@@ -284,6 +356,35 @@ impl<T: Pod, B: ByteLoan> DerefMut for WrittenSlice<T, B> {
         bytemuck::cast_slice_mut(&mut self.inner[..bytes])
     }
 }
+
+/// `Debug`, `Deref` and `DerefMut` for a public typed side `$side<T>` whose one field
+/// `inner` is the [`Sender`] or [`Receiver`] `$target` it wraps: it shows as, and
+/// dereferences to, that (see "The typed sides" above).
+macro_rules! typed_side {
+    ($side:ident => $target:ty) => {
+        impl<T> std::fmt::Debug for $side<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.inner.fmt(f)
+            }
+        }
+
+        impl<T> std::ops::Deref for $side<T> {
+            type Target = $target;
+            #[inline]
+            fn deref(&self) -> &$target {
+                &self.inner
+            }
+        }
+
+        impl<T> std::ops::DerefMut for $side<T> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut $target {
+                &mut self.inner
+            }
+        }
+    };
+}
+pub(crate) use typed_side;
 
 macro_rules! debug_loan {
     ($($ty:ident),*) => {$(

@@ -75,6 +75,7 @@ mod layout;
 pub mod message;
 mod spsc;
 pub mod typed;
+mod typed_options;
 mod wait;
 
 use bytemuck::Pod;
@@ -101,7 +102,8 @@ use wait::Doorbell;
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WaitMode {
-    /// Spin briefly (2 000 pauses: some tens of µs, ~55 µs on a 2026 AMD EPYC), then sleep
+    /// Spin briefly (256 pauses: a few µs), then yield the CPU some 55 times (a few tens of
+    /// µs when nothing else wants the CPU, and then the CPU goes to whoever does), then sleep
     /// on the OS waker. No syscall on the fast path while the peer is not sleeping. The
     /// default.
     #[default]

@@ -102,7 +102,7 @@ mod client;
 mod server;
 pub mod typed;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::channel::fingerprint::MessageLayout;
 use crate::channel::WaitMode;
@@ -238,11 +238,14 @@ fn word32(obj: &Object, offset: usize) -> Result<&AtomicU32> {
     obj.view.atomic_u32(offset)
 }
 
-fn word64(obj: &Object, offset: usize) -> Result<&AtomicU64> {
-    obj.view.atomic_u64(offset)
+/// A role word (the shim type `crate::liveness` takes, so that loom can run it).
+fn word64(obj: &Object, offset: usize) -> Result<&shm_atomic::AtomicU64> {
+    Ok(shm_atomic::AtomicU64::from_std(
+        obj.view.atomic_u64(offset)?,
+    ))
 }
 
-fn slot_word(obj: &Object, i: u32) -> Result<&AtomicU64> {
+fn slot_word(obj: &Object, i: u32) -> Result<&shm_atomic::AtomicU64> {
     word64(obj, TABLE + 8 * i as usize)
 }
 

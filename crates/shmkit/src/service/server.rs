@@ -251,7 +251,7 @@ fn obj_header(obj: &Object) -> Result<Header> {
     ))
 }
 
-fn server_word(obj: &Object) -> &std::sync::atomic::AtomicU64 {
+fn server_word(obj: &Object) -> &shm_atomic::AtomicU64 {
     // The offset is a constant inside every service segment (checked on create and open).
     word64(obj, SERVER_WORD).expect("the server word lies inside a checked service segment")
 }

@@ -47,8 +47,12 @@ pub(crate) struct Opened {
 }
 
 /// How long a blocking call may wait.
+///
+/// `pub` in this private module, not `pub(crate)`: the sealed traits of
+/// [`channel::message`](crate::channel::message) name it, and stay unnameable outside the
+/// crate as it does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Deadline {
+pub enum Deadline {
     /// Do not wait at all.
     Try,
     /// Wait as long as it takes.

@@ -1,6 +1,5 @@
 //! 1 → N broadcast: join points, both slow-subscriber policies, and four subscriber processes.
 
-use std::io::Write;
 use std::time::Duration;
 
 use shmkit::channel::broadcast::{self, Policy};
@@ -18,30 +17,16 @@ const WAIT: Duration = Duration::from_secs(60);
 fn child_subscriber(a: &[String]) {
     let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
     let delay = Duration::from_micros(a[1].parse().unwrap());
-    let mut out = std::io::stdout();
-    writeln!(out, "subscribed").unwrap();
-    out.flush().unwrap();
-    let (mut received, mut missed, mut expect) = (0u64, 0u64, 0u64);
+    util::say("subscribed");
     let mut buf = Vec::new();
-    loop {
-        match sub.recv_into_timeout(&mut buf, WAIT) {
-            Ok(_) => {
-                let seq = u64::from_le_bytes(buf[..8].try_into().unwrap());
-                assert_eq!(seq, expect, "order");
-                assert!(buf[8..].iter().all(|&b| b == seq as u8), "content of {seq}");
-                received += 1;
-                expect += 1;
-                std::thread::sleep(delay);
-            }
-            Err(Error::Lagged { missed: m, .. }) => {
-                missed += m;
-                expect += m;
-            }
-            Err(Error::Disconnected { .. }) => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    writeln!(out, "received {received} missed {missed}").unwrap();
+    util::receive_until_disconnected(|expect, _| {
+        sub.recv_into_timeout(&mut buf, WAIT)?;
+        let seq = u64::from_le_bytes(buf[..8].try_into().unwrap());
+        assert_eq!(seq, expect, "order");
+        assert!(buf[8..].iter().all(|&b| b == seq as u8), "content of {seq}");
+        std::thread::sleep(delay);
+        Ok(())
+    });
 }
 
 fn message(seq: u64) -> Vec<u8> {
@@ -193,37 +178,21 @@ fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .policy(policy)
         .create(&name)
         .unwrap();
-    let mut children: Vec<_> = ["0", "0", "0", util::slow_subscriber_us(policy)]
-        .iter()
-        .map(|d| util::spawn("subscriber", &[&name, d]))
-        .collect();
-    for c in &mut children {
-        c.wait_for_line("subscribed");
-    }
-    for seq in 0..total {
-        publ.send_timeout(&message(seq), WAIT).unwrap();
-    }
-    drop(publ);
-    util::received_and_missed(children)
+    util::four_subscribers("subscriber", &name, policy, move || {
+        for seq in 0..total {
+            publ.send_timeout(&message(seq), WAIT).unwrap();
+        }
+    })
 }
 
 #[test]
 fn four_subscriber_processes_with_back_pressure_all_get_everything() {
-    for (received, missed) in run_four(Policy::Block, 3000) {
-        assert_eq!((received, missed), (3000, 0));
-    }
+    util::assert_all_received(&run_four(Policy::Block, 3000), 3000);
 }
 
 #[test]
 fn four_subscriber_processes_with_overwrite_account_for_every_message() {
-    let results = run_four(Policy::Overwrite, 3000);
-    for &(received, missed) in &results {
-        assert_eq!(received + missed, 3000, "{results:?}");
-    }
-    assert!(
-        results[3].1 > 0,
-        "the slow subscriber should have lagged: {results:?}"
-    );
+    util::assert_all_accounted_for(&run_four(Policy::Overwrite, 3000), 3000);
 }
 
 /// Parameters no creator could write — sizes whose layout arithmetic overflows — are

@@ -2,7 +2,6 @@
 //! under both policies, subscribers and publishers killed at the worst moment, and a model.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -10,7 +9,7 @@ use shmkit::channel::broadcast::{self, Policy, Publisher, Sample, Subscriber};
 use shmkit::sync::{Event, Reset};
 use shmkit::Error;
 
-use crate::util::{self, NameGuard};
+use crate::util::{self, say, NameGuard};
 use crate::Role;
 
 pub const ROLES: &[(&str, Role)] = &[
@@ -22,12 +21,6 @@ pub const ROLES: &[(&str, Role)] = &[
 
 /// A hang guard, never a performance assertion.
 const WAIT: Duration = Duration::from_secs(60);
-
-fn say(line: &str) {
-    let mut out = std::io::stdout();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
-}
 
 /// Message `seq`: its number (8 bytes, little-endian), then `len` bytes of `seq as u8`.
 fn message(seq: u64, len: usize) -> Vec<u8> {
@@ -73,28 +66,16 @@ fn child_in_place(a: &[String]) {
     let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
     let delay = Duration::from_micros(a[1].parse().unwrap());
     say("subscribed");
-    let (mut received, mut missed, mut expect) = (0u64, 0u64, 0u64);
-    loop {
-        match sub.recv_timeout(WAIT) {
-            Ok(sample) => {
-                assert_eq!(check(&sample), expect, "order");
-                assert_eq!(sample.seq(), expect);
-                if !delay.is_zero() {
-                    std::thread::sleep(delay);
-                    assert_eq!(check(&sample), expect, "overwritten while held");
-                }
-                received += 1;
-                expect += 1;
-            }
-            Err(Error::Lagged { missed: m, .. }) => {
-                missed += m;
-                expect += m;
-            }
-            Err(Error::Disconnected { .. }) => break,
-            Err(e) => panic!("{e}"),
+    util::receive_until_disconnected(|expect, _| {
+        let sample = sub.recv_timeout(WAIT)?;
+        assert_eq!(check(&sample), expect, "order");
+        assert_eq!(sample.seq(), expect);
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+            assert_eq!(check(&sample), expect, "overwritten while held");
         }
-    }
-    say(&format!("received {received} missed {missed}"));
+        Ok(())
+    });
 }
 
 /// args: name — subscribes, takes one sample, says "holding" and sleeps holding it.
@@ -169,38 +150,22 @@ fn run_four_in_place(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .policy(policy)
         .create(&name)
         .unwrap();
-    let mut children: Vec<_> = ["0", "0", "0", util::slow_subscriber_us(policy)]
-        .iter()
-        .map(|d| util::spawn("bc_in_place", &[&name, d]))
-        .collect();
-    for c in &mut children {
-        c.wait_for_line("subscribed");
-    }
-    assert_eq!(publ.subscriber_count(), 4);
-    for seq in 0..total {
-        publish(&mut publ, seq, (seq % 200) as usize);
-    }
-    drop(publ);
-    util::received_and_missed(children)
+    util::four_subscribers("bc_in_place", &name, policy, move || {
+        assert_eq!(publ.subscriber_count(), 4);
+        for seq in 0..total {
+            publish(&mut publ, seq, (seq % 200) as usize);
+        }
+    })
 }
 
 #[test]
 fn four_in_place_subscriber_processes_with_back_pressure_all_get_everything() {
-    for (received, missed) in run_four_in_place(Policy::Block, 3000) {
-        assert_eq!((received, missed), (3000, 0));
-    }
+    util::assert_all_received(&run_four_in_place(Policy::Block, 3000), 3000);
 }
 
 #[test]
 fn four_in_place_subscriber_processes_with_overwrite_account_for_every_message() {
-    let results = run_four_in_place(Policy::Overwrite, 3000);
-    for &(received, missed) in &results {
-        assert_eq!(received + missed, 3000, "{results:?}");
-    }
-    assert!(
-        results[3].1 > 0,
-        "the slow subscriber should have lagged: {results:?}"
-    );
+    util::assert_all_accounted_for(&run_four_in_place(Policy::Overwrite, 3000), 3000);
 }
 
 /// A subscriber process killed while it holds a sample neither stops the publisher (under

@@ -7,13 +7,12 @@
 // so some helpers go unused elsewhere.
 #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
-use std::io::Write;
 use std::time::Duration;
 
 use shmkit::channel::{self, broadcast};
 use shmkit::Error;
 
-use crate::util::{self, NameGuard};
+use crate::util::{self, say, NameGuard};
 use crate::Role;
 
 pub const ROLES: &[(&str, Role)] = &[
@@ -34,12 +33,6 @@ const CREATOR_PID: usize = 24;
 const CREATOR_WORD: usize = 56;
 /// Messages of the namespace streams.
 const CHUNK: usize = 64 << 10;
-
-fn say(line: &str) {
-    let mut out = std::io::stdout();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
-}
 
 /// Chunk `i` of a stream: every byte depends on `i` and its offset.
 fn chunk(i: u64) -> Vec<u8> {

@@ -4,6 +4,7 @@
 mod broadcast;
 mod broadcast_zero_copy;
 mod channel;
+mod channel_headers;
 mod file;
 mod liveness;
 mod names;
@@ -16,6 +17,7 @@ mod soundness;
 mod sync;
 mod typed;
 mod typed_broadcast;
+mod typed_common;
 mod util;
 
 /// A function a child process runs: it gets the parent's arguments and panics on failure

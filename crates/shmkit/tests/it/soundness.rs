@@ -1,13 +1,12 @@
 //! Soundness across processes: leaked guards, `?` on an owner death, sleepers killed asleep,
 //! a creator's drop racing a re-created name.
 
-use std::io::Write;
 use std::time::Duration;
 
 use shmkit::sync::{Event, LockError, Mutex, Semaphore, Shared};
 use shmkit::{Access, Error, Segment};
 
-use crate::util::{self, NameGuard};
+use crate::util::{self, say, NameGuard};
 use crate::Role;
 
 pub const ROLES: &[(&str, Role)] = &[
@@ -20,12 +19,6 @@ pub const ROLES: &[(&str, Role)] = &[
 ];
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn say(line: &str) {
-    let mut out = std::io::stdout();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
-}
 
 /// Whether this process maps the shared-memory object `name` (from /proc/self/maps).
 #[cfg(target_os = "linux")]

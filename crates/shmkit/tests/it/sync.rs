@@ -1,14 +1,13 @@
 //! Process-shared synchronisation across real processes: owner death, counters, ping-pong,
 //! semaphore bounds, typed errors on open.
 
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use shmkit::sync::{Event, LockError, Mutex, Pod, Reset, Semaphore, Shared, Zeroable};
 use shmkit::{Access, Error, Segment};
 
-use crate::util::{self, NameGuard};
+use crate::util::{self, say, NameGuard};
 use crate::Role;
 
 pub const ROLES: &[(&str, Role)] = &[
@@ -31,12 +30,6 @@ struct Ledger {
 }
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn say(line: &str) {
-    let mut out = std::io::stdout();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
-}
 
 /// args: name — locks the ledger, starts an update, says "locked" and hangs until killed.
 fn child_hold_and_hang(a: &[String]) {

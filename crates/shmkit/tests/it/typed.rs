@@ -2,13 +2,12 @@
 //! check (also against a separately built program), and fuzzed segments opened as typed
 //! channels.
 
-use std::time::Duration;
-
 use proptest::prelude::*;
 use shmkit::channel;
 use shmkit::sync::{Pod, Zeroable};
 use shmkit::{Access, Error, Segment};
 
+use crate::typed_common::{self as common, Kind, WAIT};
 use crate::util::{self, NameGuard};
 use crate::Role;
 
@@ -17,7 +16,6 @@ pub const ROLES: &[(&str, Role)] = &[
     ("typed_send_slices", child_send_slices),
 ];
 
-const WAIT: Duration = Duration::from_secs(60);
 pub(crate) const TAG: &str = "reading v1";
 
 /// The layout `examples/typed_peer.rs` defines on its own as `Reading`.
@@ -39,13 +37,11 @@ pub(crate) fn reading(i: u64) -> Reading {
     }
 }
 
-/// The `i`-th value of slice message `m`, and message `m`'s length.
-fn sample_value(m: usize, i: usize) -> u16 {
-    (m * 31 + i * 7) as u16
-}
-
-fn slice_len(m: usize) -> usize {
-    (m * 37) % 301
+/// Slice message `m`: up to 300 values.
+fn samples(m: usize) -> Vec<u16> {
+    (0..(m * 37) % 301)
+        .map(|i| (m * 31 + i * 7) as u16)
+        .collect()
 }
 
 /// Child: receives `args[1]` readings from `args[0]`, alternating in place, copy and
@@ -75,31 +71,7 @@ fn child_recv_readings(args: &[String]) {
 fn child_send_slices(args: &[String]) {
     let mut tx = channel::typed::<u16>().open_producer(&args[0]).unwrap();
     for m in 0..args[1].parse().unwrap() {
-        let len = slice_len(m);
-        let values: Vec<u16> = (0..len).map(|i| sample_value(m, i)).collect();
-        match m % 4 {
-            0 => tx.send_slice(&values).unwrap(),
-            1 => tx
-                .loan_slice(len)
-                .unwrap()
-                .write_with(|i| sample_value(m, i))
-                .commit(),
-            2 => {
-                // Loan more than needed, fill, and send only `len` values.
-                let mut w = tx.loan_slice(len + 50).unwrap().zeroed();
-                w[..len].copy_from_slice(&values);
-                w.truncate(len);
-                w.commit();
-            }
-            _ => {
-                let mut loan = tx.loan_slice(len).unwrap();
-                for (i, v) in loan.as_uninit().iter_mut().enumerate() {
-                    v.write(sample_value(m, i));
-                }
-                // SAFETY: every value was written just above.
-                unsafe { loan.assume_init() }.commit();
-            }
-        }
+        common::send_slice_a_way!(tx, m, &samples(m)[..]);
     }
 }
 
@@ -139,20 +111,7 @@ fn slices_round_trip_across_processes() {
         .unwrap();
     const N: usize = 400;
     let child = util::spawn("typed_send_slices", &[&name, &N.to_string()]);
-    let mut buf = Vec::new();
-    for m in 0..N {
-        let want: Vec<u16> = (0..slice_len(m)).map(|i| sample_value(m, i)).collect();
-        if m % 2 == 0 {
-            assert_eq!(
-                &*rx.recv_slice_timeout(WAIT).unwrap(),
-                &want[..],
-                "message {m}"
-            );
-        } else {
-            let n = rx.recv_slice_into_timeout(&mut buf, WAIT).unwrap();
-            assert_eq!((n, &buf[..]), (want.len(), &want[..]), "message {m}");
-        }
-    }
+    common::recv_slices_checked!(rx, N, samples);
     child.wait().assert_success();
     // The producer is gone and everything was received.
     assert!(matches!(
@@ -236,14 +195,7 @@ fn loans_are_written_in_place_and_only_written_loans_commit() {
 
 /// The `LayoutMismatch` of opening `name` as a consumer of `T` (with `tag`), as text.
 fn mismatch<T: Pod>(name: &str, tag: Option<&str>) -> String {
-    let mut o = channel::typed::<T>();
-    if let Some(t) = tag {
-        o.tag(t);
-    }
-    match o.open_consumer(name) {
-        Err(e @ Error::LayoutMismatch { .. }) => e.to_string(),
-        other => panic!("expected LayoutMismatch, got {other:?}"),
-    }
+    common::mismatch::<T>(Kind::Channel, name, tag)
 }
 
 #[test]
@@ -253,24 +205,7 @@ fn another_layout_is_a_typed_error_naming_both() {
         .tag("quad v1")
         .create_producer(&name)
         .unwrap();
-
-    // Size: 16 bytes recorded, 8 asked.
-    let e = mismatch::<[u32; 2]>(&name, Some("quad v1"));
-    assert!(
-        e.contains("16-byte messages, align 4") && e.contains("8-byte"),
-        "{e}"
-    );
-    // Alignment: the same 16 bytes, aligned to 8.
-    let e = mismatch::<[u64; 2]>(&name, Some("quad v1"));
-    assert!(e.contains("align 4") && e.contains("align 8"), "{e}");
-    // Tag: both are named.
-    let e = mismatch::<[u32; 4]>(&name, Some("quad v2"));
-    assert!(
-        e.contains("\"quad v1\"") && e.contains("\"quad v2\""),
-        "{e}"
-    );
-    let e = mismatch::<[u32; 4]>(&name, None);
-    assert!(e.contains("\"quad v1\"") && e.contains("no tag"), "{e}");
+    common::assert_other_layouts_are_refused(Kind::Channel, &name);
     // The right type still opens: a refused open claimed nothing.
     let mut rx = channel::typed::<[u32; 4]>()
         .tag("quad v1")
@@ -374,12 +309,7 @@ fn a_separately_built_program_with_another_struct_is_refused() {
         .create_producer(&name)
         .unwrap();
     let (ok, out) = run_peer("other", &name, 1);
-    assert!(!ok, "{out}");
-    assert!(out.starts_with("error: LayoutMismatch:"), "{out}");
-    assert!(
-        out.contains("24-byte messages, align 8") && out.contains("16-byte"),
-        "{out}"
-    );
+    common::assert_peer_refused(ok, &out);
 }
 
 /// Offsets in a channel segment (see `channel/layout.rs`).
@@ -423,12 +353,8 @@ proptest! {
             probe(&name);
         } else {
             let mut bytes = random;
-            bytes[..8].copy_from_slice(b"SHMKIT\0\0");
-            bytes[8..12].copy_from_slice(&shmkit::inspect::LAYOUT_VERSION.to_ne_bytes());
-            bytes[12..16].copy_from_slice(&5u32.to_ne_bytes()); // a channel
-            bytes[28..32].copy_from_slice(&1u32.to_ne_bytes()); // ready
-            let seg = Segment::create(&name, bytes.len()).unwrap();
-            seg.map(Access::ReadWrite).unwrap().write_at(0, &bytes).unwrap();
+            util::claim_header(&mut bytes, 5); // a channel
+            let _seg = util::segment_of(&name, &bytes);
             probe(&name);
         }
     }
@@ -442,12 +368,7 @@ fn probe(name: &str) {
         o
     };
     if let Ok(mut rx) = typed().open_consumer(name) {
-        for _ in 0..4 {
-            let _ = rx.try_recv().map(|s| s.seq);
-            let _ = rx.try_recv_slice().map(|s| s.len());
-            let _ = rx.try_recv_copy();
-            let _ = rx.try_recv_slice_into(&mut Vec::new());
-        }
+        common::try_every_recv!(rx);
     }
     if let Ok(mut tx) = typed().open_producer(name) {
         let _ = tx.try_send(&reading(4));

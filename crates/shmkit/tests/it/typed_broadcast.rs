@@ -2,7 +2,6 @@
 //! processes, loans written in place, the layout check, and fuzzed segments subscribed to as
 //! typed broadcasts.
 
-use std::io::Write;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -11,7 +10,8 @@ use shmkit::sync::{Pod, Zeroable};
 use shmkit::{Access, Error, Segment};
 
 use crate::typed::{reading, Reading, TAG as READING_TAG};
-use crate::util::{self, NameGuard};
+use crate::typed_common::{self as common, Kind, WAIT};
+use crate::util::{self, say, NameGuard};
 use crate::Role;
 
 pub const ROLES: &[(&str, Role)] = &[
@@ -19,8 +19,6 @@ pub const ROLES: &[(&str, Role)] = &[
     ("tbc_recv_slices", child_recv_slices),
 ];
 
-/// A hang guard, never a performance assertion.
-const WAIT: Duration = Duration::from_secs(60);
 const TAG: &str = "tick v1";
 
 #[repr(C)]
@@ -41,19 +39,9 @@ fn tick(i: u64) -> Tick {
     }
 }
 
-/// The `i`-th value of slice message `m`, and message `m`'s length.
-fn slice_value(m: usize, i: usize) -> u32 {
-    (m * 1000 + i) as u32
-}
-
-fn slice_len(m: usize) -> usize {
-    (m * 37) % 257
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
+/// Slice message `m`: up to 256 values.
+fn values(m: usize) -> Vec<u32> {
+    (0..(m * 37) % 257).map(|i| (m * 1000 + i) as u32).collect()
 }
 
 fn typed_ticks() -> broadcast::typed::Options<Tick> {
@@ -70,9 +58,8 @@ fn child_recv_ticks(a: &[String]) {
     let mut sub = typed_ticks().subscribe(&a[0]).unwrap();
     let delay = Duration::from_micros(a[1].parse().unwrap());
     say("subscribed");
-    let (mut received, mut missed, mut expect) = (0u64, 0u64, 0u64);
     let mut into = Tick::zeroed();
-    loop {
+    util::receive_until_disconnected(|expect, received| {
         let got = match received % 3 {
             0 => sub.recv_timeout(WAIT).map(|s| {
                 assert_eq!(s.seq(), expect);
@@ -86,21 +73,9 @@ fn child_recv_ticks(a: &[String]) {
             1 => sub.recv_copy_timeout(WAIT),
             _ => sub.recv_into_timeout(&mut into, WAIT).map(|()| into),
         };
-        match got {
-            Ok(v) => {
-                assert_eq!(v, tick(expect), "value {expect}");
-                received += 1;
-                expect += 1;
-            }
-            Err(Error::Lagged { missed: m, .. }) => {
-                missed += m;
-                expect += m;
-            }
-            Err(Error::Disconnected { .. }) => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    say(&format!("received {received} missed {missed}"));
+        assert_eq!(got?, tick(expect), "value {expect}");
+        Ok(())
+    });
 }
 
 /// Publishes `tick(i)` for every `i` below `total`, each written a different way.
@@ -133,36 +108,20 @@ fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .policy(policy)
         .create(&name)
         .unwrap();
-    let mut children: Vec<_> = ["0", "0", "0", util::slow_subscriber_us(policy)]
-        .iter()
-        .map(|d| util::spawn("tbc_recv_ticks", &[&name, d]))
-        .collect();
-    for c in &mut children {
-        c.wait_for_line("subscribed");
-    }
-    assert_eq!(publ.subscriber_count(), 4);
-    publish_ticks(&mut publ, total);
-    drop(publ);
-    util::received_and_missed(children)
+    util::four_subscribers("tbc_recv_ticks", &name, policy, move || {
+        assert_eq!(publ.subscriber_count(), 4);
+        publish_ticks(&mut publ, total);
+    })
 }
 
 #[test]
 fn a_struct_to_four_subscriber_processes_with_back_pressure_reaches_all() {
-    for (received, missed) in run_four(Policy::Block, 2000) {
-        assert_eq!((received, missed), (2000, 0));
-    }
+    util::assert_all_received(&run_four(Policy::Block, 2000), 2000);
 }
 
 #[test]
 fn a_struct_to_four_subscriber_processes_with_overwrite_accounts_for_every_value() {
-    let results = run_four(Policy::Overwrite, 2000);
-    for &(received, missed) in &results {
-        assert_eq!(received + missed, 2000, "{results:?}");
-    }
-    assert!(
-        results[3].1 > 0,
-        "the slow subscriber should have lagged: {results:?}"
-    );
+    util::assert_all_accounted_for(&run_four(Policy::Overwrite, 2000), 2000);
 }
 
 /// Child: args name, count — receives `count` slices of u32 (in place and copied out in
@@ -171,20 +130,7 @@ fn child_recv_slices(a: &[String]) {
     let mut sub = broadcast::typed::<u32>().subscribe(&a[0]).unwrap();
     say("subscribed");
     let n: usize = a[1].parse().unwrap();
-    let mut buf = Vec::new();
-    for m in 0..n {
-        let want: Vec<u32> = (0..slice_len(m)).map(|i| slice_value(m, i)).collect();
-        if m % 2 == 0 {
-            assert_eq!(
-                &*sub.recv_slice_timeout(WAIT).unwrap(),
-                &want[..],
-                "slice {m}"
-            );
-        } else {
-            let got = sub.recv_slice_into_timeout(&mut buf, WAIT).unwrap();
-            assert_eq!((got, &buf[..]), (want.len(), &want[..]), "slice {m}");
-        }
-    }
+    common::recv_slices_checked!(sub, n, values);
     say(&format!("slices {n}"));
 }
 
@@ -205,28 +151,7 @@ fn slices_round_trip_to_two_subscriber_processes() {
         c.wait_for_line("subscribed");
     }
     for m in 0..n {
-        let len = slice_len(m);
-        let values: Vec<u32> = (0..len).map(|i| slice_value(m, i)).collect();
-        match m % 4 {
-            0 => publ.send_slice_timeout(&values, WAIT).unwrap(),
-            1 => publ
-                .loan_slice_timeout(len, WAIT)
-                .unwrap()
-                .write_with(|i| slice_value(m, i))
-                .commit(),
-            2 => {
-                // Loan more than needed, fill, and send only `len` values.
-                let mut w = publ.loan_slice_timeout(300, WAIT).unwrap().zeroed();
-                w[..len].copy_from_slice(&values);
-                w.truncate(len);
-                w.commit();
-            }
-            _ => publ
-                .loan_slice_timeout(len, WAIT)
-                .unwrap()
-                .copy_from_slice(&values)
-                .commit(),
-        }
+        common::send_slice_a_way!(publ, m, &values(m)[..]);
     }
     for c in children {
         let f = c.wait();
@@ -271,18 +196,6 @@ fn loans_are_written_in_place_and_only_written_loans_commit() {
     assert_eq!(sub.try_recv_copy().unwrap(), tick(2));
 }
 
-/// The `LayoutMismatch` of subscribing to `name` as `T` (with `tag`), as text.
-fn mismatch<T: Pod>(name: &str, tag: Option<&str>) -> String {
-    let mut o = broadcast::typed::<T>();
-    if let Some(t) = tag {
-        o.tag(t);
-    }
-    match o.subscribe(name) {
-        Err(e @ Error::LayoutMismatch { .. }) => e.to_string(),
-        other => panic!("expected LayoutMismatch, got {other:?}"),
-    }
-}
-
 #[test]
 fn another_layout_is_a_typed_error_naming_both() {
     let name = NameGuard::new("tbc-layout");
@@ -291,26 +204,11 @@ fn another_layout_is_a_typed_error_naming_both() {
         .max_subscribers(1)
         .create(&name)
         .unwrap();
-
-    // Size: 16 bytes recorded, 8 asked.
-    let e = mismatch::<[u32; 2]>(&name, Some("quad v1"));
-    assert!(
-        e.contains("16-byte messages, align 4") && e.contains("8-byte"),
-        "{e}"
-    );
-    // Alignment: the same 16 bytes, aligned to 8, then to 16.
-    let e = mismatch::<[u64; 2]>(&name, Some("quad v1"));
-    assert!(e.contains("align 4") && e.contains("align 8"), "{e}");
-    let e = mismatch::<u128>(&name, Some("quad v1"));
+    common::assert_other_layouts_are_refused(Kind::Broadcast, &name);
+    // A broadcast's payloads are 16-aligned, so an alignment of 16 is possible: and refused.
+    let e = common::layout_error(broadcast::typed::<u128>().tag("quad v1").subscribe(&name));
     assert!(e.contains("align 4") && e.contains("align 16"), "{e}");
-    // Tag: both are named.
-    let e = mismatch::<[u32; 4]>(&name, Some("quad v2"));
-    assert!(
-        e.contains("\"quad v1\"") && e.contains("\"quad v2\""),
-        "{e}"
-    );
-    let e = mismatch::<[u32; 4]>(&name, None);
-    assert!(e.contains("\"quad v1\"") && e.contains("no tag"), "{e}");
+    let e = common::mismatch::<[u32; 4]>(Kind::Broadcast, &name, None);
     assert!(e.contains(&*name), "{e}");
 
     // A refused subscribe took no place (there is only one); the right type joins.
@@ -329,7 +227,7 @@ fn another_layout_is_a_typed_error_naming_both() {
     // ... but a byte broadcast is not a typed one.
     let raw = NameGuard::new("tbc-bytes");
     let _raw_publ = broadcast::options().create(&raw).unwrap();
-    let e = mismatch::<u64>(&raw, None);
+    let e = common::mismatch::<u64>(Kind::Broadcast, &raw, None);
     assert!(e.contains("bytes") && e.contains("8-byte messages"), "{e}");
 }
 
@@ -382,12 +280,7 @@ fn a_separately_built_subscriber_with_the_same_struct_interoperates() {
 fn a_separately_built_subscriber_with_another_struct_is_refused() {
     let name = NameGuard::new("tbc-peer-other");
     let (ok, out) = run_peer("other", &name, 1);
-    assert!(!ok, "{out}");
-    assert!(out.starts_with("error: LayoutMismatch:"), "{out}");
-    assert!(
-        out.contains("24-byte messages, align 8") && out.contains("16-byte"),
-        "{out}"
-    );
+    common::assert_peer_refused(ok, &out);
 }
 
 /// Offsets in a broadcast segment (see `channel/broadcast/layout.rs`).
@@ -429,19 +322,12 @@ proptest! {
             let end = (at + junk.len()).min(view.len());
             view.write_at(at, &junk[..end - at]).unwrap();
             drop(view);
-            for _ in 0..4 {
-                let _ = early.try_recv().map(|s| s.seq);
-                let _ = early.try_recv_slice().map(|s| s.len());
-            }
+            common::try_every_recv!(early);
             probe(&name);
         } else {
             let mut bytes = random;
-            bytes[..8].copy_from_slice(b"SHMKIT\0\0");
-            bytes[8..12].copy_from_slice(&shmkit::inspect::LAYOUT_VERSION.to_ne_bytes());
-            bytes[12..16].copy_from_slice(&6u32.to_ne_bytes()); // a broadcast
-            bytes[28..32].copy_from_slice(&1u32.to_ne_bytes()); // ready
-            let seg = Segment::create(&name, bytes.len()).unwrap();
-            seg.map(Access::ReadWrite).unwrap().write_at(0, &bytes).unwrap();
+            util::claim_header(&mut bytes, 6); // a broadcast
+            let _seg = util::segment_of(&name, &bytes);
             probe(&name);
         }
     }
@@ -450,12 +336,7 @@ proptest! {
 /// Subscribes to `name` as a typed broadcast every way, and receives what is there.
 fn probe(name: &str) {
     if let Ok(mut sub) = typed_ticks().subscribe(name) {
-        for _ in 0..4 {
-            let _ = sub.try_recv().map(|s| s.seq);
-            let _ = sub.try_recv_slice().map(|s| s.len());
-            let _ = sub.try_recv_copy();
-            let _ = sub.try_recv_slice_into(&mut Vec::new());
-        }
+        common::try_every_recv!(sub);
     }
     let _ = broadcast::typed::<u8>()
         .subscribe(name)

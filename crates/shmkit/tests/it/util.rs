@@ -178,6 +178,37 @@ pub fn example(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// Prints `line` to stdout at once (a child's word to its parent, which waits for it).
+pub fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
+}
+
+/// A subscriber child's receive loop: calls `recv(expect, received)` — which receives the
+/// message numbered `expect` (the `received`-th received), checks it and returns `Ok` —
+/// until the publisher is gone; counts `Lagged` as missed messages, and says
+/// `received <n> missed <m>` for `received_and_missed`.
+pub fn receive_until_disconnected(mut recv: impl FnMut(u64, u64) -> shmkit::Result<()>) {
+    let (mut received, mut missed, mut expect) = (0u64, 0u64, 0u64);
+    loop {
+        match recv(expect, received) {
+            Ok(()) => {
+                received += 1;
+                expect += 1;
+            }
+            Err(shmkit::Error::Lagged { missed: m, .. }) => {
+                missed += m;
+                expect += m;
+            }
+            Err(shmkit::Error::Disconnected { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    say(&format!("received {received} missed {missed}"));
+}
+
 /// Waits for subscriber children that each print a line `received <n> missed <m>`; each must
 /// succeed. Returns the (received, missed) pairs in order.
 pub fn received_and_missed(children: Vec<Child>) -> Vec<(u64, u64)> {
@@ -197,6 +228,46 @@ pub fn received_and_missed(children: Vec<Child>) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The four-subscriber runs: spawns `role` four times with the arguments `name` and a delay
+/// in µs, `0` but for the last one (`slow_subscriber_us`), waits until each says
+/// "subscribed", then calls `publish`, which drops the publisher once done. Returns each
+/// one's (received, missed), from `received_and_missed`.
+pub fn four_subscribers(
+    role: &str,
+    name: &str,
+    policy: shmkit::channel::broadcast::Policy,
+    publish: impl FnOnce(),
+) -> Vec<(u64, u64)> {
+    let mut children: Vec<_> = ["0", "0", "0", slow_subscriber_us(policy)]
+        .iter()
+        .map(|d| spawn(role, &[name, d]))
+        .collect();
+    for c in &mut children {
+        c.wait_for_line("subscribed");
+    }
+    publish();
+    received_and_missed(children)
+}
+
+/// A four-subscriber run under back-pressure: every subscriber got all `total` messages.
+pub fn assert_all_received(results: &[(u64, u64)], total: u64) {
+    for &(received, missed) in results {
+        assert_eq!((received, missed), (total, 0), "{results:?}");
+    }
+}
+
+/// A four-subscriber run under overwrite: every subscriber received or was told it missed
+/// each of the `total` messages, and the slow last one lagged.
+pub fn assert_all_accounted_for(results: &[(u64, u64)], total: u64) {
+    for &(received, missed) in results {
+        assert_eq!(received + missed, total, "{results:?}");
+    }
+    assert!(
+        results[3].1 > 0,
+        "the slow subscriber should have lagged: {results:?}"
+    );
+}
+
 /// How long (µs) the slow one of the four-subscriber tests sleeps per message: 200 under
 /// back-pressure (it only slows the publisher down); 5 ms under overwrite, far slower than
 /// any publisher (even one under valgrind), so that it surely laps — with 200 µs a publisher
@@ -206,6 +277,27 @@ pub fn slow_subscriber_us(policy: shmkit::channel::broadcast::Policy) -> &'stati
         shmkit::channel::broadcast::Policy::Block => "200",
         _ => "5000",
     }
+}
+
+/// Makes `bytes` claim to be a ready shmkit object of `kind` (5 a channel, 6 a broadcast, as
+/// `inspect` numbers them): the magic, the layout version, the kind and the ready word, so
+/// that the checks behind them run on what follows.
+pub fn claim_header(bytes: &mut [u8], kind: u32) {
+    bytes[..8].copy_from_slice(b"SHMKIT\0\0");
+    bytes[8..12].copy_from_slice(&shmkit::inspect::LAYOUT_VERSION.to_ne_bytes());
+    bytes[12..16].copy_from_slice(&kind.to_ne_bytes());
+    bytes[28..32].copy_from_slice(&1u32.to_ne_bytes()); // ready
+}
+
+/// A new segment `name` holding `bytes`. Keep it while the name is probed: on Windows a
+/// mapping lives only while someone has it open.
+pub fn segment_of(name: &str, bytes: &[u8]) -> Segment {
+    let seg = Segment::create(name, bytes.len()).unwrap();
+    seg.map(shmkit::Access::ReadWrite)
+        .unwrap()
+        .write_at(0, bytes)
+        .unwrap();
+    seg
 }
 
 /// The segment `name`, opened and mapped read-write as raw bytes: how tests reach under an

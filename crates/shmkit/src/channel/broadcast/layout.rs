@@ -17,8 +17,6 @@
 //!         message `k` went to
 //! ```
 
-use std::sync::atomic::AtomicU64 as StdAtomicU64;
-
 use super::Policy;
 use crate::channel::fingerprint::RECORD_LEN;
 use crate::liveness::slot;
@@ -153,10 +151,10 @@ impl<'a> Entry<'a> {
     /// The entry's role word, `state | generation << 8 | pid << 32`. A std atomic, as every
     /// role word (`crate::liveness`): under loom it is not shadowed, so it is not
     /// model-checked (loom sees it as sequentially consistent, with no preemption at it).
-    pub(super) fn word(&self) -> &'a StdAtomicU64 {
+    pub(super) fn word(&self) -> &'a AtomicU64 {
         // SAFETY: entries are 64-byte aligned inside the mapping (checked geometry); the
         // mapping lives as long as the borrowed Object ('a).
-        unsafe { &*self.0.cast::<StdAtomicU64>() }
+        unsafe { &*self.0.cast::<AtomicU64>() }
     }
 
     /// The next message the subscriber will receive (under back-pressure: the oldest one it
@@ -191,7 +189,8 @@ pub(super) fn prime(obj: &Object, g: &Geometry) {
     use crate::shm_atomic::model;
     for i in 0..g.max_subs {
         let e = entry(obj, i);
-        model::prime_u64(e.0.wrapping_add(8), 16);
+        model::prime_u64(e.0, 24);
+        model::prime_kernel(obj.name(), sub_slot(i));
     }
     for c in 0..g.slots {
         let s = slot(obj, g, c);

@@ -283,6 +283,16 @@ impl Options {
                 liveness::release(&obj, claim, e.word(), FREE, 0);
                 continue;
             }
+            // SYNC POINT (join, subscriber side): pairs with the fence in the publisher's
+            // scan (`publisher::room`).
+            #[cfg(loom)]
+            let skip =
+                crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::NoJoinFence);
+            #[cfg(not(loom))]
+            let skip = false;
+            if !skip {
+                crate::shm_atomic::fence(Ordering::SeqCst);
+            }
             let start = line.pos().load(Ordering::SeqCst);
             e.next().store(start, Ordering::SeqCst);
             return Ok(Subscriber {

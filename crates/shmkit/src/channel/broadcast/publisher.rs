@@ -356,6 +356,13 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
     if write - *min_cache < slots {
         return true;
     }
+    // SYNC POINT (join, publisher side): the count stored by the last commit, SeqCst fence,
+    // then the entries' words. Pairs with a joining subscriber's ACTIVE store, SeqCst fence,
+    // load of the count (`Options::subscribe_as`): either this scan sees it ACTIVE, or it
+    // starts at a count that includes every message published before the scan. (The
+    // SeqCst accesses alone order this in the C++ model; the fences make it an argument
+    // about fences, which loom checks — it models SeqCst accesses as AcqRel.)
+    fence(Ordering::SeqCst);
     let mut min = write;
     let mut test = None;
     for i in 0..g.max_subs {

@@ -370,6 +370,16 @@ impl Subscriber {
     }
 }
 
+#[cfg(all(loom, test))]
+impl Subscriber {
+    /// Ends this subscriber as SIGKILL ends its process: the kernel's hold on its entry goes
+    /// (the segment's descriptor closes), and nothing else runs — the entry's word still says
+    /// it is there, and any sample it held stays marked held.
+    pub(crate) fn vanish(mut self) {
+        self.claim = None;
+    }
+}
+
 impl Drop for Subscriber {
     fn drop(&mut self) {
         if let Some(claim) = self.claim.take() {

@@ -142,16 +142,20 @@ impl Producer {
         self.loan_until(len, Deadline::after(timeout))
     }
 
+    pub(crate) fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        let mut loan = self.loan_until(msg.len(), deadline)?;
+        loan.copy_from_slice(msg);
+        loan.commit();
+        Ok(())
+    }
+
     /// Copies `msg` into the ring and publishes it, waiting for room.
     ///
     /// # Errors
     ///
     /// As [`Producer::loan`].
     pub fn send(&mut self, msg: &[u8]) -> Result<()> {
-        let mut loan = self.loan(msg.len())?;
-        loan.copy_from_slice(msg);
-        loan.commit();
-        Ok(())
+        self.send_until(msg, Deadline::Forever)
     }
 
     /// [`Producer::send`] without waiting.
@@ -160,10 +164,7 @@ impl Producer {
     ///
     /// As [`Producer::try_loan`].
     pub fn try_send(&mut self, msg: &[u8]) -> Result<()> {
-        let mut loan = self.try_loan(msg.len())?;
-        loan.copy_from_slice(msg);
-        loan.commit();
-        Ok(())
+        self.send_until(msg, Deadline::Try)
     }
 
     /// [`Producer::send`] waiting at most `timeout`.
@@ -172,10 +173,7 @@ impl Producer {
     ///
     /// As [`Producer::loan_timeout`].
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        let mut loan = self.loan_timeout(msg.len(), timeout)?;
-        loan.copy_from_slice(msg);
-        loan.commit();
-        Ok(())
+        self.send_until(msg, Deadline::after(timeout))
     }
 }
 

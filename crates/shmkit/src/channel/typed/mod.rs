@@ -67,9 +67,11 @@
 //! keeps the producer away from a frame the consumer holds; a process outside the protocol
 //! that writes the segment could change it under the reference, which is undefined behaviour
 //! in the reader. Every bit pattern is a valid `T`, so a copy is safe whatever was written:
-//! when the producer is not trusted, use [`Consumer::recv_copy`], [`Consumer::recv_into`] or
-//! [`Consumer::recv_slice_into`], which copy out without making a reference, and validate
-//! the copy.
+//! when the producer is not trusted, use
+//! [`Consumer::recv_copy`](super::message::Receiver::recv_copy),
+//! [`Consumer::recv_into`](super::message::Receiver::recv_into) or
+//! [`Consumer::recv_slice_into`](super::message::Receiver::recv_slice_into), which copy out
+//! without making a reference, and validate the copy.
 //!
 //! # Names
 //!
@@ -81,14 +83,13 @@
 mod consumer;
 mod producer;
 
-use std::fmt;
 use std::marker::PhantomData;
 
 use bytemuck::Pod;
 
-use super::fingerprint::MessageLayout;
 use super::layout::Role;
-use super::{spsc, WaitMode};
+use super::spsc;
+use super::typed_options::typed_options;
 use crate::object::open_or_create;
 use crate::Result;
 
@@ -138,25 +139,7 @@ pub struct Options<T> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T> Clone for Options<T> {
-    fn clone(&self) -> Self {
-        Options {
-            base: self.base.clone(),
-            tag: self.tag.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T> fmt::Debug for Options<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("base", &self.base)
-            .field("tag", &self.tag)
-            .field("type", &std::any::type_name::<T>())
-            .finish()
-    }
-}
+typed_options!();
 
 impl<T: Pod> Options<T> {
     pub(super) fn new() -> Self {
@@ -173,38 +156,6 @@ impl<T: Pod> Options<T> {
     pub fn capacity(&mut self, capacity: usize) -> &mut Self {
         self.base.capacity(capacity);
         self
-    }
-
-    /// How the returned side waits (default [`WaitMode::Adaptive`]).
-    pub fn wait_mode(&mut self, wait: WaitMode) -> &mut Self {
-        self.base.wait_mode(wait);
-        self
-    }
-
-    /// Unix permission bits of the channel's segment, if this call creates it (default
-    /// `0o600`); as [`channel::Options::mode`](super::Options::mode).
-    pub fn mode(&mut self, mode: u32) -> &mut Self {
-        self.base.mode(mode);
-        self
-    }
-
-    /// Whether the creator leaves the name in place when dropped (default: it removes it);
-    /// as [`channel::Options::keep`](super::Options::keep).
-    pub fn keep(&mut self, keep: bool) -> &mut Self {
-        self.base.keep(keep);
-        self
-    }
-
-    /// A name (and version) for the message type's layout, part of its fingerprint: both
-    /// sides must give the same tag. Default: none, so only size and alignment are checked.
-    /// Any length; the first 47 bytes are kept in the segment for error messages.
-    pub fn tag(&mut self, tag: &str) -> &mut Self {
-        self.tag = Some(tag.to_owned());
-        self
-    }
-
-    fn layout(&self) -> MessageLayout {
-        MessageLayout::of::<T>(self.tag.as_deref())
     }
 
     /// Creates the channel `name` and returns its producer side.

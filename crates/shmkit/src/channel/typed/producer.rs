@@ -1,39 +1,32 @@
 //! The typed producer and its loans: an uninitialised value (or slice) in the ring, which
 //! only becomes committable once written.
 
-use std::fmt;
-use std::marker::PhantomData;
-use std::mem::size_of;
-use std::time::Duration;
-
 use bytemuck::Pod;
 
 use super::super::{spsc, WaitMode};
-use crate::channel::message::{self, sealed::Aligned, sealed::ByteLoan};
+use crate::channel::message::{
+    self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender, typed_side,
+};
 use crate::sys::Deadline;
 use crate::Result;
 
 /// The sending side of a typed channel, from [`channel::typed::<T>()`](fn@crate::channel::typed).
 ///
-/// Each message is one `T` ([`send`](Producer::send), [`loan`](Producer::loan)) or a slice
-/// of them ([`send_slice`](Producer::send_slice), [`loan_slice`](Producer::loan_slice)).
+/// Each message is one `T` ([`send`](message::Sender::send),
+/// [`loan`](message::Sender::loan)) or a slice of them
+/// ([`send_slice`](message::Sender::send_slice), [`loan_slice`](message::Sender::loan_slice)).
+/// Those methods are written once for typed channels and broadcasts, on
+/// [`message::Sender`], which this dereferences to; the ones here are a channel's own.
 /// Disconnection, waiting and liveness are the byte channel's; see
 /// [`channel`](crate::channel#semantics).
 pub struct Producer<T> {
-    inner: spsc::Producer,
-    _t: PhantomData<fn(T)>,
+    inner: message::Sender<T, spsc::Producer>,
 }
 
-impl<T> fmt::Debug for Producer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Producer")
-            .field("type", &std::any::type_name::<T>())
-            .field("inner", &self.inner)
-            .finish()
-    }
-}
+typed_side!(Producer => message::Sender<T, spsc::Producer>);
 
-/// A slot for one `T` in the ring, not yet written: from [`Producer::loan`].
+/// A slot for one `T` in the ring, not yet written: from
+/// [`Producer::loan`](message::Sender::loan).
 ///
 /// [`write`](message::Loan::write) a value (or [`zeroed`](message::Loan::zeroed), or fill
 /// [`as_uninit`](message::Loan::as_uninit) and [`assume_init`](message::Loan::assume_init))
@@ -45,8 +38,8 @@ pub type Loan<'a, T> = message::Loan<T, spsc::Loan<'a>>;
 pub type Written<'a, T> = message::Written<T, spsc::Loan<'a>>;
 
 /// A slot for `len` values of `T` in the ring, not yet written: from
-/// [`Producer::loan_slice`]. Becomes a [`WrittenSlice`] once filled; see
-/// [`message::SliceLoan`].
+/// [`Producer::loan_slice`](message::Sender::loan_slice). Becomes a [`WrittenSlice`] once
+/// filled; see [`message::SliceLoan`].
 pub type SliceLoan<'a, T> = message::SliceLoan<T, spsc::Loan<'a>>;
 
 /// A written slice in the ring: dereferences to `[T]`;
@@ -58,162 +51,47 @@ impl<T: Pod> Producer<T> {
     pub(super) fn wrap(inner: spsc::Producer) -> Self {
         let () = super::Fits::<T>::OK;
         Producer {
-            inner,
-            _t: PhantomData,
+            inner: message::Sender::new(inner),
         }
-    }
-
-    /// The channel's name.
-    pub fn name(&self) -> &str {
-        self.inner.name()
     }
 
     /// The ring's size in bytes.
     pub fn capacity(&self) -> usize {
-        self.inner.capacity()
+        self.inner.bytes().capacity()
     }
 
     /// Whether this side created the channel (and so removes its name when dropped, unless
     /// told to keep it).
     pub fn is_creator(&self) -> bool {
-        self.inner.is_creator()
+        self.inner.bytes().is_creator()
     }
 
     /// Changes how this side waits (see [`WaitMode`]).
     pub fn set_wait_mode(&mut self, wait: WaitMode) {
-        self.inner.set_wait_mode(wait);
+        self.inner.bytes_mut().set_wait_mode(wait);
+    }
+}
+
+impl ByteSender for spsc::Producer {
+    type Loan<'a> = spsc::Loan<'a>;
+    const TYPED: &'static str = "Producer";
+
+    fn name(&self) -> &str {
+        spsc::Producer::name(self)
     }
 
-    /// The longest slice one message can carry: [`Producer::max_message_len`](
-    /// crate::channel::Producer::max_message_len) bytes, in `T`s.
-    pub fn max_slice_len(&self) -> usize {
-        self.inner.max_message_len() / size_of::<T>()
+    fn max_message_len(&self) -> usize {
+        spsc::Producer::max_message_len(self)
     }
 
-    fn loan_until(&mut self, deadline: Deadline) -> Result<Loan<'_, T>> {
-        Ok(Loan::new(self.inner.loan_until(size_of::<T>(), deadline)?))
+    #[inline]
+    fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<spsc::Loan<'_>> {
+        spsc::Producer::loan_until(self, len, deadline)
     }
 
-    /// Borrows a slot for one `T`, waiting for room as long as it takes.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::SizeInvalid`](crate::Error::SizeInvalid) if a `T` is larger than the largest
-    /// message; [`Error::Disconnected`](crate::Error::Disconnected) if the consumer is gone.
-    pub fn loan(&mut self) -> Result<Loan<'_, T>> {
-        self.loan_until(Deadline::Forever)
-    }
-
-    /// Like [`Producer::loan`], without waiting: `WouldBlock` if the ring is full.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan`], and `WouldBlock`.
-    pub fn try_loan(&mut self) -> Result<Loan<'_, T>> {
-        self.loan_until(Deadline::Try)
-    }
-
-    /// Like [`Producer::loan`], waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan`], and `Timeout`.
-    pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
-        self.loan_until(Deadline::after(timeout))
-    }
-
-    fn loan_slice_until(&mut self, len: usize, deadline: Deadline) -> Result<SliceLoan<'_, T>> {
-        // Saturates: an impossible length is refused by the byte loan as too large.
-        let bytes = len.saturating_mul(size_of::<T>());
-        Ok(SliceLoan::new(self.inner.loan_until(bytes, deadline)?, len))
-    }
-
-    /// Borrows a slot for `len` values of `T` (a variable-length array: audio, an image row,
-    /// points), waiting for room as long as it takes.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::SizeInvalid`](crate::Error::SizeInvalid) over
-    /// [`Producer::max_slice_len`]; `Disconnected` if the consumer is gone.
-    pub fn loan_slice(&mut self, len: usize) -> Result<SliceLoan<'_, T>> {
-        self.loan_slice_until(len, Deadline::Forever)
-    }
-
-    /// Like [`Producer::loan_slice`], without waiting.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan_slice`], and `WouldBlock`.
-    pub fn try_loan_slice(&mut self, len: usize) -> Result<SliceLoan<'_, T>> {
-        self.loan_slice_until(len, Deadline::Try)
-    }
-
-    /// Like [`Producer::loan_slice`], waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan_slice`], and `Timeout`.
-    pub fn loan_slice_timeout(
-        &mut self,
-        len: usize,
-        timeout: Duration,
-    ) -> Result<SliceLoan<'_, T>> {
-        self.loan_slice_until(len, Deadline::after(timeout))
-    }
-
-    /// Copies `value` into the ring and publishes it, waiting for room.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan`].
-    pub fn send(&mut self, value: &T) -> Result<()> {
-        self.inner.send(bytemuck::bytes_of(value))
-    }
-
-    /// [`Producer::send`] without waiting.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::try_loan`].
-    pub fn try_send(&mut self, value: &T) -> Result<()> {
-        self.inner.try_send(bytemuck::bytes_of(value))
-    }
-
-    /// [`Producer::send`] waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan_timeout`].
-    pub fn send_timeout(&mut self, value: &T, timeout: Duration) -> Result<()> {
-        self.inner.send_timeout(bytemuck::bytes_of(value), timeout)
-    }
-
-    /// Copies `values` into the ring as one message and publishes it, waiting for room.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan_slice`].
-    pub fn send_slice(&mut self, values: &[T]) -> Result<()> {
-        self.inner.send(bytemuck::cast_slice(values))
-    }
-
-    /// [`Producer::send_slice`] without waiting.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::try_loan_slice`].
-    pub fn try_send_slice(&mut self, values: &[T]) -> Result<()> {
-        self.inner.try_send(bytemuck::cast_slice(values))
-    }
-
-    /// [`Producer::send_slice`] waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Producer::loan_slice_timeout`].
-    pub fn send_slice_timeout(&mut self, values: &[T], timeout: Duration) -> Result<()> {
-        self.inner
-            .send_timeout(bytemuck::cast_slice(values), timeout)
+    #[inline]
+    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        spsc::Producer::send_until(self, msg, deadline)
     }
 }
 

@@ -66,15 +66,17 @@
 //! [`Sample`] and [`SliceSample`] dereference to `&T` / `&[T]` over the slot: sound between
 //! cooperating processes (the protocol keeps the publisher off a held slot), undefined
 //! behaviour in the reader if a process outside the protocol writes the slot meanwhile.
-//! Every bit pattern is a valid `T`, so the copy-outs ([`Subscriber::recv_copy`],
-//! [`Subscriber::recv_into`], [`Subscriber::recv_slice_into`]) are safe whatever was written:
-//! use them when the publisher is not trusted, and validate the copy. See the
+//! Every bit pattern is a valid `T`, so the copy-outs
+//! ([`Subscriber::recv_copy`](crate::channel::message::Receiver::recv_copy),
+//! [`Subscriber::recv_into`](crate::channel::message::Receiver::recv_into),
+//! [`Subscriber::recv_slice_into`](crate::channel::message::Receiver::recv_slice_into)) are
+//! safe whatever was written: use them when the publisher is not trusted, and validate the
+//! copy. See the
 //! [crate docs](crate#trust-model).
 
 mod publisher;
 mod subscriber;
 
-use std::fmt;
 use std::marker::PhantomData;
 use std::mem::size_of;
 
@@ -82,8 +84,7 @@ use bytemuck::Pod;
 
 use super::layout::PAYLOAD_ALIGN;
 use super::Policy;
-use crate::channel::fingerprint::MessageLayout;
-use crate::channel::WaitMode;
+use crate::channel::typed_options::typed_options;
 use crate::Result;
 
 pub use publisher::{Loan, Publisher, SliceLoan, Written, WrittenSlice};
@@ -120,25 +121,7 @@ pub struct Options<T> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T> Clone for Options<T> {
-    fn clone(&self) -> Self {
-        Options {
-            base: self.base.clone(),
-            tag: self.tag.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T> fmt::Debug for Options<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("base", &self.base)
-            .field("tag", &self.tag)
-            .field("type", &std::any::type_name::<T>())
-            .finish()
-    }
-}
+typed_options!();
 
 impl<T: Pod> Options<T> {
     pub(super) fn new() -> Self {
@@ -161,7 +144,8 @@ impl<T: Pod> Options<T> {
     }
 
     /// The most values one message can carry (default 1: the slot holds one `T`). Set it for
-    /// [`Publisher::loan_slice`] / [`Publisher::send_slice`].
+    /// [`Publisher::loan_slice`](crate::channel::message::Sender::loan_slice) /
+    /// [`Publisher::send_slice`](crate::channel::message::Sender::send_slice).
     pub fn max_slice_len(&mut self, len: usize) -> &mut Self {
         // Saturates: an impossible slot size is refused by `create` as too large.
         self.base.slot_size(len.saturating_mul(size_of::<T>()));
@@ -179,38 +163,6 @@ impl<T: Pod> Options<T> {
     pub fn policy(&mut self, policy: Policy) -> &mut Self {
         self.base.policy(policy);
         self
-    }
-
-    /// How the returned side waits (default [`WaitMode::Adaptive`]).
-    pub fn wait_mode(&mut self, wait: WaitMode) -> &mut Self {
-        self.base.wait_mode(wait);
-        self
-    }
-
-    /// Unix permission bits of the segment (default `0o600`); as
-    /// [`broadcast::Options::mode`](super::Options::mode).
-    pub fn mode(&mut self, mode: u32) -> &mut Self {
-        self.base.mode(mode);
-        self
-    }
-
-    /// Whether the publisher leaves the name in place when dropped (default: it removes it);
-    /// as [`broadcast::Options::keep`](super::Options::keep).
-    pub fn keep(&mut self, keep: bool) -> &mut Self {
-        self.base.keep(keep);
-        self
-    }
-
-    /// A name (and version) for the message type's layout, part of its fingerprint: the
-    /// publisher and every subscriber must give the same tag. Default: none, so only size
-    /// and alignment are checked. Any length; the first 47 bytes are kept for error messages.
-    pub fn tag(&mut self, tag: &str) -> &mut Self {
-        self.tag = Some(tag.to_owned());
-        self
-    }
-
-    fn layout(&self) -> MessageLayout {
-        MessageLayout::of::<T>(self.tag.as_deref())
     }
 
     /// Creates the typed broadcast `name`, recording `T`'s layout; returns its publisher.
