@@ -4,7 +4,7 @@
 //! (Kubernetes pods with a memory-backed `/dev/shm`, `docker run --ipc=container:…`), a
 //! peer's pid means nothing or names another process; and pids are reused. So every holder
 //! of a role — an object's creator, a channel's producer and consumer, a broadcast's
-//! publisher and each subscriber — holds something the kernel gives up when the process dies,
+//! publisher and each subscriber, a service's server and each client — holds something the kernel gives up when the process dies,
 //! and others test it without taking it:
 //!
 //! | OS | a role is held by | tested with | immune to pid reuse / namespaces |
