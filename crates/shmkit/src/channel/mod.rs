@@ -98,6 +98,8 @@ use fingerprint::MessageLayout;
 use layout::Role;
 pub use spsc::{Consumer, Loan, Producer, Sample};
 use wait::Doorbell;
+/// The adaptive wait's budget, for sides that wait outside `wait::wait_for` (`service`).
+pub(crate) use wait::{PAUSES, SPINS, YIELD_WEIGHT};
 
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

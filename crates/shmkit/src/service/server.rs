@@ -11,8 +11,7 @@ use crate::liveness::{slot, Claim, Claimed};
 use crate::object::Kind;
 use crate::{sys, Segment};
 
-/// Spins of the adaptive wait before the server sleeps (as a channel's).
-const SPINS: u32 = 2_000;
+use crate::channel::{PAUSES, SPINS, YIELD_WEIGHT};
 
 /// The serving side of a service: receives the requests of every client.
 ///
@@ -335,34 +334,47 @@ impl Server {
         self.receive_until(Deadline::after(timeout))
     }
 
+    /// Waits as the server's [`WaitMode`] says, as a channel side does (`channel::wait`):
+    /// `BusyPoll` re-scans without end; `Adaptive` pauses `PAUSES` times, then yields (each
+    /// yield counted as `YIELD_WEIGHT` pauses) until `SPINS`, then sleeps on the service's
+    /// doorbell; `Blocking` sleeps at once. The clock is read on every yield and sleep, and
+    /// every 1024 pauses.
     pub(super) fn receive_until(&mut self, deadline: Deadline) -> Result<Request> {
         let mut spins = 0u32;
         loop {
             if let Some(r) = self.poll()? {
                 return Ok(r);
             }
-            let spin = match self.wait {
-                WaitMode::BusyPoll => true,
-                WaitMode::Adaptive => spins < SPINS,
-                WaitMode::Blocking => false,
-            };
-            if deadline == Deadline::Try || ((!spin || spins % 1024 == 1023) && deadline.passed()) {
+            if deadline == Deadline::Try {
                 return Err(Error::gave_up(self.name(), deadline));
             }
-            if spin {
+            let (pause, yield_now) = match self.wait {
+                WaitMode::BusyPoll => (true, false),
+                WaitMode::Adaptive if spins < PAUSES => (true, false),
+                WaitMode::Adaptive if spins < SPINS => (false, true),
+                _ => (false, false),
+            };
+            let check = !pause || spins % 1024 == 1023;
+            if check && deadline.passed() {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            if pause {
                 std::hint::spin_loop();
                 spins = spins.wrapping_add(1);
-                continue;
+            } else if yield_now {
+                std::thread::yield_now();
+                spins = spins.saturating_add(YIELD_WEIGHT);
+            } else {
+                let Server {
+                    core,
+                    requests,
+                    bell,
+                    ..
+                } = self;
+                bell.sleep(&core.obj, deadline, || {
+                    !requests.iter_mut().any(|r| r.ready())
+                })?;
             }
-            let Server {
-                core,
-                requests,
-                bell,
-                ..
-            } = self;
-            bell.sleep(&core.obj, deadline, || {
-                !requests.iter_mut().any(|r| r.ready())
-            })?;
         }
     }
 
