@@ -37,7 +37,11 @@
 //! * the server sleeps on **one** word: clients ring the service's doorbell after each
 //!   request, and the server scans the request rings (one load per slot) before it sleeps.
 //!   A client waits on its response channel's own doorbell. So each waitable side has one
-//!   doorbell word, like a channel's sides, for a later wait-set to watch.
+//!   doorbell word, like a channel's sides, for a later wait-set to watch: a server is ready
+//!   when any request ring holds a frame (`Consumer::ready` per slot) and sleeps on the
+//!   service's `seq` word (offset 128, sleepers at 132, named `<name>.srv` on Windows); a
+//!   client is ready when its response ring holds a frame and sleeps on that channel's data
+//!   doorbell, as any channel consumer does.
 //!
 //! # Peer death and restarts
 //!
