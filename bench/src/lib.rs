@@ -16,6 +16,7 @@ mod iceoryx;
 #[cfg(target_os = "linux")]
 mod liveness;
 mod segment;
+mod service;
 mod stats;
 mod sync;
 mod throughput;
@@ -44,7 +45,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [waitset] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -55,7 +56,7 @@ pub fn run(args: &[String]) -> ExitCode {
     for a in args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "waitset" => {
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" | "waitset" => {
                 benches.push(a)
             }
             _ => {
@@ -71,6 +72,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "latency",
             "throughput",
             "broadcast",
+            "service",
             "waitset",
         ];
     }
@@ -83,6 +85,7 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             "latency" => rows.extend(channel::latency(quick)),
             "throughput" => rows.extend(throughput::throughput(quick)),
+            "service" => rows.extend(service::table(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
@@ -145,6 +148,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 throughput::TPUT_TITLES[1],
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
+                (service::BENCH, service::TITLE),
                 (waitset::BENCH, waitset::TITLE),
             ],
         )?;

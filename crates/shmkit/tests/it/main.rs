@@ -12,6 +12,7 @@ mod options;
 #[cfg(unix)]
 mod python;
 mod segment;
+mod service;
 mod soundness;
 mod sync;
 mod typed;
@@ -36,6 +37,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(liveness::ROLES)
         .chain(options::ROLES)
         .chain(soundness::ROLES)
+        .chain(service::ROLES)
         .chain(typed::ROLES)
         .chain(typed_broadcast::ROLES)
         .chain(util::ROLES)

@@ -64,6 +64,14 @@ impl Consumer {
         self.s.wait = wait;
     }
 
+    /// Whether a message is there to receive now (a load of one header word, no wait, no
+    /// liveness test): for a side that watches many rings and sleeps on a doorbell of its
+    /// own (`service`). A corrupt frame reads as "nothing there".
+    #[inline]
+    pub(crate) fn ready(&mut self) -> bool {
+        matches!(peek(&mut self.cur, &self.s), Ok(Some(_)))
+    }
+
     #[inline]
     pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
         let Consumer { s, cur } = self;
