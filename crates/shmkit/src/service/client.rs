@@ -380,6 +380,28 @@ impl Client {
     }
 }
 
+/// Ready: a response arrived (one may already be kept from an earlier wait), or the server is
+/// gone. A hint, as every wait set's readiness is: the response may be for another request
+/// than the one waited for next, or a stale one that `try_wait` drops.
+impl crate::waitset::sealed::Sealed for Client {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        // The link lives from `connect` until `drop`.
+        let link = self
+            .link
+            .as_ref()
+            .expect("a client's channels live until it drops");
+        crate::waitset::sealed::Sealed::point(&link.rx)
+    }
+
+    fn ready(&self) -> bool {
+        !self.stash.is_empty()
+            || self
+                .link
+                .as_ref()
+                .is_some_and(|l| crate::waitset::sealed::Sealed::ready(&l.rx))
+    }
+}
+
 impl Drop for Client {
     fn drop(&mut self) {
         // The channels first, so that a client taking the slot over finds them free.

@@ -37,11 +37,12 @@
 //! * the server sleeps on **one** word: clients ring the service's doorbell after each
 //!   request, and the server scans the request rings (one load per slot) before it sleeps.
 //!   A client waits on its response channel's own doorbell. So each waitable side has one
-//!   doorbell word, like a channel's sides, for a later wait-set to watch: a server is ready
-//!   when any request ring holds a frame (`Consumer::ready` per slot) and sleeps on the
+//!   doorbell word, like a channel's sides, and both are [`WaitSet`](crate::WaitSet)
+//!   members: a server is ready when any request ring holds a frame and sleeps on the
 //!   service's `seq` word (offset 128, sleepers at 132, named `<name>.srv` on Windows); a
-//!   client is ready when its response ring holds a frame and sleeps on that channel's data
-//!   doorbell, as any channel consumer does.
+//!   client is ready when its response ring holds a frame (or a response is already kept, or
+//!   the server is gone) and sleeps on that channel's data doorbell, as any channel consumer
+//!   does.
 //!
 //! # Peer death and restarts
 //!
@@ -311,6 +312,17 @@ impl Bell {
     fn ring(&self, obj: &Object) {
         if let Ok((seq, sleepers)) = Bell::words(obj) {
             self.notifier.wake(sleepers, seq, 1, true);
+        }
+    }
+
+    /// Where a wait set sleeps on this bell (`crate::waitset`).
+    fn point<'a>(&'a self, obj: &'a Object) -> crate::waitset::Point<'a> {
+        crate::waitset::Point {
+            // BELL_SEQ and BELL_SLEEPERS are header words (below `object::DATA`).
+            sleepers: shm_atomic::AtomicU32::from_std(obj.word(BELL_SLEEPERS)),
+            word: shm_atomic::AtomicU32::from_std(obj.word(BELL_SEQ)),
+            notifier: &self.notifier,
+            kind: crate::waitset::Kind::Plain,
         }
     }
 

@@ -445,6 +445,18 @@ impl Server {
     }
 }
 
+/// Ready: a request ring holds a frame. A hint, as every wait set's readiness is: the frame
+/// may be a stale one (of a client that left) that `try_receive` drops.
+impl crate::waitset::sealed::Sealed for Server {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.bell.point(&self.core.obj)
+    }
+
+    fn ready(&self) -> bool {
+        self.requests.iter().any(Consumer::has_frame)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(claim) = self.claim.take() {

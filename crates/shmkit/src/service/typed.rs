@@ -317,3 +317,23 @@ fn read<T: Pod>(r: &[u8]) -> (usize, Option<T>) {
     let v = (r.len() == std::mem::size_of::<T>()).then(|| bytemuck::pod_read_unaligned(r));
     (r.len(), v)
 }
+
+impl<Req, Resp> crate::waitset::sealed::Sealed for Server<Req, Resp> {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.inner.point()
+    }
+
+    fn ready(&self) -> bool {
+        self.inner.ready()
+    }
+}
+
+impl<Req, Resp> crate::waitset::sealed::Sealed for Client<Req, Resp> {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.inner.point()
+    }
+
+    fn ready(&self) -> bool {
+        self.inner.ready()
+    }
+}

@@ -20,6 +20,7 @@ mod typed_broadcast;
 mod typed_common;
 mod util;
 mod waitset;
+mod waitset_service;
 
 /// A function a child process runs: it gets the parent's arguments and panics on failure
 /// (exit code 101), or returns normally (exit code 0).
@@ -42,6 +43,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(typed_broadcast::ROLES)
         .chain(util::ROLES)
         .chain(waitset::ROLES)
+        .chain(waitset_service::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

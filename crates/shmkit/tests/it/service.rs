@@ -29,10 +29,10 @@ const CLIENTS: u32 = 9;
 
 /// Removes a service's names (the segment and every slot's two channels) when dropped, so a
 /// failing test leaves nothing behind.
-struct ServiceGuard(String);
+pub(crate) struct ServiceGuard(String);
 
 impl ServiceGuard {
-    fn new(tag: &str) -> Self {
+    pub(crate) fn new(tag: &str) -> Self {
         ServiceGuard(util::unique(tag))
     }
 }
@@ -54,7 +54,7 @@ impl Drop for ServiceGuard {
     }
 }
 
-fn options() -> service::Options {
+pub(crate) fn options() -> service::Options {
     let mut o = service::options();
     o.max_clients(CLIENTS)
         .max_outstanding(4)
@@ -64,12 +64,12 @@ fn options() -> service::Options {
 }
 
 /// What the test server answers: the request reversed.
-fn answer(req: &[u8]) -> Vec<u8> {
+pub(crate) fn answer(req: &[u8]) -> Vec<u8> {
     req.iter().rev().copied().collect()
 }
 
 /// Request `i` of client `seed`: its length and bytes depend on both.
-fn request(seed: u64, i: u64) -> Vec<u8> {
+pub(crate) fn request(seed: u64, i: u64) -> Vec<u8> {
     let len = ((seed * 131 + i * 17) % 200) as usize + 1;
     (0..len)
         .map(|j| (seed as usize * 7 + i as usize * 3 + j) as u8)
