@@ -104,7 +104,7 @@ pub(crate) use wait::{PAUSES, SPINS, YIELD_WEIGHT};
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WaitMode {
-    /// Spin briefly (256 pauses: a few µs), then yield the CPU some 55 times (a few tens of
+    /// Spin briefly (64 pauses: about a µs), then yield the CPU some 60 times (a few tens of
     /// µs when nothing else wants the CPU, and then the CPU goes to whoever does), then sleep
     /// on the OS waker. No syscall on the fast path while the peer is not sleeping. The
     /// default.

@@ -15,16 +15,19 @@ use crate::sys::Deadline;
 use crate::{Error, Result};
 
 /// The adaptive wait's budget before it sleeps, in pauses: first `PAUSES` pauses
-/// (`spin_loop`, some µs), then yields (`yield_now`), each counted as `YIELD_WEIGHT` pauses.
+/// (`spin_loop`, about a µs: enough for a peer on another CPU to answer a small message), then
+/// yields (`yield_now`), each counted as `YIELD_WEIGHT` pauses.
 ///
 /// Yielding rather than pausing for the rest of the budget matters when waiters share a CPU
 /// with the processes they wait for (four subscribers on one core, a consumer on the
 /// producer's core): a pausing spinner burns the time slice the others need to finish the
 /// work it waits for, while a yielding one hands it over. With the CPU otherwise idle, a yield
 /// returns at once (~0.3 µs), so the wait still sees the change within about a microsecond.
-/// Measured in `broadcast_1MiB` (four subscribers on one CPU): see the README's table.
+/// Measured in `broadcast_1MiB` (four subscribers on one CPU: see the README's table) and
+/// with a 64-byte round trip between two processes forced onto one CPU (the README's Python
+/// section: 256 pauses before the yields were about twice as slow there as 64).
 pub(crate) const SPINS: u32 = 2_000;
-pub(crate) const PAUSES: u32 = 256;
+pub(crate) const PAUSES: u32 = 64;
 pub(crate) const YIELD_WEIGHT: u32 = 32;
 
 /// The side a waiting handle watches: its object, the side's line, and this handle's clock
