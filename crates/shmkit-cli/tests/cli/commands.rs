@@ -202,18 +202,20 @@ fn watch_prints_frames_and_highlights_changes() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    // Change the byte only once the first frame is out (a slow start — Wine, a loaded
+    // machine — must not make the change come before it).
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut out = String::new();
+    while !out.contains("00000000:") {
+        let before = out.len();
+        std::io::BufRead::read_line(&mut stdout, &mut out).unwrap();
+        assert!(out.len() > before, "watch ended before its first frame: {out}");
+    }
     seg.map(Access::ReadWrite)
         .unwrap()
         .write_at(0, b"Z")
         .unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    stdout.read_to_string(&mut out).unwrap();
     assert!(child.wait().unwrap().success());
     assert!(out.contains("[5a]"), "{out}");
 }
