@@ -84,6 +84,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 pub mod channel;
 mod copy;
 mod error;
