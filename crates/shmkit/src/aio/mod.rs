@@ -88,14 +88,57 @@ use op::{Mut, Op, Ref};
 /// [`broadcast::typed::Subscriber`]), [`Event`] and [`Semaphore`].
 #[derive(Debug)]
 pub struct Async<T> {
+    // Declared before `inner`, so dropped first: see `Owner`.
+    owner: Owner,
     inner: T,
+}
+
+/// What the reactor knows an [`Async`] by. A future leaked with `mem::forget` leaves its
+/// entry in the reactor, pointing into the handle's mapping; so before the handle can go away
+/// or be replaced (drop, `into_inner`, `get_mut`, `deref_mut`: each needs every borrow of the
+/// `Async` over, so any registration still counted is a leaked one), the `Async` takes its
+/// entries out of the reactor. One atomic load when there are none.
+#[derive(Debug)]
+pub(crate) struct Owner {
+    id: u64,
+    /// Registrations with the reactor not yet given up by their futures.
+    pending: std::sync::atomic::AtomicU32,
+}
+
+impl Owner {
+    fn new() -> Owner {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Owner {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            pending: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// Takes the entries of leaked futures out of the reactor.
+    fn forget_leaked(&mut self) {
+        if *self.pending.get_mut() != 0 {
+            if let Ok(r) = reactor::Reactor::get() {
+                r.remove_owner(self.id);
+            }
+            *self.pending.get_mut() = 0;
+        }
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.forget_leaked();
+    }
 }
 
 impl<T> Async<T> {
     /// Wraps `inner`. Makes no system call and no thread (the reactor starts with the first
     /// wait that has to sleep).
     pub fn new(inner: T) -> Async<T> {
-        Async { inner }
+        Async {
+            owner: Owner::new(),
+            inner,
+        }
     }
 
     /// The handle.
@@ -105,12 +148,15 @@ impl<T> Async<T> {
 
     /// The handle, mutably.
     pub fn get_mut(&mut self) -> &mut T {
+        self.owner.forget_leaked();
         &mut self.inner
     }
 
     /// Unwraps the handle.
     pub fn into_inner(self) -> T {
-        self.inner
+        let Async { owner, inner } = self;
+        drop(owner);
+        inner
     }
 }
 
@@ -123,7 +169,7 @@ impl<T> std::ops::Deref for Async<T> {
 
 impl<T> std::ops::DerefMut for Async<T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
+        self.get_mut()
     }
 }
 
@@ -136,7 +182,7 @@ impl<T: Sealed> Async<T> {
     where
         T: 'a,
     {
-        Op::exclusive(&mut self.inner, Mut(f))
+        Op::exclusive(&mut self.inner, &self.owner, Mut(f))
     }
 
     /// The future of an operation on `&'a T`, from its `try_` form.
@@ -147,7 +193,7 @@ impl<T: Sealed> Async<T> {
     where
         T: 'a,
     {
-        Op::shared(&self.inner, Ref(f))
+        Op::shared(&self.inner, &self.owner, Ref(f))
     }
 }
 

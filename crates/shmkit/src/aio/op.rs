@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::reactor::{Entry, Reactor};
+use super::Owner;
 use crate::shm_atomic::{fence, AtomicU32, Ordering};
 use crate::sys::WaitOn;
 use crate::waitset::{sealed::Sealed, Kind, Point};
@@ -80,6 +81,7 @@ impl<'a, T: ?Sized + 'a, R, F: FnMut(&'a T) -> Result<R>> Attempt<'a, T> for Ref
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct Op<'a, T: ?Sized + Sealed, A> {
     target: NonNull<T>,
+    owner: &'a Owner,
     attempt: A,
     reg: Option<Registration>,
     done: bool,
@@ -118,6 +120,9 @@ impl<'a, T: ?Sized + Sealed + 'a, A> Op<'a, T, A> {
     /// and may run while a [`Mut`] attempt's result (a sample, a loan) is alive; an event's
     /// or semaphore's gate is in `*target`, reached through a shared reference ([`Ref`]).
     fn count_out(&mut self, reg: Registration, pass_on: bool) {
+        if reg.id != u64::MAX {
+            self.owner.pending.fetch_sub(1, Ordering::Relaxed);
+        }
         if let Some(sleepers) = reg.sleepers {
             // SAFETY: the count lies in the mapping of the handle this future borrows.
             unsafe { sleepers.as_ref() }.fetch_sub(1, Ordering::SeqCst);
@@ -139,17 +144,18 @@ impl<'a, T: ?Sized + Sealed + 'a, A> Op<'a, T, A> {
 }
 
 impl<'a, T: ?Sized + Sealed + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
-    pub(crate) fn exclusive(t: &'a mut T, attempt: A) -> Self {
-        Op::new(NonNull::from(t), attempt)
+    pub(crate) fn exclusive(t: &'a mut T, owner: &'a Owner, attempt: A) -> Self {
+        Op::new(NonNull::from(t), owner, attempt)
     }
 
-    pub(crate) fn shared(t: &'a T, attempt: A) -> Self {
-        Op::new(NonNull::from(t), attempt)
+    pub(crate) fn shared(t: &'a T, owner: &'a Owner, attempt: A) -> Self {
+        Op::new(NonNull::from(t), owner, attempt)
     }
 
-    fn new(target: NonNull<T>, attempt: A) -> Self {
+    fn new(target: NonNull<T>, owner: &'a Owner, attempt: A) -> Self {
         Op {
             target,
+            owner,
             attempt,
             reg: None,
             done: false,
@@ -208,7 +214,9 @@ impl<'a, T: ?Sized + Sealed + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
                 return Some(r);
             }
         }
+        self.owner.pending.fetch_add(1, Ordering::Relaxed);
         let id = reactor.add(Entry {
+            owner: self.owner.id,
             raw,
             word,
             seen,

@@ -46,6 +46,8 @@ pub(crate) struct Entry {
     pub(crate) watch_peer: bool,
     /// Fire at this instant regardless (a future that could not count itself in).
     pub(crate) nap_until: Option<Instant>,
+    /// The [`Async`](super::Async) whose handle holds the word.
+    pub(crate) owner: u64,
 }
 
 #[derive(Debug)]
@@ -160,14 +162,26 @@ impl Reactor {
     /// Removes entry `id` if it is still there (it has not fired); once this returns, the
     /// reactor no longer uses it (module docs: may wait for the end of a round).
     pub(crate) fn remove(&self, id: u64) {
+        self.remove_where(|e| e.0 == id);
+    }
+
+    /// Removes every entry of `owner` (futures leaked with `mem::forget`, before the handle
+    /// they point into goes away); as [`Reactor::remove`].
+    pub(crate) fn remove_owner(&self, owner: u64) {
+        self.remove_where(|e| e.1 == owner);
+    }
+
+    fn remove_where(&self, pick: impl Fn((u64, u64)) -> bool) {
         let mut st = self.lock();
-        let Some(i) = st.slots.iter().position(|s| s.id == id) else {
-            return;
-        };
-        let slot = st.slots.swap_remove(i);
+        let mut in_round = false;
+        st.slots.retain(|s| {
+            let gone = pick((s.id, s.entry.owner));
+            in_round |= gone && s.in_round;
+            !gone
+        });
         // The reactor thread itself (a task dropped by a wake-up it issued) is never inside
         // a round while it runs other code.
-        if !slot.in_round || ON_REACTOR.with(|c| c.get()) {
+        if !in_round || ON_REACTOR.with(|c| c.get()) {
             return;
         }
         let Some(round) = st.round else { return };

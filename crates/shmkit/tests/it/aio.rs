@@ -333,3 +333,40 @@ fn many_tasks_each_awaiting_its_own_channel_share_the_reactor() {
         }
     });
 }
+
+#[test]
+fn a_leaked_pending_future_does_not_outlive_its_handle_in_the_reactor() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let name = NameGuard::new("aio-leak");
+    let mut tx = channel::options()
+        .capacity(4096)
+        .create_producer(&name.0)
+        .unwrap();
+    let mut rx = Async::new(channel::options().open_consumer(&name.0).unwrap());
+    {
+        let mut fut = Box::pin(rx.recv());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+        std::mem::forget(fut); // registered with the reactor, never dropped
+    }
+    drop(rx); // takes the leaked entry out of the reactor before unmapping
+    drop(tx.send(b"x")); // the consumer is gone: Disconnected, or sent into the void
+                         // The reactor still serves others.
+    let other = NameGuard::new("aio-leak2");
+    let mut tx2 = channel::options()
+        .capacity(4096)
+        .create_producer(&other.0)
+        .unwrap();
+    let mut rx2 = Async::new(channel::options().open_consumer(&other.0).unwrap());
+    multi_thread().block_on(async {
+        let waiting = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            rx2.recv_into(&mut buf).await.map(|_| buf)
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tx2.send(b"still here").unwrap();
+        let got = tokio::time::timeout(WAIT, waiting).await.expect("hang");
+        assert_eq!(got.unwrap().unwrap(), b"still here");
+    });
+}
