@@ -9,6 +9,7 @@
 //! With no bench named, all run. `--quick` is the seconds-long smoke mode CI runs; its numbers
 //! are not worth quoting. `--json` prints an array of results (fields in `stats::JsonRow`).
 
+mod aio;
 mod broadcast;
 mod channel;
 #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
@@ -44,7 +45,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [waitset] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [waitset] [async] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -55,7 +56,7 @@ pub fn run(args: &[String]) -> ExitCode {
     for a in args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "waitset" => {
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "waitset" | "async" => {
                 benches.push(a)
             }
             _ => {
@@ -72,6 +73,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "throughput",
             "broadcast",
             "waitset",
+            "async",
         ];
     }
     let mut rows = Vec::new();
@@ -84,6 +86,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "latency" => rows.extend(channel::latency(quick)),
             "throughput" => rows.extend(throughput::throughput(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
+            "async" => rows.extend(aio::run(quick)),
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
                 rows.extend(broadcast::broadcast_1mib_table(quick));
@@ -146,6 +149,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
                 (waitset::BENCH, waitset::TITLE),
+                (aio::BENCH, aio::TITLE),
             ],
         )?;
     }
