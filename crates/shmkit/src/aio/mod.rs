@@ -62,6 +62,15 @@
 //! the task's runtime thread — one more thread wake-up per message that finds the receiver
 //! asleep (measured in the README's `async_hop_64B` table).
 //!
+//! Measured (`shmkit-bench async`, table `async_hop_64B` in the README; 2-vCPU VM loaded by
+//! other builds, load average 2.7–3.6, three runs): a 64-byte ping-pong hop received with
+//! `recv().await` took 17–22 µs on the current-thread runtime and 25–35 µs on the
+//! multi-thread runtime, against 38–59 µs for the same hop with a blocking `recv`
+//! (0.36–0.92×; the goal was ≤ 1.5×). Under that load the baseline was 6–9× its quiet-machine
+//! time, so read it as "not slower", not as a speed-up. A `send` plus a `try_recv` of 64 bytes
+//! in one thread took 29–33 ns alone and 27–36 ns while 64 tasks awaited 64 other channels
+//! (0.93–1.09×: noise): async waiters elsewhere cost the synchronous path nothing.
+//!
 //! A new kind of member (a request/response service) gets its async forms by implementing
 //! the wait set's sealed `Waitable` half (a wait point and `ready`) and one `impl Async<_>`
 //! block calling [`Async`]'s private `op` / `op_ref` with its `try_` calls.
@@ -76,16 +85,17 @@ use bytemuck::Pod;
 
 use crate::channel::{self, broadcast};
 use crate::sync::{Event, Semaphore};
-use crate::waitset::sealed::Sealed;
 use crate::{Error, Result};
+pub(crate) use op::Awaitable;
 use op::{Mut, Op, Ref};
 
 /// A shmkit handle with `async` forms of its blocking calls; see the [module docs](self).
 ///
 /// It dereferences to the handle, so the synchronous calls stay available. Async forms exist
-/// for [`channel::Consumer`], [`channel::Producer`], [`broadcast::Subscriber`], their typed
-/// forms ([`channel::typed::Consumer`], [`channel::typed::Producer`],
-/// [`broadcast::typed::Subscriber`]), [`Event`] and [`Semaphore`].
+/// for [`channel::Consumer`], [`channel::Producer`], [`broadcast::Subscriber`],
+/// [`broadcast::Publisher`], their typed forms ([`channel::typed::Consumer`],
+/// [`channel::typed::Producer`], [`broadcast::typed::Subscriber`],
+/// [`broadcast::typed::Publisher`]), [`Event`] and [`Semaphore`].
 #[derive(Debug)]
 pub struct Async<T> {
     // Declared before `inner`, so dropped first: see `Owner`.
@@ -173,7 +183,7 @@ impl<T> std::ops::DerefMut for Async<T> {
     }
 }
 
-impl<T: Sealed> Async<T> {
+impl<T: Awaitable> Async<T> {
     /// The future of an operation on `&'a mut T`, from its `try_` form.
     fn op<'a, R>(
         &'a mut self,
@@ -386,6 +396,55 @@ impl<T: Pod + Sync> Async<channel::typed::Producer<T>> {
 
     /// Copies `value` in and publishes it: [`channel::message::Sender::send`], awaiting room.
     /// Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::message::Sender::send`].
+    pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.op(move |p| p.try_send(value))
+    }
+}
+
+impl Async<broadcast::Publisher> {
+    /// Loans the next slot, `len` bytes to write in place: [`broadcast::Publisher::loan`],
+    /// awaiting a slot (back-pressure). Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast::Publisher::loan`].
+    pub fn loan(
+        &mut self,
+        len: usize,
+    ) -> impl Future<Output = Result<broadcast::Loan<'_>>> + Send + '_ {
+        self.op(move |p| p.try_loan(len))
+    }
+
+    /// Copies `msg` into the next slot and publishes it: [`broadcast::Publisher::send`],
+    /// awaiting a slot. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast::Publisher::send`].
+    pub fn send<'a>(&'a mut self, msg: &'a [u8]) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.op(move |p| p.try_send(msg))
+    }
+}
+
+impl<T: Pod + Sync> Async<broadcast::typed::Publisher<T>> {
+    /// Loans the next slot for one `T`: [`channel::message::Sender::loan`], awaiting a slot.
+    /// Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::message::Sender::loan`].
+    pub fn loan(
+        &mut self,
+    ) -> impl Future<Output = Result<broadcast::typed::Loan<'_, T>>> + Send + '_ {
+        self.op(|p| p.try_loan())
+    }
+
+    /// Copies `value` into the next slot and publishes it: [`channel::message::Sender::send`],
+    /// awaiting a slot. Cancellation-safe.
     ///
     /// # Errors
     ///

@@ -32,6 +32,23 @@ use super::Owner;
 use crate::shm_atomic::{fence, AtomicU32, Ordering};
 use crate::sys::WaitOn;
 use crate::waitset::{sealed::Sealed, Kind, Point};
+
+/// Where an async operation on a handle waits: a wait set member's point (any
+/// [`Waitable`](crate::Waitable)), or a handle that is not a wait set member but has a
+/// doorbell, such as a broadcast publisher (its space doorbell). A public trait in a private
+/// module: nameable only inside shmkit.
+pub trait Awaitable {
+    /// The word to sleep on and its sleeper count, as [`Sealed::point`]. A `Kind::Bell`
+    /// point makes the reactor wake the future every `LIVENESS_EVERY` (the `try_` call then
+    /// tests the peers); its `peer` line is not used here.
+    fn wait_point(&self) -> Point<'_>;
+}
+
+impl<T: Sealed + ?Sized> Awaitable for T {
+    fn wait_point(&self) -> Point<'_> {
+        self.point()
+    }
+}
 use crate::{Error, Result};
 
 /// How a future that could not take an event's or semaphore's sleeper gate waits (it is not
@@ -79,7 +96,7 @@ impl<'a, T: ?Sized + 'a, R, F: FnMut(&'a T) -> Result<R>> Attempt<'a, T> for Ref
 /// `target` is alive at a time — the borrow checker's own rule, which it cannot see through a
 /// loop that returns a borrow (the "problem case #3" of NLL).
 #[must_use = "futures do nothing unless polled"]
-pub(crate) struct Op<'a, T: ?Sized + Sealed, A> {
+pub(crate) struct Op<'a, T: ?Sized + Awaitable, A> {
     target: NonNull<T>,
     owner: &'a Owner,
     attempt: A,
@@ -91,9 +108,9 @@ pub(crate) struct Op<'a, T: ?Sized + Sealed, A> {
 // SAFETY: the future carries a `&'a mut T` in disguise, and may move to another thread when
 // such a reference may (`T: Send`). The registration's addresses point into the mapping,
 // whose words are atomics.
-unsafe impl<T: ?Sized + Sealed + Send, F: Send> Send for Op<'_, T, Mut<F>> {}
+unsafe impl<T: ?Sized + Awaitable + Send, F: Send> Send for Op<'_, T, Mut<F>> {}
 // SAFETY: as above, for a `&'a T` (`T: Sync`).
-unsafe impl<T: ?Sized + Sealed + Sync, F: Send> Send for Op<'_, T, Ref<F>> {}
+unsafe impl<T: ?Sized + Awaitable + Sync, F: Send> Send for Op<'_, T, Ref<F>> {}
 
 /// A future counted in on a sleeper count, with an entry in the reactor.
 #[derive(Debug)]
@@ -106,12 +123,12 @@ struct Registration {
     word_kind: Option<bool>,
 }
 
-impl<'a, T: ?Sized + Sealed + 'a, A> Op<'a, T, A> {
+impl<'a, T: ?Sized + Awaitable + 'a, A> Op<'a, T, A> {
     /// The member's wait point. Only while no attempt's result is alive (see the invariant).
     fn point(&self) -> Point<'_> {
         // SAFETY: no reference from an attempt is alive (callers), so a shared one may be
         // made; it lives as long as the returned point, which callers drop before attempting.
-        unsafe { self.target.as_ref() }.point()
+        unsafe { self.target.as_ref() }.wait_point()
     }
 
     /// Counts out and, for an event or semaphore, leaves the gate; `pass_on`: wakes another
@@ -143,7 +160,7 @@ impl<'a, T: ?Sized + Sealed + 'a, A> Op<'a, T, A> {
     }
 }
 
-impl<'a, T: ?Sized + Sealed + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
+impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
     pub(crate) fn exclusive(t: &'a mut T, owner: &'a Owner, attempt: A) -> Self {
         Op::new(NonNull::from(t), owner, attempt)
     }
@@ -199,7 +216,7 @@ impl<'a, T: ?Sized + Sealed + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
             waker: notifier.sys(),
         }
         .raw();
-        let word = raw_word as *const AtomicU32 as usize;
+        let word = raw_word.as_std() as *const std::sync::atomic::AtomicU32 as usize;
         let reg = Registration {
             id: u64::MAX,
             sleepers,
@@ -229,7 +246,7 @@ impl<'a, T: ?Sized + Sealed + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
     }
 }
 
-impl<'a, T: ?Sized + Sealed + 'a, A: Attempt<'a, T> + Unpin> Future for Op<'a, T, A> {
+impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T> + Unpin> Future for Op<'a, T, A> {
     type Output = Result<A::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -274,7 +291,7 @@ impl<'a, T: ?Sized + Sealed + 'a, A: Attempt<'a, T> + Unpin> Future for Op<'a, T
     }
 }
 
-impl<T: ?Sized + Sealed, A> Drop for Op<'_, T, A> {
+impl<T: ?Sized + Awaitable, A> Drop for Op<'_, T, A> {
     fn drop(&mut self) {
         let Some(reg) = self.reg.take() else { return };
         if let Ok(reactor) = Reactor::get() {

@@ -6,14 +6,18 @@
 use std::time::{Duration, Instant};
 
 use shmkit::aio::Async;
-use shmkit::channel;
+use shmkit::channel::{self, broadcast};
 use shmkit::sync::{Event, Reset, Semaphore};
 use shmkit::Error;
 
 use crate::util::{self, NameGuard};
 use crate::Role;
 
-pub const ROLES: &[(&str, Role)] = &[("aio_stream", child_stream), ("aio_post", child_post)];
+pub const ROLES: &[(&str, Role)] = &[
+    ("aio_stream", child_stream),
+    ("aio_post", child_post),
+    ("aio_subscribe", child_subscribe),
+];
 
 /// A hang guard, not a performance assertion.
 const WAIT: Duration = Duration::from_secs(60);
@@ -60,6 +64,30 @@ fn child_post(a: &[String]) {
     }
     std::thread::sleep(Duration::from_millis(5));
     ev.set().unwrap();
+}
+
+/// args: name, count — subscribes, says "ready", receives slowly (a pause now and then, so
+/// that the publisher waits for room) until the publisher is gone, and checks that it got
+/// messages 0..count in order.
+fn child_subscribe(a: &[String]) {
+    let count: u64 = a[1].parse().unwrap();
+    let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
+    util::say("ready");
+    let mut i = 0u64;
+    loop {
+        match sub.recv_timeout(WAIT) {
+            Ok(m) => {
+                assert_eq!(u64::from_le_bytes(m[..8].try_into().unwrap()), i);
+                i += 1;
+            }
+            Err(Error::Disconnected { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        if i % 7 == 0 {
+            std::thread::sleep(Duration::from_micros(300));
+        }
+    }
+    assert_eq!(i, count, "lost or duplicated messages");
 }
 
 fn current_thread() -> tokio::runtime::Runtime {
@@ -369,4 +397,33 @@ fn a_leaked_pending_future_does_not_outlive_its_handle_in_the_reactor() {
         let got = tokio::time::timeout(WAIT, waiting).await.expect("hang");
         assert_eq!(got.unwrap().unwrap(), b"still here");
     });
+}
+
+#[test]
+fn a_publisher_awaits_room_under_back_pressure_and_dropped_sends_publish_nothing() {
+    const COUNT: u64 = 1_000;
+    let name = NameGuard::new("aio-publ");
+    let publ = broadcast::options()
+        .slot_size(64)
+        .slots(4)
+        .policy(broadcast::Policy::Block)
+        .create(&name.0)
+        .unwrap();
+    let mut child = util::spawn("aio_subscribe", &[&name.0, &COUNT.to_string()]);
+    child.wait_for_line("ready");
+    current_thread().block_on(async move {
+        let mut publ = Async::new(publ);
+        let mut rng = Rng(99);
+        let mut i = 0u64;
+        while i < COUNT {
+            let m = i.to_le_bytes();
+            let pause = Duration::from_micros(rng.next() % 200);
+            tokio::select! {
+                r = publ.send(&m) => { r.unwrap(); i += 1; }
+                _ = tokio::time::sleep(pause) => {} // dropped: published nothing
+            }
+        }
+        // Drop: the subscriber drains and sees Disconnected.
+    });
+    child.wait().assert_success();
 }
