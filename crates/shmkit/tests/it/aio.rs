@@ -17,6 +17,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("aio_stream", child_stream),
     ("aio_post", child_post),
     ("aio_subscribe", child_subscribe),
+    ("aio_post_many", child_post_many),
 ];
 
 /// A hang guard, not a performance assertion.
@@ -88,6 +89,20 @@ fn child_subscribe(a: &[String]) {
         }
     }
     assert_eq!(i, count, "lost or duplicated messages");
+}
+
+/// args: semaphore, count — posts `count` permits, pausing now and then.
+fn child_post_many(a: &[String]) {
+    let sem = Semaphore::open(&a[0]).unwrap();
+    let mut rng = Rng(5);
+    for _ in 0..a[1].parse::<u32>().unwrap() {
+        while let Err(Error::Full { .. }) = sem.post() {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        if rng.next() % 8 == 0 {
+            std::thread::sleep(Duration::from_micros(rng.next() % 500));
+        }
+    }
 }
 
 fn current_thread() -> tokio::runtime::Runtime {
@@ -426,4 +441,34 @@ fn a_publisher_awaits_room_under_back_pressure_and_dropped_sends_publish_nothing
         // Drop: the subscriber drains and sees Disconnected.
     });
     child.wait().assert_success();
+}
+
+#[test]
+fn semaphore_waits_dropped_at_random_points_take_no_permit() {
+    const COUNT: u32 = 500;
+    let name = NameGuard::new("aio-sem-cancel");
+    let sem = Async::new(Semaphore::create(&name.0, 0, 4).unwrap());
+    let child = util::spawn("aio_post_many", &[&name.0, &COUNT.to_string()]);
+    let (taken, dropped) = multi_thread().block_on(async {
+        let mut rng = Rng(17);
+        let (mut taken, mut dropped) = (0u32, 0u32);
+        let t0 = Instant::now();
+        while taken < COUNT {
+            assert!(t0.elapsed() < WAIT, "hang");
+            let pause = Duration::from_micros(rng.next() % 300);
+            tokio::select! {
+                r = sem.wait() => { r.unwrap(); taken += 1; }
+                _ = tokio::time::sleep(pause) => dropped += 1,
+            }
+        }
+        (taken, dropped)
+    });
+    child.wait().assert_success();
+    assert_eq!(taken, COUNT);
+    assert_eq!(
+        sem.value(),
+        0,
+        "a dropped wait took a permit, or one was counted twice"
+    );
+    assert!(dropped > 0);
 }
