@@ -1,7 +1,7 @@
-//! Async waits (feature `tokio`): [`Async`] wraps a channel side, a broadcast subscriber, an
-//! event or a semaphore, and gives it `async` forms of its blocking calls — `recv().await`,
-//! `loan(len).await`, `send(msg).await`, `wait().await` — that suspend the task instead of
-//! the thread.
+//! Async waits (feature `tokio`): [`Async`] wraps a channel side, a broadcast subscriber or
+//! publisher, an event or a semaphore, and gives it `async` forms of its blocking calls —
+//! `recv().await`, `loan(len).await`, `send(msg).await`, `wait().await` — that suspend the
+//! task instead of the thread.
 //!
 //! ```no_run
 //! use shmkit::{aio::Async, channel};

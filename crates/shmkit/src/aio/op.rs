@@ -185,8 +185,8 @@ impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
         Poll::Ready(r)
     }
 
-    /// Counts in and registers with the reactor (module docs); `Ok(None)` if registered, else
-    /// the result of the second attempt.
+    /// Counts in and registers with the reactor (module docs); `None` if registered, else the
+    /// result of the second attempt (nothing registered then).
     fn register(&mut self, reactor: &Reactor, cx: &Context<'_>) -> Option<Result<A::Output>> {
         let p = self.point();
         let (word_kind, counted) = match p.kind {
