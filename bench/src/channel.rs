@@ -280,6 +280,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
             return crate::throughput::child(role, args)
                 || crate::broadcast::child(role, args)
                 || crate::typed::child(role, args)
+                || crate::service::child(role, args)
                 || crate::waitset::child(role, args)
         }
     }

@@ -216,3 +216,87 @@ pub fn broadcast_subscriber(
         check(sample.payload(), i);
     }
 }
+
+/// The server side of `request_response_64B`'s iceoryx2 row: a request-response service of
+/// `[u64; 8]` both ways; every request is answered with a response loaned and written in
+/// place holding the same payload, until a request starting with `STOP`.
+pub fn rr_server(name: &str) {
+    set_log_level(LogLevel::Error);
+    let node = NodeBuilder::new()
+        .create::<ipc::Service>()
+        .expect("iceoryx2 node");
+    let service = node
+        .service_builder(&name.try_into().expect("service name"))
+        .request_response::<Payload, Payload>()
+        .open_or_create()
+        .expect("iceoryx2 service");
+    let server = service.server_builder().create().expect("server");
+    loop {
+        match server.receive().expect("receive") {
+            Some(request) => {
+                let v = *request.payload();
+                let response = request.loan_uninit().expect("loan");
+                response.write_payload(v).send().expect("send");
+                if v[0] == STOP {
+                    return;
+                }
+            }
+            None => std::hint::spin_loop(),
+        }
+    }
+}
+
+/// Round trips (not halved) of `request_response_64B`'s iceoryx2 row: the client sends a
+/// copy of each request (`send_copy`) and spins on its pending response's `receive`.
+pub fn rr_latency(
+    batches: usize,
+    per: usize,
+    spawn: impl FnOnce(&str) -> std::process::Child,
+) -> Summary {
+    set_log_level(LogLevel::Error);
+    let name = format!("shmkit-bench/{}/rr", std::process::id());
+    let node = NodeBuilder::new()
+        .create::<ipc::Service>()
+        .expect("iceoryx2 node");
+    let service = node
+        .service_builder(&name.as_str().try_into().expect("service name"))
+        .request_response::<Payload, Payload>()
+        .open_or_create()
+        .expect("iceoryx2 service");
+    let client = service.client_builder().create().expect("client");
+    let mut child = spawn(&name);
+    let call = |seq: u64, give_up: Option<Instant>| -> bool {
+        let pending = client.send_copy([seq; 8]).expect("send request");
+        loop {
+            if let Some(r) = pending.receive().expect("receive response") {
+                assert_eq!(r.payload()[0], seq, "a response to another request");
+                return true;
+            }
+            if give_up.is_some_and(|t| Instant::now() > t) {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
+    };
+    // Until the child's server is connected, requests go unanswered: retry until one is.
+    let mut seq = 0u64;
+    while !call(seq, Some(Instant::now() + Duration::from_millis(5))) {
+        seq += 1;
+    }
+    for _ in 0..per {
+        seq += 1;
+        call(seq, None);
+    }
+    let mut v = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let t = Instant::now();
+        for _ in 0..per {
+            seq += 1;
+            call(seq, None);
+        }
+        v.push(t.elapsed() / per as u32);
+    }
+    let _ = client.send_copy([STOP; 8]).expect("send stop");
+    assert!(child.wait().expect("wait child").success());
+    Summary::of(&mut v)
+}

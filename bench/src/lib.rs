@@ -17,6 +17,7 @@ mod iceoryx;
 #[cfg(target_os = "linux")]
 mod liveness;
 mod segment;
+mod service;
 mod stats;
 mod sync;
 mod throughput;
@@ -45,7 +46,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [waitset] [async] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -56,9 +57,8 @@ pub fn run(args: &[String]) -> ExitCode {
     for a in args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "waitset" | "async" => {
-                benches.push(a)
-            }
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" | "waitset"
+            | "async" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -72,6 +72,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "latency",
             "throughput",
             "broadcast",
+            "service",
             "waitset",
             "async",
         ];
@@ -85,6 +86,7 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             "latency" => rows.extend(channel::latency(quick)),
             "throughput" => rows.extend(throughput::throughput(quick)),
+            "service" => rows.extend(service::table(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
             "async" => rows.extend(aio::run(quick)),
             "broadcast" => {
@@ -148,6 +150,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 throughput::TPUT_TITLES[1],
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
+                (service::BENCH, service::TITLE),
                 (waitset::BENCH, waitset::TITLE),
                 (aio::BENCH, aio::TITLE),
             ],

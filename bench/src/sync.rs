@@ -132,7 +132,7 @@ mod futex {
 }
 
 #[cfg(target_os = "linux")]
-fn raw_futex(plan: &Plan) -> Summary {
+pub(crate) fn raw_futex(plan: &Plan) -> Summary {
     let name = unique("futex");
     let seg = shmkit::Segment::create(&name, 4096).expect("create");
     let view = seg.map(shmkit::Access::ReadWrite).expect("map");

@@ -168,8 +168,9 @@ pub enum Command {
         /// ratio, bytes, gib_per_s}.
         #[arg(long)]
         json: bool,
-        /// Which tables (default all): segment, sync, latency, throughput, broadcast.
-        #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast", "waitset"])]
+        /// Which tables (default all): segment, sync, latency, throughput, broadcast, service,
+        /// waitset.
+        #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast", "service", "waitset"])]
         tables: Vec<String>,
     },
     /// The classic two-process scenario, narrated: a server creates a segment and writes a

@@ -160,8 +160,9 @@ pub enum Error {
         name: String,
     },
 
-    /// A semaphore is at its maximum count, or a broadcast channel has its maximum number of
-    /// subscribers.
+    /// A semaphore is at its maximum count, a broadcast channel has its maximum number of
+    /// subscribers, a service its maximum of clients, or a service client its maximum of
+    /// outstanding requests.
     #[error("{name:?} is already at its maximum of {max}")]
     Full {
         /// The semaphore.

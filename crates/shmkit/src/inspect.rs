@@ -121,7 +121,10 @@ pub fn inspect(name: &str) -> Result<Info> {
     info.in_use = role::users_present(seg.section(), name, slot::USERS);
     info.creator_alive = object::creator_alive(&seg, &header);
     let roles = ObjectKind::from_u32(header.kind)
-        .and_then(|k| crate::channel::roles(k, header.params, seg.len()))
+        .and_then(|k| {
+            crate::channel::roles(k, header.params, seg.len())
+                .or_else(|| crate::service::roles(k, header.params))
+        })
         .unwrap_or_default();
     if let Some(end) = roles.iter().map(|r| r.offset + 8).max() {
         let view = seg.map_range(Access::ReadOnly, 0, end.min(seg.len()))?;

@@ -11,7 +11,8 @@
 //! * [`FileMapping`]: the same views over a file, with [`View::flush`];
 //! * [`sync`]: a robust process-shared [`Mutex`](sync::Mutex), [`Event`](sync::Event)s,
 //!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared);
-//! * [`channel`]: SPSC and broadcast channels, zero-copy;
+//! * [`channel`]: SPSC channels and broadcast, zero-copy, bytes or typed;
+//! * [`service`]: request/response between one server and many clients;
 //! * [`WaitSet`]: block until any of many channel sides, subscribers, events and semaphores is
 //!   ready.
 //!
@@ -51,7 +52,8 @@
 //! * change message bytes while a peer looks at them in place. [`channel::Sample`] and
 //!   [`channel::broadcast::Sample`] (a received message, read in place) and [`channel::Loan`]
 //!   and [`channel::broadcast::Loan`] dereference to `&[u8]` / `&mut [u8]`,
-//!   [`channel::typed::Sample`] and [`channel::broadcast::typed::Sample`] to `&T`, and
+//!   [`channel::typed::Sample`] and [`channel::broadcast::typed::Sample`] to `&T`,
+//!   [`service::Response`] to `&[u8]`, and
 //!   [`sync::SharedGuard`] to `&T` / `&mut T`, over
 //!   memory such a process can write. Rust promises that the bytes behind a `&[u8]` do not
 //!   change, so a write there while the reference lives is undefined behaviour in the reading
@@ -95,6 +97,7 @@ mod liveness;
 pub mod name;
 mod object;
 pub mod segment;
+pub mod service;
 mod shm_atomic;
 pub mod sync;
 mod sys;

@@ -4,7 +4,7 @@
 //! (Kubernetes pods with a memory-backed `/dev/shm`, `docker run --ipc=container:…`), a
 //! peer's pid means nothing or names another process; and pids are reused. So every holder
 //! of a role — an object's creator, a channel's producer and consumer, a broadcast's
-//! publisher and each subscriber — holds something the kernel gives up when the process dies,
+//! publisher and each subscriber, a service's server and each client — holds something the kernel gives up when the process dies,
 //! and others test it without taking it:
 //!
 //! | OS | a role is held by | tested with | immune to pid reuse / namespaces |
@@ -76,8 +76,13 @@ pub(crate) mod slot {
     pub(crate) const PRODUCER: u32 = 2;
     /// A channel's consumer.
     pub(crate) const CONSUMER: u32 = 3;
+    /// A service's server.
+    pub(crate) const SERVER: u32 = 4;
     /// Broadcast subscriber `i` is slot `SUBSCRIBER + i`.
     pub(crate) const SUBSCRIBER: u32 = 16;
+    /// Service client slot `i` is slot `CLIENT + i` (slots are bytes of one segment, and a
+    /// segment is either a broadcast or a service, so this range may be the subscribers').
+    pub(crate) const CLIENT: u32 = 16;
 }
 
 const GEN_MASK: u32 = (1 << 24) - 1;

@@ -79,6 +79,7 @@ pub(crate) enum Kind {
     Shared = 4,
     Channel = 5,
     Broadcast = 6,
+    Service = 7,
 }
 
 impl Kind {
@@ -95,6 +96,7 @@ impl Kind {
             Kind::Shared,
             Kind::Channel,
             Kind::Broadcast,
+            Kind::Service,
         ]
         .into_iter()
         .find(|k| *k as u32 == kind)
@@ -110,6 +112,7 @@ pub(crate) fn kind_label(kind: u32) -> &'static str {
         4 => "shared value",
         5 => "channel",
         6 => "broadcast channel",
+        7 => "service",
         _ => "unknown kind",
     }
 }

@@ -297,17 +297,35 @@ fn sizes_and_durations_take_fractions_and_compound_forms() {
 
 /// Runs a copy of `shmkit` from a directory of its own, with PATH naming only that directory,
 /// so what `shmkit bench` finds is what the test put there.
+///
+/// Running a file just written can fail with ETXTBSY ("text file busy"): a process that
+/// another test thread forks while the copy's descriptor is open holds a copy of that
+/// descriptor until it execs (rust-lang/rust#114554). That lasts an instant, so it is retried
+/// — also when it is `shmkit` that meets it, running the `shmkit-bench` a test wrote.
 fn shmkit_alone(dir: &std::path::Path, args: &[&str]) -> Output {
     let exe = dir.join(format!("shmkit{}", std::env::consts::EXE_SUFFIX));
     if !exe.exists() {
         std::fs::copy(env!("CARGO_BIN_EXE_shmkit"), &exe).unwrap();
     }
-    Command::new(&exe)
-        .args(args)
-        .env("PATH", dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run shmkit")
+    let mut tries = 0;
+    loop {
+        match Command::new(&exe)
+            .args(args)
+            .env("PATH", dir)
+            .stdin(Stdio::null())
+            .output()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(o) if tries < 50 && String::from_utf8_lossy(&o.stderr).contains("os error 26") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r.expect("run shmkit"),
+        }
+    }
 }
 
 #[test]

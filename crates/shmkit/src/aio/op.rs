@@ -196,7 +196,7 @@ impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
                 wakes_one,
                 ..
             } => (Some(wakes_one), waker.enter(obj)),
-            Kind::Bell { .. } => (None, true),
+            Kind::Bell { .. } | Kind::Plain => (None, true),
         };
         let sleepers = counted.then(|| NonNull::from(p.sleepers));
         let watch_peer = matches!(p.kind, Kind::Bell { .. });

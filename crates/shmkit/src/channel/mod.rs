@@ -70,7 +70,7 @@
 //! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitMode::BusyPoll`] for latency there.
 
 pub mod broadcast;
-mod fingerprint;
+pub(crate) mod fingerprint;
 pub(crate) mod layout;
 pub mod message;
 mod spsc;
@@ -83,6 +83,7 @@ use bytemuck::Pod;
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object};
 use crate::{Error, Result};
 
+pub(crate) use layout::RoleAt;
 pub use layout::MIN_CAPACITY;
 
 /// The roles a channel or broadcast segment records, for inspection (`None`: another kind).
@@ -97,6 +98,8 @@ use fingerprint::MessageLayout;
 use layout::Role;
 pub use spsc::{Consumer, Loan, Producer, Sample};
 use wait::Doorbell;
+/// The adaptive wait's budget, for sides that wait outside `wait::wait_for` (`service`).
+pub(crate) use wait::{PAUSES, SPINS, YIELD_WEIGHT};
 
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -23,9 +23,9 @@ use crate::{Error, Result};
 /// work it waits for, while a yielding one hands it over. With the CPU otherwise idle, a yield
 /// returns at once (~0.3 µs), so the wait still sees the change within about a microsecond.
 /// Measured in `broadcast_1MiB` (four subscribers on one CPU): see the README's table.
-const SPINS: u32 = 2_000;
-const PAUSES: u32 = 256;
-const YIELD_WEIGHT: u32 = 32;
+pub(crate) const SPINS: u32 = 2_000;
+pub(crate) const PAUSES: u32 = 256;
+pub(crate) const YIELD_WEIGHT: u32 = 32;
 
 /// The side a waiting handle watches: its object, the side's line, and this handle's clock
 /// for rate-limiting liveness tests.

@@ -100,7 +100,9 @@ const UNGATED_NAP: Duration = Duration::from_millis(1);
 /// (ready: a message, or the producer gone), [`Producer`](crate::channel::Producer)s (room
 /// for a small message, or the consumer gone), broadcast
 /// [`Subscriber`](crate::channel::broadcast::Subscriber)s (a message, a lag, or the
-/// publisher gone), their typed forms, [`Event`](crate::sync::Event)s (set) and
+/// publisher gone), their typed forms, request/response [`Server`](crate::service::Server)s
+/// (a request) and [`Client`](crate::service::Client)s (a response, or the server gone) and
+/// their typed forms, [`Event`](crate::sync::Event)s (set) and
 /// [`Semaphore`](crate::sync::Semaphore)s (a permit), and references to any of these.
 ///
 /// Sealed: shmkit implements it for its own types only.
@@ -128,6 +130,9 @@ pub(crate) mod sealed {
     pub enum Kind<'a> {
         /// A channel side's doorbell; `peer` is the line of the side whose liveness is watched.
         Bell { obj: &'a Object, peer: &'a Line },
+        /// A doorbell with no one peer to watch: a service's, which its server sleeps on and
+        /// clients that come and go ring.
+        Plain,
         /// An event's or a semaphore's state word: sleepers take the object's sleeper gate, and
         /// a wake of one (`wakes_one`) is passed on (module docs).
         Word {
@@ -283,7 +288,7 @@ impl WaitSet {
         for p in &points {
             let entered = match p.kind {
                 Kind::Word { waker, obj, .. } => waker.enter(obj),
-                Kind::Bell { .. } => true,
+                Kind::Bell { .. } | Kind::Plain => true,
             };
             if !entered {
                 deadline = Deadline::after(UNGATED_NAP).min(deadline);

@@ -14,6 +14,7 @@ mod options;
 #[cfg(unix)]
 mod python;
 mod segment;
+mod service;
 mod soundness;
 mod sync;
 mod typed;
@@ -21,6 +22,7 @@ mod typed_broadcast;
 mod typed_common;
 mod util;
 mod waitset;
+mod waitset_service;
 
 /// A function a child process runs: it gets the parent's arguments and panics on failure
 /// (exit code 101), or returns normally (exit code 0).
@@ -49,10 +51,12 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(liveness::ROLES)
         .chain(options::ROLES)
         .chain(soundness::ROLES)
+        .chain(service::ROLES)
         .chain(typed::ROLES)
         .chain(typed_broadcast::ROLES)
         .chain(util::ROLES)
         .chain(waitset::ROLES)
+        .chain(waitset_service::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

@@ -64,6 +64,23 @@ impl Consumer {
         self.s.wait = wait;
     }
 
+    /// Whether a message is there to receive now (a load of one header word, no wait, no
+    /// liveness test): for a side that watches many rings and sleeps on a doorbell of its
+    /// own (`service`). A corrupt frame reads as "nothing there".
+    #[inline]
+    pub(crate) fn ready(&mut self) -> bool {
+        matches!(peek(&mut self.cur, &self.s), Ok(Some(_)))
+    }
+
+    /// Whether a frame is committed at the read position (its header word is non-zero; a
+    /// corrupt one too, which `recv` then reports): one load, for wait sets.
+    #[inline]
+    pub(crate) fn has_frame(&self) -> bool {
+        let s = &self.s;
+        // SYNC POINT: Acquire, as in `peek` (which `recv` runs again).
+        header(s, (self.cur.read as usize) & (s.cap - 1)).load(Ordering::Acquire) != 0
+    }
+
     #[inline]
     pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
         let Consumer { s, cur } = self;
@@ -158,13 +175,9 @@ impl crate::waitset::sealed::Sealed for Consumer {
         self.s.my_bell.point(&self.s.obj, &self.s.peer)
     }
 
-    /// A message is committed (its header word at the read position is non-zero; a corrupt
-    /// one too, which `recv` then reports), or the producer closed its side.
+    /// A message is committed, or the producer closed its side.
     fn ready(&self) -> bool {
-        let s = &self.s;
-        // SYNC POINT: Acquire, as in `peek` (which `recv` runs again).
-        header(s, (self.cur.read as usize) & (s.cap - 1)).load(Ordering::Acquire) != 0
-            || layout::peer_gone(&s.obj, &s.peer, false)
+        self.has_frame() || layout::peer_gone(&self.s.obj, &self.s.peer, false)
     }
 }
 

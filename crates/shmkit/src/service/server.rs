@@ -1,0 +1,545 @@
+//! The server side: `Server` (receives), `Responder` (answers, from any thread), `Request`
+//! and its `Handle`.
+
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::*;
+use crate::channel::{self, Consumer, Producer};
+use crate::liveness::{slot, Claim, Claimed};
+use crate::object::Kind;
+use crate::{sys, Segment};
+
+use crate::channel::{PAUSES, SPINS, YIELD_WEIGHT};
+
+/// The serving side of a service: receives the requests of every client.
+///
+/// Answer through [`Server::respond`], or from other threads through a [`Responder`]
+/// ([`Server::responder`]). Dropping the server gives up the server role (waiting clients get
+/// [`Error::Disconnected`]) and, once every `Responder` is gone too, removes the service's
+/// names unless it was told to keep them.
+#[derive(Debug)]
+pub struct Server {
+    core: Arc<Core>,
+    /// Slot i's request channel.
+    requests: Vec<Consumer>,
+    bell: Bell,
+    claim: Option<Claim>,
+    wait: WaitMode,
+    /// Where the next scan starts (round robin over the slots).
+    next: usize,
+}
+
+/// What the server and its responders share.
+#[derive(Debug)]
+struct Core {
+    /// Slot i's response channel, locked while a response is written.
+    responses: Vec<Mutex<Producer>>,
+    limits: Limits,
+    epoch: u32,
+    /// A server that took the service over removes the names itself (it did not create the
+    /// segments); `None` for the creator or when kept.
+    remove: Option<Vec<String>>,
+    obj: Object,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        // The channels detach first (the fields drop after this), so the names go while
+        // mappings still exist; that is fine for every OS (POSIX: unlink; Windows: no-op).
+        if let Some(names) = self.remove.take() {
+            for n in names {
+                let _ = Segment::remove(&n);
+            }
+        }
+    }
+}
+
+/// Answers requests of a [`Server`] from any thread (`Send + Sync`, cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Responder {
+    core: Arc<Core>,
+}
+
+/// Which request a response answers: its client's slot and generation, and its id. From
+/// [`Request::handle`]; answer each request once (a second answer is dropped by the client).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handle {
+    slot: u32,
+    gen: u32,
+    id: u64,
+}
+
+impl Handle {
+    /// The client slot the request came from (stable while that client stays connected).
+    pub fn client_slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The request's id (unique per client connection).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// A received request: its payload, copied out of the client's ring (so the ring is free
+/// at once, and a client that is not trusted cannot change it under you), and the handle to
+/// answer it with. Dereferences to the payload.
+#[derive(Debug)]
+pub struct Request {
+    handle: Handle,
+    payload: Vec<u8>,
+}
+
+impl Request {
+    /// The handle that answers this request (it may move to another thread).
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The payload, owned.
+    pub fn into_payload(self) -> Vec<u8> {
+        self.payload
+    }
+}
+
+impl Deref for Request {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+/// Creates the service or takes it over; `types` is a typed service's message types.
+pub(super) fn serve(o: &Options, name: &str, types: Option<&Types>) -> Result<Server> {
+    o.limits.check(name)?;
+    let len = segment_len(o.limits.clients);
+    let created = Object::create(name, o.how, Kind::Service, len, o.limits.params(), |obj| {
+        if let Some(t) = types {
+            t.write(obj);
+        }
+        word32(obj, EPOCH)?.store(1, Ordering::Relaxed);
+        let claim = claim_server(obj)?;
+        let bell = Bell::create(name)?;
+        let l = o.limits;
+        let (rq, rs) = (
+            ring_capacity(l.outstanding, l.request_len),
+            ring_capacity(l.outstanding, l.response_len),
+        );
+        let (Some(rq), Some(rs)) = (rq, rs) else {
+            return Err(Error::size(name, "rings too large"));
+        };
+        let mut requests = Vec::new();
+        let mut responses = Vec::new();
+        for i in 0..l.clients {
+            let c = |cap| {
+                let mut c = channel::options();
+                c.capacity(cap).mode(o.how.mode).keep(o.how.keep);
+                c
+            };
+            requests.push(c(rq).create_consumer(&request_channel(name, i))?);
+            responses.push(Mutex::new(
+                c(rs).create_producer(&response_channel(name, i))?,
+            ));
+        }
+        Ok((claim, bell, requests, responses))
+    });
+    let (obj, (claim, bell, requests, responses), epoch, remove) = match created {
+        Ok((obj, parts)) => (obj, parts, 1, None),
+        // The service's own name (not a channel's: that error says which name it is).
+        Err(Error::AlreadyExists { name: n }) if n == name => take_over(o, name, types)?,
+        Err(e) => return Err(e),
+    };
+    let core = Arc::new(Core {
+        responses,
+        limits: Limits::from_header(name, &obj_header(&obj)?, obj.view.len())?,
+        epoch,
+        remove,
+        obj,
+    });
+    // A predecessor killed asleep never took itself off the count.
+    word32(&core.obj, BELL_SLEEPERS)?.store(0, Ordering::Relaxed);
+    let mut requests = requests;
+    for r in &mut requests {
+        r.set_wait_mode(o.wait);
+    }
+    Ok(Server {
+        core,
+        requests,
+        bell,
+        claim: Some(claim),
+        wait: o.wait,
+        next: 0,
+    })
+}
+
+type Parts = (Claim, Bell, Vec<Consumer>, Vec<Mutex<Producer>>);
+
+/// Takes over the existing service `name` whose server is gone: claims the role, re-attaches
+/// every channel, bumps the epoch and tells the old server's clients.
+fn take_over(
+    o: &Options,
+    name: &str,
+    types: Option<&Types>,
+) -> Result<(Object, Parts, u32, Option<Vec<String>>)> {
+    let (obj, header) = Object::open(name, Kind::Service, segment_len(1))?;
+    let l = Limits::from_header(name, &header, obj.view.len())?;
+    if let Some(t) = types {
+        t.check(&obj)?;
+    }
+    let claim = claim_server(&obj)?;
+    let release = |claim| {
+        liveness::release(&obj, claim, server_word(&obj), LEFT, sys::current_pid());
+    };
+    let attached = (|| {
+        let bell = Bell::open(name, true)?;
+        let mut requests = Vec::new();
+        let mut responses = Vec::new();
+        let mut names = vec![name.to_owned()];
+        let too_large = || Error::size(name, "rings too large");
+        let rq = ring_capacity(l.outstanding, l.request_len).ok_or_else(too_large)?;
+        let rs = ring_capacity(l.outstanding, l.response_len).ok_or_else(too_large)?;
+        // Windows: a channel no live process had open (a slot no client held) went with the
+        // dead server, so make it again.
+        let c = |cap| {
+            let mut c = channel::options();
+            c.capacity(cap).mode(o.how.mode).keep(o.how.keep);
+            c
+        };
+        for i in 0..l.clients {
+            let (q, r) = (request_channel(name, i), response_channel(name, i));
+            requests.push(c(rq).open_or_create_consumer(&q)?);
+            responses.push(c(rs).open_or_create_producer(&r)?);
+            names.extend([q, r]);
+        }
+        Ok((bell, requests, responses, names))
+    })();
+    let (bell, requests, mut responses, names) = match attached {
+        Ok(a) => a,
+        Err(e) => {
+            release(claim);
+            return Err(e);
+        }
+    };
+    let epoch_word = word32(&obj, EPOCH)?;
+    let epoch = epoch_word.load(Ordering::Acquire).wrapping_add(1).max(1);
+    // SYNC POINT: a Dekker pair with a connecting client (`client::connect`): this side
+    // stores the epoch, fences, then reads the slot words; the client claims its slot,
+    // fences, then reads the epoch (at connect and in every `loan`). So either this scan sees
+    // the client's slot and sends it the restart frame, or the client sees the new epoch and
+    // is told to reconnect. Release also pairs with the clients' Acquire loads of the epoch.
+    epoch_word.store(epoch, Ordering::Release);
+    std::sync::atomic::fence(Ordering::SeqCst);
+    // Tell every client that was connected (and may be waiting) that its server is gone.
+    for (i, tx) in (0..l.clients).zip(responses.iter_mut()) {
+        let word = slot_word(&obj, i)?.load(Ordering::Acquire);
+        let (state, gen, _) = liveness::unpack(word);
+        if state == CONNECTED {
+            let _ = tx.try_send(&encode(RESTART, epoch, gen));
+        }
+    }
+    let remove = (!o.how.keep).then_some(names);
+    let responses = responses.into_iter().map(Mutex::new).collect();
+    Ok((obj, (claim, bell, requests, responses), epoch, remove))
+}
+
+fn obj_header(obj: &Object) -> Result<Header> {
+    Ok(bytemuck::pod_read_unaligned(
+        &obj.view.read_vec(0, crate::object::HEADER_LEN)?,
+    ))
+}
+
+fn server_word(obj: &Object) -> &shm_atomic::AtomicU64 {
+    // The offset is a constant inside every service segment (checked on create and open).
+    word64(obj, SERVER_WORD).expect("the server word lies inside a checked service segment")
+}
+
+fn claim_server(obj: &Object) -> Result<Claim> {
+    match liveness::claim(obj, slot::SERVER, word64(obj, SERVER_WORD)?, SERVING, |s| {
+        s == SERVING
+    })? {
+        Claimed::Yes(c) => Ok(c),
+        Claimed::HeldBy(pid) => Err(Error::InUse {
+            name: obj.name().to_owned(),
+            role: "server",
+            pid,
+        }),
+    }
+}
+
+impl Server {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        self.core.obj.name()
+    }
+
+    /// The largest request payload clients may send.
+    pub fn max_request_len(&self) -> usize {
+        self.core.limits.request_len as usize
+    }
+
+    /// The largest response payload.
+    pub fn max_response_len(&self) -> usize {
+        self.core.limits.response_len as usize
+    }
+
+    /// How many clients may be connected at once.
+    pub fn max_clients(&self) -> u32 {
+        self.core.limits.clients
+    }
+
+    /// Whether this server created the service (rather than taking it over).
+    pub fn is_creator(&self) -> bool {
+        self.core.obj.is_creator()
+    }
+
+    /// Changes how the server waits for requests (see [`WaitMode`]).
+    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+        self.wait = wait;
+    }
+
+    /// A handle that answers requests from another thread.
+    pub fn responder(&self) -> Responder {
+        Responder {
+            core: Arc::clone(&self.core),
+        }
+    }
+
+    /// Receives the next request from any client, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// Only what the OS reports if sleeping fails; clients coming and going are not errors.
+    pub fn receive(&mut self) -> Result<Request> {
+        self.receive_until(Deadline::Forever)
+    }
+
+    /// Like [`Server::receive`], without waiting: [`Error::WouldBlock`] if no request is
+    /// there.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::receive`], and `WouldBlock`.
+    pub fn try_receive(&mut self) -> Result<Request> {
+        self.receive_until(Deadline::Try)
+    }
+
+    /// Like [`Server::receive`], waiting at most `timeout` (monotonic clock).
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::receive`], and [`Error::Timeout`].
+    pub fn receive_timeout(&mut self, timeout: Duration) -> Result<Request> {
+        self.receive_until(Deadline::after(timeout))
+    }
+
+    /// Waits as the server's [`WaitMode`] says, as a channel side does (`channel::wait`):
+    /// `BusyPoll` re-scans without end; `Adaptive` pauses `PAUSES` times, then yields (each
+    /// yield counted as `YIELD_WEIGHT` pauses) until `SPINS`, then sleeps on the service's
+    /// doorbell; `Blocking` sleeps at once. The clock is read on every yield and sleep, and
+    /// every 1024 pauses.
+    pub(super) fn receive_until(&mut self, deadline: Deadline) -> Result<Request> {
+        let mut spins = 0u32;
+        loop {
+            if let Some(r) = self.poll()? {
+                return Ok(r);
+            }
+            if deadline == Deadline::Try {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            let (pause, yield_now) = match self.wait {
+                WaitMode::BusyPoll => (true, false),
+                WaitMode::Adaptive if spins < PAUSES => (true, false),
+                WaitMode::Adaptive if spins < SPINS => (false, true),
+                _ => (false, false),
+            };
+            let check = !pause || spins % 1024 == 1023;
+            if check && deadline.passed() {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            if pause {
+                std::hint::spin_loop();
+                spins = spins.wrapping_add(1);
+            } else if yield_now {
+                std::thread::yield_now();
+                spins = spins.saturating_add(YIELD_WEIGHT);
+            } else {
+                let Server {
+                    core,
+                    requests,
+                    bell,
+                    ..
+                } = self;
+                bell.sleep(&core.obj, deadline, || {
+                    !requests.iter_mut().any(|r| r.ready())
+                })?;
+            }
+        }
+    }
+
+    /// The next valid request, if one is there: scans the slots round robin, dropping stale
+    /// frames (a previous client's or server's) and skipping corrupt rings.
+    fn poll(&mut self) -> Result<Option<Request>> {
+        let n = self.requests.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            while self.requests[i].ready() {
+                if let Some(r) = self.take(i)? {
+                    self.next = (i + 1) % n;
+                    return Ok(Some(r));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Receives the frame at the head of slot `i`'s ring; `None` if it is stale or malformed.
+    fn take(&mut self, i: usize) -> Result<Option<Request>> {
+        let core = &self.core;
+        let Ok(sample) = self.requests[i].try_recv() else {
+            return Ok(None);
+        };
+        let Some((id, epoch, gen)) = decode(&sample) else {
+            return Ok(None);
+        };
+        let word = slot_word(&core.obj, i as u32)?.load(Ordering::Acquire);
+        let (state, now, _) = liveness::unpack(word);
+        if epoch != core.epoch || state != CONNECTED || now != gen {
+            return Ok(None);
+        }
+        let payload = sample[FRAME..].to_vec();
+        Ok(Some(Request {
+            handle: Handle {
+                slot: i as u32,
+                gen,
+                id,
+            },
+            payload,
+        }))
+    }
+
+    /// Answers the request `handle` with a copy of `msg`; see [`Responder::respond`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Responder::respond`].
+    pub fn respond(&self, handle: &Handle, msg: &[u8]) -> Result<()> {
+        self.core
+            .respond_with(handle, msg.len(), |b| b.copy_from_slice(msg))
+    }
+
+    /// Answers the request `handle` with `len` bytes written in place; see
+    /// [`Responder::respond_with`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Responder::respond_with`].
+    pub fn respond_with<R>(
+        &self,
+        handle: &Handle,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R> {
+        self.core.respond_with(handle, len, write)
+    }
+}
+
+/// Ready: a request ring holds a frame. A hint, as every wait set's readiness is: the frame
+/// may be a stale one (of a client that left) that `try_receive` drops.
+impl crate::waitset::sealed::Sealed for Server {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        self.bell.point(&self.core.obj)
+    }
+
+    fn ready(&self) -> bool {
+        self.requests.iter().any(Consumer::has_frame)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            let obj = &self.core.obj;
+            liveness::release(obj, claim, server_word(obj), LEFT, sys::current_pid());
+        }
+    }
+}
+
+impl Responder {
+    /// Answers the request `handle` with a copy of `msg`. Never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SizeInvalid`] over the service's `max_response_len`;
+    /// [`Error::Disconnected`] if the client that asked has left, or its slot was taken
+    /// over by another client (an answer to a client killed and not yet replaced is
+    /// written, and dropped by the slot's next client); [`Error::WouldBlock`] if its response
+    /// ring has no room (a client that does not read its responses, or exceeds its limits).
+    pub fn respond(&self, handle: &Handle, msg: &[u8]) -> Result<()> {
+        self.core
+            .respond_with(handle, msg.len(), |b| b.copy_from_slice(msg))
+    }
+
+    /// Answers the request `handle` with `len` bytes that `write` writes straight into the
+    /// client's response ring (zero-copy; the buffer's initial contents are unspecified).
+    /// The response is published when `write` returns; returns what `write` returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`Responder::respond`] (`write` is not called then).
+    pub fn respond_with<R>(
+        &self,
+        handle: &Handle,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R> {
+        self.core.respond_with(handle, len, write)
+    }
+}
+
+impl Core {
+    fn respond_with<R>(
+        &self,
+        h: &Handle,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R> {
+        let name = self.obj.name();
+        if len > self.limits.response_len as usize {
+            return Err(Error::size(
+                name,
+                format!(
+                    "a response of {len} bytes is over this service's maximum of {}",
+                    self.limits.response_len
+                ),
+            ));
+        }
+        let gone = || Error::Disconnected {
+            name: name.to_owned(),
+        };
+        let tx = self.responses.get(h.slot as usize).ok_or_else(gone)?;
+        let (state, gen, _) =
+            liveness::unpack(slot_word(&self.obj, h.slot)?.load(Ordering::Acquire));
+        if state != CONNECTED || gen != h.gen {
+            return Err(gone());
+        }
+        let mut tx: MutexGuard<'_, Producer> = tx.lock().unwrap_or_else(|p| p.into_inner());
+        let mut loan = tx.try_loan(FRAME + len)?;
+        loan[..FRAME].copy_from_slice(&encode(h.id, self.epoch, h.gen));
+        let r = write(&mut loan[FRAME..]);
+        loan.commit();
+        Ok(r)
+    }
+}
+
+/// `Server` and `Responder` may move between threads; a `Responder` is shared.
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn send<T: Send>() {}
+    fn sync<T: Send + Sync>() {}
+    send::<Server>();
+    sync::<Responder>();
+    send::<Request>();
+    sync::<Handle>();
+}
