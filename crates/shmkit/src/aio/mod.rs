@@ -71,9 +71,9 @@
 //! in one thread took 26–33 ns alone and 26–36 ns while 64 tasks awaited 64 other channels
 //! (0.93–1.09×: noise): async waiters elsewhere cost the synchronous path nothing.
 //!
-//! A new kind of member (a request/response service) gets its async forms by implementing
-//! the wait set's sealed `Waitable` half (a wait point and `ready`) and one `impl Async<_>`
-//! block calling [`Async`]'s private `op` / `op_ref` with its `try_` calls.
+//! A new kind of member gets its async forms from the wait set's sealed `Waitable` half (its
+//! wait point) and one `impl Async<_>` block calling [`Async`]'s private `op` / `op_ref` with
+//! its `try_` calls: request/response clients and servers took eight lines each.
 
 mod op;
 mod reactor;
@@ -84,6 +84,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use crate::channel::{self, broadcast};
+use crate::service;
 use crate::sync::{Event, Semaphore};
 use crate::{Error, Result};
 pub(crate) use op::Awaitable;
@@ -93,9 +94,11 @@ use op::{Mut, Op, Ref};
 ///
 /// It dereferences to the handle, so the synchronous calls stay available. Async forms exist
 /// for [`channel::Consumer`], [`channel::Producer`], [`broadcast::Subscriber`],
-/// [`broadcast::Publisher`], their typed forms ([`channel::typed::Consumer`],
+/// [`broadcast::Publisher`], [`service::Client`] (`wait(pending)`), [`service::Server`]
+/// (`receive`), their typed forms ([`channel::typed::Consumer`],
 /// [`channel::typed::Producer`], [`broadcast::typed::Subscriber`],
-/// [`broadcast::typed::Publisher`]), [`Event`] and [`Semaphore`].
+/// [`broadcast::typed::Publisher`], [`service::typed::Client`],
+/// [`service::typed::Server`]), [`Event`] and [`Semaphore`].
 #[derive(Debug)]
 pub struct Async<T> {
     // Declared before `inner`, so dropped first: see `Owner`.
@@ -451,6 +454,62 @@ impl<T: Pod + Sync> Async<broadcast::typed::Publisher<T>> {
     /// As [`channel::message::Sender::send`].
     pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
         self.op(move |p| p.try_send(value))
+    }
+}
+
+impl Async<service::Client> {
+    /// Waits for the response to `pending`: [`service::Client::wait`], awaiting.
+    /// Cancellation-safe: a dropped future leaves the request outstanding (await `wait` again
+    /// with the same `pending`, or [cancel](service::Client::cancel) it).
+    ///
+    /// # Errors
+    ///
+    /// As [`service::Client::wait`].
+    pub fn wait(
+        &mut self,
+        pending: service::Pending,
+    ) -> impl Future<Output = Result<service::Response<'_>>> + Send + '_ {
+        self.op(move |c| c.try_wait(pending))
+    }
+}
+
+impl Async<service::Server> {
+    /// Receives the next request: [`service::Server::receive`], awaiting. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`service::Server::receive`].
+    pub fn receive(&mut self) -> impl Future<Output = Result<service::Request>> + Send + '_ {
+        self.op(|s| s.try_receive())
+    }
+}
+
+impl<Req: Pod, Resp: Pod> Async<service::typed::Client<Req, Resp>> {
+    /// Waits for the response to `pending`: [`service::typed::Client::wait`], awaiting.
+    /// Cancellation-safe, as [`Async::<service::Client>::wait`].
+    ///
+    /// # Errors
+    ///
+    /// As [`service::typed::Client::wait`].
+    pub fn wait(
+        &mut self,
+        pending: service::Pending,
+    ) -> impl Future<Output = Result<Resp>> + Send + '_ {
+        self.op(move |c| c.try_wait(pending))
+    }
+}
+
+impl<Req: Pod, Resp: Pod> Async<service::typed::Server<Req, Resp>> {
+    /// Receives the next request: [`service::typed::Server::receive`], awaiting.
+    /// Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`service::typed::Server::receive`].
+    pub fn receive(
+        &mut self,
+    ) -> impl Future<Output = Result<service::typed::Request<Req>>> + Send + '_ {
+        self.op(|s| s.try_receive())
     }
 }
 

@@ -18,6 +18,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("aio_post", child_post),
     ("aio_subscribe", child_subscribe),
     ("aio_post_many", child_post_many),
+    ("aio_echo_server", child_echo_server),
 ];
 
 /// A hang guard, not a performance assertion.
@@ -102,6 +103,21 @@ fn child_post_many(a: &[String]) {
         if rng.next() % 8 == 0 {
             std::thread::sleep(Duration::from_micros(rng.next() % 500));
         }
+    }
+}
+
+/// args: name, count — serves `count` requests of the service `name`, answering each with its
+/// own bytes, after a pause now and then.
+fn child_echo_server(a: &[String]) {
+    let mut server = crate::service::options().create_server(&a[0]).unwrap();
+    util::say("ready");
+    let mut rng = Rng(23);
+    for _ in 0..a[1].parse::<u32>().unwrap() {
+        let r = server.receive_timeout(WAIT).unwrap();
+        if rng.next() % 4 == 0 {
+            std::thread::sleep(Duration::from_micros(rng.next() % 400));
+        }
+        server.respond(r.handle(), &r).unwrap();
     }
 }
 
@@ -490,4 +506,59 @@ fn semaphore_waits_dropped_at_random_points_take_no_permit() {
         0,
         "a dropped wait took a permit, or one was counted twice"
     );
+}
+
+#[test]
+fn a_client_awaits_responses_from_a_server_process_through_dropped_waits() {
+    const COUNT: u32 = 300;
+    let name = crate::service::ServiceGuard::new("aio-svc");
+    let mut child = util::spawn("aio_echo_server", &[&name, &COUNT.to_string()]);
+    child.wait_for_line("ready");
+    let client = Async::new(crate::service::options().connect(&name).unwrap());
+    current_thread().block_on(async move {
+        let mut client = client;
+        let mut rng = Rng(29);
+        let t0 = Instant::now();
+        for i in 0..COUNT {
+            let p = client.request(&i.to_le_bytes()).unwrap();
+            loop {
+                assert!(t0.elapsed() < WAIT, "hang");
+                let pause = Duration::from_micros(rng.next() % 300);
+                tokio::select! {
+                    r = client.wait(p) => {
+                        assert_eq!(&*r.unwrap(), i.to_le_bytes());
+                        break;
+                    }
+                    _ = tokio::time::sleep(pause) => {} // dropped: the request stays outstanding
+                }
+            }
+        }
+    });
+    child.wait().assert_success();
+}
+
+#[test]
+fn a_server_task_awaits_requests() {
+    let name = crate::service::ServiceGuard::new("aio-svc-server");
+    let server = crate::service::options().create_server(&name).unwrap();
+    let mut client = crate::service::options().connect(&name).unwrap();
+    let caller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20)); // the server task asleep first
+        (0..50u8)
+            .map(|i| client.call(&[i; 5]).unwrap().to_vec())
+            .collect::<Vec<_>>()
+    });
+    multi_thread().block_on(async move {
+        let mut server = Async::new(server);
+        for _ in 0..50 {
+            let r = tokio::time::timeout(WAIT, server.receive())
+                .await
+                .expect("hang")
+                .unwrap();
+            let doubled: Vec<u8> = r.iter().map(|b| b * 2).collect();
+            server.respond(r.handle(), &doubled).unwrap();
+        }
+    });
+    let got = caller.join().unwrap();
+    assert!(got.iter().enumerate().all(|(i, r)| r == &[2 * i as u8; 5]));
 }
