@@ -66,7 +66,7 @@
 //! other builds, load average 2.4–5.2, five runs): a 64-byte ping-pong hop received with
 //! `recv().await` took 17–22 µs on the current-thread runtime and 20–35 µs on the
 //! multi-thread runtime, against 38–70 µs for the same hop with a blocking `recv`
-//! (0.26–0.92×; the goal was ≤ 1.5×). Under that load the baseline was 6–9× its quiet-machine
+//! (0.26–0.92×; the goal was ≤ 1.5×). Under that load the baseline was 6–11× its quiet-machine
 //! time, so read it as "not slower", not as a speed-up. A `send` plus a `try_recv` of 64 bytes
 //! in one thread took 26–37 ns alone and 26–38 ns while 64 tasks awaited 64 other channels
 //! (0.93–1.09×: noise): async waiters elsewhere cost the synchronous path nothing.
