@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Type-check the workspace (all targets; not the Python extension, which needs a macOS Python
 # to build against) for macOS, Intel and Apple silicon, with Debian's
-# rustc-web + rust-web-src and -Zbuild-std (rustup cannot fetch targets here).
+# rustc-web + rust-web-src and -Zbuild-std (rustup cannot fetch targets here). The workspace
+# build has shmkit's `tokio` feature on (the benchmark crate asks for it), so `shmkit::aio`
+# is checked too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive

@@ -7,11 +7,13 @@
 #
 # rustix's raw-syscall backend reads the vDSO's ELF header through the aux vector, which
 # valgrind does not map (rustix#1559), so this build uses rustix's libc backend.
+# With the `tokio` feature, so that the async reactor's raw-pointer code runs under memcheck
+# too (valgrind does not know `futex_waitv`, so waits take the polling fallback there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg rustix_use_libc" CARGO_TARGET_DIR=target/valgrind
-cargo test -p shmkit --no-run
-bin=$(cargo test -p shmkit --test it --no-run --message-format=json 2>/dev/null |
+cargo test -p shmkit --features tokio --no-run
+bin=$(cargo test -p shmkit --features tokio --test it --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)

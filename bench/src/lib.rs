@@ -9,6 +9,7 @@
 //! With no bench named, all run. `--quick` is the seconds-long smoke mode CI runs; its numbers
 //! are not worth quoting. `--json` prints an array of results (fields in `stats::JsonRow`).
 
+mod aio;
 mod broadcast;
 mod channel;
 #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
@@ -45,7 +46,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -56,9 +57,8 @@ pub fn run(args: &[String]) -> ExitCode {
     for a in args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" | "waitset" => {
-                benches.push(a)
-            }
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" | "waitset"
+            | "async" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -74,6 +74,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "broadcast",
             "service",
             "waitset",
+            "async",
         ];
     }
     let mut rows = Vec::new();
@@ -87,6 +88,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "throughput" => rows.extend(throughput::throughput(quick)),
             "service" => rows.extend(service::table(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
+            "async" => rows.extend(aio::run(quick)),
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
                 rows.extend(broadcast::broadcast_1mib_table(quick));
@@ -150,6 +152,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
                 (service::BENCH, service::TITLE),
                 (waitset::BENCH, waitset::TITLE),
+                (aio::BENCH, aio::TITLE),
             ],
         )?;
     }

@@ -1,6 +1,8 @@
 //! shmkit's integration tests: one binary, a module per topic. Cross-process tests re-execute
 //! this binary as a child (see `util`), so every sharing test involves real processes.
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod broadcast;
 mod broadcast_zero_copy;
 mod channel;
@@ -28,8 +30,19 @@ pub type Role = fn(&[String]);
 
 /// Every role a child can play, from every module.
 fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
+    let aio: &[(&str, Role)] = {
+        #[cfg(feature = "tokio")]
+        {
+            aio::ROLES
+        }
+        #[cfg(not(feature = "tokio"))]
+        {
+            &[]
+        }
+    };
     segment::ROLES
         .iter()
+        .chain(aio)
         .chain(file::ROLES)
         .chain(sync::ROLES)
         .chain(channel::ROLES)

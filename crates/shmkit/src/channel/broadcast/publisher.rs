@@ -54,6 +54,14 @@ pub struct Publisher {
 // to a thread.
 unsafe impl Send for Publisher {}
 
+/// An async `loan` waits on the space doorbell, as a blocking one does (`crate::aio`).
+#[cfg(feature = "tokio")]
+impl crate::aio::Awaitable for Publisher {
+    fn wait_point(&self) -> crate::waitset::Point<'_> {
+        self.ring.space.point(&self.ring.obj, &self.ring.line)
+    }
+}
+
 /// A slot to write the next message in place, from [`Publisher::loan`]. Fill it, then
 /// [`Loan::commit`]; dropping it without committing publishes nothing.
 ///

@@ -145,7 +145,21 @@ impl Consumer {
     ///
     /// As [`Consumer::recv`].
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
-        let sample = self.recv()?;
+        self.recv_into_until(buf, Deadline::Forever)
+    }
+
+    /// Like [`Consumer::recv_into`], without waiting: [`Error::WouldBlock`] if nothing is
+    /// there.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], and `WouldBlock`.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::Try)
+    }
+
+    fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
+        let sample = self.recv_until(deadline)?;
         buf.clear();
         shm_atomic::read(sample.payload, sample.len);
         // SAFETY: the payload lies inside the ring (checked by `peek`) and the protocol keeps

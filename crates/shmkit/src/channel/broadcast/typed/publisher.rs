@@ -27,6 +27,13 @@ pub struct Publisher<T> {
 
 typed_side!(Publisher => message::Sender<T, bytes::Publisher>);
 
+#[cfg(feature = "tokio")]
+impl<T> crate::aio::Awaitable for Publisher<T> {
+    fn wait_point(&self) -> crate::waitset::Point<'_> {
+        crate::aio::Awaitable::wait_point(&self.inner)
+    }
+}
+
 /// A slot for one `T`, not yet written: from [`Publisher::loan`](message::Sender::loan).
 ///
 /// [`write`](message::Loan::write) a value (or [`zeroed`](message::Loan::zeroed), or fill
