@@ -77,6 +77,20 @@ pub fn child(role: &str, args: &[String]) -> bool {
                         check(&sub.recv().unwrap(), i);
                     }
                 }
+                // The iceoryx2 subscribers' loop (`crate::iceoryx::broadcast_subscriber`):
+                // try to receive, else yield the CPU; never sleep.
+                "in-place-yield" => {
+                    for i in 0..count {
+                        let s = loop {
+                            match sub.try_recv() {
+                                Ok(s) => break s,
+                                Err(Error::WouldBlock { .. }) => std::thread::yield_now(),
+                                Err(e) => panic!("{e}"),
+                            }
+                        };
+                        check(&s, i);
+                    }
+                }
                 "copy" => {
                     for i in 0..count {
                         sub.recv_into(&mut buf).unwrap();
@@ -348,11 +362,13 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
         Box::new(move || publisher_own(2, "overwrite", size, count, warm)),
         Box::new(move || publisher_own(4, "overwrite", size, count, warm)),
         Box::new(move || publisher_own(4, "overwrite-busy", size, count, warm)),
+        Box::new(move || broadcast_1mib(4, "in-place-yield", size, count, warm)),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
         variants.push(Box::new(move || iceoryx2_1mib(1, size, count, warm)));
         variants.push(Box::new(move || iceoryx2_1mib(4, size, count, warm)));
+        // got[9] is the yield-polling variant above; iceoryx2 is got[10] and got[11].
     }
     let got = rotate(&variants, if quick { 1 } else { 3 });
     let spsc = Row::base(BCAST_1MIB, "spsc zero-copy", got[0]).moving(b);
@@ -367,6 +383,13 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
         Row::vs(BCAST_1MIB, "2 subscribers, in place", got[2], &spsc).moving(b),
         Row::vs(BCAST_1MIB, "4 subscribers, in place", got[3], &spsc).moving(b),
         Row::vs(BCAST_1MIB, "4 subscribers, copying", got[4], &spsc).moving(b),
+        Row::vs(
+            BCAST_1MIB,
+            "4 subscribers, in place, polling with yield",
+            got[9],
+            &spsc,
+        )
+        .moving(b),
         Row::vs(
             BCAST_1MIB,
             "publisher's loan + commit, 2 subscribers",
@@ -388,8 +411,8 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
-        let ice1 = Row::vs(BCAST_1MIB, "iceoryx2, 1 subscriber", got[9], &spsc).moving(b);
-        let ice4 = Row::vs(BCAST_1MIB, "iceoryx2, 4 subscribers", got[10], &spsc).moving(b);
+        let ice1 = Row::vs(BCAST_1MIB, "iceoryx2, 1 subscriber", got[10], &spsc).moving(b);
+        let ice4 = Row::vs(BCAST_1MIB, "iceoryx2, 4 subscribers", got[11], &spsc).moving(b);
         rows.push(Row::vs(
             BCAST_1MIB,
             "1 subscriber, in place, vs iceoryx2",
@@ -400,6 +423,12 @@ pub fn broadcast_1mib_table(quick: bool) -> Vec<Row> {
             BCAST_1MIB,
             "4 subscribers, in place, vs iceoryx2",
             got[3],
+            &ice4,
+        ));
+        rows.push(Row::vs(
+            BCAST_1MIB,
+            "4 subscribers, polling with yield, vs iceoryx2",
+            got[9],
             &ice4,
         ));
         rows.push(ice1);

@@ -209,7 +209,10 @@ fn watch_prints_frames_and_highlights_changes() {
     while !out.contains("00000000:") {
         let before = out.len();
         std::io::BufRead::read_line(&mut stdout, &mut out).unwrap();
-        assert!(out.len() > before, "watch ended before its first frame: {out}");
+        assert!(
+            out.len() > before,
+            "watch ended before its first frame: {out}"
+        );
     }
     seg.map(Access::ReadWrite)
         .unwrap()
