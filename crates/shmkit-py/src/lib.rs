@@ -17,6 +17,7 @@ mod channel;
 mod errors;
 mod rx;
 mod segment;
+mod shared;
 mod sync;
 mod tx;
 mod wait;

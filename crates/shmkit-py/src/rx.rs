@@ -7,18 +7,18 @@
 //! [`RxState::receiver`], which releases the current sample (or fails) first.
 
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::MutexExt;
 use pyo3::types::{PyByteArray, PyBytes, PyTuple};
 
 use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
+use crate::shared::Shared;
 use crate::wait::{blocking, Slice, Wait};
 
 /// The Rust receiving side.
@@ -152,32 +152,15 @@ fn released() -> PyErr {
 }
 
 /// What a `Receiver` object and its samples share.
-pub(crate) struct RxShared {
-    state: Mutex<RxState>,
-    /// Views of any sample of this receiver: the mapping stays while there are any.
-    exports: Exports,
-}
+pub(crate) type RxShared = Shared<RxState>;
 
 impl RxShared {
     pub(crate) fn new(receiver: RustReceiver) -> Arc<RxShared> {
-        Arc::new(RxShared {
-            state: Mutex::new(RxState {
-                current: None,
-                receiver: Some(NonNull::from(Box::leak(Box::new(receiver)))),
-                next_id: 0,
-            }),
-            exports: Exports::default(),
+        Shared::wrap(RxState {
+            current: None,
+            receiver: Some(NonNull::from(Box::leak(Box::new(receiver)))),
+            next_id: 0,
         })
-    }
-
-    fn lock<'a>(&'a self, py: Python<'_>) -> MutexGuard<'a, RxState> {
-        self.state
-            .lock_py_attached(py)
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_detached(&self) -> MutexGuard<'_, RxState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `f` on the receiver (releasing a sample without views first).

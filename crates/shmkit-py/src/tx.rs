@@ -12,18 +12,18 @@
 //! use goes through [`TxState::sender`], which ends the current loan (or fails) first.
 
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::MutexExt;
 use pyo3::types::PyMemoryView;
 
 use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
+use crate::shared::Shared;
 use crate::wait::{blocking, Slice, Wait};
 
 /// The Rust sending side.
@@ -185,11 +185,7 @@ fn closed() -> PyErr {
 }
 
 /// What a `Sender` object and its loans share.
-pub(crate) struct TxShared {
-    state: Mutex<TxState>,
-    /// Views of any loan of this sender: the mapping stays while there are any.
-    exports: Exports,
-}
+pub(crate) type TxShared = Shared<TxState>;
 
 impl Sender {
     /// The base object of a `Producer` or `Publisher` wrapping `sender`.
@@ -204,26 +200,11 @@ impl Sender {
 
 impl TxShared {
     fn new(sender: RustSender) -> Arc<TxShared> {
-        Arc::new(TxShared {
-            state: Mutex::new(TxState {
-                current: None,
-                sender: Some(NonNull::from(Box::leak(Box::new(sender)))),
-                next_id: 0,
-            }),
-            exports: Exports::default(),
+        Shared::wrap(TxState {
+            current: None,
+            sender: Some(NonNull::from(Box::leak(Box::new(sender)))),
+            next_id: 0,
         })
-    }
-
-    /// Locks the state with the interpreter attached (without deadlocking against it).
-    fn lock<'a>(&'a self, py: Python<'_>) -> MutexGuard<'a, TxState> {
-        self.state
-            .lock_py_attached(py)
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Locks the state while detached.
-    fn lock_detached(&self) -> MutexGuard<'_, TxState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `f` on the sender; `RuntimeError` while a loan is open (the loan borrows it).
