@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::thread::{self, ThreadId};
+use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -51,8 +52,21 @@ fn acquire_wait(blocking: bool, timeout: Option<f64>) -> PyResult<Wait> {
     }
 }
 
-/// `Ok(true)` for done, `Ok(false)` for a timeout (or busy object), else the error.
-fn done_or_timeout(r: PyResult<()>, py: Python<'_>) -> PyResult<bool> {
+/// Waits (in slices, see [`blocking`]) with `try_once` (no wait) and `timed` (at most a
+/// slice): `Ok(true)` when it passed, `Ok(false)` on a timeout (or busy object), else the
+/// error.
+fn wait_on(
+    py: Python<'_>,
+    wait: Wait,
+    try_once: impl Fn() -> shmkit::Result<()> + Sync,
+    timed: impl Fn(Duration) -> shmkit::Result<()> + Sync,
+) -> PyResult<bool> {
+    let r = blocking(py, wait, |slice| {
+        Ok(match slice {
+            None => try_once(),
+            Some(d) => timed(d),
+        }?)
+    });
     match r {
         Ok(()) => Ok(true),
         Err(e) if e.is_instance(py, errors::class(py, "Timeout")?.as_any()) => Ok(false),
@@ -415,13 +429,12 @@ impl Event {
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let e = self.handle.get(py)?;
-        let r = blocking(py, Wait::from_timeout(timeout)?, |slice| {
-            Ok(match slice {
-                None => e.try_wait(),
-                Some(d) => e.wait_timeout(d),
-            }?)
-        });
-        done_or_timeout(r, py)
+        wait_on(
+            py,
+            Wait::from_timeout(timeout)?,
+            || e.try_wait(),
+            |d| e.wait_timeout(d),
+        )
     }
 
     /// Closes the handle (a creator removes the name).
@@ -512,13 +525,12 @@ impl Semaphore {
     #[pyo3(signature = (blocking=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
         let s = self.handle.get(py)?;
-        let r = crate::wait::blocking(py, acquire_wait(blocking, timeout)?, |slice| {
-            Ok(match slice {
-                None => s.try_wait(),
-                Some(d) => s.wait_timeout(d),
-            }?)
-        });
-        done_or_timeout(r, py)
+        wait_on(
+            py,
+            acquire_wait(blocking, timeout)?,
+            || s.try_wait(),
+            |d| s.wait_timeout(d),
+        )
     }
 
     /// Gives a permit back (``Full`` at the maximum).
