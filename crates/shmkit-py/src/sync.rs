@@ -132,7 +132,11 @@ impl Drop for Held {
 pub(crate) struct Mutex {
     handle: Handle<rsync::Mutex>,
     held: StdMutex<Option<Held>>,
+    /// The mutex's name.
+    #[pyo3(get)]
     name: String,
+    /// Whether this handle created the mutex.
+    #[pyo3(get, name = "is_creator")]
     creator: bool,
 }
 
@@ -197,18 +201,6 @@ impl Mutex {
                 .keep(keep)
                 .open_or_create(name),
         )
-    }
-
-    /// The mutex's name.
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether this handle created the mutex.
-    #[getter]
-    fn is_creator(&self) -> bool {
-        self.creator
     }
 
     /// Acquires the mutex, waiting up to ``timeout`` seconds (``None`` or ``-1``: forever);
@@ -343,7 +335,11 @@ impl Mutex {
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Event {
     handle: Handle<rsync::Event>,
+    /// The event's name.
+    #[pyo3(get)]
     name: String,
+    /// Whether this handle created the event.
+    #[pyo3(get, name = "is_creator")]
     creator: bool,
 }
 
@@ -388,18 +384,6 @@ impl Event {
     #[classmethod]
     fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Event> {
         Event::wrap(rsync::Event::open(name))
-    }
-
-    /// The event's name.
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether this handle created the event.
-    #[getter]
-    fn is_creator(&self) -> bool {
-        self.creator
     }
 
     /// Whether the event resets itself when a waiter passes.
@@ -452,7 +436,11 @@ impl Event {
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Semaphore {
     handle: Handle<rsync::Semaphore>,
+    /// The semaphore's name.
+    #[pyo3(get)]
     name: String,
+    /// Whether this handle created the semaphore.
+    #[pyo3(get, name = "is_creator")]
     creator: bool,
 }
 
@@ -494,18 +482,6 @@ impl Semaphore {
     #[classmethod]
     fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Semaphore> {
         Semaphore::wrap(rsync::Semaphore::open(name))
-    }
-
-    /// The semaphore's name.
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether this handle created the semaphore.
-    #[getter]
-    fn is_creator(&self) -> bool {
-        self.creator
     }
 
     /// The permits available now.
