@@ -6,7 +6,6 @@
 //! is dropped first, and every other use of the consumer goes through
 //! [`RxState::receiver`], which releases the current sample (or fails) first.
 
-use std::ptr::NonNull;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyBufferError, PyValueError};
@@ -18,7 +17,7 @@ use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
-use crate::shared::Shared;
+use crate::shared::{Owned, Shared};
 use crate::wait::{blocking, Slice, Wait};
 
 /// The Rust receiving side.
@@ -71,25 +70,13 @@ struct Current {
 pub(crate) struct RxState {
     /// Borrows `*receiver`: declared (and dropped) first.
     current: Option<Current>,
-    /// `Box::into_raw` of the receiver; `None` once closed.
-    receiver: Option<NonNull<RustReceiver>>,
+    receiver: Owned<RustReceiver>,
     next_id: u64,
 }
 
 // SAFETY: the consumer and subscriber are `Send`; the raw pointers (the box, and inside the
 // samples) point into memory this state owns, and nothing in it is tied to a thread.
 unsafe impl Send for RxState {}
-
-impl Drop for RxState {
-    fn drop(&mut self) {
-        self.current = None;
-        if let Some(p) = self.receiver.take() {
-            // SAFETY: made by `Box::into_raw`-like leak in `RxShared::new`, freed only here
-            // or in `close`, which takes it out; no sample borrows it any more.
-            drop(unsafe { Box::from_raw(p.as_ptr()) });
-        }
-    }
-}
 
 /// What `recv` hands to Python about a sample: id, address, length, seq, export count.
 type Received = (u64, usize, usize, Option<u64>, Exports);
@@ -110,20 +97,19 @@ impl RxState {
     /// The receiver, after releasing the current sample (see the module docs).
     fn receiver(&mut self) -> Result<&mut RustReceiver, Fail> {
         self.release()?;
-        let p = self.receiver.ok_or_else(closed)?;
         // SAFETY: no sample is current, so no other reference to the receiver exists; the
-        // box lives while `self` does, and the borrow is tied to `&mut self`.
-        Ok(unsafe { &mut *p.as_ptr() })
+        // borrow is tied to `&mut self`, so it ends before the receiver is closed or dropped.
+        Ok(unsafe { self.receiver.get() }.ok_or_else(closed)?)
     }
 
     /// Receives the next message in place.
     fn start(&mut self, slice: Slice) -> Result<Received, Fail> {
         self.receiver()?;
-        let p = self.receiver.ok_or_else(closed)?;
         // SAFETY: as in `receiver`; the sample's lifetime is extended to 'static, sound
         // because it is stored in `current`, dropped before the box is freed, and
         // `receiver()` releases it before anything else uses the receiver.
-        let receiver: &'static mut RustReceiver = unsafe { &mut *p.as_ptr() };
+        let receiver: &'static mut RustReceiver =
+            unsafe { self.receiver.get() }.ok_or_else(closed)?;
         let sample = receiver.recv(slice)?;
         let bytes = sample.bytes();
         let (addr, len, seq) = (bytes.as_ptr() as usize, bytes.len(), sample.seq());
@@ -158,7 +144,7 @@ impl RxShared {
     pub(crate) fn new(receiver: RustReceiver) -> Arc<RxShared> {
         Shared::wrap(RxState {
             current: None,
-            receiver: Some(NonNull::from(Box::leak(Box::new(receiver)))),
+            receiver: Owned::new(receiver),
             next_id: 0,
         })
     }
@@ -195,7 +181,7 @@ impl Receiver {
     /// Whether the receiver is closed.
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
-        self.core.lock(py).receiver.is_none()
+        self.core.lock(py).receiver.is_closed()
     }
 
     /// Receives the next message, read in place: a :class:`Sample`. Waits up to ``timeout``
@@ -287,11 +273,8 @@ impl Receiver {
         }
         let mut st = self.core.lock(py);
         st.release()?;
-        if let Some(p) = st.receiver.take() {
-            // SAFETY: as in `RxState::drop`: no sample is current, and the pointer was taken
-            // out of the state, so nothing can use it again.
-            drop(unsafe { Box::from_raw(p.as_ptr()) });
-        }
+        // SAFETY: no sample is current (released above), so nothing borrows the receiver.
+        unsafe { st.receiver.close() };
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! What a sending or receiving handle (`Sender`, `Receiver`) and the objects it lends out
 //! (`Loan`, `Sample`) share: the state behind a mutex, and the count of buffer views.
 
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::prelude::*;
@@ -34,5 +35,54 @@ impl<S> Shared<S> {
     /// Locks the state while detached.
     pub(crate) fn lock_detached(&self) -> MutexGuard<'_, S> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A sender or receiver in a heap box that its state owns through a raw pointer, so that a
+/// loan or sample borrowing it can be stored next to it (see the module docs of `tx.rs`);
+/// empty once closed. Closing or dropping it frees the box.
+pub(crate) struct Owned<T>(Option<NonNull<T>>);
+
+impl<T> Owned<T> {
+    pub(crate) fn new(value: T) -> Owned<T> {
+        Owned(Some(NonNull::from(Box::leak(Box::new(value)))))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The value, borrowed for a lifetime the caller picks; `None` once closed.
+    ///
+    /// # Safety
+    ///
+    /// No other reference to the value may be alive while the returned one is used, and the
+    /// returned one must not be used after `self` is closed or dropped.
+    pub(crate) unsafe fn get<'a>(&mut self) -> Option<&'a mut T> {
+        // SAFETY: the box lives until `close` or drop, and the caller promises that this
+        // borrow is the only one and ends before then.
+        self.0.map(|p| unsafe { &mut *p.as_ptr() })
+    }
+
+    /// Frees the value; closing twice does nothing.
+    ///
+    /// # Safety
+    ///
+    /// No reference from [`Owned::get`] may be used any more.
+    pub(crate) unsafe fn close(&mut self) {
+        if let Some(p) = self.0.take() {
+            // SAFETY: made by `Box::leak` in `new` and taken out of `self`, so freed once;
+            // the caller promises nothing borrows it.
+            drop(unsafe { Box::from_raw(p.as_ptr()) });
+        }
+    }
+}
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        // SAFETY: every state holding an `Owned` declares what borrows the value (the
+        // current loan or sample) before it, so that is dropped first; no other borrow from
+        // `get` outlives the state.
+        unsafe { self.close() }
     }
 }

@@ -5,13 +5,12 @@
 //!
 //! A Rust loan (`channel::Loan<'a>`) mutably borrows its producer, but a Python `Loan` is an
 //! object of its own, committed later. So the producer lives in a heap box owned by
-//! [`TxState`] (a raw pointer, freed in `Drop`), and the current loan is kept next to it
+//! [`TxState`] (a raw pointer, `shared::Owned`), and the current loan is kept next to it
 //! with its lifetime extended to `'static`. That is sound because (1) the box does not move
 //! or die before the loan: `TxState` drops the loan first, and the producer only when no
 //! loan is current; (2) nothing else touches the producer while a loan is current: every
 //! use goes through [`TxState::sender`], which ends the current loan (or fails) first.
 
-use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
@@ -23,7 +22,7 @@ use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
-use crate::shared::Shared;
+use crate::shared::{Owned, Shared};
 use crate::wait::{blocking, Slice, Wait};
 
 /// The Rust sending side.
@@ -93,25 +92,13 @@ struct Current {
 pub(crate) struct TxState {
     /// Borrows `*sender`: declared (and dropped) first.
     current: Option<Current>,
-    /// `Box::into_raw` of the sender; `None` once closed.
-    sender: Option<NonNull<RustSender>>,
+    sender: Owned<RustSender>,
     next_id: u64,
 }
 
 // SAFETY: the producer and publisher are `Send`; the raw pointers (the box, and inside the
 // loans) point into memory this state owns, and nothing in it is tied to a thread.
 unsafe impl Send for TxState {}
-
-impl Drop for TxState {
-    fn drop(&mut self) {
-        self.current = None;
-        if let Some(p) = self.sender.take() {
-            // SAFETY: made by `Box::into_raw` in `TxShared::new`, freed only here or in
-            // `close`, which takes it out of `sender`; no loan borrows it any more.
-            drop(unsafe { Box::from_raw(p.as_ptr()) });
-        }
-    }
-}
 
 impl TxState {
     /// Ends the current loan, which must have no live views; it publishes nothing.
@@ -129,20 +116,18 @@ impl TxState {
     /// The sender, after ending a loan that has no views (see the module docs).
     fn sender(&mut self) -> Result<&mut RustSender, Fail> {
         self.abandon()?;
-        let p = self.sender.ok_or_else(closed)?;
-        // SAFETY: no loan is current, so no other reference to the sender exists, and the
-        // box lives while `self` does; the borrow is tied to `&mut self`.
-        Ok(unsafe { &mut *p.as_ptr() })
+        // SAFETY: no loan is current, so no other reference to the sender exists; the
+        // borrow is tied to `&mut self`, so it ends before the sender is closed or dropped.
+        Ok(unsafe { self.sender.get() }.ok_or_else(closed)?)
     }
 
     /// Starts a loan of `len` bytes: (id, address, length, its export count).
     fn start(&mut self, len: usize, slice: Slice) -> Result<(u64, usize, Exports), Fail> {
         self.sender()?;
-        let p = self.sender.ok_or_else(closed)?;
         // SAFETY: as in `sender`; the loan's lifetime is extended to 'static, sound because
         // it is stored in `current`, which is always dropped before the box is freed, and
         // `sender()` ends it before anything else uses the sender (module docs).
-        let sender: &'static mut RustSender = unsafe { &mut *p.as_ptr() };
+        let sender: &'static mut RustSender = unsafe { self.sender.get() }.ok_or_else(closed)?;
         let mut loan = sender.loan(len, slice)?;
         let addr = loan.bytes().as_mut_ptr() as usize;
         let id = self.next_id;
@@ -202,7 +187,7 @@ impl TxShared {
     fn new(sender: RustSender) -> Arc<TxShared> {
         Shared::wrap(TxState {
             current: None,
-            sender: Some(NonNull::from(Box::leak(Box::new(sender)))),
+            sender: Owned::new(sender),
             next_id: 0,
         })
     }
@@ -251,7 +236,7 @@ impl Sender {
     /// Whether the sender is closed.
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
-        self.core.lock(py).sender.is_none()
+        self.core.lock(py).sender.is_closed()
     }
 
     /// Borrows room for a message of ``size`` bytes in shared memory, waiting for room up to
@@ -322,11 +307,8 @@ impl Sender {
         }
         let mut st = self.core.lock(py);
         st.abandon()?;
-        if let Some(p) = st.sender.take() {
-            // SAFETY: as in `TxState::drop`: no loan is current, and the pointer was taken out
-            // of the state, so nothing can use it again.
-            drop(unsafe { Box::from_raw(p.as_ptr()) });
-        }
+        // SAFETY: no loan is current (ended above), so nothing borrows the sender.
+        unsafe { st.sender.close() };
         Ok(())
     }
 
