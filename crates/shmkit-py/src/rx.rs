@@ -17,7 +17,7 @@ use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
-use crate::shared::{Owned, Shared};
+use crate::shared::{Lent, Owned, Shared};
 use crate::wait::{blocking, Slice, Wait};
 
 /// The Rust receiving side.
@@ -59,17 +59,10 @@ impl RustReceiver {
     }
 }
 
-/// The sample being read.
-struct Current {
-    id: u64,
-    sample: RawSample<'static>,
-    exports: Exports,
-}
-
 /// A receiver and its current sample (see the module docs).
 pub(crate) struct RxState {
     /// Borrows `*receiver`: declared (and dropped) first.
-    current: Option<Current>,
+    current: Option<Lent<RawSample<'static>>>,
     receiver: Owned<RustReceiver>,
     next_id: u64,
 }
@@ -84,14 +77,7 @@ type Received = (u64, usize, usize, Option<u64>, Exports);
 impl RxState {
     /// Releases the current sample, which must have no live views.
     fn release(&mut self) -> Result<(), Fail> {
-        if let Some(cur) = &self.current {
-            let n = cur.exports.live();
-            if n > 0 {
-                return Err(views_alive("the previous sample", n).into());
-            }
-        }
-        self.current = None;
-        Ok(())
+        Lent::end(&mut self.current, "the previous sample")
     }
 
     /// The receiver, after releasing the current sample (see the module docs).
@@ -113,18 +99,11 @@ impl RxState {
         let sample = receiver.recv(slice)?;
         let bytes = sample.bytes();
         let (addr, len, seq) = (bytes.as_ptr() as usize, bytes.len(), sample.seq());
-        let id = self.next_id;
-        self.next_id += 1;
-        let exports = Exports::default();
-        self.current = Some(Current {
-            id,
-            sample,
-            exports: exports.clone(),
-        });
+        let (id, exports) = Lent::store(&mut self.current, &mut self.next_id, sample);
         Ok((id, addr, len, seq, exports))
     }
 
-    fn sample(&self, id: u64) -> Option<&Current> {
+    fn sample(&self, id: u64) -> Option<&Lent<RawSample<'static>>> {
         self.current.as_ref().filter(|c| c.id == id)
     }
 }
@@ -328,7 +307,7 @@ impl Sample {
     fn bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let st = self.core.lock(py);
         let cur = st.sample(self.id).ok_or_else(released)?;
-        Ok(PyBytes::new(py, cur.sample.bytes()))
+        Ok(PyBytes::new(py, cur.item.bytes()))
     }
 
     /// Releases the message, so the sender can reuse its memory. Raises ``BufferError``

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 
 use crate::buffer::Exports;
+use crate::errors::{views_alive, Fail};
 
 /// The state `S` of a handle, shared with what it lends out.
 pub(crate) struct Shared<S> {
@@ -84,5 +85,42 @@ impl<T> Drop for Owned<T> {
         // current loan or sample) before it, so that is dropped first; no other borrow from
         // `get` outlives the state.
         unsafe { self.close() }
+    }
+}
+
+/// What a handle lends out now (a loan or a sample), under the id its Python object carries,
+/// with the count of views of it.
+pub(crate) struct Lent<C> {
+    pub(crate) id: u64,
+    pub(crate) item: C,
+    pub(crate) exports: Exports,
+}
+
+impl<C> Lent<C> {
+    /// Puts `item` in `slot` under the next id from `next_id`: returns the id and the count
+    /// of its views.
+    pub(crate) fn store(slot: &mut Option<Lent<C>>, next_id: &mut u64, item: C) -> (u64, Exports) {
+        let id = *next_id;
+        *next_id += 1;
+        let exports = Exports::default();
+        *slot = Some(Lent {
+            id,
+            item,
+            exports: exports.clone(),
+        });
+        (id, exports)
+    }
+
+    /// Empties `slot` unless views of what it holds are alive: then `BufferError` naming
+    /// `what`.
+    pub(crate) fn end(slot: &mut Option<Lent<C>>, what: &str) -> Result<(), Fail> {
+        if let Some(cur) = slot {
+            let n = cur.exports.live();
+            if n > 0 {
+                return Err(views_alive(what, n).into());
+            }
+        }
+        *slot = None;
+        Ok(())
     }
 }

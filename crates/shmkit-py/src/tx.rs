@@ -22,7 +22,7 @@ use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
-use crate::shared::{Owned, Shared};
+use crate::shared::{Lent, Owned, Shared};
 use crate::wait::{blocking, Slice, Wait};
 
 /// The Rust sending side.
@@ -81,17 +81,10 @@ impl RustSender {
     }
 }
 
-/// The loan being filled.
-struct Current {
-    id: u64,
-    loan: RawLoan<'static>,
-    exports: Exports,
-}
-
 /// A sender and its current loan (see the module docs).
 pub(crate) struct TxState {
     /// Borrows `*sender`: declared (and dropped) first.
-    current: Option<Current>,
+    current: Option<Lent<RawLoan<'static>>>,
     sender: Owned<RustSender>,
     next_id: u64,
 }
@@ -103,14 +96,7 @@ unsafe impl Send for TxState {}
 impl TxState {
     /// Ends the current loan, which must have no live views; it publishes nothing.
     fn abandon(&mut self) -> Result<(), Fail> {
-        if let Some(cur) = &self.current {
-            let n = cur.exports.live();
-            if n > 0 {
-                return Err(views_alive("the open loan", n).into());
-            }
-        }
-        self.current = None;
-        Ok(())
+        Lent::end(&mut self.current, "the open loan")
     }
 
     /// The sender, after ending a loan that has no views (see the module docs).
@@ -130,14 +116,7 @@ impl TxState {
         let sender: &'static mut RustSender = unsafe { self.sender.get() }.ok_or_else(closed)?;
         let mut loan = sender.loan(len, slice)?;
         let addr = loan.bytes().as_mut_ptr() as usize;
-        let id = self.next_id;
-        self.next_id += 1;
-        let exports = Exports::default();
-        self.current = Some(Current {
-            id,
-            loan,
-            exports: exports.clone(),
-        });
+        let (id, exports) = Lent::store(&mut self.current, &mut self.next_id, loan);
         Ok((id, addr, exports))
     }
 
@@ -156,7 +135,7 @@ impl TxState {
                 ))
             }
         }
-        self.current.take().map(|c| c.loan).ok_or_else(closed)
+        self.current.take().map(|c| c.item).ok_or_else(closed)
     }
 
     /// Whether loan `id` is still open.
