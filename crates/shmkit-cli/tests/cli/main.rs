@@ -16,12 +16,27 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use shmkit::{Access, Segment};
 
+/// Runs `shmkit ARGS`. Under Wine, on a loaded machine, starting a process once failed with
+/// "Internal error" (os error 1359) before `shmkit` ran at all: a failure to start is retried
+/// twice there (what the tests check is what `shmkit` does once it runs).
 fn shmkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shmkit"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run shmkit")
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+    };
+    let mut tries = 0;
+    loop {
+        match run() {
+            Err(e) if cfg!(windows) && tries < 2 => {
+                eprintln!("starting shmkit failed ({e}); trying again");
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            r => return r.expect("run shmkit"),
+        }
+    }
 }
 
 fn stdout(o: &Output) -> String {
