@@ -59,6 +59,18 @@ fn unique(tag: &str) -> String {
     name
 }
 
+/// Retries `try_send` (a channel's or a publisher's), yielding to the other loom threads,
+/// until it sends; any error but `WouldBlock` fails the test.
+fn send_retrying(mut try_send: impl FnMut() -> crate::Result<()>) {
+    loop {
+        match try_send() {
+            Ok(()) => return,
+            Err(Error::WouldBlock { .. }) => thread::yield_now(),
+            Err(e) => panic!("send: {e}"),
+        }
+    }
+}
+
 /// The message `i`: 16 bytes, all `i`.
 fn message(i: u8) -> [u8; 16] {
     [i; 16]
@@ -82,13 +94,7 @@ fn transfer(n: u8, mutation: Mutation) {
         .unwrap();
     let sender = thread::spawn(move || {
         for i in 1..=n {
-            loop {
-                match producer.try_send(&message(i)) {
-                    Ok(()) => break,
-                    Err(Error::WouldBlock { .. }) => thread::yield_now(),
-                    Err(e) => panic!("send: {e}"),
-                }
-            }
+            send_retrying(|| producer.try_send(&message(i)));
         }
         producer
     });
@@ -376,13 +382,7 @@ fn block_waits_for_the_release_and_loses_nothing() {
         let (mut publ, mut sub) = bcast(Policy::Block, 1);
         let publisher = thread::spawn(move || {
             for i in 1..=3 {
-                loop {
-                    match publ.try_send(&message(i)) {
-                        Ok(()) => break,
-                        Err(Error::WouldBlock { .. }) => thread::yield_now(),
-                        Err(e) => panic!("send: {e}"),
-                    }
-                }
+                send_retrying(|| publ.try_send(&message(i)));
             }
             publ
         });
@@ -439,13 +439,7 @@ fn join_racing_a_publish(mutation: Mutation) {
         let finished = done.clone();
         let publisher = thread::spawn(move || {
             for i in 1..=2 {
-                loop {
-                    match publ.try_send(&message(i)) {
-                        Ok(()) => break,
-                        Err(Error::WouldBlock { .. }) => thread::yield_now(),
-                        Err(e) => panic!("send: {e}"),
-                    }
-                }
+                send_retrying(|| publ.try_send(&message(i)));
             }
             finished.store(true, Ordering::Release);
             publ
@@ -531,13 +525,7 @@ fn evict_racing_a_join(mutation: Mutation) {
     dead.vanish();
     let publisher = thread::spawn(move || {
         // The ring is full for the dead subscriber: `try_send` scans, tests, evicts.
-        loop {
-            match publ.try_send(&message(2)) {
-                Ok(()) => break,
-                Err(Error::WouldBlock { .. }) => thread::yield_now(),
-                Err(e) => panic!("send: {e}"),
-            }
-        }
+        send_retrying(|| publ.try_send(&message(2)));
         publ
     });
     let mut sub = match options().subscribe(&name) {
