@@ -1,0 +1,1 @@
+//! Bridge shmkit to Zenoh.
