@@ -33,9 +33,26 @@ const TAG_MAX: usize = TAG_ROOM - 1;
 pub(crate) const RECORD_LEN: usize = 16 + TAG_ROOM;
 const TRUNCATED: u8 = 0x80;
 
-/// A message type's layout as a typed channel records it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct MessageLayout {
+/// A message type's layout as a typed channel records it: size, alignment and tag, and the
+/// fingerprint over them that every opener compares.
+///
+/// Typed channels and broadcasts make and check these themselves; this type is public for
+/// code that forwards typed messages it knows only as bytes (a bridge to another machine):
+/// it reads the layout a byte side carries ([`Subscriber::message_layout`](
+/// crate::channel::broadcast::Subscriber::message_layout), [`Consumer::message_layout`](
+/// crate::channel::Consumer::message_layout)), and creates a byte broadcast that records one
+/// ([`broadcast::Options::create_with_layout`](crate::channel::broadcast::Options::create_with_layout)),
+/// which typed subscribers of that layout can then join.
+///
+/// ```
+/// use shmkit::channel::MessageLayout;
+/// let pose = MessageLayout::of::<[f32; 4]>(Some("pose v1"));
+/// assert_eq!((pose.size(), pose.align(), pose.tag()), (16, 4, Some("pose v1")));
+/// assert_eq!(pose, MessageLayout::new(16, 4, Some("pose v1")));
+/// assert_ne!(pose.fingerprint(), MessageLayout::new(16, 4, None).fingerprint());
+/// ```
+#[derive(Clone, Debug)]
+pub struct MessageLayout {
     pub(crate) size: u64,
     pub(crate) align: u64,
     pub(crate) fingerprint: u64,
@@ -43,6 +60,22 @@ pub(crate) struct MessageLayout {
     pub(crate) tag: Option<String>,
     /// The Rust type, on this side only: for error messages, never compared.
     type_name: Option<&'static str>,
+}
+
+/// Layouts are equal when size, alignment and fingerprint are (the fingerprint covers the
+/// whole tag; the Rust type's name, kept for error messages, is not compared).
+impl PartialEq for MessageLayout {
+    fn eq(&self, other: &Self) -> bool {
+        (self.size, self.align, self.fingerprint) == (other.size, other.align, other.fingerprint)
+    }
+}
+
+impl Eq for MessageLayout {}
+
+impl std::fmt::Display for MessageLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(true))
+    }
 }
 
 /// FNV-1a, 64 bits, over size, alignment and tag (a stable fingerprint, not for security).
@@ -58,7 +91,7 @@ pub(crate) fn fingerprint(size: u64, align: u64, tag: &str) -> u64 {
 
 impl MessageLayout {
     /// The layout of `T`, identified by `tag` if one is given.
-    pub(crate) fn of<T: Pod>(tag: Option<&str>) -> MessageLayout {
+    pub fn of<T: Pod>(tag: Option<&str>) -> MessageLayout {
         let (size, align) = (
             std::mem::size_of::<T>() as u64,
             std::mem::align_of::<T>() as u64,
@@ -71,6 +104,62 @@ impl MessageLayout {
             tag: tag.map(str::to_owned),
             type_name: Some(std::any::type_name::<T>()),
         }
+    }
+
+    /// A layout given by numbers (a type known only by its size, alignment and tag, as a
+    /// command line gives it). An empty tag is none.
+    pub fn new(size: u64, align: u64, tag: Option<&str>) -> MessageLayout {
+        let tag = tag.filter(|t| !t.is_empty());
+        MessageLayout {
+            size,
+            align,
+            fingerprint: fingerprint(size, align, tag.unwrap_or("")),
+            tag: tag.map(str::to_owned),
+            type_name: None,
+        }
+    }
+
+    /// Size of one value, in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Alignment of the type, in bytes.
+    pub fn align(&self) -> u64 {
+        self.align
+    }
+
+    /// The fingerprint: FNV-1a 64 over size, alignment and tag; what openers compare.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// The tag, if any. Read from a segment, it is display text only (at most 47 bytes are
+    /// kept; a longer one ends in `…`); the fingerprint covers the whole tag.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// The layout recorded by header parameters `params` and the tag text at `at`; `None`
+    /// for a byte side (parameters zero).
+    pub(crate) fn read(obj: &Object, params: [u64; 2], at: usize) -> Option<MessageLayout> {
+        (params[0] != 0).then(|| MessageLayout {
+            size: params[0] & 0xffff_ffff,
+            align: params[0] >> 32,
+            fingerprint: params[1],
+            tag: read_tag(obj, at),
+            type_name: None,
+        })
+    }
+
+    /// [`MessageLayout::read`] of the record at `at` (see [`MessageLayout::write_record`]).
+    pub(crate) fn read_record(obj: &Object, at: usize) -> Result<Option<MessageLayout>> {
+        let words = obj.view.read_vec(at, 16)?;
+        Ok(Self::read(
+            obj,
+            bytemuck::pod_read_unaligned(&words),
+            at + 16,
+        ))
     }
 
     /// The two header parameters that record this layout: `[size | align << 32, fingerprint]`.
@@ -121,19 +210,15 @@ impl MessageLayout {
         if params == self.params() {
             return Ok(());
         }
-        let (found, fp) = if params[0] == 0 {
-            let bytes = "bytes (a byte channel or broadcast, created without a message type)";
-            (bytes.to_owned(), false)
-        } else {
-            let found = MessageLayout {
-                size: params[0] & 0xffff_ffff,
-                align: params[0] >> 32,
-                fingerprint: params[1],
-                tag: read_tag(obj, at),
-                type_name: None,
-            };
-            let fp = found.same_text(self);
-            (found.describe(fp), fp)
+        let (found, fp) = match MessageLayout::read(obj, params, at) {
+            None => {
+                let bytes = "bytes (a byte channel or broadcast, created without a message type)";
+                (bytes.to_owned(), false)
+            }
+            Some(found) => {
+                let fp = found.same_text(self);
+                (found.describe(fp), fp)
+            }
         };
         Err(Error::LayoutMismatch {
             name: obj.name().to_owned(),
@@ -152,7 +237,7 @@ impl MessageLayout {
     }
 
     /// `64-byte messages, align 8, tag "pose v1"` (and the fingerprint, when `fp`).
-    fn describe(&self, fp: bool) -> String {
+    pub(crate) fn describe(&self, fp: bool) -> String {
         let mut s = format!("{}-byte messages, align {}", self.size, self.align);
         match &self.tag {
             Some(t) => s += &format!(", tag {t:?}"),

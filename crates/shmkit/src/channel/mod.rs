@@ -94,7 +94,7 @@ pub(crate) fn roles(kind: Kind, params: [u64; 3], len: usize) -> Option<Vec<layo
         _ => None,
     }
 }
-use fingerprint::MessageLayout;
+pub use fingerprint::MessageLayout;
 use layout::Role;
 pub use spsc::{Consumer, Loan, Producer, Sample};
 use wait::Doorbell;

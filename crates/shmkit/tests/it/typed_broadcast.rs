@@ -342,3 +342,54 @@ fn probe(name: &str) {
         .subscribe(name)
         .map(|mut s| s.try_recv_slice().map(|s| s.len()));
 }
+
+/// What a bridge relies on: a byte side reads the layout a typed broadcast or channel
+/// records, a byte broadcast created with a layout admits exactly the typed subscribers of
+/// that layout, and the sequence numbers say how many messages were published.
+#[test]
+fn byte_sides_read_and_record_layouts() -> shmkit::Result<()> {
+    let name = util::unique("tbc-layout");
+    let tick = shmkit::channel::MessageLayout::of::<Tick>(Some(TAG));
+    {
+        let mut publ = broadcast::typed::<Tick>().tag(TAG).create(&name)?;
+        let sub = broadcast::options().subscribe(&name)?;
+        assert_eq!(sub.message_layout()?, Some(tick.clone()));
+        assert_eq!(sub.message_layout()?.unwrap().tag(), Some(TAG));
+        assert_eq!(sub.next_seq(), 0);
+        publ.send(&self::tick(1))?;
+        publ.send(&self::tick(2))?;
+        assert_eq!(publ.published(), 2);
+        assert_eq!(broadcast::options().subscribe(&name)?.next_seq(), 2);
+    }
+    {
+        // Recorded by a byte publisher that knows the layout only by numbers.
+        let by_numbers = shmkit::channel::MessageLayout::new(
+            std::mem::size_of::<Tick>() as u64,
+            std::mem::align_of::<Tick>() as u64,
+            Some(TAG),
+        );
+        assert_eq!(by_numbers, tick);
+        let _publ = broadcast::options().create_with_layout(&name, &by_numbers)?;
+        let typed = broadcast::typed::<Tick>().tag(TAG).subscribe(&name)?;
+        assert_eq!(typed.name(), name);
+        let other = broadcast::typed::<Tick>().tag("tick v2").subscribe(&name);
+        assert!(
+            matches!(other, Err(Error::LayoutMismatch { .. })),
+            "{other:?}"
+        );
+    }
+    {
+        let _publ = broadcast::options().create(&name)?;
+        assert_eq!(
+            broadcast::options().subscribe(&name)?.message_layout()?,
+            None
+        );
+    }
+    let chan = util::unique("tch-layout");
+    let _tx = shmkit::channel::typed::<Tick>()
+        .tag(TAG)
+        .create_producer(&chan)?;
+    let rx = shmkit::channel::options().open_consumer(&chan)?;
+    assert_eq!(rx.message_layout()?, Some(tick));
+    Ok(())
+}

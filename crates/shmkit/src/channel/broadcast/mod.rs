@@ -212,6 +212,19 @@ impl Options {
         self.create_as(name, None)
     }
 
+    /// Creates the byte broadcast `name` recording the message layout `layout`, so that typed
+    /// subscribers of that layout can join it (and others get
+    /// [`Error::LayoutMismatch`]). For code that forwards typed messages it knows only as
+    /// bytes, such as a bridge from another machine; a program that knows the type uses
+    /// [`broadcast::typed`](fn@typed). Nothing checks that what is published has the layout.
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create`].
+    pub fn create_with_layout(&self, name: &str, layout: &MessageLayout) -> Result<Publisher> {
+        self.create_as(name, Some(layout))
+    }
+
     /// Creates the channel, recording `msg` (a typed broadcast) if given.
     fn create_as(&self, name: &str, msg: Option<&MessageLayout>) -> Result<Publisher> {
         let g = Geometry::new(

@@ -125,6 +125,12 @@ impl Publisher {
         self.ring.g.policy
     }
 
+    /// How many messages this publisher has published (committed) since the channel was
+    /// created: the sequence number the next one gets.
+    pub fn published(&self) -> u64 {
+        self.cur.write
+    }
+
     /// How many subscribers are attached now: live holders of an entry. Entries whose holder
     /// is gone (as the kernel says) are freed on the way. A system call per subscriber.
     pub fn subscriber_count(&self) -> usize {

@@ -9,6 +9,7 @@ use super::publisher::{dekker_fence, Side};
 use super::Policy;
 use crate::channel::layout::Line;
 use crate::channel::wait::{self, Doorbell, Peer};
+use crate::channel::MessageLayout;
 use crate::channel::WaitMode;
 use crate::copy;
 use crate::liveness::{self, Claim, Clock};
@@ -209,6 +210,24 @@ impl Subscriber {
     /// What happens to a subscriber that falls a whole ring behind.
     pub fn policy(&self) -> Policy {
         self.g.policy
+    }
+
+    /// The sequence number of the next message this subscriber receives: the count of
+    /// messages published before it, since the channel was created. A subscriber starts at
+    /// the count when it joined, so on a channel whose publisher is gone this is how many
+    /// messages it published.
+    pub fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    /// The message layout the broadcast records: `Some` for one created typed (or
+    /// [`create_with_layout`](super::Options::create_with_layout)), `None` for bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the mapping cannot be read (it always can).
+    pub fn message_layout(&self) -> Result<Option<MessageLayout>> {
+        MessageLayout::read_record(&self.obj, super::layout::RECORD)
     }
 
     pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {

@@ -32,6 +32,24 @@ pub struct Sample<'a> {
 }
 
 impl Consumer {
+    /// The message layout the channel records: `Some` for one created typed, `None` for
+    /// bytes. (The producer side has the same; a bridge forwarding a channel as bytes asks
+    /// its consumer.)
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the header cannot be read (it always can).
+    pub fn message_layout(&self) -> Result<Option<crate::channel::MessageLayout>> {
+        let obj = &self.s.obj;
+        let header: crate::object::Header =
+            bytemuck::pod_read_unaligned(&obj.view.read_vec(0, crate::object::HEADER_LEN)?);
+        Ok(crate::channel::MessageLayout::read(
+            obj,
+            [header.params[1], header.params[2]],
+            layout::TAG_TEXT,
+        ))
+    }
+
     /// The consumer of an attached channel, going on from the stored read position (so a
     /// message a killed consumer was holding is delivered again).
     pub(crate) fn new(s: Shared) -> Result<Consumer> {

@@ -73,6 +73,12 @@ impl<T: Pod> Publisher<T> {
     pub fn subscriber_count(&self) -> usize {
         self.inner.bytes().subscriber_count()
     }
+
+    /// How many messages have been published; see
+    /// [`broadcast::Publisher::published`](crate::channel::broadcast::Publisher::published).
+    pub fn published(&self) -> u64 {
+        self.inner.bytes().published()
+    }
 }
 
 impl ByteSender for bytes::Publisher {
