@@ -176,6 +176,15 @@ impl Consumer {
         self.recv_into_until(buf, Deadline::Try)
     }
 
+    /// Like [`Consumer::recv_into`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], and `Timeout`.
+    pub fn recv_into_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::after(timeout))
+    }
+
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
         let sample = self.recv_until(deadline)?;
         buf.clear();

@@ -1,0 +1,475 @@
+//! The exporter: a local broadcast subscriber or channel consumer, forwarding to a Zenoh key.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shmkit::channel::{self, broadcast};
+use zenoh::bytes::ZBytes;
+use zenoh::handlers::FifoChannel;
+use zenoh::qos::CongestionControl;
+use zenoh::{Session, Wait};
+
+use crate::stats::Counters;
+use crate::wire::{self, Ack, Data};
+use crate::{pause, Bridge, Congestion, Error, Result, TICK};
+
+/// The local side an exporter forwards: a broadcast (it joins as one more subscriber) or an
+/// SPSC channel (it is the consumer). Give a name, or a side already open (its name is used
+/// to attach to a new one when the local publisher or producer dies).
+#[derive(Debug)]
+pub enum Source {
+    /// A broadcast, by name, and the subscriber if already joined.
+    Broadcast(String, Option<broadcast::Subscriber>),
+    /// An SPSC channel, by name, and the consumer if already open.
+    Channel(String, Option<channel::Consumer>),
+}
+
+impl Source {
+    /// The broadcast `name` (joined when the bridge starts).
+    pub fn broadcast(name: &str) -> Source {
+        Source::Broadcast(name.to_owned(), None)
+    }
+
+    /// The SPSC channel `name` (its consumer side, opened when the bridge starts).
+    pub fn channel(name: &str) -> Source {
+        Source::Channel(name.to_owned(), None)
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Source::Broadcast(n, _) | Source::Channel(n, _) => n,
+        }
+    }
+}
+
+impl From<broadcast::Subscriber> for Source {
+    fn from(s: broadcast::Subscriber) -> Source {
+        Source::Broadcast(s.name().to_owned(), Some(s))
+    }
+}
+
+impl From<channel::Consumer> for Source {
+    fn from(c: channel::Consumer) -> Source {
+        Source::Channel(c.name().to_owned(), Some(c))
+    }
+}
+
+/// How an exporter forwards; see [`export`].
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    congestion: Congestion,
+    window: usize,
+    window_bytes: usize,
+    max_message: Option<usize>,
+    forget_after: Duration,
+    express: bool,
+}
+
+impl Default for ExportOptions {
+    /// `Block`, a window of 1024 messages or 64 MiB, no maximum beyond the local side's,
+    /// importers forgotten after 60 s of silence, Zenoh batching on.
+    fn default() -> Self {
+        ExportOptions {
+            congestion: Congestion::Block,
+            window: 1024,
+            window_bytes: 64 << 20,
+            max_message: None,
+            forget_after: Duration::from_secs(60),
+            express: false,
+        }
+    }
+}
+
+impl ExportOptions {
+    /// `Block` (reliable, the default) or `Drop`.
+    pub fn congestion(mut self, c: Congestion) -> Self {
+        self.congestion = c;
+        self
+    }
+
+    /// Under `Block`, the most messages sent and not yet acknowledged by every importer
+    /// (default 1024); when reached, the exporter stops taking local messages.
+    pub fn window(mut self, messages: usize) -> Self {
+        self.window = messages.max(1);
+        self
+    }
+
+    /// The same limit in bytes (default 64 MiB). A single message larger than this is still
+    /// sent, alone in the window.
+    pub fn window_bytes(mut self, bytes: usize) -> Self {
+        self.window_bytes = bytes.max(1);
+        self
+    }
+
+    /// The largest message forwarded; a larger local message is refused (counted, reported,
+    /// skipped), never truncated. Default: whatever the local side carries.
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = Some(bytes);
+        self
+    }
+
+    /// Under `Block`, how long an importer may stay silent (no acknowledgement) before the
+    /// exporter stops keeping messages for it (default 60 s). A killed importer that comes
+    /// back within this time loses nothing.
+    pub fn forget_after(mut self, d: Duration) -> Self {
+        self.forget_after = d;
+        self
+    }
+
+    /// Zenoh's `express`: send each sample at once instead of batching (lower latency for
+    /// small messages, lower throughput). Default off.
+    pub fn express(mut self, on: bool) -> Self {
+        self.express = on;
+        self
+    }
+}
+
+/// Forwards every message of the local `source` to the Zenoh key `key`, on a thread of its
+/// own, until the returned [`Bridge`] is stopped or dropped.
+///
+/// The local side is opened (if `source` is a name) before this returns, so a missing one is
+/// an error here; later, when it dies, the bridge waits for a new one of the same name.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for a key that is not a concrete Zenoh key (no wildcards); the
+/// shmkit error of opening the local side; [`Error::Zenoh`] if a declaration fails.
+pub fn export(
+    session: &Session,
+    key: &str,
+    source: impl Into<Source>,
+    options: &ExportOptions,
+) -> Result<Bridge> {
+    let source = source.into();
+    let ke = zenoh::key_expr::KeyExpr::try_from(key.to_owned())
+        .map_err(|e| Error::Invalid(format!("{key:?} is not a Zenoh key expression: {e}")))?;
+    if ke.is_wild() {
+        return Err(Error::Invalid(format!(
+            "{key:?}: an exporter puts on one key; wildcards are for importers"
+        )));
+    }
+    let name = source.name().to_owned();
+    let local = match source {
+        Source::Broadcast(_, Some(s)) => Local::Broadcast(s),
+        Source::Channel(_, Some(c)) => Local::Channel(c),
+        Source::Broadcast(n, None) => Local::Broadcast(broadcast::options().subscribe(&n)?),
+        Source::Channel(n, None) => Local::Channel(channel::options().open_consumer(&n)?),
+    };
+    let mut ex = Exporter::declare(session, key, options)?;
+    let mut local = Some(local);
+    Bridge::spawn(format!("export {name}"), move |stop, counters| {
+        ex.run(&name, &mut local, stop, counters)
+    })
+}
+
+/// The local side, open.
+enum Local {
+    Broadcast(broadcast::Subscriber),
+    Channel(channel::Consumer),
+}
+
+impl Local {
+    fn reopen(&self) -> shmkit::Result<Local> {
+        Ok(match self {
+            Local::Broadcast(s) => Local::Broadcast(broadcast::options().subscribe(s.name())?),
+            Local::Channel(c) => Local::Channel(channel::options().open_consumer(c.name())?),
+        })
+    }
+
+    /// The copy-out receive (a local writer outside the protocol can only make the copy
+    /// wrong).
+    fn recv(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> shmkit::Result<usize> {
+        match self {
+            Local::Broadcast(s) => s.recv_into_timeout(buf, timeout),
+            Local::Channel(c) => c.recv_into_timeout(buf, timeout),
+        }
+    }
+
+    fn fingerprint(&self) -> u64 {
+        let layout = match self {
+            Local::Broadcast(s) => s.message_layout(),
+            Local::Channel(c) => c.message_layout(),
+        };
+        layout.ok().flatten().map_or(0, |l| l.fingerprint())
+    }
+}
+
+/// An importer the exporter has heard from.
+struct Peer {
+    /// The first message it has not delivered.
+    next: u64,
+    heard: Instant,
+}
+
+/// The exporter's Zenoh side and stream state.
+struct Exporter {
+    key: String,
+    opts: ExportOptions,
+    block: bool,
+    stream: u64,
+    publisher: zenoh::pubsub::Publisher<'static>,
+    acks: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+    /// Whether any Zenoh subscriber matches the key (an importer is attached).
+    matching: Arc<AtomicBool>,
+    _listener: zenoh::matching::MatchingListener<()>,
+    _token: zenoh::liveliness::LivelinessToken,
+    /// Block: messages sent (or to send) and not yet acknowledged by every importer, with
+    /// `window.front()` being message `base`.
+    window: VecDeque<ZBytes>,
+    window_len: usize,
+    base: u64,
+    /// The next message to put: `base + window.len()` unless resending.
+    cursor: u64,
+    /// One past the highest message ever put.
+    sent: u64,
+    peers: HashMap<u64, Peer>,
+    fingerprint: u64,
+}
+
+impl Exporter {
+    fn declare(session: &Session, key: &str, opts: &ExportOptions) -> Result<Exporter> {
+        let block = opts.congestion == Congestion::Block;
+        let stream = wire::random_id();
+        let publisher = session
+            .declare_publisher(key.to_owned())
+            .congestion_control(if block {
+                CongestionControl::Block
+            } else {
+                CongestionControl::Drop
+            })
+            .express(opts.express)
+            .wait()
+            .map_err(Error::zenoh)?;
+        let matching = Arc::new(AtomicBool::new(false));
+        let m = matching.clone();
+        let listener = publisher
+            .matching_listener()
+            .callback(move |s| m.store(s.matching(), Ordering::Release))
+            .wait()
+            .map_err(Error::zenoh)?;
+        let status = publisher.matching_status().wait().map_err(Error::zenoh)?;
+        matching.fetch_or(status.matching(), Ordering::AcqRel);
+        let acks = session
+            .declare_subscriber(wire::control_key(key, "ack"))
+            .with(FifoChannel::new(4096))
+            .wait()
+            .map_err(Error::zenoh)?;
+        let token = session
+            .liveliness()
+            .declare_token(wire::control_key(key, &format!("exporter/{stream:016x}")))
+            .wait()
+            .map_err(Error::zenoh)?;
+        Ok(Exporter {
+            key: key.to_owned(),
+            opts: opts.clone(),
+            block,
+            stream,
+            publisher,
+            acks,
+            matching,
+            _listener: listener,
+            _token: token,
+            window: VecDeque::new(),
+            window_len: 0,
+            base: 0,
+            cursor: 0,
+            sent: 0,
+            peers: HashMap::new(),
+            fingerprint: 0,
+        })
+    }
+
+    fn run(
+        &mut self,
+        name: &str,
+        local: &mut Option<Local>,
+        stop: &AtomicBool,
+        counters: &Counters,
+    ) -> Result<()> {
+        let mut buf = Vec::new();
+        if let Some(l) = local {
+            self.fingerprint = l.fingerprint();
+        }
+        while !stop.load(Ordering::Relaxed) {
+            self.take_acks(counters);
+            if self.block {
+                self.trim();
+                if self.cursor < self.base + self.window.len() as u64 {
+                    self.resend(counters)?;
+                    continue;
+                }
+                let attached = !self.peers.is_empty() || self.matching.load(Ordering::Acquire);
+                if !attached || self.window_full() {
+                    self.wait_acks(TICK, counters);
+                    continue;
+                }
+            }
+            // Take the next local message.
+            let Some(l) = local.as_mut() else {
+                *local = self.reattach(name, local, stop, counters);
+                continue;
+            };
+            match l.recv(&mut buf, TICK) {
+                Ok(len) => self.forward(&buf[..len], counters)?,
+                Err(shmkit::Error::Timeout { .. } | shmkit::Error::WouldBlock { .. }) => {}
+                Err(shmkit::Error::Lagged { .. }) => {
+                    // A broadcast under Overwrite lapped us: the publisher's choice; the
+                    // messages are gone before they reached the bridge.
+                    counters.error(format!("{name}: the local publisher overwrote messages"));
+                }
+                Err(e) => {
+                    counters.error(format!("{name}: {e}; waiting for a new one"));
+                    let old = local.take();
+                    *local = self.reattach(name, &old, stop, counters);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for a new local side of the same name (the old one died), rate-limited.
+    fn reattach(
+        &mut self,
+        name: &str,
+        old: &Option<Local>,
+        stop: &AtomicBool,
+        counters: &Counters,
+    ) -> Option<Local> {
+        if pause(stop, Duration::from_millis(100)) {
+            return None;
+        }
+        let fresh = match old {
+            Some(l) => l.reopen(),
+            None => broadcast::options()
+                .subscribe(name)
+                .map(Local::Broadcast)
+                .or_else(|_| channel::options().open_consumer(name).map(Local::Channel)),
+        };
+        let l = fresh.ok()?;
+        Counters::add(&counters.local_restarts, 1);
+        self.fingerprint = l.fingerprint();
+        Some(l)
+    }
+
+    fn window_full(&self) -> bool {
+        self.window.len() >= self.opts.window
+            || (self.window_len >= self.opts.window_bytes && !self.window.is_empty())
+    }
+
+    /// Sends a local message (and keeps it, under Block).
+    fn forward(&mut self, msg: &[u8], counters: &Counters) -> Result<()> {
+        if let Some(max) = self.opts.max_message.filter(|&m| msg.len() > m) {
+            counters.refuse(Error::TooLarge {
+                key: self.key.clone(),
+                len: msg.len(),
+                max,
+            });
+            return Ok(());
+        }
+        let payload = ZBytes::from(msg);
+        if self.block {
+            // Sent by the loop's next turn (`resend`), which sends the window in order.
+            self.window_len += msg.len();
+            self.window.push_back(payload);
+            Ok(())
+        } else {
+            let seq = self.cursor;
+            self.cursor += 1;
+            if !self.matching.load(Ordering::Acquire) {
+                Counters::add(&counters.dropped, 1);
+                return Ok(());
+            }
+            self.put(payload, seq, seq)?;
+            counters.forwarded(msg.len());
+            Ok(())
+        }
+    }
+
+    /// Puts message `cursor` from the window (Block).
+    fn resend(&mut self, counters: &Counters) -> Result<()> {
+        let seq = self.cursor;
+        let msg = self.window[(seq - self.base) as usize].clone();
+        let len = msg.len();
+        self.put(msg, seq, self.base)?;
+        self.cursor += 1;
+        if seq >= self.sent {
+            // Sent for the first time (a resend counts once).
+            self.sent = seq + 1;
+            counters.forwarded(len);
+        }
+        Ok(())
+    }
+
+    fn put(&self, payload: ZBytes, seq: u64, first: u64) -> Result<()> {
+        let att = Data {
+            flags: if self.block { wire::FLAG_BLOCK } else { 0 },
+            stream: self.stream,
+            seq,
+            first,
+            fingerprint: self.fingerprint,
+        };
+        self.publisher
+            .put(payload)
+            .attachment(att.encode())
+            .wait()
+            .map_err(Error::zenoh)
+    }
+
+    /// Reads the acknowledgements that arrived, without waiting.
+    fn take_acks(&mut self, counters: &Counters) {
+        while let Ok(Some(s)) = self.acks.try_recv() {
+            self.ack(&s, counters);
+        }
+    }
+
+    /// Waits up to `d` for an acknowledgement.
+    fn wait_acks(&mut self, d: Duration, counters: &Counters) {
+        if let Ok(Some(s)) = self.acks.recv_timeout(d) {
+            self.ack(&s, counters);
+        }
+    }
+
+    fn ack(&mut self, s: &zenoh::sample::Sample, counters: &Counters) {
+        let Some(a) = Ack::decode(&s.payload().to_bytes()) else {
+            counters.refuse(format!("{}: a control sample that is not an ack", self.key));
+            return;
+        };
+        if a.stream != self.stream {
+            return; // for an earlier exporter of this key
+        }
+        let now = Instant::now();
+        let resume = a.flags & wire::FLAG_RESUME != 0;
+        if resume && self.peers.contains_key(&a.importer) {
+            // A known importer asks to resume: it came back (or its link did).
+            Counters::add(&counters.reconnects, 1);
+        }
+        let peer = self.peers.entry(a.importer).or_insert(Peer {
+            next: a.next,
+            heard: now,
+        });
+        peer.heard = now;
+        peer.next = a.next;
+        if resume && self.block {
+            // Send again from where it stopped (or from the oldest message kept).
+            self.cursor = self.cursor.min(a.next.max(self.base));
+        }
+    }
+
+    /// Drops from the window what every importer has, and importers silent for too long.
+    fn trim(&mut self) {
+        let forget = self.opts.forget_after;
+        self.peers.retain(|_, p| p.heard.elapsed() < forget);
+        let Some(floor) = self.peers.values().map(|p| p.next).min() else {
+            return; // nobody has acknowledged anything: keep all
+        };
+        while self.base < floor.min(self.cursor) {
+            let Some(m) = self.window.pop_front() else {
+                break;
+            };
+            self.window_len -= m.len();
+            self.base += 1;
+        }
+    }
+}

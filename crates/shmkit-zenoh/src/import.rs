@@ -1,0 +1,511 @@
+//! The importer: samples arriving on a Zenoh key expression, published into a local
+//! broadcast.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use shmkit::channel::broadcast::{self, Publisher};
+use shmkit::channel::MessageLayout;
+use shmkit::inspect::{self, Kind};
+use zenoh::handlers::{FifoChannel, FifoChannelHandler};
+use zenoh::qos::CongestionControl;
+use zenoh::sample::{Sample, SampleKind};
+use zenoh::{Session, Wait};
+
+use crate::state::State;
+use crate::stats::Counters;
+use crate::wire::{self, Ack, Data};
+use crate::{pause, Bridge, Congestion, Error, Result, TICK};
+
+/// How an importer publishes; see [`import`].
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    congestion: Congestion,
+    slots: usize,
+    max_message: usize,
+    max_subscribers: usize,
+    min_subscribers: Option<usize>,
+    layout: Option<MessageLayout>,
+    mode: u32,
+    resume: bool,
+    queue: usize,
+}
+
+impl Default for ImportOptions {
+    /// `Block`; a broadcast of 64 slots of 64 KiB for 16 subscribers, mode 0600; wait for one
+    /// local subscriber (none under `Drop`); no layout (bytes); resume across restarts.
+    fn default() -> Self {
+        ImportOptions {
+            congestion: Congestion::Block,
+            slots: 64,
+            max_message: 64 << 10,
+            max_subscribers: 16,
+            min_subscribers: None,
+            layout: None,
+            mode: 0o600,
+            resume: true,
+            queue: 64,
+        }
+    }
+}
+
+impl ImportOptions {
+    /// `Block` (reliable, the default) or `Drop`.
+    pub fn congestion(mut self, c: Congestion) -> Self {
+        self.congestion = c;
+        self
+    }
+
+    /// Slots of the local broadcast (default 64).
+    pub fn slots(mut self, n: usize) -> Self {
+        self.slots = n;
+        self
+    }
+
+    /// The largest message (the local broadcast's slot size; default 64 KiB). A larger
+    /// sample is refused: counted in [`Stats::refused`](crate::Stats::refused), reported,
+    /// skipped, never truncated.
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    /// How many local subscribers the broadcast admits (default 16).
+    pub fn max_subscribers(mut self, n: usize) -> Self {
+        self.max_subscribers = n;
+        self
+    }
+
+    /// How many local subscribers must be attached before the importer takes messages from
+    /// the network, and while it does (default: 1 under `Block`, so no message goes to an
+    /// empty broadcast; 0 under `Drop`, where a message with no subscriber is dropped and
+    /// counted).
+    pub fn min_subscribers(mut self, n: usize) -> Self {
+        self.min_subscribers = Some(n);
+        self
+    }
+
+    /// The message layout expected: the broadcast records it (typed subscribers of it can
+    /// join), and samples of another fingerprint, bytes included, are refused with
+    /// [`Error::LayoutMismatch`]. Default: none; the broadcast carries bytes and any stream
+    /// is taken as bytes.
+    pub fn layout(mut self, layout: MessageLayout) -> Self {
+        self.layout = Some(layout);
+        self
+    }
+
+    /// Unix permission bits of the local broadcast (default `0o600`).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Whether to keep and use the state segment `<name>.zbridge` that lets a restarted
+    /// importer go on exactly where the last one stopped (default on). Off: a restarted
+    /// importer starts with whatever arrives.
+    pub fn resume(mut self, on: bool) -> Self {
+        self.resume = on;
+        self
+    }
+
+    /// Samples Zenoh may queue for the importer before it pushes back (default 64).
+    pub fn queue(mut self, n: usize) -> Self {
+        self.queue = n.max(1);
+        self
+    }
+
+    fn min_subscribers_or_default(&self) -> usize {
+        self.min_subscribers
+            .unwrap_or(usize::from(self.congestion == Congestion::Block))
+    }
+}
+
+/// Publishes every sample arriving on the Zenoh key expression `key` (wildcards allowed:
+/// each exporter's stream keeps its order) into the local broadcast `into`, which this call
+/// creates, on a thread of its own, until the returned [`Bridge`] is stopped or dropped.
+///
+/// A broadcast `into` left by a killed importer (its publisher gone) is replaced, after its
+/// message count is read to settle the saved state (see the
+/// [crate docs](crate#congestion-block-or-drop)). The importer's `lost` and `dropped`
+/// counters include those of its predecessors on this broadcast (from the state segment).
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for a bad key expression, or if `into` exists and its publisher is
+/// alive (another importer); shmkit's errors creating the broadcast or the state segment;
+/// [`Error::Zenoh`].
+pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions) -> Result<Bridge> {
+    let ke = zenoh::key_expr::KeyExpr::try_from(key.to_owned())
+        .map_err(|e| Error::Invalid(format!("{key:?} is not a Zenoh key expression: {e}")))?;
+    let (publisher, old_count) = create_local(into, options)?;
+    let state = match options.resume {
+        true => {
+            let mut s = State::open(into)?;
+            s.resolve(old_count)?;
+            Some(s)
+        }
+        false => None,
+    };
+    let mut im = Importer {
+        session: session.clone(),
+        key: ke.to_string(),
+        opts: options.clone(),
+        publisher,
+        importer: match &state {
+            Some(s) => s.importer_id()?,
+            None => wire::random_id(),
+        },
+        state,
+        streams: HashMap::new(),
+        exporters: HashMap::new(),
+        subscribers: (0, None),
+    };
+    Bridge::spawn(format!("import {into}"), move |stop, counters| {
+        im.run(stop, counters)
+    })
+}
+
+/// Creates the broadcast `into`, replacing one whose publisher is gone; returns the old one's
+/// message count if there was one.
+fn create_local(into: &str, o: &ImportOptions) -> Result<(Publisher, Option<u64>)> {
+    let mut b = broadcast::options();
+    b.slots(o.slots)
+        .slot_size(o.max_message)
+        .max_subscribers(o.max_subscribers)
+        .mode(o.mode);
+    let create = || match &o.layout {
+        Some(l) => b.create_with_layout(into, l),
+        None => b.create(into),
+    };
+    match create() {
+        Ok(p) => return Ok((p, None)),
+        Err(shmkit::Error::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let info = inspect::inspect(into)?;
+    if info.kind != Kind::Object("broadcast") || info.creator_alive != Some(false) {
+        return Err(Error::Invalid(format!(
+            "{into} exists and is not a broadcast whose publisher is gone \
+             (is another importer running?)"
+        )));
+    }
+    // Its count settles a publication the killed importer left pending (see `state`).
+    let old = broadcast::options()
+        .subscribe(into)
+        .map(|s| s.next_seq())
+        .ok();
+    shmkit::Segment::remove(into)?;
+    Ok((create()?, old))
+}
+
+/// Counts a message dropped (here and in the saved totals).
+fn dropped(state: &mut Option<State>, counters: &Counters) -> Result<()> {
+    Counters::add(&counters.dropped, 1);
+    if let Some(st) = state {
+        st.add_dropped(1)?;
+    }
+    Ok(())
+}
+
+/// What the importer knows of one stream (one exporter).
+struct Stream {
+    /// The first message not yet done with.
+    next: u64,
+    /// The concrete key it comes on (acknowledgements go to `<key>/@shmkit/ack`).
+    key: String,
+    /// Whether the exporter keeps messages for resending (it runs Block).
+    block: bool,
+    /// Messages done with since the last acknowledgement.
+    unacked: u64,
+    /// When a resume was last asked for (rate limit).
+    resumed: Option<Instant>,
+}
+
+struct Importer {
+    session: Session,
+    key: String,
+    opts: ImportOptions,
+    publisher: Publisher,
+    importer: u64,
+    state: Option<State>,
+    streams: HashMap<u64, Stream>,
+    /// Exporter streams whose liveliness token is present (`true`) or went away (`false`).
+    exporters: HashMap<u64, bool>,
+    /// The local subscriber count and when it was taken.
+    subscribers: (usize, Option<Instant>),
+}
+
+/// Acknowledge after this many messages even while more are queued.
+const ACK_EVERY: u64 = 32;
+/// Heartbeat: acknowledge every stream this often, so exporters know the importer is there.
+const HEARTBEAT: Duration = Duration::from_millis(200);
+/// How often the local subscriber count is taken (a system call per subscriber).
+const COUNT_EVERY: Duration = Duration::from_millis(50);
+
+impl Importer {
+    fn run(&mut self, stop: &AtomicBool, counters: &Counters) -> Result<()> {
+        if let Some(s) = &self.state {
+            let (lost, dropped) = s.totals()?;
+            Counters::add(&counters.lost, lost);
+            Counters::add(&counters.dropped, dropped);
+        }
+        // Under Block nothing may go to an empty broadcast: wait for the local subscribers
+        // before Zenoh sees this importer at all (so a Block exporter waits too).
+        while self.local_subscribers() < self.opts.min_subscribers_or_default() {
+            if pause(stop, COUNT_EVERY) {
+                return Ok(());
+            }
+        }
+        let data = self
+            .session
+            .declare_subscriber(self.key.clone())
+            .with(FifoChannel::new(self.opts.queue))
+            .wait()
+            .map_err(Error::zenoh)?;
+        let tokens = self
+            .session
+            .liveliness()
+            .declare_subscriber(wire::control_key(&self.key, "exporter/*"))
+            .history(true)
+            .with(FifoChannel::new(256))
+            .wait()
+            .map_err(Error::zenoh)?;
+        let mut heartbeat = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            while let Ok(Some(t)) = tokens.try_recv() {
+                self.token(&t, counters)?;
+            }
+            if self.local_subscribers() < self.opts.min_subscribers_or_default() {
+                // Under Block: hold the network back until a subscriber is there again.
+                self.acknowledge(&data, true)?;
+                pause(stop, TICK);
+                continue;
+            }
+            match data.recv_timeout(TICK) {
+                Ok(Some(s)) => self.sample(&s, stop, counters)?,
+                Ok(None) => {}
+                Err(e) => return Err(Error::zenoh(e)),
+            }
+            let beat = heartbeat.elapsed() >= HEARTBEAT;
+            if beat {
+                heartbeat = Instant::now();
+            }
+            self.acknowledge(&data, beat)?;
+        }
+        Ok(())
+    }
+
+    /// The local subscriber count, taken at most every [`COUNT_EVERY`].
+    fn local_subscribers(&mut self) -> usize {
+        let (n, at) = self.subscribers;
+        if at.is_some_and(|t| t.elapsed() < COUNT_EVERY) {
+            return n;
+        }
+        let n = self.publisher.subscriber_count();
+        self.subscribers = (n, Some(Instant::now()));
+        n
+    }
+
+    /// An exporter's liveliness token came or went.
+    fn token(&mut self, t: &Sample, counters: &Counters) -> Result<()> {
+        let k = t.key_expr().as_str();
+        let Some((ekey, hex)) = k.rsplit_once(&format!("/{}/exporter/", wire::CONTROL)) else {
+            return Ok(());
+        };
+        let Ok(stream) = u64::from_str_radix(hex, 16) else {
+            return Ok(());
+        };
+        match t.kind() {
+            SampleKind::Delete => {
+                self.exporters.insert(stream, false);
+            }
+            SampleKind::Put => {
+                if self.exporters.insert(stream, true) == Some(false) {
+                    Counters::add(&counters.reconnects, 1);
+                }
+                // A stream this broadcast has seen: ask for everything after what was
+                // delivered (the exporter resends what it kept).
+                let next = self
+                    .streams
+                    .get(&stream)
+                    .map(|s| s.next)
+                    .or_else(|| self.state.as_ref().and_then(|s| s.next(stream)));
+                if let Some(next) = next {
+                    self.send_ack(ekey, stream, next, true)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one data sample.
+    fn sample(&mut self, s: &Sample, stop: &AtomicBool, counters: &Counters) -> Result<()> {
+        let Some(d) = s.attachment().and_then(|a| Data::decode(&a.to_bytes())) else {
+            counters.refuse(format!(
+                "{}: a sample without a shmkit bridge header (another program on the key?)",
+                s.key_expr()
+            ));
+            return Ok(());
+        };
+        let key = s.key_expr().as_str();
+        let saved = self.state.as_ref().and_then(|st| st.next(d.stream));
+        let stream = self.streams.entry(d.stream).or_insert_with(|| Stream {
+            // Seen before (saved): go on from there. New: start with this message.
+            next: saved.unwrap_or(d.seq),
+            key: key.to_owned(),
+            block: d.flags & wire::FLAG_BLOCK != 0,
+            unacked: 1, // acknowledge at once, so a Block exporter knows this importer
+            resumed: None,
+        });
+        if d.seq < stream.next {
+            return Ok(()); // sent again after a resume: already done with
+        }
+        if d.seq > stream.next {
+            if stream.block && stream.next >= d.first {
+                // The exporter still has the missing ones: ask again, drop this one.
+                if stream
+                    .resumed
+                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(50))
+                {
+                    stream.resumed = Some(Instant::now());
+                    let (k, next) = (stream.key.clone(), stream.next);
+                    self.send_ack(&k, d.stream, next, true)?;
+                }
+                return Ok(());
+            }
+            // Gone for good (Drop, or older than what the exporter keeps): count them.
+            let missing = d.seq - stream.next;
+            Counters::add(&counters.lost, missing);
+            if let Some(st) = &mut self.state {
+                st.add_lost(missing)?;
+            }
+            stream.next = d.seq;
+        }
+        let len = s.payload().len();
+        let refused = if let Some(l) = self
+            .opts
+            .layout
+            .as_ref()
+            .filter(|l| l.fingerprint() != d.fingerprint)
+        {
+            Some(Error::LayoutMismatch {
+                key: key.to_owned(),
+                reason: format!(
+                    "the stream's fingerprint is {:#018x}{}; this importer expects {l}",
+                    d.fingerprint,
+                    if d.fingerprint == 0 { " (bytes)" } else { "" }
+                ),
+            })
+        } else if len > self.opts.max_message {
+            Some(Error::TooLarge {
+                key: key.to_owned(),
+                len,
+                max: self.opts.max_message,
+            })
+        } else {
+            None
+        };
+        let seq = d.seq;
+        match refused {
+            Some(e) => counters.refuse(e),
+            None => {
+                if !self.publish(d.stream, seq, s, stop, counters)? {
+                    return Ok(()); // stopping before it was published: not done with
+                }
+            }
+        }
+        let stream = self.streams.get_mut(&d.stream).expect("inserted above");
+        stream.next = seq + 1;
+        stream.unacked += 1;
+        stream.key = key.to_owned();
+        if let Some(st) = &mut self.state {
+            st.done(d.stream, seq + 1)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes message `seq` of `stream` locally (Block: waiting for room; Drop: or
+    /// counting it dropped). `false`: the bridge is stopping and the message was not
+    /// published.
+    fn publish(
+        &mut self,
+        stream: u64,
+        seq: u64,
+        s: &Sample,
+        stop: &AtomicBool,
+        counters: &Counters,
+    ) -> Result<bool> {
+        let payload = s.payload();
+        let len = payload.len();
+        let block = self.opts.congestion == Congestion::Block;
+        if !block && self.local_subscribers() == 0 {
+            return dropped(&mut self.state, counters).map(|()| true);
+        }
+        let count = self.publisher.published();
+        let mut loan = loop {
+            let r = if block {
+                self.publisher.loan_timeout(len, TICK)
+            } else {
+                self.publisher.try_loan(len)
+            };
+            match r {
+                Ok(l) => break l,
+                Err(shmkit::Error::Timeout { .. }) if !stop.load(Ordering::Relaxed) => {}
+                Err(shmkit::Error::Timeout { .. }) => return Ok(false),
+                Err(shmkit::Error::WouldBlock { .. }) => {
+                    return dropped(&mut self.state, counters).map(|()| true)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut at = 0;
+        for piece in payload.slices() {
+            loan[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        }
+        if let Some(st) = &mut self.state {
+            st.begin(stream, seq, count)?;
+        }
+        loan.commit();
+        counters.forwarded(len);
+        Ok(true)
+    }
+
+    /// Sends the acknowledgements due: every [`ACK_EVERY`] messages, when the queue is empty,
+    /// and for every stream on a heartbeat.
+    fn acknowledge(
+        &mut self,
+        data: &zenoh::pubsub::Subscriber<FifoChannelHandler<Sample>>,
+        beat: bool,
+    ) -> Result<()> {
+        let idle = data.is_empty();
+        let due: Vec<(String, u64, u64)> = self
+            .streams
+            .iter_mut()
+            .filter(|(_, s)| s.unacked >= ACK_EVERY || (s.unacked > 0 && idle) || beat)
+            .map(|(&id, s)| {
+                s.unacked = 0;
+                (s.key.clone(), id, s.next)
+            })
+            .collect();
+        for (key, id, next) in due {
+            self.send_ack(&key, id, next, false)?;
+        }
+        Ok(())
+    }
+
+    fn send_ack(&self, key: &str, stream: u64, next: u64, resume: bool) -> Result<()> {
+        let ack = Ack {
+            flags: if resume { wire::FLAG_RESUME } else { 0 },
+            importer: self.importer,
+            stream,
+            next,
+        };
+        self.session
+            .put(wire::control_key(key, "ack"), ack.encode())
+            .congestion_control(CongestionControl::Block)
+            .wait()
+            .map_err(Error::zenoh)
+    }
+}

@@ -1,0 +1,321 @@
+//! Request/response across machines: a local service server as a Zenoh queryable
+//! ([`serve`]), and a remote queryable as a local service server ([`offer`]).
+//!
+//! Together they carry a local client's request on machine B to a local server on machine A:
+//! client → (B) `offer` → Zenoh query → (A) `serve` → server, and the response back. A
+//! request and its response are one message each, byte for byte (the query's payload and
+//! the reply's).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shmkit::service::{self, Client, Handle, Responder, Server};
+use zenoh::handlers::FifoChannel;
+use zenoh::query::{ConsolidationMode, Query, QueryTarget, Reply};
+use zenoh::{Session, Wait};
+
+use crate::stats::Counters;
+use crate::{pause, Bridge, Error, Result, TICK};
+
+/// Options of [`serve`] and [`offer`].
+#[derive(Clone, Debug)]
+pub struct ServiceOptions {
+    timeout: Duration,
+    max_clients: u32,
+    max_request: u32,
+    max_response: u32,
+}
+
+impl Default for ServiceOptions {
+    /// A 10 s timeout per request; [`offer`]'s server: 16 clients, 64 KiB requests and
+    /// responses.
+    fn default() -> Self {
+        ServiceOptions {
+            timeout: Duration::from_secs(10),
+            max_clients: 16,
+            max_request: 64 << 10,
+            max_response: 64 << 10,
+        }
+    }
+}
+
+impl ServiceOptions {
+    /// How long a request may take end to end before it is given up (default 10 s).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// [`offer`]: clients the local server admits (default 16).
+    pub fn max_clients(mut self, n: u32) -> Self {
+        self.max_clients = n;
+        self
+    }
+
+    /// [`offer`]: the largest request and response, in bytes (default 64 KiB each).
+    pub fn max_len(mut self, request: u32, response: u32) -> Self {
+        self.max_request = request;
+        self.max_response = response;
+        self
+    }
+}
+
+/// Makes the local service `service` answer Zenoh queries on `key`: each query's payload is
+/// sent to the local server as a request (the bridge is one of its clients, with several
+/// requests outstanding), and the response is the reply. A query the server cannot answer
+/// (gone, timed out, request too large) gets an error reply saying why.
+///
+/// When the local server dies, the bridge waits for a new one (it reconnects by name).
+///
+/// # Errors
+///
+/// shmkit's errors connecting to the service; [`Error::Invalid`] for a bad key;
+/// [`Error::Zenoh`].
+pub fn serve(
+    session: &Session,
+    key: &str,
+    service: &str,
+    options: &ServiceOptions,
+) -> Result<Bridge> {
+    let client = service::connect(service)?;
+    let queries = session
+        .declare_queryable(key.to_owned())
+        .with(FifoChannel::new(256))
+        .wait()
+        .map_err(Error::zenoh)?;
+    let opts = options.clone();
+    let name = service.to_owned();
+    Bridge::spawn(format!("serve {service}"), move |stop, counters| {
+        let mut client = Some(client);
+        let mut inflight: VecDeque<Inflight> = VecDeque::new();
+        while !stop.load(Ordering::Relaxed) {
+            let Some(c) = client.as_mut() else {
+                client = reconnect(&name, stop, counters);
+                continue;
+            };
+            // New queries, as many as the client may have outstanding.
+            let room = c.max_outstanding() as usize > inflight.len();
+            let next = match (inflight.is_empty(), room) {
+                (true, _) => queries.recv_timeout(TICK).map_err(Error::zenoh)?,
+                (false, true) => queries.try_recv().map_err(Error::zenoh)?,
+                (false, false) => None,
+            };
+            let took = next.is_some();
+            let mut gone = None;
+            if let Some(q) = next {
+                let payload = q.payload().map(|p| p.to_bytes().into_owned());
+                match c.request(payload.as_deref().unwrap_or_default()) {
+                    Ok(p) => inflight.push_back((p, q, Instant::now() + opts.timeout)),
+                    Err(e) => {
+                        reply_err(&q, &e, counters);
+                        if matches!(e, shmkit::Error::Disconnected { .. }) {
+                            gone = Some(e);
+                        }
+                    }
+                }
+            }
+            // Answers, in any order.
+            if gone.is_none() {
+                gone = answer(c, &mut inflight, counters);
+            }
+            if let Some(e) = gone {
+                for (_, q, _) in inflight.drain(..) {
+                    reply_err(&q, &e, counters);
+                }
+                client = None;
+            } else if !inflight.is_empty() && !took {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+        Ok(())
+    })
+}
+
+fn reply_err(q: &Query, e: &dyn std::fmt::Display, counters: &Counters) {
+    counters.refuse(format!("{}: {e}", q.key_expr()));
+    let _ = q.reply_err(e.to_string()).wait();
+}
+
+/// A query sent to the local server as a request, and when it is given up.
+type Inflight = (shmkit::service::Pending, Query, Instant);
+
+/// Replies to the queries whose responses are there (or whose time is up); the error if the
+/// local server is gone.
+fn answer(
+    c: &mut Client,
+    inflight: &mut VecDeque<Inflight>,
+    counters: &Counters,
+) -> Option<shmkit::Error> {
+    let mut i = 0;
+    while i < inflight.len() {
+        let (p, _, deadline) = inflight[i];
+        let expired = Instant::now() >= deadline;
+        let outcome = match c.try_wait(p) {
+            Ok(resp) => {
+                let q = &inflight[i].1;
+                match q.reply(q.key_expr().clone(), &*resp).wait() {
+                    Ok(()) => counters.forwarded(resp.len()),
+                    Err(e) => counters.error(format!("reply: {e}")),
+                }
+                Ok(true)
+            }
+            Err(shmkit::Error::WouldBlock { .. }) => Ok(false),
+            Err(e) => Err(e),
+        };
+        let done = match outcome {
+            Ok(true) => true,
+            Ok(false) if !expired => false,
+            Ok(false) => {
+                c.cancel(p);
+                let why = "the local server did not answer in time";
+                reply_err(&inflight[i].1, &why, counters);
+                true
+            }
+            Err(e) => {
+                reply_err(&inflight[i].1, &e, counters);
+                if matches!(e, shmkit::Error::Disconnected { .. }) {
+                    inflight.remove(i);
+                    return Some(e);
+                }
+                true
+            }
+        };
+        if done {
+            inflight.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Connects to a new server of `name` (the old one died), rate-limited.
+fn reconnect(name: &str, stop: &AtomicBool, counters: &Counters) -> Option<Client> {
+    if pause(stop, Duration::from_millis(100)) {
+        return None;
+    }
+    let c = service::connect(name).ok()?;
+    Counters::add(&counters.local_restarts, 1);
+    Some(c)
+}
+
+/// Creates the local service `service`, whose requests are Zenoh queries on `key`: a local
+/// client's request becomes a query (its payload), and the first reply is the response. Many
+/// requests are in flight at once.
+///
+/// A request that gets no reply (no queryable on `key`, an error reply, the timeout) is
+/// answered with an **empty response** (the service protocol has no error response), counted
+/// in [`Stats::refused`](crate::Stats::refused) with the reason in
+/// [`Stats::last_error`](crate::Stats::last_error); so a service whose empty response is
+/// meaningful should not rely on this. A reply larger than the maximum response is refused the
+/// same way.
+///
+/// # Errors
+///
+/// shmkit's errors creating the service (e.g. `InUse` if a live server has the name);
+/// [`Error::Zenoh`].
+pub fn offer(
+    session: &Session,
+    key: &str,
+    service: &str,
+    options: &ServiceOptions,
+) -> Result<Bridge> {
+    let mut server: Server = service::options()
+        .max_clients(options.max_clients)
+        .max_request_len(options.max_request)
+        .max_response_len(options.max_response)
+        .create_server(service)?;
+    let session = session.clone();
+    let key = zenoh::key_expr::KeyExpr::try_from(key.to_owned())
+        .map_err(|e| Error::Invalid(format!("{key:?} is not a Zenoh key expression: {e}")))?;
+    let opts = options.clone();
+    Bridge::spawn(format!("offer {service}"), move |stop, counters| {
+        while !stop.load(Ordering::Relaxed) {
+            let req = match server.receive_timeout(TICK) {
+                Ok(r) => r,
+                Err(shmkit::Error::Timeout { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let answer = Answer {
+                responder: server.responder(),
+                handle: *req.handle(),
+                max: opts.max_response as usize,
+                done: AtomicBool::new(false),
+                counters: counters.clone(),
+                why: Mutex::new(None),
+            };
+            session
+                .get(key.clone())
+                .payload(req.into_payload())
+                .target(QueryTarget::BestMatching)
+                .consolidation(ConsolidationMode::None)
+                .timeout(opts.timeout)
+                .callback(move |reply| answer.reply(reply))
+                .wait()
+                .map_err(Error::zenoh)?;
+        }
+        Ok(())
+    })
+}
+
+/// One request's answer: the first good reply; when the query ends without one, an empty
+/// response (on drop).
+struct Answer {
+    responder: Responder,
+    handle: Handle,
+    max: usize,
+    done: AtomicBool,
+    counters: Arc<Counters>,
+    why: Mutex<Option<String>>,
+}
+
+impl Answer {
+    fn reply(&self, reply: Reply) {
+        if self.done.load(Ordering::Acquire) {
+            return;
+        }
+        match reply.result() {
+            Ok(sample) => {
+                let body = sample.payload().to_bytes();
+                if body.len() > self.max {
+                    *self.why.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                        "a {}-byte reply is larger than the maximum response of {} bytes",
+                        body.len(),
+                        self.max
+                    ));
+                    return;
+                }
+                if !self.done.swap(true, Ordering::AcqRel) {
+                    match self.responder.respond(&self.handle, &body) {
+                        Ok(()) => self.counters.forwarded(body.len()),
+                        Err(e) => self.counters.error(format!("respond: {e}")),
+                    }
+                }
+            }
+            Err(e) => {
+                let text = String::from_utf8_lossy(&e.payload().to_bytes()).into_owned();
+                *self.why.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("the remote side replied with an error: {text}"));
+            }
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if self.done.load(Ordering::Acquire) {
+            return;
+        }
+        let why = self
+            .why
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| "no reply (no queryable, or the timeout)".to_owned());
+        self.counters
+            .refuse(format!("request {}: {why}", self.handle.id()));
+        let _ = self.responder.respond(&self.handle, &[]);
+    }
+}

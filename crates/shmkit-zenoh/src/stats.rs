@@ -1,0 +1,91 @@
+//! A bridge's counters: updated by its thread, read by anyone holding the [`Bridge`](crate::Bridge).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// What a bridge has done so far; see [`Bridge::stats`](crate::Bridge::stats).
+///
+/// Every message of the stream is in exactly one of `messages`, `dropped` and `lost` from
+/// the point the bridge started forwarding it (an importer resumed from its saved state
+/// counts from where its predecessor stopped): so for an importer, "messages + dropped +
+/// lost" is the number of messages the remote stream sent since then.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Messages forwarded: put on Zenoh (exporter), published locally (importer), or requests
+    /// answered (services). A message sent again after a reconnect counts once.
+    pub messages: u64,
+    /// Payload bytes of those messages.
+    pub bytes: u64,
+    /// Messages the bridge dropped itself under [`Congestion::Drop`](crate::Congestion::Drop):
+    /// an exporter with no importer attached; an importer whose local channel had no room or
+    /// no subscriber.
+    pub dropped: u64,
+    /// Messages an importer never received (gaps in the stream's sequence numbers): under
+    /// `Drop`, lost in the network or dropped by the exporter; under `Block`, only messages the
+    /// exporter could no longer send again (it restarted, or forgot this importer).
+    pub lost: u64,
+    /// Samples or requests refused: not from a shmkit bridge, another message layout
+    /// (`LayoutMismatch`), or larger than the configured maximum. Counted and skipped.
+    pub refused: u64,
+    /// Times a peer bridge came back after going away (network loss, restart).
+    pub reconnects: u64,
+    /// Times the local side was gone and the bridge attached to a new one.
+    pub local_restarts: u64,
+    /// The last error the bridge met and carried on after (refused samples, a lost local
+    /// side), for the log.
+    pub last_error: Option<String>,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) messages: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) lost: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) local_restarts: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    pub(crate) fn forwarded(&self, len: usize) {
+        self.messages.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(len as u64, Relaxed);
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// Records `err` as the last error (and counts nothing: the caller does).
+    pub(crate) fn error(&self, err: impl std::fmt::Display) {
+        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        *last = Some(err.to_string());
+    }
+
+    /// Counts a refused sample and records why.
+    pub(crate) fn refuse(&self, why: impl std::fmt::Display) {
+        self.refused.fetch_add(1, Relaxed);
+        self.error(why);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            messages: self.messages.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            lost: self.lost.load(Relaxed),
+            refused: self.refused.load(Relaxed),
+            reconnects: self.reconnects.load(Relaxed),
+            local_restarts: self.local_restarts.load(Relaxed),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
