@@ -173,6 +173,13 @@ pub enum Command {
         #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast", "service", "waitset"])]
         tables: Vec<String>,
     },
+    /// Forward channels, broadcasts and services to and from Zenoh, across machines.
+    ///
+    /// Each bridge runs until Ctrl-C, SIGTERM or SIGHUP and reports what it did every
+    /// --stats-every (on stderr; with --json as JSON lines on stdout). The Zenoh options are
+    /// Zenoh's own (-m, -e, -l, -c, as in Zenoh's tools).
+    #[cfg(feature = "bridge")]
+    Bridge(crate::bridge::Args),
     /// The classic two-process scenario, narrated: a server creates a segment and writes a
     /// message, a client process reads it by name and replies.
     Demo {

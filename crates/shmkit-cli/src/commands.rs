@@ -73,6 +73,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
             output,
             capacity,
         } => stream::recv(&name, output.as_deref(), capacity),
+        #[cfg(feature = "bridge")]
+        Command::Bridge(args) => crate::bridge::run(args),
         Command::Bench {
             quick,
             json,

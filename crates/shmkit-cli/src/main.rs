@@ -4,6 +4,8 @@
 //! line, with a hint where one helps), 2 the command line was wrong (clap's message).
 
 mod bench;
+#[cfg(feature = "bridge")]
+mod bridge;
 mod cli;
 mod commands;
 mod hexdump;
