@@ -135,3 +135,147 @@ fn drop_mode_counts_what_it_drops() {
     assert_eq!(got, i.messages);
     assert_eq!(i.messages + i.dropped + i.lost, o.messages, "{o:?} {i:?}");
 }
+
+#[test]
+fn a_request_crosses_both_ways() {
+    use shmkit_zenoh::ServiceOptions;
+    let (za, zb) = sessions();
+    let (here, there, key) = (unique("svc-a"), unique("svc-b"), unique("key"));
+    let mut server = shmkit::service::options().create_server(&here).unwrap();
+    let served = shmkit_zenoh::serve(&za, &key, &here, &ServiceOptions::default()).unwrap();
+    let offered = shmkit_zenoh::offer(&zb, &key, &there, &ServiceOptions::default()).unwrap();
+    let worker = std::thread::spawn(move || {
+        for _ in 0..50 {
+            let req = server.receive_timeout(Duration::from_secs(10)).unwrap();
+            let mut answer = req.to_vec();
+            answer.reverse();
+            server.respond(req.handle(), &answer).unwrap();
+        }
+    });
+    let mut client = shmkit::service::connect(&there).unwrap();
+    // Several in flight at once, answered in any order.
+    for round in 0..10 {
+        let pending: Vec<_> = (0..5)
+            .map(|i| client.request(format!("r{round}-{i}").as_bytes()).unwrap())
+            .collect();
+        for (i, p) in pending.into_iter().enumerate() {
+            let resp = client.wait_timeout(p, Duration::from_secs(10)).unwrap();
+            let mut want = format!("r{round}-{i}").into_bytes();
+            want.reverse();
+            assert_eq!(&*resp, &want[..]);
+        }
+    }
+    worker.join().unwrap();
+    let (s, o) = (served.stop().unwrap(), offered.stop().unwrap());
+    assert_eq!((s.messages, s.refused), (50, 0), "{s:?}");
+    assert_eq!((o.messages, o.refused), (50, 0), "{o:?}");
+}
+
+#[test]
+fn a_typed_importer_refuses_another_layout() {
+    use shmkit::channel::MessageLayout;
+    let (za, zb) = sessions();
+    let (src, dst, key) = (unique("src"), unique("dst"), unique("key"));
+    let mut publ = broadcast::typed::<[u32; 4]>()
+        .tag("v1")
+        .create(&src)
+        .unwrap();
+    let out = shmkit_zenoh::export(
+        &za,
+        &key,
+        broadcast::options().subscribe(&src).unwrap(),
+        &ExportOptions::default(),
+    )
+    .unwrap();
+    let v2 = MessageLayout::of::<[u32; 4]>(Some("v2"));
+    let opts = ImportOptions::default().layout(v2.clone()).resume(false);
+    let inn = shmkit_zenoh::import(&zb, &key, &dst, &opts).unwrap();
+    // The importer's broadcast records its layout: typed subscribers of it join.
+    let _sub = broadcast::typed::<[u32; 4]>()
+        .tag("v2")
+        .subscribe(&dst)
+        .unwrap();
+    for i in 0..5 {
+        publ.send(&[i; 4]).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while inn.stats().refused < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let i = inn.stop().unwrap();
+    drop(out);
+    assert_eq!((i.messages, i.refused), (0, 5), "{i:?}");
+    let why = i.last_error.unwrap();
+    assert!(
+        why.contains("layout mismatch") && why.contains("v2"),
+        "{why}"
+    );
+}
+
+#[test]
+fn bad_samples_are_counted_and_skipped() {
+    use zenoh::Wait;
+    let (za, zb) = sessions();
+    let (dst, key) = (unique("dst"), unique("key"));
+    let inn =
+        shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
+    let _sub = broadcast::options().subscribe(&dst).unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the importer declares its subscriber
+    za.put(&key, "no attachment").wait().unwrap();
+    za.put(&key, "a foreign attachment")
+        .attachment(vec![7u8; 40])
+        .wait()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while inn.stats().refused < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let i = inn.stop().unwrap();
+    assert_eq!((i.messages, i.refused), (0, 2), "{i:?}");
+}
+
+#[test]
+fn an_exporter_follows_a_new_local_publisher() {
+    let (za, zb) = sessions();
+    let (src, dst, key) = (unique("src"), unique("dst"), unique("key"));
+    let mut publ = broadcast::options().create(&src).unwrap();
+    let out = shmkit_zenoh::export(
+        &za,
+        &key,
+        shmkit_zenoh::Source::broadcast(&src),
+        &ExportOptions::default(),
+    )
+    .unwrap();
+    let inn =
+        shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
+    let mut sub = broadcast::options().subscribe(&dst).unwrap();
+    let mut buf = Vec::new();
+    publ.send(&msg(1)).unwrap();
+    sub.recv_into_timeout(&mut buf, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(buf, msg(1));
+    drop(publ); // the local publisher goes (and its name with it)
+    let mut publ = broadcast::options().create(&src).unwrap();
+    // The exporter joins the new broadcast within its retry period; until then a message
+    // published there reaches nobody, so keep publishing until one arrives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut i = 2;
+    loop {
+        publ.try_send(&msg(i)).ok();
+        if sub
+            .recv_into_timeout(&mut buf, Duration::from_millis(50))
+            .is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:?}", out.stats());
+        i += 1;
+    }
+    let j = u64::from_le_bytes(buf[..8].try_into().unwrap());
+    assert!(
+        (2..=i).contains(&j) && buf == msg(j),
+        "message {j} of 2..={i}"
+    );
+    assert_eq!(out.stop().unwrap().local_restarts, 1);
+    drop(inn);
+}
