@@ -179,7 +179,7 @@ pub enum Command {
     /// --stats-every (on stderr; with --json as JSON lines on stdout). The Zenoh options are
     /// Zenoh's own (-m, -e, -l, -c, as in Zenoh's tools).
     #[cfg(feature = "bridge")]
-    Bridge(crate::bridge::Args),
+    Bridge(Box<crate::bridge::Args>),
     /// The classic two-process scenario, narrated: a server creates a segment and writes a
     /// message, a client process reads it by name and replies.
     Demo {

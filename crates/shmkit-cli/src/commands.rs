@@ -74,7 +74,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             capacity,
         } => stream::recv(&name, output.as_deref(), capacity),
         #[cfg(feature = "bridge")]
-        Command::Bridge(args) => crate::bridge::run(args),
+        Command::Bridge(args) => crate::bridge::run(*args),
         Command::Bench {
             quick,
             json,
