@@ -10,8 +10,9 @@
 //!
 //! * `gaps`: sequence numbers skipped between consecutive messages (total missing);
 //! * `duplicates`: messages whose number was not above the last one;
-//! * `corrupt`: messages that failed a check (length, checksum, payload); each is described
-//!   on stderr;
+//! * `corrupt`: messages that failed a check (length, checksum, payload); the first few are
+//!   described on stderr. Their sequence numbers are not trusted: `first_seq`, `last_seq`,
+//!   `gaps` and `duplicates` count only messages that passed;
 //! * `lagged`: losses the broadcast itself reported (`Error::Lagged`, overwrite policy);
 //! * `subscriptions`: how many broadcasts of that name delivered messages to it (more than
 //!   one with `--follow` after the publisher was replaced);
@@ -91,6 +92,9 @@ impl Tally {
             }
             Err((seq, bad)) => {
                 self.corrupt += 1;
+                if self.corrupt > 10 {
+                    return;
+                }
                 eprintln!(
                     "stream_sub: corrupt message #{} (seq {seq:?}, {} bytes): {bad:?}",
                     self.received,

@@ -160,3 +160,55 @@ fn a_subscriber_in_another_machine_does_not_find_the_broadcast() {
     assert_whole(&in_a.success().summary(), 0, 10);
     publ.success();
 }
+
+#[test]
+fn the_subscriber_fails_on_messages_of_unexpected_length() {
+    if !machine::supported() {
+        return;
+    }
+    let m = Machine::new();
+    let name = unique("mismatch");
+    // It expects 4000-byte messages; the publisher sends mixed lengths up to 4000.
+    let mut sub = Running::spawn(
+        "stream_sub",
+        subscriber(
+            &m,
+            &[
+                "--name",
+                &name,
+                "--count",
+                "24",
+                "--size",
+                "4000",
+                "--timeout",
+                "60s",
+            ],
+        ),
+    );
+    let publ = Running::spawn(
+        "stream_pub",
+        publisher(
+            &m,
+            &[
+                "--name",
+                &name,
+                "--count",
+                "24",
+                "--size",
+                "4000",
+                "--sizes",
+                "mixed",
+                "--wait-subscribers",
+                "1",
+            ],
+        ),
+    );
+    publ.success();
+    let f = sub.finish();
+    assert_eq!(f.status.code(), Some(1), "{f:#?}");
+    let s = f.summary();
+    // Of every 12 lengths, at least 16, 17, size - 1 and 64 are not 4000 bytes.
+    assert_eq!(s["received"], 24, "{s}");
+    assert!(s["corrupt"].as_u64().unwrap() >= 2 * 4, "{s}");
+    assert!(f.stderr.contains("Unexpected"), "{f:#?}");
+}
