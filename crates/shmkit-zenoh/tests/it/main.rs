@@ -6,6 +6,7 @@
 
 mod machine;
 mod machines;
+mod network;
 mod streams;
 mod util;
 
@@ -15,7 +16,7 @@ pub type Role = fn(&[String]);
 
 /// Every role a child can play.
 fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
-    machines::ROLES.iter()
+    machines::ROLES.iter().chain(network::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.

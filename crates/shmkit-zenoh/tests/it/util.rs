@@ -206,6 +206,19 @@ impl Running {
         }
     }
 
+    /// Reads stdout until a line starts with `prefix`; returns the rest of it. Panics like
+    /// [`Running::wait_for_line`].
+    #[track_caller]
+    pub fn wait_for_prefix(&mut self, prefix: &str) -> String {
+        while let Some(line) = self.next_line(HANG_GUARD) {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+        let what = self.what.clone();
+        panic!("{what} never printed {prefix:?}…: {:#?}", self.finish());
+    }
+
     /// Waits like [`Running::finish`] and asserts success.
     #[track_caller]
     pub fn success(mut self) -> Finished {
