@@ -129,13 +129,15 @@ impl ExportOptions {
 /// Forwards every message of the local `source` to the Zenoh key `key`, on a thread of its
 /// own, until the returned [`Bridge`] is stopped or dropped.
 ///
-/// The local side is opened (if `source` is a name) before this returns, so a missing one is
-/// an error here; later, when it dies, the bridge waits for a new one of the same name.
+/// A local side that does not exist yet is waited for (every 100 ms); when it dies later
+/// (its publisher or producer gone), the bridge waits for a new one of the same name and
+/// counts a [local restart](crate::Stats::local_restarts).
 ///
 /// # Errors
 ///
 /// [`Error::Invalid`] for a key that is not a concrete Zenoh key (no wildcards); the
-/// shmkit error of opening the local side; [`Error::Zenoh`] if a declaration fails.
+/// shmkit error of opening the local side (but `NotFound`: then it is waited for);
+/// [`Error::Zenoh`] if a declaration fails.
 pub fn export(
     session: &Session,
     key: &str,
@@ -151,16 +153,29 @@ pub fn export(
         )));
     }
     let name = source.name().to_owned();
+    let channel = matches!(source, Source::Channel(..));
+    // A local side that is not there yet is waited for, as one that dies later is.
     let local = match source {
-        Source::Broadcast(_, Some(s)) => Local::Broadcast(s),
-        Source::Channel(_, Some(c)) => Local::Channel(c),
-        Source::Broadcast(n, None) => Local::Broadcast(broadcast::options().subscribe(&n)?),
-        Source::Channel(n, None) => Local::Channel(channel::options().open_consumer(&n)?),
+        Source::Broadcast(_, Some(s)) => Some(Local::Broadcast(s)),
+        Source::Channel(_, Some(c)) => Some(Local::Channel(c)),
+        Source::Broadcast(..) | Source::Channel(..) => match open(&name, channel) {
+            Ok(l) => Some(l),
+            Err(shmkit::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
     };
     let mut ex = Exporter::declare(session, key, options)?;
-    let mut local = Some(local);
+    let mut local = local;
     Bridge::spawn(format!("export {name}"), move |stop, counters| {
-        ex.run(&name, &mut local, stop, counters)
+        ex.run(&name, channel, &mut local, stop, counters)
+    })
+}
+
+/// Opens the local side `name`: the consumer of a channel, or a new subscriber of a broadcast.
+fn open(name: &str, channel: bool) -> shmkit::Result<Local> {
+    Ok(match channel {
+        true => Local::Channel(channel::options().open_consumer(name)?),
+        false => Local::Broadcast(broadcast::options().subscribe(name)?),
     })
 }
 
@@ -171,13 +186,6 @@ enum Local {
 }
 
 impl Local {
-    fn reopen(&self) -> shmkit::Result<Local> {
-        Ok(match self {
-            Local::Broadcast(s) => Local::Broadcast(broadcast::options().subscribe(s.name())?),
-            Local::Channel(c) => Local::Channel(channel::options().open_consumer(c.name())?),
-        })
-    }
-
     /// The copy-out receive (a local writer outside the protocol can only make the copy
     /// wrong).
     fn recv(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> shmkit::Result<usize> {
@@ -284,6 +292,7 @@ impl Exporter {
     fn run(
         &mut self,
         name: &str,
+        channel: bool,
         local: &mut Option<Local>,
         stop: &AtomicBool,
         counters: &Counters,
@@ -308,7 +317,7 @@ impl Exporter {
             }
             // Take the next local message.
             let Some(l) = local.as_mut() else {
-                *local = self.reattach(name, local, stop, counters);
+                *local = self.attach(name, channel, stop, counters);
                 continue;
             };
             match l.recv(&mut buf, TICK) {
@@ -321,34 +330,33 @@ impl Exporter {
                 }
                 Err(e) => {
                     counters.error(format!("{name}: {e}; waiting for a new one"));
-                    let old = local.take();
-                    *local = self.reattach(name, &old, stop, counters);
+                    *local = None;
+                    Counters::add(&counters.local_restarts, 1);
                 }
             }
         }
         Ok(())
     }
 
-    /// Waits for a new local side of the same name (the old one died), rate-limited.
-    fn reattach(
+    /// Attaches to the local side `name` (not there yet, or a new one after the old one
+    /// died), trying every 100 ms.
+    fn attach(
         &mut self,
         name: &str,
-        old: &Option<Local>,
+        channel: bool,
         stop: &AtomicBool,
         counters: &Counters,
     ) -> Option<Local> {
-        if pause(stop, Duration::from_millis(100)) {
-            return None;
-        }
-        let fresh = match old {
-            Some(l) => l.reopen(),
-            None => broadcast::options()
-                .subscribe(name)
-                .map(Local::Broadcast)
-                .or_else(|_| channel::options().open_consumer(name).map(Local::Channel)),
+        let l = match open(name, channel) {
+            Ok(l) => l,
+            Err(e) => {
+                if !matches!(e, shmkit::Error::NotFound { .. }) {
+                    counters.error(format!("{name}: {e}"));
+                }
+                pause(stop, Duration::from_millis(100));
+                return None;
+            }
         };
-        let l = fresh.ok()?;
-        Counters::add(&counters.local_restarts, 1);
         self.fingerprint = l.fingerprint();
         Some(l)
     }

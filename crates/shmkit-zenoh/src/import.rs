@@ -184,7 +184,7 @@ fn create_local(into: &str, o: &ImportOptions) -> Result<(Publisher, Option<u64>
         Err(e) => return Err(e.into()),
     }
     let info = inspect::inspect(into)?;
-    if info.kind != Kind::Object("broadcast") || info.creator_alive != Some(false) {
+    if info.kind != Kind::Object("broadcast channel") || info.creator_alive != Some(false) {
         return Err(Error::Invalid(format!(
             "{into} exists and is not a broadcast whose publisher is gone \
              (is another importer running?)"

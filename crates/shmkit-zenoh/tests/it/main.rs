@@ -4,6 +4,7 @@
 //! with a private `/dev/shm` each), so the only way between them is the network. They need
 //! root; see `machine` for `SHMKIT_SKIP_NETNS_TESTS`.
 
+mod bridge;
 mod machine;
 mod machines;
 mod network;
@@ -16,7 +17,10 @@ pub type Role = fn(&[String]);
 
 /// Every role a child can play.
 fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
-    machines::ROLES.iter().chain(network::ROLES)
+    machines::ROLES
+        .iter()
+        .chain(network::ROLES)
+        .chain(bridge::ROLES)
 }
 
 /// The entry point of child processes; does nothing in the parent's own test run.
