@@ -126,9 +126,9 @@ enum What {
         /// are refused (LayoutMismatch).
         #[arg(long, value_parser = parse_layout)]
         layout: Option<MessageLayout>,
-        /// Unix permission bits of the broadcast, in octal.
+        /// Unix permission bits of the broadcast, in octal (--mode is Zenoh's).
         #[arg(long, default_value = "600", value_parser = parse_mode)]
-        mode: u32,
+        shm_mode: u32,
         /// Do not keep the state segment NAME.zbridge (a restart then starts afresh).
         #[arg(long)]
         no_resume: bool,
@@ -263,7 +263,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             max_subscribers,
             min_subscribers,
             layout,
-            mode,
+            shm_mode,
             no_resume,
         } => {
             let mut o = ImportOptions::default()
@@ -271,7 +271,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .slots(slots)
                 .max_message(usize_of(max_message, "--max-message")?)
                 .max_subscribers(max_subscribers)
-                .mode(mode)
+                .mode(shm_mode)
                 .resume(!no_resume);
             if let Some(n) = min_subscribers {
                 o = o.min_subscribers(n);

@@ -213,3 +213,14 @@ fn parse_dash(s: &str) -> Result<bool, String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (e.g. two arguments of one name, which only fail when
+    /// parsed otherwise).
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

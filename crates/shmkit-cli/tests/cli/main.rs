@@ -3,6 +3,8 @@
 //! Segments that must outlive one invocation are created by this test process with the
 //! library (so the tests also run on Windows, where a segment dies with its last handle).
 
+#[cfg(all(unix, feature = "bridge"))]
+mod bridge;
 mod commands;
 #[cfg(unix)]
 mod gc;
