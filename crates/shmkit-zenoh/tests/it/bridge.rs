@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use shmkit_zenoh::{Congestion, ExportOptions, ImportOptions, ServiceOptions, SessionConfig};
 
-use crate::machine::{self, Machine};
+use crate::machine::{self, Machine, Pair};
 use crate::util::{as_role, example, say, unique, Running};
 use crate::Role;
 
@@ -203,21 +203,29 @@ fn program(machine: &Machine, name: &str, args: &[&str]) -> Command {
 }
 
 /// A 100 MiB stream of checked messages of mixed sizes (16 B to 64 KiB) from a publisher on
-/// A to a subscriber on B, through an exporter on A and an importer on B.
+/// A to a subscriber on B, through an exporter on A and an importer on B. With a network
+/// namespace per machine joined by a veth pair where `ip` can make one (else the machines
+/// share the host's loopback).
 #[test]
 fn a_100_mib_stream_crosses_two_machines_intact_and_in_order() {
     if !machine::supported() {
         return;
     }
-    let (a, b) = (Machine::new(), Machine::new());
-    let (name, key, ep, stop) = (unique("s"), unique("k"), endpoint(), StopFile::new());
+    let pair = Pair::new(9);
+    let ep = match pair.veth {
+        true => format!("tcp/{}:7447", pair.a_addr),
+        false => endpoint(),
+    };
+    eprintln!("A listens on {ep} (veth: {})", pair.veth);
+    let (a, b) = (&pair.a, &pair.b);
+    let (name, key, stop) = (unique("s"), unique("k"), StopFile::new());
     let (stop_arg, key_arg, local) = (stop.arg(), format!("key={key}"), format!("local={name}"));
     // 4200 mixed messages average ~25 KiB: over 100 MiB (checked below).
     let count = "4200";
     let sub = Running::spawn(
         "subscriber on B",
         program(
-            &b,
+            b,
             "stream_sub",
             &["--name", &name, "--count", count, "--timeout", "60s"],
         ),
@@ -225,19 +233,19 @@ fn a_100_mib_stream_crosses_two_machines_intact_and_in_order() {
     let listen = format!("listen={ep}");
     let connect = format!("connect={ep}");
     let mut exporter = bridge(
-        &a,
+        a,
         "exporter on A",
         &["kind=export", &key_arg, &local, &listen, &stop_arg],
     );
     let mut importer = bridge(
-        &b,
+        b,
         "importer on B",
         &["kind=import", &key_arg, &local, &connect, &stop_arg],
     );
     let publ = Running::spawn(
         "publisher on A",
         program(
-            &a,
+            a,
             "stream_pub",
             &[
                 "--name",
