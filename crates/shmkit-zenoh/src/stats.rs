@@ -30,7 +30,8 @@ pub struct Stats {
     pub refused: u64,
     /// Times a peer bridge came back after going away (network loss, restart).
     pub reconnects: u64,
-    /// Times the local side was gone and the bridge attached to a new one.
+    /// Times the local side went away (its publisher or producer exited or died, a service's
+    /// server died); the bridge then waits for a new one of the same name.
     pub local_restarts: u64,
     /// The last error the bridge met and carried on after (refused samples, a lost local
     /// side), for the log.
