@@ -219,7 +219,7 @@ struct Exporter {
     stream: u64,
     publisher: zenoh::pubsub::Publisher<'static>,
     acks: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
-    /// Whether any Zenoh subscriber matches the key (an importer is attached).
+    /// Whether any Zenoh subscriber matches the key (Drop: else the message is dropped).
     matching: Arc<AtomicBool>,
     _listener: zenoh::matching::MatchingListener<()>,
     _token: zenoh::liveliness::LivelinessToken,
@@ -309,8 +309,9 @@ impl Exporter {
                     self.resend(counters)?;
                     continue;
                 }
-                let attached = !self.peers.is_empty() || self.matching.load(Ordering::Acquire);
-                if !attached || self.window_full() {
+                // Only importers (bridges that acknowledge) hold messages back or let them
+                // go; plain Zenoh subscribers of the key receive what is sent meanwhile.
+                if self.peers.is_empty() || self.window_full() {
                     self.wait_acks(TICK, counters);
                     continue;
                 }
@@ -448,6 +449,15 @@ impl Exporter {
             return; // for an earlier exporter of this key
         }
         let now = Instant::now();
+        if a.next == wire::NEXT_ANY {
+            // An importer that has received nothing yet: it starts with the next new message.
+            let next = self.base + self.window.len() as u64;
+            self.peers
+                .entry(a.importer)
+                .or_insert(Peer { next, heard: now })
+                .heard = now;
+            return;
+        }
         let resume = a.flags & wire::FLAG_RESUME != 0;
         if resume && self.peers.contains_key(&a.importer) {
             // A known importer asks to resume: it came back (or its link did).

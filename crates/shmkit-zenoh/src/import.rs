@@ -159,6 +159,7 @@ pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions)
         state,
         streams: HashMap::new(),
         exporters: HashMap::new(),
+        hello: HashMap::new(),
         subscribers: (0, None),
     };
     Bridge::spawn(format!("import {into}"), move |stop, counters| {
@@ -232,6 +233,9 @@ struct Importer {
     streams: HashMap<u64, Stream>,
     /// Exporter streams whose liveliness token is present (`true`) or went away (`false`).
     exporters: HashMap<u64, bool>,
+    /// Exporters greeted that have not sent anything yet (stream → key): greeted again on
+    /// every heartbeat, so they do not forget this importer.
+    hello: HashMap<u64, String>,
     /// The local subscriber count and when it was taken.
     subscribers: (usize, Option<Instant>),
 }
@@ -319,6 +323,7 @@ impl Importer {
         match t.kind() {
             SampleKind::Delete => {
                 self.exporters.insert(stream, false);
+                self.hello.remove(&stream);
             }
             SampleKind::Put => {
                 if self.exporters.insert(stream, true) == Some(false) {
@@ -331,8 +336,14 @@ impl Importer {
                     .get(&stream)
                     .map(|s| s.next)
                     .or_else(|| self.state.as_ref().and_then(|s| s.next(stream)));
-                if let Some(next) = next {
-                    self.send_ack(ekey, stream, next, true)?;
+                match next {
+                    Some(next) => self.send_ack(ekey, stream, next, true)?,
+                    None => {
+                        // New to us: say hello, so a Block exporter sends (and keeps) from
+                        // now on for this importer.
+                        self.send_ack(ekey, stream, wire::NEXT_ANY, false)?;
+                        self.hello.insert(stream, ekey.to_owned());
+                    }
                 }
             }
         }
@@ -491,6 +502,12 @@ impl Importer {
             .collect();
         for (key, id, next) in due {
             self.send_ack(&key, id, next, false)?;
+        }
+        if beat {
+            self.hello.retain(|stream, _| !self.streams.contains_key(stream));
+            for (&stream, key) in &self.hello {
+                self.send_ack(key, stream, wire::NEXT_ANY, false)?;
+            }
         }
         Ok(())
     }

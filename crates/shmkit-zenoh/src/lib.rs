@@ -17,7 +17,7 @@
 //! use shmkit_zenoh::{zenoh, Congestion, ExportOptions, ImportOptions};
 //! use zenoh::Wait;
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! // Machine A: the local broadcast "camera" goes out on the key "lab/camera".
 //! let session = zenoh::open(zenoh::Config::default()).wait()?;
 //! let sub = broadcast::options().subscribe("camera")?;

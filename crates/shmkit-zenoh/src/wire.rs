@@ -17,7 +17,8 @@
 //!    6  u16  flags: bit 0 = resume (send again from `next`)
 //!    8  u64  importer id (random, kept across restarts of the importer)
 //!   16  u64  stream
-//!   24  u64  next: the first seq this importer has not delivered locally
+//!   24  u64  next: the first seq this importer has not delivered locally; u64::MAX
+//!            ("hello"): it has received nothing of the stream yet, send it what comes
 //! ```
 //!
 //! Everything read here comes from the network: decoding checks lengths, magic and version
@@ -33,6 +34,8 @@ pub(crate) const VERSION: u16 = 1;
 pub(crate) const FLAG_BLOCK: u16 = 1;
 /// Ack flag: the importer asks for everything from `next` again.
 pub(crate) const FLAG_RESUME: u16 = 1;
+/// An ack's `next` from an importer that has received nothing of the stream yet.
+pub(crate) const NEXT_ANY: u64 = u64::MAX;
 /// Bytes of a data attachment.
 #[cfg(test)]
 const DATA_LEN: usize = 40;
