@@ -23,6 +23,8 @@ mod sync;
 mod throughput;
 mod typed;
 mod waitset;
+#[cfg(all(target_os = "linux", feature = "zenoh"))]
+mod zenoh;
 
 use std::io::{self, Write};
 use std::process::{Command, ExitCode};
@@ -40,13 +42,17 @@ pub(crate) fn child_command() -> Command {
 /// Runs the child side `role` of a cross-process benchmark (what [`run`] started with
 /// [`CHILD_FLAG`] `role` ...).
 pub fn child(role: &str, args: &[String]) -> ExitCode {
+    #[cfg(all(target_os = "linux", feature = "zenoh"))]
+    if zenoh::child(role, args) {
+        return ExitCode::SUCCESS;
+    }
     sync::child(role, args);
     ExitCode::SUCCESS
 }
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [zenoh] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -58,7 +64,7 @@ pub fn run(args: &[String]) -> ExitCode {
         match a.as_str() {
             "--quick" | "--json" => {}
             "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" | "waitset"
-            | "async" => benches.push(a),
+            | "async" | "zenoh" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -75,6 +81,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "service",
             "waitset",
             "async",
+            "zenoh",
         ];
     }
     let mut rows = Vec::new();
@@ -89,6 +96,11 @@ pub fn run(args: &[String]) -> ExitCode {
             "service" => rows.extend(service::table(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
             "async" => rows.extend(aio::run(quick)),
+            // Without the feature (or off Linux) the Zenoh tables are simply absent.
+            "zenoh" => {
+                #[cfg(all(target_os = "linux", feature = "zenoh"))]
+                rows.extend(zenoh::run(quick));
+            }
             "broadcast" => {
                 rows.extend(broadcast::broadcast_table(quick));
                 rows.extend(broadcast::broadcast_1mib_table(quick));
@@ -153,6 +165,12 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (service::BENCH, service::TITLE),
                 (waitset::BENCH, waitset::TITLE),
                 (aio::BENCH, aio::TITLE),
+                #[cfg(all(target_os = "linux", feature = "zenoh"))]
+                zenoh::TITLES[0],
+                #[cfg(all(target_os = "linux", feature = "zenoh"))]
+                zenoh::TITLES[1],
+                #[cfg(all(target_os = "linux", feature = "zenoh"))]
+                zenoh::TITLES[2],
             ],
         )?;
     }

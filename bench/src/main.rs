@@ -1,7 +1,7 @@
 //! `shmkit-bench`: the benchmark harness as a program of its own (see the library's docs).
 //!
 //! ```text
-//! cargo run --release -p shmkit-bench -- [segment] [sync] [latency] [throughput] [broadcast] [service] [--quick] [--json]
+//! cargo run --release -p shmkit-bench -- [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [zenoh] [--quick] [--json]
 //! ```
 
 use std::process::ExitCode;

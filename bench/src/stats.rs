@@ -38,6 +38,8 @@ pub struct Row {
     pub baseline: Option<(&'static str, Summary)>,
     /// Bytes moved per operation, for throughput benches.
     pub bytes: Option<u64>,
+    /// Print operations/s (and MB/s, with `bytes`) by the median after the row.
+    pub rates: bool,
 }
 
 impl Row {
@@ -49,6 +51,7 @@ impl Row {
             summary,
             baseline: None,
             bytes: None,
+            rates: false,
         }
     }
 
@@ -56,6 +59,17 @@ impl Row {
     pub fn moving(mut self, bytes: u64) -> Row {
         self.bytes = Some(bytes);
         self
+    }
+
+    /// The same row, printed with its rates: operations/s and, with bytes, MB/s (10^6 bytes).
+    pub fn rates(mut self) -> Row {
+        self.rates = true;
+        self
+    }
+
+    /// Operations per second by the median.
+    pub fn ops_per_s(&self) -> f64 {
+        1.0 / self.summary.median.as_secs_f64()
     }
 
     /// Throughput by the median, in GiB/s.
@@ -72,6 +86,7 @@ impl Row {
             summary,
             baseline: Some((base.label, base.summary)),
             bytes: None,
+            rates: false,
         }
     }
 }
@@ -140,15 +155,25 @@ pub fn print(out: &mut dyn Write, rows: &[Row], titles: &[(&str, &str)]) -> io::
         let gib = r
             .gib_per_s()
             .map_or(String::from("-"), |g| format!("{g:.2}"));
+        let rates = match (r.rates, r.bytes) {
+            (false, _) => String::new(),
+            (true, None) => format!("  [{:.0}/s]", r.ops_per_s()),
+            (true, Some(b)) => format!(
+                "  [{:.0} msg/s, {:.0} MB/s]",
+                r.ops_per_s(),
+                r.ops_per_s() * b as f64 / 1e6
+            ),
+        };
         writeln!(
             out,
-            "{:<w$} {:>10} {:>10} {:>8} {:>8}  {}",
+            "{:<w$} {:>10} {:>10} {:>8} {:>8}  {}{}",
             r.label,
             fmt(r.summary.median),
             fmt(r.summary.p99),
             ratio,
             gib,
-            base
+            base,
+            rates
         )?;
     }
     Ok(())

@@ -66,6 +66,29 @@ pub fn pin(cpu: usize) -> bool {
     }
 }
 
+/// Lets the calling thread (and the threads and children it starts from now on) run on every
+/// online CPU again, undoing an inherited [`pin`]; returns whether it did.
+pub fn unpin() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET writes inside it (n is capped to the
+        // set's size); sched_setaffinity reads it for the calling thread.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for cpu in 0..n.min(libc::CPU_SETSIZE as usize) {
+                libc::CPU_SET(cpu, &mut set);
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// Times `plan.batches` batches of `plan.per_batch` calls of `round_trip`, after a warm-up.
 fn time_batches(plan: &Plan, mut round_trip: impl FnMut()) -> Summary {
     for _ in 0..plan.per_batch {
