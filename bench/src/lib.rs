@@ -10,6 +10,8 @@
 //! are not worth quoting. `--json` prints an array of results (fields in `stats::JsonRow`).
 
 mod aio;
+#[cfg(all(target_os = "linux", feature = "zenoh"))]
+mod bridge;
 mod broadcast;
 mod channel;
 #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
@@ -43,7 +45,7 @@ pub(crate) fn child_command() -> Command {
 /// [`CHILD_FLAG`] `role` ...).
 pub fn child(role: &str, args: &[String]) -> ExitCode {
     #[cfg(all(target_os = "linux", feature = "zenoh"))]
-    if zenoh::child(role, args) {
+    if zenoh::child(role, args) || bridge::child(role, args) {
         return ExitCode::SUCCESS;
     }
     sync::child(role, args);

@@ -65,11 +65,11 @@ const DATA_KEY: &str = "shmkit/bench/data";
 const PING_KEY: &str = "shmkit/bench/ping";
 const PONG_KEY: &str = "shmkit/bench/pong";
 /// Size of a ping-pong message.
-const PING_SIZE: usize = 64;
+pub(crate) const PING_SIZE: usize = 64;
 /// The ping sequence number that tells the ponger to stop.
-const STOP: u64 = u64::MAX;
+pub(crate) const STOP: u64 = u64::MAX;
 /// How long a child waits for its peer before giving up (a guard against hangs only).
-const GUARD: Duration = Duration::from_secs(60);
+pub(crate) const GUARD: Duration = Duration::from_secs(60);
 
 /// A one-way stream of `count` messages of `size` bytes; the first `warm` are not timed.
 #[derive(Clone, Copy, Debug)]
@@ -165,14 +165,14 @@ pub(crate) fn spawn_ready(role: &str, args: &[&str]) -> (Child, BufReader<ChildS
 }
 
 /// Tells the parent this child is ready.
-fn say_ready() {
+pub(crate) fn say_ready() {
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready").unwrap();
     out.flush().unwrap();
 }
 
 /// Writes a measurement to standard output for [`read_summary`].
-fn say_summary(s: &Summary) {
+pub(crate) fn say_summary(s: &Summary) {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -187,6 +187,16 @@ fn say_summary(s: &Summary) {
 
 /// Reads the measurement a child wrote with [`say_summary`], then waits for it to succeed.
 pub(crate) fn read_summary(mut child: Child, out: &mut BufReader<ChildStdout>) -> Summary {
+    let s = parse_summary(out);
+    assert!(
+        child.wait().unwrap().success(),
+        "the measuring child failed"
+    );
+    s
+}
+
+/// Reads the measurement a child wrote with [`say_summary`].
+pub(crate) fn parse_summary(out: &mut BufReader<ChildStdout>) -> Summary {
     let mut line = String::new();
     out.read_line(&mut line)
         .expect("read the child's measurement");
@@ -195,10 +205,6 @@ pub(crate) fn read_summary(mut child: Child, out: &mut BufReader<ChildStdout>) -
         .map(|x| x.parse().expect("a measurement"))
         .collect();
     assert_eq!(f.len(), 3, "malformed measurement {line:?}");
-    assert!(
-        child.wait().unwrap().success(),
-        "the measuring child failed"
-    );
     Summary {
         median: Duration::from_nanos(f[0]),
         p99: Duration::from_nanos(f[1]),
@@ -227,13 +233,13 @@ pub(crate) fn time_stream(plan: &Stream, mut recv_one: impl FnMut(usize)) -> Sum
 }
 
 /// The contents of ping `seq`: the sequence number, then a filler.
-fn ping_message(seq: u64, size: usize) -> Vec<u8> {
+pub(crate) fn ping_message(seq: u64, size: usize) -> Vec<u8> {
     let mut m = vec![0xa5u8; size.max(8)];
     m[..8].copy_from_slice(&seq.to_le_bytes());
     m
 }
 
-fn seq_of(m: &[u8]) -> u64 {
+pub(crate) fn seq_of(m: &[u8]) -> u64 {
     u64::from_le_bytes(m[..8].try_into().expect("at least 8 bytes"))
 }
 
@@ -258,7 +264,7 @@ fn zenoh_open(listen: Option<&str>, connect: Option<&str>) -> Session {
         .expect("open a Zenoh session")
 }
 
-fn endpoint(port: u16) -> String {
+pub(crate) fn endpoint(port: u16) -> String {
     format!("tcp/127.0.0.1:{port}")
 }
 
@@ -534,9 +540,20 @@ pub fn run(quick: bool) -> Vec<Row> {
             count,
             warm: (count / 8).max(BATCH),
         };
-        let routes: [Route<Stream>; 2] = [tcp_stream, zenoh_stream];
+        let routes: [Route<Stream>; 3] = [tcp_stream, zenoh_stream, crate::bridge::bridge_stream];
         let got = run_routes(&routes, plan, rounds);
         let tcp = Row::base(bench, "TCP loopback, bare (no Zenoh)", got[0]).moving(size as u64);
+        let direct = Row::base(bench, "Zenoh direct (peer, TCP loopback)", got[1]);
+        rows.push(
+            Row::vs(
+                bench,
+                "through shmkit bridges (Block), vs Zenoh direct",
+                got[2],
+                &direct,
+            )
+            .moving(size as u64)
+            .rates(),
+        );
         rows.push(
             Row::vs(bench, "Zenoh direct (peer, TCP loopback)", got[1], &tcp)
                 .moving(size as u64)
@@ -549,9 +566,17 @@ pub fn run(quick: bool) -> Vec<Row> {
         count: if quick { 500 } else { 10_000 },
         warm: if quick { 50 } else { 1000 },
     };
-    let routes: [Route<PingPong>; 2] = [tcp_pingpong, zenoh_pingpong];
+    let routes: [Route<PingPong>; 3] =
+        [tcp_pingpong, zenoh_pingpong, crate::bridge::bridge_pingpong];
     let got = run_routes(&routes, plan, rounds);
     let tcp = Row::base(LATENCY, "TCP loopback, bare (no Zenoh, NODELAY)", got[0]);
+    let direct = Row::base(LATENCY, "Zenoh direct", got[1]);
+    rows.push(Row::vs(
+        LATENCY,
+        "through shmkit bridges (Block, express), vs Zenoh direct",
+        got[2],
+        &direct,
+    ));
     rows.push(Row::vs(
         LATENCY,
         "Zenoh direct (peer, TCP loopback, express)",

@@ -322,7 +322,11 @@ impl Exporter {
                 continue;
             };
             match l.recv(&mut buf, TICK) {
-                Ok(len) => self.forward(&buf[..len], counters)?,
+                Ok(len) => {
+                    // The message's own buffer, moved into Zenoh's bytes (no second copy).
+                    debug_assert_eq!(buf.len(), len);
+                    self.forward(std::mem::take(&mut buf), counters)?;
+                }
                 Err(shmkit::Error::Timeout { .. } | shmkit::Error::WouldBlock { .. }) => {}
                 Err(shmkit::Error::Lagged { .. }) => {
                     // A broadcast under Overwrite lapped us: the publisher's choice; the
@@ -368,7 +372,7 @@ impl Exporter {
     }
 
     /// Sends a local message (and keeps it, under Block).
-    fn forward(&mut self, msg: &[u8], counters: &Counters) -> Result<()> {
+    fn forward(&mut self, msg: Vec<u8>, counters: &Counters) -> Result<()> {
         if let Some(max) = self.opts.max_message.filter(|&m| msg.len() > m) {
             counters.refuse(Error::TooLarge {
                 key: self.key.clone(),
@@ -377,10 +381,11 @@ impl Exporter {
             });
             return Ok(());
         }
+        let len = msg.len();
         let payload = ZBytes::from(msg);
         if self.block {
             // Sent by the loop's next turn (`resend`), which sends the window in order.
-            self.window_len += msg.len();
+            self.window_len += len;
             self.window.push_back(payload);
             Ok(())
         } else {
@@ -391,7 +396,7 @@ impl Exporter {
                 return Ok(());
             }
             self.put(payload, seq, seq)?;
-            counters.forwarded(msg.len());
+            counters.forwarded(len);
             Ok(())
         }
     }

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use shmkit::channel::broadcast::{self, Publisher};
 use shmkit::channel::MessageLayout;
 use shmkit::inspect::{self, Kind};
-use zenoh::handlers::{FifoChannel, FifoChannelHandler};
+use zenoh::handlers::FifoChannel;
 use zenoh::qos::CongestionControl;
 use zenoh::sample::{Sample, SampleKind};
 use zenoh::{Session, Wait};
@@ -29,7 +30,6 @@ pub struct ImportOptions {
     layout: Option<MessageLayout>,
     mode: u32,
     resume: bool,
-    queue: usize,
 }
 
 impl Default for ImportOptions {
@@ -45,7 +45,6 @@ impl Default for ImportOptions {
             layout: None,
             mode: 0o600,
             resume: true,
-            queue: 64,
         }
     }
 }
@@ -109,12 +108,6 @@ impl ImportOptions {
         self
     }
 
-    /// Samples Zenoh may queue for the importer before it pushes back (default 64).
-    pub fn queue(mut self, n: usize) -> Self {
-        self.queue = n.max(1);
-        self
-    }
-
     fn min_subscribers_or_default(&self) -> usize {
         self.min_subscribers
             .unwrap_or(usize::from(self.congestion == Congestion::Block))
@@ -147,8 +140,7 @@ pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions)
         }
         false => None,
     };
-    let mut im = Importer {
-        session: session.clone(),
+    let im = Importer {
         key: ke.to_string(),
         opts: options.clone(),
         publisher,
@@ -161,9 +153,16 @@ pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions)
         exporters: HashMap::new(),
         hello: HashMap::new(),
         subscribers: (0, None),
+        outbox: Vec::new(),
+        failed: None,
     };
+    let shared = Arc::new(Shared {
+        core: Mutex::new(im),
+        wake: Condvar::new(),
+    });
+    let session = session.clone();
     Bridge::spawn(format!("import {into}"), move |stop, counters| {
-        im.run(stop, counters)
+        run(&session, &shared, stop, counters)
     })
 }
 
@@ -217,14 +216,28 @@ struct Stream {
     key: String,
     /// Whether the exporter keeps messages for resending (it runs Block).
     block: bool,
-    /// Messages done with since the last acknowledgement.
+    /// Messages done with since the last acknowledgement, their bytes, and when that was.
     unacked: u64,
+    unacked_bytes: usize,
+    acked_at: Instant,
     /// When a resume was last asked for (rate limit).
     resumed: Option<Instant>,
 }
 
+impl Stream {
+    /// Whether its acknowledgement is due: after [`ACK_EVERY`] messages or [`ACK_BYTES`], or
+    /// [`ACK_IDLE`] after the last one if anything is unacknowledged.
+    fn due(&self, now: Instant) -> bool {
+        self.unacked >= ACK_EVERY
+            || self.unacked_bytes >= ACK_BYTES
+            || (self.unacked > 0 && now.duration_since(self.acked_at) >= ACK_IDLE)
+    }
+}
+
+/// The importer's state, shared by Zenoh's callback (which publishes each sample as it
+/// arrives: no thread hop between the network and the local broadcast) and the bridge
+/// thread (liveliness, acknowledgements, stop).
 struct Importer {
-    session: Session,
     key: String,
     opts: ImportOptions,
     publisher: Publisher,
@@ -238,68 +251,128 @@ struct Importer {
     hello: HashMap<u64, String>,
     /// The local subscriber count and when it was taken.
     subscribers: (usize, Option<Instant>),
+    /// Acknowledgements to send (by the bridge thread, outside the lock): key, ack.
+    outbox: Vec<(String, Ack)>,
+    /// An error the callback met: it stops the bridge.
+    failed: Option<Error>,
 }
 
-/// Acknowledge after this many messages even while more are queued.
+/// The importer behind a lock, and the bridge thread's wake-up.
+struct Shared {
+    core: Mutex<Importer>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Importer> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Acknowledge after this many messages, or bytes, even while more are coming.
 const ACK_EVERY: u64 = 32;
+const ACK_BYTES: usize = 2 << 20;
+/// Acknowledge what is unacknowledged when the last acknowledgement is this old (so a stream
+/// that pauses is acknowledged soon, without an acknowledgement per message while it flows).
+const ACK_IDLE: Duration = Duration::from_millis(2);
 /// Heartbeat: acknowledge every stream this often, so exporters know the importer is there.
 const HEARTBEAT: Duration = Duration::from_millis(200);
 /// How often the local subscriber count is taken (a system call per subscriber).
 const COUNT_EVERY: Duration = Duration::from_millis(50);
 
-impl Importer {
-    fn run(&mut self, stop: &AtomicBool, counters: &Counters) -> Result<()> {
-        if let Some(s) = &self.state {
+/// The bridge thread: declares the subscribers once the local ones are there, then sends
+/// acknowledgements and handles liveliness until stopped.
+fn run(
+    session: &Session,
+    shared: &Arc<Shared>,
+    stop: &Arc<AtomicBool>,
+    counters: &Arc<Counters>,
+) -> Result<()> {
+    let (key, min) = {
+        let im = shared.lock();
+        if let Some(s) = &im.state {
             let (lost, dropped) = s.totals()?;
             Counters::add(&counters.lost, lost);
             Counters::add(&counters.dropped, dropped);
         }
-        // Under Block nothing may go to an empty broadcast: wait for the local subscribers
-        // before Zenoh sees this importer at all (so a Block exporter waits too).
-        while self.local_subscribers() < self.opts.min_subscribers_or_default() {
-            if pause(stop, COUNT_EVERY) {
-                return Ok(());
-            }
+        (im.key.clone(), im.opts.min_subscribers_or_default())
+    };
+    // Under Block nothing may go to an empty broadcast: wait for the local subscribers before
+    // Zenoh sees this importer at all (so a Block exporter waits too).
+    while shared.lock().local_subscribers() < min {
+        if pause(stop, COUNT_EVERY) {
+            return Ok(());
         }
-        let data = self
-            .session
-            .declare_subscriber(self.key.clone())
-            .with(FifoChannel::new(self.opts.queue))
-            .wait()
-            .map_err(Error::zenoh)?;
-        let tokens = self
-            .session
-            .liveliness()
-            .declare_subscriber(wire::control_key(&self.key, "exporter/*"))
-            .history(true)
-            .with(FifoChannel::new(256))
-            .wait()
-            .map_err(Error::zenoh)?;
-        let mut heartbeat = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
+    }
+    let (sh, st, c) = (shared.clone(), stop.clone(), counters.clone());
+    let data = session
+        .declare_subscriber(key.clone())
+        .callback(move |s| {
+            let mut im = sh.lock();
+            if im.failed.is_some() {
+                return;
+            }
+            if let Err(e) = im.sample(&s, &st, &c) {
+                im.failed = Some(e);
+            }
+            if im.failed.is_some() || !im.outbox.is_empty() || im.acks_due(false) {
+                sh.wake.notify_one();
+            }
+        })
+        .wait()
+        .map_err(Error::zenoh)?;
+    let tokens = session
+        .liveliness()
+        .declare_subscriber(wire::control_key(&key, "exporter/*"))
+        .history(true)
+        .with(FifoChannel::new(256))
+        .wait()
+        .map_err(Error::zenoh)?;
+    let mut heartbeat = Instant::now();
+    let mut result = Ok(());
+    while !stop.load(Ordering::Relaxed) {
+        let outbox = {
+            let mut im = shared.lock();
+            if im.outbox.is_empty() && !im.acks_due(false) && im.failed.is_none() {
+                // Soon if something waits for its acknowledgement, else at the next tick.
+                let nap = match im.streams.values().any(|s| s.unacked > 0) {
+                    true => ACK_IDLE,
+                    false => TICK,
+                };
+                im = shared
+                    .wake
+                    .wait_timeout(im, nap)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            if let Some(e) = im.failed.take() {
+                result = Err(e);
+                break;
+            }
             while let Ok(Some(t)) = tokens.try_recv() {
-                self.token(&t, counters)?;
-            }
-            if self.local_subscribers() < self.opts.min_subscribers_or_default() {
-                // Under Block: hold the network back until a subscriber is there again.
-                self.acknowledge(&data, true)?;
-                pause(stop, TICK);
-                continue;
-            }
-            match data.recv_timeout(TICK) {
-                Ok(Some(s)) => self.sample(&s, stop, counters)?,
-                Ok(None) => {}
-                Err(e) => return Err(Error::zenoh(e)),
+                im.token(&t, counters);
             }
             let beat = heartbeat.elapsed() >= HEARTBEAT;
             if beat {
                 heartbeat = Instant::now();
             }
-            self.acknowledge(&data, beat)?;
+            im.acknowledge(beat);
+            std::mem::take(&mut im.outbox)
+        };
+        for (key, ack) in outbox {
+            session
+                .put(wire::control_key(&key, "ack"), ack.encode())
+                .congestion_control(CongestionControl::Block)
+                .wait()
+                .map_err(Error::zenoh)?;
         }
-        Ok(())
     }
+    // Undeclared first, so no callback runs after the bridge has stopped.
+    drop(data);
+    result
+}
 
+impl Importer {
     /// The local subscriber count, taken at most every [`COUNT_EVERY`].
     fn local_subscribers(&mut self) -> usize {
         let (n, at) = self.subscribers;
@@ -312,13 +385,13 @@ impl Importer {
     }
 
     /// An exporter's liveliness token came or went.
-    fn token(&mut self, t: &Sample, counters: &Counters) -> Result<()> {
+    fn token(&mut self, t: &Sample, counters: &Counters) {
         let k = t.key_expr().as_str();
         let Some((ekey, hex)) = k.rsplit_once(&format!("/{}/exporter/", wire::CONTROL)) else {
-            return Ok(());
+            return;
         };
         let Ok(stream) = u64::from_str_radix(hex, 16) else {
-            return Ok(());
+            return;
         };
         match t.kind() {
             SampleKind::Delete => {
@@ -337,17 +410,16 @@ impl Importer {
                     .map(|s| s.next)
                     .or_else(|| self.state.as_ref().and_then(|s| s.next(stream)));
                 match next {
-                    Some(next) => self.send_ack(ekey, stream, next, true)?,
+                    Some(next) => self.send_ack(ekey, stream, next, true),
                     None => {
                         // New to us: say hello, so a Block exporter sends (and keeps) from
                         // now on for this importer.
-                        self.send_ack(ekey, stream, wire::NEXT_ANY, false)?;
+                        self.send_ack(ekey, stream, wire::NEXT_ANY, false);
                         self.hello.insert(stream, ekey.to_owned());
                     }
                 }
             }
         }
-        Ok(())
     }
 
     /// Handles one data sample.
@@ -366,7 +438,9 @@ impl Importer {
             next: saved.unwrap_or(d.seq),
             key: key.to_owned(),
             block: d.flags & wire::FLAG_BLOCK != 0,
-            unacked: 1, // acknowledge at once, so a Block exporter knows this importer
+            unacked: 1, // acknowledge soon, so a Block exporter knows where this importer is
+            unacked_bytes: 0,
+            acked_at: Instant::now(),
             resumed: None,
         });
         if d.seq < stream.next {
@@ -381,7 +455,7 @@ impl Importer {
                 {
                     stream.resumed = Some(Instant::now());
                     let (k, next) = (stream.key.clone(), stream.next);
-                    self.send_ack(&k, d.stream, next, true)?;
+                    self.send_ack(&k, d.stream, next, true);
                 }
                 return Ok(());
             }
@@ -429,6 +503,7 @@ impl Importer {
         let stream = self.streams.get_mut(&d.stream).expect("inserted above");
         stream.next = seq + 1;
         stream.unacked += 1;
+        stream.unacked_bytes += len;
         stream.key = key.to_owned();
         if let Some(st) = &mut self.state {
             st.done(d.stream, seq + 1)?;
@@ -450,6 +525,13 @@ impl Importer {
         let payload = s.payload();
         let len = payload.len();
         let block = self.opts.congestion == Congestion::Block;
+        // Under Block nothing goes to an empty broadcast: wait (holding the network back)
+        // until enough local subscribers are there again.
+        while block && self.local_subscribers() < self.opts.min_subscribers_or_default() {
+            if pause(stop, COUNT_EVERY) {
+                return Ok(false);
+            }
+        }
         if !block && self.local_subscribers() == 0 {
             return dropped(&mut self.state, counters).map(|()| true);
         }
@@ -483,46 +565,48 @@ impl Importer {
         Ok(true)
     }
 
-    /// Sends the acknowledgements due: every [`ACK_EVERY`] messages, when the queue is empty,
-    /// and for every stream on a heartbeat.
-    fn acknowledge(
-        &mut self,
-        data: &zenoh::pubsub::Subscriber<FifoChannelHandler<Sample>>,
-        beat: bool,
-    ) -> Result<()> {
-        let idle = data.is_empty();
+    /// Whether an acknowledgement is due now (see [`Importer::acknowledge`]).
+    fn acks_due(&self, beat: bool) -> bool {
+        let now = Instant::now();
+        beat || self.streams.values().any(|s| s.due(now))
+    }
+
+    /// Queues the acknowledgements due: every [`ACK_EVERY`] messages or [`ACK_BYTES`], when the
+    /// last one is [`ACK_IDLE`] old, and for every stream on a heartbeat (with a hello to
+    /// exporters that have sent nothing yet).
+    fn acknowledge(&mut self, beat: bool) {
+        let now = Instant::now();
         let due: Vec<(String, u64, u64)> = self
             .streams
             .iter_mut()
-            .filter(|(_, s)| s.unacked >= ACK_EVERY || (s.unacked > 0 && idle) || beat)
+            .filter(|(_, s)| beat || s.due(now))
             .map(|(&id, s)| {
-                s.unacked = 0;
+                (s.unacked, s.unacked_bytes, s.acked_at) = (0, 0, now);
                 (s.key.clone(), id, s.next)
             })
             .collect();
         for (key, id, next) in due {
-            self.send_ack(&key, id, next, false)?;
+            self.send_ack(&key, id, next, false);
         }
         if beat {
-            self.hello.retain(|stream, _| !self.streams.contains_key(stream));
-            for (&stream, key) in &self.hello {
-                self.send_ack(key, stream, wire::NEXT_ANY, false)?;
+            self.hello
+                .retain(|stream, _| !self.streams.contains_key(stream));
+            let hello: Vec<(u64, String)> =
+                self.hello.iter().map(|(&s, k)| (s, k.clone())).collect();
+            for (stream, key) in hello {
+                self.send_ack(&key, stream, wire::NEXT_ANY, false);
             }
         }
-        Ok(())
     }
 
-    fn send_ack(&self, key: &str, stream: u64, next: u64, resume: bool) -> Result<()> {
+    /// Queues an acknowledgement (the bridge thread sends it).
+    fn send_ack(&mut self, key: &str, stream: u64, next: u64, resume: bool) {
         let ack = Ack {
             flags: if resume { wire::FLAG_RESUME } else { 0 },
             importer: self.importer,
             stream,
             next,
         };
-        self.session
-            .put(wire::control_key(key, "ack"), ack.encode())
-            .congestion_control(CongestionControl::Block)
-            .wait()
-            .map_err(Error::zenoh)
+        self.outbox.push((key.to_owned(), ack));
     }
 }

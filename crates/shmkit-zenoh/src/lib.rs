@@ -182,7 +182,7 @@ impl Bridge {
     /// Starts `run` on a thread named `name`, with a stop flag and counters.
     pub(crate) fn spawn(
         name: String,
-        run: impl FnOnce(&AtomicBool, &Arc<Counters>) -> Result<()> + Send + 'static,
+        run: impl FnOnce(&Arc<AtomicBool>, &Arc<Counters>) -> Result<()> + Send + 'static,
     ) -> Result<Bridge> {
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
