@@ -209,7 +209,14 @@ struct Peer {
     /// The first message it has not delivered.
     next: u64,
     heard: Instant,
+    /// When `next` last moved (or the importer said it was busy).
+    moved: Instant,
 }
+
+/// An importer that acknowledges no progress for this long, while more was sent and it is
+/// not busy, gets the rest again: it was lost on the way (Zenoh drops what it could not queue
+/// within its own block timeout, and a gap at the end of a stream shows no later message).
+const RESEND_AFTER: Duration = Duration::from_secs(1);
 
 /// The exporter's Zenoh side and stream state.
 struct Exporter {
@@ -459,7 +466,11 @@ impl Exporter {
             let next = self.base + self.window.len() as u64;
             self.peers
                 .entry(a.importer)
-                .or_insert(Peer { next, heard: now })
+                .or_insert(Peer {
+                    next,
+                    heard: now,
+                    moved: now,
+                })
                 .heard = now;
             return;
         }
@@ -471,11 +482,21 @@ impl Exporter {
         let peer = self.peers.entry(a.importer).or_insert(Peer {
             next: a.next,
             heard: now,
+            moved: now,
         });
+        if a.next != peer.next || a.flags & wire::FLAG_BUSY != 0 {
+            peer.moved = now;
+        }
         peer.heard = now;
         peer.next = a.next;
-        if resume && self.block {
+        if !self.block {
+            return;
+        }
+        if resume {
             // Send again from where it stopped (or from the oldest message kept).
+            self.cursor = self.cursor.min(a.next.max(self.base));
+        } else if a.next < self.sent && now.duration_since(peer.moved) >= RESEND_AFTER {
+            peer.moved = now;
             self.cursor = self.cursor.min(a.next.max(self.base));
         }
     }

@@ -155,6 +155,7 @@ pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions)
         subscribers: (0, None),
         outbox: Vec::new(),
         failed: None,
+        busy: false,
     };
     let shared = Arc::new(Shared {
         core: Mutex::new(im),
@@ -255,7 +256,22 @@ struct Importer {
     outbox: Vec<(String, Ack)>,
     /// An error the callback met: it stops the bridge.
     failed: Option<Error>,
+    /// Whether a sample is waiting for room in the local broadcast (acknowledgements say so:
+    /// the exporter then knows that messages not acknowledged are not lost).
+    busy: bool,
 }
+
+/// What became of a sample.
+enum Outcome {
+    /// Published, counted, or skipped: done with.
+    Done,
+    /// Not yet: no room under Block; hand it in again.
+    Wait,
+}
+
+/// The first and longest pause of a sample waiting for room.
+const WAIT_MIN: Duration = Duration::from_micros(50);
+const WAIT_MAX: Duration = Duration::from_millis(2);
 
 /// The importer behind a lock, and the bridge thread's wake-up.
 struct Shared {
@@ -308,15 +324,33 @@ fn run(
     let data = session
         .declare_subscriber(key.clone())
         .callback(move |s| {
-            let mut im = sh.lock();
-            if im.failed.is_some() {
-                return;
-            }
-            if let Err(e) = im.sample(&s, &st, &c) {
-                im.failed = Some(e);
-            }
-            if im.failed.is_some() || !im.outbox.is_empty() || im.acks_due(false) {
-                sh.wake.notify_one();
+            // Under Block with no room, the sample waits here (holding the network back),
+            // without holding the lock, so acknowledgements (saying "busy") still go out.
+            let mut nap = WAIT_MIN;
+            loop {
+                let mut im = sh.lock();
+                if im.failed.is_some() || st.load(Ordering::Relaxed) {
+                    im.busy = false;
+                    return;
+                }
+                match im.sample(&s, &c) {
+                    Ok(Outcome::Done) => {
+                        im.busy = false;
+                        if !im.outbox.is_empty() || im.acks_due(false) {
+                            sh.wake.notify_one();
+                        }
+                        return;
+                    }
+                    Ok(Outcome::Wait) => im.busy = true,
+                    Err(e) => {
+                        im.failed = Some(e);
+                        sh.wake.notify_one();
+                        return;
+                    }
+                }
+                drop(im);
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(WAIT_MAX);
             }
         })
         .wait()
@@ -422,14 +456,15 @@ impl Importer {
         }
     }
 
-    /// Handles one data sample.
-    fn sample(&mut self, s: &Sample, stop: &AtomicBool, counters: &Counters) -> Result<()> {
+    /// Handles one data sample. [`Outcome::Wait`]: not done with (no room under Block); the
+    /// caller hands it in again later, and handling it again is the same.
+    fn sample(&mut self, s: &Sample, counters: &Counters) -> Result<Outcome> {
         let Some(d) = s.attachment().and_then(|a| Data::decode(&a.to_bytes())) else {
             counters.refuse(format!(
                 "{}: a sample without a shmkit bridge header (another program on the key?)",
                 s.key_expr()
             ));
-            return Ok(());
+            return Ok(Outcome::Done);
         };
         let key = s.key_expr().as_str();
         let saved = self.state.as_ref().and_then(|st| st.next(d.stream));
@@ -444,7 +479,7 @@ impl Importer {
             resumed: None,
         });
         if d.seq < stream.next {
-            return Ok(()); // sent again after a resume: already done with
+            return Ok(Outcome::Done); // sent again after a resume: already done with
         }
         if d.seq > stream.next {
             if stream.block && stream.next >= d.first {
@@ -457,7 +492,7 @@ impl Importer {
                     let (k, next) = (stream.key.clone(), stream.next);
                     self.send_ack(&k, d.stream, next, true);
                 }
-                return Ok(());
+                return Ok(Outcome::Done);
             }
             // Gone for good (Drop, or older than what the exporter keeps): count them.
             let missing = d.seq - stream.next;
@@ -495,8 +530,8 @@ impl Importer {
         match refused {
             Some(e) => counters.refuse(e),
             None => {
-                if !self.publish(d.stream, seq, s, stop, counters)? {
-                    return Ok(()); // stopping before it was published: not done with
+                if let Outcome::Wait = self.publish(d.stream, seq, s, counters)? {
+                    return Ok(Outcome::Wait);
                 }
             }
         }
@@ -504,53 +539,42 @@ impl Importer {
         stream.next = seq + 1;
         stream.unacked += 1;
         stream.unacked_bytes += len;
-        stream.key = key.to_owned();
+        if stream.key != key {
+            stream.key = key.to_owned();
+        }
         if let Some(st) = &mut self.state {
             st.done(d.stream, seq + 1)?;
         }
-        Ok(())
+        Ok(Outcome::Done)
     }
 
-    /// Publishes message `seq` of `stream` locally (Block: waiting for room; Drop: or
-    /// counting it dropped). `false`: the bridge is stopping and the message was not
-    /// published.
+    /// Publishes message `seq` of `stream` locally, or under Drop counts it dropped if there is
+    /// no room or no subscriber. Under Block, [`Outcome::Wait`] if there is no room, or fewer
+    /// local subscribers than the minimum (nothing goes to an empty broadcast).
     fn publish(
         &mut self,
         stream: u64,
         seq: u64,
         s: &Sample,
-        stop: &AtomicBool,
         counters: &Counters,
-    ) -> Result<bool> {
+    ) -> Result<Outcome> {
         let payload = s.payload();
         let len = payload.len();
         let block = self.opts.congestion == Congestion::Block;
-        // Under Block nothing goes to an empty broadcast: wait (holding the network back)
-        // until enough local subscribers are there again.
-        while block && self.local_subscribers() < self.opts.min_subscribers_or_default() {
-            if pause(stop, COUNT_EVERY) {
-                return Ok(false);
-            }
+        if block && self.local_subscribers() < self.opts.min_subscribers_or_default() {
+            return Ok(Outcome::Wait);
         }
         if !block && self.local_subscribers() == 0 {
-            return dropped(&mut self.state, counters).map(|()| true);
+            return dropped(&mut self.state, counters).map(|()| Outcome::Done);
         }
         let count = self.publisher.published();
-        let mut loan = loop {
-            let r = if block {
-                self.publisher.loan_timeout(len, TICK)
-            } else {
-                self.publisher.try_loan(len)
-            };
-            match r {
-                Ok(l) => break l,
-                Err(shmkit::Error::Timeout { .. }) if !stop.load(Ordering::Relaxed) => {}
-                Err(shmkit::Error::Timeout { .. }) => return Ok(false),
-                Err(shmkit::Error::WouldBlock { .. }) => {
-                    return dropped(&mut self.state, counters).map(|()| true)
-                }
-                Err(e) => return Err(e.into()),
+        let mut loan = match self.publisher.try_loan(len) {
+            Ok(l) => l,
+            Err(shmkit::Error::WouldBlock { .. }) if block => return Ok(Outcome::Wait),
+            Err(shmkit::Error::WouldBlock { .. }) => {
+                return dropped(&mut self.state, counters).map(|()| Outcome::Done)
             }
+            Err(e) => return Err(e.into()),
         };
         let mut at = 0;
         for piece in payload.slices() {
@@ -562,7 +586,7 @@ impl Importer {
         }
         loan.commit();
         counters.forwarded(len);
-        Ok(true)
+        Ok(Outcome::Done)
     }
 
     /// Whether an acknowledgement is due now (see [`Importer::acknowledge`]).
@@ -601,8 +625,9 @@ impl Importer {
 
     /// Queues an acknowledgement (the bridge thread sends it).
     fn send_ack(&mut self, key: &str, stream: u64, next: u64, resume: bool) {
+        let busy = if self.busy { wire::FLAG_BUSY } else { 0 };
         let ack = Ack {
-            flags: if resume { wire::FLAG_RESUME } else { 0 },
+            flags: busy | if resume { wire::FLAG_RESUME } else { 0 },
             importer: self.importer,
             stream,
             next,

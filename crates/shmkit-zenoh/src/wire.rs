@@ -14,7 +14,8 @@
 //! acknowledgement (32 bytes), put by an importer on <sample key>/@shmkit/ack:
 //!    0  u32  magic "SHA1"
 //!    4  u16  version (1)
-//!    6  u16  flags: bit 0 = resume (send again from `next`)
+//!    6  u16  flags: bit 0 = resume (send again from `next`); bit 1 = busy (the importer is
+//!            waiting for room in its local broadcast: what it has not acknowledged is not lost)
 //!    8  u64  importer id (random, kept across restarts of the importer)
 //!   16  u64  stream
 //!   24  u64  next: the first seq this importer has not delivered locally; u64::MAX
@@ -34,6 +35,8 @@ pub(crate) const VERSION: u16 = 1;
 pub(crate) const FLAG_BLOCK: u16 = 1;
 /// Ack flag: the importer asks for everything from `next` again.
 pub(crate) const FLAG_RESUME: u16 = 1;
+/// Ack flag: the importer is waiting for room in its local broadcast.
+pub(crate) const FLAG_BUSY: u16 = 2;
 /// An ack's `next` from an importer that has received nothing of the stream yet.
 pub(crate) const NEXT_ANY: u64 = u64::MAX;
 /// Bytes of a data attachment.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use shmkit::channel::broadcast;
-use shmkit_zenoh::{Congestion, ExportOptions, ImportOptions, SessionConfig};
+use shmkit_zenoh::{Congestion, ExportOptions, ImportOptions, SessionConfig, Source};
 
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -278,4 +278,59 @@ fn an_exporter_follows_a_new_local_publisher() {
     );
     assert_eq!(out.stop().unwrap().local_restarts, 1);
     drop(inn);
+}
+
+/// A local subscriber behind the importer stops reading for longer than Zenoh's own block
+/// timeout (5 s: then Zenoh drops what it cannot queue, and says nothing): under Block the
+/// bridges still deliver every message, in order, once it reads again.
+#[test]
+fn block_survives_a_subscriber_that_stalls_past_zenohs_block_timeout() {
+    let (za, zb) = sessions();
+    let (src, dst, key) = (unique("src"), unique("dst"), unique("key"));
+    const N: u64 = 600;
+    const SIZE: usize = 64 << 10;
+    let mut publ = broadcast::options()
+        .slots(8)
+        .slot_size(SIZE)
+        .create(&src)
+        .unwrap();
+    let out = shmkit_zenoh::export(
+        &za,
+        &key,
+        Source::broadcast(&src),
+        &ExportOptions::default(),
+    )
+    .unwrap();
+    let opts = ImportOptions::default()
+        .slots(4)
+        .max_message(SIZE)
+        .resume(false);
+    let inn = shmkit_zenoh::import(&zb, &key, &dst, &opts).unwrap();
+    let mut sub = broadcast::options().subscribe(&dst).unwrap();
+    let body = |i: u64| {
+        let mut v = vec![(i % 253) as u8; SIZE];
+        v[..8].copy_from_slice(&i.to_le_bytes());
+        v
+    };
+    let sender = std::thread::spawn(move || {
+        for i in 0..N {
+            publ.send(&body(i)).unwrap();
+        }
+        publ
+    });
+    let mut buf = Vec::new();
+    sub.recv_into_timeout(&mut buf, Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(buf, body(0));
+    std::thread::sleep(Duration::from_secs(6)); // stalled, with ~37 MiB on the way
+    for i in 1..N {
+        sub.recv_into_timeout(&mut buf, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("message {i}: {e}; {:?} {:?}", out.stats(), inn.stats()));
+        assert_eq!(buf[..8], i.to_le_bytes(), "message {i}");
+        assert_eq!(buf, body(i), "message {i}");
+    }
+    let _publ = sender.join().unwrap();
+    let i = inn.stop().unwrap();
+    assert_eq!((i.messages, i.lost, i.dropped), (N, 0, 0), "{i:?}");
+    eprintln!("exporter {:?}\nimporter {i:?}", out.stop().unwrap());
 }
