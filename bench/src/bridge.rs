@@ -26,7 +26,7 @@ use crate::stats::Summary;
 use crate::throughput::{check, fill};
 use crate::zenoh::{
     endpoint, free_port, parse_summary, ping_message, read_summary, say_ready, say_summary, seq_of,
-    spawn_ready, time_stream, PingPong, Stream, GUARD, STOP,
+    spawn_ready, time_round_trips, time_stream, PingPong, Stream, GUARD, STOP,
 };
 
 /// Slots of the local broadcasts (16 × 1 MiB at most: the ring of the SPSC baseline is 4 MiB).
@@ -192,24 +192,15 @@ fn bridge_ping(connect: &str, plan: &PingPong) {
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut buf = Vec::new();
-    let mut round_trip = |seq: u64| {
+    let s = time_round_trips(plan, |seq| {
         publ.send(&ping_message(seq, plan.size))
             .expect("send the ping");
         sub.recv_into_timeout(&mut buf, GUARD).expect("a pong");
         assert_eq!(seq_of(&buf), seq, "pong out of order");
-    };
-    for seq in 0..plan.warm as u64 {
-        round_trip(seq);
-    }
-    let mut v = Vec::with_capacity(plan.count);
-    for seq in 0..plan.count as u64 {
-        let t = Instant::now();
-        round_trip(plan.warm as u64 + seq);
-        v.push(t.elapsed());
-    }
+    });
     publ.send(&ping_message(STOP, plan.size))
         .expect("send the stop");
-    say_summary(&Summary::of(&mut v));
+    say_summary(&s);
     // The exporter keeps the stop message until the ponger's importer has it; the parent
     // waits for the ponger, then ends this process.
     std::thread::sleep(GUARD);

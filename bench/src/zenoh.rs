@@ -232,6 +232,21 @@ pub(crate) fn time_stream(plan: &Stream, mut recv_one: impl FnMut(usize)) -> Sum
     Summary::of(&mut v)
 }
 
+/// `plan.warm` untimed round trips, then `plan.count` timed ones: `round_trip(seq)` sends ping
+/// `seq` (numbered from 0) and waits for its pong.
+pub(crate) fn time_round_trips(plan: &PingPong, mut round_trip: impl FnMut(u64)) -> Summary {
+    for seq in 0..plan.warm as u64 {
+        round_trip(seq);
+    }
+    let mut v = Vec::with_capacity(plan.count);
+    for seq in 0..plan.count as u64 {
+        let t = Instant::now();
+        round_trip(plan.warm as u64 + seq);
+        v.push(t.elapsed());
+    }
+    Summary::of(&mut v)
+}
+
 /// The contents of ping `seq`: the sequence number, then a filler.
 pub(crate) fn ping_message(seq: u64, size: usize) -> Vec<u8> {
     let mut m = vec![0xa5u8; size.max(8)];
@@ -468,22 +483,13 @@ fn tcp_ping(connect: &str, plan: &PingPong) {
     let mut conn = TcpStream::connect(connect).unwrap();
     conn.set_nodelay(true).unwrap();
     let mut buf = vec![0u8; plan.size];
-    let mut round_trip = |seq: u64| {
+    let s = time_round_trips(plan, |seq| {
         conn.write_all(&ping_message(seq, plan.size)).unwrap();
         conn.read_exact(&mut buf).unwrap();
         assert_eq!(seq_of(&buf), seq, "pong out of order");
-    };
-    for seq in 0..plan.warm as u64 {
-        round_trip(seq);
-    }
-    let mut v = Vec::with_capacity(plan.count);
-    for seq in 0..plan.count as u64 {
-        let t = Instant::now();
-        round_trip(plan.warm as u64 + seq);
-        v.push(t.elapsed());
-    }
+    });
     conn.write_all(&ping_message(STOP, plan.size)).unwrap();
-    say_summary(&Summary::of(&mut v));
+    say_summary(&s);
 }
 
 /// Bare TCP loopback stream between two processes (no Zenoh).

@@ -25,7 +25,7 @@ fn subscriber(machine: &Machine, args: &[&str]) -> Command {
 
 /// The summary fields that say a stream of `count` messages from `first` came through whole.
 #[track_caller]
-fn assert_whole(summary: &Value, first: u64, count: u64) {
+pub fn assert_whole(summary: &Value, first: u64, count: u64) {
     let got: Value = [
         "received",
         "first_seq",
