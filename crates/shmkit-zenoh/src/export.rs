@@ -2,12 +2,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use shmkit::channel::{self, broadcast};
 use zenoh::bytes::ZBytes;
-use zenoh::handlers::FifoChannel;
 use zenoh::qos::CongestionControl;
 use zenoh::{Session, Wait};
 
@@ -114,7 +113,8 @@ impl ExportOptions {
     /// exporter stops keeping messages for it (default 60 s). A killed importer that comes
     /// back within this time loses nothing.
     pub fn forget_after(mut self, d: Duration) -> Self {
-        self.forget_after = d;
+        // Shorter than a few heartbeats (200 ms) would forget live importers.
+        self.forget_after = d.max(Duration::from_secs(1));
         self
     }
 
@@ -204,6 +204,48 @@ impl Local {
     }
 }
 
+/// The most acknowledgements waiting to be read.
+const ACKS: usize = 4096;
+
+/// Acknowledgements from Zenoh's callback to the exporter's thread.
+#[derive(Default)]
+struct Acks {
+    queue: Mutex<(VecDeque<Ack>, u64)>,
+    wake: Condvar,
+}
+
+impl Acks {
+    /// Adds an acknowledgement (`Err`: a control sample that is not one, counted).
+    fn push(&self, a: std::result::Result<Ack, ()>) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        match a {
+            Ok(a) => {
+                if q.0.len() >= ACKS {
+                    q.0.pop_front();
+                }
+                q.0.push_back(a);
+            }
+            Err(()) => q.1 += 1,
+        }
+        drop(q);
+        self.wake.notify_one();
+    }
+
+    /// The acknowledgements that came (waiting at most `d` for one), and how many bad ones.
+    fn take(&self, d: Duration) -> (VecDeque<Ack>, u64) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.0.is_empty() && q.1 == 0 && !d.is_zero() {
+            q = self
+                .wake
+                .wait_timeout(q, d)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        let bad = std::mem::take(&mut q.1);
+        (std::mem::take(&mut q.0), bad)
+    }
+}
+
 /// An importer the exporter has heard from.
 struct Peer {
     /// The first message it has not delivered.
@@ -214,8 +256,9 @@ struct Peer {
 }
 
 /// An importer that acknowledges no progress for this long, while more was sent and it is
-/// not busy, gets the rest again: it was lost on the way (Zenoh drops what it could not queue
-/// within its own block timeout, and a gap at the end of a stream shows no later message).
+/// not busy, gets the last message sent again: what it misses was lost on the way (Zenoh drops
+/// what it could not queue within its own block timeout, and a gap at the end of a stream shows
+/// no later message), and that probe shows it the gap, for which it asks.
 const RESEND_AFTER: Duration = Duration::from_secs(1);
 
 /// The exporter's Zenoh side and stream state.
@@ -225,7 +268,10 @@ struct Exporter {
     block: bool,
     stream: u64,
     publisher: zenoh::pubsub::Publisher<'static>,
-    acks: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+    /// Acknowledgements, decoded by Zenoh's callback (which never blocks: see the importer's
+    /// `Inbox`), at most [`ACKS`] (the oldest go first: each says all an older one said).
+    acks: Arc<Acks>,
+    _ack_sub: zenoh::pubsub::Subscriber<()>,
     /// Whether any Zenoh subscriber matches the key (Drop: else the message is dropped).
     matching: Arc<AtomicBool>,
     _listener: zenoh::matching::MatchingListener<()>,
@@ -266,9 +312,11 @@ impl Exporter {
             .map_err(Error::zenoh)?;
         let status = publisher.matching_status().wait().map_err(Error::zenoh)?;
         matching.fetch_or(status.matching(), Ordering::AcqRel);
-        let acks = session
+        let acks = Arc::new(Acks::default());
+        let a = acks.clone();
+        let ack_sub = session
             .declare_subscriber(wire::control_key(key, "ack"))
-            .with(FifoChannel::new(4096))
+            .callback(move |s| a.push(Ack::decode(&s.payload().to_bytes()).ok_or(())))
             .wait()
             .map_err(Error::zenoh)?;
         let token = session
@@ -283,6 +331,7 @@ impl Exporter {
             stream,
             publisher,
             acks,
+            _ack_sub: ack_sub,
             matching,
             _listener: listener,
             _token: token,
@@ -310,6 +359,9 @@ impl Exporter {
         }
         while !stop.load(Ordering::Relaxed) {
             self.take_acks(counters);
+            if !self.block {
+                self.forget();
+            }
             if self.block {
                 self.trim();
                 if self.cursor < self.base + self.window.len() as u64 {
@@ -440,38 +492,54 @@ impl Exporter {
 
     /// Reads the acknowledgements that arrived, without waiting.
     fn take_acks(&mut self, counters: &Counters) {
-        while let Ok(Some(s)) = self.acks.try_recv() {
-            self.ack(&s, counters);
-        }
+        self.wait_acks(Duration::ZERO, counters);
     }
 
-    /// Waits up to `d` for an acknowledgement.
+    /// Waits up to `d` for acknowledgements, and reads them.
     fn wait_acks(&mut self, d: Duration, counters: &Counters) {
-        if let Ok(Some(s)) = self.acks.recv_timeout(d) {
-            self.ack(&s, counters);
+        let (acks, bad) = self.acks.take(d);
+        if bad > 0 {
+            Counters::add(&counters.refused, bad);
+            counters.error(format!("{}: a control sample that is not an ack", self.key));
+        }
+        for a in acks {
+            self.ack(a, counters);
         }
     }
 
-    fn ack(&mut self, s: &zenoh::sample::Sample, counters: &Counters) {
-        let Some(a) = Ack::decode(&s.payload().to_bytes()) else {
-            counters.refuse(format!("{}: a control sample that is not an ack", self.key));
-            return;
-        };
+    fn ack(&mut self, a: Ack, counters: &Counters) {
         if a.stream != self.stream {
             return; // for an earlier exporter of this key
         }
         let now = Instant::now();
+        if a.flags & wire::FLAG_BYE != 0 {
+            // A clean goodbye: stop keeping messages for it.
+            self.peers.remove(&a.importer);
+            return;
+        }
         if a.next == wire::NEXT_ANY {
-            // An importer that has received nothing yet: it starts with the next new message.
-            let next = self.base + self.window.len() as u64;
-            self.peers
-                .entry(a.importer)
-                .or_insert(Peer {
-                    next,
-                    heard: now,
-                    moved: now,
-                })
-                .heard = now;
+            match self.peers.get_mut(&a.importer) {
+                // Known, yet it has nothing of this stream: it restarted before it kept a
+                // message; send again from where it was.
+                Some(p) => {
+                    p.heard = now;
+                    if self.block {
+                        self.cursor = self.cursor.min(p.next.max(self.base));
+                    }
+                }
+                // New, with nothing yet: it starts with the next new message.
+                None => {
+                    let next = self.base + self.window.len() as u64;
+                    self.peers.insert(
+                        a.importer,
+                        Peer {
+                            next,
+                            heard: now,
+                            moved: now,
+                        },
+                    );
+                }
+            }
             return;
         }
         let resume = a.flags & wire::FLAG_RESUME != 0;
@@ -496,15 +564,22 @@ impl Exporter {
             // Send again from where it stopped (or from the oldest message kept).
             self.cursor = self.cursor.min(a.next.max(self.base));
         } else if a.next < self.sent && now.duration_since(peer.moved) >= RESEND_AFTER {
+            // Probe with the last message sent: the importer then sees the gap and asks for
+            // what it misses (a whole window is not sent again on a guess).
             peer.moved = now;
-            self.cursor = self.cursor.min(a.next.max(self.base));
+            self.cursor = self.cursor.min((self.sent - 1).max(self.base));
         }
+    }
+
+    /// Forgets importers silent for [`ExportOptions::forget_after`].
+    fn forget(&mut self) {
+        let forget = self.opts.forget_after;
+        self.peers.retain(|_, p| p.heard.elapsed() < forget);
     }
 
     /// Drops from the window what every importer has, and importers silent for too long.
     fn trim(&mut self) {
-        let forget = self.opts.forget_after;
-        self.peers.retain(|_, p| p.heard.elapsed() < forget);
+        self.forget();
         let Some(floor) = self.peers.values().map(|p| p.next).min() else {
             return; // nobody has acknowledged anything: keep all
         };

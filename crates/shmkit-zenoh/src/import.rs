@@ -1,7 +1,7 @@
 //! The importer: samples arriving on a Zenoh key expression, published into a local
 //! broadcast.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use shmkit::channel::broadcast::{self, Publisher};
 use shmkit::channel::MessageLayout;
 use shmkit::inspect::{self, Kind};
-use zenoh::handlers::FifoChannel;
 use zenoh::qos::CongestionControl;
 use zenoh::sample::{Sample, SampleKind};
 use zenoh::{Session, Wait};
@@ -77,9 +76,10 @@ impl ImportOptions {
     }
 
     /// How many local subscribers must be attached before the importer takes messages from
-    /// the network, and while it does (default: 1 under `Block`, so no message goes to an
-    /// empty broadcast; 0 under `Drop`, where a message with no subscriber is dropped and
-    /// counted).
+    /// the network (default: 1 under `Block`, 0 under `Drop`). Under `Block` also while it
+    /// does: with fewer, it waits (holding the network back), so no message goes to an empty
+    /// broadcast. Under `Drop` a message that finds no local subscriber is dropped and
+    /// counted.
     pub fn min_subscribers(mut self, n: usize) -> Self {
         self.min_subscribers = Some(n);
         self
@@ -131,16 +131,12 @@ impl ImportOptions {
 pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions) -> Result<Bridge> {
     let ke = zenoh::key_expr::KeyExpr::try_from(key.to_owned())
         .map_err(|e| Error::Invalid(format!("{key:?} is not a Zenoh key expression: {e}")))?;
-    let (publisher, old_count) = create_local(into, options)?;
-    let state = match options.resume {
-        true => {
-            let mut s = State::open(into)?;
-            s.resolve(old_count)?;
-            Some(s)
-        }
+    let mut state = match options.resume {
+        true => Some(State::open(into, options.mode)?),
         false => None,
     };
-    let im = Importer {
+    let publisher = create_local(into, options, &mut state)?;
+    let mut im = Importer {
         key: ke.to_string(),
         opts: options.clone(),
         publisher,
@@ -154,22 +150,20 @@ pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions)
         hello: HashMap::new(),
         subscribers: (0, None),
         outbox: Vec::new(),
-        failed: None,
         busy: false,
+        heartbeat: Instant::now(),
     };
-    let shared = Arc::new(Shared {
-        core: Mutex::new(im),
-        wake: Condvar::new(),
-    });
     let session = session.clone();
     Bridge::spawn(format!("import {into}"), move |stop, counters| {
-        run(&session, &shared, stop, counters)
+        run(&session, &mut im, stop, counters)
     })
 }
 
-/// Creates the broadcast `into`, replacing one whose publisher is gone; returns the old one's
-/// message count if there was one.
-fn create_local(into: &str, o: &ImportOptions) -> Result<(Publisher, Option<u64>)> {
+/// Creates the broadcast `into`, replacing one whose publisher is gone. The saved state is
+/// settled first (a publication its importer left pending, against the old broadcast's
+/// message count), before the old broadcast goes: a kill at any point of a restart leaves
+/// something the next restart settles the same way.
+fn create_local(into: &str, o: &ImportOptions, state: &mut Option<State>) -> Result<Publisher> {
     let mut b = broadcast::options();
     b.slots(o.slots)
         .slot_size(o.max_message)
@@ -180,7 +174,13 @@ fn create_local(into: &str, o: &ImportOptions) -> Result<(Publisher, Option<u64>
         None => b.create(into),
     };
     match create() {
-        Ok(p) => return Ok((p, None)),
+        Ok(p) => {
+            // No old broadcast: a pending publication cannot be told (taken as not done).
+            if let Some(st) = state {
+                st.resolve(None)?;
+            }
+            return Ok(p);
+        }
         Err(shmkit::Error::AlreadyExists { .. }) => {}
         Err(e) => return Err(e.into()),
     }
@@ -191,13 +191,11 @@ fn create_local(into: &str, o: &ImportOptions) -> Result<(Publisher, Option<u64>
              (is another importer running?)"
         )));
     }
-    // Its count settles a publication the killed importer left pending (see `state`).
-    let old = broadcast::options()
-        .subscribe(into)
-        .map(|s| s.next_seq())
-        .ok();
+    if let Some(st) = state {
+        st.resolve(Some(broadcast::published(into)?))?;
+    }
     shmkit::Segment::remove(into)?;
-    Ok((create()?, old))
+    Ok(create()?)
 }
 
 /// Counts a message dropped (here and in the saved totals).
@@ -221,8 +219,11 @@ struct Stream {
     unacked: u64,
     unacked_bytes: usize,
     acked_at: Instant,
-    /// When a resume was last asked for (rate limit).
-    resumed: Option<Instant>,
+    /// The last resume asked for, and when (asked again for the same message only after
+    /// [`RESUME_AGAIN`]).
+    resumed: Option<(u64, Instant)>,
+    /// When its exporter's liveliness token went away (it is forgotten [`STREAM_GONE`] later).
+    gone: Option<Instant>,
 }
 
 impl Stream {
@@ -235,9 +236,7 @@ impl Stream {
     }
 }
 
-/// The importer's state, shared by Zenoh's callback (which publishes each sample as it
-/// arrives: no thread hop between the network and the local broadcast) and the bridge
-/// thread (liveliness, acknowledgements, stop).
+/// The importer's state: owned by its bridge thread.
 struct Importer {
     key: String,
     opts: ImportOptions,
@@ -252,14 +251,31 @@ struct Importer {
     hello: HashMap<u64, String>,
     /// The local subscriber count and when it was taken.
     subscribers: (usize, Option<Instant>),
-    /// Acknowledgements to send (by the bridge thread, outside the lock): key, ack.
+    /// Acknowledgements to send: key, ack.
     outbox: Vec<(String, Ack)>,
-    /// An error the callback met: it stops the bridge.
-    failed: Option<Error>,
     /// Whether a sample is waiting for room in the local broadcast (acknowledgements say so:
     /// the exporter then knows that messages not acknowledged are not lost).
     busy: bool,
+    /// When every stream was last acknowledged.
+    heartbeat: Instant,
 }
+
+/// Acknowledge after this many messages, or bytes, even while more are coming.
+const ACK_EVERY: u64 = 32;
+const ACK_BYTES: usize = 2 << 20;
+/// Acknowledge what is unacknowledged when the last acknowledgement is this old (so a stream
+/// that pauses is acknowledged soon, without an acknowledgement per message while it flows).
+const ACK_IDLE: Duration = Duration::from_millis(2);
+/// Heartbeat: acknowledge every stream this often, so exporters know the importer is there.
+const HEARTBEAT: Duration = Duration::from_millis(200);
+/// How often the local subscriber count is taken (a system call per subscriber).
+const COUNT_EVERY: Duration = Duration::from_millis(50);
+/// A stream whose exporter has been gone this long is forgotten (and no longer acknowledged).
+const STREAM_GONE: Duration = Duration::from_secs(60);
+/// The most streams remembered at once (the oldest-heard goes first).
+const MAX_STREAMS: usize = 1024;
+/// A resume for the same message is asked again only after this long.
+const RESUME_AGAIN: Duration = Duration::from_secs(1);
 
 /// What became of a sample.
 enum Outcome {
@@ -273,140 +289,197 @@ enum Outcome {
 const WAIT_MIN: Duration = Duration::from_micros(50);
 const WAIT_MAX: Duration = Duration::from_millis(2);
 
-/// The importer behind a lock, and the bridge thread's wake-up.
-struct Shared {
-    core: Mutex<Importer>,
+/// What Zenoh's callbacks hand to the bridge thread. The callbacks never block: Zenoh runs
+/// them on the task that reads the link, so a callback that waited (for room in the local
+/// broadcast, say) would stop everything else arriving on that link, acknowledgements for an
+/// exporter on the same session included, and two bridges could wait for each other forever.
+struct Inbox {
+    queue: Mutex<Queue>,
     wake: Condvar,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Importer> {
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+#[derive(Default)]
+struct Queue {
+    samples: VecDeque<Sample>,
+    bytes: usize,
+    tokens: Vec<Sample>,
+    /// Set when the bridge stops: later callbacks drop what they get.
+    closed: bool,
+}
+
+/// The most samples (and bytes) waiting in the inbox. Beyond, a sample is dropped on arrival:
+/// the importer then sees a gap in its stream's sequence numbers, which under Block is asked
+/// for again and under Drop is counted as lost, so nothing goes uncounted.
+const INBOX: usize = 4096;
+const INBOX_BYTES: usize = 256 << 20;
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push_sample(&self, s: Sample) {
+        let mut q = self.lock();
+        let len = s.payload().len();
+        if q.closed || q.samples.len() >= INBOX || q.bytes + len > INBOX_BYTES {
+            return;
+        }
+        q.bytes += len;
+        q.samples.push_back(s);
+        drop(q);
+        self.wake.notify_one();
+    }
+
+    fn push_token(&self, s: Sample) {
+        let mut q = self.lock();
+        if !q.closed {
+            q.tokens.push(s);
+            drop(q);
+            self.wake.notify_one();
+        }
+    }
+
+    /// The next sample and the tokens that came, waiting at most `nap` for something.
+    fn take(&self, nap: Duration) -> (Option<Sample>, Vec<Sample>) {
+        let mut q = self.lock();
+        if q.samples.is_empty() && q.tokens.is_empty() {
+            q = self
+                .wake
+                .wait_timeout(q, nap)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        let s = q.samples.pop_front();
+        if let Some(s) = &s {
+            q.bytes -= s.payload().len();
+        }
+        (s, std::mem::take(&mut q.tokens))
+    }
+
+    fn close(&self) {
+        let mut q = self.lock();
+        q.closed = true;
+        q.samples.clear();
+        q.tokens.clear();
     }
 }
 
-/// Acknowledge after this many messages, or bytes, even while more are coming.
-const ACK_EVERY: u64 = 32;
-const ACK_BYTES: usize = 2 << 20;
-/// Acknowledge what is unacknowledged when the last acknowledgement is this old (so a stream
-/// that pauses is acknowledged soon, without an acknowledgement per message while it flows).
-const ACK_IDLE: Duration = Duration::from_millis(2);
-/// Heartbeat: acknowledge every stream this often, so exporters know the importer is there.
-const HEARTBEAT: Duration = Duration::from_millis(200);
-/// How often the local subscriber count is taken (a system call per subscriber).
-const COUNT_EVERY: Duration = Duration::from_millis(50);
-
-/// The bridge thread: declares the subscribers once the local ones are there, then sends
-/// acknowledgements and handles liveliness until stopped.
+/// The bridge thread: declares the subscribers once the local ones are there, then publishes
+/// what arrives, sends acknowledgements and follows exporters' liveliness until stopped.
 fn run(
     session: &Session,
-    shared: &Arc<Shared>,
+    im: &mut Importer,
     stop: &Arc<AtomicBool>,
     counters: &Arc<Counters>,
 ) -> Result<()> {
-    let (key, min) = {
-        let im = shared.lock();
-        if let Some(s) = &im.state {
-            let (lost, dropped) = s.totals()?;
-            Counters::add(&counters.lost, lost);
-            Counters::add(&counters.dropped, dropped);
-        }
-        (im.key.clone(), im.opts.min_subscribers_or_default())
-    };
+    if let Some(s) = &im.state {
+        let (lost, dropped) = s.totals()?;
+        Counters::add(&counters.lost, lost);
+        Counters::add(&counters.dropped, dropped);
+    }
     // Under Block nothing may go to an empty broadcast: wait for the local subscribers before
     // Zenoh sees this importer at all (so a Block exporter waits too).
-    while shared.lock().local_subscribers() < min {
+    while im.local_subscribers() < im.opts.min_subscribers_or_default() {
         if pause(stop, COUNT_EVERY) {
             return Ok(());
         }
     }
-    let (sh, st, c) = (shared.clone(), stop.clone(), counters.clone());
+    let inbox = Arc::new(Inbox {
+        queue: Mutex::default(),
+        wake: Condvar::new(),
+    });
+    let i = inbox.clone();
     let data = session
-        .declare_subscriber(key.clone())
-        .callback(move |s| {
-            // Under Block with no room, the sample waits here (holding the network back),
-            // without holding the lock, so acknowledgements (saying "busy") still go out.
-            let mut nap = WAIT_MIN;
-            loop {
-                let mut im = sh.lock();
-                if im.failed.is_some() || st.load(Ordering::Relaxed) {
-                    im.busy = false;
-                    return;
-                }
-                match im.sample(&s, &c) {
-                    Ok(Outcome::Done) => {
-                        im.busy = false;
-                        if !im.outbox.is_empty() || im.acks_due(false) {
-                            sh.wake.notify_one();
-                        }
-                        return;
-                    }
-                    Ok(Outcome::Wait) => im.busy = true,
-                    Err(e) => {
-                        im.failed = Some(e);
-                        sh.wake.notify_one();
-                        return;
-                    }
-                }
-                drop(im);
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(WAIT_MAX);
-            }
-        })
+        .declare_subscriber(im.key.clone())
+        .callback(move |s| i.push_sample(s))
         .wait()
         .map_err(Error::zenoh)?;
+    let i = inbox.clone();
     let tokens = session
         .liveliness()
-        .declare_subscriber(wire::control_key(&key, "exporter/*"))
+        .declare_subscriber(wire::control_key(&im.key, "exporter/*"))
         .history(true)
-        .with(FifoChannel::new(256))
+        .callback(move |s| i.push_token(s))
         .wait()
         .map_err(Error::zenoh)?;
-    let mut heartbeat = Instant::now();
-    let mut result = Ok(());
-    while !stop.load(Ordering::Relaxed) {
-        let outbox = {
-            let mut im = shared.lock();
-            if im.outbox.is_empty() && !im.acks_due(false) && im.failed.is_none() {
-                // Soon if something waits for its acknowledgement, else at the next tick.
-                let nap = match im.streams.values().any(|s| s.unacked > 0) {
-                    true => ACK_IDLE,
-                    false => TICK,
-                };
-                im = shared
-                    .wake
-                    .wait_timeout(im, nap)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            }
-            if let Some(e) = im.failed.take() {
-                result = Err(e);
-                break;
-            }
-            while let Ok(Some(t)) = tokens.try_recv() {
-                im.token(&t, counters);
-            }
-            let beat = heartbeat.elapsed() >= HEARTBEAT;
-            if beat {
-                heartbeat = Instant::now();
-            }
-            im.acknowledge(beat);
-            std::mem::take(&mut im.outbox)
-        };
-        for (key, ack) in outbox {
-            session
-                .put(wire::control_key(&key, "ack"), ack.encode())
-                .congestion_control(CongestionControl::Block)
-                .wait()
-                .map_err(Error::zenoh)?;
-        }
+    let result = im.serve(session, &inbox, stop, counters);
+    // Goodbye: a Block exporter stops keeping messages for this importer at once.
+    if result.is_ok() {
+        im.bye();
+        im.flush(session, counters);
     }
-    // Undeclared first, so no callback runs after the bridge has stopped.
-    drop(data);
+    inbox.close();
+    drop((data, tokens));
     result
 }
 
 impl Importer {
+    /// Publishes what arrives and acknowledges it until stopped.
+    fn serve(
+        &mut self,
+        session: &Session,
+        inbox: &Inbox,
+        stop: &AtomicBool,
+        counters: &Counters,
+    ) -> Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            // Soon if something waits for its acknowledgement, else at the next tick.
+            let nap = match self.streams.values().any(|s| s.unacked > 0) {
+                true => ACK_IDLE,
+                false => TICK,
+            };
+            let (sample, tokens) = inbox.take(nap);
+            for t in &tokens {
+                self.token(t, counters);
+            }
+            if let Some(s) = sample {
+                // Under Block with no room the sample waits here, holding the rest back;
+                // acknowledgements (saying "busy") still go out meanwhile.
+                let mut nap = WAIT_MIN;
+                while let Outcome::Wait = self.sample(&s, counters)? {
+                    self.busy = true;
+                    self.acknowledge(false);
+                    self.flush(session, counters);
+                    if pause(stop, nap) {
+                        return Ok(());
+                    }
+                    nap = (nap * 2).min(WAIT_MAX);
+                }
+                self.busy = false;
+            }
+            self.acknowledge(false);
+            self.flush(session, counters);
+        }
+        Ok(())
+    }
+
+    /// Sends the queued acknowledgements (a failure is reported, not fatal: the heartbeat
+    /// sends the state again).
+    fn flush(&mut self, session: &Session, counters: &Counters) {
+        for (key, ack) in self.outbox.drain(..) {
+            let sent = session
+                .put(wire::control_key(&key, "ack"), ack.encode())
+                .congestion_control(CongestionControl::Block)
+                .wait();
+            if let Err(e) = sent {
+                counters.error(format!("acknowledging on {key}: {e}"));
+            }
+        }
+    }
+
+    /// Queues a goodbye to every stream's exporter (a Block exporter then stops keeping
+    /// messages for this importer).
+    fn bye(&mut self) {
+        let streams: Vec<(String, u64, u64)> = self
+            .streams
+            .iter()
+            .map(|(&id, s)| (s.key.clone(), id, s.next))
+            .collect();
+        for (key, stream, next) in streams {
+            self.queue_ack(&key, stream, next, wire::FLAG_BYE);
+        }
+    }
+
     /// The local subscriber count, taken at most every [`COUNT_EVERY`].
     fn local_subscribers(&mut self) -> usize {
         let (n, at) = self.subscribers;
@@ -431,10 +504,16 @@ impl Importer {
             SampleKind::Delete => {
                 self.exporters.insert(stream, false);
                 self.hello.remove(&stream);
+                if let Some(s) = self.streams.get_mut(&stream) {
+                    s.gone = Some(Instant::now());
+                }
             }
             SampleKind::Put => {
                 if self.exporters.insert(stream, true) == Some(false) {
                     Counters::add(&counters.reconnects, 1);
+                }
+                if let Some(s) = self.streams.get_mut(&stream) {
+                    s.gone = None;
                 }
                 // A stream this broadcast has seen: ask for everything after what was
                 // delivered (the exporter resends what it kept).
@@ -444,11 +523,11 @@ impl Importer {
                     .map(|s| s.next)
                     .or_else(|| self.state.as_ref().and_then(|s| s.next(stream)));
                 match next {
-                    Some(next) => self.send_ack(ekey, stream, next, true),
+                    Some(next) => self.queue_ack(ekey, stream, next, wire::FLAG_RESUME),
                     None => {
                         // New to us: say hello, so a Block exporter sends (and keeps) from
                         // now on for this importer.
-                        self.send_ack(ekey, stream, wire::NEXT_ANY, false);
+                        self.queue_ack(ekey, stream, wire::NEXT_ANY, 0);
                         self.hello.insert(stream, ekey.to_owned());
                     }
                 }
@@ -467,30 +546,46 @@ impl Importer {
             return Ok(Outcome::Done);
         };
         let key = s.key_expr().as_str();
-        let saved = self.state.as_ref().and_then(|st| st.next(d.stream));
-        let stream = self.streams.entry(d.stream).or_insert_with(|| Stream {
-            // Seen before (saved): go on from there. New: start with this message.
-            next: saved.unwrap_or(d.seq),
-            key: key.to_owned(),
-            block: d.flags & wire::FLAG_BLOCK != 0,
-            unacked: 1, // acknowledge soon, so a Block exporter knows where this importer is
-            unacked_bytes: 0,
-            acked_at: Instant::now(),
-            resumed: None,
-        });
+        if !self.streams.contains_key(&d.stream) {
+            // Seen before (saved): go on from there. New: start with this message, and save
+            // that at once, so a restart before it is published resumes from it.
+            let saved = self.state.as_ref().and_then(|st| st.next(d.stream));
+            let next = match (saved, &mut self.state) {
+                (Some(n), _) => n,
+                (None, Some(st)) => {
+                    st.remember(d.stream, d.seq)?;
+                    d.seq
+                }
+                (None, None) => d.seq,
+            };
+            self.streams.insert(
+                d.stream,
+                Stream {
+                    next,
+                    key: key.to_owned(),
+                    block: d.flags & wire::FLAG_BLOCK != 0,
+                    unacked: 1, // acknowledge soon: a Block exporter learns where this is
+                    unacked_bytes: 0,
+                    acked_at: Instant::now(),
+                    resumed: None,
+                    gone: None,
+                },
+            );
+        }
+        let stream = self.streams.get_mut(&d.stream).expect("inserted above");
         if d.seq < stream.next {
             return Ok(Outcome::Done); // sent again after a resume: already done with
         }
         if d.seq > stream.next {
             if stream.block && stream.next >= d.first {
                 // The exporter still has the missing ones: ask again, drop this one.
-                if stream
+                let again = stream
                     .resumed
-                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(50))
-                {
-                    stream.resumed = Some(Instant::now());
+                    .is_none_or(|(n, t)| n != stream.next || t.elapsed() >= RESUME_AGAIN);
+                if again {
+                    stream.resumed = Some((stream.next, Instant::now()));
                     let (k, next) = (stream.key.clone(), stream.next);
-                    self.send_ack(&k, d.stream, next, true);
+                    self.queue_ack(&k, d.stream, next, wire::FLAG_RESUME);
                 }
                 return Ok(Outcome::Done);
             }
@@ -589,28 +684,28 @@ impl Importer {
         Ok(Outcome::Done)
     }
 
-    /// Whether an acknowledgement is due now (see [`Importer::acknowledge`]).
-    fn acks_due(&self, beat: bool) -> bool {
-        let now = Instant::now();
-        beat || self.streams.values().any(|s| s.due(now))
-    }
-
     /// Queues the acknowledgements due: every [`ACK_EVERY`] messages or [`ACK_BYTES`], when the
-    /// last one is [`ACK_IDLE`] old, and for every stream on a heartbeat (with a hello to
-    /// exporters that have sent nothing yet).
-    fn acknowledge(&mut self, beat: bool) {
-        let now = Instant::now();
+    /// last one is [`ACK_IDLE`] old, and for every stream on a [`HEARTBEAT`] (or when `now`),
+    /// with a hello to exporters that have sent nothing yet. Streams whose exporter has been
+    /// gone for [`STREAM_GONE`] are forgotten then.
+    fn acknowledge(&mut self, now: bool) {
+        let t = Instant::now();
+        let beat = now || t.duration_since(self.heartbeat) >= HEARTBEAT;
+        if beat {
+            self.heartbeat = t;
+            self.forget(t);
+        }
         let due: Vec<(String, u64, u64)> = self
             .streams
             .iter_mut()
-            .filter(|(_, s)| beat || s.due(now))
+            .filter(|(_, s)| (beat && s.gone.is_none()) || s.due(t))
             .map(|(&id, s)| {
-                (s.unacked, s.unacked_bytes, s.acked_at) = (0, 0, now);
+                (s.unacked, s.unacked_bytes, s.acked_at) = (0, 0, t);
                 (s.key.clone(), id, s.next)
             })
             .collect();
         for (key, id, next) in due {
-            self.send_ack(&key, id, next, false);
+            self.queue_ack(&key, id, next, 0);
         }
         if beat {
             self.hello
@@ -618,16 +713,37 @@ impl Importer {
             let hello: Vec<(u64, String)> =
                 self.hello.iter().map(|(&s, k)| (s, k.clone())).collect();
             for (stream, key) in hello {
-                self.send_ack(&key, stream, wire::NEXT_ANY, false);
+                self.queue_ack(&key, stream, wire::NEXT_ANY, 0);
             }
         }
     }
 
-    /// Queues an acknowledgement (the bridge thread sends it).
-    fn send_ack(&mut self, key: &str, stream: u64, next: u64, resume: bool) {
+    /// Forgets streams whose exporter has been gone for [`STREAM_GONE`], and the oldest ones
+    /// beyond [`MAX_STREAMS`] (their saved state stays: a resume still finds it).
+    fn forget(&mut self, now: Instant) {
+        self.streams
+            .retain(|_, s| s.gone.is_none_or(|g| now.duration_since(g) < STREAM_GONE));
+        while self.streams.len() > MAX_STREAMS {
+            let Some(&oldest) = self
+                .streams
+                .iter()
+                .min_by_key(|(_, s)| s.acked_at)
+                .map(|(id, _)| id)
+            else {
+                break;
+            };
+            self.streams.remove(&oldest);
+        }
+        let known = &self.streams;
+        self.exporters
+            .retain(|id, present| *present || known.contains_key(id));
+    }
+
+    /// Queues an acknowledgement with `flags` (and "busy" while a sample waits for room).
+    fn queue_ack(&mut self, key: &str, stream: u64, next: u64, flags: u16) {
         let busy = if self.busy { wire::FLAG_BUSY } else { 0 };
         let ack = Ack {
-            flags: busy | if resume { wire::FLAG_RESUME } else { 0 },
+            flags: flags | busy,
             importer: self.importer,
             stream,
             next,

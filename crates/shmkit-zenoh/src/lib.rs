@@ -70,14 +70,17 @@
 //!   When an importer goes away (network loss, a crash) and comes back, it asks for
 //!   everything after the last message it published locally, and the exporter sends it
 //!   again: a restarted importer finds that point in a small state segment it keeps beside its
-//!   broadcast (`<name>.zbridge`), resolved exactly against the old broadcast's message count,
-//!   so nothing is lost or published twice. An importer the exporter has not heard from for
+//!   broadcast (`<name>.zbridge`), settled against the old broadcast's message count before
+//!   the old broadcast is replaced, so nothing is lost or published twice. A cleanly stopped
+//!   importer says goodbye, and the exporter stops keeping messages for it. An importer the exporter has not heard from for
 //!   [`ExportOptions::forget_after`] is forgotten (it no longer holds the window back).
 //! * **`Drop`**: nobody waits. The exporter puts with `CongestionControl::Drop` and counts
-//!   messages it takes while no importer is attached as dropped; the importer counts gaps in
-//!   the sequence numbers as lost and messages its local broadcast had no room (or no
-//!   subscriber) for as dropped. So "forwarded + dropped + lost" at the importer is exactly
-//!   the number of messages the stream carried.
+//!   messages it takes while no Zenoh subscriber matches its key as dropped; the importer
+//!   counts gaps in the sequence numbers as lost and messages its local broadcast had no room
+//!   (or no subscriber) for as dropped. So every message of the stream from where the importer
+//!   started is published, dropped, lost or refused (another layout, too large), each counted
+//!   once; `lost` and `dropped` are kept in the state segment across restarts of the importer
+//!   (so after one they include its predecessors'), `messages` is this importer's own.
 //!
 //! Messages larger than the maximum ([`ExportOptions::max_message`],
 //! [`ImportOptions::max_message`]) are an error counted in [`Stats::refused`], never
@@ -92,6 +95,21 @@
 //!   liveness ([`shmkit::Error::Disconnected`]), then waits for a new one by name and goes on
 //!   ([`Stats::local_restarts`]).
 //! * Bad samples (no attachment, another layout, too large) are counted and skipped.
+//!
+//! # Trust
+//!
+//! The bridges' headers and acknowledgements are not authenticated: they are as trustworthy
+//! as the Zenoh network (use Zenoh's own TLS and access control across untrusted networks).
+//! A hostile Zenoh peer on the key can make an importer skip or count messages wrongly
+//! (forged sequence numbers), make a Block exporter send its window again (forged resumes),
+//! or hold it back for [`ExportOptions::forget_after`] (acknowledgements under made-up ids).
+//! It cannot make a bridge panic, read or write outside its buffers, or publish a message
+//! larger than the local maximum: every header is checked before use, and counters saturate.
+//!
+//! Zenoh runs subscriber callbacks on the task that reads the link, so the bridges' callbacks
+//! never block: they hand samples to the bridge thread (a bounded inbox; a sample that finds
+//! it full is dropped, which the importer then sees as a gap, asked for again under Block and
+//! counted as lost under Drop).
 //!
 //! Call these functions from a plain thread or a multi-threaded tokio runtime: Zenoh's
 //! blocking calls panic inside a single-threaded (`current_thread`) runtime.

@@ -7,12 +7,12 @@
 //! the reply's).
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use shmkit::service::{self, Client, Handle, Responder, Server};
-use zenoh::handlers::FifoChannel;
 use zenoh::query::{ConsolidationMode, Query, QueryTarget, Reply};
 use zenoh::{Session, Wait};
 
@@ -42,7 +42,10 @@ impl Default for ServiceOptions {
 }
 
 impl ServiceOptions {
-    /// How long a request may take end to end before it is given up (default 10 s).
+    /// How long a request may take before it is given up (default 10 s): [`offer`] waits this
+    /// long for a reply, [`serve`] this long for the local server (counting the time a query
+    /// waits for its turn). Give `serve` the shorter one, so its error reply (with the reason)
+    /// arrives before `offer` gives up.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
@@ -80,14 +83,17 @@ pub fn serve(
     options: &ServiceOptions,
 ) -> Result<Bridge> {
     let client = service::connect(service)?;
-    let queries = session
+    let queries = Arc::new(Queries::default());
+    let q = queries.clone();
+    let _queryable = session
         .declare_queryable(key.to_owned())
-        .with(FifoChannel::new(256))
+        .callback(move |query| q.push(query))
         .wait()
         .map_err(Error::zenoh)?;
     let opts = options.clone();
     let name = service.to_owned();
     Bridge::spawn(format!("serve {service}"), move |stop, counters| {
+        let _queryable = _queryable;
         let mut client = Some(client);
         let mut inflight: VecDeque<Inflight> = VecDeque::new();
         while !stop.load(Ordering::Relaxed) {
@@ -97,11 +103,12 @@ pub fn serve(
             };
             // New queries, as many as the client may have outstanding.
             let room = c.max_outstanding() as usize > inflight.len();
-            let next = match (inflight.is_empty(), room) {
-                (true, _) => queries.recv_timeout(TICK).map_err(Error::zenoh)?,
-                (false, true) => queries.try_recv().map_err(Error::zenoh)?,
+            let wait = match (inflight.is_empty(), room) {
+                (true, _) => Some(TICK),
+                (false, true) => Some(Duration::ZERO),
                 (false, false) => None,
             };
+            let next = wait.and_then(|d| queries.take(d, opts.timeout, counters));
             let took = next.is_some();
             let mut gone = None;
             if let Some(q) = next {
@@ -136,6 +143,56 @@ pub fn serve(
 fn reply_err(q: &Query, e: &dyn std::fmt::Display, counters: &Counters) {
     counters.refuse(format!("{}: {e}", q.key_expr()));
     let _ = q.reply_err(e.to_string()).wait();
+}
+
+/// The most queries waiting for the local server; more are answered "busy" at once.
+const QUERIES: usize = 256;
+
+/// Queries from Zenoh's callback (which never blocks: see the importer's `Inbox`) to the
+/// bridge thread, with their arrival time.
+#[derive(Default)]
+struct Queries {
+    queue: Mutex<VecDeque<(Query, Instant)>>,
+    wake: Condvar,
+    busy: AtomicU64,
+}
+
+impl Queries {
+    fn push(&self, q: Query) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.len() >= QUERIES {
+            drop(queue);
+            self.busy.fetch_add(1, Ordering::Relaxed);
+            let _ = q
+                .reply_err("busy: too many requests waiting for the local server")
+                .wait();
+            return;
+        }
+        queue.push_back((q, Instant::now()));
+        drop(queue);
+        self.wake.notify_one();
+    }
+
+    /// The next query (waiting at most `d`); those that waited longer than `timeout` get an
+    /// error reply instead.
+    fn take(&self, d: Duration, timeout: Duration, counters: &Counters) -> Option<Query> {
+        Counters::add(&counters.refused, self.busy.swap(0, Ordering::Relaxed));
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.is_empty() && !d.is_zero() {
+            queue = self
+                .wake
+                .wait_timeout(queue, d)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        while let Some((q, at)) = queue.pop_front() {
+            if at.elapsed() < timeout {
+                return Some(q);
+            }
+            reply_err(&q, &"timed out waiting for the local server", counters);
+        }
+        None
+    }
 }
 
 /// A query sent to the local server as a request, and when it is given up.

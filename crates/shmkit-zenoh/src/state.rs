@@ -61,25 +61,38 @@ pub(crate) fn name_of(broadcast: &str) -> String {
 }
 
 impl State {
-    /// Opens the state segment of broadcast `name`, or creates it (with a new importer id).
-    pub(crate) fn open(broadcast: &str) -> Result<State> {
+    /// Opens the state segment of broadcast `name`, or creates it (with a new importer id and
+    /// permission bits `mode`). A segment whose creator died before writing the magic (all
+    /// zeros) is initialised again.
+    pub(crate) fn open(broadcast: &str, mode: u32) -> Result<State> {
         let name = name_of(broadcast);
-        let seg = match Segment::options().size(LEN).keep(true).create(&name) {
-            Ok(seg) => {
-                let mut view = seg.map(Access::ReadWrite)?;
-                view.write_at(ID, &crate::wire::random_id().to_le_bytes())?;
-                view.write_at(0, &MAGIC)?;
-                drop(view);
-                seg
-            }
+        let seg = match Segment::options()
+            .size(LEN)
+            .mode(mode)
+            .keep(true)
+            .create(&name)
+        {
+            Ok(seg) => seg,
             Err(shmkit::Error::AlreadyExists { .. }) => Segment::open(&name)?,
             Err(e) => return Err(e.into()),
         };
-        let view = seg.map(Access::ReadWrite)?;
-        if view.len() < LEN || view.read_vec(0, 8)? != MAGIC {
+        let mut view = seg.map(Access::ReadWrite)?;
+        if view.len() < LEN {
             return Err(Error::Invalid(format!(
-                "{name} is not an importer's state segment (remove it if it is stale)"
+                "{name} is not an importer's state segment (too small; remove it)"
             )));
+        }
+        match view.read_vec(0, 8)? {
+            m if m == MAGIC => {}
+            m if m == [0; 8] => {
+                view.write_at(ID, &crate::wire::random_id().to_le_bytes())?;
+                view.write_at(0, &MAGIC)?;
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "{name} is not an importer's state segment (remove it if it is stale)"
+                )))
+            }
         }
         let mut s = State {
             view,
@@ -126,7 +139,14 @@ impl State {
             self.word(PENDING + 24)?,
         );
         let published = old_count.is_some_and(|c| c > count);
-        self.set_next(stream, if published { seq + 1 } else { seq })?;
+        self.set_next(
+            stream,
+            if published {
+                seq.saturating_add(1)
+            } else {
+                seq
+            },
+        )?;
         self.set(PENDING, 0)
     }
 
@@ -154,6 +174,11 @@ impl State {
         self.set(PENDING, 0)
     }
 
+    /// Records where `stream` starts (a stream seen for the first time).
+    pub(crate) fn remember(&mut self, stream: u64, next: u64) -> Result<()> {
+        self.set_next(stream, next)
+    }
+
     fn set_next(&mut self, stream: u64, next: u64) -> Result<()> {
         self.clock += 1;
         let i = match self.table.iter().position(|e| e.stream == stream) {
@@ -163,12 +188,18 @@ impl State {
                 .min_by_key(|&i| self.table[i].used)
                 .unwrap_or(0),
         };
+        let takeover = self.table[i].stream != stream;
         self.table[i] = Entry {
             stream,
             next,
             used: self.clock,
         };
         let at = TABLE + 24 * i;
+        if takeover {
+            // An entry is never another stream's `next` under this stream's id, even if a kill
+            // cuts this short.
+            self.set(at, 0)?;
+        }
         self.set(at + 8, next)?;
         self.set(at + 16, self.clock)?;
         self.set(at, stream)
@@ -179,10 +210,10 @@ impl State {
     }
 
     pub(crate) fn add_lost(&mut self, n: u64) -> Result<()> {
-        self.set(LOST, self.word(LOST)? + n)
+        self.set(LOST, self.word(LOST)?.saturating_add(n))
     }
 
     pub(crate) fn add_dropped(&mut self, n: u64) -> Result<()> {
-        self.set(DROPPED, self.word(DROPPED)? + n)
+        self.set(DROPPED, self.word(DROPPED)?.saturating_add(n))
     }
 }

@@ -5,10 +5,10 @@ use std::sync::Mutex;
 
 /// What a bridge has done so far; see [`Bridge::stats`](crate::Bridge::stats).
 ///
-/// Every message of the stream is in exactly one of `messages`, `dropped` and `lost` from
-/// the point the bridge started forwarding it (an importer resumed from its saved state
-/// counts from where its predecessor stopped): so for an importer, "messages + dropped +
-/// lost" is the number of messages the remote stream sent since then.
+/// For an importer, every message of a stream from where it started is counted once: in
+/// `messages`, `dropped`, `lost` or `refused`. `lost` and `dropped` are kept across restarts
+/// of the importer (they include its predecessors' on the same broadcast); `messages` is this
+/// bridge's own.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -26,9 +26,12 @@ pub struct Stats {
     /// exporter could no longer send again (it restarted, or forgot this importer).
     pub lost: u64,
     /// Samples or requests refused: not from a shmkit bridge, another message layout
-    /// (`LayoutMismatch`), or larger than the configured maximum. Counted and skipped.
+    /// (`LayoutMismatch`), or larger than the configured maximum; for services, requests that
+    /// got no answer (no server, the timeout). Counted and skipped.
     pub refused: u64,
-    /// Times a peer bridge came back after going away (network loss, restart).
+    /// Exporter: resume requests from importers it knew (after a restart, a network loss, or a
+    /// gap in what arrived). Importer: times an exporter came back after its liveliness token
+    /// went away.
     pub reconnects: u64,
     /// Times the local side went away (its publisher or producer exited or died, a service's
     /// server died); the bridge then waits for a new one of the same name.

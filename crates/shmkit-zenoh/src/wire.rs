@@ -15,7 +15,8 @@
 //!    0  u32  magic "SHA1"
 //!    4  u16  version (1)
 //!    6  u16  flags: bit 0 = resume (send again from `next`); bit 1 = busy (the importer is
-//!            waiting for room in its local broadcast: what it has not acknowledged is not lost)
+//!            waiting for room in its local broadcast: what it has not acknowledged is not lost);
+//!            bit 2 = bye (the importer stops: the exporter forgets it)
 //!    8  u64  importer id (random, kept across restarts of the importer)
 //!   16  u64  stream
 //!   24  u64  next: the first seq this importer has not delivered locally; u64::MAX
@@ -37,6 +38,8 @@ pub(crate) const FLAG_BLOCK: u16 = 1;
 pub(crate) const FLAG_RESUME: u16 = 1;
 /// Ack flag: the importer is waiting for room in its local broadcast.
 pub(crate) const FLAG_BUSY: u16 = 2;
+/// Ack flag: the importer is stopping (cleanly): stop keeping messages for it.
+pub(crate) const FLAG_BYE: u16 = 4;
 /// An ack's `next` from an importer that has received nothing of the stream yet.
 pub(crate) const NEXT_ANY: u64 = u64::MAX;
 /// Bytes of a data attachment.
@@ -109,7 +112,8 @@ impl Data {
 
     pub(crate) fn decode(b: &[u8]) -> Option<Data> {
         let (flags, [stream, seq, first, fingerprint]) = parse(b, DATA_MAGIC)?;
-        (first <= seq).then_some(Data {
+        // `seq + 1` must exist (it is the next message); `first` is at most `seq`.
+        (first <= seq && seq < NEXT_ANY).then_some(Data {
             flags,
             stream,
             seq,

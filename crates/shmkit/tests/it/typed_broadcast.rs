@@ -360,6 +360,7 @@ fn byte_sides_read_and_record_layouts() -> shmkit::Result<()> {
         publ.send(&self::tick(2))?;
         assert_eq!(publ.published(), 2);
         assert_eq!(broadcast::options().subscribe(&name)?.next_seq(), 2);
+        assert_eq!(broadcast::published(&name)?, 2);
     }
     {
         // Recorded by a byte publisher that knows the layout only by numbers.

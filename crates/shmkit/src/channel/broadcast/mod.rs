@@ -328,6 +328,19 @@ impl Options {
     }
 }
 
+/// How many messages the broadcast `name` has had published (committed) since it was created,
+/// also after its publisher is gone: the sequence number its next message would get. Opens the
+/// channel as a user, not as a subscriber, so it works while every subscriber place is taken.
+///
+/// # Errors
+///
+/// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, as [`Options::subscribe`].
+pub fn published(name: &str) -> Result<u64> {
+    let (obj, header) = Object::open(name, Kind::Broadcast, TABLE + ENTRY)?;
+    Geometry::from_params(name, header.params, header.total_len)?;
+    Ok(Line::of(&obj, Role::Producer).pos().load(Ordering::SeqCst))
+}
+
 /// Options for a typed broadcast carrying values (or slices) of `T`; see [`mod@typed`].
 ///
 /// ```
