@@ -62,6 +62,7 @@ impl Row {
     }
 
     /// The same row, printed with its rates: operations/s and, with bytes, MB/s (10^6 bytes).
+    #[cfg_attr(not(all(target_os = "linux", feature = "zenoh")), allow(dead_code))]
     pub fn rates(mut self) -> Row {
         self.rates = true;
         self

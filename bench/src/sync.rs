@@ -68,6 +68,7 @@ pub fn pin(cpu: usize) -> bool {
 
 /// Lets the calling thread (and the threads and children it starts from now on) run on every
 /// online CPU again, undoing an inherited [`pin`]; returns whether it did.
+#[cfg_attr(not(all(target_os = "linux", feature = "zenoh")), allow(dead_code))]
 pub fn unpin() -> bool {
     #[cfg(target_os = "linux")]
     {
