@@ -305,6 +305,9 @@ struct Queue {
     tokens: Vec<Sample>,
     /// Set when the bridge stops: later callbacks drop what they get.
     closed: bool,
+    /// Whether the bridge thread waits (a push wakes it only then: no system call per sample
+    /// while it is busy).
+    waiting: bool,
 }
 
 /// The most samples (and bytes) waiting in the inbox. Beyond, a sample is dropped on arrival:
@@ -326,34 +329,42 @@ impl Inbox {
         }
         q.bytes += len;
         q.samples.push_back(s);
+        let wake = std::mem::take(&mut q.waiting);
         drop(q);
-        self.wake.notify_one();
+        if wake {
+            self.wake.notify_one();
+        }
     }
 
     fn push_token(&self, s: Sample) {
         let mut q = self.lock();
         if !q.closed {
             q.tokens.push(s);
+            let wake = std::mem::take(&mut q.waiting);
             drop(q);
-            self.wake.notify_one();
+            if wake {
+                self.wake.notify_one();
+            }
         }
     }
 
-    /// The next sample and the tokens that came, waiting at most `nap` for something.
-    fn take(&self, nap: Duration) -> (Option<Sample>, Vec<Sample>) {
+    /// The samples and the tokens that came, waiting at most `nap` for something.
+    fn take(&self, nap: Duration) -> (VecDeque<Sample>, Vec<Sample>) {
         let mut q = self.lock();
         if q.samples.is_empty() && q.tokens.is_empty() {
+            q.waiting = true;
             q = self
                 .wake
                 .wait_timeout(q, nap)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            q.waiting = false;
         }
-        let s = q.samples.pop_front();
-        if let Some(s) = &s {
-            q.bytes -= s.payload().len();
-        }
-        (s, std::mem::take(&mut q.tokens))
+        q.bytes = 0;
+        (
+            std::mem::take(&mut q.samples),
+            std::mem::take(&mut q.tokens),
+        )
     }
 
     fn close(&self) {
@@ -428,11 +439,14 @@ impl Importer {
                 true => ACK_IDLE,
                 false => TICK,
             };
-            let (sample, tokens) = inbox.take(nap);
+            let (samples, tokens) = inbox.take(nap);
             for t in &tokens {
                 self.token(t, counters);
             }
-            if let Some(s) = sample {
+            for s in samples {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 // Under Block with no room the sample waits here, holding the rest back;
                 // acknowledgements (saying "busy") still go out meanwhile.
                 let mut nap = WAIT_MIN;
