@@ -276,7 +276,9 @@ fn an_exporter_follows_a_new_local_publisher() {
         (2..=i).contains(&j) && buf == msg(j),
         "message {j} of 2..={i}"
     );
-    assert_eq!(out.stop().unwrap().local_restarts, 1);
+    // At least once: it may also have joined the old broadcast in the moment between its
+    // publisher leaving and its name going, and met its end again there.
+    assert!(out.stop().unwrap().local_restarts >= 1);
     drop(inn);
 }
 
