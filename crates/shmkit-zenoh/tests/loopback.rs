@@ -220,9 +220,15 @@ fn bad_samples_are_counted_and_skipped() {
     let inn =
         shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
     let _sub = broadcast::options().subscribe(&dst).unwrap();
-    std::thread::sleep(Duration::from_millis(300)); // the importer declares its subscriber
-    za.put(&key, "no attachment").wait().unwrap();
-    za.put(&key, "a foreign attachment")
+    // A plain Zenoh publisher on the key, once the importer's subscriber is there.
+    let publ = za.declare_publisher(key.clone()).wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !publ.matching_status().wait().unwrap().matching() {
+        assert!(Instant::now() < deadline, "the importer never subscribed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    publ.put("no attachment").wait().unwrap();
+    publ.put("a foreign attachment")
         .attachment(vec![7u8; 40])
         .wait()
         .unwrap();
