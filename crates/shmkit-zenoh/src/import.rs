@@ -123,6 +123,10 @@ impl ImportOptions {
 /// [crate docs](crate#congestion-block-or-drop)). The importer's `lost` and `dropped`
 /// counters include those of its predecessors on this broadcast (from the state segment).
 ///
+/// Run one importer per broadcast name: a second one while the first lives is refused (see
+/// below), but two started at the same instant on a name left by a killed importer could
+/// both replace it.
+///
 /// # Errors
 ///
 /// [`Error::Invalid`] for a bad key expression, or if `into` exists and its publisher is
