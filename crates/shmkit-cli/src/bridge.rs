@@ -13,7 +13,7 @@ use shmkit_zenoh::{
 
 use crate::out::{errln, outln};
 use crate::stop::Stop;
-use crate::units::{human, parse_duration, parse_size};
+use crate::units::{human, parse_duration, parse_mode, parse_size};
 
 /// `shmkit bridge ...`.
 #[derive(Debug, ClapArgs)]
@@ -161,13 +161,6 @@ enum What {
         #[arg(long, default_value = "64KiB", value_parser = parse_size)]
         max_len: u64,
     },
-}
-
-fn parse_mode(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("{s:?} is not an octal mode like 600"))
 }
 
 /// `SIZE:ALIGN[:TAG]`.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_mode, parse_size};
 
 /// Create, inspect, list, clean up and stream shared memory from the shell.
 ///
@@ -195,13 +195,6 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-fn parse_mode(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("{s:?} is not an octal mode like 600"))
 }
 
 fn parse_dash(s: &str) -> Result<bool, String> {

@@ -31,6 +31,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     })
 }
 
+/// Unix permission bits in octal (`600`, `0o640`), at most `7777`.
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{s:?} is not an octal mode like 600"))
+}
+
 /// Parses a duration in `humantime`'s syntax (`100ms`, `2s`, `1m30s`, `1h`); a bare number
 /// means seconds, as it always has here.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
