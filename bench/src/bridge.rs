@@ -19,14 +19,14 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use shmkit::channel::broadcast::{self, Publisher, Subscriber};
-use shmkit_zenoh::{ExportOptions, ImportOptions, SessionConfig, Source};
+use shmkit_zenoh::{ExportOptions, ImportOptions, Source};
 
 use crate::channel::spawn;
 use crate::stats::Summary;
 use crate::throughput::{check, fill};
 use crate::zenoh::{
     endpoint, free_port, parse_summary, ping_message, read_summary, say_ready, say_summary, seq_of,
-    spawn_ready, time_round_trips, time_stream, PingPong, Stream, GUARD, STOP,
+    spawn_ready, time_round_trips, time_stream, zenoh_open, PingPong, Stream, GUARD, STOP,
 };
 
 /// Slots of the local broadcasts (16 × 1 MiB at most: the ring of the SPSC baseline is 4 MiB).
@@ -57,18 +57,6 @@ pub fn child(role: &str, args: &[String]) -> bool {
         _ => return false,
     }
     true
-}
-
-/// A session like the direct rows' (peer, loopback TCP, no multicast).
-fn session(listen: Option<&str>, connect: Option<&str>) -> ::zenoh::Session {
-    SessionConfig {
-        listen: listen.map(str::to_owned).into_iter().collect(),
-        connect: connect.map(str::to_owned).into_iter().collect(),
-        no_multicast_scouting: true,
-        ..Default::default()
-    }
-    .open()
-    .expect("open a Zenoh session")
 }
 
 /// A name for a local broadcast of this process.
@@ -107,7 +95,7 @@ fn import_opts(size: usize) -> ImportOptions {
 
 /// Receiver: an importer into a local broadcast, and the application subscribed to it.
 fn bridge_recv(listen: &str, plan: &Stream) {
-    let z = session(Some(listen), None);
+    let z = zenoh_open(Some(listen), None);
     let name = local("in");
     let bridge = shmkit_zenoh::import(&z, "shmkit/bench/bridge", &name, &import_opts(plan.size))
         .expect("start the importer");
@@ -128,7 +116,7 @@ fn bridge_recv(listen: &str, plan: &Stream) {
 /// Sender: the application publishes on a local broadcast, an exporter forwards it. Stays
 /// until killed (the exporter keeps messages until the importer has acknowledged them).
 fn bridge_send(connect: &str, size: usize, count: usize) {
-    let z = session(None, Some(connect));
+    let z = zenoh_open(None, Some(connect));
     let name = local("out");
     let mut publ = create(&name, size);
     let _bridge = shmkit_zenoh::export(
@@ -151,7 +139,7 @@ fn bridge_send(connect: &str, size: usize, count: usize) {
 
 /// Ponger: pings arrive through an importer; pongs leave through an exporter.
 fn bridge_pong(listen: &str) {
-    let z = session(Some(listen), None);
+    let z = zenoh_open(Some(listen), None);
     let (ping_in, pong_out) = (local("ping-in"), local("pong-out"));
     let mut publ = create(&pong_out, crate::zenoh::PING_SIZE);
     let opts = ExportOptions::default().express(true);
@@ -179,7 +167,7 @@ fn bridge_pong(listen: &str) {
 
 /// Pinger: pings leave through an exporter, pongs come back through an importer.
 fn bridge_ping(connect: &str, plan: &PingPong) {
-    let z = session(None, Some(connect));
+    let z = zenoh_open(None, Some(connect));
     let (ping_out, pong_in) = (local("ping-out"), local("pong-in"));
     let mut publ = create(&ping_out, plan.size);
     let opts = ExportOptions::default().express(true);

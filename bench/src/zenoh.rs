@@ -273,7 +273,7 @@ pub(crate) fn zenoh_config(listen: Option<&str>, connect: Option<&str>) -> Confi
     c
 }
 
-fn zenoh_open(listen: Option<&str>, connect: Option<&str>) -> Session {
+pub(crate) fn zenoh_open(listen: Option<&str>, connect: Option<&str>) -> Session {
     ::zenoh::open(zenoh_config(listen, connect))
         .wait()
         .expect("open a Zenoh session")
