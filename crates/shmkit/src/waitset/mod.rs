@@ -88,9 +88,11 @@ use crate::sync::waker::Waker;
 use crate::sys::{self, Deadline, WaitOn};
 use crate::{Error, Result};
 
-/// How often a sleeping wait set tests whether its members' peers are still alive (one system
-/// call per channel member), so that a peer killed without closing its side is reported.
-pub const LIVENESS_EVERY: Duration = Duration::from_millis(200);
+/// How often a sleeping wait set (and the async reactor) tests whether its members' peers are
+/// still alive (one system call per channel member), so that a peer killed without closing
+/// its side is reported within about this long, and looks again at members whose waker may
+/// have died between its change and its wake-up (a service's clients).
+pub const LIVENESS_EVERY: Duration = Duration::from_millis(100);
 
 /// The longest sleep of a wait set that could not take an event's or semaphore's sleeper
 /// gate (`sync::waker`), and so is not counted in on it.
@@ -131,7 +133,8 @@ pub(crate) mod sealed {
         /// A channel side's doorbell; `peer` is the line of the side whose liveness is watched.
         Bell { obj: &'a Object, peer: &'a Line },
         /// A doorbell with no one peer to watch: a service's, which its server sleeps on and
-        /// clients that come and go ring.
+        /// clients that come and go ring. Its wakers wake every sleeper (`service::Bell`),
+        /// so a helper thread left queued on it cannot take a wake meant for another.
         Plain,
         /// An event's or a semaphore's state word: sleepers take the object's sleeper gate, and
         /// a wake of one (`wakes_one`) is passed on (module docs).

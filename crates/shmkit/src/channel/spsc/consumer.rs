@@ -82,12 +82,12 @@ impl Consumer {
         self.s.wait = wait;
     }
 
-    /// Whether a message is there to receive now (a load of one header word, no wait, no
-    /// liveness test): for a side that watches many rings and sleeps on a doorbell of its
-    /// own (`service`). A corrupt frame reads as "nothing there".
+    /// Whether a well-formed message is there to receive now (a load of one header word
+    /// when there is none; no wait, no liveness test): for a side that watches many rings and
+    /// sleeps on a doorbell of its own (`service`). A corrupt frame reads as "nothing there".
     #[inline]
-    pub(crate) fn ready(&mut self) -> bool {
-        matches!(peek(&mut self.cur, &self.s), Ok(Some(_)))
+    pub(crate) fn has_message(&self) -> bool {
+        matches!(peek(&self.cur, &self.s), Ok(Some(_)))
     }
 
     /// Whether a frame is committed at the read position (its header word is non-zero; a
@@ -212,7 +212,7 @@ impl crate::waitset::sealed::Sealed for Consumer {
 /// the read position to the end of its frame). Every header is checked against the ring's
 /// geometry, so a corrupt ring is an error, not UB.
 #[inline]
-fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
+fn peek(cur: &ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
     let cap = s.cap;
     let mut skipped = 0u64;
     loop {
