@@ -128,6 +128,10 @@ impl Drop for Held {
 /// The thread that acquired must release. If the previous holder died holding it,
 /// :meth:`acquire` raises :class:`shmkit.OwnerDied` **with the lock held**: repair the
 /// shared state, call :meth:`make_consistent`, then :meth:`release`.
+///
+/// Thread safety: a handle may be shared between threads; ``acquire`` waits for another
+/// thread's hold (the GIL released, Ctrl-C seen), and only the holding thread may
+/// ``release`` (``RuntimeError`` elsewhere).
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Mutex {
     handle: Handle<rsync::Mutex>,
@@ -335,6 +339,8 @@ impl Mutex {
 /// A named event: one process sets it, others wait for it (``threading.Event``'s shape).
 ///
 /// ``auto_reset=True`` lets one waiter pass per :meth:`set` and resets the event.
+///
+/// Thread safety: every method works from any thread; ``wait`` releases the GIL.
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Event {
     handle: Handle<rsync::Event>,
@@ -436,6 +442,8 @@ impl Event {
 }
 
 /// A named counting semaphore (``threading.Semaphore``'s shape; ``with sem:`` acquires).
+///
+/// Thread safety: every method works from any thread; ``acquire`` releases the GIL.
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Semaphore {
     handle: Handle<rsync::Semaphore>,
