@@ -368,7 +368,15 @@ def test_every_sender_and_receiver_method_from_four_threads(names, kind):
     consumers.join(HANG)
     assert not consumers.is_alive()
     check_streams(received, sent)
-    hammer(lambda i: (tx.close(), rx.close()))
+    def close(i: int) -> None:
+        for side in (tx, rx):
+            if i % 2:
+                side.close()
+            else:
+                with side:  # __enter__ / __exit__ (which closes)
+                    pass
+
+    hammer(close)
     assert tx.closed and rx.closed
 
 
@@ -388,6 +396,12 @@ def test_every_segment_method_from_four_threads(name):
             arr = np.frombuffer(other, dtype=np.uint64)
             assert arr[i] == k
             del arr
+            if k % 100 == 0:
+                with shmkit.Segment.open(name, read_only=True) as ro:
+                    assert bytes(memoryview(ro)[i * 8 : i * 8 + 8]) == k.to_bytes(8, "little")
+                info = shmkit.inspect(name)
+                assert info["name"] == name and info["size"] >= 4096
+                assert any(d["name"] == name for d in shmkit.list())
 
     hammer(work)
     seg.keep = False
@@ -400,8 +414,9 @@ def test_every_mutex_method_from_four_threads(name):
     count = [0]
 
     def work(i: int) -> None:
+        mine = Mutex.open(name) if i % 2 else Mutex.open_or_create(name)
         for k in range(500):
-            if k % 2:
+            if k % 3 == 0:
                 with m:
                     assert m.locked() and not m.needs_repair
                     m.make_consistent()  # harmless when nothing needs repair
@@ -409,13 +424,20 @@ def test_every_mutex_method_from_four_threads(name):
                     time.sleep(0)
                     count[0] = v + 1
             else:
-                assert m.acquire(timeout=HANG)
+                h = m if k % 2 else mine
+                assert h.acquire(timeout=HANG)
                 v = count[0]
                 time.sleep(0)
                 count[0] = v + 1
+                h.unlock_unrepaired() if k % 3 == 1 else h.release()  # a plain unlock here
+            if not m.acquire(blocking=False):
+                with pytest.raises(RuntimeError):  # held by another thread, or not at all
+                    m.release()
+            else:
                 m.release()
             assert m.name == name and m.is_creator and repr(m)
             m.locked()
+        mine.close()
 
     hammer(work)
     assert count[0] == THREADS * 500 and not m.locked()
@@ -423,12 +445,15 @@ def test_every_mutex_method_from_four_threads(name):
 
 
 def test_every_event_and_semaphore_method_from_four_threads(names):
-    ev = Event.create(names())
-    sem = Semaphore.create(names(), 2, max=2)
+    ev_name, sem_name = names(), names()
+    ev = Event.create(ev_name)
+    sem = Semaphore.create(sem_name, 2, max=2)
     inside = [0]
     lock = threading.Lock()
 
     def work(i: int) -> None:
+        Event.open(ev_name).close()
+        Semaphore.open(sem_name).close()
         for k in range(500):
             assert not ev.auto_reset and ev.name and repr(ev) and sem.max == 2
             (ev.set if k % 2 else ev.clear)()
@@ -445,7 +470,10 @@ def test_every_event_and_semaphore_method_from_four_threads(names):
             assert sem.value <= 1
             with lock:
                 inside[0] -= 1
-            sem.release()
+            if ctx is None:
+                sem.release()
+            else:
+                sem.__exit__(None, None, None)
 
     hammer(work)
     assert sem.value == 2
