@@ -21,8 +21,14 @@
 //! | current item        | call from its owner            | call from another thread      |
 //! |---------------------|--------------------------------|-------------------------------|
 //! | none                | runs                           | runs                          |
-//! | without views       | ends it, then runs             | waits for it to end           |
-//! | with live views     | `BufferError`                  | waits for it to end           |
+//! | without views       | ends it, then runs (*)         | waits for it to end           |
+//! | with live views     | `BufferError` (*)              | waits for it to end           |
+//!
+//! (*) But for a sender's accessors (`set_wait_mode`, `subscriber_count`), which raise
+//! `RuntimeError` while their own thread's loan is open, as they always did.
+//!
+//! Ownership does not move with the Python object: a loan handed to another thread may be
+//! committed there, but that thread's own calls on the handle wait for it like any other's.
 //!
 //! The item's own methods (`commit`, `abort`, `release`, `bytes`, buffer export) work from
 //! any thread: they act on that item only, under the mutex, and wake the waiters when it
