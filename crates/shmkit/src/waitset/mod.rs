@@ -34,9 +34,14 @@
 //!
 //! A wait set holds no members: each call is given the members to wait on (`&[Consumer]`,
 //! or `&[&dyn Waitable]` to mix kinds) and returns the indices of the ready ones, so the
-//! members stay free to receive between calls. Ready is a hint, as `poll(2)` readiness is:
-//! another thread or process may take what made a semaphore or an auto-reset event ready
-//! first, so receive with the `try_` forms and loop.
+//! members stay free to receive between calls. A member is ready when its next `try_` call
+//! returns something other than [`Error::WouldBlock`]: a message or permit, or an error
+//! (`Corrupt`, `Lagged`, `Disconnected`), so a corrupt or dead peer is reported rather than
+//! turned into a busy loop. The exceptions are races, as with `poll(2)`: another thread or
+//! process may take what made a semaphore or an auto-reset event ready first; a service
+//! server's readiness includes a frame left by a client that is gone, which `try_receive`
+//! drops; a client is ready when a response is there, which may answer another of its
+//! requests than the one `try_wait` is asked for. So receive with the `try_` forms and loop.
 //!
 //! # Design
 //!
