@@ -5,9 +5,9 @@
 //! end of a stream (killed, and restarted after the last message; the last messages lost on
 //! the way) learns of the gap although no later message shows it: it answers a query on
 //! `<key>/@shmkit/tail/<stream>` (asked by each importer when the exporter's liveliness token
-//! appears to it), and puts its tail there every [`TAIL_EVERY`] while it puts no data. Both
-//! come from the exporter's thread, after the data put before them, on the same Zenoh
-//! session, so an importer meets them in order with the data.
+//! appears to it), puts its tail there every [`TAIL_EVERY`] while it puts no data, and once
+//! more when it stops. All come from the exporter's thread, after the data put before them,
+//! on the same Zenoh session, so an importer meets them in order with the data.
 //!
 //! Who counts what under `Drop`: the exporter counts in `messages` what it put and in
 //! `dropped` what it took while no Zenoh subscriber matched its key (never put); an importer
@@ -287,7 +287,7 @@ struct Peer {
 const RESEND_AFTER: Duration = Duration::from_secs(1);
 
 /// While it puts no data, an exporter puts its tail this often (once it has taken a message).
-pub(crate) const TAIL_EVERY: Duration = Duration::from_secs(1);
+const TAIL_EVERY: Duration = Duration::from_secs(1);
 
 /// Tail queries waiting for the exporter's thread (beyond, the oldest go unanswered: the
 /// importer then learns the tail from the next periodic one).
@@ -454,6 +454,18 @@ impl Exporter {
                     *local = None;
                     Counters::add(&counters.local_restarts, 1);
                 }
+            }
+        }
+        // Stopping: a last tail, after everything put, so an importer counts at once what it
+        // missed of the end (nothing can be sent again any more: `first` is `next`).
+        let tail = self.tail();
+        if tail.next > 0 {
+            let last = Tail {
+                first: tail.next,
+                ..tail
+            };
+            if let Err(e) = self.tail.put(last.encode()).wait() {
+                counters.error(format!("{}: putting the last tail: {e}", self.key));
             }
         }
         Ok(())

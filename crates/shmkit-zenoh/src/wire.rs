@@ -24,9 +24,10 @@
 //!            ("hello"): it has received nothing of the stream yet, send it what comes
 //!
 //! tail (32 bytes, the payload), put by an exporter on <key>/@shmkit/tail/<stream as 16 hex
-//! digits> every second while it puts no data (once it has taken a message), and the reply
-//! of its queryable on that key (asked by an importer when the exporter's liveliness token
-//! appears, so on the importer's start and after a reconnect):
+//! digits> every second while it puts no data (once it has taken a message) and once when it
+//! stops (then with first = next), and the reply of its queryable on that key (asked by an
+//! importer when the exporter's liveliness token appears: on the importer's start, and after
+//! a reconnect):
 //!    0  u32  magic "SHT1"
 //!    4  u16  version (1)
 //!    6  u16  flags: bit 0 = the exporter runs Block
