@@ -1,7 +1,8 @@
 //! Bridges between two machines (private `/dev/shm` each, loopback network between them):
 //! a 100 MiB stream through an exporter on A and an importer on B; request/response across;
 //! the importer killed and restarted mid-stream, under Block (nothing lost, nothing twice) and
-//! under Drop (every missing message counted).
+//! under Drop (every missing message counted), and under Drop killed near the end and
+//! restarted after it (what it missed counted from the exporter's tail).
 //!
 //! Each bridge is this test binary in the role `bridge` (the library, as a program would embed
 //! it), printing its stats as JSON lines; the streams are the checked `stream_pub` /
