@@ -404,14 +404,9 @@ impl Server {
         let Ok(sample) = self.requests[i].try_recv() else {
             return Ok(None);
         };
-        let Some((id, epoch, gen)) = decode(&sample) else {
+        let Some((id, _, gen)) = decode(&sample).filter(|&(_, e, g)| core.serves(i, e, g)) else {
             return Ok(None);
         };
-        let word = slot_word(&core.obj, i as u32)?.load(Ordering::Acquire);
-        let (state, now, _) = liveness::unpack(word);
-        if epoch != core.epoch || state != CONNECTED || now != gen {
-            return Ok(None);
-        }
         let payload = sample[FRAME..].to_vec();
         Ok(Some(Request {
             handle: Handle {
@@ -449,19 +444,22 @@ impl Server {
     }
 }
 
-/// Ready: a request ring holds a well-formed frame, which is when `try_receive` does not
-/// return `WouldBlock`. A ring holding a corrupt frame is skipped by `receive` (that client
-/// is no longer served, module docs), so it does not make the server ready either. The one
-/// gap: a frame left by a client that is gone (or by an earlier server) makes the server
-/// ready once, and `try_receive` drops it (every such frame in one call) and may then return
-/// `WouldBlock`.
+/// Ready: a request ring holds a request this server serves (of its epoch, from its slot's
+/// connected client), which is when `try_receive` does not return `WouldBlock`. Frames that
+/// `receive` drops unread (left by a client that is gone, or for an earlier server) are
+/// passed over, and a ring holding a corrupt frame is skipped by `receive` (that client is no
+/// longer served, module docs), so neither makes the server ready.
 impl crate::waitset::sealed::Sealed for Server {
     fn point(&self) -> crate::waitset::Point<'_> {
         self.bell.point(&self.core.obj)
     }
 
     fn ready(&self) -> bool {
-        self.requests.iter().any(Consumer::has_message)
+        self.requests.iter().enumerate().any(|(i, r)| {
+            r.any_message(|head: &[u8; FRAME]| {
+                decode(head).is_some_and(|(_, e, g)| self.core.serves(i, e, g))
+            })
+        })
     }
 }
 
@@ -507,6 +505,16 @@ impl Responder {
 }
 
 impl Core {
+    /// Whether a request frame of `epoch` and client generation `gen` in slot `i`'s ring is
+    /// one this server answers: its own epoch, from the client connected to the slot now.
+    fn serves(&self, i: usize, epoch: u32, gen: u32) -> bool {
+        let Ok(word) = slot_word(&self.obj, i as u32) else {
+            return false;
+        };
+        let (state, now, _) = liveness::unpack(word.load(Ordering::Acquire));
+        epoch == self.epoch && state == CONNECTED && now == gen
+    }
+
     fn respond_with<R>(
         &self,
         h: &Handle,

@@ -39,9 +39,8 @@
 //! (`Corrupt`, `Lagged`, `Disconnected`), so a corrupt or dead peer is reported rather than
 //! turned into a busy loop. The exceptions are races, as with `poll(2)`: another thread or
 //! process may take what made a semaphore or an auto-reset event ready first; a service
-//! server's readiness includes a frame left by a client that is gone, which `try_receive`
-//! drops; a client is ready when a response is there, which may answer another of its
-//! requests than the one `try_wait` is asked for. So receive with the `try_` forms and loop.
+//! client is ready when a response is there, which may answer another of its requests than
+//! the one `try_wait` is asked for. So receive with the `try_` forms and loop.
 //!
 //! # Design
 //!

@@ -690,3 +690,32 @@ fn a_corrupt_request_ring_does_not_make_the_server_ready() {
         Err(Error::WouldBlock { .. })
     ));
 }
+
+/// A request left in its ring by a client killed before it was served, whose slot a new
+/// client then took over, is dropped unread by `receive`: it must not make the server ready
+/// either (readiness agrees with `try_receive`, issue 19, item 3). The new client is served.
+#[test]
+fn a_request_of_a_replaced_client_does_not_make_the_server_ready() {
+    let name = ServiceGuard::new("svcstale");
+    let mut server = options().create_server(&name).unwrap();
+    let mut child = util::spawn("svc_request_and_hang", &[&name]);
+    child.wait_for_line("sent");
+    child.kill();
+    let mut client = options().connect(&name).unwrap(); // takes the dead client's slot
+    let mut set = shmkit::WaitSet::new();
+    for _ in 0..3 {
+        let waited = set.wait_timeout(&[&server], Duration::from_millis(100));
+        let got = server.try_receive();
+        assert!(
+            matches!(waited, Err(Error::Timeout { .. }))
+                && matches!(got, Err(Error::WouldBlock { .. })),
+            "wait set said {waited:?}, try_receive {got:?}"
+        );
+    }
+    let p = client.request(b"new").unwrap();
+    assert_eq!(set.wait_timeout(&[&server], WAIT).unwrap(), [0]);
+    let r = server.try_receive().unwrap();
+    assert_eq!((&*r, r.handle().client_slot()), (&b"new"[..], 0));
+    server.respond(r.handle(), b"ok").unwrap();
+    assert_eq!(&*client.wait_timeout(p, WAIT).unwrap(), b"ok");
+}

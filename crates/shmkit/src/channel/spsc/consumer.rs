@@ -90,6 +90,50 @@ impl Consumer {
         matches!(peek(&self.cur, &self.s), Ok(Some(_)))
     }
 
+    /// Walks the committed messages from the read position on, without consuming any, and
+    /// calls `want` with a private copy of each one's first `N` bytes (messages shorter than
+    /// that are passed over), until `want` says yes (then true), the committed frames end or
+    /// one is corrupt (false). At most one ring's worth of frames; every header is checked
+    /// as `peek` checks it. For the service server's readiness, which must pass over frames
+    /// that `receive` drops unread.
+    pub(crate) fn any_message<const N: usize>(
+        &self,
+        mut want: impl FnMut(&[u8; N]) -> bool,
+    ) -> bool {
+        let (s, cap) = (&self.s, self.s.cap);
+        let mut pos = self.cur.read;
+        let end = pos.wrapping_add(cap as u64);
+        while pos != end {
+            let off = (pos as usize) & (cap - 1);
+            // SYNC POINT: Acquire, as in `peek`: a committed frame's payload is visible.
+            let word = header(s, off).load(Ordering::Acquire);
+            let len = match (word, Frame::decode(word, off, cap)) {
+                (0, _) | (_, None) => return false,
+                (_, Some(Frame::Pad(n))) => {
+                    pos = pos.wrapping_add(n as u64);
+                    continue;
+                }
+                (_, Some(Frame::Message(len))) => len,
+            };
+            if len >= N {
+                let mut prefix = [0u8; N];
+                // SAFETY: `decode` checked that the frame's payload (`len >= N` bytes) lies
+                // inside the ring; the frame is committed and not released, so the producer
+                // does not write it; `prefix` is this thread's own memory.
+                unsafe {
+                    let payload = s.ring.add(off + FRAME_HEADER);
+                    shm_atomic::read(payload, N);
+                    std::ptr::copy_nonoverlapping(payload, prefix.as_mut_ptr(), N);
+                }
+                if want(&prefix) {
+                    return true;
+                }
+            }
+            pos = pos.wrapping_add(frame_size(len) as u64);
+        }
+        false
+    }
+
     /// Whether a frame is committed at the read position (its header word is non-zero; a
     /// corrupt one too, which `recv` then reports): one load, for wait sets.
     #[inline]
