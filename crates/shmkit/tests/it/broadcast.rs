@@ -70,6 +70,24 @@ fn subscribers_see_everything_from_their_join_point() {
     ));
 }
 
+/// An overwriting broadcast `name` of four 64-byte slots with one subscriber and message 0
+/// published, and the segment mapped raw: slot 0's stamp is at offset 448 (slots start after
+/// the 384-byte header and one table entry).
+fn one_message_to_overwrite(
+    name: &str,
+) -> (broadcast::Publisher, broadcast::Subscriber, shmkit::View) {
+    let mut publ = broadcast::options()
+        .slots(4)
+        .slot_size(64)
+        .max_subscribers(1)
+        .policy(Policy::Overwrite)
+        .create(name)
+        .unwrap();
+    let sub = broadcast::options().subscribe(name).unwrap();
+    publ.try_send(&message(0)).unwrap();
+    (publ, sub, util::raw_view(name))
+}
+
 /// Readiness agrees with `try_recv` whatever the stamp of the next message's slot says
 /// (issue 19, item 3): a stamp no publisher writes (beyond the count) is `Corrupt`, and
 /// ready; the mark of a publisher deciding whether it may take the slot (which it clears
@@ -79,16 +97,7 @@ fn subscribers_see_everything_from_their_join_point() {
 #[test]
 fn readiness_agrees_with_try_recv_whatever_the_stamp() {
     let name = NameGuard::new("bcready");
-    let mut publ = broadcast::options()
-        .slots(4)
-        .slot_size(64)
-        .max_subscribers(1)
-        .policy(Policy::Overwrite)
-        .create(&name)
-        .unwrap();
-    let mut sub = broadcast::options().subscribe(&name).unwrap();
-    publ.try_send(&message(0)).unwrap();
-    let mut v = util::raw_view(&name);
+    let (_publ, mut sub, mut v) = one_message_to_overwrite(&name);
     let mut set = WaitSet::new();
     let mut buf = Vec::new();
     // (stamp of slot 0, whether try_recv then returns something other than WouldBlock)
@@ -119,18 +128,9 @@ fn readiness_agrees_with_try_recv_whatever_the_stamp() {
 #[test]
 fn a_corrupt_stamp_is_no_overflow_and_heals_when_the_publisher_laps_it() {
     let name = NameGuard::new("bcstamp");
-    let mut publ = broadcast::options()
-        .slots(4)
-        .slot_size(64)
-        .max_subscribers(1)
-        .policy(Policy::Overwrite)
-        .create(&name)
-        .unwrap();
-    let mut sub = broadcast::options().subscribe(&name).unwrap();
-    publ.try_send(&message(0)).unwrap();
-    // The first slot's stamp (slots start after the 384-byte header and one table entry)
-    // claims a message from far in the future, while the count says one message.
-    let mut v = util::raw_view(&name);
+    let (mut publ, mut sub, mut v) = one_message_to_overwrite(&name);
+    // The first slot's stamp claims a message from far in the future, while the count says
+    // one message.
     v.write_at(384 + 64, &(u64::MAX - 1).to_ne_bytes()).unwrap();
     let mut buf = Vec::new();
     // Reported, and reported as ready: a wait set must not spin on it (issue 19, item 3).
