@@ -38,9 +38,10 @@ use crate::waitset::{sealed::Sealed, Kind, Point};
 /// doorbell, such as a broadcast publisher (its space doorbell). A public trait in a private
 /// module: nameable only inside shmkit.
 pub trait Awaitable {
-    /// The word to sleep on and its sleeper count, as [`Sealed::point`]. A `Kind::Bell`
-    /// point makes the reactor wake the future every `LIVENESS_EVERY` (the `try_` call then
-    /// tests the peers); its `peer` line is not used here.
+    /// The word to sleep on and its sleeper count, as [`Sealed::point`]. A `Kind::Bell` or
+    /// `Kind::Plain` point makes the reactor wake the future every `LIVENESS_EVERY` (the
+    /// `try_` call then tests the peers, or scans a server's rings); a bell's `peer` line is
+    /// not used here.
     fn wait_point(&self) -> Point<'_>;
 }
 

@@ -19,9 +19,11 @@
 //! (microseconds), and only when a future is dropped, or finishes, while its entry is still
 //! in the reactor's sleep (a cancelled `select!` branch, a timeout).
 //!
-//! Liveness: an entry of a channel side (whose peer may die without ringing) also fires every
+//! Liveness: an entry of a channel side (whose peer may die without ringing) or of a service
+//! server (whose client may die between its commit and its ring) also fires every
 //! [`LIVENESS_EVERY`](crate::waitset::LIVENESS_EVERY); the woken future's `try_` call tests
-//! the peer (rate-limited per handle, as every wait) and reports `Disconnected`.
+//! the peer (rate-limited per handle, as every wait) and reports `Disconnected`, or finds the
+//! request.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};

@@ -611,9 +611,14 @@ mod tests {
                     .sleep(&server.core.obj, Deadline::Forever, || true);
                 tx.send(r.is_ok()).unwrap();
             });
-            // Let the thread fall asleep (if it has not yet, the ring's bump keeps it awake,
-            // and the test passes without testing much).
-            std::thread::sleep(Duration::from_millis(200));
+            // Until the thread has counted itself in (the wait set has counted out): then
+            // the ring bumps the bell's word and wakes, whether the thread is in the kernel
+            // yet or not (its wait then sees the new value).
+            let (_, sleepers) = Bell::words(&server.core.obj).unwrap();
+            while sleepers.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(50));
             let _pending = client.request(b"ring").unwrap();
             let woke = rx.recv_timeout(Duration::from_secs(10));
             if woke.is_err() {

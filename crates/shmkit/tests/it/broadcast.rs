@@ -90,8 +90,9 @@ fn one_message_to_overwrite(
 
 /// Readiness agrees with `try_recv` whatever the stamp of the next message's slot says
 /// (issue 19, item 3): a stamp no publisher writes (beyond the count) is `Corrupt`, and
-/// ready; the mark of a publisher deciding whether it may take the slot (which it clears
-/// within a few loads, here never, as a hostile writer leaves it) is neither ready nor lost.
+/// ready; the mark of a live publisher deciding whether it may overwrite the message (which
+/// it clears within a few loads; here never, as a hostile writer leaves it) is neither ready
+/// nor lost.
 /// A wait set therefore never reports a subscriber that `try_recv` then says `WouldBlock`
 /// to, and never spins.
 #[test]
@@ -104,8 +105,8 @@ fn readiness_agrees_with_try_recv_whatever_the_stamp() {
     let cases: [(u64, bool); 4] = [
         (1_000_001, true),             // odd, far beyond one published message: corrupt
         (1_000_000, true),             // even, the same
-        ((1 << 63) | 3, false),        // "deciding about message 1": wait
-        ((1 << 63) | 1_000_001, true), // that mark for a message not published: corrupt
+        ((1 << 63) | 2, false),        // "deciding whether message 0 may go": wait
+        ((1 << 63) | 1_000_002, true), // that mark on a message never published: corrupt
     ];
     for (stamp, ready) in cases {
         v.write_at(384 + 64, &stamp.to_ne_bytes()).unwrap();
@@ -123,6 +124,42 @@ fn readiness_agrees_with_try_recv_whatever_the_stamp() {
     assert_eq!(set.wait_timeout(&[&sub], WAIT).unwrap(), [0]);
     sub.try_recv_into(&mut buf).unwrap();
     assert_eq!(buf, message(0));
+}
+
+/// A ring keeps its last `slots` messages readable, so an overwriting broadcast of one slot
+/// delivers the newest message (it reported every message lost before issue 19), and a lag
+/// is reported once, whole, however the loss was found.
+#[test]
+fn an_overwriting_ring_of_one_slot_delivers_the_newest_message() {
+    let name = NameGuard::new("bcone");
+    let mut publ = broadcast::options()
+        .slots(1)
+        .slot_size(64)
+        .policy(Policy::Overwrite)
+        .create(&name)
+        .unwrap();
+    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    let mut buf = Vec::new();
+    publ.try_send(&message(0)).unwrap();
+    sub.try_recv_into(&mut buf).unwrap();
+    assert_eq!(buf, message(0));
+    for seq in 1..=3 {
+        publ.try_send(&message(seq)).unwrap();
+    }
+    assert!(matches!(
+        sub.try_recv_into(&mut buf),
+        Err(Error::Lagged { missed: 2, .. })
+    ));
+    sub.try_recv_into(&mut buf).unwrap();
+    assert_eq!(buf, message(3));
+    // A held sample keeps its slot: the publisher has nowhere to write.
+    publ.try_send(&message(4)).unwrap();
+    let held = sub.try_recv().unwrap();
+    assert!(matches!(
+        publ.try_send(&message(5)),
+        Err(Error::WouldBlock { .. })
+    ));
+    assert_eq!(&*held, &message(4)[..]);
 }
 
 #[test]

@@ -43,12 +43,15 @@ pub(super) const ACTIVE: u32 = 1;
 pub(super) const JOINING: u32 = 2;
 /// A held word (or a slot's message, for the publisher) meaning "none".
 pub(super) const NONE: u64 = u64::MAX;
-/// Marks an odd stamp `2k + 1` stored while the publisher (overwrite policy) decides whether
-/// it may take the slot, that is before it knows whether a live subscriber holds the slot's
-/// message: a reader that sees it backs off without calling that message lost, since the
-/// publisher may still give the slot its stamp back (`publisher::place`). Sequence numbers
-/// stay far below 2^62, so the bit is never part of a real stamp.
+/// Marks the complete stamp `2j + 2` of a slot while the publisher (overwrite policy) decides
+/// whether it may overwrite message `j`, that is before it knows whether a live subscriber
+/// holds `j`: a reader of `j` that sees it backs off without calling `j` lost, since the
+/// publisher may still give the slot back (`publisher::place`). Counts beyond 2^62 are
+/// corrupt ([`MAX_COUNT`]), so the bit is never part of a real stamp.
 pub(super) const CHECKING: u64 = 1 << 63;
+/// Counts a segment may hold: beyond, the count is corrupt (no publisher sends 2^62
+/// messages), so stamp arithmetic (`2k + 2`) never overflows into the [`CHECKING`] bit.
+pub(super) const MAX_COUNT: u64 = 1 << 62;
 
 pub(super) struct Geometry {
     pub(super) slots: usize,
@@ -222,8 +225,8 @@ pub(super) fn slot<'a>(obj: &'a Object, g: &Geometry, c: usize) -> Slot<'a> {
 
 impl<'a> Slot<'a> {
     /// The slot's stamp: `2k + 1` while message `k` is being written (or about to be), `2k + 2`
-    /// once it is complete; `CHECKING | (2k + 1)` while the publisher decides whether it may
-    /// take the slot for message `k` (overwrite policy).
+    /// once it is complete; `CHECKING | (2j + 2)` while the publisher decides whether it may
+    /// overwrite message `j` (overwrite policy).
     pub(super) fn stamp(&self) -> &'a AtomicU64 {
         // SAFETY: slots start 64-byte aligned inside the mapping (checked geometry) and the
         // mapping lives as long as the borrowed Object.
@@ -252,8 +255,11 @@ pub(super) fn index<'a>(obj: &'a Object, g: &Geometry, k: u64) -> &'a AtomicU64 
     unsafe { &*obj.ptr(at).cast::<AtomicU64>() }
 }
 
-/// The oldest message a lapped subscriber can still read when the count is `w`: the slot of
-/// `w - slots` may be being rewritten already. Saturating, because `w` comes from the segment.
+/// The oldest message a lapped subscriber may still read when the count is `w`: message
+/// `w - slots`, whose index entry only the commit of message `w` rewrites (the subscriber
+/// checks the entry and the stamp, and a message gone by then is reported then). The index
+/// entry of every message before it was rewritten by a commit the count shows: unreachable,
+/// so lost. Saturating, because `w` comes from the segment.
 pub(super) fn oldest(w: u64, slots: u64) -> u64 {
-    w.saturating_add(1).saturating_sub(slots)
+    w.saturating_sub(slots)
 }

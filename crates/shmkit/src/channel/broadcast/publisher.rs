@@ -307,26 +307,29 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
                 let c = cur.at;
                 let stamp = slot(obj, g, c).stamp();
                 let j = cur.in_slot[c];
-                // SYNC POINT (Dekker, publisher side): store "deciding whether to overwrite"
-                // (the odd stamp marked `CHECKING`), SeqCst fence, then look for a holder of
-                // the message in the slot. Pairs with the subscriber's store of its held
-                // word, SeqCst fence, load of this stamp (`subscriber::Reader::try_hold`): at
-                // least one of the two sees the other. Release, so a reader that sees the
-                // stamp also sees the count of messages before it (`try_hold` checks stamps
-                // against the count).
-                stamp.store(checking() | (2 * k + 1), Ordering::Release);
+                // SYNC POINT (Dekker, publisher side): mark the slot's stamp "deciding whether
+                // to overwrite message j" (`CHECKING | 2j + 2`), SeqCst fence, then look for
+                // a holder of j. Pairs with the subscriber's store of its held word, SeqCst
+                // fence, load of this stamp (`subscriber::Reader::see`): at least one of the
+                // two sees the other. Release, so a reader that sees the mark also sees the
+                // count of messages before it (`see` checks stamps against the count). A
+                // slot with no message a subscriber could read (`j == NONE`) needs no mark.
+                let mark = if j == NONE { 2 * k + 1 } else { checking(j, k) };
+                stamp.store(mark, Ordering::Release);
                 dekker_fence(Side::Publisher);
                 if j == NONE || !held(obj, g, j, &mut test, &cur.clock) {
-                    // Decided: message j is overwritten. A reader that sees the plain odd
-                    // stamp reports j lost; one that saw `CHECKING` looks again later.
+                    // Decided: message j is overwritten (a reader that sees this odd stamp
+                    // reports it lost; one that saw the mark looks again).
                     stamp.store(2 * k + 1, Ordering::Release);
                     return Some(c);
                 }
                 // A live subscriber holds message j: give the slot its stamp back (Release:
                 // a reader that sees it again also sees j's bytes, which were not touched)
-                // and skip it. Another reader of j that saw `CHECKING` meanwhile backed off
-                // without calling j lost, and finds it again on its next attempt.
+                // and skip it. Another reader of j that saw the mark backed off without
+                // calling j lost, and may be asleep: ring, so it looks again now (no system
+                // call when nobody sleeps).
                 stamp.store(2 * j + 2, Ordering::Release);
+                ring.data.ring();
                 cur.at = (c + 1) % g.slots;
             }
             None
@@ -408,15 +411,18 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
     write - min < slots
 }
 
-/// The mark of a stamp stored while the publisher looks for a holder: [`CHECKING`] (a loom
-/// negative test drops it, to check that the spurious loss it prevents is caught).
+/// The stamp stored while the publisher looks for a holder of message `j` before it writes
+/// message `k` in its slot: `j`'s complete stamp marked [`CHECKING`]. (A loom negative test
+/// stores the plain odd stamp of `k` instead, as before issue 19, to check that the spurious
+/// loss the mark prevents is caught.)
 #[inline(always)]
-fn checking() -> u64 {
+fn checking(j: u64, k: u64) -> u64 {
     #[cfg(loom)]
     if shm_atomic::model::mutated(shm_atomic::model::Mutation::NoCheckingMark) {
-        return 0;
+        return 2 * k + 1;
     }
-    CHECKING
+    let _ = k;
+    CHECKING | (2 * j + 2)
 }
 
 /// Which side of the Dekker protocol a fence is on (for the loom negative tests).

@@ -4,10 +4,10 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use super::layout::{entry, index, oldest, slot, Geometry, CHECKING, FREE, NONE};
+use super::layout::{entry, index, oldest, slot, Geometry, CHECKING, FREE, MAX_COUNT, NONE};
 use super::publisher::{dekker_fence, Side};
 use super::Policy;
-use crate::channel::layout::Line;
+use crate::channel::layout::{peer_gone, Line};
 use crate::channel::wait::{self, Doorbell, Peer};
 use crate::channel::MessageLayout;
 use crate::channel::WaitMode;
@@ -105,44 +105,81 @@ impl Reader<'_> {
     }
 
     /// One attempt to hold message `*next`: `Got` leaves it held until [`Reader::release`].
+    /// Losses found on the way are reported together: after a skip the next message is
+    /// looked at too (a few times at most), and only a message that is there ends the skip.
     fn try_hold(&self, next: &mut u64) -> Result<Hold> {
-        let r = *next;
+        let start = *next;
+        let mut r = start;
+        for _ in 0..4 {
+            let seen = self.look(r);
+            match seen {
+                Seen::Lost(to) => r = to,
+                Seen::Ready { .. } if r != start => {
+                    // Report the loss first; this message is taken by the next attempt.
+                    self.let_go();
+                    break;
+                }
+                Seen::Empty | Seen::Deciding if r == start => return Ok(Hold::Empty),
+                Seen::Ready { slot, len } => return Ok(Hold::Got { seq: r, slot, len }),
+                Seen::Corrupt(reason) if r == start => return Err(self.corrupt(reason)),
+                Seen::Empty | Seen::Deciding | Seen::Corrupt(_) => break,
+            }
+        }
+        Ok(self.skip_to(next, r))
+    }
+
+    /// [`Reader::see`] message `r`, holding it (overwrite policy) if it is there: the
+    /// hold stays only for `Ready`.
+    fn look(&self, r: u64) -> Seen {
         let held = entry(self.obj, self.index).held();
+        let mut holding = false;
         let seen = self.see(r, || {
             if self.overwrite() {
                 // SYNC POINT (Dekker, subscriber side): store the held word, SeqCst fence,
-                // then load the stamp (in `see`). Pairs with the publisher's marked odd-stamp
+                // then load the stamp (in `see`). Pairs with the publisher's marked-stamp
                 // store, SeqCst fence, load of the held words (`publisher::place`): either it
-                // sees us holding r and skips the slot, or we see its stamp and back off.
-                held.store(r, Ordering::Relaxed);
+                // sees us holding r and skips the slot, or we see its mark (or a later
+                // stamp) and back off. Release, as the store of NONE in `release`: a
+                // publisher that reads this value instead of that NONE still sees our reads
+                // of the message we let go before.
+                held.store(r, Ordering::Release);
                 dekker_fence(Side::Subscriber);
+                holding = true;
             }
         });
-        if !matches!(seen, Seen::Ready { .. }) && self.overwrite() {
-            held.store(NONE, Ordering::Release);
+        if holding && !matches!(seen, Seen::Ready { .. }) {
+            self.let_go();
         }
-        Ok(match seen {
-            Seen::Empty | Seen::Deciding => Hold::Empty,
-            Seen::Ready { slot, len } => Hold::Got { seq: r, slot, len },
-            Seen::Lost(to) => self.skip_to(next, to),
-            Seen::Corrupt(reason) => return Err(self.corrupt(reason)),
-        })
+        seen
+    }
+
+    /// Stops holding (overwrite policy).
+    fn let_go(&self) {
+        if self.overwrite() {
+            entry(self.obj, self.index)
+                .held()
+                .store(NONE, Ordering::Release);
+        }
     }
 
     /// What the count, the index entry and the slot's stamp say of message `r`. `hold` runs
     /// between the count's load and the index entry's (the overwrite policy's Dekker store),
-    /// and only if the count is past `r`. Readiness (`Sealed::ready`) asks this without
-    /// holding, so a wait set reports a subscriber ready exactly when `try_recv` would return
-    /// something other than `WouldBlock` (up to a publisher moving on in between).
+    /// and only if the count is past `r` and less than a ring ahead. Readiness
+    /// (`Sealed::ready`) asks this without holding, so a wait set reports a subscriber ready
+    /// exactly when `try_recv` would return something other than `WouldBlock` (up to a
+    /// publisher moving on in between).
     fn see(&self, r: u64, hold: impl FnOnce()) -> Seen {
         // SYNC POINT: Acquire pairs with the publisher's SeqCst store of the count: the
         // index entries and stamps of the messages before it are visible.
         let w = self.line.pos().load(Ordering::Acquire);
+        if w >= MAX_COUNT {
+            return Seen::Corrupt(format!("its count of {w} messages is impossible"));
+        }
         if r >= w {
             return Seen::Empty;
         }
         let slots = self.g.slots as u64;
-        if self.overwrite() && w - r >= slots {
+        if self.overwrite() && w - r > slots {
             return Seen::Lost(oldest(w, slots));
         }
         hold();
@@ -153,13 +190,21 @@ impl Reader<'_> {
         };
         let s = slot(self.obj, self.g, c);
         // SYNC POINT: Acquire pairs with the publisher's Release store of the complete stamp
-        // (`Loan::commit`), or of a stamp given back (`place`): the payload and length are
-        // visible.
+        // (`Loan::commit`), of a stamp given back, or of its mark (`place`): the payload and
+        // length are visible.
         let s1 = s.stamp().load(Ordering::Acquire);
-        // Wrapping: `r` started from a count another process wrote; a bogus one must end as
-        // `Corrupt` below, not as an overflow.
-        let done = r.wrapping_mul(2).wrapping_add(2);
-        if s1 == done {
+        // r < w < 2^62: no overflow.
+        let done = 2 * r + 2;
+        // The publisher is deciding whether message r's slot is free (a subscriber may hold
+        // r): not lost yet. It decides within a few loads, then takes the slot (whose commit
+        // rings) or gives the stamp back (and rings). If it died before deciding, it never
+        // touched the payload (the kernel says whether it is gone: a system call, on this
+        // rare path only).
+        let deciding = s1 == CHECKING | done && !peer_gone(self.obj, self.line, true);
+        if deciding {
+            return Seen::Deciding;
+        }
+        if s1 & !CHECKING == done {
             let len = s.len().load(Ordering::Relaxed) as usize;
             if len > self.g.slot_size {
                 return Seen::Corrupt(format!(
@@ -171,17 +216,11 @@ impl Reader<'_> {
         }
         // A stamp the publisher can have written by now: it stores the count before the
         // stamps of the next message, with Release, so the count loaded after the stamp is
-        // at least that message's. Beyond that, no publisher wrote it.
-        let w = self.line.pos().load(Ordering::Acquire);
-        let newest = w.saturating_mul(2).saturating_add(2);
+        // at least that message's. Beyond that, or before r, no publisher wrote it. (A
+        // marked stamp of another message: r was overwritten before it.)
+        let w = self.line.pos().load(Ordering::Acquire).min(MAX_COUNT);
         let base = s1 & !CHECKING;
-        if s1 & CHECKING != 0 && base % 2 == 1 && base > done && base < newest {
-            // The publisher is deciding whether message r's slot is free (a subscriber may
-            // hold r): not lost yet. It decides within a few loads, then writes the slot (the
-            // commit rings the data doorbell) or gives the stamp back.
-            return Seen::Deciding;
-        }
-        if s1 > done && s1 <= newest {
+        if base > done && base <= 2 * w + 2 {
             // Message r was overwritten or is being overwritten: gone for good.
             return Seen::Lost(oldest(w, slots).max(r + 1));
         }
@@ -456,7 +495,7 @@ impl crate::waitset::sealed::Sealed for Subscriber {
             index: self.index,
         };
         !matches!(reader.see(self.next, || {}), Seen::Empty | Seen::Deciding)
-            || crate::channel::layout::peer_gone(&self.obj, &self.line, false)
+            || peer_gone(&self.obj, &self.line, false)
     }
 }
 

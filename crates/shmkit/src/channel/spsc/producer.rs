@@ -14,6 +14,8 @@ pub struct Producer {
 struct ProducerCursor {
     write: u64,
     read_cache: u64,
+    /// The payload length of the latest `loan` (or `send`): what readiness asks room for.
+    wanted: usize,
 }
 
 /// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
@@ -46,6 +48,7 @@ impl Producer {
             cur: ProducerCursor {
                 write,
                 read_cache: read,
+                wanted: 8,
             },
         })
     }
@@ -90,6 +93,7 @@ impl Producer {
             ));
         }
         let Producer { s, cur } = self;
+        cur.wanted = len;
         if layout::peer_gone(&s.obj, &s.peer, false) {
             return Err(s.disconnected());
         }
@@ -182,11 +186,12 @@ impl crate::waitset::sealed::Sealed for Producer {
         self.s.my_bell.point(&self.s.obj, &self.s.peer)
     }
 
-    /// Room for the smallest message (a frame of 8 payload bytes), or the consumer gone. A
-    /// larger message may still not fit: `try_send` says `WouldBlock` then.
+    /// Room for a message as long as the latest `loan` or `send` asked for (8 bytes before
+    /// the first), or the consumer gone: so a `try_send` of that length right after does not
+    /// say `WouldBlock`. (A longer one may.)
     fn ready(&self) -> bool {
         let s = &self.s;
-        let need = frame_size(8);
+        let need = frame_size(self.cur.wanted);
         let off = (self.cur.write as usize) & (s.cap - 1);
         let pad = if need <= s.cap - off { 0 } else { s.cap - off };
         let total = (pad + need + FRAME_HEADER) as u64;
