@@ -12,9 +12,9 @@
 //! down (and those sent to its killed predecessor, which never published them). Under
 //! `Block` the same gap is asked for again while the exporter still keeps it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shmkit::channel::broadcast::{self, Publisher};
@@ -29,6 +29,10 @@ use crate::state::State;
 use crate::stats::Counters;
 use crate::wire::{self, Ack, Data, Tail};
 use crate::{pause, Bridge, Congestion, Error, Result, TICK};
+
+mod inbox;
+
+use inbox::{Arrival, Inbox};
 
 /// How an importer publishes; see [`import`].
 #[derive(Clone, Debug)]
@@ -307,101 +311,6 @@ enum Outcome {
 const WAIT_MIN: Duration = Duration::from_micros(50);
 const WAIT_MAX: Duration = Duration::from_millis(2);
 
-/// What Zenoh's callbacks hand to the bridge thread. The callbacks never block: Zenoh runs
-/// them on the task that reads the link, so a callback that waited (for room in the local
-/// broadcast, say) would stop everything else arriving on that link, acknowledgements for an
-/// exporter on the same session included, and two bridges could wait for each other forever.
-struct Inbox {
-    queue: Mutex<Queue>,
-    wake: Condvar,
-}
-
-/// What arrived, in order: a data sample, or an exporter's tail (put, or a query's reply).
-enum Arrival {
-    Data(Sample),
-    Tail(Sample),
-}
-
-#[derive(Default)]
-struct Queue {
-    samples: VecDeque<Arrival>,
-    bytes: usize,
-    tokens: Vec<Sample>,
-    /// Set when the bridge stops: later callbacks drop what they get.
-    closed: bool,
-    /// Whether the bridge thread waits (a push wakes it only then: no system call per sample
-    /// while it is busy).
-    waiting: bool,
-}
-
-/// The most samples (and bytes) waiting in the inbox. Beyond, a sample is dropped on arrival:
-/// the importer then sees a gap in its stream's sequence numbers, which under Block is asked
-/// for again and under Drop is counted as lost, so nothing goes uncounted.
-const INBOX: usize = 4096;
-const INBOX_BYTES: usize = 256 << 20;
-
-impl Inbox {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Adds a data sample or a tail (one that finds the inbox full is dropped: a data sample
-    /// then shows as a gap, a tail comes again).
-    fn push_sample(&self, s: Arrival) {
-        let mut q = self.lock();
-        let (Arrival::Data(d) | Arrival::Tail(d)) = &s;
-        let len = d.payload().len();
-        if q.closed || q.samples.len() >= INBOX || q.bytes + len > INBOX_BYTES {
-            return;
-        }
-        q.bytes += len;
-        q.samples.push_back(s);
-        let wake = std::mem::take(&mut q.waiting);
-        drop(q);
-        if wake {
-            self.wake.notify_one();
-        }
-    }
-
-    fn push_token(&self, s: Sample) {
-        let mut q = self.lock();
-        if !q.closed {
-            q.tokens.push(s);
-            let wake = std::mem::take(&mut q.waiting);
-            drop(q);
-            if wake {
-                self.wake.notify_one();
-            }
-        }
-    }
-
-    /// The samples and the tokens that came, waiting at most `nap` for something.
-    fn take(&self, nap: Duration) -> (VecDeque<Arrival>, Vec<Sample>) {
-        let mut q = self.lock();
-        if q.samples.is_empty() && q.tokens.is_empty() {
-            q.waiting = true;
-            q = self
-                .wake
-                .wait_timeout(q, nap)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-            q.waiting = false;
-        }
-        q.bytes = 0;
-        (
-            std::mem::take(&mut q.samples),
-            std::mem::take(&mut q.tokens),
-        )
-    }
-
-    fn close(&self) {
-        let mut q = self.lock();
-        q.closed = true;
-        q.samples.clear();
-        q.tokens.clear();
-    }
-}
-
 /// The bridge thread: declares the subscribers once the local ones are there, then publishes
 /// what arrives, sends acknowledgements and follows exporters' liveliness until stopped.
 fn run(
@@ -422,10 +331,7 @@ fn run(
             return Ok(());
         }
     }
-    let inbox = Arc::new(Inbox {
-        queue: Mutex::default(),
-        wake: Condvar::new(),
-    });
+    let inbox = Arc::new(Inbox::new());
     let i = inbox.clone();
     let data = session
         .declare_subscriber(im.key.clone())
