@@ -11,24 +11,32 @@
 //! importer restarted after the end of a stream still counts the messages sent while it was
 //! down (and those sent to its killed predecessor, which never published them). Under
 //! `Block` the same gap is asked for again while the exporter still keeps it.
+//!
+//! This file holds the options, the setup (the local broadcast, replacing a killed
+//! importer's) and the bridge thread that publishes each sample; `streams.rs` follows each
+//! stream's `next`, its exporter's liveliness and tail, and the acknowledgements;
+//! `inbox.rs` carries what Zenoh's callbacks receive to the bridge thread.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shmkit::channel::broadcast::{self, Publisher};
 use shmkit::channel::MessageLayout;
 use shmkit::inspect::{self, Kind};
-use zenoh::qos::CongestionControl;
-use zenoh::query::ConsolidationMode;
-use zenoh::sample::{Sample, SampleKind};
+use zenoh::sample::Sample;
 use zenoh::{Session, Wait};
 
 use crate::state::State;
 use crate::stats::Counters;
-use crate::wire::{self, Ack, Data, Tail};
+use crate::wire::{self, Data};
 use crate::{pause, Bridge, Congestion, Error, Result, TICK};
+
+mod inbox;
+mod streams;
+
+use inbox::{Arrival, Inbox};
+use streams::{Streams, ACK_IDLE};
 
 /// How an importer publishes; see [`import`].
 #[derive(Clone, Debug)]
@@ -156,18 +164,12 @@ pub fn import(session: &Session, key: &str, into: &str, options: &ImportOptions)
         key: ke.to_string(),
         opts: options.clone(),
         publisher,
-        importer: match &state {
+        streams: Streams::new(match &state {
             Some(s) => s.importer_id()?,
             None => wire::random_id(),
-        },
+        }),
         state,
-        streams: HashMap::new(),
-        exporters: HashMap::new(),
-        hello: HashMap::new(),
         subscribers: (0, None),
-        outbox: Vec::new(),
-        busy: false,
-        heartbeat: Instant::now(),
     };
     let session = session.clone();
     Bridge::spawn(format!("import {into}"), move |stop, counters| {
@@ -223,77 +225,19 @@ fn dropped(state: &mut Option<State>, counters: &Counters) -> Result<()> {
     Ok(())
 }
 
-/// What the importer knows of one stream (one exporter).
-struct Stream {
-    /// The first message not yet done with.
-    next: u64,
-    /// The concrete key it comes on (acknowledgements go to `<key>/@shmkit/ack`).
-    key: String,
-    /// Whether the exporter keeps messages for resending (it runs Block).
-    block: bool,
-    /// Messages done with since the last acknowledgement, their bytes, and when that was.
-    unacked: u64,
-    unacked_bytes: usize,
-    acked_at: Instant,
-    /// The last resume asked for, and when (asked again for the same message only after
-    /// [`RESUME_AGAIN`]).
-    resumed: Option<(u64, Instant)>,
-    /// When its exporter's liveliness token went away (it is forgotten [`STREAM_GONE`] later).
-    gone: Option<Instant>,
-}
-
-impl Stream {
-    /// Whether its acknowledgement is due: after [`ACK_EVERY`] messages or [`ACK_BYTES`], or
-    /// [`ACK_IDLE`] after the last one if anything is unacknowledged.
-    fn due(&self, now: Instant) -> bool {
-        self.unacked >= ACK_EVERY
-            || self.unacked_bytes >= ACK_BYTES
-            || (self.unacked > 0 && now.duration_since(self.acked_at) >= ACK_IDLE)
-    }
-}
-
 /// The importer's state: owned by its bridge thread.
 struct Importer {
     key: String,
     opts: ImportOptions,
     publisher: Publisher,
-    importer: u64,
     state: Option<State>,
-    streams: HashMap<u64, Stream>,
-    /// Exporter streams whose liveliness token is present (`true`) or went away (`false`).
-    exporters: HashMap<u64, bool>,
-    /// Exporters greeted that have not sent anything yet (stream → key): greeted again on
-    /// every heartbeat, so they do not forget this importer.
-    hello: HashMap<u64, String>,
+    streams: Streams,
     /// The local subscriber count and when it was taken.
     subscribers: (usize, Option<Instant>),
-    /// Acknowledgements to send: key, ack.
-    outbox: Vec<(String, Ack)>,
-    /// Whether a sample is waiting for room in the local broadcast (acknowledgements say so:
-    /// the exporter then knows that messages not acknowledged are not lost).
-    busy: bool,
-    /// When every stream was last acknowledged.
-    heartbeat: Instant,
 }
 
-/// Acknowledge after this many messages, or bytes, even while more are coming.
-const ACK_EVERY: u64 = 32;
-const ACK_BYTES: usize = 2 << 20;
-/// Acknowledge what is unacknowledged when the last acknowledgement is this old (so a stream
-/// that pauses is acknowledged soon, without an acknowledgement per message while it flows).
-const ACK_IDLE: Duration = Duration::from_millis(2);
-/// Heartbeat: acknowledge every stream this often, so exporters know the importer is there.
-const HEARTBEAT: Duration = Duration::from_millis(200);
 /// How often the local subscriber count is taken (a system call per subscriber).
 const COUNT_EVERY: Duration = Duration::from_millis(50);
-/// A stream whose exporter has been gone this long is forgotten (and no longer acknowledged).
-const STREAM_GONE: Duration = Duration::from_secs(60);
-/// The most streams remembered at once (the oldest-heard goes first).
-const MAX_STREAMS: usize = 1024;
-/// A resume for the same message is asked again only after this long.
-const RESUME_AGAIN: Duration = Duration::from_secs(1);
-/// How long a tail query waits for its reply.
-const TAIL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What became of a sample.
 enum Outcome {
@@ -306,101 +250,6 @@ enum Outcome {
 /// The first and longest pause of a sample waiting for room.
 const WAIT_MIN: Duration = Duration::from_micros(50);
 const WAIT_MAX: Duration = Duration::from_millis(2);
-
-/// What Zenoh's callbacks hand to the bridge thread. The callbacks never block: Zenoh runs
-/// them on the task that reads the link, so a callback that waited (for room in the local
-/// broadcast, say) would stop everything else arriving on that link, acknowledgements for an
-/// exporter on the same session included, and two bridges could wait for each other forever.
-struct Inbox {
-    queue: Mutex<Queue>,
-    wake: Condvar,
-}
-
-/// What arrived, in order: a data sample, or an exporter's tail (put, or a query's reply).
-enum Arrival {
-    Data(Sample),
-    Tail(Sample),
-}
-
-#[derive(Default)]
-struct Queue {
-    samples: VecDeque<Arrival>,
-    bytes: usize,
-    tokens: Vec<Sample>,
-    /// Set when the bridge stops: later callbacks drop what they get.
-    closed: bool,
-    /// Whether the bridge thread waits (a push wakes it only then: no system call per sample
-    /// while it is busy).
-    waiting: bool,
-}
-
-/// The most samples (and bytes) waiting in the inbox. Beyond, a sample is dropped on arrival:
-/// the importer then sees a gap in its stream's sequence numbers, which under Block is asked
-/// for again and under Drop is counted as lost, so nothing goes uncounted.
-const INBOX: usize = 4096;
-const INBOX_BYTES: usize = 256 << 20;
-
-impl Inbox {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Adds a data sample or a tail (one that finds the inbox full is dropped: a data sample
-    /// then shows as a gap, a tail comes again).
-    fn push_sample(&self, s: Arrival) {
-        let mut q = self.lock();
-        let (Arrival::Data(d) | Arrival::Tail(d)) = &s;
-        let len = d.payload().len();
-        if q.closed || q.samples.len() >= INBOX || q.bytes + len > INBOX_BYTES {
-            return;
-        }
-        q.bytes += len;
-        q.samples.push_back(s);
-        let wake = std::mem::take(&mut q.waiting);
-        drop(q);
-        if wake {
-            self.wake.notify_one();
-        }
-    }
-
-    fn push_token(&self, s: Sample) {
-        let mut q = self.lock();
-        if !q.closed {
-            q.tokens.push(s);
-            let wake = std::mem::take(&mut q.waiting);
-            drop(q);
-            if wake {
-                self.wake.notify_one();
-            }
-        }
-    }
-
-    /// The samples and the tokens that came, waiting at most `nap` for something.
-    fn take(&self, nap: Duration) -> (VecDeque<Arrival>, Vec<Sample>) {
-        let mut q = self.lock();
-        if q.samples.is_empty() && q.tokens.is_empty() {
-            q.waiting = true;
-            q = self
-                .wake
-                .wait_timeout(q, nap)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-            q.waiting = false;
-        }
-        q.bytes = 0;
-        (
-            std::mem::take(&mut q.samples),
-            std::mem::take(&mut q.tokens),
-        )
-    }
-
-    fn close(&self) {
-        let mut q = self.lock();
-        q.closed = true;
-        q.samples.clear();
-        q.tokens.clear();
-    }
-}
 
 /// The bridge thread: declares the subscribers once the local ones are there, then publishes
 /// what arrives, sends acknowledgements and follows exporters' liveliness until stopped.
@@ -422,10 +271,7 @@ fn run(
             return Ok(());
         }
     }
-    let inbox = Arc::new(Inbox {
-        queue: Mutex::default(),
-        wake: Condvar::new(),
-    });
+    let inbox = Arc::new(Inbox::new());
     let i = inbox.clone();
     let data = session
         .declare_subscriber(im.key.clone())
@@ -449,8 +295,8 @@ fn run(
     let result = im.serve(session, &inbox, stop, counters);
     // Goodbye: a Block exporter stops keeping messages for this importer at once.
     if result.is_ok() {
-        im.bye();
-        im.flush(session, counters);
+        im.streams.bye();
+        im.streams.flush(session, counters);
     }
     inbox.close();
     drop((data, tails, tokens));
@@ -468,19 +314,20 @@ impl Importer {
     ) -> Result<()> {
         while !stop.load(Ordering::Relaxed) {
             // Soon if something waits for its acknowledgement, else at the next tick.
-            let nap = match self.streams.values().any(|s| s.unacked > 0) {
+            let nap = match self.streams.unacked() {
                 true => ACK_IDLE,
                 false => TICK,
             };
             let (samples, tokens) = inbox.take(nap);
             for t in &tokens {
-                self.token(t, session, inbox, counters);
+                self.streams
+                    .token(t, session, inbox, self.state.as_ref(), counters);
             }
             for a in samples {
                 let s = match a {
                     Arrival::Data(s) => s,
                     Arrival::Tail(t) => {
-                        self.tail(&t, counters)?;
+                        self.streams.tail(&t, &mut self.state, counters)?;
                         continue;
                     }
                 };
@@ -491,47 +338,20 @@ impl Importer {
                 // acknowledgements (saying "busy") still go out meanwhile.
                 let mut nap = WAIT_MIN;
                 while let Outcome::Wait = self.sample(&s, counters)? {
-                    self.busy = true;
-                    self.acknowledge(false);
-                    self.flush(session, counters);
+                    self.streams.set_busy(true);
+                    self.streams.acknowledge(false);
+                    self.streams.flush(session, counters);
                     if pause(stop, nap) {
                         return Ok(());
                     }
                     nap = (nap * 2).min(WAIT_MAX);
                 }
-                self.busy = false;
+                self.streams.set_busy(false);
             }
-            self.acknowledge(false);
-            self.flush(session, counters);
+            self.streams.acknowledge(false);
+            self.streams.flush(session, counters);
         }
         Ok(())
-    }
-
-    /// Sends the queued acknowledgements (a failure is reported, not fatal: the heartbeat
-    /// sends the state again).
-    fn flush(&mut self, session: &Session, counters: &Counters) {
-        for (key, ack) in self.outbox.drain(..) {
-            let sent = session
-                .put(wire::control_key(&key, "ack"), ack.encode())
-                .congestion_control(CongestionControl::Block)
-                .wait();
-            if let Err(e) = sent {
-                counters.error(format!("acknowledging on {key}: {e}"));
-            }
-        }
-    }
-
-    /// Queues a goodbye to every stream's exporter (a Block exporter then stops keeping
-    /// messages for this importer).
-    fn bye(&mut self) {
-        let streams: Vec<(String, u64, u64)> = self
-            .streams
-            .iter()
-            .map(|(&id, s)| (s.key.clone(), id, s.next))
-            .collect();
-        for (key, stream, next) in streams {
-            self.queue_ack(&key, stream, next, wire::FLAG_BYE);
-        }
     }
 
     /// The local subscriber count, taken at most every [`COUNT_EVERY`].
@@ -545,162 +365,6 @@ impl Importer {
         n
     }
 
-    /// An exporter's liveliness token came or went. When it comes, its tail is asked for.
-    fn token(&mut self, t: &Sample, session: &Session, inbox: &Arc<Inbox>, counters: &Counters) {
-        let k = t.key_expr().as_str();
-        let Some((ekey, hex)) = k.rsplit_once(&format!("/{}/exporter/", wire::CONTROL)) else {
-            return;
-        };
-        let Ok(stream) = u64::from_str_radix(hex, 16) else {
-            return;
-        };
-        match t.kind() {
-            SampleKind::Delete => {
-                self.exporters.insert(stream, false);
-                self.hello.remove(&stream);
-                if let Some(s) = self.streams.get_mut(&stream) {
-                    s.gone = Some(Instant::now());
-                }
-            }
-            SampleKind::Put => {
-                if self.exporters.insert(stream, true) == Some(false) {
-                    Counters::add(&counters.reconnects, 1);
-                }
-                if let Some(s) = self.streams.get_mut(&stream) {
-                    s.gone = None;
-                }
-                // A stream this broadcast has seen: ask for everything after what was
-                // delivered (the exporter resends what it kept).
-                let next = self
-                    .streams
-                    .get(&stream)
-                    .map(|s| s.next)
-                    .or_else(|| self.state.as_ref().and_then(|s| s.next(stream)));
-                match next {
-                    Some(next) => self.queue_ack(ekey, stream, next, wire::FLAG_RESUME),
-                    None => {
-                        // New to us: say hello, so a Block exporter sends (and keeps) from
-                        // now on for this importer.
-                        self.queue_ack(ekey, stream, wire::NEXT_ANY, 0);
-                        self.hello.insert(stream, ekey.to_owned());
-                    }
-                }
-                // Where the stream has got to: a restarted importer learns what it missed even
-                // if no later message comes. The reply comes through the inbox, in order with
-                // the data (the exporter's thread answers after what it put before); asked with
-                // Drop, so a congested link never holds the exporter back (a lost reply is
-                // made up for by the tail the exporter puts while idle).
-                let i = inbox.clone();
-                let asked = session
-                    .get(wire::tail_key(ekey, stream))
-                    .consolidation(ConsolidationMode::None)
-                    .congestion_control(CongestionControl::Drop)
-                    .timeout(TAIL_TIMEOUT)
-                    .callback(move |r| {
-                        if let Ok(s) = r.into_result() {
-                            i.push_sample(Arrival::Tail(s));
-                        }
-                    })
-                    .wait();
-                if let Err(e) = asked {
-                    counters.error(format!("{ekey}: asking for the tail: {e}"));
-                }
-            }
-        }
-    }
-
-    /// An exporter's tail: where its stream has got to. A stream new to this broadcast starts
-    /// there; a known one whose `next` is lower catches up ([`Importer::catch_up`]).
-    fn tail(&mut self, s: &Sample, counters: &Counters) -> Result<()> {
-        let k = s.key_expr().as_str();
-        let tail = Tail::decode(&s.payload().to_bytes());
-        let ekey = k
-            .rsplit_once(&format!("/{}/tail/", wire::CONTROL))
-            .filter(|(_, hex)| tail.is_some_and(|t| *hex == format!("{:016x}", t.stream)));
-        let (Some(t), Some((ekey, _))) = (tail, ekey) else {
-            counters.refuse(format!("{k}: a control sample that is not a tail"));
-            return Ok(());
-        };
-        if !self.streams.contains_key(&t.stream) {
-            self.add_stream(t.stream, t.next, ekey, t.flags)?;
-        }
-        self.catch_up(t.stream, t.next, t.first, false, counters)?;
-        Ok(())
-    }
-
-    /// Starts following `stream` (coming on `key`): from where this broadcast stopped if it
-    /// has seen it (the saved state), else from `seq`, saved at once (so a restart before
-    /// anything is published starts there too).
-    fn add_stream(&mut self, stream: u64, seq: u64, key: &str, flags: u16) -> Result<()> {
-        let saved = self.state.as_ref().and_then(|st| st.next(stream));
-        let next = match (saved, &mut self.state) {
-            (Some(n), _) => n,
-            (None, Some(st)) => {
-                st.remember(stream, seq)?;
-                seq
-            }
-            (None, None) => seq,
-        };
-        self.streams.insert(
-            stream,
-            Stream {
-                next,
-                key: key.to_owned(),
-                block: flags & wire::FLAG_BLOCK != 0,
-                unacked: 1, // acknowledge soon: a Block exporter learns where this is
-                unacked_bytes: 0,
-                acked_at: Instant::now(),
-                resumed: None,
-                gone: None,
-            },
-        );
-        Ok(())
-    }
-
-    /// Moves `stream`'s `next` up to `to` (a message `to` arrived, or the tail says the stream
-    /// got that far), given that its exporter can still send from `first`. Under Block, if
-    /// the exporter still has the missing messages, returns `false` (not caught up), having
-    /// asked for them again if `ask` (a tail does not ask: the resume on the exporter's token
-    /// and its probe do); else counts them as lost (here and in the saved state) and saves
-    /// the new `next`.
-    fn catch_up(
-        &mut self,
-        id: u64,
-        to: u64,
-        first: u64,
-        ask: bool,
-        counters: &Counters,
-    ) -> Result<bool> {
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return Ok(false);
-        };
-        if to <= stream.next {
-            return Ok(true);
-        }
-        if stream.block && stream.next >= first {
-            // The exporter still has the missing ones: ask again.
-            let again = stream
-                .resumed
-                .is_none_or(|(n, t)| n != stream.next || t.elapsed() >= RESUME_AGAIN);
-            if ask && again {
-                stream.resumed = Some((stream.next, Instant::now()));
-                let (k, next) = (stream.key.clone(), stream.next);
-                self.queue_ack(&k, id, next, wire::FLAG_RESUME);
-            }
-            return Ok(false);
-        }
-        // Gone for good (Drop, or older than what the exporter keeps): count them. (The count
-        // and `next` are two stores: a kill between them counts the gap again on restart.)
-        let missing = to - stream.next;
-        stream.next = to;
-        Counters::add(&counters.lost, missing);
-        if let Some(st) = &mut self.state {
-            st.add_lost(missing)?;
-            st.remember(id, to)?;
-        }
-        Ok(true)
-    }
-
     /// Handles one data sample. [`Outcome::Wait`]: not done with (no room under Block); the
     /// caller hands it in again later, and handling it again is the same.
     fn sample(&mut self, s: &Sample, counters: &Counters) -> Result<Outcome> {
@@ -712,16 +376,8 @@ impl Importer {
             return Ok(Outcome::Done);
         };
         let key = s.key_expr().as_str();
-        if !self.streams.contains_key(&d.stream) {
-            // Seen before (saved): go on from there. New: start with this message.
-            self.add_stream(d.stream, d.seq, key, d.flags)?;
-        }
-        let stream = self.streams.get_mut(&d.stream).expect("inserted above");
-        if d.seq < stream.next {
-            return Ok(Outcome::Done); // sent again after a resume, or counted: done with
-        }
-        if !self.catch_up(d.stream, d.seq, d.first, true, counters)? {
-            return Ok(Outcome::Done); // asked for the missing ones again: drop this one
+        if !self.streams.arrived(&d, key, &mut self.state, counters)? {
+            return Ok(Outcome::Done); // done with already, or a gap asked for again
         }
         let len = s.payload().len();
         let refused = if let Some(l) = self
@@ -756,16 +412,8 @@ impl Importer {
                 }
             }
         }
-        let stream = self.streams.get_mut(&d.stream).expect("inserted above");
-        stream.next = seq + 1;
-        stream.unacked += 1;
-        stream.unacked_bytes += len;
-        if stream.key != key {
-            stream.key = key.to_owned();
-        }
-        if let Some(st) = &mut self.state {
-            st.done(d.stream, seq + 1)?;
-        }
+        self.streams
+            .done(d.stream, seq, len, key, &mut self.state)?;
         Ok(Outcome::Done)
     }
 
@@ -808,72 +456,5 @@ impl Importer {
         loan.commit();
         counters.forwarded(len);
         Ok(Outcome::Done)
-    }
-
-    /// Queues the acknowledgements due: every [`ACK_EVERY`] messages or [`ACK_BYTES`], when the
-    /// last one is [`ACK_IDLE`] old, and for every stream on a [`HEARTBEAT`] (or when `now`),
-    /// with a hello to exporters that have sent nothing yet. Streams whose exporter has been
-    /// gone for [`STREAM_GONE`] are forgotten then.
-    fn acknowledge(&mut self, now: bool) {
-        let t = Instant::now();
-        let beat = now || t.duration_since(self.heartbeat) >= HEARTBEAT;
-        if beat {
-            self.heartbeat = t;
-            self.forget(t);
-        }
-        let due: Vec<(String, u64, u64)> = self
-            .streams
-            .iter_mut()
-            .filter(|(_, s)| (beat && s.gone.is_none()) || s.due(t))
-            .map(|(&id, s)| {
-                (s.unacked, s.unacked_bytes, s.acked_at) = (0, 0, t);
-                (s.key.clone(), id, s.next)
-            })
-            .collect();
-        for (key, id, next) in due {
-            self.queue_ack(&key, id, next, 0);
-        }
-        if beat {
-            self.hello
-                .retain(|stream, _| !self.streams.contains_key(stream));
-            let hello: Vec<(u64, String)> =
-                self.hello.iter().map(|(&s, k)| (s, k.clone())).collect();
-            for (stream, key) in hello {
-                self.queue_ack(&key, stream, wire::NEXT_ANY, 0);
-            }
-        }
-    }
-
-    /// Forgets streams whose exporter has been gone for [`STREAM_GONE`], and the oldest ones
-    /// beyond [`MAX_STREAMS`] (their saved state stays: a resume still finds it).
-    fn forget(&mut self, now: Instant) {
-        self.streams
-            .retain(|_, s| s.gone.is_none_or(|g| now.duration_since(g) < STREAM_GONE));
-        while self.streams.len() > MAX_STREAMS {
-            let Some(&oldest) = self
-                .streams
-                .iter()
-                .min_by_key(|(_, s)| s.acked_at)
-                .map(|(id, _)| id)
-            else {
-                break;
-            };
-            self.streams.remove(&oldest);
-        }
-        let known = &self.streams;
-        self.exporters
-            .retain(|id, present| *present || known.contains_key(id));
-    }
-
-    /// Queues an acknowledgement with `flags` (and "busy" while a sample waits for room).
-    fn queue_ack(&mut self, key: &str, stream: u64, next: u64, flags: u16) {
-        let busy = if self.busy { wire::FLAG_BUSY } else { 0 };
-        let ack = Ack {
-            flags: flags | busy,
-            importer: self.importer,
-            stream,
-            next,
-        };
-        self.outbox.push((key.to_owned(), ack));
     }
 }

@@ -333,83 +333,137 @@ fn request_response_crosses_two_machines() {
     );
 }
 
+/// What the subscriber on B does when the broadcast it reads is replaced (by a restarted
+/// importer): follows the new one (`--follow`), or ends.
+enum OnReplaced {
+    Follow,
+    End,
+}
+
+/// Machine B, and the arguments its stream's importer was started with (to start it again).
+struct MachineB {
+    machine: Machine,
+    import_args: Vec<String>,
+}
+
+impl MachineB {
+    /// An importer on B for the stream; `what` names it in failure messages.
+    fn importer(&self, what: &str) -> Running {
+        let args: Vec<&str> = self.import_args.iter().map(String::as_str).collect();
+        bridge(&self.machine, what, &args)
+    }
+}
+
+/// A checked stream of `count` 8 KiB messages, one a millisecond, from a publisher on machine
+/// A to a subscriber on machine B, through an exporter on A and an importer on B, both under
+/// one congestion. The fields drop in order: the programs are killed before the stop file
+/// and the machines go.
+struct Stream {
+    publ: Running,
+    sub: Running,
+    importer: Running,
+    exporter: Running,
+    stop: StopFile,
+    b: MachineB,
+    /// Machine A, kept until its programs are gone.
+    _a: Machine,
+}
+
+impl Stream {
+    /// Starts the subscriber on B, the exporter and the importer (`congestion=block|drop`),
+    /// then, once the importer has attached, the publisher of `count` messages.
+    fn start(count: u64, congestion: &str, on_replaced: OnReplaced) -> Stream {
+        let (a, b) = (Machine::new(), Machine::new());
+        let (name, key, ep, stop) = (unique("s"), unique("k"), endpoint(), StopFile::new());
+        let (stop_arg, key_arg, local) =
+            (stop.arg(), format!("key={key}"), format!("local={name}"));
+        let cong = format!("congestion={congestion}");
+        let count = count.to_string();
+        let mut sub_args = vec!["--name", &name, "--count", &count, "--timeout", "20s"];
+        if let OnReplaced::Follow = on_replaced {
+            sub_args.push("--follow");
+        }
+        sub_args.extend(["--size", "8KiB"]);
+        let sub = Running::spawn("subscriber on B", program(&b, "stream_sub", &sub_args));
+        let (listen, connect) = (format!("listen={ep}"), format!("connect={ep}"));
+        let b = MachineB {
+            machine: b,
+            import_args: vec![
+                "kind=import".into(),
+                key_arg.clone(),
+                local.clone(),
+                connect,
+                stop_arg.clone(),
+                cong.clone(),
+            ],
+        };
+        let mut exporter = bridge(
+            &a,
+            "exporter on A",
+            &["kind=export", &key_arg, &local, &listen, &stop_arg, &cong],
+        );
+        let importer = b.importer("importer on B");
+        // Under Drop nothing waits for the importer: let it attach before the stream starts, so
+        // the subscriber's first message is the stream's first.
+        until(&mut exporter, |_| true);
+        std::thread::sleep(Duration::from_millis(500));
+        let publ = Running::spawn(
+            "publisher on A",
+            program(
+                &a,
+                "stream_pub",
+                &[
+                    "--name",
+                    &name,
+                    "--count",
+                    &count,
+                    "--size",
+                    "8KiB",
+                    "--wait-subscribers",
+                    "1",
+                    "--interval",
+                    "1ms",
+                ],
+            ),
+        );
+        Stream {
+            publ,
+            sub,
+            importer,
+            exporter,
+            stop,
+            b,
+            _a: a,
+        }
+    }
+}
+
 /// The importer on B is killed (SIGKILL) a third of the way through and started again; the
 /// subscriber on B follows the new broadcast.
 fn kill_and_restart_the_importer(congestion: &str) -> (Value, Value, Value, Value) {
-    let (a, b) = (Machine::new(), Machine::new());
-    let (name, key, ep, stop) = (unique("s"), unique("k"), endpoint(), StopFile::new());
-    let (stop_arg, key_arg, local) = (stop.arg(), format!("key={key}"), format!("local={name}"));
-    let cong = format!("congestion={congestion}");
     const COUNT: u64 = 3000;
-    let count = COUNT.to_string();
-    let sub = Running::spawn(
-        "subscriber on B",
-        program(
-            &b,
-            "stream_sub",
-            &[
-                "--name",
-                &name,
-                "--count",
-                &count,
-                "--timeout",
-                "20s",
-                "--follow",
-                "--size",
-                "8KiB",
-            ],
-        ),
-    );
-    let listen = format!("listen={ep}");
-    let connect = format!("connect={ep}");
-    let import_args = ["kind=import", &key_arg, &local, &connect, &stop_arg, &cong];
-    let mut exporter = bridge(
-        &a,
-        "exporter on A",
-        &["kind=export", &key_arg, &local, &listen, &stop_arg, &cong],
-    );
-    let mut importer = bridge(&b, "importer on B", &import_args);
-    // Under Drop nothing waits for the importer: let it attach before the stream starts, so
-    // the subscriber's first message is the stream's first.
-    until(&mut exporter, |_| true);
-    std::thread::sleep(Duration::from_millis(500));
-    let publ = Running::spawn(
-        "publisher on A",
-        program(
-            &a,
-            "stream_pub",
-            &[
-                "--name",
-                &name,
-                "--count",
-                &count,
-                "--size",
-                "8KiB",
-                "--wait-subscribers",
-                "1",
-                "--interval",
-                "1ms",
-            ],
-        ),
-    );
-    until(&mut importer, |v| {
+    let mut stream = Stream::start(COUNT, congestion, OnReplaced::Follow);
+    until(&mut stream.importer, |v| {
         v["messages"].as_u64().unwrap() >= COUNT / 3
     });
-    drop(importer); // SIGKILL, mid-stream
+    drop(stream.importer); // SIGKILL, mid-stream
     std::thread::sleep(Duration::from_millis(300));
-    let mut importer = bridge(&b, "importer on B, restarted", &import_args);
-    let p = publ.success().summary();
-    let s = sub.success().summary();
+    stream.importer = stream.b.importer("importer on B, restarted");
+    let p = stream.publ.success().summary();
+    let s = stream.sub.success().summary();
     // Let the last messages through before stopping the bridges.
-    until(&mut importer, |v| {
+    until(&mut stream.importer, |v| {
         v["messages"].as_u64().unwrap()
             + v["lost"].as_u64().unwrap()
             + v["dropped"].as_u64().unwrap()
             > 0
     });
     std::thread::sleep(Duration::from_millis(500));
-    stop.set();
-    let (e, i) = (final_stats(&mut exporter), final_stats(&mut importer));
+    stream.stop.set();
+    let (e, i) = (
+        final_stats(&mut stream.exporter),
+        final_stats(&mut stream.importer),
+    );
     assert_eq!(p["sent"], COUNT);
     (p, s, e, i)
 }
@@ -464,92 +518,29 @@ fn under_drop_an_importer_restarted_after_the_stream_ended_counts_what_it_missed
     if !machine::supported() {
         return;
     }
-    let (a, b) = (Machine::new(), Machine::new());
-    let (name, key, ep, stop) = (unique("s"), unique("k"), endpoint(), StopFile::new());
-    let (stop_arg, key_arg, local) = (stop.arg(), format!("key={key}"), format!("local={name}"));
     const COUNT: u64 = 2000;
-    let count = COUNT.to_string();
     // Not following: it ends when the killed importer's broadcast is gone, with every
     // message that importer published.
-    let sub = Running::spawn(
-        "subscriber on B",
-        program(
-            &b,
-            "stream_sub",
-            &[
-                "--name",
-                &name,
-                "--count",
-                &count,
-                "--timeout",
-                "20s",
-                "--size",
-                "8KiB",
-            ],
-        ),
-    );
-    let (listen, connect) = (format!("listen={ep}"), format!("connect={ep}"));
-    let import_args = [
-        "kind=import",
-        &key_arg,
-        &local,
-        &connect,
-        &stop_arg,
-        "congestion=drop",
-    ];
-    let mut exporter = bridge(
-        &a,
-        "exporter on A",
-        &[
-            "kind=export",
-            &key_arg,
-            &local,
-            &listen,
-            &stop_arg,
-            "congestion=drop",
-        ],
-    );
-    let mut importer = bridge(&b, "importer on B", &import_args);
-    until(&mut exporter, |_| true);
-    std::thread::sleep(Duration::from_millis(500));
-    let publ = Running::spawn(
-        "publisher on A",
-        program(
-            &a,
-            "stream_pub",
-            &[
-                "--name",
-                &name,
-                "--count",
-                &count,
-                "--size",
-                "8KiB",
-                "--wait-subscribers",
-                "1",
-                "--interval",
-                "1ms",
-            ],
-        ),
-    );
-    until(&mut importer, |v| {
+    let mut stream = Stream::start(COUNT, "drop", OnReplaced::End);
+    until(&mut stream.importer, |v| {
         v["messages"].as_u64().unwrap() >= COUNT * 3 / 4
     });
-    drop(importer); // SIGKILL, near the end
-    let p = publ.success().summary();
+    drop(stream.importer); // SIGKILL, near the end
+    let p = stream.publ.success().summary();
     assert_eq!(p["sent"], COUNT, "{p}");
-    let s = sub.success().summary();
+    let s = stream.sub.success().summary();
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
     // The stream has ended: the exporter has taken every message.
-    let e = until(&mut exporter, |v| {
+    let e = until(&mut stream.exporter, |v| {
         n(v, "messages") + n(v, "dropped") == COUNT
     });
     std::thread::sleep(Duration::from_millis(300));
-    let mut importer = bridge(&b, "importer on B, restarted", &import_args);
+    stream.importer = stream.b.importer("importer on B, restarted");
     // A bounded wait for the restarted importer to learn the end (then the exact check).
     let missed = COUNT - n(&s, "received");
     let give_up = Instant::now() + Duration::from_secs(10);
     while Instant::now() < give_up {
-        let Some(line) = importer.next_line(Duration::from_secs(1)) else {
+        let Some(line) = stream.importer.next_line(Duration::from_secs(1)) else {
             continue;
         };
         match serde_json::from_str::<Value>(&line) {
@@ -557,8 +548,11 @@ fn under_drop_an_importer_restarted_after_the_stream_ended_counts_what_it_missed
             _ => {}
         }
     }
-    stop.set();
-    let (e2, i) = (final_stats(&mut exporter), final_stats(&mut importer));
+    stream.stop.set();
+    let (e2, i) = (
+        final_stats(&mut stream.exporter),
+        final_stats(&mut stream.importer),
+    );
     eprintln!("restarted after the end: subscriber {s}\nexporter {e2}\nimporter {i}");
     assert_eq!(n(&i, "messages"), 0, "nothing came after the restart: {i}");
     assert_eq!(
