@@ -5,9 +5,9 @@
 //! its own: it forwards between a local shmkit object and a Zenoh key expression, and Zenoh
 //! (peer or client mode, its own configuration, its own transports) carries the messages.
 //!
-//! * [`export`]: every message of a local broadcast (as one of its subscribers) or SPSC
+//! * [`export()`]: every message of a local broadcast (as one of its subscribers) or SPSC
 //!   channel (as its consumer) is put on a Zenoh key;
-//! * [`import`]: every sample arriving on a key expression is published into a local
+//! * [`import()`]: every sample arriving on a key expression is published into a local
 //!   broadcast (as its publisher), which local processes subscribe to as usual;
 //! * [`serve`]: a local [`service`](shmkit::service) server becomes a Zenoh queryable;
 //! * [`offer`]: a remote queryable becomes a local service server, so local clients call it.
