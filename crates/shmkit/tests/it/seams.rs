@@ -36,42 +36,13 @@
 //! hang guards; `SOON` (2 s) stands for "within a liveness slice" (200 ms) with room for a
 //! loaded machine — it tells a lost wake-up (seen only at the deadline) from a delivered one.
 
-#[cfg(feature = "tokio")]
-use std::future::Future;
-#[cfg(feature = "tokio")]
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shmkit::channel::{self, broadcast, WaitMode};
-use shmkit::service::{self, Pending};
-use shmkit::sync::{Event, Reset, Semaphore};
-use shmkit::{Error, WaitSet, Waitable};
+use shmkit::{channel, Error, WaitSet, Waitable};
 
 use crate::service::ServiceGuard;
-use crate::util::{self, say};
+use crate::util::{self, say, NameGuard};
 use crate::Role;
-
-#[cfg(feature = "tokio")]
-use shmkit::aio::Async as H;
-
-/// The handle wrapper: `Async` with the `tokio` feature (its `get_ref`/`get_mut` reach the
-/// synchronous calls), a plain box of the same shape without.
-#[cfg(not(feature = "tokio"))]
-struct H<T>(T);
-
-#[cfg(not(feature = "tokio"))]
-impl<T> H<T> {
-    fn new(t: T) -> Self {
-        H(t)
-    }
-    fn get_ref(&self) -> &T {
-        &self.0
-    }
-    fn get_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
 
 pub const ROLES: &[(&str, Role)] = &[("seams_peer", child_peer)];
 
@@ -145,780 +116,10 @@ impl Expect {
     }
 }
 
-#[cfg(feature = "tokio")]
-type Wait<'a> = Pin<Box<dyn Future<Output = Got> + 'a>>;
+mod kinds;
+mod raw;
 
-// ---------------------------------------------------------------------------------------
-// The kinds.
-
-/// One waitable kind: this process's side, its peer process, and the calls the forms use.
-trait Kind {
-    /// This process's side, with whatever it keeps between calls.
-    type Side: Send;
-    /// The kind's name in the peer child's arguments.
-    const LABEL: &'static str;
-    /// Whether the peer makes the object (then this side opens it once the peer is ready).
-    const PEER_CREATES: bool = false;
-    /// What the side reports once its peer is killed; `None`: it has no peer role.
-    const ON_DEATH: Option<Expect>;
-    /// What the side reports after `corrupt`.
-    const ON_CORRUPT: Option<Expect>;
-
-    fn local(name: &str) -> Self::Side;
-    /// Readies the side to wait for the peer's next act (fills a ring, sends a request);
-    /// returns what `commit_unrung` needs (a request's id).
-    fn prime(_: &mut Self::Side) -> u64 {
-        0
-    }
-    /// The peer, in the child.
-    fn peer(name: &str) -> Box<dyn Peer>;
-    /// Commits item 0 for this side by writing the segment, without waking anyone.
-    fn commit_unrung(name: &str, token: u64);
-    /// Writes garbage where this side looks next.
-    fn corrupt(_name: &str) {
-        unreachable!("{} has no hostile-writer cell", Self::LABEL)
-    }
-
-    /// The side as a wait set member; `None` if it is not one.
-    fn member(s: &Self::Side) -> Option<&dyn Waitable>;
-    fn take(s: &mut Self::Side) -> Got;
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got;
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_>;
-}
-
-/// A peer process's side.
-trait Peer {
-    /// Act `seq`: send message `seq`, take one (making room), answer a request with `seq`,
-    /// set, post.
-    fn act(&mut self, seq: u64);
-    /// Half an act, never finished (a loan not committed, a sample held): says "held" and
-    /// hangs until killed.
-    fn hold(&mut self) -> !;
-}
-
-/// Hangs until killed (the parent kills every peer; the exit is a guard).
-fn hang() -> ! {
-    std::thread::sleep(Duration::from_secs(300));
-    std::process::exit(3)
-}
-
-fn held() -> ! {
-    say("held");
-    hang()
-}
-
-fn channel_options() -> channel::Options {
-    let mut o = channel::options();
-    o.capacity(CAP).wait_mode(WaitMode::Blocking);
-    o
-}
-
-fn broadcast_options() -> broadcast::Options {
-    let mut o = broadcast::options();
-    o.slots(4)
-        .slot_size(64)
-        .max_subscribers(4)
-        .policy(broadcast::Policy::Block)
-        .wait_mode(WaitMode::Blocking);
-    o
-}
-
-fn service_options() -> service::Options {
-    let mut o = crate::service::options();
-    o.wait_mode(WaitMode::Blocking);
-    o
-}
-
-/// A sender's side: the handle and how many items it sent since `prime`.
-type Sending<T> = (H<T>, u64);
-
-/// Counts a send of item `s.1`.
-fn sent<T>(s: &mut Sending<T>, r: shmkit::Result<()>) -> Got {
-    let g = got(r, |()| s.1);
-    if let Got::Item(_) = g {
-        s.1 += 1;
-    }
-    g
-}
-
-struct ChannelConsumer;
-
-impl Peer for channel::Producer {
-    fn act(&mut self, seq: u64) {
-        self.send_timeout(&seq.to_le_bytes(), GUARD).unwrap();
-    }
-    fn hold(&mut self) -> ! {
-        let _loan = self.loan(8).unwrap();
-        held()
-    }
-}
-
-impl Kind for ChannelConsumer {
-    type Side = H<channel::Consumer>;
-    const LABEL: &'static str = "consumer";
-    const ON_DEATH: Option<Expect> = Some(Expect::Gone);
-    const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
-    fn local(name: &str) -> Self::Side {
-        H::new(channel_options().create_consumer(name).unwrap())
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(channel::options().open_producer(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::put_frame(name, &0u64.to_le_bytes());
-    }
-    fn corrupt(name: &str) {
-        raw::garbage_frame(name);
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        got(s.get_mut().try_recv(), |m| seq(&m))
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        got(s.get_mut().recv_timeout(timeout), |m| seq(&m))
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move { got(s.recv().await, |m| seq(&m)) })
-    }
-}
-
-struct ChannelProducer;
-
-impl Peer for channel::Consumer {
-    fn act(&mut self, _: u64) {
-        drop(self.recv_timeout(GUARD).unwrap());
-    }
-    fn hold(&mut self) -> ! {
-        let _sample = self.recv_timeout(GUARD).unwrap();
-        held()
-    }
-}
-
-impl Kind for ChannelProducer {
-    type Side = Sending<channel::Producer>;
-    const LABEL: &'static str = "producer";
-    const ON_DEATH: Option<Expect> = Some(Expect::Gone);
-    const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
-    fn local(name: &str) -> Self::Side {
-        (H::new(channel_options().create_producer(name).unwrap()), 0)
-    }
-    fn prime(s: &mut Self::Side) -> u64 {
-        while s.0.get_mut().try_send(&[0xee; 8]).is_ok() {}
-        0
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(channel::options().open_consumer(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::release_all(name);
-    }
-    fn corrupt(name: &str) {
-        raw::garbage_read_pos(name);
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.0.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        let r = s.0.get_mut().try_send(&s.1.to_le_bytes());
-        sent(s, r)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        let r = s.0.get_mut().send_timeout(&s.1.to_le_bytes(), timeout);
-        sent(s, r)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move {
-            let m = s.1.to_le_bytes();
-            let r = s.0.send(&m).await;
-            sent(s, r)
-        })
-    }
-}
-
-struct Subscriber;
-
-impl Peer for broadcast::Publisher {
-    fn act(&mut self, seq: u64) {
-        self.send_timeout(&seq.to_le_bytes(), GUARD).unwrap();
-    }
-    fn hold(&mut self) -> ! {
-        let _loan = self.loan(8).unwrap();
-        held()
-    }
-}
-
-impl Kind for Subscriber {
-    type Side = H<broadcast::Subscriber>;
-    const LABEL: &'static str = "subscriber";
-    const PEER_CREATES: bool = true;
-    const ON_DEATH: Option<Expect> = Some(Expect::Gone);
-    const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
-    fn local(name: &str) -> Self::Side {
-        H::new(broadcast_options().subscribe(name).unwrap())
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(broadcast_options().create(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::put_slot(name, |k| 2 * k + 2);
-    }
-    fn corrupt(name: &str) {
-        raw::put_slot(name, |_| 1 << 62);
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        got(s.get_mut().try_recv(), |m| seq(&m))
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        got(s.get_mut().recv_timeout(timeout), |m| seq(&m))
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move { got(s.recv().await, |m| seq(&m)) })
-    }
-}
-
-struct Publisher;
-
-impl Peer for broadcast::Subscriber {
-    fn act(&mut self, _: u64) {
-        drop(self.recv_timeout(GUARD).unwrap());
-    }
-    fn hold(&mut self) -> ! {
-        let _sample = self.recv_timeout(GUARD).unwrap();
-        held()
-    }
-}
-
-impl Kind for Publisher {
-    type Side = Sending<broadcast::Publisher>;
-    const LABEL: &'static str = "publisher";
-    // The dead subscriber is evicted: room.
-    const ON_DEATH: Option<Expect> = Some(Expect::Item);
-    const ON_CORRUPT: Option<Expect> = None;
-    fn local(name: &str) -> Self::Side {
-        (H::new(broadcast_options().create(name).unwrap()), 0)
-    }
-    fn prime(s: &mut Self::Side) -> u64 {
-        while s.0.get_mut().try_send(&[0xee; 8]).is_ok() {}
-        0
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(broadcast_options().subscribe(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::subscriber_caught_up(name);
-    }
-    fn member(_: &Self::Side) -> Option<&dyn Waitable> {
-        None
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        let r = s.0.get_mut().try_send(&s.1.to_le_bytes());
-        sent(s, r)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        let r = s.0.get_mut().send_timeout(&s.1.to_le_bytes(), timeout);
-        sent(s, r)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move {
-            let m = s.1.to_le_bytes();
-            let r = s.0.send(&m).await;
-            sent(s, r)
-        })
-    }
-}
-
-struct TypedConsumer;
-
-impl Peer for channel::typed::Producer<u64> {
-    fn act(&mut self, seq: u64) {
-        self.send_timeout(&seq, GUARD).unwrap();
-    }
-    fn hold(&mut self) -> ! {
-        let _loan = self.loan().unwrap();
-        held()
-    }
-}
-
-impl Kind for TypedConsumer {
-    type Side = H<channel::typed::Consumer<u64>>;
-    const LABEL: &'static str = "typed_consumer";
-    const ON_DEATH: Option<Expect> = Some(Expect::Gone);
-    const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
-    fn local(name: &str) -> Self::Side {
-        let mut o = channel::typed::<u64>();
-        o.capacity(CAP).wait_mode(WaitMode::Blocking);
-        H::new(o.create_consumer(name).unwrap())
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(channel::typed::<u64>().open_producer(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::put_frame(name, &0u64.to_le_bytes());
-    }
-    fn corrupt(name: &str) {
-        raw::garbage_frame(name);
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        got(s.get_mut().try_recv_copy(), |v| v)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        got(s.get_mut().recv_copy_timeout(timeout), |v| v)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move { got(s.recv_copy().await, |v| v) })
-    }
-}
-
-struct TypedSubscriber;
-
-fn typed_broadcast() -> broadcast::typed::Options<u64> {
-    let mut o = broadcast::typed::<u64>();
-    o.slots(4)
-        .max_subscribers(4)
-        .policy(broadcast::Policy::Block)
-        .wait_mode(WaitMode::Blocking);
-    o
-}
-
-impl Peer for broadcast::typed::Publisher<u64> {
-    fn act(&mut self, seq: u64) {
-        self.send_timeout(&seq, GUARD).unwrap();
-    }
-    fn hold(&mut self) -> ! {
-        let _loan = self.loan().unwrap();
-        held()
-    }
-}
-
-impl Kind for TypedSubscriber {
-    type Side = H<broadcast::typed::Subscriber<u64>>;
-    const LABEL: &'static str = "typed_subscriber";
-    const PEER_CREATES: bool = true;
-    const ON_DEATH: Option<Expect> = Some(Expect::Gone);
-    const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
-    fn local(name: &str) -> Self::Side {
-        H::new(typed_broadcast().subscribe(name).unwrap())
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(typed_broadcast().create(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::put_slot(name, |k| 2 * k + 2);
-    }
-    fn corrupt(name: &str) {
-        raw::put_slot(name, |_| 1 << 62);
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        got(s.get_mut().try_recv_copy(), |v| v)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        got(s.get_mut().recv_copy_timeout(timeout), |v| v)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move { got(s.recv_copy().await, |v| v) })
-    }
-}
-
-struct Server;
-
-/// A client peer: one request outstanding at a time.
-struct ClientPeer(service::Client, Option<Pending>);
-
-impl Peer for ClientPeer {
-    fn act(&mut self, seq: u64) {
-        if let Some(p) = self.1.take() {
-            drop(self.0.wait_timeout(p, GUARD).unwrap());
-        }
-        self.1 = Some(self.0.request(&seq.to_le_bytes()).unwrap());
-    }
-    fn hold(&mut self) -> ! {
-        let _loan = self.0.loan(8).unwrap();
-        held()
-    }
-}
-
-/// Answers a received request with its own bytes; the item is the number it carries.
-fn served(s: &H<service::Server>, r: shmkit::Result<service::Request>) -> Got {
-    got(r, |r| {
-        let _ = s.get_ref().respond(r.handle(), &r);
-        seq(&r)
-    })
-}
-
-impl Kind for Server {
-    type Side = H<service::Server>;
-    const LABEL: &'static str = "server";
-    // A server does not watch its clients (service docs): a dead one is not reported.
-    const ON_DEATH: Option<Expect> = Some(Expect::Silent);
-    // It skips a corrupt request ring: that client is no longer served.
-    const ON_CORRUPT: Option<Expect> = Some(Expect::Silent);
-    fn local(name: &str) -> Self::Side {
-        H::new(service_options().create_server(name).unwrap())
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(ClientPeer(service_options().connect(name).unwrap(), None))
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        let (slot, head) = raw::connected_slot(name, 0);
-        let mut frame = head.to_vec();
-        frame.extend_from_slice(&0u64.to_le_bytes());
-        raw::put_frame(&format!("{name}.q{slot}"), &frame);
-    }
-    fn corrupt(name: &str) {
-        let (slot, _) = raw::connected_slot(name, 0);
-        raw::garbage_frame(&format!("{name}.q{slot}"));
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        let r = s.get_mut().try_receive();
-        served(s, r)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        let r = s.get_mut().receive_timeout(timeout);
-        served(s, r)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move {
-            let r = s.receive().await;
-            served(s, r)
-        })
-    }
-}
-
-struct Client;
-
-/// A client and its outstanding request (one at a time: each answer sends the next).
-struct ClientSide {
-    c: H<service::Client>,
-    pending: Option<Pending>,
-}
-
-impl ClientSide {
-    /// The answer to the outstanding request, if `r` is one; sends the next request then.
-    fn answered(&mut self, p: Pending, r: shmkit::Result<u64>) -> Got {
-        let g = got(r, |v| v);
-        match g {
-            Got::WouldBlock | Got::Timeout => self.pending = Some(p),
-            Got::Item(v) => self.pending = self.c.get_mut().request(&(v + 1).to_le_bytes()).ok(),
-            _ => {}
-        }
-        g
-    }
-
-    /// The outstanding request, sending one if there is none; `Err`: what sending said.
-    fn outstanding(&mut self) -> Result<Pending, Got> {
-        match self.pending.take() {
-            Some(p) => Ok(p),
-            None => self
-                .c
-                .get_mut()
-                .request(&0u64.to_le_bytes())
-                .map_err(|e| got(Err::<(), _>(e), |()| 0)),
-        }
-    }
-}
-
-impl Peer for service::Server {
-    fn act(&mut self, seq: u64) {
-        let r = self.receive_timeout(GUARD).unwrap();
-        self.respond(r.handle(), &seq.to_le_bytes()).unwrap();
-    }
-    fn hold(&mut self) -> ! {
-        let r = self.receive_timeout(GUARD).unwrap();
-        self.respond_with(r.handle(), 8, |_| held()).unwrap();
-        unreachable!()
-    }
-}
-
-impl Kind for Client {
-    type Side = ClientSide;
-    const LABEL: &'static str = "client";
-    const PEER_CREATES: bool = true;
-    const ON_DEATH: Option<Expect> = Some(Expect::Gone);
-    const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
-    fn local(name: &str) -> Self::Side {
-        ClientSide {
-            c: H::new(service_options().connect(name).unwrap()),
-            pending: None,
-        }
-    }
-    fn prime(s: &mut Self::Side) -> u64 {
-        let p = s.c.get_mut().request(&0u64.to_le_bytes()).unwrap();
-        s.pending = Some(p);
-        p.id()
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(service_options().create_server(name).unwrap())
-    }
-    fn commit_unrung(name: &str, id: u64) {
-        let (slot, head) = raw::connected_slot(name, id);
-        let mut frame = head.to_vec();
-        frame.extend_from_slice(&0u64.to_le_bytes());
-        raw::put_frame(&format!("{name}.r{slot}"), &frame);
-    }
-    fn corrupt(name: &str) {
-        let (slot, _) = raw::connected_slot(name, 0);
-        raw::garbage_frame(&format!("{name}.r{slot}"));
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.c.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        let p = match s.outstanding() {
-            Ok(p) => p,
-            Err(g) => return g,
-        };
-        let r = s.c.get_mut().try_wait(p).map(|r| seq(&r));
-        s.answered(p, r)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        let p = match s.outstanding() {
-            Ok(p) => p,
-            Err(g) => return g,
-        };
-        let r = s.c.get_mut().wait_timeout(p, timeout).map(|r| seq(&r));
-        s.answered(p, r)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move {
-            let p = match s.outstanding() {
-                Ok(p) => p,
-                Err(g) => return g,
-            };
-            let r = s.c.wait(p).await.map(|r| seq(&r));
-            s.answered(p, r)
-        })
-    }
-}
-
-struct AutoEvent;
-
-impl Peer for Event {
-    /// Sets the event once the previous set was taken (sets of an auto-reset event do not
-    /// add up).
-    fn act(&mut self, _: u64) {
-        while self.is_set() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        self.set().unwrap();
-    }
-    fn hold(&mut self) -> ! {
-        unreachable!("an event has no half-done act")
-    }
-}
-
-impl Kind for AutoEvent {
-    type Side = Arc<H<Event>>;
-    const LABEL: &'static str = "event";
-    const ON_DEATH: Option<Expect> = None;
-    const ON_CORRUPT: Option<Expect> = None;
-    fn local(name: &str) -> Self::Side {
-        Arc::new(H::new(Event::create(name, Reset::Auto).unwrap()))
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(Event::open(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::sync_word(name).store(1, std::sync::atomic::Ordering::SeqCst);
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        got(s.get_ref().try_wait(), |()| 0)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        got(s.get_ref().wait_timeout(timeout), |()| 0)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move { got(s.wait().await, |()| 0) })
-    }
-}
-
-struct Sem;
-
-impl Peer for Semaphore {
-    fn act(&mut self, _: u64) {
-        self.post().unwrap();
-    }
-    fn hold(&mut self) -> ! {
-        unreachable!("a semaphore has no half-done act")
-    }
-}
-
-impl Kind for Sem {
-    type Side = Arc<H<Semaphore>>;
-    const LABEL: &'static str = "semaphore";
-    const ON_DEATH: Option<Expect> = None;
-    const ON_CORRUPT: Option<Expect> = None;
-    fn local(name: &str) -> Self::Side {
-        Arc::new(H::new(Semaphore::create(name, 0, 16).unwrap()))
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(Semaphore::open(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::sync_word(name).fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-    fn member(s: &Self::Side) -> Option<&dyn Waitable> {
-        Some(s.get_ref())
-    }
-    fn take(s: &mut Self::Side) -> Got {
-        got(s.get_ref().try_wait(), |()| 0)
-    }
-    fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        got(s.get_ref().wait_timeout(timeout), |()| 0)
-    }
-    #[cfg(feature = "tokio")]
-    fn wait_async(s: &mut Self::Side) -> Wait<'_> {
-        Box::pin(async move { got(s.wait().await, |()| 0) })
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Writing the segments by hand (layouts from the module docs: `channel/layout.rs`,
-// `channel/broadcast/layout.rs`, `service/mod.rs`, `object.rs`).
-
-mod raw {
-    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
-
-    use crate::util::raw_view;
-
-    /// Object header: params[0..3] at 32, 40, 48.
-    const PARAMS: usize = 32;
-    /// Channel: producer line (write_pos), consumer line (read_pos), ring.
-    const WRITE_POS: usize = 128;
-    const READ_POS: usize = 256;
-    const RING: usize = 384;
-    /// Broadcast: the published count, the subscriber table (64-byte entries).
-    const COUNT: usize = 128;
-    const TABLE: usize = 384;
-    /// Service: the epoch, the client table (8-byte role words).
-    const EPOCH: usize = 72;
-    const CLIENTS: usize = 384;
-
-    fn u64_at(v: &shmkit::View, off: usize) -> &AtomicU64 {
-        v.atomic_u64(off).unwrap()
-    }
-
-    /// The ring offset of the channel's read position (its capacity is params[0]).
-    fn head(v: &shmkit::View) -> usize {
-        let cap = u64_at(v, PARAMS).load(SeqCst);
-        RING + (u64_at(v, READ_POS).load(SeqCst) & (cap - 1)) as usize
-    }
-
-    /// Publishes a frame holding `payload` at the channel's read position (as a producer's
-    /// commit does), without ringing the doorbell.
-    pub fn put_frame(name: &str, payload: &[u8]) {
-        let mut v = raw_view(name);
-        let at = head(&v);
-        v.write_at(at + 8, payload).unwrap();
-        u64_at(&v, at).store(payload.len() as u64 | 1 << 32, SeqCst);
-    }
-
-    /// A frame header no producer writes (kind 77) at the channel's read position.
-    pub fn garbage_frame(name: &str) {
-        let v = raw_view(name);
-        u64_at(&v, head(&v)).store(77 << 32 | 8, SeqCst);
-    }
-
-    /// The consumer's position moved up to the producer's (everything released), without
-    /// ringing the producer's doorbell.
-    pub fn release_all(name: &str) {
-        let v = raw_view(name);
-        let w = u64_at(&v, WRITE_POS).load(SeqCst);
-        u64_at(&v, READ_POS).store(w, SeqCst);
-    }
-
-    /// A read position no consumer writes: far ahead of the producer's.
-    pub fn garbage_read_pos(name: &str) {
-        u64_at(&raw_view(name), READ_POS).store(u64::MAX / 2, SeqCst);
-    }
-
-    /// (first slot, stride, index offset, slots) of a broadcast.
-    fn geometry(v: &shmkit::View) -> (usize, usize, usize, u64) {
-        let p = |i: usize| u64_at(v, PARAMS + 8 * i).load(SeqCst);
-        let (slots, slot_size, subs) = (p(0), p(1) as usize, (p(2) & 0xffff_ffff) as usize);
-        let stride = (16 + slot_size).next_multiple_of(64);
-        let first = TABLE + subs * 64;
-        (first, stride, first + slots as usize * stride, slots)
-    }
-
-    /// Publishes message `k` (the next one) of a broadcast by hand: 8 bytes `k`, its slot's
-    /// stamp `stamp(k)`, its index entry, then the count; rings nothing.
-    pub fn put_slot(name: &str, stamp: impl Fn(u64) -> u64) {
-        let mut v = raw_view(name);
-        let (first, stride, index, slots) = geometry(&v);
-        let k = u64_at(&v, COUNT).load(SeqCst);
-        let c = (k % slots) as usize;
-        let at = first + c * stride;
-        v.write_at(at + 16, &k.to_le_bytes()).unwrap();
-        v.atomic_u32(at + 8).unwrap().store(8, SeqCst);
-        u64_at(&v, at).store(stamp(k), SeqCst);
-        u64_at(&v, index + c * 8).store(c as u64, SeqCst);
-        u64_at(&v, COUNT).store(k + 1, SeqCst);
-    }
-
-    /// The one active subscriber of a broadcast has read everything (its next = the count),
-    /// without ringing the publisher's doorbell.
-    pub fn subscriber_caught_up(name: &str) {
-        let v = raw_view(name);
-        let (first, ..) = geometry(&v);
-        let count = u64_at(&v, COUNT).load(SeqCst);
-        let entry = (TABLE..first)
-            .step_by(64)
-            .find(|&e| u64_at(&v, e).load(SeqCst) & 0xff == 1)
-            .expect("an active subscriber");
-        u64_at(&v, entry + 8).store(count, SeqCst);
-    }
-
-    /// The slot of the one connected client of a service, and the 16 bytes a frame of
-    /// request (or response) `id` starts with for it: id, epoch, generation.
-    pub fn connected_slot(name: &str, id: u64) -> (usize, [u8; 16]) {
-        let v = raw_view(name);
-        let epoch = v.atomic_u32(EPOCH).unwrap().load(SeqCst);
-        let (slot, word) = (0..16)
-            .map(|i| (i, u64_at(&v, CLIENTS + 8 * i).load(SeqCst)))
-            .find(|&(_, w)| w & 0xff == 1)
-            .expect("a connected client");
-        let gen = ((word >> 8) & 0xff_ffff) as u32;
-        let mut head = [0u8; 16];
-        head[..8].copy_from_slice(&id.to_le_bytes());
-        head[8..12].copy_from_slice(&epoch.to_le_bytes());
-        head[12..].copy_from_slice(&gen.to_le_bytes());
-        (slot, head)
-    }
-
-    /// An event's "set" flag or a semaphore's count (offset 72 of a sync object).
-    pub fn sync_word(name: &str) -> &'static AtomicU32 {
-        // Leaked so the word outlives this call; a test makes a handful.
-        let v: &'static shmkit::View = Box::leak(Box::new(raw_view(name)));
-        v.atomic_u32(72).unwrap()
-    }
-}
+use kinds::*;
 
 // ---------------------------------------------------------------------------------------
 // The forms.
@@ -946,30 +147,30 @@ enum Form {
 /// runtime).
 struct Waiter {
     form: Form,
+    /// Another thread takes from the same handle: ready is a hint (it may take first).
+    shared: bool,
     set: WaitSet,
     idle: Vec<channel::Consumer>,
-    _names: Vec<ServiceGuard>,
+    _names: Vec<NameGuard>,
     #[cfg(feature = "tokio")]
     rt: Option<tokio::runtime::Runtime>,
 }
 
 impl Waiter {
-    fn new(form: Form) -> Waiter {
+    fn new(form: Form, shared: bool) -> Waiter {
         let idle_count = match form {
             Form::SetFew => 2,
             #[cfg(target_os = "linux")]
             Form::SetMany | Form::BlockingAfterSet => 200,
             _ => 0,
         };
-        let names: Vec<ServiceGuard> = (0..idle_count)
-            .map(|_| ServiceGuard::new("seams-idle"))
+        let names: Vec<NameGuard> = (0..idle_count)
+            .map(|_| NameGuard::new("seams-idle"))
             .collect();
-        let idle = names
-            .iter()
-            .map(|n| channel_options().create_consumer(n).unwrap())
-            .collect();
+        let idle = names.iter().map(|n| idle_consumer(n)).collect();
         Waiter {
             form,
+            shared,
             set: WaitSet::new(),
             idle,
             _names: names,
@@ -1016,28 +217,33 @@ impl Waiter {
     }
 
     /// Waits in the set; once the side is ready, takes with `try_`, which must not say
-    /// `WouldBlock` (readiness agrees with the next `try_` call).
+    /// `WouldBlock` (readiness agrees with the next `try_` call) — unless another thread
+    /// shares the handle and took the item first (`shared`: then wait again).
     fn in_set<K: Kind>(&mut self, s: &mut K::Side, timeout: Duration) -> Got {
-        let at = self.at();
-        let ready = {
-            let side = K::member(s).expect("a wait set member");
-            let mut members: Vec<&dyn Waitable> =
-                self.idle.iter().map(|c| c as &dyn Waitable).collect();
-            members.insert(at, side);
-            match self.set.wait_timeout(&members, timeout) {
-                Ok(r) => r.to_vec(),
-                Err(e) => return got(Err::<(), _>(e), |()| 0),
+        let (at, end) = (self.at(), Instant::now() + timeout);
+        loop {
+            let ready = {
+                let side = K::member(s).expect("a wait set member");
+                let mut members: Vec<&dyn Waitable> =
+                    self.idle.iter().map(|c| c as &dyn Waitable).collect();
+                members.insert(at, side);
+                let left = end.saturating_duration_since(Instant::now());
+                match self.set.wait_timeout(&members, left) {
+                    Ok(r) => r.to_vec(),
+                    Err(e) => return got(Err::<(), _>(e), |()| 0),
+                }
+            };
+            assert_eq!(ready, [at], "only the side under test can be ready");
+            let g = K::take(s);
+            if g != Got::WouldBlock {
+                return g;
             }
-        };
-        assert_eq!(ready, [at], "only the side under test can be ready");
-        let g = K::take(s);
-        assert_ne!(
-            g,
-            Got::WouldBlock,
-            "{}: the wait set said ready, the next try_ said WouldBlock",
-            K::LABEL
-        );
-        g
+            assert!(
+                self.shared,
+                "{}: the wait set said ready, the next try_ said WouldBlock",
+                K::LABEL
+            );
+        }
     }
 }
 
@@ -1179,7 +385,7 @@ impl<K: Kind> Cell<K> {
         Cell {
             side,
             peer,
-            waiter: Waiter::new(form),
+            waiter: Waiter::new(form, false),
             token,
             name,
         }
@@ -1368,7 +574,8 @@ where
 {
     let mut c = Cell::<K>::start(form, &["act", &pause_ms(), "2"]);
     let what = c.what("two threads");
-    let mut other = (c.side.clone(), Waiter::new(form));
+    c.waiter.shared = true;
+    let mut other = (c.side.clone(), Waiter::new(form, true));
     let Cell {
         side, peer, waiter, ..
     } = &mut c;
@@ -1397,120 +604,99 @@ where
 /// One test per form listed: `blocking`, `set_few`, `set_many` and `blocking_after_set`
 /// (Linux: more members than one `futex_waitv` takes), `async_await` (feature `tokio`).
 macro_rules! form_test {
-    (blocking, $scenario:ident, $kind:ident) => {
-        #[test]
-        fn blocking() {
-            crate::seams::$scenario::<crate::seams::$kind>(crate::seams::Form::Blocking)
-        }
+    (blocking, $($at:tt)*) => { form_test!(@ blocking, Blocking, [], $($at)*); };
+    (set_few, $($at:tt)*) => { form_test!(@ set_few, SetFew, [], $($at)*); };
+    (set_many, $($at:tt)*) => {
+        form_test!(@ set_many, SetMany, [target_os = "linux"], $($at)*);
     };
-    (set_few, $scenario:ident, $kind:ident) => {
-        #[test]
-        fn set_few() {
-            crate::seams::$scenario::<crate::seams::$kind>(crate::seams::Form::SetFew)
-        }
+    (blocking_after_set, $($at:tt)*) => {
+        form_test!(@ blocking_after_set, BlockingAfterSet, [target_os = "linux"], $($at)*);
     };
-    (set_many, $scenario:ident, $kind:ident) => {
-        #[cfg(target_os = "linux")]
-        #[test]
-        fn set_many() {
-            crate::seams::$scenario::<crate::seams::$kind>(crate::seams::Form::SetMany)
-        }
+    (async_await, $($at:tt)*) => {
+        form_test!(@ async_await, Async, [feature = "tokio"], $($at)*);
     };
-    (blocking_after_set, $scenario:ident, $kind:ident) => {
-        #[cfg(target_os = "linux")]
+    (@ $test:ident, $form:ident, [$($cfg:meta)?], $scenario:ident, $kind:ident) => {
+        $(#[cfg($cfg)])?
         #[test]
-        fn blocking_after_set() {
-            crate::seams::$scenario::<crate::seams::$kind>(crate::seams::Form::BlockingAfterSet)
-        }
-    };
-    (async_await, $scenario:ident, $kind:ident) => {
-        #[cfg(feature = "tokio")]
-        #[test]
-        fn async_await() {
-            crate::seams::$scenario::<crate::seams::$kind>(crate::seams::Form::Async)
+        fn $test() {
+            crate::seams::$scenario::<crate::seams::$kind>(crate::seams::Form::$form)
         }
     };
 }
 
-/// `kind_module: KindType { scenario: [forms], … }`, and the peer table of the child.
-macro_rules! matrix {
-    ($($module:ident: $kind:ident { $($scenario:ident: [$($form:ident),*]),* $(,)? })*) => {
-        $(
-            mod $module {
-                $(
-                    mod $scenario {
-                        $( form_test!($form, $scenario, $kind); )*
-                    }
-                )*
-            }
-        )*
-
-        /// Every kind's peer, by label.
-        const PEERS: &[(&str, fn(&str) -> Box<dyn Peer>)] = &[$(($kind::LABEL, $kind::peer)),*];
+/// The tests of one kind: `module: Kind { scenario: [forms], … }`.
+macro_rules! cells {
+    ($module:ident: $kind:ident { $($scenario:ident: [$($form:ident),*]),* $(,)? }) => {
+        mod $module {
+            $( mod $scenario { $( form_test!($form, $scenario, $kind); )* } )*
+        }
     };
 }
 
-matrix! {
-    consumer: ChannelConsumer {
-        delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
-        killed_holding: [blocking, set_few, async_await],
-        killed_mid_stream: [blocking, set_many, async_await],
-        commit_never_rung: [blocking, set_few, set_many, async_await],
-        hostile_writer: [blocking, set_few, set_many, async_await],
-    }
-    producer: ChannelProducer {
-        delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
-        killed_holding: [blocking, set_few, async_await],
-        killed_mid_stream: [blocking, set_many, async_await],
-        commit_never_rung: [blocking, set_few, set_many, async_await],
-        hostile_writer: [blocking, set_few, set_many, async_await],
-    }
-    subscriber: Subscriber {
-        delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
-        killed_holding: [blocking, set_few, async_await],
-        killed_mid_stream: [blocking, set_many, async_await],
-        commit_never_rung: [blocking, set_few, set_many, async_await],
-        hostile_writer: [blocking, set_few, set_many, async_await],
-    }
-    publisher: Publisher {
-        delivers_then_death: [blocking, async_await],
-        killed_holding: [blocking, async_await],
-        commit_never_rung: [blocking, async_await],
-    }
-    typed_consumer: TypedConsumer {
-        delivers_then_death: [blocking, set_few, async_await],
-        killed_holding: [blocking],
-        commit_never_rung: [set_many],
-        hostile_writer: [set_few],
-    }
-    typed_subscriber: TypedSubscriber {
-        delivers_then_death: [blocking, set_few, async_await],
-        killed_holding: [blocking],
-        commit_never_rung: [set_many],
-        hostile_writer: [set_few],
-    }
-    server: Server {
-        delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
-        killed_holding: [blocking, set_few, async_await],
-        killed_mid_stream: [blocking, set_many, async_await],
-        commit_never_rung: [blocking, set_few, set_many, async_await],
-        hostile_writer: [blocking, set_few, set_many, async_await],
-    }
-    client: Client {
-        delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
-        killed_holding: [blocking, set_few, async_await],
-        killed_mid_stream: [blocking, set_many, async_await],
-        commit_never_rung: [blocking, set_few, set_many, async_await],
-        hostile_writer: [blocking, set_few, set_many, async_await],
-    }
-    event: AutoEvent {
-        delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
-        commit_never_rung: [blocking, set_few, set_many, async_await],
-        two_threads: [blocking, set_few, set_many, async_await],
-    }
-    semaphore: Sem {
-        delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
-        commit_never_rung: [blocking, set_few, set_many, async_await],
-        two_threads: [blocking, set_few, set_many, async_await],
-    }
+/// The kinds with a peer role and a hostile-writer cell: every scenario but `two_threads`.
+macro_rules! peer_kinds {
+    ($($module:ident: $kind:ident),*) => {$(
+        cells!($module: $kind {
+            delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
+            killed_holding: [blocking, set_few, async_await],
+            killed_mid_stream: [blocking, set_many, async_await],
+            commit_never_rung: [blocking, set_few, set_many, async_await],
+            hostile_writer: [blocking, set_few, set_many, async_await],
+        });
+    )*};
 }
+
+/// Events and semaphores: no peer role (nothing to report when a setter dies), no ring to
+/// corrupt (every value of their word is a state), and calls that take `&self`.
+macro_rules! sync_kinds {
+    ($($module:ident: $kind:ident),*) => {$(
+        cells!($module: $kind {
+            delivers_then_death: [blocking, set_few, set_many, blocking_after_set, async_await],
+            commit_never_rung: [blocking, set_few, set_many, async_await],
+            two_threads: [blocking, set_few, set_many, async_await],
+        });
+    )*};
+}
+
+peer_kinds!(
+    consumer: ChannelConsumer,
+    producer: ChannelProducer,
+    subscriber: Subscriber,
+    server: Server,
+    client: Client
+);
+sync_kinds!(event: AutoEvent, semaphore: Sem);
+// Not a wait set member: blocking and async only. A killed subscriber is evicted, so a
+// stream to it never ends: no mid-stream cell.
+cells!(publisher: Publisher {
+    delivers_then_death: [blocking, async_await],
+    killed_holding: [blocking, async_await],
+    commit_never_rung: [blocking, async_await],
+});
+// The typed forms wait where their byte forms do: a cell of each scenario.
+cells!(typed_consumer: TypedConsumer {
+    delivers_then_death: [blocking, set_few, async_await],
+    killed_holding: [blocking],
+    commit_never_rung: [set_many],
+    hostile_writer: [set_few],
+});
+cells!(typed_subscriber: TypedSubscriber {
+    delivers_then_death: [blocking, set_few, async_await],
+    killed_holding: [blocking],
+    commit_never_rung: [set_many],
+    hostile_writer: [set_few],
+});
+
+/// Every kind's peer, by label (for the child).
+const PEERS: &[(&str, MakePeer)] = &[
+    (ChannelConsumer::LABEL, ChannelConsumer::peer),
+    (ChannelProducer::LABEL, ChannelProducer::peer),
+    (Subscriber::LABEL, Subscriber::peer),
+    (Publisher::LABEL, Publisher::peer),
+    (TypedConsumer::LABEL, TypedConsumer::peer),
+    (TypedSubscriber::LABEL, TypedSubscriber::peer),
+    (Server::LABEL, Server::peer),
+    (Client::LABEL, Client::peer),
+    (AutoEvent::LABEL, AutoEvent::peer),
+    (Sem::LABEL, Sem::peer),
+];
