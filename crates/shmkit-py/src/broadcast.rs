@@ -129,9 +129,10 @@ fn subscribe(py: Python<'_>, name: &str, wait: &str) -> PyResult<Py<Subscriber>>
     o.wait_mode(wait_mode(wait)?);
     let s = py.detach(|| o.subscribe(name)).map_err(to_py)?;
     let policy = s.policy();
+    let name = s.name().to_owned();
     let base = Receiver {
-        name: s.name().to_owned(),
-        core: RxShared::new(RustReceiver::Broadcast(s)),
+        core: RxShared::new(&name, RustReceiver::Broadcast(s)),
+        name,
     };
     Py::new(
         py,

@@ -131,7 +131,7 @@ fn consumer(py: Python<'_>, c: shmkit::Result<channel::Consumer>) -> PyResult<Py
     let c = c.map_err(to_py)?;
     let (capacity, creator, name) = (c.capacity(), c.is_creator(), c.name().to_owned());
     let base = Receiver {
-        core: RxShared::new(RustReceiver::Channel(c)),
+        core: RxShared::new(&name, RustReceiver::Channel(c)),
         name,
     };
     Py::new(

@@ -5,6 +5,9 @@
 //! Rules every binding follows:
 //! * blocking calls detach from the interpreter and wait in slices (`wait.rs`), so other
 //!   threads run and Ctrl-C raises `KeyboardInterrupt` within ~50 ms;
+//! * a handle may be shared between threads: each call happens whole, and an open loan or
+//!   held sample holds its handle, so other threads' calls wait for it (`shared.rs`,
+//!   "Threads"); there is never a second `&mut` to a Rust sender or receiver;
 //! * memory handed to Python through the buffer protocol stays mapped while any view of it
 //!   lives (`buffer.rs`), and giving it back to the protocol is refused while views live;
 //! * every `shmkit::Error` becomes its class in `shmkit._errors` (`errors.rs`).

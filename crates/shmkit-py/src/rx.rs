@@ -4,9 +4,12 @@
 //! A Rust sample borrows its consumer mutably, as a loan borrows its producer; the same
 //! arrangement as in `tx.rs` keeps the current sample next to the boxed consumer: the sample
 //! is dropped first, and every other use of the consumer goes through
-//! [`RxState::receiver`], which releases the current sample (or fails) first.
+//! [`RxState::receiver`], which releases the current sample (or fails) first. Every use of
+//! the receiver or of the sample happens with the state's mutex held, and calls from threads
+//! other than the sample's wait for it to be released (`shared.rs`, "Threads").
 
 use std::sync::Arc;
+use std::thread::ThreadId;
 
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
@@ -17,8 +20,8 @@ use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
-use crate::shared::{Lent, Owned, Shared};
-use crate::wait::{blocking, Slice, Wait};
+use crate::shared::{Lends, Lent, Owned, Shared};
+use crate::wait::{Slice, Wait};
 
 /// The Rust receiving side.
 pub(crate) enum RustReceiver {
@@ -71,6 +74,12 @@ pub(crate) struct RxState {
 // samples) point into memory this state owns, and nothing in it is tied to a thread.
 unsafe impl Send for RxState {}
 
+impl Lends for RxState {
+    fn current(&self) -> Option<(u64, ThreadId)> {
+        self.current.as_ref().map(|c| (c.id, c.owner))
+    }
+}
+
 /// What `recv` hands to Python about a sample: id, address, length, seq, export count.
 type Received = (u64, usize, usize, Option<u64>, Exports);
 
@@ -106,6 +115,16 @@ impl RxState {
     fn sample(&self, id: u64) -> Option<&Lent<RawSample<'static>>> {
         self.current.as_ref().filter(|c| c.id == id)
     }
+
+    /// Releases sample `id` if it is still held, whatever its views (for a sample that has
+    /// none: dropped, or never handed out); whether it was.
+    fn drop_sample(&mut self, id: u64) -> bool {
+        let held = self.sample(id).is_some();
+        if held {
+            self.current = None;
+        }
+        held
+    }
 }
 
 fn closed() -> PyErr {
@@ -120,29 +139,48 @@ fn released() -> PyErr {
 pub(crate) type RxShared = Shared<RxState>;
 
 impl RxShared {
-    pub(crate) fn new(receiver: RustReceiver) -> Arc<RxShared> {
-        Shared::wrap(RxState {
-            current: None,
-            receiver: Owned::new(receiver),
-            next_id: 0,
-        })
+    pub(crate) fn new(name: &str, receiver: RustReceiver) -> Arc<RxShared> {
+        Shared::wrap(
+            name,
+            RxState {
+                current: None,
+                receiver: Owned::new(receiver),
+                next_id: 0,
+            },
+        )
     }
 
-    /// Runs `f` on the receiver (releasing a sample without views first).
-    pub(crate) fn with<T>(
+    /// Runs `f` on the receiver, after another thread's sample is released (this thread's
+    /// is released first, unless it has views).
+    pub(crate) fn with<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut RustReceiver) -> T,
+        mut f: impl FnMut(&mut RustReceiver) -> T + Send,
     ) -> PyResult<T> {
-        let mut st = self.lock(py);
-        Ok(f(st.receiver()?))
+        self.call_now(py, |st| Ok(f(st.receiver()?)))
+    }
+
+    /// Releases sample `id` if it is still held, and wakes the calls waiting for it.
+    fn drop_sample(&self, py: Python<'_>, id: u64) -> bool {
+        let held = self.lock(py).drop_sample(id);
+        if held {
+            self.ended();
+        }
+        held
     }
 }
 
 /// The receiving side of a channel (`Consumer`) or broadcast (`Subscriber`).
 ///
 /// One sample at a time: ``recv`` releases the previous sample first, and raises
-/// ``BufferError`` if views of it are still alive. Handles may be shared between threads.
+/// ``BufferError`` if views of it are still alive.
+///
+/// Thread safety: a handle may be shared between threads. Each call happens whole, in some
+/// order, and every message is received once; blocking calls release the interpreter while
+/// they wait. A held :class:`Sample` holds its receiver until it is released: calls from
+/// other threads (``recv``, ``recv_into``, ``close``, ``set_wait_mode``) wait for that, up to
+/// their ``timeout`` (``Timeout``; ``WouldBlock`` for ``timeout=0``; Ctrl-C interrupts the
+/// wait). Calls from the thread that received it release it first, as above.
 #[pyclass(module = "shmkit", subclass, frozen)]
 pub(crate) struct Receiver {
     pub(crate) core: Arc<RxShared>,
@@ -168,24 +206,23 @@ impl Receiver {
     ///
     /// Raises ``Timeout``, ``Disconnected`` once the sender is gone and everything it
     /// committed was received, ``Lagged`` (broadcast, overwrite policy), or ``BufferError``
-    /// if the previous sample still has live views.
+    /// if this thread's previous sample still has live views. Waits for another thread's
+    /// sample to be released.
     #[pyo3(signature = (timeout=None))]
     fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<Sample>> {
         let wait = Wait::from_timeout(timeout)?;
         let core = &self.core;
-        let (id, addr, len, seq, exports) =
-            blocking(py, wait, |slice| core.lock_detached().start(slice))?;
-        Py::new(
-            py,
-            Sample {
-                core: core.clone(),
-                id,
-                addr,
-                len,
-                seq,
-                exports,
-            },
-        )
+        let (id, addr, len, seq, exports) = core.call(py, wait, |st, slice| st.start(slice))?;
+        let sample = Sample {
+            core: core.clone(),
+            id,
+            addr,
+            len,
+            seq,
+            exports,
+        };
+        // On failure the `Sample` is dropped, which releases the message.
+        Py::new(py, sample)
     }
 
     /// Receives the next message into ``buffer`` and returns its length. A ``bytearray`` is
@@ -201,60 +238,62 @@ impl Receiver {
     ) -> PyResult<usize> {
         let wait = Wait::from_timeout(timeout)?;
         let core = &self.core;
-        let (id, src, len, _, _) = blocking(py, wait, |slice| core.lock_detached().start(slice))?;
-        let target = || -> PyResult<_> {
+        // The message is held as this thread's sample, with no Python object: other threads'
+        // calls wait until it is released below, whatever Python code runs meanwhile (the
+        // buffer's `__buffer__`, the resize).
+        let (id, src, len, _, _) = core.call(py, wait, |st, slice| st.start(slice))?;
+        let copy = || -> PyResult<()> {
             if let Ok(ba) = buffer.cast::<PyByteArray>() {
                 ba.resize(len)?;
             }
             let (out, dst, room) = buffer::output(buffer)?;
             if room < len {
+                // The message cannot be delivered here: it is discarded, as documented.
                 return Err(PyValueError::new_err(format!(
                     "the message has {len} bytes, the buffer only {room}"
                 )));
             }
-            Ok((out, dst))
-        };
-        let (out, dst) = match target() {
-            Ok(t) => t,
-            Err(e) => {
-                // The message cannot be delivered here: discard it, as documented.
-                let mut st = core.lock(py);
-                if st.sample(id).is_some() {
-                    st.release()?;
+            let copied = py.detach(|| {
+                let st = core.lock_detached();
+                let held = st.sample(id).is_some();
+                if held {
+                    // SAFETY: the sample is current (checked, with the state locked), so its
+                    // `len` bytes at `src` are mapped and held for this consumer (the producer
+                    // keeps off them); `dst` is the exported buffer `out`, at least `len`
+                    // bytes, private to this process.
+                    unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len) };
                 }
-                return Err(e);
+                held
+            });
+            out.release(py);
+            // Only this thread could release it: by calling this receiver from the code
+            // above (a `__buffer__` method, say).
+            if copied {
+                Ok(())
+            } else {
+                Err(released())
             }
         };
-        py.detach(|| {
-            let st = core.lock_detached();
-            if st.sample(id).is_some() {
-                // SAFETY: the sample is current, so its `len` bytes at `src` are mapped and
-                // held for this consumer (the producer keeps off them); `dst` is the exported
-                // buffer `out`, at least `len` bytes, private to this process.
-                unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len) };
-            }
-        });
-        out.release(py);
-        let mut st = core.lock(py);
-        if st.sample(id).is_none() {
-            return Err(released());
-        }
-        st.release()?;
-        Ok(len)
+        let r = copy();
+        core.drop_sample(py, id);
+        r.map(|()| len)
     }
 
-    /// Closes the receiver (the sender sees ``Disconnected``). Raises ``BufferError`` while
-    /// views of a sample are alive. Closing twice is allowed.
+    /// Closes the receiver (the sender sees ``Disconnected``). Waits for another thread's
+    /// sample to be released; releases this thread's (raises ``BufferError`` while views of
+    /// it are alive). Closing twice is allowed.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let n = self.core.exports.live();
-        if n > 0 {
-            return Err(views_alive("a sample of this receiver", n));
-        }
-        let mut st = self.core.lock(py);
-        st.release()?;
-        // SAFETY: no sample is current (released above), so nothing borrows the receiver.
-        unsafe { st.receiver.close() };
-        Ok(())
+        let core = &self.core;
+        core.call_now(py, |st| {
+            let n = core.exports.live();
+            if n > 0 {
+                return Err(views_alive("a sample of this receiver", n).into());
+            }
+            st.release()?;
+            // SAFETY: no sample is current (released above), so nothing borrows the receiver.
+            unsafe { st.receiver.close() };
+            Ok(())
+        })
     }
 
     /// Enters a `with` block (see the class docs for what leaving it does).
@@ -275,9 +314,12 @@ impl Receiver {
 ///
 /// Supports the buffer protocol (read-only): ``memoryview(sample)``,
 /// ``numpy.frombuffer(sample, dtype)`` see the message without copying. Release it with
-/// :meth:`release` or a ``with`` block (or let the next ``recv``, or its garbage
-/// collection, do it); views must be gone by then, or ``BufferError`` is raised and the
-/// message stays held. :meth:`bytes` copies.
+/// :meth:`release` or a ``with`` block (or let the next ``recv`` in the same thread, or its
+/// garbage collection, do it); views must be gone by then, or ``BufferError`` is raised and
+/// the message stays held. :meth:`bytes` copies.
+///
+/// Thread safety: while held, the sample holds its receiver: other threads' calls on the
+/// receiver wait until it is released. Its own methods may be called from any thread.
 #[pyclass(module = "shmkit", frozen)]
 pub(crate) struct Sample {
     core: Arc<RxShared>,
@@ -293,10 +335,7 @@ impl Drop for Sample {
     /// holds a reference to this object), so the sender can reuse its memory.
     fn drop(&mut self) {
         Python::attach(|py| {
-            let mut st = self.core.lock(py);
-            if st.sample(self.id).is_some() {
-                st.current = None;
-            }
+            self.core.drop_sample(py, self.id);
         });
     }
 }
@@ -305,6 +344,9 @@ impl Drop for Sample {
 impl Sample {
     /// A copy of the message.
     fn bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        // Copied with the state locked, so no other thread releases the sample meanwhile;
+        // making a `bytes` runs no Python code (it is not a GC-tracked type), so nothing in
+        // here can re-enter this receiver.
         let st = self.core.lock(py);
         let cur = st.sample(self.id).ok_or_else(released)?;
         Ok(PyBytes::new(py, cur.item.bytes()))
@@ -316,6 +358,8 @@ impl Sample {
         let mut st = self.core.lock(py);
         if st.sample(self.id).is_some() {
             st.release()?;
+            drop(st);
+            self.core.ended();
         }
         Ok(())
     }

@@ -29,6 +29,10 @@ struct Mapped {
 /// block, or garbage collection) unless ``keep=True``. Closing raises ``BufferError`` while
 /// views are alive, as ``mmap.close`` does; dropping the last reference cannot unmap memory
 /// that a view still uses, because every view holds a reference to the segment.
+///
+/// Thread safety: every method may be called from any thread (they are serialised); the
+/// bytes are plain shared memory, so writers in several threads or processes synchronise
+/// themselves (``shmkit.sync.Mutex``).
 #[pyclass(module = "shmkit", frozen)]
 pub(crate) struct Segment {
     mapped: Mutex<Option<Mapped>>,

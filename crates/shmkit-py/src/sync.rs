@@ -128,6 +128,10 @@ impl Drop for Held {
 /// The thread that acquired must release. If the previous holder died holding it,
 /// :meth:`acquire` raises :class:`shmkit.OwnerDied` **with the lock held**: repair the
 /// shared state, call :meth:`make_consistent`, then :meth:`release`.
+///
+/// Thread safety: a handle may be shared between threads; ``acquire`` waits for another
+/// thread's hold (the GIL released, Ctrl-C seen), and only the holding thread may
+/// ``release`` (``RuntimeError`` elsewhere).
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Mutex {
     handle: Handle<rsync::Mutex>,
@@ -176,31 +180,34 @@ impl Mutex {
     /// Creates the mutex ``name``; the creator removes the name when closed, unless ``keep``.
     #[classmethod]
     #[pyo3(signature = (name, *, mode=0o600, keep=false))]
-    fn create(_cls: &Bound<'_, PyType>, name: &str, mode: u32, keep: bool) -> PyResult<Mutex> {
-        Mutex::wrap(rsync::Mutex::options().mode(mode).keep(keep).create(name))
+    fn create(cls: &Bound<'_, PyType>, name: &str, mode: u32, keep: bool) -> PyResult<Mutex> {
+        Mutex::wrap(
+            cls.py()
+                .detach(|| rsync::Mutex::options().mode(mode).keep(keep).create(name)),
+        )
     }
 
     /// Opens the existing mutex ``name``.
     #[classmethod]
-    fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Mutex> {
-        Mutex::wrap(rsync::Mutex::open(name))
+    fn open(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Mutex> {
+        Mutex::wrap(cls.py().detach(|| rsync::Mutex::open(name)))
     }
 
     /// Opens the mutex ``name``, creating it if it does not exist.
     #[classmethod]
     #[pyo3(signature = (name, *, mode=0o600, keep=false))]
     fn open_or_create(
-        _cls: &Bound<'_, PyType>,
+        cls: &Bound<'_, PyType>,
         name: &str,
         mode: u32,
         keep: bool,
     ) -> PyResult<Mutex> {
-        Mutex::wrap(
+        Mutex::wrap(cls.py().detach(|| {
             rsync::Mutex::options()
                 .mode(mode)
                 .keep(keep)
-                .open_or_create(name),
-        )
+                .open_or_create(name)
+        }))
     }
 
     /// Acquires the mutex, waiting up to ``timeout`` seconds (``None`` or ``-1``: forever);
@@ -332,6 +339,8 @@ impl Mutex {
 /// A named event: one process sets it, others wait for it (``threading.Event``'s shape).
 ///
 /// ``auto_reset=True`` lets one waiter pass per :meth:`set` and resets the event.
+///
+/// Thread safety: every method works from any thread; ``wait`` releases the GIL.
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Event {
     handle: Handle<rsync::Event>,
@@ -360,7 +369,7 @@ impl Event {
     #[classmethod]
     #[pyo3(signature = (name, *, auto_reset=false, mode=0o600, keep=false))]
     fn create(
-        _cls: &Bound<'_, PyType>,
+        cls: &Bound<'_, PyType>,
         name: &str,
         auto_reset: bool,
         mode: u32,
@@ -371,19 +380,19 @@ impl Event {
         } else {
             Reset::Manual
         };
-        Event::wrap(
+        Event::wrap(cls.py().detach(|| {
             rsync::Event::options()
                 .reset(reset)
                 .mode(mode)
                 .keep(keep)
-                .create(name),
-        )
+                .create(name)
+        }))
     }
 
     /// Opens the existing event ``name``.
     #[classmethod]
-    fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Event> {
-        Event::wrap(rsync::Event::open(name))
+    fn open(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Event> {
+        Event::wrap(cls.py().detach(|| rsync::Event::open(name)))
     }
 
     /// Whether the event resets itself when a waiter passes.
@@ -433,6 +442,8 @@ impl Event {
 }
 
 /// A named counting semaphore (``threading.Semaphore``'s shape; ``with sem:`` acquires).
+///
+/// Thread safety: every method works from any thread; ``acquire`` releases the GIL.
 #[pyclass(module = "shmkit.sync", frozen)]
 pub(crate) struct Semaphore {
     handle: Handle<rsync::Semaphore>,
@@ -461,27 +472,27 @@ impl Semaphore {
     #[classmethod]
     #[pyo3(signature = (name, value=0, *, max=u32::MAX, mode=0o600, keep=false))]
     fn create(
-        _cls: &Bound<'_, PyType>,
+        cls: &Bound<'_, PyType>,
         name: &str,
         value: u32,
         max: u32,
         mode: u32,
         keep: bool,
     ) -> PyResult<Semaphore> {
-        Semaphore::wrap(
+        Semaphore::wrap(cls.py().detach(|| {
             rsync::Semaphore::options()
                 .initial(value)
                 .max(max)
                 .mode(mode)
                 .keep(keep)
-                .create(name),
-        )
+                .create(name)
+        }))
     }
 
     /// Opens the existing semaphore ``name``.
     #[classmethod]
-    fn open(_cls: &Bound<'_, PyType>, name: &str) -> PyResult<Semaphore> {
-        Semaphore::wrap(rsync::Semaphore::open(name))
+    fn open(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Semaphore> {
+        Semaphore::wrap(cls.py().detach(|| rsync::Semaphore::open(name)))
     }
 
     /// The permits available now.

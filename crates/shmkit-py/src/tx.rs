@@ -9,9 +9,13 @@
 //! with its lifetime extended to `'static`. That is sound because (1) the box does not move
 //! or die before the loan: `TxState` drops the loan first, and the producer only when no
 //! loan is current; (2) nothing else touches the producer while a loan is current: every
-//! use goes through [`TxState::sender`], which ends the current loan (or fails) first.
+//! use goes through [`TxState::sender`], which ends the current loan (or fails) first, and
+//! (3) every use of the sender or of the loan, from `loan` to `commit`, happens with the
+//! state's mutex held, and calls from threads other than the loan's wait for it to end
+//! (`shared.rs`, "Threads"): so there is never a second `&mut` to the sender.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::ThreadId;
 
 use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
 use pyo3::ffi;
@@ -22,8 +26,8 @@ use shmkit::channel::{self, broadcast};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{views_alive, Fail};
-use crate::shared::{Lent, Owned, Shared};
-use crate::wait::{blocking, Slice, Wait};
+use crate::shared::{Lends, Lent, Owned, Shared};
+use crate::wait::{Slice, Wait};
 
 /// The Rust sending side.
 pub(crate) enum RustSender {
@@ -93,6 +97,12 @@ pub(crate) struct TxState {
 // loans) point into memory this state owns, and nothing in it is tied to a thread.
 unsafe impl Send for TxState {}
 
+impl Lends for TxState {
+    fn current(&self) -> Option<(u64, ThreadId)> {
+        self.current.as_ref().map(|c| (c.id, c.owner))
+    }
+}
+
 impl TxState {
     /// Ends the current loan, which must have no live views; it publishes nothing.
     fn abandon(&mut self) -> Result<(), Fail> {
@@ -120,7 +130,8 @@ impl TxState {
         Ok((id, addr, exports))
     }
 
-    /// Takes the current loan if it is `id` and has no live views.
+    /// Takes the current loan if it is `id` and has no live views; the caller keeps the
+    /// state locked until it has committed or dropped it (module docs).
     fn finish(&mut self, id: u64) -> PyResult<RawLoan<'static>> {
         match &self.current {
             Some(cur) if cur.id == id => {
@@ -142,6 +153,15 @@ impl TxState {
     fn is_open(&self, id: u64) -> bool {
         matches!(&self.current, Some(c) if c.id == id)
     }
+
+    /// Ends loan `id` if it is still open, publishing nothing (its views are gone).
+    fn drop_loan(&mut self, id: u64) -> bool {
+        let open = self.is_open(id);
+        if open {
+            self.current = None;
+        }
+        open
+    }
 }
 
 fn closed() -> PyErr {
@@ -155,42 +175,53 @@ impl Sender {
     /// The base object of a `Producer` or `Publisher` wrapping `sender`.
     pub(crate) fn new(name: String, sender: RustSender) -> Sender {
         Sender {
-            name,
             max_message_len: sender.max_message_len(),
-            core: TxShared::new(sender),
+            core: TxShared::new(&name, sender),
+            name,
         }
     }
 }
 
 impl TxShared {
-    fn new(sender: RustSender) -> Arc<TxShared> {
-        Shared::wrap(TxState {
-            current: None,
-            sender: Owned::new(sender),
-            next_id: 0,
-        })
+    fn new(name: &str, sender: RustSender) -> Arc<TxShared> {
+        Shared::wrap(
+            name,
+            TxState {
+                current: None,
+                sender: Owned::new(sender),
+                next_id: 0,
+            },
+        )
     }
 
-    /// Runs `f` on the sender; `RuntimeError` while a loan is open (the loan borrows it).
-    pub(crate) fn with<T>(
+    /// Runs `f` on the sender, after another thread's loan ends; `RuntimeError` while this
+    /// thread's loan is open (the loan borrows the sender).
+    pub(crate) fn with<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut RustSender) -> T,
+        mut f: impl FnMut(&mut RustSender) -> T + Send,
     ) -> PyResult<T> {
-        let mut st = self.lock(py);
-        if st.current.is_some() {
-            return Err(PyRuntimeError::new_err(
-                "not available while a loan is open: commit or abort it first",
-            ));
-        }
-        Ok(f(st.sender()?))
+        self.call_now(py, |st| {
+            if st.current.is_some() {
+                return Err(PyRuntimeError::new_err(
+                    "not available while a loan is open: commit or abort it first",
+                )
+                .into());
+            }
+            Ok(f(st.sender()?))
+        })
     }
 }
 
 /// The sending side of a channel (`Producer`) or broadcast (`Publisher`).
 ///
-/// Handles may be shared between threads: calls are serialised, and blocking calls release
-/// the interpreter while they wait.
+/// Thread safety: a handle may be shared between threads. Each call happens whole, in some
+/// order, and nothing acknowledged is lost; blocking calls release the interpreter while
+/// they wait. An open :class:`Loan` holds its sender until it is committed or aborted:
+/// calls from other threads (``loan``, ``send``, ``close``, ``set_wait_mode``,
+/// ``subscriber_count``) wait for it, up to their ``timeout`` (``Timeout``; ``WouldBlock``
+/// for ``timeout=0``; Ctrl-C interrupts the wait). Calls from the thread that took the loan
+/// do not wait: ``loan``/``send``/``close`` abandon it, as documented below.
 #[pyclass(module = "shmkit", subclass, frozen)]
 pub(crate) struct Sender {
     pub(crate) core: Arc<TxShared>,
@@ -226,40 +257,37 @@ impl Sender {
     /// publishes nothing. Views made inside the block (``numpy.frombuffer(buf, ...)``) must
     /// be gone when it ends, or leaving raises ``BufferError`` and publishes nothing.
     ///
-    /// One loan at a time: a previous loan still open is abandoned (it publishes nothing),
-    /// or ``BufferError`` is raised if it has live views. Raises ``Timeout``,
+    /// One loan at a time: while another thread's loan is open, this waits for it to end.
+    /// This thread's previous loan still open is abandoned (it publishes nothing), or
+    /// ``BufferError`` is raised if it has live views. Raises ``Timeout``,
     /// ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over ``max_message_len``).
     #[pyo3(signature = (size, timeout=None))]
     fn loan(slf: Bound<'_, Self>, size: usize, timeout: Option<f64>) -> PyResult<Py<Loan>> {
         let py = slf.py();
         let core = slf.get().core.clone();
         let wait = Wait::from_timeout(timeout)?;
-        let (id, addr, exports) =
-            blocking(py, wait, |slice| core.lock_detached().start(size, slice))?;
-        Py::new(
-            py,
-            Loan {
-                core,
-                id,
-                addr,
-                len: size,
-                exports,
-                view: Mutex::new(None),
-            },
-        )
+        let (id, addr, exports) = core.call(py, wait, |st, slice| st.start(size, slice))?;
+        let loan = Loan {
+            core: core.clone(),
+            id,
+            addr,
+            len: size,
+            exports,
+            view: Mutex::new(None),
+        };
+        // On failure the `Loan` is dropped, which ends the loan.
+        Py::new(py, loan)
     }
 
     /// Copies ``data`` (any C-contiguous buffer: bytes, bytearray, memoryview, numpy array)
     /// into the channel as one message, waiting for room up to ``timeout`` seconds.
     ///
-    /// Raises as :meth:`loan`.
+    /// Raises as :meth:`loan`, and waits as it does for another thread's loan.
     #[pyo3(signature = (data, timeout=None))]
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let (buf, src, len) = buffer::input(data)?;
         let wait = Wait::from_timeout(timeout)?;
-        let core = &self.core;
-        blocking(py, wait, |slice| {
-            let mut st = core.lock_detached();
+        self.core.call(py, wait, |st, slice| {
             let mut loan = st.sender()?.loan(len, slice)?;
             // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
             // (and so allocated, and not resized) until after this call; the loan's bytes are
@@ -277,18 +305,20 @@ impl Sender {
     }
 
     /// Closes the sender: the receiving side sees ``Disconnected`` once it has received
-    /// everything. Raises ``BufferError`` while views of a loan are alive. Closing twice is
-    /// allowed.
+    /// everything. Waits for another thread's open loan; abandons this thread's (raises
+    /// ``BufferError`` while views of it are alive). Closing twice is allowed.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let n = self.core.exports.live();
-        if n > 0 {
-            return Err(views_alive("a loan of this sender", n));
-        }
-        let mut st = self.core.lock(py);
-        st.abandon()?;
-        // SAFETY: no loan is current (ended above), so nothing borrows the sender.
-        unsafe { st.sender.close() };
-        Ok(())
+        let core = &self.core;
+        core.call_now(py, |st| {
+            let n = core.exports.live();
+            if n > 0 {
+                return Err(views_alive("a loan of this sender", n).into());
+            }
+            st.abandon()?;
+            // SAFETY: no loan is current (ended above), so nothing borrows the sender.
+            unsafe { st.sender.close() };
+            Ok(())
+        })
     }
 
     /// Enters a `with` block (see the class docs for what leaving it does).
@@ -308,6 +338,10 @@ impl Sender {
 ///
 /// Supports the buffer protocol (writable). As a context manager it yields a memoryview and
 /// commits on a clean exit; or call :meth:`commit` / :meth:`abort` yourself.
+///
+/// Thread safety: while open, the loan holds its sender: other threads' calls on the sender
+/// wait until it is committed or aborted (or garbage-collected, which aborts it). Its own
+/// methods may be called from any thread.
 #[pyclass(module = "shmkit", frozen)]
 pub(crate) struct Loan {
     core: Arc<TxShared>,
@@ -329,10 +363,17 @@ impl Loan {
                 )));
             }
         }
-        let loan = self.core.lock(py).finish(self.id)?;
+        // The state stays locked until the Rust loan is committed or dropped: nobody else
+        // may use the sender it borrows meanwhile (module docs).
+        let mut st = self.core.lock(py);
+        let loan = st.finish(self.id)?;
         if commit {
             loan.commit(len);
+        } else {
+            drop(loan);
         }
+        drop(st);
+        self.core.ended();
         Ok(())
     }
 }
@@ -342,9 +383,9 @@ impl Drop for Loan {
     /// dropped uncommitted (no view can be alive: each holds a reference to this object).
     fn drop(&mut self) {
         Python::attach(|py| {
-            let mut st = self.core.lock(py);
-            if st.is_open(self.id) {
-                st.current = None;
+            let ended = self.core.lock(py).drop_loan(self.id);
+            if ended {
+                self.core.ended();
             }
         });
     }

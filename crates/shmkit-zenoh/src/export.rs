@@ -1,4 +1,20 @@
 //! The exporter: a local broadcast subscriber or channel consumer, forwarding to a Zenoh key.
+//!
+//! Besides the data, an exporter tells importers where its stream has got to (its *tail*:
+//! one past the last message it took, see `wire.rs`), so that an importer that missed the
+//! end of a stream (killed, and restarted after the last message; the last messages lost on
+//! the way) learns of the gap although no later message shows it: it answers a query on
+//! `<key>/@shmkit/tail/<stream>` (asked by each importer when the exporter's liveliness token
+//! appears to it), puts its tail there every [`TAIL_EVERY`] while it puts no data, and once
+//! more when it stops. All come from the exporter's thread, after the data put before them,
+//! on the same Zenoh session, so an importer meets them in order with the data.
+//!
+//! Who counts what under `Drop`: the exporter counts in `messages` what it put and in
+//! `dropped` what it took while no Zenoh subscriber matched its key (never put); an importer
+//! counts every message of the stream after its starting point that it did not publish as
+//! `lost` (it never arrived: dropped by the exporter, by Zenoh, or sent to a killed
+//! predecessor) or `dropped` (no room or no subscriber locally). So an exporter's `dropped`
+//! are among its importers' `lost`, and the two are never added.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,11 +23,13 @@ use std::time::{Duration, Instant};
 
 use shmkit::channel::{self, broadcast};
 use zenoh::bytes::ZBytes;
+use zenoh::handlers::RingChannelHandler;
 use zenoh::qos::CongestionControl;
+use zenoh::query::{Query, Queryable};
 use zenoh::{Session, Wait};
 
 use crate::stats::Counters;
-use crate::wire::{self, Ack, Data};
+use crate::wire::{self, Ack, Data, Tail};
 use crate::{pause, Bridge, Congestion, Error, Result, TICK};
 
 /// The local side an exporter forwards: a broadcast (it joins as one more subscriber) or an
@@ -268,6 +286,13 @@ struct Peer {
 /// no later message), and that probe shows it the gap, for which it asks.
 const RESEND_AFTER: Duration = Duration::from_secs(1);
 
+/// While it puts no data, an exporter puts its tail this often (once it has taken a message).
+const TAIL_EVERY: Duration = Duration::from_secs(1);
+
+/// Tail queries waiting for the exporter's thread (beyond, the oldest go unanswered: the
+/// importer then learns the tail from the next periodic one).
+const TAIL_QUERIES: usize = 64;
+
 /// The exporter's Zenoh side and stream state.
 struct Exporter {
     key: String,
@@ -283,6 +308,12 @@ struct Exporter {
     matching: Arc<AtomicBool>,
     _listener: zenoh::matching::MatchingListener<()>,
     _token: zenoh::liveliness::LivelinessToken,
+    /// The tail: put on this publisher while idle, and answered to queries (taken from a
+    /// ring, so Zenoh's callback never blocks) by the exporter's thread.
+    tail: zenoh::pubsub::Publisher<'static>,
+    tail_queries: Queryable<RingChannelHandler<Query>>,
+    /// When data or the tail was last put.
+    last_put: Instant,
     /// Block: messages sent (or to send) and not yet acknowledged by every importer, with
     /// `window.front()` being message `base`.
     window: VecDeque<ZBytes>,
@@ -326,6 +357,21 @@ impl Exporter {
             .callback(move |s| a.push(Ack::decode(&s.payload().to_bytes()).ok_or(())))
             .wait()
             .map_err(Error::zenoh)?;
+        let congestion = match block {
+            true => CongestionControl::Block,
+            false => CongestionControl::Drop,
+        };
+        let tail = session
+            .declare_publisher(wire::tail_key(key, stream))
+            .congestion_control(congestion)
+            .wait()
+            .map_err(Error::zenoh)?;
+        let tail_queries = session
+            .declare_queryable(wire::tail_key(key, stream))
+            .with(zenoh::handlers::RingChannel::new(TAIL_QUERIES))
+            .wait()
+            .map_err(Error::zenoh)?;
+        // Declared last: an importer that sees the token can ask for the tail at once.
         let token = session
             .liveliness()
             .declare_token(wire::control_key(key, &format!("exporter/{stream:016x}")))
@@ -342,6 +388,9 @@ impl Exporter {
             matching,
             _listener: listener,
             _token: token,
+            tail,
+            tail_queries,
+            last_put: Instant::now(),
             window: VecDeque::new(),
             window_len: 0,
             base: 0,
@@ -366,6 +415,7 @@ impl Exporter {
         }
         while !stop.load(Ordering::Relaxed) {
             self.take_acks(counters);
+            self.tell_tail(counters);
             if !self.block {
                 self.forget();
             }
@@ -404,6 +454,18 @@ impl Exporter {
                     *local = None;
                     Counters::add(&counters.local_restarts, 1);
                 }
+            }
+        }
+        // Stopping: a last tail, after everything put, so an importer counts at once what it
+        // missed of the end (nothing can be sent again any more: `first` is `next`).
+        let tail = self.tail();
+        if tail.next > 0 {
+            let last = Tail {
+                first: tail.next,
+                ..tail
+            };
+            if let Err(e) = self.tail.put(last.encode()).wait() {
+                counters.error(format!("{}: putting the last tail: {e}", self.key));
             }
         }
         Ok(())
@@ -482,7 +544,8 @@ impl Exporter {
         Ok(())
     }
 
-    fn put(&self, payload: ZBytes, seq: u64, first: u64) -> Result<()> {
+    fn put(&mut self, payload: ZBytes, seq: u64, first: u64) -> Result<()> {
+        self.last_put = Instant::now();
         let att = Data {
             flags: if self.block { wire::FLAG_BLOCK } else { 0 },
             stream: self.stream,
@@ -495,6 +558,44 @@ impl Exporter {
             .attachment(att.encode())
             .wait()
             .map_err(Error::zenoh)
+    }
+
+    /// The tail: one past the last message taken (Drop: put or dropped; Block: put), and the
+    /// oldest one that can still be sent again.
+    fn tail(&self) -> Tail {
+        let (next, first) = match self.block {
+            true => (self.sent, self.base.min(self.sent)),
+            false => (self.cursor, self.cursor),
+        };
+        Tail {
+            flags: if self.block { wire::FLAG_BLOCK } else { 0 },
+            stream: self.stream,
+            next,
+            first,
+        }
+    }
+
+    /// Answers the tail queries that came, and puts the tail if no data was put for
+    /// [`TAIL_EVERY`] (and a message was taken). A failure is reported, not fatal: the next
+    /// period puts it again.
+    fn tell_tail(&mut self, counters: &Counters) {
+        while let Ok(Some(q)) = self.tail_queries.try_recv() {
+            let tail = self.tail();
+            // (With the query's congestion control: importers ask with Drop, so a congested
+            // link never holds a Drop exporter here.)
+            let sent = q.reply(q.key_expr().clone(), tail.encode()).wait();
+            if let Err(e) = sent {
+                counters.error(format!("{}: answering a tail query: {e}", self.key));
+            }
+        }
+        let tail = self.tail();
+        if tail.next == 0 || self.last_put.elapsed() < TAIL_EVERY {
+            return;
+        }
+        self.last_put = Instant::now();
+        if let Err(e) = self.tail.put(tail.encode()).wait() {
+            counters.error(format!("{}: putting the tail: {e}", self.key));
+        }
     }
 
     /// Reads the acknowledgements that arrived, without waiting.

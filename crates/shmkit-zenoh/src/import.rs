@@ -1,5 +1,16 @@
 //! The importer: samples arriving on a Zenoh key expression, published into a local
 //! broadcast.
+//!
+//! Each stream (exporter) has a `next`: the first message not yet done with (published,
+//! refused, or counted as dropped or lost), saved in the state segment. Under `Drop`, when
+//! `next` has to move forward over messages that never came, they are counted as `lost`, once:
+//! `next` only moves forward, and is saved with the count. It moves over a gap when a later
+//! message arrives, or when the exporter's tail (see `wire.rs`) says the stream has got
+//! further: the tail is asked for whenever the exporter's liveliness token appears (so on
+//! start, and after a reconnect) and put by the exporter every second while it idles, so an
+//! importer restarted after the end of a stream still counts the messages sent while it was
+//! down (and those sent to its killed predecessor, which never published them). Under
+//! `Block` the same gap is asked for again while the exporter still keeps it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,12 +21,13 @@ use shmkit::channel::broadcast::{self, Publisher};
 use shmkit::channel::MessageLayout;
 use shmkit::inspect::{self, Kind};
 use zenoh::qos::CongestionControl;
+use zenoh::query::ConsolidationMode;
 use zenoh::sample::{Sample, SampleKind};
 use zenoh::{Session, Wait};
 
 use crate::state::State;
 use crate::stats::Counters;
-use crate::wire::{self, Ack, Data};
+use crate::wire::{self, Ack, Data, Tail};
 use crate::{pause, Bridge, Congestion, Error, Result, TICK};
 
 /// How an importer publishes; see [`import`].
@@ -280,6 +292,8 @@ const STREAM_GONE: Duration = Duration::from_secs(60);
 const MAX_STREAMS: usize = 1024;
 /// A resume for the same message is asked again only after this long.
 const RESUME_AGAIN: Duration = Duration::from_secs(1);
+/// How long a tail query waits for its reply.
+const TAIL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What became of a sample.
 enum Outcome {
@@ -302,9 +316,15 @@ struct Inbox {
     wake: Condvar,
 }
 
+/// What arrived, in order: a data sample, or an exporter's tail (put, or a query's reply).
+enum Arrival {
+    Data(Sample),
+    Tail(Sample),
+}
+
 #[derive(Default)]
 struct Queue {
-    samples: VecDeque<Sample>,
+    samples: VecDeque<Arrival>,
     bytes: usize,
     tokens: Vec<Sample>,
     /// Set when the bridge stops: later callbacks drop what they get.
@@ -325,9 +345,12 @@ impl Inbox {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn push_sample(&self, s: Sample) {
+    /// Adds a data sample or a tail (one that finds the inbox full is dropped: a data sample
+    /// then shows as a gap, a tail comes again).
+    fn push_sample(&self, s: Arrival) {
         let mut q = self.lock();
-        let len = s.payload().len();
+        let (Arrival::Data(d) | Arrival::Tail(d)) = &s;
+        let len = d.payload().len();
         if q.closed || q.samples.len() >= INBOX || q.bytes + len > INBOX_BYTES {
             return;
         }
@@ -353,7 +376,7 @@ impl Inbox {
     }
 
     /// The samples and the tokens that came, waiting at most `nap` for something.
-    fn take(&self, nap: Duration) -> (VecDeque<Sample>, Vec<Sample>) {
+    fn take(&self, nap: Duration) -> (VecDeque<Arrival>, Vec<Sample>) {
         let mut q = self.lock();
         if q.samples.is_empty() && q.tokens.is_empty() {
             q.waiting = true;
@@ -406,7 +429,13 @@ fn run(
     let i = inbox.clone();
     let data = session
         .declare_subscriber(im.key.clone())
-        .callback(move |s| i.push_sample(s))
+        .callback(move |s| i.push_sample(Arrival::Data(s)))
+        .wait()
+        .map_err(Error::zenoh)?;
+    let i = inbox.clone();
+    let tails = session
+        .declare_subscriber(wire::control_key(&im.key, "tail/*"))
+        .callback(move |s| i.push_sample(Arrival::Tail(s)))
         .wait()
         .map_err(Error::zenoh)?;
     let i = inbox.clone();
@@ -424,7 +453,7 @@ fn run(
         im.flush(session, counters);
     }
     inbox.close();
-    drop((data, tokens));
+    drop((data, tails, tokens));
     result
 }
 
@@ -433,7 +462,7 @@ impl Importer {
     fn serve(
         &mut self,
         session: &Session,
-        inbox: &Inbox,
+        inbox: &Arc<Inbox>,
         stop: &AtomicBool,
         counters: &Counters,
     ) -> Result<()> {
@@ -445,9 +474,16 @@ impl Importer {
             };
             let (samples, tokens) = inbox.take(nap);
             for t in &tokens {
-                self.token(t, counters);
+                self.token(t, session, inbox, counters);
             }
-            for s in samples {
+            for a in samples {
+                let s = match a {
+                    Arrival::Data(s) => s,
+                    Arrival::Tail(t) => {
+                        self.tail(&t, counters)?;
+                        continue;
+                    }
+                };
                 if stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
@@ -509,8 +545,8 @@ impl Importer {
         n
     }
 
-    /// An exporter's liveliness token came or went.
-    fn token(&mut self, t: &Sample, counters: &Counters) {
+    /// An exporter's liveliness token came or went. When it comes, its tail is asked for.
+    fn token(&mut self, t: &Sample, session: &Session, inbox: &Arc<Inbox>, counters: &Counters) {
         let k = t.key_expr().as_str();
         let Some((ekey, hex)) = k.rsplit_once(&format!("/{}/exporter/", wire::CONTROL)) else {
             return;
@@ -549,8 +585,120 @@ impl Importer {
                         self.hello.insert(stream, ekey.to_owned());
                     }
                 }
+                // Where the stream has got to: a restarted importer learns what it missed even
+                // if no later message comes. The reply comes through the inbox, in order with
+                // the data (the exporter's thread answers after what it put before); asked with
+                // Drop, so a congested link never holds the exporter back (a lost reply is
+                // made up for by the tail the exporter puts while idle).
+                let i = inbox.clone();
+                let asked = session
+                    .get(wire::tail_key(ekey, stream))
+                    .consolidation(ConsolidationMode::None)
+                    .congestion_control(CongestionControl::Drop)
+                    .timeout(TAIL_TIMEOUT)
+                    .callback(move |r| {
+                        if let Ok(s) = r.into_result() {
+                            i.push_sample(Arrival::Tail(s));
+                        }
+                    })
+                    .wait();
+                if let Err(e) = asked {
+                    counters.error(format!("{ekey}: asking for the tail: {e}"));
+                }
             }
         }
+    }
+
+    /// An exporter's tail: where its stream has got to. A stream new to this broadcast starts
+    /// there; a known one whose `next` is lower catches up ([`Importer::catch_up`]).
+    fn tail(&mut self, s: &Sample, counters: &Counters) -> Result<()> {
+        let k = s.key_expr().as_str();
+        let tail = Tail::decode(&s.payload().to_bytes());
+        let ekey = k
+            .rsplit_once(&format!("/{}/tail/", wire::CONTROL))
+            .filter(|(_, hex)| tail.is_some_and(|t| *hex == format!("{:016x}", t.stream)));
+        let (Some(t), Some((ekey, _))) = (tail, ekey) else {
+            counters.refuse(format!("{k}: a control sample that is not a tail"));
+            return Ok(());
+        };
+        if !self.streams.contains_key(&t.stream) {
+            self.add_stream(t.stream, t.next, ekey, t.flags)?;
+        }
+        self.catch_up(t.stream, t.next, t.first, false, counters)?;
+        Ok(())
+    }
+
+    /// Starts following `stream` (coming on `key`): from where this broadcast stopped if it
+    /// has seen it (the saved state), else from `seq`, saved at once (so a restart before
+    /// anything is published starts there too).
+    fn add_stream(&mut self, stream: u64, seq: u64, key: &str, flags: u16) -> Result<()> {
+        let saved = self.state.as_ref().and_then(|st| st.next(stream));
+        let next = match (saved, &mut self.state) {
+            (Some(n), _) => n,
+            (None, Some(st)) => {
+                st.remember(stream, seq)?;
+                seq
+            }
+            (None, None) => seq,
+        };
+        self.streams.insert(
+            stream,
+            Stream {
+                next,
+                key: key.to_owned(),
+                block: flags & wire::FLAG_BLOCK != 0,
+                unacked: 1, // acknowledge soon: a Block exporter learns where this is
+                unacked_bytes: 0,
+                acked_at: Instant::now(),
+                resumed: None,
+                gone: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Moves `stream`'s `next` up to `to` (a message `to` arrived, or the tail says the stream
+    /// got that far), given that its exporter can still send from `first`. Under Block, if
+    /// the exporter still has the missing messages, returns `false` (not caught up), having
+    /// asked for them again if `ask` (a tail does not ask: the resume on the exporter's token
+    /// and its probe do); else counts them as lost (here and in the saved state) and saves
+    /// the new `next`.
+    fn catch_up(
+        &mut self,
+        id: u64,
+        to: u64,
+        first: u64,
+        ask: bool,
+        counters: &Counters,
+    ) -> Result<bool> {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return Ok(false);
+        };
+        if to <= stream.next {
+            return Ok(true);
+        }
+        if stream.block && stream.next >= first {
+            // The exporter still has the missing ones: ask again.
+            let again = stream
+                .resumed
+                .is_none_or(|(n, t)| n != stream.next || t.elapsed() >= RESUME_AGAIN);
+            if ask && again {
+                stream.resumed = Some((stream.next, Instant::now()));
+                let (k, next) = (stream.key.clone(), stream.next);
+                self.queue_ack(&k, id, next, wire::FLAG_RESUME);
+            }
+            return Ok(false);
+        }
+        // Gone for good (Drop, or older than what the exporter keeps): count them. (The count
+        // and `next` are two stores: a kill between them counts the gap again on restart.)
+        let missing = to - stream.next;
+        stream.next = to;
+        Counters::add(&counters.lost, missing);
+        if let Some(st) = &mut self.state {
+            st.add_lost(missing)?;
+            st.remember(id, to)?;
+        }
+        Ok(true)
     }
 
     /// Handles one data sample. [`Outcome::Wait`]: not done with (no room under Block); the
@@ -565,55 +713,15 @@ impl Importer {
         };
         let key = s.key_expr().as_str();
         if !self.streams.contains_key(&d.stream) {
-            // Seen before (saved): go on from there. New: start with this message, and save
-            // that at once, so a restart before it is published resumes from it.
-            let saved = self.state.as_ref().and_then(|st| st.next(d.stream));
-            let next = match (saved, &mut self.state) {
-                (Some(n), _) => n,
-                (None, Some(st)) => {
-                    st.remember(d.stream, d.seq)?;
-                    d.seq
-                }
-                (None, None) => d.seq,
-            };
-            self.streams.insert(
-                d.stream,
-                Stream {
-                    next,
-                    key: key.to_owned(),
-                    block: d.flags & wire::FLAG_BLOCK != 0,
-                    unacked: 1, // acknowledge soon: a Block exporter learns where this is
-                    unacked_bytes: 0,
-                    acked_at: Instant::now(),
-                    resumed: None,
-                    gone: None,
-                },
-            );
+            // Seen before (saved): go on from there. New: start with this message.
+            self.add_stream(d.stream, d.seq, key, d.flags)?;
         }
         let stream = self.streams.get_mut(&d.stream).expect("inserted above");
         if d.seq < stream.next {
-            return Ok(Outcome::Done); // sent again after a resume: already done with
+            return Ok(Outcome::Done); // sent again after a resume, or counted: done with
         }
-        if d.seq > stream.next {
-            if stream.block && stream.next >= d.first {
-                // The exporter still has the missing ones: ask again, drop this one.
-                let again = stream
-                    .resumed
-                    .is_none_or(|(n, t)| n != stream.next || t.elapsed() >= RESUME_AGAIN);
-                if again {
-                    stream.resumed = Some((stream.next, Instant::now()));
-                    let (k, next) = (stream.key.clone(), stream.next);
-                    self.queue_ack(&k, d.stream, next, wire::FLAG_RESUME);
-                }
-                return Ok(Outcome::Done);
-            }
-            // Gone for good (Drop, or older than what the exporter keeps): count them.
-            let missing = d.seq - stream.next;
-            Counters::add(&counters.lost, missing);
-            if let Some(st) = &mut self.state {
-                st.add_lost(missing)?;
-            }
-            stream.next = d.seq;
+        if !self.catch_up(d.stream, d.seq, d.first, true, counters)? {
+            return Ok(Outcome::Done); // asked for the missing ones again: drop this one
         }
         let len = s.payload().len();
         let refused = if let Some(l) = self

@@ -74,13 +74,29 @@
 //!   the old broadcast is replaced, so nothing is lost or published twice. A cleanly stopped
 //!   importer says goodbye, and the exporter stops keeping messages for it. An importer the exporter has not heard from for
 //!   [`ExportOptions::forget_after`] is forgotten (it no longer holds the window back).
-//! * **`Drop`**: nobody waits. The exporter puts with `CongestionControl::Drop` and counts
-//!   messages it takes while no Zenoh subscriber matches its key as dropped; the importer
-//!   counts gaps in the sequence numbers as lost and messages its local broadcast had no room
-//!   (or no subscriber) for as dropped. So every message of the stream from where the importer
-//!   started is published, dropped, lost or refused (another layout, too large), each counted
-//!   once; `lost` and `dropped` are kept in the state segment across restarts of the importer
-//!   (so after one they include its predecessors'), `messages` is this importer's own.
+//! * **`Drop`**: nobody waits. The exporter puts with `CongestionControl::Drop`. Who counts
+//!   what:
+//!   - the exporter: `messages`, what it put; `dropped`, what it took while no Zenoh
+//!     subscriber matched its key (not put at all). So `messages + dropped` is what it took.
+//!   - the importer: `messages`, what it published locally; `dropped`, what arrived but its
+//!     local broadcast had no room (or no subscriber) for; `lost`, every message of the stream
+//!     that never reached it: gaps in the sequence numbers, whoever made them (the exporter's
+//!     own drops, Zenoh, a full inbox, messages sent to a killed predecessor that it never
+//!     published, messages sent while no importer ran).
+//!
+//!   So an exporter's `dropped` are among its importers' `lost`: never add the two. Every
+//!   message of the stream from where the importer (or its first predecessor on the broadcast)
+//!   started to the last one the exporter took is published, dropped, lost or refused (another
+//!   layout, too large), each counted once by the importer: for a local subscriber attached
+//!   all along (following the importer's restarts), the messages the exporter took `==
+//!   received + lost + dropped + refused`. `lost` and `dropped` are kept in the state segment across
+//!   restarts of the importer (so after one they include its predecessors'), `messages` is
+//!   this importer's own. A gap at the end of a stream, which no later message shows, is
+//!   learnt from the exporter's *tail* (where its stream has got to): an importer asks for it
+//!   whenever the exporter's liveliness token appears (so on its start and after a
+//!   reconnect), and the exporter puts it every second while it puts no data, and once when
+//!   it stops. So an importer killed near the end of a stream and restarted after it counts
+//!   what it missed, within about a second.
 //!
 //! Messages larger than the maximum ([`ExportOptions::max_message`],
 //! [`ImportOptions::max_message`]) are an error counted in [`Stats::refused`], never
@@ -118,6 +134,15 @@
 //! is killed are lost (its importer counts them under `Drop`, and after a restart sees a new
 //! stream); under `Drop`, anything. There is no shared-memory zero-copy across machines: each
 //! bridge copies a message once, out of or into shared memory.
+//!
+//! The exact limits of the `Drop` count: an importer learns the end of a stream only from its
+//! exporter, so if the exporter is gone before the importer hears its tail (stopped or killed
+//! while the importer was down; killed within a second of its last data, whose end was lost
+//! on the way), the messages after the last one the importer met are counted by no importer
+//! (the exporter's `messages` still has them). A stream is remembered in the state segment among the 32 used
+//! last; a predecessor's gap on an older one is not counted. The count and the new position
+//! are two stores in the state segment: an importer killed between them counts that gap
+//! twice.
 
 mod export;
 mod import;

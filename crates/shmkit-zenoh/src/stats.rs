@@ -18,12 +18,15 @@ pub struct Stats {
     /// Payload bytes of those messages.
     pub bytes: u64,
     /// Messages the bridge dropped itself under [`Congestion::Drop`](crate::Congestion::Drop):
-    /// an exporter with no importer attached; an importer whose local channel had no room or
-    /// no subscriber.
+    /// an exporter with no importer attached (never put: its importers count them as `lost`
+    /// too, so do not add an exporter's `dropped` to an importer's `lost`); an importer whose
+    /// local channel had no room or no subscriber.
     pub dropped: u64,
-    /// Messages an importer never received (gaps in the stream's sequence numbers): under
-    /// `Drop`, lost in the network or dropped by the exporter; under `Block`, only messages the
-    /// exporter could no longer send again (it restarted, or forgot this importer).
+    /// Messages an importer never received (gaps in the stream's sequence numbers, shown by a
+    /// later message or by the exporter's tail): under `Drop`, lost in the network, dropped by
+    /// the exporter, or sent while this importer (or a killed predecessor) could not publish
+    /// them; under `Block`, only messages the exporter could no longer send again (it
+    /// restarted, stopped, or forgot this importer).
     pub lost: u64,
     /// Samples or requests refused: not from a shmkit bridge, another message layout
     /// (`LayoutMismatch`), or larger than the configured maximum; for services, requests that

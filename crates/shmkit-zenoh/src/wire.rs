@@ -1,5 +1,6 @@
-//! What a bridge adds to what Zenoh carries: a fixed header in each sample's attachment, and
-//! the importer's acknowledgements. The payload is the message, byte for byte.
+//! What a bridge adds to what Zenoh carries: a fixed header in each sample's attachment, the
+//! importer's acknowledgements, and the exporter's tail (where its stream has got to). The
+//! payload of a data sample is the message, byte for byte.
 //!
 //! ```text
 //! data attachment (40 bytes, little-endian), on every sample an exporter puts on <key>:
@@ -21,7 +22,24 @@
 //!   16  u64  stream
 //!   24  u64  next: the first seq this importer has not delivered locally; u64::MAX
 //!            ("hello"): it has received nothing of the stream yet, send it what comes
+//!
+//! tail (32 bytes, the payload), put by an exporter on <key>/@shmkit/tail/<stream as 16 hex
+//! digits> every second while it puts no data (once it has taken a message) and once when it
+//! stops (then with first = next), and the reply of its queryable on that key (asked by an
+//! importer when the exporter's liveliness token appears: on the importer's start, and after
+//! a reconnect):
+//!    0  u32  magic "SHT1"
+//!    4  u16  version (1)
+//!    6  u16  flags: bit 0 = the exporter runs Block
+//!    8  u64  stream
+//!   16  u64  next: one past the last seq the exporter has taken (Drop: put or dropped;
+//!            Block: put); an importer whose next is lower missed the rest
+//!   24  u64  first: the oldest seq the exporter can still send again (Block; = next for Drop)
 //! ```
+//!
+//! The tail was added without a version change: an older importer does not subscribe to it
+//! and an older exporter neither sends nor answers it (an importer then learns of missed
+//! messages from later ones only, as before).
 //!
 //! Everything read here comes from the network: decoding checks lengths, magic and version
 //! and returns `None` for anything else (the caller counts it as refused).
@@ -30,6 +48,8 @@
 const DATA_MAGIC: u32 = u32::from_le_bytes(*b"SHZ1");
 /// Magic of an acknowledgement.
 const ACK_MAGIC: u32 = u32::from_le_bytes(*b"SHA1");
+/// Magic of a tail.
+const TAIL_MAGIC: u32 = u32::from_le_bytes(*b"SHT1");
 /// The wire version both carry.
 pub(crate) const VERSION: u16 = 1;
 /// Data flag: the exporter keeps unacknowledged messages (Block).
@@ -48,6 +68,9 @@ const DATA_LEN: usize = 40;
 /// Bytes of an acknowledgement.
 #[cfg(test)]
 const ACK_LEN: usize = 32;
+/// Bytes of a tail.
+#[cfg(test)]
+const TAIL_LEN: usize = 32;
 
 /// The chunk after the user's key under which bridges talk to each other (verbatim chunks,
 /// `@...`, are never matched by wildcards, so a `demo/**` subscriber does not see them).
@@ -70,6 +93,15 @@ pub(crate) struct Ack {
     pub(crate) importer: u64,
     pub(crate) stream: u64,
     pub(crate) next: u64,
+}
+
+/// An exporter's tail: where its stream has got to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tail {
+    pub(crate) flags: u16,
+    pub(crate) stream: u64,
+    pub(crate) next: u64,
+    pub(crate) first: u64,
 }
 
 fn head(magic: u32, flags: u16) -> [u8; 8] {
@@ -142,6 +174,31 @@ impl Ack {
     }
 }
 
+impl Tail {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        words(
+            head(TAIL_MAGIC, self.flags),
+            [self.stream, self.next, self.first],
+        )
+    }
+
+    pub(crate) fn decode(b: &[u8]) -> Option<Tail> {
+        let (flags, [stream, next, first]) = parse(b, TAIL_MAGIC)?;
+        // `first` is at most `next`, and `next` is a seq an importer can hold.
+        (first <= next && next < NEXT_ANY).then_some(Tail {
+            flags,
+            stream,
+            next,
+            first,
+        })
+    }
+}
+
+/// `<key>/@shmkit/tail/<stream>`: where an exporter of `key` puts and answers its tail.
+pub(crate) fn tail_key(key: &str, stream: u64) -> String {
+    control_key(key, &format!("tail/{stream:016x}"))
+}
+
 /// `<key>/@shmkit/<what>`.
 pub(crate) fn control_key(key: &str, what: &str) -> String {
     format!("{key}/{CONTROL}/{what}")
@@ -191,6 +248,30 @@ mod tests {
         assert_eq!(a.encode().len(), ACK_LEN);
         assert_eq!(Ack::decode(&a.encode()), Some(a));
         assert_eq!(Ack::decode(&b), None, "a data header is not an ack");
+        let t = Tail {
+            flags: 0,
+            stream: 7,
+            next: 10,
+            first: 10,
+        };
+        assert_eq!(t.encode().len(), TAIL_LEN);
+        assert_eq!(Tail::decode(&t.encode()), Some(t));
+        assert_eq!(Tail::decode(&a.encode()), None, "an ack is not a tail");
+        assert_eq!(Tail::decode(&Tail { first: 11, ..t }.encode()), None);
+        assert_eq!(
+            Tail::decode(
+                &Tail {
+                    next: NEXT_ANY,
+                    ..t
+                }
+                .encode()
+            ),
+            None
+        );
+        assert_eq!(
+            tail_key("lab/cam", 7),
+            "lab/cam/@shmkit/tail/0000000000000007"
+        );
         assert_ne!(random_id(), random_id());
     }
 }

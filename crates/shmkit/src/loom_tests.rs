@@ -372,6 +372,79 @@ fn a_publisher_without_its_dekker_fence_is_caught() {
     model(|| hold_while_lapped(Mutation::NoPublisherFence));
 }
 
+/// Overwrite, three slots, three subscribers: X holds message 0 and A holds message 1, so a
+/// loan for message 3 skips slot 0 (held), marks slot 1 while the publisher looks for a
+/// holder of message 1, finds A, gives the stamp back, and takes slot 2. Meanwhile B, on another
+/// thread, reads message 1, which is never overwritten (and its count is less than a ring
+/// behind): B must get it, whatever it saw of the publisher's mark, never `Lagged`
+/// (issue 19, item 6: `Lagged` means lost).
+#[test]
+fn a_message_another_subscriber_holds_is_never_reported_lost() {
+    model(|| held_by_another(Mutation::None));
+}
+
+/// As above, with the publisher's plain odd stamp while it looks for a holder (the code before
+/// issue 19): B can see it and report message 1 lost.
+#[test]
+#[should_panic(expected = "B: subscriber")]
+fn a_publisher_without_its_checking_mark_is_caught() {
+    model(|| held_by_another(Mutation::NoCheckingMark));
+}
+
+fn held_by_another(mutation: Mutation) {
+    begin(mutation);
+    let name = unique("bheld");
+    let mut publ = broadcast::options()
+        .slots(3)
+        .slot_size(16)
+        .max_subscribers(3)
+        .policy(Policy::Overwrite)
+        .wait_mode(WaitMode::Blocking)
+        .create(&name)
+        .unwrap();
+    let sub = || {
+        broadcast::options()
+            .wait_mode(WaitMode::Blocking)
+            .subscribe(&name)
+            .unwrap()
+    };
+    let (mut x, mut a, mut b) = (sub(), sub(), sub());
+    // Two messages: a ring of three slots keeps two readable (the third is where the
+    // next message goes, so a count of three laps message 0).
+    for i in 0..2 {
+        publ.try_send(&message(i + 1)).unwrap();
+    }
+    let held_x = x.try_recv().unwrap();
+    drop(a.try_recv().unwrap());
+    let held_a = a.try_recv().unwrap();
+    drop(b.try_recv().unwrap());
+    publ.try_send(&message(3)).unwrap(); // slot 2; the count is 3
+    let reader = thread::spawn(move || {
+        loop {
+            match b.try_recv() {
+                Ok(sample) => {
+                    assert_eq!((sample.seq(), &*sample), (1, &message(2)[..]));
+                    break;
+                }
+                Err(Error::WouldBlock { .. }) => thread::yield_now(),
+                Err(e) => panic!("B: {e}"),
+            }
+        }
+        b
+    });
+    // A loan for message 3, not committed while B reads (a commit would make the count a
+    // ring ahead of message 1, which then counts as lost): slot 0, X holds message 0,
+    // skipped; slot 1: marked, A found, given back; slot 2 taken.
+    let loan = publ.try_loan(16).unwrap();
+    let b = reader.join().unwrap();
+    drop(loan);
+    assert_eq!((held_x.seq(), held_a.seq()), (0, 1));
+    assert_eq!(*held_a, message(2), "the held message was overwritten");
+    drop((held_x, held_a));
+    drop((x, a, b));
+    drop(publ);
+}
+
 /// Block: one slot, three messages; the publisher (`try_send`, retrying with a yield) waits
 /// for each release. The subscriber receives all of them in order, and the publisher never
 /// writes a slot the subscriber is reading (the payload marks).

@@ -188,6 +188,9 @@ pub(crate) mod model {
         /// A wait set skips its SeqCst fence between counting in on its members and reading
         /// their words (`sync::notify::sleep_any`).
         NoWaitSetFence,
+        /// The broadcast's publisher (overwrite) stores the plain odd stamp while it looks for
+        /// a holder, without the `CHECKING` mark (`broadcast::publisher::place`).
+        NoCheckingMark,
     }
 
     #[derive(Default)]

@@ -16,7 +16,11 @@ LAYOUT_VERSION: int
 
 @final
 class Segment(Buffer):
-    """A named shared-memory segment with the buffer protocol (``numpy.frombuffer(seg)``)."""
+    """A named shared-memory segment with the buffer protocol (``numpy.frombuffer(seg)``).
+
+    Thread safety: every method may be called from any thread; the bytes are plain shared
+    memory (synchronise writers yourself).
+    """
 
     @classmethod
     def create(cls, name: str, size: int, mode: int = 0o600, keep: bool = False) -> Segment:
@@ -54,7 +58,11 @@ class Segment(Buffer):
 
 @final
 class Loan(Buffer):
-    """Room for one message in shared memory; writable buffer; commits on a clean ``with`` exit."""
+    """Room for one message in shared memory; writable buffer; commits on a clean ``with`` exit.
+
+    Thread safety: while open it holds its sender: other threads' calls on the sender wait
+    until it is committed or aborted. Its own methods work from any thread.
+    """
 
     @property
     def open(self) -> bool:
@@ -74,7 +82,11 @@ class Loan(Buffer):
 
 @final
 class Sample(Buffer):
-    """A received message read in place; read-only buffer; released by ``with``/:meth:`release`."""
+    """A received message read in place; read-only buffer; released by ``with``/:meth:`release`.
+
+    Thread safety: while held it holds its receiver: other threads' calls on the receiver
+    wait until it is released. Its own methods work from any thread.
+    """
 
     @property
     def held(self) -> bool:
@@ -96,7 +108,13 @@ class Sample(Buffer):
     ) -> bool: ...
 
 class Sender:
-    """Base class of :class:`shmkit.channel.Producer` and :class:`shmkit.broadcast.Publisher`."""
+    """Base class of :class:`shmkit.channel.Producer` and :class:`shmkit.broadcast.Publisher`.
+
+    Thread safety: may be shared between threads; each call happens whole, in some order, and
+    nothing acknowledged is lost. While a :class:`Loan` is open, calls from other threads wait
+    for it (up to their ``timeout``: ``Timeout``, or ``WouldBlock`` for ``0``; Ctrl-C
+    interrupts); ``loan``/``send``/``close`` from the loan's own thread abandon it instead.
+    """
 
     @property
     def name(self) -> str: ...
@@ -105,27 +123,39 @@ class Sender:
     @property
     def closed(self) -> bool: ...
     def loan(self, size: int, timeout: float | None = None) -> Loan:
-        """Borrow ``size`` bytes of room, waiting up to ``timeout`` s (None: forever)."""
+        """Borrow ``size`` bytes of room, waiting up to ``timeout`` s (None: forever).
+
+        Waits for another thread's open loan; abandons this thread's."""
     def send(self, data: Buffer, timeout: float | None = None) -> None:
-        """Copy any C-contiguous buffer in as one message."""
+        """Copy any C-contiguous buffer in as one message (waits as :meth:`loan`)."""
     def close(self) -> None:
-        """Close; the receiver sees ``Disconnected`` after draining."""
+        """Close; the receiver sees ``Disconnected`` after draining (waits as :meth:`loan`)."""
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> bool: ...
 
 class Receiver:
-    """Base class of :class:`shmkit.channel.Consumer` and :class:`shmkit.broadcast.Subscriber`."""
+    """Base class of :class:`shmkit.channel.Consumer` and :class:`shmkit.broadcast.Subscriber`.
+
+    Thread safety: may be shared between threads; each call happens whole, in some order, and
+    every message is received once. While a :class:`Sample` is held, calls from other threads
+    wait for its release (up to their ``timeout``: ``Timeout``, or ``WouldBlock`` for ``0``;
+    Ctrl-C interrupts); calls from the sample's own thread release it first.
+    """
 
     @property
     def name(self) -> str: ...
     @property
     def closed(self) -> bool: ...
     def recv(self, timeout: float | None = None) -> Sample:
-        """The next message, in place; waits up to ``timeout`` s (None: forever)."""
+        """The next message, in place; waits up to ``timeout`` s (None: forever).
+
+        Waits for another thread's held sample; releases this thread's."""
     def recv_into(self, buffer: Buffer, timeout: float | None = None) -> int:
-        """Copy the next message into ``buffer`` (a bytearray is resized); returns its length."""
+        """Copy the next message into ``buffer`` (a bytearray is resized); returns its length.
+
+        Waits as :meth:`recv`."""
     def close(self) -> None:
-        """Close; the sender sees ``Disconnected``."""
+        """Close; the sender sees ``Disconnected`` (waits as :meth:`recv`)."""
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> bool: ...
 

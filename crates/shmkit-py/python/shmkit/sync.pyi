@@ -4,7 +4,10 @@ from typing import Self, final
 
 @final
 class Mutex:
-    """A robust named mutex, shaped like ``threading.Lock``."""
+    """A robust named mutex, shaped like ``threading.Lock``.
+
+    Thread safety: a handle may be shared between threads; ``acquire`` waits for another
+    thread's hold (releasing the GIL), and only the holding thread may release it."""
 
     @classmethod
     def create(cls, name: str, *, mode: int = 0o600, keep: bool = False) -> Mutex: ...
@@ -30,7 +33,7 @@ class Mutex:
 
 @final
 class Event:
-    """A named event, shaped like ``threading.Event``."""
+    """A named event, shaped like ``threading.Event``; every method works from any thread."""
 
     @classmethod
     def create(
@@ -52,7 +55,8 @@ class Event:
 
 @final
 class Semaphore:
-    """A named counting semaphore, shaped like ``threading.Semaphore``."""
+    """A named counting semaphore, shaped like ``threading.Semaphore``; every method works
+    from any thread."""
 
     @classmethod
     def create(

@@ -1,7 +1,8 @@
 //! Bridges between two machines (private `/dev/shm` each, loopback network between them):
 //! a 100 MiB stream through an exporter on A and an importer on B; request/response across;
 //! the importer killed and restarted mid-stream, under Block (nothing lost, nothing twice) and
-//! under Drop (every missing message counted).
+//! under Drop (every missing message counted), and under Drop killed near the end and
+//! restarted after it (what it missed counted from the exporter's tail).
 //!
 //! Each bridge is this test binary in the role `bridge` (the library, as a program would embed
 //! it), printing its stats as JSON lines; the streams are the checked `stream_pub` /
@@ -451,4 +452,123 @@ fn under_drop_every_message_a_restarted_importer_missed_is_counted() {
     assert!(n(&i, "lost") > 0, "{i}");
     eprintln!("under Drop: subscriber {s}\nexporter {e}\nimporter {i}");
     assert_eq!((n(&s, "duplicates"), n(&s, "corrupt")), (0, 0), "{s}");
+}
+
+/// Under Drop, the importer on B is killed (SIGKILL) near the end of the stream, the stream
+/// ends while it is down, and it is started again only after that: no later message shows it
+/// the gap. It learns where the stream ended from the exporter (asked on start, and told
+/// while the exporter idles), and every message the subscriber did not get is counted once:
+/// `published == received + lost + dropped`, exactly.
+#[test]
+fn under_drop_an_importer_restarted_after_the_stream_ended_counts_what_it_missed() {
+    if !machine::supported() {
+        return;
+    }
+    let (a, b) = (Machine::new(), Machine::new());
+    let (name, key, ep, stop) = (unique("s"), unique("k"), endpoint(), StopFile::new());
+    let (stop_arg, key_arg, local) = (stop.arg(), format!("key={key}"), format!("local={name}"));
+    const COUNT: u64 = 2000;
+    let count = COUNT.to_string();
+    // Not following: it ends when the killed importer's broadcast is gone, with every
+    // message that importer published.
+    let sub = Running::spawn(
+        "subscriber on B",
+        program(
+            &b,
+            "stream_sub",
+            &[
+                "--name",
+                &name,
+                "--count",
+                &count,
+                "--timeout",
+                "20s",
+                "--size",
+                "8KiB",
+            ],
+        ),
+    );
+    let (listen, connect) = (format!("listen={ep}"), format!("connect={ep}"));
+    let import_args = [
+        "kind=import",
+        &key_arg,
+        &local,
+        &connect,
+        &stop_arg,
+        "congestion=drop",
+    ];
+    let mut exporter = bridge(
+        &a,
+        "exporter on A",
+        &[
+            "kind=export",
+            &key_arg,
+            &local,
+            &listen,
+            &stop_arg,
+            "congestion=drop",
+        ],
+    );
+    let mut importer = bridge(&b, "importer on B", &import_args);
+    until(&mut exporter, |_| true);
+    std::thread::sleep(Duration::from_millis(500));
+    let publ = Running::spawn(
+        "publisher on A",
+        program(
+            &a,
+            "stream_pub",
+            &[
+                "--name",
+                &name,
+                "--count",
+                &count,
+                "--size",
+                "8KiB",
+                "--wait-subscribers",
+                "1",
+                "--interval",
+                "1ms",
+            ],
+        ),
+    );
+    until(&mut importer, |v| {
+        v["messages"].as_u64().unwrap() >= COUNT * 3 / 4
+    });
+    drop(importer); // SIGKILL, near the end
+    let p = publ.success().summary();
+    assert_eq!(p["sent"], COUNT, "{p}");
+    let s = sub.success().summary();
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+    // The stream has ended: the exporter has taken every message.
+    let e = until(&mut exporter, |v| {
+        n(v, "messages") + n(v, "dropped") == COUNT
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut importer = bridge(&b, "importer on B, restarted", &import_args);
+    // A bounded wait for the restarted importer to learn the end (then the exact check).
+    let missed = COUNT - n(&s, "received");
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < give_up {
+        let Some(line) = importer.next_line(Duration::from_secs(1)) else {
+            continue;
+        };
+        match serde_json::from_str::<Value>(&line) {
+            Ok(v) if n(&v, "lost") + n(&v, "dropped") >= missed => break,
+            _ => {}
+        }
+    }
+    stop.set();
+    let (e2, i) = (final_stats(&mut exporter), final_stats(&mut importer));
+    eprintln!("restarted after the end: subscriber {s}\nexporter {e2}\nimporter {i}");
+    assert_eq!(n(&i, "messages"), 0, "nothing came after the restart: {i}");
+    assert_eq!(
+        n(&s, "received") + n(&i, "lost") + n(&i, "dropped"),
+        COUNT,
+        "published == received + lost + dropped\nsubscriber {s}\nexporter {e}\nimporter {i}"
+    );
+    assert_eq!(n(&s, "first_seq"), 0, "{s}");
+    assert_eq!((n(&s, "duplicates"), n(&s, "corrupt")), (0, 0), "{s}");
+    // The exporter's own account: every message put or dropped (those it dropped are in the
+    // importer's lost too: not to be added twice).
+    assert_eq!(n(&e2, "messages") + n(&e2, "dropped"), COUNT, "{e2}");
 }

@@ -199,7 +199,9 @@ impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
             Kind::Bell { .. } | Kind::Plain => (None, true),
         };
         let sleepers = counted.then(|| NonNull::from(p.sleepers));
-        let watch_peer = matches!(p.kind, Kind::Bell { .. });
+        // A channel side's peer may die without ringing, and so may a service's client
+        // between its commit and its ring: both re-check every `LIVENESS_EVERY`.
+        let watch_peer = matches!(p.kind, Kind::Bell { .. } | Kind::Plain);
         let raw_word = p.word;
         let notifier = p.notifier;
         if counted {

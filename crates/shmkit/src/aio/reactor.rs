@@ -42,7 +42,8 @@ pub(crate) struct Entry {
     /// The word's value when the future counted itself in.
     pub(crate) seen: u32,
     pub(crate) waker: Waker,
-    /// A channel side: fire every `LIVENESS_EVERY`, so that the future tests the peer.
+    /// A channel side or a service's server: fire every `LIVENESS_EVERY`, so that the
+    /// future tests the peer (or scans for a request whose client died before ringing).
     pub(crate) watch_peer: bool,
     /// Fire at this instant regardless (a future that could not count itself in).
     pub(crate) nap_until: Option<Instant>,

@@ -307,11 +307,16 @@ impl Bell {
         ))
     }
 
-    /// Wakes the server if it sleeps (no system call when it does not).
+    /// Wakes the server if it sleeps (no system call when it does not). Wakes every sleeper,
+    /// not one: a wait set's helper thread or the async reactor may still be queued on the
+    /// bell's word after their wait returned (`waitset/crew.rs`), and a wake of one could go
+    /// to them instead of to the thread blocked in `Server::receive`. Only the server's
+    /// thread (and a wait set or reactor holding the server) sleeps here, so waking all costs
+    /// the same system call.
     #[inline]
     fn ring(&self, obj: &Object) {
         if let Ok((seq, sleepers)) = Bell::words(obj) {
-            self.notifier.wake(sleepers, seq, 1, true);
+            self.notifier.wake(sleepers, seq, u32::MAX, true);
         }
     }
 

@@ -34,9 +34,13 @@
 //!
 //! A wait set holds no members: each call is given the members to wait on (`&[Consumer]`,
 //! or `&[&dyn Waitable]` to mix kinds) and returns the indices of the ready ones, so the
-//! members stay free to receive between calls. Ready is a hint, as `poll(2)` readiness is:
-//! another thread or process may take what made a semaphore or an auto-reset event ready
-//! first, so receive with the `try_` forms and loop.
+//! members stay free to receive between calls. A member is ready when its next `try_` call
+//! returns something other than [`Error::WouldBlock`]: a message or permit, or an error
+//! (`Corrupt`, `Lagged`, `Disconnected`), so a corrupt or dead peer is reported rather than
+//! turned into a busy loop. The exceptions are races, as with `poll(2)`: another thread or
+//! process may take what made a semaphore or an auto-reset event ready first; a service
+//! client is ready when a response is there, which may answer another of its requests than
+//! the one `try_wait` is asked for. So receive with the `try_` forms and loop.
 //!
 //! # Design
 //!
@@ -88,9 +92,11 @@ use crate::sync::waker::Waker;
 use crate::sys::{self, Deadline, WaitOn};
 use crate::{Error, Result};
 
-/// How often a sleeping wait set tests whether its members' peers are still alive (one system
-/// call per channel member), so that a peer killed without closing its side is reported.
-pub const LIVENESS_EVERY: Duration = Duration::from_millis(200);
+/// How often a sleeping wait set (and the async reactor) tests whether its members' peers are
+/// still alive (one system call per channel member), so that a peer killed without closing
+/// its side is reported within about this long, and looks again at members whose waker may
+/// have died between its change and its wake-up (a service's clients).
+pub const LIVENESS_EVERY: Duration = Duration::from_millis(100);
 
 /// The longest sleep of a wait set that could not take an event's or semaphore's sleeper
 /// gate (`sync::waker`), and so is not counted in on it.
@@ -131,7 +137,8 @@ pub(crate) mod sealed {
         /// A channel side's doorbell; `peer` is the line of the side whose liveness is watched.
         Bell { obj: &'a Object, peer: &'a Line },
         /// A doorbell with no one peer to watch: a service's, which its server sleeps on and
-        /// clients that come and go ring.
+        /// clients that come and go ring. Its wakers wake every sleeper (`service::Bell`),
+        /// so a helper thread left queued on it cannot take a wake meant for another.
         Plain,
         /// An event's or a semaphore's state word: sleepers take the object's sleeper gate, and
         /// a wake of one (`wakes_one`) is passed on (module docs).

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use shmkit::channel::broadcast::{self, Policy};
-use shmkit::Error;
+use shmkit::{Error, WaitSet};
 
 use crate::util::{self, NameGuard};
 use crate::Role;
@@ -70,27 +70,77 @@ fn subscribers_see_everything_from_their_join_point() {
     ));
 }
 
-#[test]
-fn a_corrupt_stamp_is_no_overflow_and_heals_when_the_publisher_laps_it() {
-    let name = NameGuard::new("bcstamp");
+/// An overwriting broadcast `name` of four 64-byte slots with one subscriber and message 0
+/// published, and the segment mapped raw: slot 0's stamp is at offset 448 (slots start after
+/// the 384-byte header and one table entry).
+fn one_message_to_overwrite(
+    name: &str,
+) -> (broadcast::Publisher, broadcast::Subscriber, shmkit::View) {
     let mut publ = broadcast::options()
         .slots(4)
         .slot_size(64)
         .max_subscribers(1)
         .policy(Policy::Overwrite)
-        .create(&name)
+        .create(name)
         .unwrap();
-    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    let sub = broadcast::options().subscribe(name).unwrap();
     publ.try_send(&message(0)).unwrap();
-    // The first slot's stamp (slots start after the 384-byte header and one table entry)
-    // claims a message from far in the future, while the count says one message.
-    let mut v = util::raw_view(&name);
+    (publ, sub, util::raw_view(name))
+}
+
+/// Readiness agrees with `try_recv` whatever the stamp of the next message's slot says
+/// (issue 19, item 3): a stamp no publisher writes (beyond the count) is `Corrupt`, and
+/// ready; the mark of a publisher deciding whether it may take the slot (which it clears
+/// within a few loads, here never, as a hostile writer leaves it) is neither ready nor lost.
+/// A wait set therefore never reports a subscriber that `try_recv` then says `WouldBlock`
+/// to, and never spins.
+#[test]
+fn readiness_agrees_with_try_recv_whatever_the_stamp() {
+    let name = NameGuard::new("bcready");
+    let (_publ, mut sub, mut v) = one_message_to_overwrite(&name);
+    let mut set = WaitSet::new();
+    let mut buf = Vec::new();
+    // (stamp of slot 0, whether try_recv then returns something other than WouldBlock)
+    let cases: [(u64, bool); 4] = [
+        (1_000_001, true),             // odd, far beyond one published message: corrupt
+        (1_000_000, true),             // even, the same
+        ((1 << 63) | 3, false),        // "deciding about message 1": wait
+        ((1 << 63) | 1_000_001, true), // that mark for a message not published: corrupt
+    ];
+    for (stamp, ready) in cases {
+        v.write_at(384 + 64, &stamp.to_ne_bytes()).unwrap();
+        let waited = set.wait_timeout(&[&sub], Duration::from_millis(50));
+        let got = sub.try_recv_into(&mut buf);
+        assert_eq!(waited.is_ok(), ready, "stamp {stamp:#x}: {waited:?}");
+        match got {
+            Err(Error::WouldBlock { .. }) => assert!(!ready, "stamp {stamp:#x}"),
+            Err(Error::Corrupt { .. }) => assert!(ready, "stamp {stamp:#x}"),
+            other => panic!("stamp {stamp:#x}: {other:?}"),
+        }
+    }
+    // The real stamp back: message 0 is there.
+    v.write_at(384 + 64, &2u64.to_ne_bytes()).unwrap();
+    assert_eq!(set.wait_timeout(&[&sub], WAIT).unwrap(), [0]);
+    sub.try_recv_into(&mut buf).unwrap();
+    assert_eq!(buf, message(0));
+}
+
+#[test]
+fn a_corrupt_stamp_is_no_overflow_and_heals_when_the_publisher_laps_it() {
+    let name = NameGuard::new("bcstamp");
+    let (mut publ, mut sub, mut v) = one_message_to_overwrite(&name);
+    // The first slot's stamp claims a message from far in the future, while the count says
+    // one message.
     v.write_at(384 + 64, &(u64::MAX - 1).to_ne_bytes()).unwrap();
     let mut buf = Vec::new();
-    assert!(matches!(
-        sub.try_recv_into(&mut buf),
-        Err(Error::WouldBlock { .. })
-    ));
+    // Reported, and reported as ready: a wait set must not spin on it (issue 19, item 3).
+    for _ in 0..2 {
+        assert_eq!(WaitSet::new().wait_timeout(&[&sub], WAIT).unwrap(), [0]);
+        assert!(matches!(
+            sub.try_recv_into(&mut buf),
+            Err(Error::Corrupt { .. })
+        ));
+    }
     // Once the publisher has really lapped the slot, the subscriber is told what it lost.
     for seq in 1..10 {
         publ.try_send(&message(seq)).unwrap();

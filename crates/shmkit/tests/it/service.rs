@@ -20,6 +20,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("svc_request_and_hang", child_request_and_hang),
     ("svc_serve_and_hang", child_serve_and_hang),
     ("svc_typed_client", child_typed_client),
+    ("svc_connect_and_hang", child_connect_and_hang),
 ];
 
 /// A hang guard, not a performance bound.
@@ -154,6 +155,13 @@ fn child_request_and_hang(a: &[String]) {
     let mut c = options().connect(&a[0]).unwrap();
     let _p = c.request(b"never read").unwrap();
     println!("sent");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+/// args: name — connects, says so, and waits to be killed.
+fn child_connect_and_hang(a: &[String]) {
+    let _c = options().connect(&a[0]).unwrap();
+    println!("connected");
     std::thread::sleep(Duration::from_secs(120));
 }
 
@@ -599,4 +607,115 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
         server.try_receive(),
         Err(Error::WouldBlock { .. })
     ));
+}
+
+/// A request committed to its ring by a client that is then killed before it rings the
+/// service's bell (forged here: the killed client's request ring, re-attached, gets a valid
+/// frame of its slot, and only the channel's own doorbell rings). A server blocked in
+/// `receive` with no deadline still finds it: it scans the rings again every liveness slice
+/// instead of sleeping on the bell until some other client rings (issue 19, item 5).
+#[test]
+fn a_request_whose_client_died_before_ringing_is_still_received() {
+    let name = ServiceGuard::new("svcnoring");
+    let server = options()
+        .wait_mode(WaitMode::Blocking)
+        .create_server(&name)
+        .unwrap();
+    let mut child = util::spawn("svc_connect_and_hang", &[&name]);
+    child.wait_for_line("connected");
+    child.kill();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Not scoped: without the fix the thread never returns, and the test must still end.
+    std::thread::spawn(move || {
+        let mut server = server;
+        let r = server.receive().map(|r| r.to_vec());
+        let _ = tx.send(r);
+        server
+    });
+    std::thread::sleep(Duration::from_millis(200)); // the server sleeps on its bell now
+    let view = raw_view(&name);
+    let epoch = u32::from_le_bytes(view.read_vec(72, 4).unwrap().try_into().unwrap());
+    let word = u64::from_le_bytes(view.read_vec(384, 8).unwrap().try_into().unwrap());
+    assert_eq!(word & 0xff, 1, "the killed client still holds slot 0");
+    let gen = (word as u32 >> 8) & 0xff_ffff;
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&7u64.to_le_bytes());
+    frame.extend_from_slice(&epoch.to_le_bytes());
+    frame.extend_from_slice(&gen.to_le_bytes());
+    frame.extend_from_slice(b"committed, never rung");
+    let mut ring = channel::options()
+        .open_producer(&format!("{}.q0", &*name))
+        .unwrap();
+    ring.send(&frame).unwrap();
+    let got = rx
+        .recv_timeout(WAIT)
+        .expect("the server never saw the request");
+    assert_eq!(got.unwrap(), b"committed, never rung");
+}
+
+/// A request ring holding a corrupt frame (a hostile client) is skipped by the server, so it
+/// must not make the server ready either: a wait set that reported it ready while
+/// `try_receive` says `WouldBlock` would spin (issue 19, item 3). Other clients are still
+/// served, and reported ready exactly when there is a request.
+#[test]
+fn a_corrupt_request_ring_does_not_make_the_server_ready() {
+    let name = ServiceGuard::new("svccorrupt");
+    let mut server = options().create_server(&name).unwrap();
+    let mut hostile = options().connect(&name).unwrap();
+    let mut honest = options().connect(&name).unwrap();
+    // The hostile client's ring (slot 0): a frame header of an unknown kind at its head.
+    let _ = hostile.request(b"first").unwrap();
+    let mut q0 = raw_view(&format!("{}.q0", &*name));
+    q0.write_at(384, &(0xdead_u64 << 32 | 8).to_le_bytes())
+        .unwrap();
+    let mut set = shmkit::WaitSet::new();
+    for _ in 0..3 {
+        assert!(matches!(
+            set.wait_timeout(&[&server], Duration::from_millis(100)),
+            Err(Error::Timeout { .. })
+        ));
+        assert!(matches!(
+            server.try_receive(),
+            Err(Error::WouldBlock { .. })
+        ));
+    }
+    let p = honest.request(b"hello").unwrap();
+    assert_eq!(set.wait_timeout(&[&server], WAIT).unwrap(), [0]);
+    let r = server.try_receive().unwrap();
+    assert_eq!(&*r, b"hello");
+    server.respond(r.handle(), b"hi").unwrap();
+    assert_eq!(&*honest.wait_timeout(p, WAIT).unwrap(), b"hi");
+    assert!(matches!(
+        set.try_wait(&[&server]),
+        Err(Error::WouldBlock { .. })
+    ));
+}
+
+/// A request left in its ring by a client killed before it was served, whose slot a new
+/// client then took over, is dropped unread by `receive`: it must not make the server ready
+/// either (readiness agrees with `try_receive`, issue 19, item 3). The new client is served.
+#[test]
+fn a_request_of_a_replaced_client_does_not_make_the_server_ready() {
+    let name = ServiceGuard::new("svcstale");
+    let mut server = options().create_server(&name).unwrap();
+    let mut child = util::spawn("svc_request_and_hang", &[&name]);
+    child.wait_for_line("sent");
+    child.kill();
+    let mut client = options().connect(&name).unwrap(); // takes the dead client's slot
+    let mut set = shmkit::WaitSet::new();
+    for _ in 0..3 {
+        let waited = set.wait_timeout(&[&server], Duration::from_millis(100));
+        let got = server.try_receive();
+        assert!(
+            matches!(waited, Err(Error::Timeout { .. }))
+                && matches!(got, Err(Error::WouldBlock { .. })),
+            "wait set said {waited:?}, try_receive {got:?}"
+        );
+    }
+    let p = client.request(b"new").unwrap();
+    assert_eq!(set.wait_timeout(&[&server], WAIT).unwrap(), [0]);
+    let r = server.try_receive().unwrap();
+    assert_eq!((&*r, r.handle().client_slot()), (&b"new"[..], 0));
+    server.respond(r.handle(), b"ok").unwrap();
+    assert_eq!(&*client.wait_timeout(p, WAIT).unwrap(), b"ok");
 }

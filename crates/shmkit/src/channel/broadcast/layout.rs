@@ -43,6 +43,12 @@ pub(super) const ACTIVE: u32 = 1;
 pub(super) const JOINING: u32 = 2;
 /// A held word (or a slot's message, for the publisher) meaning "none".
 pub(super) const NONE: u64 = u64::MAX;
+/// Marks an odd stamp `2k + 1` stored while the publisher (overwrite policy) decides whether
+/// it may take the slot, that is before it knows whether a live subscriber holds the slot's
+/// message: a reader that sees it backs off without calling that message lost, since the
+/// publisher may still give the slot its stamp back (`publisher::place`). Sequence numbers
+/// stay far below 2^62, so the bit is never part of a real stamp.
+pub(super) const CHECKING: u64 = 1 << 63;
 
 pub(super) struct Geometry {
     pub(super) slots: usize,
@@ -216,7 +222,8 @@ pub(super) fn slot<'a>(obj: &'a Object, g: &Geometry, c: usize) -> Slot<'a> {
 
 impl<'a> Slot<'a> {
     /// The slot's stamp: `2k + 1` while message `k` is being written (or about to be), `2k + 2`
-    /// once it is complete.
+    /// once it is complete; `CHECKING | (2k + 1)` while the publisher decides whether it may
+    /// take the slot for message `k` (overwrite policy).
     pub(super) fn stamp(&self) -> &'a AtomicU64 {
         // SAFETY: slots start 64-byte aligned inside the mapping (checked geometry) and the
         // mapping lives as long as the borrowed Object.

@@ -69,17 +69,22 @@
 //!
 //! | publisher, to write message `k` in slot `c` holding `j` | subscriber, to hold message `r` |
 //! |---|---|
-//! | `stamp[c] = 2k + 1` (Release) | `held = r` |
+//! | `stamp[c] = CHECKING \| 2k + 1` (Release) | `held = r` |
 //! | SeqCst fence | SeqCst fence |
 //! | any live entry with `held == j`? | `c = index[r % slots]`; `stamp[c] == 2r + 2`? |
-//! | yes: `stamp[c] = 2j + 2` (Release), skip to slot `c + 1` | no: `held = NONE`; `r` is lost (or corrupt) |
-//! | no: write the payload, `stamp[c] = 2k + 2` (Release), then the count | yes: read in place; `held = NONE` (Release) on drop |
+//! | yes: `stamp[c] = 2j + 2` (Release), skip to slot `c + 1` | `CHECKING` mark: `held = NONE`; look again later |
+//! | no: `stamp[c] = 2k + 1`, write the payload, `stamp[c] = 2k + 2` (Release), then the count | other: `held = NONE`; `r` is lost (or corrupt) |
+//! | | yes: read in place; `held = NONE` (Release) on drop |
 //!
 //! In the single total order of SeqCst fences one fence comes first, and the other side's
 //! load sees the first side's store: the publisher sees `held == j` and skips the slot, or
-//! the subscriber sees the odd stamp and backs off (both may happen; then the subscriber
-//! reports message `r` lost, which is true by then or about to be). It is never the case
-//! that the publisher writes the slot while the subscriber reads it. The subscriber's
+//! the subscriber sees the marked stamp and backs off (both may happen; then the subscriber
+//! looks again, and finds `r` given back or overwritten). It is never the case
+//! that the publisher writes the slot while the subscriber reads it. The `CHECKING` mark
+//! (bit 63, `layout::CHECKING`) keeps the subscriber's backing off from being a loss while the
+//! publisher has not decided: without it, a second subscriber reading message `j` that
+//! another one holds could see the odd stamp and report `j` lost, though the publisher gives
+//! the slot back a moment later. The subscriber's
 //! Release store of `NONE` pairs with the publisher's Acquire load of `held`, so the reads of
 //! a released message happen before the publisher's writes over it.
 //!
@@ -91,10 +96,17 @@
 //! cannot be repaired after a holder dies without a record of what it held, which is this
 //! word.
 //!
-//! Lag accounting: a message is lost when the count is a ring ahead of it, or when its slot's
-//! stamp says it was (or is being) overwritten; a subscriber then skips to the oldest message
-//! possibly still there and reports how many it skipped, so "received + reported lost" is
-//! exactly what was published after it joined.
+//! Lag accounting: a message is lost when the count is a ring ahead of it (the slot the next
+//! message goes to may be its slot), or when its slot's stamp says it was (or is being)
+//! overwritten; a subscriber then skips to the
+//! oldest message possibly still there and reports how many it skipped, so "received +
+//! reported lost" is exactly what was published after it joined. `Lagged` means lost: a
+//! subscriber that finds the publisher deciding whether it may take the slot (the stamp
+//! marked `CHECKING`, for as long as the publisher looks for a holder of the slot's message;
+//! another subscriber may hold it, and the publisher then gives the stamp back) does not
+//! count the message lost, but looks again. Readiness for wait sets and `aio` asks the same
+//! question without holding (`Reader::see`), so a subscriber is reported ready exactly when
+//! `try_recv` returns a message, a lag, `Corrupt` or `Disconnected`.
 //!
 //! A publisher killed mid-loan leaves an odd stamp and an unchanged count: nothing it did not
 //! commit is exposed, and subscribers get [`Error::Disconnected`] after the last committed

@@ -4,7 +4,7 @@
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
-use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, FREE, NONE};
+use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, CHECKING, FREE, NONE};
 use super::Policy;
 use crate::channel::layout::{self as chan, Line, Role};
 use crate::channel::wait::{self, Doorbell};
@@ -307,20 +307,25 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
                 let c = cur.at;
                 let stamp = slot(obj, g, c).stamp();
                 let j = cur.in_slot[c];
-                // SYNC POINT (Dekker, publisher side): store "about to overwrite", SeqCst
-                // fence, then look for a holder of the message in the slot. Pairs with the
-                // subscriber's store of its held word, SeqCst fence, load of this stamp
-                // (`subscriber::Reader::try_hold`): at least one of the two sees the other.
-                // Release, so a reader that sees the odd stamp also sees the count of
-                // messages before it (`try_hold` checks stamps against the count).
-                stamp.store(2 * k + 1, Ordering::Release);
+                // SYNC POINT (Dekker, publisher side): store "deciding whether to overwrite"
+                // (the odd stamp marked `CHECKING`), SeqCst fence, then look for a holder of
+                // the message in the slot. Pairs with the subscriber's store of its held
+                // word, SeqCst fence, load of this stamp (`subscriber::Reader::try_hold`): at
+                // least one of the two sees the other. Release, so a reader that sees the
+                // stamp also sees the count of messages before it (`try_hold` checks stamps
+                // against the count).
+                stamp.store(checking() | (2 * k + 1), Ordering::Release);
                 dekker_fence(Side::Publisher);
                 if j == NONE || !held(obj, g, j, &mut test, &cur.clock) {
+                    // Decided: message j is overwritten. A reader that sees the plain odd
+                    // stamp reports j lost; one that saw `CHECKING` looks again later.
+                    stamp.store(2 * k + 1, Ordering::Release);
                     return Some(c);
                 }
                 // A live subscriber holds message j: give the slot its stamp back (Release:
                 // a reader that sees it again also sees j's bytes, which were not touched)
-                // and skip it.
+                // and skip it. Another reader of j that saw `CHECKING` meanwhile backed off
+                // without calling j lost, and finds it again on its next attempt.
                 stamp.store(2 * j + 2, Ordering::Release);
                 cur.at = (c + 1) % g.slots;
             }
@@ -401,6 +406,17 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
     }
     *min_cache = min;
     write - min < slots
+}
+
+/// The mark of a stamp stored while the publisher looks for a holder: [`CHECKING`] (a loom
+/// negative test drops it, to check that the spurious loss it prevents is caught).
+#[inline(always)]
+fn checking() -> u64 {
+    #[cfg(loom)]
+    if shm_atomic::model::mutated(shm_atomic::model::Mutation::NoCheckingMark) {
+        return 0;
+    }
+    CHECKING
 }
 
 /// Which side of the Dekker protocol a fence is on (for the loom negative tests).

@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use super::layout::{entry, index, oldest, slot, Geometry, FREE, NONE};
+use super::layout::{entry, index, oldest, slot, Geometry, CHECKING, FREE, NONE};
 use super::publisher::{dekker_fence, Side};
 use super::Policy;
 use crate::channel::layout::Line;
@@ -71,6 +71,22 @@ struct Reader<'a> {
     index: usize,
 }
 
+/// What a look at message `r` found (`Reader::see`).
+enum Seen {
+    /// Not published yet.
+    Empty,
+    /// The publisher is deciding whether it may overwrite the message's slot.
+    Deciding,
+    /// Complete in `slot`, `len` bytes.
+    Ready {
+        slot: usize,
+        len: usize,
+    },
+    /// Lost: the oldest message that may still be there.
+    Lost(u64),
+    Corrupt(String),
+}
+
 /// What one attempt to take a message found.
 enum Hold {
     Empty,
@@ -90,36 +106,50 @@ impl Reader<'_> {
 
     /// One attempt to hold message `*next`: `Got` leaves it held until [`Reader::release`].
     fn try_hold(&self, next: &mut u64) -> Result<Hold> {
+        let r = *next;
+        let held = entry(self.obj, self.index).held();
+        let seen = self.see(r, || {
+            if self.overwrite() {
+                // SYNC POINT (Dekker, subscriber side): store the held word, SeqCst fence,
+                // then load the stamp (in `see`). Pairs with the publisher's marked odd-stamp
+                // store, SeqCst fence, load of the held words (`publisher::place`): either it
+                // sees us holding r and skips the slot, or we see its stamp and back off.
+                held.store(r, Ordering::Relaxed);
+                dekker_fence(Side::Subscriber);
+            }
+        });
+        if !matches!(seen, Seen::Ready { .. }) && self.overwrite() {
+            held.store(NONE, Ordering::Release);
+        }
+        Ok(match seen {
+            Seen::Empty | Seen::Deciding => Hold::Empty,
+            Seen::Ready { slot, len } => Hold::Got { seq: r, slot, len },
+            Seen::Lost(to) => self.skip_to(next, to),
+            Seen::Corrupt(reason) => return Err(self.corrupt(reason)),
+        })
+    }
+
+    /// What the count, the index entry and the slot's stamp say of message `r`. `hold` runs
+    /// between the count's load and the index entry's (the overwrite policy's Dekker store),
+    /// and only if the count is past `r`. Readiness (`Sealed::ready`) asks this without
+    /// holding, so a wait set reports a subscriber ready exactly when `try_recv` would return
+    /// something other than `WouldBlock` (up to a publisher moving on in between).
+    fn see(&self, r: u64, hold: impl FnOnce()) -> Seen {
         // SYNC POINT: Acquire pairs with the publisher's SeqCst store of the count: the
         // index entries and stamps of the messages before it are visible.
         let w = self.line.pos().load(Ordering::Acquire);
-        let r = *next;
         if r >= w {
-            return Ok(Hold::Empty);
+            return Seen::Empty;
         }
         let slots = self.g.slots as u64;
         if self.overwrite() && w - r >= slots {
-            return Ok(self.skip_to(next, oldest(w, slots)));
+            return Seen::Lost(oldest(w, slots));
         }
-        let held = entry(self.obj, self.index).held();
-        if self.overwrite() {
-            // SYNC POINT (Dekker, subscriber side): store the held word, SeqCst fence, then
-            // load the stamp. Pairs with the publisher's odd-stamp store, SeqCst fence, load
-            // of the held words (`publisher::place`): either it sees us holding r and skips
-            // the slot, or we see its odd stamp and back off.
-            held.store(r, Ordering::Relaxed);
-            dekker_fence(Side::Subscriber);
-        }
-        let let_go = || {
-            if self.overwrite() {
-                held.store(NONE, Ordering::Release);
-            }
-        };
+        hold();
         // SYNC POINT: Acquire pairs with the Release store of the entry in `Loan::commit`.
         let c = index(self.obj, self.g, r).load(Ordering::Acquire);
         let Some(c) = usize::try_from(c).ok().filter(|&c| c < self.g.slots) else {
-            let_go();
-            return Err(self.corrupt(format!("message {r} is in slot {c} of {slots}")));
+            return Seen::Corrupt(format!("message {r} is in slot {c} of {slots}"));
         };
         let s = slot(self.obj, self.g, c);
         // SYNC POINT: Acquire pairs with the publisher's Release store of the complete stamp
@@ -129,34 +159,35 @@ impl Reader<'_> {
         // Wrapping: `r` started from a count another process wrote; a bogus one must end as
         // `Corrupt` below, not as an overflow.
         let done = r.wrapping_mul(2).wrapping_add(2);
-        if s1 != done {
-            let_go();
-            if s1 < done {
-                return Err(self.corrupt(format!("slot {c} of message {r} has stamp {s1}")));
+        if s1 == done {
+            let len = s.len().load(Ordering::Relaxed) as usize;
+            if len > self.g.slot_size {
+                return Seen::Corrupt(format!(
+                    "message {r} claims {len} bytes in a {}-byte slot",
+                    self.g.slot_size
+                ));
             }
-            // Message r was overwritten or is being overwritten. A stamp the publisher can
-            // have written by now (it stores the count before the stamps of the next
-            // message, and stamps with Release) means r is gone for good; a stamp beyond the
-            // count is corrupt, and healed by the publisher's next lap: nothing to skip yet.
-            let w = self.line.pos().load(Ordering::Acquire);
-            if s1 <= w.saturating_mul(2).saturating_add(2) {
-                return Ok(self.skip_to(next, oldest(w, slots).max(r + 1)));
-            }
-            return Ok(Hold::Empty);
+            return Seen::Ready { slot: c, len };
         }
-        let len = s.len().load(Ordering::Relaxed) as usize;
-        if len > self.g.slot_size {
-            let_go();
-            return Err(self.corrupt(format!(
-                "message {r} claims {len} bytes in a {}-byte slot",
-                self.g.slot_size
-            )));
+        // A stamp the publisher can have written by now: it stores the count before the
+        // stamps of the next message, with Release, so the count loaded after the stamp is
+        // at least that message's. Beyond that, no publisher wrote it.
+        let w = self.line.pos().load(Ordering::Acquire);
+        let newest = w.saturating_mul(2).saturating_add(2);
+        let base = s1 & !CHECKING;
+        if s1 & CHECKING != 0 && base % 2 == 1 && base > done && base < newest {
+            // The publisher is deciding whether message r's slot is free (a subscriber may
+            // hold r): not lost yet. It decides within a few loads, then writes the slot (the
+            // commit rings the data doorbell) or gives the stamp back.
+            return Seen::Deciding;
         }
-        Ok(Hold::Got {
-            seq: r,
-            slot: c,
-            len,
-        })
+        if s1 > done && s1 <= newest {
+            // Message r was overwritten or is being overwritten: gone for good.
+            return Seen::Lost(oldest(w, slots).max(r + 1));
+        }
+        Seen::Corrupt(format!(
+            "slot {c} of message {r} has stamp {s1}, which no publisher of {w} messages writes"
+        ))
     }
 
     /// Lets go of message `seq`, held by `try_hold`: the next one to receive is `seq + 1`.
@@ -414,11 +445,17 @@ impl crate::waitset::sealed::Sealed for Subscriber {
         self.data.point(&self.obj, &self.line)
     }
 
-    /// The publisher's count is past this subscriber's next message (a message, or a lag
-    /// under overwrite), or the publisher closed.
+    /// Exactly when `try_recv` would return something other than `WouldBlock`: the next
+    /// message is there, lost (a lag under overwrite) or corrupt, or the publisher closed.
     fn ready(&self) -> bool {
-        // SYNC POINT: Acquire, as in `Reader::try_hold` (which `recv` runs again).
-        self.line.pos().load(Ordering::Acquire) > self.next
+        let reader = Reader {
+            obj: &self.obj,
+            g: &self.g,
+            line: &self.line,
+            space: &self.space,
+            index: self.index,
+        };
+        !matches!(reader.see(self.next, || {}), Seen::Empty | Seen::Deciding)
             || crate::channel::layout::peer_gone(&self.obj, &self.line, false)
     }
 }

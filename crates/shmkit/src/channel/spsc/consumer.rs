@@ -82,12 +82,56 @@ impl Consumer {
         self.s.wait = wait;
     }
 
-    /// Whether a message is there to receive now (a load of one header word, no wait, no
-    /// liveness test): for a side that watches many rings and sleeps on a doorbell of its
-    /// own (`service`). A corrupt frame reads as "nothing there".
+    /// Whether a well-formed message is there to receive now (a load of one header word
+    /// when there is none; no wait, no liveness test): for a side that watches many rings and
+    /// sleeps on a doorbell of its own (`service`). A corrupt frame reads as "nothing there".
     #[inline]
-    pub(crate) fn ready(&mut self) -> bool {
-        matches!(peek(&mut self.cur, &self.s), Ok(Some(_)))
+    pub(crate) fn has_message(&self) -> bool {
+        matches!(peek(&self.cur, &self.s), Ok(Some(_)))
+    }
+
+    /// Walks the committed messages from the read position on, without consuming any, and
+    /// calls `want` with a private copy of each one's first `N` bytes (messages shorter than
+    /// that are passed over), until `want` says yes (then true), the committed frames end or
+    /// one is corrupt (false). At most one ring's worth of frames; every header is checked
+    /// as `peek` checks it. For the service server's readiness, which must pass over frames
+    /// that `receive` drops unread.
+    pub(crate) fn any_message<const N: usize>(
+        &self,
+        mut want: impl FnMut(&[u8; N]) -> bool,
+    ) -> bool {
+        let (s, cap) = (&self.s, self.s.cap);
+        let mut pos = self.cur.read;
+        let end = pos.wrapping_add(cap as u64);
+        while pos != end {
+            let off = (pos as usize) & (cap - 1);
+            // SYNC POINT: Acquire, as in `peek`: a committed frame's payload is visible.
+            let word = header(s, off).load(Ordering::Acquire);
+            let len = match (word, Frame::decode(word, off, cap)) {
+                (0, _) | (_, None) => return false,
+                (_, Some(Frame::Pad(n))) => {
+                    pos = pos.wrapping_add(n as u64);
+                    continue;
+                }
+                (_, Some(Frame::Message(len))) => len,
+            };
+            if len >= N {
+                let mut prefix = [0u8; N];
+                // SAFETY: `decode` checked that the frame's payload (`len >= N` bytes) lies
+                // inside the ring; the frame is committed and not released, so the producer
+                // does not write it; `prefix` is this thread's own memory.
+                unsafe {
+                    let payload = s.ring.add(off + FRAME_HEADER);
+                    shm_atomic::read(payload, N);
+                    std::ptr::copy_nonoverlapping(payload, prefix.as_mut_ptr(), N);
+                }
+                if want(&prefix) {
+                    return true;
+                }
+            }
+            pos = pos.wrapping_add(frame_size(len) as u64);
+        }
+        false
     }
 
     /// Whether a frame is committed at the read position (its header word is non-zero; a
@@ -212,7 +256,7 @@ impl crate::waitset::sealed::Sealed for Consumer {
 /// the read position to the end of its frame). Every header is checked against the ring's
 /// geometry, so a corrupt ring is an error, not UB.
 #[inline]
-fn peek(cur: &mut ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
+fn peek(cur: &ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
     let cap = s.cap;
     let mut skipped = 0u64;
     loop {

@@ -262,7 +262,13 @@ mod imp {
     }
 
     /// Wakes up to `n` sleepers in [`wait_word`] on `word`; how many were woken, if known.
+    ///
+    /// The kernel reads the count as a C `int` and stops after the first wake once it has
+    /// woken `nr_wake` or more (`futex_wake`: `if (++ret >= nr_wake) break`), so a count
+    /// above `i32::MAX` — `u32::MAX`, "all", is -1 there — would wake exactly one. Clamped,
+    /// as glibc's broadcast passes `INT_MAX`.
     pub(crate) fn wake_word(word: &AtomicU32, n: u32) -> Option<usize> {
+        let n = n.min(i32::MAX as u32);
         rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n).ok()
     }
 
@@ -272,6 +278,36 @@ mod imp {
         use std::time::Duration;
 
         use super::*;
+
+        /// A wake of `u32::MAX` ("all") wakes every sleeper, not one (the kernel's count is
+        /// an `int`: see `wake_word`).
+        #[test]
+        fn a_wake_of_all_wakes_every_sleeper() {
+            let word = AtomicU32::new(0);
+            let (tx, rx) = mpsc::channel();
+            std::thread::scope(|s| {
+                for _ in 0..3 {
+                    let (word, tx) = (&word, tx.clone());
+                    s.spawn(move || {
+                        // No deadline, and the word never changes: only a wake ends this.
+                        wait_word(word, 0, Deadline::Forever);
+                        tx.send(()).unwrap();
+                    });
+                }
+                // Let all three fall asleep (one that has not yet makes the count below 3
+                // and the test fail, never pass wrongly).
+                std::thread::sleep(Duration::from_millis(200));
+                let woken = wake_word(&word, u32::MAX);
+                let got = (0..3)
+                    .filter(|_| rx.recv_timeout(Duration::from_secs(10)).is_ok())
+                    .count();
+                if got < 3 {
+                    // Free the rest one by one so that the scope can end, then fail.
+                    while wake_word(&word, 1) != Some(0) {}
+                }
+                assert_eq!((woken, got), (Some(3), 3));
+            });
+        }
 
         /// A robust mutex in (private) heap memory, and a thread that holds it until told.
         #[test]
