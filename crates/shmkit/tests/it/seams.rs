@@ -7,7 +7,8 @@
 //! blocking or awaiting), one `Waiter` that waits in a given `Form` (blocking; a `WaitSet`
 //! with a few members or with 200, so that a helper thread serves the side; a blocking wait
 //! right after a large set left its helper queued; `Async` on tokio), and one function per
-//! scenario. `matrix!` at the end turns (kind, scenario, forms) into tests named
+//! scenario (`kinds.rs` holds the table of kinds, `raw.rs` the hand-written segment bytes).
+//! The macros at the end turn (kind, scenario, forms) into tests named
 //! `seams::<kind>::<scenario>::<form>`.
 //!
 //! What every cell asserts, by scenario:
@@ -33,8 +34,10 @@
 //!
 //! In every `WaitSet` form, whenever the set says the side is ready, the next `try_` call must
 //! return something other than `WouldBlock` (the readiness contract of DESIGN.md). Timeouts are
-//! hang guards; `SOON` (2 s) stands for "within a liveness slice" (200 ms) with room for a
-//! loaded machine — it tells a lost wake-up (seen only at the deadline) from a delivered one.
+//! hang guards; `SOON` (2 s) stands for "within a liveness slice"
+//! ([`LIVENESS_EVERY`](shmkit::waitset::LIVENESS_EVERY)) with room for a loaded machine — it
+//! tells a lost wake-up (seen only at the deadline, `GUARD`) from a delivered one, and is not
+//! a speed bound. Under valgrind (slow, and `futex_waitv` unknown to it) skip `seams::`.
 
 use std::time::{Duration, Instant};
 
@@ -44,9 +47,14 @@ use crate::service::ServiceGuard;
 use crate::util::{self, say, NameGuard};
 use crate::Role;
 
+mod kinds;
+mod raw;
+
+use kinds::*;
+
 pub const ROLES: &[(&str, Role)] = &[("seams_peer", child_peer)];
 
-/// "Soon": a liveness slice (200 ms) with a wide margin for a loaded machine.
+/// "Soon": a liveness slice with a wide margin for a loaded machine.
 const SOON: Duration = Duration::from_secs(2);
 /// A hang guard for a wait that should end well before it.
 const GUARD: Duration = Duration::from_secs(4);
@@ -115,11 +123,6 @@ impl Expect {
         }
     }
 }
-
-mod kinds;
-mod raw;
-
-use kinds::*;
 
 // ---------------------------------------------------------------------------------------
 // The forms.
@@ -485,9 +488,11 @@ fn killed_holding<K: Kind>(form: Form) {
     check(&t, expect, killed, &what);
 }
 
-/// A small deterministic generator (xorshift), seeded from the clock; failures print the seed.
+/// A number below `n` from a small generator (xorshift) seeded from the clock, and the seed
+/// (failures print it).
 fn random_below(n: u64) -> (u64, u64) {
-    let mut x = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id()) | 1;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let mut x = now.map_or(0, |d| d.subsec_nanos()) as u64 ^ u64::from(std::process::id()) | 1;
     let seed = x;
     for _ in 0..3 {
         x ^= x << 13;
