@@ -51,6 +51,8 @@ pub trait Kind {
     const ON_DEATH: Option<Expect>;
     /// What the side reports after `corrupt`; `None`: no hostile-writer cell.
     const ON_CORRUPT: Option<Expect> = None;
+    /// Whether the side may report `Lagged` (a subscriber under the overwrite policy).
+    const LAGS: bool = false;
 
     fn local(name: &str) -> Self::Side;
     /// Readies the side to wait for the peer's next act (fills a ring, sends a request);
@@ -111,11 +113,15 @@ pub fn idle_consumer(name: &str) -> channel::Consumer {
 }
 
 fn broadcast_options() -> broadcast::Options {
+    broadcast_with(broadcast::Policy::Block)
+}
+
+fn broadcast_with(policy: broadcast::Policy) -> broadcast::Options {
     let mut o = broadcast::options();
     o.slots(4)
         .slot_size(64)
         .max_subscribers(4)
-        .policy(broadcast::Policy::Block)
+        .policy(policy)
         .wait_mode(WaitMode::Blocking);
     o
 }
@@ -288,19 +294,35 @@ impl Kind for ChannelProducer {
     sending!();
 }
 
-pub struct Subscriber;
+/// A subscriber under back-pressure (`Block`) or overwrite (`Overwrite`, which may lag).
+pub struct Subscriber<const OVERWRITE: bool>;
 
-impl Kind for Subscriber {
+impl<const OVERWRITE: bool> Subscriber<OVERWRITE> {
+    fn options() -> broadcast::Options {
+        broadcast_with(if OVERWRITE {
+            broadcast::Policy::Overwrite
+        } else {
+            broadcast::Policy::Block
+        })
+    }
+}
+
+impl<const OVERWRITE: bool> Kind for Subscriber<OVERWRITE> {
     type Side = H<broadcast::Subscriber>;
-    const LABEL: &'static str = "subscriber";
+    const LABEL: &'static str = if OVERWRITE {
+        "overwrite_subscriber"
+    } else {
+        "subscriber"
+    };
+    const LAGS: bool = OVERWRITE;
     const PEER_CREATES: bool = true;
     const ON_DEATH: Option<Expect> = Some(Expect::Gone);
     const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
     fn local(name: &str) -> Self::Side {
-        H::new(broadcast_options().subscribe(name).unwrap())
+        H::new(Self::options().subscribe(name).unwrap())
     }
     fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(broadcast_options().create(name).unwrap())
+        Box::new(Self::options().create(name).unwrap())
     }
     fn commit_unrung(name: &str, _: u64) {
         raw::put_slot(name, |k| 2 * k + 2);
@@ -310,6 +332,9 @@ impl Kind for Subscriber {
     }
     receiving!(get_mut, try_recv, recv_timeout, recv, |m| seq(&m));
 }
+
+pub type BlockSubscriber = Subscriber<false>;
+pub type OverwriteSubscriber = Subscriber<true>;
 
 pub struct Publisher;
 
@@ -564,8 +589,6 @@ impl Kind for Client {
     }
 }
 
-pub struct AutoEvent;
-
 impl Peer for Event {
     /// Sets the event once the previous set was taken (sets of an auto-reset event do not
     /// add up).
@@ -580,24 +603,6 @@ impl Peer for Event {
     }
 }
 
-impl Kind for AutoEvent {
-    type Side = Arc<H<Event>>;
-    const LABEL: &'static str = "event";
-    const ON_DEATH: Option<Expect> = None;
-    fn local(name: &str) -> Self::Side {
-        Arc::new(H::new(Event::create(name, Reset::Auto).unwrap()))
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(Event::open(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::sync_word_add(name, 1);
-    }
-    receiving!(get_ref, try_wait, wait_timeout, wait, |()| 0);
-}
-
-pub struct Sem;
-
 impl Peer for Semaphore {
     fn act(&mut self, _: u64) {
         self.post().unwrap();
@@ -607,18 +612,31 @@ impl Peer for Semaphore {
     }
 }
 
-impl Kind for Sem {
-    type Side = Arc<H<Semaphore>>;
-    const LABEL: &'static str = "semaphore";
-    const ON_DEATH: Option<Expect> = None;
-    fn local(name: &str) -> Self::Side {
-        Arc::new(H::new(Semaphore::create(name, 0, 16).unwrap()))
-    }
-    fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(Semaphore::open(name).unwrap())
-    }
-    fn commit_unrung(name: &str, _: u64) {
-        raw::sync_word_add(name, 1);
-    }
-    receiving!(get_ref, try_wait, wait_timeout, wait, |()| 0);
+/// Events and semaphores: shared by `Arc` (their calls take `&self`), no peer role; a set or
+/// post is a store to the state word, then a wake.
+macro_rules! sync_kinds {
+    ($($kind:ident: $handle:ident, $label:literal, $create:expr;)*) => {$(
+        pub struct $kind;
+
+        impl Kind for $kind {
+            type Side = Arc<H<$handle>>;
+            const LABEL: &'static str = $label;
+            const ON_DEATH: Option<Expect> = None;
+            fn local(name: &str) -> Self::Side {
+                Arc::new(H::new($create(name).unwrap()))
+            }
+            fn peer(name: &str) -> Box<dyn Peer> {
+                Box::new($handle::open(name).unwrap())
+            }
+            fn commit_unrung(name: &str, _: u64) {
+                raw::sync_word_add(name, 1);
+            }
+            receiving!(get_ref, try_wait, wait_timeout, wait, |()| 0);
+        }
+    )*};
+}
+
+sync_kinds! {
+    AutoEvent: Event, "event", |n| Event::create(n, Reset::Auto);
+    Sem: Semaphore, "semaphore", |n| Semaphore::create(n, 0, 16);
 }
