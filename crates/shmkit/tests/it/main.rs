@@ -13,6 +13,7 @@ mod names;
 mod options;
 #[cfg(unix)]
 mod python;
+mod seams;
 mod segment;
 mod service;
 mod soundness;
@@ -51,6 +52,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(liveness::ROLES)
         .chain(options::ROLES)
         .chain(soundness::ROLES)
+        .chain(seams::ROLES)
         .chain(service::ROLES)
         .chain(typed::ROLES)
         .chain(typed_broadcast::ROLES)
