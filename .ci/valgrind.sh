@@ -21,6 +21,8 @@ for l in sys.stdin:
         print(m["executable"])')
 # The million-message stress test and the 100 MiB streams between pid namespaces take minutes
 # under valgrind and add no code path the other channel and liveness tests do not run;
-# proptest cases are cut for the same reason.
+# proptest cases are cut for the same reason. The seams matrix (`seams::`) asserts delivery
+# within 2 s and the waiting thread's CPU share, which valgrind's slowdown breaks; its code
+# paths are the other modules' waits.
 PROPTEST_CASES=32 valgrind --error-exitcode=99 --quiet "$bin" \
-  --skip a_million_messages --skip streams_cross_pid_namespaces --test-threads=2
+  --skip a_million_messages --skip streams_cross_pid_namespaces --skip seams:: --test-threads=2

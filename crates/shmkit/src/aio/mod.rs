@@ -47,10 +47,11 @@
 //!   out of the reactor; if the reactor is asleep on that entry at that moment, the drop waits
 //!   for the reactor to wake (it bumps the reactor's control word: microseconds), because the
 //!   reactor's sleep reads the handle's mapping (and on Windows waits on its handle).
-//! * **Liveness**: the reactor wakes a channel side's or a service server's task every
+//! * **Liveness**: the reactor wakes every waiting task every
 //!   [`LIVENESS_EVERY`](crate::waitset::LIVENESS_EVERY), so that a peer killed without closing
 //!   is reported as `Disconnected`, as by a blocking wait (the `try_` call tests the peer), and
-//!   a request whose client died between its commit and its ring is still received.
+//!   what a waker killed between its change and its wake-up left (a request, a set event, a
+//!   posted permit) is still found.
 //!
 //! Why not `tokio::io::unix::AsyncFd`: a futex is not a file descriptor — epoll cannot wait
 //! on a word in shared memory, and the wakers (other processes) only `FUTEX_WAKE`. A pollable

@@ -38,10 +38,10 @@ use crate::waitset::{sealed::Sealed, Kind, Point};
 /// doorbell, such as a broadcast publisher (its space doorbell). A public trait in a private
 /// module: nameable only inside shmkit.
 pub trait Awaitable {
-    /// The word to sleep on and its sleeper count, as [`Sealed::point`]. A `Kind::Bell` or
-    /// `Kind::Plain` point makes the reactor wake the future every `LIVENESS_EVERY` (the
-    /// `try_` call then tests the peers, or scans a server's rings); a bell's `peer` line is
-    /// not used here.
+    /// The word to sleep on and its sleeper count, as [`Sealed::point`]. The reactor also
+    /// wakes every future every `LIVENESS_EVERY` (the `try_` call then tests the peers, or
+    /// finds what a peer killed between its change and its wake-up left); a bell's `peer`
+    /// line is not used here.
     fn wait_point(&self) -> Point<'_>;
 }
 
@@ -200,9 +200,6 @@ impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
             Kind::Bell { .. } | Kind::Plain => (None, true),
         };
         let sleepers = counted.then(|| NonNull::from(p.sleepers));
-        // A channel side's peer may die without ringing, and so may a service's client
-        // between its commit and its ring: both re-check every `LIVENESS_EVERY`.
-        let watch_peer = matches!(p.kind, Kind::Bell { .. } | Kind::Plain);
         let raw_word = p.word;
         let notifier = p.notifier;
         if counted {
@@ -241,7 +238,6 @@ impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
             word,
             seen,
             waker: cx.waker().clone(),
-            watch_peer,
             nap_until: (!counted).then(|| Instant::now() + UNGATED_NAP),
         });
         self.reg = Some(Registration { id, ..reg });

@@ -19,11 +19,11 @@
 //! (microseconds), and only when a future is dropped, or finishes, while its entry is still
 //! in the reactor's sleep (a cancelled `select!` branch, a timeout).
 //!
-//! Liveness: an entry of a channel side (whose peer may die without ringing) or of a service
-//! server (whose client may die between its commit and its ring) also fires every
-//! [`LIVENESS_EVERY`](crate::waitset::LIVENESS_EVERY); the woken future's `try_` call tests
-//! the peer (rate-limited per handle, as every wait) and reports `Disconnected`, or finds the
-//! request.
+//! Liveness: every entry also fires every [`LIVENESS_EVERY`](crate::waitset::LIVENESS_EVERY):
+//! a channel side's peer may die without ringing, and any waker (a client of a service, a
+//! process setting an event or posting a semaphore) may die between its change and its
+//! wake-up. The woken future's `try_` call tests the peer (rate-limited per handle, as every
+//! wait) and reports `Disconnected`, or finds what the waker left.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
@@ -44,9 +44,6 @@ pub(crate) struct Entry {
     /// The word's value when the future counted itself in.
     pub(crate) seen: u32,
     pub(crate) waker: Waker,
-    /// A channel side or a service's server: fire every `LIVENESS_EVERY`, so that the
-    /// future tests the peer (or scans for a request whose client died before ringing).
-    pub(crate) watch_peer: bool,
     /// Fire at this instant regardless (a future that could not count itself in).
     pub(crate) nap_until: Option<Instant>,
     /// The [`Async`](super::Async) whose handle holds the word.
@@ -206,12 +203,14 @@ impl Reactor {
             let mut st = self.lock();
             let control = self.control.load(Ordering::SeqCst);
             let now = Instant::now();
-            let watching = st.slots.iter().any(|s| s.entry.watch_peer);
-            if !watching {
-                next_tick = None;
-            }
-            let tick = watching && next_tick.is_none_or(|t| now >= t);
-            if tick {
+            // The tick keeps its own clock, also while no entry waits: a future that fired and
+            // registers again waits for the next tick. (Restarting the clock when the table
+            // emptied made the re-registered entry fire at once, and the future and the
+            // reactor woke each other in a loop: a busy loop whenever the reactor looked at
+            // the empty table before the future came back.)
+            let watching = !st.slots.is_empty();
+            let tick = watching && next_tick.is_some_and(|t| now >= t);
+            if next_tick.is_none_or(|t| now >= t) {
                 next_tick = Some(now + LIVENESS_EVERY);
             }
             st.slots.retain_mut(|s| {
@@ -221,7 +220,7 @@ impl Reactor {
                 // `AtomicU32` in that mapping (a `Point`'s word).
                 let word = unsafe { &*(e.word as *const AtomicU32) };
                 let fire = word.load(Ordering::Acquire) != e.seen
-                    || (tick && e.watch_peer)
+                    || tick
                     || e.nap_until.is_some_and(|t| now >= t);
                 if fire {
                     fired.push(e.waker.clone());
@@ -237,7 +236,10 @@ impl Reactor {
             }
             // Sleep on every word (each once: Windows refuses a handle twice) and the control
             // word, until one changes, or the next liveness tick or nap.
-            let mut deadline = next_tick.map_or(Deadline::Forever, Deadline::At);
+            let mut deadline = match next_tick {
+                Some(t) if watching => Deadline::At(t),
+                _ => Deadline::Forever,
+            };
             raws.clear();
             for s in st.slots.iter_mut() {
                 s.in_round = true;

@@ -104,7 +104,9 @@ impl Waker {
     }
 
     /// Takes what `word` guards: loops calling `take` (true = taken) and sleeping while `word`
-    /// is 0, until taken or `deadline` — the wait loop of events and semaphores.
+    /// is 0, until taken or `deadline` — the wait loop of events and semaphores. Sleeps in
+    /// liveness slices: a process killed between its change of the word and its wake-up
+    /// never wakes anyone, and the change is seen at the next slice.
     ///
     /// # Errors
     ///
@@ -123,7 +125,8 @@ impl Waker {
             if deadline.passed() {
                 return Err(crate::Error::gave_up(obj.name(), deadline));
             }
-            self.wait(obj, word, 0, deadline)?;
+            let slice = Deadline::after(crate::liveness::CHECK_EVERY).min(deadline);
+            self.wait(obj, word, 0, slice)?;
         }
     }
 
