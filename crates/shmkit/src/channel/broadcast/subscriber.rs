@@ -111,7 +111,7 @@ impl Reader<'_> {
         let start = *next;
         let mut r = start;
         for _ in 0..4 {
-            let seen = self.look(r);
+            let seen = self.look_decided(r);
             match seen {
                 Seen::Lost(to) => r = to,
                 Seen::Ready { .. } if r != start => {
@@ -126,6 +126,31 @@ impl Reader<'_> {
             }
         }
         Ok(self.skip_to(next, r))
+    }
+
+    /// [`Reader::look`], waiting a little for a publisher found deciding whether it may
+    /// overwrite message `r`: it decides within a few loads, so a message a wait set has just
+    /// reported ready is not turned into `WouldBlock` by a publisher passing by (a few spins,
+    /// then yields, in case it was preempted in the middle). Still deciding after that: the
+    /// caller says `WouldBlock` (readiness says not ready then, too).
+    fn look_decided(&self, r: u64) -> Seen {
+        #[cfg(not(loom))]
+        const TRIES: u32 = 64;
+        #[cfg(loom)]
+        const TRIES: u32 = 1;
+        let mut tries = 0;
+        loop {
+            let seen = self.look(r);
+            if !matches!(seen, Seen::Deciding) || tries == TRIES {
+                return seen;
+            }
+            tries += 1;
+            if tries <= 8 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 
     /// [`Reader::see`] message `r`, holding it (overwrite policy) if it is there: the
