@@ -85,8 +85,10 @@
 //! macOS a pid word; neither stores pointers in the segment.)
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod aio;
 pub mod channel;
 mod copy;
@@ -107,6 +109,11 @@ pub mod waitset;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+/// The `bytemuck` crate shmkit's typed objects are built on, re-exported so that a crate
+/// depending on `shmkit` alone can derive [`sync::Pod`] and [`sync::Zeroable`]: add
+/// `#[bytemuck(crate = "shmkit::bytemuck")]` beside the derive (see [`sync::Pod`]).
+#[doc(no_inline)]
+pub use bytemuck;
 pub use error::{Error, Result};
 pub use file::{FileMapping, FileOptions};
 pub use segment::{Segment, SegmentOptions};

@@ -6,6 +6,7 @@
 //!
 //! #[repr(C)]
 //! #[derive(Clone, Copy, Pod, Zeroable)]
+//! #[bytemuck(crate = "shmkit::bytemuck")]
 //! struct Add { a: u64, b: u64 }
 //!
 //! # let name = format!("doc-svc-typed-{}", std::process::id());

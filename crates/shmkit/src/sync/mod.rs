@@ -59,4 +59,16 @@ pub use mutex::{Mutex, MutexGuard, MutexOptions};
 pub use semaphore::{Semaphore, SemaphoreOptions};
 pub use shared::{Shared, SharedGuard, SharedOptions};
 
+/// `bytemuck`'s traits for plain-old-data types, which typed objects carry. Their derive macros
+/// name the `bytemuck` crate: with only `shmkit` in your `[dependencies]`, tell them where it
+/// is, `#[bytemuck(crate = "shmkit::bytemuck")]`:
+///
+/// ```
+/// use shmkit::sync::{Pod, Zeroable};
+///
+/// #[repr(C)]
+/// #[derive(Clone, Copy, Pod, Zeroable)]
+/// #[bytemuck(crate = "shmkit::bytemuck")]
+/// struct Stats { frames: u64, dropped: u64 }
+/// ```
 pub use bytemuck::{Pod, Zeroable};

@@ -18,7 +18,8 @@ use crate::{Error, Result};
 ///
 /// `T` must be [`bytemuck::Pod`]: `#[repr(C)]` (or a primitive), `Copy`, no padding, every bit
 /// pattern valid, and no pointers or references — they would mean nothing in another process.
-/// Derive it with `#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]`.
+/// Derive it with `#[derive(Clone, Copy, Pod, Zeroable)]` and
+/// `#[bytemuck(crate = "shmkit::bytemuck")]` (see [`Pod`](crate::sync::Pod)).
 ///
 /// ```
 /// use shmkit::sync::Shared;

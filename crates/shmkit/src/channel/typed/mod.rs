@@ -6,6 +6,7 @@
 //!
 //! #[repr(C)]
 //! #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+//! #[bytemuck(crate = "shmkit::bytemuck")]
 //! struct Pose { t_ns: u64, xyz: [f32; 3], quality: u32 }
 //!
 //! # let name = format!("doc-typed-{}", std::process::id());
@@ -38,6 +39,7 @@
 //! ```compile_fail,E0080
 //! #[repr(C, align(16))]
 //! #[derive(Clone, Copy, shmkit::sync::Pod, shmkit::sync::Zeroable)]
+//! #[bytemuck(crate = "shmkit::bytemuck")]
 //! struct Wide { v: [u64; 2] }
 //! let _ = shmkit::channel::typed::<Wide>(); // error: alignment over 8
 //! ```

@@ -7,6 +7,7 @@
 //!
 //! #[repr(C)]
 //! #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+//! #[bytemuck(crate = "shmkit::bytemuck")]
 //! struct Pose { t_ns: u64, xyz: [f32; 3], quality: u32 }
 //!
 //! # let name = format!("doc-tbcast-{}", std::process::id());
