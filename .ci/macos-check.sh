@@ -16,5 +16,6 @@ export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
 for target in x86_64-apple-darwin aarch64-apple-darwin; do
   echo "--- cargo check --target $target"
   RUSTFLAGS="-D warnings" /usr/bin/cargo check -Zbuild-std --target "$target" --target-dir target/mac \
-    --workspace --all-targets --exclude shmkit-py --exclude shmkit-zenoh --no-default-features
+    --workspace --all-targets --exclude shmkit-py --exclude shmkit-zenoh --exclude shmkit-bridge \
+    --no-default-features
 done

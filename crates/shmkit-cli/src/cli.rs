@@ -180,6 +180,16 @@ pub enum Command {
     /// Zenoh's own (-m, -e, -l, -c, as in Zenoh's tools).
     #[cfg(feature = "bridge")]
     Bridge(Box<crate::bridge::Args>),
+    /// Forward channels, broadcasts and services to and from Zenoh, across machines: runs
+    /// the separate program `shmkit-bridge` (this `shmkit` was built without Zenoh), with
+    /// these arguments; `shmkit bridge --help` shows its options.
+    #[cfg(not(feature = "bridge"))]
+    #[command(disable_help_flag = true)]
+    Bridge {
+        /// `shmkit-bridge`'s arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// The classic two-process scenario, narrated: a server creates a segment and writes a
     /// message, a client process reads it by name and replies.
     Demo {

@@ -16,7 +16,7 @@ use crate::out::{errln, outln, say, Narrator};
 use crate::report::{human_age, InfoJson, LsJson};
 use crate::stop::Stop;
 use crate::units::human;
-use crate::{bench, hexdump, out, stream};
+use crate::{external, hexdump, out, stream};
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> Result<ExitCode> {
@@ -75,6 +75,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
         } => stream::recv(&name, output.as_deref(), capacity),
         #[cfg(feature = "bridge")]
         Command::Bridge(args) => crate::bridge::run(*args),
+        #[cfg(not(feature = "bridge"))]
+        Command::Bridge { args } => external::BRIDGE.run(&args),
         Command::Bench {
             quick,
             json,
@@ -83,7 +85,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             let mut args: Vec<OsString> = tables.into_iter().map(Into::into).collect();
             args.extend(quick.then(|| "--quick".into()));
             args.extend(json.then(|| "--json".into()));
-            bench::run(&args)
+            external::BENCH.run(&args)
         }
         Command::Demo { name } => demo(&name),
         Command::DemoClient { name } => demo_client(&name),
