@@ -90,7 +90,8 @@ pub enum Command {
     /// named file mappings, so there it lists the segments shmkit created that still exist.
     /// macOS offers no way to enumerate shared memory; there this command says so and fails.
     Ls {
-        /// Print JSON (an array of what `info --json` prints).
+        /// Print JSON: `{"schema": 1, "segments": [...]}`, each entry with the fields `info
+        /// --json` prints (less `schema`).
         #[arg(long)]
         json: bool,
         /// Also list what is not a usable segment name, like glibc's `sem.*` semaphores.
