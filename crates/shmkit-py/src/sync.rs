@@ -181,7 +181,10 @@ impl Mutex {
 impl Mutex {
     /// Creates the mutex ``name``; the creator removes the name when closed, unless ``keep``.
     #[classmethod]
-    #[pyo3(signature = (name, *, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, *, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, *, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn create(cls: &Bound<'_, PyType>, name: &str, mode: u32, keep: bool) -> PyResult<Mutex> {
         Mutex::wrap(
             cls.py()
@@ -197,7 +200,10 @@ impl Mutex {
 
     /// Opens the mutex ``name``, creating it if it does not exist.
     #[classmethod]
-    #[pyo3(signature = (name, *, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, *, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, *, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn open_or_create(
         cls: &Bound<'_, PyType>,
         name: &str,
@@ -381,7 +387,10 @@ impl Event {
 impl Event {
     /// Creates the event ``name`` (not set).
     #[classmethod]
-    #[pyo3(signature = (name, *, auto_reset=false, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, *, auto_reset=false, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, *, auto_reset=False, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn create(
         cls: &Bound<'_, PyType>,
         name: &str,
@@ -484,7 +493,10 @@ impl Semaphore {
 impl Semaphore {
     /// Creates the semaphore ``name`` with ``value`` permits, at most ``max``.
     #[classmethod]
-    #[pyo3(signature = (name, value=0, *, max=u32::MAX, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, value=0, *, max=u32::MAX, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, value=0, *, max=4294967295, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn create(
         cls: &Bound<'_, PyType>,
         name: &str,
