@@ -76,7 +76,7 @@ pub enum Command {
         #[arg(long)]
         hex: bool,
     },
-    /// Show what a segment is: size, kind, owner, mode, creator and whether it still runs.
+    /// Show what a segment is: size, kind, owner, mode, creator, and who has it open.
     Info {
         /// The segment's name.
         name: String,
@@ -90,7 +90,8 @@ pub enum Command {
     /// named file mappings, so there it lists the segments shmkit created that still exist.
     /// macOS offers no way to enumerate shared memory; there this command says so and fails.
     Ls {
-        /// Print JSON (an array of what `info --json` prints).
+        /// Print JSON: `{"schema": 1, "segments": [...]}`, each entry with the fields `info
+        /// --json` prints (less `schema`).
         #[arg(long)]
         json: bool,
         /// Also list what is not a usable segment name, like glibc's `sem.*` semaphores.
@@ -103,10 +104,17 @@ pub enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Remove shmkit objects (channels, mutexes, …) whose creator process is dead.
+    /// Remove shmkit objects (channels, broadcasts, services, mutexes, …) that no process has
+    /// open.
     ///
-    /// Never touches raw segments or segments made by other programs: only those with a
-    /// shmkit header whose creator pid no longer runs.
+    /// Whether a process has an object open is asked of the kernel (open-file-description
+    /// locks on Linux), never judged by a pid, so it holds across pid namespaces and pid reuse
+    /// (README, "Liveness"). Each object is tested and removed in one step: one opened
+    /// meanwhile is kept. Never touches raw segments, segments made by other programs, or
+    /// objects of another layout version. A process that maps an object's bytes as a raw
+    /// segment (as `shmkit read` and `watch` do) does not count as having it open. Windows
+    /// frees an object with its last handle, so there everything that exists is in use; macOS
+    /// cannot tell, and there gc removes nothing.
     Gc {
         /// Say what would be removed, remove nothing.
         #[arg(long)]

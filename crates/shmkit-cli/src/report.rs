@@ -88,8 +88,10 @@ pub struct Entry {
     pub name: String,
     /// Size in bytes (page-rounded on Windows for segments created elsewhere).
     pub size: u64,
-    /// An identifier: `"raw"`, or the shmkit object kind (`"channel"`, `"broadcast_channel"`,
-    /// `"mutex"`, `"event"`, `"semaphore"`, `"shared_value"`).
+    /// An identifier: `"raw"`, or the shmkit object kind ([`kind_id`] of one of
+    /// [`shmkit::inspect::OBJECT_KINDS`]: `"mutex"`, `"event"`, `"semaphore"`,
+    /// `"shared_value"`, `"channel"`, `"broadcast_channel"`, `"service"`), or `"unknown_kind"`
+    /// for a kind this build does not know.
     pub kind: String,
     /// Layout version of a shmkit object.
     pub layout_version: Option<u32>,
@@ -181,5 +183,36 @@ mod tests {
         assert_eq!(kind_id("broadcast channel"), "broadcast_channel");
         assert_eq!(kind_id("shared value"), "shared_value");
         assert_eq!(kind_id("raw"), "raw");
+        for kind in shmkit::inspect::OBJECT_KINDS {
+            let id = kind_id(kind);
+            assert!(
+                !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{id:?}"
+            );
+        }
+    }
+
+    /// The kinds the README's JSON section lists (`kind` (an identifier: `raw`, …)) are
+    /// every kind the library makes, and only those (issue 20: `service` was missing).
+    #[test]
+    fn the_readme_lists_every_kind() {
+        let readme = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let Ok(readme) = std::fs::read_to_string(readme) else {
+            eprintln!("skipped: no README.md two levels up (not in the repository)");
+            return;
+        };
+        let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+        let start = "`kind` (an identifier: ";
+        let at = readme.find(start).expect("the README's kind list") + start.len();
+        let end = readme[at..].find([')', ';']).expect("the list's end");
+        let list = &readme[at..at + end];
+        let listed: Vec<&str> = list
+            .split(", ")
+            .map(|k| k.strip_prefix('`').and_then(|k| k.strip_suffix('`')))
+            .collect::<Option<_>>()
+            .unwrap_or_else(|| panic!("not a list of `kind`s: {list}"));
+        let mut expected = vec!["raw".to_owned()];
+        expected.extend(shmkit::inspect::OBJECT_KINDS.iter().map(|k| kind_id(k)));
+        assert_eq!(listed, expected, "the README says: {list}");
     }
 }

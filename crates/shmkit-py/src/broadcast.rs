@@ -81,8 +81,12 @@ impl Subscriber {
 /// ``max_subscribers`` may be attached. ``policy="block"`` makes the publisher wait for the
 /// slowest subscriber, ``"overwrite"`` lets it go on (a lapped subscriber gets ``Lagged``).
 #[pyfunction]
-#[pyo3(signature = (name, *, slots=64, slot_size=4096, max_subscribers=16, policy="block",
-                    wait="adaptive", mode=0o600, keep=false))]
+#[pyo3(
+    signature = (name, *, slots=64, slot_size=4096, max_subscribers=16, policy="block",
+                 wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, *, slots=64, slot_size=4096, max_subscribers=16, policy=\"block\", \
+                      wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+)]
 #[allow(clippy::too_many_arguments)]
 fn create(
     py: Python<'_>,

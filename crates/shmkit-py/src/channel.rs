@@ -144,7 +144,10 @@ fn consumer(py: Python<'_>, c: shmkit::Result<channel::Consumer>) -> PyResult<Py
 /// two) and returns its :class:`Producer`. The creator removes the name when closed, unless
 /// ``keep``.
 #[pyfunction]
-#[pyo3(signature = (name, capacity, *, wait="adaptive", mode=0o600, keep=false))]
+#[pyo3(
+    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+)]
 fn create(
     py: Python<'_>,
     name: &str,
@@ -167,7 +170,10 @@ fn open(py: Python<'_>, name: &str, wait: &str) -> PyResult<Py<Consumer>> {
 
 /// The reverse roles: creates the channel ``name`` and returns its :class:`Consumer`.
 #[pyfunction]
-#[pyo3(signature = (name, capacity, *, wait="adaptive", mode=0o600, keep=false))]
+#[pyo3(
+    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+)]
 fn create_consumer(
     py: Python<'_>,
     name: &str,
@@ -190,7 +196,10 @@ fn open_producer(py: Python<'_>, name: &str, wait: &str) -> PyResult<Py<Producer
 
 /// Opens the channel ``name`` as its producer, creating it first if it does not exist.
 #[pyfunction]
-#[pyo3(signature = (name, capacity, *, wait="adaptive", mode=0o600, keep=false))]
+#[pyo3(
+    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+)]
 fn open_or_create_producer(
     py: Python<'_>,
     name: &str,
@@ -205,7 +214,10 @@ fn open_or_create_producer(
 
 /// Opens the channel ``name`` as its consumer, creating it first if it does not exist.
 #[pyfunction]
-#[pyo3(signature = (name, capacity, *, wait="adaptive", mode=0o600, keep=false))]
+#[pyo3(
+    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+)]
 fn open_or_create_consumer(
     py: Python<'_>,
     name: &str,

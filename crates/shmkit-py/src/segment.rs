@@ -75,7 +75,10 @@ impl Segment {
     /// Creates the segment ``name`` of ``size`` bytes, zero-filled, with permission bits
     /// ``mode``. Raises ``AlreadyExists``, ``NoSpace``, ``NameInvalid``, ``SizeInvalid``.
     #[classmethod]
-    #[pyo3(signature = (name, size, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, size, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, size, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn create(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyTuple, PyType};
@@ -125,7 +125,9 @@ impl Drop for Held {
 /// A mutex that processes find by name and that survives its holder being killed.
 ///
 /// Shaped like ``threading.Lock``: :meth:`acquire` / :meth:`release`, and ``with mutex:``.
-/// The thread that acquired must release. If the previous holder died holding it,
+/// The thread that acquired must release. :meth:`held` says whether this handle holds it;
+/// ``locked()`` raises ``NotImplementedError``, since whether another process holds it
+/// cannot be told without taking it. If the previous holder died holding it,
 /// :meth:`acquire` raises :class:`shmkit.OwnerDied` **with the lock held**: repair the
 /// shared state, call :meth:`make_consistent`, then :meth:`release`.
 ///
@@ -179,7 +181,10 @@ impl Mutex {
 impl Mutex {
     /// Creates the mutex ``name``; the creator removes the name when closed, unless ``keep``.
     #[classmethod]
-    #[pyo3(signature = (name, *, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, *, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, *, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn create(cls: &Bound<'_, PyType>, name: &str, mode: u32, keep: bool) -> PyResult<Mutex> {
         Mutex::wrap(
             cls.py()
@@ -195,7 +200,10 @@ impl Mutex {
 
     /// Opens the mutex ``name``, creating it if it does not exist.
     #[classmethod]
-    #[pyo3(signature = (name, *, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, *, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, *, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn open_or_create(
         cls: &Bound<'_, PyType>,
         name: &str,
@@ -303,14 +311,26 @@ impl Mutex {
         })
     }
 
-    /// Whether this handle holds the mutex (in any thread).
-    fn locked(&self, py: Python<'_>) -> bool {
+    /// Whether this handle holds the mutex (in any of this process's threads). Says nothing
+    /// of other handles or processes: see :meth:`locked`.
+    fn held(&self, py: Python<'_>) -> bool {
         self.with_held(py, |h| h.is_some())
+    }
+
+    /// Raises ``NotImplementedError``. ``threading.Lock.locked()`` says whether *anyone*
+    /// holds the lock; the OS mutex under this one cannot be asked that without taking it
+    /// for a moment, during which another process's ``acquire(blocking=False)`` would fail.
+    /// Use :meth:`held` (whether this handle holds it) or ``acquire(blocking=False)``.
+    fn locked(&self) -> PyResult<bool> {
+        Err(PyNotImplementedError::new_err(
+            "shmkit.sync.Mutex cannot tell whether another process holds it without taking it; \
+             held() says whether this handle holds it, acquire(blocking=False) tries to take it",
+        ))
     }
 
     /// Closes the handle (a creator removes the name). Raises ``RuntimeError`` while held.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        if self.locked(py) {
+        if self.held(py) {
             return Err(PyRuntimeError::new_err("cannot close a held mutex"));
         }
         self.handle.close(py);
@@ -367,7 +387,10 @@ impl Event {
 impl Event {
     /// Creates the event ``name`` (not set).
     #[classmethod]
-    #[pyo3(signature = (name, *, auto_reset=false, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, *, auto_reset=false, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, *, auto_reset=False, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn create(
         cls: &Bound<'_, PyType>,
         name: &str,
@@ -470,7 +493,10 @@ impl Semaphore {
 impl Semaphore {
     /// Creates the semaphore ``name`` with ``value`` permits, at most ``max``.
     #[classmethod]
-    #[pyo3(signature = (name, value=0, *, max=u32::MAX, mode=0o600, keep=false))]
+    #[pyo3(
+        signature = (name, value=0, *, max=u32::MAX, mode=shmkit::segment::DEFAULT_MODE, keep=false),
+        text_signature = "($cls, name, value=0, *, max=4294967295, mode=shmkit.DEFAULT_MODE, keep=False)"
+    )]
     fn create(
         cls: &Bound<'_, PyType>,
         name: &str,

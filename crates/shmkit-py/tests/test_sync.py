@@ -19,7 +19,7 @@ def test_mutex_is_a_context_manager_and_excludes_threads(name):
     m = Mutex.create(name)
     assert m.name == name and m.is_creator
     with m:
-        assert m.locked()
+        assert m.held()
         with pytest.raises(shmkit.Deadlock):
             m.acquire()
         got = []
@@ -27,7 +27,7 @@ def test_mutex_is_a_context_manager_and_excludes_threads(name):
         t.start()
         t.join()
         assert got == [False]
-    assert not m.locked()
+    assert not m.held()
     assert m.acquire(blocking=False)
     refused = []
 
@@ -40,10 +40,27 @@ def test_mutex_is_a_context_manager_and_excludes_threads(name):
     t = threading.Thread(target=release_from_another_thread)
     t.start()
     t.join()
-    assert len(refused) == 1 and m.locked()  # only the acquiring thread may release
+    assert len(refused) == 1 and m.held()  # only the acquiring thread may release
     m.release()
     with pytest.raises(RuntimeError):
         m.release()
+    m.close()
+
+
+def test_mutex_locked_raises_rather_than_answer_for_this_handle_only(name):
+    # threading.Lock.locked() means "someone holds it"; shmkit cannot tell that of another
+    # process without taking the mutex, so locked() refuses and held() says what it knows.
+    m = Mutex.create(name)
+    other = Mutex.open(name)
+    with m:
+        assert m.held() and not other.held()  # held by a handle other than `other`
+        for h in (m, other):
+            with pytest.raises(NotImplementedError, match=r"held\(\)"):
+                h.locked()
+    assert not m.held()
+    with pytest.raises(NotImplementedError):
+        m.locked()
+    other.close()
     m.close()
 
 
@@ -93,7 +110,7 @@ def test_owner_death_is_repaired_through_the_python_mutex(names):
         m.acquire(timeout=HANG)
     died = e.value
     assert died.mutex is m and died.name == name
-    assert m.locked() and m.needs_repair  # the lock is held by us now
+    assert m.held() and m.needs_repair  # the lock is held by us now
     assert bytes(memoryview(seg)[:4]) == b"half"
     memoryview(seg)[:4] = b"good"  # repair
     died.make_consistent()

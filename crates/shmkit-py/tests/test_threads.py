@@ -418,7 +418,7 @@ def test_every_mutex_method_from_four_threads(name):
         for k in range(500):
             if k % 3 == 0:
                 with m:
-                    assert m.locked() and not m.needs_repair
+                    assert m.held() and not m.needs_repair
                     m.make_consistent()  # harmless when nothing needs repair
                     v = count[0]
                     time.sleep(0)
@@ -436,11 +436,13 @@ def test_every_mutex_method_from_four_threads(name):
             else:
                 m.release()
             assert m.name == name and m.is_creator and repr(m)
-            m.locked()
+            m.held()
+            with pytest.raises(NotImplementedError):
+                m.locked()
         mine.close()
 
     hammer(work)
-    assert count[0] == THREADS * 500 and not m.locked()
+    assert count[0] == THREADS * 500 and not m.held()
     hammer(lambda i: m.close())
 
 

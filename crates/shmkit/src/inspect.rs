@@ -17,14 +17,31 @@ use crate::{Access, Result, Segment};
 /// [`Error::VersionMismatch`](crate::Error::VersionMismatch).
 pub const LAYOUT_VERSION: u32 = crate::object::LAYOUT_VERSION;
 
+/// The label of every kind of shmkit object this build makes, in the order of their header
+/// numbers: what [`Kind::Object`] holds for them. An object whose header names a kind this
+/// build does not know (from a newer version) is labelled `"unknown kind"`.
+///
+/// ```
+/// assert!(shmkit::inspect::OBJECT_KINDS.contains(&"service"));
+/// ```
+pub const OBJECT_KINDS: &[&str] = &{
+    let mut labels = [""; ObjectKind::ALL.len()];
+    let mut i = 0;
+    while i < labels.len() {
+        labels[i] = ObjectKind::ALL[i].label();
+        i += 1;
+    }
+    labels
+};
+
 /// What a segment holds, judged by its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Kind {
     /// Plain bytes (no shmkit header): a [`Segment`], or made by another program.
     Raw,
-    /// A shmkit object; the label says which (`"mutex"`, `"event"`, `"semaphore"`,
-    /// `"shared value"`, `"channel"`, …).
+    /// A shmkit object; the label says which: one of [`OBJECT_KINDS`] (`"mutex"`, `"event"`,
+    /// `"semaphore"`, `"shared value"`, `"channel"`, `"broadcast channel"`, `"service"`).
     Object(&'static str),
 }
 

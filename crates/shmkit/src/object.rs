@@ -83,28 +83,29 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) fn label(self) -> &'static str {
+    /// Every kind, in the order of their numbers.
+    pub(crate) const ALL: [Kind; 7] = [
+        Kind::Mutex,
+        Kind::Event,
+        Kind::Semaphore,
+        Kind::Shared,
+        Kind::Channel,
+        Kind::Broadcast,
+        Kind::Service,
+    ];
+
+    pub(crate) const fn label(self) -> &'static str {
         kind_label(self as u32)
     }
 
     /// The kind a header's number names, if any.
     pub(crate) fn from_u32(kind: u32) -> Option<Kind> {
-        [
-            Kind::Mutex,
-            Kind::Event,
-            Kind::Semaphore,
-            Kind::Shared,
-            Kind::Channel,
-            Kind::Broadcast,
-            Kind::Service,
-        ]
-        .into_iter()
-        .find(|k| *k as u32 == kind)
+        Kind::ALL.into_iter().find(|k| *k as u32 == kind)
     }
 }
 
 /// A readable name for a kind number found in a header.
-pub(crate) fn kind_label(kind: u32) -> &'static str {
+pub(crate) const fn kind_label(kind: u32) -> &'static str {
     match kind {
         1 => "mutex",
         2 => "event",

@@ -154,6 +154,62 @@ fn info_reports_kind_size_and_creator() {
     }
 }
 
+/// `info --json` names every kind of object the library makes, `service` too (issue 20), as
+/// an identifier; `ls --json` (Linux) lists them with the same kinds.
+#[test]
+fn json_kinds_cover_every_kind_of_object() {
+    use shmkit::{channel, service, sync};
+    let names: Vec<Name> = [
+        "kmutex", "kevent", "ksem", "kshared", "kchan", "kbcast", "ksvc",
+    ]
+    .into_iter()
+    .map(Name::new)
+    .collect();
+    let _mutex = sync::Mutex::create(&names[0]).unwrap();
+    let _event = sync::Event::create(&names[1], sync::Reset::Manual).unwrap();
+    let _semaphore = sync::Semaphore::create(&names[2], 0, 1).unwrap();
+    let _shared = sync::Shared::create(&names[3], 7u64).unwrap();
+    let _channel = channel::create(&names[4], 4096).unwrap();
+    let _broadcast = channel::broadcast::options().create(&names[5]).unwrap();
+    let _server = service::create_server(&names[6]).unwrap();
+
+    let mut kinds = Vec::new();
+    for name in &names {
+        let o = shmkit(&["info", name, "--json"]);
+        assert_code(&o, 0);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        kinds.push(v["kind"].as_str().expect("kind").to_owned());
+    }
+    let every: Vec<String> = shmkit::inspect::OBJECT_KINDS
+        .iter()
+        .map(|k| k.replace(' ', "_"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "mutex",
+            "event",
+            "semaphore",
+            "shared_value",
+            "channel",
+            "broadcast_channel",
+            "service"
+        ]
+    );
+    assert_eq!(kinds, every, "one object of each kind the library has");
+
+    if cfg!(target_os = "linux") {
+        let o = shmkit(&["ls", "--json"]);
+        assert_code(&o, 0);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let listed = v["segments"].as_array().unwrap();
+        for (name, kind) in names.iter().zip(&kinds) {
+            let e = listed.iter().find(|e| e["name"] == **name).expect("listed");
+            assert_eq!(e["kind"], **kind, "{e}");
+        }
+    }
+}
+
 #[test]
 fn rm_removes_and_reports_each_name() {
     let a = Name::new("rma");

@@ -68,13 +68,20 @@ fn create_keep_ls_json_and_gc() {
                 .unwrap(),
         )
     };
+    // And one whose creator is killed while another process (this one) still has it open:
+    // gc goes by who has an object open, not by whether its creator runs.
+    let orphan = Name::new("gcorphan");
     let mut d = spawn_recv(&dead);
     let _l = spawn_recv(&live);
-    for n in [&*dead, &*live] {
+    let mut o = spawn_recv(&orphan);
+    for n in [&*dead, &*live, &*orphan] {
         wait_for_kind(n, "channel");
     }
-    d.0.kill().unwrap();
-    d.0.wait().unwrap();
+    let _producer = shmkit::channel::options().open_producer(&orphan).unwrap();
+    for killed in [&mut d, &mut o] {
+        killed.0.kill().unwrap();
+        killed.0.wait().unwrap();
+    }
 
     #[cfg(target_os = "linux")]
     {
@@ -113,12 +120,20 @@ fn create_keep_ls_json_and_gc() {
         assert_code(&gc, 0);
         let said = stdout(&gc);
         assert!(said.contains(&format!("removed {}", &*dead)), "{said}");
-        assert!(!said.contains(&*live) && !said.contains(&*kept), "{said}");
+        assert!(
+            !said.contains(&*live) && !said.contains(&*kept) && !said.contains(&*orphan),
+            "{said}"
+        );
         assert!(matches!(
             shmkit::inspect::inspect(&dead),
             Err(shmkit::Error::NotFound { .. })
         ));
         assert!(shmkit::inspect::inspect(&live).is_ok() && shmkit::inspect::inspect(&kept).is_ok());
+        let orphan_info = shmkit::inspect::inspect(&orphan).expect("kept: a producer has it open");
+        assert_eq!(
+            (orphan_info.creator_alive, orphan_info.in_use),
+            (Some(false), Some(true))
+        );
 
         // With nobody reading its output, gc still collects.
         let dead2 = Name::new("gcdead2");
@@ -136,4 +151,25 @@ fn create_keep_ls_json_and_gc() {
     }
     #[cfg(not(target_os = "linux"))]
     assert_code(&shmkit(&["ls"]), 1);
+}
+
+/// `gc --help` says what gc does: it removes the shmkit objects no process has open (asked of
+/// the kernel), never raw segments; it says nothing of creator pids (issue 20).
+#[test]
+fn gc_help_says_what_gc_removes() {
+    let o = shmkit(&["gc", "--help"]);
+    assert_code(&o, 0);
+    let help = stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    for said in [
+        "Remove shmkit objects",
+        "that no process has open",
+        "asked of the kernel",
+        "Never touches raw segments",
+    ] {
+        assert!(help.contains(said), "{said:?} missing from: {help}");
+    }
+    assert!(
+        !help.contains("pid no longer runs") && !help.contains("creator process is dead"),
+        "{help}"
+    );
 }

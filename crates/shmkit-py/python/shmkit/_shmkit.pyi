@@ -13,6 +13,7 @@ from . import sync as sync
 WaitMode = Literal["adaptive", "blocking", "busy_poll"]
 
 LAYOUT_VERSION: int
+DEFAULT_MODE: int
 
 @final
 class Segment(Buffer):

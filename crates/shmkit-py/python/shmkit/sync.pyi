@@ -1,10 +1,10 @@
 """Process-shared synchronisation: a robust Mutex, Events and Semaphores, found by name."""
 
-from typing import Self, final
+from typing import NoReturn, Self, final
 
 @final
 class Mutex:
-    """A robust named mutex, shaped like ``threading.Lock``.
+    """A robust named mutex, shaped like ``threading.Lock`` (but see :meth:`locked`).
 
     Thread safety: a handle may be shared between threads; ``acquire`` waits for another
     thread's hold (releasing the GIL), and only the holding thread may release it."""
@@ -26,7 +26,12 @@ class Mutex:
     def release(self) -> None: ...
     def make_consistent(self) -> None: ...
     def unlock_unrepaired(self) -> None: ...
-    def locked(self) -> bool: ...
+    def held(self) -> bool:
+        """Whether this handle holds the mutex (in any thread); says nothing of other handles."""
+    def locked(self) -> NoReturn:
+        """Raises ``NotImplementedError``: whether *anyone* holds it (``threading.Lock.locked``)
+        cannot be told of another process without taking it. Use :meth:`held` or
+        ``acquire(blocking=False)``."""
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> bool: ...
