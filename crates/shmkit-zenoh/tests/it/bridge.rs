@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use shmkit_zenoh::{Congestion, ExportOptions, ImportOptions, ServiceOptions, SessionConfig};
 
-use crate::machine::{self, Machine, Pair};
+use crate::machine::{Machine, Pair};
 use crate::streams::assert_whole;
 use crate::util::{as_role, example, say, unique, Running};
 use crate::Role;
@@ -209,10 +209,11 @@ fn program(machine: &Machine, name: &str, args: &[&str]) -> Command {
 /// namespace per machine joined by a veth pair where `ip` can make one (else the machines
 /// share the host's loopback).
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_100_mib_stream_crosses_two_machines_intact_and_in_order() {
-    if !machine::supported() {
-        return;
-    }
     let pair = Pair::new(9);
     let ep = match pair.veth {
         true => format!("tcp/{}:7447", pair.a_addr),
@@ -286,10 +287,11 @@ fn a_100_mib_stream_crosses_two_machines_intact_and_in_order() {
 /// A client on B calls a server on A: B's `offer` turns requests into Zenoh queries, A's
 /// `serve` answers them from the local server.
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn request_response_crosses_two_machines() {
-    if !machine::supported() {
-        return;
-    }
     let (a, b) = (Machine::new(), Machine::new());
     let (svc, key, ep, stop) = (unique("svc"), unique("k"), endpoint(), StopFile::new());
     let (stop_arg, key_arg, local) = (stop.arg(), format!("key={key}"), format!("local={svc}"));
@@ -469,10 +471,11 @@ fn kill_and_restart_the_importer(congestion: &str) -> (Value, Value, Value, Valu
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn under_block_a_restarted_importer_loses_nothing_and_repeats_nothing() {
-    if !machine::supported() {
-        return;
-    }
     let (_, s, e, i) = kill_and_restart_the_importer("block");
     eprintln!("under Block: subscriber {s}\nexporter {e}\nimporter {i}");
     assert_whole(&s, 0, 3000);
@@ -482,10 +485,11 @@ fn under_block_a_restarted_importer_loses_nothing_and_repeats_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn under_drop_every_message_a_restarted_importer_missed_is_counted() {
-    if !machine::supported() {
-        return;
-    }
     let (_, s, e, i) = kill_and_restart_the_importer("drop");
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
     // Everything the exporter took reached the subscriber or is counted by the importer (its
@@ -514,10 +518,11 @@ fn under_drop_every_message_a_restarted_importer_missed_is_counted() {
 /// while the exporter idles), and every message the subscriber did not get is counted once:
 /// `published == received + lost + dropped`, exactly.
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn under_drop_an_importer_restarted_after_the_stream_ended_counts_what_it_missed() {
-    if !machine::supported() {
-        return;
-    }
     const COUNT: u64 = 2000;
     // Not following: it ends when the killed importer's broadcast is gone, with every
     // message that importer published.

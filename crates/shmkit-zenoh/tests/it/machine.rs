@@ -18,47 +18,21 @@
 //! end of file when the last writer is gone.
 //!
 //! [`Pair`] makes two machines with network namespaces of their own, joined by a veth pair
-//! (falling back to two plain machines on the host's loopback where `ip` cannot do that).
+//! (falling back to two plain machines on the host's loopback where `ip` cannot do that; the
+//! test of the veth pair itself is ignored there, by the cfg `shmkit_test_veth`).
 //!
-//! Needs root (CAP_SYS_ADMIN) and util-linux's `unshare`/`nsenter`. Where they are missing the
-//! tests fail with the reason, unless `SHMKIT_SKIP_NETNS_TESTS=1`: then [`supported`] says so
-//! loudly on stderr and returns `false`, and the test returns early.
+//! Needs root (CAP_SYS_ADMIN) and util-linux's `unshare`/`nsenter`. The tests that make
+//! machines are ignored, with that reason, where the build found they cannot run (the cfg
+//! `shmkit_test_mount_ns`, see `crates/shmkit/build.rs`; `SHMKIT_TEST_ROOT=1` or `=0` forces
+//! them on or off); where they run and a machine cannot be made, they fail, saying why.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
-
-/// The environment variable that turns "machines cannot be made here" into a skip.
-pub const SKIP_ENV: &str = "SHMKIT_SKIP_NETNS_TESTS";
 
 /// Size of each machine's `/dev/shm`.
 const SHM_SIZE: &str = "512m";
-
-/// Whether machines can be made here. If not, panics with the reason, unless
-/// `SHMKIT_SKIP_NETNS_TESTS=1`: then prints a loud skip note and returns `false`. Tests that
-/// use machines start with `if !machine::supported() { return; }`.
-#[track_caller]
-pub fn supported() -> bool {
-    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
-    let probe = PROBE.get_or_init(|| Machine::try_new().map(drop));
-    match probe {
-        Ok(()) => true,
-        Err(why) if std::env::var(SKIP_ENV).as_deref() == Ok("1") => {
-            eprintln!(
-                "\n*** SKIPPED {}: cannot simulate machines here ({SKIP_ENV}=1): {why} ***\n",
-                std::thread::current().name().unwrap_or("test")
-            );
-            false
-        }
-        Err(why) => panic!(
-            "cannot simulate machines (mount namespaces with a private /dev/shm): {why}\n\
-             These tests need root (CAP_SYS_ADMIN) and util-linux `unshare` and `nsenter`. \
-             Set {SKIP_ENV}=1 to skip them where that is impossible."
-        ),
-    }
-}
 
 /// A simulated machine: a mount namespace with a private tmpfs on `/dev/shm`, kept alive by a
 /// holder process that this value owns.
@@ -71,11 +45,17 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// Makes a machine; panics with the reason if that is impossible (call [`supported`]
-    /// first).
+    /// Makes a machine; panics with the reason if that is impossible.
     #[track_caller]
     pub fn new() -> Machine {
-        Machine::try_new().unwrap_or_else(|why| panic!("cannot make a machine: {why}"))
+        Machine::try_new().unwrap_or_else(|why| {
+            panic!(
+                "cannot simulate a machine (a mount namespace with a private /dev/shm): {why}\n\
+                 This test needs root (CAP_SYS_ADMIN) and util-linux `unshare` and `nsenter`; \
+                 the build found it could run (or SHMKIT_TEST_ROOT=1 said so). \
+                 `SHMKIT_TEST_ROOT=0 cargo test` ignores it."
+            )
+        })
     }
 
     /// Makes a machine, or says why not.
@@ -179,8 +159,7 @@ pub struct Pair {
 }
 
 impl Pair {
-    /// Makes the pair; panics if even machines without their own network cannot be made
-    /// (call [`supported`] first).
+    /// Makes the pair; panics if even machines without their own network cannot be made.
     #[track_caller]
     pub fn new(subnet: u8) -> Pair {
         match Pair::with_veth(subnet) {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use shmkit::{Access, Error, Segment};
 
-use crate::machine::{self, Machine};
+use crate::machine::Machine;
 use crate::util::{as_role, say, unique, Running};
 
 const PATTERN: &[u8] = b"made in machine A";
@@ -62,10 +62,11 @@ fn probe_in(machine: &Machine, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_segment_made_in_one_machine_is_seen_only_there() {
-    if !machine::supported() {
-        return;
-    }
     let (a, b) = (Machine::new(), Machine::new());
     let name = unique("iso");
     let mut creator = Running::spawn("creator", role_in(&a, "create_segment", &[&name]));
@@ -87,10 +88,11 @@ fn a_segment_made_in_one_machine_is_seen_only_there() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_machine_does_not_see_the_hosts_segments() {
-    if !machine::supported() {
-        return;
-    }
     let name = unique("host");
     let seg = Segment::create(&name, 4096).unwrap();
     seg.map(Access::ReadWrite)
@@ -103,10 +105,11 @@ fn a_machine_does_not_see_the_hosts_segments() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_machines_dev_shm_is_its_own_tmpfs_and_goes_with_it() {
-    if !machine::supported() {
-        return;
-    }
     let a = Machine::new();
     let pid = a.pid();
     let out = a

@@ -2,7 +2,7 @@
 //!
 //! Bridge tests simulate two machines on one host ([`machine::Machine`]: a mount namespace
 //! with a private `/dev/shm` each), so the only way between them is the network. They need
-//! root; see `machine` for `SHMKIT_SKIP_NETNS_TESTS`.
+//! root, and are ignored where they cannot run; see `machine` for `SHMKIT_TEST_ROOT`.
 
 mod bridge;
 mod machine;

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 
-use crate::machine::{self, Machine, Pair};
+use crate::machine::{Machine, Pair};
 use crate::util::{as_role, say, Running};
 
 pub const ROLES: &[(&str, crate::Role)] =
@@ -50,25 +50,27 @@ fn assert_reaches(from: &Machine, to: &Machine, addr: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn the_machines_of_a_pair_reach_each_other_at_their_addresses() {
-    if !machine::supported() {
-        return;
-    }
     let pair = Pair::new(7);
     assert_reaches(&pair.b, &pair.a, &pair.a_addr.to_string());
     assert_reaches(&pair.a, &pair.b, &pair.b_addr.to_string());
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
+#[cfg_attr(
+    all(shmkit_test_mount_ns, not(shmkit_test_veth)),
+    ignore = "needs `ip` (iproute2) and veth pairs between network namespaces; or set SHMKIT_TEST_ROOT=1"
+)]
 fn with_a_veth_pair_b_does_not_reach_the_hosts_loopback() {
-    if !machine::supported() {
-        return;
-    }
-    let pair = Pair::new(8);
-    if !pair.veth {
-        eprintln!("*** SKIPPED: no veth pair here (see the note above) ***");
-        return;
-    }
+    let pair = Pair::with_veth(8).unwrap_or_else(|why| panic!("cannot make a veth pair: {why}"));
     let host = TcpListener::bind("127.0.0.1:0").unwrap();
     let to = host.local_addr().unwrap().to_string();
     let f = Running::spawn(

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::machine::{self, Machine};
+use crate::machine::Machine;
 use crate::util::{example, unique, Running};
 
 /// `stream_pub` in `machine` with `args`.
@@ -50,9 +50,6 @@ pub fn assert_whole(summary: &Value, first: u64, count: u64) {
 
 /// Publisher and subscriber in one machine, `count` messages with `size`/`sizes`.
 fn one_machine(count: u64, size: &str, sizes: &str) {
-    if !machine::supported() {
-        return;
-    }
     let m = Machine::new();
     let name = unique("stream");
     let n = count.to_string();
@@ -84,25 +81,38 @@ fn one_machine(count: u64, size: &str, sizes: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_stream_of_small_messages_arrives_whole_in_one_machine() {
     one_machine(5000, "16", "fixed");
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_stream_of_1_mib_messages_arrives_whole_in_one_machine() {
     one_machine(64, "1MiB", "fixed");
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_stream_of_mixed_lengths_keeps_its_boundaries_in_one_machine() {
     one_machine(3000, "70000", "mixed");
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_following_subscriber_goes_on_with_a_replacement_publisher() {
-    if !machine::supported() {
-        return;
-    }
     let m = Machine::new();
     let name = unique("follow");
     let sub = Running::spawn(
@@ -130,10 +140,11 @@ fn a_following_subscriber_goes_on_with_a_replacement_publisher() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_subscriber_in_another_machine_does_not_find_the_broadcast() {
-    if !machine::supported() {
-        return;
-    }
     let (a, b) = (Machine::new(), Machine::new());
     let name = unique("elsewhere");
     let publ = Running::spawn(
@@ -162,10 +173,11 @@ fn a_subscriber_in_another_machine_does_not_find_the_broadcast() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shmkit_test_mount_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for mount namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn the_subscriber_fails_on_messages_of_unexpected_length() {
-    if !machine::supported() {
-        return;
-    }
     let m = Machine::new();
     let name = unique("mismatch");
     // It expects 4000-byte messages; the publisher sends mixed lengths up to 4000.
