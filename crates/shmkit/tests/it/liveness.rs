@@ -221,6 +221,10 @@ fn remove_unused_spares_objects_in_use_and_raw_segments() {
 /// the other for dead (with pids, each side saw a pid that meant nothing in its namespace).
 #[cfg(target_os = "linux")]
 #[test]
+#[cfg_attr(
+    not(shmkit_test_pid_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for pid namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn streams_cross_pid_namespaces_both_ways() {
     const MIB: &str = "100";
     let name = NameGuard::new("lvnsin");
@@ -228,9 +232,7 @@ fn streams_cross_pid_namespaces_both_ways() {
         .capacity(1 << 20)
         .create_consumer(&name)
         .unwrap();
-    let Some(child) = util::spawn_in_pid_namespace("ns_send", &[&name, MIB]) else {
-        return;
-    };
+    let child = util::spawn_in_pid_namespace("ns_send", &[&name, MIB]);
     recv_stream(&mut rx, MIB.parse().unwrap());
     child.wait().assert_success();
 
@@ -239,7 +241,7 @@ fn streams_cross_pid_namespaces_both_ways() {
         .capacity(1 << 20)
         .create_producer(&name)
         .unwrap();
-    let child = util::spawn_in_pid_namespace("ns_recv", &[&name, MIB]).unwrap();
+    let child = util::spawn_in_pid_namespace("ns_recv", &[&name, MIB]);
     send_stream(&mut tx, MIB.parse().unwrap());
     drop(tx);
     child.wait().assert_success();
@@ -249,14 +251,16 @@ fn streams_cross_pid_namespaces_both_ways() {
 /// back-pressure it waits for it.
 #[cfg(target_os = "linux")]
 #[test]
+#[cfg_attr(
+    not(shmkit_test_pid_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for pid namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_subscriber_in_another_pid_namespace_is_not_evicted() {
     let name = NameGuard::new("lvnssub");
     let gate_name = NameGuard::new("lvnsgate");
     let gate = shmkit::Segment::create(&gate_name, 64).unwrap();
     let gate = gate.map(shmkit::Access::ReadWrite).unwrap();
-    let Some(mut child) = util::spawn_in_pid_namespace("ns_publish", &[&name, &gate_name]) else {
-        return;
-    };
+    let mut child = util::spawn_in_pid_namespace("ns_publish", &[&name, &gate_name]);
     child.wait_for_line("created");
     let mut sub = broadcast::options().subscribe(&name).unwrap();
     gate.atomic_u32(0)
@@ -278,12 +282,14 @@ fn a_subscriber_in_another_pid_namespace_is_not_evicted() {
 /// `gc` run in another pid namespace spares a channel this namespace uses.
 #[cfg(target_os = "linux")]
 #[test]
+#[cfg_attr(
+    not(shmkit_test_pid_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for pid namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn gc_in_another_pid_namespace_spares_a_channel_in_use() {
     let name = NameGuard::new("lvnsgc");
     let _rx = channel::options().create_consumer(&name).unwrap();
-    let Some(mut child) = util::spawn_in_pid_namespace("ns_remove_unused", &[&name]) else {
-        return;
-    };
+    let mut child = util::spawn_in_pid_namespace("ns_remove_unused", &[&name]);
     let verdict = (0..10)
         .map(|_| child.read_line())
         .find(|l| ["removed", "in use", "not shmkit"].contains(&l.as_str()))
@@ -298,12 +304,14 @@ fn gc_in_another_pid_namespace_spares_a_channel_in_use() {
 /// namespace's init, always alive — so it was never seen to die).
 #[cfg(target_os = "linux")]
 #[test]
+#[cfg_attr(
+    not(shmkit_test_pid_ns),
+    ignore = "needs root (CAP_SYS_ADMIN, for pid namespaces); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn a_kill_in_another_pid_namespace_is_noticed() {
     let name = NameGuard::new("lvnskill");
     let mut rx = channel::options().create_consumer(&name).unwrap();
-    let Some(mut child) = util::spawn_in_pid_namespace("send_one_and_hang", &[&name]) else {
-        return;
-    };
+    let mut child = util::spawn_in_pid_namespace("send_one_and_hang", &[&name]);
     child.wait_for_line("sent");
     child.kill();
     assert_eq!(&*rx.recv_timeout(WAIT).unwrap(), b"last words");

@@ -120,23 +120,21 @@ fn child_open_as_nobody(a: &[String]) {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// Skips a test that needs root (to create objects another user may open), saying why.
-#[cfg(target_os = "linux")]
-fn skip_unless_root(test: &str) -> bool {
-    // SAFETY: a getter without preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping {test}: needs root to run a child as another user");
-    }
-    !root
-}
-
 #[cfg(target_os = "linux")]
 #[test]
+#[cfg_attr(
+    not(shmkit_test_setuid),
+    ignore = "needs root (CAP_SETUID, to run a child as another user); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn mode_0660_lets_a_group_member_open_every_kind_and_0600_refuses_it() {
-    if skip_unless_root("mode_0660_lets_a_group_member_open_every_kind") {
-        return;
-    }
+    // SAFETY: a getter without preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root, to give objects to another group and open them as another user; \
+         the build found it could run (or SHMKIT_TEST_ROOT=1 said so). \
+         `SHMKIT_TEST_ROOT=0 cargo test` ignores it."
+    );
     let mut guards = Vec::new();
     let mut handles = Vec::new();
     let mut args = Vec::new();

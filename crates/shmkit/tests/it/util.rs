@@ -78,35 +78,40 @@ pub fn spawn(role: &str, args: &[&str]) -> Child {
     spawn_under(&[], role, args)
 }
 
-/// Whether this machine lets tests start processes in new pid namespaces (`unshare --pid`,
-/// which needs root). Says why not, once, on stderr.
-#[cfg(target_os = "linux")]
-pub fn pid_namespaces_available() -> bool {
-    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *OK.get_or_init(|| {
-        let ok = Command::new("unshare")
-            .args(["--pid", "--fork", "--kill-child", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped: `unshare --pid --fork` is not possible here (it needs root)");
-        }
-        ok
-    })
-}
-
 /// Starts `role` like [`spawn`], but in a new pid namespace that still shares `/dev/shm`: the
 /// set-up of two containers with a shared `/dev/shm` (Kubernetes pods, `docker
 /// --ipc=container:`). The child is pid 1 of its namespace, and pids of this namespace mean
 /// nothing to it. Killing the returned child kills the process in the namespace too
-/// (`--kill-child`). `None` where [`pid_namespaces_available`] says no.
+/// (`--kill-child`).
+///
+/// Needs root (`unshare --pid`): tests that call it carry
+/// `#[cfg_attr(not(shmkit_test_pid_ns), ignore = …)]` (see `crates/shmkit/build.rs`), and
+/// panic here, saying why, if they run where it is impossible.
 #[cfg(target_os = "linux")]
-pub fn spawn_in_pid_namespace(role: &str, args: &[&str]) -> Option<Child> {
-    pid_namespaces_available()
-        .then(|| spawn_under(&["unshare", "--pid", "--fork", "--kill-child"], role, args))
+#[track_caller]
+pub fn spawn_in_pid_namespace(role: &str, args: &[&str]) -> Child {
+    let unshare = ["unshare", "--pid", "--fork", "--kill-child"];
+    let probe = Command::new(unshare[0])
+        .args(&unshare[1..])
+        .arg("true")
+        .stdin(Stdio::null())
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "`unshare --pid --fork` failed ({}): {}\n{PID_NS_HINT}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!("cannot run `unshare`: {e}\n{PID_NS_HINT}"),
+    }
+    spawn_under(&unshare, role, args)
 }
+
+/// What a pid-namespace test that cannot run says.
+#[cfg(target_os = "linux")]
+const PID_NS_HINT: &str = "This test needs root (CAP_SYS_ADMIN) for a pid namespace; the build \
+    found it could run (or SHMKIT_TEST_ROOT=1 said so). `SHMKIT_TEST_ROOT=0 cargo test` ignores it.";
 
 /// Starts `role` with `args`, its command line prefixed by `wrapper` (a program and its
 /// arguments) if not empty.
