@@ -6,16 +6,23 @@ use super::*;
 /// it), and still removes the others.
 #[cfg(target_os = "linux")]
 #[test]
+#[cfg_attr(
+    not(shmkit_test_setuid),
+    ignore = "needs root (CAP_SETUID, to run `gc` as another user); run as root or set SHMKIT_TEST_ROOT=1"
+)]
 fn gc_fails_loudly_when_a_removal_fails() {
     let _one_gc_at_a_time = GC.lock().unwrap_or_else(|e| e.into_inner());
-    if !Command::new("setpriv")
+    let probe = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        eprintln!("skipped: cannot run as another user here (needs root and setpriv)");
-        return;
-    }
+        .output()
+        .expect("run setpriv");
+    assert!(
+        probe.status.success(),
+        "cannot run as another user ({}): {}\nThis test needs root and setpriv; the build found \
+         it could run (or SHMKIT_TEST_ROOT=1 said so). `SHMKIT_TEST_ROOT=0 cargo test` ignores it.",
+        probe.status,
+        stderr(&probe).trim()
+    );
     // A channel left behind by a killed `recv`: unused, so `gc` wants to remove it.
     let theirs = Name::new("gcperm");
     let mut recv = Command::new(env!("CARGO_BIN_EXE_shmkit"))
