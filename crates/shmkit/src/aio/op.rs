@@ -25,7 +25,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::reactor::{Entry, Reactor};
 use super::Owner;
@@ -52,9 +52,9 @@ impl<T: Sealed + ?Sized> Awaitable for T {
 }
 use crate::{Error, Result};
 
-/// How a future that could not take an event's or semaphore's sleeper gate waits (it is not
-/// counted in, so wakers may skip it): it looks again after this, as a wait set does.
-const UNGATED_NAP: Duration = Duration::from_millis(1);
+// How a future that could not take an event's or semaphore's sleeper gate waits (it is not
+// counted in, so wakers may skip it): it looks again after this, as a wait set does.
+use crate::sync::waker::UNGATED_NAP;
 
 /// How an operation reaches its handle. `attempt` is unsafe: see [`Op`]'s invariant.
 pub(crate) trait Attempt<'a, T: ?Sized> {

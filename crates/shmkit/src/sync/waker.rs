@@ -47,8 +47,10 @@ pub(crate) const ALL: u32 = u32::MAX;
 /// the count (a live sleeper in flight explains a few; a dead one explains them all).
 const MISSES: u32 = 4;
 
-/// The longest sleep of a sleeper the gate does not protect.
-const UNGATED_NAP: Duration = Duration::from_millis(1);
+/// The longest sleep of a sleeper the gate does not protect (it is not counted in, so wakers
+/// may skip it: it looks again after this). The one value for every such sleeper: a blocking
+/// wait here, a wait set (`crate::waitset`) and an async wait (`crate::aio`).
+pub(crate) const UNGATED_NAP: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
 pub(crate) struct Waker {

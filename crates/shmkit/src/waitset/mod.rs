@@ -98,9 +98,9 @@ use crate::{Error, Result};
 /// have died between its change and its wake-up (a service's clients).
 pub const LIVENESS_EVERY: Duration = Duration::from_millis(100);
 
-/// The longest sleep of a wait set that could not take an event's or semaphore's sleeper
-/// gate (`sync::waker`), and so is not counted in on it.
-const UNGATED_NAP: Duration = Duration::from_millis(1);
+// The longest sleep of a wait set that could not take an event's or semaphore's sleeper gate
+// (`sync::waker`), and so is not counted in on it.
+use crate::sync::waker::UNGATED_NAP;
 
 /// Something a [`WaitSet`] can wait on: channel [`Consumer`](crate::channel::Consumer)s
 /// (ready: a message, or the producer gone), [`Producer`](crate::channel::Producer)s (room
