@@ -181,6 +181,8 @@ impl Reader<'_> {
     /// Stops holding (overwrite policy).
     fn let_go(&self) {
         if self.overwrite() {
+            // SYNC POINT: Release pairs with the publisher's Acquire load of the held words
+            // (`publisher::held`): our reads of the payload happen before it rewrites it.
             entry(self.obj, self.index)
                 .held()
                 .store(NONE, Ordering::Release);
@@ -256,13 +258,7 @@ impl Reader<'_> {
 
     /// Lets go of message `seq`, held by `try_hold`: the next one to receive is `seq + 1`.
     fn release(&self, next: &mut u64, seq: u64) {
-        if self.overwrite() {
-            // SYNC POINT: Release pairs with the publisher's Acquire load of the held words
-            // (`publisher::held`): our reads of the payload happen before it rewrites it.
-            entry(self.obj, self.index)
-                .held()
-                .store(NONE, Ordering::Release);
-        }
+        self.let_go();
         self.advance(next, seq + 1);
     }
 
