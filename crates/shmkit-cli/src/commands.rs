@@ -206,8 +206,8 @@ fn info(name: &str, json: bool) -> Result<ExitCode> {
     if let Some(m) = i.mode {
         outln!("mode:     {m:o}")?;
     }
-    if let Some(t) = i.modified {
-        outln!("modified: {} ago", human_age(crate::report::age(t)))?;
+    if let Some(age) = i.age_seconds() {
+        outln!("modified: {} ago", human_age(age))?;
     }
     match (i.creator_pid, i.creator_alive) {
         (Some(pid), Some(true)) => outln!("creator:  pid {pid} (still has it open)")?,
@@ -266,10 +266,9 @@ fn ls(json: bool, all: bool) -> Result<ExitCode> {
             [
                 i.name.clone(),
                 human(i.len as u64),
-                crate::report::kind_id(i.kind.label()),
+                i.kind.id(),
                 i.owner_uid.map_or("-".into(), |u| u.to_string()),
-                i.modified
-                    .map_or("-".into(), |t| human_age(crate::report::age(t))),
+                i.age_seconds().map_or("-".into(), human_age),
                 match i.in_use {
                     Some(true) => "yes".into(),
                     Some(false) => "no".into(),
@@ -339,7 +338,7 @@ fn gc(dry_run: bool) -> Result<ExitCode> {
         let Kind::Object(kind) = i.kind else {
             continue; // raw segments are never collected
         };
-        let kind = crate::report::kind_id(kind);
+        let kind = Kind::Object(kind).id();
         match i.in_use {
             Some(true) => continue,
             None => {

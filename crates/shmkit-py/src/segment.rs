@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use shmkit::{Access, View};
 
@@ -238,39 +238,24 @@ pub(crate) fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
     py.detach(|| shmkit::Segment::remove(name)).map_err(to_py)
 }
 
-/// An `Info` as the dict `inspect` and `list` return.
+/// An `Info` as the dict `inspect` and `list` return: the JSON `shmkit info --json` prints
+/// (less its `schema`), parsed by Python's `json` — one shape, defined by the library's
+/// `Serialize` for `Info`.
 fn info_dict<'py>(py: Python<'py>, info: &shmkit::inspect::Info) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("name", &info.name)?;
-    d.set_item("size", info.len)?;
-    d.set_item("kind", info.kind.label())?;
-    d.set_item("layout_version", info.layout_version)?;
-    d.set_item("creator_pid", info.creator_pid)?;
-    d.set_item("creator_alive", info.creator_alive)?;
-    d.set_item("in_use", info.in_use)?;
-    let holders = PyList::empty(py);
-    for h in &info.holders {
-        let hd = PyDict::new(py);
-        hd.set_item("role", &h.role)?;
-        hd.set_item("pid", h.pid)?;
-        holders.append(hd)?;
-    }
-    d.set_item("holders", holders)?;
-    d.set_item("owner_uid", info.owner_uid)?;
-    d.set_item("mode", info.mode)?;
-    let modified = info
-        .modified
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs_f64());
-    d.set_item("modified", modified)?;
-    Ok(d)
+    let json = serde_json::to_string(info)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    Ok(py
+        .import("json")?
+        .call_method1("loads", (json,))?
+        .cast_into::<PyDict>()?)
 }
 
-/// What ``name`` is and who uses it, as a dict (``shmkit info --json``): ``name``,
-/// ``size``, ``kind`` (``"raw"``, ``"channel"``, ``"mutex"``, ...), ``layout_version``,
-/// ``creator_pid``, ``creator_alive``, ``in_use``, ``holders`` (a list of
-/// ``{"role", "pid"}``), ``owner_uid``, ``mode``, ``modified`` (seconds since the epoch).
-/// Unknown values are ``None``.
+/// What ``name`` is and who uses it, as a dict: the JSON ``shmkit info --json`` prints,
+/// less ``schema``: ``name``, ``size``, ``kind`` (``"raw"``, ``"channel"``,
+/// ``"broadcast_channel"``, ``"mutex"``, ...), ``layout_version``, ``creator_pid``,
+/// ``creator_alive``, ``in_use``, ``holders`` (a list of ``{"role", "pid"}``),
+/// ``owner_uid``, ``mode`` (octal string, ``"600"``), ``modified`` (RFC 3339, UTC),
+/// ``age_seconds``. Unknown values are ``None``.
 #[pyfunction]
 pub(crate) fn inspect<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
     let info = py

@@ -208,3 +208,37 @@ def test_inspect_and_list(names):
         shmkit.inspect(a + "-missing")
     tx.close()
     seg.close()
+
+
+def test_inspect_is_info_json(names, cli):
+    """`shmkit.inspect()` is what `shmkit info --json` prints (less `schema`), field for
+    field, for a raw segment and an object; `list()` agrees with `ls --json`."""
+    import json
+    import subprocess
+
+    a, b = names(), names()
+    seg = shmkit.Segment.create(a, 4096)
+    tx = shmkit.broadcast.create(b, slots=4, slot_size=64)
+    try:
+        for name, kind in ((a, "raw"), (b, "broadcast_channel")):
+            out = subprocess.run(
+                [cli, "info", "--json", name], capture_output=True, text=True, check=True
+            ).stdout
+            printed = json.loads(out)
+            assert printed.pop("schema") == 1
+            mine = shmkit.inspect(name)
+            assert mine["kind"] == kind and isinstance(mine["mode"], str)
+            # The age may tick between the two calls.
+            assert abs(mine.pop("age_seconds") - printed.pop("age_seconds")) <= 2
+            assert mine == printed
+        out = subprocess.run(
+            [cli, "ls", "--json"], capture_output=True, text=True, check=True
+        ).stdout
+        listed = {e["name"]: e for e in json.loads(out)["segments"]}
+        mine = {e["name"]: e for e in shmkit.list()}
+        for e in (listed[b], mine[b]):
+            e.pop("age_seconds")
+        assert listed[b] == mine[b]
+    finally:
+        tx.close()
+        seg.close()

@@ -12,6 +12,10 @@ use crate::object::{self, kind_label, Header, Kind as ObjectKind, HEADER_LEN, MA
 use crate::sys::role;
 use crate::{Access, Result, Segment};
 
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+mod json;
+
 /// The layout version of the object headers this build writes and reads ([`Info::layout_version`]
 /// of the objects it makes). Opening an object of another version is
 /// [`Error::VersionMismatch`](crate::Error::VersionMismatch).
@@ -53,6 +57,18 @@ impl Kind {
             Kind::Object(l) => l,
         }
     }
+
+    /// The label as an identifier, as JSON and scripts use it: `"raw"`, `"channel"`,
+    /// `"broadcast_channel"`, `"shared_value"`, ... (spaces become `_`).
+    ///
+    /// ```
+    /// use shmkit::inspect::Kind;
+    /// assert_eq!(Kind::Object("broadcast channel").id(), "broadcast_channel");
+    /// assert_eq!(Kind::Raw.id(), "raw");
+    /// ```
+    pub fn id(self) -> String {
+        self.label().replace(' ', "_")
+    }
 }
 
 /// A role of an object that a live process holds.
@@ -67,6 +83,9 @@ pub struct Holder {
 }
 
 /// What [`inspect`] learns about a segment.
+///
+/// With the `serde` feature it serialises to the JSON `shmkit info --json` prints (the field
+/// list is on its `Serialize` impl).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Info {
@@ -97,6 +116,18 @@ pub struct Info {
     pub mode: Option<u32>,
     /// Last change (Unix).
     pub modified: Option<SystemTime>,
+}
+
+impl Info {
+    /// Whole seconds since [`modified`](Info::modified) (0 if that is in the future; `None`
+    /// where the OS does not say).
+    pub fn age_seconds(&self) -> Option<u64> {
+        self.modified.map(|t| {
+            SystemTime::now()
+                .duration_since(t)
+                .map_or(0, |d| d.as_secs())
+        })
+    }
 }
 
 /// Opens `name` read-only and reports what it is.

@@ -174,8 +174,9 @@ class Info(TypedDict):
     in_use: bool | None
     holders: builtins.list[_Holder]
     owner_uid: int | None
-    mode: int | None
-    modified: float | None
+    mode: str | None
+    modified: str | None
+    age_seconds: int | None
 
 def inspect(name: str) -> Info:
     """What ``name`` is and who uses it."""
