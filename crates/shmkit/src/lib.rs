@@ -158,7 +158,8 @@ pub use view::{Access, View};
 pub use waitset::{WaitSet, Waitable};
 
 /// The README's Rust examples are compiled as doctests, so they cannot rot (with the `tokio`
-/// feature, which its async example needs; `cargo test --workspace` turns it on).
+/// feature, as `cargo test --workspace` builds the crate, so that an async example may be
+/// among them).
 #[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
