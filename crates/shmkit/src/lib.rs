@@ -29,7 +29,7 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
-//! Every module's docs begin with a quick start. The rules below hold for every kind.
+//! Each kind's module docs begin with a quick start. The rules below hold for every kind.
 //!
 //! # Names
 //!
