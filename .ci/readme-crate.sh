@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's Rust examples, built as a user's crate would build them: a separate crate,
-# outside the workspace, whose only dependencies are the ones the README tells a user to add
-# (shmkit by path, with its `tokio` feature, and tokio for the async example). The workspace's
+# outside the workspace, whose only dependency is the one the README tells a user to add
+# (shmkit by path; with its `tokio` feature, which the README names). The workspace's
 # own doctests cannot catch an example that needs a crate the user does not have (rustdoc
 # sees shmkit's dependencies there): this does. The examples run as this crate's doctests
 # (`no_run` ones are compiled only).
@@ -23,7 +23,6 @@ publish = false
 
 [dependencies]
 shmkit = { path = "$root/crates/shmkit", features = ["tokio"] }
-tokio = { version = "1", features = ["macros", "rt", "time"] }
 TOML
 cp README.md "$dir/README.md"
 echo '#![doc = include_str!("../README.md")]' > "$dir/src/lib.rs"

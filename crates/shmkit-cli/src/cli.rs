@@ -109,7 +109,7 @@ pub enum Command {
     ///
     /// Whether a process has an object open is asked of the kernel (open-file-description
     /// locks on Linux), never judged by a pid, so it holds across pid namespaces and pid reuse
-    /// (README, "Liveness"). Each object is tested and removed in one step: one opened
+    /// (the library's docs, "Liveness"). Each object is tested and removed in one step: one opened
     /// meanwhile is kept. Never touches raw segments, segments made by other programs, or
     /// objects of another layout version. A process that maps an object's bytes as a raw
     /// segment (as `shmkit read` and `watch` do) does not count as having it open. Windows

@@ -1,4 +1,4 @@
-"""The repository README's Python quick start runs as written, and fits the 64 MiB
+"""The package README's Python quick start runs as written, and fits the 64 MiB
 ``/dev/shm`` a container gets by default (issue 20: its 256 MiB ring did not)."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ CONTAINER_DEV_SHM = 64 << 20
 
 
 def quick_start(name: str) -> str:
-    """The README's numpy channel example, using ``name`` instead of ``"frames"``."""
-    readme = (REPO / "README.md").read_text()
+    """The package README's numpy channel example, using ``name`` instead of ``"frames"``."""
+    readme = (REPO / "crates" / "shmkit-py" / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
     code = next(b for b in blocks if "shmkit.channel.create(" in b)
     assert '"frames"' in code

@@ -133,7 +133,8 @@
 //! What is **not** guaranteed: messages an exporter had taken but not yet delivered when it
 //! is killed are lost (its importer counts them under `Drop`, and after a restart sees a new
 //! stream); under `Drop`, anything. There is no shared-memory zero-copy across machines: each
-//! bridge copies a message once, out of or into shared memory.
+//! bridge copies a message once, out of or into shared memory. Typed services are carried as
+//! bytes: [`serve`] and [`offer`] do not check their types across.
 //!
 //! The exact limits of the `Drop` count: an importer learns the end of a stream only from its
 //! exporter, so if the exporter is gone before the importer hears its tail (stopped or killed

@@ -4,6 +4,16 @@
 //! from a bare pid (see the crate's liveness notes): it holds across pid namespaces and pid
 //! reuse. Inspection only reads; it never changes a segment. [`remove_unused`] is the one
 //! exception, for `gc`.
+//!
+//! ```no_run
+//! use shmkit::inspect;
+//!
+//! for name in inspect::list()? {      // Linux: /dev/shm; Windows: what shmkit created
+//!     let info = inspect::inspect(&name)?;
+//!     println!("{name}: {} bytes, {}, in use: {:?}", info.len, info.kind.label(), info.in_use);
+//! }
+//! # Ok::<(), shmkit::Error>(())
+//! ```
 
 use std::time::SystemTime;
 

@@ -29,16 +29,53 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
-//! See the module docs of [`segment`] for lifetime rules and [`name`] for naming rules per OS.
+//! Each kind's module docs begin with a quick start. The rules below hold for every kind.
+//!
+//! # Names
+//!
+//! A name is a plain token (1–253 bytes, 30 on macOS; no `/`, `\` or NUL; not `.` or `..`),
+//! checked before any OS call ([`Error::NameInvalid`]). Name `foo` is the object a C program
+//! opens with `shm_open("/foo", …)` (Windows: `OpenFileMappingA(…, "foo")`) and Python with
+//! `SharedMemory("foo")`: see [`name`] for how each OS spells it.
+//!
+//! # Lifetime
+//!
+//! The creator owns the name: dropping the handle that created an object removes the name,
+//! unless it was told to keep it (`keep(true)` on every kind's options). Openers never
+//! remove a name, and mappings stay valid after it is gone. Windows has no unlink: an object
+//! lives exactly while some process has it open. Details in [`segment`].
 //!
 //! # Liveness
 //!
-//! Whether the holder of a role (a channel side, a broadcast subscriber, an object's creator)
-//! is still there is asked of the kernel, never of a bare pid, so it holds between pid
-//! namespaces (containers sharing `/dev/shm`) and after pid reuse: on Linux an
-//! open-file-description lock per role, on Windows a named event per claim, on macOS — which
-//! has neither — the holder's pid (a reused pid fools it). The README's "Liveness" section
-//! has the table; [`inspect`] reports the holders.
+//! Every holder of a role — an object's creator, a channel's producer and consumer, a
+//! broadcast's publisher and each subscriber, a service's server and each client — holds
+//! something the kernel gives up when its process dies, and peers test it without taking it.
+//! A pid is never the test: pids mean nothing in another pid namespace (containers that share
+//! `/dev/shm`: Kubernetes pods with a memory-backed `/dev/shm`, `docker run
+//! --ipc=container:…`) and are reused.
+//!
+//! | OS | a role is held by | tested with | survives pid namespaces | immune to pid reuse |
+//! |---|---|---|---|---|
+//! | Linux | an open-file-description lock (`F_OFD_SETLK`) on one byte per role of the segment's descriptor; every handle also holds a shared lock as a *user* | `F_OFD_GETLK` | yes | yes |
+//! | Windows | a named event per claim, `<name>.h<slot>.<generation>`, alive while its holder's handle is open | `OpenEventW` | (no pid namespaces) | yes |
+//! | macOS | the holder's pid — the best there is without OFD locks | `kill(pid, 0)` | (no pid namespaces) | **no**: a reused pid keeps a dead holder "alive" until that process exits |
+//!
+//! A peer that dies without closing is noticed within ~50 ms (one test per handle per 50 ms,
+//! rate-limited, also when polling with `try_` calls). The pid in a role word is kept for
+//! display only. A role is released with a compare-exchange on the holder's own word, so a
+//! successor is never clobbered. [`inspect`] (and `shmkit ls`, `info` and `gc`) ask the same
+//! mechanism: [`inspect::remove_unused`] removes only shmkit objects that no process has
+//! open, and never raw segments. A descriptor inherited across `fork` without `exec` shares
+//! its lock (shmkit opens everything close-on-exec), so a forked child keeps its parent's
+//! roles alive while it runs; when the child drops its copies of the parent's handles,
+//! nothing is given back (no role, lock or name): they stay the parent's.
+//!
+//! # Space
+//!
+//! On Linux, creating a segment reserves its pages (`fallocate`), so a full `/dev/shm`
+//! (64 MiB in many containers) is [`Error::NoSpace`] at creation instead of a SIGBUS on first
+//! touch. [`SegmentOptions::reserve`]`(false)` skips that for a plain segment; objects
+//! (channels, sync objects, services) always reserve.
 //!
 //! # Trust model
 //!
@@ -121,7 +158,8 @@ pub use view::{Access, View};
 pub use waitset::{WaitSet, Waitable};
 
 /// The README's Rust examples are compiled as doctests, so they cannot rot (with the `tokio`
-/// feature, which its async example needs; `cargo test --workspace` turns it on).
+/// feature, as `cargo test --workspace` builds the crate, so that an async example may be
+/// among them).
 #[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;

@@ -3,15 +3,9 @@
 //! A pid is not a liveness test. In containers that share `/dev/shm` but not a pid namespace
 //! (Kubernetes pods with a memory-backed `/dev/shm`, `docker run --ipc=container:…`), a
 //! peer's pid means nothing or names another process; and pids are reused. So every holder
-//! of a role — an object's creator, a channel's producer and consumer, a broadcast's
-//! publisher and each subscriber, a service's server and each client — holds something the kernel gives up when the process dies,
-//! and others test it without taking it:
-//!
-//! | OS | a role is held by | tested with | immune to pid reuse / namespaces |
-//! |---|---|---|---|
-//! | Linux | an open-file-description lock (`F_OFD_SETLK`) on one byte per role slot of the segment's descriptor | `F_OFD_GETLK` | yes / yes |
-//! | Windows | a named event per claim, `<name>.h<slot>.<generation>` | `OpenEventW` | yes / (no pid namespaces) |
-//! | macOS, BSDs | the holder's pid | `kill(pid, 0)` | **no**: a reused pid looks alive until it exits / (no pid namespaces) |
+//! of a role holds something the kernel gives up when the process dies, and others test it
+//! without taking it. Which thing, per OS, and what it survives: the table in the
+//! [crate docs](crate#liveness), written once there.
 //!
 //! Each object also counts its *users* — every handle of it, in any role — by a shared OFD
 //! lock on slot [`slot::USERS`] (Linux). `shmkit gc` removes an object only after taking that

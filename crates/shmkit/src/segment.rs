@@ -3,6 +3,20 @@
 //! A segment is N raw bytes with a name; there is no hidden header, so any program that opens
 //! the same name (C, Python, another shmkit) sees exactly the same bytes.
 //!
+//! ```
+//! use shmkit::{Access, Segment};
+//! # let name = format!("doc-segment-{}", std::process::id());
+//! // Process A: create 1 MiB (mode 0600, pages reserved; the name goes when `seg` drops).
+//! let seg = Segment::create(&name, 1 << 20)?;
+//! seg.map(Access::ReadWrite)?.write_at(0, b"hello")?;
+//!
+//! // Process B (or Python, or C): open the name read-only and copy bytes out.
+//! let seg_b = Segment::options().read_only(true).open(&name)?;
+//! let view = seg_b.map_range(Access::ReadOnly, 0, 5)?; // any offset; alignment is internal
+//! assert_eq!(view.read_vec(0, 5)?, b"hello");
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+//!
 //! # Lifetime — the same rule on every OS
 //!
 //! * The process that **created** a segment owns its name: dropping that [`Segment`] removes

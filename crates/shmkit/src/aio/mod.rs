@@ -62,16 +62,9 @@
 //! what every shmkit waker already does, so senders cannot tell an async waiter from a
 //! blocked thread. What it costs: the wake-up goes to the reactor thread, which then wakes
 //! the task's runtime thread — one more thread wake-up per message that finds the receiver
-//! asleep (measured in the README's `async_hop_64B` table).
-//!
-//! Measured (`shmkit-bench async`, table `async_hop_64B` in the README; 2-vCPU VM loaded by
-//! other builds, load average 2.4–5.2, five runs): a 64-byte ping-pong hop received with
-//! `recv().await` took 17–22 µs on the current-thread runtime and 20–35 µs on the
-//! multi-thread runtime, against 38–70 µs for the same hop with a blocking `recv`
-//! (0.26–0.92×; the goal was ≤ 1.5×). Under that load the baseline was 6–11× its quiet-machine
-//! time, so read it as "not slower", not as a speed-up. A `send` plus a `try_recv` of 64 bytes
-//! in one thread took 26–37 ns alone and 26–38 ns while 64 tasks awaited 64 other channels
-//! (0.93–1.09×: noise): async waiters elsewhere cost the synchronous path nothing.
+//! asleep. Measured (`shmkit-bench async`, table `async_hop_64B` in the repository's
+//! `bench/README.md`): an async hop costs about what a blocking hop costs, and async waiters
+//! elsewhere cost the synchronous path nothing.
 //!
 //! A new kind of member gets its async forms from the wait set's sealed `Waitable` half (its
 //! wait point) and one `impl Async<_>` block calling [`Async`]'s private `op` / `op_ref` with

@@ -49,20 +49,15 @@
 //!
 //! # Trust
 //!
-//! The two sides (and broadcast's publisher and subscribers) are cooperating peers: every
-//! process that can open the channel's segment read-write is trusted to follow the protocol.
-//! Zero-copy rests on it: a [`Sample`] dereferences to `&[u8]` and a [`Loan`] to `&mut [u8]`
-//! over the ring, sound because the protocol gives each frame to one side at a time. A
-//! process that writes the segment outside the protocol can change a message under a live
-//! `Sample` (undefined behaviour for the `&[u8]`, in the consumer), feed garbage messages,
-//! make either side see [`Error::Corrupt`] or [`Error::Disconnected`], or stall the channel.
-//! It cannot make shmkit access memory outside the mapping or panic: frame headers,
-//! positions, capacities, slot lengths and stamps are all checked before use. The copying
-//! paths ([`Producer::send`], [`Consumer::recv_into`], broadcast's `recv_into`) never make a
-//! reference to the shared bytes; they copy with `memcpy`, because the protocol keeps the
-//! other side away from the bytes being copied (a broadcast subscriber holds the slot it
-//! copies, as it holds one it reads in place). Prefer them when the peer is not trusted. See
-//! the [crate docs](crate#trust-model) and [`broadcast`]'s.
+//! Zero-copy rests on cooperating peers (the [trust model](crate#trust-model): what a
+//! process outside the protocol can and cannot do): a [`Sample`] dereferences to `&[u8]` and
+//! a [`Loan`] to `&mut [u8]` over the ring, sound because the protocol gives each frame to
+//! one side at a time. Frame headers, positions, capacities, slot lengths and stamps are
+//! checked before use. The copying paths ([`Producer::send`], [`Consumer::recv_into`],
+//! broadcast's `recv_into`) never make a reference to the shared bytes; they copy with
+//! `memcpy`, because the protocol keeps the other side away from the bytes being copied (a
+//! broadcast subscriber holds the slot it copies, as it holds one it reads in place). Prefer
+//! them when the peer is not trusted.
 //!
 //! # Platform notes
 //!

@@ -23,9 +23,9 @@ use crate::{Error, Result};
 /// producer's core): a pausing spinner burns the time slice the others need to finish the
 /// work it waits for, while a yielding one hands it over. With the CPU otherwise idle, a yield
 /// returns at once (~0.3 µs), so the wait still sees the change within about a microsecond.
-/// Measured in `broadcast_1MiB` (four subscribers on one CPU: see the README's table) and
-/// with a 64-byte round trip between two processes forced onto one CPU (the README's Python
-/// section: 256 pauses before the yields were about twice as slow there as 64).
+/// Measured in `broadcast_1MiB` (four subscribers on one CPU: its table in `bench/README.md`)
+/// and with a 64-byte round trip between two processes forced onto one CPU (`bench/README.md`,
+/// "Python": 256 pauses before the yields were about twice as slow there as 64).
 pub(crate) const SPINS: u32 = 2_000;
 pub(crate) const PAUSES: u32 = 64;
 pub(crate) const YIELD_WEIGHT: u32 = 32;

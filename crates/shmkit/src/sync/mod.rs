@@ -1,6 +1,33 @@
 //! Process-shared synchronisation: a robust [`Mutex`], [`Event`]s, [`Semaphore`]s and
 //! [`Shared<T>`], each a named segment that any process can open.
 //!
+//! ```
+//! use shmkit::sync::{Event, LockError, Pod, Reset, Shared, Zeroable};
+//!
+//! #[repr(C)]
+//! #[derive(Clone, Copy, Pod, Zeroable)]
+//! #[bytemuck(crate = "shmkit::bytemuck")] // the derives, through shmkit's re-export
+//! struct Stats { frames: u64, dropped: u64 }
+//!
+//! # let name = format!("doc-sync-{}", std::process::id());
+//! let stats = Shared::create(&name, Stats { frames: 0, dropped: 0 })?; // or Shared::<Stats>::open
+//! let mut s = match stats.lock() {
+//!     Ok(guard) => guard,
+//!     // A holder was killed mid-update: repair the value here, then mark it consistent.
+//!     Err(LockError::OwnerDied(guard)) => { guard.make_consistent(); guard }
+//!     Err(LockError::Other(e)) => return Err(e),
+//! };
+//! s.frames += 1;
+//! drop(s);
+//! // `stats.lock()?` works too: on an owner death it releases the lock unrepaired, and the
+//! // next holder (in any process) gets `OwnerDied` in turn.
+//!
+//! let ready = Event::create(&format!("{name}-ready"), Reset::Auto)?;
+//! ready.set()?;  // another process: Event::open(..)?.wait()?
+//! ready.wait()?;
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+//!
 //! # Design
 //!
 //! Every object is a segment with a versioned header (see `object.rs` for the layout), so
@@ -23,14 +50,11 @@
 //! # Trust
 //!
 //! Headers, sizes and layouts are checked on open, so a foreign, truncated, mistyped or
-//! future segment is a typed error, and no value read from a segment can make shmkit access
-//! memory outside it — with one exception. On Linux the `pthread_mutex_t` of a [`Mutex`] or
-//! [`Shared<T>`] lives in the segment, and glibc links a held robust mutex into the locking
-//! thread's robust list through pointers stored in the mutex itself; when the holder unlocks,
-//! glibc writes through them. A process that can write the segment can therefore corrupt
-//! the holder's memory, not only the mutex. Processes that share a `Mutex` or `Shared<T>`
-//! with write access are trusted as you would trust code in your own process. Events and
-//! semaphores keep only counters in the segment: a hostile writer can set, reset or drain
+//! future segment is a typed error. A [`Mutex`] or [`Shared<T>`] on Linux is the one
+//! exception to "nothing read from a segment can make shmkit touch memory outside it": its
+//! `pthread_mutex_t` holds glibc's robust-list pointers, so share it only with processes you
+//! would trust with your own memory (the [trust model](crate#trust-model) says why). Events
+//! and semaphores keep only counters in the segment: a hostile writer can set, reset or drain
 //! them (denial of service), nothing more.
 //!
 //! [`SharedGuard`] dereferences to `&T` over the segment, sound while every writer follows

@@ -20,6 +20,9 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
+//! Only the creator publishes: the options open a broadcast as a subscriber only, so unlike
+//! the other kinds a broadcast has no `open_or_create`.
+//!
 //! For messages that are values of a `#[repr(C)]` type (or slices of them) rather than
 //! bytes, [`broadcast::typed::<T>()`](fn@typed) wraps this with a layout check: see
 //! [`mod@typed`].
