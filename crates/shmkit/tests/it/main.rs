@@ -8,6 +8,7 @@ mod broadcast_zero_copy;
 mod channel;
 mod channel_headers;
 mod file;
+mod forms;
 mod liveness;
 mod names;
 mod open_wait;
@@ -46,6 +47,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .iter()
         .chain(aio)
         .chain(file::ROLES)
+        .chain(forms::ROLES)
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
