@@ -7,6 +7,7 @@ mod broadcast;
 mod broadcast_zero_copy;
 mod channel;
 mod channel_headers;
+mod convention;
 mod file;
 mod forms;
 mod liveness;
