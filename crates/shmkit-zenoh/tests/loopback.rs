@@ -64,7 +64,7 @@ fn a_broadcast_crosses_in_order_with_boundaries() {
     )
     .unwrap();
     let inn =
-        shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
+        shmkit_zenoh::import(&zb, &key, &dst, ImportOptions::default().resume(false)).unwrap();
     let mut sub = broadcast::options().open_subscriber(&dst).unwrap();
     const N: u64 = 2000;
     let sender = std::thread::spawn(move || {
@@ -225,7 +225,7 @@ fn bad_samples_are_counted_and_skipped() {
     let (za, zb) = sessions();
     let (dst, key) = (unique("dst"), unique("key"));
     let inn =
-        shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
+        shmkit_zenoh::import(&zb, &key, &dst, ImportOptions::default().resume(false)).unwrap();
     let _sub = broadcast::options().open_subscriber(&dst).unwrap();
     // A plain Zenoh publisher on the key, once the importer's subscriber is there.
     let publ = za.declare_publisher(key.clone()).wait().unwrap();
@@ -260,7 +260,7 @@ fn an_exporter_follows_a_new_local_publisher() {
     )
     .unwrap();
     let inn =
-        shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
+        shmkit_zenoh::import(&zb, &key, &dst, ImportOptions::default().resume(false)).unwrap();
     let mut sub = broadcast::options().open_subscriber(&dst).unwrap();
     let mut buf = Vec::new();
     publ.send(&msg(1)).unwrap();

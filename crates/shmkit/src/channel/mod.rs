@@ -25,7 +25,8 @@
 //! * Messages are 0 ..= [`Producer::max_message_len`] bytes (`capacity / 2 - 8`, at most
 //!   4 GiB - 16), delivered in order, each exactly once.
 //! * A full ring blocks the producer, an empty one the consumer; every wait has `try_`,
-//!   blocking and `_timeout` forms. [`WaitStrategy`] chooses spin-then-sleep, sleep, or busy-poll.
+//!   blocking, `_timeout` and `_deadline` forms. [`WaitStrategy`] chooses spin-then-sleep,
+//!   sleep, or busy-poll.
 //! * Disconnect: when one side is dropped or its process dies, the other side's calls
 //!   return [`Error::Disconnected`] — the consumer only after it
 //!   has received everything committed. A producer killed mid-write never exposes a partial
@@ -67,7 +68,8 @@
 //! # Platform notes
 //!
 //! Sleeping uses a futex on Linux and named semaphores `<name>.data` / `<name>.space` on
-//! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitStrategy::BusyPoll`] for latency there.
+//! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitStrategy::BusyPoll`] for latency
+//! there.
 
 pub mod broadcast;
 pub(crate) mod fingerprint;

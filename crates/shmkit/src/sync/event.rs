@@ -71,8 +71,8 @@ impl Default for EventOptions {
 impl EventOptions {
     creation_setters!();
 
-    /// The reset mode of an event this creates (default [`Reset::Auto`]). An event that is
-    /// opened keeps its creator's mode; [`Event::reset_kind`] tells.
+    /// The reset kind of an event this creates (default [`Reset::Auto`]). An event that is
+    /// opened keeps its creator's; [`Event::reset_kind`] tells.
     pub fn reset(&mut self, reset: Reset) -> &mut Self {
         self.reset = reset;
         self
@@ -92,7 +92,7 @@ impl EventOptions {
         Ok(Event { obj, waker, reset })
     }
 
-    /// Opens the existing event `name`; its reset mode is the creator's.
+    /// Opens the existing event `name`; its reset kind is the creator's.
     ///
     /// Waits up to the [`open_timeout`](Self::open_timeout) for it to appear.
     ///
@@ -113,7 +113,7 @@ impl EventOptions {
             n => {
                 return Err(Error::Corrupt {
                     name: name.to_owned(),
-                    reason: format!("reset mode {n} is neither auto (0) nor manual (1)"),
+                    reason: format!("reset kind {n} is neither auto (0) nor manual (1)"),
                 })
             }
         };
@@ -145,7 +145,7 @@ impl crate::waitset::sealed::Sealed for Event {
 }
 
 impl Event {
-    /// Options to create or open an event: reset mode, mode, keep, open-or-create.
+    /// Options to create or open an event: reset kind, mode, keep, open timeout, open-or-create.
     pub fn options() -> EventOptions {
         EventOptions::default()
     }
@@ -159,7 +159,7 @@ impl Event {
         Event::options().reset(reset).create(name)
     }
 
-    /// Opens the existing event `name`; its reset mode is the creator's.
+    /// Opens the existing event `name`; its reset kind is the creator's.
     ///
     /// # Errors
     ///

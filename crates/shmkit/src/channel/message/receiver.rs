@@ -25,7 +25,7 @@ use crate::{Error, Result};
 /// sender that is not trusted; see "Trust" in
 /// [`channel::typed`](mod@crate::channel::typed#trust) or
 /// [`broadcast::typed`](mod@crate::channel::broadcast::typed#trust)). Every form has `try_`
-/// and `_timeout` variants. A message whose length does not fit the type (one `T` for the
+/// `_timeout` and `_deadline` variants. A message whose length does not fit the type (one `T` for the
 /// value forms, a whole number of `T`s for the slice forms) is [`Error::Corrupt`]; it is
 /// released, and the next call goes on with the next message.
 ///

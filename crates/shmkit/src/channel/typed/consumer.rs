@@ -17,7 +17,7 @@ use crate::Result;
 /// [`recv_into`](message::Receiver::recv_into),
 /// [`recv_slice_into`](message::Receiver::recv_slice_into): no reference to shared memory, for
 /// producers that are not trusted; see the [module docs](super#trust)). Every form has `try_`
-/// and `_timeout` variants. Those methods are written once for typed channels and broadcasts,
+/// `_timeout` and `_deadline` variants. Those methods are written once for typed channels and broadcasts,
 /// on [`message::Receiver`], which this dereferences to; the ones here are a channel's own.
 ///
 /// A message whose length does not fit the type (one `T` for the value forms, a whole number
