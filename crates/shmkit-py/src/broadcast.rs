@@ -35,7 +35,7 @@ impl Publisher {
     #[getter]
     fn subscriber_count(slf: PyRef<'_, Self>) -> PyResult<usize> {
         slf.as_super().core.with(slf.py(), |s| match s {
-            RustSender::Broadcast(p) => p.subscriber_count(),
+            RustSender::Broadcast(p) => p.subscribers(),
             RustSender::Channel(_) => 0,
         })
     }
@@ -113,10 +113,10 @@ fn create(
         .slot_size(slot_size)
         .max_subscribers(max_subscribers)
         .policy(policy)
-        .wait_mode(wait_mode(wait)?)
+        .wait_strategy(wait_mode(wait)?)
         .mode(mode)
         .keep(keep);
-    let p = py.detach(|| o.create(name)).map_err(to_py)?;
+    let p = py.detach(|| o.create_publisher(name)).map_err(to_py)?;
     let base = Sender::new(p.name().to_owned(), RustSender::Broadcast(p));
     Py::new(
         py,
@@ -130,8 +130,8 @@ fn create(
 #[pyo3(signature = (name, *, wait="adaptive"))]
 fn subscribe(py: Python<'_>, name: &str, wait: &str) -> PyResult<Py<Subscriber>> {
     let mut o = broadcast::options();
-    o.wait_mode(wait_mode(wait)?);
-    let s = py.detach(|| o.subscribe(name)).map_err(to_py)?;
+    o.wait_strategy(wait_mode(wait)?);
+    let s = py.detach(|| o.open_subscriber(name)).map_err(to_py)?;
     let policy = s.policy();
     let name = s.name().to_owned();
     let base = Receiver {

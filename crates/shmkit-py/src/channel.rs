@@ -3,7 +3,7 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 
 use crate::errors::to_py;
 use crate::rx::{Receiver, RustReceiver, RxShared};
@@ -11,11 +11,11 @@ use crate::tx::{RustSender, Sender};
 
 /// Reads a wait mode: ``"adaptive"`` (spin, then sleep: the default), ``"blocking"`` (sleep
 /// at once) or ``"busy_poll"`` (never sleep).
-pub(crate) fn wait_mode(s: &str) -> PyResult<WaitMode> {
+pub(crate) fn wait_mode(s: &str) -> PyResult<WaitStrategy> {
     match s {
-        "adaptive" => Ok(WaitMode::Adaptive),
-        "blocking" => Ok(WaitMode::Blocking),
-        "busy_poll" | "busy-poll" => Ok(WaitMode::BusyPoll),
+        "adaptive" => Ok(WaitStrategy::Adaptive),
+        "blocking" => Ok(WaitStrategy::Blocking),
+        "busy_poll" | "busy-poll" => Ok(WaitStrategy::BusyPoll),
         _ => Err(PyValueError::new_err(format!(
             "wait must be 'adaptive', 'blocking' or 'busy_poll', not {s:?}"
         ))),
@@ -50,7 +50,7 @@ impl Producer {
         let mode = wait_mode(wait)?;
         slf.as_super().core.with(slf.py(), |s| {
             if let RustSender::Channel(p) = s {
-                p.set_wait_mode(mode);
+                p.set_wait_strategy(mode);
             }
         })
     }
@@ -93,7 +93,7 @@ impl Consumer {
         let mode = wait_mode(wait)?;
         slf.as_super().core.with(slf.py(), |r| {
             if let RustReceiver::Channel(c) = r {
-                c.set_wait_mode(mode);
+                c.set_wait_strategy(mode);
             }
         })
     }
@@ -111,7 +111,7 @@ impl Consumer {
 fn options(capacity: usize, wait: &str, mode: u32, keep: bool) -> PyResult<channel::Options> {
     let mut o = channel::options();
     o.capacity(capacity)
-        .wait_mode(wait_mode(wait)?)
+        .wait_strategy(wait_mode(wait)?)
         .mode(mode)
         .keep(keep);
     Ok(o)

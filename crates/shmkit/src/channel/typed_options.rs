@@ -34,9 +34,9 @@ macro_rules! typed_options {
 
         impl<T: bytemuck::Pod> Options<T> {
             /// How the returned side waits (default
-            /// [`WaitMode::Adaptive`](crate::channel::WaitMode::Adaptive)).
-            pub fn wait_mode(&mut self, wait: $crate::channel::WaitMode) -> &mut Self {
-                self.base.wait_mode(wait);
+            /// [`WaitStrategy::Adaptive`](crate::channel::WaitStrategy::Adaptive)).
+            pub fn wait_strategy(&mut self, wait: $crate::channel::WaitStrategy) -> &mut Self {
+                self.base.wait_strategy(wait);
                 self
             }
 
@@ -52,6 +52,13 @@ macro_rules! typed_options {
             /// [`keep`](super::Options::keep).
             pub fn keep(&mut self, keep: bool) -> &mut Self {
                 self.base.keep(keep);
+                self
+            }
+
+            /// How long the open verbs wait for the channel to appear; as the byte options'
+            /// [`open_timeout`](super::Options::open_timeout).
+            pub fn open_timeout(&mut self, timeout: std::time::Duration) -> &mut Self {
+                self.base.open_timeout(timeout);
                 self
             }
 

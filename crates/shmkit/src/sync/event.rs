@@ -50,7 +50,7 @@ pub struct Event {
 /// use shmkit::sync::{Event, Reset};
 /// # let name = format!("doc-event-opts-{}", std::process::id());
 /// let ev = Event::options().reset(Reset::Manual).mode(0o660).open_or_create(&name)?;
-/// assert_eq!(ev.reset_mode(), Reset::Manual);
+/// assert_eq!(ev.reset_kind(), Reset::Manual);
 /// # Ok::<(), shmkit::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -71,8 +71,8 @@ impl Default for EventOptions {
 impl EventOptions {
     creation_setters!();
 
-    /// The reset mode of an event this creates (default [`Reset::Auto`]). An event that is
-    /// opened keeps its creator's mode; [`Event::reset_mode`] tells.
+    /// The reset kind of an event this creates (default [`Reset::Auto`]). An event that is
+    /// opened keeps its creator's; [`Event::reset_kind`] tells.
     pub fn reset(&mut self, reset: Reset) -> &mut Self {
         self.reset = reset;
         self
@@ -92,13 +92,20 @@ impl EventOptions {
         Ok(Event { obj, waker, reset })
     }
 
-    /// Opens the existing event `name`; its reset mode is the creator's.
+    /// Opens the existing event `name`; its reset kind is the creator's.
+    ///
+    /// Waits up to the [`open_timeout`](Self::open_timeout) for it to appear.
     ///
     /// # Errors
     ///
     /// `NotFound`, `AccessDenied`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS
     /// error.
     pub fn open(&self, name: &str) -> Result<Event> {
+        crate::segment::open_waiting(self.how.open_timeout, || self.open_now(name))
+    }
+
+    /// [`open`](Self::open) without waiting for the object to appear.
+    fn open_now(&self, name: &str) -> Result<Event> {
         let (obj, header) = Object::open(name, Kind::Event, DATA)?;
         let reset = match header.params[0] {
             0 => Reset::Auto,
@@ -106,7 +113,7 @@ impl EventOptions {
             n => {
                 return Err(Error::Corrupt {
                     name: name.to_owned(),
-                    reason: format!("reset mode {n} is neither auto (0) nor manual (1)"),
+                    reason: format!("reset kind {n} is neither auto (0) nor manual (1)"),
                 })
             }
         };
@@ -121,7 +128,7 @@ impl EventOptions {
     ///
     /// As [`EventOptions::create`] and [`EventOptions::open`].
     pub fn open_or_create(&self, name: &str) -> Result<Event> {
-        open_or_create(|| self.create(name), || self.open(name))
+        open_or_create(|| self.create(name), || self.open_now(name))
     }
 }
 
@@ -138,7 +145,7 @@ impl crate::waitset::sealed::Sealed for Event {
 }
 
 impl Event {
-    /// Options to create or open an event: reset mode, mode, keep, open-or-create.
+    /// Options to create or open an event: reset kind, mode, keep, open timeout, open-or-create.
     pub fn options() -> EventOptions {
         EventOptions::default()
     }
@@ -152,7 +159,7 @@ impl Event {
         Event::options().reset(reset).create(name)
     }
 
-    /// Opens the existing event `name`; its reset mode is the creator's.
+    /// Opens the existing event `name`; its reset kind is the creator's.
     ///
     /// # Errors
     ///
@@ -173,7 +180,7 @@ impl Event {
     }
 
     /// Whether this is an auto- or manual-reset event.
-    pub fn reset_mode(&self) -> Reset {
+    pub fn reset_kind(&self) -> Reset {
         self.reset
     }
 
@@ -221,6 +228,16 @@ impl Event {
     /// [`Error::Timeout`] if the event was not set in time.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
         self.wait_until(Deadline::after(timeout))
+    }
+
+    /// Like [`Self::wait`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::wait_timeout`].
+    pub fn wait_deadline(&self, deadline: std::time::Instant) -> Result<()> {
+        self.wait_until(Deadline::At(deadline))
     }
 
     /// Passes if the event is set now (resetting it, if auto-reset).

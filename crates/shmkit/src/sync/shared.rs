@@ -205,6 +205,18 @@ impl<T: Pod> Shared<T> {
             self.guard()
         })
     }
+
+    /// Like [`Self::lock`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::lock_timeout`].
+    pub fn lock_deadline(&self, deadline: std::time::Instant) -> LockResult<SharedGuard<'_, T>> {
+        to_result(self.lock.lock(&self.obj, Deadline::At(deadline)), || {
+            self.guard()
+        })
+    }
 }
 
 /// How to create or open a [`Shared<T>`]: the builder behind [`Shared::options`].
@@ -293,11 +305,18 @@ impl<T: Pod> SharedOptions<T> {
 
     /// Opens the segment `name`, which must hold a `T` with this tag.
     ///
+    /// Waits up to the [`open_timeout`](Self::open_timeout) for it to appear.
+    ///
     /// # Errors
     ///
     /// `NotFound`, `AccessDenied`, [`Error::LayoutMismatch`] if it holds another type,
     /// `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
     pub fn open(&self, name: &str) -> Result<Shared<T>> {
+        crate::segment::open_waiting(self.how.open_timeout, || self.open_now(name))
+    }
+
+    /// [`open`](Self::open) without waiting for the object to appear.
+    fn open_now(&self, name: &str) -> Result<Shared<T>> {
         let () = Shared::<T>::ALIGN_OK;
         let (obj, header) = Object::open(name, Kind::Shared, Shared::<T>::len())?;
         let [size, align, fp] = header.params;
@@ -341,7 +360,7 @@ impl<T: Pod> SharedOptions<T> {
     ///
     /// As [`SharedOptions::create`] and [`SharedOptions::open`].
     pub fn open_or_create(&self, name: &str, value: T) -> Result<Shared<T>> {
-        open_or_create(|| self.create(name, value), || self.open(name))
+        open_or_create(|| self.create(name, value), || self.open_now(name))
     }
 }
 

@@ -7,9 +7,12 @@ mod broadcast;
 mod broadcast_zero_copy;
 mod channel;
 mod channel_headers;
+mod convention;
 mod file;
+mod forms;
 mod liveness;
 mod names;
+mod open_wait;
 mod options;
 #[cfg(unix)]
 mod python;
@@ -45,12 +48,14 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .iter()
         .chain(aio)
         .chain(file::ROLES)
+        .chain(forms::ROLES)
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
         .chain(broadcast_zero_copy::ROLES)
         .chain(liveness::ROLES)
         .chain(options::ROLES)
+        .chain(open_wait::ROLES)
         .chain(soundness::ROLES)
         .chain(seams::ROLES)
         .chain(service::ROLES)

@@ -8,7 +8,7 @@ use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, CHECKING, FR
 use super::Policy;
 use crate::channel::layout::{self as chan, Line, Role};
 use crate::channel::wait::{self, Doorbell};
-use crate::channel::WaitMode;
+use crate::channel::WaitStrategy;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
 use crate::shm_atomic::{self, fence, Ordering};
@@ -45,7 +45,7 @@ struct Cursor {
 pub struct Publisher {
     ring: Ring,
     cur: Cursor,
-    wait: WaitMode,
+    wait: WaitStrategy,
     /// The publisher role (given back on drop).
     claim: Option<Claim>,
 }
@@ -54,11 +54,36 @@ pub struct Publisher {
 // to a thread.
 unsafe impl Send for Publisher {}
 
-/// An async `loan` waits on the space doorbell, as a blocking one does (`crate::aio`).
-#[cfg(feature = "tokio")]
-impl crate::aio::Awaitable for Publisher {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
-        self.ring.space.point(&self.ring.obj, &self.ring.line)
+/// A wait set (and an async `loan`) waits on the space doorbell, as a blocking `loan` does,
+/// as a plain bell: a publisher has no one peer whose death makes it ready (a dead
+/// subscriber is evicted by the readiness test itself, at the wait set's liveness ticks).
+impl crate::waitset::sealed::Sealed for Publisher {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        let mut point = self.ring.space.point(&self.ring.obj, &self.ring.line);
+        point.kind = crate::waitset::Kind::Plain;
+        point
+    }
+
+    /// Whether `try_loan` would find a slot now (for any length up to the slot size): under
+    /// back-pressure, every live subscriber has released the message a ring back; under
+    /// overwrite, some slot's message is held by no live subscriber. Subscribers due a
+    /// liveness test are tested and evicted if gone, as `try_loan` does. A subscriber may take
+    /// hold of a message between this answer and the `try_loan` (overwrite), as with
+    /// `poll(2)`: loan with the `try_` form and loop.
+    fn ready(&self) -> bool {
+        let (ring, cur) = (&self.ring, &self.cur);
+        match ring.g.policy {
+            Policy::Block => {
+                let mut min = cur.min_cache;
+                room(&ring.obj, &ring.g, cur.write, &mut min, &cur.clock)
+            }
+            Policy::Overwrite => {
+                let mut test = None;
+                cur.in_slot
+                    .iter()
+                    .any(|&j| j == NONE || !held(&ring.obj, &ring.g, j, &mut test, &cur.clock))
+            }
+        }
     }
 }
 
@@ -84,7 +109,7 @@ impl Publisher {
         g: Geometry,
         bells: (Doorbell, Doorbell),
         claim: Claim,
-        wait: WaitMode,
+        wait: WaitStrategy,
     ) -> Publisher {
         let (data, space) = bells;
         space.forget_sleepers();
@@ -125,6 +150,16 @@ impl Publisher {
         self.ring.g.policy
     }
 
+    /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.wait = wait;
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.wait
+    }
+
     /// How many messages this publisher has published (committed) since the channel was
     /// created: the sequence number the next one gets.
     pub fn published(&self) -> u64 {
@@ -133,7 +168,7 @@ impl Publisher {
 
     /// How many subscribers are attached now: live holders of an entry. Entries whose holder
     /// is gone (as the kernel says) are freed on the way. A system call per subscriber.
-    pub fn subscriber_count(&self) -> usize {
+    pub fn subscribers(&self) -> usize {
         let obj = &self.ring.obj;
         (0..self.ring.g.max_subs)
             .filter(|&i| {
@@ -149,6 +184,69 @@ impl Publisher {
                 false
             })
             .count()
+    }
+
+    /// Waits until at least `n` subscribers are attached (as [`Publisher::subscribers`]
+    /// counts them) and returns how many are. Subscribers joining ring no bell, so this
+    /// polls: every 100 µs at first, backing off to 10 ms.
+    ///
+    /// ```
+    /// use shmkit::channel::broadcast;
+    /// # let name = format!("doc-bcast-wait-subs-{}", std::process::id());
+    /// let publ = broadcast::options().slot_size(64).create_publisher(&name)?;
+    /// let _sub = broadcast::options().open_subscriber(&name)?; // e.g. in another process
+    /// assert_eq!(publ.wait_for_subscribers(1)?, 1);
+    /// # Ok::<(), shmkit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// None today (the `Result` is for the forms that give up).
+    pub fn wait_for_subscribers(&self, n: usize) -> Result<usize> {
+        self.subscribers_until(n, Deadline::Forever)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] if fewer than `n` are attached.
+    pub fn try_wait_for_subscribers(&self, n: usize) -> Result<usize> {
+        self.subscribers_until(n, Deadline::Try)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_timeout(&self, n: usize, timeout: Duration) -> Result<usize> {
+        self.subscribers_until(n, Deadline::after(timeout))
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_deadline(&self, n: usize, deadline: Instant) -> Result<usize> {
+        self.subscribers_until(n, Deadline::At(deadline))
+    }
+
+    pub(crate) fn subscribers_until(&self, n: usize, deadline: Deadline) -> Result<usize> {
+        let mut pause = Duration::from_micros(100);
+        loop {
+            let count = self.subscribers();
+            if count >= n {
+                return Ok(count);
+            }
+            let left = deadline.remaining();
+            if left.is_some_and(|l| l.is_zero()) {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            std::thread::sleep(left.map_or(pause, |l| l.min(pause)));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
     }
 
     pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
@@ -203,8 +301,8 @@ impl Publisher {
     /// ```
     /// use shmkit::channel::broadcast;
     /// # let name = format!("doc-bcast-loan-{}", std::process::id());
-    /// let mut publ = broadcast::options().slot_size(64).create(&name)?;
-    /// let mut sub = broadcast::options().subscribe(&name)?;
+    /// let mut publ = broadcast::options().slot_size(64).create_publisher(&name)?;
+    /// let mut sub = broadcast::options().open_subscriber(&name)?;
     /// let mut loan = publ.loan(5)?;
     /// loan.copy_from_slice(b"hello");
     /// loan.commit();
@@ -235,6 +333,16 @@ impl Publisher {
     /// As [`Publisher::loan`], and `Timeout`.
     pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
         self.loan_until(len, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::loan`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::loan_timeout`].
+    pub fn loan_deadline(&mut self, len: usize, deadline: std::time::Instant) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::At(deadline))
     }
 
     pub(crate) fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
@@ -270,6 +378,16 @@ impl Publisher {
     /// As [`Publisher::send`], and `Timeout`.
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
         self.send_until(msg, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::send`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_timeout`].
+    pub fn send_deadline(&mut self, msg: &[u8], deadline: std::time::Instant) -> Result<()> {
+        self.send_until(msg, Deadline::At(deadline))
     }
 }
 

@@ -77,9 +77,14 @@ impl Consumer {
         self.s.obj.is_creator()
     }
 
-    /// Changes how this side waits (see [`WaitMode`]).
-    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+    /// Changes how this side waits (see [`WaitStrategy`]).
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
         self.s.wait = wait;
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.s.wait
     }
 
     /// Whether a well-formed message is there to receive now (a load of one header word
@@ -95,7 +100,7 @@ impl Consumer {
     /// that are passed over), until `want` says yes (then true), the committed frames end or
     /// one is corrupt (false). At most one ring's worth of frames; every header is checked
     /// as `peek` checks it. For the service server's readiness, which must pass over frames
-    /// that `receive` drops unread.
+    /// that `recv` drops unread.
     pub(crate) fn any_message<const N: usize>(
         &self,
         mut want: impl FnMut(&[u8; N]) -> bool,
@@ -197,6 +202,16 @@ impl Consumer {
         self.recv_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_deadline(&mut self, deadline: std::time::Instant) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::At(deadline))
+    }
+
     /// Receives the next message into `buf` (cleared first); returns its length.
     ///
     /// The copy-out path: the message is copied from the ring into `buf` without a reference
@@ -227,6 +242,20 @@ impl Consumer {
     /// As [`Consumer::recv`], and `Timeout`.
     pub fn recv_into_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
         self.recv_into_until(buf, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::recv_into`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_into_timeout`].
+    pub fn recv_into_deadline(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: std::time::Instant,
+    ) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::At(deadline))
     }
 
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {

@@ -124,13 +124,13 @@ impl<T> Fits<T> {
 /// [`tag`](Options::tag).
 ///
 /// ```
-/// use shmkit::channel::{self, WaitMode};
+/// use shmkit::channel::{self, WaitStrategy};
 /// # let name = format!("doc-typed-opts-{}", std::process::id());
 /// // Whichever side starts first creates the channel; the other opens it.
 /// let rx = channel::typed::<u64>().tag("ticks").open_or_create_consumer(&name)?;
 /// let tx = channel::typed::<u64>()
 ///     .tag("ticks")
-///     .wait_mode(WaitMode::BusyPoll)
+///     .wait_strategy(WaitStrategy::BusyPoll)
 ///     .open_or_create_producer(&name)?;
 /// assert!(rx.is_creator() && !tx.is_creator());
 /// # Ok::<(), shmkit::Error>(())
@@ -217,7 +217,15 @@ impl<T: Pod> Options<T> {
     ///
     /// As [`Options::create_producer`] and [`Options::open_producer`].
     pub fn open_or_create_producer(&self, name: &str) -> Result<Producer<T>> {
-        open_or_create(|| self.create_producer(name), || self.open_producer(name))
+        open_or_create(
+            || self.create_producer(name),
+            || {
+                let side = self
+                    .base
+                    .open_side_now(name, Role::Producer, Some(&self.layout()))?;
+                Ok(Producer::wrap(spsc::Producer::new(side)?))
+            },
+        )
     }
 
     /// Opens the channel `name` as its consumer, creating it first if it does not exist.
@@ -226,6 +234,14 @@ impl<T: Pod> Options<T> {
     ///
     /// As [`Options::create_consumer`] and [`Options::open_consumer`].
     pub fn open_or_create_consumer(&self, name: &str) -> Result<Consumer<T>> {
-        open_or_create(|| self.create_consumer(name), || self.open_consumer(name))
+        open_or_create(
+            || self.create_consumer(name),
+            || {
+                let side = self
+                    .base
+                    .open_side_now(name, Role::Consumer, Some(&self.layout()))?;
+                Ok(Consumer::wrap(spsc::Consumer::new(side)?))
+            },
+        )
     }
 }

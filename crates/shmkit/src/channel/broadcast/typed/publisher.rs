@@ -27,10 +27,13 @@ pub struct Publisher<T> {
 
 typed_side!(Publisher => message::Sender<T, bytes::Publisher>);
 
-#[cfg(feature = "tokio")]
-impl<T> crate::aio::Awaitable for Publisher<T> {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
-        crate::aio::Awaitable::wait_point(&self.inner)
+impl<T> crate::waitset::sealed::Sealed for Publisher<T> {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        crate::waitset::sealed::Sealed::point(&self.inner)
+    }
+
+    fn ready(&self) -> bool {
+        crate::waitset::sealed::Sealed::ready(&self.inner)
     }
 }
 
@@ -68,10 +71,67 @@ impl<T: Pod> Publisher<T> {
         self.inner.bytes().policy()
     }
 
+    /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.inner.bytes_mut().set_wait_strategy(wait);
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.bytes().wait_strategy()
+    }
+
     /// How many subscribers are attached now; see
-    /// [`broadcast::Publisher::subscriber_count`](crate::channel::broadcast::Publisher::subscriber_count).
-    pub fn subscriber_count(&self) -> usize {
-        self.inner.bytes().subscriber_count()
+    /// [`broadcast::Publisher::subscribers`](crate::channel::broadcast::Publisher::subscribers).
+    pub fn subscribers(&self) -> usize {
+        self.inner.bytes().subscribers()
+    }
+
+    /// Waits until at least `n` subscribers are attached; see
+    /// [`broadcast::Publisher::wait_for_subscribers`](crate::channel::broadcast::Publisher::wait_for_subscribers).
+    ///
+    /// # Errors
+    ///
+    /// As the byte publisher's.
+    pub fn wait_for_subscribers(&self, n: usize) -> crate::Result<usize> {
+        self.inner.bytes().wait_for_subscribers(n)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`](crate::Error::WouldBlock) if fewer than `n` are attached.
+    pub fn try_wait_for_subscribers(&self, n: usize) -> crate::Result<usize> {
+        self.inner.bytes().try_wait_for_subscribers(n)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`](crate::Error::Timeout) if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_timeout(
+        &self,
+        n: usize,
+        timeout: std::time::Duration,
+    ) -> crate::Result<usize> {
+        self.inner.bytes().wait_for_subscribers_timeout(n, timeout)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`](crate::Error::Timeout) if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_deadline(
+        &self,
+        n: usize,
+        deadline: std::time::Instant,
+    ) -> crate::Result<usize> {
+        self.inner
+            .bytes()
+            .wait_for_subscribers_deadline(n, deadline)
     }
 
     /// How many messages have been published; see

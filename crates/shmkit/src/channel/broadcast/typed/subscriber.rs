@@ -19,7 +19,7 @@ use crate::Result;
 /// ([`recv_copy`](message::Receiver::recv_copy), [`recv_into`](message::Receiver::recv_into),
 /// [`recv_slice_into`](message::Receiver::recv_slice_into): no reference to shared memory,
 /// for publishers that are not trusted; see the [module docs](super#trust)). Every form has
-/// `try_` and `_timeout` variants, and every form reports
+/// `try_`, `_timeout` and `_deadline` variants, and every form reports
 /// [`Error::Lagged`](crate::Error::Lagged) under [`Policy::Overwrite`] as the byte subscriber
 /// does. Those methods are written once for typed channels and broadcasts, on
 /// [`message::Receiver`], which this dereferences to; the ones here are a broadcast's own.
@@ -57,6 +57,16 @@ impl<T: Pod> Subscriber<T> {
     /// What happens to a subscriber that falls a whole ring behind.
     pub fn policy(&self) -> Policy {
         self.inner.bytes().policy()
+    }
+
+    /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.inner.bytes_mut().set_wait_strategy(wait);
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.bytes().wait_strategy()
     }
 }
 
