@@ -126,7 +126,7 @@ fn bridge_send(connect: &str, size: usize, count: usize) {
         &ExportOptions::default(),
     )
     .expect("start the exporter");
-    while publ.subscriber_count() == 0 {
+    while publ.subscribers() == 0 {
         std::thread::sleep(Duration::from_millis(1));
     }
     for i in 0..count {
@@ -176,7 +176,7 @@ fn bridge_ping(connect: &str, plan: &PingPong) {
     let _in = shmkit_zenoh::import(&z, "shmkit/bench/pong", &pong_in, &import_opts(plan.size))
         .expect("start the importer");
     let mut sub = subscribe(&pong_in);
-    while publ.subscriber_count() == 0 {
+    while publ.subscribers() == 0 {
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut buf = Vec::new();

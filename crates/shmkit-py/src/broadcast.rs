@@ -35,7 +35,7 @@ impl Publisher {
     #[getter]
     fn subscriber_count(slf: PyRef<'_, Self>) -> PyResult<usize> {
         slf.as_super().core.with(slf.py(), |s| match s {
-            RustSender::Broadcast(p) => p.subscriber_count(),
+            RustSender::Broadcast(p) => p.subscribers(),
             RustSender::Channel(_) => 0,
         })
     }

@@ -105,18 +105,18 @@ fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("stream_pub: created {:?}", args.name);
 
     let deadline = Instant::now() + args.wait_timeout;
-    while publ.subscriber_count() < args.wait_subscribers {
+    while publ.subscribers() < args.wait_subscribers {
         if Instant::now() > deadline {
             bail!(
                 "{} subscriber(s) after {:?}, wanted {}",
-                publ.subscriber_count(),
+                publ.subscribers(),
                 args.wait_timeout,
                 args.wait_subscribers
             );
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let subscribers = publ.subscriber_count();
+    let subscribers = publ.subscribers();
 
     let start = Instant::now();
     let mut bytes = 0u64;

@@ -360,7 +360,7 @@ impl Importer {
         if at.is_some_and(|t| t.elapsed() < COUNT_EVERY) {
             return n;
         }
-        let n = self.publisher.subscriber_count();
+        let n = self.publisher.subscribers();
         self.subscribers = (n, Some(Instant::now()));
         n
     }

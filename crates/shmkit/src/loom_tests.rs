@@ -570,7 +570,7 @@ fn two_joins_for_one_place_admit_exactly_one() {
             (Ok(_), Err(Error::Full { .. })) | (Err(Error::Full { .. }), Ok(_)) => {}
             (a, b) => panic!("one place, two joins: {:?} and {:?}", a.is_ok(), b.is_ok()),
         }
-        assert_eq!(publ.subscriber_count(), 1);
+        assert_eq!(publ.subscribers(), 1);
         drop((mine, theirs, publ));
     });
 }
@@ -607,7 +607,7 @@ fn evict_racing_a_join(mutation: Mutation) {
         Err(e) => panic!("subscribe: {e}"),
     };
     let publ = publisher.join().unwrap();
-    assert_eq!(publ.subscriber_count(), 1, "the newcomer was evicted");
+    assert_eq!(publ.subscribers(), 1, "the newcomer was evicted");
     // It joined after message 1 (published before it started) and before or after 2.
     match sub.try_recv() {
         Ok(sample) => assert_eq!((sample.seq(), &*sample), (1, &message(2)[..])),

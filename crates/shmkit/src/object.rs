@@ -146,13 +146,16 @@ const CREATOR_LEFT: u32 = 2;
 const GC_WAIT: Duration = Duration::from_secs(2);
 
 /// How a new object's segment is made: who may open it, and whether its creator removes the
-/// name when dropped. Every kind's options carry one (`mode`, `keep`).
+/// name when dropped; and how long an open waits for the object to appear. Every kind's
+/// options carry one (`mode`, `keep`, `open_timeout`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Creation {
     /// Unix permission bits of the segment (ignored on Windows).
     pub(crate) mode: u32,
     /// Whether the creator leaves the name in place when dropped.
     pub(crate) keep: bool,
+    /// How long `open*` waits for the object to appear (`crate::segment::open_waiting`).
+    pub(crate) open_timeout: Duration,
 }
 
 impl Default for Creation {
@@ -160,6 +163,7 @@ impl Default for Creation {
         Creation {
             mode: crate::segment::DEFAULT_MODE,
             keep: false,
+            open_timeout: Duration::ZERO,
         }
     }
 }
@@ -193,6 +197,16 @@ macro_rules! creation_setters {
         /// keeping cannot make it outlive the last process that has it open.
         pub fn keep(&mut self, keep: bool) -> &mut Self {
             self.how.keep = keep;
+            self
+        }
+
+        /// How long the `open*` verbs wait for the object to appear (and finish
+        /// initialising) before they give up with the [`Error::NotFound`](crate::Error::NotFound)
+        /// they would have returned at once. Default zero: no wait. `Duration::MAX` waits
+        /// forever. The name is looked up again every 100 µs at first, backing off to 10 ms.
+        /// `open_or_create*` does not wait (it creates instead).
+        pub fn open_timeout(&mut self, timeout: std::time::Duration) -> &mut Self {
+            self.how.open_timeout = timeout;
             self
         }
     };

@@ -250,6 +250,7 @@ pub struct SegmentOptions {
     read_only: bool,
     keep: bool,
     reserve: bool,
+    open_timeout: std::time::Duration,
 }
 
 impl Default for SegmentOptions {
@@ -267,6 +268,7 @@ impl SegmentOptions {
             read_only: false,
             keep: false,
             reserve: true,
+            open_timeout: std::time::Duration::ZERO,
         }
     }
 
@@ -312,6 +314,15 @@ impl SegmentOptions {
         self
     }
 
+    /// How long [`open`](SegmentOptions::open) waits for the segment to appear before it gives
+    /// up with the [`Error::NotFound`] it would have returned at once. Default zero: no wait.
+    /// `Duration::MAX` waits forever. The name is looked up again every 100 µs at first,
+    /// backing off to 10 ms. `open_or_create` does not wait (it creates instead).
+    pub fn open_timeout(&mut self, timeout: std::time::Duration) -> &mut Self {
+        self.open_timeout = timeout;
+        self
+    }
+
     /// Creates a new segment; fails with [`Error::AlreadyExists`] if the name is taken.
     ///
     /// # Errors
@@ -328,7 +339,7 @@ impl SegmentOptions {
     /// As [`Segment::open`]; [`Error::SizeInvalid`] if a size was given and the segment is
     /// smaller.
     pub fn open(&self, name: &str) -> Result<Segment> {
-        self.open_how(name, OpenHow::Open)
+        open_waiting(self.open_timeout, || self.open_how(name, OpenHow::Open))
     }
 
     /// Opens the segment if it exists, or creates it (then this handle owns the name).
@@ -395,4 +406,35 @@ pub(crate) fn check_new_size(name: &str, size: usize, how: OpenHow) -> Result<()
         ));
     }
     Ok(())
+}
+
+/// Runs `open` until it returns anything but [`Error::NotFound`], or `timeout` has passed;
+/// then returns that `NotFound` (so callers that match it behave the same with or without a
+/// wait). Zero: one attempt; `Duration::MAX`: no limit. Between attempts it sleeps 100 µs,
+/// doubling up to 10 ms: a name appearing is not signalled anywhere, so this polls.
+pub(crate) fn open_waiting<T>(
+    timeout: std::time::Duration,
+    mut open: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    use std::time::{Duration, Instant};
+    const FIRST: Duration = Duration::from_micros(100);
+    const LAST: Duration = Duration::from_millis(10);
+    let until = Instant::now().checked_add(timeout);
+    let mut pause = FIRST;
+    loop {
+        match open() {
+            Err(e @ Error::NotFound { .. }) => {
+                let left = match until {
+                    Some(t) => t.saturating_duration_since(Instant::now()),
+                    None => pause,
+                };
+                if left.is_zero() {
+                    return Err(e);
+                }
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(LAST);
+            }
+            r => return r,
+        }
+    }
 }

@@ -195,9 +195,22 @@ impl Options {
         Ok(spsc::Shared::new(obj, bells, cap, (role, claim), self.wait))
     }
 
-    /// Opens the channel and claims `role`; `msg` is the message type a typed side expects
-    /// (`None`: bytes, which any channel carries).
+    /// Opens the channel and claims `role`, waiting up to the `open_timeout` for it to
+    /// appear; `msg` is the message type a typed side expects (`None`: bytes, which any
+    /// channel carries).
     fn open_side(
+        &self,
+        name: &str,
+        role: Role,
+        msg: Option<&MessageLayout>,
+    ) -> Result<spsc::Shared> {
+        crate::segment::open_waiting(self.how.open_timeout, || {
+            self.open_side_now(name, role, msg)
+        })
+    }
+
+    /// [`Options::open_side`] without waiting for the channel to appear (`open_or_create`).
+    fn open_side_now(
         &self,
         name: &str,
         role: Role,
@@ -276,7 +289,10 @@ impl Options {
     ///
     /// As [`Options::create_producer`] and [`Options::open_producer`].
     pub fn open_or_create_producer(&self, name: &str) -> Result<Producer> {
-        open_or_create(|| self.create_producer(name), || self.open_producer(name))
+        open_or_create(
+            || self.create_producer(name),
+            || Producer::new(self.open_side_now(name, Role::Producer, None)?),
+        )
     }
 
     /// Opens the channel `name` as its consumer, creating it first if it does not exist; see
@@ -286,7 +302,10 @@ impl Options {
     ///
     /// As [`Options::create_consumer`] and [`Options::open_consumer`].
     pub fn open_or_create_consumer(&self, name: &str) -> Result<Consumer> {
-        open_or_create(|| self.create_consumer(name), || self.open_consumer(name))
+        open_or_create(
+            || self.create_consumer(name),
+            || Consumer::new(self.open_side_now(name, Role::Consumer, None)?),
+        )
     }
 }
 

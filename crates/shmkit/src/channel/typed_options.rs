@@ -55,6 +55,13 @@ macro_rules! typed_options {
                 self
             }
 
+            /// How long the open verbs wait for the channel to appear; as the byte options'
+            /// [`open_timeout`](super::Options::open_timeout).
+            pub fn open_timeout(&mut self, timeout: std::time::Duration) -> &mut Self {
+                self.base.open_timeout(timeout);
+                self
+            }
+
             /// A name (and version) for the message type's layout, part of its fingerprint:
             /// every side (both ends of a channel; a broadcast's publisher and every
             /// subscriber) must give the same tag. Default: none, so only size and alignment

@@ -85,6 +85,11 @@ impl Deref for Response<'_> {
     }
 }
 
+/// [`connect`], waiting up to the options' `open_timeout` for the service to appear.
+pub(super) fn connect_waiting(o: &Options, name: &str, types: Option<&Types>) -> Result<Client> {
+    crate::segment::open_waiting(o.how.open_timeout, || connect(o, name, types))
+}
+
 /// Connects to the service `name`; `types` is a typed client's message types.
 pub(super) fn connect(o: &Options, name: &str, types: Option<&Types>) -> Result<Client> {
     let (obj, header) = Object::open(name, Kind::Service, segment_len(1))?;

@@ -457,7 +457,7 @@ impl Options {
     /// [`Error::KindMismatch`], [`Error::VersionMismatch`], [`Error::Corrupt`] if the name
     /// holds something else or a damaged service.
     pub fn connect(&self, name: &str) -> Result<Client> {
-        client::connect(self, name, None)
+        client::connect_waiting(self, name, None)
     }
 }
 

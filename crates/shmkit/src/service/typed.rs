@@ -70,8 +70,40 @@ impl<Req: Pod, Resp: Pod> Options<Req, Resp> {
         self
     }
 
+    /// How many clients may be connected at once; as [`super::Options::max_clients`].
+    pub fn max_clients(&mut self, n: u32) -> &mut Self {
+        self.inner.max_clients(n);
+        self
+    }
+
+    /// How many requests one client may have outstanding; as
+    /// [`super::Options::max_outstanding`].
+    pub fn max_outstanding(&mut self, n: u32) -> &mut Self {
+        self.inner.max_outstanding(n);
+        self
+    }
+
+    /// Unix permission bits of the service's segments; as [`super::Options::mode`].
+    pub fn mode(&mut self, mode: u32) -> &mut Self {
+        self.inner.mode(mode);
+        self
+    }
+
+    /// Whether the server leaves the names in place when dropped; as [`super::Options::keep`].
+    pub fn keep(&mut self, keep: bool) -> &mut Self {
+        self.inner.keep(keep);
+        self
+    }
+
+    /// How long [`Options::connect`] waits for the service to appear; as
+    /// [`super::Options::open_timeout`].
+    pub fn open_timeout(&mut self, timeout: std::time::Duration) -> &mut Self {
+        self.inner.open_timeout(timeout);
+        self
+    }
+
     /// The byte service's options (`max_clients`, `max_outstanding`, `wait_mode`, `mode`,
-    /// `keep`); the message lengths are the types' sizes.
+    /// `keep`, `open_timeout`); the message lengths are the types' sizes.
     pub fn options(&mut self) -> &mut super::Options {
         &mut self.inner
     }
@@ -106,7 +138,7 @@ impl<Req: Pod, Resp: Pod> Options<Req, Resp> {
     /// other types (or bytes).
     pub fn connect(&self, name: &str) -> Result<Client<Req, Resp>> {
         Ok(Client {
-            inner: client::connect(&self.inner, name, Some(&self.types()))?,
+            inner: client::connect_waiting(&self.inner, name, Some(&self.types()))?,
             tag: self.tag.clone(),
             _types: PhantomData,
         })

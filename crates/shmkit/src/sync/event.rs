@@ -94,11 +94,18 @@ impl EventOptions {
 
     /// Opens the existing event `name`; its reset mode is the creator's.
     ///
+    /// Waits up to the [`open_timeout`](Self::open_timeout) for it to appear.
+    ///
     /// # Errors
     ///
     /// `NotFound`, `AccessDenied`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS
     /// error.
     pub fn open(&self, name: &str) -> Result<Event> {
+        crate::segment::open_waiting(self.how.open_timeout, || self.open_now(name))
+    }
+
+    /// [`open`](Self::open) without waiting for the object to appear.
+    fn open_now(&self, name: &str) -> Result<Event> {
         let (obj, header) = Object::open(name, Kind::Event, DATA)?;
         let reset = match header.params[0] {
             0 => Reset::Auto,
@@ -121,7 +128,7 @@ impl EventOptions {
     ///
     /// As [`EventOptions::create`] and [`EventOptions::open`].
     pub fn open_or_create(&self, name: &str) -> Result<Event> {
-        open_or_create(|| self.create(name), || self.open(name))
+        open_or_create(|| self.create(name), || self.open_now(name))
     }
 }
 

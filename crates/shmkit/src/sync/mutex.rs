@@ -102,6 +102,11 @@ impl MutexOptions {
     /// object, [`Error::Corrupt`](crate::Error::Corrupt) /
     /// [`Error::VersionMismatch`](crate::Error::VersionMismatch) if it is not a valid one.
     pub fn open(&self, name: &str) -> Result<Mutex> {
+        crate::segment::open_waiting(self.how.open_timeout, || self.open_now(name))
+    }
+
+    /// [`open`](Self::open) without waiting for the object to appear.
+    fn open_now(&self, name: &str) -> Result<Mutex> {
         let (obj, _) = Object::open(name, Kind::Mutex, DATA)?;
         let lock = RawLock::attach(&obj)?;
         Ok(Mutex {
@@ -118,7 +123,7 @@ impl MutexOptions {
     ///
     /// As [`MutexOptions::create`] and [`MutexOptions::open`].
     pub fn open_or_create(&self, name: &str) -> Result<Mutex> {
-        open_or_create(|| self.create(name), || self.open(name))
+        open_or_create(|| self.create(name), || self.open_now(name))
     }
 }
 

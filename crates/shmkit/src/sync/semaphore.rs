@@ -102,11 +102,18 @@ impl SemaphoreOptions {
 
     /// Opens the existing semaphore `name`.
     ///
+    /// Waits up to the [`open_timeout`](Self::open_timeout) for it to appear.
+    ///
     /// # Errors
     ///
     /// `NotFound`, `AccessDenied`, `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS
     /// error.
     pub fn open(&self, name: &str) -> Result<Semaphore> {
+        crate::segment::open_waiting(self.how.open_timeout, || self.open_now(name))
+    }
+
+    /// [`open`](Self::open) without waiting for the object to appear.
+    fn open_now(&self, name: &str) -> Result<Semaphore> {
         let (obj, header) = Object::open(name, Kind::Semaphore, DATA)?;
         let max = u32::try_from(header.params[0])
             .ok()
@@ -126,7 +133,7 @@ impl SemaphoreOptions {
     ///
     /// As [`SemaphoreOptions::create`] and [`SemaphoreOptions::open`].
     pub fn open_or_create(&self, name: &str) -> Result<Semaphore> {
-        open_or_create(|| self.create(name), || self.open(name))
+        open_or_create(|| self.create(name), || self.open_now(name))
     }
 }
 

@@ -293,11 +293,18 @@ impl<T: Pod> SharedOptions<T> {
 
     /// Opens the segment `name`, which must hold a `T` with this tag.
     ///
+    /// Waits up to the [`open_timeout`](Self::open_timeout) for it to appear.
+    ///
     /// # Errors
     ///
     /// `NotFound`, `AccessDenied`, [`Error::LayoutMismatch`] if it holds another type,
     /// `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
     pub fn open(&self, name: &str) -> Result<Shared<T>> {
+        crate::segment::open_waiting(self.how.open_timeout, || self.open_now(name))
+    }
+
+    /// [`open`](Self::open) without waiting for the object to appear.
+    fn open_now(&self, name: &str) -> Result<Shared<T>> {
         let () = Shared::<T>::ALIGN_OK;
         let (obj, header) = Object::open(name, Kind::Shared, Shared::<T>::len())?;
         let [size, align, fp] = header.params;
@@ -341,7 +348,7 @@ impl<T: Pod> SharedOptions<T> {
     ///
     /// As [`SharedOptions::create`] and [`SharedOptions::open`].
     pub fn open_or_create(&self, name: &str, value: T) -> Result<Shared<T>> {
-        open_or_create(|| self.create(name, value), || self.open(name))
+        open_or_create(|| self.create(name, value), || self.open_now(name))
     }
 }
 

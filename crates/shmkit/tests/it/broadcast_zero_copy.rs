@@ -100,7 +100,7 @@ fn child_publish_then_loan(a: &[String]) {
         .unwrap();
     say("created");
     let start = Instant::now();
-    while publ.subscriber_count() == 0 {
+    while publ.subscribers() == 0 {
         assert!(start.elapsed() < WAIT, "no subscriber came");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -151,7 +151,7 @@ fn run_four_in_place(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .create(&name)
         .unwrap();
     util::four_subscribers("bc_in_place", &name, policy, move || {
-        assert_eq!(publ.subscriber_count(), 4);
+        assert_eq!(publ.subscribers(), 4);
         for seq in 0..total {
             publish(&mut publ, seq, (seq % 200) as usize);
         }
@@ -191,7 +191,7 @@ fn killed_holder(policy: Policy) {
         publish(&mut publ, seq, 8); // loan_timeout: a hang guard only
         assert_eq!(check(&mine.recv_timeout(WAIT).unwrap()), seq);
     }
-    assert_eq!(publ.subscriber_count(), 1);
+    assert_eq!(publ.subscribers(), 1);
 }
 
 #[test]

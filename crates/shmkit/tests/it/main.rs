@@ -10,6 +10,7 @@ mod channel_headers;
 mod file;
 mod liveness;
 mod names;
+mod open_wait;
 mod options;
 #[cfg(unix)]
 mod python;
@@ -51,6 +52,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(broadcast_zero_copy::ROLES)
         .chain(liveness::ROLES)
         .chain(options::ROLES)
+        .chain(open_wait::ROLES)
         .chain(soundness::ROLES)
         .chain(seams::ROLES)
         .chain(service::ROLES)

@@ -109,7 +109,7 @@ fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .create(&name)
         .unwrap();
     util::four_subscribers("tbc_recv_ticks", &name, policy, move || {
-        assert_eq!(publ.subscriber_count(), 4);
+        assert_eq!(publ.subscribers(), 4);
         publish_ticks(&mut publ, total);
     })
 }
@@ -165,7 +165,7 @@ fn loans_are_written_in_place_and_only_written_loans_commit() {
     let name = NameGuard::new("tbc-loans");
     let mut publ = typed_ticks().slots(4).create(&name).unwrap();
     let mut sub = typed_ticks().subscribe(&name).unwrap();
-    assert_eq!(publ.subscriber_count(), 1);
+    assert_eq!(publ.subscribers(), 1);
     // A loan dropped unwritten, or written and dropped, publishes nothing.
     drop(publ.loan().unwrap());
     drop(publ.loan().unwrap().write(tick(99)));

@@ -16,7 +16,7 @@
 //! let mut buf = Vec::new();
 //! sub.recv_into(&mut buf)?;               // or copy out
 //! assert_eq!(buf, b"world");
-//! assert_eq!(publ.subscriber_count(), 1);
+//! assert_eq!(publ.subscribers(), 1);
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
@@ -276,8 +276,14 @@ impl Options {
         self.subscribe_as(name, None)
     }
 
-    /// Joins the channel, checking first that it records `msg` (a typed broadcast) if given.
+    /// Joins the channel, checking first that it records `msg` (a typed broadcast) if given;
+    /// waits up to the `open_timeout` for it to appear.
     fn subscribe_as(&self, name: &str, msg: Option<&MessageLayout>) -> Result<Subscriber> {
+        crate::segment::open_waiting(self.how.open_timeout, || self.subscribe_now(name, msg))
+    }
+
+    /// [`Options::subscribe_as`] without waiting for the channel to appear.
+    fn subscribe_now(&self, name: &str, msg: Option<&MessageLayout>) -> Result<Subscriber> {
         let (obj, header) = Object::open(name, Kind::Broadcast, TABLE + ENTRY)?;
         let g = Geometry::from_params(name, header.params, header.total_len)?;
         if let Some(m) = msg {

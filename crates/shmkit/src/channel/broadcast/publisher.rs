@@ -133,7 +133,7 @@ impl Publisher {
 
     /// How many subscribers are attached now: live holders of an entry. Entries whose holder
     /// is gone (as the kernel says) are freed on the way. A system call per subscriber.
-    pub fn subscriber_count(&self) -> usize {
+    pub fn subscribers(&self) -> usize {
         let obj = &self.ring.obj;
         (0..self.ring.g.max_subs)
             .filter(|&i| {
@@ -149,6 +149,69 @@ impl Publisher {
                 false
             })
             .count()
+    }
+
+    /// Waits until at least `n` subscribers are attached (as [`Publisher::subscribers`]
+    /// counts them) and returns how many are. Subscribers joining ring no bell, so this
+    /// polls: every 100 µs at first, backing off to 10 ms.
+    ///
+    /// ```
+    /// use shmkit::channel::broadcast;
+    /// # let name = format!("doc-bcast-wait-subs-{}", std::process::id());
+    /// let publ = broadcast::options().slot_size(64).create(&name)?;
+    /// let _sub = broadcast::options().subscribe(&name)?; // e.g. in another process
+    /// assert_eq!(publ.wait_for_subscribers(1)?, 1);
+    /// # Ok::<(), shmkit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// None today (the `Result` is for the forms that give up).
+    pub fn wait_for_subscribers(&self, n: usize) -> Result<usize> {
+        self.subscribers_until(n, Deadline::Forever)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] if fewer than `n` are attached.
+    pub fn try_wait_for_subscribers(&self, n: usize) -> Result<usize> {
+        self.subscribers_until(n, Deadline::Try)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_timeout(&self, n: usize, timeout: Duration) -> Result<usize> {
+        self.subscribers_until(n, Deadline::after(timeout))
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_deadline(&self, n: usize, deadline: Instant) -> Result<usize> {
+        self.subscribers_until(n, Deadline::At(deadline))
+    }
+
+    pub(crate) fn subscribers_until(&self, n: usize, deadline: Deadline) -> Result<usize> {
+        let mut pause = Duration::from_micros(100);
+        loop {
+            let count = self.subscribers();
+            if count >= n {
+                return Ok(count);
+            }
+            let left = deadline.remaining();
+            if left.is_some_and(|l| l.is_zero()) {
+                return Err(Error::gave_up(self.name(), deadline));
+            }
+            std::thread::sleep(left.map_or(pause, |l| l.min(pause)));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
     }
 
     pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {

@@ -217,7 +217,15 @@ impl<T: Pod> Options<T> {
     ///
     /// As [`Options::create_producer`] and [`Options::open_producer`].
     pub fn open_or_create_producer(&self, name: &str) -> Result<Producer<T>> {
-        open_or_create(|| self.create_producer(name), || self.open_producer(name))
+        open_or_create(
+            || self.create_producer(name),
+            || {
+                let side = self
+                    .base
+                    .open_side_now(name, Role::Producer, Some(&self.layout()))?;
+                Ok(Producer::wrap(spsc::Producer::new(side)?))
+            },
+        )
     }
 
     /// Opens the channel `name` as its consumer, creating it first if it does not exist.
@@ -226,6 +234,14 @@ impl<T: Pod> Options<T> {
     ///
     /// As [`Options::create_consumer`] and [`Options::open_consumer`].
     pub fn open_or_create_consumer(&self, name: &str) -> Result<Consumer<T>> {
-        open_or_create(|| self.create_consumer(name), || self.open_consumer(name))
+        open_or_create(
+            || self.create_consumer(name),
+            || {
+                let side = self
+                    .base
+                    .open_side_now(name, Role::Consumer, Some(&self.layout()))?;
+                Ok(Consumer::wrap(spsc::Consumer::new(side)?))
+            },
+        )
     }
 }

@@ -15,7 +15,7 @@
 //! // In other processes, any number of them (up to `max_subscribers`):
 //! let mut a = broadcast::typed::<Pose>().tag("pose v1").subscribe(&name)?;
 //! let mut b = broadcast::typed::<Pose>().tag("pose v1").subscribe(&name)?;
-//! assert_eq!(publ.subscriber_count(), 2);
+//! assert_eq!(publ.subscribers(), 2);
 //!
 //! // Write in place: a loan is an uninitialised `Pose` in a slot; `write` fills it, and only
 //! // a written loan can be committed.

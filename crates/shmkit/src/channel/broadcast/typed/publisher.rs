@@ -69,9 +69,56 @@ impl<T: Pod> Publisher<T> {
     }
 
     /// How many subscribers are attached now; see
-    /// [`broadcast::Publisher::subscriber_count`](crate::channel::broadcast::Publisher::subscriber_count).
-    pub fn subscriber_count(&self) -> usize {
-        self.inner.bytes().subscriber_count()
+    /// [`broadcast::Publisher::subscribers`](crate::channel::broadcast::Publisher::subscribers).
+    pub fn subscribers(&self) -> usize {
+        self.inner.bytes().subscribers()
+    }
+
+    /// Waits until at least `n` subscribers are attached; see
+    /// [`broadcast::Publisher::wait_for_subscribers`](crate::channel::broadcast::Publisher::wait_for_subscribers).
+    ///
+    /// # Errors
+    ///
+    /// As the byte publisher's.
+    pub fn wait_for_subscribers(&self, n: usize) -> crate::Result<usize> {
+        self.inner.bytes().wait_for_subscribers(n)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`](crate::Error::WouldBlock) if fewer than `n` are attached.
+    pub fn try_wait_for_subscribers(&self, n: usize) -> crate::Result<usize> {
+        self.inner.bytes().try_wait_for_subscribers(n)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`](crate::Error::Timeout) if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_timeout(
+        &self,
+        n: usize,
+        timeout: std::time::Duration,
+    ) -> crate::Result<usize> {
+        self.inner.bytes().wait_for_subscribers_timeout(n, timeout)
+    }
+
+    /// [`Publisher::wait_for_subscribers`] waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`](crate::Error::Timeout) if fewer than `n` are attached by then.
+    pub fn wait_for_subscribers_deadline(
+        &self,
+        n: usize,
+        deadline: std::time::Instant,
+    ) -> crate::Result<usize> {
+        self.inner
+            .bytes()
+            .wait_for_subscribers_deadline(n, deadline)
     }
 
     /// How many messages have been published; see
