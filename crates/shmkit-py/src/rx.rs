@@ -178,9 +178,9 @@ impl RxShared {
 /// Thread safety: a handle may be shared between threads. Each call happens whole, in some
 /// order, and every message is received once; blocking calls release the interpreter while
 /// they wait. A held :class:`Sample` holds its receiver until it is released: calls from
-/// other threads (``recv``, ``recv_into``, ``close``, ``set_wait_mode``) wait for that, up to
-/// their ``timeout`` (``Timeout``; ``WouldBlock`` for ``timeout=0``; Ctrl-C interrupts the
-/// wait). Calls from the thread that received it release it first, as above.
+/// other threads (``recv``, ``recv_into``, ``close``, ``set_wait_strategy``) wait for that,
+/// up to their ``timeout`` (``Timeout``; ``WouldBlock`` for ``timeout=0``; Ctrl-C interrupts
+/// the wait). Calls from the thread that received it release it first, as above.
 #[pyclass(module = "shmkit", subclass, frozen)]
 pub(crate) struct Receiver {
     pub(crate) core: Arc<RxShared>,

@@ -211,6 +211,26 @@ impl TxShared {
             Ok(f(st.sender()?))
         })
     }
+
+    /// [`TxShared::with`] for an accessor that waits, up to `wait`, in slices: `f` gets what
+    /// is left of the slice (`None`: must not wait) and returns [`shmkit::Error::Timeout`]
+    /// when nothing happened in it (see [`Shared::call`]).
+    pub(crate) fn with_waiting<T: Send>(
+        &self,
+        py: Python<'_>,
+        wait: Wait,
+        mut f: impl FnMut(&mut RustSender, Slice) -> shmkit::Result<T> + Send,
+    ) -> PyResult<T> {
+        self.call(py, wait, |st, slice| {
+            if st.current.is_some() {
+                return Err(PyRuntimeError::new_err(
+                    "not available while a loan is open: commit or abort it first",
+                )
+                .into());
+            }
+            Ok(f(st.sender()?, slice)?)
+        })
+    }
 }
 
 /// The sending side of a channel (`Producer`) or broadcast (`Publisher`).
@@ -218,8 +238,8 @@ impl TxShared {
 /// Thread safety: a handle may be shared between threads. Each call happens whole, in some
 /// order, and nothing acknowledged is lost; blocking calls release the interpreter while
 /// they wait. An open :class:`Loan` holds its sender until it is committed or aborted:
-/// calls from other threads (``loan``, ``send``, ``close``, ``set_wait_mode``,
-/// ``subscriber_count``) wait for it, up to their ``timeout`` (``Timeout``; ``WouldBlock``
+/// calls from other threads (``loan``, ``send``, ``close``, ``set_wait_strategy``,
+/// ``subscribers``, ``wait_for_subscribers``) wait for it, up to their ``timeout`` (``Timeout``; ``WouldBlock``
 /// for ``timeout=0``; Ctrl-C interrupts the wait). Calls from the thread that took the loan
 /// do not wait: ``loan``/``send``/``close`` abandon it, as documented below.
 #[pyclass(module = "shmkit", subclass, frozen)]

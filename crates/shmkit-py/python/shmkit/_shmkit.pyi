@@ -10,7 +10,7 @@ from . import broadcast as broadcast
 from . import channel as channel
 from . import sync as sync
 
-WaitMode = Literal["adaptive", "blocking", "busy_poll"]
+WaitStrategy = Literal["adaptive", "blocking", "busy_poll"]
 
 LAYOUT_VERSION: int
 DEFAULT_MODE: int
@@ -27,8 +27,10 @@ class Segment(Buffer):
     def create(cls, name: str, size: int, mode: int = 0o600, keep: bool = False) -> Segment:
         """Create ``name`` with ``size`` zero bytes; the creator removes the name on close."""
     @classmethod
-    def open(cls, name: str, read_only: bool = False) -> Segment:
-        """Open the existing segment ``name``."""
+    def open(
+        cls, name: str, read_only: bool = False, *, open_timeout: float | None = None
+    ) -> Segment:
+        """Open the existing segment ``name``, waiting ``open_timeout`` s for it to appear."""
     @property
     def name(self) -> str:
         """The segment's name."""
