@@ -7,6 +7,7 @@ mod broadcast;
 mod broadcast_zero_copy;
 mod channel;
 mod channel_headers;
+mod examples;
 mod file;
 mod liveness;
 mod names;
