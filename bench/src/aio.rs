@@ -1,6 +1,6 @@
 //! `async_hop_64B`: one hop of a 64-byte ping-pong whose parent side receives with
 //! `recv().await` in a tokio task (`shmkit::aio`), vs the same ping-pong with both sides
-//! blocking (`WaitMode::Blocking`). The child echoes in `Blocking` mode in both. The async
+//! blocking (`WaitStrategy::Blocking`). The child echoes in `Blocking` mode in both. The async
 //! receiver's wake-up goes to shmkit's reactor thread, which then wakes the runtime's thread:
 //! one more thread wake-up per hop than a blocked `recv`.
 //!
@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use shmkit::aio::Async;
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 
 use crate::channel::{blocking_latency, rotate, spawn, unique};
 use crate::stats::{Row, Summary};
@@ -35,12 +35,12 @@ fn async_latency(rt: Rt, batches: usize, per: usize) -> Summary {
     let (ping, pong) = (unique("aping"), unique("apong"));
     let mut tx = channel::options()
         .capacity(1 << 20)
-        .wait_mode(WaitMode::Blocking)
+        .wait_strategy(WaitStrategy::Blocking)
         .create_producer(&ping)
         .unwrap();
     let rx = channel::options()
         .capacity(1 << 20)
-        .wait_mode(WaitMode::Blocking)
+        .wait_strategy(WaitStrategy::Blocking)
         .create_consumer(&pong)
         .unwrap();
     let total = ((batches + 1) * per).to_string();

@@ -70,7 +70,7 @@ fn create(name: &str, size: usize) -> Publisher {
         .slots(SLOTS)
         .slot_size(size)
         .max_subscribers(2)
-        .create(name)
+        .create_publisher(name)
         .expect("create the local broadcast")
 }
 
@@ -78,7 +78,7 @@ fn create(name: &str, size: usize) -> Publisher {
 fn subscribe(name: &str) -> Subscriber {
     let deadline = Instant::now() + GUARD;
     loop {
-        match broadcast::options().subscribe(name) {
+        match broadcast::options().open_subscriber(name) {
             Ok(s) => return s,
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
             Err(e) => panic!("subscribe to {name}: {e}"),
@@ -87,10 +87,9 @@ fn subscribe(name: &str) -> Subscriber {
 }
 
 fn import_opts(size: usize) -> ImportOptions {
-    ImportOptions::default()
-        .slots(SLOTS)
-        .max_message(size)
-        .resume(false)
+    let mut o = ImportOptions::default();
+    o.slots(SLOTS).max_message(size).resume(false);
+    o
 }
 
 /// Receiver: an importer into a local broadcast, and the application subscribed to it.
@@ -142,7 +141,8 @@ fn bridge_pong(listen: &str) {
     let z = zenoh_open(Some(listen), None);
     let (ping_in, pong_out) = (local("ping-in"), local("pong-out"));
     let mut publ = create(&pong_out, crate::zenoh::PING_SIZE);
-    let opts = ExportOptions::default().express(true);
+    let mut opts = ExportOptions::default();
+    opts.express(true);
     let _out = shmkit_zenoh::export(&z, "shmkit/bench/pong", Source::broadcast(&pong_out), &opts)
         .expect("start the exporter");
     let _in = shmkit_zenoh::import(
@@ -170,7 +170,8 @@ fn bridge_ping(connect: &str, plan: &PingPong) {
     let z = zenoh_open(None, Some(connect));
     let (ping_out, pong_in) = (local("ping-out"), local("pong-in"));
     let mut publ = create(&ping_out, plan.size);
-    let opts = ExportOptions::default().express(true);
+    let mut opts = ExportOptions::default();
+    opts.express(true);
     let _out = shmkit_zenoh::export(&z, "shmkit/bench/ping", Source::broadcast(&ping_out), &opts)
         .expect("start the exporter");
     let _in = shmkit_zenoh::import(&z, "shmkit/bench/pong", &pong_in, &import_opts(plan.size))

@@ -26,7 +26,7 @@ use std::process::{Child, Stdio};
 use std::time::Instant;
 
 use shmkit::channel::broadcast::{self, Policy};
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 use shmkit::Error;
 
 use crate::channel::{rotate, spawn, unique};
@@ -44,7 +44,7 @@ pub const BCAST_1MIB_TITLE: &str = "broadcast, 1 MiB messages written in place, 
 pub fn child(role: &str, args: &[String]) -> bool {
     match role {
         "bcast-sub" => {
-            let mut sub = broadcast::options().subscribe(&args[0]).unwrap();
+            let mut sub = broadcast::options().open_subscriber(&args[0]).unwrap();
             subscribed();
             let mut buf = Vec::new();
             for _ in 0..args[1].parse::<usize>().unwrap() {
@@ -60,13 +60,13 @@ pub fn child(role: &str, args: &[String]) -> bool {
         }
         "bcast-1mib-sub" => {
             let wait = if args[2] == "overwrite-busy" {
-                WaitMode::BusyPoll
+                WaitStrategy::BusyPoll
             } else {
-                WaitMode::Adaptive
+                WaitStrategy::Adaptive
             };
             let mut sub = broadcast::options()
-                .wait_mode(wait)
-                .subscribe(&args[0])
+                .wait_strategy(wait)
+                .open_subscriber(&args[0])
                 .unwrap();
             subscribed();
             let count: usize = args[1].parse().unwrap();
@@ -120,11 +120,11 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 let mut o = broadcast::options();
                 o.slot_size(64)
                     .max_subscribers(1)
-                    .wait_mode(WaitMode::BusyPoll);
+                    .wait_strategy(WaitStrategy::BusyPoll);
                 o
             };
-            let mut sub = busy().subscribe(&args[0]).unwrap();
-            let mut publ = busy().create(&args[1]).unwrap();
+            let mut sub = busy().open_subscriber(&args[0]).unwrap();
+            let mut publ = busy().create_publisher(&args[1]).unwrap();
             // The parent subscribes to the pong broadcast before its first ping, so every
             // echo below has its subscriber.
             subscribed();
@@ -150,13 +150,13 @@ pub fn latency(batches: usize, per: usize) -> Summary {
         let mut o = broadcast::options();
         o.slot_size(64)
             .max_subscribers(1)
-            .wait_mode(WaitMode::BusyPoll);
+            .wait_strategy(WaitStrategy::BusyPoll);
         o
     };
-    let mut publ = busy().create(&ping).unwrap();
+    let mut publ = busy().create_publisher(&ping).unwrap();
     let total = ((batches + 1) * per).to_string();
     let children = subscribers(1, "bcast-echo", &[&ping, &pong, &total]);
-    let mut sub = busy().subscribe(&pong).unwrap();
+    let mut sub = busy().open_subscriber(&pong).unwrap();
     let msg = [7u8; 64];
     // As the channel bench: send a constant message, receive without reading the payload.
     let s = crate::channel::one_way(batches, per, || {
@@ -200,7 +200,7 @@ fn broadcast(n: usize, size: usize, count: usize) -> Summary {
         .slots(32)
         .slot_size(size)
         .max_subscribers(n)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let children = subscribers(n, "bcast-sub", &[&name, &count.to_string()]);
     let msg = vec![0x5au8; size];
@@ -289,7 +289,7 @@ fn broadcast_1mib(n: usize, how: &str, size: usize, count: usize, warm: usize) -
         .slots(SLOTS_1MIB)
         .slot_size(size)
         .max_subscribers(n)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let children = subscribers(n, "bcast-1mib-sub", &[&name, &count.to_string(), how]);
     let s = batched(count, warm, |i| {
@@ -324,7 +324,7 @@ fn publisher_own(n: usize, how: &str, size: usize, count: usize, warm: usize) ->
         .slot_size(size)
         .max_subscribers(n)
         .policy(Policy::Overwrite)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let children = subscribers(n, "bcast-1mib-sub", &[&name, &count.to_string(), how]);
     let mut v = Vec::with_capacity(count - warm);

@@ -14,7 +14,7 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 
 use crate::stats::{Row, Summary};
 use crate::sync::pin;
@@ -40,18 +40,18 @@ pub(crate) fn spawn(role: &str, args: &[&str], stdout: Stdio) -> Child {
         .expect("spawn bench child")
 }
 
-fn mode_name(m: WaitMode) -> &'static str {
+fn mode_name(m: WaitStrategy) -> &'static str {
     match m {
-        WaitMode::BusyPoll => "busy",
+        WaitStrategy::BusyPoll => "busy",
         _ => "blocking",
     }
 }
 
-fn mode_of(s: &str) -> WaitMode {
+fn mode_of(s: &str) -> WaitStrategy {
     if s == "busy" {
-        WaitMode::BusyPoll
+        WaitStrategy::BusyPoll
     } else {
-        WaitMode::Blocking
+        WaitStrategy::Blocking
     }
 }
 
@@ -71,16 +71,16 @@ pub(crate) fn one_way(batches: usize, per: usize, mut round_trip: impl FnMut()) 
     Summary::of(&mut v)
 }
 
-fn shmkit_latency(mode: WaitMode, batches: usize, per: usize) -> Summary {
+fn shmkit_latency(mode: WaitStrategy, batches: usize, per: usize) -> Summary {
     let (ping, pong) = (unique("lping"), unique("lpong"));
     let mut tx = channel::options()
         .capacity(1 << 20)
-        .wait_mode(mode)
+        .wait_strategy(mode)
         .create_producer(&ping)
         .unwrap();
     let mut rx = channel::options()
         .capacity(1 << 20)
-        .wait_mode(mode)
+        .wait_strategy(mode)
         .create_consumer(&pong)
         .unwrap();
     let total = ((batches + 1) * per).to_string();
@@ -101,7 +101,7 @@ fn shmkit_latency(mode: WaitMode, batches: usize, per: usize) -> Summary {
 /// The one-way latency of a shmkit channel pair in `Blocking` mode (the `waitset_256`
 /// baseline).
 pub(crate) fn blocking_latency(batches: usize, per: usize) -> Summary {
-    shmkit_latency(WaitMode::Blocking, batches, per)
+    shmkit_latency(WaitStrategy::Blocking, batches, per)
 }
 
 /// Which raw spin ping-pong to run.
@@ -243,11 +243,11 @@ pub fn child(role: &str, args: &[String]) -> bool {
         "chan-echo" => {
             let mode = mode_of(&args[2]);
             let mut rx = channel::options()
-                .wait_mode(mode)
+                .wait_strategy(mode)
                 .open_consumer(&args[0])
                 .unwrap();
             let mut tx = channel::options()
-                .wait_mode(mode)
+                .wait_strategy(mode)
                 .open_producer(&args[1])
                 .unwrap();
             for _ in 0..args[3].parse::<usize>().unwrap() {
@@ -315,7 +315,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     #[allow(unused_mut)] // extended per platform below
     let mut variants: Vec<Variant> = vec![
         Box::new(move || spin_latency(Spin::OneLine, batches, per)),
-        Box::new(move || shmkit_latency(WaitMode::BusyPoll, batches, per)),
+        Box::new(move || shmkit_latency(WaitStrategy::BusyPoll, batches, per)),
         Box::new(move || spin_latency(Spin::LinePerDirection, batches, per)),
         Box::new(move || spin_latency(Spin::MessagePerDirection, batches, per)),
         Box::new(move || spin_latency(Spin::Frame, batches, per)),
@@ -397,7 +397,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
             "raw futex ping-pong",
             crate::sync::raw_futex_one_way(bb, bp),
         );
-        let blocking = shmkit_latency(WaitMode::Blocking, bb, bp);
+        let blocking = shmkit_latency(WaitStrategy::Blocking, bb, bp);
         rows.push(Row::vs(
             LAT_BLOCK,
             "shmkit channel, Blocking",
@@ -410,7 +410,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     rows.push(Row::base(
         LAT_BLOCK,
         "shmkit channel, Blocking",
-        shmkit_latency(WaitMode::Blocking, bb, bp),
+        shmkit_latency(WaitStrategy::Blocking, bb, bp),
     ));
     rows
 }

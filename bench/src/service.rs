@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Stdio};
 use std::time::Instant;
 
-use shmkit::channel::WaitMode;
+use shmkit::channel::WaitStrategy;
 use shmkit::service;
 
 use crate::channel::{rotate, spawn, unique};
@@ -58,21 +58,21 @@ fn spawn_ready(role: &str, args: &[&str]) -> Child {
     child
 }
 
-fn mode_arg(m: WaitMode) -> &'static str {
-    if m == WaitMode::BusyPoll {
+fn mode_arg(m: WaitStrategy) -> &'static str {
+    if m == WaitStrategy::BusyPoll {
         "busy"
     } else {
         "blocking"
     }
 }
 
-fn shmkit_rr(mode: WaitMode, batches: usize, per: usize) -> Summary {
+fn shmkit_rr(mode: WaitStrategy, batches: usize, per: usize) -> Summary {
     let name = unique("svc");
     let total = ((batches + 1) * per).to_string();
     let mut child = spawn_ready("svc-server", &[&name, mode_arg(mode), &total]);
     let mut client = service::options()
-        .wait_mode(mode)
-        .connect(&name)
+        .wait_strategy(mode)
+        .open_client(&name)
         .expect("connect");
     let mut msg = [7u8; MSG];
     let mut i = 0u8;
@@ -114,19 +114,19 @@ pub fn child(role: &str, args: &[String]) -> bool {
     match role {
         "svc-server" => {
             let mode = if args[1] == "busy" {
-                WaitMode::BusyPoll
+                WaitStrategy::BusyPoll
             } else {
-                WaitMode::Blocking
+                WaitStrategy::Blocking
             };
             let mut server = service::options()
                 .max_clients(1)
-                .wait_mode(mode)
+                .wait_strategy(mode)
                 .create_server(&args[0])
                 .expect("create server");
             println!("ready");
             let _ = std::io::stdout().flush();
             for _ in 0..args[2].parse::<usize>().expect("count") {
-                let r = server.receive().expect("receive");
+                let r = server.recv().expect("receive");
                 server.respond(r.handle(), &r).expect("respond");
             }
         }
@@ -154,8 +154,8 @@ pub fn table(quick: bool) -> Vec<Row> {
     type Variant = Box<dyn Fn() -> Summary>;
     #[allow(unused_mut)] // extended per platform below
     let mut variants: Vec<Variant> = vec![
-        Box::new(move || shmkit_rr(WaitMode::BusyPoll, batches, per)),
-        Box::new(move || shmkit_rr(WaitMode::Blocking, bb, bp)),
+        Box::new(move || shmkit_rr(WaitStrategy::BusyPoll, batches, per)),
+        Box::new(move || shmkit_rr(WaitStrategy::Blocking, bb, bp)),
     ];
     #[cfg(unix)]
     variants.push(Box::new(move || unix_rr(bb, bp)));

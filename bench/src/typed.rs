@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::process::Stdio;
 
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 use shmkit::sync::{Pod, Zeroable};
 
 use crate::stats::Summary;
@@ -30,7 +30,7 @@ pub fn latency(batches: usize, per: usize) -> Summary {
     );
     let typed = || {
         let mut o = channel::typed::<Msg64>();
-        o.capacity(1 << 20).wait_mode(WaitMode::BusyPoll);
+        o.capacity(1 << 20).wait_strategy(WaitStrategy::BusyPoll);
         o
     };
     let mut tx = typed().create_producer(&ping).unwrap();
@@ -58,7 +58,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
     }
     let typed = || {
         let mut o = channel::typed::<Msg64>();
-        o.wait_mode(WaitMode::BusyPoll);
+        o.wait_strategy(WaitStrategy::BusyPoll);
         o
     };
     let mut rx = typed().open_consumer(&args[0]).unwrap();

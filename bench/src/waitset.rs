@@ -15,7 +15,7 @@
 use std::hint::black_box;
 use std::process::Stdio;
 
-use shmkit::channel::{self, Consumer, Producer, WaitMode};
+use shmkit::channel::{self, Consumer, Producer, WaitStrategy};
 use shmkit::WaitSet;
 
 use crate::channel::{one_way, rotate, spawn, unique};
@@ -57,7 +57,7 @@ fn waitset_latency(which: &'static str, batches: usize, per: usize) -> Summary {
         .map(|n| {
             channel::options()
                 .capacity(4096)
-                .wait_mode(WaitMode::Blocking)
+                .wait_strategy(WaitStrategy::Blocking)
                 .create_producer(n)
                 .unwrap()
         })
@@ -67,7 +67,7 @@ fn waitset_latency(which: &'static str, batches: usize, per: usize) -> Summary {
         .map(|n| {
             channel::options()
                 .capacity(4096)
-                .wait_mode(WaitMode::Blocking)
+                .wait_strategy(WaitStrategy::Blocking)
                 .create_consumer(n)
                 .unwrap()
         })
@@ -130,7 +130,7 @@ fn wake_latency(which: &'static str, n: usize) -> Summary {
         .map(|k| {
             channel::options()
                 .capacity(4096)
-                .wait_mode(WaitMode::Blocking)
+                .wait_strategy(WaitStrategy::Blocking)
                 .create_producer(&format!("{prefix}{k}"))
                 .unwrap()
         })
@@ -168,7 +168,7 @@ fn wake_child(args: &[String]) {
     let mut rx: Vec<Consumer> = (0..channels)
         .map(|k| {
             channel::options()
-                .wait_mode(WaitMode::Blocking)
+                .wait_strategy(WaitStrategy::Blocking)
                 .open_consumer(&format!("{}{k}", args[0]))
                 .unwrap()
         })
@@ -214,7 +214,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
     let mut rx: Vec<Consumer> = (0..CHANNELS)
         .map(|k| {
             channel::options()
-                .wait_mode(WaitMode::Blocking)
+                .wait_strategy(WaitStrategy::Blocking)
                 .open_consumer(&format!("{}{k}", args[0]))
                 .unwrap()
         })
@@ -222,7 +222,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
     let mut tx: Vec<Producer> = (0..CHANNELS)
         .map(|k| {
             channel::options()
-                .wait_mode(WaitMode::Blocking)
+                .wait_strategy(WaitStrategy::Blocking)
                 .open_producer(&format!("{}{k}", args[1]))
                 .unwrap()
         })

@@ -231,14 +231,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             express,
             forget_after,
         } => {
-            let mut o = ExportOptions::default()
-                .congestion(congestion.into())
+            let mut o = ExportOptions::default();
+            o.congestion(congestion.into())
                 .window(window)
                 .window_bytes(usize_of(window_bytes, "--window-bytes")?)
                 .express(express)
                 .forget_after(forget_after);
             if let Some(m) = max_message {
-                o = o.max_message(usize_of(m, "--max-message")?);
+                o.max_message(usize_of(m, "--max-message")?);
             }
             let source = match channel {
                 true => Source::channel(&name),
@@ -260,18 +260,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             mode,
             no_resume,
         } => {
-            let mut o = ImportOptions::default()
-                .congestion(congestion.into())
+            let mut o = ImportOptions::default();
+            o.congestion(congestion.into())
                 .slots(slots)
                 .max_message(usize_of(max_message, "--max-message")?)
                 .max_subscribers(max_subscribers)
                 .mode(mode)
                 .resume(!no_resume);
             if let Some(n) = min_subscribers {
-                o = o.min_subscribers(n);
+                o.min_subscribers(n);
             }
             if let Some(l) = layout {
-                o = o.layout(l);
+                o.layout(l);
             }
             let b = shmkit_zenoh::import(&session, &key, &name, &o)
                 .with_context(|| format!("importing {key:?} into {name:?}"))?;
@@ -282,7 +282,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             key,
             timeout,
         } => {
-            let o = ServiceOptions::default().timeout(timeout);
+            let mut o = ServiceOptions::default();
+            o.timeout(timeout);
             let b = shmkit_zenoh::serve(&session, &key, &service, &o)
                 .with_context(|| format!("serving {service:?} on {key:?}"))?;
             ("serve", key, service, b)
@@ -295,8 +296,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             max_len,
         } => {
             let len = u32::try_from(max_len).context("--max-len too large")?;
-            let o = ServiceOptions::default()
-                .timeout(timeout)
+            let mut o = ServiceOptions::default();
+            o.timeout(timeout)
                 .max_clients(max_clients)
                 .max_len(len, len);
             let b = shmkit_zenoh::offer(&session, &key, &service, &o)

@@ -282,7 +282,7 @@ pub enum WaitStrategyArg {
     BusyPoll,
 }
 
-impl From<WaitStrategyArg> for shmkit::channel::WaitMode {
+impl From<WaitStrategyArg> for shmkit::channel::WaitStrategy {
     fn from(w: WaitStrategyArg) -> Self {
         match w {
             WaitStrategyArg::Adaptive => Self::Adaptive,

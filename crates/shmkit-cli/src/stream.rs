@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 
 use crate::out::errln;
 use crate::stop::Stop;
@@ -49,7 +49,7 @@ fn progress(total: u64) -> ProgressBar {
 /// Installs no signal handler: the sender owns no name (the receiver created the channel), so
 /// Ctrl-C, SIGTERM or SIGHUP end it at once, even while it waits for standard input, and the
 /// receiver sees it go (`Error::Disconnected`), as it would after a crash.
-pub fn send(name: &str, input: &Path, wait: Duration, strategy: WaitMode) -> Result<ExitCode> {
+pub fn send(name: &str, input: &Path, wait: Duration, strategy: WaitStrategy) -> Result<ExitCode> {
     let (mut reader, total): (Box<dyn Read>, u64) = if input == Path::new("-") {
         (Box::new(std::io::stdin().lock()), UNKNOWN)
     } else {
@@ -58,7 +58,7 @@ pub fn send(name: &str, input: &Path, wait: Duration, strategy: WaitMode) -> Res
         (Box::new(f), len)
     };
     let mut tx = match channel::options()
-        .wait_mode(strategy)
+        .wait_strategy(strategy)
         .open_timeout(wait)
         .open_producer(name)
     {
@@ -119,14 +119,14 @@ pub fn recv(
     output: Option<&Path>,
     capacity: u64,
     mode: u32,
-    strategy: WaitMode,
+    strategy: WaitStrategy,
 ) -> Result<ExitCode> {
     let capacity = usize::try_from(capacity).context("capacity too large")?;
     let stop = Stop::install()?;
     let mut rx = channel::options()
         .capacity(capacity)
         .mode(mode)
-        .wait_mode(strategy)
+        .wait_strategy(strategy)
         .create_consumer(name)
         .with_context(|| format!("creating channel {name:?}"))?;
     let mut out: Box<dyn Write> = match output {

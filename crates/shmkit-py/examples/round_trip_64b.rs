@@ -22,7 +22,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn echo(a: &str, b: &str, n: usize) -> Result<()> {
     pin::pin(1);
-    let mut rx = channel::open(a)?;
+    let mut rx = channel::open_consumer(a)?;
     let mut tx = channel::options().open_producer(b)?;
     println!("ready");
     let mut buf = Vec::new();
@@ -37,7 +37,7 @@ fn pinger(n: usize) -> Result<f64> {
     pin::pin(0);
     let pid = std::process::id();
     let (a, b) = (format!("rt-rust-a-{pid}"), format!("rt-rust-b-{pid}"));
-    let mut tx = channel::create(&a, 1 << 16)?;
+    let mut tx = channel::create_producer(&a, 1 << 16)?;
     let mut rx = channel::options().capacity(1 << 16).create_consumer(&b)?;
     let mut child = Command::new(std::env::current_exe()?)
         .args(["--echo", &a, &b, &(WARM + n).to_string()])

@@ -29,7 +29,7 @@ fn element(bytes: &[u8], i: usize) -> f32 {
 
 fn receiver(name: &str, n: usize) -> Result<()> {
     pin::pin(1);
-    let mut rx = channel::open(name)?;
+    let mut rx = channel::open_consumer(name)?;
     println!("ready");
     for _ in 0..n {
         let s = rx.recv()?;
@@ -45,7 +45,7 @@ fn sender(n: usize) -> Result<f64> {
     pin::pin(0);
     let name = format!("bench-rust-{}", std::process::id());
     let src: Vec<u8> = (0..ELEMS).flat_map(|i| (i as f32).to_ne_bytes()).collect();
-    let mut tx = channel::create(&name, 4 * LEN)?;
+    let mut tx = channel::create_producer(&name, 4 * LEN)?;
     let mut child = Command::new(std::env::current_exe()?)
         .args(["--receiver", &name, &n.to_string()])
         .stdout(Stdio::piped())

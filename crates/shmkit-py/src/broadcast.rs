@@ -5,9 +5,9 @@ use pyo3::prelude::*;
 
 use shmkit::channel::broadcast::{self, Policy};
 
-use crate::channel::wait_strategy;
+use crate::channel::parse_wait_strategy;
 use crate::errors::to_py;
-use crate::rx::{Receiver, RustReceiver, RxShared};
+use crate::rx::{Receiver, RustReceiver};
 use crate::tx::{RustSender, Sender};
 use crate::wait::{opening, Wait};
 
@@ -138,10 +138,10 @@ fn create_publisher(
         .slot_size(slot_size)
         .max_subscribers(max_subscribers)
         .policy(policy)
-        .wait_mode(self::wait_strategy(wait_strategy)?)
+        .wait_strategy(parse_wait_strategy(wait_strategy)?)
         .mode(mode)
         .keep(keep);
-    let p = py.detach(|| o.create(name)).map_err(to_py)?;
+    let p = py.detach(|| o.create_publisher(name)).map_err(to_py)?;
     let base = Sender::new(p.name().to_owned(), RustSender::Broadcast(p));
     Py::new(
         py,
@@ -163,15 +163,12 @@ fn open_subscriber(
     open_timeout: Option<f64>,
 ) -> PyResult<Py<Subscriber>> {
     let mut o = broadcast::options();
-    o.wait_mode(self::wait_strategy(wait_strategy)?);
+    o.wait_strategy(parse_wait_strategy(wait_strategy)?);
     let wait = Wait::from_open_timeout(open_timeout)?;
-    let s = opening(py, wait, |d| o.open_timeout(d).subscribe(name))?;
+    let s = opening(py, wait, |d| o.open_timeout(d).open_subscriber(name))?;
     let policy = s.policy();
     let name = s.name().to_owned();
-    let base = Receiver {
-        core: RxShared::new(&name, RustReceiver::Broadcast(s)),
-        name,
-    };
+    let base = Receiver::new(name, RustReceiver::Broadcast(s));
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Subscriber { policy }),

@@ -3,23 +3,32 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 
 use crate::errors::to_py;
-use crate::rx::{Receiver, RustReceiver, RxShared};
+use crate::rx::{Receiver, RustReceiver};
 use crate::tx::{RustSender, Sender};
 use crate::wait::{opening, Wait};
 
 /// Reads a wait strategy: ``"adaptive"`` (spin, then sleep: the default), ``"blocking"``
 /// (sleep at once) or ``"busy_poll"`` (never sleep).
-pub(crate) fn wait_strategy(s: &str) -> PyResult<WaitMode> {
+pub(crate) fn parse_wait_strategy(s: &str) -> PyResult<WaitStrategy> {
     match s {
-        "adaptive" => Ok(WaitMode::Adaptive),
-        "blocking" => Ok(WaitMode::Blocking),
-        "busy_poll" | "busy-poll" => Ok(WaitMode::BusyPoll),
+        "adaptive" => Ok(WaitStrategy::Adaptive),
+        "blocking" => Ok(WaitStrategy::Blocking),
+        "busy_poll" | "busy-poll" => Ok(WaitStrategy::BusyPoll),
         _ => Err(PyValueError::new_err(format!(
             "wait_strategy must be 'adaptive', 'blocking' or 'busy_poll', not {s:?}"
         ))),
+    }
+}
+
+/// The name of a wait strategy, as ``wait_strategy=`` takes it.
+pub(crate) fn wait_strategy_name(w: WaitStrategy) -> &'static str {
+    match w {
+        WaitStrategy::Adaptive => "adaptive",
+        WaitStrategy::Blocking => "blocking",
+        WaitStrategy::BusyPoll => "busy_poll",
     }
 }
 
@@ -43,17 +52,6 @@ impl Producer {
     #[getter]
     fn is_creator(&self) -> bool {
         self.creator
-    }
-
-    /// Changes how this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
-    /// ``RuntimeError`` while a loan is open.
-    fn set_wait_strategy(slf: PyRef<'_, Self>, wait_strategy: &str) -> PyResult<()> {
-        let mode = self::wait_strategy(wait_strategy)?;
-        slf.as_super().core.with(slf.py(), |s| {
-            if let RustSender::Channel(p) = s {
-                p.set_wait_mode(mode);
-            }
-        })
     }
 
     /// A short description for the REPL.
@@ -87,18 +85,6 @@ impl Consumer {
         self.creator
     }
 
-    /// Changes how this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
-    /// Releases the current sample first, as ``recv`` does (``BufferError`` if views of it
-    /// are alive).
-    fn set_wait_strategy(slf: PyRef<'_, Self>, wait_strategy: &str) -> PyResult<()> {
-        let mode = self::wait_strategy(wait_strategy)?;
-        slf.as_super().core.with(slf.py(), |r| {
-            if let RustReceiver::Channel(c) = r {
-                c.set_wait_mode(mode);
-            }
-        })
-    }
-
     /// A short description for the REPL.
     fn __repr__(slf: PyRef<'_, Self>) -> String {
         format!(
@@ -117,7 +103,7 @@ fn options(
 ) -> PyResult<channel::Options> {
     let mut o = channel::options();
     o.capacity(capacity)
-        .wait_mode(self::wait_strategy(wait_strategy)?)
+        .wait_strategy(parse_wait_strategy(wait_strategy)?)
         .mode(mode)
         .keep(keep);
     Ok(o)
@@ -134,10 +120,7 @@ fn producer(py: Python<'_>, p: channel::Producer) -> PyResult<Py<Producer>> {
 
 fn consumer(py: Python<'_>, c: channel::Consumer) -> PyResult<Py<Consumer>> {
     let (capacity, creator, name) = (c.capacity(), c.is_creator(), c.name().to_owned());
-    let base = Receiver {
-        core: RxShared::new(&name, RustReceiver::Channel(c)),
-        name,
-    };
+    let base = Receiver::new(name, RustReceiver::Channel(c));
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Consumer { capacity, creator }),

@@ -433,7 +433,7 @@ impl Event {
     /// Whether the event resets itself when a waiter passes.
     #[getter]
     fn auto_reset(&self, py: Python<'_>) -> PyResult<bool> {
-        Ok(self.handle.get(py)?.reset_mode() == Reset::Auto)
+        Ok(self.handle.get(py)?.reset_kind() == Reset::Auto)
     }
 
     /// Sets the event, waking waiters (one, if ``auto_reset``).

@@ -95,3 +95,18 @@ def test_subscribers_in_other_processes(name):
         p.join(HANG)
         assert p.exitcode == 0
     pub.close()
+
+
+def test_both_sides_have_a_wait_strategy(name):
+    pub = broadcast.create_publisher(name, slots=4, slot_size=64, wait_strategy="blocking")
+    sub = broadcast.open_subscriber(name, wait_strategy="busy_poll")
+    assert (pub.wait_strategy, sub.wait_strategy) == ("blocking", "busy_poll")
+    pub.set_wait_strategy("adaptive")
+    sub.set_wait_strategy("blocking")
+    assert (pub.wait_strategy, sub.wait_strategy) == ("adaptive", "blocking")
+    with pytest.raises(ValueError):
+        sub.set_wait_strategy("sometimes")
+    pub.send(b"x")
+    assert sub.recv(timeout=HANG).bytes() == b"x"
+    sub.close()
+    pub.close()

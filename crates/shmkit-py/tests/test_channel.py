@@ -194,8 +194,10 @@ def test_reverse_roles_and_options(names):
     rx = channel.create_consumer(a, 1 << 12, wait_strategy="busy_poll")
     tx = channel.open_producer(a, wait_strategy="blocking")
     assert rx.is_creator and not tx.is_creator and rx.capacity == tx.capacity == 1 << 12
+    assert (rx.wait_strategy, tx.wait_strategy) == ("busy_poll", "blocking")
     tx.set_wait_strategy("adaptive")
     rx.set_wait_strategy("blocking")
+    assert (rx.wait_strategy, tx.wait_strategy) == ("blocking", "adaptive")
     tx.send(b"reversed")
     assert rx.recv().bytes() == b"reversed"
     with pytest.raises(shmkit.InUse):

@@ -103,8 +103,11 @@ def test_no_old_names_are_left():
     assert not hasattr(shmkit.channel, "create") and not hasattr(shmkit.channel, "open")
     assert not hasattr(shmkit.broadcast, "create") and not hasattr(shmkit.broadcast, "subscribe")
     assert not hasattr(shmkit.broadcast.Publisher, "subscriber_count")
-    for cls in (shmkit.channel.Producer, shmkit.channel.Consumer):
-        assert hasattr(cls, "set_wait_strategy") and not hasattr(cls, "set_wait_mode")
+    sides = (shmkit.channel.Producer, shmkit.channel.Consumer)
+    sides += (shmkit.broadcast.Publisher, shmkit.broadcast.Subscriber)
+    for cls in sides:
+        assert hasattr(cls, "set_wait_strategy") and hasattr(cls, "wait_strategy")
+        assert not hasattr(cls, "set_wait_mode")
     for module_name, qualname, f in public_callables():
         try:
             sig = inspect.signature(f)

@@ -45,9 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "export" => {
             zenoh.listen.push(endpoint);
             let session = zenoh.open()?;
-            let mut publ = broadcast::typed::<Tick>().tag(TAG).create(local)?;
+            let mut publ = broadcast::typed::<Tick>()
+                .tag(TAG)
+                .create_publisher(local)?;
             // The bridge is one more subscriber of the local broadcast.
-            let sub = broadcast::options().subscribe(local)?;
+            let sub = broadcast::options().open_subscriber(local)?;
             let bridge = shmkit_zenoh::export(&session, &key, sub, &ExportOptions::default())?;
             for seq in 0.. {
                 publ.send(&Tick {
@@ -64,10 +66,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             zenoh.connect.push(endpoint);
             let session = zenoh.open()?;
             let layout = MessageLayout::of::<Tick>(Some(TAG));
-            let opts = ImportOptions::default().layout(layout);
+            let mut opts = ImportOptions::default();
+            opts.layout(layout);
             let _bridge = shmkit_zenoh::import(&session, &key, local, &opts)?;
             // Local code does not know the ticks come from another machine.
-            let mut sub = broadcast::typed::<Tick>().tag(TAG).subscribe(local)?;
+            let mut sub = broadcast::typed::<Tick>().tag(TAG).open_subscriber(local)?;
             loop {
                 let tick = sub.recv_copy()?;
                 println!("{tick:?}");

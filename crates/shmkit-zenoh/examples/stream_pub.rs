@@ -100,7 +100,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .slots(args.slots)
         .slot_size(args.size)
         .policy(args.policy)
-        .create(&args.name)
+        .create_publisher(&args.name)
         .with_context(|| format!("create broadcast {:?}", args.name))?;
     eprintln!("stream_pub: created {:?}", args.name);
 

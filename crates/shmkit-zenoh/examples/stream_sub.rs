@@ -136,7 +136,7 @@ fn main() -> ExitCode {
 /// `deadline`.
 fn subscribe(name: &str, deadline: Instant) -> Option<Subscriber> {
     loop {
-        match broadcast::options().subscribe(name) {
+        match broadcast::options().open_subscriber(name) {
             Ok(sub) => return Some(sub),
             // Not there yet, or there but still being set up by its creator.
             Err(Error::NotFound { .. } | Error::Corrupt { .. }) => {}

@@ -101,28 +101,28 @@ impl Default for ExportOptions {
 
 impl ExportOptions {
     /// `Block` (reliable, the default) or `Drop`.
-    pub fn congestion(mut self, c: Congestion) -> Self {
+    pub fn congestion(&mut self, c: Congestion) -> &mut Self {
         self.congestion = c;
         self
     }
 
     /// Under `Block`, the most messages sent and not yet acknowledged by every importer
     /// (default 1024); when reached, the exporter stops taking local messages.
-    pub fn window(mut self, messages: usize) -> Self {
+    pub fn window(&mut self, messages: usize) -> &mut Self {
         self.window = messages.max(1);
         self
     }
 
     /// The same limit in bytes (default 64 MiB). A single message larger than this is still
     /// sent, alone in the window.
-    pub fn window_bytes(mut self, bytes: usize) -> Self {
+    pub fn window_bytes(&mut self, bytes: usize) -> &mut Self {
         self.window_bytes = bytes.max(1);
         self
     }
 
     /// The largest message forwarded; a larger local message is refused (counted, reported,
     /// skipped), never truncated. Default: whatever the local side carries.
-    pub fn max_message(mut self, bytes: usize) -> Self {
+    pub fn max_message(&mut self, bytes: usize) -> &mut Self {
         self.max_message = Some(bytes);
         self
     }
@@ -130,7 +130,7 @@ impl ExportOptions {
     /// Under `Block`, how long an importer may stay silent (no acknowledgement) before the
     /// exporter stops keeping messages for it (default 60 s). A killed importer that comes
     /// back within this time loses nothing.
-    pub fn forget_after(mut self, d: Duration) -> Self {
+    pub fn forget_after(&mut self, d: Duration) -> &mut Self {
         // Shorter than a few heartbeats (200 ms) would forget live importers.
         self.forget_after = d.max(Duration::from_secs(1));
         self
@@ -138,7 +138,7 @@ impl ExportOptions {
 
     /// Zenoh's `express`: send each sample at once instead of batching (lower latency for
     /// small messages, lower throughput). Default off.
-    pub fn express(mut self, on: bool) -> Self {
+    pub fn express(&mut self, on: bool) -> &mut Self {
         self.express = on;
         self
     }
@@ -193,7 +193,7 @@ pub fn export(
 fn open(name: &str, channel: bool) -> shmkit::Result<Local> {
     Ok(match channel {
         true => Local::Channel(channel::options().open_consumer(name)?),
-        false => Local::Broadcast(broadcast::options().subscribe(name)?),
+        false => Local::Broadcast(broadcast::options().open_subscriber(name)?),
     })
 }
 

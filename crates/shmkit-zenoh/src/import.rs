@@ -70,13 +70,13 @@ impl Default for ImportOptions {
 
 impl ImportOptions {
     /// `Block` (reliable, the default) or `Drop`.
-    pub fn congestion(mut self, c: Congestion) -> Self {
+    pub fn congestion(&mut self, c: Congestion) -> &mut Self {
         self.congestion = c;
         self
     }
 
     /// Slots of the local broadcast (default 64).
-    pub fn slots(mut self, n: usize) -> Self {
+    pub fn slots(&mut self, n: usize) -> &mut Self {
         self.slots = n;
         self
     }
@@ -84,13 +84,13 @@ impl ImportOptions {
     /// The largest message (the local broadcast's slot size; default 64 KiB). A larger
     /// sample is refused: counted in [`Stats::refused`](crate::Stats::refused), reported,
     /// skipped, never truncated.
-    pub fn max_message(mut self, bytes: usize) -> Self {
+    pub fn max_message(&mut self, bytes: usize) -> &mut Self {
         self.max_message = bytes;
         self
     }
 
     /// How many local subscribers the broadcast admits (default 16).
-    pub fn max_subscribers(mut self, n: usize) -> Self {
+    pub fn max_subscribers(&mut self, n: usize) -> &mut Self {
         self.max_subscribers = n;
         self
     }
@@ -100,7 +100,7 @@ impl ImportOptions {
     /// does: with fewer, it waits (holding the network back), so no message goes to an empty
     /// broadcast. Under `Drop` a message that finds no local subscriber is dropped and
     /// counted.
-    pub fn min_subscribers(mut self, n: usize) -> Self {
+    pub fn min_subscribers(&mut self, n: usize) -> &mut Self {
         self.min_subscribers = Some(n);
         self
     }
@@ -109,13 +109,13 @@ impl ImportOptions {
     /// join), and samples of another fingerprint, bytes included, are refused with
     /// [`Error::LayoutMismatch`]. Default: none; the broadcast carries bytes and any stream
     /// is taken as bytes.
-    pub fn layout(mut self, layout: MessageLayout) -> Self {
+    pub fn layout(&mut self, layout: MessageLayout) -> &mut Self {
         self.layout = Some(layout);
         self
     }
 
     /// Unix permission bits of the local broadcast (default `0o600`).
-    pub fn mode(mut self, mode: u32) -> Self {
+    pub fn mode(&mut self, mode: u32) -> &mut Self {
         self.mode = mode;
         self
     }
@@ -123,7 +123,7 @@ impl ImportOptions {
     /// Whether to keep and use the state segment `<name>.zbridge` that lets a restarted
     /// importer go on exactly where the last one stopped (default on). Off: a restarted
     /// importer starts with whatever arrives.
-    pub fn resume(mut self, on: bool) -> Self {
+    pub fn resume(&mut self, on: bool) -> &mut Self {
         self.resume = on;
         self
     }
@@ -188,8 +188,8 @@ fn create_local(into: &str, o: &ImportOptions, state: &mut Option<State>) -> Res
         .max_subscribers(o.max_subscribers)
         .mode(o.mode);
     let create = || match &o.layout {
-        Some(l) => b.create_with_layout(into, l),
-        None => b.create(into),
+        Some(l) => b.create_publisher_with_layout(into, l),
+        None => b.create_publisher(into),
     };
     match create() {
         Ok(p) => {

@@ -20,11 +20,12 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! // Machine A: the local broadcast "camera" goes out on the key "lab/camera".
 //! let session = zenoh::open(zenoh::Config::default()).wait()?;
-//! let sub = broadcast::options().subscribe("camera")?;
+//! let sub = broadcast::open_subscriber("camera")?;
 //! let out = shmkit_zenoh::export(&session, "lab/camera", sub, &ExportOptions::default())?;
 //!
 //! // Machine B: "lab/camera" comes in as the local broadcast "camera" (1 MiB messages).
-//! let opts = ImportOptions::default().max_message(1 << 20).congestion(Congestion::Block);
+//! let mut opts = ImportOptions::default();
+//! opts.max_message(1 << 20).congestion(Congestion::Block);
 //! let inn = shmkit_zenoh::import(&session, "lab/camera", "camera", &opts)?;
 //! println!("{:?}", inn.stats());
 //! # Ok(()) }

@@ -46,19 +46,19 @@ impl ServiceOptions {
     /// long for a reply, [`serve`] this long for the local server (counting the time a query
     /// waits for its turn). Give `serve` the shorter one, so its error reply (with the reason)
     /// arrives before `offer` gives up.
-    pub fn timeout(mut self, d: Duration) -> Self {
+    pub fn timeout(&mut self, d: Duration) -> &mut Self {
         self.timeout = d;
         self
     }
 
     /// [`offer`]: clients the local server admits (default 16).
-    pub fn max_clients(mut self, n: u32) -> Self {
+    pub fn max_clients(&mut self, n: u32) -> &mut Self {
         self.max_clients = n;
         self
     }
 
     /// [`offer`]: the largest request and response, in bytes (default 64 KiB each).
-    pub fn max_len(mut self, request: u32, response: u32) -> Self {
+    pub fn max_len(&mut self, request: u32, response: u32) -> &mut Self {
         self.max_request = request;
         self.max_response = response;
         self
@@ -82,7 +82,7 @@ pub fn serve(
     service: &str,
     options: &ServiceOptions,
 ) -> Result<Bridge> {
-    let client = service::connect(service)?;
+    let client = service::open_client(service)?;
     let queries = Arc::new(Queries::default());
     let q = queries.clone();
     let _queryable = session
@@ -253,7 +253,7 @@ fn reconnect(name: &str, stop: &AtomicBool, counters: &Counters) -> Option<Clien
     if pause(stop, Duration::from_millis(100)) {
         return None;
     }
-    let c = service::connect(name).ok()?;
+    let c = service::open_client(name).ok()?;
     Counters::add(&counters.local_restarts, 1);
     Some(c)
 }
@@ -290,7 +290,7 @@ pub fn offer(
     let opts = options.clone();
     Bridge::spawn(format!("offer {service}"), move |stop, counters| {
         while !stop.load(Ordering::Relaxed) {
-            let req = match server.receive_timeout(TICK) {
+            let req = match server.recv_timeout(TICK) {
                 Ok(r) => r,
                 Err(shmkit::Error::Timeout { .. }) => continue,
                 Err(e) => return Err(e.into()),

@@ -52,17 +52,20 @@ fn msg(i: u64) -> Vec<u8> {
 fn a_broadcast_crosses_in_order_with_boundaries() {
     let (za, zb) = sessions();
     let (src, dst, key) = (unique("src"), unique("dst"), unique("key"));
-    let mut publ = broadcast::options().slots(16).create(&src).unwrap();
+    let mut publ = broadcast::options()
+        .slots(16)
+        .create_publisher(&src)
+        .unwrap();
     let out = shmkit_zenoh::export(
         &za,
         &key,
-        broadcast::options().subscribe(&src).unwrap(),
+        broadcast::options().open_subscriber(&src).unwrap(),
         &ExportOptions::default(),
     )
     .unwrap();
     let inn =
         shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
-    let mut sub = broadcast::options().subscribe(&dst).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&dst).unwrap();
     const N: u64 = 2000;
     let sender = std::thread::spawn(move || {
         for i in 0..N {
@@ -94,12 +97,16 @@ fn a_broadcast_crosses_in_order_with_boundaries() {
 fn drop_mode_counts_what_it_drops() {
     let (za, zb) = sessions();
     let (src, dst, key) = (unique("src"), unique("dst"), unique("key"));
-    let mut publ = broadcast::options().slots(4).create(&src).unwrap();
-    let opts = ExportOptions::default().congestion(Congestion::Drop);
+    let mut publ = broadcast::options()
+        .slots(4)
+        .create_publisher(&src)
+        .unwrap();
+    let mut opts = ExportOptions::default();
+    opts.congestion(Congestion::Drop);
     let out = shmkit_zenoh::export(
         &za,
         &key,
-        broadcast::options().subscribe(&src).unwrap(),
+        broadcast::options().open_subscriber(&src).unwrap(),
         &opts,
     )
     .unwrap();
@@ -112,11 +119,10 @@ fn drop_mode_counts_what_it_drops() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(out.stats().dropped, 10);
-    let iopts = ImportOptions::default()
-        .congestion(Congestion::Drop)
-        .resume(false);
+    let mut iopts = ImportOptions::default();
+    iopts.congestion(Congestion::Drop).resume(false);
     let inn = shmkit_zenoh::import(&zb, &key, &dst, &iopts).unwrap();
-    let mut sub = broadcast::options().subscribe(&dst).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&dst).unwrap();
     // Wait until the exporter sees the importer, then send more.
     std::thread::sleep(Duration::from_millis(300));
     for i in 10..110 {
@@ -146,13 +152,13 @@ fn a_request_crosses_both_ways() {
     let offered = shmkit_zenoh::offer(&zb, &key, &there, &ServiceOptions::default()).unwrap();
     let worker = std::thread::spawn(move || {
         for _ in 0..50 {
-            let req = server.receive_timeout(Duration::from_secs(10)).unwrap();
+            let req = server.recv_timeout(Duration::from_secs(10)).unwrap();
             let mut answer = req.to_vec();
             answer.reverse();
             server.respond(req.handle(), &answer).unwrap();
         }
     });
-    let mut client = shmkit::service::connect(&there).unwrap();
+    let mut client = shmkit::service::open_client(&there).unwrap();
     // Several in flight at once, answered in any order.
     for round in 0..10 {
         let pending: Vec<_> = (0..5)
@@ -178,22 +184,23 @@ fn a_typed_importer_refuses_another_layout() {
     let (src, dst, key) = (unique("src"), unique("dst"), unique("key"));
     let mut publ = broadcast::typed::<[u32; 4]>()
         .tag("v1")
-        .create(&src)
+        .create_publisher(&src)
         .unwrap();
     let out = shmkit_zenoh::export(
         &za,
         &key,
-        broadcast::options().subscribe(&src).unwrap(),
+        broadcast::options().open_subscriber(&src).unwrap(),
         &ExportOptions::default(),
     )
     .unwrap();
     let v2 = MessageLayout::of::<[u32; 4]>(Some("v2"));
-    let opts = ImportOptions::default().layout(v2.clone()).resume(false);
+    let mut opts = ImportOptions::default();
+    opts.layout(v2.clone()).resume(false);
     let inn = shmkit_zenoh::import(&zb, &key, &dst, &opts).unwrap();
     // The importer's broadcast records its layout: typed subscribers of it join.
     let _sub = broadcast::typed::<[u32; 4]>()
         .tag("v2")
-        .subscribe(&dst)
+        .open_subscriber(&dst)
         .unwrap();
     for i in 0..5 {
         publ.send(&[i; 4]).unwrap();
@@ -219,7 +226,7 @@ fn bad_samples_are_counted_and_skipped() {
     let (dst, key) = (unique("dst"), unique("key"));
     let inn =
         shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
-    let _sub = broadcast::options().subscribe(&dst).unwrap();
+    let _sub = broadcast::options().open_subscriber(&dst).unwrap();
     // A plain Zenoh publisher on the key, once the importer's subscriber is there.
     let publ = za.declare_publisher(key.clone()).wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -244,7 +251,7 @@ fn bad_samples_are_counted_and_skipped() {
 fn an_exporter_follows_a_new_local_publisher() {
     let (za, zb) = sessions();
     let (src, dst, key) = (unique("src"), unique("dst"), unique("key"));
-    let mut publ = broadcast::options().create(&src).unwrap();
+    let mut publ = broadcast::options().create_publisher(&src).unwrap();
     let out = shmkit_zenoh::export(
         &za,
         &key,
@@ -254,14 +261,14 @@ fn an_exporter_follows_a_new_local_publisher() {
     .unwrap();
     let inn =
         shmkit_zenoh::import(&zb, &key, &dst, &ImportOptions::default().resume(false)).unwrap();
-    let mut sub = broadcast::options().subscribe(&dst).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&dst).unwrap();
     let mut buf = Vec::new();
     publ.send(&msg(1)).unwrap();
     sub.recv_into_timeout(&mut buf, Duration::from_secs(10))
         .unwrap();
     assert_eq!(buf, msg(1));
     drop(publ); // the local publisher goes (and its name with it)
-    let mut publ = broadcast::options().create(&src).unwrap();
+    let mut publ = broadcast::options().create_publisher(&src).unwrap();
     // The exporter joins the new broadcast within its retry period; until then a message
     // published there reaches nobody, so keep publishing until one arrives.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -300,7 +307,7 @@ fn block_survives_a_subscriber_that_stalls_past_zenohs_block_timeout() {
     let mut publ = broadcast::options()
         .slots(8)
         .slot_size(SIZE)
-        .create(&src)
+        .create_publisher(&src)
         .unwrap();
     let out = shmkit_zenoh::export(
         &za,
@@ -309,12 +316,10 @@ fn block_survives_a_subscriber_that_stalls_past_zenohs_block_timeout() {
         &ExportOptions::default(),
     )
     .unwrap();
-    let opts = ImportOptions::default()
-        .slots(4)
-        .max_message(SIZE)
-        .resume(false);
+    let mut opts = ImportOptions::default();
+    opts.slots(4).max_message(SIZE).resume(false);
     let inn = shmkit_zenoh::import(&zb, &key, &dst, &opts).unwrap();
-    let mut sub = broadcast::options().subscribe(&dst).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&dst).unwrap();
     let body = |i: u64| {
         let mut v = vec![(i % 253) as u8; SIZE];
         v[..8].copy_from_slice(&i.to_le_bytes());

@@ -48,7 +48,7 @@ fn receive<T: Pod + std::fmt::Debug>(name: &str, count: usize) -> shmkit::Result
 }
 
 fn subscribe<T: Pod + std::fmt::Debug>(name: &str, count: usize) -> shmkit::Result<()> {
-    let mut sub = broadcast::typed::<T>().tag(TAG).subscribe(name)?;
+    let mut sub = broadcast::typed::<T>().tag(TAG).open_subscriber(name)?;
     println!("subscribed");
     for _ in 0..count {
         let value = sub.recv_timeout(TIMEOUT)?;

@@ -171,6 +171,17 @@ pub enum Error {
         max: u32,
     },
 
+    /// A request is not outstanding on the client asked: already answered, cancelled, or
+    /// another client's (`service::Client::wait` and its forms). Not [`Error::NotFound`],
+    /// which is only ever about a named object.
+    #[error("request {id} is not outstanding on the client of {name:?}")]
+    NotOutstanding {
+        /// The service.
+        name: String,
+        /// The request's id ([`Pending::id`](crate::service::Pending::id)).
+        id: u64,
+    },
+
     /// The other side of a channel is gone (dropped, or its process died) and everything it
     /// committed has been received.
     #[error("the other side of {name:?} disconnected")]
@@ -288,6 +299,7 @@ impl From<Error> for io::Error {
                 io::ErrorKind::Other
             }
             Error::Full { .. } => io::ErrorKind::Other,
+            Error::NotOutstanding { .. } => io::ErrorKind::InvalidInput,
             Error::Disconnected { .. } => io::ErrorKind::BrokenPipe,
             Error::Lagged { .. } => io::ErrorKind::Other,
             Error::InUse { .. } => io::ErrorKind::ResourceBusy,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use loom::thread;
 
 use crate::channel::broadcast::{self, Policy, Publisher, Subscriber};
-use crate::channel::{self, WaitMode};
+use crate::channel::{self, WaitStrategy};
 use crate::shm_atomic::model::{begin, futex_waitv, prime_u32, prime_waitv, Mutation};
 use crate::shm_atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sync::notify::{self, Member, Notifier};
@@ -85,11 +85,11 @@ fn transfer(n: u8, mutation: Mutation) {
     let name = unique("ring");
     let mut producer = channel::options()
         .capacity(64)
-        .wait_mode(WaitMode::Blocking)
+        .wait_strategy(WaitStrategy::Blocking)
         .create_producer(&name)
         .unwrap();
     let mut consumer = channel::options()
-        .wait_mode(WaitMode::Blocking)
+        .wait_strategy(WaitStrategy::Blocking)
         .open_consumer(&name)
         .unwrap();
     let sender = thread::spawn(move || {
@@ -133,7 +133,7 @@ fn a_relaxed_publication_is_caught() {
 // C++, so the doorbell's fences on both sides order the consumer's read before the
 // producer's reuse and loom does not report it (checked: that mutation passes).
 
-/// The blocking calls, as they ship (`WaitMode::Blocking`: the wait loop sleeps at once, in
+/// The blocking calls, as they ship (`WaitStrategy::Blocking`: the wait loop sleeps at once, in
 /// liveness slices, which loom models as yields).
 #[test]
 fn blocking_send_and_recv_deliver() {
@@ -142,11 +142,11 @@ fn blocking_send_and_recv_deliver() {
         let name = unique("block");
         let mut producer = channel::options()
             .capacity(64)
-            .wait_mode(WaitMode::Blocking)
+            .wait_strategy(WaitStrategy::Blocking)
             .create_producer(&name)
             .unwrap();
         let mut consumer = channel::options()
-            .wait_mode(WaitMode::Blocking)
+            .wait_strategy(WaitStrategy::Blocking)
             .open_consumer(&name)
             .unwrap();
         let sender = thread::spawn(move || {
@@ -284,12 +284,12 @@ fn bcast(policy: Policy, slots: usize) -> (Publisher, Subscriber) {
         .slot_size(16)
         .max_subscribers(1)
         .policy(policy)
-        .wait_mode(WaitMode::Blocking)
-        .create(&name)
+        .wait_strategy(WaitStrategy::Blocking)
+        .create_publisher(&name)
         .unwrap();
     let sub = broadcast::options()
-        .wait_mode(WaitMode::Blocking)
-        .subscribe(&name)
+        .wait_strategy(WaitStrategy::Blocking)
+        .open_subscriber(&name)
         .unwrap();
     (publ, sub)
 }
@@ -399,13 +399,13 @@ fn held_by_another(mutation: Mutation) {
         .slot_size(16)
         .max_subscribers(3)
         .policy(Policy::Overwrite)
-        .wait_mode(WaitMode::Blocking)
-        .create(&name)
+        .wait_strategy(WaitStrategy::Blocking)
+        .create_publisher(&name)
         .unwrap();
     let sub = || {
         broadcast::options()
-            .wait_mode(WaitMode::Blocking)
-            .subscribe(&name)
+            .wait_strategy(WaitStrategy::Blocking)
+            .open_subscriber(&name)
             .unwrap()
     };
     let (mut x, mut a, mut b) = (sub(), sub(), sub());
@@ -478,7 +478,7 @@ fn block_waits_for_the_release_and_loses_nothing() {
     });
 }
 
-/// Join racing a publish (the subscribe protocol, `broadcast::Options::subscribe`): the
+/// Join racing a publish (the subscribe protocol, `broadcast::Options::open_subscriber`): the
 /// publisher sends two messages into one slot under back-pressure while the subscriber
 /// joins. Whatever point it joins at, it then receives every later message in order, none
 /// lost (no `Lagged`, which a lapped Block subscriber reports) and none overwritten while
@@ -505,8 +505,8 @@ fn join_racing_a_publish(mutation: Mutation) {
             .slot_size(16)
             .max_subscribers(1)
             .policy(Policy::Block)
-            .wait_mode(WaitMode::Blocking)
-            .create(&name)
+            .wait_strategy(WaitStrategy::Blocking)
+            .create_publisher(&name)
             .unwrap();
         let done = Arc::new(loom::sync::atomic::AtomicBool::new(false));
         let finished = done.clone();
@@ -518,8 +518,8 @@ fn join_racing_a_publish(mutation: Mutation) {
             publ
         });
         let mut sub = broadcast::options()
-            .wait_mode(WaitMode::Blocking)
-            .subscribe(&name)
+            .wait_strategy(WaitStrategy::Blocking)
+            .open_subscriber(&name)
             .unwrap();
         let mut last = None;
         loop {
@@ -558,13 +558,13 @@ fn two_joins_for_one_place_admit_exactly_one() {
             .slots(1)
             .slot_size(16)
             .max_subscribers(1)
-            .create(&name)
+            .create_publisher(&name)
             .unwrap();
         let other = {
             let name = name.clone();
-            thread::spawn(move || broadcast::options().subscribe(&name))
+            thread::spawn(move || broadcast::options().open_subscriber(&name))
         };
-        let mine = broadcast::options().subscribe(&name);
+        let mine = broadcast::options().open_subscriber(&name);
         let theirs = other.join().unwrap();
         match (&mine, &theirs) {
             (Ok(_), Err(Error::Full { .. })) | (Err(Error::Full { .. }), Ok(_)) => {}
@@ -589,11 +589,11 @@ fn evict_racing_a_join(mutation: Mutation) {
             .slot_size(16)
             .max_subscribers(1)
             .policy(Policy::Block)
-            .wait_mode(WaitMode::Blocking);
+            .wait_strategy(WaitStrategy::Blocking);
         o
     };
-    let mut publ = options().create(&name).unwrap();
-    let dead = options().subscribe(&name).unwrap();
+    let mut publ = options().create_publisher(&name).unwrap();
+    let dead = options().open_subscriber(&name).unwrap();
     publ.send(&message(1)).unwrap();
     dead.vanish();
     let publisher = thread::spawn(move || {
@@ -601,7 +601,7 @@ fn evict_racing_a_join(mutation: Mutation) {
         send_retrying(|| publ.try_send(&message(2)));
         publ
     });
-    let mut sub = match options().subscribe(&name) {
+    let mut sub = match options().open_subscriber(&name) {
         Ok(sub) => sub,
         Err(Error::Full { .. }) => panic!("the newcomer was evicted while joining"),
         Err(e) => panic!("subscribe: {e}"),

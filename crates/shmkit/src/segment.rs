@@ -89,7 +89,7 @@ impl fmt::Debug for Segment {
 impl Segment {
     /// Options to create or open a segment: size, mode, access, lifetime.
     pub fn options() -> SegmentOptions {
-        SegmentOptions::new()
+        SegmentOptions::default()
     }
 
     /// Creates a new segment of `size` bytes, zero-filled, mode 0600; fails if `name` exists.
@@ -253,15 +253,10 @@ pub struct SegmentOptions {
     open_timeout: std::time::Duration,
 }
 
+/// Defaults: no size, mode 0600, read-write, the creator removes the name, pages reserved, no
+/// wait on open. [`Segment::options`] is the entry point.
 impl Default for SegmentOptions {
     fn default() -> Self {
-        SegmentOptions::new()
-    }
-}
-
-impl SegmentOptions {
-    /// Defaults: no size, mode 0600, read-write, the creator removes the name, pages reserved.
-    pub fn new() -> Self {
         SegmentOptions {
             size: None,
             mode: DEFAULT_MODE,
@@ -271,7 +266,9 @@ impl SegmentOptions {
             open_timeout: std::time::Duration::ZERO,
         }
     }
+}
 
+impl SegmentOptions {
     /// The size in bytes. Needed to create; when opening, the existing segment must have at
     /// least this many bytes.
     pub fn size(&mut self, size: usize) -> &mut Self {

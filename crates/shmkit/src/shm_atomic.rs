@@ -183,7 +183,7 @@ pub(crate) mod model {
         /// compare-exchanging the word it tested (`liveness::evict`).
         BlindEvict,
         /// A joining subscriber skips its SeqCst fence between turning ACTIVE and reading
-        /// the count it starts at (`broadcast::Options::subscribe`).
+        /// the count it starts at (`broadcast::Options::open_subscriber`).
         NoJoinFence,
         /// A wait set skips its SeqCst fence between counting in on its members and reading
         /// their words (`sync::notify::sleep_any`).

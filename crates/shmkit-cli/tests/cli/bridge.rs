@@ -72,12 +72,12 @@ fn export_and_import_carry_a_broadcast_and_report_json() {
         Name::new("bkey"),
         endpoint(),
     );
-    let mut publ = broadcast::options().create(&src).unwrap();
+    let mut publ = broadcast::options().create_publisher(&src).unwrap();
     let out = Bridge::start(&["-l", &ep, "export", &src, "--key", &key]);
     let inn = Bridge::start(&["-e", &ep, "import", &key, "--into", &dst, "--no-resume"]);
     let start = Instant::now();
     let mut sub = loop {
-        match broadcast::options().subscribe(&dst) {
+        match broadcast::options().open_subscriber(&dst) {
             Ok(s) => break s,
             Err(_) if start.elapsed() < Duration::from_secs(30) => {
                 std::thread::sleep(Duration::from_millis(20))

@@ -169,8 +169,10 @@ fn json_kinds_cover_every_kind_of_object() {
     let _event = sync::Event::create(&names[1], sync::Reset::Manual).unwrap();
     let _semaphore = sync::Semaphore::create(&names[2], 0, 1).unwrap();
     let _shared = sync::Shared::create(&names[3], 7u64).unwrap();
-    let _channel = channel::create(&names[4], 4096).unwrap();
-    let _broadcast = channel::broadcast::options().create(&names[5]).unwrap();
+    let _channel = channel::create_producer(&names[4], 4096).unwrap();
+    let _broadcast = channel::broadcast::options()
+        .create_publisher(&names[5])
+        .unwrap();
     let _server = service::create_server(&names[6]).unwrap();
 
     let mut kinds = Vec::new();

@@ -125,6 +125,11 @@ class Sender:
     def max_message_len(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def wait_strategy(self) -> WaitStrategy:
+        """How this side waits."""
+    def set_wait_strategy(self, wait_strategy: WaitStrategy) -> None:
+        """Change how this side waits (``RuntimeError`` while this thread's loan is open)."""
     def loan(self, size: int, timeout: float | None = None) -> Loan:
         """Borrow ``size`` bytes of room, waiting up to ``timeout`` s (None: forever).
 
@@ -149,6 +154,11 @@ class Receiver:
     def name(self) -> str: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def wait_strategy(self) -> WaitStrategy:
+        """How this side waits."""
+    def set_wait_strategy(self, wait_strategy: WaitStrategy) -> None:
+        """Change how this side waits (releases this thread's sample first)."""
     def recv(self, timeout: float | None = None) -> Sample:
         """The next message, in place; waits up to ``timeout`` s (None: forever).
 

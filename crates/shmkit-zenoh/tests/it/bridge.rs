@@ -60,14 +60,14 @@ fn child_bridge(args: &[String]) {
     let (key, local) = (get("key"), get("local"));
     let bridge = match get("kind") {
         "export" => {
-            let o = ExportOptions::default().congestion(congestion);
+            let mut o = ExportOptions::default();
+            o.congestion(congestion);
             shmkit_zenoh::export(&session, key, shmkit_zenoh::Source::broadcast(local), &o)
         }
         "import" => {
             let max = arg(args, "max").map_or(64 << 10, |m| m.parse().unwrap());
-            let o = ImportOptions::default()
-                .congestion(congestion)
-                .max_message(max);
+            let mut o = ImportOptions::default();
+            o.congestion(congestion).max_message(max);
             shmkit_zenoh::import(&session, key, local, &o)
         }
         "serve" => shmkit_zenoh::serve(&session, key, local, &ServiceOptions::default()),
@@ -93,7 +93,7 @@ fn child_echo_server(args: &[String]) {
     let mut server = shmkit::service::options().create_server(name).unwrap();
     say("ready");
     for _ in 0..count {
-        let req = server.receive_timeout(Duration::from_secs(60)).unwrap();
+        let req = server.recv_timeout(Duration::from_secs(60)).unwrap();
         let mut answer = req.to_vec();
         answer.reverse();
         server.respond(req.handle(), &answer).unwrap();
@@ -108,7 +108,7 @@ fn child_caller(args: &[String]) {
     let count: usize = arg(args, "count").unwrap().parse().unwrap();
     let start = Instant::now();
     let mut client = loop {
-        match shmkit::service::connect(name) {
+        match shmkit::service::open_client(name) {
             Ok(c) => break c,
             Err(e) if start.elapsed() < Duration::from_secs(30) => {
                 let _ = e;

@@ -18,7 +18,7 @@ fn main() -> shmkit::Result<()> {
     let mut publisher = broadcast::options()
         .slots(16)
         .slot_size(256)
-        .create(&name)?;
+        .create_publisher(&name)?;
     println!("publisher: created {name:?}, waiting for a subscriber");
 
     // A subscriber sees only what is published after it joined: wait for one (30 s at most).

@@ -15,7 +15,7 @@ fn main() -> shmkit::Result<()> {
     // `open_timeout`: wait up to 30 s for the broadcast to appear.
     let mut sub = broadcast::options()
         .open_timeout(Duration::from_secs(30))
-        .subscribe(&name)?;
+        .open_subscriber(&name)?;
     println!("subscriber: joined {name:?}");
 
     loop {

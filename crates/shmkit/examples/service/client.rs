@@ -15,7 +15,7 @@ fn main() -> shmkit::Result<()> {
     // `open_timeout`: wait up to 30 s for the server to create the service.
     let mut client = service::options()
         .open_timeout(Duration::from_secs(30))
-        .connect(&name)?;
+        .open_client(&name)?;
 
     for word in ["hello", "shared", "memory"] {
         // `call` = `request` (copies the request in) + `wait` (for its response). With

@@ -18,7 +18,7 @@ fn main() -> shmkit::Result<()> {
     for _ in 0..3 {
         // The next request from any client (waits for one). It derefs to its bytes and
         // carries a handle that says whom to answer.
-        let request = server.receive()?;
+        let request = server.recv()?;
         let answer = String::from_utf8_lossy(&request).to_uppercase();
         println!(
             "server: {:?} -> {answer:?}",

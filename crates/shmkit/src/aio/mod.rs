@@ -7,7 +7,7 @@
 //! use shmkit::{aio::Async, channel};
 //!
 //! # async fn run() -> shmkit::Result<()> {
-//! let mut rx = Async::new(channel::open("frames")?); // the producer is another process
+//! let mut rx = Async::new(channel::open_consumer("frames")?); // the producer is another process
 //! loop {
 //!     match rx.recv().await {
 //!         Ok(msg) => println!("{} bytes", msg.len()), // read in place; released on drop
@@ -97,7 +97,7 @@ use op::{Mut, Op, Ref};
 /// It dereferences to the handle, so the synchronous calls stay available. Async forms exist
 /// for [`channel::Consumer`], [`channel::Producer`], [`broadcast::Subscriber`],
 /// [`broadcast::Publisher`], [`service::Client`] (`wait(pending)`), [`service::Server`]
-/// (`receive`), their typed forms ([`channel::typed::Consumer`],
+/// (`recv`), their typed forms ([`channel::typed::Consumer`],
 /// [`channel::typed::Producer`], [`broadcast::typed::Subscriber`],
 /// [`broadcast::typed::Publisher`], [`service::typed::Client`],
 /// [`service::typed::Server`]), [`Event`] and [`Semaphore`].
@@ -476,13 +476,13 @@ impl Async<service::Client> {
 }
 
 impl Async<service::Server> {
-    /// Receives the next request: [`service::Server::receive`], awaiting. Cancellation-safe.
+    /// Receives the next request: [`service::Server::recv`], awaiting. Cancellation-safe.
     ///
     /// # Errors
     ///
-    /// As [`service::Server::receive`].
-    pub fn receive(&mut self) -> impl Future<Output = Result<service::Request>> + Send + '_ {
-        self.op(|s| s.try_receive())
+    /// As [`service::Server::recv`].
+    pub fn recv(&mut self) -> impl Future<Output = Result<service::Request>> + Send + '_ {
+        self.op(|s| s.try_recv())
     }
 }
 
@@ -502,16 +502,16 @@ impl<Req: Pod, Resp: Pod> Async<service::typed::Client<Req, Resp>> {
 }
 
 impl<Req: Pod, Resp: Pod> Async<service::typed::Server<Req, Resp>> {
-    /// Receives the next request: [`service::typed::Server::receive`], awaiting.
+    /// Receives the next request: [`service::typed::Server::recv`], awaiting.
     /// Cancellation-safe.
     ///
     /// # Errors
     ///
-    /// As [`service::typed::Server::receive`].
-    pub fn receive(
+    /// As [`service::typed::Server::recv`].
+    pub fn recv(
         &mut self,
     ) -> impl Future<Output = Result<service::typed::Request<Req>>> + Send + '_ {
-        self.op(|s| s.try_receive())
+        self.op(|s| s.try_recv())
     }
 }
 

@@ -41,7 +41,7 @@ const TRUNCATED: u8 = 0x80;
 /// it reads the layout a byte side carries ([`Subscriber::message_layout`](
 /// crate::channel::broadcast::Subscriber::message_layout), [`Consumer::message_layout`](
 /// crate::channel::Consumer::message_layout)), and creates a byte broadcast that records one
-/// ([`broadcast::Options::create_with_layout`](crate::channel::broadcast::Options::create_with_layout)),
+/// ([`broadcast::Options::create_publisher_with_layout`](crate::channel::broadcast::Options::create_publisher_with_layout)),
 /// which typed subscribers of that layout can then join.
 ///
 /// ```

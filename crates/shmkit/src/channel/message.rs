@@ -19,7 +19,7 @@
 //! Each public side is a named struct around one of them —
 //! [`channel::typed::Producer<T>`](super::typed::Producer) around `Sender<T,
 //! channel::Producer>` and so on — that dereferences to it, and adds what only that side has
-//! (`capacity`, `is_creator`, `set_wait_mode` on a channel; `policy`, `subscribers` on a
+//! (`capacity`, `is_creator`, `set_wait_strategy` on a channel; `policy`, `subscribers` on a
 //! broadcast). Why this shape rather than another:
 //!
 //! * forwarding every method from each side would write every signature and its docs twice

@@ -5,8 +5,8 @@
 //! ```
 //! use shmkit::channel;
 //! # let name = format!("doc-chan-{}", std::process::id());
-//! let mut tx = channel::create(&name, 1 << 16)?;   // producer; creates the segment
-//! let mut rx = channel::open(&name)?;              // consumer; e.g. in another process
+//! let mut tx = channel::create_producer(&name, 1 << 16)?;   // producer; creates the segment
+//! let mut rx = channel::open_consumer(&name)?;              // consumer; e.g. in another process
 //!
 //! let mut loan = tx.loan(5)?;                      // zero-copy: write straight into the ring
 //! loan.copy_from_slice(b"hello");
@@ -25,7 +25,7 @@
 //! * Messages are 0 ..= [`Producer::max_message_len`] bytes (`capacity / 2 - 8`, at most
 //!   4 GiB - 16), delivered in order, each exactly once.
 //! * A full ring blocks the producer, an empty one the consumer; every wait has `try_`,
-//!   blocking and `_timeout` forms. [`WaitMode`] chooses spin-then-sleep, sleep, or busy-poll.
+//!   blocking and `_timeout` forms. [`WaitStrategy`] chooses spin-then-sleep, sleep, or busy-poll.
 //! * Disconnect: when one side is dropped or its process dies, the other side's calls
 //!   return [`Error::Disconnected`] — the consumer only after it
 //!   has received everything committed. A producer killed mid-write never exposes a partial
@@ -67,7 +67,7 @@
 //! # Platform notes
 //!
 //! Sleeping uses a futex on Linux and named semaphores `<name>.data` / `<name>.space` on
-//! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitMode::BusyPoll`] for latency there.
+//! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitStrategy::BusyPoll`] for latency there.
 
 pub mod broadcast;
 pub(crate) mod fingerprint;
@@ -103,7 +103,7 @@ pub(crate) use wait::{PAUSES, SPINS, YIELD_WEIGHT};
 
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum WaitMode {
+pub enum WaitStrategy {
     /// Spin briefly (64 pauses: about a µs), then yield the CPU some 60 times (a few tens of
     /// µs when nothing else wants the CPU, and then the CPU goes to whoever does), then sleep
     /// on the OS waker. No syscall on the fast path while the peer is not sleeping. The
@@ -130,7 +130,7 @@ pub enum WaitMode {
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     capacity: usize,
-    wait: WaitMode,
+    wait: WaitStrategy,
     how: Creation,
 }
 
@@ -149,8 +149,8 @@ impl Options {
         self
     }
 
-    /// How the returned side waits (default [`WaitMode::Adaptive`]).
-    pub fn wait_mode(&mut self, wait: WaitMode) -> &mut Self {
+    /// How the returned side waits (default [`WaitStrategy::Adaptive`]).
+    pub fn wait_strategy(&mut self, wait: WaitStrategy) -> &mut Self {
         self.wait = wait;
         self
     }
@@ -314,7 +314,7 @@ impl Options {
 /// # Errors
 ///
 /// As [`Options::create_producer`].
-pub fn create(name: &str, capacity: usize) -> Result<Producer> {
+pub fn create_producer(name: &str, capacity: usize) -> Result<Producer> {
     options().capacity(capacity).create_producer(name)
 }
 
@@ -323,7 +323,7 @@ pub fn create(name: &str, capacity: usize) -> Result<Producer> {
 /// # Errors
 ///
 /// As [`Options::open_consumer`].
-pub fn open(name: &str) -> Result<Consumer> {
+pub fn open_consumer(name: &str) -> Result<Consumer> {
     options().open_consumer(name)
 }
 

@@ -34,9 +34,9 @@ macro_rules! typed_options {
 
         impl<T: bytemuck::Pod> Options<T> {
             /// How the returned side waits (default
-            /// [`WaitMode::Adaptive`](crate::channel::WaitMode::Adaptive)).
-            pub fn wait_mode(&mut self, wait: $crate::channel::WaitMode) -> &mut Self {
-                self.base.wait_mode(wait);
+            /// [`WaitStrategy::Adaptive`](crate::channel::WaitStrategy::Adaptive)).
+            pub fn wait_strategy(&mut self, wait: $crate::channel::WaitStrategy) -> &mut Self {
+                self.base.wait_strategy(wait);
                 self
             }
 

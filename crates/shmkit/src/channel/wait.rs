@@ -7,7 +7,7 @@ use crate::shm_atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::layout::{peer_gone, Line, Role};
-use super::WaitMode;
+use super::WaitStrategy;
 use crate::liveness::{Clock, CHECK_EVERY as LIVENESS_SLICE};
 use crate::object::Object;
 use crate::sync::notify::Notifier;
@@ -131,7 +131,7 @@ pub(crate) fn wait_for(
     name: &str,
     peer: Option<Peer<'_>>,
     bell: &Doorbell,
-    mode: WaitMode,
+    mode: WaitStrategy,
     deadline: Deadline,
     watch: Option<&AtomicU64>,
     mut ready: impl FnMut() -> bool,
@@ -143,9 +143,9 @@ pub(crate) fn wait_for(
     let gone = |test: bool| peer.is_some_and(|p| peer_gone(p.obj, p.line, test));
     // How many spins each mode allows before it sleeps (None: never sleeps).
     let spin_limit = match mode {
-        WaitMode::BusyPoll => None,
-        WaitMode::Adaptive => Some(SPINS),
-        WaitMode::Blocking => Some(0),
+        WaitStrategy::BusyPoll => None,
+        WaitStrategy::Adaptive => Some(SPINS),
+        WaitStrategy::Blocking => Some(0),
     };
     let mut spins = 0u32;
     let mut next_check = CHECK_EVERY;

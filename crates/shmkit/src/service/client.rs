@@ -22,7 +22,7 @@ pub struct Client {
     gen: u32,
     epoch: u32,
     limits: Limits,
-    wait: WaitMode,
+    wait: WaitStrategy,
     next_id: u64,
     /// Ids sent and not yet waited for or cancelled.
     outstanding: Vec<u64>,
@@ -50,7 +50,7 @@ impl Pending {
 }
 
 /// A request being written in place in the client's request ring, from [`Client::loan`].
-/// [`RequestLoan::send`] publishes it; dropping it sends nothing.
+/// [`RequestLoan::commit`] publishes it; dropping it sends nothing.
 #[derive(Debug)]
 #[must_use = "a loan sends nothing until send()"]
 pub struct RequestLoan<'a> {
@@ -114,7 +114,7 @@ pub(super) fn connect(o: &Options, name: &str, types: Option<&Types>) -> Result<
     let gen = liveness::unpack(word.load(Ordering::Acquire)).1;
     let linked = (|| {
         let mut c = channel::options();
-        c.wait_mode(o.wait);
+        c.wait_strategy(o.wait);
         let tx = c.open_producer(&request_channel(name, slot))?;
         let mut rx = c.open_consumer(&response_channel(name, slot))?;
         let fits = |max: usize, len: u32| max >= FRAME + len as usize;
@@ -196,16 +196,16 @@ impl Client {
         self.outstanding.len()
     }
 
-    /// Changes how this client waits for responses (see [`WaitMode`]).
-    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+    /// Changes how this client waits for responses (see [`WaitStrategy`]).
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
         self.wait = wait;
         if let Some(l) = self.link.as_mut() {
-            l.rx.set_wait_mode(wait);
+            l.rx.set_wait_strategy(wait);
         }
     }
 
     /// How this client waits for responses.
-    pub fn wait_mode(&self) -> WaitMode {
+    pub fn wait_strategy(&self) -> WaitStrategy {
         self.wait
     }
 
@@ -216,14 +216,17 @@ impl Client {
     }
 
     /// Borrows room for a request of `len` bytes in the request ring, to write in place and
-    /// [send](RequestLoan::send). Never waits.
+    /// [commit](RequestLoan::commit). Never waits, so it has no `try_` twin and never
+    /// returns `WouldBlock`: the ring always has room for `max_outstanding` requests, and
+    /// the only limit is that count.
     ///
     /// # Errors
     ///
     /// [`Error::SizeInvalid`] over the service's `max_request_len`; [`Error::Full`] if
-    /// `max_outstanding` requests are outstanding; [`Error::Disconnected`] if the server is
-    /// gone or was replaced (then [`reconnect`](Client::reconnect)); [`Error::WouldBlock`]
-    /// if the ring has no room (only stale frames can fill it).
+    /// `max_outstanding` requests are outstanding (also, rarely, while the ring still holds
+    /// requests of this slot's previous client that the server has not taken yet: try again
+    /// later, as for the count); [`Error::Disconnected`] if the server is gone or was
+    /// replaced (then [`reconnect`](Client::reconnect)).
     pub fn loan(&mut self, len: usize) -> Result<RequestLoan<'_>> {
         if len > self.limits.request_len as usize {
             return Err(Error::size(
@@ -249,7 +252,14 @@ impl Client {
                 name: self.obj.name().to_owned(),
             });
         };
-        let mut loan = link.tx.try_loan(FRAME + len)?;
+        let full = Error::Full {
+            name: self.obj.name().to_owned(),
+            max: self.limits.outstanding,
+        };
+        let mut loan = match link.tx.try_loan(FRAME + len) {
+            Err(Error::WouldBlock { .. }) => return Err(full),
+            r => r?,
+        };
         let id = self.next_id;
         self.next_id += 1;
         loan[..FRAME].copy_from_slice(&encode(id, self.epoch, self.gen));
@@ -271,7 +281,7 @@ impl Client {
     pub fn request(&mut self, msg: &[u8]) -> Result<Pending> {
         let mut loan = self.loan(msg.len())?;
         loan.copy_from_slice(msg);
-        Ok(loan.send())
+        Ok(loan.commit())
     }
 
     /// Sends `msg` and waits for its response: [`Client::request`] then [`Client::wait`].
@@ -290,7 +300,7 @@ impl Client {
     /// # Errors
     ///
     /// [`Error::Disconnected`] if the server is gone or was replaced (the request is then
-    /// lost); [`Error::NotFound`] if `pending` is not outstanding on this client (already
+    /// lost); [`Error::NotOutstanding`] if `pending` is not outstanding on this client (already
     /// answered, cancelled, or another client's); [`Error::Corrupt`] if the response ring
     /// holds an impossible frame.
     pub fn wait(&mut self, pending: Pending) -> Result<Response<'_>> {
@@ -333,11 +343,11 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Options::connect`].
+    /// As [`Options::open_client`].
     pub fn reconnect(self) -> Result<Client> {
         let (name, wait) = (self.name().to_owned(), self.wait);
         drop(self);
-        options().wait_mode(wait).connect(&name)
+        options().wait_strategy(wait).open_client(&name)
     }
 
     fn wait_until(&mut self, pending: Pending, deadline: Deadline) -> Result<Response<'_>> {
@@ -348,8 +358,9 @@ impl Client {
             return Ok(Response(Inner::Copied(v)));
         }
         if !self.outstanding.contains(&want) {
-            return Err(Error::NotFound {
-                name: format!("{} (request {want})", self.obj.name()),
+            return Err(Error::NotOutstanding {
+                name: self.obj.name().to_owned(),
+                id: want,
             });
         }
         let name = self.obj.name();
@@ -425,8 +436,9 @@ impl RequestLoan<'_> {
         self.id
     }
 
-    /// Publishes the request to the server and wakes it if it sleeps.
-    pub fn send(self) -> Pending {
+    /// Publishes the request to the server and wakes it if it sleeps; returns the
+    /// [`Pending`] to [`Client::wait`] on (as a channel loan's `commit` publishes it).
+    pub fn commit(self) -> Pending {
         let RequestLoan {
             loan,
             id,

@@ -6,10 +6,10 @@
 //! use shmkit::service;
 //! # let name = format!("doc-svc-{}", std::process::id());
 //! let mut server = service::options().max_clients(4).create_server(&name)?;
-//! let mut client = service::connect(&name)?;       // e.g. in another process
+//! let mut client = service::open_client(&name)?;       // e.g. in another process
 //!
 //! let ping = client.request(b"ping")?;              // copies the request into the ring
-//! let req = server.receive()?;                      // the request and its handle
+//! let req = server.recv()?;                      // the request and its handle
 //! assert_eq!(&*req, b"ping");
 //! server.respond(req.handle(), b"pong")?;           // or `respond_with`: written in place
 //! assert_eq!(&*client.wait(ping)?, b"pong");        // read in place
@@ -64,7 +64,7 @@
 //!   types), re-attaches every channel, and bumps the epoch. Clients of the old server are
 //!   *not* carried over: any request or wait on them returns [`Error::Disconnected`] (a
 //!   waiting client is told by a restart frame the new server puts in its response ring), and
-//!   they reconnect — [`Client::reconnect`], or drop and [`connect`] again — to be served by
+//!   they reconnect — [`Client::reconnect`], or drop and [`open_client`] again — to be served by
 //!   the new server. Requests an old client had outstanding are lost; resend them. While the
 //!   old server lives, a second server is [`Error::InUse`].
 //!
@@ -110,7 +110,7 @@ pub mod typed;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::channel::fingerprint::MessageLayout;
-use crate::channel::WaitMode;
+use crate::channel::WaitStrategy;
 use crate::liveness;
 use crate::object::{creation_setters, Creation, Header, Kind, Object};
 use crate::shm_atomic;
@@ -310,7 +310,7 @@ impl Bell {
     /// Wakes the server if it sleeps (no system call when it does not). Wakes every sleeper,
     /// not one: a wait set's helper thread or the async reactor may still be queued on the
     /// bell's word after their wait returned (`waitset/crew.rs`), and a wake of one could go
-    /// to them instead of to the thread blocked in `Server::receive`. Only the server's
+    /// to them instead of to the thread blocked in `Server::recv`. Only the server's
     /// thread (and a wait set or reactor holding the server) sleeps here, so waking all costs
     /// the same system call.
     #[inline]
@@ -341,22 +341,22 @@ impl Bell {
 /// Options for a service's server or a client; see [`options`].
 ///
 /// ```
-/// use shmkit::{channel::WaitMode, service};
+/// use shmkit::{channel::WaitStrategy, service};
 /// # let name = format!("doc-svc-opts-{}", std::process::id());
 /// let server = service::options()
 ///     .max_clients(8)          // the ninth client to connect gets Error::Full
 ///     .max_outstanding(4)      // per client; the fifth request gets Error::Full
 ///     .max_request_len(256)
 ///     .max_response_len(4096)
-///     .wait_mode(WaitMode::Blocking)
+///     .wait_strategy(WaitStrategy::Blocking)
 ///     .create_server(&name)?;
-/// let client = service::options().wait_mode(WaitMode::BusyPoll).connect(&name)?;
+/// let client = service::options().wait_strategy(WaitStrategy::BusyPoll).open_client(&name)?;
 /// # Ok::<(), shmkit::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Options {
     limits: Limits,
-    wait: WaitMode,
+    wait: WaitStrategy,
     how: Creation,
 }
 
@@ -369,7 +369,7 @@ impl Default for Options {
                 request_len: 1024,
                 response_len: 1024,
             },
-            wait: WaitMode::Adaptive,
+            wait: WaitStrategy::Adaptive,
             how: Creation::default(),
         }
     }
@@ -393,9 +393,9 @@ pub fn create_server(name: &str) -> Result<Server> {
 ///
 /// # Errors
 ///
-/// As [`Options::connect`].
-pub fn connect(name: &str) -> Result<Client> {
-    options().connect(name)
+/// As [`Options::open_client`].
+pub fn open_client(name: &str) -> Result<Client> {
+    options().open_client(name)
 }
 
 impl Options {
@@ -427,8 +427,8 @@ impl Options {
         self
     }
 
-    /// How the returned server or client waits (default [`WaitMode::Adaptive`]).
-    pub fn wait_mode(&mut self, wait: WaitMode) -> &mut Self {
+    /// How the returned server or client waits (default [`WaitStrategy::Adaptive`]).
+    pub fn wait_strategy(&mut self, wait: WaitStrategy) -> &mut Self {
         self.wait = wait;
         self
     }
@@ -456,7 +456,7 @@ impl Options {
     /// is gone; [`Error::Full`] if `max_clients` live clients are connected;
     /// [`Error::KindMismatch`], [`Error::VersionMismatch`], [`Error::Corrupt`] if the name
     /// holds something else or a damaged service.
-    pub fn connect(&self, name: &str) -> Result<Client> {
+    pub fn open_client(&self, name: &str) -> Result<Client> {
         client::connect_waiting(self, name, None)
     }
 }

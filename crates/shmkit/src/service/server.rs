@@ -26,7 +26,7 @@ pub struct Server {
     requests: Vec<Consumer>,
     bell: Bell,
     claim: Option<Claim>,
-    wait: WaitMode,
+    wait: WaitStrategy,
     /// Where the next scan starts (round robin over the slots).
     next: usize,
 }
@@ -162,7 +162,7 @@ pub(super) fn serve(o: &Options, name: &str, types: Option<&Types>) -> Result<Se
     word32(&core.obj, BELL_SLEEPERS)?.store(0, Ordering::Relaxed);
     let mut requests = requests;
     for r in &mut requests {
-        r.set_wait_mode(o.wait);
+        r.set_wait_strategy(o.wait);
     }
     Ok(Server {
         core,
@@ -294,9 +294,14 @@ impl Server {
         self.core.obj.is_creator()
     }
 
-    /// Changes how the server waits for requests (see [`WaitMode`]).
-    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+    /// Changes how the server waits for requests (see [`WaitStrategy`]).
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
         self.wait = wait;
+    }
+
+    /// How the server waits for requests.
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.wait
     }
 
     /// A handle that answers requests from another thread.
@@ -311,35 +316,35 @@ impl Server {
     /// # Errors
     ///
     /// Only what the OS reports if sleeping fails; clients coming and going are not errors.
-    pub fn receive(&mut self) -> Result<Request> {
-        self.receive_until(Deadline::Forever)
+    pub fn recv(&mut self) -> Result<Request> {
+        self.recv_until(Deadline::Forever)
     }
 
-    /// Like [`Server::receive`], without waiting: [`Error::WouldBlock`] if no request is
+    /// Like [`Server::recv`], without waiting: [`Error::WouldBlock`] if no request is
     /// there.
     ///
     /// # Errors
     ///
-    /// As [`Server::receive`], and `WouldBlock`.
-    pub fn try_receive(&mut self) -> Result<Request> {
-        self.receive_until(Deadline::Try)
+    /// As [`Server::recv`], and `WouldBlock`.
+    pub fn try_recv(&mut self) -> Result<Request> {
+        self.recv_until(Deadline::Try)
     }
 
-    /// Like [`Server::receive`], waiting at most `timeout` (monotonic clock).
+    /// Like [`Server::recv`], waiting at most `timeout` (monotonic clock).
     ///
     /// # Errors
     ///
-    /// As [`Server::receive`], and [`Error::Timeout`].
-    pub fn receive_timeout(&mut self, timeout: Duration) -> Result<Request> {
-        self.receive_until(Deadline::after(timeout))
+    /// As [`Server::recv`], and [`Error::Timeout`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Request> {
+        self.recv_until(Deadline::after(timeout))
     }
 
-    /// Waits as the server's [`WaitMode`] says, as a channel side does (`channel::wait`):
+    /// Waits as the server's [`WaitStrategy`] says, as a channel side does (`channel::wait`):
     /// `BusyPoll` re-scans without end; `Adaptive` pauses `PAUSES` times, then yields (each
     /// yield counted as `YIELD_WEIGHT` pauses) until `SPINS`, then sleeps on the service's
     /// doorbell; `Blocking` sleeps at once. The clock is read on every yield and sleep, and
     /// every 1024 pauses.
-    pub(super) fn receive_until(&mut self, deadline: Deadline) -> Result<Request> {
+    pub(super) fn recv_until(&mut self, deadline: Deadline) -> Result<Request> {
         let mut spins = 0u32;
         loop {
             if let Some(r) = self.poll()? {
@@ -349,9 +354,9 @@ impl Server {
                 return Err(Error::gave_up(self.name(), deadline));
             }
             let (pause, yield_now) = match self.wait {
-                WaitMode::BusyPoll => (true, false),
-                WaitMode::Adaptive if spins < PAUSES => (true, false),
-                WaitMode::Adaptive if spins < SPINS => (false, true),
+                WaitStrategy::BusyPoll => (true, false),
+                WaitStrategy::Adaptive if spins < PAUSES => (true, false),
+                WaitStrategy::Adaptive if spins < SPINS => (false, true),
                 _ => (false, false),
             };
             let check = !pause || spins % 1024 == 1023;
@@ -445,9 +450,9 @@ impl Server {
 }
 
 /// Ready: a request ring holds a request this server serves (of its epoch, from its slot's
-/// connected client), which is when `try_receive` does not return `WouldBlock`. Frames that
-/// `receive` drops unread (left by a client that is gone, or for an earlier server) are
-/// passed over, and a ring holding a corrupt frame is skipped by `receive` (that client is no
+/// connected client), which is when `try_recv` does not return `WouldBlock`. Frames that
+/// `recv` drops unread (left by a client that is gone, or for an earlier server) are
+/// passed over, and a ring holding a corrupt frame is skipped by `recv` (that client is no
 /// longer served, module docs), so neither makes the server ready.
 impl crate::waitset::sealed::Sealed for Server {
     fn point(&self) -> crate::waitset::Point<'_> {
@@ -589,10 +594,10 @@ mod tests {
         }
         let name = unique("bellsteal");
         let server = options()
-            .wait_mode(WaitMode::Blocking)
+            .wait_strategy(WaitStrategy::Blocking)
             .create_server(&name)
             .unwrap();
-        let mut client = super::super::connect(&name).unwrap();
+        let mut client = super::super::open_client(&name).unwrap();
         let events: Vec<Event> = (0..130)
             .map(|i| Event::create(&unique(&format!("bellev{i}")), Reset::Manual).unwrap())
             .collect();

@@ -11,10 +11,10 @@
 //!
 //! # let name = format!("doc-svc-typed-{}", std::process::id());
 //! let mut server = service::typed::<Add, u64>().tag("add v1").create_server(&name)?;
-//! let mut client = service::typed::<Add, u64>().tag("add v1").connect(&name)?;
+//! let mut client = service::typed::<Add, u64>().tag("add v1").open_client(&name)?;
 //!
 //! let p = client.request(&Add { a: 2, b: 3 })?;
-//! let req = server.receive()?;
+//! let req = server.recv()?;
 //! server.respond(req.handle(), &(req.value.a + req.value.b))?;
 //! assert_eq!(client.wait(p)?, 5);
 //! # Ok::<(), shmkit::Error>(())
@@ -83,6 +83,12 @@ impl<Req: Pod, Resp: Pod> Options<Req, Resp> {
         self
     }
 
+    /// How the returned server or client waits; as [`super::Options::wait_strategy`].
+    pub fn wait_strategy(&mut self, wait: crate::channel::WaitStrategy) -> &mut Self {
+        self.inner.wait_strategy(wait);
+        self
+    }
+
     /// Unix permission bits of the service's segments; as [`super::Options::mode`].
     pub fn mode(&mut self, mode: u32) -> &mut Self {
         self.inner.mode(mode);
@@ -95,14 +101,14 @@ impl<Req: Pod, Resp: Pod> Options<Req, Resp> {
         self
     }
 
-    /// How long [`Options::connect`] waits for the service to appear; as
+    /// How long [`Options::open_client`] waits for the service to appear; as
     /// [`super::Options::open_timeout`].
     pub fn open_timeout(&mut self, timeout: std::time::Duration) -> &mut Self {
         self.inner.open_timeout(timeout);
         self
     }
 
-    /// The byte service's options (`max_clients`, `max_outstanding`, `wait_mode`, `mode`,
+    /// The byte service's options (`max_clients`, `max_outstanding`, `wait_strategy`, `mode`,
     /// `keep`, `open_timeout`); the message lengths are the types' sizes.
     pub fn options(&mut self) -> &mut super::Options {
         &mut self.inner
@@ -130,13 +136,13 @@ impl<Req: Pod, Resp: Pod> Options<Req, Resp> {
         })
     }
 
-    /// Connects to the typed service `name`.
+    /// Connects to the typed service `name` as a new client.
     ///
     /// # Errors
     ///
-    /// As [`super::Options::connect`], and [`Error::LayoutMismatch`] if the service carries
-    /// other types (or bytes).
-    pub fn connect(&self, name: &str) -> Result<Client<Req, Resp>> {
+    /// As [`super::Options::open_client`], and [`Error::LayoutMismatch`] if the service
+    /// carries other types (or bytes).
+    pub fn open_client(&self, name: &str) -> Result<Client<Req, Resp>> {
         Ok(Client {
             inner: client::connect_waiting(&self.inner, name, Some(&self.types()))?,
             tag: self.tag.clone(),
@@ -173,9 +179,20 @@ impl<Req: Pod, Resp: Pod> Server<Req, Resp> {
         &self.inner
     }
 
-    fn receive_until(&mut self, deadline: Deadline) -> Result<Request<Req>> {
+    /// Changes how the server waits for requests (see
+    /// [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.inner.set_wait_strategy(wait);
+    }
+
+    /// How the server waits for requests.
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.wait_strategy()
+    }
+
+    fn recv_until(&mut self, deadline: Deadline) -> Result<Request<Req>> {
         loop {
-            let r = self.inner.receive_until(deadline)?;
+            let r = self.inner.recv_until(deadline)?;
             if r.len() == std::mem::size_of::<Req>() {
                 return Ok(Request {
                     value: bytemuck::pod_read_unaligned(&r),
@@ -189,27 +206,27 @@ impl<Req: Pod, Resp: Pod> Server<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// As [`super::Server::receive`].
-    pub fn receive(&mut self) -> Result<Request<Req>> {
-        self.receive_until(Deadline::Forever)
+    /// As [`super::Server::recv`].
+    pub fn recv(&mut self) -> Result<Request<Req>> {
+        self.recv_until(Deadline::Forever)
     }
 
-    /// Like [`Server::receive`], without waiting.
+    /// Like [`Server::recv`], without waiting.
     ///
     /// # Errors
     ///
-    /// As [`super::Server::try_receive`].
-    pub fn try_receive(&mut self) -> Result<Request<Req>> {
-        self.receive_until(Deadline::Try)
+    /// As [`super::Server::try_recv`].
+    pub fn try_recv(&mut self) -> Result<Request<Req>> {
+        self.recv_until(Deadline::Try)
     }
 
-    /// Like [`Server::receive`], waiting at most `timeout`.
+    /// Like [`Server::recv`], waiting at most `timeout`.
     ///
     /// # Errors
     ///
-    /// As [`super::Server::receive_timeout`].
-    pub fn receive_timeout(&mut self, timeout: Duration) -> Result<Request<Req>> {
-        self.receive_until(Deadline::after(timeout))
+    /// As [`super::Server::recv_timeout`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Request<Req>> {
+        self.recv_until(Deadline::after(timeout))
     }
 
     /// Answers `handle` with `value`, written straight into the client's ring.
@@ -257,6 +274,16 @@ pub struct Client<Req, Resp> {
 }
 
 impl<Req: Pod, Resp: Pod> Client<Req, Resp> {
+    /// Changes how this client waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.inner.set_wait_strategy(wait);
+    }
+
+    /// How this client waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.wait_strategy()
+    }
+
     /// The byte client underneath (its name, slot, limits).
     pub fn as_bytes(&self) -> &super::Client {
         &self.inner
@@ -331,17 +358,17 @@ impl<Req: Pod, Resp: Pod> Client<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// As [`Options::connect`].
+    /// As [`Options::open_client`].
     pub fn reconnect(self) -> Result<Client<Req, Resp>> {
         let (name, tag) = (self.inner.name().to_owned(), self.tag.clone());
-        let wait = self.inner.wait_mode();
+        let wait = self.inner.wait_strategy();
         drop(self);
         let mut o = typed::<Req, Resp>();
-        o.options().wait_mode(wait);
+        o.options().wait_strategy(wait);
         if let Some(t) = tag {
             o.tag(&t);
         }
-        o.connect(&name)
+        o.open_client(&name)
     }
 }
 

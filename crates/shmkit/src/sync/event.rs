@@ -50,7 +50,7 @@ pub struct Event {
 /// use shmkit::sync::{Event, Reset};
 /// # let name = format!("doc-event-opts-{}", std::process::id());
 /// let ev = Event::options().reset(Reset::Manual).mode(0o660).open_or_create(&name)?;
-/// assert_eq!(ev.reset_mode(), Reset::Manual);
+/// assert_eq!(ev.reset_kind(), Reset::Manual);
 /// # Ok::<(), shmkit::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -72,7 +72,7 @@ impl EventOptions {
     creation_setters!();
 
     /// The reset mode of an event this creates (default [`Reset::Auto`]). An event that is
-    /// opened keeps its creator's mode; [`Event::reset_mode`] tells.
+    /// opened keeps its creator's mode; [`Event::reset_kind`] tells.
     pub fn reset(&mut self, reset: Reset) -> &mut Self {
         self.reset = reset;
         self
@@ -180,7 +180,7 @@ impl Event {
     }
 
     /// Whether this is an auto- or manual-reset event.
-    pub fn reset_mode(&self) -> Reset {
+    pub fn reset_kind(&self) -> Reset {
         self.reset
     }
 

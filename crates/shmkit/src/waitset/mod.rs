@@ -96,7 +96,10 @@ use crate::{Error, Result};
 /// still alive (one system call per channel member), so that a peer killed without closing
 /// its side is reported within about this long, and looks again at members whose waker may
 /// have died between its change and its wake-up (a service's clients).
-pub const LIVENESS_EVERY: Duration = Duration::from_millis(100);
+///
+/// The one interval of every liveness test in shmkit (50 ms): channel sides, broadcast
+/// publishers, services, wait sets and the async reactor all test at it.
+pub const LIVENESS_EVERY: Duration = crate::liveness::CHECK_EVERY;
 
 // The longest sleep of a wait set that could not take an event's or semaphore's sleeper gate
 // (`sync::waker`), and so is not counted in on it.

@@ -73,7 +73,7 @@ fn child_post(a: &[String]) {
 /// messages 0..count in order.
 fn child_subscribe(a: &[String]) {
     let count: u64 = a[1].parse().unwrap();
-    let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&a[0]).unwrap();
     util::say("ready");
     let mut i = 0u64;
     loop {
@@ -113,7 +113,7 @@ fn child_echo_server(a: &[String]) {
     util::say("ready");
     let mut rng = Rng(23);
     for _ in 0..a[1].parse::<u32>().unwrap() {
-        let r = server.receive_timeout(WAIT).unwrap();
+        let r = server.recv_timeout(WAIT).unwrap();
         if rng.next() % 4 == 0 {
             std::thread::sleep(Duration::from_micros(rng.next() % 400));
         }
@@ -438,7 +438,7 @@ fn a_publisher_awaits_room_under_back_pressure_and_dropped_sends_publish_nothing
         .slot_size(64)
         .slots(4)
         .policy(broadcast::Policy::Block)
-        .create(&name.0)
+        .create_publisher(&name.0)
         .unwrap();
     let mut child = util::spawn("aio_subscribe", &[&name.0, &COUNT.to_string()]);
     child.wait_for_line("ready");
@@ -514,7 +514,7 @@ fn a_client_awaits_responses_from_a_server_process_through_dropped_waits() {
     let name = crate::service::ServiceGuard::new("aio-svc");
     let mut child = util::spawn("aio_echo_server", &[&name, &COUNT.to_string()]);
     child.wait_for_line("ready");
-    let client = Async::new(crate::service::options().connect(&name).unwrap());
+    let client = Async::new(crate::service::options().open_client(&name).unwrap());
     current_thread().block_on(async move {
         let mut client = client;
         let mut rng = Rng(29);
@@ -541,7 +541,7 @@ fn a_client_awaits_responses_from_a_server_process_through_dropped_waits() {
 fn a_server_task_awaits_requests() {
     let name = crate::service::ServiceGuard::new("aio-svc-server");
     let server = crate::service::options().create_server(&name).unwrap();
-    let mut client = crate::service::options().connect(&name).unwrap();
+    let mut client = crate::service::options().open_client(&name).unwrap();
     let caller = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(20)); // the server task asleep first
         (0..50u8)
@@ -551,7 +551,7 @@ fn a_server_task_awaits_requests() {
     multi_thread().block_on(async move {
         let mut server = Async::new(server);
         for _ in 0..50 {
-            let r = tokio::time::timeout(WAIT, server.receive())
+            let r = tokio::time::timeout(WAIT, server.recv())
                 .await
                 .expect("hang")
                 .unwrap();

@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(60);
 /// args: name, delay_us — subscribes, says "subscribed", receives until disconnected (sleeping
 /// `delay_us` per message), checks order, and prints "received R missed M".
 fn child_subscriber(a: &[String]) {
-    let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&a[0]).unwrap();
     let delay = Duration::from_micros(a[1].parse().unwrap());
     util::say("subscribed");
     let mut buf = Vec::new();
@@ -41,12 +41,12 @@ fn subscribers_see_everything_from_their_join_point() {
     let mut publ = broadcast::options()
         .slots(16)
         .slot_size(256)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     publ.send(b"before anyone").unwrap();
-    let mut a = broadcast::options().subscribe(&name).unwrap();
+    let mut a = broadcast::options().open_subscriber(&name).unwrap();
     publ.send(b"one").unwrap();
-    let mut b = broadcast::options().subscribe(&name).unwrap();
+    let mut b = broadcast::options().open_subscriber(&name).unwrap();
     publ.send(b"two").unwrap();
     let mut buf = Vec::new();
     for (sub, want) in [(&mut a, vec!["one", "two"]), (&mut b, vec!["two"])] {
@@ -81,9 +81,9 @@ fn one_message_to_overwrite(
         .slot_size(64)
         .max_subscribers(1)
         .policy(Policy::Overwrite)
-        .create(name)
+        .create_publisher(name)
         .unwrap();
-    let sub = broadcast::options().subscribe(name).unwrap();
+    let sub = broadcast::options().open_subscriber(name).unwrap();
     publ.try_send(&message(0)).unwrap();
     (publ, sub, util::raw_view(name))
 }
@@ -136,9 +136,9 @@ fn an_overwriting_ring_of_one_slot_delivers_the_newest_message() {
         .slots(1)
         .slot_size(64)
         .policy(Policy::Overwrite)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
-    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&name).unwrap();
     let mut buf = Vec::new();
     publ.try_send(&message(0)).unwrap();
     sub.try_recv_into(&mut buf).unwrap();
@@ -197,9 +197,9 @@ fn overwrite_reports_exactly_what_a_slow_subscriber_lost() {
         .slots(8)
         .slot_size(64)
         .policy(Policy::Overwrite)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
-    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&name).unwrap();
     for seq in 0..100 {
         publ.try_send(&message(seq % 50)).unwrap(); // never blocks
     }
@@ -229,12 +229,12 @@ fn back_pressure_waits_for_the_slowest_and_max_subscribers_holds() {
         .slots(4)
         .slot_size(16)
         .max_subscribers(2)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
-    let mut slow = broadcast::options().subscribe(&name).unwrap();
-    let _other = broadcast::options().subscribe(&name).unwrap();
+    let mut slow = broadcast::options().open_subscriber(&name).unwrap();
+    let _other = broadcast::options().open_subscriber(&name).unwrap();
     assert!(matches!(
-        broadcast::options().subscribe(&name),
+        broadcast::options().open_subscriber(&name),
         Err(Error::Full { max: 2, .. })
     ));
     drop(_other);
@@ -263,7 +263,7 @@ fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .slots(64)
         .slot_size(256)
         .policy(policy)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     util::four_subscribers("subscriber", &name, policy, move || {
         for seq in 0..total {
@@ -293,7 +293,7 @@ fn impossible_geometry_in_the_header_is_corrupt() {
         .slots(1)
         .slot_size(16)
         .max_subscribers(1)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let mut v = util::raw_view(&name);
     // params = [slots, slot size, subscribers] at offset 32 of the header. A slot size of
@@ -310,7 +310,7 @@ fn impossible_geometry_in_the_header_is_corrupt() {
         }
         assert!(
             matches!(
-                broadcast::options().subscribe(&name),
+                broadcast::options().open_subscriber(&name),
                 Err(Error::Corrupt { .. })
             ),
             "{slots} slots of {slot_size} for {subs}"
@@ -324,7 +324,7 @@ fn places_of_dead_subscribers_are_reused_even_mid_join() {
     let name = NameGuard::new("bcjoining");
     let mut publ = broadcast::options()
         .max_subscribers(2)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let mut v = util::raw_view(&name);
     let dead = u64::from(util::dead_pid()) << 32;
@@ -332,10 +332,10 @@ fn places_of_dead_subscribers_are_reused_even_mid_join() {
     // 2 = joining.
     v.write_at(384, &(1 | dead).to_ne_bytes()).unwrap();
     v.write_at(384 + 64, &(2 | dead).to_ne_bytes()).unwrap();
-    let mut a = broadcast::options().subscribe(&name).unwrap();
-    let mut b = broadcast::options().subscribe(&name).unwrap();
+    let mut a = broadcast::options().open_subscriber(&name).unwrap();
+    let mut b = broadcast::options().open_subscriber(&name).unwrap();
     assert!(matches!(
-        broadcast::options().subscribe(&name),
+        broadcast::options().open_subscriber(&name),
         Err(Error::Full { .. })
     ));
     publ.send(b"hi").unwrap();
@@ -353,7 +353,7 @@ fn a_killed_subscriber_does_not_block_the_publisher() {
     let mut publ = broadcast::options()
         .slots(4)
         .slot_size(16)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let mut child = util::spawn("subscriber", &[&name, "1000000"]);
     child.wait_for_line("subscribed");

@@ -63,7 +63,7 @@ fn policy_of(s: &str) -> Policy {
 /// disconnected, sleeping `delay_us` per message *while holding it* and checking its bytes
 /// again after the sleep; checks order; prints "received R missed M".
 fn child_in_place(a: &[String]) {
-    let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&a[0]).unwrap();
     let delay = Duration::from_micros(a[1].parse().unwrap());
     say("subscribed");
     util::receive_until_disconnected(|expect, _| {
@@ -80,7 +80,7 @@ fn child_in_place(a: &[String]) {
 
 /// args: name — subscribes, takes one sample, says "holding" and sleeps holding it.
 fn child_hold_and_sleep(a: &[String]) {
-    let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&a[0]).unwrap();
     say("subscribed");
     let sample = sub.recv_timeout(WAIT).unwrap();
     say("holding");
@@ -96,7 +96,7 @@ fn child_publish_then_loan(a: &[String]) {
         .slot_size(64)
         .max_subscribers(1)
         .policy(policy_of(&a[1]))
-        .create(&a[0])
+        .create_publisher(&a[0])
         .unwrap();
     say("created");
     let start = Instant::now();
@@ -118,7 +118,7 @@ fn child_publish_then_loan(a: &[String]) {
 /// sample is intact ("intact"), releases it and reports what follows: "lagged N", "got S",
 /// "disconnected".
 fn child_hold_until_go(a: &[String]) {
-    let mut sub = broadcast::options().subscribe(&a[0]).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&a[0]).unwrap();
     let go = Event::open(&a[1]).unwrap();
     say("subscribed");
     let sample = sub.recv_timeout(WAIT).unwrap();
@@ -148,7 +148,7 @@ fn run_four_in_place(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .slots(64)
         .slot_size(256)
         .policy(policy)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     util::four_subscribers("bc_in_place", &name, policy, move || {
         assert_eq!(publ.subscribers(), 4);
@@ -178,9 +178,9 @@ fn killed_holder(policy: Policy) {
         .slot_size(64)
         .max_subscribers(2)
         .policy(policy)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
-    let mut mine = broadcast::options().subscribe(&name).unwrap();
+    let mut mine = broadcast::options().open_subscriber(&name).unwrap();
     let mut child = util::spawn("bc_hold_and_sleep", &[&name]);
     child.wait_for_line("subscribed");
     publish(&mut publ, 0, 8);
@@ -211,7 +211,7 @@ fn killed_mid_loan(policy: Policy, committed: u64, want: &[Result<u64, u64>]) {
     let n = committed.to_string();
     let mut child = util::spawn("bc_publish_then_loan", &[&name, policy_arg(policy), &n]);
     child.wait_for_line("created");
-    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&name).unwrap();
     child.wait_for_line("loaned");
     child.kill();
     let mut got = Vec::new();
@@ -247,7 +247,7 @@ fn a_held_sample_is_never_overwritten_while_the_publisher_laps() {
         .slot_size(64)
         .max_subscribers(2)
         .policy(Policy::Overwrite)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let mut child = util::spawn("bc_hold_until_go", &[&name, &go_name]);
     child.wait_for_line("subscribed");
@@ -285,10 +285,10 @@ fn overwrite_waits_only_when_every_slot_is_held() {
         .slot_size(64)
         .max_subscribers(2)
         .policy(Policy::Overwrite)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
-    let mut a = broadcast::options().subscribe(&name).unwrap();
-    let mut b = broadcast::options().subscribe(&name).unwrap();
+    let mut a = broadcast::options().open_subscriber(&name).unwrap();
+    let mut b = broadcast::options().open_subscriber(&name).unwrap();
     publish(&mut publ, 0, 16);
     let sa = a.try_recv().unwrap();
     publish(&mut publ, 1, 16);
@@ -312,9 +312,12 @@ fn overwrite_waits_only_when_every_slot_is_held() {
 #[test]
 fn every_subscriber_holds_the_same_slot_at_once() {
     let name = NameGuard::new("bczcsame");
-    let mut publ = broadcast::options().slot_size(64).create(&name).unwrap();
+    let mut publ = broadcast::options()
+        .slot_size(64)
+        .create_publisher(&name)
+        .unwrap();
     let mut subs: Vec<Subscriber> = (0..3)
-        .map(|_| broadcast::options().subscribe(&name).unwrap())
+        .map(|_| broadcast::options().open_subscriber(&name).unwrap())
         .collect();
     let mut loan = publ.loan(20).unwrap();
     loan.fill(7);
@@ -440,11 +443,11 @@ proptest! {
             .slot_size(56)
             .max_subscribers(SUBS)
             .policy(policy)
-            .create(&name)
+            .create_publisher(&name)
             .unwrap();
         let mut subs = Subs {
             ptrs: (0..SUBS)
-                .map(|_| Box::into_raw(Box::new(broadcast::options().subscribe(&name).unwrap())))
+                .map(|_| Box::into_raw(Box::new(broadcast::options().open_subscriber(&name).unwrap())))
                 .collect(),
             held: (0..SUBS).map(|_| None).collect(),
         };

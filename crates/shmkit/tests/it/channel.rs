@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 use shmkit::{Access, Error, Segment};
 
 use crate::util::{self, NameGuard};
@@ -133,7 +133,7 @@ fn child_send_one_and_hang(a: &[String]) {
 /// args: name — opens the consumer, says "waiting", and sleeps in `recv` until killed.
 fn child_recv_asleep(a: &[String]) {
     let mut rx = channel::options()
-        .wait_mode(WaitMode::Blocking)
+        .wait_strategy(WaitStrategy::Blocking)
         .open_consumer(&a[0])
         .unwrap();
     println!("waiting");
@@ -165,8 +165,8 @@ fn child_claim_producer(a: &[String]) {
 #[test]
 fn messages_arrive_in_order_by_copy_and_by_loan() {
     let name = NameGuard::new("chbasic");
-    let mut tx = channel::create(&name, 4096).unwrap();
-    let mut rx = channel::open(&name).unwrap();
+    let mut tx = channel::create_producer(&name, 4096).unwrap();
+    let mut rx = channel::open_consumer(&name).unwrap();
     assert_eq!(tx.capacity(), 4096);
     assert_eq!(tx.max_message_len(), 2040);
     assert!(matches!(rx.try_recv(), Err(Error::WouldBlock { .. })));
@@ -194,8 +194,8 @@ fn messages_arrive_in_order_by_copy_and_by_loan() {
 #[test]
 fn a_full_ring_refuses_try_send_and_wraps_with_padding() {
     let name = NameGuard::new("chfull");
-    let mut tx = channel::create(&name, 1024).unwrap();
-    let mut rx = channel::open(&name).unwrap();
+    let mut tx = channel::create_producer(&name, 1024).unwrap();
+    let mut rx = channel::open_consumer(&name).unwrap();
     let mut sent = 0u64;
     while tx.try_send(&message(sent, 90)).is_ok() {
         sent += 1;
@@ -252,8 +252,8 @@ proptest! {
     #[test]
     fn the_ring_behaves_like_a_queue(ops in proptest::collection::vec(op(), 1..300)) {
         let name = NameGuard::new("chprop");
-        let mut tx = channel::create(&name, 2048).unwrap();
-        let mut rx = channel::open(&name).unwrap();
+        let mut tx = channel::create_producer(&name, 2048).unwrap();
+        let mut rx = channel::open_consumer(&name).unwrap();
         let mut model: VecDeque<Vec<u8>> = VecDeque::new();
         let mut seq = 0u64;
         for op in ops {
@@ -356,7 +356,7 @@ fn a_killed_producer_leaves_only_whole_messages_then_disconnected() {
 #[test]
 fn a_dropped_consumer_disconnects_the_producer() {
     let name = NameGuard::new("chdrop");
-    let mut tx = channel::create(&name, 4096).unwrap();
+    let mut tx = channel::create_producer(&name, 4096).unwrap();
     let child = util::spawn("recv_some", &[&name, "10"]);
     let mut sent = 0;
     let err = loop {
@@ -416,7 +416,7 @@ fn racing_processes_cannot_both_take_over_a_dead_producers_place() {
 #[test]
 fn a_consumer_killed_asleep_leaves_no_phantom_sleeper() {
     let name = NameGuard::new("chphantom");
-    let _tx = channel::create(&name, 4096).unwrap();
+    let _tx = channel::create_producer(&name, 4096).unwrap();
     let v = util::raw_view(&name);
     let sleepers = v.atomic_u32(DATA_SLEEPERS).unwrap();
     let mut child = util::spawn("recv_asleep", &[&name]);
@@ -428,7 +428,7 @@ fn a_consumer_killed_asleep_leaves_no_phantom_sleeper() {
     }
     child.kill();
     assert_eq!(sleepers.load(std::sync::atomic::Ordering::Acquire), 1);
-    let _rx = channel::open(&name).unwrap();
+    let _rx = channel::open_consumer(&name).unwrap();
     assert_eq!(sleepers.load(std::sync::atomic::Ordering::Acquire), 0);
 }
 
@@ -473,7 +473,7 @@ fn busy_poll_mode_works_across_processes() {
     let name = NameGuard::new("chbusy");
     let mut rx = channel::options()
         .capacity(1 << 12)
-        .wait_mode(WaitMode::BusyPoll)
+        .wait_strategy(WaitStrategy::BusyPoll)
         .create_consumer(&name)
         .unwrap();
     let child = util::spawn("stream_send", &[&name, "20000", "12345"]);
@@ -509,13 +509,13 @@ proptest! {
         }
         let name = NameGuard::new("fuzz");
         let _seg = util::segment_of(&name, &bytes);
-        if let Ok(mut rx) = channel::open(&name) {
+        if let Ok(mut rx) = channel::open_consumer(&name) {
             let _ = rx.try_recv();
         }
         if let Ok(mut tx) = channel::options().open_producer(&name) {
             let _ = tx.try_send(b"probe");
         }
-        if let Ok(mut sub) = channel::broadcast::options().subscribe(&name) {
+        if let Ok(mut sub) = channel::broadcast::options().open_subscriber(&name) {
             let _ = sub.try_recv_into(&mut Vec::new());
         }
         if let Ok(ev) = shmkit::sync::Event::open(&name) {

@@ -11,11 +11,11 @@ use crate::util::{self, NameGuard};
 #[test]
 fn opening_checks_roles_and_headers() {
     let name = NameGuard::new("chopen");
-    let _tx = channel::create(&name, 100).unwrap();
-    let rx = channel::open(&name).unwrap();
+    let _tx = channel::create_producer(&name, 100).unwrap();
+    let rx = channel::open_consumer(&name).unwrap();
     assert_eq!(rx.capacity(), 128, "rounded up to a power of two");
     assert!(matches!(
-        channel::open(&name),
+        channel::open_consumer(&name),
         Err(Error::InUse {
             role: "consumer",
             ..
@@ -29,22 +29,25 @@ fn opening_checks_roles_and_headers() {
         })
     ));
     drop(rx);
-    channel::open(&name).unwrap(); // a closed side can be claimed again
+    channel::open_consumer(&name).unwrap(); // a closed side can be claimed again
 
     let raw = NameGuard::new("chraw");
     let _seg = Segment::create(&raw, 8192).unwrap();
-    assert!(matches!(channel::open(&raw), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        channel::open_consumer(&raw),
+        Err(Error::Corrupt { .. })
+    ));
     let ev = NameGuard::new("chev");
     let _ev = shmkit::sync::Event::create(&ev, shmkit::sync::Reset::Auto).unwrap();
     assert!(matches!(
-        channel::open(&ev),
+        channel::open_consumer(&ev),
         Err(Error::KindMismatch {
             expected: "channel",
             ..
         })
     ));
     assert!(matches!(
-        channel::open(&NameGuard::new("chnone")),
+        channel::open_consumer(&NameGuard::new("chnone")),
         Err(Error::NotFound { .. })
     ));
 }
@@ -52,8 +55,8 @@ fn opening_checks_roles_and_headers() {
 #[test]
 fn a_corrupt_ring_is_an_error_not_undefined_behaviour() {
     let name = NameGuard::new("chcorrupt");
-    let mut tx = channel::create(&name, 4096).unwrap();
-    let mut rx = channel::open(&name).unwrap();
+    let mut tx = channel::create_producer(&name, 4096).unwrap();
+    let mut rx = channel::open_consumer(&name).unwrap();
     tx.send(b"fine").unwrap();
     // Overwrite the first frame's header (ring starts at 384) with an absurd length.
     let mut v = util::raw_view(&name);
@@ -67,8 +70,8 @@ fn a_corrupt_ring_is_an_error_not_undefined_behaviour() {
 #[test]
 fn a_bogus_consumer_position_is_an_error_not_an_overflow() {
     let name = NameGuard::new("chbogus");
-    let mut tx = channel::create(&name, 4096).unwrap();
-    let _rx = channel::open(&name).unwrap();
+    let mut tx = channel::create_producer(&name, 4096).unwrap();
+    let _rx = channel::open_consumer(&name).unwrap();
     let mut v = util::raw_view(&name);
     // The consumer's read_pos (offset 256): far ahead of the producer, then far behind it
     // (positions compare modulo 2^64, so "behind" wraps below zero).
@@ -141,10 +144,13 @@ fn a_producer_that_died_before_counting_its_last_frame_loses_nothing() {
 #[test]
 fn positions_that_are_not_frame_aligned_are_refused_on_open() {
     let name = NameGuard::new("chalign");
-    let _tx = channel::create(&name, 4096).unwrap();
+    let _tx = channel::create_producer(&name, 4096).unwrap();
     let mut v = util::raw_view(&name);
     v.write_at(READ_POS, &3u64.to_ne_bytes()).unwrap();
-    assert!(matches!(channel::open(&name), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        channel::open_consumer(&name),
+        Err(Error::Corrupt { .. })
+    ));
 
     let name = NameGuard::new("chalign");
     let _rx = channel::options().create_consumer(&name).unwrap();
@@ -166,8 +172,8 @@ fn positions_that_are_not_frame_aligned_are_refused_on_open() {
     // A consumer re-attaching at a position that is aligned but rings ahead of the
     // producer's would deliver frames of an earlier lap again.
     let name = NameGuard::new("chfar");
-    let mut tx = channel::create(&name, 1024).unwrap();
-    let mut rx = channel::open(&name).unwrap();
+    let mut tx = channel::create_producer(&name, 1024).unwrap();
+    let mut rx = channel::open_consumer(&name).unwrap();
     for i in 0..20u8 {
         tx.send(&[i; 120]).unwrap(); // a 128-byte frame
         rx.try_recv().unwrap();
@@ -176,5 +182,8 @@ fn positions_that_are_not_frame_aligned_are_refused_on_open() {
     let mut v = util::raw_view(&name);
     let far = 20 * 128 + 5 * 1024 + 128u64;
     v.write_at(READ_POS, &far.to_ne_bytes()).unwrap();
-    assert!(matches!(channel::open(&name), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        channel::open_consumer(&name),
+        Err(Error::Corrupt { .. })
+    ));
 }

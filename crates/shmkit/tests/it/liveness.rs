@@ -81,7 +81,7 @@ fn child_publish(a: &[String]) {
         .slots(4)
         .slot_size(64)
         .policy(broadcast::Policy::Block)
-        .create(&a[0])
+        .create_publisher(&a[0])
         .unwrap();
     say("created");
     let gate = shmkit::Segment::open(&a[1]).unwrap();
@@ -150,7 +150,7 @@ fn a_dead_subscriber_whose_pid_was_reused_is_still_evicted() {
     let mut publisher = broadcast::options()
         .slots(4)
         .slot_size(64)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     let mut child = util::spawn("subscriber", &[&name, "1000000"]);
     child.wait_for_line("subscribed");
@@ -190,7 +190,7 @@ fn a_dead_creator_whose_pid_was_reused_is_still_dead() {
 fn remove_unused_spares_objects_in_use_and_raw_segments() {
     use shmkit::inspect::{inspect, remove_unused, Removal};
     let held = NameGuard::new("lvheld");
-    let _tx = channel::create(&held, 4096).unwrap();
+    let _tx = channel::create_producer(&held, 4096).unwrap();
     let info = inspect(&held).unwrap();
     assert_eq!(info.in_use, Some(true));
     let holders: Vec<_> = info
@@ -262,7 +262,7 @@ fn a_subscriber_in_another_pid_namespace_is_not_evicted() {
     let gate = gate.map(shmkit::Access::ReadWrite).unwrap();
     let mut child = util::spawn_in_pid_namespace("ns_publish", &[&name, &gate_name]);
     child.wait_for_line("created");
-    let mut sub = broadcast::options().subscribe(&name).unwrap();
+    let mut sub = broadcast::options().open_subscriber(&name).unwrap();
     gate.atomic_u32(0)
         .unwrap()
         .store(1, std::sync::atomic::Ordering::Release);
@@ -365,6 +365,6 @@ fn child_fork_and_drop(_: &[String]) {}
 fn a_forked_child_dropping_its_copies_leaves_the_parents_roles() {
     let name = NameGuard::new("lvfork");
     let seg = NameGuard::new("lvforkseg");
-    let _tx = channel::create(&name, 4096).unwrap();
+    let _tx = channel::create_producer(&name, 4096).unwrap();
     util::run("fork_and_drop", &[&name, &seg]).assert_success();
 }

@@ -69,8 +69,10 @@ fn create(kind: &str, name: &str) -> shmkit::Result<Made> {
                 .capacity(4096)
                 .create_producer(name)?,
         ),
-        "broadcast" => Made::Broadcast(broadcast::options().slot_size(64).create(name)?),
-        "typed_broadcast" => Made::TypedBroadcast(broadcast::typed::<u64>().create(name)?),
+        "broadcast" => Made::Broadcast(broadcast::options().slot_size(64).create_publisher(name)?),
+        "typed_broadcast" => {
+            Made::TypedBroadcast(broadcast::typed::<u64>().create_publisher(name)?)
+        }
         "service" => Made::Server(service::options().max_clients(2).create_server(name)?),
         "typed_service" => Made::TypedServer({
             let mut o = service::typed::<u64, u64>();
@@ -108,19 +110,19 @@ fn open(kind: &str, name: &str, timeout: Duration) -> shmkit::Result<()> {
             .map(drop),
         "broadcast" => broadcast::options()
             .open_timeout(timeout)
-            .subscribe(name)
+            .open_subscriber(name)
             .map(drop),
         "typed_broadcast" => broadcast::typed::<u64>()
             .open_timeout(timeout)
-            .subscribe(name)
+            .open_subscriber(name)
             .map(drop),
         "service" => service::options()
             .open_timeout(timeout)
-            .connect(name)
+            .open_client(name)
             .map(drop),
         "typed_service" => service::typed::<u64, u64>()
             .open_timeout(timeout)
-            .connect(name)
+            .open_client(name)
             .map(drop),
         k => panic!("unknown kind {k}"),
     }
@@ -141,7 +143,7 @@ fn child_create_later(a: &[String]) {
 fn child_subscribe_later(a: &[String]) {
     let done = Event::open(&a[2]).unwrap();
     std::thread::sleep(Duration::from_millis(a[1].parse().unwrap()));
-    let _sub = broadcast::options().subscribe(&a[0]).unwrap();
+    let _sub = broadcast::options().open_subscriber(&a[0]).unwrap();
     util::say("subscribed");
     done.wait_timeout(GUARD).unwrap();
 }
@@ -198,7 +200,10 @@ fn publisher_waits_for_subscribers_in_other_processes() {
     let name = NameGuard::new("ow-subs");
     let done = NameGuard::new("ow-subs-done");
     let done_event = Event::create(&done, Reset::Manual).unwrap();
-    let publ = broadcast::options().slot_size(64).create(&name).unwrap();
+    let publ = broadcast::options()
+        .slot_size(64)
+        .create_publisher(&name)
+        .unwrap();
     assert_eq!(publ.subscribers(), 0);
     assert!(matches!(
         publ.try_wait_for_subscribers(1),
@@ -232,12 +237,12 @@ fn publisher_waits_for_subscribers_in_other_processes() {
 #[test]
 fn typed_publisher_waits_for_subscribers() {
     let name = NameGuard::new("ow-tsubs");
-    let publ = broadcast::typed::<u64>().create(&name).unwrap();
+    let publ = broadcast::typed::<u64>().create_publisher(&name).unwrap();
     assert!(matches!(
         publ.try_wait_for_subscribers(1),
         Err(Error::WouldBlock { .. })
     ));
-    let _sub = broadcast::typed::<u64>().subscribe(&name).unwrap();
+    let _sub = broadcast::typed::<u64>().open_subscriber(&name).unwrap();
     assert_eq!(publ.wait_for_subscribers(1).unwrap(), 1);
     assert_eq!(
         publ.wait_for_subscribers_deadline(1, Instant::now())

@@ -69,7 +69,7 @@ fn create(kind: &str, name: &str, mode: Option<u32>, keep: bool) -> shmkit::Resu
             with!(broadcast::options())
                 .slots(4)
                 .slot_size(64)
-                .create(name)?,
+                .create_publisher(name)?,
         ),
         k => panic!("unknown kind {k}"),
     })
@@ -82,8 +82,8 @@ fn open(kind: &str, name: &str) -> shmkit::Result<()> {
         "event" => Event::open(name).map(drop),
         "semaphore" => Semaphore::open(name).map(drop),
         "shared" => Shared::<u64>::open(name).map(drop),
-        "channel" => channel::open(name).map(drop),
-        "broadcast" => broadcast::options().subscribe(name).map(drop),
+        "channel" => channel::open_consumer(name).map(drop),
+        "broadcast" => broadcast::options().open_subscriber(name).map(drop),
         k => panic!("unknown kind {k}"),
     }
 }
@@ -209,7 +209,7 @@ fn open_or_create_creates_once_then_opens() {
     let b = Event::options().open_or_create(&name).unwrap();
     assert!(a.is_creator() && !b.is_creator());
     assert_eq!(
-        b.reset_mode(),
+        b.reset_kind(),
         shmkit::sync::Reset::Manual,
         "the creator's mode"
     );

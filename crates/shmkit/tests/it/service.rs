@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shmkit::channel::{self, WaitMode};
+use shmkit::channel::{self, WaitStrategy};
 use shmkit::service::{self, Server};
 use shmkit::sync::{Pod, Zeroable};
 use shmkit::{Error, Segment};
@@ -86,13 +86,13 @@ fn serve_in_thread(server: Server, stop: Arc<AtomicBool>) -> std::thread::JoinHa
         let mut answered = 0u64;
         let mut held = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            match server.receive_timeout(Duration::from_millis(20)) {
+            match server.recv_timeout(Duration::from_millis(20)) {
                 Ok(r) => held.push(r),
                 Err(Error::Timeout { .. }) => {}
                 Err(e) => panic!("server: {e}"),
             }
             while held.len() < 8 {
-                match server.try_receive() {
+                match server.try_recv() {
                     Ok(r) => held.push(r),
                     Err(Error::WouldBlock { .. }) => break,
                     Err(e) => panic!("server: {e}"),
@@ -120,7 +120,7 @@ fn serve_in_thread(server: Server, stop: Arc<AtomicBool>) -> std::thread::JoinHa
 fn child_hammer(a: &[String]) {
     let count: u64 = a[1].parse().unwrap();
     let seed: u64 = a[2].parse().unwrap();
-    let mut c = options().connect(&a[0]).unwrap();
+    let mut c = options().open_client(&a[0]).unwrap();
     let mut pending = std::collections::VecDeque::new();
     let mut sent = 0;
     let mut checked = 0;
@@ -130,7 +130,7 @@ fn child_hammer(a: &[String]) {
             let p = if sent % 3 == 0 {
                 let mut loan = c.loan(req.len()).unwrap();
                 loan.copy_from_slice(&req);
-                loan.send()
+                loan.commit()
             } else {
                 c.request(&req).unwrap()
             };
@@ -152,7 +152,7 @@ fn child_hammer(a: &[String]) {
 
 /// args: name — connects, sends a request, says so, and waits to be killed.
 fn child_request_and_hang(a: &[String]) {
-    let mut c = options().connect(&a[0]).unwrap();
+    let mut c = options().open_client(&a[0]).unwrap();
     let _p = c.request(b"never read").unwrap();
     println!("sent");
     std::thread::sleep(Duration::from_secs(120));
@@ -160,7 +160,7 @@ fn child_request_and_hang(a: &[String]) {
 
 /// args: name — connects, says so, and waits to be killed.
 fn child_connect_and_hang(a: &[String]) {
-    let _c = options().connect(&a[0]).unwrap();
+    let _c = options().open_client(&a[0]).unwrap();
     println!("connected");
     std::thread::sleep(Duration::from_secs(120));
 }
@@ -170,7 +170,7 @@ fn child_connect_and_hang(a: &[String]) {
 fn child_serve_and_hang(a: &[String]) {
     let mut s = options().create_server(&a[0]).unwrap();
     println!("ready");
-    let r = s.receive_timeout(WAIT).unwrap();
+    let r = s.recv_timeout(WAIT).unwrap();
     assert_eq!(&*r, b"unanswered");
     println!("got");
     std::thread::sleep(Duration::from_secs(120));
@@ -180,13 +180,10 @@ fn child_serve_and_hang(a: &[String]) {
 fn answers_reach_their_requests_in_any_order_and_from_any_thread() {
     let name = ServiceGuard::new("svcorder");
     let mut server = options().create_server(&name).unwrap();
-    let mut client = options().connect(&name).unwrap();
+    let mut client = options().open_client(&name).unwrap();
     let p: Vec<_> = (0..4u8).map(|i| client.request(&[i; 3]).unwrap()).collect();
-    let reqs: Vec<_> = (0..4).map(|_| server.try_receive().unwrap()).collect();
-    assert!(matches!(
-        server.try_receive(),
-        Err(Error::WouldBlock { .. })
-    ));
+    let reqs: Vec<_> = (0..4).map(|_| server.try_recv().unwrap()).collect();
+    assert!(matches!(server.try_recv(), Err(Error::WouldBlock { .. })));
     // Answer 3 from another thread, then 2 in place, then 1 and 0.
     let responder = server.responder();
     let h3 = *reqs[3].handle();
@@ -202,13 +199,16 @@ fn answers_reach_their_requests_in_any_order_and_from_any_thread() {
     assert_eq!(&*client.wait(p[2]).unwrap(), b"two");
     assert_eq!(&*client.wait(p[3]).unwrap(), b"three");
     assert_eq!(&*client.wait(p[1]).unwrap(), b"one");
-    assert!(matches!(client.wait(p[1]), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        client.wait(p[1]),
+        Err(Error::NotOutstanding { .. })
+    ));
     assert_eq!(client.outstanding(), 0);
     // A call, zero-copy both ways.
     let mut loan = client.loan(4).unwrap();
     loan.copy_from_slice(b"ping");
-    let p = loan.send();
-    let r = server.receive().unwrap();
+    let p = loan.commit();
+    let r = server.recv().unwrap();
     assert_eq!((&*r, r.handle().id()), (&b"ping"[..], p.id()));
     server
         .respond_with(r.handle(), 4, |b| b.copy_from_slice(b"pong"))
@@ -225,9 +225,12 @@ fn limits_are_typed_errors() {
         .max_request_len(8)
         .max_response_len(8);
     let server = o.create_server(&name).unwrap();
-    let mut a = o.connect(&name).unwrap();
-    let _b = o.connect(&name).unwrap();
-    assert!(matches!(o.connect(&name), Err(Error::Full { max: 2, .. })));
+    let mut a = o.open_client(&name).unwrap();
+    let _b = o.open_client(&name).unwrap();
+    assert!(matches!(
+        o.open_client(&name),
+        Err(Error::Full { max: 2, .. })
+    ));
     assert!(matches!(a.request(&[0; 9]), Err(Error::SizeInvalid { .. })));
     let p = a.request(&[0; 8]).unwrap();
     let _q = a.request(&[]).unwrap();
@@ -235,14 +238,14 @@ fn limits_are_typed_errors() {
     assert!(a.cancel(p));
     let _r = a.request(b"x").unwrap();
     let mut server = server;
-    let r = server.try_receive().unwrap();
+    let r = server.try_recv().unwrap();
     assert!(matches!(
         server.respond(r.handle(), &[0; 9]),
         Err(Error::SizeInvalid { .. })
     ));
     // A dropped client frees its slot.
     drop(a);
-    let _c = o.connect(&name).unwrap();
+    let _c = o.open_client(&name).unwrap();
     // Limits out of range are refused before anything is created.
     let other = ServiceGuard::new("svcbadlimits");
     for bad in [
@@ -265,25 +268,22 @@ fn limits_are_typed_errors() {
 fn timeouts_expire_on_the_monotonic_clock() {
     let name = ServiceGuard::new("svctime");
     let mut server = options()
-        .wait_mode(WaitMode::Blocking)
+        .wait_strategy(WaitStrategy::Blocking)
         .create_server(&name)
         .unwrap();
     let mut client = options()
-        .wait_mode(WaitMode::Blocking)
-        .connect(&name)
+        .wait_strategy(WaitStrategy::Blocking)
+        .open_client(&name)
         .unwrap();
     for (t, _mode) in [(30, "blocking"), (10, "again")] {
         let start = Instant::now();
         assert!(matches!(
-            server.receive_timeout(Duration::from_millis(t)),
+            server.recv_timeout(Duration::from_millis(t)),
             Err(Error::Timeout { .. })
         ));
         assert!(start.elapsed() >= Duration::from_millis(t));
     }
-    assert!(matches!(
-        server.try_receive(),
-        Err(Error::WouldBlock { .. })
-    ));
+    assert!(matches!(server.try_recv(), Err(Error::WouldBlock { .. })));
     let p = client.request(b"slow").unwrap();
     assert!(matches!(client.try_wait(p), Err(Error::WouldBlock { .. })));
     let start = Instant::now();
@@ -293,7 +293,7 @@ fn timeouts_expire_on_the_monotonic_clock() {
     ));
     assert!(start.elapsed() >= Duration::from_millis(30));
     // The request is still outstanding and its answer still arrives.
-    let r = server.receive_timeout(WAIT).unwrap();
+    let r = server.recv_timeout(WAIT).unwrap();
     server.respond(r.handle(), b"late").unwrap();
     assert_eq!(&*client.wait_timeout(p, WAIT).unwrap(), b"late");
 }
@@ -326,17 +326,17 @@ fn a_client_killed_mid_request_frees_its_place() {
     let mut child = util::spawn("svc_request_and_hang", &[&name]);
     child.wait_for_line("sent");
     // The only slot is taken by a live client.
-    assert!(matches!(o.connect(&name), Err(Error::Full { .. })));
-    let r = server.receive_timeout(WAIT).unwrap();
+    assert!(matches!(o.open_client(&name), Err(Error::Full { .. })));
+    let r = server.recv_timeout(WAIT).unwrap();
     assert_eq!(&*r, b"never read");
     child.kill();
     // Answering the dead client does not trouble the server...
     let _ = server.respond(r.handle(), b"to nobody");
     // ...and the next client takes its place (the kernel says the holder is gone).
-    let mut client = o.connect(&name).unwrap();
+    let mut client = o.open_client(&name).unwrap();
     assert_eq!(client.slot(), 0);
     let p = client.request(b"hello").unwrap();
-    let r = server.receive_timeout(WAIT).unwrap();
+    let r = server.recv_timeout(WAIT).unwrap();
     assert_eq!(&*r, b"hello");
     // The answer to the dead client's request, left in the ring, is not taken for this one.
     server.respond(r.handle(), b"world").unwrap();
@@ -348,7 +348,7 @@ fn a_killed_server_disconnects_its_clients_and_a_new_one_serves_them_after_recon
     let name = ServiceGuard::new("svcrestart");
     let mut child = util::spawn("svc_serve_and_hang", &[&name]);
     child.wait_for_line("ready");
-    let mut client = options().connect(&name).unwrap();
+    let mut client = options().open_client(&name).unwrap();
     let p = client.request(b"unanswered").unwrap();
     child.wait_for_line("got");
     // A second server while the first lives is refused.
@@ -365,7 +365,7 @@ fn a_killed_server_disconnects_its_clients_and_a_new_one_serves_them_after_recon
     assert!(start.elapsed() < WAIT);
     // Nobody serves the name now: a new client is told so.
     assert!(matches!(
-        options().connect(&name),
+        options().open_client(&name),
         Err(Error::Disconnected { .. })
     ));
     // A new server takes the name over; the old client is told to reconnect.
@@ -377,7 +377,7 @@ fn a_killed_server_disconnects_its_clients_and_a_new_one_serves_them_after_recon
     ));
     let mut client = client.reconnect().unwrap();
     let p = client.request(b"again").unwrap();
-    let r = server.receive_timeout(WAIT).unwrap();
+    let r = server.recv_timeout(WAIT).unwrap();
     assert_eq!(&*r, b"again");
     server.respond(r.handle(), b"served").unwrap();
     assert_eq!(&*client.wait_timeout(p, WAIT).unwrap(), b"served");
@@ -398,7 +398,7 @@ fn a_waiting_client_hears_of_a_server_that_took_over() {
     let name = ServiceGuard::new("svctakeover");
     let mut child = util::spawn("svc_serve_and_hang", &[&name]);
     child.wait_for_line("ready");
-    let mut client = options().connect(&name).unwrap();
+    let mut client = options().open_client(&name).unwrap();
     let p = client.request(b"unanswered").unwrap();
     child.wait_for_line("got");
     child.kill();
@@ -414,8 +414,8 @@ fn inspect_names_the_server_and_the_clients() {
     let name = ServiceGuard::new("svcinspect");
     // Kept, so that the name outlives the server for the last look (the guard removes it).
     let server = options().keep(true).create_server(&name).unwrap();
-    let _a = options().connect(&name).unwrap();
-    let b = options().connect(&name).unwrap();
+    let _a = options().open_client(&name).unwrap();
+    let b = options().open_client(&name).unwrap();
     let roles = |name: &str| -> Vec<String> {
         let info = shmkit::inspect::inspect(name).unwrap();
         assert_eq!(info.kind.label(), "service");
@@ -440,7 +440,7 @@ struct Add {
 fn child_typed_client(a: &[String]) {
     let mut c = service::typed::<Add, u64>()
         .tag("add v1")
-        .connect(&a[0])
+        .open_client(&a[0])
         .unwrap();
     for i in 0..100u64 {
         let p = c.request(&Add { a: i, b: 7, pad: 0 }).unwrap();
@@ -466,7 +466,7 @@ fn a_typed_service_serves_another_process() {
         .unwrap();
     let child = util::spawn("svc_typed_client", &[&name]);
     for _ in 0..200 {
-        let r = server.receive_timeout(WAIT).unwrap();
+        let r = server.recv_timeout(WAIT).unwrap();
         server
             .respond(r.handle(), &(r.value.a + u64::from(r.value.b)))
             .unwrap();
@@ -485,7 +485,7 @@ fn typed_services_check_both_types() {
         .unwrap();
     let mut client = service::typed::<Add, u64>()
         .tag("add v1")
-        .connect(&name)
+        .open_client(&name)
         .unwrap();
     let p = client
         .request(&Add {
@@ -495,7 +495,7 @@ fn typed_services_check_both_types() {
         })
         .unwrap();
     let q = client.request(&Add { a: 1, b: 1, pad: 0 }).unwrap();
-    let (r1, r2) = (server.receive().unwrap(), server.receive().unwrap());
+    let (r1, r2) = (server.recv().unwrap(), server.recv().unwrap());
     server
         .responder()
         .respond(r2.handle(), &(r2.value.a + u64::from(r2.value.b)))
@@ -508,15 +508,15 @@ fn typed_services_check_both_types() {
     for wrong in [
         service::typed::<Add, u64>()
             .tag("add v2")
-            .connect(&name)
+            .open_client(&name)
             .err(),
         service::typed::<Add, u32>()
             .tag("add v1")
-            .connect(&name)
+            .open_client(&name)
             .err(),
         service::typed::<u64, u64>()
             .tag("add v1")
-            .connect(&name)
+            .open_client(&name)
             .err(),
     ] {
         assert!(
@@ -525,17 +525,14 @@ fn typed_services_check_both_types() {
         );
     }
     // A byte client may talk to a typed service; a wrong-sized request is dropped.
-    let mut bytes = options().connect(&name).unwrap();
+    let mut bytes = options().open_client(&name).unwrap();
     let _ = bytes.request(b"short").unwrap();
-    assert!(matches!(
-        server.try_receive(),
-        Err(Error::WouldBlock { .. })
-    ));
+    assert!(matches!(server.try_recv(), Err(Error::WouldBlock { .. })));
     // A byte service is not a typed one.
     let plain = ServiceGuard::new("svcplain");
     let _s = options().create_server(&plain).unwrap();
     assert!(matches!(
-        service::typed::<Add, u64>().connect(&plain),
+        service::typed::<Add, u64>().open_client(&plain),
         Err(Error::LayoutMismatch { .. })
     ));
 }
@@ -545,14 +542,17 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
     // Nothing there.
     let missing = ServiceGuard::new("svcmissing");
     assert!(matches!(
-        service::connect(&missing),
+        service::open_client(&missing),
         Err(Error::NotFound { .. })
     ));
     // A raw segment of garbage, and one of zeros (never initialised).
     let raw = ServiceGuard::new("svcraw");
     let seg = Segment::create(&raw, 4096).unwrap();
     raw_view(&raw).write_at(0, &[0xa5; 4096]).unwrap();
-    assert!(matches!(service::connect(&raw), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        service::open_client(&raw),
+        Err(Error::Corrupt { .. })
+    ));
     assert!(matches!(
         options().create_server(&raw),
         Err(Error::Corrupt { .. })
@@ -560,9 +560,9 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
     drop(seg);
     // A channel opened as a service.
     let chan = ServiceGuard::new("svcchan");
-    let _tx = channel::create(&chan, 4096).unwrap();
+    let _tx = channel::create_producer(&chan, 4096).unwrap();
     assert!(matches!(
-        service::connect(&chan),
+        service::open_client(&chan),
         Err(Error::KindMismatch { .. })
     ));
     assert!(matches!(
@@ -576,7 +576,7 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
     let version = view.read_vec(8, 4).unwrap();
     view.write_at(8, &99u32.to_ne_bytes()).unwrap();
     assert!(matches!(
-        service::connect(&name),
+        service::open_client(&name),
         Err(Error::VersionMismatch { found: 99, .. })
     ));
     view.write_at(8, &version).unwrap();
@@ -584,7 +584,7 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
     for bad in [[0u8; 16], [0xff; 16]] {
         view.write_at(32, &bad).unwrap();
         assert!(matches!(
-            service::connect(&name),
+            service::open_client(&name),
             Err(Error::Corrupt { .. })
         ));
     }
@@ -592,21 +592,18 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
     // Garbage in a client's request ring: the server skips it, never panics, and serves
     // the other clients.
     let mut server = server;
-    let mut a = options().connect(&name).unwrap();
-    let mut b = options().connect(&name).unwrap();
+    let mut a = options().open_client(&name).unwrap();
+    let mut b = options().open_client(&name).unwrap();
     let _ = a.request(b"from a").unwrap();
     raw_view(&format!("{}.q{}", &*name, a.slot()))
         .write_at(384, &[0xff; 64])
         .unwrap();
     let p = b.request(b"from b").unwrap();
-    let r = server.receive_timeout(WAIT).unwrap();
+    let r = server.recv_timeout(WAIT).unwrap();
     assert_eq!(&*r, b"from b");
     server.respond(r.handle(), b"ok").unwrap();
     assert_eq!(&*b.wait_timeout(p, WAIT).unwrap(), b"ok");
-    assert!(matches!(
-        server.try_receive(),
-        Err(Error::WouldBlock { .. })
-    ));
+    assert!(matches!(server.try_recv(), Err(Error::WouldBlock { .. })));
 }
 
 /// A request committed to its ring by a client that is then killed before it rings the
@@ -618,7 +615,7 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
 fn a_request_whose_client_died_before_ringing_is_still_received() {
     let name = ServiceGuard::new("svcnoring");
     let server = options()
-        .wait_mode(WaitMode::Blocking)
+        .wait_strategy(WaitStrategy::Blocking)
         .create_server(&name)
         .unwrap();
     let mut child = util::spawn("svc_connect_and_hang", &[&name]);
@@ -628,7 +625,7 @@ fn a_request_whose_client_died_before_ringing_is_still_received() {
     // Not scoped: without the fix the thread never returns, and the test must still end.
     std::thread::spawn(move || {
         let mut server = server;
-        let r = server.receive().map(|r| r.to_vec());
+        let r = server.recv().map(|r| r.to_vec());
         let _ = tx.send(r);
         server
     });
@@ -655,14 +652,14 @@ fn a_request_whose_client_died_before_ringing_is_still_received() {
 
 /// A request ring holding a corrupt frame (a hostile client) is skipped by the server, so it
 /// must not make the server ready either: a wait set that reported it ready while
-/// `try_receive` says `WouldBlock` would spin (issue 19, item 3). Other clients are still
+/// `try_recv` says `WouldBlock` would spin (issue 19, item 3). Other clients are still
 /// served, and reported ready exactly when there is a request.
 #[test]
 fn a_corrupt_request_ring_does_not_make_the_server_ready() {
     let name = ServiceGuard::new("svccorrupt");
     let mut server = options().create_server(&name).unwrap();
-    let mut hostile = options().connect(&name).unwrap();
-    let mut honest = options().connect(&name).unwrap();
+    let mut hostile = options().open_client(&name).unwrap();
+    let mut honest = options().open_client(&name).unwrap();
     // The hostile client's ring (slot 0): a frame header of an unknown kind at its head.
     let _ = hostile.request(b"first").unwrap();
     let mut q0 = raw_view(&format!("{}.q0", &*name));
@@ -674,14 +671,11 @@ fn a_corrupt_request_ring_does_not_make_the_server_ready() {
             set.wait_timeout(&[&server], Duration::from_millis(100)),
             Err(Error::Timeout { .. })
         ));
-        assert!(matches!(
-            server.try_receive(),
-            Err(Error::WouldBlock { .. })
-        ));
+        assert!(matches!(server.try_recv(), Err(Error::WouldBlock { .. })));
     }
     let p = honest.request(b"hello").unwrap();
     assert_eq!(set.wait_timeout(&[&server], WAIT).unwrap(), [0]);
-    let r = server.try_receive().unwrap();
+    let r = server.try_recv().unwrap();
     assert_eq!(&*r, b"hello");
     server.respond(r.handle(), b"hi").unwrap();
     assert_eq!(&*honest.wait_timeout(p, WAIT).unwrap(), b"hi");
@@ -693,7 +687,7 @@ fn a_corrupt_request_ring_does_not_make_the_server_ready() {
 
 /// A request left in its ring by a client killed before it was served, whose slot a new
 /// client then took over, is dropped unread by `receive`: it must not make the server ready
-/// either (readiness agrees with `try_receive`, issue 19, item 3). The new client is served.
+/// either (readiness agrees with `try_recv`, issue 19, item 3). The new client is served.
 #[test]
 fn a_request_of_a_replaced_client_does_not_make_the_server_ready() {
     let name = ServiceGuard::new("svcstale");
@@ -701,20 +695,20 @@ fn a_request_of_a_replaced_client_does_not_make_the_server_ready() {
     let mut child = util::spawn("svc_request_and_hang", &[&name]);
     child.wait_for_line("sent");
     child.kill();
-    let mut client = options().connect(&name).unwrap(); // takes the dead client's slot
+    let mut client = options().open_client(&name).unwrap(); // takes the dead client's slot
     let mut set = shmkit::WaitSet::new();
     for _ in 0..3 {
         let waited = set.wait_timeout(&[&server], Duration::from_millis(100));
-        let got = server.try_receive();
+        let got = server.try_recv();
         assert!(
             matches!(waited, Err(Error::Timeout { .. }))
                 && matches!(got, Err(Error::WouldBlock { .. })),
-            "wait set said {waited:?}, try_receive {got:?}"
+            "wait set said {waited:?}, try_recv {got:?}"
         );
     }
     let p = client.request(b"new").unwrap();
     assert_eq!(set.wait_timeout(&[&server], WAIT).unwrap(), [0]);
-    let r = server.try_receive().unwrap();
+    let r = server.try_recv().unwrap();
     assert_eq!((&*r, r.handle().client_slot()), (&b"new"[..], 0));
     server.respond(r.handle(), b"ok").unwrap();
     assert_eq!(&*client.wait_timeout(p, WAIT).unwrap(), b"ok");

@@ -313,7 +313,7 @@ fn event_timeouts_expire_and_try_wait_does_not_block() {
     ev.set().unwrap();
     ev.try_wait().unwrap();
     assert!(matches!(ev.try_wait(), Err(Error::WouldBlock { .. })));
-    assert_eq!(Event::open(&name).unwrap().reset_mode(), Reset::Auto);
+    assert_eq!(Event::open(&name).unwrap().reset_kind(), Reset::Auto);
 }
 
 #[test]

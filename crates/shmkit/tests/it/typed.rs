@@ -214,12 +214,12 @@ fn another_layout_is_a_typed_error_naming_both() {
     // A typed channel may be opened as bytes; a byte channel may not be opened as typed.
     drop(rx.try_recv());
     drop(rx);
-    let mut bytes = channel::open(&name).unwrap();
+    let mut bytes = channel::open_consumer(&name).unwrap();
     tx.send(&[1, 2, 3, 4]).unwrap();
     assert_eq!(bytes.recv().unwrap().len(), 16);
 
     let raw = NameGuard::new("typed-bytes");
-    let _bytes_tx = channel::create(&raw, 4096).unwrap();
+    let _bytes_tx = channel::create_producer(&raw, 4096).unwrap();
     let e = mismatch::<u64>(&raw, None);
     assert!(
         e.contains("byte channel") && e.contains("8-byte messages"),

@@ -55,7 +55,7 @@ fn typed_ticks() -> broadcast::typed::Options<Tick> {
 /// sample, which is checked again after), checks every value and the order, and prints
 /// "received R missed M".
 fn child_recv_ticks(a: &[String]) {
-    let mut sub = typed_ticks().subscribe(&a[0]).unwrap();
+    let mut sub = typed_ticks().open_subscriber(&a[0]).unwrap();
     let delay = Duration::from_micros(a[1].parse().unwrap());
     say("subscribed");
     let mut into = Tick::zeroed();
@@ -106,7 +106,7 @@ fn run_four(policy: Policy, total: u64) -> Vec<(u64, u64)> {
         .slots(16)
         .max_subscribers(4)
         .policy(policy)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     util::four_subscribers("tbc_recv_ticks", &name, policy, move || {
         assert_eq!(publ.subscribers(), 4);
@@ -127,7 +127,7 @@ fn a_struct_to_four_subscriber_processes_with_overwrite_accounts_for_every_value
 /// Child: args name, count — receives `count` slices of u32 (in place and copied out in
 /// turn) and checks each; prints "slices N".
 fn child_recv_slices(a: &[String]) {
-    let mut sub = broadcast::typed::<u32>().subscribe(&a[0]).unwrap();
+    let mut sub = broadcast::typed::<u32>().open_subscriber(&a[0]).unwrap();
     say("subscribed");
     let n: usize = a[1].parse().unwrap();
     common::recv_slices_checked!(sub, n, values);
@@ -140,7 +140,7 @@ fn slices_round_trip_to_two_subscriber_processes() {
     let mut publ = broadcast::typed::<u32>()
         .slots(8)
         .max_slice_len(300)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     assert_eq!(publ.max_slice_len(), 300);
     let n = 400;
@@ -163,8 +163,8 @@ fn slices_round_trip_to_two_subscriber_processes() {
 #[test]
 fn loans_are_written_in_place_and_only_written_loans_commit() {
     let name = NameGuard::new("tbc-loans");
-    let mut publ = typed_ticks().slots(4).create(&name).unwrap();
-    let mut sub = typed_ticks().subscribe(&name).unwrap();
+    let mut publ = typed_ticks().slots(4).create_publisher(&name).unwrap();
+    let mut sub = typed_ticks().open_subscriber(&name).unwrap();
     assert_eq!(publ.subscribers(), 1);
     // A loan dropped unwritten, or written and dropped, publishes nothing.
     drop(publ.loan().unwrap());
@@ -202,11 +202,15 @@ fn another_layout_is_a_typed_error_naming_both() {
     let mut publ = broadcast::typed::<[u32; 4]>()
         .tag("quad v1")
         .max_subscribers(1)
-        .create(&name)
+        .create_publisher(&name)
         .unwrap();
     common::assert_other_layouts_are_refused(Kind::Broadcast, &name);
     // A broadcast's payloads are 16-aligned, so an alignment of 16 is possible: and refused.
-    let e = common::layout_error(broadcast::typed::<u128>().tag("quad v1").subscribe(&name));
+    let e = common::layout_error(
+        broadcast::typed::<u128>()
+            .tag("quad v1")
+            .open_subscriber(&name),
+    );
     assert!(e.contains("align 4") && e.contains("align 16"), "{e}");
     let e = common::mismatch::<[u32; 4]>(Kind::Broadcast, &name, None);
     assert!(e.contains(&*name), "{e}");
@@ -214,19 +218,19 @@ fn another_layout_is_a_typed_error_naming_both() {
     // A refused subscribe took no place (there is only one); the right type joins.
     let mut sub = broadcast::typed::<[u32; 4]>()
         .tag("quad v1")
-        .subscribe(&name)
+        .open_subscriber(&name)
         .unwrap();
     publ.send(&[1, 2, 3, 4]).unwrap();
     assert_eq!(*sub.recv().unwrap(), [1, 2, 3, 4]);
     drop(sub);
     // A typed broadcast may be read as bytes ...
-    let mut bytes = broadcast::options().subscribe(&name).unwrap();
+    let mut bytes = broadcast::options().open_subscriber(&name).unwrap();
     publ.send(&[5, 6, 7, 8]).unwrap();
     assert_eq!(bytes.recv().unwrap().len(), 16);
 
     // ... but a byte broadcast is not a typed one.
     let raw = NameGuard::new("tbc-bytes");
-    let _raw_publ = broadcast::options().create(&raw).unwrap();
+    let _raw_publ = broadcast::options().create_publisher(&raw).unwrap();
     let e = common::mismatch::<u64>(Kind::Broadcast, &raw, None);
     assert!(e.contains("bytes") && e.contains("8-byte messages"), "{e}");
 }
@@ -239,7 +243,7 @@ fn run_peer(layout: &str, name: &str, count: u64) -> (bool, String) {
     use std::process::{Command, Stdio};
     let mut publ = broadcast::typed::<Reading>()
         .tag(READING_TAG)
-        .create(name)
+        .create_publisher(name)
         .unwrap();
     let mut child = Command::new(util::example("typed_peer"))
         .args(["--broadcast", layout, name, &count.to_string()])
@@ -311,9 +315,9 @@ proptest! {
                 .max_slice_len(2)
                 .max_subscribers(2)
                 .keep(true)
-                .create(&name)
+                .create_publisher(&name)
                 .unwrap();
-            let mut early = typed_ticks().subscribe(&name).unwrap();
+            let mut early = typed_ticks().open_subscriber(&name).unwrap();
             publ.send(&tick(1)).unwrap();
             publ.send_slice(&[tick(2), tick(3)]).unwrap();
             drop(publ);
@@ -335,11 +339,11 @@ proptest! {
 
 /// Subscribes to `name` as a typed broadcast every way, and receives what is there.
 fn probe(name: &str) {
-    if let Ok(mut sub) = typed_ticks().subscribe(name) {
+    if let Ok(mut sub) = typed_ticks().open_subscriber(name) {
         common::try_every_recv!(sub);
     }
     let _ = broadcast::typed::<u8>()
-        .subscribe(name)
+        .open_subscriber(name)
         .map(|mut s| s.try_recv_slice().map(|s| s.len()));
 }
 
@@ -351,15 +355,17 @@ fn byte_sides_read_and_record_layouts() -> shmkit::Result<()> {
     let name = util::unique("tbc-layout");
     let tick = shmkit::channel::MessageLayout::of::<Tick>(Some(TAG));
     {
-        let mut publ = broadcast::typed::<Tick>().tag(TAG).create(&name)?;
-        let sub = broadcast::options().subscribe(&name)?;
+        let mut publ = broadcast::typed::<Tick>()
+            .tag(TAG)
+            .create_publisher(&name)?;
+        let sub = broadcast::options().open_subscriber(&name)?;
         assert_eq!(sub.message_layout()?, Some(tick.clone()));
         assert_eq!(sub.message_layout()?.unwrap().tag(), Some(TAG));
         assert_eq!(sub.next_seq(), 0);
         publ.send(&self::tick(1))?;
         publ.send(&self::tick(2))?;
         assert_eq!(publ.published(), 2);
-        assert_eq!(broadcast::options().subscribe(&name)?.next_seq(), 2);
+        assert_eq!(broadcast::options().open_subscriber(&name)?.next_seq(), 2);
         assert_eq!(broadcast::published(&name)?, 2);
     }
     {
@@ -370,19 +376,23 @@ fn byte_sides_read_and_record_layouts() -> shmkit::Result<()> {
             Some(TAG),
         );
         assert_eq!(by_numbers, tick);
-        let _publ = broadcast::options().create_with_layout(&name, &by_numbers)?;
-        let typed = broadcast::typed::<Tick>().tag(TAG).subscribe(&name)?;
+        let _publ = broadcast::options().create_publisher_with_layout(&name, &by_numbers)?;
+        let typed = broadcast::typed::<Tick>().tag(TAG).open_subscriber(&name)?;
         assert_eq!(typed.name(), name);
-        let other = broadcast::typed::<Tick>().tag("tick v2").subscribe(&name);
+        let other = broadcast::typed::<Tick>()
+            .tag("tick v2")
+            .open_subscriber(&name);
         assert!(
             matches!(other, Err(Error::LayoutMismatch { .. })),
             "{other:?}"
         );
     }
     {
-        let _publ = broadcast::options().create(&name)?;
+        let _publ = broadcast::options().create_publisher(&name)?;
         assert_eq!(
-            broadcast::options().subscribe(&name)?.message_layout()?,
+            broadcast::options()
+                .open_subscriber(&name)?
+                .message_layout()?,
             None
         );
     }

@@ -38,7 +38,7 @@ pub fn mismatch<T: Pod>(kind: Kind, name: &str, tag: Option<&str>) -> String {
             if let Some(t) = tag {
                 o.tag(t);
             }
-            layout_error(o.subscribe(name))
+            layout_error(o.open_subscriber(name))
         }
     }
 }

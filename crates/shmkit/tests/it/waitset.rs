@@ -259,8 +259,11 @@ fn mixed_members_report_which_is_ready() {
     let mut p = channel::options().open_producer(&ch).unwrap();
     let event = Event::create(&ev, Reset::Auto).unwrap();
     let semaphore = Semaphore::create(&sem, 0, 4).unwrap();
-    let mut publ = broadcast::options().slot_size(64).create(&bc).unwrap();
-    let sub = broadcast::options().subscribe(&bc).unwrap();
+    let mut publ = broadcast::options()
+        .slot_size(64)
+        .create_publisher(&bc)
+        .unwrap();
+    let sub = broadcast::options().open_subscriber(&bc).unwrap();
     let mut set = WaitSet::new();
     {
         let members: [&dyn Waitable; 5] = [&c, &event, &semaphore, &sub, &p];
@@ -448,8 +451,8 @@ fn typed_channels_and_subscribers_are_members() {
         .create_producer(&ch)
         .unwrap();
     let rx = channel::typed::<u64>().open_consumer(&ch).unwrap();
-    let mut publ = broadcast::typed::<u64>().create(&bc).unwrap();
-    let sub = broadcast::typed::<u64>().subscribe(&bc).unwrap();
+    let mut publ = broadcast::typed::<u64>().create_publisher(&bc).unwrap();
+    let sub = broadcast::typed::<u64>().open_subscriber(&bc).unwrap();
     let mut set = WaitSet::new();
     let members: [&dyn Waitable; 2] = [&rx, &sub];
     assert!(set.try_wait(&members).is_err());

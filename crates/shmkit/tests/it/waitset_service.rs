@@ -22,7 +22,7 @@ fn child_serve(a: &[String]) {
     let mut server = options().create_server(&a[0]).unwrap();
     println!("ready");
     for _ in 0..a[1].parse::<u64>().unwrap() {
-        let r = server.receive_timeout(WAIT).unwrap();
+        let r = server.recv_timeout(WAIT).unwrap();
         server.respond(r.handle(), &answer(&r)).unwrap();
     }
 }
@@ -47,7 +47,7 @@ fn a_wait_set_serves_a_server_beside_an_event() {
         assert!(!ready.contains(&1), "the event was never set");
         assert_eq!(ready, [0]);
         loop {
-            match server.try_receive() {
+            match server.try_recv() {
                 Ok(r) => {
                     server.respond(r.handle(), &answer(&r)).unwrap();
                     answered += 1;
@@ -83,7 +83,7 @@ fn a_wait_set_tells_a_client_of_its_responses_and_of_its_servers_end() {
     let count = 20u64;
     let mut child = util::spawn("waitset_serve", &[&name, &count.to_string()]);
     child.wait_for_line("ready");
-    let mut client = options().connect(&name).unwrap();
+    let mut client = options().open_client(&name).unwrap();
     let mut set = WaitSet::new();
     for i in 0..count {
         let req = request(7, i);

@@ -4,8 +4,8 @@
 //! ```
 //! use shmkit::channel::broadcast;
 //! # let name = format!("doc-bcast-{}", std::process::id());
-//! let mut publ = broadcast::options().slots(8).slot_size(1 << 10).create(&name)?;
-//! let mut sub = broadcast::options().subscribe(&name)?; // e.g. in another process
+//! let mut publ = broadcast::options().slots(8).slot_size(1 << 10).create_publisher(&name)?;
+//! let mut sub = broadcast::options().open_subscriber(&name)?; // e.g. in another process
 //!
 //! let mut loan = publ.loan(5)?;           // zero-copy: write straight into a slot
 //! loan.copy_from_slice(b"hello");
@@ -137,7 +137,7 @@ use self::layout::{entry, sub_slot, Geometry, ACTIVE, ENTRY, FREE, JOINING, NONE
 use super::fingerprint::MessageLayout;
 use super::layout::{self as chan, Line, Role};
 use super::wait::Doorbell;
-use super::WaitMode;
+use super::WaitStrategy;
 use crate::liveness::{self, Claimed, Clock};
 use crate::object::{creation_setters, Creation, Kind, Object};
 use crate::shm_atomic::Ordering;
@@ -163,14 +163,14 @@ pub struct Options {
     slot_size: usize,
     max_subscribers: usize,
     policy: Policy,
-    wait: WaitMode,
+    wait: WaitStrategy,
     how: Creation,
 }
 
 /// Options for a broadcast channel: 64 slots of 4 KiB, 16 subscribers, back-pressure, mode
 /// 0600, removed when the publisher is dropped.
 ///
-/// There is no open-or-create: only [`Options::create`] makes a publisher (a publisher cannot
+/// There is no open-or-create: only [`Options::create_publisher`] makes a publisher (a publisher cannot
 /// attach to an existing channel), and a subscriber that created the channel would wait for a
 /// publisher that can never attach.
 pub fn options() -> Options {
@@ -179,7 +179,7 @@ pub fn options() -> Options {
         slot_size: 4096,
         max_subscribers: 16,
         policy: Policy::Block,
-        wait: WaitMode::Adaptive,
+        wait: WaitStrategy::Adaptive,
         how: Creation::default(),
     }
 }
@@ -212,7 +212,7 @@ impl Options {
     }
 
     /// How the returned side waits.
-    pub fn wait_mode(&mut self, wait: WaitMode) -> &mut Self {
+    pub fn wait_strategy(&mut self, wait: WaitStrategy) -> &mut Self {
         self.wait = wait;
         self
     }
@@ -223,7 +223,7 @@ impl Options {
     ///
     /// [`Error::SizeInvalid`] for zero slots, slot size or subscribers; else as
     /// [`Segment::create`](crate::Segment::create).
-    pub fn create(&self, name: &str) -> Result<Publisher> {
+    pub fn create_publisher(&self, name: &str) -> Result<Publisher> {
         self.create_as(name, None)
     }
 
@@ -235,8 +235,12 @@ impl Options {
     ///
     /// # Errors
     ///
-    /// As [`Options::create`].
-    pub fn create_with_layout(&self, name: &str, layout: &MessageLayout) -> Result<Publisher> {
+    /// As [`Options::create_publisher`].
+    pub fn create_publisher_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Publisher> {
         self.create_as(name, Some(layout))
     }
 
@@ -272,7 +276,7 @@ impl Options {
     ///
     /// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, and [`Error::Full`] if all
     /// subscriber places are taken by live processes.
-    pub fn subscribe(&self, name: &str) -> Result<Subscriber> {
+    pub fn open_subscriber(&self, name: &str) -> Result<Subscriber> {
         self.subscribe_as(name, None)
     }
 
@@ -349,13 +353,22 @@ impl Options {
     }
 }
 
+/// Joins the broadcast channel `name` as a subscriber, with default options.
+///
+/// # Errors
+///
+/// As [`Options::open_subscriber`].
+pub fn open_subscriber(name: &str) -> Result<Subscriber> {
+    options().open_subscriber(name)
+}
+
 /// How many messages the broadcast `name` has had published (committed) since it was created,
 /// also after its publisher is gone: the sequence number its next message would get. Opens the
 /// channel as a user, not as a subscriber, so it works while every subscriber place is taken.
 ///
 /// # Errors
 ///
-/// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, as [`Options::subscribe`].
+/// `NotFound`, `KindMismatch`, `Corrupt`, `VersionMismatch`, as [`Options::open_subscriber`].
 pub fn published(name: &str) -> Result<u64> {
     let (obj, header) = Object::open(name, Kind::Broadcast, TABLE + ENTRY)?;
     Geometry::from_params(name, header.params, header.total_len)?;
@@ -367,8 +380,8 @@ pub fn published(name: &str) -> Result<u64> {
 /// ```
 /// use shmkit::channel::broadcast;
 /// # let name = format!("doc-tbcast-fn-{}", std::process::id());
-/// let mut publ = broadcast::typed::<[f32; 4]>().create(&name)?;
-/// let mut sub = broadcast::typed::<[f32; 4]>().subscribe(&name)?;
+/// let mut publ = broadcast::typed::<[f32; 4]>().create_publisher(&name)?;
+/// let mut sub = broadcast::typed::<[f32; 4]>().open_subscriber(&name)?;
 /// publ.send(&[1.0, 2.0, 3.0, 4.0])?;
 /// assert_eq!(sub.recv()?[3], 4.0);
 /// # Ok::<(), shmkit::Error>(())

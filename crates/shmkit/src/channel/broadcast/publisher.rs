@@ -8,7 +8,7 @@ use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, CHECKING, FR
 use super::Policy;
 use crate::channel::layout::{self as chan, Line, Role};
 use crate::channel::wait::{self, Doorbell};
-use crate::channel::WaitMode;
+use crate::channel::WaitStrategy;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
 use crate::shm_atomic::{self, fence, Ordering};
@@ -45,7 +45,7 @@ struct Cursor {
 pub struct Publisher {
     ring: Ring,
     cur: Cursor,
-    wait: WaitMode,
+    wait: WaitStrategy,
     /// The publisher role (given back on drop).
     claim: Option<Claim>,
 }
@@ -84,7 +84,7 @@ impl Publisher {
         g: Geometry,
         bells: (Doorbell, Doorbell),
         claim: Claim,
-        wait: WaitMode,
+        wait: WaitStrategy,
     ) -> Publisher {
         let (data, space) = bells;
         space.forget_sleepers();
@@ -125,6 +125,16 @@ impl Publisher {
         self.ring.g.policy
     }
 
+    /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.wait = wait;
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.wait
+    }
+
     /// How many messages this publisher has published (committed) since the channel was
     /// created: the sequence number the next one gets.
     pub fn published(&self) -> u64 {
@@ -158,8 +168,8 @@ impl Publisher {
     /// ```
     /// use shmkit::channel::broadcast;
     /// # let name = format!("doc-bcast-wait-subs-{}", std::process::id());
-    /// let publ = broadcast::options().slot_size(64).create(&name)?;
-    /// let _sub = broadcast::options().subscribe(&name)?; // e.g. in another process
+    /// let publ = broadcast::options().slot_size(64).create_publisher(&name)?;
+    /// let _sub = broadcast::options().open_subscriber(&name)?; // e.g. in another process
     /// assert_eq!(publ.wait_for_subscribers(1)?, 1);
     /// # Ok::<(), shmkit::Error>(())
     /// ```
@@ -266,8 +276,8 @@ impl Publisher {
     /// ```
     /// use shmkit::channel::broadcast;
     /// # let name = format!("doc-bcast-loan-{}", std::process::id());
-    /// let mut publ = broadcast::options().slot_size(64).create(&name)?;
-    /// let mut sub = broadcast::options().subscribe(&name)?;
+    /// let mut publ = broadcast::options().slot_size(64).create_publisher(&name)?;
+    /// let mut sub = broadcast::options().open_subscriber(&name)?;
     /// let mut loan = publ.loan(5)?;
     /// loan.copy_from_slice(b"hello");
     /// loan.commit();

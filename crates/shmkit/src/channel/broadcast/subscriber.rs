@@ -10,7 +10,7 @@ use super::Policy;
 use crate::channel::layout::{peer_gone, Line};
 use crate::channel::wait::{self, Doorbell, Peer};
 use crate::channel::MessageLayout;
-use crate::channel::WaitMode;
+use crate::channel::WaitStrategy;
 use crate::copy;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
@@ -30,7 +30,7 @@ pub struct Subscriber {
     pub(super) index: usize,
     /// The next message to receive.
     pub(super) next: u64,
-    pub(super) wait: WaitMode,
+    pub(super) wait: WaitStrategy,
     /// This subscriber's entry (given back on drop).
     pub(super) claim: Option<Claim>,
     pub(super) clock: Clock,
@@ -303,6 +303,16 @@ impl Subscriber {
         self.g.policy
     }
 
+    /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.wait = wait;
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.wait
+    }
+
     /// The sequence number of the next message this subscriber receives: the count of
     /// messages published before it, since the channel was created. A subscriber starts at
     /// the count when it joined, so on a channel whose publisher is gone this is how many
@@ -312,7 +322,7 @@ impl Subscriber {
     }
 
     /// The message layout the broadcast records: `Some` for one created typed (or
-    /// [`create_with_layout`](super::Options::create_with_layout)), `None` for bytes.
+    /// [`create_publisher_with_layout`](super::Options::create_publisher_with_layout)), `None` for bytes.
     ///
     /// # Errors
     ///
@@ -399,9 +409,9 @@ impl Subscriber {
     /// ```
     /// use shmkit::channel::broadcast;
     /// # let name = format!("doc-bcast-recv-{}", std::process::id());
-    /// let mut publ = broadcast::options().slot_size(64).create(&name)?;
-    /// let mut a = broadcast::options().subscribe(&name)?;
-    /// let mut b = broadcast::options().subscribe(&name)?;
+    /// let mut publ = broadcast::options().slot_size(64).create_publisher(&name)?;
+    /// let mut a = broadcast::options().open_subscriber(&name)?;
+    /// let mut b = broadcast::options().open_subscriber(&name)?;
     /// publ.send(b"to all")?;
     /// let (sa, sb) = (a.recv()?, b.recv()?); // both read the one slot in place
     /// assert_eq!((&*sa, &*sb), (&b"to all"[..], &b"to all"[..]));

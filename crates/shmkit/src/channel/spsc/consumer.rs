@@ -77,9 +77,14 @@ impl Consumer {
         self.s.obj.is_creator()
     }
 
-    /// Changes how this side waits (see [`WaitMode`]).
-    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+    /// Changes how this side waits (see [`WaitStrategy`]).
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
         self.s.wait = wait;
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.s.wait
     }
 
     /// Whether a well-formed message is there to receive now (a load of one header word
@@ -95,7 +100,7 @@ impl Consumer {
     /// that are passed over), until `want` says yes (then true), the committed frames end or
     /// one is corrupt (false). At most one ring's worth of frames; every header is checked
     /// as `peek` checks it. For the service server's readiness, which must pass over frames
-    /// that `receive` drops unread.
+    /// that `recv` drops unread.
     pub(crate) fn any_message<const N: usize>(
         &self,
         mut want: impl FnMut(&[u8; N]) -> bool,

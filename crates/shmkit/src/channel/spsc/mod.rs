@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use super::layout::{self, Line, Role};
 use super::wait::{self, Doorbell, Peer};
-use super::WaitMode;
+use super::WaitStrategy;
 use crate::copy;
 use crate::liveness::{Claim, Clock};
 use crate::object::Object;
@@ -83,7 +83,7 @@ pub(crate) struct Shared {
     /// The doorbell the peer sleeps on.
     peer_bell: Doorbell,
     role: Role,
-    wait: WaitMode,
+    wait: WaitStrategy,
     /// This side's role (given back on drop).
     claim: Option<Claim>,
     clock: Clock,
@@ -101,7 +101,7 @@ impl Shared {
         (data, space): (Doorbell, Doorbell),
         cap: usize,
         (role, claim): (Role, Claim),
-        wait: WaitMode,
+        wait: WaitStrategy,
     ) -> Shared {
         // The consumer sleeps on the producer line's bell ("data"), the producer on the
         // consumer line's bell ("space").

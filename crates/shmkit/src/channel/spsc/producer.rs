@@ -76,9 +76,14 @@ impl Producer {
         max_message_len(self.s.cap)
     }
 
-    /// Changes how this side waits (see [`WaitMode`]).
-    pub fn set_wait_mode(&mut self, wait: WaitMode) {
+    /// Changes how this side waits (see [`WaitStrategy`]).
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
         self.s.wait = wait;
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.s.wait
     }
 
     #[inline]

@@ -2,7 +2,7 @@
 
 use bytemuck::Pod;
 
-use super::super::{spsc, WaitMode};
+use super::super::{spsc, WaitStrategy};
 use crate::channel::message::{
     self, sealed::Aligned, sealed::ByteReceiver, sealed::ByteSample, typed_side,
 };
@@ -60,9 +60,14 @@ impl<T: Pod> Consumer<T> {
         self.inner.bytes().is_creator()
     }
 
-    /// Changes how this side waits (see [`WaitMode`]).
-    pub fn set_wait_mode(&mut self, wait: WaitMode) {
-        self.inner.bytes_mut().set_wait_mode(wait);
+    /// Changes how this side waits (see [`WaitStrategy`]).
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
+        self.inner.bytes_mut().set_wait_strategy(wait);
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.bytes().wait_strategy()
     }
 }
 

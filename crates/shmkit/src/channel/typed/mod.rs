@@ -124,13 +124,13 @@ impl<T> Fits<T> {
 /// [`tag`](Options::tag).
 ///
 /// ```
-/// use shmkit::channel::{self, WaitMode};
+/// use shmkit::channel::{self, WaitStrategy};
 /// # let name = format!("doc-typed-opts-{}", std::process::id());
 /// // Whichever side starts first creates the channel; the other opens it.
 /// let rx = channel::typed::<u64>().tag("ticks").open_or_create_consumer(&name)?;
 /// let tx = channel::typed::<u64>()
 ///     .tag("ticks")
-///     .wait_mode(WaitMode::BusyPoll)
+///     .wait_strategy(WaitStrategy::BusyPoll)
 ///     .open_or_create_producer(&name)?;
 /// assert!(rx.is_creator() && !tx.is_creator());
 /// # Ok::<(), shmkit::Error>(())

@@ -3,7 +3,7 @@
 
 use bytemuck::Pod;
 
-use super::super::{spsc, WaitMode};
+use super::super::{spsc, WaitStrategy};
 use crate::channel::message::{
     self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender, typed_side,
 };
@@ -66,9 +66,14 @@ impl<T: Pod> Producer<T> {
         self.inner.bytes().is_creator()
     }
 
-    /// Changes how this side waits (see [`WaitMode`]).
-    pub fn set_wait_mode(&mut self, wait: WaitMode) {
-        self.inner.bytes_mut().set_wait_mode(wait);
+    /// Changes how this side waits (see [`WaitStrategy`]).
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
+        self.inner.bytes_mut().set_wait_strategy(wait);
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.bytes().wait_strategy()
     }
 }
 

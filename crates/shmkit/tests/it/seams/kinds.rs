@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shmkit::channel::{self, broadcast, WaitMode};
+use shmkit::channel::{self, broadcast, WaitStrategy};
 use shmkit::service::{self, Pending};
 use shmkit::sync::{Event, Reset, Semaphore};
 use shmkit::Waitable;
@@ -103,7 +103,7 @@ fn held() -> ! {
 
 fn channel_options() -> channel::Options {
     let mut o = channel::options();
-    o.capacity(super::CAP).wait_mode(WaitMode::Blocking);
+    o.capacity(super::CAP).wait_strategy(WaitStrategy::Blocking);
     o
 }
 
@@ -122,13 +122,13 @@ fn broadcast_with(policy: broadcast::Policy) -> broadcast::Options {
         .slot_size(64)
         .max_subscribers(4)
         .policy(policy)
-        .wait_mode(WaitMode::Blocking);
+        .wait_strategy(WaitStrategy::Blocking);
     o
 }
 
 fn typed_channel() -> channel::typed::Options<u64> {
     let mut o = channel::typed::<u64>();
-    o.capacity(super::CAP).wait_mode(WaitMode::Blocking);
+    o.capacity(super::CAP).wait_strategy(WaitStrategy::Blocking);
     o
 }
 
@@ -137,13 +137,13 @@ fn typed_broadcast() -> broadcast::typed::Options<u64> {
     o.slots(4)
         .max_subscribers(4)
         .policy(broadcast::Policy::Block)
-        .wait_mode(WaitMode::Blocking);
+        .wait_strategy(WaitStrategy::Blocking);
     o
 }
 
 fn service_options() -> service::Options {
     let mut o = crate::service::options();
-    o.wait_mode(WaitMode::Blocking);
+    o.wait_strategy(WaitStrategy::Blocking);
     o
 }
 
@@ -319,10 +319,10 @@ impl<const OVERWRITE: bool> Kind for Subscriber<OVERWRITE> {
     const ON_DEATH: Option<Expect> = Some(Expect::Gone);
     const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
     fn local(name: &str) -> Self::Side {
-        H::new(Self::options().subscribe(name).unwrap())
+        H::new(Self::options().open_subscriber(name).unwrap())
     }
     fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(Self::options().create(name).unwrap())
+        Box::new(Self::options().create_publisher(name).unwrap())
     }
     fn commit_unrung(name: &str, _: u64) {
         raw::put_slot(name, |k| 2 * k + 2);
@@ -344,10 +344,13 @@ impl Kind for Publisher {
     // The dead subscriber is evicted: room.
     const ON_DEATH: Option<Expect> = Some(Expect::Item);
     fn local(name: &str) -> Self::Side {
-        (H::new(broadcast_options().create(name).unwrap()), 0)
+        (
+            H::new(broadcast_options().create_publisher(name).unwrap()),
+            0,
+        )
     }
     fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(broadcast_options().subscribe(name).unwrap())
+        Box::new(broadcast_options().open_subscriber(name).unwrap())
     }
     fn commit_unrung(name: &str, _: u64) {
         raw::subscriber_caught_up(name);
@@ -389,10 +392,10 @@ impl Kind for TypedSubscriber {
     const ON_DEATH: Option<Expect> = Some(Expect::Gone);
     const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
     fn local(name: &str) -> Self::Side {
-        H::new(typed_broadcast().subscribe(name).unwrap())
+        H::new(typed_broadcast().open_subscriber(name).unwrap())
     }
     fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(typed_broadcast().create(name).unwrap())
+        Box::new(typed_broadcast().create_publisher(name).unwrap())
     }
     fn commit_unrung(name: &str, _: u64) {
         raw::put_slot(name, |k| 2 * k + 2);
@@ -455,7 +458,10 @@ impl Kind for Server {
         H::new(service_options().create_server(name).unwrap())
     }
     fn peer(name: &str) -> Box<dyn Peer> {
-        Box::new(ClientPeer(service_options().connect(name).unwrap(), None))
+        Box::new(ClientPeer(
+            service_options().open_client(name).unwrap(),
+            None,
+        ))
     }
     fn commit_unrung(name: &str, _: u64) {
         put_service_frame(name, 'q', 0);
@@ -467,17 +473,17 @@ impl Kind for Server {
         Some(s.get_ref())
     }
     fn take(s: &mut Self::Side) -> Got {
-        let r = s.get_mut().try_receive();
+        let r = s.get_mut().try_recv();
         served(s, r)
     }
     fn block(s: &mut Self::Side, timeout: Duration) -> Got {
-        let r = s.get_mut().receive_timeout(timeout);
+        let r = s.get_mut().recv_timeout(timeout);
         served(s, r)
     }
     #[cfg(feature = "tokio")]
     fn wait_async(s: &mut Self::Side) -> Wait<'_> {
         Box::pin(async move {
-            let r = s.receive().await;
+            let r = s.recv().await;
             served(s, r)
         })
     }
@@ -518,11 +524,11 @@ impl ClientSide {
 
 impl Peer for service::Server {
     fn act(&mut self, seq: u64) {
-        let r = self.receive_timeout(GUARD).unwrap();
+        let r = self.recv_timeout(GUARD).unwrap();
         self.respond(r.handle(), &seq.to_le_bytes()).unwrap();
     }
     fn hold(&mut self) -> ! {
-        let r = self.receive_timeout(GUARD).unwrap();
+        let r = self.recv_timeout(GUARD).unwrap();
         self.respond_with(r.handle(), 8, |_| held()).unwrap();
         unreachable!()
     }
@@ -536,7 +542,7 @@ impl Kind for Client {
     const ON_CORRUPT: Option<Expect> = Some(Expect::Corrupt);
     fn local(name: &str) -> Self::Side {
         ClientSide {
-            c: H::new(service_options().connect(name).unwrap()),
+            c: H::new(service_options().open_client(name).unwrap()),
             pending: None,
         }
     }

@@ -11,10 +11,10 @@
 //! struct Pose { t_ns: u64, xyz: [f32; 3], quality: u32 }
 //!
 //! # let name = format!("doc-tbcast-{}", std::process::id());
-//! let mut publ = broadcast::typed::<Pose>().tag("pose v1").slots(16).create(&name)?;
+//! let mut publ = broadcast::typed::<Pose>().tag("pose v1").slots(16).create_publisher(&name)?;
 //! // In other processes, any number of them (up to `max_subscribers`):
-//! let mut a = broadcast::typed::<Pose>().tag("pose v1").subscribe(&name)?;
-//! let mut b = broadcast::typed::<Pose>().tag("pose v1").subscribe(&name)?;
+//! let mut a = broadcast::typed::<Pose>().tag("pose v1").open_subscriber(&name)?;
+//! let mut b = broadcast::typed::<Pose>().tag("pose v1").open_subscriber(&name)?;
 //! assert_eq!(publ.subscribers(), 2);
 //!
 //! // Write in place: a loan is an uninitialised `Pose` in a slot; `write` fills it, and only
@@ -30,8 +30,8 @@
 //! let mut pcm = broadcast::typed::<f32>()
 //!     .max_slice_len(480)
 //!     .policy(Policy::Overwrite)
-//!     .create(&format!("{name}-pcm"))?;
-//! let mut ear = broadcast::typed::<f32>().subscribe(&format!("{name}-pcm"))?;
+//!     .create_publisher(&format!("{name}-pcm"))?;
+//! let mut ear = broadcast::typed::<f32>().open_subscriber(&format!("{name}-pcm"))?;
 //! pcm.loan_slice(480)?.write_with(|i| (i as f32 * 0.01).sin()).commit();
 //! assert_eq!(ear.recv_slice()?.len(), 480);
 //! # Ok::<(), shmkit::Error>(())
@@ -170,9 +170,9 @@ impl<T: Pod> Options<T> {
     ///
     /// # Errors
     ///
-    /// As [`broadcast::Options::create`](super::Options::create) (`SizeInvalid` for zero
-    /// slots, subscribers or slice length).
-    pub fn create(&self, name: &str) -> Result<Publisher<T>> {
+    /// As [`broadcast::Options::create_publisher`](super::Options::create_publisher)
+    /// (`SizeInvalid` for zero slots, subscribers or slice length).
+    pub fn create_publisher(&self, name: &str) -> Result<Publisher<T>> {
         Ok(Publisher::wrap(
             self.base.create_as(name, Some(&self.layout()))?,
         ))
@@ -185,8 +185,8 @@ impl<T: Pod> Options<T> {
     ///
     /// [`Error::LayoutMismatch`](crate::Error::LayoutMismatch), naming both layouts, if it
     /// carries another type (size, alignment or tag) or bytes; otherwise as
-    /// [`broadcast::Options::subscribe`](super::Options::subscribe).
-    pub fn subscribe(&self, name: &str) -> Result<Subscriber<T>> {
+    /// [`broadcast::Options::open_subscriber`](super::Options::open_subscriber).
+    pub fn open_subscriber(&self, name: &str) -> Result<Subscriber<T>> {
         Ok(Subscriber::wrap(
             self.base.subscribe_as(name, Some(&self.layout()))?,
         ))

@@ -68,6 +68,16 @@ impl<T: Pod> Publisher<T> {
         self.inner.bytes().policy()
     }
 
+    /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.inner.bytes_mut().set_wait_strategy(wait);
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.bytes().wait_strategy()
+    }
+
     /// How many subscribers are attached now; see
     /// [`broadcast::Publisher::subscribers`](crate::channel::broadcast::Publisher::subscribers).
     pub fn subscribers(&self) -> usize {

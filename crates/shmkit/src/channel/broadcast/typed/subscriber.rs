@@ -58,6 +58,16 @@ impl<T: Pod> Subscriber<T> {
     pub fn policy(&self) -> Policy {
         self.inner.bytes().policy()
     }
+
+    /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
+        self.inner.bytes_mut().set_wait_strategy(wait);
+    }
+
+    /// How this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
+        self.inner.bytes().wait_strategy()
+    }
 }
 
 impl<T> Sample<'_, T> {
