@@ -23,6 +23,7 @@ from conftest import child, finish
         (shmkit.NameInvalid, ValueError),
         (shmkit.SizeInvalid, ValueError),
         (shmkit.LayoutMismatch, TypeError),
+        (shmkit.NotOutstanding, ValueError),
         (shmkit.Disconnected, EOFError),
         (shmkit.Lagged, shmkit.Error),
         (shmkit.OwnerDied, shmkit.Error),
