@@ -31,6 +31,52 @@
 //!
 //! See the module docs of [`segment`] for lifetime rules and [`name`] for naming rules per OS.
 //!
+//! # Conventions
+//!
+//! Every kind has the same shape: whoever has learnt one has learnt them all.
+//!
+//! * **One entry point per kind.** A kind that is one handle has `Type::options()`
+//!   ([`Segment::options`], [`FileMapping::options`], [`Mutex::options`](sync::Mutex::options),
+//!   [`Event::options`](sync::Event::options), [`Semaphore::options`](sync::Semaphore::options),
+//!   [`Shared::options`](sync::Shared::options)); a pattern with several sides has a module
+//!   function ([`channel::options`], [`channel::broadcast::options`], [`service::options`];
+//!   typed: `channel::typed::<T>()`, `broadcast::typed::<T>()`,
+//!   `service::typed::<Req, Resp>()`). Options take `&mut self` setters and end in a verb that
+//!   takes the name.
+//! * **The same verbs.** `create`, `open`, `open_or_create`; for patterns with roles
+//!   `create_<role>`, `open_<role>`, `open_or_create_<role>` (`create_producer`,
+//!   `open_consumer`, `create_publisher`, `open_subscriber`, `create_server`, `open_client`),
+//!   module shortcuts included. `send` copies a message in; `loan(len)`, write in place,
+//!   `commit()`; `recv` takes a message out (`recv_into` copies it out); `respond` answers.
+//! * **Four forms of every wait.** `x()` blocks; `try_x()` never waits
+//!   ([`Error::WouldBlock`]); `x_timeout(Duration)` and `x_deadline(Instant)` give up with
+//!   [`Error::Timeout`]. One loop takes the deadline; the other forms are thin. A call that
+//!   never waits (`Client::request` and `Client::loan`, `Semaphore::post`, `respond`) has no
+//!   `try_` twin.
+//! * **Waiting for an object.** Every options builder with an `open*` verb has
+//!   `open_timeout(Duration)`: how long the open waits for the object to appear (default
+//!   zero); when the time is up the error is the [`Error::NotFound`] the open would have
+//!   returned. A broadcast publisher waits for subscribers with `wait_for_subscribers(n)`
+//!   (all four forms).
+//! * **The same knobs.** `mode` is permission bits, only. How a side waits is a
+//!   [`WaitStrategy`](channel::WaitStrategy): an options setter `wait_strategy(..)`, and
+//!   `set_wait_strategy(..)` / `wait_strategy()` on every side that spins before it sleeps
+//!   (events, semaphores and mutexes sleep at once and have none). Broadcast's overflow
+//!   rule is its `policy`. Sizes are `capacity` (ring bytes), `slots`, `slot_size`, and
+//!   `max_*` for limits.
+//! * **Every side that waits is [`Waitable`]** (and has `aio` forms): channel producers and
+//!   consumers, broadcast publishers and subscribers, service servers and clients, their
+//!   typed forms, events and semaphores. Ready means the next `try_` call would not return
+//!   `WouldBlock` (exceptions, as with `poll(2)`, in the [`waitset`] docs).
+//! * **One error, one meaning.** [`Error::NotFound`] is only ever about a named object; a
+//!   request that is not outstanding is [`Error::NotOutstanding`]. Liveness is tested at one
+//!   interval everywhere ([`waitset::LIVENESS_EVERY`], 50 ms).
+//!
+//! Exceptions, on purpose: `Client::call` (request, then wait) has no `try_` form, since a
+//! request cannot be answered without waiting; use `request` and `wait_timeout` for the
+//! others. The crate's tests name every form of every kind (`tests/it/convention.rs`), so a
+//! kind that leaves the convention does not compile.
+//!
 //! # Liveness
 //!
 //! Whether the holder of a role (a channel side, a broadcast subscriber, an object's creator)

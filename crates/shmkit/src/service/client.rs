@@ -328,6 +328,20 @@ impl Client {
         self.wait_until(pending, Deadline::after(timeout))
     }
 
+    /// Like [`Self::wait`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::wait_timeout`].
+    pub fn wait_deadline(
+        &mut self,
+        pending: Pending,
+        deadline: std::time::Instant,
+    ) -> Result<Response<'_>> {
+        self.wait_until(pending, Deadline::At(deadline))
+    }
+
     /// Gives up on `pending`: it no longer counts as outstanding, and its response, if it
     /// comes, is dropped. Returns whether it was outstanding.
     pub fn cancel(&mut self, pending: Pending) -> bool {

@@ -339,6 +339,16 @@ impl Server {
         self.recv_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_deadline(&mut self, deadline: std::time::Instant) -> Result<Request> {
+        self.recv_until(Deadline::At(deadline))
+    }
+
     /// Waits as the server's [`WaitStrategy`] says, as a channel side does (`channel::wait`):
     /// `BusyPoll` re-scans without end; `Adaptive` pauses `PAUSES` times, then yields (each
     /// yield counted as `YIELD_WEIGHT` pauses) until `SPINS`, then sleeps on the service's

@@ -229,6 +229,16 @@ impl<Req: Pod, Resp: Pod> Server<Req, Resp> {
         self.recv_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_deadline(&mut self, deadline: std::time::Instant) -> Result<Request<Req>> {
+        self.recv_until(Deadline::At(deadline))
+    }
+
     /// Answers `handle` with `value`, written straight into the client's ring.
     ///
     /// # Errors
@@ -346,6 +356,21 @@ impl<Req: Pod, Resp: Pod> Client<Req, Resp> {
     /// As [`super::Client::wait_timeout`].
     pub fn wait_timeout(&mut self, pending: Pending, timeout: Duration) -> Result<Resp> {
         let v = read(&self.inner.wait_timeout(pending, timeout)?);
+        self.value(v)
+    }
+
+    /// Like [`Self::wait`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::wait_timeout`].
+    pub fn wait_deadline(
+        &mut self,
+        pending: Pending,
+        deadline: std::time::Instant,
+    ) -> Result<Resp> {
+        let v = read(&self.inner.wait_deadline(pending, deadline)?);
         self.value(v)
     }
 

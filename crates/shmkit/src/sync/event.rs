@@ -230,6 +230,16 @@ impl Event {
         self.wait_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::wait`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::wait_timeout`].
+    pub fn wait_deadline(&self, deadline: std::time::Instant) -> Result<()> {
+        self.wait_until(Deadline::At(deadline))
+    }
+
     /// Passes if the event is set now (resetting it, if auto-reset).
     ///
     /// # Errors

@@ -203,6 +203,18 @@ impl Mutex {
             self.guard()
         })
     }
+
+    /// Like [`Self::lock`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::lock_timeout`].
+    pub fn lock_deadline(&self, deadline: std::time::Instant) -> LockResult<MutexGuard<'_>> {
+        to_result(self.lock.lock(&self.obj, Deadline::At(deadline)), || {
+            self.guard()
+        })
+    }
 }
 
 impl Drop for Mutex {

@@ -242,6 +242,16 @@ impl Semaphore {
         self.wait_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::wait`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::wait_timeout`].
+    pub fn wait_deadline(&self, deadline: std::time::Instant) -> Result<()> {
+        self.wait_until(Deadline::At(deadline))
+    }
+
     /// Takes a permit if one is available now.
     ///
     /// # Errors

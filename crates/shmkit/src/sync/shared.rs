@@ -205,6 +205,18 @@ impl<T: Pod> Shared<T> {
             self.guard()
         })
     }
+
+    /// Like [`Self::lock`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::lock_timeout`].
+    pub fn lock_deadline(&self, deadline: std::time::Instant) -> LockResult<SharedGuard<'_, T>> {
+        to_result(self.lock.lock(&self.obj, Deadline::At(deadline)), || {
+            self.guard()
+        })
+    }
 }
 
 /// How to create or open a [`Shared<T>`]: the builder behind [`Shared::options`].

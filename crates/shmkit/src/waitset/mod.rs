@@ -109,7 +109,8 @@ use crate::sync::waker::UNGATED_NAP;
 /// (ready: a message, or the producer gone), [`Producer`](crate::channel::Producer)s (room
 /// for a small message, or the consumer gone), broadcast
 /// [`Subscriber`](crate::channel::broadcast::Subscriber)s (a message, a lag, or the
-/// publisher gone), their typed forms, request/response [`Server`](crate::service::Server)s
+/// publisher gone) and [`Publisher`](crate::channel::broadcast::Publisher)s (a slot free for
+/// the next `loan`), their typed forms, request/response [`Server`](crate::service::Server)s
 /// (a request) and [`Client`](crate::service::Client)s (a response, or the server gone) and
 /// their typed forms, [`Event`](crate::sync::Event)s (set) and
 /// [`Semaphore`](crate::sync::Semaphore)s (a permit), and references to any of these.
@@ -224,6 +225,20 @@ impl WaitSet {
         timeout: Duration,
     ) -> Result<&[usize]> {
         self.wait_until(members, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::wait`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::wait_timeout`].
+    pub fn wait_deadline<W: Waitable>(
+        &mut self,
+        members: &[W],
+        deadline: std::time::Instant,
+    ) -> Result<&[usize]> {
+        self.wait_until(members, Deadline::At(deadline))
     }
 
     /// The indices of the members ready now, without waiting (and without liveness tests).

@@ -7,8 +7,10 @@ mod broadcast;
 mod broadcast_zero_copy;
 mod channel;
 mod channel_headers;
+mod convention;
 mod examples;
 mod file;
+mod forms;
 mod liveness;
 mod names;
 mod open_wait;
@@ -47,6 +49,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .iter()
         .chain(aio)
         .chain(file::ROLES)
+        .chain(forms::ROLES)
         .chain(sync::ROLES)
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)

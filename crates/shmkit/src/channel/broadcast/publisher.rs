@@ -54,11 +54,36 @@ pub struct Publisher {
 // to a thread.
 unsafe impl Send for Publisher {}
 
-/// An async `loan` waits on the space doorbell, as a blocking one does (`crate::aio`).
-#[cfg(feature = "tokio")]
-impl crate::aio::Awaitable for Publisher {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
-        self.ring.space.point(&self.ring.obj, &self.ring.line)
+/// A wait set (and an async `loan`) waits on the space doorbell, as a blocking `loan` does,
+/// as a plain bell: a publisher has no one peer whose death makes it ready (a dead
+/// subscriber is evicted by the readiness test itself, at the wait set's liveness ticks).
+impl crate::waitset::sealed::Sealed for Publisher {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        let mut point = self.ring.space.point(&self.ring.obj, &self.ring.line);
+        point.kind = crate::waitset::Kind::Plain;
+        point
+    }
+
+    /// Whether `try_loan` would find a slot now (for any length up to the slot size): under
+    /// back-pressure, every live subscriber has released the message a ring back; under
+    /// overwrite, some slot's message is held by no live subscriber. Subscribers due a
+    /// liveness test are tested and evicted if gone, as `try_loan` does. A subscriber may take
+    /// hold of a message between this answer and the `try_loan` (overwrite), as with
+    /// `poll(2)`: loan with the `try_` form and loop.
+    fn ready(&self) -> bool {
+        let (ring, cur) = (&self.ring, &self.cur);
+        match ring.g.policy {
+            Policy::Block => {
+                let mut min = cur.min_cache;
+                room(&ring.obj, &ring.g, cur.write, &mut min, &cur.clock)
+            }
+            Policy::Overwrite => {
+                let mut test = None;
+                cur.in_slot
+                    .iter()
+                    .any(|&j| j == NONE || !held(&ring.obj, &ring.g, j, &mut test, &cur.clock))
+            }
+        }
     }
 }
 
@@ -310,6 +335,16 @@ impl Publisher {
         self.loan_until(len, Deadline::after(timeout))
     }
 
+    /// Like [`Self::loan`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::loan_timeout`].
+    pub fn loan_deadline(&mut self, len: usize, deadline: std::time::Instant) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::At(deadline))
+    }
+
     pub(crate) fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
         let mut loan = self.loan_until(msg.len(), deadline)?;
         loan.copy_from_slice(msg);
@@ -343,6 +378,16 @@ impl Publisher {
     /// As [`Publisher::send`], and `Timeout`.
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
         self.send_until(msg, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::send`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_timeout`].
+    pub fn send_deadline(&mut self, msg: &[u8], deadline: std::time::Instant) -> Result<()> {
+        self.send_until(msg, Deadline::At(deadline))
     }
 }
 

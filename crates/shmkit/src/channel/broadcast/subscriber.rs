@@ -446,6 +446,16 @@ impl Subscriber {
         self.recv_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_deadline(&mut self, deadline: std::time::Instant) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::At(deadline))
+    }
+
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
         let sample = self.recv_until(deadline)?;
         buf.clear();
@@ -487,6 +497,20 @@ impl Subscriber {
     /// As [`Subscriber::recv_into`], and `Timeout`.
     pub fn recv_into_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
         self.recv_into_until(buf, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::recv_into`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_into_timeout`].
+    pub fn recv_into_deadline(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: std::time::Instant,
+    ) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::At(deadline))
     }
 }
 

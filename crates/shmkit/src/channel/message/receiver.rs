@@ -141,6 +141,19 @@ impl<T: Pod, R: ByteReceiver> Receiver<T, R> {
         self.recv_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_deadline(
+        &mut self,
+        deadline: std::time::Instant,
+    ) -> Result<Sample<T, R::Sample<'_>>> {
+        self.recv_until(Deadline::At(deadline))
+    }
+
     fn recv_into_until(&mut self, value: &mut T, deadline: Deadline) -> Result<()> {
         copy_value(self.next(deadline, false)?, value);
         Ok(())
@@ -176,6 +189,20 @@ impl<T: Pod, R: ByteReceiver> Receiver<T, R> {
         self.recv_into_until(value, Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv_into`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_into_timeout`].
+    pub fn recv_into_deadline(
+        &mut self,
+        value: &mut T,
+        deadline: std::time::Instant,
+    ) -> Result<()> {
+        self.recv_into_until(value, Deadline::At(deadline))
+    }
+
     fn recv_copy_until(&mut self, deadline: Deadline) -> Result<T> {
         let mut value = T::zeroed();
         self.recv_into_until(&mut value, deadline)?;
@@ -207,6 +234,16 @@ impl<T: Pod, R: ByteReceiver> Receiver<T, R> {
     /// As [`Receiver::recv_timeout`].
     pub fn recv_copy_timeout(&mut self, timeout: Duration) -> Result<T> {
         self.recv_copy_until(Deadline::after(timeout))
+    }
+
+    /// Like [`Self::recv_copy`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_copy_timeout`].
+    pub fn recv_copy_deadline(&mut self, deadline: std::time::Instant) -> Result<T> {
+        self.recv_copy_until(Deadline::At(deadline))
     }
 
     fn recv_slice_until(&mut self, deadline: Deadline) -> Result<SliceSample<T, R::Sample<'_>>> {
@@ -244,6 +281,19 @@ impl<T: Pod, R: ByteReceiver> Receiver<T, R> {
         self.recv_slice_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv_slice`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_slice_timeout`].
+    pub fn recv_slice_deadline(
+        &mut self,
+        deadline: std::time::Instant,
+    ) -> Result<SliceSample<T, R::Sample<'_>>> {
+        self.recv_slice_until(Deadline::At(deadline))
+    }
+
     fn recv_slice_into_until(&mut self, buf: &mut Vec<T>, deadline: Deadline) -> Result<usize> {
         Ok(copy_slice(self.next(deadline, true)?, buf))
     }
@@ -278,6 +328,20 @@ impl<T: Pod, R: ByteReceiver> Receiver<T, R> {
         timeout: Duration,
     ) -> Result<usize> {
         self.recv_slice_into_until(buf, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::recv_slice_into`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_slice_into_timeout`].
+    pub fn recv_slice_into_deadline(
+        &mut self,
+        buf: &mut Vec<T>,
+        deadline: std::time::Instant,
+    ) -> Result<usize> {
+        self.recv_slice_into_until(buf, Deadline::At(deadline))
     }
 }
 

@@ -108,6 +108,16 @@ impl<T: Pod, S: ByteSender> Sender<T, S> {
         self.loan_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::loan`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::loan_timeout`].
+    pub fn loan_deadline(&mut self, deadline: std::time::Instant) -> Result<Loan<T, S::Loan<'_>>> {
+        self.loan_until(Deadline::At(deadline))
+    }
+
     fn loan_slice_until(
         &mut self,
         len: usize,
@@ -151,6 +161,20 @@ impl<T: Pod, S: ByteSender> Sender<T, S> {
         self.loan_slice_until(len, Deadline::after(timeout))
     }
 
+    /// Like [`Self::loan_slice`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::loan_slice_timeout`].
+    pub fn loan_slice_deadline(
+        &mut self,
+        len: usize,
+        deadline: std::time::Instant,
+    ) -> Result<SliceLoan<T, S::Loan<'_>>> {
+        self.loan_slice_until(len, Deadline::At(deadline))
+    }
+
     /// Copies `value` into the ring, or the next slot, and publishes it (to the consumer, or
     /// to every subscriber), waiting for room.
     ///
@@ -180,6 +204,17 @@ impl<T: Pod, S: ByteSender> Sender<T, S> {
     pub fn send_timeout(&mut self, value: &T, timeout: Duration) -> Result<()> {
         self.inner
             .send_until(bytemuck::bytes_of(value), Deadline::after(timeout))
+    }
+
+    /// Like [`Self::send`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_timeout`].
+    pub fn send_deadline(&mut self, value: &T, deadline: std::time::Instant) -> Result<()> {
+        self.inner
+            .send_until(bytemuck::bytes_of(value), Deadline::At(deadline))
     }
 
     /// Copies `values` into the ring, or the next slot, as one message and publishes it,
@@ -212,13 +247,20 @@ impl<T: Pod, S: ByteSender> Sender<T, S> {
         self.inner
             .send_until(bytemuck::cast_slice(values), Deadline::after(timeout))
     }
-}
 
-/// A typed side waits where its byte side does (`crate::waitset`).
-#[cfg(feature = "tokio")]
-impl<T> crate::aio::Awaitable for Sender<T, crate::channel::broadcast::Publisher> {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
-        self.inner.wait_point()
+    /// Like [`Self::send_slice`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_slice_timeout`].
+    pub fn send_slice_deadline(
+        &mut self,
+        values: &[T],
+        deadline: std::time::Instant,
+    ) -> Result<()> {
+        self.inner
+            .send_until(bytemuck::cast_slice(values), Deadline::At(deadline))
     }
 }
 

@@ -202,6 +202,16 @@ impl Consumer {
         self.recv_until(Deadline::after(timeout))
     }
 
+    /// Like [`Self::recv`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_deadline(&mut self, deadline: std::time::Instant) -> Result<Sample<'_>> {
+        self.recv_until(Deadline::At(deadline))
+    }
+
     /// Receives the next message into `buf` (cleared first); returns its length.
     ///
     /// The copy-out path: the message is copied from the ring into `buf` without a reference
@@ -232,6 +242,20 @@ impl Consumer {
     /// As [`Consumer::recv`], and `Timeout`.
     pub fn recv_into_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
         self.recv_into_until(buf, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::recv_into`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_into_timeout`].
+    pub fn recv_into_deadline(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: std::time::Instant,
+    ) -> Result<usize> {
+        self.recv_into_until(buf, Deadline::At(deadline))
     }
 
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {

@@ -151,6 +151,16 @@ impl Producer {
         self.loan_until(len, Deadline::after(timeout))
     }
 
+    /// Like [`Self::loan`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::loan_timeout`].
+    pub fn loan_deadline(&mut self, len: usize, deadline: std::time::Instant) -> Result<Loan<'_>> {
+        self.loan_until(len, Deadline::At(deadline))
+    }
+
     pub(crate) fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
         let mut loan = self.loan_until(msg.len(), deadline)?;
         loan.copy_from_slice(msg);
@@ -183,6 +193,16 @@ impl Producer {
     /// As [`Producer::loan_timeout`].
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
         self.send_until(msg, Deadline::after(timeout))
+    }
+
+    /// Like [`Self::send`], waiting until `deadline` at most (monotonic clock): the
+    /// form the other three are written on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_timeout`].
+    pub fn send_deadline(&mut self, msg: &[u8], deadline: std::time::Instant) -> Result<()> {
+        self.send_until(msg, Deadline::At(deadline))
     }
 }
 

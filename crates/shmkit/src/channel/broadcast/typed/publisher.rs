@@ -27,10 +27,13 @@ pub struct Publisher<T> {
 
 typed_side!(Publisher => message::Sender<T, bytes::Publisher>);
 
-#[cfg(feature = "tokio")]
-impl<T> crate::aio::Awaitable for Publisher<T> {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
-        crate::aio::Awaitable::wait_point(&self.inner)
+impl<T> crate::waitset::sealed::Sealed for Publisher<T> {
+    fn point(&self) -> crate::waitset::Point<'_> {
+        crate::waitset::sealed::Sealed::point(&self.inner)
+    }
+
+    fn ready(&self) -> bool {
+        crate::waitset::sealed::Sealed::ready(&self.inner)
     }
 }
 
