@@ -35,9 +35,10 @@ pub struct Args {
 /// Zenoh's own session options, as its example programs spell them.
 #[derive(Debug, ClapArgs)]
 struct ZenohArgs {
-    /// Zenoh mode: peer or client.
-    #[arg(short, long, global = true, value_parser = ["peer", "client"])]
-    mode: Option<String>,
+    /// Zenoh mode: peer or client (`-m` as in Zenoh's programs; the long form is not
+    /// `--mode`, which in shmkit always means permission bits).
+    #[arg(short = 'm', long = "zenoh-mode", global = true, value_parser = ["peer", "client"])]
+    zenoh_mode: Option<String>,
     /// Endpoint to connect to, e.g. tcp/10.0.0.2:7447 (repeat for several).
     #[arg(short = 'e', long, global = true)]
     connect: Vec<String>,
@@ -126,9 +127,9 @@ enum What {
         /// are refused (LayoutMismatch).
         #[arg(long, value_parser = parse_layout)]
         layout: Option<MessageLayout>,
-        /// Unix permission bits of the broadcast, in octal (--mode is Zenoh's).
+        /// Unix permission bits of the broadcast, in octal (e.g. 600, 660).
         #[arg(long, default_value = "600", value_parser = parse_mode)]
-        shm_mode: u32,
+        mode: u32,
         /// Do not keep the state segment NAME.zbridge (a restart then starts afresh).
         #[arg(long)]
         no_resume: bool,
@@ -210,7 +211,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let z = &args.zenoh;
     let session = SessionConfig {
         file: z.config.clone(),
-        mode: z.mode.clone(),
+        mode: z.zenoh_mode.clone(),
         connect: z.connect.clone(),
         listen: z.listen.clone(),
         no_multicast_scouting: z.no_multicast_scouting,
@@ -256,7 +257,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             max_subscribers,
             min_subscribers,
             layout,
-            shm_mode,
+            mode,
             no_resume,
         } => {
             let mut o = ImportOptions::default();
@@ -264,7 +265,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .slots(slots)
                 .max_message(usize_of(max_message, "--max-message")?)
                 .max_subscribers(max_subscribers)
-                .mode(shm_mode)
+                .mode(mode)
                 .resume(!no_resume);
             if let Some(n) = min_subscribers {
                 o.min_subscribers(n);

@@ -1,10 +1,11 @@
 //! The command line, as clap types.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::units::{parse_duration, parse_mode, parse_size};
+use crate::units::{parse_duration, parse_mode, parse_size, parse_wait};
 
 /// Create, inspect, list, clean up and stream shared memory from the shell.
 ///
@@ -15,6 +16,10 @@ use crate::units::{parse_duration, parse_mode, parse_size};
 ///
 /// Sizes take a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024; KB, MB, GB, TB
 /// are powers of 1000; no suffix means bytes.
+///
+/// Every command that opens an existing object takes --wait[=DURATION]: wait for it to appear
+/// (up to DURATION, or without a value until it does), so two commands can start in either
+/// order. Without --wait a missing object fails at once (but `send`, which waits 10 s).
 ///
 /// Exit status: 0 success, 1 the operation failed, 2 the command line was wrong.
 #[derive(Debug, Parser)]
@@ -49,6 +54,8 @@ pub enum Command {
     Write {
         /// The segment's name.
         name: String,
+        #[command(flatten)]
+        wait: OpenWait,
         /// Where to start writing.
         #[arg(long, default_value = "0", value_parser = parse_size)]
         offset: u64,
@@ -66,6 +73,8 @@ pub enum Command {
     Read {
         /// The segment's name.
         name: String,
+        #[command(flatten)]
+        wait: OpenWait,
         /// Where to start reading.
         #[arg(long, default_value = "0", value_parser = parse_size)]
         offset: u64,
@@ -80,6 +89,8 @@ pub enum Command {
     Info {
         /// The segment's name.
         name: String,
+        #[command(flatten)]
+        wait: OpenWait,
         /// Print JSON (fields documented in the README).
         #[arg(long)]
         json: bool,
@@ -125,6 +136,8 @@ pub enum Command {
     Watch {
         /// The segment's name.
         name: String,
+        #[command(flatten)]
+        wait: OpenWait,
         /// Start of the region.
         #[arg(long, default_value = "0", value_parser = parse_size)]
         offset: u64,
@@ -144,9 +157,23 @@ pub enum Command {
         name: String,
         /// The file to send, or `-` for standard input.
         input: PathBuf,
-        /// How long to wait for the receiver's channel to appear.
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
-        wait: std::time::Duration,
+        /// Wait for the channel (made by `shmkit recv NAME`) to appear: up to DURATION, or
+        /// without a value until it does. Default 10s, not 0 as for the other commands: `send`
+        /// is started together with the `recv` that creates the channel (`shmkit recv x > out
+        /// & shmkit send x file`), so it is usually a moment early; --wait=0 fails at once.
+        #[arg(
+            long,
+            value_name = "DURATION",
+            num_args = 0..=1,
+            require_equals = true,
+            default_value = "10s",
+            default_missing_value = "forever",
+            value_parser = parse_wait
+        )]
+        wait: Duration,
+        /// How this side waits for room in the ring.
+        #[arg(long, value_enum, default_value = "adaptive")]
+        wait_strategy: WaitStrategyArg,
     },
     /// Receive a stream sent with `shmkit send NAME` (creates the channel and waits).
     ///
@@ -161,6 +188,12 @@ pub enum Command {
         /// Ring size.
         #[arg(long, default_value = "8MiB", value_parser = parse_size)]
         capacity: u64,
+        /// Unix permission bits of the channel, in octal (e.g. 600, 660).
+        #[arg(long, value_parser = parse_mode, default_value = "600")]
+        mode: u32,
+        /// How this side waits for messages.
+        #[arg(long, value_enum, default_value = "adaptive")]
+        wait_strategy: WaitStrategyArg,
     },
     /// Run the cross-process benchmark tables: shmkit against raw OS calls, pipes, sockets and
     /// TCP, as ratios measured in the same run (about a minute; --quick takes seconds).
@@ -213,6 +246,50 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `--wait[=DURATION]`: how long a command waits for the object it opens to appear.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct OpenWait {
+    /// Wait for NAME to appear: up to DURATION (e.g. 500ms, 10s), or without a value until it
+    /// does. Without --wait, a missing NAME fails at once.
+    #[arg(
+        long = "wait",
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "forever",
+        value_parser = parse_wait
+    )]
+    wait: Option<Duration>,
+}
+
+impl OpenWait {
+    /// The library's `open_timeout`: zero without --wait, `Duration::MAX` for --wait alone.
+    pub fn open_timeout(self) -> Duration {
+        self.wait.unwrap_or(Duration::ZERO)
+    }
+}
+
+/// `--wait-strategy`: the library's `WaitStrategy`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum WaitStrategyArg {
+    /// Spin briefly, then sleep (the default).
+    Adaptive,
+    /// Sleep at once: least CPU, when the processes may share a CPU.
+    Blocking,
+    /// Never sleep: lowest latency, a CPU busy all the time.
+    BusyPoll,
+}
+
+impl From<WaitStrategyArg> for shmkit::channel::WaitStrategy {
+    fn from(w: WaitStrategyArg) -> Self {
+        match w {
+            WaitStrategyArg::Adaptive => Self::Adaptive,
+            WaitStrategyArg::Blocking => Self::Blocking,
+            WaitStrategyArg::BusyPoll => Self::BusyPoll,
+        }
+    }
 }
 
 fn parse_dash(s: &str) -> Result<bool, String> {

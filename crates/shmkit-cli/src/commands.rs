@@ -29,6 +29,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         } => create(&name, size, mode, keep),
         Command::Write {
             name,
+            wait,
             offset,
             text,
             file,
@@ -48,31 +49,46 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 }
                 _ => bail!("nothing to write: give --text, --file or `-` for standard input"),
             };
-            write(&name, offset, &data)
+            write(&name, wait.open_timeout(), offset, &data)
         }
         Command::Read {
             name,
+            wait,
             offset,
             len,
             hex,
-        } => read(&name, offset, len, hex),
-        Command::Info { name, json } => info(&name, json),
+        } => read(&name, wait.open_timeout(), offset, len, hex),
+        Command::Info { name, wait, json } => info(&name, wait.open_timeout(), json),
         Command::Ls { json, all } => ls(json, all),
         Command::Rm { names } => rm(&names),
         Command::Gc { dry_run } => gc(dry_run),
         Command::Watch {
             name,
+            wait,
             offset,
             len,
             interval,
             count,
-        } => watch(&name, offset, len, interval, count),
-        Command::Send { name, input, wait } => stream::send(&name, &input, wait),
+        } => watch(&name, wait.open_timeout(), offset, len, interval, count),
+        Command::Send {
+            name,
+            input,
+            wait,
+            wait_strategy,
+        } => stream::send(&name, &input, wait, wait_strategy.into()),
         Command::Recv {
             name,
             output,
             capacity,
-        } => stream::recv(&name, output.as_deref(), capacity),
+            mode,
+            wait_strategy,
+        } => stream::recv(
+            &name,
+            output.as_deref(),
+            capacity,
+            mode,
+            wait_strategy.into(),
+        ),
         #[cfg(feature = "bridge")]
         Command::Bridge(args) => crate::bridge::run(*args),
         #[cfg(not(feature = "bridge"))]
@@ -96,6 +112,18 @@ pub fn run(command: Command) -> Result<ExitCode> {
             out::write_all(&script)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The context of an open that waited `wait` for the object to appear.
+pub(crate) fn opening(name: &str, wait: Duration) -> String {
+    match wait {
+        Duration::ZERO => format!("opening {name:?}"),
+        Duration::MAX => format!("opening {name:?} (waiting for it)"),
+        w => format!(
+            "opening {name:?} (after waiting {})",
+            humantime::format_duration(w)
+        ),
     }
 }
 
@@ -140,8 +168,11 @@ fn create(name: &str, size: u64, mode: u32, keep: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write(name: &str, offset: u64, data: &[u8]) -> Result<ExitCode> {
-    let seg = Segment::open(name).with_context(|| format!("opening {name:?}"))?;
+fn write(name: &str, wait: Duration, offset: u64, data: &[u8]) -> Result<ExitCode> {
+    let seg = Segment::options()
+        .open_timeout(wait)
+        .open(name)
+        .with_context(|| opening(name, wait))?;
     let end = offset.checked_add(data.len() as u64);
     if end.is_none_or(|e| e > seg.len() as u64) {
         bail!(
@@ -157,11 +188,12 @@ fn write(name: &str, offset: u64, data: &[u8]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read(name: &str, offset: u64, len: Option<u64>, hex: bool) -> Result<ExitCode> {
+fn read(name: &str, wait: Duration, offset: u64, len: Option<u64>, hex: bool) -> Result<ExitCode> {
     let seg = Segment::options()
         .read_only(true)
+        .open_timeout(wait)
         .open(name)
-        .with_context(|| format!("opening {name:?}"))?;
+        .with_context(|| opening(name, wait))?;
     let size = seg.len() as u64;
     if offset > size {
         bail!("offset {offset} is past the end of {name:?} ({size} bytes)");
@@ -188,7 +220,18 @@ fn read(name: &str, offset: u64, len: Option<u64>, hex: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn info(name: &str, json: bool) -> Result<ExitCode> {
+fn info(name: &str, wait: Duration, json: bool) -> Result<ExitCode> {
+    if !wait.is_zero() {
+        // `inspect` does not wait: wait for the name with a read-only open first. Any other
+        // error of that open (say, access to the bytes denied) is `inspect`'s to report.
+        let seen = Segment::options()
+            .read_only(true)
+            .open_timeout(wait)
+            .open(name);
+        if let Err(e @ shmkit::Error::NotFound { .. }) = seen {
+            return Err(e).with_context(|| opening(name, wait));
+        }
+    }
     let i = inspect::inspect(name).with_context(|| format!("inspecting {name:?}"))?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&InfoJson::new(&i))?)?;
@@ -389,6 +432,7 @@ fn gc(dry_run: bool) -> Result<ExitCode> {
 
 fn watch(
     name: &str,
+    wait: Duration,
     offset: u64,
     len: Option<u64>,
     interval: Duration,
@@ -396,8 +440,9 @@ fn watch(
 ) -> Result<ExitCode> {
     let seg = Segment::options()
         .read_only(true)
+        .open_timeout(wait)
         .open(name)
-        .with_context(|| format!("opening {name:?}"))?;
+        .with_context(|| opening(name, wait))?;
     let size = seg.len() as u64;
     if offset >= size {
         bail!("offset {offset} is past the end of {name:?} ({size} bytes)");

@@ -10,11 +10,11 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use shmkit::channel;
+use shmkit::channel::{self, WaitStrategy};
 
 use crate::out::errln;
 use crate::stop::Stop;
@@ -49,7 +49,7 @@ fn progress(total: u64) -> ProgressBar {
 /// Installs no signal handler: the sender owns no name (the receiver created the channel), so
 /// Ctrl-C, SIGTERM or SIGHUP end it at once, even while it waits for standard input, and the
 /// receiver sees it go (`Error::Disconnected`), as it would after a crash.
-pub fn send(name: &str, input: &Path, wait: Duration) -> Result<ExitCode> {
+pub fn send(name: &str, input: &Path, wait: Duration, strategy: WaitStrategy) -> Result<ExitCode> {
     let (mut reader, total): (Box<dyn Read>, u64) = if input == Path::new("-") {
         (Box::new(std::io::stdin().lock()), UNKNOWN)
     } else {
@@ -57,18 +57,18 @@ pub fn send(name: &str, input: &Path, wait: Duration) -> Result<ExitCode> {
         let len = f.metadata()?.len();
         (Box::new(f), len)
     };
-    let start = Instant::now();
-    let mut tx = loop {
-        match channel::options().open_producer(name) {
-            Ok(tx) => break tx,
-            Err(shmkit::Error::NotFound { .. }) if start.elapsed() < wait => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(shmkit::Error::NotFound { .. }) => {
-                bail!("no channel {name:?} after {wait:?} — start `shmkit recv {name}` first")
-            }
-            Err(e) => return Err(e).with_context(|| format!("opening channel {name:?}")),
-        }
+    let mut tx = match channel::options()
+        .wait_strategy(strategy)
+        .open_timeout(wait)
+        .open_producer(name)
+    {
+        Ok(tx) => tx,
+        Err(shmkit::Error::NotFound { .. }) => bail!(
+            "no channel {name:?} after {} — start `shmkit recv {name}` first, or give \
+             --wait (without a value: until it appears)",
+            humantime::format_duration(wait)
+        ),
+        Err(e) => return Err(e).with_context(|| format!("opening channel {name:?}")),
     };
     tx.send(&total.to_le_bytes())
         .with_context(|| format!("sending to {name:?}"))?;
@@ -114,11 +114,19 @@ const TICK: Duration = Duration::from_millis(100);
 /// The consumer created the channel, so dropping it removes the name: every way out of here
 /// (the end of the stream, an error, a closed standard output, Ctrl-C, SIGTERM or SIGHUP)
 /// goes through that drop.
-pub fn recv(name: &str, output: Option<&Path>, capacity: u64) -> Result<ExitCode> {
+pub fn recv(
+    name: &str,
+    output: Option<&Path>,
+    capacity: u64,
+    mode: u32,
+    strategy: WaitStrategy,
+) -> Result<ExitCode> {
     let capacity = usize::try_from(capacity).context("capacity too large")?;
     let stop = Stop::install()?;
     let mut rx = channel::options()
         .capacity(capacity)
+        .mode(mode)
+        .wait_strategy(strategy)
         .create_consumer(name)
         .with_context(|| format!("creating channel {name:?}"))?;
     let mut out: Box<dyn Write> = match output {

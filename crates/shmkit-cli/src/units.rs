@@ -53,6 +53,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{s:?} is not a duration like 100ms, 2s or 1m30s ({e})"))
 }
 
+/// Parses a `--wait` value: a duration as [`parse_duration`] reads it, or `forever` (what
+/// `--wait` without a value means): `Duration::MAX`, which the library waits for without end.
+pub fn parse_wait(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "forever" => Ok(Duration::MAX),
+        t => parse_duration(t),
+    }
+}
+
 /// A size for people: `4096` → `4.0 KiB`.
 pub fn human(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -107,6 +116,9 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_wait("forever"), Ok(Duration::MAX));
+        assert_eq!(parse_wait("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_wait("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(human(4096), "4.0 KiB");
         assert_eq!(human(100), "100 B");
     }

@@ -5,10 +5,11 @@ use pyo3::prelude::*;
 
 use shmkit::channel::broadcast::{self, Policy};
 
-use crate::channel::wait_mode;
+use crate::channel::parse_wait_strategy;
 use crate::errors::to_py;
-use crate::rx::{Receiver, RustReceiver, RxShared};
+use crate::rx::{Receiver, RustReceiver};
 use crate::tx::{RustSender, Sender};
+use crate::wait::{opening, Wait};
 
 fn policy_name(p: Policy) -> &'static str {
     match p {
@@ -33,11 +34,33 @@ impl Publisher {
 
     /// How many subscribers are attached now (``RuntimeError`` while a loan is open).
     #[getter]
-    fn subscriber_count(slf: PyRef<'_, Self>) -> PyResult<usize> {
+    fn subscribers(slf: PyRef<'_, Self>) -> PyResult<usize> {
         slf.as_super().core.with(slf.py(), |s| match s {
             RustSender::Broadcast(p) => p.subscribers(),
             RustSender::Channel(_) => 0,
         })
+    }
+
+    /// Waits until at least ``n`` subscribers are attached, up to ``timeout`` seconds
+    /// (``None``: forever, ``0``: not at all), and returns how many are. Raises ``Timeout``
+    /// (``WouldBlock`` for ``timeout=0``) if fewer are by then; Ctrl-C interrupts the wait.
+    ///
+    /// Waits for another thread's open loan, as ``send`` does; ``RuntimeError`` while this
+    /// thread's loan is open. Other threads' calls on this publisher wait meanwhile.
+    #[pyo3(signature = (n, timeout=None))]
+    fn wait_for_subscribers(
+        slf: PyRef<'_, Self>,
+        n: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<usize> {
+        let wait = Wait::from_timeout(timeout)?;
+        slf.as_super()
+            .core
+            .with_waiting(slf.py(), wait, |s, slice| match (s, slice) {
+                (RustSender::Broadcast(p), None) => p.try_wait_for_subscribers(n),
+                (RustSender::Broadcast(p), Some(d)) => p.wait_for_subscribers_timeout(n, d),
+                (RustSender::Channel(_), _) => Ok(0),
+            })
     }
 
     /// A short description for the REPL.
@@ -80,22 +103,24 @@ impl Subscriber {
 /// ``slots`` messages of at most ``slot_size`` bytes fit in the ring; up to
 /// ``max_subscribers`` may be attached. ``policy="block"`` makes the publisher wait for the
 /// slowest subscriber, ``"overwrite"`` lets it go on (a lapped subscriber gets ``Lagged``).
+/// ``wait_strategy``: how this side waits (``"adaptive"``, ``"blocking"``, ``"busy_poll"``);
+/// ``mode``: the permission bits; the creator removes the name when closed, unless ``keep``.
 #[pyfunction]
 #[pyo3(
     signature = (name, *, slots=64, slot_size=4096, max_subscribers=16, policy="block",
-                 wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+                 wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
     text_signature = "(name, *, slots=64, slot_size=4096, max_subscribers=16, policy=\"block\", \
-                      wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+                      wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
 )]
 #[allow(clippy::too_many_arguments)]
-fn create(
+fn create_publisher(
     py: Python<'_>,
     name: &str,
     slots: usize,
     slot_size: usize,
     max_subscribers: usize,
     policy: &str,
-    wait: &str,
+    wait_strategy: &str,
     mode: u32,
     keep: bool,
 ) -> PyResult<Py<Publisher>> {
@@ -113,7 +138,7 @@ fn create(
         .slot_size(slot_size)
         .max_subscribers(max_subscribers)
         .policy(policy)
-        .wait_strategy(wait_mode(wait)?)
+        .wait_strategy(parse_wait_strategy(wait_strategy)?)
         .mode(mode)
         .keep(keep);
     let p = py.detach(|| o.create_publisher(name)).map_err(to_py)?;
@@ -126,18 +151,24 @@ fn create(
 
 /// Joins the broadcast channel ``name``: the :class:`Subscriber` receives every message
 /// published from now on.
+///
+/// ``open_timeout``: how many seconds to wait for the channel to appear (``None``: do not
+/// wait, ``math.inf``: forever); then ``NotFound``. Ctrl-C interrupts the wait.
 #[pyfunction]
-#[pyo3(signature = (name, *, wait="adaptive"))]
-fn subscribe(py: Python<'_>, name: &str, wait: &str) -> PyResult<Py<Subscriber>> {
+#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None))]
+fn open_subscriber(
+    py: Python<'_>,
+    name: &str,
+    wait_strategy: &str,
+    open_timeout: Option<f64>,
+) -> PyResult<Py<Subscriber>> {
     let mut o = broadcast::options();
-    o.wait_strategy(wait_mode(wait)?);
-    let s = py.detach(|| o.open_subscriber(name)).map_err(to_py)?;
+    o.wait_strategy(parse_wait_strategy(wait_strategy)?);
+    let wait = Wait::from_open_timeout(open_timeout)?;
+    let s = opening(py, wait, |d| o.open_timeout(d).open_subscriber(name))?;
     let policy = s.policy();
     let name = s.name().to_owned();
-    let base = Receiver {
-        core: RxShared::new(&name, RustReceiver::Broadcast(s)),
-        name,
-    };
+    let base = Receiver::new(name, RustReceiver::Broadcast(s));
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Subscriber { policy }),
@@ -149,7 +180,7 @@ pub(crate) fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let m = PyModule::new(py, "broadcast")?;
     m.add_class::<Publisher>()?;
     m.add_class::<Subscriber>()?;
-    m.add_function(wrap_pyfunction!(create, &m)?)?;
-    m.add_function(wrap_pyfunction!(subscribe, &m)?)?;
+    m.add_function(wrap_pyfunction!(create_publisher, &m)?)?;
+    m.add_function(wrap_pyfunction!(open_subscriber, &m)?)?;
     Ok(m)
 }

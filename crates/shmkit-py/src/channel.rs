@@ -6,19 +6,29 @@ use pyo3::prelude::*;
 use shmkit::channel::{self, WaitStrategy};
 
 use crate::errors::to_py;
-use crate::rx::{Receiver, RustReceiver, RxShared};
+use crate::rx::{Receiver, RustReceiver};
 use crate::tx::{RustSender, Sender};
+use crate::wait::{opening, Wait};
 
-/// Reads a wait mode: ``"adaptive"`` (spin, then sleep: the default), ``"blocking"`` (sleep
-/// at once) or ``"busy_poll"`` (never sleep).
-pub(crate) fn wait_mode(s: &str) -> PyResult<WaitStrategy> {
+/// Reads a wait strategy: ``"adaptive"`` (spin, then sleep: the default), ``"blocking"``
+/// (sleep at once) or ``"busy_poll"`` (never sleep).
+pub(crate) fn parse_wait_strategy(s: &str) -> PyResult<WaitStrategy> {
     match s {
         "adaptive" => Ok(WaitStrategy::Adaptive),
         "blocking" => Ok(WaitStrategy::Blocking),
         "busy_poll" | "busy-poll" => Ok(WaitStrategy::BusyPoll),
         _ => Err(PyValueError::new_err(format!(
-            "wait must be 'adaptive', 'blocking' or 'busy_poll', not {s:?}"
+            "wait_strategy must be 'adaptive', 'blocking' or 'busy_poll', not {s:?}"
         ))),
+    }
+}
+
+/// The name of a wait strategy, as ``wait_strategy=`` takes it.
+pub(crate) fn wait_strategy_name(w: WaitStrategy) -> &'static str {
+    match w {
+        WaitStrategy::Adaptive => "adaptive",
+        WaitStrategy::Blocking => "blocking",
+        WaitStrategy::BusyPoll => "busy_poll",
     }
 }
 
@@ -42,17 +52,6 @@ impl Producer {
     #[getter]
     fn is_creator(&self) -> bool {
         self.creator
-    }
-
-    /// Changes how this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
-    /// ``RuntimeError`` while a loan is open.
-    fn set_wait_mode(slf: PyRef<'_, Self>, wait: &str) -> PyResult<()> {
-        let mode = wait_mode(wait)?;
-        slf.as_super().core.with(slf.py(), |s| {
-            if let RustSender::Channel(p) = s {
-                p.set_wait_strategy(mode);
-            }
-        })
     }
 
     /// A short description for the REPL.
@@ -86,18 +85,6 @@ impl Consumer {
         self.creator
     }
 
-    /// Changes how this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
-    /// Releases the current sample first, as ``recv`` does (``BufferError`` if views of it
-    /// are alive).
-    fn set_wait_mode(slf: PyRef<'_, Self>, wait: &str) -> PyResult<()> {
-        let mode = wait_mode(wait)?;
-        slf.as_super().core.with(slf.py(), |r| {
-            if let RustReceiver::Channel(c) = r {
-                c.set_wait_strategy(mode);
-            }
-        })
-    }
-
     /// A short description for the REPL.
     fn __repr__(slf: PyRef<'_, Self>) -> String {
         format!(
@@ -108,17 +95,21 @@ impl Consumer {
     }
 }
 
-fn options(capacity: usize, wait: &str, mode: u32, keep: bool) -> PyResult<channel::Options> {
+fn options(
+    capacity: usize,
+    wait_strategy: &str,
+    mode: u32,
+    keep: bool,
+) -> PyResult<channel::Options> {
     let mut o = channel::options();
     o.capacity(capacity)
-        .wait_strategy(wait_mode(wait)?)
+        .wait_strategy(parse_wait_strategy(wait_strategy)?)
         .mode(mode)
         .keep(keep);
     Ok(o)
 }
 
-fn producer(py: Python<'_>, p: shmkit::Result<channel::Producer>) -> PyResult<Py<Producer>> {
-    let p = p.map_err(to_py)?;
+fn producer(py: Python<'_>, p: channel::Producer) -> PyResult<Py<Producer>> {
     let (capacity, creator, name) = (p.capacity(), p.is_creator(), p.name().to_owned());
     let base = Sender::new(name, RustSender::Channel(p));
     Py::new(
@@ -127,13 +118,9 @@ fn producer(py: Python<'_>, p: shmkit::Result<channel::Producer>) -> PyResult<Py
     )
 }
 
-fn consumer(py: Python<'_>, c: shmkit::Result<channel::Consumer>) -> PyResult<Py<Consumer>> {
-    let c = c.map_err(to_py)?;
+fn consumer(py: Python<'_>, c: channel::Consumer) -> PyResult<Py<Consumer>> {
     let (capacity, creator, name) = (c.capacity(), c.is_creator(), c.name().to_owned());
-    let base = Receiver {
-        core: RxShared::new(&name, RustReceiver::Channel(c)),
-        name,
-    };
+    let base = Receiver::new(name, RustReceiver::Channel(c));
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Consumer { capacity, creator }),
@@ -142,92 +129,122 @@ fn consumer(py: Python<'_>, c: shmkit::Result<channel::Consumer>) -> PyResult<Py
 
 /// Creates the channel ``name`` with a ring of ``capacity`` bytes (rounded up to a power of
 /// two) and returns its :class:`Producer`. The creator removes the name when closed, unless
-/// ``keep``.
+/// ``keep``. ``mode``: the permission bits; ``wait_strategy``: how this side waits
+/// (``"adaptive"``, ``"blocking"`` or ``"busy_poll"``).
 #[pyfunction]
 #[pyo3(
-    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
-    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+    signature = (name, capacity, *, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
 )]
-fn create(
+fn create_producer(
     py: Python<'_>,
     name: &str,
     capacity: usize,
-    wait: &str,
+    wait_strategy: &str,
     mode: u32,
     keep: bool,
 ) -> PyResult<Py<Producer>> {
-    let o = options(capacity, wait, mode, keep)?;
-    producer(py, py.detach(|| o.create_producer(name)))
+    let o = options(capacity, wait_strategy, mode, keep)?;
+    let p = py.detach(|| o.create_producer(name)).map_err(to_py)?;
+    producer(py, p)
 }
 
 /// Opens the existing channel ``name`` as its :class:`Consumer`.
+///
+/// ``open_timeout``: how many seconds to wait for the channel to appear (``None``: do not
+/// wait, ``math.inf``: forever); then ``NotFound``. Ctrl-C interrupts the wait.
 #[pyfunction]
-#[pyo3(signature = (name, *, wait="adaptive"))]
-fn open(py: Python<'_>, name: &str, wait: &str) -> PyResult<Py<Consumer>> {
-    let o = options(0, wait, 0o600, false)?;
-    consumer(py, py.detach(|| o.open_consumer(name)))
+#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None))]
+fn open_consumer(
+    py: Python<'_>,
+    name: &str,
+    wait_strategy: &str,
+    open_timeout: Option<f64>,
+) -> PyResult<Py<Consumer>> {
+    let mut o = options(0, wait_strategy, 0o600, false)?;
+    let wait = Wait::from_open_timeout(open_timeout)?;
+    let c = opening(py, wait, |d| o.open_timeout(d).open_consumer(name))?;
+    consumer(py, c)
 }
 
-/// The reverse roles: creates the channel ``name`` and returns its :class:`Consumer`.
+/// The reverse roles: creates the channel ``name`` and returns its :class:`Consumer`
+/// (arguments as :func:`create_producer`).
 #[pyfunction]
 #[pyo3(
-    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
-    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+    signature = (name, capacity, *, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
 )]
 fn create_consumer(
     py: Python<'_>,
     name: &str,
     capacity: usize,
-    wait: &str,
+    wait_strategy: &str,
     mode: u32,
     keep: bool,
 ) -> PyResult<Py<Consumer>> {
-    let o = options(capacity, wait, mode, keep)?;
-    consumer(py, py.detach(|| o.create_consumer(name)))
+    let o = options(capacity, wait_strategy, mode, keep)?;
+    let c = py.detach(|| o.create_consumer(name)).map_err(to_py)?;
+    consumer(py, c)
 }
 
-/// The reverse roles: opens the existing channel ``name`` as its :class:`Producer`.
+/// The reverse roles: opens the existing channel ``name`` as its :class:`Producer`
+/// (arguments as :func:`open_consumer`).
 #[pyfunction]
-#[pyo3(signature = (name, *, wait="adaptive"))]
-fn open_producer(py: Python<'_>, name: &str, wait: &str) -> PyResult<Py<Producer>> {
-    let o = options(0, wait, 0o600, false)?;
-    producer(py, py.detach(|| o.open_producer(name)))
+#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None))]
+fn open_producer(
+    py: Python<'_>,
+    name: &str,
+    wait_strategy: &str,
+    open_timeout: Option<f64>,
+) -> PyResult<Py<Producer>> {
+    let mut o = options(0, wait_strategy, 0o600, false)?;
+    let wait = Wait::from_open_timeout(open_timeout)?;
+    let p = opening(py, wait, |d| o.open_timeout(d).open_producer(name))?;
+    producer(py, p)
 }
 
-/// Opens the channel ``name`` as its producer, creating it first if it does not exist.
+/// Opens the channel ``name`` as its producer, creating it first if it does not exist
+/// (arguments as :func:`create_producer`; an existing channel keeps its capacity).
 #[pyfunction]
 #[pyo3(
-    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
-    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+    signature = (name, capacity, *, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
 )]
 fn open_or_create_producer(
     py: Python<'_>,
     name: &str,
     capacity: usize,
-    wait: &str,
+    wait_strategy: &str,
     mode: u32,
     keep: bool,
 ) -> PyResult<Py<Producer>> {
-    let o = options(capacity, wait, mode, keep)?;
-    producer(py, py.detach(|| o.open_or_create_producer(name)))
+    let o = options(capacity, wait_strategy, mode, keep)?;
+    let p = py
+        .detach(|| o.open_or_create_producer(name))
+        .map_err(to_py)?;
+    producer(py, p)
 }
 
-/// Opens the channel ``name`` as its consumer, creating it first if it does not exist.
+/// Opens the channel ``name`` as its consumer, creating it first if it does not exist
+/// (arguments as :func:`create_producer`; an existing channel keeps its capacity).
 #[pyfunction]
 #[pyo3(
-    signature = (name, capacity, *, wait="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
-    text_signature = "(name, capacity, *, wait=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+    signature = (name, capacity, *, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, capacity, *, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
 )]
 fn open_or_create_consumer(
     py: Python<'_>,
     name: &str,
     capacity: usize,
-    wait: &str,
+    wait_strategy: &str,
     mode: u32,
     keep: bool,
 ) -> PyResult<Py<Consumer>> {
-    let o = options(capacity, wait, mode, keep)?;
-    consumer(py, py.detach(|| o.open_or_create_consumer(name)))
+    let o = options(capacity, wait_strategy, mode, keep)?;
+    let c = py
+        .detach(|| o.open_or_create_consumer(name))
+        .map_err(to_py)?;
+    consumer(py, c)
 }
 
 /// Builds the `channel` submodule.
@@ -235,8 +252,8 @@ pub(crate) fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let m = PyModule::new(py, "channel")?;
     m.add_class::<Producer>()?;
     m.add_class::<Consumer>()?;
-    m.add_function(wrap_pyfunction!(create, &m)?)?;
-    m.add_function(wrap_pyfunction!(open, &m)?)?;
+    m.add_function(wrap_pyfunction!(create_producer, &m)?)?;
+    m.add_function(wrap_pyfunction!(open_consumer, &m)?)?;
     m.add_function(wrap_pyfunction!(create_consumer, &m)?)?;
     m.add_function(wrap_pyfunction!(open_producer, &m)?)?;
     m.add_function(wrap_pyfunction!(open_or_create_producer, &m)?)?;

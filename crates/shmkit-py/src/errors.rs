@@ -29,9 +29,8 @@ fn class_name(e: &shmkit::Error) -> &'static str {
         E::Unrecoverable { .. } => "Unrecoverable",
         E::Deadlock { .. } => "Deadlock",
         E::Full { .. } => "Full",
-        // No Python class of its own yet (the bindings' rename step adds one); the bindings
-        // have no service, so nothing raises it today.
-        E::NotOutstanding { .. } => "NotFound",
+        // The bindings have no service yet, so nothing raises it today.
+        E::NotOutstanding { .. } => "NotOutstanding",
         E::Disconnected { .. } => "Disconnected",
         E::Lagged { .. } => "Lagged",
         E::InUse { .. } => "InUse",
@@ -84,6 +83,7 @@ fn build(py: Python<'_>, e: &shmkit::Error) -> PyResult<PyErr> {
     let exc = cls.call1((e.to_string(), object_name(e)))?;
     match e {
         shmkit::Error::Lagged { missed, .. } => exc.setattr("missed", missed)?,
+        shmkit::Error::NotOutstanding { id, .. } => exc.setattr("id", id)?,
         shmkit::Error::InUse { role, pid, .. } => {
             exc.setattr("role", role)?;
             exc.setattr("pid", pid)?;

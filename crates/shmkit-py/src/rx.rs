@@ -8,7 +8,7 @@
 //! the receiver or of the sample happens with the state's mutex held, and calls from threads
 //! other than the sample's wait for it to be released (`shared.rs`, "Threads").
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::ThreadId;
 
 use pyo3::exceptions::{PyBufferError, PyValueError};
@@ -16,9 +16,10 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyTuple};
 
-use shmkit::channel::{self, broadcast};
+use shmkit::channel::{self, broadcast, WaitStrategy};
 
 use crate::buffer::{self, Exports};
+use crate::channel::{parse_wait_strategy, wait_strategy_name};
 use crate::errors::{views_alive, Fail};
 use crate::shared::{Lends, Lent, Owned, Shared};
 use crate::wait::{Slice, Wait};
@@ -52,6 +53,20 @@ impl RawSample<'_> {
 }
 
 impl RustReceiver {
+    fn wait_strategy(&self) -> WaitStrategy {
+        match self {
+            RustReceiver::Channel(c) => c.wait_strategy(),
+            RustReceiver::Broadcast(s) => s.wait_strategy(),
+        }
+    }
+
+    fn set_wait_strategy(&mut self, w: WaitStrategy) {
+        match self {
+            RustReceiver::Channel(c) => c.set_wait_strategy(w),
+            RustReceiver::Broadcast(s) => s.set_wait_strategy(w),
+        }
+    }
+
     fn recv(&mut self, slice: Slice) -> shmkit::Result<RawSample<'_>> {
         Ok(match (self, slice) {
             (RustReceiver::Channel(c), None) => RawSample::Channel(c.try_recv()?),
@@ -178,13 +193,26 @@ impl RxShared {
 /// Thread safety: a handle may be shared between threads. Each call happens whole, in some
 /// order, and every message is received once; blocking calls release the interpreter while
 /// they wait. A held :class:`Sample` holds its receiver until it is released: calls from
-/// other threads (``recv``, ``recv_into``, ``close``, ``set_wait_mode``) wait for that, up to
-/// their ``timeout`` (``Timeout``; ``WouldBlock`` for ``timeout=0``; Ctrl-C interrupts the
-/// wait). Calls from the thread that received it release it first, as above.
+/// other threads (``recv``, ``recv_into``, ``close``, ``set_wait_strategy``) wait for that,
+/// up to their ``timeout`` (``Timeout``; ``WouldBlock`` for ``timeout=0``; Ctrl-C interrupts
+/// the wait). Calls from the thread that received it release it first, as above.
 #[pyclass(module = "shmkit", subclass, frozen)]
 pub(crate) struct Receiver {
     pub(crate) core: Arc<RxShared>,
     pub(crate) name: String,
+    /// What `set_wait_strategy` set last (read without releasing a sample).
+    wait_strategy: Mutex<&'static str>,
+}
+
+impl Receiver {
+    /// The base object of a `Consumer` or `Subscriber` wrapping `receiver`.
+    pub(crate) fn new(name: String, receiver: RustReceiver) -> Receiver {
+        Receiver {
+            wait_strategy: Mutex::new(wait_strategy_name(receiver.wait_strategy())),
+            core: RxShared::new(&name, receiver),
+            name,
+        }
+    }
 }
 
 #[pymethods]
@@ -199,6 +227,28 @@ impl Receiver {
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
         self.core.lock(py).receiver.is_closed()
+    }
+
+    /// How this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
+    #[getter]
+    fn wait_strategy(&self) -> &'static str {
+        *self
+            .wait_strategy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes how this side waits: ``"adaptive"`` (spin, then sleep), ``"blocking"`` (sleep
+    /// at once) or ``"busy_poll"`` (never sleep). Releases this thread's sample first, as
+    /// ``recv`` does (``BufferError`` if views of it are alive); waits for another thread's.
+    fn set_wait_strategy(&self, py: Python<'_>, wait_strategy: &str) -> PyResult<()> {
+        let w = parse_wait_strategy(wait_strategy)?;
+        self.core.with(py, |r| r.set_wait_strategy(w))?;
+        *self
+            .wait_strategy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = wait_strategy_name(w);
+        Ok(())
     }
 
     /// Receives the next message, read in place: a :class:`Sample`. Waits up to ``timeout``

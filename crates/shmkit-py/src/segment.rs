@@ -12,6 +12,7 @@ use shmkit::{Access, View};
 
 use crate::buffer::{self, Exports};
 use crate::errors::{to_py, views_alive};
+use crate::wait::{opening, Wait};
 
 /// An open segment and its mapping.
 struct Mapped {
@@ -93,18 +94,22 @@ impl Segment {
     }
 
     /// Opens the existing segment ``name`` (``read_only``: its buffer is read-only).
-    /// Raises ``NotFound``, ``AccessDenied``.
+    /// ``open_timeout``: how many seconds to wait for it to appear (``None``: do not wait,
+    /// ``math.inf``: forever; Ctrl-C interrupts). Raises ``NotFound``, ``AccessDenied``.
     #[classmethod]
-    #[pyo3(signature = (name, read_only=false))]
+    #[pyo3(signature = (name, read_only=false, *, open_timeout=None))]
     fn open(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         name: &str,
         read_only: bool,
+        open_timeout: Option<f64>,
     ) -> PyResult<Segment> {
         let mut o = shmkit::Segment::options();
         o.read_only(read_only);
-        Segment::wrap(py, py.detach(|| o.open(name)))
+        let wait = Wait::from_open_timeout(open_timeout)?;
+        let seg = opening(py, wait, |d| o.open_timeout(d).open(name))?;
+        Segment::wrap(py, Ok(seg))
     }
 
     /// The segment's name.

@@ -24,8 +24,8 @@
 //! | without views       | ends it, then runs (*)         | waits for it to end           |
 //! | with live views     | `BufferError` (*)              | waits for it to end           |
 //!
-//! (*) But for a sender's accessors (`set_wait_mode`, `subscriber_count`), which raise
-//! `RuntimeError` while their own thread's loan is open, as they always did.
+//! (*) But for a sender's accessors (`set_wait_strategy`, `subscribers`,
+//! `wait_for_subscribers`), which raise `RuntimeError` while their own thread's loan is open.
 //!
 //! Ownership does not move with the Python object: a loan handed to another thread may be
 //! committed there, but that thread's own calls on the handle wait for it like any other's.

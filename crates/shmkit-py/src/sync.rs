@@ -13,7 +13,7 @@ use pyo3::types::{PyTuple, PyType};
 use shmkit::sync::{self as rsync, LockError, Reset};
 
 use crate::errors::{self, to_py, Fail};
-use crate::wait::{blocking, Wait};
+use crate::wait::{blocking, opening, Wait};
 
 /// An object that `close()` can drop while other threads wait on a clone of it.
 struct Handle<T>(StdMutex<Option<Arc<T>>>);
@@ -192,10 +192,16 @@ impl Mutex {
         )
     }
 
-    /// Opens the existing mutex ``name``.
+    /// Opens the existing mutex ``name``. ``open_timeout``: how many seconds to wait for it
+    /// to appear (``None``: do not wait, ``math.inf``: forever; Ctrl-C interrupts); then
+    /// ``NotFound``.
     #[classmethod]
-    fn open(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Mutex> {
-        Mutex::wrap(cls.py().detach(|| rsync::Mutex::open(name)))
+    #[pyo3(signature = (name, *, open_timeout=None))]
+    fn open(cls: &Bound<'_, PyType>, name: &str, open_timeout: Option<f64>) -> PyResult<Mutex> {
+        let mut o = rsync::Mutex::options();
+        let wait = Wait::from_open_timeout(open_timeout)?;
+        let opened = opening(cls.py(), wait, |d| o.open_timeout(d).open(name))?;
+        Mutex::wrap(Ok(opened))
     }
 
     /// Opens the mutex ``name``, creating it if it does not exist.
@@ -412,10 +418,16 @@ impl Event {
         }))
     }
 
-    /// Opens the existing event ``name``.
+    /// Opens the existing event ``name``. ``open_timeout``: how many seconds to wait for it
+    /// to appear (``None``: do not wait, ``math.inf``: forever; Ctrl-C interrupts); then
+    /// ``NotFound``.
     #[classmethod]
-    fn open(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Event> {
-        Event::wrap(cls.py().detach(|| rsync::Event::open(name)))
+    #[pyo3(signature = (name, *, open_timeout=None))]
+    fn open(cls: &Bound<'_, PyType>, name: &str, open_timeout: Option<f64>) -> PyResult<Event> {
+        let mut o = rsync::Event::options();
+        let wait = Wait::from_open_timeout(open_timeout)?;
+        let opened = opening(cls.py(), wait, |d| o.open_timeout(d).open(name))?;
+        Event::wrap(Ok(opened))
     }
 
     /// Whether the event resets itself when a waiter passes.
@@ -515,10 +527,16 @@ impl Semaphore {
         }))
     }
 
-    /// Opens the existing semaphore ``name``.
+    /// Opens the existing semaphore ``name``. ``open_timeout``: how many seconds to wait for it
+    /// to appear (``None``: do not wait, ``math.inf``: forever; Ctrl-C interrupts); then
+    /// ``NotFound``.
     #[classmethod]
-    fn open(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Semaphore> {
-        Semaphore::wrap(cls.py().detach(|| rsync::Semaphore::open(name)))
+    #[pyo3(signature = (name, *, open_timeout=None))]
+    fn open(cls: &Bound<'_, PyType>, name: &str, open_timeout: Option<f64>) -> PyResult<Semaphore> {
+        let mut o = rsync::Semaphore::options();
+        let wait = Wait::from_open_timeout(open_timeout)?;
+        let opened = opening(cls.py(), wait, |d| o.open_timeout(d).open(name))?;
+        Semaphore::wrap(Ok(opened))
     }
 
     /// The permits available now.

@@ -22,9 +22,10 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyMemoryView;
 
-use shmkit::channel::{self, broadcast};
+use shmkit::channel::{self, broadcast, WaitStrategy};
 
 use crate::buffer::{self, Exports};
+use crate::channel::{parse_wait_strategy, wait_strategy_name};
 use crate::errors::{views_alive, Fail};
 use crate::shared::{Lends, Lent, Owned, Shared};
 use crate::wait::{Slice, Wait};
@@ -68,6 +69,20 @@ impl RawLoan<'_> {
 }
 
 impl RustSender {
+    fn wait_strategy(&self) -> WaitStrategy {
+        match self {
+            RustSender::Channel(p) => p.wait_strategy(),
+            RustSender::Broadcast(p) => p.wait_strategy(),
+        }
+    }
+
+    fn set_wait_strategy(&mut self, w: WaitStrategy) {
+        match self {
+            RustSender::Channel(p) => p.set_wait_strategy(w),
+            RustSender::Broadcast(p) => p.set_wait_strategy(w),
+        }
+    }
+
     fn loan(&mut self, len: usize, slice: Slice) -> shmkit::Result<RawLoan<'_>> {
         Ok(match (self, slice) {
             (RustSender::Channel(p), None) => RawLoan::Channel(p.try_loan(len)?),
@@ -176,6 +191,7 @@ impl Sender {
     pub(crate) fn new(name: String, sender: RustSender) -> Sender {
         Sender {
             max_message_len: sender.max_message_len(),
+            wait_strategy: Mutex::new(wait_strategy_name(sender.wait_strategy())),
             core: TxShared::new(&name, sender),
             name,
         }
@@ -211,6 +227,26 @@ impl TxShared {
             Ok(f(st.sender()?))
         })
     }
+
+    /// [`TxShared::with`] for an accessor that waits, up to `wait`, in slices: `f` gets what
+    /// is left of the slice (`None`: must not wait) and returns [`shmkit::Error::Timeout`]
+    /// when nothing happened in it (see [`Shared::call`]).
+    pub(crate) fn with_waiting<T: Send>(
+        &self,
+        py: Python<'_>,
+        wait: Wait,
+        mut f: impl FnMut(&mut RustSender, Slice) -> shmkit::Result<T> + Send,
+    ) -> PyResult<T> {
+        self.call(py, wait, |st, slice| {
+            if st.current.is_some() {
+                return Err(PyRuntimeError::new_err(
+                    "not available while a loan is open: commit or abort it first",
+                )
+                .into());
+            }
+            Ok(f(st.sender()?, slice)?)
+        })
+    }
 }
 
 /// The sending side of a channel (`Producer`) or broadcast (`Publisher`).
@@ -218,8 +254,8 @@ impl TxShared {
 /// Thread safety: a handle may be shared between threads. Each call happens whole, in some
 /// order, and nothing acknowledged is lost; blocking calls release the interpreter while
 /// they wait. An open :class:`Loan` holds its sender until it is committed or aborted:
-/// calls from other threads (``loan``, ``send``, ``close``, ``set_wait_mode``,
-/// ``subscriber_count``) wait for it, up to their ``timeout`` (``Timeout``; ``WouldBlock``
+/// calls from other threads (``loan``, ``send``, ``close``, ``set_wait_strategy``,
+/// ``subscribers``, ``wait_for_subscribers``) wait for it, up to their ``timeout`` (``Timeout``; ``WouldBlock``
 /// for ``timeout=0``; Ctrl-C interrupts the wait). Calls from the thread that took the loan
 /// do not wait: ``loan``/``send``/``close`` abandon it, as documented below.
 #[pyclass(module = "shmkit", subclass, frozen)]
@@ -227,6 +263,8 @@ pub(crate) struct Sender {
     pub(crate) core: Arc<TxShared>,
     pub(crate) name: String,
     pub(crate) max_message_len: usize,
+    /// What `set_wait_strategy` set last (read without waiting for a loan).
+    wait_strategy: Mutex<&'static str>,
 }
 
 #[pymethods]
@@ -247,6 +285,28 @@ impl Sender {
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
         self.core.lock(py).sender.is_closed()
+    }
+
+    /// How this side waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
+    #[getter]
+    fn wait_strategy(&self) -> &'static str {
+        *self
+            .wait_strategy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes how this side waits: ``"adaptive"`` (spin, then sleep), ``"blocking"`` (sleep
+    /// at once) or ``"busy_poll"`` (never sleep). ``RuntimeError`` while this thread's loan
+    /// is open; waits for another thread's.
+    fn set_wait_strategy(&self, py: Python<'_>, wait_strategy: &str) -> PyResult<()> {
+        let w = parse_wait_strategy(wait_strategy)?;
+        self.core.with(py, |s| s.set_wait_strategy(w))?;
+        *self
+            .wait_strategy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = wait_strategy_name(w);
+        Ok(())
     }
 
     /// Borrows room for a message of ``size`` bytes in shared memory, waiting for room up to

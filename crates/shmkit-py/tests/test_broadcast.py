@@ -13,9 +13,9 @@ from conftest import HANG
 
 
 def test_every_subscriber_sees_every_message_in_place(name):
-    pub = broadcast.create(name, slots=8, slot_size=1024, max_subscribers=4)
-    subs = [broadcast.subscribe(name) for _ in range(3)]
-    assert pub.subscriber_count == 3 and pub.policy == "block"
+    pub = broadcast.create_publisher(name, slots=8, slot_size=1024, max_subscribers=4)
+    subs = [broadcast.open_subscriber(name) for _ in range(3)]
+    assert pub.subscribers == 3 and pub.policy == "block"
     with pub.loan(5) as buf:
         buf[:] = b"hello"
     pub.send(np.arange(3, dtype=np.int16))
@@ -31,8 +31,8 @@ def test_every_subscriber_sees_every_message_in_place(name):
 
 
 def test_overwrite_reports_lagged_with_missed(name):
-    pub = broadcast.create(name, slots=4, slot_size=64, policy="overwrite")
-    sub = broadcast.subscribe(name)
+    pub = broadcast.create_publisher(name, slots=4, slot_size=64, policy="overwrite")
+    sub = broadcast.open_subscriber(name)
     assert sub.policy == "overwrite"
     for i in range(10):
         pub.send(bytes([i]))
@@ -44,8 +44,8 @@ def test_overwrite_reports_lagged_with_missed(name):
 
 
 def test_block_policy_waits_for_the_slowest(name):
-    pub = broadcast.create(name, slots=2, slot_size=64)
-    sub = broadcast.subscribe(name)
+    pub = broadcast.create_publisher(name, slots=2, slot_size=64)
+    sub = broadcast.open_subscriber(name)
     pub.send(b"1")
     pub.send(b"2")
     with pytest.raises(shmkit.Timeout):
@@ -57,15 +57,15 @@ def test_block_policy_waits_for_the_slowest(name):
 
 def test_bad_options(name):
     with pytest.raises(ValueError):
-        broadcast.create(name, policy="sometimes")
+        broadcast.create_publisher(name, policy="sometimes")
     with pytest.raises(shmkit.SizeInvalid):
-        broadcast.create(name, slots=0)
+        broadcast.create_publisher(name, slots=0)
     with pytest.raises(shmkit.NotFound):
-        broadcast.subscribe(name)
+        broadcast.open_subscriber(name)
 
 
 def _subscriber(name: str, n: int, ready, q) -> None:
-    sub = broadcast.subscribe(name)
+    sub = broadcast.open_subscriber(name)
     ready.set()
     total = 0
     for _ in range(n):
@@ -76,7 +76,7 @@ def _subscriber(name: str, n: int, ready, q) -> None:
 
 def test_subscribers_in_other_processes(name):
     n, k = 200, 3
-    pub = broadcast.create(name, slots=16, slot_size=8 * 100)
+    pub = broadcast.create_publisher(name, slots=16, slot_size=8 * 100)
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     readies = [ctx.Event() for _ in range(k)]
@@ -94,4 +94,19 @@ def test_subscribers_in_other_processes(name):
     for p in procs:
         p.join(HANG)
         assert p.exitcode == 0
+    pub.close()
+
+
+def test_both_sides_have_a_wait_strategy(name):
+    pub = broadcast.create_publisher(name, slots=4, slot_size=64, wait_strategy="blocking")
+    sub = broadcast.open_subscriber(name, wait_strategy="busy_poll")
+    assert (pub.wait_strategy, sub.wait_strategy) == ("blocking", "busy_poll")
+    pub.set_wait_strategy("adaptive")
+    sub.set_wait_strategy("blocking")
+    assert (pub.wait_strategy, sub.wait_strategy) == ("adaptive", "blocking")
+    with pytest.raises(ValueError):
+        sub.set_wait_strategy("sometimes")
+    pub.send(b"x")
+    assert sub.recv(timeout=HANG).bytes() == b"x"
+    sub.close()
     pub.close()

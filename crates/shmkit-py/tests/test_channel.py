@@ -13,8 +13,8 @@ from shmkit import channel
 
 @pytest.fixture
 def pair(name):
-    tx = channel.create(name, 1 << 16)
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 1 << 16)
+    rx = channel.open_consumer(name)
     yield tx, rx
     for side in (rx, tx):
         side.close()
@@ -122,8 +122,8 @@ def test_views_outliving_their_sample(pair):
 
 
 def test_view_keeps_memory_after_handles_are_dropped(name):
-    tx = channel.create(name, 1 << 16)
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 1 << 16)
+    rx = channel.open_consumer(name)
     tx.send(b"kept alive")
     arr = np.frombuffer(rx.recv(), dtype=np.uint8)
     del rx, tx
@@ -178,8 +178,8 @@ def test_timeouts_disconnect_and_sizes(pair):
 
 
 def test_full_ring_times_out(name):
-    tx = channel.create(name, 4096, wait="blocking")
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 4096, wait_strategy="blocking")
+    rx = channel.open_consumer(name)
     with pytest.raises(shmkit.Timeout):
         for _ in range(1000):
             tx.send(b"x" * 1000, timeout=0.05)
@@ -191,17 +191,19 @@ def test_full_ring_times_out(name):
 
 def test_reverse_roles_and_options(names):
     a, b = names(), names()
-    rx = channel.create_consumer(a, 1 << 12, wait="busy_poll")
-    tx = channel.open_producer(a, wait="blocking")
+    rx = channel.create_consumer(a, 1 << 12, wait_strategy="busy_poll")
+    tx = channel.open_producer(a, wait_strategy="blocking")
     assert rx.is_creator and not tx.is_creator and rx.capacity == tx.capacity == 1 << 12
-    tx.set_wait_mode("adaptive")
-    rx.set_wait_mode("blocking")
+    assert (rx.wait_strategy, tx.wait_strategy) == ("busy_poll", "blocking")
+    tx.set_wait_strategy("adaptive")
+    rx.set_wait_strategy("blocking")
+    assert (rx.wait_strategy, tx.wait_strategy) == ("blocking", "adaptive")
     tx.send(b"reversed")
     assert rx.recv().bytes() == b"reversed"
     with pytest.raises(shmkit.InUse):
         channel.open_producer(a)
     with pytest.raises(ValueError):
-        channel.create(b, 4096, wait="sometimes")
+        channel.create_producer(b, 4096, wait_strategy="sometimes")
     p = channel.open_or_create_producer(b, 1 << 12)
     c = channel.open_or_create_consumer(b, 1 << 12)
     assert p.is_creator and not c.is_creator
@@ -212,7 +214,7 @@ def test_reverse_roles_and_options(names):
 def test_kind_mismatch(name):
     ev = shmkit.sync.Event.create(name)
     with pytest.raises(shmkit.KindMismatch):
-        channel.open(name)
+        channel.open_consumer(name)
     ev.close()
 
 
@@ -254,6 +256,6 @@ def test_accessors_leave_an_open_loan_alone(pair):
         buf[:] = b"abc"
         assert tx.max_message_len > 3 and tx.capacity == 1 << 16
         with pytest.raises(RuntimeError):
-            tx.set_wait_mode("blocking")
+            tx.set_wait_strategy("blocking")
     assert rx.recv().bytes() == b"abc"
-    tx.set_wait_mode("blocking")
+    tx.set_wait_strategy("blocking")

@@ -21,7 +21,7 @@ MIB = 1 << 20
 
 
 def _consume_count(name: str, n: int, q) -> None:
-    rx = channel.open(name)
+    rx = channel.open_consumer(name)
     total = 0
     for i in range(n):
         with rx.recv(timeout=HANG) as s:
@@ -33,7 +33,7 @@ def _consume_count(name: str, n: int, q) -> None:
 @pytest.mark.parametrize("start", ["spawn", "fork"])
 def test_multiprocessing_python_to_python(name, start):
     n = 10_000
-    tx = channel.create(name, 1 << 16)
+    tx = channel.create_producer(name, 1 << 16)
     ctx = mp.get_context(start)
     q = ctx.Queue()
     p = ctx.Process(target=_consume_count, args=(name, n, q))
@@ -172,14 +172,7 @@ def test_python_sends_to_rust_cli(name, cli, tmp_path):
     data = np.random.default_rng(8).integers(0, 256, 2 * MIB + 5, dtype=np.uint8).tobytes()
     out = tmp_path / "output.bin"
     receiver = subprocess.Popen([cli, "recv", name, "-o", str(out)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + HANG
-    while True:
-        try:
-            tx = channel.open_producer(name)
-            break
-        except (shmkit.NotFound, shmkit.Corrupt):
-            assert time.monotonic() < deadline, "the CLI never created its channel"
-            time.sleep(0.01)
+    tx = channel.open_producer(name, open_timeout=HANG)  # the CLI creates it
     tx.send(struct.pack("<Q", len(data)))
     view = memoryview(data)
     for at in range(0, len(data), MIB):

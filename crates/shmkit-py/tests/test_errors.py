@@ -23,6 +23,7 @@ from conftest import child, finish
         (shmkit.NameInvalid, ValueError),
         (shmkit.SizeInvalid, ValueError),
         (shmkit.LayoutMismatch, TypeError),
+        (shmkit.NotOutstanding, ValueError),
         (shmkit.Disconnected, EOFError),
         (shmkit.Lagged, shmkit.Error),
         (shmkit.OwnerDied, shmkit.Error),
@@ -35,7 +36,7 @@ def test_every_class_is_an_error_and_its_builtin(cls, builtin):
 
 def test_errors_pickle_as_shmkit_classes(name):
     with pytest.raises(shmkit.NotFound) as e:
-        shmkit.channel.open(name)
+        shmkit.channel.open_consumer(name)
     again = pickle.loads(pickle.dumps(e.value))
     assert type(again) is shmkit.NotFound and str(again) == str(e.value)
 

@@ -22,7 +22,7 @@ def quick_start(name: str) -> str:
     """The package README's numpy channel example, using ``name`` instead of ``"frames"``."""
     readme = (REPO / "crates" / "shmkit-py" / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
-    code = next(b for b in blocks if "shmkit.channel.create(" in b)
+    code = next(b for b in blocks if "shmkit.channel.create_producer(" in b)
     assert '"frames"' in code
     return code.replace('"frames"', repr(name))
 

@@ -1,5 +1,6 @@
 """Signatures as ``help()`` shows them: permission bits in octal (``mode=0o600``, not
-``mode=384``), and the same parameters and defaults as the type stubs."""
+``mode=384``), ``open_timeout`` on every open, the Rust names only, and the same parameters
+and defaults as the type stubs."""
 
 from __future__ import annotations
 
@@ -21,15 +22,25 @@ STUBS = {
 # Every function that creates something, and so takes ``mode``.
 CREATORS = {
     "shmkit.Segment.create",
-    "shmkit.channel.create",
+    "shmkit.channel.create_producer",
     "shmkit.channel.create_consumer",
     "shmkit.channel.open_or_create_producer",
     "shmkit.channel.open_or_create_consumer",
-    "shmkit.broadcast.create",
+    "shmkit.broadcast.create_publisher",
     "shmkit.sync.Mutex.create",
     "shmkit.sync.Mutex.open_or_create",
     "shmkit.sync.Event.create",
     "shmkit.sync.Semaphore.create",
+}
+# Every function that opens an existing object, and so takes ``open_timeout``.
+OPENERS = {
+    "shmkit.Segment.open",
+    "shmkit.channel.open_consumer",
+    "shmkit.channel.open_producer",
+    "shmkit.broadcast.open_subscriber",
+    "shmkit.sync.Mutex.open",
+    "shmkit.sync.Event.open",
+    "shmkit.sync.Semaphore.open",
 }
 
 
@@ -74,6 +85,37 @@ def test_mode_defaults_read_in_octal():
     assert found == CREATORS
 
 
+def test_every_open_takes_open_timeout_and_waits_by_default_not_at_all():
+    found = set()
+    for module_name, qualname, f in public_callables():
+        try:
+            sig = inspect.signature(f)
+        except ValueError:
+            continue
+        if "open_timeout" in sig.parameters:
+            found.add(f"{module_name}.{qualname}")
+            p = sig.parameters["open_timeout"]
+            assert p.kind is p.KEYWORD_ONLY and p.default is None, (qualname, sig)
+    assert found == OPENERS
+
+
+def test_no_old_names_are_left():
+    assert not hasattr(shmkit.channel, "create") and not hasattr(shmkit.channel, "open")
+    assert not hasattr(shmkit.broadcast, "create") and not hasattr(shmkit.broadcast, "subscribe")
+    assert not hasattr(shmkit.broadcast.Publisher, "subscriber_count")
+    sides = (shmkit.channel.Producer, shmkit.channel.Consumer)
+    sides += (shmkit.broadcast.Publisher, shmkit.broadcast.Subscriber)
+    for cls in sides:
+        assert hasattr(cls, "set_wait_strategy") and hasattr(cls, "wait_strategy")
+        assert not hasattr(cls, "set_wait_mode")
+    for module_name, qualname, f in public_callables():
+        try:
+            sig = inspect.signature(f)
+        except ValueError:
+            continue
+        assert "wait" not in sig.parameters, (qualname, sig)
+
+
 def test_text_signatures_match_the_stubs():
     checked = 0
     for module_name, qualname, f in public_callables():
@@ -81,7 +123,7 @@ def test_text_signatures_match_the_stubs():
             sig = inspect.signature(f)
         except ValueError:
             continue
-        if f"{module_name}.{qualname}" not in CREATORS:
+        if f"{module_name}.{qualname}" not in CREATORS | OPENERS:
             continue
         args = stub(module_name, qualname).args
         stubbed = [a.arg for a in args.posonlyargs + args.args if a.arg not in ("self", "cls")]
@@ -99,4 +141,4 @@ def test_text_signatures_match_the_stubs():
             if value is not Ellipsis:
                 assert sig.parameters[name].default == value, (qualname, name, sig)
         checked += 1
-    assert checked == len(CREATORS)
+    assert checked == len(CREATORS | OPENERS)

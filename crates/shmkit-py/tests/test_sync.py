@@ -193,7 +193,7 @@ def test_semaphore(name):
 def test_inspect_and_list(names):
     a, b = names(), names()
     seg = shmkit.Segment.create(a, 4096)
-    tx = shmkit.channel.create(b, 1 << 12)
+    tx = shmkit.channel.create_producer(b, 1 << 12)
     raw = shmkit.inspect(a)
     assert raw["name"] == a and raw["size"] == 4096 and raw["kind"] == "raw"
     assert raw["creator_pid"] is None and raw["holders"] == []
@@ -218,7 +218,7 @@ def test_inspect_is_info_json(names, cli):
 
     a, b = names(), names()
     seg = shmkit.Segment.create(a, 4096)
-    tx = shmkit.broadcast.create(b, slots=4, slot_size=64)
+    tx = shmkit.broadcast.create_publisher(b, slots=4, slot_size=64)
     try:
         for name, kind in ((a, "raw"), (b, "broadcast_channel")):
             out = subprocess.run(

@@ -72,7 +72,7 @@ from shmkit import broadcast
 
 name, total = sys.argv[1], int(sys.argv[2])
 msg = struct.Struct("<IQ")
-sub = broadcast.subscribe(name)
+sub = broadcast.open_subscriber(name)
 print("ready", flush=True)
 nxt, seq = {}, 0
 for _ in range(total):
@@ -92,7 +92,7 @@ print("ok", seq)
 
 def test_block_broadcast_loan_thread_and_send_thread_lose_nothing(name):
     n = 30_000
-    pub = broadcast.create(name, slots=64, slot_size=64, policy="block")
+    pub = broadcast.create_publisher(name, slots=64, slot_size=64, policy="block")
     sub = child(SUBSCRIBER, name, str(2 * n))
     try:
         assert sub.stdout.readline().strip() == "ready", sub.stderr.read()
@@ -115,8 +115,8 @@ def test_block_broadcast_loan_thread_and_send_thread_lose_nothing(name):
 
 def test_recv_into_racing_recv_receives_each_message_once(name):
     n = 20_000
-    tx = channel.create(name, 1 << 12)
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 1 << 12)
+    rx = channel.open_consumer(name)
     received: list[list[tuple[int, int]]] = [[] for _ in range(THREADS)]
 
     def produce() -> None:
@@ -156,8 +156,8 @@ def test_recv_into_racing_recv_receives_each_message_once(name):
 
 
 def test_a_loan_holds_its_sender_until_it_ends(name):
-    tx = channel.create(name, 1 << 12)
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 1 << 12)
+    rx = channel.open_consumer(name)
     loan = tx.loan(4)
     order: list[str] = []
 
@@ -205,8 +205,8 @@ def _from_thread(call):
 
 
 def test_a_sample_holds_its_receiver_until_released(name):
-    tx = channel.create(name, 1 << 12)
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 1 << 12)
+    rx = channel.open_consumer(name)
     tx.send(b"first")
     tx.send(b"second")
     s = rx.recv()
@@ -227,8 +227,8 @@ def test_a_sample_holds_its_receiver_until_released(name):
 
 
 def test_the_owning_thread_still_abandons_its_own_loan(name):
-    tx = channel.create(name, 1 << 12)
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 1 << 12)
+    rx = channel.open_consumer(name)
     first = tx.loan(4)
     tx.send(b"next")  # one loan at a time, as documented: the open one publishes nothing
     assert not first.open
@@ -238,8 +238,8 @@ def test_the_owning_thread_still_abandons_its_own_loan(name):
 
 
 def test_ctrl_c_interrupts_a_thread_waiting_for_another_threads_loan(name):
-    tx = channel.create(name, 1 << 12)
-    rx = channel.open(name)
+    tx = channel.create_producer(name, 1 << 12)
+    rx = channel.open_consumer(name)
     held = threading.Event()
     done = threading.Event()
 
@@ -276,11 +276,11 @@ def test_every_sender_and_receiver_method_from_four_threads(names, kind):
     name = names()
     n = 1500
     if kind == "channel":
-        tx = channel.create(name, 1 << 12)
-        rx = channel.open(name)
+        tx = channel.create_producer(name, 1 << 12)
+        rx = channel.open_consumer(name)
     else:
-        tx = broadcast.create(name, slots=16, slot_size=64, policy="block")
-        rx = broadcast.subscribe(name)
+        tx = broadcast.create_publisher(name, slots=16, slot_size=64, policy="block")
+        rx = broadcast.open_subscriber(name)
     sent: dict[int, list[int]] = {i: [] for i in range(THREADS)}
     received: list[list[tuple[int, int]]] = [[] for _ in range(THREADS)]
 
@@ -316,10 +316,10 @@ def test_every_sender_and_receiver_method_from_four_threads(names, kind):
                 tx.send(arr, timeout=HANG)
             else:
                 if kind == "channel":
-                    tx.set_wait_mode(("adaptive", "blocking")[k % 2])
+                    tx.set_wait_strategy(("adaptive", "blocking")[k % 2])
                     assert tx.capacity == 1 << 12 and tx.is_creator
                 else:
-                    assert tx.subscriber_count == 1 and tx.policy == "block"
+                    assert tx.subscribers == 1 and tx.policy == "block"
                 assert repr(tx)
                 continue
             sent[i].append(k)
@@ -349,7 +349,7 @@ def test_every_sender_and_receiver_method_from_four_threads(names, kind):
                         assert (s.seq is None) == (kind == "channel")
                 else:
                     if kind == "channel":
-                        rx.set_wait_mode(("adaptive", "blocking")[k % 2])
+                        rx.set_wait_strategy(("adaptive", "blocking")[k % 2])
                         assert rx.capacity == 1 << 12 and not rx.is_creator
                     else:
                         assert rx.policy == "block"

@@ -8,6 +8,7 @@ mod bridge;
 mod commands;
 #[cfg(unix)]
 mod gc;
+mod open_wait;
 #[cfg(unix)]
 mod pipes_and_signals;
 mod streams;

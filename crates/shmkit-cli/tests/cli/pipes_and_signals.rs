@@ -111,7 +111,7 @@ fn recv_to_a_closed_pipe_ends_quietly_and_removes_its_channel() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let send = shmkit(&["send", &name, input.to_str().unwrap(), "--wait", "30s"]);
+    let send = shmkit(&["send", &name, input.to_str().unwrap(), "--wait=30s"]);
     let r = recv.wait_with_output().unwrap();
     assert_code(&r, 0);
     assert!(r.stderr.is_empty(), "{}", stderr(&r));
@@ -225,7 +225,7 @@ fn a_terminated_sender_ends_the_stream_and_leaks_nothing() {
     );
     let mut send = Killed(
         Command::new(env!("CARGO_BIN_EXE_shmkit"))
-            .args(["send", &name, "-", "--wait", "30s"])
+            .args(["send", &name, "-", "--wait=30s"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

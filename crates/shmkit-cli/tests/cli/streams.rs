@@ -14,7 +14,7 @@ fn send_and_recv_move_100_mib_intact_between_processes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let send = shmkit(&["send", &name, input.to_str().unwrap(), "--wait", "30s"]);
+    let send = shmkit(&["send", &name, input.to_str().unwrap(), "--wait=30s"]);
     assert_code(&send, 0);
     let r = recv.wait_with_output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
@@ -70,7 +70,7 @@ fn send_and_recv_work_between_pid_namespaces() {
     let send = Command::new(unshare[0])
         .args(&unshare[1..])
         .arg(env!("CARGO_BIN_EXE_shmkit"))
-        .args(["send", &name, input.to_str().unwrap(), "--wait", "30s"])
+        .args(["send", &name, input.to_str().unwrap(), "--wait=30s"])
         .output()
         .unwrap();
     assert_code(&send, 0);
@@ -91,7 +91,7 @@ fn a_killed_receiver_gives_the_sender_a_clean_error() {
         .spawn()
         .unwrap();
     let send = Command::new(env!("CARGO_BIN_EXE_shmkit"))
-        .args(["send", &name, input.to_str().unwrap(), "--wait", "30s"])
+        .args(["send", &name, input.to_str().unwrap(), "--wait=30s"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -116,7 +116,7 @@ fn send_without_a_receiver_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.bin");
     std::fs::write(&input, b"x").unwrap();
-    let o = shmkit(&["send", &name, input.to_str().unwrap(), "--wait", "50ms"]);
+    let o = shmkit(&["send", &name, input.to_str().unwrap(), "--wait=50ms"]);
     assert_code(&o, 1);
     assert!(stderr(&o).contains("shmkit recv"), "{}", stderr(&o));
 }

@@ -103,6 +103,14 @@ class Full(Error):
     """A semaphore is at its maximum, or a broadcast has its maximum of subscribers."""
 
 
+class NotOutstanding(Error, ValueError):
+    """A service request is not outstanding on this client: already answered, cancelled, or
+    another client's. (``NotFound`` is only ever about a named object.)"""
+
+    #: The request's id.
+    id: int = 0
+
+
 class Disconnected(Error, EOFError):
     """The other side of a channel is gone and everything it committed was received."""
 
@@ -153,6 +161,7 @@ __all__ = [
     "Unrecoverable",
     "Deadlock",
     "Full",
+    "NotOutstanding",
     "Disconnected",
     "Lagged",
     "InUse",

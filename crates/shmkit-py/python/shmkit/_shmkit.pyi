@@ -10,7 +10,7 @@ from . import broadcast as broadcast
 from . import channel as channel
 from . import sync as sync
 
-WaitMode = Literal["adaptive", "blocking", "busy_poll"]
+WaitStrategy = Literal["adaptive", "blocking", "busy_poll"]
 
 LAYOUT_VERSION: int
 DEFAULT_MODE: int
@@ -27,8 +27,10 @@ class Segment(Buffer):
     def create(cls, name: str, size: int, mode: int = 0o600, keep: bool = False) -> Segment:
         """Create ``name`` with ``size`` zero bytes; the creator removes the name on close."""
     @classmethod
-    def open(cls, name: str, read_only: bool = False) -> Segment:
-        """Open the existing segment ``name``."""
+    def open(
+        cls, name: str, read_only: bool = False, *, open_timeout: float | None = None
+    ) -> Segment:
+        """Open the existing segment ``name``, waiting ``open_timeout`` s for it to appear."""
     @property
     def name(self) -> str:
         """The segment's name."""
@@ -123,6 +125,11 @@ class Sender:
     def max_message_len(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def wait_strategy(self) -> WaitStrategy:
+        """How this side waits."""
+    def set_wait_strategy(self, wait_strategy: WaitStrategy) -> None:
+        """Change how this side waits (``RuntimeError`` while this thread's loan is open)."""
     def loan(self, size: int, timeout: float | None = None) -> Loan:
         """Borrow ``size`` bytes of room, waiting up to ``timeout`` s (None: forever).
 
@@ -147,6 +154,11 @@ class Receiver:
     def name(self) -> str: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def wait_strategy(self) -> WaitStrategy:
+        """How this side waits."""
+    def set_wait_strategy(self, wait_strategy: WaitStrategy) -> None:
+        """Change how this side waits (releases this thread's sample first)."""
     def recv(self, timeout: float | None = None) -> Sample:
         """The next message, in place; waits up to ``timeout`` s (None: forever).
 

@@ -70,7 +70,7 @@ def _check(a: np.ndarray) -> None:
 
 
 def _rx_shmkit(name: str, n: int, ready, done) -> None:
-    rx = shmkit.channel.open(name)
+    rx = shmkit.channel.open_consumer(name)
     ready.put(True)
     for _ in range(n):
         with rx.recv() as s:
@@ -129,7 +129,7 @@ def bench_array(method: str, n: int) -> float:
     src = _source()
     if method == "shmkit":
         name = f"bench-{os.getpid()}"
-        tx = shmkit.channel.create(name, 4 * src.nbytes)
+        tx = shmkit.channel.create_producer(name, 4 * src.nbytes)
 
         def send():
             for _ in range(n):
@@ -184,7 +184,7 @@ def bench_rust(path: str, n: int) -> float:
 
 
 def _echo_shmkit(a: str, b: str, n: int, ready, done) -> None:
-    rx = shmkit.channel.open(a)
+    rx = shmkit.channel.open_consumer(a)
     tx = shmkit.channel.open_producer(b)
     ready.put(True)
     for _ in range(n):
@@ -207,7 +207,7 @@ def bench_round_trip(method: str, n: int) -> float:
     ready, done = ctx.Queue(), ctx.Queue()
     if method == "shmkit":
         a, b = f"bench-a-{os.getpid()}", f"bench-b-{os.getpid()}"
-        tx = shmkit.channel.create(a, 1 << 16)
+        tx = shmkit.channel.create_producer(a, 1 << 16)
         rx = shmkit.channel.create_consumer(b, 1 << 16)
         p = ctx.Process(target=_child, args=(_echo_shmkit, _PIN, a, b, warm + n, ready, done))
 

@@ -1,7 +1,9 @@
 """One publisher, many subscribers; each message is read in place by every subscriber.
 
->>> pub = shmkit.broadcast.create("ticks", slots=8, slot_size=1024)
->>> sub = shmkit.broadcast.subscribe("ticks")
+>>> pub = shmkit.broadcast.create_publisher("ticks", slots=8, slot_size=1024)
+>>> sub = shmkit.broadcast.open_subscriber("ticks")
+>>> pub.wait_for_subscribers(1)
+1
 >>> pub.send(b"hello")
 >>> sub.recv().bytes()
 b'hello'
@@ -12,7 +14,7 @@ from ._shmkit import broadcast as _native
 
 Publisher = _native.Publisher
 Subscriber = _native.Subscriber
-create = _native.create
-subscribe = _native.subscribe
+create_publisher = _native.create_publisher
+open_subscriber = _native.open_subscriber
 
-__all__ = ["Publisher", "Subscriber", "Loan", "Sample", "create", "subscribe"]
+__all__ = ["Publisher", "Subscriber", "Loan", "Sample", "create_publisher", "open_subscriber"]

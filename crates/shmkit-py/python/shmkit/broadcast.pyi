@@ -6,7 +6,7 @@ from ._shmkit import Loan as Loan
 from ._shmkit import Receiver, Sample as Sample, Sender
 
 _Policy = Literal["block", "overwrite"]
-_Wait = Literal["adaptive", "blocking", "busy_poll"]
+_WaitStrategy = Literal["adaptive", "blocking", "busy_poll"]
 
 @final
 class Publisher(Sender):
@@ -15,7 +15,10 @@ class Publisher(Sender):
     @property
     def policy(self) -> _Policy: ...
     @property
-    def subscriber_count(self) -> int: ...
+    def subscribers(self) -> int:
+        """How many subscribers are attached now."""
+    def wait_for_subscribers(self, n: int, timeout: float | None = None) -> int:
+        """Wait until ``n`` or more are attached (``Timeout`` after ``timeout`` s); their count."""
 
 @final
 class Subscriber(Receiver):
@@ -24,18 +27,20 @@ class Subscriber(Receiver):
     @property
     def policy(self) -> _Policy: ...
 
-def create(
+def create_publisher(
     name: str,
     *,
     slots: int = 64,
     slot_size: int = 4096,
     max_subscribers: int = 16,
     policy: _Policy = "block",
-    wait: _Wait = "adaptive",
+    wait_strategy: _WaitStrategy = "adaptive",
     mode: int = 0o600,
     keep: bool = False,
 ) -> Publisher:
     """Create the broadcast channel and return its publisher."""
 
-def subscribe(name: str, *, wait: _Wait = "adaptive") -> Subscriber:
-    """Join the broadcast channel."""
+def open_subscriber(
+    name: str, *, wait_strategy: _WaitStrategy = "adaptive", open_timeout: float | None = None
+) -> Subscriber:
+    """Join the broadcast channel, waiting ``open_timeout`` s for it to appear."""

@@ -1,12 +1,16 @@
 """Single-producer / single-consumer byte channels over shared memory.
 
->>> tx = shmkit.channel.create("demo", 1 << 20)      # Producer; creates the channel
->>> rx = shmkit.channel.open("demo")                 # Consumer; e.g. in another process
->>> with tx.loan(5) as buf:                          # zero-copy: write into the ring
+>>> tx = shmkit.channel.create_producer("demo", 1 << 20)  # creates the channel
+>>> rx = shmkit.channel.open_consumer("demo")             # e.g. in another process
+>>> with tx.loan(5) as buf:                               # zero-copy: write into the ring
 ...     buf[:] = b"hello"
->>> with rx.recv() as msg:                           # read in place
+>>> with rx.recv() as msg:                                # read in place
 ...     bytes(msg)
 b'hello'
+
+Every function names the side it returns; either side may create the channel
+(``create_consumer`` / ``open_producer`` reverse the roles). ``open_timeout=`` makes an
+``open_*`` wait for the channel to appear, so the two processes can start in either order.
 """
 
 from ._shmkit import Loan, Sample
@@ -15,20 +19,20 @@ from ._shmkit import channel as _native
 MIN_CAPACITY = _native.MIN_CAPACITY
 Consumer = _native.Consumer
 Producer = _native.Producer
-create = _native.create
+create_producer = _native.create_producer
+open_consumer = _native.open_consumer
 create_consumer = _native.create_consumer
-open = _native.open
-open_or_create_consumer = _native.open_or_create_consumer
-open_or_create_producer = _native.open_or_create_producer
 open_producer = _native.open_producer
+open_or_create_producer = _native.open_or_create_producer
+open_or_create_consumer = _native.open_or_create_consumer
 
 __all__ = [
     "Producer",
     "Consumer",
     "Loan",
     "Sample",
-    "create",
-    "open",
+    "create_producer",
+    "open_consumer",
     "create_consumer",
     "open_producer",
     "open_or_create_producer",

@@ -5,7 +5,7 @@ from typing import Literal, final
 from ._shmkit import Loan as Loan
 from ._shmkit import Receiver, Sample as Sample, Sender
 
-_Wait = Literal["adaptive", "blocking", "busy_poll"]
+_WaitStrategy = Literal["adaptive", "blocking", "busy_poll"]
 
 MIN_CAPACITY: int
 
@@ -17,7 +17,6 @@ class Producer(Sender):
     def capacity(self) -> int: ...
     @property
     def is_creator(self) -> bool: ...
-    def set_wait_mode(self, wait: _Wait) -> None: ...
 
 @final
 class Consumer(Receiver):
@@ -27,30 +26,53 @@ class Consumer(Receiver):
     def capacity(self) -> int: ...
     @property
     def is_creator(self) -> bool: ...
-    def set_wait_mode(self, wait: _Wait) -> None: ...
 
-def create(
-    name: str, capacity: int, *, wait: _Wait = "adaptive", mode: int = 0o600, keep: bool = False
+def create_producer(
+    name: str,
+    capacity: int,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    mode: int = 0o600,
+    keep: bool = False,
 ) -> Producer:
     """Create the channel and return its producer."""
 
-def open(name: str, *, wait: _Wait = "adaptive") -> Consumer:  # noqa: A001
-    """Open the channel as its consumer."""
+def open_consumer(
+    name: str, *, wait_strategy: _WaitStrategy = "adaptive", open_timeout: float | None = None
+) -> Consumer:
+    """Open the channel as its consumer, waiting ``open_timeout`` s for it to appear."""
 
 def create_consumer(
-    name: str, capacity: int, *, wait: _Wait = "adaptive", mode: int = 0o600, keep: bool = False
+    name: str,
+    capacity: int,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    mode: int = 0o600,
+    keep: bool = False,
 ) -> Consumer:
     """Create the channel and return its consumer (reverse roles)."""
 
-def open_producer(name: str, *, wait: _Wait = "adaptive") -> Producer:
+def open_producer(
+    name: str, *, wait_strategy: _WaitStrategy = "adaptive", open_timeout: float | None = None
+) -> Producer:
     """Open the channel as its producer (reverse roles)."""
 
 def open_or_create_producer(
-    name: str, capacity: int, *, wait: _Wait = "adaptive", mode: int = 0o600, keep: bool = False
+    name: str,
+    capacity: int,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    mode: int = 0o600,
+    keep: bool = False,
 ) -> Producer:
     """Open the channel as producer, creating it if needed."""
 
 def open_or_create_consumer(
-    name: str, capacity: int, *, wait: _Wait = "adaptive", mode: int = 0o600, keep: bool = False
+    name: str,
+    capacity: int,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    mode: int = 0o600,
+    keep: bool = False,
 ) -> Consumer:
     """Open the channel as consumer, creating it if needed."""

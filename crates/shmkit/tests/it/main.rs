@@ -8,6 +8,7 @@ mod broadcast_zero_copy;
 mod channel;
 mod channel_headers;
 mod convention;
+mod examples;
 mod file;
 mod forms;
 mod liveness;

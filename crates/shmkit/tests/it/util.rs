@@ -183,6 +183,18 @@ pub fn example(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// Starts the example program `name` (see [`example`]) with `args`, its output piped.
+pub fn spawn_example(name: &str, args: &[&str]) -> Child {
+    let child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn example {name}: {e}"));
+    Child(child)
+}
+
 /// Prints `line` to stdout at once (a child's word to its parent, which waits for it).
 pub fn say(line: &str) {
     use std::io::Write;
