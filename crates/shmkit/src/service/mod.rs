@@ -53,7 +53,7 @@
 //!   left, or whose slot another client has taken over, is [`Error::Disconnected`]; an answer
 //!   to a client killed and not yet replaced goes into its ring (the next client of the slot
 //!   drops it), and a response ring with no room (a client that does not read, or asks beyond
-//!   its limits) is [`Error::WouldBlock`]; the server goes on. The server does not test
+//!   its limits) is [`Error::Full`]; the server goes on. The server does not test
 //!   clients' liveness itself: a dead client's slot is freed when the next client claims it.
 //! * When the server dies or is dropped, every client waiting for a response gets
 //!   [`Error::Disconnected`] (within ~50 ms of a death, the channels' liveness test), and so do

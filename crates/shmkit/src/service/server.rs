@@ -495,7 +495,7 @@ impl Responder {
     /// [`Error::SizeInvalid`] over the service's `max_response_len`;
     /// [`Error::Disconnected`] if the client that asked has left, or its slot was taken
     /// over by another client (an answer to a client killed and not yet replaced is
-    /// written, and dropped by the slot's next client); [`Error::WouldBlock`] if its response
+    /// written, and dropped by the slot's next client); [`Error::Full`] if its response
     /// ring has no room (a client that does not read its responses, or exceeds its limits).
     pub fn respond(&self, handle: &Handle, msg: &[u8]) -> Result<()> {
         self.core
@@ -556,7 +556,18 @@ impl Core {
             return Err(gone());
         }
         let mut tx: MutexGuard<'_, Producer> = tx.lock().unwrap_or_else(|p| p.into_inner());
-        let mut loan = tx.try_loan(FRAME + len)?;
+        // A response ring with room for `max_outstanding` answers is full only when the
+        // client does not read them (or asks beyond its limits): `Full`, as for requests. The
+        // server never waits for a client, so this is not `WouldBlock`.
+        let mut loan = match tx.try_loan(FRAME + len) {
+            Err(Error::WouldBlock { .. }) => {
+                return Err(Error::Full {
+                    name: name.to_owned(),
+                    max: self.limits.outstanding,
+                })
+            }
+            r => r?,
+        };
         loan[..FRAME].copy_from_slice(&encode(h.id, self.epoch, h.gen));
         let r = write(&mut loan[FRAME..]);
         loan.commit();

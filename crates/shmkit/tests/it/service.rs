@@ -264,6 +264,39 @@ fn limits_are_typed_errors() {
     assert!(matches!(Segment::open(&other), Err(Error::NotFound { .. })));
 }
 
+/// A client that cancels its requests and never reads the answers fills its response ring:
+/// the server's `respond` then says `Full` (a limit, as for requests), never `WouldBlock`
+/// (the server never waits for a client, so nothing would unblock it), and serves on.
+#[test]
+fn a_client_that_never_reads_makes_respond_full_not_would_block() {
+    let name = ServiceGuard::new("svcnoread");
+    let mut o = options();
+    o.max_clients(2).max_outstanding(1).max_response_len(8);
+    let mut server = o.create_server(&name).unwrap();
+    let mut lazy = o.open_client(&name).unwrap();
+    let mut other = o.open_client(&name).unwrap();
+    let mut full = false;
+    for i in 0..10_000u32 {
+        let p = lazy.request(&i.to_le_bytes()).unwrap();
+        assert!(lazy.cancel(p)); // the answer will stay in the ring, unread
+        let r = server.recv_timeout(WAIT).unwrap();
+        match server.respond(r.handle(), &[0; 8]) {
+            Ok(()) => {}
+            Err(Error::Full { max: 1, .. }) => {
+                full = true;
+                break;
+            }
+            Err(e) => panic!("answer {i}: {e:?}"),
+        }
+    }
+    assert!(full, "the response ring never filled");
+    // The server goes on serving the others.
+    let p = other.request(b"hi").unwrap();
+    let r = server.recv_timeout(WAIT).unwrap();
+    server.respond(r.handle(), b"ok").unwrap();
+    assert_eq!(&*other.wait_timeout(p, WAIT).unwrap(), b"ok");
+}
+
 #[test]
 fn timeouts_expire_on_the_monotonic_clock() {
     let name = ServiceGuard::new("svctime");
