@@ -90,8 +90,9 @@
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod aio;
+mod atomic_copy;
+mod atomic_shim;
 pub mod channel;
-mod copy;
 mod error;
 mod file;
 pub mod inspect;
@@ -100,10 +101,10 @@ pub mod name;
 mod object;
 pub mod segment;
 pub mod service;
-mod shm_atomic;
 pub mod sync;
 mod sys;
 mod view;
+mod wait;
 pub mod waitset;
 
 #[cfg(all(test, loom))]

@@ -53,7 +53,7 @@
 //! names the process in any namespace it runs in): the role stays the parent's. While the
 //! child runs, a parent that died leaves its roles held.
 
-use crate::shm_atomic::{AtomicU64, Ordering};
+use crate::atomic_shim::{AtomicU64, Ordering};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
@@ -282,13 +282,13 @@ pub(crate) fn holder_alive(segment: &Segment, slot: u32, seen: u64) -> bool {
 }
 
 /// Under loom, marks the system call about to be made on the kernel's record of `slot`
-/// (`shm_atomic::model::kernel`), so that loom orders it against the other handles' calls.
+/// (`atomic_shim::model::kernel`), so that loom orders it against the other handles' calls.
 /// Giving a role back (`release`) is not marked: it follows the role word's release, which
 /// loom sees, and a tester that reads the released word does not test the kernel.
 #[inline(always)]
 fn kernel_point(name: &str, slot: u32, write: bool) {
     #[cfg(loom)]
-    crate::shm_atomic::model::kernel(name, slot, write);
+    crate::atomic_shim::model::kernel(name, slot, write);
     #[cfg(not(loom))]
     let _ = (name, slot, write);
 }
@@ -298,7 +298,7 @@ fn kernel_point(name: &str, slot: u32, write: bool) {
 pub(crate) fn evict(word: &AtomicU64, seen: u64, state: u32) -> bool {
     let (_, gen, _) = unpack(seen);
     #[cfg(loom)]
-    if crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::BlindEvict) {
+    if crate::atomic_shim::model::mutated(crate::atomic_shim::model::Mutation::BlindEvict) {
         word.store(pack(state, gen, 0), Ordering::Release);
         return true;
     }

@@ -1,7 +1,7 @@
 //! loom runs the real code: the SPSC ring (`channel::spsc`, through the public `Producer`
 //! and `Consumer`), the broadcast's slot protocol (`channel::broadcast`, through the public
 //! `Publisher` and `Subscriber`) and the notifier (`sync::notify`), their atomics shadowed by
-//! loom's through `crate::shm_atomic`. loom explores every interleaving (and every weak-memory
+//! loom's through `crate::atomic_shim`. loom explores every interleaving (and every weak-memory
 //! outcome it models) of the threads, which the cross-process tests can only sample.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p shmkit --lib --release
@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use loom::thread;
 
+use crate::atomic_shim::model::{begin, futex_waitv, prime_u32, prime_waitv, Mutation};
+use crate::atomic_shim::{AtomicU32, AtomicU64, Ordering};
 use crate::channel::broadcast::{self, Policy, Publisher, Subscriber};
 use crate::channel::{self, WaitMode};
-use crate::shm_atomic::model::{begin, futex_waitv, prime_u32, prime_waitv, Mutation};
-use crate::shm_atomic::{AtomicU32, AtomicU64, Ordering};
-use crate::sync::notify::{self, Member, Notifier};
 use crate::sys::Deadline;
+use crate::wait::notifier::{self, Member, Notifier};
 use crate::Error;
 
 /// `loom::model`, with room for the real code's many atomic operations per call (loom's
@@ -243,7 +243,7 @@ fn two_bells(mutation: Mutation) {
         });
         let mut seen = Vec::new();
         while !done() {
-            notify::sleep_any(
+            notifier::sleep_any(
                 &members,
                 &mut seen,
                 || !done(),

@@ -29,7 +29,7 @@
 //! `gc`, which only considers segments with the magic, never sees an object without its
 //! creator registered.
 
-use crate::shm_atomic::AtomicU64;
+use crate::atomic_shim::AtomicU64;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -397,8 +397,8 @@ impl Object {
     fn creator_word(&self) -> &AtomicU64 {
         #[cfg(loom)]
         {
-            crate::shm_atomic::model::prime_u64(self.ptr(CREATOR), 8);
-            crate::shm_atomic::model::prime_kernel(self.name(), slot::CREATOR);
+            crate::atomic_shim::model::prime_u64(self.ptr(CREATOR), 8);
+            crate::atomic_shim::model::prime_kernel(self.name(), slot::CREATOR);
         }
         // SAFETY: offset 56 of a page-aligned mapping of at least DATA bytes (checked by
         // `create` and `open`) is an aligned, in-bounds u64; `&self` keeps the mapping alive.
@@ -428,7 +428,7 @@ impl Object {
     pub(crate) fn ptr(&self, offset: usize) -> *mut u8 {
         assert!(offset < self.view.len());
         #[cfg(loom)]
-        crate::shm_atomic::model::mapped(self.name(), self.view.as_mut_ptr(), self.view.len());
+        crate::atomic_shim::model::mapped(self.name(), self.view.as_mut_ptr(), self.view.len());
         // SAFETY: in bounds, checked above.
         unsafe { self.view.as_mut_ptr().add(offset) }
     }

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
-use crate::copy;
+use crate::atomic_copy;
 use crate::sys::{self, MapRegion, Section};
 use crate::{Error, Result};
 
@@ -225,7 +225,7 @@ impl View {
         // does; `buf` is a distinct Rust allocation, so the two cannot overlap; shmkit's own
         // concurrent accesses to view bytes are atomic (`copy`), and what `unsafe` callers or
         // other processes do is their contract (`as_slice`, `as_ptr`).
-        unsafe { copy::load(self.as_ptr().add(offset), buf) };
+        unsafe { atomic_copy::load(self.as_ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -253,7 +253,7 @@ impl View {
         // SAFETY: the range is inside a writable mapping (checked above) and `data` is a Rust
         // allocation outside it; other views' safe copies of these bytes are atomic, as this
         // one is (see `read_at`).
-        unsafe { copy::store(data, self.as_mut_ptr().add(offset)) };
+        unsafe { atomic_copy::store(data, self.as_mut_ptr().add(offset)) };
         Ok(())
     }
 
@@ -266,7 +266,7 @@ impl View {
         self.check_writable()?;
         check_range(&self.name, "write", offset, len, self.len)?;
         // SAFETY: as in `write_at`.
-        unsafe { copy::fill(self.as_mut_ptr().add(offset), len, byte) };
+        unsafe { atomic_copy::fill(self.as_mut_ptr().add(offset), len, byte) };
         Ok(())
     }
 

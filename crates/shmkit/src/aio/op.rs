@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use super::reactor::{Entry, Reactor};
 use super::Owner;
-use crate::shm_atomic::{fence, AtomicU32, Ordering};
+use crate::atomic_shim::{fence, AtomicU32, Ordering};
 use crate::sys::WaitOn;
 use crate::waitset::{sealed::Sealed, Kind, Point};
 
@@ -54,7 +54,7 @@ use crate::{Error, Result};
 
 // How a future that could not take an event's or semaphore's sleeper gate waits (it is not
 // counted in, so wakers may skip it): it looks again after this, as a wait set does.
-use crate::sync::waker::UNGATED_NAP;
+use crate::wait::state_bell::UNGATED_NAP;
 
 /// How an operation reaches its handle. `attempt` is unsafe: see [`Op`]'s invariant.
 pub(crate) trait Attempt<'a, T: ?Sized> {

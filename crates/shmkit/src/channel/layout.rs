@@ -24,18 +24,18 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::shm_atomic::{self, AtomicU32};
+use crate::atomic_shim::{self, AtomicU32};
 
-use super::wait::Doorbell;
 use crate::liveness::{self, slot, Claim, Claimed};
 use crate::object::Object;
 use crate::sys;
+use crate::wait::until::Doorbell;
 use crate::{Error, Result};
 
 const ATTACHMENTS: usize = 64;
 /// Where a typed channel keeps its tag text (`fingerprint::TAG_ROOM` bytes, up to 128).
 pub(crate) const TAG_TEXT: usize = 80;
-const _: () = assert!(TAG_TEXT + super::fingerprint::TAG_ROOM <= PRODUCER_LINE);
+const _: () = assert!(TAG_TEXT + super::message_layout::TAG_ROOM <= PRODUCER_LINE);
 pub(crate) const PRODUCER_LINE: usize = 128;
 pub(crate) const CONSUMER_LINE: usize = 256;
 pub(crate) const RING: usize = 384;
@@ -115,11 +115,11 @@ impl Line {
         };
         #[cfg(loom)]
         {
-            shm_atomic::model::prime_u64(line.base, 8);
-            shm_atomic::model::prime_u64(line.attachment, 8);
-            shm_atomic::model::prime_kernel(obj.name(), role.slot());
-            shm_atomic::model::prime_u32(line.seq());
-            shm_atomic::model::prime_u32(line.sleepers());
+            atomic_shim::model::prime_u64(line.base, 8);
+            atomic_shim::model::prime_u64(line.attachment, 8);
+            atomic_shim::model::prime_kernel(obj.name(), role.slot());
+            atomic_shim::model::prime_u32(line.seq());
+            atomic_shim::model::prime_u32(line.sleepers());
         }
         line
     }
@@ -132,14 +132,14 @@ impl Line {
     }
 
     /// This side's attachment word (a role word, `crate::liveness`).
-    pub(crate) fn attachment(&self) -> &shm_atomic::AtomicU64 {
+    pub(crate) fn attachment(&self) -> &atomic_shim::AtomicU64 {
         // SAFETY: as in `u32_at`: 64 and 72 are 8-byte aligned offsets inside the mapping.
-        unsafe { &*self.attachment.cast::<shm_atomic::AtomicU64>() }
+        unsafe { &*self.attachment.cast::<atomic_shim::AtomicU64>() }
     }
 
-    pub(crate) fn pos(&self) -> &shm_atomic::AtomicU64 {
+    pub(crate) fn pos(&self) -> &atomic_shim::AtomicU64 {
         // SAFETY: as in `u32_at`; offset 0 of a 128-byte aligned line is 8-byte aligned.
-        unsafe { &*self.base.add(POS).cast::<shm_atomic::AtomicU64>() }
+        unsafe { &*self.base.add(POS).cast::<atomic_shim::AtomicU64>() }
     }
 
     /// The doorbell's sequence word (see `wait::Doorbell`).

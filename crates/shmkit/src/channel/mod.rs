@@ -70,13 +70,12 @@
 //! Windows; on macOS sleepers poll (1–10 ms), so use [`WaitMode::BusyPoll`] for latency there.
 
 pub mod broadcast;
-pub(crate) mod fingerprint;
 pub(crate) mod layout;
 pub mod message;
+pub(crate) mod message_layout;
 mod spsc;
 pub mod typed;
 mod typed_options;
-mod wait;
 
 use bytemuck::Pod;
 
@@ -94,12 +93,12 @@ pub(crate) fn roles(kind: Kind, params: [u64; 3], len: usize) -> Option<Vec<layo
         _ => None,
     }
 }
-pub use fingerprint::MessageLayout;
-use layout::Role;
-pub use spsc::{Consumer, Loan, Producer, Sample};
-use wait::Doorbell;
+use crate::wait::until::Doorbell;
 /// The adaptive wait's budget, for sides that wait outside `wait::wait_for` (`service`).
-pub(crate) use wait::{PAUSES, SPINS, YIELD_WEIGHT};
+pub(crate) use crate::wait::until::{PAUSES, SPINS, YIELD_WEIGHT};
+use layout::Role;
+pub use message_layout::MessageLayout;
+pub use spsc::{Consumer, Loan, Producer, Sample};
 
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -109,13 +109,13 @@ pub mod typed;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::channel::fingerprint::MessageLayout;
+use crate::atomic_shim;
+use crate::channel::message_layout::MessageLayout;
 use crate::channel::WaitMode;
 use crate::liveness;
 use crate::object::{creation_setters, Creation, Header, Kind, Object};
-use crate::shm_atomic;
-use crate::sync::notify::Notifier;
 use crate::sys::Deadline;
+use crate::wait::notifier::Notifier;
 use crate::{Error, Result};
 
 pub use client::{Client, Pending, RequestLoan, Response};
@@ -244,13 +244,13 @@ fn word32(obj: &Object, offset: usize) -> Result<&AtomicU32> {
 }
 
 /// A role word (the shim type `crate::liveness` takes, so that loom can run it).
-fn word64(obj: &Object, offset: usize) -> Result<&shm_atomic::AtomicU64> {
-    Ok(shm_atomic::AtomicU64::from_std(
+fn word64(obj: &Object, offset: usize) -> Result<&atomic_shim::AtomicU64> {
+    Ok(atomic_shim::AtomicU64::from_std(
         obj.view.atomic_u64(offset)?,
     ))
 }
 
-fn slot_word(obj: &Object, i: u32) -> Result<&shm_atomic::AtomicU64> {
+fn slot_word(obj: &Object, i: u32) -> Result<&atomic_shim::AtomicU64> {
     word64(obj, TABLE + 8 * i as usize)
 }
 
@@ -300,10 +300,10 @@ impl Bell {
         }
     }
 
-    fn words(obj: &Object) -> Result<(&shm_atomic::AtomicU32, &shm_atomic::AtomicU32)> {
+    fn words(obj: &Object) -> Result<(&atomic_shim::AtomicU32, &atomic_shim::AtomicU32)> {
         Ok((
-            shm_atomic::AtomicU32::from_std(word32(obj, BELL_SEQ)?),
-            shm_atomic::AtomicU32::from_std(word32(obj, BELL_SLEEPERS)?),
+            atomic_shim::AtomicU32::from_std(word32(obj, BELL_SEQ)?),
+            atomic_shim::AtomicU32::from_std(word32(obj, BELL_SLEEPERS)?),
         ))
     }
 
@@ -324,8 +324,8 @@ impl Bell {
     fn point<'a>(&'a self, obj: &'a Object) -> crate::waitset::Point<'a> {
         crate::waitset::Point {
             // BELL_SEQ and BELL_SLEEPERS are header words (below `object::DATA`).
-            sleepers: shm_atomic::AtomicU32::from_std(obj.word(BELL_SLEEPERS)),
-            word: shm_atomic::AtomicU32::from_std(obj.word(BELL_SEQ)),
+            sleepers: atomic_shim::AtomicU32::from_std(obj.word(BELL_SLEEPERS)),
+            word: atomic_shim::AtomicU32::from_std(obj.word(BELL_SEQ)),
             notifier: &self.notifier,
             kind: crate::waitset::Kind::Plain,
         }

@@ -250,7 +250,7 @@ fn obj_header(obj: &Object) -> Result<Header> {
     ))
 }
 
-fn server_word(obj: &Object) -> &shm_atomic::AtomicU64 {
+fn server_word(obj: &Object) -> &atomic_shim::AtomicU64 {
     // The offset is a constant inside every service segment (checked on create and open).
     word64(obj, SERVER_WORD).expect("the server word lies inside a checked service segment")
 }

@@ -3,9 +3,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::waker::{Waker, ALL};
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA, WORD};
 use crate::sys::Deadline;
+use crate::wait::state_bell::{Waker, ALL};
 use crate::{Error, Result};
 
 /// What `wait` does to a set event.

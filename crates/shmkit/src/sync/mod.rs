@@ -48,10 +48,8 @@
 mod event;
 mod lock;
 mod mutex;
-pub(crate) mod notify;
 mod semaphore;
 mod shared;
-pub(crate) mod waker;
 
 pub use event::{Event, EventOptions, Reset};
 pub use lock::{LockError, LockGuard, LockResult};

@@ -53,9 +53,9 @@
 //! unchanged: the wait set is one more counted sleeper, so a `send` or `set` costs exactly
 //! what it did when no wait set waits (no syscall when nobody sleeps). (One change on the slow
 //! path, Linux: a wake of every sleeper asks the kernel for all of them rather than for as
-//! many as are counted, see `crew.rs`.) loom checks the protocol over two words.
+//! many as are counted, see `helpers.rs`.) loom checks the protocol over two words.
 //!
-//! Sets larger than one OS call takes are split across helper threads (`crew.rs`): the
+//! Sets larger than one OS call takes are split across helper threads (`helpers.rs`): the
 //! calling thread sleeps on the first chunk, each helper on one more, and a helper that is
 //! woken wakes the caller. On Linux a helper whose chunk is unchanged stays queued between
 //! waits, so an idle chunk costs nothing per wait. Idle, a wait set sleeps in the kernel and uses no CPU, apart from
@@ -80,16 +80,16 @@
 //! dropped; a member served by a helper costs one more thread wake-up. [`WaitSet::native`]
 //! tells whether the wait sleeps in the OS (true) or polls.
 
-mod crew;
+mod helpers;
 
 use std::time::{Duration, Instant};
 
+use crate::atomic_shim::AtomicU32;
 use crate::channel::layout::{peer_gone, Line};
 use crate::object::Object;
-use crate::shm_atomic::AtomicU32;
-use crate::sync::notify::{self, Member, Notifier};
-use crate::sync::waker::Waker;
 use crate::sys::{self, Deadline, WaitOn};
+use crate::wait::notifier::{self, Member, Notifier};
+use crate::wait::state_bell::Waker;
 use crate::{Error, Result};
 
 /// How often a sleeping wait set (and the async reactor) tests whether its members' peers are
@@ -100,7 +100,7 @@ pub const LIVENESS_EVERY: Duration = Duration::from_millis(100);
 
 // The longest sleep of a wait set that could not take an event's or semaphore's sleeper gate
 // (`sync::waker`), and so is not counted in on it.
-use crate::sync::waker::UNGATED_NAP;
+use crate::wait::state_bell::UNGATED_NAP;
 
 /// Something a [`WaitSet`] can wait on: channel [`Consumer`](crate::channel::Consumer)s
 /// (ready: a message, or the producer gone), [`Producer`](crate::channel::Producer)s (room
@@ -183,7 +183,7 @@ pub(crate) mod sealed {
 pub struct WaitSet {
     ready: Vec<usize>,
     seen: Vec<u32>,
-    crew: crew::Crew,
+    crew: helpers::Crew,
     next_liveness: Option<Instant>,
 }
 
@@ -331,7 +331,7 @@ impl WaitSet {
         let list: Vec<Member<'_>> = mine.iter().map(|&(m, _)| m).collect();
         let mut seen = std::mem::take(&mut self.seen);
         let crew = &mut self.crew;
-        let r = notify::sleep_any(
+        let r = notifier::sleep_any(
             &list,
             &mut seen,
             || !members.iter().any(|m| m.ready()),

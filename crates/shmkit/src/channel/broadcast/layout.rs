@@ -18,10 +18,10 @@
 //! ```
 
 use super::Policy;
-use crate::channel::fingerprint::RECORD_LEN;
+use crate::atomic_shim::{AtomicU32, AtomicU64};
+use crate::channel::message_layout::RECORD_LEN;
 use crate::liveness::slot;
 use crate::object::Object;
-use crate::shm_atomic::{AtomicU32, AtomicU64};
 use crate::{Error, Result};
 
 pub(super) const TABLE: usize = 384;
@@ -191,11 +191,11 @@ pub(super) fn sub_slot(i: usize) -> u32 {
 }
 
 /// Makes the loom shadows of every shimmed word of the table, the slots and the index now
-/// (see `shm_atomic::model::prime_u64`): called where a side is made, which loom tests do on
+/// (see `atomic_shim::model::prime_u64`): called where a side is made, which loom tests do on
 /// the main thread before they spawn.
 #[cfg(loom)]
 pub(super) fn prime(obj: &Object, g: &Geometry) {
-    use crate::shm_atomic::model;
+    use crate::atomic_shim::model;
     for i in 0..g.max_subs {
         let e = entry(obj, i);
         model::prime_u64(e.0, 24);

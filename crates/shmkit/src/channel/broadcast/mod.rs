@@ -134,13 +134,13 @@ pub mod typed;
 use bytemuck::Pod;
 
 use self::layout::{entry, sub_slot, Geometry, ACTIVE, ENTRY, FREE, JOINING, NONE, RECORD, TABLE};
-use super::fingerprint::MessageLayout;
 use super::layout::{self as chan, Line, Role};
-use super::wait::Doorbell;
+use super::message_layout::MessageLayout;
 use super::WaitMode;
+use crate::atomic_shim::Ordering;
 use crate::liveness::{self, Claimed, Clock};
 use crate::object::{creation_setters, Creation, Kind, Object};
-use crate::shm_atomic::Ordering;
+use crate::wait::until::Doorbell;
 use crate::{Error, Result};
 
 pub use publisher::{Loan, Publisher};
@@ -314,12 +314,13 @@ impl Options {
             // SYNC POINT (join, subscriber side): pairs with the fence in the publisher's
             // scan (`publisher::room`).
             #[cfg(loom)]
-            let skip =
-                crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::NoJoinFence);
+            let skip = crate::atomic_shim::model::mutated(
+                crate::atomic_shim::model::Mutation::NoJoinFence,
+            );
             #[cfg(not(loom))]
             let skip = false;
             if !skip {
-                crate::shm_atomic::fence(Ordering::SeqCst);
+                crate::atomic_shim::fence(Ordering::SeqCst);
             }
             let start = line.pos().load(Ordering::SeqCst);
             e.next().store(start, Ordering::SeqCst);

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, CHECKING, FREE, NONE};
 use super::Policy;
+use crate::atomic_shim::{self, fence, Ordering};
 use crate::channel::layout::{self as chan, Line, Role};
-use crate::channel::wait::{self, Doorbell};
 use crate::channel::WaitMode;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
-use crate::shm_atomic::{self, fence, Ordering};
 use crate::sys::Deadline;
+use crate::wait::until::{self as wait, Doorbell};
 use crate::{Error, Result};
 
 /// What the publisher shares with the wait loop: the mapping and its words.
@@ -418,7 +418,7 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
 #[inline(always)]
 fn checking(j: u64, k: u64) -> u64 {
     #[cfg(loom)]
-    if shm_atomic::model::mutated(shm_atomic::model::Mutation::NoCheckingMark) {
+    if atomic_shim::model::mutated(atomic_shim::model::Mutation::NoCheckingMark) {
         return 2 * k + 1;
     }
     let _ = k;
@@ -438,7 +438,7 @@ pub(super) enum Side {
 pub(super) fn dekker_fence(side: Side) {
     #[cfg(loom)]
     {
-        use crate::shm_atomic::model::{mutated, Mutation};
+        use crate::atomic_shim::model::{mutated, Mutation};
         let dropped = match side {
             Side::Publisher => Mutation::NoPublisherFence,
             Side::Subscriber => Mutation::NoSubscriberFence,
@@ -459,7 +459,7 @@ impl Loan<'_> {
     /// The start of the slot's payload (`PAYLOAD_ALIGN`-aligned), for the typed layer to
     /// write an uninitialised value in place.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         self.payload()
     }
 
@@ -508,7 +508,7 @@ impl Drop for Loan<'_> {
 impl Deref for Loan<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload(), self.cap_len);
+        atomic_shim::read(self.payload(), self.cap_len);
         // SAFETY: `cap_len <= slot_size` bytes of the slot's payload, inside the mapping. The
         // slot protocol gives this slot to the publisher (borrowed mutably by the loan) until
         // commit: no subscriber holds its old message, and none reads the payload of a slot
@@ -519,7 +519,7 @@ impl Deref for Loan<'_> {
 
 impl DerefMut for Loan<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         // SAFETY: as in `deref`; `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
     }

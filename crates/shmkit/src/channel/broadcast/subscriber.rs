@@ -7,15 +7,15 @@ use std::time::Duration;
 use super::layout::{entry, index, oldest, slot, Geometry, CHECKING, FREE, MAX_COUNT, NONE};
 use super::publisher::{dekker_fence, Side};
 use super::Policy;
+use crate::atomic_copy;
+use crate::atomic_shim::{self, Ordering};
 use crate::channel::layout::{peer_gone, Line};
-use crate::channel::wait::{self, Doorbell, Peer};
 use crate::channel::MessageLayout;
 use crate::channel::WaitMode;
-use crate::copy;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
-use crate::shm_atomic::{self, Ordering};
 use crate::sys::Deadline;
+use crate::wait::until::{self as wait, Doorbell, Peer};
 use crate::{Error, Result};
 
 /// A subscriber of a broadcast channel.
@@ -439,11 +439,11 @@ impl Subscriber {
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
         let sample = self.recv_until(deadline)?;
         buf.clear();
-        shm_atomic::read(sample.payload, sample.len);
+        atomic_shim::read(sample.payload, sample.len);
         // SAFETY: the payload's `len` bytes lie inside the slot (checked by `try_hold`), and
         // the protocol keeps the publisher away from them while the sample holds them; a
         // writer outside the protocol can only make the copied bytes wrong.
-        unsafe { copy::load_unshared_vec(sample.payload, sample.len, buf) };
+        unsafe { atomic_copy::load_unshared_vec(sample.payload, sample.len, buf) };
         Ok(sample.len)
     }
 
@@ -540,7 +540,7 @@ impl Sample<'_> {
     /// making a reference to the slot: the copy-out path of the typed layer.
     pub(crate) fn copy_to(&self, dst: &mut [u8]) {
         assert!(dst.len() <= self.len, "copying past the message");
-        shm_atomic::read(self.payload, dst.len());
+        atomic_shim::read(self.payload, dst.len());
         // SAFETY: as in `Subscriber::recv_into`: the payload's `len` bytes lie inside the
         // slot (checked by `try_hold`), the protocol keeps the publisher away from them while
         // the sample holds them, and `dst` is this process's own memory. A plain copy, as in
@@ -553,7 +553,7 @@ impl Sample<'_> {
 impl Deref for Sample<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload, self.len);
+        atomic_shim::read(self.payload, self.len);
         // SAFETY: `len <= slot_size` bytes of the slot's payload (checked by `try_hold`),
         // inside the mapping. The message is held until this sample is dropped: under
         // back-pressure the publisher does not write the slot before our `next` passes it,

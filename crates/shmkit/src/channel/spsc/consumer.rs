@@ -122,7 +122,7 @@ impl Consumer {
                 // does not write it; `prefix` is this thread's own memory.
                 unsafe {
                     let payload = s.ring.add(off + FRAME_HEADER);
-                    shm_atomic::read(payload, N);
+                    atomic_shim::read(payload, N);
                     std::ptr::copy_nonoverlapping(payload, prefix.as_mut_ptr(), N);
                 }
                 if want(&prefix) {
@@ -232,11 +232,11 @@ impl Consumer {
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
         let sample = self.recv_until(deadline)?;
         buf.clear();
-        shm_atomic::read(sample.payload, sample.len);
+        atomic_shim::read(sample.payload, sample.len);
         // SAFETY: the payload lies inside the ring (checked by `peek`) and the protocol keeps
         // the producer away from it until the sample is dropped (see `Sample`'s `Deref`); a
         // producer outside the protocol can only make the copied bytes wrong.
-        unsafe { copy::load_unshared_vec(sample.payload, sample.len, buf) };
+        unsafe { atomic_copy::load_unshared_vec(sample.payload, sample.len, buf) };
         Ok(sample.len())
     }
 }
@@ -306,7 +306,7 @@ impl Sample<'_> {
     /// making a reference to the ring: the copy-out path of the typed layer.
     pub(crate) fn copy_to(&self, dst: &mut [u8]) {
         assert!(dst.len() <= self.len, "copying past the message");
-        shm_atomic::read(self.payload, dst.len());
+        atomic_shim::read(self.payload, dst.len());
         // SAFETY: as in `Consumer::recv_into`: the payload lies inside the ring (checked by
         // `peek`), the protocol keeps the producer away from it while the sample lives, and
         // `dst` is this process's own memory.
@@ -317,7 +317,7 @@ impl Sample<'_> {
 impl Deref for Sample<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload, self.len);
+        atomic_shim::read(self.payload, self.len);
         // SAFETY: the frame was published and lies at or above read_pos, so the producer does
         // not write it until this sample is dropped and read_pos moves past it.
         unsafe { std::slice::from_raw_parts(self.payload, self.len) }

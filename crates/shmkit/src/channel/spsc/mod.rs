@@ -18,19 +18,19 @@
 //! that re-attaches reads it back, and it walks the published frames from there to the first
 //! zero header (`recover_write`), because a producer killed between a frame's header and
 //! `write_pos` leaves one published frame uncounted. loom model-checks this code itself
-//! (its atomics go through `crate::shm_atomic`): `src/loom_tests.rs`.
+//! (its atomics go through `crate::atomic_shim`): `src/loom_tests.rs`.
 
-use crate::shm_atomic::{self, AtomicU64, Ordering};
+use crate::atomic_shim::{self, AtomicU64, Ordering};
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use super::layout::{self, Line, Role};
-use super::wait::{self, Doorbell, Peer};
 use super::WaitMode;
-use crate::copy;
+use crate::atomic_copy;
 use crate::liveness::{Claim, Clock};
 use crate::object::Object;
 use crate::sys::Deadline;
+use crate::wait::until::{self as wait, Doorbell, Peer};
 use crate::{Error, Result};
 
 pub(crate) const FRAME_HEADER: usize = 8;
@@ -54,7 +54,7 @@ fn header(s: &Shared, off: usize) -> &AtomicU64 {
 #[inline(always)]
 fn publish() -> Ordering {
     #[cfg(loom)]
-    if shm_atomic::model::mutated(shm_atomic::model::Mutation::RelaxedPublish) {
+    if atomic_shim::model::mutated(atomic_shim::model::Mutation::RelaxedPublish) {
         return Ordering::Relaxed;
     }
     Ordering::Release
@@ -111,7 +111,7 @@ impl Shared {
         };
         my_bell.forget_sleepers();
         #[cfg(loom)]
-        shm_atomic::model::prime_u64(obj.ptr(layout::RING), cap);
+        atomic_shim::model::prime_u64(obj.ptr(layout::RING), cap);
         Shared {
             ring: obj.ptr(layout::RING),
             mine: Line::of(&obj, role),

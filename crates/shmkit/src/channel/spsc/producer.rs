@@ -258,7 +258,7 @@ impl Loan<'_> {
     /// which may leave bytes uninitialised until its user writes them). 8-aligned; valid for
     /// writes of the loaned length while the loan lives.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         self.payload()
     }
 
@@ -295,7 +295,7 @@ impl Loan<'_> {
 impl Deref for Loan<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload(), self.cap_len);
+        atomic_shim::read(self.payload(), self.cap_len);
         // SAFETY: the slot lies past the last published frame; the consumer reads only
         // published frames and the header word before this payload, so this producer
         // (borrowed mutably by the loan) is the payload's only user until commit.
@@ -305,7 +305,7 @@ impl Deref for Loan<'_> {
 
 impl DerefMut for Loan<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         // SAFETY: as in `deref`; `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
     }

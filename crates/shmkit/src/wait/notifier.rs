@@ -23,7 +23,7 @@
 //! the change and does not sleep; a wake between the sleeper's read of `word` and its sleep
 //! changes `word` (a bumped sequence, a changed state), so the OS wait (which re-checks the
 //! word atomically) does not sleep. loom checks exactly this on this code (through
-//! `crate::shm_atomic`, with the OS wait modelled as a futex): `src/loom_tests.rs`.
+//! `crate::atomic_shim`, with the OS wait modelled as a futex): `src/loom_tests.rs`.
 //!
 //! A wait set (`crate::waitset`) sleeps on many words at once with the same protocol,
 //! [`sleep_any`]: it counts in on *every* member's sleeper count, then one fence, then reads
@@ -34,7 +34,7 @@
 //! wakers' fast path is unchanged: a wait set is one more counted sleeper, so nothing costs
 //! more when no wait set waits. loom checks it over two words (`futex_waitv` modelled too).
 
-use crate::shm_atomic::{fence, AtomicU32, Ordering};
+use crate::atomic_shim::{fence, AtomicU32, Ordering};
 
 use crate::sys::{Deadline, SysWaker};
 use crate::Result;
@@ -131,17 +131,17 @@ impl Notifier {
         self.sys.wake(word.as_std(), n)
     }
 
-    /// Under loom, the OS wait is a futex model (`shm_atomic::model`).
+    /// Under loom, the OS wait is a futex model (`atomic_shim::model`).
     #[cfg(loom)]
     fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
         let _ = &self.sys;
-        crate::shm_atomic::model::futex_wait(word, seen, deadline == Deadline::Forever);
+        crate::atomic_shim::model::futex_wait(word, seen, deadline == Deadline::Forever);
         Ok(())
     }
 
     #[cfg(loom)]
     fn os_wake(&self, word: &AtomicU32, _n: u32) -> Option<usize> {
-        crate::shm_atomic::model::futex_wake(word);
+        crate::atomic_shim::model::futex_wake(word);
         None
     }
 }
@@ -172,7 +172,7 @@ pub(crate) fn sleep_any(
     // of each member's waker.
     #[cfg(loom)]
     let fenced =
-        !crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::NoWaitSetFence);
+        !crate::atomic_shim::model::mutated(crate::atomic_shim::model::Mutation::NoWaitSetFence);
     #[cfg(not(loom))]
     let fenced = true;
     if fenced {

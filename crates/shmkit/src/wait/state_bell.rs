@@ -34,7 +34,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::notify::Notifier;
+use super::notifier::Notifier;
 
 use crate::object::{Object, SLEEPERS};
 use crate::sys::{self, Deadline, SleeperGate};
@@ -194,8 +194,8 @@ impl Waker {
 }
 
 /// The notifier's view of an event's or semaphore's word (the same memory: these words are
-/// not shadowed under loom, see `crate::shm_atomic`).
+/// not shadowed under loom, see `crate::atomic_shim`).
 #[inline(always)]
-fn shim(word: &AtomicU32) -> &crate::shm_atomic::AtomicU32 {
-    crate::shm_atomic::AtomicU32::from_std(word)
+fn shim(word: &AtomicU32) -> &crate::atomic_shim::AtomicU32 {
+    crate::atomic_shim::AtomicU32::from_std(word)
 }

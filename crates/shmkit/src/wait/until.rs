@@ -3,15 +3,15 @@
 //! broadcast. The layout these point into is in `layout.rs`; the sleeping protocol itself is
 //! `sync::notify`.
 
-use crate::shm_atomic::{AtomicU64, Ordering};
+use crate::atomic_shim::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::layout::{peer_gone, Line, Role};
-use super::WaitMode;
+use crate::channel::layout::{peer_gone, Line, Role};
+use crate::channel::WaitMode;
 use crate::liveness::{Clock, CHECK_EVERY as LIVENESS_SLICE};
 use crate::object::Object;
-use crate::sync::notify::Notifier;
 use crate::sys::Deadline;
+use crate::wait::notifier::Notifier;
 use crate::{Error, Result};
 
 /// The adaptive wait's budget before it sleeps, in pauses: first `PAUSES` pauses

@@ -293,7 +293,7 @@ pub(crate) mod model {
         let mut s = SHADOWS.0.lock().unwrap();
         assert!(
             s.mutation.is_some(),
-            "shm_atomic::model::begin was not called in this execution"
+            "atomic_shim::model::begin was not called in this execution"
         );
         let addr = key(&s, addr);
         let b = map(&mut s).entry(addr).or_insert_with(|| Box::new(make()));
