@@ -21,9 +21,9 @@
 //! nothing normally.
 //!
 //! What goes through the shim: the SPSC ring's frame headers, each channel side's line
-//! (position, doorbell sequence, sleeper count), the broadcast's slots (stamp, length), index
+//! (position, bell sequence, sleeper count), the broadcast's slots (stamp, length), index
 //! and subscriber entries' `next` and `held` words (`channel::broadcast::layout`), and the
-//! notifier (`sync::notify`), whose OS wait is modelled under loom as a futex (a loom mutex
+//! notifier (`wait::Notifier`), whose OS wait is modelled under loom as a futex (a loom mutex
 //! and condition variable per word), and the role words of `crate::liveness` (an object's
 //! creator, channel attachments, broadcast subscriber entries): claims, releases and
 //! evictions are model-checked. The kernel's side of liveness (OFD locks) is real system
@@ -186,7 +186,7 @@ pub(crate) mod model {
         /// the count it starts at (`broadcast::Options::subscribe`).
         NoJoinFence,
         /// A wait set skips its SeqCst fence between counting in on its members and reading
-        /// their words (`sync::notify::sleep_any`).
+        /// their words (`wait::sleep_any`).
         NoWaitSetFence,
         /// The broadcast's publisher (overwrite) stores the plain odd stamp while it looks for
         /// a holder, without the `CHECKING` mark (`broadcast::publisher::place`).

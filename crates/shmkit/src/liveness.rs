@@ -57,7 +57,6 @@ use crate::atomic_shim::{AtomicU64, Ordering};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use crate::object::Object;
 use crate::sys::{self, role};
 use crate::{Result, Segment};
 
@@ -134,7 +133,7 @@ pub(crate) enum Claimed {
     HeldBy(u32),
 }
 
-/// Claims role `slot` of `obj`, whose word is `word`, in `state`: free places (`held` says
+/// Claims role `slot` of the object in `segment`, whose word is `word`, in `state`: free places (`held` says
 /// no to their state) and places whose holder is gone are taken over; a place a live holder
 /// has is refused. See the module docs for the protocol.
 ///
@@ -142,7 +141,7 @@ pub(crate) enum Claimed {
 ///
 /// What the OS reports if it cannot take or test the hold.
 pub(crate) fn claim(
-    obj: &Object,
+    segment: &Segment,
     slot: u32,
     word: &AtomicU64,
     state: u32,
@@ -150,7 +149,7 @@ pub(crate) fn claim(
 ) -> Result<Claimed> {
     let mut attempt = 0;
     loop {
-        match claim_once(obj, slot, word, state, &held)? {
+        match claim_once(segment, slot, word, state, &held)? {
             Attempt::Done(c) => return Ok(c),
             // Evidence that may be a moment old (module docs, "Transient refusals"): look
             // again shortly before calling the place taken.
@@ -175,13 +174,13 @@ enum Attempt {
 }
 
 fn claim_once(
-    obj: &Object,
+    segment: &Segment,
     slot: u32,
     word: &AtomicU64,
     state: u32,
     held: &impl Fn(u32) -> bool,
 ) -> Result<Attempt> {
-    let (section, name) = (obj.section(), obj.name());
+    let (section, name) = (segment.section(), segment.name());
     let me = sys::current_pid();
     let mut hold: Option<role::Hold> = None;
     let mut seen = word.load(Ordering::Acquire);
@@ -235,12 +234,12 @@ fn claim_once(
     }
 }
 
-/// Gives role `claim` of `obj` back: its word becomes `state` with `pid` — if it is still
+/// Gives role `claim` of the object in `segment` back: its word becomes `state` with `pid` — if it is still
 /// the word this claim wrote (never clobbering a successor) — then the kernel's hold goes.
 /// In a process forked from the claimant, nothing happens (see [`release_word`]).
-pub(crate) fn release(obj: &Object, claim: Claim, word: &AtomicU64, state: u32, pid: u32) {
+pub(crate) fn release(segment: &Segment, claim: Claim, word: &AtomicU64, state: u32, pid: u32) {
     if let Some(hold) = release_word(claim, word, state, pid) {
-        role::release(obj.section(), hold);
+        role::release(segment.section(), hold);
     }
 }
 

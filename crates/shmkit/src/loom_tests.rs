@@ -1,6 +1,6 @@
 //! loom runs the real code: the SPSC ring (`channel::spsc`, through the public `Producer`
 //! and `Consumer`), the broadcast's slot protocol (`channel::broadcast`, through the public
-//! `Publisher` and `Subscriber`) and the notifier (`sync::notify`), their atomics shadowed by
+//! `Publisher` and `Subscriber`) and the notifier (`wait::Notifier`), their atomics shadowed by
 //! loom's through `crate::atomic_shim`. loom explores every interleaving (and every weak-memory
 //! outcome it models) of the threads, which the cross-process tests can only sample.
 //!
@@ -130,7 +130,7 @@ fn a_relaxed_publication_is_caught() {
 
 // No negative test for a Relaxed release (the consumer's store of its position): loom
 // models fence(SeqCst) as synchronising with every earlier SeqCst fence, stronger than
-// C++, so the doorbell's fences on both sides order the consumer's read before the
+// C++, so the bell's fences on both sides order the consumer's read before the
 // producer's reuse and loom does not report it (checked: that mutation passes).
 
 /// The blocking calls, as they ship (`WaitMode::Blocking`: the wait loop sleeps at once, in
@@ -158,11 +158,11 @@ fn blocking_send_and_recv_deliver() {
     });
 }
 
-/// The notifier with a sequence word (channel doorbells): the sleeper sleeps on `seq` (with
+/// The notifier with a sequence word (channel bells): the sleeper sleeps on `seq` (with
 /// no deadline: a lost wake-up leaves it asleep forever, which loom reports as a deadlock)
 /// until `data` is 1; the waker sets `data` and rings, bumping `seq`.
 #[test]
-fn the_doorbell_loses_no_wake_up() {
+fn the_bell_loses_no_wake_up() {
     model(|| {
         begin(Mutation::None);
         let notifier = Arc::new(Notifier::create("loom").unwrap());
@@ -213,7 +213,7 @@ fn the_state_word_notifier_loses_no_wake_up() {
     });
 }
 
-/// A wait set's sleep over two doorbells (`notify::sleep_any`, with `futex_waitv` modelled):
+/// A wait set's sleep over two bells (`wait::sleep_any`, with `futex_waitv` modelled):
 /// the sleeper waits, with no deadline, until both `data` words are 1; two wakers, one per
 /// word, set theirs and ring. A wake-up lost on either word leaves the sleeper asleep forever,
 /// which loom reports as a deadlock.
@@ -263,7 +263,7 @@ fn two_bells(mutation: Mutation) {
 }
 
 #[test]
-fn a_wait_on_two_doorbells_loses_no_wake_up() {
+fn a_wait_on_two_bells_loses_no_wake_up() {
     model(|| two_bells(Mutation::None));
 }
 

@@ -297,7 +297,7 @@ impl Object {
             segment,
         };
         let word = obj.creator_word();
-        let claim = liveness::claim(&obj, slot::CREATOR, word, CREATOR_HOLDS, |_| true)?;
+        let claim = liveness::claim(&obj.segment, slot::CREATOR, word, CREATOR_HOLDS, |_| true)?;
         obj.creator = match claim {
             Claimed::Yes(c) => Some(CreatorRole {
                 claim: Some(c),
@@ -403,11 +403,6 @@ impl Object {
         // SAFETY: offset 56 of a page-aligned mapping of at least DATA bytes (checked by
         // `create` and `open`) is an aligned, in-bounds u64; `&self` keeps the mapping alive.
         unsafe { &*self.view.as_ptr().add(CREATOR).cast::<AtomicU64>() }
-    }
-
-    /// The open segment, for the liveness calls.
-    pub(crate) fn section(&self) -> &sys::Section {
-        self.segment.section()
     }
 
     /// The atomic word at `offset`, one of the header offsets above (a hot path: lock, set,

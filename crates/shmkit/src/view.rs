@@ -73,7 +73,7 @@ impl fmt::Display for Access {
 /// single bytes at unaligned ends) rather than `memcpy`: a plain copy racing with a write is
 /// a data race, undefined behaviour in Rust's model even for bytes, and atomics are not. A
 /// racing reader gets a mix of old and new bytes, never anything worse. This costs 1–4 ns on
-/// a 64-byte copy and 1.13–1.35× a `memcpy` on a 1 MiB copy (measured; see `copy.rs`); raw
+/// a 64-byte copy and 1.13–1.35× a `memcpy` on a 1 MiB copy (measured; see `atomic_copy.rs`); raw
 /// pointers ([`View::as_ptr`]) remain for callers who bring their own protocol. Atomic accesses of
 /// different sizes may overlap when two copies start at different alignments; CPUs make each
 /// access atomic at its own size, but Rust's model leaves mixed-size races undefined.

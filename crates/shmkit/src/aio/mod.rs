@@ -28,12 +28,12 @@
 //!
 //! A poll tries the operation's `try_` form. If that says `WouldBlock`, the future counts
 //! itself in on the object's sleeper count, fences, reads the word its wakers change (a
-//! channel side's doorbell, an event's or semaphore's state word), tries once more, and hands
+//! channel side's bell, an event's or semaphore's state word), tries once more, and hands
 //! the word, the value it read and the task's waker to the **reactor**: one thread per
 //! process, started by the first wait that has to sleep, which sleeps on every registered
 //! word at once — `futex_waitv` on Linux, `WaitForMultipleObjects` on the words' named
 //! semaphores on Windows, polling on macOS (as every shmkit wait there) — and wakes the task
-//! whose word changed. It is the protocol of every blocking wait in shmkit (`sync::notify`,
+//! whose word changed. It is the protocol of every blocking wait in shmkit (`wait::Notifier`,
 //! a Dekker pair), with the sleep done by another thread; the table is in `op.rs`.
 //!
 //! * **No cost on the synchronous path.** A `send`, `commit`, `set` or `post` already skips
@@ -55,7 +55,7 @@
 //!
 //! Why not `tokio::io::unix::AsyncFd`: a futex is not a file descriptor — epoll cannot wait
 //! on a word in shared memory, and the wakers (other processes) only `FUTEX_WAKE`. A pollable
-//! doorbell (an `eventfd` or a pipe the sender writes when an async waiter is registered)
+//! bell (an `eventfd` or a pipe the sender writes when an async waiter is registered)
 //! would make every sender look up and write a descriptor that belongs to another process
 //! (passed over a Unix socket, or reopened through `/proc/<pid>/fd`, which fails across pid
 //! namespaces), per channel, and would not exist on Windows in that form. The reactor reuses
@@ -88,8 +88,8 @@ use bytemuck::Pod;
 use crate::channel::{self, broadcast};
 use crate::service;
 use crate::sync::{Event, Semaphore};
+use crate::wait::Awaitable;
 use crate::{Error, Result};
-pub(crate) use op::Awaitable;
 use op::{Mut, Op, Ref};
 
 /// A shmkit handle with `async` forms of its blocking calls; see the [module docs](self).

@@ -43,9 +43,9 @@
 //!   buggy or hostile writer) makes `recv` return [`Error::Corrupt`],
 //!   never undefined behaviour.
 //!
-//! The layout (and who holds which side) is in `layout.rs`, how a side waits (doorbells, the
-//! spin-then-sleep loop) in `wait.rs`, the ring algorithm and its memory orderings in
-//! `spsc.rs`.
+//! The layout (and who holds which side) is in `layout.rs`, the ring algorithm and its memory
+//! orderings in `spsc/`; how a side waits (its bells, the spin-then-sleep loop, the peer-gone
+//! checks) is the crate's wait layer (`crate::wait`).
 //!
 //! # Trust
 //!
@@ -93,9 +93,6 @@ pub(crate) fn roles(kind: Kind, params: [u64; 3], len: usize) -> Option<Vec<layo
         _ => None,
     }
 }
-use crate::wait::until::Doorbell;
-/// The adaptive wait's budget, for sides that wait outside `wait::wait_for` (`service`).
-pub(crate) use crate::wait::until::{PAUSES, SPINS, YIELD_WEIGHT};
 use layout::Role;
 pub use message_layout::MessageLayout;
 pub use spsc::{Consumer, Loan, Producer, Sample};
@@ -113,6 +110,18 @@ pub enum WaitMode {
     Blocking,
     /// Never sleep: spin until the condition holds (lowest latency, burns a core).
     BusyPoll,
+}
+
+impl WaitMode {
+    /// The spin budget this mode gives a wait before it sleeps (`crate::wait::Backoff`).
+    #[inline(always)]
+    pub(crate) fn backoff(self) -> crate::wait::Backoff {
+        crate::wait::Backoff::new(match self {
+            WaitMode::BusyPoll => None,
+            WaitMode::Adaptive => Some(crate::wait::SPINS),
+            WaitMode::Blocking => Some(0),
+        })
+    }
 }
 
 /// Options for creating or opening a channel; see [`options`].
@@ -187,7 +196,7 @@ impl Options {
                 if let Some(m) = msg {
                     m.write_tag(o, layout::TAG_TEXT);
                 }
-                let bells = Doorbell::pair(o, true)?;
+                let bells = layout::bells(o, true)?;
                 Ok((bells, layout::attach(o, role)?))
             },
         )?;
@@ -219,7 +228,7 @@ impl Options {
                 ),
             });
         }
-        let bells = Doorbell::pair(&obj, false)?;
+        let bells = layout::bells(&obj, false)?;
         let claim = layout::attach(&obj, role)?;
         Ok(spsc::Shared::new(
             obj,

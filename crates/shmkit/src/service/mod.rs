@@ -21,7 +21,7 @@
 //! A service is built from the pieces the channels use, not a new protocol:
 //!
 //! * the service segment `<name>` (an object with the versioned header, kind "service") holds
-//!   the server's role word, the server's *epoch*, one doorbell the server sleeps on, the
+//!   the server's role word, the server's *epoch*, one bell the server sleeps on, the
 //!   message-type records of a typed service, and a table of client slots (layout below);
 //! * client slot `i` owns two SPSC channels, created by the server with the service:
 //!   requests `<name>.q<i>` (the client produces, the server consumes) and responses
@@ -34,14 +34,14 @@
 //!   the server epoch and the client's claim generation (the 24-bit generation of its slot
 //!   word). Responses carry the id, so answers in any order reach the request they answer;
 //!   the client keeps an answer that arrives before its turn (a copy) until it is waited for;
-//! * the server sleeps on **one** word: clients ring the service's doorbell after each
+//! * the server sleeps on **one** word: clients ring the service's bell after each
 //!   request, and the server scans the request rings (one load per slot) before it sleeps.
-//!   A client waits on its response channel's own doorbell. So each waitable side has one
-//!   doorbell word, like a channel's sides, and both are [`WaitSet`](crate::WaitSet)
+//!   A client waits on its response channel's own bell. So each waitable side has one
+//!   bell word, like a channel's sides, and both are [`WaitSet`](crate::WaitSet)
 //!   members: a server is ready when any request ring holds a frame and sleeps on the
 //!   service's `seq` word (offset 128, sleepers at 132, named `<name>.srv` on Windows); a
 //!   client is ready when its response ring holds a frame (or a response is already kept, or
-//!   the server is gone) and sleeps on that channel's data doorbell, as any channel consumer
+//!   the server is gone) and sleeps on that channel's data bell, as any channel consumer
 //!   does.
 //!
 //! # Peer death and restarts
@@ -76,7 +76,7 @@
 //!               max_request_len | max_response_len << 32, 0])
 //!     64     8  the server's role word (liveness slot SERVER): SERVING or LEFT
 //!     72     4  epoch: 1 for the first server, +1 for each server that takes over
-//!    128     8  the server's doorbell: seq u32 | sleepers u32 (a 128-byte line of its own)
+//!    128     8  the server's bell: seq u32 | sleepers u32 (a 128-byte line of its own)
 //!    256    64  request type record (`channel::fingerprint`; zero for bytes)
 //!    320    64  response type record
 //!    384  8 * n client slot i: a role word (liveness slot CLIENT + i), CONNECTED or LEFT
@@ -115,7 +115,7 @@ use crate::channel::WaitMode;
 use crate::liveness;
 use crate::object::{creation_setters, Creation, Header, Kind, Object};
 use crate::sys::Deadline;
-use crate::wait::notifier::Notifier;
+use crate::wait::{Bell, Notifier};
 use crate::{Error, Result};
 
 pub use client::{Client, Pending, RequestLoan, Response};
@@ -123,8 +123,8 @@ pub use server::{Handle, Request, Responder, Server};
 
 const SERVER_WORD: usize = 64;
 const EPOCH: usize = 72;
-const BELL_SEQ: usize = 128;
-const BELL_SLEEPERS: usize = 132;
+/// The server's bell: seq u32, sleepers u32 (`crate::wait::Bell`).
+const BELL: usize = 128;
 const REQUEST_RECORD: usize = 256;
 const RESPONSE_RECORD: usize = 320;
 const TABLE: usize = 384;
@@ -273,69 +273,25 @@ fn decode(msg: &[u8]) -> Option<(u64, u32, u32)> {
     ))
 }
 
-/// The service's doorbell: the server sleeps on it, clients ring it after each request
-/// (the protocol is `sync::notify`'s).
-#[derive(Debug)]
-struct Bell {
-    notifier: Notifier,
+/// The service's bell (`crate::wait::Bell`, at `BELL` in the header): the server sleeps on
+/// it, clients ring it after each request. Its notifier is `<name>.srv` on Windows.
+fn bell_name(obj: &Object) -> String {
+    format!("{}.srv", obj.name())
 }
 
-impl Bell {
-    fn name(service: &str) -> String {
-        format!("{service}.srv")
-    }
+/// The bell of a new service.
+fn create_bell(obj: &Object) -> Result<Bell> {
+    Ok(Bell::at(obj, BELL, Notifier::create(&bell_name(obj))?))
+}
 
-    fn create(service: &str) -> Result<Bell> {
-        Ok(Bell {
-            notifier: Notifier::create(&Bell::name(service))?,
-        })
-    }
-
-    /// Opens the bell; a server taking over creates it if its kernel object is gone
-    /// (Windows: it lives only while some process has it open).
-    fn open(service: &str, or_create: bool) -> Result<Bell> {
-        match Notifier::open(&Bell::name(service)) {
-            Err(Error::NotFound { .. }) if or_create => Bell::create(service),
-            r => Ok(Bell { notifier: r? }),
-        }
-    }
-
-    fn words(obj: &Object) -> Result<(&atomic_shim::AtomicU32, &atomic_shim::AtomicU32)> {
-        Ok((
-            atomic_shim::AtomicU32::from_std(word32(obj, BELL_SEQ)?),
-            atomic_shim::AtomicU32::from_std(word32(obj, BELL_SLEEPERS)?),
-        ))
-    }
-
-    /// Wakes the server if it sleeps (no system call when it does not). Wakes every sleeper,
-    /// not one: a wait set's helper thread or the async reactor may still be queued on the
-    /// bell's word after their wait returned (`waitset/crew.rs`), and a wake of one could go
-    /// to them instead of to the thread blocked in `Server::receive`. Only the server's
-    /// thread (and a wait set or reactor holding the server) sleeps here, so waking all costs
-    /// the same system call.
-    #[inline]
-    fn ring(&self, obj: &Object) {
-        if let Ok((seq, sleepers)) = Bell::words(obj) {
-            self.notifier.wake(sleepers, seq, u32::MAX, true);
-        }
-    }
-
-    /// Where a wait set sleeps on this bell (`crate::waitset`).
-    fn point<'a>(&'a self, obj: &'a Object) -> crate::waitset::Point<'a> {
-        crate::waitset::Point {
-            // BELL_SEQ and BELL_SLEEPERS are header words (below `object::DATA`).
-            sleepers: atomic_shim::AtomicU32::from_std(obj.word(BELL_SLEEPERS)),
-            word: atomic_shim::AtomicU32::from_std(obj.word(BELL_SEQ)),
-            notifier: &self.notifier,
-            kind: crate::waitset::Kind::Plain,
-        }
-    }
-
-    /// Sleeps until rung or `deadline`, if `still` holds after registering.
-    fn sleep(&self, obj: &Object, deadline: Deadline, still: impl FnOnce() -> bool) -> Result<()> {
-        let (seq, sleepers) = Bell::words(obj)?;
-        self.notifier.sleep(sleepers, seq, deadline, |_| still())
-    }
+/// Opens the bell; a server taking over (`or_create`) creates it if its kernel object is
+/// gone (Windows: it lives only while some process has it open).
+fn open_bell(obj: &Object, or_create: bool) -> Result<Bell> {
+    let notifier = match Notifier::open(&bell_name(obj)) {
+        Err(Error::NotFound { .. }) if or_create => Notifier::create(&bell_name(obj))?,
+        r => r?,
+    };
+    Ok(Bell::at(obj, BELL, notifier))
 }
 
 /// Options for a service's server or a client; see [`options`].

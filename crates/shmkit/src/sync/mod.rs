@@ -16,7 +16,8 @@
 //!   processes), a named kernel semaphore on Windows (`WaitOnAddress` is per-process), polling
 //!   on macOS. A sleeper count next to the word lets `set`/`post` skip the syscall when nobody
 //!   sleeps; on Linux a count left raised by a sleeper killed asleep is reset once provably
-//!   stale. The protocol, its orderings and that repair are in `waker.rs`.
+//!   stale. The protocol, its orderings and that repair are in the crate's wait layer
+//!   (`wait/notifier.rs`, `wait/state_bell.rs`).
 //! * Every wait has `try_`, blocking and timeout forms; deadlines use the monotonic clock
 //!   (`Instant`, `CLOCK_MONOTONIC`), and spurious wake-ups are absorbed by re-checking the word.
 //!

@@ -1,15 +1,15 @@
 //! "Sleep until this word changes", across processes: the one implementation of the protocol
-//! that events, semaphores ([`super::waker::Waker`]) and channel doorbells
-//! (`channel::layout::Doorbell`) share. The OS part (futex, named semaphore, polling) is
+//! that both kinds of bell share, [`super::StateBell`] (events, semaphores) and
+//! [`super::Bell`] (channel sides, a service's server). The OS part (futex, named semaphore, polling) is
 //! `sys::SysWaker`; what is built on top differs only in which word is slept on and where the
 //! sleeper count lives:
 //!
 //! * events and semaphores sleep on their state word (the flag, the count) itself, with the
 //!   count in the object's header, and repair a count left raised by a dead sleeper with the
-//!   sleeper gate (`waker.rs`);
-//! * a doorbell sleeps on a sequence word that ringing bumps, with the count beside it in the
-//!   line of the side that rings; one side alone sleeps there, so it clears the count when it
-//!   attaches.
+//!   sleeper gate (`state_bell.rs`);
+//! * a [`super::Bell`] sleeps on a sequence word that ringing bumps, with the count beside
+//!   it (in a channel, in the line of the side that rings); one side alone sleeps there, so
+//!   it clears the count when it attaches.
 //!
 //! Protocol (a Dekker pair, hence a SeqCst fence on each side):
 //!

@@ -140,7 +140,6 @@ use super::WaitMode;
 use crate::atomic_shim::Ordering;
 use crate::liveness::{self, Claimed, Clock};
 use crate::object::{creation_setters, Creation, Kind, Object};
-use crate::wait::until::Doorbell;
 use crate::{Error, Result};
 
 pub use publisher::{Loan, Publisher};
@@ -259,7 +258,7 @@ impl Options {
                 if let Some(m) = msg {
                     m.write_record(o, RECORD);
                 }
-                let bells = Doorbell::pair(o, true)?;
+                let bells = chan::bells(o, true)?;
                 Ok((bells, chan::attach(o, Role::Producer)?))
             })?;
         Ok(Publisher::new(obj, g, bells, claim, self.wait))
@@ -284,7 +283,7 @@ impl Options {
             m.check_record(&obj, RECORD)?;
         }
         let line = Line::of(&obj, Role::Producer);
-        let (data, space) = Doorbell::pair(&obj, false)?;
+        let (data, space) = chan::bells(&obj, false)?;
         #[cfg(loom)]
         layout::prime(&obj, &g);
         for i in 0..g.max_subs {
@@ -292,7 +291,7 @@ impl Options {
             // Free, or held (or being joined) by a holder that is gone.
             let held = |state| state != FREE;
             let Claimed::Yes(mut claim) =
-                liveness::claim(&obj, sub_slot(i), e.word(), JOINING, held)?
+                liveness::claim(&obj.segment, sub_slot(i), e.word(), JOINING, held)?
             else {
                 continue;
             };
@@ -308,7 +307,7 @@ impl Options {
             e.held().store(NONE, Ordering::SeqCst);
             if !claim.set_state(e.word(), ACTIVE, Ordering::SeqCst) {
                 // Taken from under us: only if we were judged gone (pid liveness, macOS).
-                liveness::release(&obj, claim, e.word(), FREE, 0);
+                liveness::release(&obj.segment, claim, e.word(), FREE, 0);
                 continue;
             }
             // SYNC POINT (join, subscriber side): pairs with the fence in the publisher's

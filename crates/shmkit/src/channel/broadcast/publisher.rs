@@ -12,7 +12,7 @@ use crate::channel::WaitMode;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
 use crate::sys::Deadline;
-use crate::wait::until::{self as wait, Doorbell};
+use crate::wait::{self, Bell};
 use crate::{Error, Result};
 
 /// What the publisher shares with the wait loop: the mapping and its words.
@@ -21,8 +21,8 @@ struct Ring {
     obj: Object,
     g: Geometry,
     line: Line,
-    data: Doorbell,
-    space: Doorbell,
+    data: Bell,
+    space: Bell,
 }
 
 /// The publisher's private state.
@@ -54,11 +54,13 @@ pub struct Publisher {
 // to a thread.
 unsafe impl Send for Publisher {}
 
-/// An async `loan` waits on the space doorbell, as a blocking one does (`crate::aio`).
+/// An async `loan` waits on the space bell, as a blocking one does (`crate::aio`).
 #[cfg(feature = "tokio")]
-impl crate::aio::Awaitable for Publisher {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
-        self.ring.space.point(&self.ring.obj, &self.ring.line)
+impl crate::wait::Awaitable for Publisher {
+    fn wait_point(&self) -> crate::wait::Point<'_> {
+        self.ring
+            .space
+            .point(Some(self.ring.line.side(&self.ring.obj)))
     }
 }
 
@@ -82,7 +84,7 @@ impl Publisher {
     pub(super) fn new(
         obj: Object,
         g: Geometry,
-        bells: (Doorbell, Doorbell),
+        bells: (Bell, Bell),
         claim: Claim,
         wait: WaitMode,
     ) -> Publisher {
@@ -169,22 +171,22 @@ impl Publisher {
             None => {
                 let mut found = None;
                 // Room appears when any subscriber moves or lets go: no single word to watch.
-                wait::wait_for(
+                wait::until(
                     ring.obj.name(),
                     None,
                     &ring.space,
-                    *wait,
+                    wait.backoff(),
                     deadline,
                     None,
                     || {
-                        // `wait_for` may ask again after a success: answer from the slot taken.
+                        // `until` may ask again after a success: answer from the slot taken.
                         if found.is_none() {
                             found = place(ring, cur);
                         }
                         found.is_some()
                     },
                 )?;
-                found.expect("wait_for returns Ok only once a slot was taken")
+                found.expect("until returns Ok only once a slot was taken")
             }
         };
         Ok(Loan {
@@ -486,7 +488,7 @@ impl Loan<'_> {
         cur.at = (self.slot + 1) % g.slots;
         cur.write = k + 1;
         // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads of the count (and
-        // with their SeqCst join protocol); the doorbell's fence orders it before the sleeper
+        // with their SeqCst join protocol); the bell's fence orders it before the sleeper
         // check.
         ring.line.pos().store(cur.write, Ordering::SeqCst);
         ring.data.ring();

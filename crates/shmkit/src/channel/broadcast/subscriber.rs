@@ -15,7 +15,7 @@ use crate::channel::WaitMode;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
 use crate::sys::Deadline;
-use crate::wait::until::{self as wait, Doorbell, Peer};
+use crate::wait::{self, Bell, Peer};
 use crate::{Error, Result};
 
 /// A subscriber of a broadcast channel.
@@ -24,8 +24,8 @@ pub struct Subscriber {
     pub(super) obj: Object,
     pub(super) g: Geometry,
     pub(super) line: Line,
-    pub(super) data: Doorbell,
-    pub(super) space: Doorbell,
+    pub(super) data: Bell,
+    pub(super) space: Bell,
     /// This subscriber's entry in the table.
     pub(super) index: usize,
     /// The next message to receive.
@@ -67,7 +67,7 @@ struct Reader<'a> {
     obj: &'a Object,
     g: &'a Geometry,
     line: &'a Line,
-    space: &'a Doorbell,
+    space: &'a Bell,
     index: usize,
 }
 
@@ -284,7 +284,7 @@ impl Reader<'_> {
         *next = to;
         // SYNC POINT: SeqCst; the publisher's SeqCst scan sees it (`room`: under
         // back-pressure our reads of the messages before `to` happen before it rewrites
-        // them), and the space doorbell's check is ordered after it.
+        // them), and the space bell's check is ordered after it.
         entry(self.obj, self.index)
             .next()
             .store(to, Ordering::SeqCst);
@@ -345,15 +345,18 @@ impl Subscriber {
             let mut outcome = reader.try_hold(next)?;
             if let Hold::Empty = outcome {
                 let mut err = None;
-                wait::wait_for(
+                wait::until(
                     obj.name(),
-                    Some(Peer { obj, line, clock }),
+                    Some(Peer {
+                        side: line.side(obj),
+                        clock,
+                    }),
                     data,
-                    *wait,
+                    wait.backoff(),
                     deadline,
                     // A message appears when the publisher's count moves.
                     Some(line.pos()),
-                    // `wait_for` may ask again after a success; taking a message holds it,
+                    // `until` may ask again after a success; taking a message holds it,
                     // so answer from what was already taken.
                     || {
                         if !matches!(outcome, Hold::Empty) || err.is_some() {
@@ -389,7 +392,7 @@ impl Subscriber {
                 name: self.obj.name().to_owned(),
                 missed,
             }),
-            Hold::Empty => unreachable!("wait_for returns Ok only once a message was taken"),
+            Hold::Empty => unreachable!("until returns Ok only once a message was taken"),
         }
     }
 
@@ -494,15 +497,15 @@ impl Drop for Subscriber {
     fn drop(&mut self) {
         if let Some(claim) = self.claim.take() {
             let e = entry(&self.obj, self.index);
-            liveness::release(&self.obj, claim, e.word(), FREE, 0);
+            liveness::release(&self.obj.segment, claim, e.word(), FREE, 0);
         }
         self.space.ring();
     }
 }
 
-impl crate::waitset::sealed::Sealed for Subscriber {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.data.point(&self.obj, &self.line)
+impl crate::wait::Sealed for Subscriber {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.data.point(Some(self.line.side(&self.obj)))
     }
 
     /// Exactly when `try_recv` would return something other than `WouldBlock`: the next

@@ -216,14 +216,14 @@ impl<T: Pod, S: ByteSender> Sender<T, S> {
 
 /// A typed side waits where its byte side does (`crate::waitset`).
 #[cfg(feature = "tokio")]
-impl<T> crate::aio::Awaitable for Sender<T, crate::channel::broadcast::Publisher> {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
+impl<T> crate::wait::Awaitable for Sender<T, crate::channel::broadcast::Publisher> {
+    fn wait_point(&self) -> crate::wait::Point<'_> {
         self.inner.wait_point()
     }
 }
 
-impl<T, S: crate::waitset::sealed::Sealed> crate::waitset::sealed::Sealed for Sender<T, S> {
-    fn point(&self) -> crate::waitset::Point<'_> {
+impl<T, S: crate::wait::Sealed> crate::wait::Sealed for Sender<T, S> {
+    fn point(&self) -> crate::wait::Point<'_> {
         self.inner.point()
     }
 

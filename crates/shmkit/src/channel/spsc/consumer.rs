@@ -84,7 +84,7 @@ impl Consumer {
 
     /// Whether a well-formed message is there to receive now (a load of one header word
     /// when there is none; no wait, no liveness test): for a side that watches many rings and
-    /// sleeps on a doorbell of its own (`service`). A corrupt frame reads as "nothing there".
+    /// sleeps on a bell of its own (`service`). A corrupt frame reads as "nothing there".
     #[inline]
     pub(crate) fn has_message(&self) -> bool {
         matches!(peek(&self.cur, &self.s), Ok(Some(_)))
@@ -104,16 +104,13 @@ impl Consumer {
         let mut pos = self.cur.read;
         let end = pos.wrapping_add(cap as u64);
         while pos != end {
-            let off = (pos as usize) & (cap - 1);
-            // SYNC POINT: Acquire, as in `peek`: a committed frame's payload is visible.
-            let word = header(s, off).load(Ordering::Acquire);
-            let len = match (word, Frame::decode(word, off, cap)) {
-                (0, _) | (_, None) => return false,
-                (_, Some(Frame::Pad(n))) => {
+            let (off, len) = match frame_at(s, pos) {
+                (_, _, None) => return false,
+                (_, _, Some(Frame::Pad(n))) => {
                     pos = pos.wrapping_add(n as u64);
                     continue;
                 }
-                (_, Some(Frame::Message(len))) => len,
+                (off, _, Some(Frame::Message(len))) => (off, len),
             };
             if len >= N {
                 let mut prefix = [0u8; N];
@@ -157,7 +154,7 @@ impl Consumer {
                     found = peek(cur, s);
                     !matches!(found, Ok(None))
                 })?;
-                found?.expect("wait_for returns Ok only once a frame is there")
+                found?.expect("until returns Ok only once a frame is there")
             }
         };
         Ok(Sample {
@@ -241,9 +238,9 @@ impl Consumer {
     }
 }
 
-impl crate::waitset::sealed::Sealed for Consumer {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.s.my_bell.point(&self.s.obj, &self.s.peer)
+impl crate::wait::Sealed for Consumer {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.s.my_bell.point(Some(self.s.peer.side(&self.s.obj)))
     }
 
     /// A message is committed, or the producer closed its side.
@@ -257,26 +254,19 @@ impl crate::waitset::sealed::Sealed for Consumer {
 /// geometry, so a corrupt ring is an error, not UB.
 #[inline]
 fn peek(cur: &ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
-    let cap = s.cap;
     let mut skipped = 0u64;
     loop {
-        let off = (cur.read.wrapping_add(skipped) as usize) & (cap - 1);
-        // SYNC POINT: Acquire pairs with the producer's Release store of this header word, so
-        // the payload before it (and the zeroed header after it) are visible.
-        let word = header(s, off).load(Ordering::Acquire);
-        if word == 0 {
-            return Ok(None);
-        }
-        match Frame::decode(word, off, cap) {
-            Some(Frame::Pad(n)) if skipped == 0 => skipped += n as u64,
-            Some(Frame::Message(len)) => {
+        match frame_at(s, cur.read.wrapping_add(skipped)) {
+            (_, 0, _) => return Ok(None),
+            (_, _, Some(Frame::Pad(n))) if skipped == 0 => skipped += n as u64,
+            (off, _, Some(Frame::Message(len))) => {
                 return Ok(Some((
                     off + FRAME_HEADER,
                     len,
                     skipped + frame_size(len) as u64,
                 )));
             }
-            _ => {
+            (off, word, _) => {
                 return Err(Error::Corrupt {
                     name: s.name().to_owned(),
                     reason: format!(
@@ -288,6 +278,23 @@ fn peek(cur: &ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>>
             }
         }
     }
+}
+
+/// The frame at ring position `pos`: its offset in the ring, its header word (0: nothing
+/// committed there yet) and what the header says, checked (`None` for 0 or an impossible
+/// frame). The one decoding of a frame header, for `peek` and `Consumer::any_message`.
+#[inline(always)]
+fn frame_at(s: &Shared, pos: u64) -> (usize, u64, Option<Frame>) {
+    let off = (pos as usize) & (s.cap - 1);
+    // SYNC POINT: Acquire pairs with the producer's Release store of this header word, so
+    // the payload before it (and the zeroed header after it) are visible.
+    let word = header(s, off).load(Ordering::Acquire);
+    let frame = if word == 0 {
+        None
+    } else {
+        Frame::decode(word, off, s.cap)
+    };
+    (off, word, frame)
 }
 
 impl Sample<'_> {

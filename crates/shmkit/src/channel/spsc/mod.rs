@@ -30,7 +30,7 @@ use crate::atomic_copy;
 use crate::liveness::{Claim, Clock};
 use crate::object::Object;
 use crate::sys::Deadline;
-use crate::wait::until::{self as wait, Doorbell, Peer};
+use crate::wait::{self, Bell, Peer};
 use crate::{Error, Result};
 
 pub(crate) const FRAME_HEADER: usize = 8;
@@ -78,10 +78,10 @@ pub(crate) struct Shared {
     cap: usize,
     mine: Line,
     peer: Line,
-    /// The doorbell this side sleeps on.
-    my_bell: Doorbell,
-    /// The doorbell the peer sleeps on.
-    peer_bell: Doorbell,
+    /// The bell this side sleeps on.
+    my_bell: Bell,
+    /// The bell the peer sleeps on.
+    peer_bell: Bell,
     role: Role,
     wait: WaitMode,
     /// This side's role (given back on drop).
@@ -95,10 +95,10 @@ unsafe impl Send for Shared {}
 
 impl Shared {
     /// Wraps a side of a checked channel object of capacity `cap`, attached by `claim`,
-    /// given the channel's (data, space) doorbells.
+    /// given the channel's (data, space) bells.
     pub(crate) fn new(
         obj: Object,
-        (data, space): (Doorbell, Doorbell),
+        (data, space): (Bell, Bell),
         cap: usize,
         (role, claim): (Role, Claim),
         wait: WaitMode,
@@ -138,22 +138,21 @@ impl Shared {
     }
 
     /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`);
-    /// `watch` changes when `ready()` may have turned true (see `wait::wait_for`).
+    /// `watch` changes when `ready()` may have turned true (see `wait::until`).
     fn wait_for(
         &self,
         deadline: Deadline,
         watch: &AtomicU64,
         ready: impl FnMut() -> bool,
     ) -> Result<()> {
-        wait::wait_for(
+        wait::until(
             self.name(),
             Some(Peer {
-                obj: &self.obj,
-                line: &self.peer,
+                side: self.peer.side(&self.obj),
                 clock: &self.clock,
             }),
             &self.my_bell,
-            self.wait,
+            self.wait.backoff(),
             deadline,
             Some(watch),
             ready,

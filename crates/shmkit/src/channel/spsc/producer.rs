@@ -106,7 +106,7 @@ impl Producer {
                     found = place(cur, s, len);
                     !matches!(found, Ok(None))
                 })?;
-                found?.expect("wait_for returns Ok only once there is room")
+                found?.expect("until returns Ok only once there is room")
             }
         };
         Ok(Loan {
@@ -181,9 +181,9 @@ impl Producer {
     }
 }
 
-impl crate::waitset::sealed::Sealed for Producer {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.s.my_bell.point(&self.s.obj, &self.s.peer)
+impl crate::wait::Sealed for Producer {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.s.my_bell.point(Some(self.s.peer.side(&self.s.obj)))
     }
 
     /// Room for a message as long as the latest `loan` or `send` asked for (8 bytes before
@@ -287,7 +287,7 @@ impl Loan<'_> {
         }
         p.cur.write = p.cur.write.wrapping_add((self.pad + size) as u64);
         p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
-        // The doorbell's SeqCst fence orders the header store before its sleeper check.
+        // The bell's SeqCst fence orders the header store before its sleeper check.
         p.s.peer_bell.ring();
     }
 }

@@ -28,9 +28,9 @@ pub struct Publisher<T> {
 typed_side!(Publisher => message::Sender<T, bytes::Publisher>);
 
 #[cfg(feature = "tokio")]
-impl<T> crate::aio::Awaitable for Publisher<T> {
-    fn wait_point(&self) -> crate::waitset::Point<'_> {
-        crate::aio::Awaitable::wait_point(&self.inner)
+impl<T> crate::wait::Awaitable for Publisher<T> {
+    fn wait_point(&self) -> crate::wait::Point<'_> {
+        crate::wait::Awaitable::wait_point(&self.inner)
     }
 }
 
