@@ -107,7 +107,7 @@ mod view;
 mod wait;
 pub mod waitset;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, shmkit_loom))]
 mod loom_tests;
 
 /// The `bytemuck` crate shmkit's typed objects are built on, re-exported so that a crate

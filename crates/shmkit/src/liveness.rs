@@ -286,9 +286,9 @@ pub(crate) fn holder_alive(segment: &Segment, slot: u32, seen: u64) -> bool {
 /// loom sees, and a tester that reads the released word does not test the kernel.
 #[inline(always)]
 fn kernel_point(name: &str, slot: u32, write: bool) {
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     crate::atomic_shim::model::kernel(name, slot, write);
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     let _ = (name, slot, write);
 }
 
@@ -296,7 +296,7 @@ fn kernel_point(name: &str, slot: u32, write: bool) {
 /// unless it changed since `seen` — a new holder keeps it.
 pub(crate) fn evict(word: &AtomicU64, seen: u64, state: u32) -> bool {
     let (_, gen, _) = unpack(seen);
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     if crate::atomic_shim::model::mutated(crate::atomic_shim::model::Mutation::BlindEvict) {
         word.store(pack(state, gen, 0), Ordering::Release);
         return true;
@@ -323,7 +323,7 @@ impl Clock {
     /// the next one is due `CHECK_EVERY` later.
     pub(crate) fn due(&self, now: Instant) -> bool {
         // Under loom every test is due: an execution must not depend on real time.
-        if cfg!(loom) {
+        if cfg!(shmkit_loom) {
             return true;
         }
         let due = self.next_check.get().is_none_or(|t| now >= t);

@@ -4,7 +4,7 @@
 //! loom's through `crate::atomic_shim`. loom explores every interleaving (and every weak-memory
 //! outcome it models) of the threads, which the cross-process tests can only sample.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p shmkit --lib --release
+//! Run: `RUSTFLAGS="--cfg shmkit_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p shmkit --lib --release
 //! loom_tests` (with `--target-dir target/loom`, so the normal build is not redone).
 //! Role words (`crate::liveness`) are shadowed too, so joins racing joins and evictions
 //! racing joins run the real claim and eviction, with the kernel's side (OFD locks) as real
@@ -622,7 +622,7 @@ fn an_eviction_never_throws_out_the_successor() {
     model(|| evict_racing_a_join(Mutation::None));
 }
 
-/// With a blind store for the eviction (the bug `evict`'s compare-exchange prevents), loom
+/// With a blind store for the eviction (the bug `evict`'s compare-exchange prevents), shmkit_loom
 /// finds the interleaving where the publisher tests the dead holder, the newcomer takes the
 /// place, and the publisher's store throws the newcomer out.
 #[test]

@@ -395,7 +395,7 @@ impl Object {
 
     /// The creator's role word.
     fn creator_word(&self) -> &AtomicU64 {
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         {
             crate::atomic_shim::model::prime_u64(self.ptr(CREATOR), 8);
             crate::atomic_shim::model::prime_kernel(self.name(), slot::CREATOR);
@@ -422,7 +422,7 @@ impl Object {
     /// A raw pointer to `offset` in the mapping.
     pub(crate) fn ptr(&self, offset: usize) -> *mut u8 {
         assert!(offset < self.view.len());
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         crate::atomic_shim::model::mapped(self.name(), self.view.as_mut_ptr(), self.view.len());
         // SAFETY: in bounds, checked above.
         unsafe { self.view.as_mut_ptr().add(offset) }

@@ -109,7 +109,7 @@ impl Line {
             attachment: obj.ptr(role.attachment()),
             slot: role.slot(),
         };
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         {
             atomic_shim::model::prime_u64(line.base, 8);
             atomic_shim::model::prime_u64(line.attachment, 8);

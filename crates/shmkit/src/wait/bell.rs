@@ -47,7 +47,7 @@ impl Bell {
             sleepers,
             notifier,
         };
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         {
             crate::atomic_shim::model::prime_u32(bell.seq());
             crate::atomic_shim::model::prime_u32(bell.sleepers());

@@ -119,27 +119,27 @@ impl Notifier {
         &self.sys
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     #[inline(always)]
     fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
         self.sys.wait(word.as_std(), seen, deadline)
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     #[inline(always)]
     fn os_wake(&self, word: &AtomicU32, n: u32) -> Option<usize> {
         self.sys.wake(word.as_std(), n)
     }
 
     /// Under loom, the OS wait is a futex model (`atomic_shim::model`).
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
         let _ = &self.sys;
         crate::atomic_shim::model::futex_wait(word, seen, deadline == Deadline::Forever);
         Ok(())
     }
 
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     fn os_wake(&self, word: &AtomicU32, _n: u32) -> Option<usize> {
         crate::atomic_shim::model::futex_wake(word);
         None
@@ -170,10 +170,10 @@ pub(crate) fn sleep_any(
     // SYNC POINT: as in `Notifier::sleep`: this SeqCst fence orders every registration above
     // before the loads of the words and conditions below; it pairs with the fence in `wake`
     // of each member's waker.
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     let fenced =
         !crate::atomic_shim::model::mutated(crate::atomic_shim::model::Mutation::NoWaitSetFence);
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     let fenced = true;
     if fenced {
         fence(Ordering::SeqCst);

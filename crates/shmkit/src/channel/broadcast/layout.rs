@@ -193,7 +193,7 @@ pub(super) fn sub_slot(i: usize) -> u32 {
 /// Makes the loom shadows of every shimmed word of the table, the slots and the index now
 /// (see `atomic_shim::model::prime_u64`): called where a side is made, which loom tests do on
 /// the main thread before they spawn.
-#[cfg(loom)]
+#[cfg(shmkit_loom)]
 pub(super) fn prime(obj: &Object, g: &Geometry) {
     use crate::atomic_shim::model;
     for i in 0..g.max_subs {

@@ -284,7 +284,7 @@ impl Options {
         }
         let line = Line::of(&obj, Role::Producer);
         let (data, space) = chan::bells(&obj, false)?;
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         layout::prime(&obj, &g);
         for i in 0..g.max_subs {
             let e = entry(&obj, i);
@@ -312,11 +312,11 @@ impl Options {
             }
             // SYNC POINT (join, subscriber side): pairs with the fence in the publisher's
             // scan (`publisher::room`).
-            #[cfg(loom)]
+            #[cfg(shmkit_loom)]
             let skip = crate::atomic_shim::model::mutated(
                 crate::atomic_shim::model::Mutation::NoJoinFence,
             );
-            #[cfg(not(loom))]
+            #[cfg(not(shmkit_loom))]
             let skip = false;
             if !skip {
                 crate::atomic_shim::fence(Ordering::SeqCst);

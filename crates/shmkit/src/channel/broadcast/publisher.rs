@@ -90,7 +90,7 @@ impl Publisher {
     ) -> Publisher {
         let (data, space) = bells;
         space.forget_sleepers();
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         super::layout::prime(&obj, &g);
         Publisher {
             cur: Cursor {
@@ -419,7 +419,7 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
 /// loss the mark prevents is caught.)
 #[inline(always)]
 fn checking(j: u64, k: u64) -> u64 {
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     if atomic_shim::model::mutated(atomic_shim::model::Mutation::NoCheckingMark) {
         return 2 * k + 1;
     }
@@ -438,7 +438,7 @@ pub(super) enum Side {
 /// loom negative test drops one side's to check that loom catches it.
 #[inline(always)]
 pub(super) fn dekker_fence(side: Side) {
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     {
         use crate::atomic_shim::model::{mutated, Mutation};
         let dropped = match side {

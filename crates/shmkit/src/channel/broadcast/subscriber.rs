@@ -134,9 +134,9 @@ impl Reader<'_> {
     /// then yields, in case it was preempted in the middle). Still deciding after that: the
     /// caller says `WouldBlock` (readiness says not ready then, too).
     fn look_decided(&self, r: u64) -> Seen {
-        #[cfg(not(loom))]
+        #[cfg(not(shmkit_loom))]
         const TRIES: u32 = 64;
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         const TRIES: u32 = 1;
         let mut tries = 0;
         loop {
@@ -483,7 +483,7 @@ impl Subscriber {
     }
 }
 
-#[cfg(all(loom, test))]
+#[cfg(all(shmkit_loom, test))]
 impl Subscriber {
     /// Ends this subscriber as SIGKILL ends its process: the kernel's hold on its entry goes
     /// (the segment's descriptor closes), and nothing else runs — the entry's word still says

@@ -53,7 +53,7 @@ fn header(s: &Shared, off: usize) -> &AtomicU64 {
 /// bug is caught; normally a constant).
 #[inline(always)]
 fn publish() -> Ordering {
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     if atomic_shim::model::mutated(atomic_shim::model::Mutation::RelaxedPublish) {
         return Ordering::Relaxed;
     }
@@ -110,7 +110,7 @@ impl Shared {
             Role::Producer => (space, data),
         };
         my_bell.forget_sleepers();
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         atomic_shim::model::prime_u64(obj.ptr(layout::RING), cap);
         Shared {
             ring: obj.ptr(layout::RING),
