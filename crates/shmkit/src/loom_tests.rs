@@ -20,7 +20,7 @@ use crate::atomic_shim::{AtomicU32, AtomicU64, Ordering};
 use crate::channel::broadcast::{self, Policy, Publisher, Subscriber};
 use crate::channel::{self, WaitMode};
 use crate::sys::Deadline;
-use crate::wait::notifier::{self, Member, Notifier};
+use crate::wait::{self, Member, Notifier};
 use crate::Error;
 
 /// `loom::model`, with room for the real code's many atomic operations per call (loom's
@@ -243,7 +243,7 @@ fn two_bells(mutation: Mutation) {
         });
         let mut seen = Vec::new();
         while !done() {
-            notifier::sleep_any(
+            wait::sleep_any(
                 &members,
                 &mut seen,
                 || !done(),

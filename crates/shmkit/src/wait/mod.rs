@@ -29,6 +29,8 @@ pub(crate) use backoff::{Backoff, SPINS};
 pub(crate) use bell::Bell;
 pub(crate) use notifier::{sleep_any, Member, Notifier};
 pub(crate) use peer::{Peer, Side, ATTACHED, CLOSED};
-pub(crate) use point::{Awaitable, Point, Sealed, Source};
+#[cfg(feature = "tokio")]
+pub(crate) use point::Awaitable;
+pub(crate) use point::{Point, Sealed, Source};
 pub(crate) use state_bell::{StateBell, ALL, UNGATED_NAP};
 pub(crate) use until::until;

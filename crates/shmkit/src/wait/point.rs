@@ -61,6 +61,7 @@ impl<T: Sealed + ?Sized> Sealed for &mut T {
     }
 }
 
+#[cfg(feature = "tokio")]
 /// Where an async operation on a handle waits (`crate::aio`): a wait set member's point (any
 /// [`crate::Waitable`]), or a handle that is not a wait set member but has a bell, such as a
 /// broadcast publisher (its space bell). A public trait in a private module: nameable only
@@ -73,6 +74,7 @@ pub trait Awaitable {
     fn wait_point(&self) -> Point<'_>;
 }
 
+#[cfg(feature = "tokio")]
 impl<T: Sealed + ?Sized> Awaitable for T {
     fn wait_point(&self) -> Point<'_> {
         self.point()
