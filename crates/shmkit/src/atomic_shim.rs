@@ -1,5 +1,5 @@
 //! The atomics shared-memory protocols use, behind a shim so that `loom` runs the real code
-//! (crossbeam's pattern; see `src/loom_tests.rs`).
+//! (crossbeam's pattern; see `src/loom_tests/`).
 //!
 //! The words live in a mapping and are reached by casting pointers into it
 //! (`&*ptr.cast::<AtomicU64>()`), which loom's atomics cannot be: they are not plain memory

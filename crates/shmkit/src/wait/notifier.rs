@@ -23,7 +23,7 @@
 //! the change and does not sleep; a wake between the sleeper's read of `word` and its sleep
 //! changes `word` (a bumped sequence, a changed state), so the OS wait (which re-checks the
 //! word atomically) does not sleep. loom checks exactly this on this code (through
-//! `crate::atomic_shim`, with the OS wait modelled as a futex): `src/loom_tests.rs`.
+//! `crate::atomic_shim`, with the OS wait modelled as a futex): `src/loom_tests/`.
 //!
 //! A wait set (`crate::waitset`) sleeps on many words at once with the same protocol,
 //! [`sleep_any`]: it counts in on *every* member's sleeper count, then one fence, then reads

@@ -373,7 +373,7 @@ fn a_dropped_consumer_disconnects_the_producer() {
 /// When the producer's place is held by a dead process, processes racing to take it over
 /// must not both win: exactly one becomes the producer. (This samples real processes; the
 /// window of the race it guards against is a few instructions wide, so loom running the real
-/// claim, `two_joins_for_one_place_admit_exactly_one` in `src/loom_tests.rs`, is what checks
+/// claim, `two_joins_for_one_place_admit_exactly_one` in `src/loom_tests/`, is what checks
 /// every interleaving.)
 #[test]
 fn racing_processes_cannot_both_take_over_a_dead_producers_place() {

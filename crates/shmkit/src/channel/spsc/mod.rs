@@ -18,7 +18,7 @@
 //! that re-attaches reads it back, and it walks the published frames from there to the first
 //! zero header (`recover_write`), because a producer killed between a frame's header and
 //! `write_pos` leaves one published frame uncounted. loom model-checks this code itself
-//! (its atomics go through `crate::atomic_shim`): `src/loom_tests.rs`.
+//! (its atomics go through `crate::atomic_shim`): `src/loom_tests/`.
 
 use crate::atomic_shim::{self, AtomicU64, Ordering};
 use std::ops::{Deref, DerefMut};
