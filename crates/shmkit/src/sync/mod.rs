@@ -3,7 +3,7 @@
 //!
 //! # Design
 //!
-//! Every object is a segment with a versioned header (see `object.rs` for the layout), so
+//! Every object is a segment with a versioned header (see `object/header.rs` for the layout), so
 //! opening the wrong thing is a typed error, and `shmkit ls` can tell what a segment is.
 //!
 //! * **Mutex** — the OS's robust mutex: Linux `pthread_mutex_t` with `PTHREAD_MUTEX_ROBUST`

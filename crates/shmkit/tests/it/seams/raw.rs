@@ -1,6 +1,6 @@
 //! Writing segments by hand, as a peer (or a hostile process) would: the layouts are those of
 //! the module docs (`channel/layout.rs`, `channel/broadcast/layout.rs`, `service/mod.rs`,
-//! `object.rs`).
+//! `src/object/header.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
