@@ -25,7 +25,7 @@ pub const ROLES: &[(&str, Role)] = &[
 const PRODUCER_ATTACHMENT: usize = 64;
 pub(crate) const WRITE_POS: usize = 128;
 pub(crate) const READ_POS: usize = 256;
-/// The sleeper count of the doorbell the consumer sleeps on (in the producer's line).
+/// The sleeper count of the bell the consumer sleeps on (in the producer's line).
 const DATA_SLEEPERS: usize = 140;
 
 /// An attachment word: `state | pid << 32`, state 1 = attached.
