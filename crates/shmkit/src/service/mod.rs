@@ -119,8 +119,8 @@ use crate::sys::Deadline;
 use crate::wait::Bell;
 use crate::{Error, Result};
 
-use layout::*;
 pub(crate) use layout::roles;
+use layout::*;
 
 pub use client::{Client, Pending, RequestLoan, Response};
 pub use server::{Handle, Request, Responder, Server};

@@ -347,64 +347,31 @@ impl Server {
     /// scanned again at least once a liveness slice: a client killed between committing its
     /// request and ringing the bell never rings.
     pub(super) fn receive_until(&mut self, deadline: Deadline) -> Result<Request> {
-        loop {
-            if let Some(r) = self.poll()? {
-                return Ok(r);
-            }
-            // Frames found above were stale or malformed (dropped): wait for more.
-            let Server {
-                core,
-                requests,
-                bell,
-                wait,
-                ..
-            } = &*self;
-            wait::until(
-                core.obj.name(),
-                None,
-                bell,
-                wait.backoff(),
-                deadline,
-                None,
-                || requests.iter().any(Consumer::has_message),
-            )?;
-        }
-    }
-
-    /// The next valid request, if one is there: scans the slots round robin, dropping stale
-    /// frames (a previous client's or server's) and skipping corrupt rings.
-    fn poll(&mut self) -> Result<Option<Request>> {
-        let n = self.requests.len();
-        for k in 0..n {
-            let i = (self.next + k) % n;
-            while self.requests[i].has_message() {
-                if let Some(r) = self.take(i)? {
-                    self.next = (i + 1) % n;
-                    return Ok(Some(r));
+        let Server {
+            core,
+            requests,
+            bell,
+            wait,
+            next,
+            ..
+        } = self;
+        let mut found = None;
+        wait::until(
+            core.obj.name(),
+            None,
+            bell,
+            wait.backoff(),
+            deadline,
+            None,
+            || {
+                // `until` may ask again after a success: answer from the request taken.
+                if found.is_none() {
+                    found = poll(core, requests, next).transpose();
                 }
-            }
-        }
-        Ok(None)
-    }
-
-    /// Receives the frame at the head of slot `i`'s ring; `None` if it is stale or malformed.
-    fn take(&mut self, i: usize) -> Result<Option<Request>> {
-        let core = &self.core;
-        let Ok(sample) = self.requests[i].try_recv() else {
-            return Ok(None);
-        };
-        let Some((id, _, gen)) = decode(&sample).filter(|&(_, e, g)| core.serves(i, e, g)) else {
-            return Ok(None);
-        };
-        let payload = sample[FRAME..].to_vec();
-        Ok(Some(Request {
-            handle: Handle {
-                slot: i as u32,
-                gen,
-                id,
+                found.is_some()
             },
-            payload,
-        }))
+        )?;
+        found.expect("until returns Ok only once a request was taken")
     }
 
     /// Answers the request `handle` with a copy of `msg`; see [`Responder::respond`].
@@ -431,6 +398,41 @@ impl Server {
     ) -> Result<R> {
         self.core.respond_with(handle, len, write)
     }
+}
+
+/// The next valid request, if one is there: scans the slots round robin from `next`,
+/// dropping stale frames (a previous client's or server's) and skipping corrupt rings.
+fn poll(core: &Core, requests: &mut [Consumer], next: &mut usize) -> Result<Option<Request>> {
+    let n = requests.len();
+    for k in 0..n {
+        let i = (*next + k) % n;
+        while requests[i].has_message() {
+            if let Some(r) = take(core, &mut requests[i], i)? {
+                *next = (i + 1) % n;
+                return Ok(Some(r));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Receives the frame at the head of slot `i`'s ring; `None` if it is stale or malformed.
+fn take(core: &Core, request: &mut Consumer, i: usize) -> Result<Option<Request>> {
+    let Ok(sample) = request.try_recv() else {
+        return Ok(None);
+    };
+    let Some((id, _, gen)) = decode(&sample).filter(|&(_, e, g)| core.serves(i, e, g)) else {
+        return Ok(None);
+    };
+    let payload = sample[FRAME..].to_vec();
+    Ok(Some(Request {
+        handle: Handle {
+            slot: i as u32,
+            gen,
+            id,
+        },
+        payload,
+    }))
 }
 
 /// Ready: a request ring holds a request this server serves (of its epoch, from its slot's
