@@ -173,8 +173,9 @@
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod aio;
+mod atomic_copy;
+mod atomic_shim;
 pub mod channel;
-mod copy;
 mod error;
 mod file;
 pub mod inspect;
@@ -183,13 +184,13 @@ pub mod name;
 mod object;
 pub mod segment;
 pub mod service;
-mod shm_atomic;
 pub mod sync;
 mod sys;
 mod view;
+mod wait;
 pub mod waitset;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, shmkit_loom))]
 mod loom_tests;
 
 /// The `bytemuck` crate shmkit's typed objects are built on, re-exported so that a crate

@@ -47,11 +47,10 @@
 //! names the process in any namespace it runs in): the role stays the parent's. While the
 //! child runs, a parent that died leaves its roles held.
 
-use crate::shm_atomic::{AtomicU64, Ordering};
+use crate::atomic_shim::{AtomicU64, Ordering};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use crate::object::Object;
 use crate::sys::{self, role};
 use crate::{Result, Segment};
 
@@ -128,7 +127,7 @@ pub(crate) enum Claimed {
     HeldBy(u32),
 }
 
-/// Claims role `slot` of `obj`, whose word is `word`, in `state`: free places (`held` says
+/// Claims role `slot` of the object in `segment`, whose word is `word`, in `state`: free places (`held` says
 /// no to their state) and places whose holder is gone are taken over; a place a live holder
 /// has is refused. See the module docs for the protocol.
 ///
@@ -136,7 +135,7 @@ pub(crate) enum Claimed {
 ///
 /// What the OS reports if it cannot take or test the hold.
 pub(crate) fn claim(
-    obj: &Object,
+    segment: &Segment,
     slot: u32,
     word: &AtomicU64,
     state: u32,
@@ -144,7 +143,7 @@ pub(crate) fn claim(
 ) -> Result<Claimed> {
     let mut attempt = 0;
     loop {
-        match claim_once(obj, slot, word, state, &held)? {
+        match claim_once(segment, slot, word, state, &held)? {
             Attempt::Done(c) => return Ok(c),
             // Evidence that may be a moment old (module docs, "Transient refusals"): look
             // again shortly before calling the place taken.
@@ -169,13 +168,13 @@ enum Attempt {
 }
 
 fn claim_once(
-    obj: &Object,
+    segment: &Segment,
     slot: u32,
     word: &AtomicU64,
     state: u32,
     held: &impl Fn(u32) -> bool,
 ) -> Result<Attempt> {
-    let (section, name) = (obj.section(), obj.name());
+    let (section, name) = (segment.section(), segment.name());
     let me = sys::current_pid();
     let mut hold: Option<role::Hold> = None;
     let mut seen = word.load(Ordering::Acquire);
@@ -229,12 +228,12 @@ fn claim_once(
     }
 }
 
-/// Gives role `claim` of `obj` back: its word becomes `state` with `pid` — if it is still
+/// Gives role `claim` of the object in `segment` back: its word becomes `state` with `pid` — if it is still
 /// the word this claim wrote (never clobbering a successor) — then the kernel's hold goes.
 /// In a process forked from the claimant, nothing happens (see [`release_word`]).
-pub(crate) fn release(obj: &Object, claim: Claim, word: &AtomicU64, state: u32, pid: u32) {
+pub(crate) fn release(segment: &Segment, claim: Claim, word: &AtomicU64, state: u32, pid: u32) {
     if let Some(hold) = release_word(claim, word, state, pid) {
-        role::release(obj.section(), hold);
+        role::release(segment.section(), hold);
     }
 }
 
@@ -276,14 +275,14 @@ pub(crate) fn holder_alive(segment: &Segment, slot: u32, seen: u64) -> bool {
 }
 
 /// Under loom, marks the system call about to be made on the kernel's record of `slot`
-/// (`shm_atomic::model::kernel`), so that loom orders it against the other handles' calls.
+/// (`atomic_shim::model::kernel`), so that loom orders it against the other handles' calls.
 /// Giving a role back (`release`) is not marked: it follows the role word's release, which
 /// loom sees, and a tester that reads the released word does not test the kernel.
 #[inline(always)]
 fn kernel_point(name: &str, slot: u32, write: bool) {
-    #[cfg(loom)]
-    crate::shm_atomic::model::kernel(name, slot, write);
-    #[cfg(not(loom))]
+    #[cfg(shmkit_loom)]
+    crate::atomic_shim::model::kernel(name, slot, write);
+    #[cfg(not(shmkit_loom))]
     let _ = (name, slot, write);
 }
 
@@ -291,8 +290,8 @@ fn kernel_point(name: &str, slot: u32, write: bool) {
 /// unless it changed since `seen` — a new holder keeps it.
 pub(crate) fn evict(word: &AtomicU64, seen: u64, state: u32) -> bool {
     let (_, gen, _) = unpack(seen);
-    #[cfg(loom)]
-    if crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::BlindEvict) {
+    #[cfg(shmkit_loom)]
+    if crate::atomic_shim::model::mutated(crate::atomic_shim::model::Mutation::BlindEvict) {
         word.store(pack(state, gen, 0), Ordering::Release);
         return true;
     }
@@ -318,7 +317,7 @@ impl Clock {
     /// the next one is due `CHECK_EVERY` later.
     pub(crate) fn due(&self, now: Instant) -> bool {
         // Under loom every test is due: an execution must not depend on real time.
-        if cfg!(loom) {
+        if cfg!(shmkit_loom) {
             return true;
         }
         let due = self.next_check.get().is_none_or(|t| now >= t);

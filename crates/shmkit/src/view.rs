@@ -13,7 +13,7 @@ use std::fs::File;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
-use crate::copy;
+use crate::atomic_copy;
 use crate::sys::{self, MapRegion, Section};
 use crate::{Error, Result};
 
@@ -73,7 +73,7 @@ impl fmt::Display for Access {
 /// single bytes at unaligned ends) rather than `memcpy`: a plain copy racing with a write is
 /// a data race, undefined behaviour in Rust's model even for bytes, and atomics are not. A
 /// racing reader gets a mix of old and new bytes, never anything worse. This costs 1–4 ns on
-/// a 64-byte copy and 1.13–1.35× a `memcpy` on a 1 MiB copy (measured; see `copy.rs`); raw
+/// a 64-byte copy and 1.13–1.35× a `memcpy` on a 1 MiB copy (measured; see `atomic_copy.rs`); raw
 /// pointers ([`View::as_ptr`]) remain for callers who bring their own protocol. Atomic accesses of
 /// different sizes may overlap when two copies start at different alignments; CPUs make each
 /// access atomic at its own size, but Rust's model leaves mixed-size races undefined.
@@ -225,7 +225,7 @@ impl View {
         // does; `buf` is a distinct Rust allocation, so the two cannot overlap; shmkit's own
         // concurrent accesses to view bytes are atomic (`copy`), and what `unsafe` callers or
         // other processes do is their contract (`as_slice`, `as_ptr`).
-        unsafe { copy::load(self.as_ptr().add(offset), buf) };
+        unsafe { atomic_copy::load(self.as_ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -253,7 +253,7 @@ impl View {
         // SAFETY: the range is inside a writable mapping (checked above) and `data` is a Rust
         // allocation outside it; other views' safe copies of these bytes are atomic, as this
         // one is (see `read_at`).
-        unsafe { copy::store(data, self.as_mut_ptr().add(offset)) };
+        unsafe { atomic_copy::store(data, self.as_mut_ptr().add(offset)) };
         Ok(())
     }
 
@@ -266,7 +266,7 @@ impl View {
         self.check_writable()?;
         check_range(&self.name, "write", offset, len, self.len)?;
         // SAFETY: as in `write_at`.
-        unsafe { copy::fill(self.as_mut_ptr().add(offset), len, byte) };
+        unsafe { atomic_copy::fill(self.as_mut_ptr().add(offset), len, byte) };
         Ok(())
     }
 

@@ -28,12 +28,12 @@
 //!
 //! A poll tries the operation's `try_` form. If that says `WouldBlock`, the future counts
 //! itself in on the object's sleeper count, fences, reads the word its wakers change (a
-//! channel side's doorbell, an event's or semaphore's state word), tries once more, and hands
+//! channel side's bell, an event's or semaphore's state word), tries once more, and hands
 //! the word, the value it read and the task's waker to the **reactor**: one thread per
 //! process, started by the first wait that has to sleep, which sleeps on every registered
 //! word at once — `futex_waitv` on Linux, `WaitForMultipleObjects` on the words' named
 //! semaphores on Windows, polling on macOS (as every shmkit wait there) — and wakes the task
-//! whose word changed. It is the protocol of every blocking wait in shmkit (`sync::notify`,
+//! whose word changed. It is the protocol of every blocking wait in shmkit (`wait::Notifier`,
 //! a Dekker pair), with the sleep done by another thread; the table is in `op.rs`.
 //!
 //! * **No cost on the synchronous path.** A `send`, `commit`, `set` or `post` already skips
@@ -55,7 +55,7 @@
 //!
 //! Why not `tokio::io::unix::AsyncFd`: a futex is not a file descriptor — epoll cannot wait
 //! on a word in shared memory, and the wakers (other processes) only `FUTEX_WAKE`. A pollable
-//! doorbell (an `eventfd` or a pipe the sender writes when an async waiter is registered)
+//! bell (an `eventfd` or a pipe the sender writes when an async waiter is registered)
 //! would make every sender look up and write a descriptor that belongs to another process
 //! (passed over a Unix socket, or reopened through `/proc/<pid>/fd`, which fails across pid
 //! namespaces), per channel, and would not exist on Windows in that form. The reactor reuses
@@ -70,8 +70,12 @@
 //! wait point) and one `impl Async<_>` block calling [`Async`]'s private `op` / `op_ref` with
 //! its `try_` calls: request/response clients and servers took eight lines each.
 
+mod broadcasts;
+mod channels;
 mod op;
 mod reactor;
+mod services;
+mod sync_objects;
 
 use std::future::Future;
 use std::time::Duration;
@@ -81,8 +85,8 @@ use bytemuck::Pod;
 use crate::channel::{self, broadcast};
 use crate::service;
 use crate::sync::{Event, Semaphore};
+use crate::wait::Awaitable;
 use crate::{Error, Result};
-pub(crate) use op::Awaitable;
 use op::{Mut, Op, Ref};
 
 /// A shmkit handle with `async` forms of its blocking calls; see the [module docs](self).
@@ -215,338 +219,5 @@ async fn within<R>(
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout { name }),
-    }
-}
-
-impl Async<channel::Consumer> {
-    /// Receives the next message in place: [`channel::Consumer::recv`], awaiting instead of
-    /// blocking. Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Consumer::recv`].
-    pub fn recv(&mut self) -> impl Future<Output = Result<channel::Sample<'_>>> + Send + '_ {
-        self.op(|c| c.try_recv())
-    }
-
-    /// Receives the next message into `buf` (cleared first); returns its length. As
-    /// [`channel::Consumer::recv_into`], awaiting. Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Consumer::recv`].
-    pub fn recv_into<'a>(
-        &'a mut self,
-        buf: &'a mut Vec<u8>,
-    ) -> impl Future<Output = Result<usize>> + Send + 'a {
-        self.op(move |c| c.try_recv_into(buf))
-    }
-
-    /// Like [`Async::<channel::Consumer>::recv_into`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Consumer::recv`], and [`Error::Timeout`].
-    pub async fn recv_into_timeout(
-        &mut self,
-        buf: &mut Vec<u8>,
-        timeout: Duration,
-    ) -> Result<usize> {
-        let name = self.name().to_owned();
-        within(name, timeout, self.recv_into(buf)).await
-    }
-}
-
-impl Async<channel::Producer> {
-    /// Loans `len` bytes of the ring to write in place: [`channel::Producer::loan`],
-    /// awaiting room. Cancellation-safe (a loan is only made in the poll that returns it).
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Producer::loan`].
-    pub fn loan(
-        &mut self,
-        len: usize,
-    ) -> impl Future<Output = Result<channel::Loan<'_>>> + Send + '_ {
-        self.op(move |p| p.try_loan(len))
-    }
-
-    /// Copies `msg` into the ring and publishes it: [`channel::Producer::send`], awaiting
-    /// room. Cancellation-safe: sent once the future returns `Ok`, not at all if dropped.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Producer::send`].
-    pub fn send<'a>(&'a mut self, msg: &'a [u8]) -> impl Future<Output = Result<()>> + Send + 'a {
-        self.op(move |p| p.try_send(msg))
-    }
-
-    /// Like [`Async::<channel::Producer>::send`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Producer::send`], and [`Error::Timeout`].
-    pub async fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        let name = self.name().to_owned();
-        within(name, timeout, self.send(msg)).await
-    }
-}
-
-impl Async<broadcast::Subscriber> {
-    /// Receives the next message in place: [`broadcast::Subscriber::recv`], awaiting.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`broadcast::Subscriber::recv`] (`Lagged`, `Disconnected`, `Corrupt`).
-    pub fn recv(&mut self) -> impl Future<Output = Result<broadcast::Sample<'_>>> + Send + '_ {
-        self.op(|s| s.try_recv())
-    }
-
-    /// Receives the next message into `buf`; as [`broadcast::Subscriber::recv_into`],
-    /// awaiting. Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`broadcast::Subscriber::recv`].
-    pub fn recv_into<'a>(
-        &'a mut self,
-        buf: &'a mut Vec<u8>,
-    ) -> impl Future<Output = Result<usize>> + Send + 'a {
-        self.op(move |s| s.try_recv_into(buf))
-    }
-
-    /// Like [`Async::<broadcast::Subscriber>::recv_into`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`broadcast::Subscriber::recv`], and [`Error::Timeout`].
-    pub async fn recv_into_timeout(
-        &mut self,
-        buf: &mut Vec<u8>,
-        timeout: Duration,
-    ) -> Result<usize> {
-        let name = self.name().to_owned();
-        within(name, timeout, self.recv_into(buf)).await
-    }
-}
-
-impl<T: Pod> Async<channel::typed::Consumer<T>> {
-    /// Receives the next value in place: [`channel::message::Receiver::recv`], awaiting.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Receiver::recv`].
-    pub fn recv(
-        &mut self,
-    ) -> impl Future<Output = Result<channel::typed::Sample<'_, T>>> + Send + '_ {
-        self.op(|c| c.try_recv())
-    }
-
-    /// Receives the next value by copy: [`channel::message::Receiver::recv_copy`], awaiting.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Receiver::recv`].
-    pub fn recv_copy(&mut self) -> impl Future<Output = Result<T>> + Send + '_ {
-        self.op(|c| c.try_recv_copy())
-    }
-}
-
-impl<T: Pod> Async<broadcast::typed::Subscriber<T>> {
-    /// Receives the next value in place: [`channel::message::Receiver::recv`], awaiting.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Receiver::recv`].
-    pub fn recv(
-        &mut self,
-    ) -> impl Future<Output = Result<broadcast::typed::Sample<'_, T>>> + Send + '_ {
-        self.op(|s| s.try_recv())
-    }
-
-    /// Receives the next value by copy: [`channel::message::Receiver::recv_copy`], awaiting.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Receiver::recv`].
-    pub fn recv_copy(&mut self) -> impl Future<Output = Result<T>> + Send + '_ {
-        self.op(|s| s.try_recv_copy())
-    }
-}
-
-impl<T: Pod + Sync> Async<channel::typed::Producer<T>> {
-    /// Loans room for one `T`: [`channel::message::Sender::loan`], awaiting room.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Sender::loan`].
-    pub fn loan(
-        &mut self,
-    ) -> impl Future<Output = Result<channel::typed::Loan<'_, T>>> + Send + '_ {
-        self.op(|p| p.try_loan())
-    }
-
-    /// Copies `value` in and publishes it: [`channel::message::Sender::send`], awaiting room.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Sender::send`].
-    pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
-        self.op(move |p| p.try_send(value))
-    }
-}
-
-impl Async<broadcast::Publisher> {
-    /// Loans the next slot, `len` bytes to write in place: [`broadcast::Publisher::loan`],
-    /// awaiting a slot (back-pressure). Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`broadcast::Publisher::loan`].
-    pub fn loan(
-        &mut self,
-        len: usize,
-    ) -> impl Future<Output = Result<broadcast::Loan<'_>>> + Send + '_ {
-        self.op(move |p| p.try_loan(len))
-    }
-
-    /// Copies `msg` into the next slot and publishes it: [`broadcast::Publisher::send`],
-    /// awaiting a slot. Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`broadcast::Publisher::send`].
-    pub fn send<'a>(&'a mut self, msg: &'a [u8]) -> impl Future<Output = Result<()>> + Send + 'a {
-        self.op(move |p| p.try_send(msg))
-    }
-}
-
-impl<T: Pod + Sync> Async<broadcast::typed::Publisher<T>> {
-    /// Loans the next slot for one `T`: [`channel::message::Sender::loan`], awaiting a slot.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Sender::loan`].
-    pub fn loan(
-        &mut self,
-    ) -> impl Future<Output = Result<broadcast::typed::Loan<'_, T>>> + Send + '_ {
-        self.op(|p| p.try_loan())
-    }
-
-    /// Copies `value` into the next slot and publishes it: [`channel::message::Sender::send`],
-    /// awaiting a slot. Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::message::Sender::send`].
-    pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
-        self.op(move |p| p.try_send(value))
-    }
-}
-
-impl Async<service::Client> {
-    /// Waits for the response to `pending`: [`service::Client::wait`], awaiting.
-    /// Cancellation-safe: a dropped future leaves the request outstanding (await `wait` again
-    /// with the same `pending`, or [cancel](service::Client::cancel) it).
-    ///
-    /// # Errors
-    ///
-    /// As [`service::Client::wait`].
-    pub fn wait(
-        &mut self,
-        pending: service::Pending,
-    ) -> impl Future<Output = Result<service::Response<'_>>> + Send + '_ {
-        self.op(move |c| c.try_wait(pending))
-    }
-}
-
-impl Async<service::Server> {
-    /// Receives the next request: [`service::Server::recv`], awaiting. Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`service::Server::recv`].
-    pub fn recv(&mut self) -> impl Future<Output = Result<service::Request>> + Send + '_ {
-        self.op(|s| s.try_recv())
-    }
-}
-
-impl<Req: Pod, Resp: Pod> Async<service::typed::Client<Req, Resp>> {
-    /// Waits for the response to `pending`: [`service::typed::Client::wait`], awaiting.
-    /// Cancellation-safe, as [`Async::<service::Client>::wait`].
-    ///
-    /// # Errors
-    ///
-    /// As [`service::typed::Client::wait`].
-    pub fn wait(
-        &mut self,
-        pending: service::Pending,
-    ) -> impl Future<Output = Result<Resp>> + Send + '_ {
-        self.op(move |c| c.try_wait(pending))
-    }
-}
-
-impl<Req: Pod, Resp: Pod> Async<service::typed::Server<Req, Resp>> {
-    /// Receives the next request: [`service::typed::Server::recv`], awaiting.
-    /// Cancellation-safe.
-    ///
-    /// # Errors
-    ///
-    /// As [`service::typed::Server::recv`].
-    pub fn recv(
-        &mut self,
-    ) -> impl Future<Output = Result<service::typed::Request<Req>>> + Send + '_ {
-        self.op(|s| s.try_recv())
-    }
-}
-
-impl Async<Event> {
-    /// Waits until the event is set (and, for an auto-reset event, resets it):
-    /// [`Event::wait`], awaiting. Cancellation-safe: an auto-reset event is only reset by the
-    /// poll that returns `Ready`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Event::wait`].
-    pub fn wait(&self) -> impl Future<Output = Result<()>> + Send + '_ {
-        self.op_ref(|e| e.try_wait())
-    }
-
-    /// Like [`Async::<Event>::wait`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Event::wait`], and [`Error::Timeout`].
-    pub async fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        within(self.name().to_owned(), timeout, self.wait()).await
-    }
-}
-
-impl Async<Semaphore> {
-    /// Takes a permit: [`Semaphore::wait`], awaiting. Cancellation-safe: the permit is taken
-    /// only by the poll that returns `Ready`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Semaphore::wait`].
-    pub fn wait(&self) -> impl Future<Output = Result<()>> + Send + '_ {
-        self.op_ref(|s| s.try_wait())
-    }
-
-    /// Like [`Async::<Semaphore>::wait`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Semaphore::wait`], and [`Error::Timeout`].
-    pub async fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        within(self.name().to_owned(), timeout, self.wait()).await
     }
 }

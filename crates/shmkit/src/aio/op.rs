@@ -1,7 +1,7 @@
 //! One async operation: a future that tries the non-blocking `try_` form of an operation and,
 //! while that says `WouldBlock`, waits through the reactor (`reactor.rs`).
 //!
-//! Registering is the sleeping side of `sync::notify`'s protocol, split between the future
+//! Registering is the sleeping side of `wait::Notifier`'s protocol, split between the future
 //! and the reactor thread:
 //!
 //! | future (poll)                                        | waker (`send`, `set`, `post`)      |
@@ -29,32 +29,15 @@ use std::time::Instant;
 
 use super::reactor::{Entry, Reactor};
 use super::Owner;
-use crate::shm_atomic::{fence, AtomicU32, Ordering};
+use crate::atomic_shim::{fence, AtomicU32, Ordering};
 use crate::sys::WaitOn;
-use crate::waitset::{sealed::Sealed, Kind, Point};
+use crate::wait::{Awaitable, Point, Source};
 
-/// Where an async operation on a handle waits: a wait set member's point (any
-/// [`Waitable`](crate::Waitable)), or a handle that is not a wait set member but has a
-/// doorbell, such as a broadcast publisher (its space doorbell). A public trait in a private
-/// module: nameable only inside shmkit.
-pub trait Awaitable {
-    /// The word to sleep on and its sleeper count, as [`Sealed::point`]. The reactor also
-    /// wakes every future every `LIVENESS_EVERY` (the `try_` call then tests the peers, or
-    /// finds what a peer killed between its change and its wake-up left); a bell's `peer`
-    /// line is not used here.
-    fn wait_point(&self) -> Point<'_>;
-}
-
-impl<T: Sealed + ?Sized> Awaitable for T {
-    fn wait_point(&self) -> Point<'_> {
-        self.point()
-    }
-}
 use crate::{Error, Result};
 
 // How a future that could not take an event's or semaphore's sleeper gate waits (it is not
 // counted in, so wakers may skip it): it looks again after this, as a wait set does.
-use crate::sync::waker::UNGATED_NAP;
+use crate::wait::UNGATED_NAP;
 
 /// How an operation reaches its handle. `attempt` is unsafe: see [`Op`]'s invariant.
 pub(crate) trait Attempt<'a, T: ?Sized> {
@@ -146,15 +129,15 @@ impl<'a, T: ?Sized + Awaitable + 'a, A> Op<'a, T, A> {
             unsafe { sleepers.as_ref() }.fetch_sub(1, Ordering::SeqCst);
         }
         if let Some(wakes_one) = reg.word_kind {
-            if let Kind::Word {
-                waker, obj, word, ..
-            } = self.point().kind
+            if let Source::State {
+                bell, obj, word, ..
+            } = self.point().source
             {
                 if reg.sleepers.is_some() {
-                    waker.leave(obj);
+                    bell.leave(obj);
                 }
                 if pass_on && wakes_one && word.load(std::sync::atomic::Ordering::Acquire) != 0 {
-                    waker.wake(obj, word, 1);
+                    bell.wake(obj, word, 1);
                 }
             }
         }
@@ -190,14 +173,14 @@ impl<'a, T: ?Sized + Awaitable + 'a, A: Attempt<'a, T>> Op<'a, T, A> {
     /// result of the second attempt (nothing registered then).
     fn register(&mut self, reactor: &Reactor, cx: &Context<'_>) -> Option<Result<A::Output>> {
         let p = self.point();
-        let (word_kind, counted) = match p.kind {
-            Kind::Word {
-                waker,
+        let (word_kind, counted) = match p.source {
+            Source::State {
+                bell,
                 obj,
                 wakes_one,
                 ..
-            } => (Some(wakes_one), waker.enter(obj)),
-            Kind::Bell { .. } | Kind::Plain => (None, true),
+            } => (Some(wakes_one), bell.enter(obj)),
+            Source::Bell { .. } => (None, true),
         };
         let sleepers = counted.then(|| NonNull::from(p.sleepers));
         let raw_word = p.word;

@@ -1,20 +1,20 @@
 //! The channel segment: header, the two sides' control lines, the ring — and the per-side
-//! state that both processes read: who is attached, and the doorbells sleepers wait on.
+//! state that both processes read: who is attached, and the bells sleepers wait on.
 //!
 //! ```text
 //! offset  size  what
 //!      0    64  object header (magic, version, kind = channel, length, creator pid, ready,
 //!               params = [capacity, message size | align << 32, fingerprint]; both 0 for
-//!               a byte channel, see `fingerprint.rs`)
+//!               a byte channel, see `message_layout.rs`)
 //!     64    16  who is attached: producer word u64 | consumer word u64, each a role word
 //!               `state | generation << 8 | pid << 32` (`crate::liveness`; one word, so a
 //!               claim is a single compare-exchange); the kernel's record of the holder is
 //!               an OFD lock on role slot 2 (producer) / 3 (consumer)
-//!     80    48  a typed channel's tag text, for error messages (`fingerprint.rs`)
-//!    128   128  producer line: write_pos u64 | data doorbell: seq u32, sleepers u32
-//!               (the consumer sleeps on this doorbell)
-//!    256   128  consumer line: read_pos u64  | space doorbell: seq u32, sleepers u32
-//!               (the producer sleeps on this doorbell)
+//!     80    48  a typed channel's tag text, for error messages (`message_layout.rs`)
+//!    128   128  producer line: write_pos u64 | data bell: seq u32, sleepers u32
+//!               (the consumer sleeps on this bell)
+//!    256   128  consumer line: read_pos u64  | space bell: seq u32, sleepers u32
+//!               (the producer sleeps on this bell)
 //!    384   cap  the ring: frames of `len u32, kind u32, payload`, 8-byte aligned
 //! ```
 //!
@@ -22,34 +22,30 @@
 //! never share a cache line (nor an adjacent-line prefetch pair). Attachment words change only
 //! on attach and detach, so reading them on every call costs no cache miss.
 
-use std::sync::atomic::Ordering;
+use crate::atomic_shim;
 
-use crate::shm_atomic::{self, AtomicU32};
-
-use super::wait::Doorbell;
 use crate::liveness::{self, slot, Claim, Claimed};
 use crate::object::Object;
 use crate::sys;
+use crate::wait::{Bell, Notifier, Side};
 use crate::{Error, Result};
 
 const ATTACHMENTS: usize = 64;
 /// Where a typed channel keeps its tag text (`fingerprint::TAG_ROOM` bytes, up to 128).
 pub(crate) const TAG_TEXT: usize = 80;
-const _: () = assert!(TAG_TEXT + super::fingerprint::TAG_ROOM <= PRODUCER_LINE);
+const _: () = assert!(TAG_TEXT + super::message_layout::TAG_ROOM <= PRODUCER_LINE);
 pub(crate) const PRODUCER_LINE: usize = 128;
 pub(crate) const CONSUMER_LINE: usize = 256;
 pub(crate) const RING: usize = 384;
 const POS: usize = 0;
+/// A line's bell (`crate::wait::Bell`): seq u32 here, sleepers u32 after it.
 const SEQ: usize = 8;
-const SLEEPERS: usize = 12;
 
 /// The smallest ring shmkit makes.
 pub const MIN_CAPACITY: usize = 64;
 
-/// A side's state word.
-pub(crate) const DETACHED: u32 = 0;
-pub(crate) const ATTACHED: u32 = 1;
-pub(crate) const CLOSED: u32 = 2;
+/// A side's state word: the states a waiter's peer-gone check reads (`crate::wait`).
+pub(crate) use crate::wait::{ATTACHED, CLOSED};
 
 /// Which side of the channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,43 +109,35 @@ impl Line {
             attachment: obj.ptr(role.attachment()),
             slot: role.slot(),
         };
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         {
-            shm_atomic::model::prime_u64(line.base, 8);
-            shm_atomic::model::prime_u64(line.attachment, 8);
-            shm_atomic::model::prime_kernel(obj.name(), role.slot());
-            shm_atomic::model::prime_u32(line.seq());
-            shm_atomic::model::prime_u32(line.sleepers());
+            atomic_shim::model::prime_u64(line.base, 8);
+            atomic_shim::model::prime_u64(line.attachment, 8);
+            atomic_shim::model::prime_kernel(obj.name(), role.slot());
         }
         line
     }
 
-    fn u32_at(&self, off: usize) -> &AtomicU32 {
-        // SAFETY: lines are 128-byte aligned (page-aligned mapping + 128/256) and `off` is a
-        // multiple of 4 below 128; the mapping holds at least RING bytes (checked on create
-        // and open) and outlives every Line (they live in the same struct as the Object).
-        unsafe { &*self.base.add(off).cast::<AtomicU32>() }
-    }
-
     /// This side's attachment word (a role word, `crate::liveness`).
-    pub(crate) fn attachment(&self) -> &shm_atomic::AtomicU64 {
-        // SAFETY: as in `u32_at`: 64 and 72 are 8-byte aligned offsets inside the mapping.
-        unsafe { &*self.attachment.cast::<shm_atomic::AtomicU64>() }
+    pub(crate) fn attachment(&self) -> &atomic_shim::AtomicU64 {
+        // SAFETY: 64 and 72 are 8-byte aligned offsets of a page-aligned mapping that holds
+        // at least RING bytes (checked on create and open) and outlives every Line (they
+        // live in the same struct as the Object).
+        unsafe { &*self.attachment.cast::<atomic_shim::AtomicU64>() }
     }
 
-    pub(crate) fn pos(&self) -> &shm_atomic::AtomicU64 {
-        // SAFETY: as in `u32_at`; offset 0 of a 128-byte aligned line is 8-byte aligned.
-        unsafe { &*self.base.add(POS).cast::<shm_atomic::AtomicU64>() }
+    pub(crate) fn pos(&self) -> &atomic_shim::AtomicU64 {
+        // SAFETY: as in `attachment`; lines are 128-byte aligned offsets (128, 256).
+        unsafe { &*self.base.add(POS).cast::<atomic_shim::AtomicU64>() }
     }
 
-    /// The doorbell's sequence word (see `wait::Doorbell`).
-    pub(crate) fn seq(&self) -> &AtomicU32 {
-        self.u32_at(SEQ)
-    }
-
-    /// The doorbell's sleeper count.
-    pub(crate) fn sleepers(&self) -> &AtomicU32 {
-        self.u32_at(SLEEPERS)
+    /// This side as a waiter's peer-gone check sees it (`crate::wait`).
+    pub(crate) fn side<'a>(&'a self, obj: &'a Object) -> Side<'a> {
+        Side {
+            obj,
+            word: self.attachment(),
+            slot: self.slot,
+        }
     }
 }
 
@@ -164,7 +152,7 @@ unsafe impl Sync for Line {}
 /// later failure leaves the side claimed.
 pub(crate) fn attach(obj: &Object, role: Role) -> Result<Claim> {
     let line = Line::of(obj, role);
-    match liveness::claim(obj, line.slot, line.attachment(), ATTACHED, |s| {
+    match liveness::claim(&obj.segment, line.slot, line.attachment(), ATTACHED, |s| {
         s == ATTACHED
     })? {
         Claimed::Yes(c) => Ok(c),
@@ -178,22 +166,42 @@ pub(crate) fn attach(obj: &Object, role: Role) -> Result<Claim> {
 
 /// Marks `role` closed — if this handle still holds it — and wakes the peer so that it
 /// notices.
-pub(crate) fn detach(obj: &Object, role: Role, claim: Claim, peer_bell: &Doorbell) {
+pub(crate) fn detach(obj: &Object, role: Role, claim: Claim, peer_bell: &Bell) {
     let line = Line::of(obj, role);
-    liveness::release(obj, claim, line.attachment(), CLOSED, sys::current_pid());
+    liveness::release(
+        &obj.segment,
+        claim,
+        line.attachment(),
+        CLOSED,
+        sys::current_pid(),
+    );
     peer_bell.ring();
 }
 
 /// Whether the side in `line` is gone: closed, or attached by a holder that is no longer
 /// there. With `test` false only the attachment word is read (no system call).
+#[inline]
 pub(crate) fn peer_gone(obj: &Object, line: &Line, test: bool) -> bool {
-    let word = line.attachment().load(Ordering::Acquire);
-    match liveness::unpack(word).0 {
-        CLOSED => true,
-        ATTACHED => test && !liveness::holder_alive(&obj.segment, line.slot, word),
-        DETACHED => false,
-        _ => true, // not a state shmkit writes: treat the peer as gone rather than wait
-    }
+    line.side(obj).gone(test)
+}
+
+/// The channel's two bells, (data, space): subscribers and consumers sleep on the first (in
+/// the producer's line), a producer waiting for room on the second (in the consumer's);
+/// named `<name>.data` and `<name>.space` on Windows. `create`: for a new channel.
+pub(crate) fn bells(obj: &Object, create: bool) -> Result<(Bell, Bell)> {
+    let bell = |role: Role, suffix: &str| -> Result<Bell> {
+        let name = format!("{}.{suffix}", obj.name());
+        let notifier = if create {
+            Notifier::create(&name)?
+        } else {
+            Notifier::open(&name)?
+        };
+        Ok(Bell::at(obj, role.line() + SEQ, notifier))
+    };
+    Ok((
+        bell(Role::Producer, "data")?,
+        bell(Role::Consumer, "space")?,
+    ))
 }
 
 /// The roles of a channel segment, for inspection: (label, liveness slot, offset of the

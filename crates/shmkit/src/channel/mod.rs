@@ -44,9 +44,9 @@
 //!   buggy or hostile writer) makes `recv` return [`Error::Corrupt`],
 //!   never undefined behaviour.
 //!
-//! The layout (and who holds which side) is in `layout.rs`, how a side waits (doorbells, the
-//! spin-then-sleep loop) in `wait.rs`, the ring algorithm and its memory orderings in
-//! `spsc.rs`.
+//! The layout (and who holds which side) is in `layout.rs`, the ring algorithm and its memory
+//! orderings in `spsc/`; how a side waits (its bells, the spin-then-sleep loop, the peer-gone
+//! checks) is the crate's wait layer (`crate::wait`).
 //!
 //! # Trust
 //!
@@ -67,13 +67,12 @@
 //! there.
 
 pub mod broadcast;
-pub(crate) mod fingerprint;
 pub(crate) mod layout;
 pub mod message;
+pub(crate) mod message_layout;
 mod spsc;
 pub mod typed;
 mod typed_options;
-mod wait;
 
 use bytemuck::Pod;
 
@@ -91,12 +90,9 @@ pub(crate) fn roles(kind: Kind, params: [u64; 3], len: usize) -> Option<Vec<layo
         _ => None,
     }
 }
-pub use fingerprint::MessageLayout;
 use layout::Role;
+pub use message_layout::MessageLayout;
 pub use spsc::{Consumer, Loan, Producer, Sample};
-use wait::Doorbell;
-/// The adaptive wait's budget, for sides that wait outside `wait::wait_for` (`service`).
-pub(crate) use wait::{PAUSES, SPINS, YIELD_WEIGHT};
 
 /// How a blocked side waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,6 +107,18 @@ pub enum WaitStrategy {
     Blocking,
     /// Never sleep: spin until the condition holds (lowest latency, burns a core).
     BusyPoll,
+}
+
+impl WaitStrategy {
+    /// The spin budget this mode gives a wait before it sleeps (`crate::wait::Backoff`).
+    #[inline(always)]
+    pub(crate) fn backoff(self) -> crate::wait::Backoff {
+        crate::wait::Backoff::new(match self {
+            WaitStrategy::BusyPoll => None,
+            WaitStrategy::Adaptive => Some(crate::wait::SPINS),
+            WaitStrategy::Blocking => Some(0),
+        })
+    }
 }
 
 /// Options for creating or opening a channel; see [`options`].
@@ -185,7 +193,7 @@ impl Options {
                 if let Some(m) = msg {
                     m.write_tag(o, layout::TAG_TEXT);
                 }
-                let bells = Doorbell::pair(o, true)?;
+                let bells = layout::bells(o, true)?;
                 Ok((bells, layout::attach(o, role)?))
             },
         )?;
@@ -230,7 +238,7 @@ impl Options {
                 ),
             });
         }
-        let bells = Doorbell::pair(&obj, false)?;
+        let bells = layout::bells(&obj, false)?;
         let claim = layout::attach(&obj, role)?;
         Ok(spsc::Shared::new(
             obj,

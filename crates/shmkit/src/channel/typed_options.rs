@@ -72,8 +72,8 @@ macro_rules! typed_options {
                 self
             }
 
-            fn layout(&self) -> $crate::channel::fingerprint::MessageLayout {
-                $crate::channel::fingerprint::MessageLayout::of::<T>(self.tag.as_deref())
+            fn layout(&self) -> $crate::channel::message_layout::MessageLayout {
+                $crate::channel::message_layout::MessageLayout::of::<T>(self.tag.as_deref())
             }
         }
     };

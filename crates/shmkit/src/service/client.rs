@@ -58,7 +58,6 @@ pub struct RequestLoan<'a> {
     id: u64,
     outstanding: &'a mut Vec<u64>,
     bell: &'a Bell,
-    obj: &'a Object,
 }
 
 /// A response: read in place in the client's response ring when it was the next one there,
@@ -103,7 +102,7 @@ pub(super) fn connect(o: &Options, name: &str, types: Option<&Types>) -> Result<
     if !server_alive(&obj)? {
         return Err(disconnected());
     }
-    let bell = Bell::open(name, false)?;
+    let bell = open_bell(&obj, false)?;
     let (slot, claim) = claim_slot(&obj, limits.clients)?;
     // SYNC POINT: the client's half of the Dekker pair with a server taking over
     // (`server::take_over`): slot claimed, fence, then the epoch read (here, and again in
@@ -146,7 +145,7 @@ pub(super) fn connect(o: &Options, name: &str, types: Option<&Types>) -> Result<
             obj,
         }),
         Err(e) => {
-            liveness::release(&obj, claim, word, LEFT, sys::current_pid());
+            liveness::release(&obj.segment, claim, word, LEFT, sys::current_pid());
             Err(e)
         }
     }
@@ -159,7 +158,9 @@ fn claim_slot(obj: &Object, clients: u32) -> Result<(u32, Claim)> {
         // Cheap skip of slots a live client visibly holds is not possible without a system
         // call; `claim` is one, and refuses a live holder at once.
         if let Claimed::Yes(c) =
-            liveness::claim(obj, slot::CLIENT + i, word, CONNECTED, |s| s == CONNECTED)?
+            liveness::claim(&obj.segment, slot::CLIENT + i, word, CONNECTED, |s| {
+                s == CONNECTED
+            })?
         {
             return Ok((i, c));
         }
@@ -268,7 +269,6 @@ impl Client {
             id,
             outstanding: &mut self.outstanding,
             bell: &self.bell,
-            obj: &self.obj,
         })
     }
 
@@ -413,14 +413,14 @@ impl Client {
 /// Ready: a response arrived (one may already be kept from an earlier wait), or the server is
 /// gone. A hint, as every wait set's readiness is: the response may be for another request
 /// than the one waited for next, or a stale one that `try_wait` drops.
-impl crate::waitset::sealed::Sealed for Client {
-    fn point(&self) -> crate::waitset::Point<'_> {
+impl crate::wait::Sealed for Client {
+    fn point(&self) -> crate::wait::Point<'_> {
         // The link lives from `connect` until `drop`.
         let link = self
             .link
             .as_ref()
             .expect("a client's channels live until it drops");
-        crate::waitset::sealed::Sealed::point(&link.rx)
+        crate::wait::Sealed::point(&link.rx)
     }
 
     fn ready(&self) -> bool {
@@ -428,7 +428,7 @@ impl crate::waitset::sealed::Sealed for Client {
             || self
                 .link
                 .as_ref()
-                .is_some_and(|l| crate::waitset::sealed::Sealed::ready(&l.rx))
+                .is_some_and(|l| crate::wait::Sealed::ready(&l.rx))
     }
 }
 
@@ -438,7 +438,7 @@ impl Drop for Client {
         drop(self.link.take());
         if let Some(claim) = self.claim.take() {
             if let Ok(word) = slot_word(&self.obj, self.slot) {
-                liveness::release(&self.obj, claim, word, LEFT, sys::current_pid());
+                liveness::release(&self.obj.segment, claim, word, LEFT, sys::current_pid());
             }
         }
     }
@@ -458,11 +458,10 @@ impl RequestLoan<'_> {
             id,
             outstanding,
             bell,
-            obj,
         } = self;
         loan.commit();
         outstanding.push(id);
-        bell.ring(obj);
+        bell.ring();
         Pending(id)
     }
 }

@@ -21,7 +21,7 @@
 //! A service is built from the pieces the channels use, not a new protocol:
 //!
 //! * the service segment `<name>` (an object with the versioned header, kind "service") holds
-//!   the server's role word, the server's *epoch*, one doorbell the server sleeps on, the
+//!   the server's role word, the server's *epoch*, one bell the server sleeps on, the
 //!   message-type records of a typed service, and a table of client slots (layout below);
 //! * client slot `i` owns two SPSC channels, created by the server with the service:
 //!   requests `<name>.q<i>` (the client produces, the server consumes) and responses
@@ -34,14 +34,14 @@
 //!   the server epoch and the client's claim generation (the 24-bit generation of its slot
 //!   word). Responses carry the id, so answers in any order reach the request they answer;
 //!   the client keeps an answer that arrives before its turn (a copy) until it is waited for;
-//! * the server sleeps on **one** word: clients ring the service's doorbell after each
+//! * the server sleeps on **one** word: clients ring the service's bell after each
 //!   request, and the server scans the request rings (one load per slot) before it sleeps.
-//!   A client waits on its response channel's own doorbell. So each waitable side has one
-//!   doorbell word, like a channel's sides, and both are [`WaitSet`](crate::WaitSet)
+//!   A client waits on its response channel's own bell. So each waitable side has one
+//!   bell word, like a channel's sides, and both are [`WaitSet`](crate::WaitSet)
 //!   members: a server is ready when any request ring holds a frame and sleeps on the
 //!   service's `seq` word (offset 128, sleepers at 132, named `<name>.srv` on Windows); a
 //!   client is ready when its response ring holds a frame (or a response is already kept, or
-//!   the server is gone) and sleeps on that channel's data doorbell, as any channel consumer
+//!   the server is gone) and sleeps on that channel's data bell, as any channel consumer
 //!   does.
 //!
 //! # Peer death and restarts
@@ -76,7 +76,7 @@
 //!               max_request_len | max_response_len << 32, 0])
 //!     64     8  the server's role word (liveness slot SERVER): SERVING or LEFT
 //!     72     4  epoch: 1 for the first server, +1 for each server that takes over
-//!    128     8  the server's doorbell: seq u32 | sleepers u32 (a 128-byte line of its own)
+//!    128     8  the server's bell: seq u32 | sleepers u32 (a 128-byte line of its own)
 //!    256    64  request type record (`channel::fingerprint`; zero for bytes)
 //!    320    64  response type record
 //!    384  8 * n client slot i: a role word (liveness slot CLIENT + i), CONNECTED or LEFT
@@ -104,42 +104,26 @@
 //! must fit the platform's limit: on macOS (30 bytes) keep `<name>` to 25 bytes or less.
 
 mod client;
+mod layout;
 mod server;
 pub mod typed;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
-use crate::channel::fingerprint::MessageLayout;
+use crate::atomic_shim;
+use crate::channel::message_layout::MessageLayout;
 use crate::channel::WaitStrategy;
 use crate::liveness;
-use crate::object::{creation_setters, Creation, Header, Kind, Object};
-use crate::shm_atomic;
-use crate::sync::notify::Notifier;
+use crate::object::{creation_setters, Creation, Header, Object};
 use crate::sys::Deadline;
+use crate::wait::Bell;
 use crate::{Error, Result};
+
+pub(crate) use layout::roles;
+use layout::*;
 
 pub use client::{Client, Pending, RequestLoan, Response};
 pub use server::{Handle, Request, Responder, Server};
-
-const SERVER_WORD: usize = 64;
-const EPOCH: usize = 72;
-const BELL_SEQ: usize = 128;
-const BELL_SLEEPERS: usize = 132;
-const REQUEST_RECORD: usize = 256;
-const RESPONSE_RECORD: usize = 320;
-const TABLE: usize = 384;
-
-/// States of the server's role word.
-const SERVING: u32 = 1;
-const LEFT: u32 = 2;
-/// States of a client slot's role word.
-const CONNECTED: u32 = 1;
-
-/// Bytes before every request's and response's payload: id u64, epoch u32, generation u32.
-const FRAME: usize = 16;
-/// The id of the frame a server that took over puts in the response ring of each client
-/// that was connected to the old one.
-const RESTART: u64 = u64::MAX;
 
 /// The most client slots a service may have.
 pub const MAX_CLIENTS: u32 = 1024;
@@ -147,196 +131,6 @@ pub const MAX_CLIENTS: u32 = 1024;
 pub const MAX_OUTSTANDING: u32 = 1 << 16;
 /// The largest request or response, in bytes.
 pub const MAX_MESSAGE_LEN: u32 = 1 << 30;
-
-/// A service's limits, from the options (create) or the segment (open).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Limits {
-    clients: u32,
-    outstanding: u32,
-    request_len: u32,
-    response_len: u32,
-}
-
-impl Limits {
-    fn params(&self) -> [u64; 3] {
-        [
-            u64::from(self.clients) | u64::from(self.outstanding) << 32,
-            u64::from(self.request_len) | u64::from(self.response_len) << 32,
-            0,
-        ]
-    }
-
-    /// The limits a header records, if they are limits a service could have.
-    fn from_header(name: &str, h: &Header, len: usize) -> Result<Limits> {
-        let l = Limits {
-            clients: h.params[0] as u32,
-            outstanding: (h.params[0] >> 32) as u32,
-            request_len: h.params[1] as u32,
-            response_len: (h.params[1] >> 32) as u32,
-        };
-        l.check(name)
-            .and_then(|()| {
-                if h.total_len == segment_len(l.clients) as u64 && len >= segment_len(l.clients) {
-                    Ok(l)
-                } else {
-                    Err(Error::size(name, "the table does not match the segment"))
-                }
-            })
-            .map_err(|e| Error::Corrupt {
-                name: name.to_owned(),
-                reason: format!("its service header is impossible ({e})"),
-            })
-    }
-
-    fn check(&self, name: &str) -> Result<()> {
-        let ok = (1..=MAX_CLIENTS).contains(&self.clients)
-            && (1..=MAX_OUTSTANDING).contains(&self.outstanding)
-            && self.request_len <= MAX_MESSAGE_LEN
-            && self.response_len <= MAX_MESSAGE_LEN;
-        if ok
-            && ring_capacity(self.outstanding, self.request_len).is_some()
-            && ring_capacity(self.outstanding, self.response_len).is_some()
-        {
-            return Ok(());
-        }
-        Err(Error::size(
-            name,
-            format!(
-                "limits out of range: {} clients (1..={MAX_CLIENTS}), {} outstanding \
-                 (1..={MAX_OUTSTANDING}), messages of {} and {} bytes (at most {MAX_MESSAGE_LEN})",
-                self.clients, self.outstanding, self.request_len, self.response_len
-            ),
-        ))
-    }
-}
-
-fn segment_len(clients: u32) -> usize {
-    TABLE + 8 * clients as usize
-}
-
-/// The ring capacity for messages of up to `len` payload bytes: room for twice
-/// `outstanding` of them (stale frames of a previous client or server, answers to cancelled
-/// requests), a restart frame and one wrap's padding; at least twice a frame, as a channel
-/// needs. `None` if that overflows.
-fn ring_capacity(outstanding: u32, len: u32) -> Option<usize> {
-    let frame = 8 + (FRAME + len as usize).next_multiple_of(8);
-    let need = frame.checked_mul(2 * outstanding as usize + 3)?;
-    let cap = need
-        .max(crate::channel::MIN_CAPACITY)
-        .checked_next_power_of_two()?;
-    (cap <= 1 << 40).then_some(cap)
-}
-
-/// The request channel of slot `i` (client → server).
-fn request_channel(name: &str, i: u32) -> String {
-    format!("{name}.q{i}")
-}
-
-/// The response channel of slot `i` (server → client).
-fn response_channel(name: &str, i: u32) -> String {
-    format!("{name}.r{i}")
-}
-
-/// The word at `offset` of the service segment (`offset` is one of the constants above or a
-/// table entry below the checked length, so this fails only on a bug).
-fn word32(obj: &Object, offset: usize) -> Result<&AtomicU32> {
-    obj.view.atomic_u32(offset)
-}
-
-/// A role word (the shim type `crate::liveness` takes, so that loom can run it).
-fn word64(obj: &Object, offset: usize) -> Result<&shm_atomic::AtomicU64> {
-    Ok(shm_atomic::AtomicU64::from_std(
-        obj.view.atomic_u64(offset)?,
-    ))
-}
-
-fn slot_word(obj: &Object, i: u32) -> Result<&shm_atomic::AtomicU64> {
-    word64(obj, TABLE + 8 * i as usize)
-}
-
-/// The 16 bytes before a payload.
-fn encode(id: u64, epoch: u32, gen: u32) -> [u8; FRAME] {
-    let mut b = [0u8; FRAME];
-    b[..8].copy_from_slice(&id.to_le_bytes());
-    b[8..12].copy_from_slice(&epoch.to_le_bytes());
-    b[12..].copy_from_slice(&gen.to_le_bytes());
-    b
-}
-
-/// (id, epoch, generation) of a frame, if it is long enough to have them.
-fn decode(msg: &[u8]) -> Option<(u64, u32, u32)> {
-    let h: &[u8; FRAME] = msg.get(..FRAME)?.try_into().ok()?;
-    Some((
-        u64::from_le_bytes(h[..8].try_into().ok()?),
-        u32::from_le_bytes(h[8..12].try_into().ok()?),
-        u32::from_le_bytes(h[12..].try_into().ok()?),
-    ))
-}
-
-/// The service's doorbell: the server sleeps on it, clients ring it after each request
-/// (the protocol is `sync::notify`'s).
-#[derive(Debug)]
-struct Bell {
-    notifier: Notifier,
-}
-
-impl Bell {
-    fn name(service: &str) -> String {
-        format!("{service}.srv")
-    }
-
-    fn create(service: &str) -> Result<Bell> {
-        Ok(Bell {
-            notifier: Notifier::create(&Bell::name(service))?,
-        })
-    }
-
-    /// Opens the bell; a server taking over creates it if its kernel object is gone
-    /// (Windows: it lives only while some process has it open).
-    fn open(service: &str, or_create: bool) -> Result<Bell> {
-        match Notifier::open(&Bell::name(service)) {
-            Err(Error::NotFound { .. }) if or_create => Bell::create(service),
-            r => Ok(Bell { notifier: r? }),
-        }
-    }
-
-    fn words(obj: &Object) -> Result<(&shm_atomic::AtomicU32, &shm_atomic::AtomicU32)> {
-        Ok((
-            shm_atomic::AtomicU32::from_std(word32(obj, BELL_SEQ)?),
-            shm_atomic::AtomicU32::from_std(word32(obj, BELL_SLEEPERS)?),
-        ))
-    }
-
-    /// Wakes the server if it sleeps (no system call when it does not). Wakes every sleeper,
-    /// not one: a wait set's helper thread or the async reactor may still be queued on the
-    /// bell's word after their wait returned (`waitset/crew.rs`), and a wake of one could go
-    /// to them instead of to the thread blocked in `Server::recv`. Only the server's
-    /// thread (and a wait set or reactor holding the server) sleeps here, so waking all costs
-    /// the same system call.
-    #[inline]
-    fn ring(&self, obj: &Object) {
-        if let Ok((seq, sleepers)) = Bell::words(obj) {
-            self.notifier.wake(sleepers, seq, u32::MAX, true);
-        }
-    }
-
-    /// Where a wait set sleeps on this bell (`crate::waitset`).
-    fn point<'a>(&'a self, obj: &'a Object) -> crate::waitset::Point<'a> {
-        crate::waitset::Point {
-            // BELL_SEQ and BELL_SLEEPERS are header words (below `object::DATA`).
-            sleepers: shm_atomic::AtomicU32::from_std(obj.word(BELL_SLEEPERS)),
-            word: shm_atomic::AtomicU32::from_std(obj.word(BELL_SEQ)),
-            notifier: &self.notifier,
-            kind: crate::waitset::Kind::Plain,
-        }
-    }
-
-    /// Sleeps until rung or `deadline`, if `still` holds after registering.
-    fn sleep(&self, obj: &Object, deadline: Deadline, still: impl FnOnce() -> bool) -> Result<()> {
-        let (seq, sleepers) = Bell::words(obj)?;
-        self.notifier.sleep(sleepers, seq, deadline, |_| still())
-    }
-}
 
 /// Options for a service's server or a client; see [`options`].
 ///
@@ -465,54 +259,4 @@ impl Options {
 /// [`mod@typed`].
 pub fn typed<Req: bytemuck::Pod, Resp: bytemuck::Pod>() -> typed::Options<Req, Resp> {
     typed::typed()
-}
-
-/// The message types of a typed service, checked against its records.
-#[derive(Clone, Debug)]
-struct Types {
-    request: MessageLayout,
-    response: MessageLayout,
-}
-
-impl Types {
-    fn write(&self, obj: &Object) {
-        self.request.write_record(obj, REQUEST_RECORD);
-        self.response.write_record(obj, RESPONSE_RECORD);
-    }
-
-    fn check(&self, obj: &Object) -> Result<()> {
-        self.request.check_record(obj, REQUEST_RECORD)?;
-        self.response.check_record(obj, RESPONSE_RECORD)
-    }
-}
-
-/// The roles a service segment records, for inspection (`None`: another kind): the server,
-/// and client slot `i` as `client i` (`params` come from the segment, so the slot count is
-/// clamped; `inspect` skips words past the segment's end).
-pub(crate) fn roles(kind: Kind, params: [u64; 3]) -> Option<Vec<crate::channel::RoleAt>> {
-    use crate::channel::RoleAt;
-    (kind == Kind::Service).then(|| {
-        let clients = (params[0] as u32).min(MAX_CLIENTS);
-        let server = RoleAt {
-            label: "server".to_owned(),
-            slot: liveness::slot::SERVER,
-            offset: SERVER_WORD,
-            held: |s| s == SERVING,
-        };
-        std::iter::once(server)
-            .chain((0..clients).map(|i| RoleAt {
-                label: format!("client {i}"),
-                slot: liveness::slot::CLIENT + i,
-                offset: TABLE + 8 * i as usize,
-                held: |s| s == CONNECTED,
-            }))
-            .collect()
-    })
-}
-
-/// The server role word's state, and whether its holder is alive (a system call).
-fn server_alive(obj: &Object) -> Result<bool> {
-    let word = word64(obj, SERVER_WORD)?.load(Ordering::Acquire);
-    Ok(liveness::unpack(word).0 == SERVING
-        && liveness::holder_alive(&obj.segment, liveness::slot::SERVER, word))
 }

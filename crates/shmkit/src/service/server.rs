@@ -9,9 +9,7 @@ use super::*;
 use crate::channel::{self, Consumer, Producer};
 use crate::liveness::{slot, Claim, Claimed};
 use crate::object::Kind;
-use crate::{sys, Segment};
-
-use crate::channel::{PAUSES, SPINS, YIELD_WEIGHT};
+use crate::{sys, wait, Segment};
 
 /// The serving side of a service: receives the requests of every client.
 ///
@@ -121,7 +119,7 @@ pub(super) fn serve(o: &Options, name: &str, types: Option<&Types>) -> Result<Se
         }
         word32(obj, EPOCH)?.store(1, Ordering::Relaxed);
         let claim = claim_server(obj)?;
-        let bell = Bell::create(name)?;
+        let bell = create_bell(obj)?;
         let l = o.limits;
         let (rq, rs) = (
             ring_capacity(l.outstanding, l.request_len),
@@ -159,7 +157,7 @@ pub(super) fn serve(o: &Options, name: &str, types: Option<&Types>) -> Result<Se
         obj,
     });
     // A predecessor killed asleep never took itself off the count.
-    word32(&core.obj, BELL_SLEEPERS)?.store(0, Ordering::Relaxed);
+    bell.forget_sleepers();
     let mut requests = requests;
     for r in &mut requests {
         r.set_wait_strategy(o.wait);
@@ -190,10 +188,16 @@ fn take_over(
     }
     let claim = claim_server(&obj)?;
     let release = |claim| {
-        liveness::release(&obj, claim, server_word(&obj), LEFT, sys::current_pid());
+        liveness::release(
+            &obj.segment,
+            claim,
+            server_word(&obj),
+            LEFT,
+            sys::current_pid(),
+        );
     };
     let attached = (|| {
-        let bell = Bell::open(name, true)?;
+        let bell = open_bell(&obj, true)?;
         let mut requests = Vec::new();
         let mut responses = Vec::new();
         let mut names = vec![name.to_owned()];
@@ -250,15 +254,19 @@ fn obj_header(obj: &Object) -> Result<Header> {
     ))
 }
 
-fn server_word(obj: &Object) -> &shm_atomic::AtomicU64 {
+fn server_word(obj: &Object) -> &atomic_shim::AtomicU64 {
     // The offset is a constant inside every service segment (checked on create and open).
     word64(obj, SERVER_WORD).expect("the server word lies inside a checked service segment")
 }
 
 fn claim_server(obj: &Object) -> Result<Claim> {
-    match liveness::claim(obj, slot::SERVER, word64(obj, SERVER_WORD)?, SERVING, |s| {
-        s == SERVING
-    })? {
+    match liveness::claim(
+        &obj.segment,
+        slot::SERVER,
+        word64(obj, SERVER_WORD)?,
+        SERVING,
+        |s| s == SERVING,
+    )? {
         Claimed::Yes(c) => Ok(c),
         Claimed::HeldBy(pid) => Err(Error::InUse {
             name: obj.name().to_owned(),
@@ -349,88 +357,36 @@ impl Server {
         self.recv_until(Deadline::At(deadline))
     }
 
-    /// Waits as the server's [`WaitStrategy`] says, as a channel side does (`channel::wait`):
-    /// `BusyPoll` re-scans without end; `Adaptive` pauses `PAUSES` times, then yields (each
-    /// yield counted as `YIELD_WEIGHT` pauses) until `SPINS`, then sleeps on the service's
-    /// doorbell; `Blocking` sleeps at once. The clock is read on every yield and sleep, and
-    /// every 1024 pauses.
+    /// Waits as the server's [`WaitStrategy`] says, as a channel side does (`crate::wait::until`),
+    /// for any request ring to hold a frame, sleeping on the service's bell. The rings are
+    /// scanned again at least once a liveness slice: a client killed between committing its
+    /// request and ringing the bell never rings.
     pub(super) fn recv_until(&mut self, deadline: Deadline) -> Result<Request> {
-        let mut spins = 0u32;
-        loop {
-            if let Some(r) = self.poll()? {
-                return Ok(r);
-            }
-            if deadline == Deadline::Try {
-                return Err(Error::gave_up(self.name(), deadline));
-            }
-            let (pause, yield_now) = match self.wait {
-                WaitStrategy::BusyPoll => (true, false),
-                WaitStrategy::Adaptive if spins < PAUSES => (true, false),
-                WaitStrategy::Adaptive if spins < SPINS => (false, true),
-                _ => (false, false),
-            };
-            let check = !pause || spins % 1024 == 1023;
-            if check && deadline.passed() {
-                return Err(Error::gave_up(self.name(), deadline));
-            }
-            if pause {
-                std::hint::spin_loop();
-                spins = spins.wrapping_add(1);
-            } else if yield_now {
-                std::thread::yield_now();
-                spins = spins.saturating_add(YIELD_WEIGHT);
-            } else {
-                // Sleep in liveness slices: a client killed between committing its request
-                // and ringing the bell never rings, so the rings are scanned again at least
-                // once a slice.
-                let slice = Deadline::after(crate::liveness::CHECK_EVERY).min(deadline);
-                let Server {
-                    core,
-                    requests,
-                    bell,
-                    ..
-                } = self;
-                bell.sleep(&core.obj, slice, || {
-                    !requests.iter().any(Consumer::has_message)
-                })?;
-            }
-        }
-    }
-
-    /// The next valid request, if one is there: scans the slots round robin, dropping stale
-    /// frames (a previous client's or server's) and skipping corrupt rings.
-    fn poll(&mut self) -> Result<Option<Request>> {
-        let n = self.requests.len();
-        for k in 0..n {
-            let i = (self.next + k) % n;
-            while self.requests[i].has_message() {
-                if let Some(r) = self.take(i)? {
-                    self.next = (i + 1) % n;
-                    return Ok(Some(r));
+        let Server {
+            core,
+            requests,
+            bell,
+            wait,
+            next,
+            ..
+        } = self;
+        let mut found = None;
+        wait::until(
+            core.obj.name(),
+            None,
+            bell,
+            wait.backoff(),
+            deadline,
+            None,
+            || {
+                // `until` may ask again after a success: answer from the request taken.
+                if found.is_none() {
+                    found = poll(core, requests, next).transpose();
                 }
-            }
-        }
-        Ok(None)
-    }
-
-    /// Receives the frame at the head of slot `i`'s ring; `None` if it is stale or malformed.
-    fn take(&mut self, i: usize) -> Result<Option<Request>> {
-        let core = &self.core;
-        let Ok(sample) = self.requests[i].try_recv() else {
-            return Ok(None);
-        };
-        let Some((id, _, gen)) = decode(&sample).filter(|&(_, e, g)| core.serves(i, e, g)) else {
-            return Ok(None);
-        };
-        let payload = sample[FRAME..].to_vec();
-        Ok(Some(Request {
-            handle: Handle {
-                slot: i as u32,
-                gen,
-                id,
+                found.is_some()
             },
-            payload,
-        }))
+        )?;
+        found.expect("until returns Ok only once a request was taken")
     }
 
     /// Answers the request `handle` with a copy of `msg`; see [`Responder::respond`].
@@ -459,14 +415,49 @@ impl Server {
     }
 }
 
+/// The next valid request, if one is there: scans the slots round robin from `next`,
+/// dropping stale frames (a previous client's or server's) and skipping corrupt rings.
+fn poll(core: &Core, requests: &mut [Consumer], next: &mut usize) -> Result<Option<Request>> {
+    let n = requests.len();
+    for k in 0..n {
+        let i = (*next + k) % n;
+        while requests[i].has_message() {
+            if let Some(r) = take(core, &mut requests[i], i)? {
+                *next = (i + 1) % n;
+                return Ok(Some(r));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Receives the frame at the head of slot `i`'s ring; `None` if it is stale or malformed.
+fn take(core: &Core, request: &mut Consumer, i: usize) -> Result<Option<Request>> {
+    let Ok(sample) = request.try_recv() else {
+        return Ok(None);
+    };
+    let Some((id, _, gen)) = decode(&sample).filter(|&(_, e, g)| core.serves(i, e, g)) else {
+        return Ok(None);
+    };
+    let payload = sample[FRAME..].to_vec();
+    Ok(Some(Request {
+        handle: Handle {
+            slot: i as u32,
+            gen,
+            id,
+        },
+        payload,
+    }))
+}
+
 /// Ready: a request ring holds a request this server serves (of its epoch, from its slot's
 /// connected client), which is when `try_recv` does not return `WouldBlock`. Frames that
 /// `recv` drops unread (left by a client that is gone, or for an earlier server) are
 /// passed over, and a ring holding a corrupt frame is skipped by `recv` (that client is no
 /// longer served, module docs), so neither makes the server ready.
-impl crate::waitset::sealed::Sealed for Server {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.bell.point(&self.core.obj)
+impl crate::wait::Sealed for Server {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.bell.point(None)
     }
 
     fn ready(&self) -> bool {
@@ -482,7 +473,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Some(claim) = self.claim.take() {
             let obj = &self.core.obj;
-            liveness::release(obj, claim, server_word(obj), LEFT, sys::current_pid());
+            liveness::release(
+                &obj.segment,
+                claim,
+                server_word(obj),
+                LEFT,
+                sys::current_pid(),
+            );
         }
     }
 }
@@ -603,7 +600,7 @@ mod tests {
     }
 
     /// A wait set of more members than one `futex_waitv` takes leaves its helper threads
-    /// queued on their chunks' words when it returns (`waitset/crew.rs`), here the service's
+    /// queued on their chunks' words when it returns (`waitset/helpers.rs`), here the service's
     /// bell. A client's ring must still reach a thread asleep on the bell: the bell wakes
     /// every sleeper. (With a wake of one, the kernel hands it to the helper queued first and
     /// the sleeper below sleeps on: issue 19, item 2.) The sleep here has no liveness slice,
@@ -632,15 +629,13 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         std::thread::scope(|s| {
             s.spawn(|| {
-                let r = server
-                    .bell
-                    .sleep(&server.core.obj, Deadline::Forever, || true);
+                let r = server.bell.sleep(Deadline::Forever, || true);
                 tx.send(r.is_ok()).unwrap();
             });
             // Until the thread has counted itself in (the wait set has counted out): then
             // the ring bumps the bell's word and wakes, whether the thread is in the kernel
             // yet or not (its wait then sees the new value).
-            let (_, sleepers) = Bell::words(&server.core.obj).unwrap();
+            let sleepers = server.core.obj.word(BELL + 4);
             while sleepers.load(Ordering::SeqCst) == 0 {
                 std::thread::yield_now();
             }
@@ -649,7 +644,7 @@ mod tests {
             let woke = rx.recv_timeout(Duration::from_secs(10));
             if woke.is_err() {
                 // Free the sleeper so that the scope can end, then fail.
-                server.bell.ring(&server.core.obj);
+                server.bell.ring();
             }
             assert_eq!(
                 woke,

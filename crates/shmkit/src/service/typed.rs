@@ -403,8 +403,8 @@ fn read<T: Pod>(r: &[u8]) -> (usize, Option<T>) {
     (r.len(), v)
 }
 
-impl<Req, Resp> crate::waitset::sealed::Sealed for Server<Req, Resp> {
-    fn point(&self) -> crate::waitset::Point<'_> {
+impl<Req, Resp> crate::wait::Sealed for Server<Req, Resp> {
+    fn point(&self) -> crate::wait::Point<'_> {
         self.inner.point()
     }
 
@@ -413,8 +413,8 @@ impl<Req, Resp> crate::waitset::sealed::Sealed for Server<Req, Resp> {
     }
 }
 
-impl<Req, Resp> crate::waitset::sealed::Sealed for Client<Req, Resp> {
-    fn point(&self) -> crate::waitset::Point<'_> {
+impl<Req, Resp> crate::wait::Sealed for Client<Req, Resp> {
+    fn point(&self) -> crate::wait::Point<'_> {
         self.inner.point()
     }
 

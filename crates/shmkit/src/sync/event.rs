@@ -3,9 +3,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::waker::{Waker, ALL};
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA, WORD};
 use crate::sys::Deadline;
+use crate::wait::{StateBell, ALL};
 use crate::{Error, Result};
 
 /// What `wait` does to a set event.
@@ -40,7 +40,7 @@ pub enum Reset {
 #[derive(Debug)]
 pub struct Event {
     obj: Object,
-    waker: Waker,
+    bell: StateBell,
     reset: Reset,
 }
 
@@ -86,10 +86,10 @@ impl EventOptions {
     pub fn create(&self, name: &str) -> Result<Event> {
         let reset = self.reset;
         let params = [u64::from(reset == Reset::Manual), 0, 0];
-        let (obj, waker) = Object::create(name, self.how, Kind::Event, DATA, params, |o| {
-            Waker::create(o.name())
+        let (obj, bell) = Object::create(name, self.how, Kind::Event, DATA, params, |o| {
+            StateBell::create(o.name())
         })?;
-        Ok(Event { obj, waker, reset })
+        Ok(Event { obj, bell, reset })
     }
 
     /// Opens the existing event `name`; its reset kind is the creator's.
@@ -117,8 +117,8 @@ impl EventOptions {
                 })
             }
         };
-        let waker = Waker::open(name)?;
-        Ok(Event { obj, waker, reset })
+        let bell = StateBell::open(name)?;
+        Ok(Event { obj, bell, reset })
     }
 
     /// Opens the event `name` if it exists, else creates it (not set). Two processes racing
@@ -132,10 +132,10 @@ impl EventOptions {
     }
 }
 
-impl crate::waitset::sealed::Sealed for Event {
-    fn point(&self) -> crate::waitset::Point<'_> {
+impl crate::wait::Sealed for Event {
+    fn point(&self) -> crate::wait::Point<'_> {
         let auto = self.reset == Reset::Auto;
-        self.waker.point(&self.obj, self.obj.word(WORD), auto)
+        self.bell.point(&self.obj, self.obj.word(WORD), auto)
     }
 
     /// Set.
@@ -196,7 +196,7 @@ impl Event {
         // release half also publishes whatever the setter wrote before, to the waiter's Acquire.
         word.store(1, Ordering::SeqCst);
         let n = if self.reset == Reset::Auto { 1 } else { ALL };
-        self.waker.wake(&self.obj, word, n);
+        self.bell.wake(&self.obj, word, n);
         Ok(())
     }
 
@@ -251,7 +251,7 @@ impl Event {
 
     fn wait_until(&self, deadline: Deadline) -> Result<()> {
         let word = self.obj.word(WORD);
-        self.waker.take(&self.obj, word, deadline, || {
+        self.bell.take(&self.obj, word, deadline, || {
             // Any non-zero word counts as set: shmkit writes only 0 and 1, but a word some
             // other writer left at 2 must not leave waiters spinning (the OS wait sleeps only
             // while the word is 0).

@@ -30,7 +30,7 @@
 //!
 //! # Design
 //!
-//! Every object is a segment with a versioned header (see `object.rs` for the layout), so
+//! Every object is a segment with a versioned header (see `object/header.rs` for the layout), so
 //! opening the wrong thing is a typed error, and `shmkit ls` can tell what a segment is.
 //!
 //! * **Mutex** — the OS's robust mutex: Linux `pthread_mutex_t` with `PTHREAD_MUTEX_ROBUST`
@@ -43,7 +43,8 @@
 //!   processes), a named kernel semaphore on Windows (`WaitOnAddress` is per-process), polling
 //!   on macOS. A sleeper count next to the word lets `set`/`post` skip the syscall when nobody
 //!   sleeps; on Linux a count left raised by a sleeper killed asleep is reset once provably
-//!   stale. The protocol, its orderings and that repair are in `waker.rs`.
+//!   stale. The protocol, its orderings and that repair are in the crate's wait layer
+//!   (`wait/notifier.rs`, `wait/state_bell.rs`).
 //! * Every wait has `try_`, blocking and timeout forms; deadlines use the monotonic clock
 //!   (`Instant`, `CLOCK_MONOTONIC`), and spurious wake-ups are absorbed by re-checking the word.
 //!
@@ -72,10 +73,8 @@
 mod event;
 mod lock;
 mod mutex;
-pub(crate) mod notify;
 mod semaphore;
 mod shared;
-pub(crate) mod waker;
 
 pub use event::{Event, EventOptions, Reset};
 pub use lock::{LockError, LockGuard, LockResult};

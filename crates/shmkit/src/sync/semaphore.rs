@@ -3,9 +3,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::waker::Waker;
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA, WORD};
 use crate::sys::Deadline;
+use crate::wait::StateBell;
 use crate::{Error, Result};
 
 /// A counting semaphore with a maximum, found by name.
@@ -32,7 +32,7 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub struct Semaphore {
     obj: Object,
-    waker: Waker,
+    bell: StateBell,
     max: u32,
 }
 
@@ -93,11 +93,11 @@ impl SemaphoreOptions {
             ));
         }
         let params = [u64::from(max), 0, 0];
-        let (obj, waker) = Object::create(name, self.how, Kind::Semaphore, DATA, params, |o| {
+        let (obj, bell) = Object::create(name, self.how, Kind::Semaphore, DATA, params, |o| {
             o.word(WORD).store(initial, Ordering::Relaxed);
-            Waker::create(o.name())
+            StateBell::create(o.name())
         })?;
-        Ok(Semaphore { obj, waker, max })
+        Ok(Semaphore { obj, bell, max })
     }
 
     /// Opens the existing semaphore `name`.
@@ -122,8 +122,8 @@ impl SemaphoreOptions {
                 name: name.to_owned(),
                 reason: format!("maximum count {} is out of range", header.params[0]),
             })?;
-        let waker = Waker::open(name)?;
-        Ok(Semaphore { obj, waker, max })
+        let bell = StateBell::open(name)?;
+        Ok(Semaphore { obj, bell, max })
     }
 
     /// Opens the semaphore `name` if it exists, else creates it. Two processes racing here
@@ -137,9 +137,9 @@ impl SemaphoreOptions {
     }
 }
 
-impl crate::waitset::sealed::Sealed for Semaphore {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.waker.point(&self.obj, self.obj.word(WORD), true)
+impl crate::wait::Sealed for Semaphore {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.bell.point(&self.obj, self.obj.word(WORD), true)
     }
 
     /// A permit is there.
@@ -219,7 +219,7 @@ impl Semaphore {
                 Err(now) => c = now,
             }
         }
-        self.waker.wake(&self.obj, count, 1);
+        self.bell.wake(&self.obj, count, 1);
         Ok(())
     }
 
@@ -263,7 +263,7 @@ impl Semaphore {
 
     fn wait_until(&self, deadline: Deadline) -> Result<()> {
         let count = self.obj.word(WORD);
-        self.waker.take(&self.obj, count, deadline, || {
+        self.bell.take(&self.obj, count, deadline, || {
             let mut c = count.load(Ordering::Relaxed);
             while c > 0 {
                 // SYNC POINT: Acquire pairs with the Release half of `post`.

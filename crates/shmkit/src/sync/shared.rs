@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use super::lock::{to_result, LockGuard, LockResult, RawLock};
-use crate::copy;
+use crate::atomic_copy;
 use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
 use crate::sys::Deadline;
 use crate::{Error, Result};
@@ -414,9 +414,9 @@ impl<T: Pod> SharedGuard<'_, T> {
     pub fn get(&self) -> T {
         let mut value = <T as bytemuck::Zeroable>::zeroed();
         // SAFETY: the value's bytes lie inside the mapping (checked at create/open), which
-        // lives while the guard does; the lock is held; the copy is atomic (`copy::load`), so
+        // lives while the guard does; the lock is held; the copy is atomic (`atomic_copy::load`), so
         // even a racing writer in another thread makes no data race; `value` is private.
-        unsafe { copy::load(self.ptr().cast(), bytemuck::bytes_of_mut(&mut value)) };
+        unsafe { atomic_copy::load(self.ptr().cast(), bytemuck::bytes_of_mut(&mut value)) };
         value
     }
 
@@ -426,7 +426,7 @@ impl<T: Pod> SharedGuard<'_, T> {
     pub fn set(&mut self, value: T) {
         // SAFETY: as in `get`; the mapping is read-write; `&mut self` excludes references
         // handed out by `Deref`.
-        unsafe { copy::store(bytemuck::bytes_of(&value), self.ptr().cast()) };
+        unsafe { atomic_copy::store(bytemuck::bytes_of(&value), self.ptr().cast()) };
     }
 
     /// Unlocks without repairing after an owner death: the next holder gets

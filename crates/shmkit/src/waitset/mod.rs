@@ -45,17 +45,17 @@
 //! # Design
 //!
 //! Each member offers a word to sleep on and the sleeper count its wakers look at (a channel
-//! side's doorbell, an event's or semaphore's state word): the same protocol as every
-//! single-handle wait in shmkit (`sync::notify`), applied to all members at once — count in
+//! side's bell, an event's or semaphore's state word): the same protocol as every
+//! single-handle wait in shmkit (`wait::Notifier`), applied to all members at once — count in
 //! on every member's sleeper count, one SeqCst fence, read every word and look at every
 //! member's readiness, sleep on all words, count out. Either a waker sees the wait set counted
 //! in (and wakes the word it sleeps on) or the wait set sees its change. Wakers' fast path is
 //! unchanged: the wait set is one more counted sleeper, so a `send` or `set` costs exactly
 //! what it did when no wait set waits (no syscall when nobody sleeps). (One change on the slow
 //! path, Linux: a wake of every sleeper asks the kernel for all of them rather than for as
-//! many as are counted, see `crew.rs`.) loom checks the protocol over two words.
+//! many as are counted, see `helpers.rs`.) loom checks the protocol over two words.
 //!
-//! Sets larger than one OS call takes are split across helper threads (`crew.rs`): the
+//! Sets larger than one OS call takes are split across helper threads (`helpers.rs`): the
 //! calling thread sleeps on the first chunk, each helper on one more, and a helper that is
 //! woken wakes the caller. On Linux a helper whose chunk is unchanged stays queued between
 //! waits, so an idle chunk costs nothing per wait. Idle, a wait set sleeps in the kernel and uses no CPU, apart from
@@ -80,16 +80,12 @@
 //! dropped; a member served by a helper costs one more thread wake-up. [`WaitSet::native`]
 //! tells whether the wait sleeps in the OS (true) or polls.
 
-mod crew;
+mod helpers;
 
 use std::time::{Duration, Instant};
 
-use crate::channel::layout::{peer_gone, Line};
-use crate::object::Object;
-use crate::shm_atomic::AtomicU32;
-use crate::sync::notify::{self, Member, Notifier};
-use crate::sync::waker::Waker;
 use crate::sys::{self, Deadline, WaitOn};
+use crate::wait::{self, Member, Notifier, Point, Sealed, Source};
 use crate::{Error, Result};
 
 /// How often a sleeping wait set (and the async reactor) tests whether its members' peers are
@@ -102,8 +98,8 @@ use crate::{Error, Result};
 pub const LIVENESS_EVERY: Duration = crate::liveness::CHECK_EVERY;
 
 // The longest sleep of a wait set that could not take an event's or semaphore's sleeper gate
-// (`sync::waker`), and so is not counted in on it.
-use crate::sync::waker::UNGATED_NAP;
+// (`wait::StateBell`), and so is not counted in on it.
+use crate::wait::UNGATED_NAP;
 
 /// Something a [`WaitSet`] can wait on: channel [`Consumer`](crate::channel::Consumer)s
 /// (ready: a message, or the producer gone), [`Producer`](crate::channel::Producer)s (room
@@ -116,78 +112,16 @@ use crate::sync::waker::UNGATED_NAP;
 /// [`Semaphore`](crate::sync::Semaphore)s (a permit), and references to any of these.
 ///
 /// Sealed: shmkit implements it for its own types only.
-pub trait Waitable: sealed::Sealed {}
+pub trait Waitable: Sealed {}
 
-impl<T: sealed::Sealed + ?Sized> Waitable for T {}
-
-pub(crate) use sealed::{Kind, Point};
-
-pub(crate) mod sealed {
-    use super::*;
-
-    /// Where a wait set sleeps for one member: the word, the sleeper count its wakers read, the
-    /// OS waker, and what else the member needs.
-    #[derive(Clone, Copy)]
-    pub struct Point<'a> {
-        pub(crate) sleepers: &'a AtomicU32,
-        pub(crate) word: &'a AtomicU32,
-        pub(crate) notifier: &'a Notifier,
-        pub(crate) kind: Kind<'a>,
-    }
-
-    /// What kind of member a [`Point`] belongs to.
-    #[derive(Clone, Copy)]
-    pub enum Kind<'a> {
-        /// A channel side's doorbell; `peer` is the line of the side whose liveness is watched.
-        Bell { obj: &'a Object, peer: &'a Line },
-        /// A doorbell with no one peer to watch: a service's, which its server sleeps on and
-        /// clients that come and go ring. Its wakers wake every sleeper (`service::Bell`),
-        /// so a helper thread left queued on it cannot take a wake meant for another.
-        Plain,
-        /// An event's or a semaphore's state word: sleepers take the object's sleeper gate, and
-        /// a wake of one (`wakes_one`) is passed on (module docs).
-        Word {
-            waker: &'a Waker,
-            obj: &'a Object,
-            word: &'a std::sync::atomic::AtomicU32,
-            wakes_one: bool,
-        },
-    }
-
-    /// The crate-internal half of [`super::Waitable`] (a public trait in a private module:
-    /// nameable only inside shmkit).
-    pub trait Sealed {
-        /// Where a wait set sleeps for this member.
-        fn point(&self) -> super::Point<'_>;
-        /// Whether the member is ready now. Cheap, consumes nothing, may be asked again.
-        fn ready(&self) -> bool;
-    }
-
-    impl<T: Sealed + ?Sized> Sealed for &T {
-        fn point(&self) -> super::Point<'_> {
-            (**self).point()
-        }
-        fn ready(&self) -> bool {
-            (**self).ready()
-        }
-    }
-
-    impl<T: Sealed + ?Sized> Sealed for &mut T {
-        fn point(&self) -> super::Point<'_> {
-            (**self).point()
-        }
-        fn ready(&self) -> bool {
-            (**self).ready()
-        }
-    }
-}
+impl<T: Sealed + ?Sized> Waitable for T {}
 
 /// Blocks until any of a set of [`Waitable`]s is ready; see the [module docs](self).
 #[derive(Debug, Default)]
 pub struct WaitSet {
     ready: Vec<usize>,
     seen: Vec<u32>,
-    crew: crew::Crew,
+    helpers: helpers::Helpers,
     next_liveness: Option<Instant>,
 }
 
@@ -297,7 +231,7 @@ impl WaitSet {
     fn test_peers<W: Waitable>(&mut self, members: &[W]) -> bool {
         self.ready.clear();
         self.ready.extend((0..members.len()).filter(|&i| {
-            matches!(members[i].point().kind, Kind::Bell { obj, peer } if peer_gone(obj, peer, true))
+            matches!(members[i].point().source, Source::Bell { peer: Some(p) } if p.gone(true))
         }));
         !self.ready.is_empty()
     }
@@ -307,13 +241,13 @@ impl WaitSet {
     fn sleep<W: Waitable>(&mut self, members: &[W], deadline: Deadline) -> Result<()> {
         let points: Vec<Point<'_>> = members.iter().map(|m| m.point()).collect();
         // Events and semaphores: take the sleeper gate first; a member whose gate this
-        // cannot take is not counted in, and the sleep is cut to a nap (as in `Waker::wait`).
+        // cannot take is not counted in, and the sleep is cut to a nap (as in `StateBell::wait`).
         let mut counted: Vec<bool> = Vec::with_capacity(points.len());
         let mut deadline = deadline;
         for p in &points {
-            let entered = match p.kind {
-                Kind::Word { waker, obj, .. } => waker.enter(obj),
-                Kind::Bell { .. } | Kind::Plain => true,
+            let entered = match p.source {
+                Source::State { bell, obj, .. } => bell.enter(obj),
+                Source::Bell { .. } => true,
             };
             if !entered {
                 deadline = Deadline::after(UNGATED_NAP).min(deadline);
@@ -326,8 +260,8 @@ impl WaitSet {
             .filter(|(_, &c)| c)
             .map(|(p, _)| {
                 matches!(
-                    p.kind,
-                    Kind::Word {
+                    p.source,
+                    Source::State {
                         wakes_one: true,
                         ..
                     }
@@ -348,8 +282,8 @@ impl WaitSet {
             .collect();
         let list: Vec<Member<'_>> = mine.iter().map(|&(m, _)| m).collect();
         let mut seen = std::mem::take(&mut self.seen);
-        let crew = &mut self.crew;
-        let r = notify::sleep_any(
+        let helpers = &mut self.helpers;
+        let r = wait::sleep_any(
             &list,
             &mut seen,
             || !members.iter().any(|m| m.ready()),
@@ -363,26 +297,26 @@ impl WaitSet {
                         waker: n.sys(),
                     })
                     .collect();
-                crew.wait(&on, &ones, deadline)
+                helpers.wait(&on, &ones, deadline)
             },
         );
         self.seen = seen;
         for (p, &c) in points.iter().zip(&counted) {
-            if let (Kind::Word { waker, obj, .. }, true) = (p.kind, c) {
-                waker.leave(obj);
+            if let (Source::State { bell, obj, .. }, true) = (p.source, c) {
+                bell.leave(obj);
             }
         }
         // Pass on a wake of one that may have been meant for another sleeper (module docs).
         for (p, &c) in points.iter().zip(&counted) {
-            if let Kind::Word {
-                waker,
+            if let Source::State {
+                bell,
                 obj,
                 word,
                 wakes_one: true,
-            } = p.kind
+            } = p.source
             {
                 if c && word.load(std::sync::atomic::Ordering::Acquire) != 0 {
-                    waker.wake(obj, word, 1);
+                    bell.wake(obj, word, 1);
                 }
             }
         }

@@ -25,7 +25,7 @@ pub const ROLES: &[(&str, Role)] = &[
 const PRODUCER_ATTACHMENT: usize = 64;
 pub(crate) const WRITE_POS: usize = 128;
 pub(crate) const READ_POS: usize = 256;
-/// The sleeper count of the doorbell the consumer sleeps on (in the producer's line).
+/// The sleeper count of the bell the consumer sleeps on (in the producer's line).
 const DATA_SLEEPERS: usize = 140;
 
 /// An attachment word: `state | pid << 32`, state 1 = attached.
@@ -373,7 +373,7 @@ fn a_dropped_consumer_disconnects_the_producer() {
 /// When the producer's place is held by a dead process, processes racing to take it over
 /// must not both win: exactly one becomes the producer. (This samples real processes; the
 /// window of the race it guards against is a few instructions wide, so loom running the real
-/// claim, `two_joins_for_one_place_admit_exactly_one` in `src/loom_tests.rs`, is what checks
+/// claim, `two_joins_for_one_place_admit_exactly_one` in `src/loom_tests/`, is what checks
 /// every interleaving.)
 #[test]
 fn racing_processes_cannot_both_take_over_a_dead_producers_place() {

@@ -26,7 +26,7 @@ pub const ROLES: &[(&str, Role)] = &[
 /// A hang guard, not a performance bound.
 const WAIT: Duration = Duration::from_secs(30);
 /// Offsets of role words (see the layouts in `channel/layout.rs`, `channel/broadcast.rs` and
-/// `object.rs`).
+/// `src/object/header.rs`).
 const PRODUCER_WORD: usize = 64;
 const FIRST_SUBSCRIBER_WORD: usize = 384;
 const CREATOR_PID: usize = 24;

@@ -24,7 +24,7 @@
 //! * `killed_mid_stream`: the peer streams items and is killed at a random point: the items
 //!   arrive in order, none twice or garbled, then the death is reported as above.
 //! * `commit_never_rung`: an item is committed by hand into the segment and nobody rings the
-//!   doorbell (a peer killed between its commit and its wake-up): the side still sees it within
+//!   bell (a peer killed between its commit and its wake-up): the side still sees it within
 //!   `SOON` (every wait re-checks once per liveness slice).
 //! * `hostile_writer`: a process writes garbage where the side looks next (a frame header, a
 //!   read position, a broadcast slot's stamp, a request ring): the side reports `Corrupt`

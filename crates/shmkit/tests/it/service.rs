@@ -641,7 +641,7 @@ fn foreign_damaged_and_future_segments_are_typed_errors() {
 
 /// A request committed to its ring by a client that is then killed before it rings the
 /// service's bell (forged here: the killed client's request ring, re-attached, gets a valid
-/// frame of its slot, and only the channel's own doorbell rings). A server blocked in
+/// frame of its slot, and only the channel's own bell rings). A server blocked in
 /// `receive` with no deadline still finds it: it scans the rings again every liveness slice
 /// instead of sleeping on the bell until some other client rings (issue 19, item 5).
 #[test]

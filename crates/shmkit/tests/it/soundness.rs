@@ -165,7 +165,7 @@ fn child_semaphore_sleep(a: &[String]) {
     panic!("woken: nobody posts this semaphore");
 }
 
-/// The sleeper count of a sync object (offset 76 of its segment, see `object.rs`).
+/// The sleeper count of a sync object (offset 76 of its segment, see `src/object/header.rs`).
 #[cfg(target_os = "linux")]
 fn sleepers(view: &shmkit::View) -> u32 {
     view.atomic_u32(76)

@@ -5,8 +5,8 @@
 //! offset  what
 //!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
 //!     64  publisher attachment: a role word u64 (`crate::liveness`; kernel slot 2)
-//!    128  publisher line: published count u64 | data doorbell (subscribers sleep here)
-//!    256  space doorbell (the publisher sleeps here while it has no slot)
+//!    128  publisher line: published count u64 | data bell (subscribers sleep here)
+//!    256  space bell (the publisher sleeps here while it has no slot)
 //!    320  a typed broadcast's layout record: size | align << 32 u64, fingerprint u64, tag
 //!         text (`channel::fingerprint`); zero in a byte broadcast
 //!    384  subscriber table: 64 bytes each: role word u64 (kernel slot 16 + i), next
@@ -18,16 +18,16 @@
 //! ```
 
 use super::Policy;
-use crate::channel::fingerprint::RECORD_LEN;
+use crate::atomic_shim::{AtomicU32, AtomicU64};
+use crate::channel::message_layout::RECORD_LEN;
 use crate::liveness::slot;
 use crate::object::Object;
-use crate::shm_atomic::{AtomicU32, AtomicU64};
 use crate::{Error, Result};
 
 pub(super) const TABLE: usize = 384;
 pub(super) const ENTRY: usize = 64;
 const SLOT_HEADER: usize = 16;
-/// Where a typed broadcast records its message layout (free bytes of the space doorbell's
+/// Where a typed broadcast records its message layout (free bytes of the space bell's
 /// 128-byte line, on a cache line of their own; read once, on subscribe). Added within layout
 /// version 4: no earlier process reads or writes these bytes, and zeros (a byte broadcast,
 /// or one made before typed broadcasts) mean "no type recorded", so nobody can misread them.
@@ -191,11 +191,11 @@ pub(super) fn sub_slot(i: usize) -> u32 {
 }
 
 /// Makes the loom shadows of every shimmed word of the table, the slots and the index now
-/// (see `shm_atomic::model::prime_u64`): called where a side is made, which loom tests do on
+/// (see `atomic_shim::model::prime_u64`): called where a side is made, which loom tests do on
 /// the main thread before they spawn.
-#[cfg(loom)]
+#[cfg(shmkit_loom)]
 pub(super) fn prime(obj: &Object, g: &Geometry) {
-    use crate::shm_atomic::model;
+    use crate::atomic_shim::model;
     for i in 0..g.max_subs {
         let e = entry(obj, i);
         model::prime_u64(e.0, 24);

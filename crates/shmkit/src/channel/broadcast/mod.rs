@@ -137,13 +137,12 @@ pub mod typed;
 use bytemuck::Pod;
 
 use self::layout::{entry, sub_slot, Geometry, ACTIVE, ENTRY, FREE, JOINING, NONE, RECORD, TABLE};
-use super::fingerprint::MessageLayout;
 use super::layout::{self as chan, Line, Role};
-use super::wait::Doorbell;
+use super::message_layout::MessageLayout;
 use super::WaitStrategy;
+use crate::atomic_shim::Ordering;
 use crate::liveness::{self, Claimed, Clock};
 use crate::object::{creation_setters, Creation, Kind, Object};
-use crate::shm_atomic::Ordering;
 use crate::{Error, Result};
 
 pub use publisher::{Loan, Publisher};
@@ -266,7 +265,7 @@ impl Options {
                 if let Some(m) = msg {
                     m.write_record(o, RECORD);
                 }
-                let bells = Doorbell::pair(o, true)?;
+                let bells = chan::bells(o, true)?;
                 Ok((bells, chan::attach(o, Role::Producer)?))
             })?;
         Ok(Publisher::new(obj, g, bells, claim, self.wait))
@@ -297,15 +296,15 @@ impl Options {
             m.check_record(&obj, RECORD)?;
         }
         let line = Line::of(&obj, Role::Producer);
-        let (data, space) = Doorbell::pair(&obj, false)?;
-        #[cfg(loom)]
+        let (data, space) = chan::bells(&obj, false)?;
+        #[cfg(shmkit_loom)]
         layout::prime(&obj, &g);
         for i in 0..g.max_subs {
             let e = entry(&obj, i);
             // Free, or held (or being joined) by a holder that is gone.
             let held = |state| state != FREE;
             let Claimed::Yes(mut claim) =
-                liveness::claim(&obj, sub_slot(i), e.word(), JOINING, held)?
+                liveness::claim(&obj.segment, sub_slot(i), e.word(), JOINING, held)?
             else {
                 continue;
             };
@@ -321,18 +320,19 @@ impl Options {
             e.held().store(NONE, Ordering::SeqCst);
             if !claim.set_state(e.word(), ACTIVE, Ordering::SeqCst) {
                 // Taken from under us: only if we were judged gone (pid liveness, macOS).
-                liveness::release(&obj, claim, e.word(), FREE, 0);
+                liveness::release(&obj.segment, claim, e.word(), FREE, 0);
                 continue;
             }
             // SYNC POINT (join, subscriber side): pairs with the fence in the publisher's
             // scan (`publisher::room`).
-            #[cfg(loom)]
-            let skip =
-                crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::NoJoinFence);
-            #[cfg(not(loom))]
+            #[cfg(shmkit_loom)]
+            let skip = crate::atomic_shim::model::mutated(
+                crate::atomic_shim::model::Mutation::NoJoinFence,
+            );
+            #[cfg(not(shmkit_loom))]
             let skip = false;
             if !skip {
-                crate::shm_atomic::fence(Ordering::SeqCst);
+                crate::atomic_shim::fence(Ordering::SeqCst);
             }
             let start = line.pos().load(Ordering::SeqCst);
             e.next().store(start, Ordering::SeqCst);

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use super::layout::{entry, index, slot, sub_slot, Geometry, ACTIVE, CHECKING, FREE, NONE};
 use super::Policy;
+use crate::atomic_shim::{self, fence, Ordering};
 use crate::channel::layout::{self as chan, Line, Role};
-use crate::channel::wait::{self, Doorbell};
 use crate::channel::WaitStrategy;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
-use crate::shm_atomic::{self, fence, Ordering};
 use crate::sys::Deadline;
+use crate::wait::{self, Bell};
 use crate::{Error, Result};
 
 /// What the publisher shares with the wait loop: the mapping and its words.
@@ -21,8 +21,8 @@ struct Ring {
     obj: Object,
     g: Geometry,
     line: Line,
-    data: Doorbell,
-    space: Doorbell,
+    data: Bell,
+    space: Bell,
 }
 
 /// The publisher's private state.
@@ -54,14 +54,12 @@ pub struct Publisher {
 // to a thread.
 unsafe impl Send for Publisher {}
 
-/// A wait set (and an async `loan`) waits on the space doorbell, as a blocking `loan` does,
+/// A wait set (and an async `loan`) waits on the space bell, as a blocking `loan` does,
 /// as a plain bell: a publisher has no one peer whose death makes it ready (a dead
 /// subscriber is evicted by the readiness test itself, at the wait set's liveness ticks).
-impl crate::waitset::sealed::Sealed for Publisher {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        let mut point = self.ring.space.point(&self.ring.obj, &self.ring.line);
-        point.kind = crate::waitset::Kind::Plain;
-        point
+impl crate::wait::Sealed for Publisher {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.ring.space.point(None)
     }
 
     /// Whether `try_loan` would find a slot now (for any length up to the slot size): under
@@ -107,13 +105,13 @@ impl Publisher {
     pub(super) fn new(
         obj: Object,
         g: Geometry,
-        bells: (Doorbell, Doorbell),
+        bells: (Bell, Bell),
         claim: Claim,
         wait: WaitStrategy,
     ) -> Publisher {
         let (data, space) = bells;
         space.forget_sleepers();
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         super::layout::prime(&obj, &g);
         Publisher {
             cur: Cursor {
@@ -267,22 +265,22 @@ impl Publisher {
             None => {
                 let mut found = None;
                 // Room appears when any subscriber moves or lets go: no single word to watch.
-                wait::wait_for(
+                wait::until(
                     ring.obj.name(),
                     None,
                     &ring.space,
-                    *wait,
+                    wait.backoff(),
                     deadline,
                     None,
                     || {
-                        // `wait_for` may ask again after a success: answer from the slot taken.
+                        // `until` may ask again after a success: answer from the slot taken.
                         if found.is_none() {
                             found = place(ring, cur);
                         }
                         found.is_some()
                     },
                 )?;
-                found.expect("wait_for returns Ok only once a slot was taken")
+                found.expect("until returns Ok only once a slot was taken")
             }
         };
         Ok(Loan {
@@ -535,8 +533,8 @@ fn room(obj: &Object, g: &Geometry, write: u64, min_cache: &mut u64, clock: &Clo
 /// loss the mark prevents is caught.)
 #[inline(always)]
 fn checking(j: u64, k: u64) -> u64 {
-    #[cfg(loom)]
-    if shm_atomic::model::mutated(shm_atomic::model::Mutation::NoCheckingMark) {
+    #[cfg(shmkit_loom)]
+    if atomic_shim::model::mutated(atomic_shim::model::Mutation::NoCheckingMark) {
         return 2 * k + 1;
     }
     let _ = k;
@@ -554,9 +552,9 @@ pub(super) enum Side {
 /// loom negative test drops one side's to check that loom catches it.
 #[inline(always)]
 pub(super) fn dekker_fence(side: Side) {
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     {
-        use crate::shm_atomic::model::{mutated, Mutation};
+        use crate::atomic_shim::model::{mutated, Mutation};
         let dropped = match side {
             Side::Publisher => Mutation::NoPublisherFence,
             Side::Subscriber => Mutation::NoSubscriberFence,
@@ -577,7 +575,7 @@ impl Loan<'_> {
     /// The start of the slot's payload (`PAYLOAD_ALIGN`-aligned), for the typed layer to
     /// write an uninitialised value in place.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         self.payload()
     }
 
@@ -604,7 +602,7 @@ impl Loan<'_> {
         cur.at = (self.slot + 1) % g.slots;
         cur.write = k + 1;
         // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads of the count (and
-        // with their SeqCst join protocol); the doorbell's fence orders it before the sleeper
+        // with their SeqCst join protocol); the bell's fence orders it before the sleeper
         // check.
         ring.line.pos().store(cur.write, Ordering::SeqCst);
         ring.data.ring();
@@ -626,7 +624,7 @@ impl Drop for Loan<'_> {
 impl Deref for Loan<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload(), self.cap_len);
+        atomic_shim::read(self.payload(), self.cap_len);
         // SAFETY: `cap_len <= slot_size` bytes of the slot's payload, inside the mapping. The
         // slot protocol gives this slot to the publisher (borrowed mutably by the loan) until
         // commit: no subscriber holds its old message, and none reads the payload of a slot
@@ -637,7 +635,7 @@ impl Deref for Loan<'_> {
 
 impl DerefMut for Loan<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         // SAFETY: as in `deref`; `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
     }

@@ -7,15 +7,15 @@ use std::time::Duration;
 use super::layout::{entry, index, oldest, slot, Geometry, CHECKING, FREE, MAX_COUNT, NONE};
 use super::publisher::{dekker_fence, Side};
 use super::Policy;
+use crate::atomic_copy;
+use crate::atomic_shim::{self, Ordering};
 use crate::channel::layout::{peer_gone, Line};
-use crate::channel::wait::{self, Doorbell, Peer};
 use crate::channel::MessageLayout;
 use crate::channel::WaitStrategy;
-use crate::copy;
 use crate::liveness::{self, Claim, Clock};
 use crate::object::Object;
-use crate::shm_atomic::{self, Ordering};
 use crate::sys::Deadline;
+use crate::wait::{self, Bell, Peer};
 use crate::{Error, Result};
 
 /// A subscriber of a broadcast channel.
@@ -24,8 +24,8 @@ pub struct Subscriber {
     pub(super) obj: Object,
     pub(super) g: Geometry,
     pub(super) line: Line,
-    pub(super) data: Doorbell,
-    pub(super) space: Doorbell,
+    pub(super) data: Bell,
+    pub(super) space: Bell,
     /// This subscriber's entry in the table.
     pub(super) index: usize,
     /// The next message to receive.
@@ -67,7 +67,7 @@ struct Reader<'a> {
     obj: &'a Object,
     g: &'a Geometry,
     line: &'a Line,
-    space: &'a Doorbell,
+    space: &'a Bell,
     index: usize,
 }
 
@@ -134,9 +134,9 @@ impl Reader<'_> {
     /// then yields, in case it was preempted in the middle). Still deciding after that: the
     /// caller says `WouldBlock` (readiness says not ready then, too).
     fn look_decided(&self, r: u64) -> Seen {
-        #[cfg(not(loom))]
+        #[cfg(not(shmkit_loom))]
         const TRIES: u32 = 64;
-        #[cfg(loom)]
+        #[cfg(shmkit_loom)]
         const TRIES: u32 = 1;
         let mut tries = 0;
         loop {
@@ -284,7 +284,7 @@ impl Reader<'_> {
         *next = to;
         // SYNC POINT: SeqCst; the publisher's SeqCst scan sees it (`room`: under
         // back-pressure our reads of the messages before `to` happen before it rewrites
-        // them), and the space doorbell's check is ordered after it.
+        // them), and the space bell's check is ordered after it.
         entry(self.obj, self.index)
             .next()
             .store(to, Ordering::SeqCst);
@@ -355,15 +355,18 @@ impl Subscriber {
             let mut outcome = reader.try_hold(next)?;
             if let Hold::Empty = outcome {
                 let mut err = None;
-                wait::wait_for(
+                wait::until(
                     obj.name(),
-                    Some(Peer { obj, line, clock }),
+                    Some(Peer {
+                        side: line.side(obj),
+                        clock,
+                    }),
                     data,
-                    *wait,
+                    wait.backoff(),
                     deadline,
                     // A message appears when the publisher's count moves.
                     Some(line.pos()),
-                    // `wait_for` may ask again after a success; taking a message holds it,
+                    // `until` may ask again after a success; taking a message holds it,
                     // so answer from what was already taken.
                     || {
                         if !matches!(outcome, Hold::Empty) || err.is_some() {
@@ -399,7 +402,7 @@ impl Subscriber {
                 name: self.obj.name().to_owned(),
                 missed,
             }),
-            Hold::Empty => unreachable!("wait_for returns Ok only once a message was taken"),
+            Hold::Empty => unreachable!("until returns Ok only once a message was taken"),
         }
     }
 
@@ -459,11 +462,11 @@ impl Subscriber {
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
         let sample = self.recv_until(deadline)?;
         buf.clear();
-        shm_atomic::read(sample.payload, sample.len);
+        atomic_shim::read(sample.payload, sample.len);
         // SAFETY: the payload's `len` bytes lie inside the slot (checked by `try_hold`), and
         // the protocol keeps the publisher away from them while the sample holds them; a
         // writer outside the protocol can only make the copied bytes wrong.
-        unsafe { copy::load_unshared_vec(sample.payload, sample.len, buf) };
+        unsafe { atomic_copy::load_unshared_vec(sample.payload, sample.len, buf) };
         Ok(sample.len)
     }
 
@@ -514,7 +517,7 @@ impl Subscriber {
     }
 }
 
-#[cfg(all(loom, test))]
+#[cfg(all(shmkit_loom, test))]
 impl Subscriber {
     /// Ends this subscriber as SIGKILL ends its process: the kernel's hold on its entry goes
     /// (the segment's descriptor closes), and nothing else runs — the entry's word still says
@@ -528,15 +531,15 @@ impl Drop for Subscriber {
     fn drop(&mut self) {
         if let Some(claim) = self.claim.take() {
             let e = entry(&self.obj, self.index);
-            liveness::release(&self.obj, claim, e.word(), FREE, 0);
+            liveness::release(&self.obj.segment, claim, e.word(), FREE, 0);
         }
         self.space.ring();
     }
 }
 
-impl crate::waitset::sealed::Sealed for Subscriber {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.data.point(&self.obj, &self.line)
+impl crate::wait::Sealed for Subscriber {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.data.point(Some(self.line.side(&self.obj)))
     }
 
     /// Exactly when `try_recv` would return something other than `WouldBlock`: the next
@@ -574,7 +577,7 @@ impl Sample<'_> {
     /// making a reference to the slot: the copy-out path of the typed layer.
     pub(crate) fn copy_to(&self, dst: &mut [u8]) {
         assert!(dst.len() <= self.len, "copying past the message");
-        shm_atomic::read(self.payload, dst.len());
+        atomic_shim::read(self.payload, dst.len());
         // SAFETY: as in `Subscriber::recv_into`: the payload's `len` bytes lie inside the
         // slot (checked by `try_hold`), the protocol keeps the publisher away from them while
         // the sample holds them, and `dst` is this process's own memory. A plain copy, as in
@@ -587,7 +590,7 @@ impl Sample<'_> {
 impl Deref for Sample<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload, self.len);
+        atomic_shim::read(self.payload, self.len);
         // SAFETY: `len <= slot_size` bytes of the slot's payload (checked by `try_hold`),
         // inside the mapping. The message is held until this sample is dropped: under
         // back-pressure the publisher does not write the slot before our `next` passes it,

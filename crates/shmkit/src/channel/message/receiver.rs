@@ -346,8 +346,8 @@ impl<T: Pod, R: ByteReceiver> Receiver<T, R> {
 }
 
 /// A typed side waits where its byte side does (`crate::waitset`).
-impl<T, R: crate::waitset::sealed::Sealed> crate::waitset::sealed::Sealed for Receiver<T, R> {
-    fn point(&self) -> crate::waitset::Point<'_> {
+impl<T, R: crate::wait::Sealed> crate::wait::Sealed for Receiver<T, R> {
+    fn point(&self) -> crate::wait::Point<'_> {
         self.inner.point()
     }
 

@@ -264,8 +264,8 @@ impl<T: Pod, S: ByteSender> Sender<T, S> {
     }
 }
 
-impl<T, S: crate::waitset::sealed::Sealed> crate::waitset::sealed::Sealed for Sender<T, S> {
-    fn point(&self) -> crate::waitset::Point<'_> {
+impl<T, S: crate::wait::Sealed> crate::wait::Sealed for Sender<T, S> {
+    fn point(&self) -> crate::wait::Point<'_> {
         self.inner.point()
     }
 

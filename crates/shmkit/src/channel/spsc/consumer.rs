@@ -89,7 +89,7 @@ impl Consumer {
 
     /// Whether a well-formed message is there to receive now (a load of one header word
     /// when there is none; no wait, no liveness test): for a side that watches many rings and
-    /// sleeps on a doorbell of its own (`service`). A corrupt frame reads as "nothing there".
+    /// sleeps on a bell of its own (`service`). A corrupt frame reads as "nothing there".
     #[inline]
     pub(crate) fn has_message(&self) -> bool {
         matches!(peek(&self.cur, &self.s), Ok(Some(_)))
@@ -109,16 +109,13 @@ impl Consumer {
         let mut pos = self.cur.read;
         let end = pos.wrapping_add(cap as u64);
         while pos != end {
-            let off = (pos as usize) & (cap - 1);
-            // SYNC POINT: Acquire, as in `peek`: a committed frame's payload is visible.
-            let word = header(s, off).load(Ordering::Acquire);
-            let len = match (word, Frame::decode(word, off, cap)) {
-                (0, _) | (_, None) => return false,
-                (_, Some(Frame::Pad(n))) => {
+            let (off, len) = match frame_at(s, pos) {
+                (_, _, None) => return false,
+                (_, _, Some(Frame::Pad(n))) => {
                     pos = pos.wrapping_add(n as u64);
                     continue;
                 }
-                (_, Some(Frame::Message(len))) => len,
+                (off, _, Some(Frame::Message(len))) => (off, len),
             };
             if len >= N {
                 let mut prefix = [0u8; N];
@@ -127,7 +124,7 @@ impl Consumer {
                 // does not write it; `prefix` is this thread's own memory.
                 unsafe {
                     let payload = s.ring.add(off + FRAME_HEADER);
-                    shm_atomic::read(payload, N);
+                    atomic_shim::read(payload, N);
                     std::ptr::copy_nonoverlapping(payload, prefix.as_mut_ptr(), N);
                 }
                 if want(&prefix) {
@@ -162,7 +159,7 @@ impl Consumer {
                     found = peek(cur, s);
                     !matches!(found, Ok(None))
                 })?;
-                found?.expect("wait_for returns Ok only once a frame is there")
+                found?.expect("until returns Ok only once a frame is there")
             }
         };
         Ok(Sample {
@@ -261,18 +258,18 @@ impl Consumer {
     fn recv_into_until(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize> {
         let sample = self.recv_until(deadline)?;
         buf.clear();
-        shm_atomic::read(sample.payload, sample.len);
+        atomic_shim::read(sample.payload, sample.len);
         // SAFETY: the payload lies inside the ring (checked by `peek`) and the protocol keeps
         // the producer away from it until the sample is dropped (see `Sample`'s `Deref`); a
         // producer outside the protocol can only make the copied bytes wrong.
-        unsafe { copy::load_unshared_vec(sample.payload, sample.len, buf) };
+        unsafe { atomic_copy::load_unshared_vec(sample.payload, sample.len, buf) };
         Ok(sample.len())
     }
 }
 
-impl crate::waitset::sealed::Sealed for Consumer {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.s.my_bell.point(&self.s.obj, &self.s.peer)
+impl crate::wait::Sealed for Consumer {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.s.my_bell.point(Some(self.s.peer.side(&self.s.obj)))
     }
 
     /// A message is committed, or the producer closed its side.
@@ -286,26 +283,19 @@ impl crate::waitset::sealed::Sealed for Consumer {
 /// geometry, so a corrupt ring is an error, not UB.
 #[inline]
 fn peek(cur: &ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>> {
-    let cap = s.cap;
     let mut skipped = 0u64;
     loop {
-        let off = (cur.read.wrapping_add(skipped) as usize) & (cap - 1);
-        // SYNC POINT: Acquire pairs with the producer's Release store of this header word, so
-        // the payload before it (and the zeroed header after it) are visible.
-        let word = header(s, off).load(Ordering::Acquire);
-        if word == 0 {
-            return Ok(None);
-        }
-        match Frame::decode(word, off, cap) {
-            Some(Frame::Pad(n)) if skipped == 0 => skipped += n as u64,
-            Some(Frame::Message(len)) => {
+        match frame_at(s, cur.read.wrapping_add(skipped)) {
+            (_, 0, _) => return Ok(None),
+            (_, _, Some(Frame::Pad(n))) if skipped == 0 => skipped += n as u64,
+            (off, _, Some(Frame::Message(len))) => {
                 return Ok(Some((
                     off + FRAME_HEADER,
                     len,
                     skipped + frame_size(len) as u64,
                 )));
             }
-            _ => {
+            (off, word, _) => {
                 return Err(Error::Corrupt {
                     name: s.name().to_owned(),
                     reason: format!(
@@ -317,6 +307,23 @@ fn peek(cur: &ConsumerCursor, s: &Shared) -> Result<Option<(usize, usize, u64)>>
             }
         }
     }
+}
+
+/// The frame at ring position `pos`: its offset in the ring, its header word (0: nothing
+/// committed there yet) and what the header says, checked (`None` for 0 or an impossible
+/// frame). The one decoding of a frame header, for `peek` and `Consumer::any_message`.
+#[inline(always)]
+fn frame_at(s: &Shared, pos: u64) -> (usize, u64, Option<Frame>) {
+    let off = (pos as usize) & (s.cap - 1);
+    // SYNC POINT: Acquire pairs with the producer's Release store of this header word, so
+    // the payload before it (and the zeroed header after it) are visible.
+    let word = header(s, off).load(Ordering::Acquire);
+    let frame = if word == 0 {
+        None
+    } else {
+        Frame::decode(word, off, s.cap)
+    };
+    (off, word, frame)
 }
 
 impl Sample<'_> {
@@ -335,7 +342,7 @@ impl Sample<'_> {
     /// making a reference to the ring: the copy-out path of the typed layer.
     pub(crate) fn copy_to(&self, dst: &mut [u8]) {
         assert!(dst.len() <= self.len, "copying past the message");
-        shm_atomic::read(self.payload, dst.len());
+        atomic_shim::read(self.payload, dst.len());
         // SAFETY: as in `Consumer::recv_into`: the payload lies inside the ring (checked by
         // `peek`), the protocol keeps the producer away from it while the sample lives, and
         // `dst` is this process's own memory.
@@ -346,7 +353,7 @@ impl Sample<'_> {
 impl Deref for Sample<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload, self.len);
+        atomic_shim::read(self.payload, self.len);
         // SAFETY: the frame was published and lies at or above read_pos, so the producer does
         // not write it until this sample is dropped and read_pos moves past it.
         unsafe { std::slice::from_raw_parts(self.payload, self.len) }

@@ -18,19 +18,19 @@
 //! that re-attaches reads it back, and it walks the published frames from there to the first
 //! zero header (`recover_write`), because a producer killed between a frame's header and
 //! `write_pos` leaves one published frame uncounted. loom model-checks this code itself
-//! (its atomics go through `crate::shm_atomic`): `src/loom_tests.rs`.
+//! (its atomics go through `crate::atomic_shim`): `src/loom_tests/`.
 
-use crate::shm_atomic::{self, AtomicU64, Ordering};
+use crate::atomic_shim::{self, AtomicU64, Ordering};
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use super::layout::{self, Line, Role};
-use super::wait::{self, Doorbell, Peer};
 use super::WaitStrategy;
-use crate::copy;
+use crate::atomic_copy;
 use crate::liveness::{Claim, Clock};
 use crate::object::Object;
 use crate::sys::Deadline;
+use crate::wait::{self, Bell, Peer};
 use crate::{Error, Result};
 
 pub(crate) const FRAME_HEADER: usize = 8;
@@ -53,8 +53,8 @@ fn header(s: &Shared, off: usize) -> &AtomicU64 {
 /// bug is caught; normally a constant).
 #[inline(always)]
 fn publish() -> Ordering {
-    #[cfg(loom)]
-    if shm_atomic::model::mutated(shm_atomic::model::Mutation::RelaxedPublish) {
+    #[cfg(shmkit_loom)]
+    if atomic_shim::model::mutated(atomic_shim::model::Mutation::RelaxedPublish) {
         return Ordering::Relaxed;
     }
     Ordering::Release
@@ -78,10 +78,10 @@ pub(crate) struct Shared {
     cap: usize,
     mine: Line,
     peer: Line,
-    /// The doorbell this side sleeps on.
-    my_bell: Doorbell,
-    /// The doorbell the peer sleeps on.
-    peer_bell: Doorbell,
+    /// The bell this side sleeps on.
+    my_bell: Bell,
+    /// The bell the peer sleeps on.
+    peer_bell: Bell,
     role: Role,
     wait: WaitStrategy,
     /// This side's role (given back on drop).
@@ -95,10 +95,10 @@ unsafe impl Send for Shared {}
 
 impl Shared {
     /// Wraps a side of a checked channel object of capacity `cap`, attached by `claim`,
-    /// given the channel's (data, space) doorbells.
+    /// given the channel's (data, space) bells.
     pub(crate) fn new(
         obj: Object,
-        (data, space): (Doorbell, Doorbell),
+        (data, space): (Bell, Bell),
         cap: usize,
         (role, claim): (Role, Claim),
         wait: WaitStrategy,
@@ -110,8 +110,8 @@ impl Shared {
             Role::Producer => (space, data),
         };
         my_bell.forget_sleepers();
-        #[cfg(loom)]
-        shm_atomic::model::prime_u64(obj.ptr(layout::RING), cap);
+        #[cfg(shmkit_loom)]
+        atomic_shim::model::prime_u64(obj.ptr(layout::RING), cap);
         Shared {
             ring: obj.ptr(layout::RING),
             mine: Line::of(&obj, role),
@@ -138,22 +138,21 @@ impl Shared {
     }
 
     /// Waits until `ready()` or the deadline, or the peer is gone (then `Disconnected`);
-    /// `watch` changes when `ready()` may have turned true (see `wait::wait_for`).
+    /// `watch` changes when `ready()` may have turned true (see `wait::until`).
     fn wait_for(
         &self,
         deadline: Deadline,
         watch: &AtomicU64,
         ready: impl FnMut() -> bool,
     ) -> Result<()> {
-        wait::wait_for(
+        wait::until(
             self.name(),
             Some(Peer {
-                obj: &self.obj,
-                line: &self.peer,
+                side: self.peer.side(&self.obj),
                 clock: &self.clock,
             }),
             &self.my_bell,
-            self.wait,
+            self.wait.backoff(),
             deadline,
             Some(watch),
             ready,

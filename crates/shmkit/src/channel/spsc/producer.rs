@@ -111,7 +111,7 @@ impl Producer {
                     found = place(cur, s, len);
                     !matches!(found, Ok(None))
                 })?;
-                found?.expect("wait_for returns Ok only once there is room")
+                found?.expect("until returns Ok only once there is room")
             }
         };
         Ok(Loan {
@@ -206,9 +206,9 @@ impl Producer {
     }
 }
 
-impl crate::waitset::sealed::Sealed for Producer {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        self.s.my_bell.point(&self.s.obj, &self.s.peer)
+impl crate::wait::Sealed for Producer {
+    fn point(&self) -> crate::wait::Point<'_> {
+        self.s.my_bell.point(Some(self.s.peer.side(&self.s.obj)))
     }
 
     /// Room for a message as long as the latest `loan` or `send` asked for (8 bytes before
@@ -283,7 +283,7 @@ impl Loan<'_> {
     /// which may leave bytes uninitialised until its user writes them). 8-aligned; valid for
     /// writes of the loaned length while the loan lives.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         self.payload()
     }
 
@@ -312,7 +312,7 @@ impl Loan<'_> {
         }
         p.cur.write = p.cur.write.wrapping_add((self.pad + size) as u64);
         p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
-        // The doorbell's SeqCst fence orders the header store before its sleeper check.
+        // The bell's SeqCst fence orders the header store before its sleeper check.
         p.s.peer_bell.ring();
     }
 }
@@ -320,7 +320,7 @@ impl Loan<'_> {
 impl Deref for Loan<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        shm_atomic::read(self.payload(), self.cap_len);
+        atomic_shim::read(self.payload(), self.cap_len);
         // SAFETY: the slot lies past the last published frame; the consumer reads only
         // published frames and the header word before this payload, so this producer
         // (borrowed mutably by the loan) is the payload's only user until commit.
@@ -330,7 +330,7 @@ impl Deref for Loan<'_> {
 
 impl DerefMut for Loan<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        shm_atomic::wrote(self.payload(), self.cap_len);
+        atomic_shim::wrote(self.payload(), self.cap_len);
         // SAFETY: as in `deref`; `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.payload(), self.cap_len) }
     }

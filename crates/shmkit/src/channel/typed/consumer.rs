@@ -107,12 +107,12 @@ impl ByteSample for spsc::Sample<'_> {
     }
 }
 
-impl<T> crate::waitset::sealed::Sealed for Consumer<T> {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        crate::waitset::sealed::Sealed::point(&self.inner)
+impl<T> crate::wait::Sealed for Consumer<T> {
+    fn point(&self) -> crate::wait::Point<'_> {
+        crate::wait::Sealed::point(&self.inner)
     }
 
     fn ready(&self) -> bool {
-        crate::waitset::sealed::Sealed::ready(&self.inner)
+        crate::wait::Sealed::ready(&self.inner)
     }
 }

@@ -122,12 +122,12 @@ unsafe impl ByteLoan for spsc::Loan<'_> {
     }
 }
 
-impl<T> crate::waitset::sealed::Sealed for Producer<T> {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        crate::waitset::sealed::Sealed::point(&self.inner)
+impl<T> crate::wait::Sealed for Producer<T> {
+    fn point(&self) -> crate::wait::Point<'_> {
+        crate::wait::Sealed::point(&self.inner)
     }
 
     fn ready(&self) -> bool {
-        crate::waitset::sealed::Sealed::ready(&self.inner)
+        crate::wait::Sealed::ready(&self.inner)
     }
 }

@@ -1,6 +1,6 @@
 //! Writing segments by hand, as a peer (or a hostile process) would: the layouts are those of
 //! the module docs (`channel/layout.rs`, `channel/broadcast/layout.rs`, `service/mod.rs`,
-//! `object.rs`).
+//! `src/object/header.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
@@ -30,7 +30,7 @@ fn head(v: &shmkit::View) -> usize {
 }
 
 /// Publishes a frame holding `payload` at the channel's read position (as a producer's
-/// commit does), without ringing the doorbell.
+/// commit does), without ringing the bell.
 pub fn put_frame(name: &str, payload: &[u8]) {
     let mut v = raw_view(name);
     let at = head(&v);
@@ -45,7 +45,7 @@ pub fn garbage_frame(name: &str) {
 }
 
 /// The consumer's position moved up to the producer's (everything released), without
-/// ringing the producer's doorbell.
+/// ringing the producer's bell.
 pub fn release_all(name: &str) {
     let v = raw_view(name);
     let w = u64_at(&v, WRITE_POS).load(SeqCst);
@@ -82,7 +82,7 @@ pub fn put_slot(name: &str, stamp: impl Fn(u64) -> u64) {
 }
 
 /// The one active subscriber of a broadcast has read everything (its next = the count),
-/// without ringing the publisher's doorbell.
+/// without ringing the publisher's bell.
 pub fn subscriber_caught_up(name: &str) {
     let v = raw_view(name);
     let (first, ..) = geometry(&v);

@@ -27,13 +27,13 @@ pub struct Publisher<T> {
 
 typed_side!(Publisher => message::Sender<T, bytes::Publisher>);
 
-impl<T> crate::waitset::sealed::Sealed for Publisher<T> {
-    fn point(&self) -> crate::waitset::Point<'_> {
-        crate::waitset::sealed::Sealed::point(&self.inner)
+impl<T> crate::wait::Sealed for Publisher<T> {
+    fn point(&self) -> crate::wait::Point<'_> {
+        crate::wait::Sealed::point(&self.inner)
     }
 
     fn ready(&self) -> bool {
-        crate::waitset::sealed::Sealed::ready(&self.inner)
+        crate::wait::Sealed::ready(&self.inner)
     }
 }
 

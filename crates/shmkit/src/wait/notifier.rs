@@ -1,15 +1,15 @@
 //! "Sleep until this word changes", across processes: the one implementation of the protocol
-//! that events, semaphores ([`super::waker::Waker`]) and channel doorbells
-//! (`channel::layout::Doorbell`) share. The OS part (futex, named semaphore, polling) is
+//! that both kinds of bell share, [`super::StateBell`] (events, semaphores) and
+//! [`super::Bell`] (channel sides, a service's server). The OS part (futex, named semaphore, polling) is
 //! `sys::SysWaker`; what is built on top differs only in which word is slept on and where the
 //! sleeper count lives:
 //!
 //! * events and semaphores sleep on their state word (the flag, the count) itself, with the
 //!   count in the object's header, and repair a count left raised by a dead sleeper with the
-//!   sleeper gate (`waker.rs`);
-//! * a doorbell sleeps on a sequence word that ringing bumps, with the count beside it in the
-//!   line of the side that rings; one side alone sleeps there, so it clears the count when it
-//!   attaches.
+//!   sleeper gate (`state_bell.rs`);
+//! * a [`super::Bell`] sleeps on a sequence word that ringing bumps, with the count beside
+//!   it (in a channel, in the line of the side that rings); one side alone sleeps there, so
+//!   it clears the count when it attaches.
 //!
 //! Protocol (a Dekker pair, hence a SeqCst fence on each side):
 //!
@@ -23,7 +23,7 @@
 //! the change and does not sleep; a wake between the sleeper's read of `word` and its sleep
 //! changes `word` (a bumped sequence, a changed state), so the OS wait (which re-checks the
 //! word atomically) does not sleep. loom checks exactly this on this code (through
-//! `crate::shm_atomic`, with the OS wait modelled as a futex): `src/loom_tests.rs`.
+//! `crate::atomic_shim`, with the OS wait modelled as a futex): `src/loom_tests/`.
 //!
 //! A wait set (`crate::waitset`) sleeps on many words at once with the same protocol,
 //! [`sleep_any`]: it counts in on *every* member's sleeper count, then one fence, then reads
@@ -34,7 +34,7 @@
 //! wakers' fast path is unchanged: a wait set is one more counted sleeper, so nothing costs
 //! more when no wait set waits. loom checks it over two words (`futex_waitv` modelled too).
 
-use crate::shm_atomic::{fence, AtomicU32, Ordering};
+use crate::atomic_shim::{fence, AtomicU32, Ordering};
 
 use crate::sys::{Deadline, SysWaker};
 use crate::Result;
@@ -119,29 +119,29 @@ impl Notifier {
         &self.sys
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     #[inline(always)]
     fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
         self.sys.wait(word.as_std(), seen, deadline)
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     #[inline(always)]
     fn os_wake(&self, word: &AtomicU32, n: u32) -> Option<usize> {
         self.sys.wake(word.as_std(), n)
     }
 
-    /// Under loom, the OS wait is a futex model (`shm_atomic::model`).
-    #[cfg(loom)]
+    /// Under loom, the OS wait is a futex model (`atomic_shim::model`).
+    #[cfg(shmkit_loom)]
     fn os_wait(&self, word: &AtomicU32, seen: u32, deadline: Deadline) -> Result<()> {
         let _ = &self.sys;
-        crate::shm_atomic::model::futex_wait(word, seen, deadline == Deadline::Forever);
+        crate::atomic_shim::model::futex_wait(word, seen, deadline == Deadline::Forever);
         Ok(())
     }
 
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     fn os_wake(&self, word: &AtomicU32, _n: u32) -> Option<usize> {
-        crate::shm_atomic::model::futex_wake(word);
+        crate::atomic_shim::model::futex_wake(word);
         None
     }
 }
@@ -170,10 +170,10 @@ pub(crate) fn sleep_any(
     // SYNC POINT: as in `Notifier::sleep`: this SeqCst fence orders every registration above
     // before the loads of the words and conditions below; it pairs with the fence in `wake`
     // of each member's waker.
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     let fenced =
-        !crate::shm_atomic::model::mutated(crate::shm_atomic::model::Mutation::NoWaitSetFence);
-    #[cfg(not(loom))]
+        !crate::atomic_shim::model::mutated(crate::atomic_shim::model::Mutation::NoWaitSetFence);
+    #[cfg(not(shmkit_loom))]
     let fenced = true;
     if fenced {
         fence(Ordering::SeqCst);

@@ -1,5 +1,5 @@
 //! The atomics shared-memory protocols use, behind a shim so that `loom` runs the real code
-//! (crossbeam's pattern; see `src/loom_tests.rs`).
+//! (crossbeam's pattern; see `src/loom_tests/`).
 //!
 //! The words live in a mapping and are reached by casting pointers into it
 //! (`&*ptr.cast::<AtomicU64>()`), which loom's atomics cannot be: they are not plain memory
@@ -7,7 +7,7 @@
 //! wrappers of the std atomics — the cast stays valid — whose operations:
 //!
 //! * normally forward to the std atomic (`#[inline(always)]`: the same code as before);
-//! * under `cfg(loom)` forward to a *shadow*: a loom atomic keyed by the word's address,
+//! * under `cfg(shmkit_loom)` forward to a *shadow*: a loom atomic keyed by the word's address,
 //!   made on first use in a loom execution with the value the memory holds then, and dropped
 //!   with the execution. The memory itself is then no longer written. So under loom every
 //!   access to a word that is shadowed must go through this shim (the types see to that for
@@ -21,9 +21,9 @@
 //! nothing normally.
 //!
 //! What goes through the shim: the SPSC ring's frame headers, each channel side's line
-//! (position, doorbell sequence, sleeper count), the broadcast's slots (stamp, length), index
+//! (position, bell sequence, sleeper count), the broadcast's slots (stamp, length), index
 //! and subscriber entries' `next` and `held` words (`channel::broadcast::layout`), and the
-//! notifier (`sync::notify`), whose OS wait is modelled under loom as a futex (a loom mutex
+//! notifier (`wait::Notifier`), whose OS wait is modelled under loom as a futex (a loom mutex
 //! and condition variable per word), and the role words of `crate::liveness` (an object's
 //! creator, channel attachments, broadcast subscriber entries): claims, releases and
 //! evictions are model-checked. The kernel's side of liveness (OFD locks) is real system
@@ -37,7 +37,7 @@ pub(crate) use std::sync::atomic::Ordering;
 
 macro_rules! shim {
     ($name:ident, $std:ty, $int:ty, $shadow:ident) => {
-        /// A shared-memory word: the std atomic normally, a loom shadow under `cfg(loom)`.
+        /// A shared-memory word: the std atomic normally, a loom shadow under `cfg(shmkit_loom)`.
         #[repr(transparent)]
         #[derive(Debug, Default)]
         pub(crate) struct $name($std);
@@ -57,7 +57,7 @@ macro_rules! shim {
                 unsafe { &*(a as *const $std).cast::<Self>() }
             }
 
-            #[cfg(loom)]
+            #[cfg(shmkit_loom)]
             fn shadow(&self) -> &'static loom::sync::atomic::$name {
                 model::$shadow(self as *const Self as usize, || {
                     self.0.load(Ordering::Relaxed)
@@ -66,35 +66,35 @@ macro_rules! shim {
 
             #[inline(always)]
             pub(crate) fn load(&self, order: Ordering) -> $int {
-                #[cfg(not(loom))]
+                #[cfg(not(shmkit_loom))]
                 return self.0.load(order);
-                #[cfg(loom)]
+                #[cfg(shmkit_loom)]
                 return self.shadow().load(order);
             }
 
             #[inline(always)]
             pub(crate) fn store(&self, v: $int, order: Ordering) {
-                #[cfg(not(loom))]
+                #[cfg(not(shmkit_loom))]
                 self.0.store(v, order);
-                #[cfg(loom)]
+                #[cfg(shmkit_loom)]
                 self.shadow().store(v, order);
             }
 
             #[allow(dead_code)]
             #[inline(always)]
             pub(crate) fn fetch_add(&self, v: $int, order: Ordering) -> $int {
-                #[cfg(not(loom))]
+                #[cfg(not(shmkit_loom))]
                 return self.0.fetch_add(v, order);
-                #[cfg(loom)]
+                #[cfg(shmkit_loom)]
                 return self.shadow().fetch_add(v, order);
             }
 
             #[allow(dead_code)]
             #[inline(always)]
             pub(crate) fn fetch_sub(&self, v: $int, order: Ordering) -> $int {
-                #[cfg(not(loom))]
+                #[cfg(not(shmkit_loom))]
                 return self.0.fetch_sub(v, order);
-                #[cfg(loom)]
+                #[cfg(shmkit_loom)]
                 return self.shadow().fetch_sub(v, order);
             }
 
@@ -107,9 +107,9 @@ macro_rules! shim {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$int, $int> {
-                #[cfg(not(loom))]
+                #[cfg(not(shmkit_loom))]
                 return self.0.compare_exchange(current, new, success, failure);
-                #[cfg(loom)]
+                #[cfg(shmkit_loom)]
                 return self
                     .shadow()
                     .compare_exchange(current, new, success, failure);
@@ -129,35 +129,35 @@ macro_rules! shim {
 shim!(AtomicU64, std::sync::atomic::AtomicU64, u64, u64_at);
 shim!(AtomicU32, std::sync::atomic::AtomicU32, u32, u32_at);
 
-/// A memory fence (loom's under `cfg(loom)`).
+/// A memory fence (loom's under `cfg(shmkit_loom)`).
 #[inline(always)]
 pub(crate) fn fence(order: Ordering) {
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     std::sync::atomic::fence(order);
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     loom::sync::atomic::fence(order);
 }
 
 /// Marks the `len` payload bytes at `ptr` as written by this thread (loom only).
 #[inline(always)]
 pub(crate) fn wrote(ptr: *const u8, len: usize) {
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     model::touch(ptr, len, true);
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     let _ = (ptr, len);
 }
 
 /// Marks the `len` payload bytes at `ptr` as read by this thread (loom only).
 #[inline(always)]
 pub(crate) fn read(ptr: *const u8, len: usize) {
-    #[cfg(loom)]
+    #[cfg(shmkit_loom)]
     model::touch(ptr, len, false);
-    #[cfg(not(loom))]
+    #[cfg(not(shmkit_loom))]
     let _ = (ptr, len);
 }
 
 /// The loom side: shadows, the futex model, and mutations for negative tests.
-#[cfg(loom)]
+#[cfg(shmkit_loom)]
 pub(crate) mod model {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -186,7 +186,7 @@ pub(crate) mod model {
         /// the count it starts at (`broadcast::Options::open_subscriber`).
         NoJoinFence,
         /// A wait set skips its SeqCst fence between counting in on its members and reading
-        /// their words (`sync::notify::sleep_any`).
+        /// their words (`wait::sleep_any`).
         NoWaitSetFence,
         /// The broadcast's publisher (overwrite) stores the plain odd stamp while it looks for
         /// a holder, without the `CHECKING` mark (`broadcast::publisher::place`).
@@ -293,7 +293,7 @@ pub(crate) mod model {
         let mut s = SHADOWS.0.lock().unwrap();
         assert!(
             s.mutation.is_some(),
-            "shm_atomic::model::begin was not called in this execution"
+            "atomic_shim::model::begin was not called in this execution"
         );
         let addr = key(&s, addr);
         let b = map(&mut s).entry(addr).or_insert_with(|| Box::new(make()));

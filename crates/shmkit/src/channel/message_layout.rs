@@ -22,7 +22,7 @@
 
 use bytemuck::Pod;
 
-use crate::copy;
+use crate::atomic_copy;
 use crate::object::Object;
 use crate::{Error, Result};
 
@@ -181,8 +181,8 @@ impl MessageLayout {
         room[1..=len].copy_from_slice(&tag.as_bytes()[..len]);
         assert!(at + TAG_ROOM <= obj.view.len());
         // SAFETY: in bounds (asserted) of the read-write mapping `obj` keeps alive; the object
-        // is not published yet, and the store is atomic anyway (`copy::store`).
-        unsafe { copy::store(&room, obj.ptr(at)) };
+        // is not published yet, and the store is atomic anyway (`atomic_copy::store`).
+        unsafe { atomic_copy::store(&room, obj.ptr(at)) };
     }
 
     /// Writes the layout record (parameters and tag text) at `at` in `obj` (a new object, not
@@ -190,8 +190,8 @@ impl MessageLayout {
     pub(crate) fn write_record(&self, obj: &Object, at: usize) {
         assert!(at % 8 == 0 && at + RECORD_LEN <= obj.view.len());
         // SAFETY: in bounds (asserted) of the read-write mapping `obj` keeps alive; the object
-        // is not published yet, and the store is atomic anyway (`copy::store`).
-        unsafe { copy::store(bytemuck::bytes_of(&self.params()), obj.ptr(at)) };
+        // is not published yet, and the store is atomic anyway (`atomic_copy::store`).
+        unsafe { atomic_copy::store(bytemuck::bytes_of(&self.params()), obj.ptr(at)) };
         self.write_tag(obj, at + 16);
     }
 

@@ -1,5 +1,5 @@
 //! Sleeping on an event's or semaphore's state word: the shared protocol of
-//! [`super::notify`] on the word itself, with the sleeper count in the object's header, and a
+//! [`super::Notifier`] on the word itself, with the sleeper count in the object's header, and a
 //! repair for counts that dead sleepers left raised.
 //!
 //! # Sleepers that die asleep
@@ -34,7 +34,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::notify::Notifier;
+use super::notifier::Notifier;
+use super::until::{until, StateWord};
+use super::{Backoff, Point, Source};
 
 use crate::object::{Object, SLEEPERS};
 use crate::sys::{self, Deadline, SleeperGate};
@@ -52,27 +54,30 @@ const MISSES: u32 = 4;
 /// wait here, a wait set (`crate::waitset`) and an async wait (`crate::aio`).
 pub(crate) const UNGATED_NAP: Duration = Duration::from_millis(1);
 
+/// The bell of an event or a semaphore: sleepers sleep on the object's state word itself
+/// (the flag, the count), with the sleeper count in the object's header and the sleeper gate
+/// (module docs) around it.
 #[derive(Debug)]
-pub(crate) struct Waker {
+pub(crate) struct StateBell {
     notifier: Notifier,
     gate: SleeperGate,
     /// Wakes in a row on this handle that found the count raised and nobody asleep.
     misses: AtomicU32,
 }
 
-impl Waker {
+impl StateBell {
     /// The waker of the new object `name` (on Windows, the semaphore `<name>.wake`).
-    pub(crate) fn create(name: &str) -> Result<Waker> {
-        Ok(Waker::new(Notifier::create(&format!("{name}.wake"))?))
+    pub(crate) fn create(name: &str) -> Result<StateBell> {
+        Ok(StateBell::new(Notifier::create(&format!("{name}.wake"))?))
     }
 
     /// The waker of the existing object `name`.
-    pub(crate) fn open(name: &str) -> Result<Waker> {
-        Ok(Waker::new(Notifier::open(&format!("{name}.wake"))?))
+    pub(crate) fn open(name: &str) -> Result<StateBell> {
+        Ok(StateBell::new(Notifier::open(&format!("{name}.wake"))?))
     }
 
-    fn new(notifier: Notifier) -> Waker {
-        Waker {
+    fn new(notifier: Notifier) -> StateBell {
+        StateBell {
             notifier,
             gate: SleeperGate::default(),
             misses: AtomicU32::new(0),
@@ -106,7 +111,7 @@ impl Waker {
     }
 
     /// Takes what `word` guards: loops calling `take` (true = taken) and sleeping while `word`
-    /// is 0, until taken or `deadline` — the wait loop of events and semaphores. Sleeps in
+    /// is 0, until taken or `deadline`, through the one wait loop (`until.rs`). Sleeps in
     /// liveness slices: a process killed between its change of the word and its wake-up
     /// never wakes anyone, and the change is seen at the next slice.
     ///
@@ -120,16 +125,26 @@ impl Waker {
         deadline: Deadline,
         mut take: impl FnMut() -> bool,
     ) -> Result<()> {
-        loop {
-            if take() {
-                return Ok(());
-            }
-            if deadline.passed() {
-                return Err(crate::Error::gave_up(obj.name(), deadline));
-            }
-            let slice = Deadline::after(crate::liveness::CHECK_EVERY).min(deadline);
-            self.wait(obj, word, 0, slice)?;
-        }
+        // Sleeping may take nothing, but `until` may ask again after a success: answer
+        // true again without taking more.
+        let mut taken = false;
+        let sleep = StateWord {
+            bell: self,
+            obj,
+            word,
+        };
+        until(
+            obj.name(),
+            None,
+            &sleep,
+            Backoff::new(Some(0)),
+            deadline,
+            None,
+            || {
+                taken = taken || take();
+                taken
+            },
+        )
     }
 
     /// Takes the sleeper gate for a wait set that will count itself in on this object
@@ -138,7 +153,7 @@ impl Waker {
         self.gate.enter(obj.segment.section())
     }
 
-    /// Gives back the gate [`Waker::enter`] took.
+    /// Gives back the gate [`StateBell::enter`] took.
     pub(crate) fn leave(&self, obj: &Object) {
         self.gate.leave(obj.segment.section());
     }
@@ -149,13 +164,13 @@ impl Waker {
         obj: &'a Object,
         word: &'a AtomicU32,
         wakes_one: bool,
-    ) -> crate::waitset::Point<'a> {
-        crate::waitset::Point {
+    ) -> Point<'a> {
+        Point {
             sleepers: shim(obj.word(SLEEPERS)),
             word: shim(word),
             notifier: &self.notifier,
-            kind: crate::waitset::Kind::Word {
-                waker: self,
+            source: Source::State {
+                bell: self,
                 obj,
                 word,
                 wakes_one,
@@ -194,8 +209,8 @@ impl Waker {
 }
 
 /// The notifier's view of an event's or semaphore's word (the same memory: these words are
-/// not shadowed under loom, see `crate::shm_atomic`).
+/// not shadowed under loom, see `crate::atomic_shim`).
 #[inline(always)]
-fn shim(word: &AtomicU32) -> &crate::shm_atomic::AtomicU32 {
-    crate::shm_atomic::AtomicU32::from_std(word)
+fn shim(word: &AtomicU32) -> &crate::atomic_shim::AtomicU32 {
+    crate::atomic_shim::AtomicU32::from_std(word)
 }

@@ -7,7 +7,7 @@
 //! still the one it armed for bumps `fired` and wakes it, which ends the caller's wait; the
 //! caller's next arming (or, on Windows, its disarming: below) ends the others' waits. The
 //! values a chunk expects were read by the caller after it counted in on every member
-//! (`sync::notify::sleep_any`), and the helper's OS wait compares them atomically with going
+//! (`wait::sleep_any`), and the helper's OS wait compares them atomically with going
 //! to sleep, so a wake-up that lands in a helper's chunk is never lost: it ends the helper's
 //! wait (or keeps it from starting), which ends the caller's.
 //!
@@ -109,12 +109,12 @@ struct Helper {
 
 /// The helper threads of one wait set, made when a wait first needs them.
 #[derive(Debug, Default)]
-pub(crate) struct Crew {
+pub(crate) struct Helpers {
     fired: Option<Arc<Control>>,
     helpers: Vec<Helper>,
 }
 
-impl Crew {
+impl Helpers {
     /// Sleeps until a wake-up of any of `on` (or a word of `on` no longer holds its expected
     /// value), or `deadline`; may return spuriously. `one[i]`: whether wakers of `on[i]` wake
     /// one sleeper only (a semaphore, an auto-reset event); a helper is never left queued on
@@ -220,7 +220,7 @@ impl Crew {
     }
 }
 
-impl Drop for Crew {
+impl Drop for Helpers {
     fn drop(&mut self) {
         for h in &self.helpers {
             h.shared.quit.store(true, Ordering::SeqCst);
@@ -259,7 +259,7 @@ fn run(s: &Shared) {
         let mine = chunk.len() - 1;
         let still = loop {
             // SAFETY: `busy` is set, so a caller that needs the members kept (Windows) waits
-            // for this to return before it lets them go (see `Crew::wait`); the round word is
+            // for this to return before it lets them go (see `Helpers::wait`); the round word is
             // this helper's own (`s`).
             let woke = unsafe { sys::wait_any_raw(&chunk, Deadline::Forever) };
             let still = s.round.word.load(Ordering::SeqCst) == round;

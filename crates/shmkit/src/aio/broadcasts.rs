@@ -1,0 +1,115 @@
+//! Async forms of a broadcast's publisher and subscribers, bytes and typed.
+
+use super::*;
+
+impl Async<broadcast::Subscriber> {
+    /// Receives the next message in place: [`broadcast::Subscriber::recv`], awaiting.
+    /// Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast::Subscriber::recv`] (`Lagged`, `Disconnected`, `Corrupt`).
+    pub fn recv(&mut self) -> impl Future<Output = Result<broadcast::Sample<'_>>> + Send + '_ {
+        self.op(|s| s.try_recv())
+    }
+
+    /// Receives the next message into `buf`; as [`broadcast::Subscriber::recv_into`],
+    /// awaiting. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast::Subscriber::recv`].
+    pub fn recv_into<'a>(
+        &'a mut self,
+        buf: &'a mut Vec<u8>,
+    ) -> impl Future<Output = Result<usize>> + Send + 'a {
+        self.op(move |s| s.try_recv_into(buf))
+    }
+
+    /// Like [`Async::<broadcast::Subscriber>::recv_into`], giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast::Subscriber::recv`], and [`Error::Timeout`].
+    pub async fn recv_into_timeout(
+        &mut self,
+        buf: &mut Vec<u8>,
+        timeout: Duration,
+    ) -> Result<usize> {
+        let name = self.name().to_owned();
+        within(name, timeout, self.recv_into(buf)).await
+    }
+}
+
+impl<T: Pod> Async<broadcast::typed::Subscriber<T>> {
+    /// Receives the next value in place: [`channel::message::Receiver::recv`], awaiting.
+    /// Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::message::Receiver::recv`].
+    pub fn recv(
+        &mut self,
+    ) -> impl Future<Output = Result<broadcast::typed::Sample<'_, T>>> + Send + '_ {
+        self.op(|s| s.try_recv())
+    }
+
+    /// Receives the next value by copy: [`channel::message::Receiver::recv_copy`], awaiting.
+    /// Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::message::Receiver::recv`].
+    pub fn recv_copy(&mut self) -> impl Future<Output = Result<T>> + Send + '_ {
+        self.op(|s| s.try_recv_copy())
+    }
+}
+
+impl Async<broadcast::Publisher> {
+    /// Loans the next slot, `len` bytes to write in place: [`broadcast::Publisher::loan`],
+    /// awaiting a slot (back-pressure). Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast::Publisher::loan`].
+    pub fn loan(
+        &mut self,
+        len: usize,
+    ) -> impl Future<Output = Result<broadcast::Loan<'_>>> + Send + '_ {
+        self.op(move |p| p.try_loan(len))
+    }
+
+    /// Copies `msg` into the next slot and publishes it: [`broadcast::Publisher::send`],
+    /// awaiting a slot. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast::Publisher::send`].
+    pub fn send<'a>(&'a mut self, msg: &'a [u8]) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.op(move |p| p.try_send(msg))
+    }
+}
+
+impl<T: Pod + Sync> Async<broadcast::typed::Publisher<T>> {
+    /// Loans the next slot for one `T`: [`channel::message::Sender::loan`], awaiting a slot.
+    /// Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::message::Sender::loan`].
+    pub fn loan(
+        &mut self,
+    ) -> impl Future<Output = Result<broadcast::typed::Loan<'_, T>>> + Send + '_ {
+        self.op(|p| p.try_loan())
+    }
+
+    /// Copies `value` into the next slot and publishes it: [`channel::message::Sender::send`],
+    /// awaiting a slot. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::message::Sender::send`].
+    pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.op(move |p| p.try_send(value))
+    }
+}
