@@ -55,9 +55,9 @@
 //! a type (`"pose v1"`) to tell apart two layouts of the same size, and change the tag when
 //! the fields change.
 //!
-//! A byte channel ([`channel::create`](super::create)) records no type; opening it as a
+//! A byte channel ([`channel::create_producer`](super::create_producer)) records no type; opening it as a
 //! typed channel is `LayoutMismatch`. The other way round is allowed: a typed channel opened
-//! as a byte channel ([`channel::open`](super::open)) carries the values' bytes, for tools
+//! as a byte channel ([`channel::open_consumer`](super::open_consumer)) carries the values' bytes, for tools
 //! that do not know the type. A byte producer can then send messages of any length; a typed
 //! consumer reports one whose length is not that of a `T` (or of a whole number of `T`s) as
 //! [`Error::Corrupt`](crate::Error) and drops it.
