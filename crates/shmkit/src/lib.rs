@@ -78,7 +78,8 @@
 //!   (events, semaphores and mutexes sleep at once and have none). Broadcast's overflow
 //!   rule is its `policy`. Sizes are `capacity` (ring bytes), `slots`, `slot_size`, and
 //!   `max_*` for limits.
-//! * **Every side that waits is [`Waitable`]** (and has `aio` forms): channel producers and
+//! * **Every side that waits is [`Waitable`]** (and has `aio` forms, with their `_timeout`
+//!   and `_deadline` twins): channel producers and
 //!   consumers, broadcast publishers and subscribers, service servers and clients, their
 //!   typed forms, events and semaphores. Ready means the next `try_` call would not return
 //!   `WouldBlock` (exceptions, as with `poll(2)`, in the [`waitset`] docs).

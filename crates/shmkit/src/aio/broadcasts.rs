@@ -26,19 +26,8 @@ impl Async<broadcast::Subscriber> {
         self.op(move |s| s.try_recv_into(buf))
     }
 
-    /// Like [`Async::<broadcast::Subscriber>::recv_into`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`broadcast::Subscriber::recv`], and [`Error::Timeout`].
-    pub async fn recv_into_timeout(
-        &mut self,
-        buf: &mut Vec<u8>,
-        timeout: Duration,
-    ) -> Result<usize> {
-        let name = self.name().to_owned();
-        within(name, timeout, self.recv_into(buf)).await
-    }
+    timed_forms!(by_mut; recv, recv_timeout, recv_deadline () -> broadcast::Sample<'_>);
+    timed_forms!(by_mut; recv_into, recv_into_timeout, recv_into_deadline (buf: &mut Vec<u8>) -> usize);
 }
 
 impl<T: Pod> Async<broadcast::typed::Subscriber<T>> {
@@ -63,6 +52,9 @@ impl<T: Pod> Async<broadcast::typed::Subscriber<T>> {
     pub fn recv_copy(&mut self) -> impl Future<Output = Result<T>> + Send + '_ {
         self.op(|s| s.try_recv_copy())
     }
+
+    timed_forms!(by_mut; recv, recv_timeout, recv_deadline () -> broadcast::typed::Sample<'_, T>);
+    timed_forms!(by_mut; recv_copy, recv_copy_timeout, recv_copy_deadline () -> T);
 }
 
 impl Async<broadcast::Publisher> {
@@ -88,6 +80,9 @@ impl Async<broadcast::Publisher> {
     pub fn send<'a>(&'a mut self, msg: &'a [u8]) -> impl Future<Output = Result<()>> + Send + 'a {
         self.op(move |p| p.try_send(msg))
     }
+
+    timed_forms!(by_mut; loan, loan_timeout, loan_deadline (len: usize) -> broadcast::Loan<'_>);
+    timed_forms!(by_mut; send, send_timeout, send_deadline (msg: &[u8]) -> ());
 }
 
 impl<T: Pod + Sync> Async<broadcast::typed::Publisher<T>> {
@@ -112,4 +107,7 @@ impl<T: Pod + Sync> Async<broadcast::typed::Publisher<T>> {
     pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
         self.op(move |p| p.try_send(value))
     }
+
+    timed_forms!(by_mut; loan, loan_timeout, loan_deadline () -> broadcast::typed::Loan<'_, T>);
+    timed_forms!(by_mut; send, send_timeout, send_deadline (value: &T) -> ());
 }

@@ -26,19 +26,8 @@ impl Async<channel::Consumer> {
         self.op(move |c| c.try_recv_into(buf))
     }
 
-    /// Like [`Async::<channel::Consumer>::recv_into`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Consumer::recv`], and [`Error::Timeout`].
-    pub async fn recv_into_timeout(
-        &mut self,
-        buf: &mut Vec<u8>,
-        timeout: Duration,
-    ) -> Result<usize> {
-        let name = self.name().to_owned();
-        within(name, timeout, self.recv_into(buf)).await
-    }
+    timed_forms!(by_mut; recv, recv_timeout, recv_deadline () -> channel::Sample<'_>);
+    timed_forms!(by_mut; recv_into, recv_into_timeout, recv_into_deadline (buf: &mut Vec<u8>) -> usize);
 }
 
 impl Async<channel::Producer> {
@@ -65,15 +54,8 @@ impl Async<channel::Producer> {
         self.op(move |p| p.try_send(msg))
     }
 
-    /// Like [`Async::<channel::Producer>::send`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`channel::Producer::send`], and [`Error::Timeout`].
-    pub async fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        let name = self.name().to_owned();
-        within(name, timeout, self.send(msg)).await
-    }
+    timed_forms!(by_mut; loan, loan_timeout, loan_deadline (len: usize) -> channel::Loan<'_>);
+    timed_forms!(by_mut; send, send_timeout, send_deadline (msg: &[u8]) -> ());
 }
 
 impl<T: Pod> Async<channel::typed::Consumer<T>> {
@@ -98,6 +80,9 @@ impl<T: Pod> Async<channel::typed::Consumer<T>> {
     pub fn recv_copy(&mut self) -> impl Future<Output = Result<T>> + Send + '_ {
         self.op(|c| c.try_recv_copy())
     }
+
+    timed_forms!(by_mut; recv, recv_timeout, recv_deadline () -> channel::typed::Sample<'_, T>);
+    timed_forms!(by_mut; recv_copy, recv_copy_timeout, recv_copy_deadline () -> T);
 }
 
 impl<T: Pod + Sync> Async<channel::typed::Producer<T>> {
@@ -122,4 +107,7 @@ impl<T: Pod + Sync> Async<channel::typed::Producer<T>> {
     pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
         self.op(move |p| p.try_send(value))
     }
+
+    timed_forms!(by_mut; loan, loan_timeout, loan_deadline () -> channel::typed::Loan<'_, T>);
+    timed_forms!(by_mut; send, send_timeout, send_deadline (value: &T) -> ());
 }

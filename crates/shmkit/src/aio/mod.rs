@@ -21,8 +21,9 @@
 //! Every future here is **cancellation-safe**: it consumes (a message, a permit, ring space)
 //! only in the poll that returns `Ready`, so a future dropped before — a losing `select!`
 //! branch, a timeout — loses nothing. The futures work on any executor (they only use
-//! `std::task::Waker`); the `_timeout` forms use `tokio::time` (so they need a runtime with
-//! time enabled) and expire on the monotonic clock.
+//! `std::task::Waker`); every operation also has `_timeout` and `_deadline` forms, which use
+//! `tokio::time` (so they need a runtime with time enabled) and expire on the monotonic clock
+//! with [`Error::Timeout`]; the `try_` form is the handle's own ([`Async::get_mut`]).
 //!
 //! # Design
 //!
@@ -78,7 +79,7 @@ mod services;
 mod sync_objects;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 
@@ -209,15 +210,69 @@ impl<T: Awaitable> Async<T> {
     }
 }
 
-/// `fut`, or [`Error::Timeout`] naming `name` once `timeout` has passed (tokio's timer: the
-/// monotonic clock).
+/// `fut`, or [`Error::Timeout`] naming `name` once `deadline` has passed (tokio's timer: the
+/// monotonic clock). Dropping `fut` there loses nothing: every future here is
+/// cancellation-safe.
 async fn within<R>(
     name: String,
-    timeout: Duration,
+    deadline: Instant,
     fut: impl Future<Output = Result<R>>,
 ) -> Result<R> {
-    match tokio::time::timeout(timeout, fut).await {
+    match tokio::time::timeout_at(deadline.into(), fut).await {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout { name }),
     }
 }
+
+/// `now + timeout`, or `None` if that is beyond what `Instant` holds (then: no deadline).
+fn after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// The `_timeout` and `_deadline` forms of the async operation `$op` of an `Async<_>`, written
+/// once so that every operation has both (the crate's convention: four forms of every wait;
+/// the `try_` form is the handle's own, through [`Async::get_mut`]).
+macro_rules! timed_forms {
+    ($recv:ident; $op:ident, $timeout:ident, $deadline:ident ($($arg:ident: $ty:ty),*) -> $out:ty) => {
+        #[doc = concat!("Like [`Self::", stringify!($op), "`], giving up after `timeout`.")]
+        ///
+        /// # Errors
+        ///
+        #[doc = concat!("As [`Self::", stringify!($op), "`], and [`Error::Timeout`].")]
+        pub async fn $timeout(self: $recv!(), $($arg: $ty,)* timeout: Duration) -> Result<$out> {
+            let name = self.name().to_owned();
+            match $crate::aio::after(timeout) {
+                Some(deadline) => $crate::aio::within(name, deadline, self.$op($($arg),*)).await,
+                None => self.$op($($arg),*).await,
+            }
+        }
+
+        #[doc = concat!("Like [`Self::", stringify!($op), "`], giving up at `deadline` \
+            (monotonic clock).")]
+        ///
+        /// # Errors
+        ///
+        #[doc = concat!("As [`Self::", stringify!($op), "`], and [`Error::Timeout`].")]
+        pub async fn $deadline(self: $recv!(), $($arg: $ty,)* deadline: Instant) -> Result<$out> {
+            let name = self.name().to_owned();
+            $crate::aio::within(name, deadline, self.$op($($arg),*)).await
+        }
+    };
+}
+use timed_forms;
+
+/// `&mut Self`, for [`timed_forms`].
+macro_rules! by_mut {
+    () => {
+        &mut Self
+    };
+}
+use by_mut;
+
+/// `&Self`, for [`timed_forms`].
+macro_rules! by_ref {
+    () => {
+        &Self
+    };
+}
+use by_ref;

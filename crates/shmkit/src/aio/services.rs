@@ -16,6 +16,8 @@ impl Async<service::Client> {
     ) -> impl Future<Output = Result<service::Response<'_>>> + Send + '_ {
         self.op(move |c| c.try_wait(pending))
     }
+
+    timed_forms!(by_mut; wait, wait_timeout, wait_deadline (pending: service::Pending) -> service::Response<'_>);
 }
 
 impl Async<service::Server> {
@@ -27,6 +29,8 @@ impl Async<service::Server> {
     pub fn recv(&mut self) -> impl Future<Output = Result<service::Request>> + Send + '_ {
         self.op(|s| s.try_recv())
     }
+
+    timed_forms!(by_mut; recv, recv_timeout, recv_deadline () -> service::Request);
 }
 
 impl<Req: Pod, Resp: Pod> Async<service::typed::Client<Req, Resp>> {
@@ -42,6 +46,8 @@ impl<Req: Pod, Resp: Pod> Async<service::typed::Client<Req, Resp>> {
     ) -> impl Future<Output = Result<Resp>> + Send + '_ {
         self.op(move |c| c.try_wait(pending))
     }
+
+    timed_forms!(by_mut; wait, wait_timeout, wait_deadline (pending: service::Pending) -> Resp);
 }
 
 impl<Req: Pod, Resp: Pod> Async<service::typed::Server<Req, Resp>> {
@@ -56,4 +62,6 @@ impl<Req: Pod, Resp: Pod> Async<service::typed::Server<Req, Resp>> {
     ) -> impl Future<Output = Result<service::typed::Request<Req>>> + Send + '_ {
         self.op(|s| s.try_recv())
     }
+
+    timed_forms!(by_mut; recv, recv_timeout, recv_deadline () -> service::typed::Request<Req>);
 }

@@ -14,14 +14,7 @@ impl Async<Event> {
         self.op_ref(|e| e.try_wait())
     }
 
-    /// Like [`Async::<Event>::wait`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Event::wait`], and [`Error::Timeout`].
-    pub async fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        within(self.name().to_owned(), timeout, self.wait()).await
-    }
+    timed_forms!(by_ref; wait, wait_timeout, wait_deadline () -> ());
 }
 
 impl Async<Semaphore> {
@@ -35,12 +28,5 @@ impl Async<Semaphore> {
         self.op_ref(|s| s.try_wait())
     }
 
-    /// Like [`Async::<Semaphore>::wait`], giving up after `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Semaphore::wait`], and [`Error::Timeout`].
-    pub async fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        within(self.name().to_owned(), timeout, self.wait()).await
-    }
+    timed_forms!(by_ref; wait, wait_timeout, wait_deadline () -> ());
 }

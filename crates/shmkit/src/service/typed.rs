@@ -179,8 +179,13 @@ impl<Req: Pod, Resp: Pod> Server<Req, Resp> {
         &self.inner
     }
 
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
     /// Changes how the server waits for requests (see
-    /// [`WaitStrategy`](crate::channel::WaitStrategy)).
+    /// [`WaitStrategy`]).
     pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
         self.inner.set_wait_strategy(wait);
     }
@@ -284,12 +289,12 @@ pub struct Client<Req, Resp> {
 }
 
 impl<Req: Pod, Resp: Pod> Client<Req, Resp> {
-    /// Changes how this client waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    /// Changes how this client waits (see [`WaitStrategy`]).
     pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
         self.inner.set_wait_strategy(wait);
     }
 
-    /// How this client waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
+    /// How this client waits (see [`WaitStrategy`]).
     pub fn wait_strategy(&self) -> crate::channel::WaitStrategy {
         self.inner.wait_strategy()
     }
@@ -297,6 +302,11 @@ impl<Req: Pod, Resp: Pod> Client<Req, Resp> {
     /// The byte client underneath (its name, slot, limits).
     pub fn as_bytes(&self) -> &super::Client {
         &self.inner
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
     }
 
     /// Sends `value` as a request.

@@ -335,6 +335,57 @@ fn a_timeout_expires_and_a_later_message_is_still_received() {
     });
 }
 
+/// The `_timeout` and `_deadline` forms of every async wait (the crate's convention): each
+/// gives up with `Timeout` naming the object, consumes nothing when it does, and a deadline
+/// already past still gives the operation its one try.
+#[test]
+fn every_async_wait_has_timeout_and_deadline_forms_that_consume_nothing() {
+    let name = NameGuard::new("aio-forms");
+    let short = Duration::from_millis(20);
+    let mut tx = Async::new(
+        channel::options()
+            .capacity(4096)
+            .create_producer(&name.0)
+            .unwrap(),
+    );
+    let mut rx = Async::new(channel::options().open_consumer(&name.0).unwrap());
+    current_thread().block_on(async {
+        let r = rx.recv_timeout(short).await.map(|m| m.len());
+        assert!(
+            matches!(&r, Err(Error::Timeout { name: n }) if *n == name.0),
+            "{r:?}"
+        );
+        let r = rx
+            .recv_deadline(Instant::now() + short)
+            .await
+            .map(|m| m.len());
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+        // A deadline in the past: the message already there is still taken.
+        tx.send_deadline(b"one", Instant::now()).await.unwrap();
+        let past = Instant::now() - Duration::from_millis(1);
+        assert_eq!(&*rx.recv_deadline(past).await.unwrap(), b"one");
+        // Fill the ring; the producer's loan and send then time out, publishing nothing.
+        while tx.get_mut().try_send(&[7]).is_ok() {}
+        let r = tx.send_timeout(b"lost", short).await;
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+        let r = tx
+            .loan_deadline(1, Instant::now() + short)
+            .await
+            .map(|l| l.len());
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+        let mut n = 0;
+        while let Ok(m) = rx.get_mut().try_recv() {
+            assert_eq!(&*m, &[7][..]);
+            n += 1;
+        }
+        assert!(n > 0);
+        assert!(matches!(
+            rx.get_mut().try_recv().map(|m| m.len()),
+            Err(Error::WouldBlock { .. })
+        ));
+    });
+}
+
 #[test]
 fn a_waiting_task_sees_a_killed_producer_as_disconnected() {
     let name = NameGuard::new("aio-killed");

@@ -360,33 +360,94 @@ fn wait_set(set: &mut WaitSet, members: &[&dyn Waitable]) {
     set.wait_deadline(members, now()).map(drop);
 }
 
-/// Every side that waits has async forms (`shmkit::aio`).
+/// Every side that waits has async forms (`shmkit::aio`), each with its `_timeout` and
+/// `_deadline` forms (the `try_` form is the handle's own).
 #[cfg(feature = "tokio")]
 #[allow(clippy::too_many_arguments)]
 fn aio(
     p: &mut shmkit::aio::Async<channel::Producer>,
     c: &mut shmkit::aio::Async<channel::Consumer>,
+    tp: &mut shmkit::aio::Async<channel::typed::Producer<u64>>,
+    tc: &mut shmkit::aio::Async<channel::typed::Consumer<u64>>,
     bp: &mut shmkit::aio::Async<broadcast::Publisher>,
     bs: &mut shmkit::aio::Async<broadcast::Subscriber>,
+    tbp: &mut shmkit::aio::Async<broadcast::typed::Publisher<u64>>,
+    tbs: &mut shmkit::aio::Async<broadcast::typed::Subscriber<u64>>,
     sv: &mut shmkit::aio::Async<service::Server>,
     cl: &mut shmkit::aio::Async<service::Client>,
+    tsv: &mut shmkit::aio::Async<service::typed::Server<u64, u64>>,
+    tcl: &mut shmkit::aio::Async<service::typed::Client<u64, u64>>,
     e: &shmkit::aio::Async<Event>,
     sem: &shmkit::aio::Async<Semaphore>,
-    pending: Pending,
+    [p1, p2, p3, p4, p5, p6]: [Pending; 6],
 ) {
     let mut buf = Vec::new();
     let _ = p.send(b"");
+    let _ = p.send_timeout(b"", D);
+    let _ = p.send_deadline(b"", now());
     let _ = p.loan(1);
+    let _ = p.loan_timeout(1, D);
+    let _ = p.loan_deadline(1, now());
     let _ = c.recv();
+    let _ = c.recv_timeout(D);
+    let _ = c.recv_deadline(now());
     let _ = c.recv_into(&mut buf);
+    let _ = c.recv_into_timeout(&mut buf, D);
+    let _ = c.recv_into_deadline(&mut buf, now());
+    let _ = tp.send(&0);
+    let _ = tp.send_timeout(&0, D);
+    let _ = tp.send_deadline(&0, now());
+    let _ = tp.loan();
+    let _ = tp.loan_timeout(D);
+    let _ = tp.loan_deadline(now());
+    let _ = tc.recv();
+    let _ = tc.recv_timeout(D);
+    let _ = tc.recv_deadline(now());
+    let _ = tc.recv_copy();
+    let _ = tc.recv_copy_timeout(D);
+    let _ = tc.recv_copy_deadline(now());
     let _ = bp.send(b"");
+    let _ = bp.send_timeout(b"", D);
+    let _ = bp.send_deadline(b"", now());
     let _ = bp.loan(1);
+    let _ = bp.loan_timeout(1, D);
+    let _ = bp.loan_deadline(1, now());
     let _ = bs.recv();
+    let _ = bs.recv_timeout(D);
+    let _ = bs.recv_deadline(now());
     let _ = bs.recv_into(&mut buf);
+    let _ = bs.recv_into_timeout(&mut buf, D);
+    let _ = bs.recv_into_deadline(&mut buf, now());
+    let _ = tbp.send(&0);
+    let _ = tbp.send_timeout(&0, D);
+    let _ = tbp.send_deadline(&0, now());
+    let _ = tbp.loan();
+    let _ = tbp.loan_timeout(D);
+    let _ = tbp.loan_deadline(now());
+    let _ = tbs.recv();
+    let _ = tbs.recv_timeout(D);
+    let _ = tbs.recv_deadline(now());
+    let _ = tbs.recv_copy();
+    let _ = tbs.recv_copy_timeout(D);
+    let _ = tbs.recv_copy_deadline(now());
     let _ = sv.recv();
-    let _ = cl.wait(pending);
+    let _ = sv.recv_timeout(D);
+    let _ = sv.recv_deadline(now());
+    let _ = cl.wait(p1);
+    let _ = cl.wait_timeout(p2, D);
+    let _ = cl.wait_deadline(p3, now());
+    let _ = tsv.recv();
+    let _ = tsv.recv_timeout(D);
+    let _ = tsv.recv_deadline(now());
+    let _ = tcl.wait(p4);
+    let _ = tcl.wait_timeout(p5, D);
+    let _ = tcl.wait_deadline(p6, now());
     let _ = e.wait();
+    let _ = e.wait_timeout(D);
+    let _ = e.wait_deadline(now());
     let _ = sem.wait();
+    let _ = sem.wait_timeout(D);
+    let _ = sem.wait_deadline(now());
 }
 
 #[test]
