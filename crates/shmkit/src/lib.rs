@@ -146,9 +146,9 @@
 //!   slot is written only when no subscriber holds it; the value is only written under the
 //!   lock). When the peer is not trusted, copy the data out and validate the copy:
 //!   [`channel::Consumer::recv_into`], [`channel::broadcast::Subscriber::recv_into`],
-//!   [`channel::typed::Consumer::recv_copy`](crate::channel::message::Receiver::recv_copy),
+//!   [`channel::typed::Consumer::recv_copy`](crate::channel::typed_core::Receiver::recv_copy),
 //!   [`channel::broadcast::typed::Subscriber::recv_copy`](
-//!   crate::channel::message::Receiver::recv_copy), [`sync::SharedGuard::get`],
+//!   crate::channel::typed_core::Receiver::recv_copy), [`sync::SharedGuard::get`],
 //!   [`View::read_at`];
 //! * make peers see [`Error::Corrupt`], [`Error::Disconnected`], lost or garbage messages,
 //!   a mutex that is never released, or a lock or channel that looks busy forever (denial of

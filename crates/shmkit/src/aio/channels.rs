@@ -59,24 +59,24 @@ impl Async<channel::Producer> {
 }
 
 impl<T: Pod> Async<channel::typed::Consumer<T>> {
-    /// Receives the next value in place: [`channel::message::Receiver::recv`], awaiting.
+    /// Receives the next value in place: [`channel::typed_core::Receiver::recv`], awaiting.
     /// Cancellation-safe.
     ///
     /// # Errors
     ///
-    /// As [`channel::message::Receiver::recv`].
+    /// As [`channel::typed_core::Receiver::recv`].
     pub fn recv(
         &mut self,
     ) -> impl Future<Output = Result<channel::typed::Sample<'_, T>>> + Send + '_ {
         self.op(|c| c.try_recv())
     }
 
-    /// Receives the next value by copy: [`channel::message::Receiver::recv_copy`], awaiting.
+    /// Receives the next value by copy: [`channel::typed_core::Receiver::recv_copy`], awaiting.
     /// Cancellation-safe.
     ///
     /// # Errors
     ///
-    /// As [`channel::message::Receiver::recv`].
+    /// As [`channel::typed_core::Receiver::recv`].
     pub fn recv_copy(&mut self) -> impl Future<Output = Result<T>> + Send + '_ {
         self.op(|c| c.try_recv_copy())
     }
@@ -86,24 +86,24 @@ impl<T: Pod> Async<channel::typed::Consumer<T>> {
 }
 
 impl<T: Pod + Sync> Async<channel::typed::Producer<T>> {
-    /// Loans room for one `T`: [`channel::message::Sender::loan`], awaiting room.
+    /// Loans room for one `T`: [`channel::typed_core::Sender::loan`], awaiting room.
     /// Cancellation-safe.
     ///
     /// # Errors
     ///
-    /// As [`channel::message::Sender::loan`].
+    /// As [`channel::typed_core::Sender::loan`].
     pub fn loan(
         &mut self,
     ) -> impl Future<Output = Result<channel::typed::Loan<'_, T>>> + Send + '_ {
         self.op(|p| p.try_loan())
     }
 
-    /// Copies `value` in and publishes it: [`channel::message::Sender::send`], awaiting room.
+    /// Copies `value` in and publishes it: [`channel::typed_core::Sender::send`], awaiting room.
     /// Cancellation-safe.
     ///
     /// # Errors
     ///
-    /// As [`channel::message::Sender::send`].
+    /// As [`channel::typed_core::Sender::send`].
     pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
         self.op(move |p| p.try_send(value))
     }

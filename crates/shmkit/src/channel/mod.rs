@@ -68,10 +68,10 @@
 
 pub mod broadcast;
 pub(crate) mod layout;
-pub mod message;
 pub(crate) mod message_layout;
 mod spsc;
 pub mod typed;
+pub mod typed_core;
 mod typed_options;
 
 use bytemuck::Pod;

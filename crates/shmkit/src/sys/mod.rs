@@ -52,7 +52,7 @@ pub(crate) struct Opened {
 /// How long a blocking call may wait.
 ///
 /// `pub` in this private module, not `pub(crate)`: the sealed traits of
-/// [`channel::message`](crate::channel::message) name it, and stay unnameable outside the
+/// [`channel::typed_core`](crate::channel::typed_core) name it, and stay unnameable outside the
 /// crate as it does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deadline {

@@ -1,7 +1,7 @@
 //! Test code shared by typed channels (`typed.rs`) and typed broadcasts
 //! (`typed_broadcast.rs`). A consumer and a subscriber have the same receiving methods, and a
 //! producer and a publisher the same sending ones (each dereferences to
-//! `channel::message::Receiver` / `Sender`), but over a byte side that a test cannot name as a
+//! `channel::typed_core::Receiver` / `Sender`), but over a byte side that a test cannot name as a
 //! bound; so the shared loops over those methods are macros, the rest functions.
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 use bytemuck::Pod;
 
 use super::super::{spsc, WaitStrategy};
-use crate::channel::message::{
+use crate::channel::typed_core::{
     self, sealed::Aligned, sealed::ByteReceiver, sealed::ByteSample, typed_side,
 };
 use crate::sys::Deadline;
@@ -11,41 +11,41 @@ use crate::Result;
 
 /// The receiving side of a typed channel, from [`channel::typed::<T>()`](fn@crate::channel::typed).
 ///
-/// Read in place ([`recv`](message::Receiver::recv),
-/// [`recv_slice`](message::Receiver::recv_slice): a `&T` / `&[T]` into the ring, released on
-/// drop) or copy out ([`recv_copy`](message::Receiver::recv_copy),
-/// [`recv_into`](message::Receiver::recv_into),
-/// [`recv_slice_into`](message::Receiver::recv_slice_into): no reference to shared memory, for
+/// Read in place ([`recv`](typed_core::Receiver::recv),
+/// [`recv_slice`](typed_core::Receiver::recv_slice): a `&T` / `&[T]` into the ring, released on
+/// drop) or copy out ([`recv_copy`](typed_core::Receiver::recv_copy),
+/// [`recv_into`](typed_core::Receiver::recv_into),
+/// [`recv_slice_into`](typed_core::Receiver::recv_slice_into): no reference to shared memory, for
 /// producers that are not trusted; see the [module docs](super#trust)). Every form has `try_`
 /// `_timeout` and `_deadline` variants. Those methods are written once for typed channels and broadcasts,
-/// on [`message::Receiver`], which this dereferences to; the ones here are a channel's own.
+/// on [`typed_core::Receiver`], which this dereferences to; the ones here are a channel's own.
 ///
 /// A message whose length does not fit the type (one `T` for the value forms, a whole number
 /// of `T`s for the slice forms) is [`Error::Corrupt`](crate::Error::Corrupt); it is dropped,
 /// and the next call goes on with the next message. Only a byte producer on a typed channel,
 /// or a process outside the protocol, can send one.
 pub struct Consumer<T> {
-    inner: message::Receiver<T, spsc::Consumer>,
+    inner: typed_core::Receiver<T, spsc::Consumer>,
 }
 
-typed_side!(Consumer => message::Receiver<T, spsc::Consumer>);
+typed_side!(Consumer => typed_core::Receiver<T, spsc::Consumer>);
 
 /// A received value, read in place from the ring; dereferences to `&T`, and releases the
-/// message when dropped; see [`message::Sample`].
+/// message when dropped; see [`typed_core::Sample`].
 ///
 /// The reference is into memory the producer's process can write: sound while it follows
 /// the protocol (see the [module docs](super#trust)).
-pub type Sample<'a, T> = message::Sample<T, spsc::Sample<'a>>;
+pub type Sample<'a, T> = typed_core::Sample<T, spsc::Sample<'a>>;
 
 /// A received slice, read in place from the ring; dereferences to `&[T]`, and releases the
-/// message when dropped. The same trust caveat as [`Sample`]; see [`message::SliceSample`].
-pub type SliceSample<'a, T> = message::SliceSample<T, spsc::Sample<'a>>;
+/// message when dropped. The same trust caveat as [`Sample`]; see [`typed_core::SliceSample`].
+pub type SliceSample<'a, T> = typed_core::SliceSample<T, spsc::Sample<'a>>;
 
 impl<T: Pod> Consumer<T> {
     pub(super) fn wrap(inner: spsc::Consumer) -> Self {
         let () = super::Fits::<T>::OK;
         Consumer {
-            inner: message::Receiver::new(inner),
+            inner: typed_core::Receiver::new(inner),
         }
     }
 

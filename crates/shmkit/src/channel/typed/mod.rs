@@ -70,9 +70,9 @@
 //! that writes the segment could change it under the reference, which is undefined behaviour
 //! in the reader. Every bit pattern is a valid `T`, so a copy is safe whatever was written:
 //! when the producer is not trusted, use
-//! [`Consumer::recv_copy`](super::message::Receiver::recv_copy),
-//! [`Consumer::recv_into`](super::message::Receiver::recv_into) or
-//! [`Consumer::recv_slice_into`](super::message::Receiver::recv_slice_into), which copy out
+//! [`Consumer::recv_copy`](super::typed_core::Receiver::recv_copy),
+//! [`Consumer::recv_into`](super::typed_core::Receiver::recv_into) or
+//! [`Consumer::recv_slice_into`](super::typed_core::Receiver::recv_slice_into), which copy out
 //! without making a reference, and validate the copy.
 //!
 //! # Names

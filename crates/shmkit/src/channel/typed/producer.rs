@@ -4,7 +4,7 @@
 use bytemuck::Pod;
 
 use super::super::{spsc, WaitStrategy};
-use crate::channel::message::{
+use crate::channel::typed_core::{
     self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender, typed_side,
 };
 use crate::sys::Deadline;
@@ -12,46 +12,46 @@ use crate::Result;
 
 /// The sending side of a typed channel, from [`channel::typed::<T>()`](fn@crate::channel::typed).
 ///
-/// Each message is one `T` ([`send`](message::Sender::send),
-/// [`loan`](message::Sender::loan)) or a slice of them
-/// ([`send_slice`](message::Sender::send_slice), [`loan_slice`](message::Sender::loan_slice)).
+/// Each message is one `T` ([`send`](typed_core::Sender::send),
+/// [`loan`](typed_core::Sender::loan)) or a slice of them
+/// ([`send_slice`](typed_core::Sender::send_slice), [`loan_slice`](typed_core::Sender::loan_slice)).
 /// Those methods are written once for typed channels and broadcasts, on
-/// [`message::Sender`], which this dereferences to; the ones here are a channel's own.
+/// [`typed_core::Sender`], which this dereferences to; the ones here are a channel's own.
 /// Disconnection, waiting and liveness are the byte channel's; see
 /// [`channel`](crate::channel#semantics).
 pub struct Producer<T> {
-    inner: message::Sender<T, spsc::Producer>,
+    inner: typed_core::Sender<T, spsc::Producer>,
 }
 
-typed_side!(Producer => message::Sender<T, spsc::Producer>);
+typed_side!(Producer => typed_core::Sender<T, spsc::Producer>);
 
 /// A slot for one `T` in the ring, not yet written: from
-/// [`Producer::loan`](message::Sender::loan).
+/// [`Producer::loan`](typed_core::Sender::loan).
 ///
-/// [`write`](message::Loan::write) a value (or [`zeroed`](message::Loan::zeroed), or fill
-/// [`as_uninit`](message::Loan::as_uninit) and [`assume_init`](message::Loan::assume_init))
+/// [`write`](typed_core::Loan::write) a value (or [`zeroed`](typed_core::Loan::zeroed), or fill
+/// [`as_uninit`](typed_core::Loan::as_uninit) and [`assume_init`](typed_core::Loan::assume_init))
 /// to get a [`Written`] loan, which alone can be committed. Dropping either publishes nothing.
-pub type Loan<'a, T> = message::Loan<T, spsc::Loan<'a>>;
+pub type Loan<'a, T> = typed_core::Loan<T, spsc::Loan<'a>>;
 
 /// A written slot for one `T`: dereferences to the value in the ring, to change it further in
-/// place; [`commit`](message::Written::commit) publishes it.
-pub type Written<'a, T> = message::Written<T, spsc::Loan<'a>>;
+/// place; [`commit`](typed_core::Written::commit) publishes it.
+pub type Written<'a, T> = typed_core::Written<T, spsc::Loan<'a>>;
 
 /// A slot for `len` values of `T` in the ring, not yet written: from
-/// [`Producer::loan_slice`](message::Sender::loan_slice). Becomes a [`WrittenSlice`] once
-/// filled; see [`message::SliceLoan`].
-pub type SliceLoan<'a, T> = message::SliceLoan<T, spsc::Loan<'a>>;
+/// [`Producer::loan_slice`](typed_core::Sender::loan_slice). Becomes a [`WrittenSlice`] once
+/// filled; see [`typed_core::SliceLoan`].
+pub type SliceLoan<'a, T> = typed_core::SliceLoan<T, spsc::Loan<'a>>;
 
 /// A written slice in the ring: dereferences to `[T]`;
-/// [`truncate`](message::WrittenSlice::truncate) it to send fewer values than were loaned,
-/// then [`commit`](message::WrittenSlice::commit).
-pub type WrittenSlice<'a, T> = message::WrittenSlice<T, spsc::Loan<'a>>;
+/// [`truncate`](typed_core::WrittenSlice::truncate) it to send fewer values than were loaned,
+/// then [`commit`](typed_core::WrittenSlice::commit).
+pub type WrittenSlice<'a, T> = typed_core::WrittenSlice<T, spsc::Loan<'a>>;
 
 impl<T: Pod> Producer<T> {
     pub(super) fn wrap(inner: spsc::Producer) -> Self {
         let () = super::Fits::<T>::OK;
         Producer {
-            inner: message::Sender::new(inner),
+            inner: typed_core::Sender::new(inner),
         }
     }
 

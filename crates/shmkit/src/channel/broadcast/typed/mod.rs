@@ -68,9 +68,9 @@
 //! cooperating processes (the protocol keeps the publisher off a held slot), undefined
 //! behaviour in the reader if a process outside the protocol writes the slot meanwhile.
 //! Every bit pattern is a valid `T`, so the copy-outs
-//! ([`Subscriber::recv_copy`](crate::channel::message::Receiver::recv_copy),
-//! [`Subscriber::recv_into`](crate::channel::message::Receiver::recv_into),
-//! [`Subscriber::recv_slice_into`](crate::channel::message::Receiver::recv_slice_into)) are
+//! ([`Subscriber::recv_copy`](crate::channel::typed_core::Receiver::recv_copy),
+//! [`Subscriber::recv_into`](crate::channel::typed_core::Receiver::recv_into),
+//! [`Subscriber::recv_slice_into`](crate::channel::typed_core::Receiver::recv_slice_into)) are
 //! safe whatever was written: use them when the publisher is not trusted, and validate the
 //! copy. See the
 //! [crate docs](crate#trust-model).
@@ -145,8 +145,8 @@ impl<T: Pod> Options<T> {
     }
 
     /// The most values one message can carry (default 1: the slot holds one `T`). Set it for
-    /// [`Publisher::loan_slice`](crate::channel::message::Sender::loan_slice) /
-    /// [`Publisher::send_slice`](crate::channel::message::Sender::send_slice).
+    /// [`Publisher::loan_slice`](crate::channel::typed_core::Sender::loan_slice) /
+    /// [`Publisher::send_slice`](crate::channel::typed_core::Sender::send_slice).
     pub fn max_slice_len(&mut self, len: usize) -> &mut Self {
         // Saturates: an impossible slot size is refused by `create` as too large.
         self.base.slot_size(len.saturating_mul(size_of::<T>()));

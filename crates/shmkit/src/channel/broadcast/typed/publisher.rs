@@ -5,7 +5,7 @@ use bytemuck::Pod;
 
 use super::super::layout::PAYLOAD_ALIGN;
 use super::super::{self as bytes, Policy};
-use crate::channel::message::{
+use crate::channel::typed_core::{
     self, sealed::Aligned, sealed::ByteLoan, sealed::ByteSender, typed_side,
 };
 use crate::sys::Deadline;
@@ -14,18 +14,18 @@ use crate::Result;
 /// The publishing side of a typed broadcast, from
 /// [`broadcast::typed::<T>()`](fn@crate::channel::broadcast::typed).
 ///
-/// Each message is one `T` ([`send`](message::Sender::send),
-/// [`loan`](message::Sender::loan)) or a slice of them
-/// ([`send_slice`](message::Sender::send_slice), [`loan_slice`](message::Sender::loan_slice)),
+/// Each message is one `T` ([`send`](typed_core::Sender::send),
+/// [`loan`](typed_core::Sender::loan)) or a slice of them
+/// ([`send_slice`](typed_core::Sender::send_slice), [`loan_slice`](typed_core::Sender::loan_slice)),
 /// published to every subscriber. Those methods are written once for typed channels and
-/// broadcasts, on [`message::Sender`], which this dereferences to; the ones here are a
+/// broadcasts, on [`typed_core::Sender`], which this dereferences to; the ones here are a
 /// broadcast's own. Waiting, policies and liveness are the byte broadcast's; see
 /// [`broadcast`](crate::channel::broadcast#policies).
 pub struct Publisher<T> {
-    inner: message::Sender<T, bytes::Publisher>,
+    inner: typed_core::Sender<T, bytes::Publisher>,
 }
 
-typed_side!(Publisher => message::Sender<T, bytes::Publisher>);
+typed_side!(Publisher => typed_core::Sender<T, bytes::Publisher>);
 
 impl<T> crate::wait::Sealed for Publisher<T> {
     fn point(&self) -> crate::wait::Point<'_> {
@@ -37,32 +37,32 @@ impl<T> crate::wait::Sealed for Publisher<T> {
     }
 }
 
-/// A slot for one `T`, not yet written: from [`Publisher::loan`](message::Sender::loan).
+/// A slot for one `T`, not yet written: from [`Publisher::loan`](typed_core::Sender::loan).
 ///
-/// [`write`](message::Loan::write) a value (or [`zeroed`](message::Loan::zeroed), or fill
-/// [`as_uninit`](message::Loan::as_uninit) and [`assume_init`](message::Loan::assume_init))
+/// [`write`](typed_core::Loan::write) a value (or [`zeroed`](typed_core::Loan::zeroed), or fill
+/// [`as_uninit`](typed_core::Loan::as_uninit) and [`assume_init`](typed_core::Loan::assume_init))
 /// to get a [`Written`] loan, which alone can be committed. Dropping either publishes nothing.
-pub type Loan<'a, T> = message::Loan<T, bytes::Loan<'a>>;
+pub type Loan<'a, T> = typed_core::Loan<T, bytes::Loan<'a>>;
 
 /// A written slot for one `T`: dereferences to the value in the slot, to change it further in
-/// place; [`commit`](message::Written::commit) publishes it to every subscriber.
-pub type Written<'a, T> = message::Written<T, bytes::Loan<'a>>;
+/// place; [`commit`](typed_core::Written::commit) publishes it to every subscriber.
+pub type Written<'a, T> = typed_core::Written<T, bytes::Loan<'a>>;
 
 /// A slot for `len` values of `T`, not yet written: from
-/// [`Publisher::loan_slice`](message::Sender::loan_slice). Becomes a [`WrittenSlice`] once
-/// filled; see [`message::SliceLoan`].
-pub type SliceLoan<'a, T> = message::SliceLoan<T, bytes::Loan<'a>>;
+/// [`Publisher::loan_slice`](typed_core::Sender::loan_slice). Becomes a [`WrittenSlice`] once
+/// filled; see [`typed_core::SliceLoan`].
+pub type SliceLoan<'a, T> = typed_core::SliceLoan<T, bytes::Loan<'a>>;
 
 /// A written slice in a slot: dereferences to `[T]`;
-/// [`truncate`](message::WrittenSlice::truncate) it to send fewer values than were loaned,
-/// then [`commit`](message::WrittenSlice::commit).
-pub type WrittenSlice<'a, T> = message::WrittenSlice<T, bytes::Loan<'a>>;
+/// [`truncate`](typed_core::WrittenSlice::truncate) it to send fewer values than were loaned,
+/// then [`commit`](typed_core::WrittenSlice::commit).
+pub type WrittenSlice<'a, T> = typed_core::WrittenSlice<T, bytes::Loan<'a>>;
 
 impl<T: Pod> Publisher<T> {
     pub(super) fn wrap(inner: bytes::Publisher) -> Self {
         let () = super::Fits::<T>::OK;
         Publisher {
-            inner: message::Sender::new(inner),
+            inner: typed_core::Sender::new(inner),
         }
     }
 

@@ -4,7 +4,7 @@ use bytemuck::Pod;
 
 use super::super::layout::PAYLOAD_ALIGN;
 use super::super::{self as bytes, Policy};
-use crate::channel::message::{
+use crate::channel::typed_core::{
     self, sealed::Aligned, sealed::ByteReceiver, sealed::ByteSample, typed_side,
 };
 use crate::sys::Deadline;
@@ -13,44 +13,44 @@ use crate::Result;
 /// A subscriber of a typed broadcast, from
 /// [`broadcast::typed::<T>()`](fn@crate::channel::broadcast::typed).
 ///
-/// Read in place ([`recv`](message::Receiver::recv),
-/// [`recv_slice`](message::Receiver::recv_slice): a `&T` / `&[T]` into the slot, which every
+/// Read in place ([`recv`](typed_core::Receiver::recv),
+/// [`recv_slice`](typed_core::Receiver::recv_slice): a `&T` / `&[T]` into the slot, which every
 /// subscriber reads at once, released on drop) or copy out
-/// ([`recv_copy`](message::Receiver::recv_copy), [`recv_into`](message::Receiver::recv_into),
-/// [`recv_slice_into`](message::Receiver::recv_slice_into): no reference to shared memory,
+/// ([`recv_copy`](typed_core::Receiver::recv_copy), [`recv_into`](typed_core::Receiver::recv_into),
+/// [`recv_slice_into`](typed_core::Receiver::recv_slice_into): no reference to shared memory,
 /// for publishers that are not trusted; see the [module docs](super#trust)). Every form has
 /// `try_`, `_timeout` and `_deadline` variants, and every form reports
 /// [`Error::Lagged`](crate::Error::Lagged) under [`Policy::Overwrite`] as the byte subscriber
 /// does. Those methods are written once for typed channels and broadcasts, on
-/// [`message::Receiver`], which this dereferences to; the ones here are a broadcast's own.
+/// [`typed_core::Receiver`], which this dereferences to; the ones here are a broadcast's own.
 ///
 /// A message whose length does not fit the type (one `T` for the value forms, a whole number
 /// of `T`s for the slice forms) is [`Error::Corrupt`](crate::Error::Corrupt); it is released,
 /// and the next call goes on with the next message. Only a process outside the protocol can
 /// publish one: a typed broadcast's publisher is always typed.
 pub struct Subscriber<T> {
-    inner: message::Receiver<T, bytes::Subscriber>,
+    inner: typed_core::Receiver<T, bytes::Subscriber>,
 }
 
-typed_side!(Subscriber => message::Receiver<T, bytes::Subscriber>);
+typed_side!(Subscriber => typed_core::Receiver<T, bytes::Subscriber>);
 
 /// A received value, read in place from its slot; dereferences to `&T`, and releases the
 /// message when dropped. Hold it briefly: see [`broadcast::Sample`](bytes::Sample), and
-/// [`message::Sample`] for its methods.
+/// [`typed_core::Sample`] for its methods.
 ///
 /// The reference is into memory the publisher's process can write: sound while it follows
 /// the protocol (see the [module docs](super#trust)).
-pub type Sample<'a, T> = message::Sample<T, bytes::Sample<'a>>;
+pub type Sample<'a, T> = typed_core::Sample<T, bytes::Sample<'a>>;
 
 /// A received slice, read in place from its slot; dereferences to `&[T]`, and releases the
-/// message when dropped. The same caveats as [`Sample`]; see [`message::SliceSample`].
-pub type SliceSample<'a, T> = message::SliceSample<T, bytes::Sample<'a>>;
+/// message when dropped. The same caveats as [`Sample`]; see [`typed_core::SliceSample`].
+pub type SliceSample<'a, T> = typed_core::SliceSample<T, bytes::Sample<'a>>;
 
 impl<T: Pod> Subscriber<T> {
     pub(super) fn wrap(inner: bytes::Subscriber) -> Self {
         let () = super::Fits::<T>::OK;
         Subscriber {
-            inner: message::Receiver::new(inner),
+            inner: typed_core::Receiver::new(inner),
         }
     }
 
