@@ -89,7 +89,10 @@
 //!
 //! Exceptions, on purpose: `Client::call` (request, then wait) has no `try_` form, since a
 //! request cannot be answered without waiting; use `request` and `wait_timeout` for the
-//! others. The crate's tests name every form of every kind (`tests/it/convention.rs`), so a
+//! others. [`sync::Mutex`] and [`sync::Shared`] have the four forms of `lock` but
+//! are neither [`Waitable`] nor awaitable: on Linux their lock is a robust `pthread_mutex_t`,
+//! whose futex protocol glibc owns (a wait set cannot sleep on it beside other words), and a
+//! lock is meant to be held briefly, not waited on among other events. The crate's tests name every form of every kind (`tests/it/convention.rs`), so a
 //! kind that leaves the convention does not compile.
 //!
 //! # Liveness
