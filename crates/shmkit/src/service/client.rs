@@ -253,12 +253,14 @@ impl Client {
                 name: self.obj.name().to_owned(),
             });
         };
-        let full = Error::Full {
-            name: self.obj.name().to_owned(),
-            max: self.limits.outstanding,
-        };
         let mut loan = match link.tx.try_loan(FRAME + len) {
-            Err(Error::WouldBlock { .. }) => return Err(full),
+            // Made only here: a name copied on every request costs an allocation per hop.
+            Err(Error::WouldBlock { .. }) => {
+                return Err(Error::Full {
+                    name: self.obj.name().to_owned(),
+                    max: self.limits.outstanding,
+                })
+            }
             r => r?,
         };
         let id = self.next_id;
