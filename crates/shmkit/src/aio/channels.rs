@@ -111,3 +111,80 @@ impl<T: Pod + Sync> Async<channel::typed::Producer<T>> {
     timed_forms!(by_mut; loan, loan_timeout, loan_deadline () -> channel::typed::Loan<'_, T>);
     timed_forms!(by_mut; send, send_timeout, send_deadline (value: &T) -> ());
 }
+
+/// The copying and slice receives of a typed channel consumer, awaiting.
+impl<T: Pod + Send> Async<channel::typed::Consumer<T>> {
+    /// Receives the next value into `value`: [`channel::typed_core::Receiver::recv_into`],
+    /// awaiting. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::typed_core::Receiver::recv`].
+    pub fn recv_into<'a>(
+        &'a mut self,
+        value: &'a mut T,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.op(move |s| s.try_recv_into(value))
+    }
+
+    /// Receives the next slice in place: [`channel::typed_core::Receiver::recv_slice`],
+    /// awaiting. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::typed_core::Receiver::recv_slice`].
+    pub fn recv_slice(
+        &mut self,
+    ) -> impl Future<Output = Result<channel::typed::SliceSample<'_, T>>> + Send + '_ {
+        self.op(|s| s.try_recv_slice())
+    }
+
+    /// Receives the next slice into `buf`; returns its length:
+    /// [`channel::typed_core::Receiver::recv_slice_into`], awaiting. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::typed_core::Receiver::recv_slice`].
+    pub fn recv_slice_into<'a>(
+        &'a mut self,
+        buf: &'a mut Vec<T>,
+    ) -> impl Future<Output = Result<usize>> + Send + 'a {
+        self.op(move |s| s.try_recv_slice_into(buf))
+    }
+
+    timed_forms!(by_mut; recv_into, recv_into_timeout, recv_into_deadline (value: &mut T) -> ());
+    timed_forms!(by_mut; recv_slice, recv_slice_timeout, recv_slice_deadline () -> channel::typed::SliceSample<'_, T>);
+    timed_forms!(by_mut; recv_slice_into, recv_slice_into_timeout, recv_slice_into_deadline (buf: &mut Vec<T>) -> usize);
+}
+
+/// The slice loans and sends of a typed channel producer, awaiting.
+impl<T: Pod + Sync> Async<channel::typed::Producer<T>> {
+    /// Loans room for `len` values: [`channel::typed_core::Sender::loan_slice`], awaiting
+    /// room. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::typed_core::Sender::loan_slice`].
+    pub fn loan_slice(
+        &mut self,
+        len: usize,
+    ) -> impl Future<Output = Result<channel::typed::SliceLoan<'_, T>>> + Send + '_ {
+        self.op(move |p| p.try_loan_slice(len))
+    }
+
+    /// Copies `values` in and publishes them: [`channel::typed_core::Sender::send_slice`],
+    /// awaiting room. Cancellation-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`channel::typed_core::Sender::send_slice`].
+    pub fn send_slice<'a>(
+        &'a mut self,
+        values: &'a [T],
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.op(move |p| p.try_send_slice(values))
+    }
+
+    timed_forms!(by_mut; loan_slice, loan_slice_timeout, loan_slice_deadline (len: usize) -> channel::typed::SliceLoan<'_, T>);
+    timed_forms!(by_mut; send_slice, send_slice_timeout, send_slice_deadline (values: &[T]) -> ());
+}

@@ -335,6 +335,42 @@ fn a_timeout_expires_and_a_later_message_is_still_received() {
     });
 }
 
+/// Typed values and slices through the async forms: a slice loaned, written and committed
+/// is received in place and by copy; a typed value by copy into a caller's `T`; an empty
+/// typed subscriber's slice receive times out.
+#[test]
+fn typed_values_and_slices_through_async_forms() {
+    let name = NameGuard::new("aio-typed");
+    let mut tx = Async::new(
+        channel::typed::<u32>()
+            .capacity(4096)
+            .create_producer(&name.0)
+            .unwrap(),
+    );
+    let mut rx = Async::new(channel::typed::<u32>().open_consumer(&name.0).unwrap());
+    current_thread().block_on(async {
+        let loan = tx.loan_slice_timeout(3, WAIT).await.unwrap();
+        loan.copy_from_slice(&[1, 2, 3]).commit();
+        assert_eq!(
+            &*rx.recv_slice_deadline(Instant::now() + WAIT).await.unwrap(),
+            &[1, 2, 3]
+        );
+        tx.send_slice(&[4, 5]).await.unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(rx.recv_slice_into(&mut buf).await.unwrap(), 2);
+        assert_eq!(buf, [4, 5]);
+        tx.send(&6).await.unwrap();
+        let mut v = 0;
+        rx.recv_into_timeout(&mut v, WAIT).await.unwrap();
+        assert_eq!(v, 6);
+        let r = rx
+            .recv_slice_timeout(Duration::from_millis(20))
+            .await
+            .map(|s| s.len());
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    });
+}
+
 /// The `_timeout` and `_deadline` forms of every async wait (the crate's convention): each
 /// gives up with `Timeout` naming the object, consumes nothing when it does, and a deadline
 /// already past still gives the operation its one try.
