@@ -13,7 +13,8 @@ pub fn message(e: &anyhow::Error) -> String {
         .and_then(|se| match se {
             Error::NotFound { name } => Some(format!("no segment {name:?} — see `shmkit ls`")),
             Error::AlreadyExists { name } => Some(format!(
-                "a segment {name:?} already exists — pick another name or `shmkit rm {name}`"
+                "{} {name:?} already exists — pick another name or `shmkit rm {name}`",
+                what_is(name)
             )),
             Error::AccessDenied { name, .. } => Some(format!(
                 "permission denied for {name:?} — `shmkit info {name}` shows its owner and mode"
@@ -33,6 +34,24 @@ pub fn message(e: &anyhow::Error) -> String {
         Some(h) if e.chain().count() > 1 => format!("{}: {h}", e),
         Some(h) => h,
         None => msg,
+    }
+}
+
+/// What the segment `name` holds, for a message: "a broadcast channel", "a segment of raw
+/// bytes" (so that `recv` on a broadcast does not just say "a segment exists"), or "a segment"
+/// if it cannot be looked at.
+fn what_is(name: &str) -> String {
+    match shmkit::inspect::inspect(name).map(|i| i.kind) {
+        Ok(shmkit::inspect::Kind::Raw) => "a segment of raw bytes".into(),
+        Ok(shmkit::inspect::Kind::Object(label)) => {
+            let article = if label.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            format!("{article} {label}")
+        }
+        _ => "a segment".into(),
     }
 }
 
@@ -94,6 +113,43 @@ pub fn human_age(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use shmkit::inspect::Kind;
+
+    /// An existing name is described by what it holds (issue 21: `shmkit recv` on a
+    /// broadcast said only "a segment already exists").
+    #[test]
+    fn already_exists_names_what_is_there() {
+        let name = format!("cli-report-exists-{}", std::process::id());
+        let said = |name: &str| {
+            super::message(&anyhow::Error::new(shmkit::Error::AlreadyExists {
+                name: name.to_owned(),
+            }))
+        };
+        {
+            let _publ = shmkit::channel::broadcast::options()
+                .slot_size(64)
+                .create_publisher(&name)
+                .unwrap();
+            let m = said(&name);
+            assert!(
+                m.starts_with(&format!("a broadcast channel {name:?} already exists")),
+                "{m}"
+            );
+        }
+        {
+            let _ev = shmkit::sync::Event::options().create(&name).unwrap();
+            let m = said(&name);
+            assert!(m.starts_with(&format!("an event {name:?}")), "{m}");
+        }
+        {
+            let _seg = shmkit::Segment::create(&name, 64).unwrap();
+            let m = said(&name);
+            assert!(
+                m.starts_with(&format!("a segment of raw bytes {name:?}")),
+                "{m}"
+            );
+        }
+        assert!(said(&name).starts_with(&format!("a segment {name:?}")));
+    }
 
     #[test]
     fn kinds_are_identifiers() {
