@@ -84,8 +84,9 @@
 //!   typed forms, events and semaphores. Ready means the next `try_` call would not return
 //!   `WouldBlock` (exceptions, as with `poll(2)`, in the [`waitset`] docs).
 //! * **One error, one meaning.** [`Error::NotFound`] is only ever about a named object; a
-//!   request that is not outstanding is [`Error::NotOutstanding`]. Liveness is tested at one
-//!   interval everywhere ([`waitset::LIVENESS_EVERY`], 50 ms).
+//!   request that is not outstanding is [`Error::NotOutstanding`]. A handle tests its peer
+//!   at most every 50 ms, whatever the kind; a wait set or the async reactor, which test all
+//!   their members at once, every [`waitset::LIVENESS_EVERY`] (100 ms).
 //!
 //! Exceptions, on purpose: `Client::call` (request, then wait) has no `try_` form, since a
 //! request cannot be answered without waiting; use `request` and `wait_timeout` for the

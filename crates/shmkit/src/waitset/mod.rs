@@ -93,9 +93,12 @@ use crate::{Error, Result};
 /// its side is reported within about this long, and looks again at members whose waker may
 /// have died between its change and its wake-up (a service's clients).
 ///
-/// The one interval of every liveness test in shmkit (50 ms): channel sides, broadcast
-/// publishers, services, wait sets and the async reactor all test at it.
-pub const LIVENESS_EVERY: Duration = crate::liveness::CHECK_EVERY;
+/// Twice the interval at which one handle's blocking call tests its peer
+/// (`liveness::CHECK_EVERY`, 50 ms), on purpose: one tick here tests every member, and under
+/// Wine (where a test opens a named event) a tick of 256 members every 50 ms cost an idle
+/// wait set 11 % of a CPU (`tests/it/waitset.rs`, `child_idle`); at 100 ms it is about half.
+/// Each member's own handle still tests at most once per 50 ms.
+pub const LIVENESS_EVERY: Duration = Duration::from_millis(100);
 
 // The longest sleep of a wait set that could not take an event's or semaphore's sleeper gate
 // (`wait::StateBell`), and so is not counted in on it.
