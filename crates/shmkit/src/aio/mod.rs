@@ -276,3 +276,142 @@ macro_rules! by_ref {
     };
 }
 use by_ref;
+
+/// The async forms of a typed receiving side (`$recv`, a typed channel consumer or broadcast
+/// subscriber) and a typed sending side (`$send`), whose loan and sample types are in `$m`:
+/// written once for channels and broadcasts, as `channel::typed_core` is.
+macro_rules! typed_forms {
+    ($recv:ident, $send:ident, $($m:ident)::+) => {
+        impl<T: Pod> Async<$($m)::+::$recv<T>> {
+            /// Receives the next value in place: [`channel::typed_core::Receiver::recv`], awaiting.
+            /// Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Receiver::recv`].
+            pub fn recv(
+                &mut self,
+            ) -> impl Future<Output = Result<$($m)::+::Sample<'_, T>>> + Send + '_ {
+                self.op(|c| c.try_recv())
+            }
+
+            /// Receives the next value by copy: [`channel::typed_core::Receiver::recv_copy`], awaiting.
+            /// Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Receiver::recv`].
+            pub fn recv_copy(&mut self) -> impl Future<Output = Result<T>> + Send + '_ {
+                self.op(|c| c.try_recv_copy())
+            }
+
+            timed_forms!(by_mut; recv, recv_timeout, recv_deadline () -> $($m)::+::Sample<'_, T>);
+            timed_forms!(by_mut; recv_copy, recv_copy_timeout, recv_copy_deadline () -> T);
+        }
+
+        impl<T: Pod + Sync> Async<$($m)::+::$send<T>> {
+            /// Loans room for one `T`: [`channel::typed_core::Sender::loan`], awaiting room (ring space, or a broadcast slot).
+            /// Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Sender::loan`].
+            pub fn loan(
+                &mut self,
+            ) -> impl Future<Output = Result<$($m)::+::Loan<'_, T>>> + Send + '_ {
+                self.op(|p| p.try_loan())
+            }
+
+            /// Copies `value` in and publishes it: [`channel::typed_core::Sender::send`], awaiting room (ring space, or a broadcast slot).
+            /// Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Sender::send`].
+            pub fn send<'a>(&'a mut self, value: &'a T) -> impl Future<Output = Result<()>> + Send + 'a {
+                self.op(move |p| p.try_send(value))
+            }
+
+            timed_forms!(by_mut; loan, loan_timeout, loan_deadline () -> $($m)::+::Loan<'_, T>);
+            timed_forms!(by_mut; send, send_timeout, send_deadline (value: &T) -> ());
+        }
+
+        /// The copying and slice receives of a typed receiving side, awaiting.
+        impl<T: Pod + Send> Async<$($m)::+::$recv<T>> {
+            /// Receives the next value into `value`: [`channel::typed_core::Receiver::recv_into`],
+            /// awaiting. Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Receiver::recv`].
+            pub fn recv_into<'a>(
+                &'a mut self,
+                value: &'a mut T,
+            ) -> impl Future<Output = Result<()>> + Send + 'a {
+                self.op(move |s| s.try_recv_into(value))
+            }
+
+            /// Receives the next slice in place: [`channel::typed_core::Receiver::recv_slice`],
+            /// awaiting. Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Receiver::recv_slice`].
+            pub fn recv_slice(
+                &mut self,
+            ) -> impl Future<Output = Result<$($m)::+::SliceSample<'_, T>>> + Send + '_ {
+                self.op(|s| s.try_recv_slice())
+            }
+
+            /// Receives the next slice into `buf`; returns its length:
+            /// [`channel::typed_core::Receiver::recv_slice_into`], awaiting. Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Receiver::recv_slice`].
+            pub fn recv_slice_into<'a>(
+                &'a mut self,
+                buf: &'a mut Vec<T>,
+            ) -> impl Future<Output = Result<usize>> + Send + 'a {
+                self.op(move |s| s.try_recv_slice_into(buf))
+            }
+
+            timed_forms!(by_mut; recv_into, recv_into_timeout, recv_into_deadline (value: &mut T) -> ());
+            timed_forms!(by_mut; recv_slice, recv_slice_timeout, recv_slice_deadline () -> $($m)::+::SliceSample<'_, T>);
+            timed_forms!(by_mut; recv_slice_into, recv_slice_into_timeout, recv_slice_into_deadline (buf: &mut Vec<T>) -> usize);
+        }
+
+        /// The slice loans and sends of a typed sending side, awaiting.
+        impl<T: Pod + Sync> Async<$($m)::+::$send<T>> {
+            /// Loans room for `len` values: [`channel::typed_core::Sender::loan_slice`], awaiting
+            /// room. Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Sender::loan_slice`].
+            pub fn loan_slice(
+                &mut self,
+                len: usize,
+            ) -> impl Future<Output = Result<$($m)::+::SliceLoan<'_, T>>> + Send + '_ {
+                self.op(move |p| p.try_loan_slice(len))
+            }
+
+            /// Copies `values` in and publishes them: [`channel::typed_core::Sender::send_slice`],
+            /// awaiting room (ring space, or a broadcast slot). Cancellation-safe.
+            ///
+            /// # Errors
+            ///
+            /// As [`channel::typed_core::Sender::send_slice`].
+            pub fn send_slice<'a>(
+                &'a mut self,
+                values: &'a [T],
+            ) -> impl Future<Output = Result<()>> + Send + 'a {
+                self.op(move |p| p.try_send_slice(values))
+            }
+
+            timed_forms!(by_mut; loan_slice, loan_slice_timeout, loan_slice_deadline (len: usize) -> $($m)::+::SliceLoan<'_, T>);
+            timed_forms!(by_mut; send_slice, send_slice_timeout, send_slice_deadline (values: &[T]) -> ());
+        }
+    };
+}
+use typed_forms;
