@@ -427,25 +427,14 @@ pub(crate) fn open_waiting<T>(
     timeout: std::time::Duration,
     mut open: impl FnMut() -> Result<T>,
 ) -> Result<T> {
-    use std::time::{Duration, Instant};
-    const FIRST: Duration = Duration::from_micros(100);
-    const LAST: Duration = Duration::from_millis(10);
-    let until = Instant::now().checked_add(timeout);
-    let mut pause = FIRST;
-    loop {
-        match open() {
+    let mut not_found = None;
+    crate::sys::Deadline::after(timeout)
+        .poll(|| match open() {
             Err(e @ Error::NotFound { .. }) => {
-                let left = match until {
-                    Some(t) => t.saturating_duration_since(Instant::now()),
-                    None => pause,
-                };
-                if left.is_zero() {
-                    return Err(e);
-                }
-                std::thread::sleep(pause.min(left));
-                pause = (pause * 2).min(LAST);
+                not_found = Some(e);
+                None
             }
-            r => return r,
-        }
-    }
+            r => Some(r),
+        })
+        .unwrap_or_else(|| Err(not_found.expect("poll asks at least once")))
 }

@@ -94,6 +94,26 @@ impl Deadline {
     pub(crate) fn passed(self) -> bool {
         self.remaining() == Some(std::time::Duration::ZERO)
     }
+
+    /// Asks `attempt` until it gives an answer (`Some`) or this deadline passes (`None`),
+    /// sleeping between attempts: 100 µs at first, doubling to 10 ms. For waits with no bell
+    /// to sleep on (an object's name appearing, subscribers joining), which poll.
+    pub(crate) fn poll<T>(self, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+        const FIRST: std::time::Duration = std::time::Duration::from_micros(100);
+        const LAST: std::time::Duration = std::time::Duration::from_millis(10);
+        let mut pause = FIRST;
+        loop {
+            if let Some(answer) = attempt() {
+                return Some(answer);
+            }
+            let left = self.remaining().unwrap_or(pause);
+            if left.is_zero() {
+                return None;
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(LAST);
+        }
+    }
 }
 
 /// How a lock was acquired.

@@ -232,19 +232,9 @@ impl Publisher {
     }
 
     pub(crate) fn subscribers_until(&self, n: usize, deadline: Deadline) -> Result<usize> {
-        let mut pause = Duration::from_micros(100);
-        loop {
-            let count = self.subscribers();
-            if count >= n {
-                return Ok(count);
-            }
-            let left = deadline.remaining();
-            if left.is_some_and(|l| l.is_zero()) {
-                return Err(Error::gave_up(self.name(), deadline));
-            }
-            std::thread::sleep(left.map_or(pause, |l| l.min(pause)));
-            pause = (pause * 2).min(Duration::from_millis(10));
-        }
+        deadline
+            .poll(|| Some(self.subscribers()).filter(|&count| count >= n))
+            .ok_or_else(|| Error::gave_up(self.name(), deadline))
     }
 
     pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
