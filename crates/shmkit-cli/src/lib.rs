@@ -10,6 +10,7 @@
 mod bridge;
 mod cli;
 mod commands;
+mod endpoint;
 mod external;
 mod hexdump;
 mod out;

@@ -40,7 +40,7 @@ pub fn message(e: &anyhow::Error) -> String {
 /// What the segment `name` holds, for a message: "a broadcast channel", "a segment of raw
 /// bytes" (so that `recv` on a broadcast does not just say "a segment exists"), or "a segment"
 /// if it cannot be looked at.
-fn what_is(name: &str) -> String {
+pub fn what_is(name: &str) -> String {
     match shmkit::inspect::inspect(name).map(|i| i.kind) {
         Ok(shmkit::inspect::Kind::Raw) => "a segment of raw bytes".into(),
         Ok(shmkit::inspect::Kind::Object(label)) => {

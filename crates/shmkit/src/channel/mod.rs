@@ -258,6 +258,24 @@ impl Options {
         Producer::new(self.create_side(name, Role::Producer, None)?)
     }
 
+    /// Creates the byte channel `name` recording the message layout `layout`, so that a
+    /// typed consumer of that layout can open it (and others get
+    /// [`Error::LayoutMismatch`]); returns the producer. For code that forwards typed
+    /// messages it knows only as bytes, such as `shmkit replay`; a program that knows the
+    /// type uses [`channel::typed`](fn@typed). Nothing checks that what is sent has the
+    /// layout.
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create_producer`].
+    pub fn create_producer_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Producer> {
+        Producer::new(self.create_side(name, Role::Producer, Some(layout))?)
+    }
+
     /// Creates the channel `name` and returns its consumer side.
     ///
     /// # Errors

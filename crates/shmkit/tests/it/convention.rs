@@ -98,6 +98,7 @@ fn channel_bytes(n: &str, p: &mut channel::Producer, c: &mut channel::Consumer) 
         .open_timeout(D)
         .clone();
     o.create_producer(n);
+    o.create_producer_with_layout(n, &shmkit::channel::MessageLayout::new(8, 8, None));
     o.create_consumer(n);
     o.open_producer(n);
     o.open_consumer(n);

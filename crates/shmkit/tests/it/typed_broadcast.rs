@@ -401,6 +401,27 @@ fn byte_sides_read_and_record_layouts() -> shmkit::Result<()> {
         .tag(TAG)
         .create_producer(&chan)?;
     let rx = shmkit::channel::options().open_consumer(&chan)?;
-    assert_eq!(rx.message_layout()?, Some(tick));
+    assert_eq!(rx.message_layout()?, Some(tick.clone()));
+    drop((_tx, rx));
+    // A byte producer that knows the layout only by numbers records it too (`shmkit replay`).
+    let by_numbers = shmkit::channel::MessageLayout::new(
+        std::mem::size_of::<Tick>() as u64,
+        std::mem::align_of::<Tick>() as u64,
+        Some(TAG),
+    );
+    let mut tx = shmkit::channel::options().create_producer_with_layout(&chan, &by_numbers)?;
+    let mut rx = shmkit::channel::typed::<Tick>()
+        .tag(TAG)
+        .open_consumer(&chan)?;
+    tx.send(bytemuck::bytes_of(&self::tick(7)))?;
+    assert_eq!(*rx.recv()?, self::tick(7));
+    let other = shmkit::channel::typed::<Tick>()
+        .tag("tick v2")
+        .open_consumer(&chan);
+    assert!(
+        matches!(other, Err(Error::LayoutMismatch { .. })),
+        "{other:?}"
+    );
+    assert_eq!(tick, by_numbers);
     Ok(())
 }
