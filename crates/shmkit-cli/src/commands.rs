@@ -16,7 +16,7 @@ use crate::out::{errln, outln, say, Narrator};
 use crate::report::{human_age, InfoJson, LsJson};
 use crate::stop::Stop;
 use crate::units::human;
-use crate::{external, hexdump, out, stream};
+use crate::{external, hexdump, out, stream, table};
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> Result<ExitCode> {
@@ -280,7 +280,7 @@ fn in_use(i: &shmkit::inspect::Info) -> &'static str {
 }
 
 /// Every listed segment with what `inspect` says; unreadable ones are skipped with a note.
-fn survey(all: bool) -> Result<Vec<shmkit::inspect::Info>> {
+pub fn survey(all: bool) -> Result<Vec<shmkit::inspect::Info>> {
     let names = inspect::list().context("listing segments")?;
     let mut out = Vec::new();
     for n in names {
@@ -303,10 +303,10 @@ fn ls(json: bool, all: bool) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string_pretty(&LsJson::new(&infos))?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 7]> = infos
+    let rows: Vec<Vec<String>> = infos
         .iter()
         .map(|i| {
-            [
+            vec![
                 i.name.clone(),
                 human(i.len as u64),
                 i.kind.id(),
@@ -325,27 +325,9 @@ fn ls(json: bool, all: bool) -> Result<ExitCode> {
             ]
         })
         .collect();
-    let header = ["NAME", "SIZE", "KIND", "OWNER", "AGE", "IN-USE", "CREATOR"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    for r in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = r
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(k, (c, w))| {
-                if k == 1 {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
-            .collect();
-        outln!("{}", line.join("  ").trim_end())?;
+    let header = ["NAME", "SIZE", "KIND", "OWNER", "AGE", "IN-USE", "CREATOR"];
+    for line in table::render(&header, &rows, &[1]) {
+        outln!("{line}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@ mod out;
 mod report;
 mod stop;
 mod stream;
+mod table;
 mod units;
 
 use std::io;
@@ -27,8 +28,27 @@ use clap::Parser;
 /// The `shmkit` program: parses the command line, runs the command, maps the outcome to an
 /// exit code.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse(); // exits with 2 (and a usage message) on a bad command line
+    main_from(std::env::args_os())
+}
+
+/// The `shmkit` program with these arguments (the first is the program's name, as in
+/// `std::env::args_os`): what `python -m shmkit` runs, in its own process. A bad command line
+/// prints clap's message and ends the process with status 2, as the binary does.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = cli::Cli::parse_from(args);
     finish("shmkit", commands::run(cli.command))
+}
+
+/// [`main_from`]'s exit status as a number, for callers that pass it on (`ExitCode` keeps it
+/// to itself).
+pub fn exit_status(code: ExitCode) -> u8 {
+    (0..=u8::MAX)
+        .find(|&n| ExitCode::from(n) == code)
+        .unwrap_or(1)
 }
 
 /// The `shmkit-bridge` program: `shmkit bridge`'s arguments, as a program of its own.

@@ -37,6 +37,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segment::remove, m)?)?;
     m.add_function(wrap_pyfunction!(segment::inspect, m)?)?;
     m.add_function(wrap_pyfunction!(segment::list, m)?)?;
+    m.add_function(wrap_pyfunction!(cli, m)?)?;
     m.add_submodule(&channel::module(py)?)?;
     m.add_submodule(&broadcast::module(py)?)?;
     m.add_submodule(&sync::module(py)?)?;
@@ -44,4 +45,14 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Wrapped by `shmkit.DEFAULT_MODE` (an int shown in octal, for signatures).
     m.add("DEFAULT_MODE", shmkit::segment::DEFAULT_MODE)?;
     Ok(())
+}
+
+/// Runs the `shmkit` command line with `args` (without the program's name) in this process
+/// and returns its exit status: `python -m shmkit` and the `shmkit` script call this, in a
+/// process of their own (the CLI installs its own Ctrl-C/SIGTERM handling, and a bad command
+/// line ends the process with status 2).
+#[pyfunction]
+fn cli(py: Python<'_>, args: Vec<std::ffi::OsString>) -> u8 {
+    let argv = std::iter::once(std::ffi::OsString::from("shmkit")).chain(args);
+    py.detach(|| shmkit_cli::exit_status(shmkit_cli::main_from(argv)))
 }

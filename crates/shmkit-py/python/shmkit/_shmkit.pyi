@@ -199,3 +199,8 @@ def list(all: bool = False) -> builtins.list[Info]:  # noqa: A001
 def remove(name: str) -> None:
     """Remove the name ``name`` (mappings stay valid)."""
 
+def cli(args: builtins.list[str]) -> int:
+    """Run the ``shmkit`` command line with ``args`` in this process; its exit status.
+
+    For ``python -m shmkit`` and the ``shmkit`` script, each a process of its own."""
+
