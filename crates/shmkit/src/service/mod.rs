@@ -76,6 +76,9 @@
 //!               max_request_len | max_response_len << 32, 0])
 //!     64     8  the server's role word (liveness slot SERVER): SERVING or LEFT
 //!     72     4  epoch: 1 for the first server, +1 for each server that takes over
+//!     80    24  refusal counters u64: responses (ring full), requests (`Full`),
+//!               connections (`Full`); requests and responses themselves are counted by
+//!               the channels `<name>.q<i>` / `<name>.r<i>` (sent, received)
 //!    128     8  the server's bell: seq u32 | sleepers u32 (a 128-byte line of its own)
 //!    256    64  request type record (`channel::fingerprint`; zero for bytes)
 //!    320    64  response type record
