@@ -12,7 +12,7 @@ use crate::wait::{Bell, Notifier};
 use crate::{Error, Result};
 
 pub(super) const SERVER_WORD: usize = 64;
-pub(super) const EPOCH: usize = 72;
+pub(crate) const EPOCH: usize = 72;
 /// The refusal counters (layout version 5), each bumped by the role that refuses, on its
 /// refusing path only (a `fetch_add`: several threads of a server, or several clients, may
 /// refuse at once, and refusing is not the hot path): responses the server could not put in
@@ -33,7 +33,7 @@ pub(crate) const TABLE: usize = 384;
 pub(super) const SERVING: u32 = 1;
 pub(super) const LEFT: u32 = 2;
 /// States of a client slot's role word.
-pub(super) const CONNECTED: u32 = 1;
+pub(crate) const CONNECTED: u32 = 1;
 
 /// Bytes before every request's and response's payload: id u64, epoch u32, generation u32.
 pub(super) const FRAME: usize = 16;
@@ -121,12 +121,12 @@ pub(super) fn ring_capacity(outstanding: u32, len: u32) -> Option<usize> {
 }
 
 /// The request channel of slot `i` (client → server).
-pub(super) fn request_channel(name: &str, i: u32) -> String {
+pub(crate) fn request_channel(name: &str, i: u32) -> String {
     format!("{name}.q{i}")
 }
 
 /// The response channel of slot `i` (server → client).
-pub(super) fn response_channel(name: &str, i: u32) -> String {
+pub(crate) fn response_channel(name: &str, i: u32) -> String {
     format!("{name}.r{i}")
 }
 

@@ -263,3 +263,22 @@ impl Options {
 pub fn typed<Req: bytemuck::Pod, Resp: bytemuck::Pod>() -> typed::Options<Req, Resp> {
     typed::typed()
 }
+
+/// What inspection needs of a service segment's layout (`crate::inspect`).
+pub(crate) mod shape {
+    pub(crate) use super::layout::{
+        request_channel, response_channel, CONNECTED, EPOCH, REFUSED_CONNECTIONS,
+        REFUSED_REQUESTS, REFUSED_RESPONSES, REQUEST_RECORD, RESPONSE_RECORD, TABLE,
+    };
+
+    /// (max clients, max outstanding, max request length, max response length) of a service
+    /// segment of `len` bytes with `header`, checked as an opener checks them.
+    pub(crate) fn limits(
+        name: &str,
+        header: &crate::object::Header,
+        len: usize,
+    ) -> crate::Result<[u32; 4]> {
+        let l = super::layout::Limits::from_header(name, header, len)?;
+        Ok([l.clients, l.outstanding, l.request_len, l.response_len])
+    }
+}

@@ -44,7 +44,7 @@ pub(crate) const ACTIVE: u32 = 1;
 /// Being claimed: the publisher ignores it; nobody else reclaims it while its holder lives.
 pub(super) const JOINING: u32 = 2;
 /// A held word (or a slot's message, for the publisher) meaning "none".
-pub(crate) const NONE: u64 = u64::MAX;
+pub(super) const NONE: u64 = u64::MAX;
 /// Marks the complete stamp `2j + 2` of a slot while the publisher (overwrite policy) decides
 /// whether it may overwrite message `j`, that is before it knows whether a live subscriber
 /// holds `j`: a reader of `j` that sees it backs off without calling `j` lost, since the

@@ -388,7 +388,7 @@ pub fn published(name: &str) -> Result<u64> {
 /// What inspection needs of a broadcast segment's layout (`crate::inspect`).
 pub(crate) mod shape {
     pub(crate) use super::layout::{
-        sub_slot, ACTIVE, ENTRY, ENTRY_LOST, ENTRY_RECEIVED, NONE, RECORD, TABLE,
+        sub_slot, ACTIVE, ENTRY, ENTRY_LOST, ENTRY_RECEIVED, RECORD, TABLE,
     };
 
     /// (slots, slot size, max subscribers, policy) of a segment of `total` bytes whose header
