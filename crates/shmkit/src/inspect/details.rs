@@ -285,8 +285,7 @@ fn lock_state(v: u32) -> &'static str {
 
 fn channel(w: &Words<'_>, p: [u64; 3], len: usize, name: &str) -> Result<ChannelDetails> {
     let capacity = p[0];
-    if !capacity.is_power_of_two() || capacity.checked_add(chan::RING as u64) != Some(len as u64)
-    {
+    if !capacity.is_power_of_two() || capacity.checked_add(chan::RING as u64) != Some(len as u64) {
         return Err(Error::Corrupt {
             name: name.to_owned(),
             reason: format!("a ring of {capacity} bytes does not fill {len} bytes"),

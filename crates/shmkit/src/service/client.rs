@@ -262,7 +262,7 @@ impl Client {
                 return Err(Error::Full {
                     name: self.obj.name().to_owned(),
                     max: self.limits.outstanding,
-                })
+                });
             }
             r => r?,
         };

@@ -267,8 +267,8 @@ pub fn typed<Req: bytemuck::Pod, Resp: bytemuck::Pod>() -> typed::Options<Req, R
 /// What inspection needs of a service segment's layout (`crate::inspect`).
 pub(crate) mod shape {
     pub(crate) use super::layout::{
-        request_channel, response_channel, CONNECTED, EPOCH, REFUSED_CONNECTIONS,
-        REFUSED_REQUESTS, REFUSED_RESPONSES, REQUEST_RECORD, RESPONSE_RECORD, TABLE,
+        request_channel, response_channel, CONNECTED, EPOCH, REFUSED_CONNECTIONS, REFUSED_REQUESTS,
+        REFUSED_RESPONSES, REQUEST_RECORD, RESPONSE_RECORD, TABLE,
     };
 
     /// (max clients, max outstanding, max request length, max response length) of a service

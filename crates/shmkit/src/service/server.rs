@@ -562,7 +562,7 @@ impl Core {
                 return Err(Error::Full {
                     name: name.to_owned(),
                     max: self.limits.outstanding,
-                })
+                });
             }
             r => r?,
         };

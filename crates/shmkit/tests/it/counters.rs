@@ -75,7 +75,10 @@ fn a_typed_channel_shows_its_layout() {
         panic!("not a channel")
     };
     let layout = d.layout.expect("a typed channel records its layout");
-    assert_eq!((layout.size(), layout.align(), layout.tag()), (16, 4, Some("quad")));
+    assert_eq!(
+        (layout.size(), layout.align(), layout.tag()),
+        (16, 4, Some("quad"))
+    );
     assert_eq!(d.sent, 1);
 }
 
@@ -143,7 +146,10 @@ fn a_broadcast_counts_published_overwritten_and_each_subscribers_received_and_lo
     let Details::Broadcast(d) = details(&name) else {
         panic!("not a broadcast")
     };
-    assert!(d.subscribers.is_empty(), "a subscriber that left is not listed");
+    assert!(
+        d.subscribers.is_empty(),
+        "a subscriber that left is not listed"
+    );
 }
 
 #[test]
@@ -218,7 +224,11 @@ fn a_service_counts_requests_and_served_across_a_killed_client() {
     };
     assert_eq!((d.clients, d.requests, d.served, d.queued), (1, 5, 5, 0));
     assert_eq!(
-        (d.refused_connections, d.refused_requests, d.refused_responses),
+        (
+            d.refused_connections,
+            d.refused_requests,
+            d.refused_responses
+        ),
         (1, 0, 0)
     );
     assert_eq!(d.max_request_len, server.max_request_len() as u32);

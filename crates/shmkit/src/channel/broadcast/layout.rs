@@ -189,8 +189,14 @@ impl<'a> Entry<'a> {
         // SAFETY: as above, offsets 24 and 32 (8-byte aligned, inside the 64-byte entry).
         unsafe {
             [
-                &*self.0.add(ENTRY_RECEIVED).cast::<std::sync::atomic::AtomicU64>(),
-                &*self.0.add(ENTRY_LOST).cast::<std::sync::atomic::AtomicU64>(),
+                &*self
+                    .0
+                    .add(ENTRY_RECEIVED)
+                    .cast::<std::sync::atomic::AtomicU64>(),
+                &*self
+                    .0
+                    .add(ENTRY_LOST)
+                    .cast::<std::sync::atomic::AtomicU64>(),
             ]
         }
     }
