@@ -13,7 +13,7 @@ use shmkit::{Access, Segment};
 
 use crate::cli::{Cli, Command};
 use crate::out::{errln, outln, say, Narrator};
-use crate::report::{human_age, InfoJson, LsJson};
+use crate::report::{details_lines, human_age, InfoJson, LsJson};
 use crate::stop::Stop;
 use crate::units::human;
 use crate::{external, hexdump, out, stream, table};
@@ -263,6 +263,12 @@ fn info(name: &str, wait: Duration, json: bool) -> Result<ExitCode> {
     }
     for h in &i.holders {
         outln!("holder:   {} (pid {})", h.role, h.pid)?;
+    }
+    for l in i.details.iter().flat_map(details_lines) {
+        outln!("{l}")?;
+    }
+    if let Some(e) = &i.details_error {
+        outln!("details:  unreadable: {e}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,9 @@
 //! `info` / `ls`.
 
 use serde::Serialize;
-use shmkit::inspect::Info;
+use shmkit::channel::broadcast::Policy;
+use shmkit::channel::MessageLayout;
+use shmkit::inspect::{Details, Info};
 use shmkit::Error;
 
 /// One line: the error, its context, and a hint for the common cases.
@@ -97,6 +99,123 @@ impl<'a> LsJson<'a> {
             schema: SCHEMA,
             segments,
         }
+    }
+}
+
+/// The lines `info` prints for an object's shape and counters (`label: value`, the label
+/// padded as the other lines of `info`).
+pub fn details_lines(d: &Details) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line =
+        |label: &str, value: String| out.push(format!("{:<9} {value}", format!("{label}:")));
+    let layout = |l: &Option<MessageLayout>| match l {
+        None => "bytes".to_owned(),
+        Some(l) => format!(
+            "{} bytes, align {}{}, fingerprint {:016x}",
+            l.size(),
+            l.align(),
+            l.tag().map_or(String::new(), |t| format!(", tag {t:?}")),
+            l.fingerprint()
+        ),
+    };
+    match d {
+        Details::Channel(c) => {
+            line("ring", format!("{} bytes, {} in use", c.capacity, c.fill));
+            line("messages", layout(&c.layout));
+            line("sent", c.sent.to_string());
+            line("received", c.received.to_string());
+        }
+        Details::Broadcast(b) => {
+            line(
+                "slots",
+                format!("{} x {} bytes, {}", b.slots, b.slot_size, policy(b.policy)),
+            );
+            line("messages", layout(&b.layout));
+            line("published", b.published.to_string());
+            if b.policy == Policy::Overwrite {
+                line(
+                    "overwritten",
+                    format!("{} (before a subscriber had them)", b.overwritten),
+                );
+            }
+            line(
+                "subscribers",
+                format!("{} of at most {}", b.subscribers.len(), b.max_subscribers),
+            );
+            for s in &b.subscribers {
+                line(
+                    &format!("  #{}", s.index),
+                    format!(
+                        "pid {}, at {}, lag {}, received {}, lost {}",
+                        s.pid, s.position, s.lag, s.received, s.lost
+                    ),
+                );
+            }
+        }
+        Details::Service(v) => {
+            line(
+                "clients",
+                format!("{} of at most {}", v.clients, v.max_clients),
+            );
+            line(
+                "limits",
+                format!(
+                    "{} outstanding per client, requests up to {} bytes, responses up to {}",
+                    v.max_outstanding, v.max_request_len, v.max_response_len
+                ),
+            );
+            line("requests", layout(&v.request_layout));
+            line("responses", layout(&v.response_layout));
+            line("epoch", v.epoch.to_string());
+            line(
+                "served",
+                format!(
+                    "{} of {} requests ({} queued)",
+                    v.served, v.requests, v.queued
+                ),
+            );
+            line(
+                "refused",
+                format!(
+                    "{} requests, {} responses, {} connections",
+                    v.refused_requests, v.refused_responses, v.refused_connections
+                ),
+            );
+        }
+        Details::Mutex(m) => line("state", m.state.replace('_', " ")),
+        Details::Event(e) => {
+            let reset = if e.manual_reset { "manual" } else { "auto" };
+            let set = if e.set { "set" } else { "not set" };
+            line(
+                "state",
+                format!("{set} ({reset} reset), {} waiting", e.waiters),
+            );
+        }
+        Details::Semaphore(s) => {
+            line(
+                "count",
+                format!("{} of at most {}, {} waiting", s.count, s.max, s.waiters),
+            );
+        }
+        Details::Shared(v) => {
+            line(
+                "value",
+                format!(
+                    "{} bytes, align {}, fingerprint {:016x}",
+                    v.size, v.align, v.fingerprint
+                ),
+            );
+            line("lock", v.lock.replace('_', " "));
+        }
+        _ => {}
+    }
+    out
+}
+
+fn policy(p: Policy) -> &'static str {
+    match p {
+        Policy::Block => "back-pressure",
+        Policy::Overwrite => "overwrite",
     }
 }
 

@@ -260,7 +260,12 @@ fn info_dict<'py>(py: Python<'py>, info: &shmkit::inspect::Info) -> PyResult<Bou
 /// ``"broadcast_channel"``, ``"mutex"``, ...), ``layout_version``, ``creator_pid``,
 /// ``creator_alive``, ``in_use``, ``holders`` (a list of ``{"role", "pid"}``),
 /// ``owner_uid``, ``mode`` (octal string, ``"600"``), ``modified`` (RFC 3339, UTC),
-/// ``age_seconds``. Unknown values are ``None``.
+/// ``age_seconds``, ``details`` (the object's shape and counters, read without joining it:
+/// a dict whose ``kind`` is ``"channel"`` — ``capacity``, ``fill``, ``sent``, ``received``,
+/// ``layout`` —, ``"broadcast"`` — ``slots``, ``slot_size``, ``policy``, ``published``,
+/// ``overwritten``, ``subscribers`` with each one's ``position``, ``lag``, ``received``,
+/// ``lost`` —, ``"service"``, ...; the CLI README lists every field), ``details_error``.
+/// Unknown values are ``None``.
 #[pyfunction]
 pub(crate) fn inspect<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
     let info = py

@@ -22,9 +22,15 @@ use crate::object::{self, kind_label, Header, Kind as ObjectKind, HEADER_LEN, MA
 use crate::sys::role;
 use crate::{Access, Result, Segment};
 
+mod details;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 mod json;
+
+pub use details::{
+    BroadcastDetails, ChannelDetails, Details, EventDetails, LockDetails, SemaphoreDetails,
+    ServiceDetails, SharedDetails, SubscriberDetails,
+};
 
 /// The layout version of the object headers this build writes and reads ([`Info::layout_version`]
 /// of the objects it makes). Opening an object of another version is
@@ -126,6 +132,14 @@ pub struct Info {
     pub mode: Option<u32>,
     /// Last change (Unix).
     pub modified: Option<SystemTime>,
+    /// The object's kind-specific shape and counters (slots, policy, layout, published,
+    /// each subscriber's position and lag, ...), read without taking any role. `None` for
+    /// raw segments, objects of another layout version or unknown kind, and when they could
+    /// not be read (then [`details_error`](Info::details_error) says why).
+    pub details: Option<Details>,
+    /// Why [`details`](Info::details) could not be read: a corrupt or truncated object, or
+    /// one still being created.
+    pub details_error: Option<String>,
 }
 
 impl Info {
@@ -164,6 +178,8 @@ pub fn inspect(name: &str) -> Result<Info> {
         owner_uid,
         mode,
         modified,
+        details: None,
+        details_error: None,
     };
     let Some(header) = header(&seg)? else {
         return Ok(info);
@@ -175,6 +191,10 @@ pub fn inspect(name: &str) -> Result<Info> {
         // Another layout's processes may not register as users, and its role words would be
         // misread: say nothing about liveness rather than something wrong.
         return Ok(info);
+    }
+    match details::read(&seg, name, &header) {
+        Ok(d) => info.details = d,
+        Err(e) => info.details_error = Some(e.to_string()),
     }
     info.in_use = role::users_present(seg.section(), name, slot::USERS);
     info.creator_alive = object::creator_alive(&seg, &header);

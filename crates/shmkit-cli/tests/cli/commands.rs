@@ -416,3 +416,58 @@ fn bench_runs_the_benchmark_program_next_to_it() {
     assert_code(&o, 3); // its exit status is passed on
     assert_eq!(stdout(&o), "args: segment --quick --json\n");
 }
+
+/// `info` shows a broadcast's shape and counters, read from the object without joining it:
+/// slots, policy, published, and each subscriber's position and lag (issue 21).
+#[test]
+fn info_shows_a_broadcasts_slots_policy_published_and_subscriber_lag() {
+    use shmkit::channel::broadcast;
+    let name = Name::new("infobc");
+    let mut publ = broadcast::options()
+        .slots(8)
+        .slot_size(128)
+        .max_subscribers(4)
+        .policy(broadcast::Policy::Overwrite)
+        .create_publisher(&name)
+        .unwrap();
+    let mut fast = broadcast::options().open_subscriber(&name).unwrap();
+    let _slow = broadcast::options().open_subscriber(&name).unwrap();
+    for i in 0..5u8 {
+        publ.send(&[i; 16]).unwrap();
+        fast.recv().unwrap();
+    }
+    let o = shmkit(&["info", &name, "--json"]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &v["details"];
+    assert_eq!(d["kind"], "broadcast", "{v}");
+    assert_eq!(
+        (d["slots"].as_u64(), d["slot_size"].as_u64()),
+        (Some(8), Some(128))
+    );
+    assert_eq!(d["policy"], "overwrite");
+    assert_eq!(d["max_subscribers"], 4);
+    assert_eq!(d["published"], 5);
+    assert_eq!(d["overwritten"], 0);
+    assert!(d["layout"].is_null());
+    let subs = d["subscribers"].as_array().expect("subscribers");
+    let lags: Vec<(u64, u64, u64)> = subs
+        .iter()
+        .map(|s| {
+            let n = |k: &str| s[k].as_u64().unwrap();
+            (n("position"), n("lag"), n("received"))
+        })
+        .collect();
+    assert_eq!(lags, [(5, 0, 5), (0, 5, 0)], "{d}");
+    assert!(subs.iter().all(|s| s["pid"] == std::process::id()));
+
+    let o = shmkit(&["info", &name]);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(
+        text.contains("slots:    8 x 128 bytes, overwrite"),
+        "{text}"
+    );
+    assert!(text.contains("published: 5\n"), "{text}");
+    assert!(text.contains("at 0, lag 5, received 0, lost 0"), "{text}");
+}

@@ -2,7 +2,7 @@
 
 import builtins
 from types import TracebackType
-from typing import Literal, Self, TypedDict, final
+from typing import Any, Literal, Self, TypedDict, final
 
 from typing_extensions import Buffer  # collections.abc.Buffer from 3.12 on
 
@@ -189,6 +189,10 @@ class Info(TypedDict):
     mode: str | None
     modified: str | None
     age_seconds: int | None
+    # The object's shape and counters, keyed by ``kind`` ("channel", "broadcast",
+    # "service", ...): the fields ``shmkit info --json`` documents (crates/shmkit-cli/README.md).
+    details: dict[str, Any] | None
+    details_error: str | None
 
 def inspect(name: str) -> Info:
     """What ``name`` is and who uses it."""

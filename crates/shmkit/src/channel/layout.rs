@@ -12,15 +12,26 @@
 //!               an OFD lock on role slot 2 (producer) / 3 (consumer)
 //!     80    48  a typed channel's tag text, for error messages (`message_layout.rs`)
 //!    128   128  producer line: write_pos u64 | data bell: seq u32, sleepers u32
-//!               (the consumer sleeps on this bell)
+//!               (the consumer sleeps on this bell) | messages sent u64
 //!    256   128  consumer line: read_pos u64  | space bell: seq u32, sleepers u32
-//!               (the producer sleeps on this bell)
+//!               (the producer sleeps on this bell) | messages received u64
 //!    384   cap  the ring: frames of `len u32, kind u32, payload`, 8-byte aligned
 //! ```
 //!
 //! The two position lines are 128 bytes apart so the producer's and the consumer's hot words
 //! never share a cache line (nor an adjacent-line prefetch pair). Attachment words change only
 //! on attach and detach, so reading them on every call costs no cache miss.
+//!
+//! **Counters** (layout version 5), Aeron's model: each side keeps a count of its own in its
+//! own line, next to the position it stores anyway, and stores it (Relaxed) after each
+//! message — no read-modify-write, no line another process writes on the hot path. A channel
+//! producer counts the messages it committed, a consumer the messages it released (a message
+//! a killed consumer held is delivered again and counted once, when released); a broadcast
+//! publisher counts there the messages it overwrote unread (`broadcast`). A side that
+//! (re)attaches goes on from the stored count, so counts cover the object's whole life (a
+//! producer killed between a commit and its count's store leaves the count one short).
+//! Counters are statistics: they order nothing, so they are plain std atomics (not modelled
+//! by loom), and [`crate::inspect`] reads them without taking a role.
 
 use crate::atomic_shim;
 
@@ -40,6 +51,8 @@ pub(crate) const RING: usize = 384;
 const POS: usize = 0;
 /// A line's bell (`crate::wait::Bell`): seq u32 here, sleepers u32 after it.
 const SEQ: usize = 8;
+/// A line's counter (see the module docs).
+pub(crate) const COUNT: usize = 16;
 
 /// The smallest ring shmkit makes.
 pub const MIN_CAPACITY: usize = 64;
@@ -129,6 +142,13 @@ impl Line {
     pub(crate) fn pos(&self) -> &atomic_shim::AtomicU64 {
         // SAFETY: as in `attachment`; lines are 128-byte aligned offsets (128, 256).
         unsafe { &*self.base.add(POS).cast::<atomic_shim::AtomicU64>() }
+    }
+
+    /// This side's counter (module docs: "Counters"): written only by the side that holds
+    /// the line, with a Relaxed store of a count it keeps itself.
+    pub(crate) fn count(&self) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: as in `pos`; offset 16 of a line is 8-byte aligned and inside it.
+        unsafe { &*self.base.add(COUNT).cast::<std::sync::atomic::AtomicU64>() }
     }
 
     /// This side as a waiter's peer-gone check sees it (`crate::wait`).

@@ -143,13 +143,33 @@ impl MessageLayout {
     /// The layout recorded by header parameters `params` and the tag text at `at`; `None`
     /// for a byte side (parameters zero).
     pub(crate) fn read(obj: &Object, params: [u64; 2], at: usize) -> Option<MessageLayout> {
+        Self::read_view(&obj.view, params, at)
+    }
+
+    /// [`MessageLayout::read`] from any view of the object (inspection maps it read-only);
+    /// a tag text out of the view's range reads as none.
+    pub(crate) fn read_view(
+        view: &crate::View,
+        params: [u64; 2],
+        at: usize,
+    ) -> Option<MessageLayout> {
         (params[0] != 0).then(|| MessageLayout {
             size: params[0] & 0xffff_ffff,
             align: params[0] >> 32,
             fingerprint: params[1],
-            tag: read_tag(obj, at),
+            tag: read_tag(view, at),
             type_name: None,
         })
+    }
+
+    /// [`MessageLayout::read_record`] from any view of the object.
+    pub(crate) fn read_record_view(view: &crate::View, at: usize) -> Result<Option<MessageLayout>> {
+        let words = view.read_vec(at, 16)?;
+        Ok(Self::read_view(
+            view,
+            bytemuck::pod_read_unaligned(&words),
+            at + 16,
+        ))
     }
 
     /// [`MessageLayout::read`] of the record at `at` (see [`MessageLayout::write_record`]).
@@ -255,8 +275,8 @@ impl MessageLayout {
 
 /// The tag text recorded at `at`, as far as it can be read (for display only: it comes from
 /// the segment, so it is decoded leniently and shown escaped).
-fn read_tag(obj: &Object, at: usize) -> Option<String> {
-    let room = obj.view.read_vec(at, TAG_ROOM).ok()?;
+fn read_tag(view: &crate::View, at: usize) -> Option<String> {
+    let room = view.read_vec(at, TAG_ROOM).ok()?;
     let len = usize::from(room[0] & !TRUNCATED).min(TAG_MAX);
     let mut tag = String::from_utf8_lossy(&room[1..=len]).into_owned();
     if room[0] & TRUNCATED != 0 {

@@ -43,7 +43,12 @@ pub(crate) const MAGIC: [u8; 8] = *b"SHMKIT\0\0";
 /// * 4: zero-copy broadcast: subscriber entries gain a held word, and an index after the
 ///   slots says which slot each message went to (an overwriting publisher skips held slots).
 ///   A version 3 publisher would overwrite a slot a version 4 subscriber holds.
-pub(crate) const LAYOUT_VERSION: u32 = 4;
+/// * 5: counters in the objects (issue 21): channel lines count messages sent and received,
+///   a broadcast publisher's line counts messages overwritten unread, subscriber entries
+///   count received and lost, a service counts refusals (`channel::layout`, "Counters").
+///   A version 4 process would leave them unwritten, so `inspect` would report wrong
+///   counts for an object it uses, and its subscribers would keep a predecessor's counts.
+pub(crate) const LAYOUT_VERSION: u32 = 5;
 
 pub(crate) const HEADER_LEN: usize = 64;
 pub(super) const READY: usize = 28;

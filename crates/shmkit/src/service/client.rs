@@ -165,6 +165,7 @@ fn claim_slot(obj: &Object, clients: u32) -> Result<(u32, Claim)> {
             return Ok((i, c));
         }
     }
+    super::layout::count_refusal(obj, super::layout::REFUSED_CONNECTIONS);
     Err(Error::Full {
         name: obj.name().to_owned(),
         max: clients,
@@ -239,6 +240,7 @@ impl Client {
             ));
         }
         if self.outstanding.len() >= self.limits.outstanding as usize {
+            super::layout::count_refusal(&self.obj, super::layout::REFUSED_REQUESTS);
             return Err(Error::Full {
                 name: self.name().to_owned(),
                 max: self.limits.outstanding,
@@ -256,10 +258,11 @@ impl Client {
         let mut loan = match link.tx.try_loan(FRAME + len) {
             // Made only here: a name copied on every request costs an allocation per hop.
             Err(Error::WouldBlock { .. }) => {
+                super::layout::count_refusal(&self.obj, super::layout::REFUSED_REQUESTS);
                 return Err(Error::Full {
                     name: self.obj.name().to_owned(),
                     max: self.limits.outstanding,
-                })
+                });
             }
             r => r?,
         };

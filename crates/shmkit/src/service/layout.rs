@@ -12,18 +12,28 @@ use crate::wait::{Bell, Notifier};
 use crate::{Error, Result};
 
 pub(super) const SERVER_WORD: usize = 64;
-pub(super) const EPOCH: usize = 72;
+pub(crate) const EPOCH: usize = 72;
+/// The refusal counters (layout version 5), each bumped by the role that refuses, on its
+/// refusing path only (a `fetch_add`: several threads of a server, or several clients, may
+/// refuse at once, and refusing is not the hot path): responses the server could not put in
+/// a client's full ring, requests a client refused (`Full`: its outstanding limit or ring),
+/// and connections refused (`Full`: every slot taken). The served and request counts are
+/// the channels' own counters (`channel::layout`, "Counters").
+pub(crate) const REFUSED_RESPONSES: usize = 80;
+pub(crate) const REFUSED_REQUESTS: usize = 88;
+pub(crate) const REFUSED_CONNECTIONS: usize = 96;
+const _: () = assert!(REFUSED_CONNECTIONS + 8 <= BELL);
 /// The server's bell: seq u32, sleepers u32 (`crate::wait::Bell`).
 pub(super) const BELL: usize = 128;
-pub(super) const REQUEST_RECORD: usize = 256;
-pub(super) const RESPONSE_RECORD: usize = 320;
-pub(super) const TABLE: usize = 384;
+pub(crate) const REQUEST_RECORD: usize = 256;
+pub(crate) const RESPONSE_RECORD: usize = 320;
+pub(crate) const TABLE: usize = 384;
 
 /// States of the server's role word.
 pub(super) const SERVING: u32 = 1;
 pub(super) const LEFT: u32 = 2;
 /// States of a client slot's role word.
-pub(super) const CONNECTED: u32 = 1;
+pub(crate) const CONNECTED: u32 = 1;
 
 /// Bytes before every request's and response's payload: id u64, epoch u32, generation u32.
 pub(super) const FRAME: usize = 16;
@@ -111,12 +121,12 @@ pub(super) fn ring_capacity(outstanding: u32, len: u32) -> Option<usize> {
 }
 
 /// The request channel of slot `i` (client → server).
-pub(super) fn request_channel(name: &str, i: u32) -> String {
+pub(crate) fn request_channel(name: &str, i: u32) -> String {
     format!("{name}.q{i}")
 }
 
 /// The response channel of slot `i` (server → client).
-pub(super) fn response_channel(name: &str, i: u32) -> String {
+pub(crate) fn response_channel(name: &str, i: u32) -> String {
     format!("{name}.r{i}")
 }
 
@@ -131,6 +141,14 @@ pub(super) fn word64(obj: &Object, offset: usize) -> Result<&atomic_shim::Atomic
     Ok(atomic_shim::AtomicU64::from_std(
         obj.view.atomic_u64(offset)?,
     ))
+}
+
+/// Counts one refusal in the counter at `offset` (one of the `REFUSED_` constants); a
+/// statistic, so a failure to reach the word (a bug) is ignored.
+pub(super) fn count_refusal(obj: &Object, offset: usize) {
+    if let Ok(w) = obj.view.atomic_u64(offset) {
+        w.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 pub(super) fn slot_word(obj: &Object, i: u32) -> Result<&atomic_shim::AtomicU64> {

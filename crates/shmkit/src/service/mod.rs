@@ -76,6 +76,9 @@
 //!               max_request_len | max_response_len << 32, 0])
 //!     64     8  the server's role word (liveness slot SERVER): SERVING or LEFT
 //!     72     4  epoch: 1 for the first server, +1 for each server that takes over
+//!     80    24  refusal counters u64: responses (ring full), requests (`Full`),
+//!               connections (`Full`); requests and responses themselves are counted by
+//!               the channels `<name>.q<i>` / `<name>.r<i>` (sent, received)
 //!    128     8  the server's bell: seq u32 | sleepers u32 (a 128-byte line of its own)
 //!    256    64  request type record (`channel::fingerprint`; zero for bytes)
 //!    320    64  response type record
@@ -259,4 +262,23 @@ impl Options {
 /// [`mod@typed`].
 pub fn typed<Req: bytemuck::Pod, Resp: bytemuck::Pod>() -> typed::Options<Req, Resp> {
     typed::typed()
+}
+
+/// What inspection needs of a service segment's layout (`crate::inspect`).
+pub(crate) mod shape {
+    pub(crate) use super::layout::{
+        request_channel, response_channel, CONNECTED, EPOCH, REFUSED_CONNECTIONS, REFUSED_REQUESTS,
+        REFUSED_RESPONSES, REQUEST_RECORD, RESPONSE_RECORD, TABLE,
+    };
+
+    /// (max clients, max outstanding, max request length, max response length) of a service
+    /// segment of `len` bytes with `header`, checked as an opener checks them.
+    pub(crate) fn limits(
+        name: &str,
+        header: &crate::object::Header,
+        len: usize,
+    ) -> crate::Result<[u32; 4]> {
+        let l = super::layout::Limits::from_header(name, header, len)?;
+        Ok([l.clients, l.outstanding, l.request_len, l.response_len])
+    }
 }

@@ -558,10 +558,11 @@ impl Core {
         // server never waits for a client, so this is not `WouldBlock`.
         let mut loan = match tx.try_loan(FRAME + len) {
             Err(Error::WouldBlock { .. }) => {
+                super::layout::count_refusal(&self.obj, super::layout::REFUSED_RESPONSES);
                 return Err(Error::Full {
                     name: name.to_owned(),
                     max: self.limits.outstanding,
-                })
+                });
             }
             r => r?,
         };

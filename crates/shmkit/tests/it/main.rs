@@ -8,6 +8,7 @@ mod broadcast_zero_copy;
 mod channel;
 mod channel_headers;
 mod convention;
+mod counters;
 mod examples;
 mod file;
 mod forms;
@@ -54,6 +55,7 @@ fn roles() -> impl Iterator<Item = &'static (&'static str, Role)> {
         .chain(channel::ROLES)
         .chain(broadcast::ROLES)
         .chain(broadcast_zero_copy::ROLES)
+        .chain(counters::ROLES)
         .chain(liveness::ROLES)
         .chain(options::ROLES)
         .chain(open_wait::ROLES)

@@ -5,12 +5,14 @@
 //! offset  what
 //!      0  object header; params = [slots, slot size, max subscribers | policy << 32]
 //!     64  publisher attachment: a role word u64 (`crate::liveness`; kernel slot 2)
-//!    128  publisher line: published count u64 | data bell (subscribers sleep here)
+//!    128  publisher line: published count u64 | data bell (subscribers sleep here) |
+//!         overwritten count u64 (overwrite policy: messages overwritten unread)
 //!    256  space bell (the publisher sleeps here while it has no slot)
 //!    320  a typed broadcast's layout record: size | align << 32 u64, fingerprint u64, tag
 //!         text (`channel::fingerprint`); zero in a byte broadcast
 //!    384  subscriber table: 64 bytes each: role word u64 (kernel slot 16 + i), next
-//!         sequence u64, held sequence u64 (u64::MAX: none)
+//!         sequence u64, held sequence u64 (u64::MAX: none), received count u64, lost
+//!         count u64 (the counters, layout version 5; zeroed by each joiner)
 //!      …  slots: stamp u64, len u32, 4 bytes padding, payload (16-aligned); stride a
 //!         multiple of 64
 //!      …  index: one u64 per slot, rounded up to 64 bytes: entry `k % slots` names the slot
@@ -24,21 +26,21 @@ use crate::liveness::slot;
 use crate::object::Object;
 use crate::{Error, Result};
 
-pub(super) const TABLE: usize = 384;
-pub(super) const ENTRY: usize = 64;
+pub(crate) const TABLE: usize = 384;
+pub(crate) const ENTRY: usize = 64;
 const SLOT_HEADER: usize = 16;
 /// Where a typed broadcast records its message layout (free bytes of the space bell's
 /// 128-byte line, on a cache line of their own; read once, on subscribe). Added within layout
 /// version 4: no earlier process reads or writes these bytes, and zeros (a byte broadcast,
 /// or one made before typed broadcasts) mean "no type recorded", so nobody can misread them.
-pub(super) const RECORD: usize = 320;
+pub(crate) const RECORD: usize = 320;
 const _: () = assert!(RECORD >= 256 + 64 && RECORD + RECORD_LEN <= TABLE);
 /// Every slot's payload is aligned to this: slots start on 64-byte boundaries (the table and
 /// each stride are multiples of 64, the mapping is page-aligned) and the header is 16 bytes.
 pub(super) const PAYLOAD_ALIGN: usize = 16;
 const _: () = assert!(SLOT_HEADER % PAYLOAD_ALIGN == 0 && TABLE % 64 == 0 && ENTRY % 64 == 0);
 pub(super) const FREE: u32 = 0;
-pub(super) const ACTIVE: u32 = 1;
+pub(crate) const ACTIVE: u32 = 1;
 /// Being claimed: the publisher ignores it; nobody else reclaims it while its holder lives.
 pub(super) const JOINING: u32 = 2;
 /// A held word (or a slot's message, for the publisher) meaning "none".
@@ -178,7 +180,32 @@ impl<'a> Entry<'a> {
         // SAFETY: as above, offset 16 (8-byte aligned).
         unsafe { &*self.0.add(16).cast::<AtomicU64>() }
     }
+
+    /// The subscriber's counters: messages received (released), and lost (reported as
+    /// [`Error::Lagged`](crate::Error::Lagged)) since it joined. Statistics, written only by
+    /// the subscriber (a Relaxed store of its own count), so std atomics outside the loom
+    /// model (`channel::layout`, "Counters").
+    pub(super) fn counters(&self) -> [&'a std::sync::atomic::AtomicU64; 2] {
+        // SAFETY: as above, offsets 24 and 32 (8-byte aligned, inside the 64-byte entry).
+        unsafe {
+            [
+                &*self
+                    .0
+                    .add(ENTRY_RECEIVED)
+                    .cast::<std::sync::atomic::AtomicU64>(),
+                &*self
+                    .0
+                    .add(ENTRY_LOST)
+                    .cast::<std::sync::atomic::AtomicU64>(),
+            ]
+        }
+    }
 }
+
+/// Where a subscriber entry keeps its counters (`Entry::counters`).
+pub(crate) const ENTRY_RECEIVED: usize = 24;
+pub(crate) const ENTRY_LOST: usize = 32;
+const _: () = assert!(ENTRY_LOST + 8 <= ENTRY);
 
 /// Subscriber entry `i` (below `max_subs`) of `obj`.
 pub(super) fn entry(obj: &Object, i: usize) -> Entry<'_> {
@@ -186,7 +213,7 @@ pub(super) fn entry(obj: &Object, i: usize) -> Entry<'_> {
 }
 
 /// The liveness slot of subscriber entry `i`.
-pub(super) fn sub_slot(i: usize) -> u32 {
+pub(crate) fn sub_slot(i: usize) -> u32 {
     slot::SUBSCRIBER.wrapping_add(i as u32)
 }
 

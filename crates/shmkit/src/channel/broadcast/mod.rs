@@ -318,6 +318,11 @@ impl Options {
             // Nothing held yet: a held word left by a dead predecessor must not count once
             // this entry is ACTIVE.
             e.held().store(NONE, Ordering::SeqCst);
+            // Our counters start at zero (a dead predecessor's are not ours); only we write
+            // them while the entry is ours.
+            for c in e.counters() {
+                c.store(0, std::sync::atomic::Ordering::Relaxed);
+            }
             if !claim.set_state(e.word(), ACTIVE, Ordering::SeqCst) {
                 // Taken from under us: only if we were judged gone (pid liveness, macOS).
                 liveness::release(&obj.segment, claim, e.word(), FREE, 0);
@@ -339,6 +344,8 @@ impl Options {
             return Ok(Subscriber {
                 index: i,
                 next: start,
+                received: 0,
+                lost: 0,
                 data,
                 space,
                 line,
@@ -376,6 +383,24 @@ pub fn published(name: &str) -> Result<u64> {
     let (obj, header) = Object::open(name, Kind::Broadcast, TABLE + ENTRY)?;
     Geometry::from_params(name, header.params, header.total_len)?;
     Ok(Line::of(&obj, Role::Producer).pos().load(Ordering::SeqCst))
+}
+
+/// What inspection needs of a broadcast segment's layout (`crate::inspect`).
+pub(crate) mod shape {
+    pub(crate) use super::layout::{
+        sub_slot, ACTIVE, ENTRY, ENTRY_LOST, ENTRY_RECEIVED, RECORD, TABLE,
+    };
+
+    /// (slots, slot size, max subscribers, policy) of a segment of `total` bytes whose header
+    /// has `params`, checked as an opener checks them.
+    pub(crate) fn geometry(
+        name: &str,
+        params: [u64; 3],
+        total: u64,
+    ) -> crate::Result<(usize, usize, usize, super::Policy)> {
+        let g = super::Geometry::from_params(name, params, total)?;
+        Ok((g.slots, g.slot_size, g.max_subs, g.policy))
+    }
 }
 
 /// Options for a typed broadcast carrying values (or slices) of `T`; see [`mod@typed`].

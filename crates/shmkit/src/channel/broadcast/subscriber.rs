@@ -30,6 +30,9 @@ pub struct Subscriber {
     pub(super) index: usize,
     /// The next message to receive.
     pub(super) next: u64,
+    /// Messages received and lost since joining: the entry's counters (`Entry::counters`).
+    pub(super) received: u64,
+    pub(super) lost: u64,
     pub(super) wait: WaitStrategy,
     /// This subscriber's entry (given back on drop).
     pub(super) claim: Option<Claim>,
@@ -398,10 +401,16 @@ impl Subscriber {
                 len,
                 s: self,
             }),
-            Hold::Lagged(missed) => Err(Error::Lagged {
-                name: self.obj.name().to_owned(),
-                missed,
-            }),
+            Hold::Lagged(missed) => {
+                self.lost = self.lost.wrapping_add(missed);
+                // Statistics only, in our own entry: a plain store (`layout`, "Counters").
+                entry(&self.obj, self.index).counters()[1]
+                    .store(self.lost, std::sync::atomic::Ordering::Relaxed);
+                Err(Error::Lagged {
+                    name: self.obj.name().to_owned(),
+                    missed,
+                })
+            }
             Hold::Empty => unreachable!("until returns Ok only once a message was taken"),
         }
     }
@@ -610,5 +619,9 @@ impl Drop for Sample<'_> {
             index: s.index,
         };
         reader.release(&mut s.next, self.seq);
+        s.received = s.received.wrapping_add(1);
+        // Statistics only, in our own entry (whose `next` was just stored): a plain store.
+        entry(&s.obj, s.index).counters()[0]
+            .store(s.received, std::sync::atomic::Ordering::Relaxed);
     }
 }

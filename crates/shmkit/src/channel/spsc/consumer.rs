@@ -13,6 +13,8 @@ pub struct Consumer {
 #[derive(Debug)]
 struct ConsumerCursor {
     read: u64,
+    /// Messages released over the channel's life (the line's counter, `layout`).
+    received: u64,
 }
 
 /// A received message, read in place from the ring; releasing it (drop) frees its space.
@@ -55,9 +57,11 @@ impl Consumer {
     pub(crate) fn new(s: Shared) -> Result<Consumer> {
         let read = s.mine.pos().load(Ordering::Relaxed);
         check_positions(&s, s.peer.pos().load(Ordering::Relaxed), read)?;
+        // Statistics only: Relaxed (see `layout`, "Counters").
+        let received = s.mine.count().load(std::sync::atomic::Ordering::Relaxed);
         Ok(Consumer {
             s,
-            cur: ConsumerCursor { read },
+            cur: ConsumerCursor { read, received },
         })
     }
 
@@ -368,6 +372,11 @@ impl Drop for Sample<'_> {
         // SYNC POINT: Release pairs with the producer's Acquire load of read_pos (it may now
         // reuse the bytes); the fence in `ring` orders it before the sleeper check.
         c.s.mine.pos().store(c.cur.read, Ordering::Release);
+        c.cur.received = c.cur.received.wrapping_add(1);
+        // Statistics only, in this side's own line: a plain store (`layout`, "Counters").
+        c.s.mine
+            .count()
+            .store(c.cur.received, std::sync::atomic::Ordering::Relaxed);
         c.s.peer_bell.ring();
     }
 }

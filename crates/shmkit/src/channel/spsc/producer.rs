@@ -16,6 +16,8 @@ struct ProducerCursor {
     read_cache: u64,
     /// The payload length of the latest `loan` (or `send`): what readiness asks room for.
     wanted: usize,
+    /// Messages committed over the channel's life (the line's counter, `layout`).
+    sent: u64,
 }
 
 /// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
@@ -43,12 +45,15 @@ impl Producer {
         let read = s.peer.pos().load(Ordering::Acquire);
         let write = recover_write(&s, s.mine.pos().load(Ordering::Relaxed), read)?;
         s.mine.pos().store(write, Ordering::Relaxed);
+        // Statistics only: Relaxed (see `layout`, "Counters").
+        let sent = s.mine.count().load(std::sync::atomic::Ordering::Relaxed);
         Ok(Producer {
             s,
             cur: ProducerCursor {
                 write,
                 read_cache: read,
                 wanted: 8,
+                sent,
             },
         })
     }
@@ -312,6 +317,11 @@ impl Loan<'_> {
         }
         p.cur.write = p.cur.write.wrapping_add((self.pad + size) as u64);
         p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
+        p.cur.sent = p.cur.sent.wrapping_add(1);
+        // Statistics only, in this side's own line: a plain store (`layout`, "Counters").
+        p.s.mine
+            .count()
+            .store(p.cur.sent, std::sync::atomic::Ordering::Relaxed);
         // The bell's SeqCst fence orders the header store before its sleeper check.
         p.s.peer_bell.ring();
     }
