@@ -131,6 +131,30 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A live table of the machine's shmkit objects: messages/s, bytes/s, subscribers or
+    /// clients, lag and holders, refreshed every --interval until Ctrl-C (like `top`).
+    ///
+    /// The rates come from the counters each object keeps in its own memory, so `top` joins
+    /// nothing and disturbs nobody. LAG is a broadcast's slowest subscriber (messages it has
+    /// not read), a channel's messages sent and not received, a service's queued requests.
+    /// Off a terminal each refresh prints one table and a blank line; --json prints one JSON
+    /// object per refresh: `{"schema": 1, "time": SECONDS, "objects": [...]}`, each object
+    /// with `messages_per_s` and `bytes_per_s` (null on the first refresh) and the fields of
+    /// `info --json`.
+    Top {
+        /// Time between refreshes, e.g. 500ms, 2s.
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        interval: Duration,
+        /// Stop after this many refreshes.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Print one JSON object per refresh.
+        #[arg(long)]
+        json: bool,
+        /// Also list raw segments.
+        #[arg(long)]
+        all: bool,
+    },
     /// Watch a region of a segment, highlighting bytes as they change, until Ctrl-C (or
     /// SIGTERM, SIGHUP, or the reader of its output going away).
     Watch {

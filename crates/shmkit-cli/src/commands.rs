@@ -62,6 +62,12 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Ls { json, all } => ls(json, all),
         Command::Rm { names } => rm(&names),
         Command::Gc { dry_run } => gc(dry_run),
+        Command::Top {
+            interval,
+            count,
+            json,
+            all,
+        } => crate::top::top(interval, count, json, all),
         Command::Watch {
             name,
             wait,

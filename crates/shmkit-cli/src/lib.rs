@@ -18,6 +18,7 @@ mod report;
 mod stop;
 mod stream;
 mod table;
+mod top;
 mod units;
 
 use std::io;

@@ -122,7 +122,14 @@ pub fn details_lines(d: &Details) -> Vec<String> {
         Details::Channel(c) => {
             line("ring", format!("{} bytes, {} in use", c.capacity, c.fill));
             line("messages", layout(&c.layout));
-            line("sent", c.sent.to_string());
+            line(
+                "sent",
+                format!(
+                    "{} ({} of payload)",
+                    c.sent,
+                    crate::units::human(c.bytes_sent)
+                ),
+            );
             line("received", c.received.to_string());
         }
         Details::Broadcast(b) => {
@@ -131,7 +138,14 @@ pub fn details_lines(d: &Details) -> Vec<String> {
                 format!("{} x {} bytes, {}", b.slots, b.slot_size, policy(b.policy)),
             );
             line("messages", layout(&b.layout));
-            line("published", b.published.to_string());
+            line(
+                "published",
+                format!(
+                    "{} ({} of payload)",
+                    b.published,
+                    crate::units::human(b.published_bytes)
+                ),
+            );
             if b.policy == Policy::Overwrite {
                 line(
                     "overwritten",

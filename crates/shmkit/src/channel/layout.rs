@@ -12,7 +12,8 @@
 //!               an OFD lock on role slot 2 (producer) / 3 (consumer)
 //!     80    48  a typed channel's tag text, for error messages (`message_layout.rs`)
 //!    128   128  producer line: write_pos u64 | data bell: seq u32, sleepers u32
-//!               (the consumer sleeps on this bell) | messages sent u64
+//!               (the consumer sleeps on this bell) | messages sent u64 | payload
+//!               bytes sent u64
 //!    256   128  consumer line: read_pos u64  | space bell: seq u32, sleepers u32
 //!               (the producer sleeps on this bell) | messages received u64
 //!    384   cap  the ring: frames of `len u32, kind u32, payload`, 8-byte aligned
@@ -25,9 +26,11 @@
 //! **Counters** (layout version 5), Aeron's model: each side keeps a count of its own in its
 //! own line, next to the position it stores anyway, and stores it (Relaxed) after each
 //! message — no read-modify-write, no line another process writes on the hot path. A channel
-//! producer counts the messages it committed, a consumer the messages it released (a message
+//! producer counts the messages it committed (and their payload bytes), a consumer the
+//! messages it released (a message
 //! a killed consumer held is delivered again and counted once, when released); a broadcast
-//! publisher counts there the messages it overwrote unread (`broadcast`). A side that
+//! publisher counts there the messages it overwrote unread and the payload bytes it
+//! published (`broadcast`). A side that
 //! (re)attaches goes on from the stored count, so counts cover the object's whole life (a
 //! producer killed between a commit and its count's store leaves the count one short).
 //! Counters are statistics: they order nothing, so they are plain std atomics (not modelled
@@ -53,6 +56,9 @@ const POS: usize = 0;
 const SEQ: usize = 8;
 /// A line's counter (see the module docs).
 pub(crate) const COUNT: usize = 16;
+/// A line's byte counter: the payload bytes the producer (or a broadcast's publisher)
+/// committed (see the module docs). Zero in a consumer's line.
+pub(crate) const BYTES: usize = 24;
 
 /// The smallest ring shmkit makes.
 pub const MIN_CAPACITY: usize = 64;
@@ -149,6 +155,12 @@ impl Line {
     pub(crate) fn count(&self) -> &std::sync::atomic::AtomicU64 {
         // SAFETY: as in `pos`; offset 16 of a line is 8-byte aligned and inside it.
         unsafe { &*self.base.add(COUNT).cast::<std::sync::atomic::AtomicU64>() }
+    }
+
+    /// This side's byte counter (module docs: "Counters"): written as [`Line::count`] is.
+    pub(crate) fn bytes(&self) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: as in `pos`; offset 24 of a line is 8-byte aligned and inside it.
+        unsafe { &*self.base.add(BYTES).cast::<std::sync::atomic::AtomicU64>() }
     }
 
     /// This side as a waiter's peer-gone check sees it (`crate::wait`).

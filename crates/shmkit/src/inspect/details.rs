@@ -50,6 +50,8 @@ pub struct ChannelDetails {
     pub fill: u64,
     /// Messages producers committed since the channel was created.
     pub sent: u64,
+    /// Their payload bytes.
+    pub bytes_sent: u64,
     /// Messages consumers received (and released) since the channel was created.
     pub received: u64,
     /// The message layout of a typed channel; `None` for bytes.
@@ -95,6 +97,8 @@ pub struct BroadcastDetails {
     pub layout: Option<MessageLayout>,
     /// Messages published since the broadcast was created.
     pub published: u64,
+    /// Their payload bytes.
+    pub published_bytes: u64,
     /// Messages the publisher overwrote while some attached subscriber had not received them
     /// yet (overwrite policy; always 0 under back-pressure). Each such subscriber counts the
     /// loss in its own `lost` when it gets there.
@@ -297,6 +301,7 @@ fn channel(w: &Words<'_>, p: [u64; 3], len: usize, name: &str) -> Result<Channel
         capacity,
         fill: write.wrapping_sub(read).min(capacity),
         sent: w.u64(chan::PRODUCER_LINE + chan::COUNT)?,
+        bytes_sent: w.u64(chan::PRODUCER_LINE + chan::BYTES)?,
         received: w.u64(chan::CONSUMER_LINE + chan::COUNT)?,
         layout: MessageLayout::read_view(w.0, [p[1], p[2]], chan::TAG_TEXT),
     })
@@ -336,6 +341,7 @@ fn broadcast(
         max_subscribers: max_subs as u32,
         layout: MessageLayout::read_record_view(w.0, shape::RECORD)?,
         published,
+        published_bytes: w.u64(chan::PRODUCER_LINE + chan::BYTES)?,
         overwritten: w.u64(chan::PRODUCER_LINE + chan::COUNT)?,
         subscribers,
     })

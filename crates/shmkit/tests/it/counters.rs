@@ -44,6 +44,7 @@ fn a_channel_counts_what_each_side_sent_and_received() {
         panic!("not a channel")
     };
     assert_eq!((d.capacity, d.sent, d.received), (1 << 16, 100, 0));
+    assert_eq!(d.bytes_sent, 100 * 4, "payload bytes, not frames");
     assert_eq!(d.fill, 100 * 16, "100 frames of 8 + 8 bytes");
     assert_eq!(d.layout, None);
     spawn("counters_consumer", &[&name, "60"])
@@ -126,7 +127,7 @@ fn a_broadcast_counts_published_overwritten_and_each_subscribers_received_and_lo
     };
     assert_eq!((d.slots, d.slot_size, d.max_subscribers), (4, 64, 3));
     assert_eq!(d.policy, broadcast::Policy::Overwrite);
-    assert_eq!(d.published, 10);
+    assert_eq!((d.published, d.published_bytes), (10, 80));
     // Messages 0..6 were overwritten before the subscriber (at 0) had them.
     assert_eq!(d.overwritten, 6);
     assert_eq!(d.subscribers.len(), 1, "{d:?}");

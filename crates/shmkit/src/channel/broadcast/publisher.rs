@@ -41,6 +41,8 @@ struct Cursor {
     /// Messages overwritten before every live subscriber had received them (overwrite
     /// policy; the line's counter, `channel::layout`).
     overwritten: u64,
+    /// Payload bytes published (the line's byte counter, `channel::layout`).
+    bytes: u64,
 }
 
 /// The publishing side of a broadcast channel.
@@ -124,6 +126,7 @@ impl Publisher {
                 in_slot: vec![NONE; g.slots],
                 clock: Clock::default(),
                 overwritten: 0,
+                bytes: 0,
             },
             ring: Ring {
                 line: Line::of(&obj, Role::Producer),
@@ -632,6 +635,11 @@ impl Loan<'_> {
         // with their SeqCst join protocol); the bell's fence orders it before the sleeper
         // check.
         ring.line.pos().store(cur.write, Ordering::SeqCst);
+        cur.bytes = cur.bytes.wrapping_add(self.len as u64);
+        // Statistics only, in the publisher's own line: a plain store.
+        ring.line
+            .bytes()
+            .store(cur.bytes, std::sync::atomic::Ordering::Relaxed);
         ring.data.ring();
         self.committed = true;
     }

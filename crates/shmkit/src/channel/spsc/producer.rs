@@ -18,6 +18,8 @@ struct ProducerCursor {
     wanted: usize,
     /// Messages committed over the channel's life (the line's counter, `layout`).
     sent: u64,
+    /// Their payload bytes (the line's byte counter).
+    bytes: u64,
 }
 
 /// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
@@ -47,6 +49,7 @@ impl Producer {
         s.mine.pos().store(write, Ordering::Relaxed);
         // Statistics only: Relaxed (see `layout`, "Counters").
         let sent = s.mine.count().load(std::sync::atomic::Ordering::Relaxed);
+        let bytes = s.mine.bytes().load(std::sync::atomic::Ordering::Relaxed);
         Ok(Producer {
             s,
             cur: ProducerCursor {
@@ -54,6 +57,7 @@ impl Producer {
                 read_cache: read,
                 wanted: 8,
                 sent,
+                bytes,
             },
         })
     }
@@ -322,6 +326,10 @@ impl Loan<'_> {
         p.s.mine
             .count()
             .store(p.cur.sent, std::sync::atomic::Ordering::Relaxed);
+        p.cur.bytes = p.cur.bytes.wrapping_add(self.len as u64);
+        p.s.mine
+            .bytes()
+            .store(p.cur.bytes, std::sync::atomic::Ordering::Relaxed);
         // The bell's SeqCst fence orders the header store before its sleeper check.
         p.s.peer_bell.ring();
     }
