@@ -425,7 +425,7 @@ fn read_topic(topic: usize, mut reader: Reader, tx: SyncSender<Event>, shared: &
             let _ = shared
                 .budget
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
-                    (b != u64::MAX).then_some(b + 1)
+                    (b != u64::MAX).then(|| b + 1)
                 });
         };
         let ev = match reader.recv(&mut buf, TICK) {
@@ -690,8 +690,13 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
             last_shown = Instant::now();
         }
     }
-    for t in threads {
-        let _ = t.join();
+    for (t, topic) in threads.into_iter().zip(&topics) {
+        if t.join().is_err() {
+            failure.get_or_insert(anyhow::anyhow!(
+                "the reader of {} failed (a bug: please report it)",
+                topic.name
+            ));
+        }
     }
     pb.finish_and_clear();
     let ended = ended.unwrap_or("closed");
