@@ -378,10 +378,7 @@ enum Event {
     },
     /// The thread has ended: its writer went away (`Ok(true)`), the recording is over
     /// (`Ok(false)`), or reading failed.
-    Ended {
-        topic: usize,
-        closed: Result<bool>,
-    },
+    Ended { topic: usize, closed: Result<bool> },
 }
 
 /// Nanoseconds since the Unix epoch.
@@ -520,7 +517,11 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
         format!(
             "creating {}{}",
             args.output.display(),
-            if args.force { "" } else { " (--force overwrites)" }
+            if args.force {
+                ""
+            } else {
+                " (--force overwrites)"
+            }
         )
     })?;
     let mut mcap = mcap::WriteOptions::new()
@@ -533,11 +534,8 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
     for r in &readers {
         let layout = r.layout()?;
         let (schema_name, schema) = SchemaJson::new(r.kind(), layout.as_ref());
-        let schema_id = mcap.add_schema(
-            &schema_name,
-            SCHEMA_ENCODING,
-            &serde_json::to_vec(&schema)?,
-        )?;
+        let schema_id =
+            mcap.add_schema(&schema_name, SCHEMA_ENCODING, &serde_json::to_vec(&schema)?)?;
         let meta = Shape::of(r).to_metadata();
         let channel = mcap.add_channel(schema_id, r.name(), MESSAGE_ENCODING, &meta)?;
         topics.push(Topic {
@@ -633,12 +631,14 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
                 let channel = match loss_channel {
                     Some(c) => c,
                     None => {
-                        let s = mcap.add_schema(LOSS_TOPIC, "jsonschema", LOSS_SCHEMA.as_bytes())?;
+                        let s =
+                            mcap.add_schema(LOSS_TOPIC, "jsonschema", LOSS_SCHEMA.as_bytes())?;
                         let c = mcap.add_channel(s, LOSS_TOPIC, "json", &BTreeMap::new())?;
                         *loss_channel.insert(c)
                     }
                 };
-                let json = serde_json::json!({"topic": t.name, "lost": n, "before_seq": before_seq});
+                let json =
+                    serde_json::json!({"topic": t.name, "lost": n, "before_seq": before_seq});
                 let header = mcap::records::MessageHeader {
                     channel_id: channel,
                     sequence: loss_seq,
@@ -675,8 +675,7 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
                 shared.done.store(true, Ordering::Relaxed);
             }
         }
-        if unflushed >= chunk_size || (unflushed > 0 && flushed_at.elapsed() >= args.flush_every)
-        {
+        if unflushed >= chunk_size || (unflushed > 0 && flushed_at.elapsed() >= args.flush_every) {
             mcap.flush()
                 .with_context(|| format!("writing {}", args.output.display()))?;
             (unflushed, flushed_at) = (0, Instant::now());

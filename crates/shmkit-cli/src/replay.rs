@@ -22,9 +22,7 @@ use shmkit::channel::WaitStrategy;
 
 use crate::endpoint::{Create, TopicKind, Writer};
 use crate::out::{errln, outln};
-use crate::record::{
-    glob_match, SchemaJson, Shape, LOSS_TOPIC, MESSAGE_ENCODING, SCHEMA_ENCODING,
-};
+use crate::record::{glob_match, SchemaJson, Shape, LOSS_TOPIC, MESSAGE_ENCODING, SCHEMA_ENCODING};
 use crate::stop::Stop;
 
 /// How often a waiting replay looks whether Ctrl-C, SIGTERM or SIGHUP has arrived.
@@ -69,7 +67,9 @@ fn parse_remap(s: &str) -> Result<(String, String), String> {
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f > 0.0 && f.is_finite() => Ok(f),
-        _ => Err(format!("expected a speed factor above 0, e.g. 2 or 0.5; got {s:?}")),
+        _ => Err(format!(
+            "expected a speed factor above 0, e.g. 2 or 0.5; got {s:?}"
+        )),
     }
 }
 
@@ -108,9 +108,8 @@ fn scan(path: &Path) -> Result<Scan> {
                 break;
             }
             Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("reading {} (is it an MCAP file?)", path.display())
-                })
+                return Err(e)
+                    .with_context(|| format!("reading {} (is it an MCAP file?)", path.display()))
             }
         };
         s.readable += 1;
@@ -272,7 +271,10 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
     for t in targets.values_mut() {
         let w = Writer::create(&t.name, &t.how, WaitStrategy::Adaptive).with_context(|| {
             if t.name == t.recorded {
-                format!("replaying {:?} (--remap {0}=NEW plays it under another name)", t.name)
+                format!(
+                    "replaying {:?} (--remap {0}=NEW plays it under another name)",
+                    t.name
+                )
             } else {
                 format!("replaying {:?} as {:?}", t.recorded, t.name)
             }
