@@ -49,7 +49,8 @@ pub struct ReplayArgs {
     /// Play the file again and again, until Ctrl-C, SIGTERM or SIGHUP.
     #[arg(long = "loop")]
     pub repeat: bool,
-    /// Before the first message, wait until each broadcast has this many subscribers.
+    /// Before the first message, wait until each broadcast has this many subscribers, and
+    /// (N of 1 or more) each channel its consumer.
     #[arg(long, value_name = "N", default_value = "0")]
     pub wait_for_subscribers: usize,
     /// Print the final summary as JSON on standard output (fields in the README).
@@ -217,6 +218,11 @@ fn send(w: &mut Writer, data: &[u8], stop: &Stop) -> Result<bool> {
     }
 }
 
+/// Whether a live process holds channel `name`'s consumer role.
+fn has_consumer(name: &str) -> bool {
+    shmkit::inspect::inspect(name).is_ok_and(|i| i.holders.iter().any(|h| h.role == "consumer"))
+}
+
 /// `shmkit replay`.
 pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
     let scan = scan(&args.file)?;
@@ -283,8 +289,18 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
     }
     if args.wait_for_subscribers > 0 {
         for t in targets.values() {
-            let Some(Writer::Broadcast(p)) = &t.writer else {
-                continue;
+            let p = match &t.writer {
+                Some(Writer::Broadcast(p)) => p,
+                Some(Writer::Channel(_)) => {
+                    // A channel has one reader: wait for its consumer (as `info` sees it).
+                    while !has_consumer(&t.name) {
+                        if stop.sleep(Duration::from_millis(10)) {
+                            bail!("interrupted while waiting for the consumer of {:?}", t.name)
+                        }
+                    }
+                    continue;
+                }
+                None => continue,
             };
             loop {
                 match p.wait_for_subscribers_timeout(args.wait_for_subscribers, TICK) {

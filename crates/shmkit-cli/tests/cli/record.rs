@@ -36,6 +36,7 @@ fn child_publisher() {
         .policy(Policy::Block)
         .create_publisher(&name)
         .unwrap();
+    assert_eq!((p.slots(), p.max_subscribers()), (8, 4));
     p.wait_for_subscribers(1).unwrap();
     for i in 0..MESSAGES {
         p.send(&message(i)).unwrap();
