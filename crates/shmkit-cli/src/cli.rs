@@ -238,6 +238,28 @@ pub enum Command {
         #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast", "service", "waitset"])]
         tables: Vec<String>,
     },
+    /// Record channels and broadcasts to an MCAP file (the format of Foxglove, ROS 2 and
+    /// eCAL's tools), until Ctrl-C, SIGTERM, SIGHUP, --duration, --count or the end of every
+    /// writer; each of these leaves a complete file.
+    ///
+    /// One MCAP channel per object (topic: its name; messages: its bytes as sent; schema: its
+    /// kind and typed layout; metadata: what `shmkit replay` needs to make it again). The
+    /// recorder joins a broadcast as one more subscriber; a channel it reads as its consumer:
+    /// the messages go to the file, not to another reader. A broadcast that overwrites can
+    /// outrun the recorder: what it loses is written to the file as a loss record and said on
+    /// stderr. Chunks are flushed to the file every --flush-every (or --chunk-size): a
+    /// recorder that is killed (SIGKILL, a crash) loses at most that much, and MCAP's tools
+    /// (`mcap recover`, stream readers) read the rest. Progress on a terminal; a summary line
+    /// on stderr at the end (with --json on stdout).
+    Record(crate::record::RecordArgs),
+    /// Play an MCAP file (from `shmkit record`, or another program) into channels and
+    /// broadcasts of the same names, at the recorded pace.
+    ///
+    /// Each recorded object is created again with its kind, options and typed layout, so
+    /// typed readers open it; a channel of a file from another program becomes a byte
+    /// broadcast whose slots fit its largest message. Loss records are skipped and counted.
+    /// The objects are removed when the replay ends (subscribers still read what was sent).
+    Replay(crate::replay::ReplayArgs),
     /// Forward channels, broadcasts and services to and from Zenoh, across machines.
     ///
     /// Each bridge runs until Ctrl-C, SIGTERM or SIGHUP and reports what it did every

@@ -95,6 +95,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
             mode,
             wait_strategy.into(),
         ),
+        Command::Record(args) => crate::record::record(args),
+        Command::Replay(args) => crate::replay::replay(args),
         #[cfg(feature = "bridge")]
         Command::Bridge(args) => crate::bridge::run(*args),
         #[cfg(not(feature = "bridge"))]

@@ -61,8 +61,14 @@ impl TopicKind {
         let deadline = Instant::now().checked_add(timeout);
         let mut pause = Duration::from_micros(100);
         loop {
-            if let Some(kind) = TopicKind::of(name)? {
-                return Ok(kind);
+            match TopicKind::of(name) {
+                Ok(Some(kind)) => return Ok(kind),
+                Ok(None) => {}
+                // A segment exists a moment before its creator writes the header that makes
+                // it an object: while waiting, raw bytes may still become one.
+                Err(e) if timeout.is_zero() || !is_raw(name) => return Err(e),
+                Err(e) if deadline.is_some_and(|d| Instant::now() >= d) => return Err(e),
+                Err(_) => {}
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -82,6 +88,11 @@ impl TopicKind {
             pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
+}
+
+/// Whether `name` is (now) a segment of raw bytes.
+fn is_raw(name: &str) -> bool {
+    inspect::inspect(name).is_ok_and(|i| i.kind == Kind::Raw)
 }
 
 /// One message as a [`Reader`] got it.

@@ -14,6 +14,8 @@ mod endpoint;
 mod external;
 mod hexdump;
 mod out;
+mod record;
+mod replay;
 mod report;
 mod stop;
 mod stream;

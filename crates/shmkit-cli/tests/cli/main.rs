@@ -11,6 +11,8 @@ mod gc;
 mod open_wait;
 #[cfg(unix)]
 mod pipes_and_signals;
+#[cfg(unix)]
+mod record;
 mod streams;
 mod top;
 

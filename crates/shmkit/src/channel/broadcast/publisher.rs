@@ -150,6 +150,16 @@ impl Publisher {
         self.ring.g.slot_size
     }
 
+    /// How many message slots the ring has.
+    pub fn slots(&self) -> usize {
+        self.ring.g.slots
+    }
+
+    /// How many subscribers the channel has places for.
+    pub fn max_subscribers(&self) -> usize {
+        self.ring.g.max_subs
+    }
+
     /// What happens to a subscriber that falls a whole ring behind.
     pub fn policy(&self) -> Policy {
         self.ring.g.policy

@@ -306,6 +306,21 @@ impl Subscriber {
         self.g.policy
     }
 
+    /// The largest message (the slot size the publisher created the channel with).
+    pub fn max_message_len(&self) -> usize {
+        self.g.slot_size
+    }
+
+    /// How many message slots the ring has.
+    pub fn slots(&self) -> usize {
+        self.g.slots
+    }
+
+    /// How many subscribers the channel has places for.
+    pub fn max_subscribers(&self) -> usize {
+        self.g.max_subs
+    }
+
     /// Changes how this side waits (see [`WaitStrategy`](crate::channel::WaitStrategy)).
     pub fn set_wait_strategy(&mut self, wait: crate::channel::WaitStrategy) {
         self.wait = wait;
