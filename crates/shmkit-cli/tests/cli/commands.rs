@@ -468,6 +468,6 @@ fn info_shows_a_broadcasts_slots_policy_published_and_subscriber_lag() {
         text.contains("slots:    8 x 128 bytes, overwrite"),
         "{text}"
     );
-    assert!(text.contains("published: 5\n"), "{text}");
+    assert!(text.contains("published: 5 (80 B of payload)\n"), "{text}");
     assert!(text.contains("at 0, lag 5, received 0, lost 0"), "{text}");
 }
