@@ -1,6 +1,8 @@
 //! Looking at segments from the outside: what a segment is (raw bytes or a shmkit object, and
 //! which), who made it, and whether any live process still has it open or holds one of its
-//! roles — what `shmkit ls`, `info` and `gc` show. Liveness comes from the kernel, never
+//! roles — what `shmkit ls`, `info` and `gc` show — and each object's shape and the counters
+//! its roles keep in it ([`Info::details`]: a broadcast's slots, policy, published count and
+//! each subscriber's position, lag, received and lost; a channel's fill and counts; ...). Liveness comes from the kernel, never
 //! from a bare pid (see the crate's liveness notes): it holds across pid namespaces and pid
 //! reuse. Inspection only reads; it never changes a segment. [`remove_unused`] is the one
 //! exception, for `gc`.

@@ -38,11 +38,13 @@ struct Cursor {
     in_slot: Vec<u64>,
     /// Rate-limits the liveness tests of lagging or holding subscribers.
     clock: Clock,
-    /// Messages overwritten before every live subscriber had received them (overwrite
+    /// Messages overwritten before every attached subscriber had received them (overwrite
     /// policy; the line's counter, `channel::layout`).
     overwritten: u64,
     /// Payload bytes published (the line's byte counter, `channel::layout`).
     bytes: u64,
+    /// A lower bound of every attached subscriber's position (`count_overwrite`).
+    unread_below: u64,
 }
 
 /// The publishing side of a broadcast channel.
@@ -82,9 +84,9 @@ impl crate::wait::Sealed for Publisher {
             }
             Policy::Overwrite => {
                 let mut test = None;
-                cur.in_slot.iter().any(|&j| {
-                    j == NONE || held(&ring.obj, &ring.g, j, &mut test, &cur.clock) != Found::Held
-                })
+                cur.in_slot
+                    .iter()
+                    .any(|&j| j == NONE || !held(&ring.obj, &ring.g, j, &mut test, &cur.clock))
             }
         }
     }
@@ -127,6 +129,7 @@ impl Publisher {
                 clock: Clock::default(),
                 overwritten: 0,
                 bytes: 0,
+                unread_below: 0,
             },
             ring: Ring {
                 line: Line::of(&obj, Role::Producer),
@@ -440,21 +443,12 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
                 let mark = if j == NONE { 2 * k + 1 } else { checking(j, k) };
                 stamp.store(mark, Ordering::Release);
                 dekker_fence(Side::Publisher);
-                let found = if j == NONE {
-                    Found::Free
-                } else {
-                    held(obj, g, j, &mut test, &cur.clock)
-                };
-                if found != Found::Held {
+                if j == NONE || !held(obj, g, j, &mut test, &cur.clock) {
                     // Decided: message j is overwritten (a reader that sees this odd stamp
                     // reports it lost; one that saw the mark looks again).
                     stamp.store(2 * k + 1, Ordering::Release);
-                    if found == Found::Unread {
-                        cur.overwritten += 1;
-                        // Statistics only, in the publisher's own line: a plain store.
-                        ring.line
-                            .count()
-                            .store(cur.overwritten, std::sync::atomic::Ordering::Relaxed);
+                    if j != NONE {
+                        count_overwrite(ring, cur, j, k);
                     }
                     return Some(c);
                 }
@@ -472,39 +466,18 @@ fn place(ring: &Ring, cur: &mut Cursor) -> Option<usize> {
     }
 }
 
-/// What [`held`] found of message `j`'s readers.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Found {
-    /// A live subscriber holds it: the slot is skipped.
-    Held,
-    /// Nobody holds it, but an attached subscriber has not received it yet (its `next` is
-    /// at or before `j`): overwriting it is counted (`overwritten`).
-    Unread,
-    /// Nobody holds it, and every attached subscriber is past it (or there is none).
-    Free,
-}
-
 /// Whether a live subscriber holds message `j` (overwrite policy). The held words are read
 /// after the caller's SeqCst fence; a match is confirmed by the entry's role word (a stale
 /// held word of a departed subscriber does not count), and a holder due a liveness test that
-/// the kernel says is gone is evicted. On the way, for the `overwritten` counter: whether an
-/// attached subscriber has yet to receive `j` (its `next`, on the entry line already read).
+/// the kernel says is gone is evicted.
 /// `test` is the pass's liveness tick: `None` until a holder needs it, then whether a test
 /// was due.
-fn held(obj: &Object, g: &Geometry, j: u64, test: &mut Option<bool>, clock: &Clock) -> Found {
-    let mut found = Found::Free;
+fn held(obj: &Object, g: &Geometry, j: u64, test: &mut Option<bool>, clock: &Clock) -> bool {
     for i in 0..g.max_subs {
         let e = entry(obj, i);
         // SYNC POINT: Acquire pairs with the subscriber's Release store of NONE when it lets
         // go (`Reader::release`): its reads of the payload happen before our writes.
         if e.held().load(Ordering::Acquire) != j {
-            // Statistics only: a Relaxed look at its position (orders nothing).
-            if found == Found::Free
-                && e.next().load(Ordering::Relaxed) <= j
-                && liveness::unpack(e.word().load(Ordering::Relaxed)).0 == ACTIVE
-            {
-                found = Found::Unread;
-            }
             continue;
         }
         let seen = e.word().load(Ordering::Acquire);
@@ -518,9 +491,38 @@ fn held(obj: &Object, g: &Geometry, j: u64, test: &mut Option<bool>, clock: &Clo
             liveness::evict(e.word(), seen, FREE);
             continue;
         }
-        return Found::Held;
+        return true;
     }
-    found
+    false
+}
+
+/// The overwrite policy's `overwritten` counter: whether overwriting message `j` (to write
+/// message `k`) takes it from an attached subscriber that has not received it yet (its
+/// `next` is at or before `j`). `cur.unread_below` is a lower bound of every attached
+/// subscriber's `next`: positions only grow, and a subscriber that joins starts at the count,
+/// which is at least `k` of the scan that set the bound. So the entries are scanned only when
+/// `j` reaches the bound: once per ring of messages while every subscriber keeps up, on every
+/// overwrite while one lags (when messages are being lost anyway). Statistics: Relaxed loads
+/// that order nothing; a subscriber moving meanwhile may be counted either way.
+fn count_overwrite(ring: &Ring, cur: &mut Cursor, j: u64, k: u64) {
+    if j < cur.unread_below {
+        return;
+    }
+    let mut min = k;
+    for i in 0..ring.g.max_subs {
+        let e = entry(&ring.obj, i);
+        if liveness::unpack(e.word().load(Ordering::Relaxed)).0 == ACTIVE {
+            min = min.min(e.next().load(Ordering::Relaxed));
+        }
+    }
+    cur.unread_below = min;
+    if j >= min {
+        cur.overwritten += 1;
+        // In the publisher's own line: a plain store (`channel::layout`, "Counters").
+        ring.line
+            .count()
+            .store(cur.overwritten, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Whether message `write` may be written: under back-pressure, every live subscriber has
