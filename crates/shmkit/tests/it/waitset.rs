@@ -197,8 +197,13 @@ fn child_idle(a: &[String]) {
     // The timeout is on the monotonic clock: it does not end early.
     assert!(wall >= Duration::from_secs(1), "returned after {wall:?}");
     println!("cpu {cpu:?} wall {wall:?}");
+    // A busy wait would use the whole second. On Windows each liveness tick opens every
+    // member's named events (`crate::liveness`), a wineserver round trip each under Wine,
+    // whose CPU accounting is also coarse: there 256 members cost 10-20 % of a CPU on a
+    // loaded CI machine, so the bound is a third.
+    let share = if cfg!(windows) { 3 } else { 10 };
     assert!(
-        cpu * 10 < wall,
+        cpu * share < wall,
         "idle wait over 256 channels used {cpu:?} of CPU in {wall:?}"
     );
 }
