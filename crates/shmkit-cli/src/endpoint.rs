@@ -6,8 +6,6 @@
 //! Messages are bytes. A typed object is read and written as its bytes too; its
 //! [`MessageLayout`] (size, alignment, tag) is there to print, to record and to recreate.
 
-#![allow(dead_code)] // The topic commands that use all of it are landing (issue 21).
-
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -288,7 +286,20 @@ impl Writer {
     /// Sends one message, waiting up to `timeout` for room (a blocking broadcast or a full
     /// ring). A message longer than [`max_message_len`](Writer::max_message_len) is an
     /// error naming both lengths.
+    #[allow(dead_code)] // for replay (issue 21); publish waits in steps, with send_within
     pub fn send(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        if self.send_within(msg, timeout)? {
+            return Ok(());
+        }
+        Err(shmkit::Error::Timeout {
+            name: self.name().to_owned(),
+        })
+        .with_context(|| format!("sending to {:?}", self.name()))
+    }
+
+    /// [`Writer::send`], with `Ok(false)` when there was no room in time (nothing was
+    /// sent): for a caller that waits in steps, to look at other things between them.
+    pub fn send_within(&mut self, msg: &[u8], timeout: Duration) -> Result<bool> {
         let max = self.max_message_len();
         if msg.len() > max {
             bail!(
@@ -301,7 +312,33 @@ impl Writer {
             Writer::Channel(tx) => tx.send_timeout(msg, timeout),
             Writer::Broadcast(p) => p.send_timeout(msg, timeout),
         };
-        sent.with_context(|| format!("sending to {:?}", self.name()))
+        match sent {
+            Ok(()) => Ok(true),
+            Err(shmkit::Error::Timeout { .. }) => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("sending to {:?}", self.name())),
+        }
+    }
+
+    /// Whether this side created the object (and so removes its name when it ends).
+    pub fn is_creator(&self) -> bool {
+        match self {
+            Writer::Channel(tx) => tx.is_creator(),
+            // Only a broadcast's creator publishes to it.
+            Writer::Broadcast(_) => true,
+        }
+    }
+
+    /// How many readers are there now: a broadcast's live subscribers; for a channel, 1 if
+    /// a live process holds its consumer role (as `shmkit info` sees it), else 0.
+    pub fn readers(&self) -> Result<usize> {
+        match self {
+            Writer::Broadcast(p) => Ok(p.subscribers()),
+            Writer::Channel(tx) => {
+                let info = inspect::inspect(tx.name())
+                    .with_context(|| format!("looking at {:?}", tx.name()))?;
+                Ok(usize::from(info.holders.iter().any(|h| h.role == "consumer")))
+            }
+        }
     }
 }
 

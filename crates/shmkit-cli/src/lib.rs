@@ -14,9 +14,12 @@ mod endpoint;
 mod external;
 mod hexdump;
 mod out;
+mod rate;
 mod report;
+mod service_cmd;
 mod stop;
 mod stream;
+mod topic;
 mod units;
 
 use std::io;
