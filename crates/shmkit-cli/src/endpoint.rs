@@ -55,12 +55,26 @@ impl TopicKind {
 
     /// [`TopicKind::of`], waiting up to `timeout` for `name` to appear (`Duration::ZERO`: not
     /// at all; `Duration::MAX`: for ever). A missing name after that is an error saying so.
+    ///
+    /// An object exists as a segment of zeros before its creator writes its header: while
+    /// waiting, such a segment counts as not there yet (for [`INIT_WAIT`] at most, the time
+    /// the library gives a creator), so that a reader started with its writer does not take
+    /// the writer's new object for raw bytes.
     pub fn wait_for(name: &str, timeout: Duration) -> Result<TopicKind> {
         let deadline = Instant::now().checked_add(timeout);
         let mut pause = Duration::from_micros(100);
+        let mut zeros_since: Option<Instant> = None;
         loop {
-            if let Some(kind) = TopicKind::of(name)? {
-                return Ok(kind);
+            match TopicKind::of(name) {
+                Ok(Some(kind)) => return Ok(kind),
+                Ok(None) => zeros_since = None,
+                Err(e) if timeout.is_zero() || !starts_with_zeros(name) => return Err(e),
+                Err(e) => {
+                    let since = *zeros_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > INIT_WAIT {
+                        return Err(e);
+                    }
+                }
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -80,6 +94,23 @@ impl TopicKind {
             pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
+}
+
+/// How long a segment of zeros may wait for its header: the library's wait for a creator.
+const INIT_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `name`'s first bytes, where an object's header starts, are zeros: an object
+/// being created, or raw bytes never written there.
+fn starts_with_zeros(name: &str) -> bool {
+    let head = (|| {
+        let seg = shmkit::Segment::options().read_only(true).open(name)?;
+        let len = seg.len().min(8);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        seg.map_range(shmkit::Access::ReadOnly, 0, len)?.read_vec(0, len)
+    })();
+    head.is_ok_and(|h: Vec<u8>| h.iter().all(|&b| b == 0))
 }
 
 /// One message as a [`Reader`] got it.

@@ -12,6 +12,7 @@ mod open_wait;
 #[cfg(unix)]
 mod pipes_and_signals;
 mod streams;
+mod topics;
 
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
