@@ -20,7 +20,7 @@ use crate::cli::{OpenWait, WaitStrategyArg};
 use crate::endpoint::{Create, Got, Reader, TopicKind, Writer};
 use crate::out::errln;
 use crate::stop::Stop;
-use crate::units::{parse_mode, parse_size};
+use crate::units::{parse_layout, parse_mode, parse_size};
 use crate::hexdump;
 
 /// How often a command that waits looks whether Ctrl-C, SIGTERM or SIGHUP has arrived.
@@ -227,26 +227,6 @@ pub enum PolicyArg {
     Overwrite,
 }
 
-/// Parses `SIZE:ALIGN[:TAG]`.
-pub fn parse_layout(s: &str) -> Result<MessageLayout, String> {
-    let mut parts = s.splitn(3, ':');
-    let size = parts.next().unwrap_or_default();
-    let (Some(align), tag) = (parts.next(), parts.next()) else {
-        return Err(format!("{s:?} is not SIZE:ALIGN[:TAG], like 16:8 or 16:8:pose"));
-    };
-    let size = parse_size(size)?;
-    let align: u64 = align
-        .trim()
-        .parse()
-        .map_err(|_| format!("alignment {align:?} is not a number"))?;
-    if size == 0 || !align.is_power_of_two() || size % align != 0 {
-        return Err(format!(
-            "{s:?}: the size must be a non-zero multiple of the alignment, a power of two"
-        ));
-    }
-    Ok(MessageLayout::new(size, align, tag))
-}
-
 impl CreateArgs {
     /// The endpoint's [`Create`].
     fn create(&self) -> Result<Create> {
@@ -297,10 +277,17 @@ pub struct PublishArgs {
     /// consumer, N = 1), so that none of the messages is missed.
     #[arg(long, value_name = "N")]
     pub wait_for_subscribers: Option<usize>,
-    /// Join an existing channel (its producer role) instead of creating the object, waiting
-    /// for it to appear: up to DURATION, or without a value until it does.
-    #[command(flatten)]
-    pub wait: OpenWait,
+    /// Do not create NAME: join the channel (as its producer) once it appears, waiting up to
+    /// DURATION, or without a value until it does.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "forever",
+        value_parser = crate::units::parse_wait
+    )]
+    pub wait: Option<Duration>,
     #[command(flatten)]
     pub create: CreateArgs,
     /// How this side waits for room.
@@ -413,7 +400,7 @@ fn read_frame(input: &mut impl Read) -> Result<Option<Vec<u8>>> {
 fn writer(a: &PublishArgs) -> Result<Writer> {
     let name = a.name.as_str();
     let strategy = a.wait_strategy.into();
-    let wait = a.wait.open_timeout();
+    let wait = a.wait.unwrap_or(Duration::ZERO);
     if !wait.is_zero() || TopicKind::of(name)?.is_some() {
         return Writer::open(name, wait, strategy);
     }

@@ -23,6 +23,25 @@ fn with_input(args: &[&str], input: &[u8]) -> Output {
     c.wait_with_output().unwrap()
 }
 
+/// Runs a subscriber and a publisher (with `input` on its standard input) side by side; the
+/// publisher is killed if it is still running 30 s after the subscriber ended (it may wait
+/// for a subscriber that failed: the subscriber's output then says why).
+fn side_by_side(sub: &[&str], publ: &[&str], input: &[u8]) -> (Output, Output) {
+    let sub = spawn(sub, false);
+    let mut p = spawn(publ, true);
+    let _ = p.stdin.take().unwrap().write_all(input);
+    let s = sub.wait_with_output().unwrap();
+    let start = std::time::Instant::now();
+    while p.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = p.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (s, p.wait_with_output().unwrap())
+}
+
 /// Standard output as JSON lines.
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
     stdout(o)
@@ -38,14 +57,13 @@ fn json_lines(o: &Output) -> Vec<serde_json::Value> {
 fn publish_then_subscribe_round_trips_lines_of_both_kinds_as_json() {
     for kind in ["broadcast", "channel"] {
         let name = Name::new(kind);
-        let sub = spawn(&["subscribe", &name, "--wait=30s", "--json"], false);
-        let publ = with_input(
+        let (o, publ) = side_by_side(
+            &["subscribe", &name, "--wait=30s", "--json"],
             &["publish", &name, "--kind", kind, "--wait-for-subscribers", "1"],
             b"one\ntwo\n\xff\xfe\n\nlast",
         );
-        assert_code(&publ, 0);
-        let o = sub.wait_with_output().unwrap();
         assert_code(&o, 0);
+        assert_code(&publ, 0);
         let got = json_lines(&o);
         assert_eq!(got.len(), 5, "{kind}: {}", stdout(&o));
         let expect = [
@@ -76,17 +94,14 @@ fn publish_then_subscribe_round_trips_lines_of_both_kinds_as_json() {
 fn typed_messages_carry_their_layout_and_count_stops_the_subscriber() {
     for kind in ["broadcast", "channel"] {
         let name = Name::new("typed");
-        let sub = spawn(
-            &["subscribe", &name, "--wait=30s", "--json", "--count", "2"],
-            false,
-        );
         // Bytes of 0x80 and more: not UTF-8, so JSON gives them as hex.
         let mut frames = Vec::new();
         for i in 0..5u8 {
             frames.extend_from_slice(&8u32.to_le_bytes());
             frames.extend_from_slice(&[0x80 | i; 8]);
         }
-        let publ = with_input(
+        let (o, publ) = side_by_side(
+            &["subscribe", &name, "--wait=30s", "--json", "--count", "2"],
             &[
                 "publish",
                 &name,
@@ -100,9 +115,8 @@ fn typed_messages_carry_their_layout_and_count_stops_the_subscriber() {
             ],
             &frames,
         );
-        assert_code(&publ, 0);
-        let o = sub.wait_with_output().unwrap();
         assert_code(&o, 0);
+        assert_code(&publ, 0);
         let got = json_lines(&o);
         assert_eq!(got.len(), 2, "{kind}: {}", stdout(&o));
         for (i, m) in got.iter().enumerate() {
