@@ -99,8 +99,9 @@ impl TopicKind {
 /// How long a segment of zeros may wait for its header: the library's wait for a creator.
 const INIT_WAIT: Duration = Duration::from_secs(2);
 
-/// Whether `name`'s first bytes, where an object's header starts, are zeros: an object
-/// being created, or raw bytes never written there.
+/// Whether `name`'s first bytes, where an object's header starts, are zeros, or cannot be
+/// read yet (a segment is empty until its creator sets its size): an object being created,
+/// or raw bytes never written there.
 fn starts_with_zeros(name: &str) -> bool {
     let head = (|| {
         let seg = shmkit::Segment::options().read_only(true).open(name)?;
@@ -110,7 +111,7 @@ fn starts_with_zeros(name: &str) -> bool {
         }
         seg.map_range(shmkit::Access::ReadOnly, 0, len)?.read_vec(0, len)
     })();
-    head.is_ok_and(|h: Vec<u8>| h.iter().all(|&b| b == 0))
+    head.map_or(true, |h: Vec<u8>| h.iter().all(|&b| b == 0))
 }
 
 /// One message as a [`Reader`] got it.

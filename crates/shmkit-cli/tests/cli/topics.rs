@@ -141,25 +141,24 @@ fn typed_messages_carry_their_layout_and_count_stops_the_subscriber() {
 #[test]
 fn text_repeated_count_times_reaches_a_lines_subscriber() {
     let name = Name::new("count");
-    let sub = spawn(
+    let (o, publ) = side_by_side(
         &["echo", &name, "--wait=30s", "--format", "lines", "--count", "3"],
-        false,
+        &[
+            "publish",
+            &name,
+            "--text",
+            "hi there",
+            "--count",
+            "3",
+            "--rate",
+            "200",
+            "--wait-for-subscribers",
+            "1",
+        ],
+        b"",
     );
-    let publ = shmkit(&[
-        "publish",
-        &name,
-        "--text",
-        "hi there",
-        "--count",
-        "3",
-        "--rate",
-        "200",
-        "--wait-for-subscribers",
-        "1",
-    ]);
-    assert_code(&publ, 0);
-    let o = sub.wait_with_output().unwrap();
     assert_code(&o, 0);
+    assert_code(&publ, 0);
     assert_eq!(stdout(&o), "hi there\nhi there\nhi there\n");
 }
 
