@@ -68,7 +68,13 @@ impl TopicKind {
             match TopicKind::of(name) {
                 Ok(Some(kind)) => return Ok(kind),
                 Ok(None) => zeros_since = None,
-                Err(e) if timeout.is_zero() || !starts_with_zeros(name) => return Err(e),
+                Err(e) if timeout.is_zero() => return Err(e),
+                // Written meanwhile (a creator between sizing the segment, which `of` saw
+                // empty, and writing the header), or really something else: look again.
+                Err(_) if !starts_with_zeros(name) => match TopicKind::of(name)? {
+                    Some(kind) => return Ok(kind),
+                    None => zeros_since = None,
+                },
                 Err(e) => {
                     let since = *zeros_since.get_or_insert_with(Instant::now);
                     if since.elapsed() > INIT_WAIT {
@@ -419,6 +425,26 @@ mod tests {
                 r.recv(&mut buf, Duration::from_secs(5)).unwrap(),
                 Got::Closed
             );
+        }
+    }
+
+    /// A reader waiting for a name that its writer is creating at the same moment finds
+    /// the topic, never "raw bytes" (the segment is empty, then zeros, before its header).
+    #[test]
+    fn a_topic_being_created_is_not_taken_for_raw_bytes() {
+        for i in 0..200 {
+            let name = format!("cli-endpoint-race-{}-{i}", std::process::id());
+            let creator = {
+                let name = name.clone();
+                std::thread::spawn(move || {
+                    let mut how = create(TopicKind::Broadcast, None);
+                    how.slot_size = 4096;
+                    Writer::create(&name, &how, WaitStrategy::Blocking).unwrap()
+                })
+            };
+            let kind = TopicKind::wait_for(&name, Duration::from_secs(30));
+            drop(creator.join().unwrap());
+            assert_eq!(kind.unwrap(), TopicKind::Broadcast, "round {i}");
         }
     }
 

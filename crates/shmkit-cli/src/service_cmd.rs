@@ -55,9 +55,11 @@ pub fn call(a: CallArgs) -> Result<ExitCode> {
     };
     let wait = a.wait.open_timeout();
     // Something else by that name: say what it is (opening it as a service would wait for a
-    // header that never comes, then call it damaged).
+    // header that never comes, then call it damaged). With --wait, what looks like raw bytes
+    // may be a service being created: the library's open waits for its header.
     if let Ok(i) = shmkit::inspect::inspect(name) {
-        if i.kind != shmkit::inspect::Kind::Object("service") {
+        let raw = i.kind == shmkit::inspect::Kind::Raw;
+        if i.kind != shmkit::inspect::Kind::Object("service") && !(raw && !wait.is_zero()) {
             bail!("{name:?} is {}, not a service", what_is(name));
         }
     }
