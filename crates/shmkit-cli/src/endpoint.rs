@@ -115,7 +115,8 @@ fn starts_with_zeros(name: &str) -> bool {
         if len == 0 {
             return Ok(Vec::new());
         }
-        seg.map_range(shmkit::Access::ReadOnly, 0, len)?.read_vec(0, len)
+        seg.map_range(shmkit::Access::ReadOnly, 0, len)?
+            .read_vec(0, len)
     })();
     head.map_or(true, |h: Vec<u8>| h.iter().all(|&b| b == 0))
 }
@@ -374,7 +375,9 @@ impl Writer {
             Writer::Channel(tx) => {
                 let info = inspect::inspect(tx.name())
                     .with_context(|| format!("looking at {:?}", tx.name()))?;
-                Ok(usize::from(info.holders.iter().any(|h| h.role == "consumer")))
+                Ok(usize::from(
+                    info.holders.iter().any(|h| h.role == "consumer"),
+                ))
             }
         }
     }

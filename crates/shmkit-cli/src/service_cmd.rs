@@ -59,7 +59,7 @@ pub fn call(a: CallArgs) -> Result<ExitCode> {
     // may be a service being created: the library's open waits for its header.
     if let Ok(i) = shmkit::inspect::inspect(name) {
         let raw = i.kind == shmkit::inspect::Kind::Raw;
-        if i.kind != shmkit::inspect::Kind::Object("service") && !(raw && !wait.is_zero()) {
+        if i.kind != shmkit::inspect::Kind::Object("service") && (!raw || wait.is_zero()) {
             bail!("{name:?} is {}, not a service", what_is(name));
         }
     }

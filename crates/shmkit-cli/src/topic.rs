@@ -18,10 +18,10 @@ use shmkit::channel::MessageLayout;
 
 use crate::cli::{OpenWait, WaitStrategyArg};
 use crate::endpoint::{Create, Got, Reader, TopicKind, Writer};
+use crate::hexdump;
 use crate::out::errln;
 use crate::stop::Stop;
 use crate::units::{parse_layout, parse_mode, parse_size};
-use crate::hexdump;
 
 /// How often a command that waits looks whether Ctrl-C, SIGTERM or SIGHUP has arrived.
 pub(crate) const TICK: Duration = Duration::from_millis(100);

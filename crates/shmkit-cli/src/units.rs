@@ -78,7 +78,11 @@ pub fn parse_layout(s: &str) -> Result<shmkit::channel::MessageLayout, String> {
             "{s:?}: the alignment must be a power of two that divides the size"
         ));
     }
-    Ok(shmkit::channel::MessageLayout::new(size, align, parts.next()))
+    Ok(shmkit::channel::MessageLayout::new(
+        size,
+        align,
+        parts.next(),
+    ))
 }
 
 /// A size for people: `4096` → `4.0 KiB`.

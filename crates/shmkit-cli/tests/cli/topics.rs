@@ -59,7 +59,14 @@ fn publish_then_subscribe_round_trips_lines_of_both_kinds_as_json() {
         let name = Name::new(kind);
         let (o, publ) = side_by_side(
             &["subscribe", &name, "--wait=30s", "--json"],
-            &["publish", &name, "--kind", kind, "--wait-for-subscribers", "1"],
+            &[
+                "publish",
+                &name,
+                "--kind",
+                kind,
+                "--wait-for-subscribers",
+                "1",
+            ],
             b"one\ntwo\n\xff\xfe\n\nlast",
         );
         assert_code(&o, 0);
@@ -132,17 +139,35 @@ fn typed_messages_carry_their_layout_and_count_stops_the_subscriber() {
     }
     // A message of another size than the layout's is refused, naming both.
     let name = Name::new("typedbad");
-    let o = shmkit(&["publish", &name, "--layout", "8:4:pair", "--text", "123456789"]);
+    let o = shmkit(&[
+        "publish",
+        &name,
+        "--layout",
+        "8:4:pair",
+        "--text",
+        "123456789",
+    ]);
     assert_code(&o, 1);
     let err = stderr(&o);
-    assert!(err.contains("9 bytes") && err.contains("8 bytes, align 4"), "{err}");
+    assert!(
+        err.contains("9 bytes") && err.contains("8 bytes, align 4"),
+        "{err}"
+    );
 }
 
 #[test]
 fn text_repeated_count_times_reaches_a_lines_subscriber() {
     let name = Name::new("count");
     let (o, publ) = side_by_side(
-        &["echo", &name, "--wait=30s", "--format", "lines", "--count", "3"],
+        &[
+            "echo",
+            &name,
+            "--wait=30s",
+            "--format",
+            "lines",
+            "--count",
+            "3",
+        ],
         &[
             "publish",
             &name,
@@ -172,7 +197,15 @@ fn hz_measures_a_paced_publisher_within_ten_percent() {
         false,
     );
     let bw = spawn(
-        &["bw", &name, "--wait=30s", "--count", "2", "--interval", "1s"],
+        &[
+            "bw",
+            &name,
+            "--wait=30s",
+            "--count",
+            "2",
+            "--interval",
+            "1s",
+        ],
         false,
     );
     let mut publ = spawn(
@@ -206,7 +239,11 @@ fn hz_measures_a_paced_publisher_within_ten_percent() {
     assert_eq!(last["lost"], 0);
     assert_code(&b, 0);
     assert!(stdout(&b).contains("/s from "), "{}", stdout(&b));
-    assert!(stdout(&b).contains("message size mean: 10 B"), "{}", stdout(&b));
+    assert!(
+        stdout(&b).contains("message size mean: 10 B"),
+        "{}",
+        stdout(&b)
+    );
 }
 
 #[test]
@@ -219,7 +256,11 @@ fn hz_on_a_channel_says_a_channel_has_one_reader() {
     for cmd in ["hz", "bw"] {
         let o = shmkit(&[cmd, &name, "--count", "1"]);
         assert_code(&o, 1);
-        assert!(stderr(&o).contains("is a channel: it has one reader"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("is a channel: it has one reader"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
@@ -233,13 +274,19 @@ fn call_and_serve_with_echo_and_with_a_command() {
     let o = shmkit(&["call", &name, "--json", "--text", "\u{e9}t\u{e9}"]);
     assert_code(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((&v["len"], &v["text"]), (&5.into(), &"\u{e9}t\u{e9}".into()));
+    assert_eq!(
+        (&v["len"], &v["text"]),
+        (&5.into(), &"\u{e9}t\u{e9}".into())
+    );
     assert_code(&serve.wait_with_output().unwrap(), 0);
 
     #[cfg(unix)]
     {
         let name = Name::new("svccmd");
-        let serve = spawn(&["serve", &name, "--count", "2", "--", "tr", "a-z", "A-Z"], false);
+        let serve = spawn(
+            &["serve", &name, "--count", "2", "--", "tr", "a-z", "A-Z"],
+            false,
+        );
         let o = with_input(&["call", &name, "--wait=30s"], b"from stdin");
         assert_code(&o, 0);
         assert_eq!(stdout(&o), "FROM STDIN");
@@ -255,7 +302,11 @@ fn call_and_serve_with_echo_and_with_a_command() {
         assert!(o.stdout.is_empty());
         let s = serve.wait_with_output().unwrap();
         assert_code(&s, 0);
-        assert!(stderr(&s).contains("answered with an empty response"), "{}", stderr(&s));
+        assert!(
+            stderr(&s).contains("answered with an empty response"),
+            "{}",
+            stderr(&s)
+        );
     }
 }
 
@@ -274,7 +325,11 @@ fn call_without_a_service_or_on_something_else_says_so() {
     let _seg = Segment::create(&name, 64).unwrap();
     let o = shmkit(&["call", &name, "--text", "x"]);
     assert_code(&o, 1);
-    assert!(stderr(&o).contains("a segment of raw bytes, not a service"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a segment of raw bytes, not a service"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -283,14 +338,25 @@ fn subscribe_and_publish_on_other_kinds_say_what_they_are() {
     let _ev = shmkit::sync::Event::options().create(&name).unwrap();
     let o = shmkit(&["subscribe", &name]);
     assert_code(&o, 1);
-    assert!(stderr(&o).contains("is an event, not a channel or broadcast"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is an event, not a channel or broadcast"),
+        "{}",
+        stderr(&o)
+    );
 
     let name = Name::new("raw");
     let _seg = Segment::create(&name, 64).unwrap();
-    for args in [&["subscribe", &name][..], &["publish", &name, "--text", "x"]] {
+    for args in [
+        &["subscribe", &name][..],
+        &["publish", &name, "--text", "x"],
+    ] {
         let o = shmkit(args);
         assert_code(&o, 1);
-        assert!(stderr(&o).contains("is a segment of raw bytes"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("is a segment of raw bytes"),
+            "{}",
+            stderr(&o)
+        );
     }
 
     // A broadcast has one publisher: its creator.
@@ -301,16 +367,30 @@ fn subscribe_and_publish_on_other_kinds_say_what_they_are() {
         .unwrap();
     let o = shmkit(&["publish", &name, "--text", "x"]);
     assert_code(&o, 1);
-    assert!(stderr(&o).contains("already has its publisher"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("already has its publisher"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn a_message_larger_than_the_slot_names_both_sizes() {
     let name = Name::new("big");
-    let o = shmkit(&["publish", &name, "--slot-size", "16", "--text", &"x".repeat(17)]);
+    let o = shmkit(&[
+        "publish",
+        &name,
+        "--slot-size",
+        "16",
+        "--text",
+        &"x".repeat(17),
+    ]);
     assert_code(&o, 1);
     let err = stderr(&o);
-    assert!(err.contains("17 bytes") && err.contains("largest is 16 bytes"), "{err}");
+    assert!(
+        err.contains("17 bytes") && err.contains("largest is 16 bytes"),
+        "{err}"
+    );
 }
 
 /// A subscriber waiting for messages ends cleanly on SIGTERM, and serve removes its service.
@@ -339,5 +419,8 @@ fn sigterm_ends_subscribe_and_serve_cleanly() {
         let status = c.0.wait().unwrap();
         assert_eq!(status.code(), Some(0), "{}", rest_of_stderr(&mut c.0));
     }
-    assert!(shmkit::inspect::inspect(&svc).is_err(), "serve removed its service");
+    assert!(
+        shmkit::inspect::inspect(&svc).is_err(),
+        "serve removed its service"
+    );
 }
