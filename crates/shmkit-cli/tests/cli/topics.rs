@@ -424,3 +424,42 @@ fn sigterm_ends_subscribe_and_serve_cleanly() {
         "serve removed its service"
     );
 }
+
+/// `subscribe … | head -1`, `hz … | head -1`: the reader going away is a quiet end.
+#[cfg(target_os = "linux")]
+#[test]
+fn subscribe_and_hz_end_quietly_on_a_closed_pipe() {
+    let name = Name::new("topicpipe");
+    let mut p = shmkit::channel::broadcast::options()
+        .slot_size(64)
+        .policy(shmkit::channel::broadcast::Policy::Overwrite)
+        .create_publisher(&name)
+        .unwrap();
+    for args in [
+        &["subscribe", &name, "--format", "lines"][..],
+        &["hz", &name, "--interval", "10ms"],
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(closed_pipe())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        p.wait_for_subscribers_timeout(1, std::time::Duration::from_secs(30))
+            .unwrap();
+        // Until it has tried to print and gone (its place is freed as it exits).
+        let start = std::time::Instant::now();
+        while p.subscribers() > 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "{args:?}"
+            );
+            p.send(b"x").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{args:?}: {}", stderr(&o));
+    }
+}
