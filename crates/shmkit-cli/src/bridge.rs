@@ -13,7 +13,7 @@ use shmkit_zenoh::{
 
 use crate::out::{errln, outln};
 use crate::stop::Stop;
-use crate::units::{human, parse_duration, parse_mode, parse_size};
+use crate::units::{human, parse_duration, parse_layout, parse_mode, parse_size};
 
 /// `shmkit bridge ...`.
 #[derive(Debug, ClapArgs)]
@@ -162,24 +162,6 @@ enum What {
         #[arg(long, default_value = "64KiB", value_parser = parse_size)]
         max_len: u64,
     },
-}
-
-/// `SIZE:ALIGN[:TAG]`.
-fn parse_layout(s: &str) -> Result<MessageLayout, String> {
-    let mut parts = s.splitn(3, ':');
-    let num = |p: Option<&str>, what: &str| {
-        p.and_then(|x| x.parse::<u64>().ok())
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{s:?}: expected SIZE:ALIGN[:TAG], with a positive {what}"))
-    };
-    let size = num(parts.next(), "size")?;
-    let align = num(parts.next(), "alignment")?;
-    if !align.is_power_of_two() || size % align != 0 {
-        return Err(format!(
-            "{s:?}: the alignment must be a power of two that divides the size"
-        ));
-    }
-    Ok(MessageLayout::new(size, align, parts.next()))
 }
 
 fn usize_of(n: u64, what: &str) -> Result<usize> {

@@ -219,6 +219,47 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "adaptive")]
         wait_strategy: WaitStrategyArg,
     },
+    /// Print the messages of a broadcast (as a new subscriber: from now on) or a channel (as
+    /// its consumer: the messages are taken out, nobody else gets them).
+    ///
+    /// Raw bytes by default; --format lines, --format hex or --json. A message lost by a
+    /// subscriber that fell a whole ring behind (policy overwrite) is said on standard error
+    /// (with --json, as a `{"lost": N}` line). Ends with status 0 after --count messages, when
+    /// the writer has gone and every message it sent is printed, or on Ctrl-C, SIGTERM or
+    /// SIGHUP.
+    #[command(visible_alias = "echo")]
+    Subscribe(crate::topic::SubscribeArgs),
+    /// Send messages to a broadcast or a channel, creating it if absent (with the options
+    /// below; default a broadcast) or joining an existing channel as its producer.
+    ///
+    /// The messages: --text, or a file's contents (one message, sent --count times), or
+    /// standard input: one message per line (without its newline), or with
+    /// --length-delimited frames of a u32 little-endian length and that many bytes.
+    ///
+    /// A broadcast has one publisher, the process that created it: publishing to one that
+    /// exists is an error. The object publish created is removed when it ends (its readers
+    /// still get what was sent, then the end); readers that attach later see nothing of it,
+    /// so start them first and give --wait-for-subscribers.
+    Publish(Box<crate::topic::PublishArgs>),
+    /// Measure a broadcast's message rate and inter-arrival times, as a subscriber of its own
+    /// (it takes nothing from anyone), every --interval; like `ros2 topic hz`.
+    ///
+    /// Not for channels: a channel has one reader, which takes the messages out.
+    Hz(crate::rate::RateArgs),
+    /// Measure a broadcast's bandwidth and message sizes, as a subscriber of its own, every
+    /// --interval; like `ros2 topic bw`.
+    ///
+    /// Not for channels: a channel has one reader, which takes the messages out.
+    Bw(crate::rate::RateArgs),
+    /// Send one request to a service and print its response (raw, or --json).
+    Call(crate::service_cmd::CallArgs),
+    /// Serve a service: answer each request by running CMD with the request on its standard
+    /// input; its standard output is the response (`shmkit serve NAME -- tr a-z A-Z`).
+    ///
+    /// A CMD that fails or prints more than --max-response-len is reported on standard error
+    /// and answered with an empty response. Runs until Ctrl-C, SIGTERM or SIGHUP (or --count
+    /// requests), then removes the service.
+    Serve(crate::service_cmd::ServeArgs),
     /// Run the cross-process benchmark tables: shmkit against raw OS calls, pipes, sockets and
     /// TCP, as ratios measured in the same run (about a minute; --quick takes seconds).
     ///

@@ -97,6 +97,12 @@ pub fn run(command: Command) -> Result<ExitCode> {
         ),
         Command::Record(args) => crate::record::record(args),
         Command::Replay(args) => crate::replay::replay(args),
+        Command::Subscribe(a) => crate::topic::subscribe(a),
+        Command::Publish(a) => crate::topic::publish(*a),
+        Command::Hz(a) => crate::rate::run(a, crate::rate::Show::Hz),
+        Command::Bw(a) => crate::rate::run(a, crate::rate::Show::Bw),
+        Command::Call(a) => crate::service_cmd::call(a),
+        Command::Serve(a) => crate::service_cmd::serve(a),
         #[cfg(feature = "bridge")]
         Command::Bridge(args) => crate::bridge::run(*args),
         #[cfg(not(feature = "bridge"))]

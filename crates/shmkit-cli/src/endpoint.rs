@@ -6,14 +6,14 @@
 //! Messages are bytes. A typed object is read and written as its bytes too; its
 //! [`MessageLayout`] (size, alignment, tag) is there to print, to record and to recreate.
 
-#![allow(dead_code)] // The topic commands that use all of it are landing (issue 21).
-
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use shmkit::channel::broadcast::{self, Policy};
 use shmkit::channel::{self, MessageLayout, WaitStrategy};
 use shmkit::inspect::{self, Kind};
+
+use crate::stop::Stop;
 
 /// The two kinds of object that carry a stream of messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,18 +57,32 @@ impl TopicKind {
 
     /// [`TopicKind::of`], waiting up to `timeout` for `name` to appear (`Duration::ZERO`: not
     /// at all; `Duration::MAX`: for ever). A missing name after that is an error saying so.
+    ///
+    /// An object exists as a segment of zeros before its creator writes its header: while
+    /// waiting, such a segment counts as not there yet (for [`INIT_WAIT`] at most, the time
+    /// the library gives a creator), so that a reader started with its writer does not take
+    /// the writer's new object for raw bytes.
     pub fn wait_for(name: &str, timeout: Duration) -> Result<TopicKind> {
         let deadline = Instant::now().checked_add(timeout);
         let mut pause = Duration::from_micros(100);
+        let mut zeros_since: Option<Instant> = None;
         loop {
             match TopicKind::of(name) {
                 Ok(Some(kind)) => return Ok(kind),
-                Ok(None) => {}
-                // A segment exists a moment before its creator writes the header that makes
-                // it an object: while waiting, raw bytes may still become one.
-                Err(e) if timeout.is_zero() || !is_raw(name) => return Err(e),
-                Err(e) if deadline.is_some_and(|d| Instant::now() >= d) => return Err(e),
-                Err(_) => {}
+                Ok(None) => zeros_since = None,
+                Err(e) if timeout.is_zero() => return Err(e),
+                // Written meanwhile (a creator between sizing the segment, which `of` saw
+                // empty, and writing the header), or really something else: look again.
+                Err(_) if !starts_with_zeros(name) => match TopicKind::of(name)? {
+                    Some(kind) => return Ok(kind),
+                    None => zeros_since = None,
+                },
+                Err(e) => {
+                    let since = *zeros_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > INIT_WAIT {
+                        return Err(e);
+                    }
+                }
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -90,9 +104,23 @@ impl TopicKind {
     }
 }
 
-/// Whether `name` is (now) a segment of raw bytes.
-fn is_raw(name: &str) -> bool {
-    inspect::inspect(name).is_ok_and(|i| i.kind == Kind::Raw)
+/// How long a segment of zeros may wait for its header: the library's wait for a creator.
+const INIT_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `name`'s first bytes, where an object's header starts, are zeros, or cannot be
+/// read yet (a segment is empty until its creator sets its size): an object being created,
+/// or raw bytes never written there.
+fn starts_with_zeros(name: &str) -> bool {
+    let head = (|| {
+        let seg = shmkit::Segment::options().read_only(true).open(name)?;
+        let len = seg.len().min(8);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        seg.map_range(shmkit::Access::ReadOnly, 0, len)?
+            .read_vec(0, len)
+    })();
+    head.map_or(true, |h: Vec<u8>| h.iter().all(|&b| b == 0))
 }
 
 /// One message as a [`Reader`] got it.
@@ -297,9 +325,10 @@ impl Writer {
     }
 
     /// Sends one message, waiting up to `timeout` for room (a blocking broadcast or a full
-    /// ring). A message longer than [`max_message_len`](Writer::max_message_len) is an
-    /// error naming both lengths.
-    pub fn send(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+    /// ring); `Ok(false)` when there was none in time (nothing was sent), so that a caller
+    /// waits in steps and looks at other things (a stop) between them. A message longer
+    /// than [`max_message_len`](Writer::max_message_len) is an error naming both lengths.
+    pub fn send_within(&mut self, msg: &[u8], timeout: Duration) -> Result<bool> {
         let max = self.max_message_len();
         if msg.len() > max {
             bail!(
@@ -312,8 +341,58 @@ impl Writer {
             Writer::Channel(tx) => tx.send_timeout(msg, timeout),
             Writer::Broadcast(p) => p.send_timeout(msg, timeout),
         };
-        sent.with_context(|| format!("sending to {:?}", self.name()))
+        match sent {
+            Ok(()) => Ok(true),
+            Err(shmkit::Error::Timeout { .. }) => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("sending to {:?}", self.name())),
+        }
     }
+
+    /// Whether this side created the object (and so removes its name when it ends).
+    pub fn is_creator(&self) -> bool {
+        match self {
+            Writer::Channel(tx) => tx.is_creator(),
+            // Only a broadcast's creator publishes to it.
+            Writer::Broadcast(_) => true,
+        }
+    }
+
+    /// Waits until `n` readers are there: a broadcast's live subscribers; for a channel
+    /// (`n` at most 1), a live process holding its consumer role, as `shmkit info` sees it.
+    /// `Ok(false)` if a stop was requested first.
+    pub fn wait_for_readers(&self, n: usize, stop: &Stop) -> Result<bool> {
+        const TICK: Duration = Duration::from_millis(10);
+        match self {
+            Writer::Broadcast(p) => loop {
+                match p.wait_for_subscribers_timeout(n, TICK) {
+                    Ok(_) => return Ok(true),
+                    Err(shmkit::Error::Timeout { .. }) if stop.requested() => return Ok(false),
+                    Err(shmkit::Error::Timeout { .. }) => {}
+                    Err(e) => {
+                        return Err(e)
+                            .with_context(|| format!("waiting for subscribers of {:?}", p.name()))
+                    }
+                }
+            },
+            Writer::Channel(tx) if n > 1 => bail!(
+                "a channel has one reader; {n} readers of {:?} can never be there",
+                tx.name()
+            ),
+            Writer::Channel(tx) => {
+                while n == 1 && !has_consumer(tx.name()) {
+                    if stop.sleep(TICK) {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Whether a live process holds channel `name`'s consumer role.
+fn has_consumer(name: &str) -> bool {
+    inspect::inspect(name).is_ok_and(|i| i.holders.iter().any(|h| h.role == "consumer"))
 }
 
 #[cfg(test)]
@@ -348,19 +427,41 @@ mod tests {
             assert_eq!(r.layout().unwrap(), Some(layout));
             let mut buf = Vec::new();
             for i in 0..3u64 {
-                w.send(&i.to_le_bytes(), Duration::from_secs(5)).unwrap();
+                assert!(w
+                    .send_within(&i.to_le_bytes(), Duration::from_secs(5))
+                    .unwrap());
                 let got = r.recv(&mut buf, Duration::from_secs(5)).unwrap();
                 assert_eq!(got, Got::Message { seq: i, len: 8 }, "{kind:?}");
                 assert_eq!(buf, i.to_le_bytes());
             }
             let too_long = vec![0; w.max_message_len() + 1];
-            assert!(w.send(&too_long, Duration::ZERO).is_err());
+            assert!(w.send_within(&too_long, Duration::ZERO).is_err());
             assert_eq!(r.recv(&mut buf, Duration::ZERO).unwrap(), Got::Timeout);
             drop(w);
             assert_eq!(
                 r.recv(&mut buf, Duration::from_secs(5)).unwrap(),
                 Got::Closed
             );
+        }
+    }
+
+    /// A reader waiting for a name that its writer is creating at the same moment finds
+    /// the topic, never "raw bytes" (the segment is empty, then zeros, before its header).
+    #[test]
+    fn a_topic_being_created_is_not_taken_for_raw_bytes() {
+        for i in 0..200 {
+            let name = format!("cli-endpoint-race-{}-{i}", std::process::id());
+            let creator = {
+                let name = name.clone();
+                std::thread::spawn(move || {
+                    let mut how = create(TopicKind::Broadcast, None);
+                    how.slot_size = 4096;
+                    Writer::create(&name, &how, WaitStrategy::Blocking).unwrap()
+                })
+            };
+            let kind = TopicKind::wait_for(&name, Duration::from_secs(30));
+            drop(creator.join().unwrap());
+            assert_eq!(kind.unwrap(), TopicKind::Broadcast, "round {i}");
         }
     }
 

@@ -14,13 +14,16 @@ mod endpoint;
 mod external;
 mod hexdump;
 mod out;
+mod rate;
 mod record;
 mod replay;
 mod report;
+mod service_cmd;
 mod stop;
 mod stream;
 mod table;
 mod top;
+mod topic;
 mod units;
 
 use std::io;

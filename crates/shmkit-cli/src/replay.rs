@@ -200,27 +200,12 @@ struct TopicJson<'a> {
 
 /// Sends `data` with `w`, waiting for room while no stop is requested; `false` if one was.
 fn send(w: &mut Writer, data: &[u8], stop: &Stop) -> Result<bool> {
-    loop {
-        match w.send(data, TICK) {
-            Ok(()) => return Ok(true),
-            Err(e)
-                if matches!(
-                    e.downcast_ref::<shmkit::Error>(),
-                    Some(shmkit::Error::Timeout { .. })
-                ) =>
-            {
-                if stop.requested() {
-                    return Ok(false);
-                }
-            }
-            Err(e) => return Err(e),
+    while !w.send_within(data, TICK)? {
+        if stop.requested() {
+            return Ok(false);
         }
     }
-}
-
-/// Whether a live process holds channel `name`'s consumer role.
-fn has_consumer(name: &str) -> bool {
-    shmkit::inspect::inspect(name).is_ok_and(|i| i.holders.iter().any(|h| h.role == "consumer"))
+    Ok(true)
 }
 
 /// `shmkit replay`.
@@ -288,29 +273,16 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         t.writer = Some(w);
     }
     if args.wait_for_subscribers > 0 {
-        for t in targets.values() {
-            let p = match &t.writer {
-                Some(Writer::Broadcast(p)) => p,
-                Some(Writer::Channel(_)) => {
-                    // A channel has one reader: wait for its consumer (as `info` sees it).
-                    while !has_consumer(&t.name) {
-                        if stop.sleep(Duration::from_millis(10)) {
-                            bail!("interrupted while waiting for the consumer of {:?}", t.name)
-                        }
-                    }
-                    continue;
-                }
-                None => continue,
+        for w in targets.values().filter_map(|t| t.writer.as_ref()) {
+            let n = match w.kind() {
+                TopicKind::Channel => 1, // one reader: its consumer
+                TopicKind::Broadcast => args.wait_for_subscribers,
             };
-            loop {
-                match p.wait_for_subscribers_timeout(args.wait_for_subscribers, TICK) {
-                    Ok(_) => break,
-                    Err(shmkit::Error::Timeout { .. }) if stop.requested() => {
-                        bail!("interrupted while waiting for subscribers of {:?}", t.name)
-                    }
-                    Err(shmkit::Error::Timeout { .. }) => {}
-                    Err(e) => return Err(e).context("waiting for subscribers"),
-                }
+            if !w.wait_for_readers(n, &stop)? {
+                bail!(
+                    "interrupted while waiting for the readers of {:?}",
+                    w.name()
+                );
             }
         }
     }

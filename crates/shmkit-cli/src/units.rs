@@ -62,6 +62,29 @@ pub fn parse_wait(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses a typed message layout, `SIZE:ALIGN[:TAG]` (e.g. `16:8:pose v1`): the size a
+/// positive multiple of the alignment, a power of two.
+pub fn parse_layout(s: &str) -> Result<shmkit::channel::MessageLayout, String> {
+    let mut parts = s.splitn(3, ':');
+    let num = |p: Option<&str>, what: &str| {
+        p.and_then(|x| x.parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{s:?}: expected SIZE:ALIGN[:TAG], with a positive {what}"))
+    };
+    let size = num(parts.next(), "size")?;
+    let align = num(parts.next(), "alignment")?;
+    if !align.is_power_of_two() || size % align != 0 {
+        return Err(format!(
+            "{s:?}: the alignment must be a power of two that divides the size"
+        ));
+    }
+    Ok(shmkit::channel::MessageLayout::new(
+        size,
+        align,
+        parts.next(),
+    ))
+}
+
 /// A size for people: `4096` → `4.0 KiB`.
 pub fn human(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -133,3 +133,57 @@ fn bad_bridge_arguments_are_clear_errors() {
     assert_code(&o, 1);
     assert!(stderr(&o).contains("wildcards"), "{}", stderr(&o));
 }
+
+/// The bridge shown with the CLI alone (issue 21): `publish` on one side, `bridge export`
+/// and `bridge import`, `subscribe` on the other; nothing lost, in order.
+#[test]
+fn publish_and_subscribe_through_a_bridge_with_the_cli_alone() {
+    use std::io::Write;
+    let (src, dst, key, ep) = (
+        Name::new("clisrc"),
+        Name::new("clidst"),
+        Name::new("clikey"),
+        endpoint(),
+    );
+    let sub = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["subscribe", &dst, "--wait=60s", "--json", "--count", "50"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Bridge::start(&["-l", &ep, "export", &src, "--key", &key]);
+    let inn = Bridge::start(&["-e", &ep, "import", &key, "--into", &dst, "--no-resume"]);
+    // Waits for the exporter's subscriber; the exporter takes nothing until the importer
+    // is attached, and the importer nothing until `subscribe` is.
+    let mut publ = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["publish", &src, "--wait-for-subscribers", "1"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: String = (0..50).map(|i| format!("message {i}\n")).collect();
+    publ.stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let s = sub.wait_with_output().unwrap();
+    let p = publ.wait_with_output().unwrap();
+    assert_code(&s, 0);
+    assert_code(&p, 0);
+    let got: Vec<String> = String::from_utf8_lossy(&s.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["text"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let want: Vec<String> = (0..50).map(|i| format!("message {i}")).collect();
+    assert_eq!(got, want, "{}", stderr(&s));
+    let (o, code) = out.terminate();
+    assert_eq!(code, Some(0), "{o}");
+    let (i, code) = inn.terminate();
+    assert_eq!(code, Some(0), "{i}");
+    assert_eq!(i["lost"].as_u64(), Some(0), "{i}");
+}

@@ -15,6 +15,7 @@ mod pipes_and_signals;
 mod record;
 mod streams;
 mod top;
+mod topics;
 
 use std::io::Read;
 use std::process::{Command, Output, Stdio};

@@ -78,6 +78,23 @@ impl Producer {
         self.s.obj.is_creator()
     }
 
+    /// The message layout the channel records: `Some` for one created typed, `None` for
+    /// bytes (as [`Consumer::message_layout`](crate::channel::Consumer::message_layout)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) if the header cannot be read (it always can).
+    pub fn message_layout(&self) -> Result<Option<crate::channel::MessageLayout>> {
+        let obj = &self.s.obj;
+        let header: crate::object::Header =
+            bytemuck::pod_read_unaligned(&obj.view.read_vec(0, crate::object::HEADER_LEN)?);
+        Ok(crate::channel::MessageLayout::read(
+            obj,
+            [header.params[1], header.params[2]],
+            layout::TAG_TEXT,
+        ))
+    }
+
     /// The largest message this channel always accepts: `capacity / 2 - 8`, and at most
     /// `u32::MAX` rounded down to 8, less 8 (4 GiB - 16: a frame's length has 32 bits), which
     /// matters from 8 GiB rings on.
