@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::units::{parse_duration, parse_mode, parse_size, parse_wait};
 
-/// Create, inspect, list, clean up and stream shared memory from the shell.
+/// Shared memory from the shell: segments (create, read, write, watch), topics (publish,
+/// subscribe, hz, bw, record, replay), services (call, serve), and what is on the machine
+/// (ls, info, top, gc).
 ///
 /// Names are plain tokens (no `/`, `\` or NUL; at most 253 bytes, 30 on macOS). On Linux and
 /// macOS `foo` is the POSIX object `/foo` (on Linux the file `/dev/shm/foo`), the same one
@@ -85,7 +87,8 @@ pub enum Command {
         #[arg(long)]
         hex: bool,
     },
-    /// Show what a segment is: size, kind, owner, mode, creator, and who has it open.
+    /// Show what a segment is: size, kind, owner, mode, creator, who has it open, and an
+    /// object's shape and counters (slots, subscribers and their lag, messages sent, ...).
     Info {
         /// The segment's name.
         name: String,
@@ -244,13 +247,37 @@ pub enum Command {
     /// Measure a broadcast's message rate and inter-arrival times, as a subscriber of its own
     /// (it takes nothing from anyone), every --interval; like `ros2 topic hz`.
     ///
-    /// Not for channels: a channel has one reader, which takes the messages out.
+    /// On a channel (one reader, which takes the messages out) it reads the channel's own
+    /// counters instead, joining nothing: the rate per interval, no inter-arrival times.
     Hz(crate::rate::RateArgs),
     /// Measure a broadcast's bandwidth and message sizes, as a subscriber of its own, every
     /// --interval; like `ros2 topic bw`.
     ///
-    /// Not for channels: a channel has one reader, which takes the messages out.
+    /// On a channel it reads the channel's own counters instead, joining nothing: bytes/s
+    /// and the mean size per interval.
     Bw(crate::rate::RateArgs),
+    /// Record channels and broadcasts to an MCAP file (the format of Foxglove, ROS 2 and
+    /// eCAL's tools), until Ctrl-C, SIGTERM, SIGHUP, --duration, --count or the end of every
+    /// writer; each of these leaves a complete file.
+    ///
+    /// One MCAP channel per object (topic: its name; messages: its bytes as sent; schema: its
+    /// kind and typed layout; metadata: what `shmkit replay` needs to make it again). The
+    /// recorder joins a broadcast as one more subscriber; a channel it reads as its consumer:
+    /// the messages go to the file, not to another reader. A broadcast that overwrites can
+    /// outrun the recorder: what it loses is written to the file as a loss record and said on
+    /// stderr. Chunks are flushed to the file every --flush-every (or --chunk-size): a
+    /// recorder that is killed (SIGKILL, a crash) loses at most that much, and MCAP's tools
+    /// (`mcap recover`, stream readers) read the rest. Progress on a terminal; a summary line
+    /// on stderr at the end (with --json on stdout).
+    Record(crate::record::RecordArgs),
+    /// Play an MCAP file (from `shmkit record`, or another program) into channels and
+    /// broadcasts of the same names, at the recorded pace.
+    ///
+    /// Each recorded object is created again with its kind, options and typed layout, so
+    /// typed readers open it; a channel of a file from another program becomes a byte
+    /// broadcast whose slots fit its largest message. Loss records are skipped and counted.
+    /// The objects are removed when the replay ends (subscribers still read what was sent).
+    Replay(crate::replay::ReplayArgs),
     /// Send one request to a service and print its response (raw, or --json).
     Call(crate::service_cmd::CallArgs),
     /// Serve a service: answer each request by running CMD with the request on its standard
@@ -279,28 +306,6 @@ pub enum Command {
         #[arg(value_parser = ["segment", "sync", "latency", "throughput", "broadcast", "service", "waitset"])]
         tables: Vec<String>,
     },
-    /// Record channels and broadcasts to an MCAP file (the format of Foxglove, ROS 2 and
-    /// eCAL's tools), until Ctrl-C, SIGTERM, SIGHUP, --duration, --count or the end of every
-    /// writer; each of these leaves a complete file.
-    ///
-    /// One MCAP channel per object (topic: its name; messages: its bytes as sent; schema: its
-    /// kind and typed layout; metadata: what `shmkit replay` needs to make it again). The
-    /// recorder joins a broadcast as one more subscriber; a channel it reads as its consumer:
-    /// the messages go to the file, not to another reader. A broadcast that overwrites can
-    /// outrun the recorder: what it loses is written to the file as a loss record and said on
-    /// stderr. Chunks are flushed to the file every --flush-every (or --chunk-size): a
-    /// recorder that is killed (SIGKILL, a crash) loses at most that much, and MCAP's tools
-    /// (`mcap recover`, stream readers) read the rest. Progress on a terminal; a summary line
-    /// on stderr at the end (with --json on stdout).
-    Record(crate::record::RecordArgs),
-    /// Play an MCAP file (from `shmkit record`, or another program) into channels and
-    /// broadcasts of the same names, at the recorded pace.
-    ///
-    /// Each recorded object is created again with its kind, options and typed layout, so
-    /// typed readers open it; a channel of a file from another program becomes a byte
-    /// broadcast whose slots fit its largest message. Loss records are skipped and counted.
-    /// The objects are removed when the replay ends (subscribers still read what was sent).
-    Replay(crate::replay::ReplayArgs),
     /// Forward channels, broadcasts and services to and from Zenoh, across machines.
     ///
     /// Each bridge runs until Ctrl-C, SIGTERM or SIGHUP and reports what it did every

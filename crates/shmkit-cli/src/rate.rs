@@ -6,14 +6,20 @@
 //! broadcast of policy `overwrite` a gap it suffers is counted (`lost`), not fatal. (On a
 //! `block` broadcast a stopped `hz` would hold the publisher back like any subscriber; it
 //! reads all the time, so it does not.)
+//!
+//! A channel has one reader, which takes the messages out, so there `hz` reads the
+//! channel's own counters instead (messages and payload bytes sent, `shmkit info`'s
+//! `details`), joining nothing: rate, bandwidth and mean size per interval, but no
+//! inter-arrival times, which only a reader sees.
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
+use shmkit::inspect::Details;
 
 use crate::cli::OpenWait;
 use crate::endpoint::{Got, Reader, TopicKind};
@@ -25,7 +31,7 @@ use crate::units::{human, parse_duration};
 /// `shmkit hz` / `shmkit bw`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct RateArgs {
-    /// The broadcast.
+    /// The broadcast (or channel).
     pub name: String,
     #[command(flatten)]
     pub wait: OpenWait,
@@ -174,16 +180,8 @@ fn text(r: &Report, show: Show) -> String {
 /// `shmkit hz` and `shmkit bw`.
 pub fn run(a: RateArgs, show: Show) -> Result<ExitCode> {
     let name = a.name.as_str();
-    let command = match show {
-        Show::Hz => "hz",
-        Show::Bw => "bw",
-    };
     if TopicKind::wait_for(name, a.wait.open_timeout())? == TopicKind::Channel {
-        bail!(
-            "{name:?} is a channel: it has one reader, which takes the messages out, so `{command}` \
-             cannot measure it without taking them from that reader; `{command}` measures \
-             broadcasts"
-        );
+        return from_counters(&a, show);
     }
     let mut r = Reader::open_kind(
         name,
@@ -233,6 +231,90 @@ pub fn run(a: RateArgs, show: Show) -> Result<ExitCode> {
             Got::Timeout => {}
             Got::Closed => closed = true,
         }
+    }
+}
+
+/// A channel's counters now: messages and payload bytes sent (`None` once it is gone).
+fn channel_counts(name: &str) -> Result<Option<(u64, u64)>> {
+    let info = match shmkit::inspect::inspect(name) {
+        Ok(i) => i,
+        Err(shmkit::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("looking at {name:?}")),
+    };
+    match (info.details, info.details_error) {
+        (Some(Details::Channel(c)), _) => Ok(Some((c.sent, c.bytes_sent))),
+        (_, Some(why)) => bail!("reading the counters of {name:?}: {why}"),
+        _ => bail!("{name:?} is no longer a channel"),
+    }
+}
+
+/// `hz`/`bw` on a channel: the differences of its counters every interval, joining nothing.
+fn from_counters(a: &RateArgs, show: Show) -> Result<ExitCode> {
+    let name = a.name.as_str();
+    let stop = Stop::install()?;
+    let Some((sent0, bytes0)) = channel_counts(name)? else {
+        bail!("channel {name:?} went away");
+    };
+    let start = Instant::now();
+    let end = a.duration.and_then(|d| start.checked_add(d));
+    let (mut before, mut at, mut reports) = ((sent0, bytes0), start, 0u64);
+    loop {
+        let wait = end.map_or(a.interval, |e| {
+            a.interval.min(e.saturating_duration_since(Instant::now()))
+        });
+        let stopped = stop.sleep(wait);
+        let counts = channel_counts(name)?;
+        let now = Instant::now();
+        let (sent, bytes) = counts.unwrap_or(before);
+        let secs = now.duration_since(at).as_secs_f64();
+        let new = sent.saturating_sub(before.0);
+        let new_bytes = bytes.saturating_sub(before.1);
+        let rate = (secs > 0.0).then(|| new as f64 / secs);
+        let rep = Report {
+            time: unix_now(),
+            messages: sent.saturating_sub(sent0),
+            new,
+            lost: 0,
+            window: usize::try_from(new).unwrap_or(usize::MAX),
+            rate,
+            min: None,
+            max: None,
+            mean: None,
+            std_dev: None,
+            bytes_per_s: (secs > 0.0).then(|| new_bytes as f64 / secs),
+            size_min: None,
+            size_mean: (new > 0).then(|| new_bytes as f64 / new as f64),
+            size_max: None,
+        };
+        if a.json {
+            outln!("{}", serde_json::to_string(&rep)?)?;
+        } else {
+            outln!("{}", counters_text(&rep, show))?;
+        }
+        std::io::stdout().flush()?;
+        reports += 1;
+        (before, at) = ((sent, bytes), now);
+        let over = end.is_some_and(|e| now >= e) || a.count.is_some_and(|c| reports >= c);
+        if stopped || over || counts.is_none() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+/// The text line of a report made from a channel's counters.
+fn counters_text(r: &Report, show: Show) -> String {
+    match (show, r.rate, r.bytes_per_s, r.size_mean) {
+        (_, _, _, None) => "no new messages".into(),
+        (Show::Hz, Some(rate), _, _) => format!(
+            "average rate: {rate:.3} msgs/s\n\t(the channel's counters: no inter-arrival times)"
+        ),
+        (Show::Bw, _, Some(bw), Some(mean)) => format!(
+            "{}/s from {} messages\n\tmessage size mean: {} (the channel's counters)",
+            human(bw as u64),
+            r.new,
+            human(mean as u64)
+        ),
+        _ => "no new messages".into(),
     }
 }
 

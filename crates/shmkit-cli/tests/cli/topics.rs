@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::Child;
+use std::time::Duration;
 
 use super::*;
 
@@ -246,22 +247,61 @@ fn hz_measures_a_paced_publisher_within_ten_percent() {
     );
 }
 
+/// On a channel `hz` and `bw` read its counters: they take nothing from its one reader.
 #[test]
-fn hz_on_a_channel_says_a_channel_has_one_reader() {
+fn hz_on_a_channel_reads_its_counters_and_takes_nothing() {
     let name = Name::new("hzchan");
-    let _tx = shmkit::channel::options()
-        .capacity(4096)
+    let mut tx = shmkit::channel::options()
+        .capacity(1 << 16)
         .create_producer(&name)
         .unwrap();
-    for cmd in ["hz", "bw"] {
-        let o = shmkit(&[cmd, &name, "--count", "1"]);
-        assert_code(&o, 1);
-        assert!(
-            stderr(&o).contains("is a channel: it has one reader"),
-            "{}",
-            stderr(&o)
-        );
-    }
+    let mut rx = shmkit::channel::options().open_consumer(&name).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                tx.send(b"0123456789").unwrap();
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            sent
+        })
+    };
+    let receiver = std::thread::spawn(move || {
+        let mut got = 0u64;
+        let mut buf = Vec::new();
+        while rx
+            .recv_into_timeout(&mut buf, Duration::from_secs(5))
+            .is_ok()
+        {
+            got += 1;
+        }
+        got // the sender went away
+    });
+    let hz = shmkit(&["hz", &name, "--json", "--count", "2", "--interval", "300ms"]);
+    let bw = shmkit(&["bw", &name, "--count", "1", "--interval", "300ms"]);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    assert_eq!(
+        receiver.join().unwrap(),
+        sent,
+        "hz took none of the messages"
+    );
+    assert_code(&hz, 0);
+    let reports = json_lines(&hz);
+    assert_eq!(reports.len(), 2, "{}", stdout(&hz));
+    let last = &reports[1];
+    assert!(last["rate"].as_f64().unwrap() > 0.0, "{last}");
+    assert_eq!(last["size_mean"], 10.0, "{last}");
+    assert!(last["min"].is_null(), "no inter-arrival times: {last}");
+    assert_code(&bw, 0);
+    assert!(
+        stdout(&bw).contains("message size mean: 10 B"),
+        "{}",
+        stdout(&bw)
+    );
 }
 
 #[test]
