@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -28,12 +29,18 @@ def message(i: int) -> bytes:
     return bytes((i * 7 + k * 13) % 251 for k in range(n))
 
 
-def publish(name: str, cli: str, out, *extra: str):
+@pytest.fixture(params=["binary", "python -m shmkit"])
+def recorder(request, cli) -> list[str]:
+    """The command that records: the Rust binary, and the same CLI from this package."""
+    return [cli] if request.param == "binary" else [sys.executable, "-m", "shmkit"]
+
+
+def publish(name: str, cli: str | list[str], out, *extra: str):
     """Creates the broadcast, starts the recorder on it, waits for it to subscribe and
     publishes N messages; returns the publisher (alive) and the recorder process."""
     pub = broadcast.create_publisher(name, slots=8, slot_size=SLOT, max_subscribers=4)
     rec = subprocess.Popen(
-        [cli, "record", name, "-o", str(out), "--flush-every", "50ms", *extra],
+        [*([cli] if isinstance(cli, str) else cli), "record", name, "-o", str(out), "--flush-every", "50ms", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -79,9 +86,9 @@ def check_every_message(got, name: str):
         assert m.data == message(i), f"message {i}"
 
 
-def test_a_recording_reads_byte_for_byte_with_the_mcap_package(name, cli, tmp_path):
+def test_a_recording_reads_byte_for_byte_with_the_mcap_package(name, recorder, tmp_path):
     out = tmp_path / "rec.mcap"
-    pub, rec = publish(name, cli, out, "--count", str(N), "--json")
+    pub, rec = publish(name, recorder, out, "--count", str(N), "--json")
     stdout, stderr = rec.communicate(timeout=HANG)
     assert rec.returncode == 0, stderr
     summary = json.loads(stdout)
@@ -121,9 +128,9 @@ def test_a_sigkilled_recorder_leaves_what_it_flushed(name, cli, tmp_path):
     check_every_message(got, name)
 
 
-def test_sigterm_ends_a_recording_with_a_complete_file(name, cli, tmp_path):
+def test_sigterm_ends_a_recording_with_a_complete_file(name, recorder, tmp_path):
     out = tmp_path / "term.mcap"
-    pub, rec = publish(name, cli, out)
+    pub, rec = publish(name, recorder, out)
     try:
         start = time.monotonic()
         while len(stream_messages(out)[0]) < N:
