@@ -392,40 +392,61 @@ fn now_ns() -> u64 {
 struct Shared {
     /// The recording is over: stop reading.
     done: AtomicBool,
-    /// Messages still to take under --count (`u64::MAX`: no limit). A reader takes one
-    /// before it receives and gives it back if nothing came, so no more than --count
-    /// messages are ever taken out of a channel.
+    /// Messages still to take under --count (`u64::MAX`: no limit). A channel's reader
+    /// takes one before it receives and gives it back if nothing came, so no more than
+    /// --count messages are ever taken out of a channel; after giving one back it pauses, so
+    /// that another channel's reader waiting for the last ones gets its turn. A broadcast's
+    /// reader takes nothing from anyone, so it takes one only once it has a message (and
+    /// drops the message if none is left), never holding one while it waits: a quiet
+    /// broadcast would otherwise keep the last one from a channel that has messages.
     budget: AtomicU64,
 }
 
-/// Reads `reader` until the recording is over or its writer goes away.
-fn read_topic(topic: usize, mut reader: Reader, tx: SyncSender<Event>, shared: &Shared) {
-    let mut buf = Vec::new();
-    let closed = loop {
-        if shared.done.load(Ordering::Relaxed) {
-            break Ok(false);
-        }
-        let took = shared
-            .budget
+impl Shared {
+    /// Takes one message of the budget, if any is left.
+    fn take(&self) -> bool {
+        self.budget
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| match b {
                 u64::MAX => Some(b),
                 0 => None,
                 b => Some(b - 1),
             })
-            .is_ok();
-        if !took {
+            .is_ok()
+    }
+
+    /// Gives back one message [`Shared::take`] took.
+    fn give_back(&self) {
+        let _ = self
+            .budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                (b != u64::MAX).then(|| b + 1)
+            });
+    }
+}
+
+/// Reads `reader` until the recording is over or its writer goes away.
+fn read_topic(topic: usize, mut reader: Reader, tx: SyncSender<Event>, shared: &Shared) {
+    let mut buf = Vec::new();
+    let channel = reader.kind() == TopicKind::Channel;
+    let closed = loop {
+        if shared.done.load(Ordering::Relaxed) {
+            break Ok(false);
+        }
+        if channel && !shared.take() {
             // Another reader holds the last ones; the recording ends when they arrive.
             thread::sleep(Duration::from_millis(1));
             continue;
         }
+        // What a channel's reader took, when nothing came of it.
         let give_back = || {
-            let _ = shared
-                .budget
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
-                    (b != u64::MAX).then(|| b + 1)
-                });
+            if channel {
+                shared.give_back();
+            }
         };
         let ev = match reader.recv(&mut buf, TICK) {
+            Ok(Got::Message { .. }) if !channel && !shared.take() => {
+                break Ok(false); // the count is reached: this one is not recorded
+            }
             Ok(Got::Message { seq, .. }) => Event::Message {
                 topic,
                 seq,
@@ -447,6 +468,9 @@ fn read_topic(topic: usize, mut reader: Reader, tx: SyncSender<Event>, shared: &
             }
             Ok(Got::Timeout) => {
                 give_back();
+                if channel {
+                    thread::sleep(Duration::from_millis(1)); // another channel's turn
+                }
                 continue;
             }
             Ok(Got::Closed) => {

@@ -232,3 +232,85 @@ fn a_sigkilled_recorder_leaves_every_flushed_message() {
         "{err}"
     );
 }
+
+/// A typed channel and a typed broadcast, recorded together (`--count`, which ends the
+/// recording) and replayed under new names: the replayed objects carry the recorded layouts,
+/// so typed readers of that type and tag open them and get every value, and a reader of
+/// another tag is refused.
+#[test]
+fn typed_channels_and_broadcasts_record_and_replay_with_their_layout() {
+    type Pair = [u32; 2];
+    const TAG: &str = "pair v1";
+    let (ch, bc) = (Name::new("rec-typed-ch"), Name::new("rec-typed-bc"));
+    let mut tx = shmkit::channel::typed::<Pair>()
+        .tag(TAG)
+        .capacity(4096)
+        .create_producer(&ch)
+        .unwrap();
+    let mut publ = broadcast::typed::<Pair>()
+        .tag(TAG)
+        .slots(16)
+        .create_publisher(&bc)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typed.mcap");
+    let mut rec = Killed(
+        Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(["record", &ch, &bc, "--count", "20", "-o"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The recorder holds the channel's consumer role and a subscriber place.
+    publ.wait_for_subscribers_timeout(1, Duration::from_secs(60))
+        .unwrap();
+    for i in 0..10u32 {
+        tx.send(&[i, 2 * i]).unwrap();
+        publ.send(&[i, 3 * i]).unwrap();
+    }
+    let status = rec.0.wait().unwrap();
+    assert!(status.success(), "{}", rest_of_stderr(&mut rec.0));
+    drop((tx, publ));
+
+    let (ch2, bc2) = (Name::new("rec-typed-ch2"), Name::new("rec-typed-bc2"));
+    let remaps = [format!("{}={}", &*ch, &*ch2), format!("{}={}", &*bc, &*bc2)];
+    let mut replay = Killed(
+        Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .arg("replay")
+            .arg(&file)
+            .args(["--remap", &remaps[0], "--remap", &remaps[1]])
+            .args(["--fast", "--wait-for-subscribers", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let wait = Duration::from_secs(60);
+    let mut rx = shmkit::channel::typed::<Pair>()
+        .tag(TAG)
+        .open_timeout(wait)
+        .open_consumer(&ch2)
+        .unwrap();
+    let mut sub = broadcast::typed::<Pair>()
+        .tag(TAG)
+        .open_timeout(wait)
+        .open_subscriber(&bc2)
+        .unwrap();
+    let other = broadcast::typed::<Pair>()
+        .tag("pair v2")
+        .open_subscriber(&bc2);
+    assert!(
+        matches!(other, Err(shmkit::Error::LayoutMismatch { .. })),
+        "{other:?}"
+    );
+    for i in 0..10u32 {
+        assert_eq!(*rx.recv_timeout(wait).unwrap(), [i, 2 * i]);
+        assert_eq!(*sub.recv_timeout(wait).unwrap(), [i, 3 * i]);
+    }
+    let status = replay.0.wait().unwrap();
+    assert!(status.success(), "{}", rest_of_stderr(&mut replay.0));
+}
