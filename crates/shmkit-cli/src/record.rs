@@ -396,9 +396,10 @@ struct Shared {
     /// takes one before it receives and gives it back if nothing came, so no more than
     /// --count messages are ever taken out of a channel; after giving one back it pauses, so
     /// that another channel's reader waiting for the last ones gets its turn. A broadcast's
-    /// reader takes nothing from anyone, so it takes one only once it has a message (and
-    /// drops the message if none is left), never holding one while it waits: a quiet
-    /// broadcast would otherwise keep the last one from a channel that has messages.
+    /// reader takes nothing from anyone, so it takes one only once it has a message (waiting
+    /// for one that a channel's reader may give back, and dropping the message once the
+    /// recording is over), never holding one while it waits: a quiet broadcast would
+    /// otherwise keep the last one from a channel that has messages.
     budget: AtomicU64,
 }
 
@@ -412,6 +413,18 @@ impl Shared {
                 b => Some(b - 1),
             })
             .is_ok()
+    }
+
+    /// [`Shared::take`], waiting while a channel's reader may give one back; `false` once
+    /// the recording is over.
+    fn take_when_free(&self) -> bool {
+        while !self.take() {
+            if self.done.load(Ordering::Relaxed) {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     /// Gives back one message [`Shared::take`] took.
@@ -444,7 +457,7 @@ fn read_topic(topic: usize, mut reader: Reader, tx: SyncSender<Event>, shared: &
             }
         };
         let ev = match reader.recv(&mut buf, TICK) {
-            Ok(Got::Message { .. }) if !channel && !shared.take() => {
+            Ok(Got::Message { .. }) if !channel && !shared.take_when_free() => {
                 break Ok(false); // the count is reached: this one is not recorded
             }
             Ok(Got::Message { seq, .. }) => Event::Message {
