@@ -142,8 +142,9 @@ pub enum Command {
     /// not read), a channel's messages sent and not received, a service's queued requests.
     /// Off a terminal each refresh prints one table and a blank line; --json prints one JSON
     /// object per refresh: `{"schema": 1, "time": SECONDS, "objects": [...]}`, each object
-    /// with `messages_per_s` and `bytes_per_s` (null on the first refresh) and the fields of
-    /// `info --json`.
+    /// with `messages_per_s` and `bytes_per_s` and the fields of `info --json`. The first
+    /// table comes one interval after start, so that it has rates (an object that appears
+    /// later shows `-`, JSON null, until its second look).
     Top {
         /// Time between refreshes, e.g. 500ms, 2s.
         #[arg(long, default_value = "1s", value_parser = parse_duration)]

@@ -115,6 +115,7 @@ pub fn top(interval: Duration, count: Option<u64>, json: bool, all: bool) -> Res
     let terminal = std::io::stdout().is_terminal() && !json;
     let mut before: HashMap<String, (Instant, Counts)> = HashMap::new();
     let mut shown = 0u64;
+    let mut primed = false;
     loop {
         let infos: Vec<Info> = crate::commands::survey(false)?
             .into_iter()
@@ -137,7 +138,17 @@ pub fn top(interval: Duration, count: Option<u64>, json: bool, all: bool) -> Res
                 }
             })
             .collect();
+        let first = !primed;
         before = next;
+        if first {
+            // A rate needs two looks: the first table comes one interval after this one
+            // (objects that appear later show `-` until their second look).
+            primed = true;
+            if stop.sleep(interval) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            continue;
+        }
         if json {
             let time = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
