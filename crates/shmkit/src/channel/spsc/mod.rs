@@ -94,6 +94,17 @@ pub(crate) struct Shared {
 unsafe impl Send for Shared {}
 
 impl Shared {
+    /// The message layout the channel records (`None`: bytes); either side asks this.
+    pub(crate) fn message_layout(&self) -> Result<Option<crate::channel::MessageLayout>> {
+        let header: crate::object::Header =
+            bytemuck::pod_read_unaligned(&self.obj.view.read_vec(0, crate::object::HEADER_LEN)?);
+        Ok(crate::channel::MessageLayout::read(
+            &self.obj,
+            [header.params[1], header.params[2]],
+            layout::TAG_TEXT,
+        ))
+    }
+
     /// Wraps a side of a checked channel object of capacity `cap`, attached by `claim`,
     /// given the channel's (data, space) bells.
     pub(crate) fn new(

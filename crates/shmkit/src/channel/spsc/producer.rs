@@ -85,14 +85,7 @@ impl Producer {
     ///
     /// [`Error::Io`](crate::Error::Io) if the header cannot be read (it always can).
     pub fn message_layout(&self) -> Result<Option<crate::channel::MessageLayout>> {
-        let obj = &self.s.obj;
-        let header: crate::object::Header =
-            bytemuck::pod_read_unaligned(&obj.view.read_vec(0, crate::object::HEADER_LEN)?);
-        Ok(crate::channel::MessageLayout::read(
-            obj,
-            [header.params[1], header.params[2]],
-            layout::TAG_TEXT,
-        ))
+        self.s.message_layout()
     }
 
     /// The largest message this channel always accepts: `capacity / 2 - 8`, and at most
