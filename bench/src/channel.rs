@@ -132,6 +132,13 @@ enum Spin {
     /// contiguous payload with a header word (the one-slot variants are not channels: the
     /// sender may not write again until the receiver answers).
     Ring,
+    /// [`Spin::Ring`] plus what shmkit's counters store per message (issue 21): after its
+    /// word, the sender stores its messages-sent and bytes-sent counts, and after seeing the
+    /// peer's word, the receiver stores its messages-received count (Relaxed stores of counts
+    /// it keeps itself, each side on lines of its own). The library keeps these on the
+    /// position lines it writes anyway; here they are extra lines, so the ratio to
+    /// [`Spin::Ring`] is an upper bound of what the counters cost.
+    CountedRing,
 }
 
 /// Slots of the raw ring: 900 frames of 72 bytes, a 64 KiB ring like the shmkit channel's.
@@ -144,9 +151,32 @@ struct SpinSide {
     msg: Option<usize>,
     slots: usize,
     step: usize,
+    /// Where this side keeps its counters ([`Spin::CountedRing`]): sent and bytes on one
+    /// line, received on the next.
+    counters: Option<usize>,
 }
 
 impl SpinSide {
+    /// Stores this side's counts after it sent message `i` (the `i + 1`th).
+    fn count_sent(&self, view: &shmkit::View, i: u64) {
+        if let Some(c) = self.counters {
+            view.atomic_u64(c).unwrap().store(i + 1, Ordering::Relaxed);
+            let bytes = (i + 1) * MSG as u64;
+            view.atomic_u64(c + 8)
+                .unwrap()
+                .store(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Stores this side's count after it received message `i`.
+    fn count_received(&self, view: &shmkit::View, i: u64) {
+        if let Some(c) = self.counters {
+            view.atomic_u64(c + 128)
+                .unwrap()
+                .store(i + 1, Ordering::Relaxed);
+        }
+    }
+
     /// The word and the message offset of round `i`.
     fn at<'v>(&self, view: &'v shmkit::View, i: u64) -> (&'v AtomicU64, Option<usize>) {
         let shift = (i as usize % self.slots) * self.step;
@@ -163,6 +193,7 @@ impl Spin {
             Spin::MessagePerDirection => "msg",
             Spin::Frame => "frame",
             Spin::Ring => "ring",
+            Spin::CountedRing => "counted-ring",
         }
     }
 
@@ -173,12 +204,18 @@ impl Spin {
             msg: msg.then_some(word - 64),
             slots: 1,
             step: 0,
+            counters: None,
         };
         let frame = |word, slots, step| SpinSide {
             word,
             msg: Some(word + 8),
             slots,
             step,
+            counters: None,
+        };
+        let counted = |side: SpinSide, at| SpinSide {
+            counters: Some(at),
+            ..side
         };
         match arg {
             "one" => (side(64, false), side(64, false)),
@@ -187,6 +224,10 @@ impl Spin {
             "ring" => (
                 frame(4096, RING_SLOTS, 72),
                 frame(4096 + (1 << 16), RING_SLOTS, 72),
+            ),
+            "counted-ring" => (
+                counted(frame(4096, RING_SLOTS, 72), 1024),
+                counted(frame(4096 + (1 << 16), RING_SLOTS, 72), 2048),
             ),
             _ => (side(64, true), side(320, true)),
         }
@@ -213,7 +254,9 @@ fn spin_latency(kind: Spin, batches: usize, per: usize) -> Summary {
             copy_message(&view, msg.as_ptr(), at);
         }
         mine.store(2 * i + 1, Ordering::Release);
+        me.count_sent(&view, i);
         spin_wait(them.at(&view, i).0, 2 * i + 2);
+        me.count_received(&view, i);
         i += 1;
     });
     assert!(child.wait().unwrap().success());
@@ -265,6 +308,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
             for i in 0..args[1].parse::<u64>().unwrap() {
                 let ((theirs, from), (mine, to)) = (them.at(&view, i), me.at(&view, i));
                 spin_wait(theirs, 2 * i + 1);
+                me.count_received(&view, i);
                 if let (Some(from), Some(to)) = (from, to) {
                     assert!(from + MSG <= view.len());
                     // SAFETY: in bounds (checked); the parent wrote these bytes before the word
@@ -272,6 +316,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
                     copy_message(&view, unsafe { view.as_ptr().add(from) }, to);
                 }
                 mine.store(2 * i + 2, Ordering::Release);
+                me.count_sent(&view, i);
             }
         }
         #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
@@ -322,6 +367,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
         Box::new(move || spin_latency(Spin::Ring, batches, per)),
         Box::new(move || crate::typed::latency(batches, per)),
         Box::new(move || crate::broadcast::latency(batches, per)),
+        Box::new(move || spin_latency(Spin::CountedRing, batches, per)),
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     variants.push(Box::new(move || {
@@ -336,6 +382,12 @@ pub fn latency(quick: bool) -> Vec<Row> {
     let raw_msg = Row::base(LAT_BUSY, "raw spin ping-pong (64 B message)", got[3]);
     let raw_frame = Row::base(LAT_BUSY, "raw spin ping-pong (64 B frame)", got[4]);
     let raw_ring = Row::base(LAT_BUSY, "raw spin ping-pong (64 B frames, ring)", got[5]);
+    let counted_ring = Row::vs(
+        LAT_BUSY,
+        "raw ring with the counters' stores vs without",
+        got[8],
+        &raw_ring,
+    );
     let (bb, bp) = if quick { (5, 50) } else { (50, 500) };
     let byte_busy = Row::vs(LAT_BUSY, "shmkit channel, BusyPoll", busy, &spin);
     let typed_busy = Row::vs(
@@ -381,7 +433,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     ];
     #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
     {
-        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[8]);
+        let ice = Row::base(LAT_BUSY, "iceoryx2 publish-subscribe, spinning", got[9]);
         rows.push(Row::vs(LAT_BUSY, "shmkit channel vs iceoryx2", busy, &ice));
         rows.push(ice);
     }
@@ -390,6 +442,7 @@ pub fn latency(quick: bool) -> Vec<Row> {
     rows.push(raw_msg);
     rows.push(raw_frame);
     rows.push(raw_ring);
+    rows.push(counted_ring);
     #[cfg(target_os = "linux")]
     {
         let futex = Row::base(

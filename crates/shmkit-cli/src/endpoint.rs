@@ -363,6 +363,11 @@ impl Writer {
     pub fn wait_for_readers(&self, n: usize, stop: &Stop) -> Result<bool> {
         const TICK: Duration = Duration::from_millis(10);
         match self {
+            Writer::Broadcast(p) if n > p.max_subscribers() => bail!(
+                "{n} subscribers of {:?} can never be there: it has places for {}",
+                p.name(),
+                p.max_subscribers()
+            ),
             Writer::Broadcast(p) => loop {
                 match p.wait_for_subscribers_timeout(n, TICK) {
                     Ok(_) => return Ok(true),

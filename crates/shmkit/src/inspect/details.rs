@@ -375,12 +375,13 @@ fn service(seg: &Segment, w: &Words<'_>, header: &Header, name: &str) -> Result<
         }
         let q = channel_counts(&svc::request_channel(name, i));
         let r = channel_counts(&svc::response_channel(name, i));
+        // The channels' counts are other segments' bytes: a corrupt one must not overflow.
         if let Some((sent, received)) = q {
-            d.requests += sent;
-            d.queued += sent.saturating_sub(received);
+            d.requests = d.requests.saturating_add(sent);
+            d.queued = d.queued.saturating_add(sent.saturating_sub(received));
         }
         if let Some((sent, _)) = r {
-            d.served += sent;
+            d.served = d.served.saturating_add(sent);
         }
     }
     Ok(d)
@@ -397,7 +398,8 @@ fn channel_counts(name: &str) -> Option<(u64, u64)> {
     let header: Header = bytemuck::pod_read_unaligned(&view.read_vec(0, 64).ok()?);
     let ok = header.magic == crate::object::MAGIC
         && header.version == crate::object::LAYOUT_VERSION
-        && header.kind == Kind::Channel as u32;
+        && header.kind == Kind::Channel as u32
+        && header.ready == 1;
     ok.then_some(())?;
     Some((
         w.u64(chan::PRODUCER_LINE + chan::COUNT).ok()?,

@@ -153,6 +153,57 @@ fn a_broadcast_counts_published_overwritten_and_each_subscribers_received_and_lo
     );
 }
 
+/// A subscriber killed while holding nothing is found dead by the overwriting publisher (as
+/// the kernel says, when a liveness test is due) and leaves the table: its frozen position
+/// no longer counts every later message as overwritten.
+#[test]
+fn a_killed_subscriber_stops_counting_as_overwritten() {
+    let name = NameGuard::new("cnt-bc-killed");
+    let (go, quit) = (NameGuard::new("cnt-bck-go"), NameGuard::new("cnt-bck-quit"));
+    let _go = Event::create(&go, Reset::Manual).unwrap();
+    let _quit = Event::create(&quit, Reset::Manual).unwrap();
+    let mut p = broadcast::options()
+        .slots(4)
+        .slot_size(64)
+        .policy(broadcast::Policy::Overwrite)
+        .create_publisher(&name)
+        .unwrap();
+    let mut child = spawn("counters_subscriber", &[&name, &go, &quit]);
+    child.wait_for_line("joined");
+    child.kill();
+    // A guard against a hang only: liveness tests come every `liveness::CHECK_EVERY`.
+    let start = std::time::Instant::now();
+    loop {
+        p.send(&[1]).unwrap();
+        let Details::Broadcast(d) = details(&name) else {
+            panic!("not a broadcast")
+        };
+        if d.subscribers.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the killed subscriber stayed: {d:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let before = p.published();
+    let Details::Broadcast(d) = details(&name) else {
+        panic!("not a broadcast")
+    };
+    for _ in 0..20 {
+        p.send(&[2]).unwrap();
+    }
+    let Details::Broadcast(after) = details(&name) else {
+        panic!("not a broadcast")
+    };
+    assert_eq!(after.published, before + 20);
+    assert_eq!(
+        after.overwritten, d.overwritten,
+        "nobody is there to miss them"
+    );
+}
+
 #[test]
 fn a_back_pressure_broadcast_overwrites_nothing() {
     let name = NameGuard::new("cnt-bc-block");
@@ -233,6 +284,18 @@ fn a_service_counts_requests_and_served_across_a_killed_client() {
         (1, 0, 0)
     );
     assert_eq!(d.max_request_len, server.max_request_len() as u32);
+
+    // The counts come from the per-client channels, other segments: a hostile writer's
+    // largest counts saturate the sums, never overflow them (a panic in `info`, `ls`, `top`).
+    for channel in [format!("{}.q0", &*name), format!("{}.r0", &*name)] {
+        let seg = shmkit::Segment::open(&channel).unwrap();
+        let mut view = seg.map(shmkit::Access::ReadWrite).unwrap();
+        view.write_at(128 + 16, &u64::MAX.to_ne_bytes()).unwrap(); // the producer's count
+    }
+    let Details::Service(d) = details(&name) else {
+        panic!("not a service")
+    };
+    assert_eq!((d.requests, d.served), (u64::MAX, u64::MAX));
 }
 
 #[test]

@@ -509,11 +509,26 @@ fn count_overwrite(ring: &Ring, cur: &mut Cursor, j: u64, k: u64) {
         return;
     }
     let mut min = k;
+    let mut test = None;
     for i in 0..ring.g.max_subs {
         let e = entry(&ring.obj, i);
-        if liveness::unpack(e.word().load(Ordering::Relaxed)).0 == ACTIVE {
-            min = min.min(e.next().load(Ordering::Relaxed));
+        let seen = e.word().load(Ordering::Acquire);
+        if liveness::unpack(seen).0 != ACTIVE {
+            continue;
         }
+        let next = e.next().load(Ordering::Relaxed);
+        // A subscriber a whole ring behind may be dead (killed while holding nothing, so
+        // `held` never meets it): tested as `room` tests one, when a test is due, and
+        // evicted if gone, else its frozen position would count every later message as
+        // overwritten and keep this scan running on every send.
+        if k.saturating_sub(next) >= ring.g.slots as u64
+            && *test.get_or_insert_with(|| cur.clock.due(Instant::now()))
+            && !liveness::holder_alive(&ring.obj.segment, sub_slot(i), seen)
+        {
+            liveness::evict(e.word(), seen, FREE);
+            continue;
+        }
+        min = min.min(next);
     }
     cur.unread_below = min;
     if j >= min {
