@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use shmkit::service;
@@ -133,6 +133,10 @@ pub struct ServeArgs {
     /// Answer each request with itself (no CMD).
     #[arg(long, conflicts_with = "command")]
     pub echo: bool,
+    /// Kill a CMD that has not finished after this long (its request is answered with an
+    /// empty response): one stuck command must not hold every client.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
     /// The command that answers: run once per request, the request on its standard input,
     /// its standard output the response (its standard error goes to serve's).
     #[arg(last = true, required_unless_present = "echo", value_name = "CMD")]
@@ -171,7 +175,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         let mut response = if a.echo {
             req.to_vec()
         } else {
-            let ran = run(&a.command, &req).inspect_err(|_| {
+            let ran = run(&a.command, &req, a.timeout, &stop).inspect_err(|_| {
                 // Every request would fail the same way: end, after telling this client.
                 let _ = server.respond(req.handle(), &[]);
             })?;
@@ -211,33 +215,97 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
 }
 
 /// Runs `command` with `input` on its standard input: its standard output, or why it
-/// failed. A command that cannot be started is an error (every request would fail).
-fn run(command: &[OsString], input: &[u8]) -> Result<std::result::Result<Vec<u8>, String>> {
+/// failed. A command that cannot be started is an error (every request would fail). One
+/// still running after `timeout`, or when a stop is requested, is killed, with (on Unix)
+/// the processes it started: it runs in a process group of its own.
+fn run(
+    command: &[OsString],
+    input: &[u8],
+    timeout: Duration,
+    stop: &Stop,
+) -> Result<std::result::Result<Vec<u8>, String>> {
     let (prog, args) = command.split_first().context("no command given")?;
-    let mut child = Command::new(prog)
-        .args(args)
+    let shown = prog.to_string_lossy();
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", prog.to_string_lossy()))?;
+        .stderr(Stdio::inherit());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().with_context(|| format!("starting {shown}"))?;
     let mut stdin = child.stdin.take().context("the command's standard input")?;
-    // Written on a thread of its own: a command that prints before it has read everything
-    // would otherwise block on a full pipe while this side blocks writing.
-    let output = std::thread::scope(|s| {
-        s.spawn(move || {
-            // A command that exits without reading its input closes the pipe: not an error.
-            let _ = stdin.write_all(input);
-        });
-        child.wait_with_output()
-    })
-    .with_context(|| format!("running {}", prog.to_string_lossy()))?;
-    if !output.status.success() {
-        return Ok(Err(format!(
-            "{} failed ({})",
-            prog.to_string_lossy(),
-            output.status
-        )));
+    let mut stdout = child
+        .stdout
+        .take()
+        .context("the command's standard output")?;
+    // Input and output each on a thread of its own: a command that prints before it has
+    // read everything would otherwise block on a full pipe while this side blocks writing.
+    // Not joined when the command is killed: a process it left behind may hold the pipes.
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        // A command that exits without reading its input closes the pipe: not an error.
+        let _ = stdin.write_all(&input);
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = tx.send(stdout.read_to_end(&mut out).map(|_| out));
+    });
+    let deadline = Instant::now().checked_add(timeout);
+    let give_up = |child: &mut std::process::Child| {
+        let late = deadline.is_some_and(|d| Instant::now() >= d);
+        if !late && !stop.requested() {
+            return None;
+        }
+        kill(child);
+        Some(match late {
+            true => format!(
+                "{shown} did not finish within {} and was killed",
+                humantime::format_duration(timeout)
+            ),
+            false => format!("{shown} was stopped (serve is ending)"),
+        })
+    };
+    let status = loop {
+        if let Some(st) = child
+            .try_wait()
+            .with_context(|| format!("running {shown}"))?
+        {
+            break st;
+        }
+        if let Some(why) = give_up(&mut child) {
+            return Ok(Err(why));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let out = loop {
+        match rx.recv_timeout(Duration::from_millis(10)) {
+            Ok(out) => break out.with_context(|| format!("reading the output of {shown}"))?,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break Vec::new(),
+            // It exited, but something it started still holds its output open.
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(why) = give_up(&mut child) {
+                    return Ok(Err(why));
+                }
+            }
+        }
+    };
+    if !status.success() {
+        return Ok(Err(format!("{shown} failed ({status})")));
     }
-    Ok(Ok(output.stdout))
+    Ok(Ok(out))
+}
+
+/// Kills `child` and, on Unix, the rest of its process group (what it started).
+fn kill(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

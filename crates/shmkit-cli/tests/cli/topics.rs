@@ -465,6 +465,47 @@ fn sigterm_ends_subscribe_and_serve_cleanly() {
     );
 }
 
+/// A CMD that does not finish is killed after `--timeout` (its client gets an empty
+/// response, the next request is served), and SIGTERM ends `serve` while a CMD runs, killing
+/// it, rather than after it.
+#[cfg(unix)]
+#[test]
+fn serve_kills_a_stuck_command_on_its_timeout_and_on_sigterm() {
+    let svc = Name::new("stucksvc");
+    let mut serve = Killed(spawn(
+        &["serve", &svc, "--timeout", "300ms", "--", "sleep", "600"],
+        false,
+    ));
+    wait_for_kind(&svc, "service");
+    for _ in 0..2 {
+        let o = shmkit(&["call", &svc, "--text", "x", "--timeout", "60s"]);
+        assert_code(&o, 0);
+        assert!(o.stdout.is_empty(), "{o:?}");
+    }
+    // A third call, whose CMD is still sleeping when SIGTERM comes.
+    let call = spawn(&["call", &svc, "--text", "x", "--timeout", "60s"], false);
+    let svc2 = Name::new("stucksvc2");
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let script = format!("touch '{}'; sleep 600", started.display());
+    let mut slow = Killed(spawn(&["serve", &svc2, "--", "sh", "-c", &script], false));
+    wait_for_kind(&svc2, "service");
+    let call2 = spawn(&["call", &svc2, "--text", "x", "--timeout", "60s"], false);
+    let start = std::time::Instant::now();
+    while !started.exists() {
+        assert!(start.elapsed().as_secs() < 60, "the CMD never started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    signal(&slow.0, libc::SIGTERM);
+    let status = slow.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", rest_of_stderr(&mut slow.0));
+    let out = call2.wait_with_output().unwrap();
+    assert_code(&out, 0); // answered (empty) as serve ended, not left to time out
+    signal(&serve.0, libc::SIGTERM);
+    assert_eq!(serve.0.wait().unwrap().code(), Some(0));
+    let _ = call.wait_with_output();
+}
+
 /// `subscribe … | head -1`, `hz … | head -1`: the reader going away is a quiet end.
 #[cfg(target_os = "linux")]
 #[test]
