@@ -357,6 +357,48 @@ impl Writer {
         }
     }
 
+    /// Whether a message sent now reaches nobody: a broadcast with no subscriber attached.
+    /// (A channel keeps what is sent for its reader, attached or not: see
+    /// [`Writer::lost_at_end`].)
+    pub fn unheard(&self) -> bool {
+        matches!(self, Writer::Broadcast(p) if p.subscribers() == 0)
+    }
+
+    /// What a user must be told when this writer ends, if it created the object: how many
+    /// messages reached nobody, `unheard` of them sent while no subscriber was attached (see
+    /// [`Writer::unheard`]), or those a channel holds unread with no consumer attached, which
+    /// go with the channel. `None` if nothing was lost.
+    pub fn lost_at_end(&self, unheard: u64) -> Option<String> {
+        if !self.is_creator() {
+            return None;
+        }
+        let name = self.name();
+        match self {
+            Writer::Broadcast(_) => (unheard > 0).then(|| {
+                format!(
+                    "{unheard} message(s) were published to {name:?} while it had no \
+                     subscriber: nobody got them (start the readers first, or give \
+                     --wait-for-subscribers)"
+                )
+            }),
+            Writer::Channel(_) => {
+                let info = inspect::inspect(name).ok()?;
+                let Some(inspect::Details::Channel(c)) = &info.details else {
+                    return None;
+                };
+                let unread = c.sent.saturating_sub(c.received);
+                let reader = info.holders.iter().any(|h| h.role == "consumer");
+                (unread > 0 && !reader).then(|| {
+                    format!(
+                        "{unread} message(s) sent to {name:?} were never read: no consumer \
+                         has it, and the channel goes with this, its creator (start the \
+                         reader first, or give --wait-for-subscribers 1)"
+                    )
+                })
+            }
+        }
+    }
+
     /// Waits until `n` readers are there: a broadcast's live subscribers; for a channel
     /// (`n` at most 1), a live process holding its consumer role, as `shmkit info` sees it.
     /// `Ok(false)` if a stop was requested first.

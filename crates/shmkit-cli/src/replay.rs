@@ -132,6 +132,8 @@ struct Target {
     how: Create,
     writer: Option<Writer>,
     sent: u64,
+    /// Messages sent while nobody was there to get them (`Writer::unheard`).
+    unheard: u64,
 }
 
 /// The object to make for the MCAP channel `c`, whose largest message is `max_len`.
@@ -244,6 +246,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
                 how,
                 writer: None,
                 sent: 0,
+                unheard: 0,
             },
         );
     }
@@ -333,6 +336,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
                 }
             }
             let w = t.writer.as_mut().expect("made above");
+            t.unheard += u64::from(w.unheard());
             if !send(w, &m.data, &stop)? {
                 interrupted = true;
                 break 'rounds;
@@ -350,6 +354,11 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         }
     }
     pb.finish_and_clear();
+    for t in targets.values() {
+        if let Some(w) = &t.writer {
+            crate::topic::say_lost(w, t.unheard);
+        }
+    }
     let ended = if interrupted { "interrupted" } else { "end" };
     let seconds = started.elapsed().as_secs_f64();
     if args.json {

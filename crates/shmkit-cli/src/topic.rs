@@ -472,7 +472,7 @@ pub fn publish(a: PublishArgs) -> Result<ExitCode> {
         }
     }
     let start = Instant::now();
-    let mut sent = 0u64;
+    let (mut sent, mut unheard) = (0u64, 0u64);
     while limit.is_none_or(|l| sent < l) && !stop.requested() {
         let Some(msg) = source.next(&stop)? else {
             break;
@@ -494,12 +494,23 @@ pub fn publish(a: PublishArgs) -> Result<ExitCode> {
                 break;
             }
         }
+        let nobody = w.unheard();
         while !w.send_within(&msg, TICK)? {
             if stop.requested() {
+                say_lost(&w, unheard);
                 return Ok(ExitCode::SUCCESS);
             }
         }
         sent += 1;
+        unheard += u64::from(nobody);
     }
+    say_lost(&w, unheard);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on standard error what reached nobody ([`Writer::lost_at_end`]).
+pub fn say_lost(w: &Writer, unheard: u64) {
+    if let Some(lost) = w.lost_at_end(unheard) {
+        errln!("shmkit: {lost}");
+    }
 }

@@ -544,3 +544,25 @@ fn subscribe_and_hz_end_quietly_on_a_closed_pipe() {
         assert!(o.stderr.is_empty(), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// What `publish` sent to nobody is said, not lost in silence: a broadcast's messages sent
+/// while it had no subscriber, a channel's left unread with no consumer as it goes.
+#[test]
+fn publish_says_what_reached_nobody() {
+    let (bc, ch) = (Name::new("nobody-bc"), Name::new("nobody-ch"));
+    let o = shmkit(&["publish", &bc, "--text", "x", "--count", "3"]);
+    assert_code(&o, 0);
+    assert!(
+        stderr(&o).contains("3 message(s) were published to")
+            && stderr(&o).contains("no subscriber"),
+        "{}",
+        stderr(&o)
+    );
+    let o = shmkit(&["publish", &ch, "--kind", "channel", "--text", "x"]);
+    assert_code(&o, 0);
+    assert!(
+        stderr(&o).contains("1 message(s) sent to") && stderr(&o).contains("were never read"),
+        "{}",
+        stderr(&o)
+    );
+}
