@@ -26,3 +26,6 @@ for l in sys.stdin:
 # paths are the other modules' waits.
 PROPTEST_CASES=32 valgrind --error-exitcode=99 --quiet "$bin" \
   --skip a_million_messages --skip streams_cross_pid_namespaces --skip seams:: --test-threads=2
+# The C API's test programs (crates/shmkit-c/tests/c), every process of them under memcheck
+# (`--trace-children`), failing on a memory error or a definite leak.
+SHMKIT_C_VALGRIND=1 cargo test -p shmkit-c --test c
