@@ -92,6 +92,17 @@ typedef enum {
   SHMKIT_COPY_ON_WRITE = 2,
 } shmkit_access;
 
+// How a blocked side waits (`shmkit::channel::WaitStrategy`); options and
+// `shmkit_*_set_wait_strategy` take it as an `int32_t`.
+typedef enum {
+  // Spin about a µs, yield a while, then sleep on the OS waker. The default.
+  SHMKIT_WAIT_ADAPTIVE = 0,
+  // Sleep at once (least CPU).
+  SHMKIT_WAIT_BLOCKING = 1,
+  // Never sleep: spin until ready (lowest latency, burns a core).
+  SHMKIT_WAIT_BUSY_POLL = 2,
+} shmkit_wait_strategy;
+
 // A file that can be mapped (`shmkit::FileMapping`).
 typedef struct shmkit_file shmkit_file;
 
@@ -129,6 +140,20 @@ typedef struct {
   // How long `open` waits for the segment to appear: 0 not at all (default), negative forever.
   int64_t open_timeout_ns;
 } shmkit_segment_options;
+
+// The message type of a typed side: a C struct's `sizeof`, `_Alignof` and a tag naming it
+// and its version (`"pose v2"`; NULL or "" for none). The same three numbers give the same
+// layout fingerprint as Rust's `Pod` types (`MessageLayout::of::<T>(Some(tag))`) and
+// Python's numpy dtypes, so an opener with another struct gets `SHMKIT_LAYOUT_MISMATCH`,
+// naming both sides.
+typedef struct {
+  // `sizeof` the message struct (at least 1).
+  size_t size;
+  // `_Alignof` the message struct (a power of two).
+  size_t align;
+  // A NUL-terminated UTF-8 tag, or NULL.
+  const char *tag;
+} shmkit_layout;
 
 #ifdef __cplusplus
 extern "C" {

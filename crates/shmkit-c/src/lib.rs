@@ -44,10 +44,12 @@
 
 #![allow(non_camel_case_types)]
 
+mod common;
 mod file;
 mod segment;
 mod status;
 
+pub use common::*;
 pub use file::*;
 pub use segment::*;
 pub use status::*;
