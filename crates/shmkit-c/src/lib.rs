@@ -46,10 +46,14 @@
 
 mod common;
 mod file;
+mod inspect;
 mod segment;
 mod status;
+mod sync;
 
 pub use common::*;
 pub use file::*;
+pub use inspect::*;
 pub use segment::*;
 pub use status::*;
+pub use sync::*;
