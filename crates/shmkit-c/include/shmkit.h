@@ -616,9 +616,9 @@ void shmkit_mutex_close(shmkit_mutex *m);
 //   [`shmkit_mutex_unlock_unrepaired`] to leave the repair to the next holder).
 // * Not held: `SHMKIT_WOULD_BLOCK` (`SHMKIT_TRY`), `SHMKIT_TIMEOUT`, `SHMKIT_UNRECOVERABLE`
 //   (an earlier holder unlocked an owner death unrepaired), `SHMKIT_DEADLOCK` (this thread
-//   holds it through this handle already; through another handle the OS says so where it
-//   can tell: Linux, Windows), `SHMKIT_INVALID_ARGUMENT` if another thread holds it through
-//   this handle.
+//   holds it already, through this handle or another; through another, a `SHMKIT_TRY` on
+//   Linux says `SHMKIT_WOULD_BLOCK` instead, as `pthread_mutex_trylock` does),
+//   `SHMKIT_INVALID_ARGUMENT` if another thread holds it through this handle.
 //
 // # Safety
 //

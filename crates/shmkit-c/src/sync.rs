@@ -275,9 +275,9 @@ pub unsafe extern "C" fn shmkit_mutex_close(m: *mut shmkit_mutex) {
 ///   [`shmkit_mutex_unlock_unrepaired`] to leave the repair to the next holder).
 /// * Not held: `SHMKIT_WOULD_BLOCK` (`SHMKIT_TRY`), `SHMKIT_TIMEOUT`, `SHMKIT_UNRECOVERABLE`
 ///   (an earlier holder unlocked an owner death unrepaired), `SHMKIT_DEADLOCK` (this thread
-///   holds it through this handle already; through another handle the OS says so where it
-///   can tell: Linux, Windows), `SHMKIT_INVALID_ARGUMENT` if another thread holds it through
-///   this handle.
+///   holds it already, through this handle or another; through another, a `SHMKIT_TRY` on
+///   Linux says `SHMKIT_WOULD_BLOCK` instead, as `pthread_mutex_trylock` does),
+///   `SHMKIT_INVALID_ARGUMENT` if another thread holds it through this handle.
 ///
 /// # Safety
 ///
@@ -655,9 +655,7 @@ pub unsafe extern "C" fn shmkit_event_wait(
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_event_is_set(ev: *const shmkit_event) -> bool {
     // SAFETY: the caller's promise.
-    run_value(false, || {
-        unsafe { ev.as_ref() }.is_some_and(|e| e.inner.is_set())
-    })
+    unsafe { ev.as_ref() }.is_some_and(|e| e.inner.is_set())
 }
 
 /// The event's reset kind, a [`shmkit_reset`] value (-1 for NULL).

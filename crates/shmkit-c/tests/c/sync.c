@@ -3,6 +3,9 @@
 #include "harness.h"
 
 #include <stdint.h>
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 
 #define MS (1000000LL)
 #define COUNT 400
@@ -207,6 +210,21 @@ static void closing_a_handle_after_an_owner_death_without_repair_is_an_unlock(vo
   CHECK(shmkit_remove(name));
 }
 
+#ifndef _WIN32
+/* Another thread than the locker: its unlock calls are refused, the lock stays held. */
+static void *unlock_from_another_thread(void *arg) {
+  shmkit_mutex *m = arg;
+  EXPECT_STATUS(shmkit_mutex_unlock(m), SHMKIT_INVALID_ARGUMENT);
+  EXPECT_ERROR_MENTIONS("did not lock it");
+  EXPECT_STATUS(shmkit_mutex_make_consistent(m), SHMKIT_INVALID_ARGUMENT);
+  EXPECT_STATUS(shmkit_mutex_unlock_unrepaired(m), SHMKIT_INVALID_ARGUMENT);
+  EXPECT_STATUS(shmkit_mutex_lock(m, SHMKIT_TRY), SHMKIT_INVALID_ARGUMENT);
+  EXPECT(shmkit_mutex_is_held(m));
+  EXPECT(!shmkit_mutex_needs_repair(m));
+  return NULL;
+}
+#endif
+
 static void waits_time_out_or_do_not_wait(void) {
   char name[64], buf[96];
   unique_name(name, sizeof name, "busy");
@@ -225,9 +243,20 @@ static void waits_time_out_or_do_not_wait(void) {
   CHECK(shmkit_event_set(done));
   CHECK(shmkit_mutex_lock(m, 20000 * MS)); /* the child unlocks */
   EXPECT_CHILD_OK(c);
-  /* Twice from one thread through one handle. */
+  /* Twice from one thread, through one handle or two. */
   EXPECT_STATUS(shmkit_mutex_lock(m, SHMKIT_FOREVER), SHMKIT_DEADLOCK);
   EXPECT(shmkit_mutex_is_held(m));
+  shmkit_mutex *second;
+  CHECK(shmkit_mutex_open(name, NULL, &second));
+  EXPECT_STATUS(shmkit_mutex_lock(second, 1000 * MS), SHMKIT_DEADLOCK);
+  EXPECT(!shmkit_mutex_is_held(second));
+  shmkit_mutex_close(second);
+#ifndef _WIN32
+  /* Only the locking thread may end the lock. */
+  pthread_t t;
+  EXPECT(pthread_create(&t, NULL, unlock_from_another_thread, m) == 0);
+  EXPECT(pthread_join(t, NULL) == 0);
+#endif
   CHECK(shmkit_mutex_unlock(m));
 
   /* Events and semaphores with nothing to take. */
