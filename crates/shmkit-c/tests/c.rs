@@ -97,4 +97,6 @@ macro_rules! c_tests {
 
 c_tests! {
     segments_views_and_file_mappings => "segment.c",
+    mutex_event_semaphore => "sync.c",
+    inspect_list_remove => "inspect.c",
 }
