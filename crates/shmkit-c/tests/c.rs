@@ -73,6 +73,9 @@ fn run(file: &str) {
     } else {
         Command::new(&exe)
     };
+    // Cargo's LD_LIBRARY_PATH names target/<profile> too, where a library from an earlier
+    // `cargo build` may be older than this build's: it would win over the rpath.
+    cmd.env("LD_LIBRARY_PATH", &lib);
     let ran = cmd
         .output()
         .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
