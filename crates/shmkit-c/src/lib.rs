@@ -47,9 +47,13 @@
 mod common;
 mod file;
 mod segment;
+mod service;
 mod status;
+mod waitset;
 
 pub use common::*;
 pub use file::*;
 pub use segment::*;
+pub use service::*;
 pub use status::*;
+pub use waitset::*;

@@ -97,4 +97,6 @@ macro_rules! c_tests {
 
 c_tests! {
     segments_views_and_file_mappings => "segment.c",
+    services => "service.c",
+    wait_sets => "waitset.c",
 }

@@ -1,0 +1,914 @@
+//! Request/response services (`shmkit::service`): `shmkit_service_*`, `shmkit_server_*` and
+//! `shmkit_client_*`.
+//!
+//! One server by name, any number of clients that come and go, several requests outstanding
+//! per client, answers in any order. A received request is a copy (the server reads it where
+//! [`shmkit_server_recv`] points until its next `recv` or close); a response is read in place
+//! in the client's response ring until [`shmkit_client_release`], the client's next call, or
+//! its close.
+//!
+//! Rust's `Handle` and `Pending` cannot be rebuilt from numbers, so each handle keeps the
+//! ones it handed out: the server the handle of every request received and not yet answered
+//! (looked up by [`shmkit_request_handle`]'s slot and id), the client its outstanding
+//! requests (looked up by id).
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void, CString};
+use std::time::Instant;
+
+use shmkit::channel::MessageLayout;
+use shmkit::service::{self, Client, Handle, Pending, Response, Server};
+use shmkit::Error;
+
+use crate::common::*;
+use crate::status::*;
+
+/// Options of [`shmkit_service_create_server`] and [`shmkit_service_open_client`]; start
+/// from [`shmkit_service_options_default`].
+///
+/// A **typed** service carries C structs: give both `request_layout` and `response_layout`
+/// (or neither). Their sizes are then the message lengths (`max_request_len` and
+/// `max_response_len` are ignored), and each request and response must be exactly that
+/// long. Give both layouts the same tag, the pair's (`"add v1"`): shmkit records
+/// `"<tag> request"` and `"<tag> response"`, as Rust's `service::typed::<Req, Resp>().tag(t)`
+/// does, so C, Rust and Python sides of one typed service interoperate, and an opener with
+/// another struct gets `SHMKIT_LAYOUT_MISMATCH`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct shmkit_service_options {
+    /// How many clients may be connected at once (default 16, at most 1024). Each costs two
+    /// channels (segments). Used when creating.
+    pub max_clients: u32,
+    /// How many requests one client may have outstanding (default 8). Used when creating.
+    pub max_outstanding: u32,
+    /// The largest request in bytes (default 1024). Used when creating a byte service.
+    pub max_request_len: u32,
+    /// The largest response in bytes (default 1024). Used when creating a byte service.
+    pub max_response_len: u32,
+    /// A [`shmkit_wait_strategy`] value: how the server or client waits (default adaptive).
+    pub wait_strategy: i32,
+    /// Unix permission bits of the service's segments (default 0600). Ignored on Windows.
+    pub mode: u32,
+    /// The server leaves the names in place when closed (default: it removes them).
+    pub keep: bool,
+    /// How long `open_client` waits for the service to appear: 0 not at all (default),
+    /// negative forever.
+    pub open_timeout_ns: i64,
+    /// A typed service's request struct (NULL: bytes). Read during the call only.
+    pub request_layout: *const shmkit_layout,
+    /// A typed service's response struct (NULL: bytes). Read during the call only.
+    pub response_layout: *const shmkit_layout,
+}
+
+/// The default service options: 16 clients, 8 outstanding requests each, 1024-byte requests
+/// and responses, adaptive waits, mode 0600, names removed by the server, no wait on open,
+/// bytes (no layouts).
+#[no_mangle]
+pub extern "C" fn shmkit_service_options_default() -> shmkit_service_options {
+    shmkit_service_options {
+        max_clients: 16,
+        max_outstanding: 8,
+        max_request_len: 1024,
+        max_response_len: 1024,
+        wait_strategy: shmkit_wait_strategy::SHMKIT_WAIT_ADAPTIVE as i32,
+        mode: 0o600,
+        keep: false,
+        open_timeout_ns: 0,
+        request_layout: std::ptr::null(),
+        response_layout: std::ptr::null(),
+    }
+}
+
+/// Which request a response answers: from [`shmkit_server_recv`], given back to
+/// [`shmkit_server_respond`]. Plain numbers, to copy freely (to another thread that answers
+/// through the same server handle, under the server handle's thread rule).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct shmkit_request_handle {
+    /// The client slot the request came from (stable while that client stays connected).
+    pub client_slot: u32,
+    /// The request's id (unique per client connection; the client's `pending_id`).
+    pub id: u64,
+}
+
+/// The server of a service (`shmkit::service::Server`).
+pub struct shmkit_server {
+    inner: Server,
+    /// The last request received: what [`shmkit_server_recv`]'s pointer points into.
+    request: Vec<u8>,
+    /// The handles of requests received and not yet answered, by (slot, id), with the order
+    /// they came in (to forget the oldest beyond [`HANDLES_PER_SLOT`] per slot).
+    handles: HashMap<(u32, u64), (Handle, u64)>,
+    received: u64,
+    /// A typed service's request and response sizes.
+    typed: Option<(usize, usize)>,
+    name: CString,
+}
+
+/// How many unanswered request handles a server keeps per client slot: beyond that (requests
+/// never answered, of clients that cancelled them or left) the oldest is forgotten, and
+/// answering it is `SHMKIT_NOT_OUTSTANDING`.
+const HANDLES_PER_SLOT: usize = 1024;
+
+/// A client of a service (`shmkit::service::Client`).
+pub struct shmkit_client {
+    /// The response read in place. It borrows `*client`, so it is dropped before the client
+    /// is used again or freed (every call that uses the client takes it first).
+    response: Option<Response<'static>>,
+    /// The client, boxed and owned here through a raw pointer (freed in `Drop`), so that the
+    /// handle itself being borrowed does not touch what `response` borrows. NULL after a
+    /// reconnect failed.
+    client: *mut Client,
+    /// Requests sent and not yet waited for or cancelled.
+    pending: Vec<Pending>,
+    /// What `reconnect` connects with.
+    options: service::Options,
+    layouts: Option<(MessageLayout, MessageLayout)>,
+    name: CString,
+    slot: u32,
+    max_request_len: usize,
+    max_outstanding: u32,
+}
+
+impl Drop for shmkit_client {
+    fn drop(&mut self) {
+        self.release();
+        self.free_client();
+    }
+}
+
+impl shmkit_client {
+    fn release(&mut self) -> bool {
+        self.response.take().is_some()
+    }
+
+    fn free_client(&mut self) {
+        debug_assert!(self.response.is_none());
+        let c = std::mem::replace(&mut self.client, std::ptr::null_mut());
+        if !c.is_null() {
+            // SAFETY: `c` came from `Box::into_raw` in `adopt` and is freed once (the field
+            // is NULL now); no response borrows it (released above).
+            drop(unsafe { Box::from_raw(c) });
+        }
+    }
+
+    fn adopt(&mut self, c: Client) {
+        self.slot = c.slot();
+        self.max_request_len = c.max_request_len();
+        self.max_outstanding = c.max_outstanding();
+        self.client = Box::into_raw(Box::new(c));
+    }
+
+    /// The client, for a call: the response held is released first.
+    fn client(&mut self) -> Outcome<&mut Client> {
+        self.release();
+        // SAFETY: NULL or the live client this handle owns; no response borrows it any more,
+        // and the `&mut self` borrow makes this the only use.
+        unsafe { self.client.as_mut() }.ok_or_else(|| {
+            Failure::Shmkit(Error::Disconnected {
+                name: self.name.to_string_lossy().into_owned(),
+            })
+        })
+    }
+
+    /// The client as a wait set member (which only reads it).
+    pub(crate) fn waitable(&self) -> Outcome<&dyn shmkit::Waitable> {
+        if self.response.is_some() {
+            return Err(misuse(format!(
+                "client of {:?} holds a response: release it before waiting on the client in a wait set",
+                self.name
+            )));
+        }
+        // SAFETY: NULL or the live client this handle owns, and nothing borrows it mutably
+        // (no response is held).
+        let c = unsafe { self.client.as_ref() }.ok_or_else(|| {
+            Failure::Shmkit(Error::Disconnected {
+                name: self.name.to_string_lossy().into_owned(),
+            })
+        })?;
+        Ok(c)
+    }
+}
+
+impl shmkit_server {
+    /// The server as a wait set member.
+    pub(crate) fn waitable(&self) -> Outcome<&dyn shmkit::Waitable> {
+        Ok(&self.inner)
+    }
+}
+
+/// The Rust options, the wait strategy and the layouts (request and response, suffixed as
+/// Rust's typed services do) for C options.
+///
+/// # Safety
+///
+/// `opts` is NULL or valid, its layout pointers NULL or valid.
+unsafe fn service_options(
+    opts: *const shmkit_service_options,
+) -> Outcome<(service::Options, Option<(MessageLayout, MessageLayout)>)> {
+    // SAFETY: the caller promises NULL or a valid struct.
+    let o = unsafe { options_arg(opts, shmkit_service_options_default) };
+    let mut r = service::options();
+    r.max_clients(o.max_clients)
+        .max_outstanding(o.max_outstanding)
+        .max_request_len(o.max_request_len)
+        .max_response_len(o.max_response_len)
+        .wait_strategy(wait_strategy_arg(o.wait_strategy)?)
+        .mode(o.mode)
+        .keep(o.keep)
+        .open_timeout(open_timeout(o.open_timeout_ns));
+    // SAFETY: the caller promises NULL or valid layouts.
+    let (req, resp) = unsafe {
+        (
+            layout_arg(o.request_layout)?,
+            layout_arg(o.response_layout)?,
+        )
+    };
+    let suffixed = |l: MessageLayout, what: &str| {
+        let tag = l.tag().map(|t| format!("{t} {what}"));
+        MessageLayout::new(l.size(), l.align(), tag.as_deref())
+    };
+    let layouts = match (req, resp) {
+        (None, None) => None,
+        (Some(q), Some(s)) => Some((suffixed(q, "request"), suffixed(s, "response"))),
+        _ => {
+            return Err(misuse(
+                "a typed service needs both request_layout and response_layout (or neither)",
+            ))
+        }
+    };
+    Ok((r, layouts))
+}
+
+fn sizes(l: &Option<(MessageLayout, MessageLayout)>) -> Option<(usize, usize)> {
+    l.as_ref()
+        .map(|(q, s)| (q.size() as usize, s.size() as usize))
+}
+
+/// Creates the service `name` and returns its server; if the name exists and its server is
+/// gone (killed), takes the service over: it adopts the service's limits, and clients of the
+/// old server get `SHMKIT_DISCONNECTED` until they [reconnect](shmkit_client_reconnect).
+/// `SHMKIT_IN_USE` if a live server serves the name; `SHMKIT_SIZE_INVALID` for limits out of
+/// range; `SHMKIT_LAYOUT_MISMATCH` when taking over a service of other types.
+///
+/// # Safety
+///
+/// `name` is a NUL-terminated string; `opts` is NULL or valid (its layouts NULL or valid);
+/// `out` is writable. On success `*out` is a handle to close with [`shmkit_server_close`].
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_service_create_server(
+    name: *const c_char,
+    opts: *const shmkit_service_options,
+    out: *mut *mut shmkit_server,
+) -> shmkit_status {
+    run(|| {
+        let out = Out::new(out, "out")?;
+        // SAFETY: the caller's promises, forwarded.
+        let (name, (o, layouts)) = unsafe { (str_arg(name, "name")?, service_options(opts)?) };
+        let typed = sizes(&layouts);
+        let inner = match layouts {
+            Some((q, s)) => o.create_server_with_layouts(name, q, s),
+            None => o.create_server(name),
+        }?;
+        // SAFETY: `out` was checked and the caller promises it is writable.
+        unsafe {
+            put_handle(
+                out,
+                shmkit_server {
+                    name: c_name(inner.name()),
+                    inner,
+                    request: Vec::new(),
+                    handles: HashMap::new(),
+                    received: 0,
+                    typed,
+                },
+            )
+        };
+        Ok(())
+    })
+}
+
+/// Closes a server handle (NULL is ignored): gives up the server role (waiting clients get
+/// `SHMKIT_DISCONNECTED`) and removes the service's names unless `keep`. The last request's
+/// pointer becomes invalid.
+///
+/// # Safety
+///
+/// `s` is NULL or a server handle not used again (nor by a wait set).
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_close(s: *mut shmkit_server) {
+    // SAFETY: forwarded.
+    unsafe { close(s) }
+}
+
+/// Receives the next request from any client, waiting as `timeout_ns` says. On success
+/// `*handle` answers it, and `*data`, `*len` are its bytes: a copy, owned by the server
+/// handle, valid until the next `shmkit_server_recv` on it or its close (so a client cannot
+/// change them under you). A typed server drops requests of another length than its
+/// request struct (from byte clients). Clients coming and going are not errors.
+///
+/// # Safety
+///
+/// `s` is a live server handle not used by another thread during the call; `handle`, `data`
+/// and `len` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_recv(
+    s: *mut shmkit_server,
+    timeout_ns: i64,
+    handle: *mut shmkit_request_handle,
+    data: *mut *const c_void,
+    len: *mut usize,
+) -> shmkit_status {
+    run(|| {
+        let (out_h, out_d, out_l) = (
+            Out::new(handle, "handle")?,
+            Out::new(data, "data")?,
+            Out::new(len, "len")?,
+        );
+        // SAFETY: the caller's promise.
+        let s = unsafe { self::handle(s, "server")? };
+        s.request = Vec::new();
+        let deadline = match wait(timeout_ns) {
+            Wait::Within(d) => Some(Instant::now() + d),
+            _ => None,
+        };
+        let r = loop {
+            let r = match (wait(timeout_ns), deadline) {
+                (Wait::Try, _) => s.inner.try_recv(),
+                (_, Some(at)) => s.inner.recv_deadline(at),
+                _ => s.inner.recv(),
+            }?;
+            match s.typed {
+                Some((q, _)) if r.len() != q => continue, // not of this service's type
+                _ => break r,
+            }
+        };
+        let h = *r.handle();
+        let key = (h.client_slot(), h.id());
+        s.received += 1;
+        s.handles.insert(key, (h, s.received));
+        forget_beyond(&mut s.handles, key.0);
+        s.request = r.into_payload();
+        // SAFETY: the out-parameters were checked and the caller promises they are writable.
+        unsafe {
+            out_h.put(shmkit_request_handle {
+                client_slot: key.0,
+                id: key.1,
+            });
+            out_d.put(s.request.as_ptr().cast());
+            out_l.put(s.request.len());
+        }
+        Ok(())
+    })
+}
+
+/// Forgets the oldest unanswered handle of `slot` while it has more than
+/// [`HANDLES_PER_SLOT`].
+fn forget_beyond(handles: &mut HashMap<(u32, u64), (Handle, u64)>, slot: u32) {
+    loop {
+        let of_slot = handles.iter().filter(|(k, _)| k.0 == slot);
+        if of_slot.clone().count() <= HANDLES_PER_SLOT {
+            return;
+        }
+        if let Some(oldest) = of_slot.min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
+            handles.remove(&oldest);
+        }
+    }
+}
+
+/// Answers the request `h` (from [`shmkit_server_recv`]) with a copy of `len` bytes at
+/// `data`. Never waits. `SHMKIT_SIZE_INVALID` over the service's `max_response_len` (a typed
+/// service: another length than its response struct); `SHMKIT_DISCONNECTED` if the client
+/// that asked has left or its slot was taken over; `SHMKIT_FULL` if its response ring has no
+/// room (a client that does not read its responses; try again later);
+/// `SHMKIT_NOT_OUTSTANDING` if `h` was answered already (or never received by this server).
+/// After success or `SHMKIT_DISCONNECTED` the request is answered: `h` is forgotten.
+///
+/// # Safety
+///
+/// `s` is a live server handle not used by another thread during the call; `h` is readable;
+/// `data` points to `len` readable bytes (or `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_respond(
+    s: *mut shmkit_server,
+    h: *const shmkit_request_handle,
+    data: *const c_void,
+    len: usize,
+) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promises.
+        let (s, msg) = unsafe { (handle(s, "server")?, bytes_arg(data.cast(), len, "data")?) };
+        // SAFETY: the caller promises NULL or a readable handle.
+        let h = unsafe { h.as_ref() }.ok_or_else(|| misuse("the request handle is NULL"))?;
+        let key = (h.client_slot, h.id);
+        let Some(&(rust_handle, _)) = s.handles.get(&key) else {
+            return Err(Failure::Shmkit(Error::NotOutstanding {
+                name: s.inner.name().to_owned(),
+                id: h.id,
+            }));
+        };
+        if let Some((_, resp)) = s.typed {
+            if len != resp {
+                return Err(Failure::Shmkit(Error::SizeInvalid {
+                    name: s.inner.name().to_owned(),
+                    reason: format!(
+                        "a response of {len} bytes to a typed service whose response struct has {resp}"
+                    ),
+                }));
+            }
+        }
+        let r = s.inner.respond(&rust_handle, msg);
+        if matches!(r, Ok(()) | Err(Error::Disconnected { .. })) {
+            s.handles.remove(&key);
+        }
+        Ok(r?)
+    })
+}
+
+/// Changes how the server waits for requests (a [`shmkit_wait_strategy`] value).
+///
+/// # Safety
+///
+/// `s` is a live server handle not used by another thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_set_wait_strategy(
+    s: *mut shmkit_server,
+    wait_strategy: i32,
+) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promise.
+        let s = unsafe { handle(s, "server")? };
+        s.inner.set_wait_strategy(wait_strategy_arg(wait_strategy)?);
+        Ok(())
+    })
+}
+
+/// The service's name (valid while the handle lives); "" for NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server handle. Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_name(s: *const shmkit_server) -> *const c_char {
+    // SAFETY: the caller's promise.
+    unsafe { s.as_ref() }.map_or(c"".as_ptr(), |s| s.name.as_ptr())
+}
+
+/// Whether this server created the service (rather than taking it over); false for NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server handle. Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_is_creator(s: *const shmkit_server) -> bool {
+    // SAFETY: the caller's promise.
+    unsafe { s.as_ref() }.is_some_and(|s| s.inner.is_creator())
+}
+
+/// How many clients may be connected at once (the service's, adopted on a take-over); 0 for
+/// NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server handle. Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_max_clients(s: *const shmkit_server) -> u32 {
+    // SAFETY: the caller's promise.
+    unsafe { s.as_ref() }.map_or(0, |s| s.inner.max_clients())
+}
+
+/// The largest request clients may send; 0 for NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server handle. Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_max_request_len(s: *const shmkit_server) -> usize {
+    // SAFETY: the caller's promise.
+    unsafe { s.as_ref() }.map_or(0, |s| s.inner.max_request_len())
+}
+
+/// The largest response; 0 for NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server handle. Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_max_response_len(s: *const shmkit_server) -> usize {
+    // SAFETY: the caller's promise.
+    unsafe { s.as_ref() }.map_or(0, |s| s.inner.max_response_len())
+}
+
+/// Connects to the service `name` as a client, in a free slot (or one whose client died).
+/// `SHMKIT_NOT_FOUND` if there is no such service (after `open_timeout_ns`);
+/// `SHMKIT_DISCONNECTED` if its server is gone; `SHMKIT_FULL` if `max_clients` live clients
+/// are connected; `SHMKIT_LAYOUT_MISMATCH` if the options give layouts and the service
+/// carries other types (or bytes). A client without layouts may use a typed service, as in
+/// Rust: it sends bytes, and the server drops requests of another length than its struct.
+///
+/// # Safety
+///
+/// `name` is a NUL-terminated string; `opts` is NULL or valid (its layouts NULL or valid);
+/// `out` is writable. On success `*out` is a handle to close with [`shmkit_client_close`].
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_service_open_client(
+    name: *const c_char,
+    opts: *const shmkit_service_options,
+    out: *mut *mut shmkit_client,
+) -> shmkit_status {
+    run(|| {
+        let out = Out::new(out, "out")?;
+        // SAFETY: the caller's promises, forwarded.
+        let (name, (options, layouts)) =
+            unsafe { (str_arg(name, "name")?, service_options(opts)?) };
+        let c = connect(&options, name, &layouts)?;
+        let mut h = shmkit_client {
+            response: None,
+            client: std::ptr::null_mut(),
+            pending: Vec::new(),
+            options,
+            layouts,
+            name: c_name(c.name()),
+            slot: 0,
+            max_request_len: 0,
+            max_outstanding: 0,
+        };
+        h.adopt(c);
+        // SAFETY: `out` was checked and the caller promises it is writable.
+        unsafe { put_handle(out, h) };
+        Ok(())
+    })
+}
+
+fn connect(
+    o: &service::Options,
+    name: &str,
+    layouts: &Option<(MessageLayout, MessageLayout)>,
+) -> shmkit::Result<Client> {
+    match layouts {
+        Some((q, s)) => o.open_client_with_layouts(name, q.clone(), s.clone()),
+        None => o.open_client(name),
+    }
+}
+
+/// Closes a client handle (NULL is ignored): releases the response held and frees the
+/// client's slot for the next client. Outstanding requests are abandoned.
+///
+/// # Safety
+///
+/// `c` is NULL or a client handle not used again (nor by a wait set).
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_close(c: *mut shmkit_client) {
+    // SAFETY: forwarded.
+    unsafe { close(c) }
+}
+
+impl shmkit_client {
+    fn check_request_len(&self, len: usize) -> Outcome {
+        if let Some((q, _)) = &self.layouts {
+            if len as u64 != q.size() {
+                return Err(Failure::Shmkit(Error::SizeInvalid {
+                    name: self.name.to_string_lossy().into_owned(),
+                    reason: format!(
+                        "a request of {len} bytes to a typed service whose request struct has {}",
+                        q.size()
+                    ),
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    fn request(&mut self, msg: &[u8]) -> Outcome<Pending> {
+        self.check_request_len(msg.len())?;
+        let p = self.client()?.request(msg)?;
+        self.pending.push(p);
+        Ok(p)
+    }
+
+    /// Waits for `p`'s response and holds it; returns its bytes.
+    fn wait(&mut self, p: Pending, timeout_ns: i64) -> Outcome<(*const c_void, usize)> {
+        self.release();
+        let name = || self.name.to_string_lossy().into_owned();
+        if self.client.is_null() {
+            return Err(Failure::Shmkit(Error::Disconnected { name: name() }));
+        }
+        // SAFETY: the live client this handle owns, in its own allocation until
+        // `free_client`. The response made from this borrow is stored in `self.response`
+        // and the client is not used again while it is held: every use goes through
+        // `client()` (or `waitable()`, which refuses while a response is held), which drops
+        // the response first, and `Drop` drops it before the client. So the 'static
+        // lifetime is never relied on beyond the client's, nor beside another borrow of it.
+        let c: &'static mut Client = unsafe { &mut *self.client };
+        let r = match wait(timeout_ns) {
+            Wait::Forever => c.wait(p),
+            Wait::Try => c.try_wait(p),
+            Wait::Within(d) => c.wait_timeout(p, d),
+        };
+        match &r {
+            Ok(_) | Err(Error::NotOutstanding { .. }) => self.pending.retain(|&q| q != p),
+            _ => {}
+        }
+        let r = r?;
+        if let Some((_, resp)) = &self.layouts {
+            if r.len() as u64 != resp.size() {
+                return Err(Failure::Shmkit(Error::Corrupt {
+                    name: name(),
+                    reason: format!(
+                        "a response of {} bytes from a typed service whose response struct has {}",
+                        r.len(),
+                        resp.size()
+                    ),
+                }));
+            }
+        }
+        let bytes = (r.as_ptr().cast::<c_void>(), r.len());
+        self.response = Some(r);
+        Ok(bytes)
+    }
+
+    fn pending(&self, id: u64) -> Outcome<Pending> {
+        self.pending
+            .iter()
+            .copied()
+            .find(|p| p.id() == id)
+            .ok_or_else(|| {
+                Failure::Shmkit(Error::NotOutstanding {
+                    name: self.name.to_string_lossy().into_owned(),
+                    id,
+                })
+            })
+    }
+}
+
+/// Sends a copy of `len` bytes at `data` as a request; `*pending_id` is what to
+/// [wait](shmkit_client_wait) for. Never waits. Releases the response held.
+/// `SHMKIT_SIZE_INVALID` over the service's `max_request_len` (a typed service: another
+/// length than its request struct); `SHMKIT_FULL` if `max_outstanding` requests are
+/// outstanding; `SHMKIT_DISCONNECTED` if the server is gone or was replaced (then
+/// [`shmkit_client_reconnect`]).
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call; `data` points to
+/// `len` readable bytes (or `len` is 0); `pending_id` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_request(
+    c: *mut shmkit_client,
+    data: *const c_void,
+    len: usize,
+    pending_id: *mut u64,
+) -> shmkit_status {
+    run(|| {
+        let out = Out::new(pending_id, "pending_id")?;
+        // SAFETY: the caller's promises.
+        let (c, msg) = unsafe { (handle(c, "client")?, bytes_arg(data.cast(), len, "data")?) };
+        let p = c.request(msg)?;
+        // SAFETY: checked, and the caller promises it is writable.
+        unsafe { out.put(p.id()) };
+        Ok(())
+    })
+}
+
+/// Waits as `timeout_ns` says for the response to `pending_id`. On success `*data`, `*len`
+/// are its bytes, read in place (or a copy, if it arrived while another was waited for),
+/// valid until [`shmkit_client_release`], the client's next call, or its close; responses to
+/// other requests that arrive first are kept for their own wait. Releases the response held
+/// before. `SHMKIT_TIMEOUT` / `SHMKIT_WOULD_BLOCK`: the request stays outstanding (wait
+/// again, or cancel it); `SHMKIT_DISCONNECTED` if the server is gone or was replaced (the
+/// request is lost); `SHMKIT_NOT_OUTSTANDING` if it is not outstanding on this client;
+/// `SHMKIT_CORRUPT` for an impossible frame (a typed service: a response of another length
+/// than its response struct).
+///
+/// A server that is not trusted could change the bytes while you read them: copy them out
+/// first then.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call; `data` and `len`
+/// are writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_wait(
+    c: *mut shmkit_client,
+    pending_id: u64,
+    timeout_ns: i64,
+    data: *mut *const c_void,
+    len: *mut usize,
+) -> shmkit_status {
+    run(|| {
+        let (out_d, out_l) = (Out::new(data, "data")?, Out::new(len, "len")?);
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        c.release();
+        let p = c.pending(pending_id)?;
+        let (d, l) = c.wait(p, timeout_ns)?;
+        // SAFETY: checked, and the caller promises they are writable.
+        unsafe {
+            out_d.put(d);
+            out_l.put(l);
+        }
+        Ok(())
+    })
+}
+
+/// Sends a request and waits for its response: [`shmkit_client_request`] then
+/// [`shmkit_client_wait`]. If the wait ends without a response (`SHMKIT_TIMEOUT`,
+/// `SHMKIT_WOULD_BLOCK`, an error), the request is cancelled: its response, if it comes,
+/// is dropped.
+///
+/// # Safety
+///
+/// As [`shmkit_client_request`] and [`shmkit_client_wait`] (`data` is the request,
+/// `response`/`response_len` receive the response).
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_call(
+    c: *mut shmkit_client,
+    data: *const c_void,
+    len: usize,
+    timeout_ns: i64,
+    response: *mut *const c_void,
+    response_len: *mut usize,
+) -> shmkit_status {
+    run(|| {
+        let (out_d, out_l) = (
+            Out::new(response, "response")?,
+            Out::new(response_len, "response_len")?,
+        );
+        // SAFETY: the caller's promises.
+        let (c, msg) = unsafe { (handle(c, "client")?, bytes_arg(data.cast(), len, "data")?) };
+        let p = c.request(msg)?;
+        let (d, l) = match c.wait(p, timeout_ns) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Ok(client) = c.client() {
+                    let _ = client.cancel(p);
+                }
+                c.pending.retain(|&q| q != p);
+                return Err(e);
+            }
+        };
+        // SAFETY: checked, and the caller promises they are writable.
+        unsafe {
+            out_d.put(d);
+            out_l.put(l);
+        }
+        Ok(())
+    })
+}
+
+/// Releases the response held (from [`shmkit_client_wait`] or [`shmkit_client_call`]): its
+/// pointer becomes invalid, its room in the ring is free. `SHMKIT_INVALID_ARGUMENT` if none
+/// is held.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_release(c: *mut shmkit_client) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        if c.release() {
+            Ok(())
+        } else {
+            Err(misuse(format!(
+                "release on the client of {:?}, which holds no response",
+                c.name
+            )))
+        }
+    })
+}
+
+/// Gives up on `pending_id`: it no longer counts as outstanding, and its response, if it
+/// comes, is dropped. `*was_outstanding` (if not NULL) says whether it was. Releases the
+/// response held.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call;
+/// `was_outstanding` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_cancel(
+    c: *mut shmkit_client,
+    pending_id: u64,
+    was_outstanding: *mut bool,
+) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        c.release();
+        let was = match c.pending(pending_id) {
+            Ok(p) => {
+                c.pending.retain(|&q| q != p);
+                c.client()?.cancel(p)
+            }
+            Err(_) => false,
+        };
+        if !was_outstanding.is_null() {
+            // SAFETY: non-NULL, and the caller promises it is writable.
+            unsafe { was_outstanding.write(was) };
+        }
+        Ok(())
+    })
+}
+
+/// Connects this handle again, to whichever server serves the name now (with the options it
+/// was opened with): what a client does after `SHMKIT_DISCONNECTED` once a new server has
+/// taken over. Outstanding requests are lost, the response held is released; the slot may
+/// change. On failure the handle is left unconnected: its calls return
+/// `SHMKIT_DISCONNECTED` until a reconnect succeeds.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_reconnect(c: *mut shmkit_client) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        c.release();
+        // The old client goes first, so that its slot is free for the new one.
+        c.free_client();
+        c.pending.clear();
+        let name = c.name.to_string_lossy().into_owned();
+        let new = connect(&c.options, &name, &c.layouts)?;
+        c.adopt(new);
+        Ok(())
+    })
+}
+
+/// Changes how the client waits for responses (a [`shmkit_wait_strategy`] value). Releases
+/// the response held.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_set_wait_strategy(
+    c: *mut shmkit_client,
+    wait_strategy: i32,
+) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        let w = wait_strategy_arg(wait_strategy)?;
+        c.options.wait_strategy(w);
+        c.client()?.set_wait_strategy(w);
+        Ok(())
+    })
+}
+
+/// The service's name (valid while the handle lives); "" for NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client handle. Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_name(c: *const shmkit_client) -> *const c_char {
+    // SAFETY: the caller's promise.
+    unsafe { c.as_ref() }.map_or(c"".as_ptr(), |c| c.name.as_ptr())
+}
+
+/// The slot this client holds (0 to max_clients - 1); 0 for NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client handle, not being reconnected by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_slot(c: *const shmkit_client) -> u32 {
+    // SAFETY: the caller's promise.
+    unsafe { c.as_ref() }.map_or(0, |c| c.slot)
+}
+
+/// The largest request the service takes; 0 for NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client handle, not being reconnected by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_max_request_len(c: *const shmkit_client) -> usize {
+    // SAFETY: the caller's promise.
+    unsafe { c.as_ref() }.map_or(0, |c| c.max_request_len)
+}
+
+/// How many requests may be outstanding at once; 0 for NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client handle, not being reconnected by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_max_outstanding(c: *const shmkit_client) -> u32 {
+    // SAFETY: the caller's promise.
+    unsafe { c.as_ref() }.map_or(0, |c| c.max_outstanding)
+}
+
+/// How many requests are outstanding (sent, not yet waited for or cancelled); 0 for NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client handle not used by another thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_outstanding(c: *const shmkit_client) -> usize {
+    // SAFETY: the caller's promise.
+    unsafe { c.as_ref() }.map_or(0, |c| c.pending.len())
+}
