@@ -912,3 +912,119 @@ pub unsafe extern "C" fn shmkit_client_outstanding(c: *const shmkit_client) -> u
     // SAFETY: the caller's promise.
     unsafe { c.as_ref() }.map_or(0, |c| c.pending.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr::null_mut;
+    use std::time::Duration;
+
+    const WAIT: i64 = 10_000_000_000;
+
+    fn unique(tag: &str) -> CString {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        CString::new(format!("cu-{tag}-{}-{n}", std::process::id())).unwrap()
+    }
+
+    /// `struct { uint64_t a; uint32_t b; uint32_t pad; }` and `uint64_t`, tag "add v1".
+    fn typed_options(req: &shmkit_layout, resp: &shmkit_layout) -> shmkit_service_options {
+        let mut o = shmkit_service_options_default();
+        o.request_layout = req;
+        o.response_layout = resp;
+        o
+    }
+
+    fn layouts(tag: &CString) -> (shmkit_layout, shmkit_layout) {
+        (
+            shmkit_layout {
+                size: 16,
+                align: 8,
+                tag: tag.as_ptr(),
+            },
+            shmkit_layout {
+                size: 8,
+                align: 8,
+                tag: tag.as_ptr(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_c_typed_service_interoperates_with_rust_typed_sides() {
+        let tag = CString::new("add v1").unwrap();
+        let (req, resp) = layouts(&tag);
+        let o = typed_options(&req, &resp);
+        // A C server, a Rust typed client ([u64; 2] has the C struct's size and alignment).
+        let name = unique("typed");
+        let mut s = null_mut();
+        // SAFETY: valid arguments; the handle is closed below.
+        let st = unsafe { shmkit_service_create_server(name.as_ptr(), &o, &mut s) };
+        assert_eq!(st, shmkit_status::SHMKIT_OK);
+        let typed = service::typed::<[u64; 2], u64>().tag("add v1").clone();
+        let mut client = typed.open_client(name.to_str().unwrap()).unwrap();
+        let p = client.request(&[40, 2]).unwrap();
+        let mut h = shmkit_request_handle {
+            client_slot: 9,
+            id: 9,
+        };
+        let (mut data, mut len) = (std::ptr::null(), 0);
+        // SAFETY: a live handle and writable out-parameters.
+        let st = unsafe { shmkit_server_recv(s, WAIT, &mut h, &mut data, &mut len) };
+        assert_eq!(st, shmkit_status::SHMKIT_OK);
+        assert_eq!((h.id, len), (p.id(), 16));
+        // SAFETY: `data` points to `len` bytes until the next recv.
+        let v: [u64; 2] = shmkit::bytemuck::pod_read_unaligned(unsafe {
+            std::slice::from_raw_parts(data.cast::<u8>(), len)
+        });
+        let sum = v[0] + v[1];
+        // SAFETY: as above; `sum` is 8 readable bytes.
+        let st = unsafe { shmkit_server_respond(s, &h, (&raw const sum).cast(), 8) };
+        assert_eq!(st, shmkit_status::SHMKIT_OK);
+        assert_eq!(client.wait_timeout(p, Duration::from_secs(10)).unwrap(), 42);
+        drop(client);
+        // SAFETY: closed once.
+        unsafe { shmkit_server_close(s) };
+
+        // A Rust typed server, a C client; a C struct of another alignment or tag is refused.
+        let name = unique("typed2");
+        let mut server = typed.create_server(name.to_str().unwrap()).unwrap();
+        let mut c = null_mut();
+        // SAFETY: valid arguments; the handle is closed below.
+        let st = unsafe { shmkit_service_open_client(name.as_ptr(), &o, &mut c) };
+        assert_eq!(st, shmkit_status::SHMKIT_OK);
+        let answer = std::thread::spawn(move || {
+            let r = server.recv_timeout(Duration::from_secs(10)).unwrap();
+            server
+                .respond(r.handle(), &(r.value[0] * r.value[1]))
+                .unwrap();
+            server
+        });
+        let msg = [6u64, 7];
+        // SAFETY: a live handle, 16 readable bytes, writable out-parameters.
+        let st =
+            unsafe { shmkit_client_call(c, msg.as_ptr().cast(), 16, WAIT, &mut data, &mut len) };
+        assert_eq!(st, shmkit_status::SHMKIT_OK);
+        assert_eq!(len, 8);
+        // SAFETY: the response's 8 bytes, valid until release.
+        let product = unsafe { data.cast::<u64>().read_unaligned() };
+        assert_eq!(product, 42);
+        let _server = answer.join().unwrap();
+        for (size, align, t) in [(16, 4, "add v1"), (16, 8, "add v2"), (24, 8, "add v1")] {
+            let t = CString::new(t).unwrap();
+            let wrong = shmkit_layout {
+                size,
+                align,
+                tag: t.as_ptr(),
+            };
+            let o = typed_options(&wrong, &resp);
+            let mut bad = null_mut();
+            // SAFETY: valid arguments; nothing is made on failure.
+            let st = unsafe { shmkit_service_open_client(name.as_ptr(), &o, &mut bad) };
+            assert_eq!(st, shmkit_status::SHMKIT_LAYOUT_MISMATCH);
+            assert!(bad.is_null());
+        }
+        // SAFETY: closed once.
+        unsafe { shmkit_client_close(c) };
+    }
+}
