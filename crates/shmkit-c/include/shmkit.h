@@ -495,6 +495,10 @@ void shmkit_server_close(shmkit_server *s);
 // change them under you). A typed server drops requests of another length than its
 // request struct (from byte clients). Clients coming and going are not errors.
 //
+// The server handle keeps each unanswered request's handle until it is answered, up to
+// 1024 per client slot (requests a client cancelled, or left unanswered when it went): beyond
+// that the oldest of the slot is forgotten, and answering it is `SHMKIT_NOT_OUTSTANDING`.
+//
 // # Safety
 //
 // `s` is a live server handle not used by another thread during the call; `handle`, `data`

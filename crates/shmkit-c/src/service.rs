@@ -307,6 +307,10 @@ pub unsafe extern "C" fn shmkit_server_close(s: *mut shmkit_server) {
 /// change them under you). A typed server drops requests of another length than its
 /// request struct (from byte clients). Clients coming and going are not errors.
 ///
+/// The server handle keeps each unanswered request's handle until it is answered, up to
+/// 1024 per client slot (requests a client cancelled, or left unanswered when it went): beyond
+/// that the oldest of the slot is forgotten, and answering it is `SHMKIT_NOT_OUTSTANDING`.
+///
 /// # Safety
 ///
 /// `s` is a live server handle not used by another thread during the call; `handle`, `data`
@@ -365,6 +369,10 @@ pub unsafe extern "C" fn shmkit_server_recv(
 /// Forgets the oldest unanswered handle of `slot` while it has more than
 /// [`HANDLES_PER_SLOT`].
 fn forget_beyond(handles: &mut HashMap<(u32, u64), (Handle, u64)>, slot: u32) {
+    // The usual case, a few requests unanswered, costs no scan.
+    if handles.len() <= HANDLES_PER_SLOT {
+        return;
+    }
     loop {
         let of_slot = handles.iter().filter(|(k, _)| k.0 == slot);
         if of_slot.clone().count() <= HANDLES_PER_SLOT {
