@@ -109,6 +109,10 @@ typedef struct shmkit_client shmkit_client;
 // A file that can be mapped (`shmkit::FileMapping`).
 typedef struct shmkit_file shmkit_file;
 
+// Answers requests of a server from any thread (`shmkit::service::Responder`): from
+// [`shmkit_server_responder`].
+typedef struct shmkit_responder shmkit_responder;
+
 // A named shared memory segment (`shmkit::Segment`).
 typedef struct shmkit_segment shmkit_segment;
 
@@ -481,8 +485,8 @@ shmkit_status shmkit_service_create_server(const char *name,
                                            shmkit_server **out);
 
 // Closes a server handle (NULL is ignored): gives up the server role (waiting clients get
-// `SHMKIT_DISCONNECTED`) and removes the service's names unless `keep`. The last request's
-// pointer becomes invalid.
+// `SHMKIT_DISCONNECTED`) and, once its responders are closed too, removes the service's
+// names unless `keep`. The last request's pointer becomes invalid.
 //
 // # Safety
 //
@@ -525,6 +529,37 @@ shmkit_status shmkit_server_respond(shmkit_server *s,
                                     const shmkit_request_handle *h,
                                     const void *data,
                                     size_t len);
+
+// A handle that answers this server's requests from other threads, at the same time as the
+// server receives and answers (the request handles it answers come from
+// [`shmkit_server_recv`]). Close it with [`shmkit_responder_close`]; it may outlive the
+// server handle (the service's names go when the last of them closes, unless `keep`).
+//
+// # Safety
+//
+// `s` is a live server handle (callable from any thread); `out` is writable.
+shmkit_status shmkit_server_responder(const shmkit_server *s,
+                                      shmkit_responder **out);
+
+// Answers the request `h` with a copy of `len` bytes at `data`, as
+// [`shmkit_server_respond`] does (same errors). Thread safety: callable from any thread,
+// at the same time as other calls on this responder, other responders and the server.
+//
+// # Safety
+//
+// `r` is a live responder handle; `h` is readable; `data` points to `len` readable bytes
+// (or `len` is 0).
+shmkit_status shmkit_responder_respond(const shmkit_responder *r,
+                                       const shmkit_request_handle *h,
+                                       const void *data,
+                                       size_t len);
+
+// Closes a responder handle (NULL is ignored).
+//
+// # Safety
+//
+// `r` is NULL or a responder handle not used again (by any thread).
+void shmkit_responder_close(shmkit_responder *r);
 
 // Changes how the server waits for requests (a [`shmkit_wait_strategy`] value).
 //

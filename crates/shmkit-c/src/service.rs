@@ -5,7 +5,8 @@
 //! per client, answers in any order. A received request is a copy (the server reads it where
 //! [`shmkit_server_recv`] points until its next `recv` or close); a response is read in place
 //! in the client's response ring until [`shmkit_client_release`], the client's next call, or
-//! its close.
+//! its close. Answers may also come from other threads, through [`shmkit_responder`]s
+//! ([`shmkit_server_responder`]).
 //!
 //! Rust's `Handle` and `Pending` cannot be rebuilt from numbers, so each handle keeps the
 //! ones it handed out: the server the handle of every request received and not yet answered
@@ -14,10 +15,11 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CString};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use shmkit::channel::MessageLayout;
-use shmkit::service::{self, Client, Handle, Pending, Response, Server};
+use shmkit::service::{self, Client, Handle, Pending, Responder, Response, Server};
 use shmkit::Error;
 
 use crate::common::*;
@@ -96,13 +98,29 @@ pub struct shmkit_server {
     inner: Server,
     /// The last request received: what [`shmkit_server_recv`]'s pointer points into.
     request: Vec<u8>,
-    /// The handles of requests received and not yet answered, by (slot, id), with the order
-    /// they came in (to forget the oldest beyond [`HANDLES_PER_SLOT`] per slot).
-    handles: HashMap<(u32, u64), (Handle, u64)>,
-    received: u64,
+    /// The handles of requests received and not yet answered, shared with the responders.
+    table: Arc<Mutex<Table>>,
     /// A typed service's request and response sizes.
     typed: Option<(usize, usize)>,
     name: CString,
+}
+
+/// The handles of requests received and not yet answered, by (slot, id), with the order they
+/// came in (to forget the oldest beyond [`HANDLES_PER_SLOT`] per slot).
+#[derive(Default)]
+struct Table {
+    handles: HashMap<(u32, u64), (Handle, u64)>,
+    received: u64,
+}
+
+/// Answers requests of a server from any thread (`shmkit::service::Responder`): from
+/// [`shmkit_server_responder`].
+pub struct shmkit_responder {
+    inner: Responder,
+    table: Arc<Mutex<Table>>,
+    /// A typed service's response size.
+    typed: Option<usize>,
+    name: String,
 }
 
 /// How many unanswered request handles a server keeps per client slot: beyond that (requests
@@ -278,8 +296,7 @@ pub unsafe extern "C" fn shmkit_service_create_server(
                     name: c_name(inner.name()),
                     inner,
                     request: Vec::new(),
-                    handles: HashMap::new(),
-                    received: 0,
+                    table: Arc::default(),
                     typed,
                 },
             )
@@ -289,8 +306,8 @@ pub unsafe extern "C" fn shmkit_service_create_server(
 }
 
 /// Closes a server handle (NULL is ignored): gives up the server role (waiting clients get
-/// `SHMKIT_DISCONNECTED`) and removes the service's names unless `keep`. The last request's
-/// pointer becomes invalid.
+/// `SHMKIT_DISCONNECTED`) and, once its responders are closed too, removes the service's
+/// names unless `keep`. The last request's pointer becomes invalid.
 ///
 /// # Safety
 ///
@@ -349,9 +366,13 @@ pub unsafe extern "C" fn shmkit_server_recv(
         };
         let h = *r.handle();
         let key = (h.client_slot(), h.id());
-        s.received += 1;
-        s.handles.insert(key, (h, s.received));
-        forget_beyond(&mut s.handles, key.0);
+        {
+            let mut t = s.table.lock().unwrap_or_else(|p| p.into_inner());
+            t.received += 1;
+            let n = t.received;
+            t.handles.insert(key, (h, n));
+            forget_beyond(&mut t.handles, key.0);
+        }
         s.request = r.into_payload();
         // SAFETY: the out-parameters were checked and the caller promises they are writable.
         unsafe {
@@ -405,32 +426,141 @@ pub unsafe extern "C" fn shmkit_server_respond(
 ) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promises.
-        let (s, msg) = unsafe { (handle(s, "server")?, bytes_arg(data.cast(), len, "data")?) };
-        // SAFETY: the caller promises NULL or a readable handle.
-        let h = unsafe { h.as_ref() }.ok_or_else(|| misuse("the request handle is NULL"))?;
-        let key = (h.client_slot, h.id);
-        let Some(&(rust_handle, _)) = s.handles.get(&key) else {
-            return Err(Failure::Shmkit(Error::NotOutstanding {
-                name: s.inner.name().to_owned(),
-                id: h.id,
-            }));
+        let (s, h, msg) = unsafe {
+            (
+                handle_ref(s, "server")?,
+                request_handle_arg(h)?,
+                bytes_arg(data.cast(), len, "data")?,
+            )
         };
-        if let Some((_, resp)) = s.typed {
-            if len != resp {
-                return Err(Failure::Shmkit(Error::SizeInvalid {
-                    name: s.inner.name().to_owned(),
-                    reason: format!(
-                        "a response of {len} bytes to a typed service whose response struct has {resp}"
-                    ),
-                }));
-            }
-        }
-        let r = s.inner.respond(&rust_handle, msg);
-        if matches!(r, Ok(()) | Err(Error::Disconnected { .. })) {
-            s.handles.remove(&key);
-        }
-        Ok(r?)
+        let typed = s.typed.map(|(_, resp)| resp);
+        respond(&s.table, typed, s.inner.name(), h, msg, |h, m| {
+            s.inner.respond(h, m)
+        })
     })
+}
+
+/// # Safety
+///
+/// `h` is NULL or readable.
+unsafe fn request_handle_arg(h: *const shmkit_request_handle) -> Outcome<shmkit_request_handle> {
+    // SAFETY: the caller promises NULL or a readable handle.
+    unsafe { h.as_ref() }
+        .copied()
+        .ok_or_else(|| misuse("the request handle is NULL"))
+}
+
+/// Answers `h` through `send` (the server's or a responder's `respond`), with the handle
+/// `table` keeps for it; forgets it once answered.
+fn respond(
+    table: &Mutex<Table>,
+    typed: Option<usize>,
+    name: &str,
+    h: shmkit_request_handle,
+    msg: &[u8],
+    send: impl FnOnce(&Handle, &[u8]) -> shmkit::Result<()>,
+) -> Outcome {
+    let key = (h.client_slot, h.id);
+    let found = {
+        let t = table.lock().unwrap_or_else(|p| p.into_inner());
+        t.handles.get(&key).map(|&(h, _)| h)
+    };
+    let Some(rust_handle) = found else {
+        return Err(Failure::Shmkit(Error::NotOutstanding {
+            name: name.to_owned(),
+            id: h.id,
+        }));
+    };
+    if let Some(resp) = typed {
+        if msg.len() != resp {
+            return Err(Failure::Shmkit(Error::SizeInvalid {
+                name: name.to_owned(),
+                reason: format!(
+                    "a response of {} bytes to a typed service whose response struct has {resp}",
+                    msg.len()
+                ),
+            }));
+        }
+    }
+    let r = send(&rust_handle, msg);
+    if matches!(r, Ok(()) | Err(Error::Disconnected { .. })) {
+        let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+        // Answered: forget it, unless a request of the same key came in meanwhile.
+        if t.handles.get(&key).is_some_and(|&(h, _)| h == rust_handle) {
+            t.handles.remove(&key);
+        }
+    }
+    Ok(r?)
+}
+
+/// A handle that answers this server's requests from other threads, at the same time as the
+/// server receives and answers (the request handles it answers come from
+/// [`shmkit_server_recv`]). Close it with [`shmkit_responder_close`]; it may outlive the
+/// server handle (the service's names go when the last of them closes, unless `keep`).
+///
+/// # Safety
+///
+/// `s` is a live server handle (callable from any thread); `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_responder(
+    s: *const shmkit_server,
+    out: *mut *mut shmkit_responder,
+) -> shmkit_status {
+    run(|| {
+        let out = Out::new(out, "out")?;
+        // SAFETY: the caller's promise.
+        let s = unsafe { handle_ref(s, "server")? };
+        let r = shmkit_responder {
+            inner: s.inner.responder(),
+            table: Arc::clone(&s.table),
+            typed: s.typed.map(|(_, resp)| resp),
+            name: s.inner.name().to_owned(),
+        };
+        // SAFETY: checked, and the caller promises it is writable.
+        unsafe { put_handle(out, r) };
+        Ok(())
+    })
+}
+
+/// Answers the request `h` with a copy of `len` bytes at `data`, as
+/// [`shmkit_server_respond`] does (same errors). Thread safety: callable from any thread,
+/// at the same time as other calls on this responder, other responders and the server.
+///
+/// # Safety
+///
+/// `r` is a live responder handle; `h` is readable; `data` points to `len` readable bytes
+/// (or `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_responder_respond(
+    r: *const shmkit_responder,
+    h: *const shmkit_request_handle,
+    data: *const c_void,
+    len: usize,
+) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promises.
+        let (r, h, msg) = unsafe {
+            (
+                handle_ref(r, "responder")?,
+                request_handle_arg(h)?,
+                bytes_arg(data.cast(), len, "data")?,
+            )
+        };
+        respond(&r.table, r.typed, &r.name, h, msg, |h, m| {
+            r.inner.respond(h, m)
+        })
+    })
+}
+
+/// Closes a responder handle (NULL is ignored).
+///
+/// # Safety
+///
+/// `r` is NULL or a responder handle not used again (by any thread).
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_responder_close(r: *mut shmkit_responder) {
+    // SAFETY: forwarded.
+    unsafe { close(r) }
 }
 
 /// Changes how the server waits for requests (a [`shmkit_wait_strategy`] value).
@@ -1034,5 +1164,70 @@ mod tests {
         }
         // SAFETY: closed once.
         unsafe { shmkit_client_close(c) };
+    }
+
+    #[test]
+    fn responders_answer_from_other_threads() {
+        let name = unique("responders");
+        let mut s = null_mut();
+        // SAFETY: valid arguments; the handle is closed below.
+        let st = unsafe { shmkit_service_create_server(name.as_ptr(), std::ptr::null(), &mut s) };
+        assert_eq!(st, shmkit_status::SHMKIT_OK);
+        let mut client = service::open_client(name.to_str().unwrap()).unwrap();
+        let pending: Vec<_> = (0..8u8).map(|i| client.request(&[i]).unwrap()).collect();
+        let (tx, rx) = std::sync::mpsc::channel::<(shmkit_request_handle, u8)>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let mut r = null_mut();
+                // SAFETY: a live server handle, a writable out-parameter.
+                let st = unsafe { shmkit_server_responder(s, &mut r) };
+                assert_eq!(st, shmkit_status::SHMKIT_OK);
+                let r = r as usize; // a responder may move to another thread
+                let rx = Arc::clone(&rx);
+                std::thread::spawn(move || {
+                    let r = r as *mut shmkit_responder;
+                    loop {
+                        let Ok((h, v)) = rx.lock().unwrap().recv() else {
+                            break;
+                        };
+                        let answer = [v, v];
+                        // SAFETY: a live responder, callable from any thread.
+                        let st =
+                            unsafe { shmkit_responder_respond(r, &h, answer.as_ptr().cast(), 2) };
+                        assert_eq!(st, shmkit_status::SHMKIT_OK);
+                        // Answered once: a second answer is refused.
+                        // SAFETY: as above.
+                        let st =
+                            unsafe { shmkit_responder_respond(r, &h, answer.as_ptr().cast(), 2) };
+                        assert_eq!(st, shmkit_status::SHMKIT_NOT_OUTSTANDING);
+                    }
+                    // SAFETY: closed once, by the thread that used it.
+                    unsafe { shmkit_responder_close(r) };
+                })
+            })
+            .collect();
+        for _ in 0..8 {
+            let mut h = shmkit_request_handle {
+                client_slot: 0,
+                id: 0,
+            };
+            let (mut data, mut len) = (std::ptr::null(), 0);
+            // SAFETY: a live handle and writable out-parameters.
+            let st = unsafe { shmkit_server_recv(s, WAIT, &mut h, &mut data, &mut len) };
+            assert_eq!((st, len), (shmkit_status::SHMKIT_OK, 1));
+            // SAFETY: one byte, valid until the next recv.
+            tx.send((h, unsafe { *data.cast::<u8>() })).unwrap();
+        }
+        drop(tx);
+        for t in threads {
+            t.join().unwrap();
+        }
+        for (i, p) in pending.into_iter().enumerate() {
+            let r = client.wait_timeout(p, Duration::from_secs(10)).unwrap();
+            assert_eq!(&*r, &[i as u8, i as u8]);
+        }
+        // SAFETY: closed once.
+        unsafe { shmkit_server_close(s) };
     }
 }

@@ -302,6 +302,39 @@ static void typed_services_check_both_structs_across_processes(void) {
   shmkit_server_close(s);
 }
 
+static void a_responder_answers_beside_the_server(void) {
+  char name[64];
+  unique_name(name, sizeof name, "svcresp");
+  shmkit_server *s;
+  CHECK(shmkit_service_create_server(name, NULL, &s));
+  shmkit_responder *r;
+  CHECK(shmkit_server_responder(s, &r));
+  shmkit_client *c;
+  CHECK(shmkit_service_open_client(name, NULL, &c));
+  uint64_t p1, p2;
+  CHECK(shmkit_client_request(c, "one", 3, &p1));
+  CHECK(shmkit_client_request(c, "two", 3, &p2));
+  shmkit_request_handle h1, h2;
+  const void *data;
+  size_t len;
+  CHECK(shmkit_server_recv(s, WAIT, &h1, &data, &len));
+  CHECK(shmkit_server_recv(s, WAIT, &h2, &data, &len));
+  /* Answered in the other order, one through the responder (which may be on another thread). */
+  CHECK(shmkit_responder_respond(r, &h2, "TWO", 3));
+  EXPECT_STATUS(shmkit_server_respond(s, &h2, "TWO", 3), SHMKIT_NOT_OUTSTANDING);
+  CHECK(shmkit_server_respond(s, &h1, "ONE", 3));
+  EXPECT_STATUS(shmkit_responder_respond(r, &h1, "ONE", 3), SHMKIT_NOT_OUTSTANDING);
+  EXPECT_STATUS(shmkit_responder_respond(NULL, &h1, "ONE", 3), SHMKIT_INVALID_ARGUMENT);
+  CHECK(shmkit_client_wait(c, p1, WAIT, &data, &len));
+  EXPECT(len == 3 && memcmp(data, "ONE", 3) == 0);
+  CHECK(shmkit_client_wait(c, p2, WAIT, &data, &len));
+  EXPECT(len == 3 && memcmp(data, "TWO", 3) == 0);
+  shmkit_client_close(c);
+  shmkit_server_close(s);
+  shmkit_responder_close(r);
+  shmkit_responder_close(NULL);
+}
+
 static void limits_misuse_and_timeouts_are_typed_errors(void) {
   char name[64];
   unique_name(name, sizeof name, "svclimits");
@@ -398,6 +431,7 @@ int main(int argc, char **argv) {
   a_client_killed_mid_request_frees_its_place();
   a_killed_server_disconnects_its_clients_and_a_new_one_serves_them_after_reconnect();
   typed_services_check_both_structs_across_processes();
+  a_responder_answers_beside_the_server();
   limits_misuse_and_timeouts_are_typed_errors();
   return 0;
 }
