@@ -213,6 +213,13 @@ typedef struct {
   uint64_t id;
 } shmkit_request_handle;
 
+// Writes a response in place: `write(ctx, buf, len)` is called once with `len` bytes of
+// the client's response ring to fill (their initial contents are unspecified), and the
+// response is published when it returns. Zero-copy.
+typedef void (*shmkit_write_fn)(void *ctx,
+                                void *buf,
+                                size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -554,12 +561,42 @@ shmkit_status shmkit_responder_respond(const shmkit_responder *r,
                                        const void *data,
                                        size_t len);
 
+// Answers the request `h` with `len` bytes written in place by `write`, as
+// [`shmkit_server_respond_with`] does (same rules). Thread safety: callable from any thread,
+// at the same time as other calls on this responder, other responders and the server.
+//
+// # Safety
+//
+// `r` is a live responder handle; `h` is readable; `write` is a function safe to call with
+// `ctx` and `len` writable bytes (from this thread).
+shmkit_status shmkit_responder_respond_with(const shmkit_responder *r,
+                                            const shmkit_request_handle *h,
+                                            size_t len,
+                                            shmkit_write_fn write,
+                                            void *ctx);
+
 // Closes a responder handle (NULL is ignored).
 //
 // # Safety
 //
 // `r` is NULL or a responder handle not used again (by any thread).
 void shmkit_responder_close(shmkit_responder *r);
+
+// Answers the request `h` with `len` bytes that `write` writes straight into the client's
+// response ring (zero-copy; see [`shmkit_write_fn`]). `write` is not called when the
+// answer is refused; the errors are [`shmkit_server_respond`]'s. `write` runs while the
+// client's response ring is locked: it must not answer the same client (through this
+// server or a responder) itself, nor unwind or `longjmp` out.
+//
+// # Safety
+//
+// `s` is a live server handle not used by another thread during the call; `h` is readable;
+// `write` is a function safe to call with `ctx` and `len` writable bytes.
+shmkit_status shmkit_server_respond_with(shmkit_server *s,
+                                         const shmkit_request_handle *h,
+                                         size_t len,
+                                         shmkit_write_fn write,
+                                         void *ctx);
 
 // Changes how the server waits for requests (a [`shmkit_wait_strategy`] value).
 //
@@ -683,6 +720,38 @@ shmkit_status shmkit_client_call(shmkit_client *c,
                                  const void **response,
                                  size_t *response_len);
 
+// Borrows room for a request of `len` bytes in the request ring, to write in place through
+// `*data` and send with [`shmkit_client_commit`] (or drop with [`shmkit_client_abort`]):
+// zero-copy. `*data` is valid until then, the client's next call, or its close (which
+// drop the loan unsent). Never waits. Releases the response held. Errors as
+// [`shmkit_client_request`]'s.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call; `data` is
+// writable.
+shmkit_status shmkit_client_loan(shmkit_client *c,
+                                 size_t len,
+                                 void **data);
+
+// Sends the request written in the loan (from [`shmkit_client_loan`]) and wakes the server;
+// `*pending_id` is what to [wait](shmkit_client_wait) for. `SHMKIT_INVALID_ARGUMENT` if no
+// loan is held.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call; `pending_id` is
+// writable.
+shmkit_status shmkit_client_commit(shmkit_client *c,
+                                   uint64_t *pending_id);
+
+// Drops the loan held unsent. `SHMKIT_INVALID_ARGUMENT` if none is held.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call.
+shmkit_status shmkit_client_abort(shmkit_client *c);
+
 // Releases the response held (from [`shmkit_client_wait`] or [`shmkit_client_call`]): its
 // pointer becomes invalid, its room in the ring is free. `SHMKIT_INVALID_ARGUMENT` if none
 // is held.
@@ -805,7 +874,8 @@ shmkit_status shmkit_waitset_add_server(shmkit_waitset *ws,
                                         size_t *index);
 
 // Adds a client: ready when a response is there, or its server is gone. A client holding a
-// response cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait): release it first.
+// response or a loan cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait):
+// release, commit or abort it first.
 //
 // # Safety
 //
@@ -834,7 +904,7 @@ size_t shmkit_waitset_len(const shmkit_waitset *ws);
 // `*n_ready` (at least 1). Members beyond `cap` stay ready for the next wait.
 // `SHMKIT_TIMEOUT` / `SHMKIT_WOULD_BLOCK` if none was ready; with no members it waits out
 // the timeout. `SHMKIT_INVALID_ARGUMENT` if a member cannot be waited on now (a client
-// holding a response); `SHMKIT_DISCONNECTED` for a client left unconnected by a failed
+// holding a response or a loan); `SHMKIT_DISCONNECTED` for a client left unconnected by a failed
 // reconnect.
 //
 // # Safety

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use shmkit::channel::MessageLayout;
-use shmkit::service::{self, Client, Handle, Pending, Responder, Response, Server};
+use shmkit::service::{self, Client, Handle, Pending, RequestLoan, Responder, Response, Server};
 use shmkit::Error;
 
 use crate::common::*;
@@ -133,6 +133,9 @@ pub struct shmkit_client {
     /// The response read in place. It borrows `*client`, so it is dropped before the client
     /// is used again or freed (every call that uses the client takes it first).
     response: Option<Response<'static>>,
+    /// A request being written in place; borrows `*client` as `response` does (at most one
+    /// of the two is held).
+    loan: Option<RequestLoan<'static>>,
     /// The client, boxed and owned here through a raw pointer (freed in `Drop`), so that the
     /// handle itself being borrowed does not touch what `response` borrows. NULL after a
     /// reconnect failed.
@@ -156,16 +159,18 @@ impl Drop for shmkit_client {
 }
 
 impl shmkit_client {
+    /// Drops the response and the loan held (the loan unsent); whether a response was held.
     fn release(&mut self) -> bool {
+        self.loan = None;
         self.response.take().is_some()
     }
 
     fn free_client(&mut self) {
-        debug_assert!(self.response.is_none());
+        debug_assert!(self.response.is_none() && self.loan.is_none());
         let c = std::mem::replace(&mut self.client, std::ptr::null_mut());
         if !c.is_null() {
             // SAFETY: `c` came from `Box::into_raw` in `adopt` and is freed once (the field
-            // is NULL now); no response borrows it (released above).
+            // is NULL now); no response or loan borrows it (released above).
             drop(unsafe { Box::from_raw(c) });
         }
     }
@@ -180,8 +185,8 @@ impl shmkit_client {
     /// The client, for a call: the response held is released first.
     fn client(&mut self) -> Outcome<&mut Client> {
         self.release();
-        // SAFETY: NULL or the live client this handle owns; no response borrows it any more,
-        // and the `&mut self` borrow makes this the only use.
+        // SAFETY: NULL or the live client this handle owns; no response or loan borrows it
+        // any more, and the `&mut self` borrow makes this the only use.
         unsafe { self.client.as_mut() }.ok_or_else(|| {
             Failure::Shmkit(Error::Disconnected {
                 name: self.name.to_string_lossy().into_owned(),
@@ -191,14 +196,14 @@ impl shmkit_client {
 
     /// The client as a wait set member (which only reads it).
     pub(crate) fn waitable(&self) -> Outcome<&dyn shmkit::Waitable> {
-        if self.response.is_some() {
+        if self.response.is_some() || self.loan.is_some() {
             return Err(misuse(format!(
-                "client of {:?} holds a response: release it before waiting on the client in a wait set",
+                "client of {:?} holds a response or a loan: release, commit or abort it before waiting on the client in a wait set",
                 self.name
             )));
         }
         // SAFETY: NULL or the live client this handle owns, and nothing borrows it mutably
-        // (no response is held).
+        // (no response or loan is held).
         let c = unsafe { self.client.as_ref() }.ok_or_else(|| {
             Failure::Shmkit(Error::Disconnected {
                 name: self.name.to_string_lossy().into_owned(),
@@ -434,8 +439,8 @@ pub unsafe extern "C" fn shmkit_server_respond(
             )
         };
         let typed = s.typed.map(|(_, resp)| resp);
-        respond(&s.table, typed, s.inner.name(), h, msg, |h, m| {
-            s.inner.respond(h, m)
+        respond(&s.table, typed, s.inner.name(), h, msg.len(), |h| {
+            s.inner.respond(h, msg)
         })
     })
 }
@@ -457,8 +462,8 @@ fn respond(
     typed: Option<usize>,
     name: &str,
     h: shmkit_request_handle,
-    msg: &[u8],
-    send: impl FnOnce(&Handle, &[u8]) -> shmkit::Result<()>,
+    len: usize,
+    send: impl FnOnce(&Handle) -> shmkit::Result<()>,
 ) -> Outcome {
     let key = (h.client_slot, h.id);
     let found = {
@@ -472,17 +477,16 @@ fn respond(
         }));
     };
     if let Some(resp) = typed {
-        if msg.len() != resp {
+        if len != resp {
             return Err(Failure::Shmkit(Error::SizeInvalid {
                 name: name.to_owned(),
                 reason: format!(
-                    "a response of {} bytes to a typed service whose response struct has {resp}",
-                    msg.len()
+                    "a response of {len} bytes to a typed service whose response struct has {resp}"
                 ),
             }));
         }
     }
-    let r = send(&rust_handle, msg);
+    let r = send(&rust_handle);
     if matches!(r, Ok(()) | Err(Error::Disconnected { .. })) {
         let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
         // Answered: forget it, unless a request of the same key came in meanwhile.
@@ -546,8 +550,36 @@ pub unsafe extern "C" fn shmkit_responder_respond(
                 bytes_arg(data.cast(), len, "data")?,
             )
         };
-        respond(&r.table, r.typed, &r.name, h, msg, |h, m| {
-            r.inner.respond(h, m)
+        respond(&r.table, r.typed, &r.name, h, msg.len(), |h| {
+            r.inner.respond(h, msg)
+        })
+    })
+}
+
+/// Answers the request `h` with `len` bytes written in place by `write`, as
+/// [`shmkit_server_respond_with`] does (same rules). Thread safety: callable from any thread,
+/// at the same time as other calls on this responder, other responders and the server.
+///
+/// # Safety
+///
+/// `r` is a live responder handle; `h` is readable; `write` is a function safe to call with
+/// `ctx` and `len` writable bytes (from this thread).
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_responder_respond_with(
+    r: *const shmkit_responder,
+    h: *const shmkit_request_handle,
+    len: usize,
+    write: shmkit_write_fn,
+    ctx: *mut c_void,
+) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promises.
+        let (r, h) = unsafe { (handle_ref(r, "responder")?, request_handle_arg(h)?) };
+        let write = write.ok_or_else(|| misuse("the write function is NULL"))?;
+        respond(&r.table, r.typed, &r.name, h, len, |h| {
+            // SAFETY: the caller promises `write` may be called with `ctx` and the buffer.
+            r.inner
+                .respond_with(h, len, |buf| unsafe { call_writer(write, ctx, buf) })
         })
     })
 }
@@ -561,6 +593,57 @@ pub unsafe extern "C" fn shmkit_responder_respond(
 pub unsafe extern "C" fn shmkit_responder_close(r: *mut shmkit_responder) {
     // SAFETY: forwarded.
     unsafe { close(r) }
+}
+
+/// Writes a response in place: `write(ctx, buf, len)` is called once with `len` bytes of
+/// the client's response ring to fill (their initial contents are unspecified), and the
+/// response is published when it returns. Zero-copy.
+pub type shmkit_write_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, buf: *mut c_void, len: usize)>;
+
+/// Calls a C writer on a buffer.
+///
+/// # Safety
+///
+/// `write` is safe to call with `ctx` and a buffer of `buf.len()` writable bytes.
+unsafe fn call_writer(
+    write: unsafe extern "C" fn(*mut c_void, *mut c_void, usize),
+    ctx: *mut c_void,
+    buf: &mut [u8],
+) {
+    // SAFETY: the caller's promise; `buf` is writable for its length during the call.
+    unsafe { write(ctx, buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// Answers the request `h` with `len` bytes that `write` writes straight into the client's
+/// response ring (zero-copy; see [`shmkit_write_fn`]). `write` is not called when the
+/// answer is refused; the errors are [`shmkit_server_respond`]'s. `write` runs while the
+/// client's response ring is locked: it must not answer the same client (through this
+/// server or a responder) itself, nor unwind or `longjmp` out.
+///
+/// # Safety
+///
+/// `s` is a live server handle not used by another thread during the call; `h` is readable;
+/// `write` is a function safe to call with `ctx` and `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_server_respond_with(
+    s: *mut shmkit_server,
+    h: *const shmkit_request_handle,
+    len: usize,
+    write: shmkit_write_fn,
+    ctx: *mut c_void,
+) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promises.
+        let (s, h) = unsafe { (handle_ref(s, "server")?, request_handle_arg(h)?) };
+        let write = write.ok_or_else(|| misuse("the write function is NULL"))?;
+        let typed = s.typed.map(|(_, resp)| resp);
+        respond(&s.table, typed, s.inner.name(), h, len, |h| {
+            // SAFETY: the caller promises `write` may be called with `ctx` and the buffer.
+            s.inner
+                .respond_with(h, len, |buf| unsafe { call_writer(write, ctx, buf) })
+        })
+    })
 }
 
 /// Changes how the server waits for requests (a [`shmkit_wait_strategy`] value).
@@ -662,6 +745,7 @@ pub unsafe extern "C" fn shmkit_service_open_client(
         let c = connect(&options, name, &layouts)?;
         let mut h = shmkit_client {
             response: None,
+            loan: None,
             client: std::ptr::null_mut(),
             pending: Vec::new(),
             options,
@@ -735,7 +819,7 @@ impl shmkit_client {
         // `free_client`. The response made from this borrow is stored in `self.response`
         // and the client is not used again while it is held: every use goes through
         // `client()` (or `waitable()`, which refuses while a response is held), which drops
-        // the response first, and `Drop` drops it before the client. So the 'static
+        // the response first (and `shmkit_client_loan`, which drops it before borrowing), and `Drop` drops it before the client. So the 'static
         // lifetime is never relied on beyond the client's, nor beside another borrow of it.
         let c: &'static mut Client = unsafe { &mut *self.client };
         let r = match wait(timeout_ns) {
@@ -894,6 +978,98 @@ pub unsafe extern "C" fn shmkit_client_call(
     })
 }
 
+/// Borrows room for a request of `len` bytes in the request ring, to write in place through
+/// `*data` and send with [`shmkit_client_commit`] (or drop with [`shmkit_client_abort`]):
+/// zero-copy. `*data` is valid until then, the client's next call, or its close (which
+/// drop the loan unsent). Never waits. Releases the response held. Errors as
+/// [`shmkit_client_request`]'s.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call; `data` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_loan(
+    c: *mut shmkit_client,
+    len: usize,
+    data: *mut *mut c_void,
+) -> shmkit_status {
+    run(|| {
+        let out = Out::new(data, "data")?;
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        c.check_request_len(len)?;
+        c.release();
+        if c.client.is_null() {
+            return Err(Failure::Shmkit(Error::Disconnected {
+                name: c.name.to_string_lossy().into_owned(),
+            }));
+        }
+        // SAFETY: as for a response in `wait`: the loan made from this borrow is stored in
+        // `c.loan`, and the client is not used again while it is held (every use goes
+        // through `client()`, which drops it first; `waitable()` refuses; `Drop` drops it
+        // before the client).
+        let client: &'static mut Client = unsafe { &mut *c.client };
+        let mut loan = client.loan(len)?;
+        let p = loan.as_mut_ptr().cast::<c_void>();
+        c.loan = Some(loan);
+        // SAFETY: checked, and the caller promises it is writable.
+        unsafe { out.put(p) };
+        Ok(())
+    })
+}
+
+/// Sends the request written in the loan (from [`shmkit_client_loan`]) and wakes the server;
+/// `*pending_id` is what to [wait](shmkit_client_wait) for. `SHMKIT_INVALID_ARGUMENT` if no
+/// loan is held.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call; `pending_id` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_commit(
+    c: *mut shmkit_client,
+    pending_id: *mut u64,
+) -> shmkit_status {
+    run(|| {
+        let out = Out::new(pending_id, "pending_id")?;
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        let loan = c.loan.take().ok_or_else(|| {
+            misuse(format!(
+                "commit on the client of {:?}, which holds no loan",
+                c.name
+            ))
+        })?;
+        let p = loan.commit();
+        c.pending.push(p);
+        // SAFETY: checked, and the caller promises it is writable.
+        unsafe { out.put(p.id()) };
+        Ok(())
+    })
+}
+
+/// Drops the loan held unsent. `SHMKIT_INVALID_ARGUMENT` if none is held.
+///
+/// # Safety
+///
+/// `c` is a live client handle not used by another thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_client_abort(c: *mut shmkit_client) -> shmkit_status {
+    run(|| {
+        // SAFETY: the caller's promise.
+        let c = unsafe { handle(c, "client")? };
+        match c.loan.take() {
+            Some(_) => Ok(()),
+            None => Err(misuse(format!(
+                "abort on the client of {:?}, which holds no loan",
+                c.name
+            ))),
+        }
+    })
+}
+
 /// Releases the response held (from [`shmkit_client_wait`] or [`shmkit_client_call`]): its
 /// pointer becomes invalid, its room in the ring is free. `SHMKIT_INVALID_ARGUMENT` if none
 /// is held.
@@ -906,7 +1082,7 @@ pub unsafe extern "C" fn shmkit_client_release(c: *mut shmkit_client) -> shmkit_
     run(|| {
         // SAFETY: the caller's promise.
         let c = unsafe { handle(c, "client")? };
-        if c.release() {
+        if c.response.take().is_some() {
             Ok(())
         } else {
             Err(misuse(format!(

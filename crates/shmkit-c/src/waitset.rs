@@ -138,7 +138,8 @@ pub unsafe extern "C" fn shmkit_waitset_add_server(
 }
 
 /// Adds a client: ready when a response is there, or its server is gone. A client holding a
-/// response cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait): release it first.
+/// response or a loan cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait):
+/// release, commit or abort it first.
 ///
 /// # Safety
 ///
@@ -186,7 +187,7 @@ pub unsafe extern "C" fn shmkit_waitset_len(ws: *const shmkit_waitset) -> usize 
 /// `*n_ready` (at least 1). Members beyond `cap` stay ready for the next wait.
 /// `SHMKIT_TIMEOUT` / `SHMKIT_WOULD_BLOCK` if none was ready; with no members it waits out
 /// the timeout. `SHMKIT_INVALID_ARGUMENT` if a member cannot be waited on now (a client
-/// holding a response); `SHMKIT_DISCONNECTED` for a client left unconnected by a failed
+/// holding a response or a loan); `SHMKIT_DISCONNECTED` for a client left unconnected by a failed
 /// reconnect.
 ///
 /// # Safety

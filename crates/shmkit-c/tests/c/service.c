@@ -302,6 +302,13 @@ static void typed_services_check_both_structs_across_processes(void) {
   shmkit_server_close(s);
 }
 
+/* A shmkit_write_fn: writes "THREE" and counts its calls in *ctx. */
+static void write_three(void *ctx, void *buf, size_t len) {
+  EXPECT(len == 5);
+  memcpy(buf, "THREE", 5);
+  ++*(int *)ctx;
+}
+
 static void a_responder_answers_beside_the_server(void) {
   char name[64];
   unique_name(name, sizeof name, "svcresp");
@@ -329,6 +336,43 @@ static void a_responder_answers_beside_the_server(void) {
   EXPECT(len == 3 && memcmp(data, "ONE", 3) == 0);
   CHECK(shmkit_client_wait(c, p2, WAIT, &data, &len));
   EXPECT(len == 3 && memcmp(data, "TWO", 3) == 0);
+  CHECK(shmkit_client_release(c));
+
+  /* Zero-copy both ways: a request written in place, a response written in place. */
+  void *buf;
+  uint64_t p3;
+  EXPECT_STATUS(shmkit_client_commit(c, &p3), SHMKIT_INVALID_ARGUMENT);
+  EXPECT_STATUS(shmkit_client_abort(c), SHMKIT_INVALID_ARGUMENT);
+  CHECK(shmkit_client_loan(c, 5, &buf));
+  memcpy(buf, "dropp", 5);
+  CHECK(shmkit_client_abort(c)); /* sends nothing */
+  CHECK(shmkit_client_loan(c, 5, &buf));
+  /* A client holding a loan cannot be waited on in a wait set, nor released. */
+  EXPECT_STATUS(shmkit_client_release(c), SHMKIT_INVALID_ARGUMENT);
+  memcpy(buf, "three", 5);
+  CHECK(shmkit_client_commit(c, &p3));
+  CHECK(shmkit_server_recv(s, WAIT, &h1, &data, &len));
+  EXPECT(len == 5 && memcmp(data, "three", 5) == 0 && h1.id == p3);
+  EXPECT_STATUS(shmkit_server_recv(s, SHMKIT_TRY, &h2, &data, &len), SHMKIT_WOULD_BLOCK);
+  EXPECT_STATUS(shmkit_server_respond_with(s, &h1, 5, NULL, NULL), SHMKIT_INVALID_ARGUMENT);
+  int calls = 0;
+  CHECK(shmkit_server_respond_with(s, &h1, 5, write_three, &calls));
+  EXPECT(calls == 1);
+  EXPECT_STATUS(shmkit_responder_respond_with(r, &h1, 5, write_three, &calls), SHMKIT_NOT_OUTSTANDING);
+  EXPECT(calls == 1); /* not called when the answer is refused */
+  CHECK(shmkit_client_wait(c, p3, WAIT, &data, &len));
+  EXPECT(len == 5 && memcmp(data, "THREE", 5) == 0);
+  /* A loan taken while a response is held releases it; one left is dropped by close. */
+  CHECK(shmkit_client_loan(c, 4, &buf));
+  EXPECT_STATUS(shmkit_client_release(c), SHMKIT_INVALID_ARGUMENT);
+  uint64_t p4;
+  CHECK(shmkit_client_request(c, "four", 4, &p4)); /* drops the loan unsent */
+  CHECK(shmkit_server_recv(s, WAIT, &h2, &data, &len));
+  EXPECT(len == 4 && h2.id == p4);
+  CHECK(shmkit_responder_respond_with(r, &h2, 5, write_three, &calls));
+  CHECK(shmkit_client_wait(c, p4, WAIT, &data, &len));
+  EXPECT(len == 5 && calls == 2);
+  CHECK(shmkit_client_loan(c, 4, &buf));
   shmkit_client_close(c);
   shmkit_server_close(s);
   shmkit_responder_close(r);
