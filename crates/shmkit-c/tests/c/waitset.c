@@ -39,7 +39,8 @@ static void expect_ready(shmkit_waitset *ws, size_t want) {
   size_t ready[8], n = 0;
   CHECK(shmkit_waitset_wait(ws, WAIT, ready, 8, &n));
   if (n != 1 || ready[0] != want)
-    FAIL("expected member %zu alone ready, got %zu members, the first %zu", want, n, ready[0]);
+    FAIL("expected member %lu alone ready, got %lu members, the first %lu", (unsigned long)want,
+         (unsigned long)n, (unsigned long)ready[0]);
 }
 
 static void a_child_makes_one_of_several_servers_ready(void) {
