@@ -72,9 +72,10 @@ pub(crate) unsafe fn layout_arg(p: *const shmkit_layout) -> Outcome<Option<Messa
     let Some(l) = (unsafe { p.as_ref() }) else {
         return Ok(None);
     };
-    if l.size == 0 || !l.align.is_power_of_two() {
+    let max = u32::MAX as usize;
+    if l.size == 0 || l.size > max || !l.align.is_power_of_two() || l.align > max {
         return Err(misuse(format!(
-            "layout size {} / align {}: the size must be at least 1 and the alignment a power of two",
+            "layout size {} / align {}: the size must be 1 to 4 GiB - 1 and the alignment a power of two",
             l.size, l.align
         )));
     }

@@ -44,11 +44,16 @@
 
 #![allow(non_camel_case_types)]
 
+mod broadcast;
+mod channel;
 mod common;
 mod file;
+mod lent;
 mod segment;
 mod status;
 
+pub use broadcast::*;
+pub use channel::*;
 pub use common::*;
 pub use file::*;
 pub use segment::*;
