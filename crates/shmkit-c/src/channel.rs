@@ -31,8 +31,8 @@ use crate::status::*;
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct shmkit_channel_options {
-    /// Ring capacity in bytes when creating, rounded up to a power of two (at least 4 KiB; 0:
-    /// the least). The largest message is half of it less 8 bytes. An opened channel keeps
+    /// Ring capacity in bytes when creating (default 64 KiB), rounded up to a power of two,
+    /// at least 64. The largest message is half of it less 8 bytes. An opened channel keeps
     /// its capacity.
     pub capacity: usize,
     /// How the side waits: a [`shmkit_wait_strategy`](crate::shmkit_wait_strategy) value.
@@ -49,12 +49,12 @@ pub struct shmkit_channel_options {
     pub layout: *const crate::shmkit_layout,
 }
 
-/// The default channel options: the least capacity, adaptive waits, mode 0600, the creator
+/// The default channel options: a 64 KiB ring, adaptive waits, mode 0600, the creator
 /// removes the name, no wait on open, bytes.
 #[no_mangle]
 pub extern "C" fn shmkit_channel_options_default() -> shmkit_channel_options {
     shmkit_channel_options {
-        capacity: 0,
+        capacity: 1 << 16,
         wait_strategy: 0,
         mode: 0o600,
         keep: false,
