@@ -83,7 +83,15 @@ fn a_c_publisher_to_a_rust_subscriber_of_the_same_struct() {
         .tag(TAG)
         .open_subscriber(&name)
         .expect("subscribe");
-    for i in 0..count {
+    // It receives from where it joined: the publisher counts it as attached a moment before
+    // it fixes that, so under load it may start after record 0. From there on, under
+    // back-pressure, it gets every one in order.
+    let start = {
+        let first = sub.recv_timeout(wait).expect("recv");
+        assert_eq!(*first, record(first.seq()));
+        first.seq()
+    };
+    for i in start + 1..count {
         if i % 2 == 0 {
             assert_eq!(*sub.recv_timeout(wait).expect("recv"), record(i));
         } else {

@@ -9,6 +9,8 @@
  * to 30 s) for SUBSCRIBERS subscribers (default 1), publishes COUNT records (default 1000)
  * written in place, under back-pressure so that every subscriber gets each one, and exits;
  * the subscribers then drain and see SHMKIT_DISCONNECTED. Exit status 0, or 1 with the error.
+ * A subscriber receives from where it joined: counted as attached a moment before it fixes
+ * that, a slow one may start a few records in (its first record's seq says where). 
  *
  * Build: cc -std=c11 publisher.c -I crates/shmkit-c/include -L target/release -lshmkit_c
  */
