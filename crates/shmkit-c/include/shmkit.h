@@ -176,8 +176,8 @@ typedef struct {
 
 // Options of the `shmkit_channel_*` verbs; start from [`shmkit_channel_options_default`].
 typedef struct {
-  // Ring capacity in bytes when creating, rounded up to a power of two (at least 4 KiB; 0:
-  // the least). The largest message is half of it less 8 bytes. An opened channel keeps
+  // Ring capacity in bytes when creating (default 64 KiB), rounded up to a power of two,
+  // at least 64. The largest message is half of it less 8 bytes. An opened channel keeps
   // its capacity.
   size_t capacity;
   // How the side waits: a [`shmkit_wait_strategy`](crate::shmkit_wait_strategy) value.
@@ -453,7 +453,7 @@ shmkit_status shmkit_subscriber_recv_into(shmkit_subscriber *s,
                                           size_t *len,
                                           int64_t timeout_ns);
 
-// The default channel options: the least capacity, adaptive waits, mode 0600, the creator
+// The default channel options: a 64 KiB ring, adaptive waits, mode 0600, the creator
 // removes the name, no wait on open, bytes.
 shmkit_channel_options shmkit_channel_options_default(void);
 
@@ -652,7 +652,7 @@ bool shmkit_consumer_is_creator(const shmkit_consumer *c);
 // # Safety
 //
 // `c` is NULL or a live consumer handle not used by another thread during the call.
-size_t shmkit_consumer_len(shmkit_consumer *c);
+size_t shmkit_consumer_len(const shmkit_consumer *c);
 
 // Changes how the consumer waits; `SHMKIT_INVALID_ARGUMENT` while it holds a message.
 //

@@ -606,11 +606,11 @@ pub unsafe extern "C" fn shmkit_consumer_is_creator(c: *const shmkit_consumer) -
 ///
 /// `c` is NULL or a live consumer handle not used by another thread during the call.
 #[no_mangle]
-pub unsafe extern "C" fn shmkit_consumer_len(c: *mut shmkit_consumer) -> usize {
+pub unsafe extern "C" fn shmkit_consumer_len(c: *const shmkit_consumer) -> usize {
     run_value(0, || {
         // SAFETY: the caller's promise.
-        unsafe { c.as_mut() }
-            .and_then(|c| c.side.lent().map(|s| s.len()))
+        unsafe { c.as_ref() }
+            .and_then(|c| c.side.lent_ref().map(|s| s.len()))
             .unwrap_or(0)
     })
 }

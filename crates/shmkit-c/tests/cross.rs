@@ -1,6 +1,6 @@
 //! C ↔ Rust across processes, on typed layouts: the C publisher example
 //! (`examples/c/publisher.c`) to a Rust subscriber of the same `#[repr(C)]` struct and tag,
-//! and a Rust producer to a C consumer (`tests/c/cross_consumer.c`) on a typed channel; in
+//! and a Rust producer to a C consumer (`tests/cross/consumer.c`) on a typed channel; in
 //! both, a side with another layout is refused with the layout error naming both.
 //! (`crates/shmkit-py/tests/test_c_api.py` runs the C publisher to a Python subscriber.)
 #![cfg(unix)]
@@ -113,7 +113,7 @@ fn a_c_publisher_to_a_rust_subscriber_of_the_same_struct() {
 
 #[test]
 fn a_rust_producer_to_a_c_consumer_on_a_typed_channel() {
-    let exe = common::compile(&common::crate_dir().join("tests/c/cross_consumer.c"));
+    let exe = common::compile(&common::crate_dir().join("tests/cross/consumer.c"));
     let name = unique("chan");
     let count = 5000u64;
     let mut tx = channel::typed::<Reading>()

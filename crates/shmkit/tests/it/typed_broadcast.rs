@@ -444,7 +444,11 @@ fn byte_sides_opened_with_a_layout_check_it_as_typed_sides_do() -> shmkit::Resul
 
     // A typed channel: the right layout opens either side, another is refused.
     let chan = NameGuard::new("tch-by-numbers");
-    let mut tx = channel::typed::<Tick>().tag(TAG).create_producer(&chan)?;
+    // Kept, so that the sides can be opened again after the creator is gone.
+    let mut tx = channel::typed::<Tick>()
+        .tag(TAG)
+        .keep(true)
+        .create_producer(&chan)?;
     let mut rx = channel::options().open_consumer_with_layout(&chan, &tick)?;
     tx.send(&self::tick(3))?;
     assert_eq!(&*rx.recv()?, bytemuck::bytes_of(&self::tick(3)));

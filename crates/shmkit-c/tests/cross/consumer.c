@@ -1,7 +1,7 @@
 /*
  * The C end of tests/cross.rs: a typed channel consumer of records a Rust producer sends.
  *
- *   cross_consumer NAME COUNT
+ *   consumer NAME COUNT
  *
  * First checks that a struct of another layout is refused (SHMKIT_LAYOUT_MISMATCH naming
  * both layouts), then opens channel NAME as a consumer of `reading` (tag "reading v1") and
@@ -32,7 +32,7 @@ static void check(const reading *r, uint64_t i) {
 
 int main(int argc, char **argv) {
   harness_argv0 = argv[0];
-  if (argc < 3) FAIL("usage: cross_consumer NAME COUNT");
+  if (argc < 3) FAIL("usage: consumer NAME COUNT");
   uint64_t count = strtoull(argv[2], NULL, 10);
 
   shmkit_channel_options o = shmkit_channel_options_default();
