@@ -12,7 +12,13 @@
 //! Typed broadcasts (`opts->layout`) work as typed channels do (see the channel module):
 //! the publisher records the layout, a subscriber checks it (`SHMKIT_LAYOUT_MISMATCH`
 //! naming both), messages are a whole number of values. Slot payloads are 16-byte aligned,
-//! so a typed broadcast's alignment is at most 16.
+//! so a typed broadcast's alignment is at most 16 (a larger one is
+//! `SHMKIT_INVALID_ARGUMENT`).
+//!
+//! A subscriber receives from where it joined, which [`shmkit_subscriber_next_seq`] tells
+//! right after the open: [`shmkit_publisher_wait_for_subscribers`] counts a subscriber a
+//! moment before it fixes that, so messages published just after the wait returns may be
+//! before a slow subscriber's start.
 
 use std::ffi::{c_char, c_void, CString};
 

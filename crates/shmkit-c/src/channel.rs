@@ -16,7 +16,8 @@
 //! channels carry): a loan, commit or send of another length is `SHMKIT_SIZE_INVALID`, and
 //! a received message of another length (from a byte producer) is `SHMKIT_CORRUPT` and is
 //! dropped, as in Rust. The ring's payloads are 8-byte aligned, so a typed channel's
-//! alignment is at most 8 (as in Rust), and a received pointer can be read as the struct.
+//! alignment is at most 8 (as in Rust; a larger one is `SHMKIT_INVALID_ARGUMENT`), and a
+//! received pointer can be read as the struct.
 
 use std::ffi::{c_char, c_void, CString};
 
