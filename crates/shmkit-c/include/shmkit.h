@@ -302,10 +302,15 @@ typedef struct {
 
 // Which request a response answers: from [`shmkit_server_recv`], given back to
 // [`shmkit_server_respond`]. Plain numbers, to copy freely (to another thread that answers
-// through the same server handle, under the server handle's thread rule).
+// through the same server handle, under the server handle's thread rule). The three name one
+// request for the server's whole life: a client that takes a freed slot gets a new
+// generation, and answering a request of the client that left is `SHMKIT_DISCONNECTED`
+// (never an answer to the newcomer).
 typedef struct {
   // The client slot the request came from (stable while that client stays connected).
   uint32_t client_slot;
+  // The slot's generation: which connection to the slot made the request.
+  uint32_t generation;
   // The request's id (unique per client connection; the client's `pending_id`).
   uint64_t id;
 } shmkit_request_handle;
@@ -408,14 +413,14 @@ void shmkit_publisher_close(shmkit_publisher *p);
 //
 // # Safety
 //
-// `p` is NULL or a live publisher handle. Callable from any thread.
+// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 const char *shmkit_publisher_name(const shmkit_publisher *p);
 
 // The largest message in bytes, the slot size (0 for NULL).
 //
 // # Safety
 //
-// `p` is NULL or a live publisher handle. Callable from any thread.
+// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 size_t shmkit_publisher_max_message_len(const shmkit_publisher *p);
 
 // How many messages have been published since the broadcast was created: the sequence
@@ -513,14 +518,14 @@ void shmkit_subscriber_close(shmkit_subscriber *s);
 //
 // # Safety
 //
-// `s` is NULL or a live subscriber handle. Callable from any thread.
+// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 const char *shmkit_subscriber_name(const shmkit_subscriber *s);
 
 // The largest message in bytes, the slot size (0 for NULL).
 //
 // # Safety
 //
-// `s` is NULL or a live subscriber handle. Callable from any thread.
+// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 size_t shmkit_subscriber_max_message_len(const shmkit_subscriber *s);
 
 // The sequence number of the next message this subscriber will be given (the count of
@@ -671,14 +676,14 @@ void shmkit_producer_close(shmkit_producer *p);
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread.
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 const char *shmkit_producer_name(const shmkit_producer *p);
 
 // The ring's capacity in bytes (0 for NULL).
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread.
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 size_t shmkit_producer_capacity(const shmkit_producer *p);
 
 // The largest message in bytes (capacity / 2 - 8; 0 for NULL): a longer loan or send is
@@ -686,14 +691,14 @@ size_t shmkit_producer_capacity(const shmkit_producer *p);
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread.
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 size_t shmkit_producer_max_message_len(const shmkit_producer *p);
 
 // Whether this producer created the channel (false for NULL).
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread.
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 bool shmkit_producer_is_creator(const shmkit_producer *p);
 
 // Changes how the producer waits (`wait_strategy`: a
@@ -767,21 +772,21 @@ void shmkit_consumer_close(shmkit_consumer *c);
 //
 // # Safety
 //
-// `c` is NULL or a live consumer handle. Callable from any thread.
+// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 const char *shmkit_consumer_name(const shmkit_consumer *c);
 
 // The ring's capacity in bytes (0 for NULL).
 //
 // # Safety
 //
-// `c` is NULL or a live consumer handle. Callable from any thread.
+// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 size_t shmkit_consumer_capacity(const shmkit_consumer *c);
 
 // Whether this consumer created the channel (false for NULL).
 //
 // # Safety
 //
-// `c` is NULL or a live consumer handle. Callable from any thread.
+// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 bool shmkit_consumer_is_creator(const shmkit_consumer *c);
 
 // The length of the message the consumer holds: received in place and not yet released, or
@@ -1226,7 +1231,9 @@ shmkit_status shmkit_server_respond(shmkit_server *s,
 //
 // # Safety
 //
-// `s` is a live server handle (callable from any thread); `out` is writable.
+// `s` is a live server handle, not used by another thread during the call (make the
+// responders before handing them to worker threads); `out` is writable. The responder is
+// then callable from any thread, while the server receives.
 shmkit_status shmkit_server_responder(const shmkit_server *s,
                                       shmkit_responder **out);
 
@@ -1292,14 +1299,14 @@ shmkit_status shmkit_server_set_wait_strategy(shmkit_server *s,
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread.
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 const char *shmkit_server_name(const shmkit_server *s);
 
 // Whether this server created the service (rather than taking it over); false for NULL.
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread.
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 bool shmkit_server_is_creator(const shmkit_server *s);
 
 // How many clients may be connected at once (the service's, adopted on a take-over); 0 for
@@ -1307,21 +1314,21 @@ bool shmkit_server_is_creator(const shmkit_server *s);
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread.
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 uint32_t shmkit_server_max_clients(const shmkit_server *s);
 
 // The largest request clients may send; 0 for NULL.
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread.
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 size_t shmkit_server_max_request_len(const shmkit_server *s);
 
 // The largest response; 0 for NULL.
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread.
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 size_t shmkit_server_max_response_len(const shmkit_server *s);
 
 // Connects to the service `name` as a client, in a free slot (or one whose client died).
@@ -1404,8 +1411,10 @@ shmkit_status shmkit_client_call(shmkit_client *c,
 
 // Borrows room for a request of `len` bytes in the request ring, to write in place through
 // `*data` and send with [`shmkit_client_commit`] (or drop with [`shmkit_client_abort`]):
-// zero-copy. `*data` is valid until then, the client's next call, or its close (which
-// drop the loan unsent). Never waits. Releases the response held. Errors as
+// zero-copy. `*data` is valid until then or the client's close (which drops the loan
+// unsent); while it is outstanding, the client's other calls (another loan, request, wait,
+// call, cancel, reconnect, set_wait_strategy) are `SHMKIT_INVALID_ARGUMENT`, as a
+// producer's are. Never waits. Releases the response held. Errors as
 // [`shmkit_client_request`]'s.
 //
 // # Safety
@@ -1479,7 +1488,7 @@ shmkit_status shmkit_client_set_wait_strategy(shmkit_client *c,
 //
 // # Safety
 //
-// `c` is NULL or a live client handle. Callable from any thread.
+// `c` is NULL or a live client handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 const char *shmkit_client_name(const shmkit_client *c);
 
 // The slot this client holds (0 to max_clients - 1); 0 for NULL.

@@ -237,7 +237,7 @@ pub unsafe extern "C" fn shmkit_publisher_close(p: *mut shmkit_publisher) {
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live publisher handle. Callable from any thread.
+/// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_publisher_name(p: *const shmkit_publisher) -> *const c_char {
     // SAFETY: the caller's promise.
@@ -248,7 +248,7 @@ pub unsafe extern "C" fn shmkit_publisher_name(p: *const shmkit_publisher) -> *c
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live publisher handle. Callable from any thread.
+/// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_publisher_max_message_len(p: *const shmkit_publisher) -> usize {
     // SAFETY: the caller's promise.
@@ -499,7 +499,7 @@ pub unsafe extern "C" fn shmkit_subscriber_close(s: *mut shmkit_subscriber) {
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live subscriber handle. Callable from any thread.
+/// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_subscriber_name(s: *const shmkit_subscriber) -> *const c_char {
     // SAFETY: the caller's promise.
@@ -510,7 +510,7 @@ pub unsafe extern "C" fn shmkit_subscriber_name(s: *const shmkit_subscriber) -> 
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live subscriber handle. Callable from any thread.
+/// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_subscriber_max_message_len(s: *const shmkit_subscriber) -> usize {
     // SAFETY: the caller's promise.
@@ -706,7 +706,7 @@ pub unsafe extern "C" fn shmkit_subscriber_recv_into(
             }
             .into());
         }
-        buf[..n].copy_from_slice(m);
+        m.copy_to(&mut buf[..n]);
         s.side.end(drop);
         Ok(())
     })

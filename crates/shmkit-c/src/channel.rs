@@ -350,7 +350,7 @@ pub unsafe extern "C" fn shmkit_producer_close(p: *mut shmkit_producer) {
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread.
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_name(p: *const shmkit_producer) -> *const c_char {
     // SAFETY: the caller's promise.
@@ -361,7 +361,7 @@ pub unsafe extern "C" fn shmkit_producer_name(p: *const shmkit_producer) -> *con
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread.
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_capacity(p: *const shmkit_producer) -> usize {
     // SAFETY: the caller's promise.
@@ -373,7 +373,7 @@ pub unsafe extern "C" fn shmkit_producer_capacity(p: *const shmkit_producer) -> 
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread.
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_max_message_len(p: *const shmkit_producer) -> usize {
     // SAFETY: the caller's promise.
@@ -384,7 +384,7 @@ pub unsafe extern "C" fn shmkit_producer_max_message_len(p: *const shmkit_produc
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread.
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_is_creator(p: *const shmkit_producer) -> bool {
     // SAFETY: the caller's promise.
@@ -569,7 +569,7 @@ pub unsafe extern "C" fn shmkit_consumer_close(c: *mut shmkit_consumer) {
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live consumer handle. Callable from any thread.
+/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_consumer_name(c: *const shmkit_consumer) -> *const c_char {
     // SAFETY: the caller's promise.
@@ -580,7 +580,7 @@ pub unsafe extern "C" fn shmkit_consumer_name(c: *const shmkit_consumer) -> *con
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live consumer handle. Callable from any thread.
+/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_consumer_capacity(c: *const shmkit_consumer) -> usize {
     // SAFETY: the caller's promise.
@@ -591,7 +591,7 @@ pub unsafe extern "C" fn shmkit_consumer_capacity(c: *const shmkit_consumer) -> 
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live consumer handle. Callable from any thread.
+/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_consumer_is_creator(c: *const shmkit_consumer) -> bool {
     // SAFETY: the caller's promise.
@@ -765,7 +765,7 @@ pub unsafe extern "C" fn shmkit_consumer_recv_into(
             }
             .into());
         }
-        buf[..n].copy_from_slice(s);
+        s.copy_to(&mut buf[..n]);
         c.side.end(drop);
         Ok(())
     })

@@ -22,6 +22,7 @@ use shmkit::channel::MessageLayout;
 use shmkit::service::{self, Client, Handle, Pending, RequestLoan, Responder, Response, Server};
 use shmkit::Error;
 
+use crate::channel::check_align;
 use crate::common::*;
 use crate::status::*;
 
@@ -83,12 +84,17 @@ pub extern "C" fn shmkit_service_options_default() -> shmkit_service_options {
 
 /// Which request a response answers: from [`shmkit_server_recv`], given back to
 /// [`shmkit_server_respond`]. Plain numbers, to copy freely (to another thread that answers
-/// through the same server handle, under the server handle's thread rule).
+/// through the same server handle, under the server handle's thread rule). The three name one
+/// request for the server's whole life: a client that takes a freed slot gets a new
+/// generation, and answering a request of the client that left is `SHMKIT_DISCONNECTED`
+/// (never an answer to the newcomer).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct shmkit_request_handle {
     /// The client slot the request came from (stable while that client stays connected).
     pub client_slot: u32,
+    /// The slot's generation: which connection to the slot made the request.
+    pub generation: u32,
     /// The request's id (unique per client connection; the client's `pending_id`).
     pub id: u64,
 }
@@ -96,8 +102,11 @@ pub struct shmkit_request_handle {
 /// The server of a service (`shmkit::service::Server`).
 pub struct shmkit_server {
     inner: Server,
-    /// The last request received: what [`shmkit_server_recv`]'s pointer points into.
-    request: Vec<u8>,
+    /// The last request received, copied into 8-aligned words (a typed request is read as its
+    /// C struct where it lies): what [`shmkit_server_recv`]'s pointer points into.
+    request: Vec<u64>,
+    /// Its length in bytes.
+    request_len: usize,
     /// The handles of requests received and not yet answered, shared with the responders.
     table: Arc<Mutex<Table>>,
     /// A typed service's request and response sizes.
@@ -105,11 +114,14 @@ pub struct shmkit_server {
     name: CString,
 }
 
-/// The handles of requests received and not yet answered, by (slot, id), with the order they
+/// A request's (slot, generation, id): unique for the server's life.
+type Key = (u32, u32, u64);
+
+/// The handles of requests received and not yet answered, by [`Key`], with the order they
 /// came in (to forget the oldest beyond [`HANDLES_PER_SLOT`] per slot).
 #[derive(Default)]
 struct Table {
-    handles: HashMap<(u32, u64), (Handle, u64)>,
+    handles: HashMap<Key, (Handle, u64)>,
     received: u64,
 }
 
@@ -159,10 +171,10 @@ impl Drop for shmkit_client {
 }
 
 impl shmkit_client {
-    /// Drops the response and the loan held (the loan unsent); whether a response was held.
-    fn release(&mut self) -> bool {
+    /// Drops the response and the loan held (the loan unsent): closing only.
+    fn release(&mut self) {
         self.loan = None;
-        self.response.take().is_some()
+        self.response = None;
     }
 
     fn free_client(&mut self) {
@@ -182,9 +194,23 @@ impl shmkit_client {
         self.client = Box::into_raw(Box::new(c));
     }
 
-    /// The client, for a call: the response held is released first.
+    /// Ready for a call that uses the client: the response held is released; a request
+    /// loan is not dropped unsent but refused (commit or abort it first), as a producer's is.
+    fn idle(&mut self) -> Outcome {
+        if self.loan.is_some() {
+            return Err(misuse(format!(
+                "client of {:?}: a request loan is outstanding; commit or abort it first",
+                self.name
+            )));
+        }
+        self.response = None;
+        Ok(())
+    }
+
+    /// The client, for a call: the response held is released first; refused while a request
+    /// loan is outstanding.
     fn client(&mut self) -> Outcome<&mut Client> {
-        self.release();
+        self.idle()?;
         // SAFETY: NULL or the live client this handle owns; no response or loan borrows it
         // any more, and the `&mut self` borrow makes this the only use.
         unsafe { self.client.as_mut() }.ok_or_else(|| {
@@ -247,6 +273,10 @@ unsafe fn service_options(
             layout_arg(o.response_layout)?,
         )
     };
+    // Requests are copied into an 8-aligned buffer, responses read in place are 8-aligned in
+    // the ring: a struct aligned to more cannot be read where it lies.
+    check_align(req.as_ref(), 8, "service")?;
+    check_align(resp.as_ref(), 8, "service")?;
     let suffixed = |l: MessageLayout, what: &str| {
         let tag = l.tag().map(|t| format!("{t} {what}"));
         MessageLayout::new(l.size(), l.align(), tag.as_deref())
@@ -301,6 +331,7 @@ pub unsafe extern "C" fn shmkit_service_create_server(
                     name: c_name(inner.name()),
                     inner,
                     request: Vec::new(),
+                    request_len: 0,
                     table: Arc::default(),
                     typed,
                 },
@@ -353,7 +384,7 @@ pub unsafe extern "C" fn shmkit_server_recv(
         );
         // SAFETY: the caller's promise.
         let s = unsafe { self::handle(s, "server")? };
-        s.request = Vec::new();
+        s.request_len = 0;
         let deadline = match wait(timeout_ns) {
             Wait::Within(d) => Some(Instant::now() + d),
             _ => None,
@@ -370,7 +401,7 @@ pub unsafe extern "C" fn shmkit_server_recv(
             }
         };
         let h = *r.handle();
-        let key = (h.client_slot(), h.id());
+        let key = (h.client_slot(), h.generation(), h.id());
         {
             let mut t = s.table.lock().unwrap_or_else(|p| p.into_inner());
             t.received += 1;
@@ -378,15 +409,21 @@ pub unsafe extern "C" fn shmkit_server_recv(
             t.handles.insert(key, (h, n));
             forget_beyond(&mut t.handles, key.0);
         }
-        s.request = r.into_payload();
+        let payload = r.into_payload();
+        s.request.clear();
+        s.request.resize(payload.len().div_ceil(8), 0);
+        shmkit::bytemuck::cast_slice_mut::<u64, u8>(&mut s.request)[..payload.len()]
+            .copy_from_slice(&payload);
+        s.request_len = payload.len();
         // SAFETY: the out-parameters were checked and the caller promises they are writable.
         unsafe {
             out_h.put(shmkit_request_handle {
                 client_slot: key.0,
-                id: key.1,
+                generation: key.1,
+                id: key.2,
             });
             out_d.put(s.request.as_ptr().cast());
-            out_l.put(s.request.len());
+            out_l.put(s.request_len);
         }
         Ok(())
     })
@@ -394,7 +431,7 @@ pub unsafe extern "C" fn shmkit_server_recv(
 
 /// Forgets the oldest unanswered handle of `slot` while it has more than
 /// [`HANDLES_PER_SLOT`].
-fn forget_beyond(handles: &mut HashMap<(u32, u64), (Handle, u64)>, slot: u32) {
+fn forget_beyond(handles: &mut HashMap<Key, (Handle, u64)>, slot: u32) {
     // The usual case, a few requests unanswered, costs no scan.
     if handles.len() <= HANDLES_PER_SLOT {
         return;
@@ -465,7 +502,7 @@ fn respond(
     len: usize,
     send: impl FnOnce(&Handle) -> shmkit::Result<()>,
 ) -> Outcome {
-    let key = (h.client_slot, h.id);
+    let key = (h.client_slot, h.generation, h.id);
     let found = {
         let t = table.lock().unwrap_or_else(|p| p.into_inner());
         t.handles.get(&key).map(|&(h, _)| h)
@@ -504,7 +541,9 @@ fn respond(
 ///
 /// # Safety
 ///
-/// `s` is a live server handle (callable from any thread); `out` is writable.
+/// `s` is a live server handle, not used by another thread during the call (make the
+/// responders before handing them to worker threads); `out` is writable. The responder is
+/// then callable from any thread, while the server receives.
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_responder(
     s: *const shmkit_server,
@@ -668,7 +707,7 @@ pub unsafe extern "C" fn shmkit_server_set_wait_strategy(
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread.
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_name(s: *const shmkit_server) -> *const c_char {
     // SAFETY: the caller's promise.
@@ -679,7 +718,7 @@ pub unsafe extern "C" fn shmkit_server_name(s: *const shmkit_server) -> *const c
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread.
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_is_creator(s: *const shmkit_server) -> bool {
     // SAFETY: the caller's promise.
@@ -691,7 +730,7 @@ pub unsafe extern "C" fn shmkit_server_is_creator(s: *const shmkit_server) -> bo
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread.
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_max_clients(s: *const shmkit_server) -> u32 {
     // SAFETY: the caller's promise.
@@ -702,7 +741,7 @@ pub unsafe extern "C" fn shmkit_server_max_clients(s: *const shmkit_server) -> u
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread.
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_max_request_len(s: *const shmkit_server) -> usize {
     // SAFETY: the caller's promise.
@@ -713,7 +752,7 @@ pub unsafe extern "C" fn shmkit_server_max_request_len(s: *const shmkit_server) 
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread.
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_max_response_len(s: *const shmkit_server) -> usize {
     // SAFETY: the caller's promise.
@@ -810,7 +849,7 @@ impl shmkit_client {
 
     /// Waits for `p`'s response and holds it; returns its bytes.
     fn wait(&mut self, p: Pending, timeout_ns: i64) -> Outcome<(*const c_void, usize)> {
-        self.release();
+        self.idle()?;
         let name = || self.name.to_string_lossy().into_owned();
         if self.client.is_null() {
             return Err(Failure::Shmkit(Error::Disconnected { name: name() }));
@@ -921,7 +960,7 @@ pub unsafe extern "C" fn shmkit_client_wait(
         let (out_d, out_l) = (Out::new(data, "data")?, Out::new(len, "len")?);
         // SAFETY: the caller's promise.
         let c = unsafe { handle(c, "client")? };
-        c.release();
+        c.idle()?;
         let p = c.pending(pending_id)?;
         let (d, l) = c.wait(p, timeout_ns)?;
         // SAFETY: checked, and the caller promises they are writable.
@@ -980,8 +1019,10 @@ pub unsafe extern "C" fn shmkit_client_call(
 
 /// Borrows room for a request of `len` bytes in the request ring, to write in place through
 /// `*data` and send with [`shmkit_client_commit`] (or drop with [`shmkit_client_abort`]):
-/// zero-copy. `*data` is valid until then, the client's next call, or its close (which
-/// drop the loan unsent). Never waits. Releases the response held. Errors as
+/// zero-copy. `*data` is valid until then or the client's close (which drops the loan
+/// unsent); while it is outstanding, the client's other calls (another loan, request, wait,
+/// call, cancel, reconnect, set_wait_strategy) are `SHMKIT_INVALID_ARGUMENT`, as a
+/// producer's are. Never waits. Releases the response held. Errors as
 /// [`shmkit_client_request`]'s.
 ///
 /// # Safety
@@ -999,7 +1040,7 @@ pub unsafe extern "C" fn shmkit_client_loan(
         // SAFETY: the caller's promise.
         let c = unsafe { handle(c, "client")? };
         c.check_request_len(len)?;
-        c.release();
+        c.idle()?;
         if c.client.is_null() {
             return Err(Failure::Shmkit(Error::Disconnected {
                 name: c.name.to_string_lossy().into_owned(),
@@ -1110,7 +1151,7 @@ pub unsafe extern "C" fn shmkit_client_cancel(
     run(|| {
         // SAFETY: the caller's promise.
         let c = unsafe { handle(c, "client")? };
-        c.release();
+        c.idle()?;
         let was = match c.pending(pending_id) {
             Ok(p) => {
                 c.pending.retain(|&q| q != p);
@@ -1140,7 +1181,7 @@ pub unsafe extern "C" fn shmkit_client_reconnect(c: *mut shmkit_client) -> shmki
     run(|| {
         // SAFETY: the caller's promise.
         let c = unsafe { handle(c, "client")? };
-        c.release();
+        c.idle()?;
         // The old client goes first, so that its slot is free for the new one.
         c.free_client();
         c.pending.clear();
@@ -1176,7 +1217,7 @@ pub unsafe extern "C" fn shmkit_client_set_wait_strategy(
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live client handle. Callable from any thread.
+/// `c` is NULL or a live client handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_client_name(c: *const shmkit_client) -> *const c_char {
     // SAFETY: the caller's promise.
@@ -1280,6 +1321,7 @@ mod tests {
         let p = client.request(&[40, 2]).unwrap();
         let mut h = shmkit_request_handle {
             client_slot: 9,
+            generation: 9,
             id: 9,
         };
         let (mut data, mut len) = (std::ptr::null(), 0);
@@ -1386,6 +1428,7 @@ mod tests {
         for _ in 0..8 {
             let mut h = shmkit_request_handle {
                 client_slot: 0,
+                generation: 0,
                 id: 0,
             };
             let (mut data, mut len) = (std::ptr::null(), 0);

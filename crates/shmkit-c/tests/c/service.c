@@ -228,6 +228,36 @@ static void a_client_killed_mid_request_frees_its_place(void) {
   shmkit_server_close(s);
 }
 
+/* A handle names one request for the server's life: a client that takes a freed slot and
+   makes a request with the same id never gets the answer meant for the client that left. */
+static void a_stale_handle_never_answers_the_next_client_of_its_slot(void) {
+  char name[64];
+  unique_name(name, sizeof name, "svcstale");
+  shmkit_server *s;
+  CHECK(shmkit_service_create_server(name, NULL, &s));
+  shmkit_client *a, *b;
+  uint64_t pa, pb;
+  shmkit_request_handle ha, hb;
+  const void *data;
+  size_t len;
+  CHECK(shmkit_service_open_client(name, NULL, &a));
+  CHECK(shmkit_client_request(a, "from a", 6, &pa));
+  CHECK(shmkit_server_recv(s, WAIT, &ha, &data, &len));
+  shmkit_client_close(a);
+  CHECK(shmkit_service_open_client(name, NULL, &b));
+  EXPECT(shmkit_client_slot(b) == ha.client_slot);
+  CHECK(shmkit_client_request(b, "from b", 6, &pb));
+  EXPECT(pb == pa); /* ids restart with each connection */
+  CHECK(shmkit_server_recv(s, WAIT, &hb, &data, &len));
+  EXPECT(hb.client_slot == ha.client_slot && hb.id == ha.id && hb.generation != ha.generation);
+  EXPECT_STATUS(shmkit_server_respond(s, &ha, "for a", 5), SHMKIT_DISCONNECTED);
+  CHECK(shmkit_server_respond(s, &hb, "for b", 5));
+  CHECK(shmkit_client_wait(b, pb, WAIT, &data, &len));
+  EXPECT(len == 5 && memcmp(data, "for b", 5) == 0);
+  shmkit_client_close(b);
+  shmkit_server_close(s);
+}
+
 static void a_killed_server_disconnects_its_clients_and_a_new_one_serves_them_after_reconnect(void) {
   char name[64];
   unique_name(name, sizeof name, "svcrestart");
@@ -366,7 +396,12 @@ static void a_responder_answers_beside_the_server(void) {
   CHECK(shmkit_client_loan(c, 4, &buf));
   EXPECT_STATUS(shmkit_client_release(c), SHMKIT_INVALID_ARGUMENT);
   uint64_t p4;
-  CHECK(shmkit_client_request(c, "four", 4, &p4)); /* drops the loan unsent */
+  /* A loan outstanding is never dropped by another call: the call is refused. */
+  EXPECT_STATUS(shmkit_client_request(c, "four", 4, &p4), SHMKIT_INVALID_ARGUMENT);
+  EXPECT_STATUS(shmkit_client_loan(c, 4, &buf), SHMKIT_INVALID_ARGUMENT);
+  EXPECT_STATUS(shmkit_client_set_wait_strategy(c, SHMKIT_WAIT_BLOCKING), SHMKIT_INVALID_ARGUMENT);
+  CHECK(shmkit_client_abort(c));
+  CHECK(shmkit_client_request(c, "four", 4, &p4));
   CHECK(shmkit_server_recv(s, WAIT, &h2, &data, &len));
   EXPECT(len == 4 && h2.id == p4);
   CHECK(shmkit_responder_respond_with(r, &h2, 5, write_three, &calls));
@@ -443,7 +478,7 @@ static void limits_misuse_and_timeouts_are_typed_errors(void) {
 
   /* Out of order and NULL: misuse, never a crash. */
   EXPECT_STATUS(shmkit_client_release(c), SHMKIT_INVALID_ARGUMENT);
-  shmkit_request_handle forged = {1, 999};
+  shmkit_request_handle forged = {1, 0, 999};
   EXPECT_STATUS(shmkit_server_respond(s, &forged, "x", 1), SHMKIT_NOT_OUTSTANDING);
   EXPECT_STATUS(shmkit_server_respond(s, NULL, "x", 1), SHMKIT_INVALID_ARGUMENT);
   EXPECT_STATUS(shmkit_server_recv(NULL, 0, &h, &data, &len), SHMKIT_INVALID_ARGUMENT);
@@ -473,6 +508,7 @@ int main(int argc, char **argv) {
   }
   clients_in_several_processes_are_served_by_a_server_process();
   a_client_killed_mid_request_frees_its_place();
+  a_stale_handle_never_answers_the_next_client_of_its_slot();
   a_killed_server_disconnects_its_clients_and_a_new_one_serves_them_after_reconnect();
   typed_services_check_both_structs_across_processes();
   a_responder_answers_beside_the_server();

@@ -75,6 +75,13 @@ impl Handle {
         self.slot
     }
 
+    /// The generation of the client slot the request came from: a client that connects to a
+    /// freed slot gets a new generation, so `(client_slot, generation, id)` names one request
+    /// for the server's whole life (ids restart with each connection).
+    pub fn generation(&self) -> u32 {
+        self.gen
+    }
+
     /// The request's id (unique per client connection).
     pub fn id(&self) -> u64 {
         self.id

@@ -597,10 +597,13 @@ impl Sample<'_> {
         self.s.name()
     }
 
-    /// Copies the message's first `dst.len()` bytes (at most its length) into `dst` without
-    /// making a reference to the slot: the copy-out path of the typed layer.
-    pub(crate) fn copy_to(&self, dst: &mut [u8]) {
-        assert!(dst.len() <= self.len, "copying past the message");
+    /// Copies the message's first `dst.len()` bytes (all of it if `dst` is longer) into `dst`
+    /// without making a reference to the slot, and returns how many it copied: the copy-out
+    /// path for a peer that is not trusted (a write by a process outside the protocol can only
+    /// make the copied bytes wrong; see the crate's "Trust model"). Bindings use it.
+    pub fn copy_to(&self, dst: &mut [u8]) -> usize {
+        let n = self.len.min(dst.len());
+        let dst = &mut dst[..n];
         atomic_shim::read(self.payload, dst.len());
         // SAFETY: as in `Subscriber::recv_into`: the payload's `len` bytes lie inside the
         // slot (checked by `try_hold`), the protocol keeps the publisher away from them while
@@ -608,6 +611,15 @@ impl Sample<'_> {
         // `recv_into` (see `copy`'s notes): a writer outside the protocol, in another process,
         // can only make the copied bytes wrong.
         unsafe { std::ptr::copy_nonoverlapping(self.payload, dst.as_mut_ptr(), dst.len()) };
+        n
+    }
+}
+
+impl Sample<'_> {
+    /// The message's first byte, valid for [`len`](Sample::len) bytes while the sample lives;
+    /// no reference to the slot is made (bindings hand this pointer to C).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.payload
     }
 }
 
