@@ -97,4 +97,5 @@ macro_rules! c_tests {
 
 c_tests! {
     segments_views_and_file_mappings => "segment.c",
+    the_cpp_wrapper => "cpp_wrapper.cpp",
 }

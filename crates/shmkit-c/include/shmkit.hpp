@@ -1,0 +1,384 @@
+/*
+ * shmkit: fast, safe inter-process communication over named shared memory. The C++17 API.
+ *
+ * A header-only wrapper over the C API (shmkit.h; link with -lshmkit_c, or CMake's
+ * shmkit::shmkit). Everything is in namespace shmkit; crates/shmkit-c/README.md has a quick
+ * start. Written by hand (shmkit.h is generated).
+ *
+ * Design:
+ *
+ *  - Errors are exceptions: shmkit::error (a std::runtime_error whose what() is the C API's
+ *    shmkit_last_error(), naming the object), with status(), value() (the number some errors
+ *    carry: messages missed for lagged, …) and os_error(); common statuses have a subclass to
+ *    catch: not_found, already_exists, timeout, disconnected, lagged, layout_mismatch,
+ *    corrupt, in_use, full. Exceptions, because the handles are RAII types whose constructors
+ *    (the factories) cannot return a result, and C++17 has no std::expected.
+ *  - Expected outcomes of a wait are not exceptions: a try_x() form returns std::optional (or
+ *    bool) that is empty when nothing was ready, an x_for(duration) form the same when the
+ *    time ran out; the blocking x() form returns the value.
+ *  - Handles are move-only RAII classes closing their C handle in the destructor; the static
+ *    factories are named like the Rust API: segment::create(name, size),
+ *    segment::open(name), file_mapping::open_or_create(path, options), ... native() gives
+ *    the C handle, to mix in C calls.
+ *  - Options are the C options structs with their defaults filled in (a segment_options is a
+ *    shmkit_segment_options made by shmkit_segment_options_default()): set the fields.
+ *  - Bytes: C++17 has no std::span, so shared memory is seen through shmkit::bytes (mutable)
+ *    and shmkit::const_bytes (read-only): a pointer and a size with begin()/end(), size(),
+ *    operator[], subspan() and, for const_bytes, str() as a std::string_view. Calls that copy
+ *    bytes in take a const_bytes, which a std::string_view, a std::string or a string literal
+ *    converts to.
+ *  - Timeouts are std::chrono durations; a zero or negative one is a try.
+ *  - Thread safety and pointer lifetimes are the C API's (see shmkit.h and the README): a
+ *    handle is used by one thread at a time unless a method says otherwise, and a loan's or
+ *    received message's bytes are valid until the call that ends them or the handle's
+ *    destruction.
+ */
+#ifndef SHMKIT_HPP
+#define SHMKIT_HPP
+
+#include "shmkit.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace shmkit {
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/// A failed call: the C API's status, its message (what(): what failed, with the object's
+/// name), the number it carries (value()) and the OS error code (os_error(), for io).
+class error : public std::runtime_error {
+ public:
+  error(shmkit_status status, const std::string &message, std::uint64_t value = 0,
+        std::int32_t os = 0)
+      : std::runtime_error(message), status_(status), value_(value), os_(os) {}
+  /// The status code (SHMKIT_NOT_FOUND, …).
+  shmkit_status status() const noexcept { return status_; }
+  /// The status code's name ("SHMKIT_NOT_FOUND").
+  const char *status_name() const noexcept { return shmkit_status_name(status_); }
+  /// Messages missed (lagged), the holder's pid (in_use), the limit (full), …; else 0.
+  std::uint64_t value() const noexcept { return value_; }
+  /// The OS error code of an SHMKIT_IO error, else 0.
+  std::int32_t os_error() const noexcept { return os_; }
+
+ private:
+  shmkit_status status_;
+  std::uint64_t value_;
+  std::int32_t os_;
+};
+
+#define SHMKIT_HPP_ERROR(cls)                                                                \
+  class cls : public error {                                                                 \
+   public:                                                                                   \
+    using error::error;                                                                      \
+  }
+/// SHMKIT_NOT_FOUND: no object of that name (yet).
+SHMKIT_HPP_ERROR(not_found);
+/// SHMKIT_ALREADY_EXISTS: create found the name taken.
+SHMKIT_HPP_ERROR(already_exists);
+/// SHMKIT_TIMEOUT: a timeout ran out where it is an error, not an outcome.
+SHMKIT_HPP_ERROR(timeout);
+/// SHMKIT_DISCONNECTED: the other side is gone.
+SHMKIT_HPP_ERROR(disconnected);
+/// SHMKIT_LAGGED: a subscriber lost value() messages.
+SHMKIT_HPP_ERROR(lagged);
+/// SHMKIT_LAYOUT_MISMATCH: the object carries another message type.
+SHMKIT_HPP_ERROR(layout_mismatch);
+/// SHMKIT_CORRUPT: not a valid shmkit object, or damaged.
+SHMKIT_HPP_ERROR(corrupt);
+/// SHMKIT_IN_USE: a live process holds the role (value(): its recorded pid).
+SHMKIT_HPP_ERROR(in_use);
+/// SHMKIT_FULL: a limit is reached (value(): the limit).
+SHMKIT_HPP_ERROR(full);
+#undef SHMKIT_HPP_ERROR
+
+namespace detail {
+
+/// Throws the exception for a failed status, with the thread's last error.
+[[noreturn]] inline void throw_status(shmkit_status s) {
+  std::string m = shmkit_last_error();
+  std::uint64_t v = shmkit_last_error_value();
+  std::int32_t os = shmkit_last_error_os();
+  switch (s) {
+    case SHMKIT_NOT_FOUND: throw not_found(s, m, v, os);
+    case SHMKIT_ALREADY_EXISTS: throw already_exists(s, m, v, os);
+    case SHMKIT_TIMEOUT: throw timeout(s, m, v, os);
+    case SHMKIT_DISCONNECTED: throw disconnected(s, m, v, os);
+    case SHMKIT_LAGGED: throw lagged(s, m, v, os);
+    case SHMKIT_LAYOUT_MISMATCH: throw layout_mismatch(s, m, v, os);
+    case SHMKIT_CORRUPT: throw corrupt(s, m, v, os);
+    case SHMKIT_IN_USE: throw in_use(s, m, v, os);
+    case SHMKIT_FULL: throw full(s, m, v, os);
+    default: throw error(s, m, v, os);
+  }
+}
+
+/// The call must succeed.
+inline void check(shmkit_status s) {
+  if (s != SHMKIT_OK) throw_status(s);
+}
+
+/// A wait's outcome: true if done, false if nothing was ready in time (SHMKIT_WOULD_BLOCK,
+/// SHMKIT_TIMEOUT); anything else throws.
+inline bool check_wait(shmkit_status s) {
+  if (s == SHMKIT_OK) return true;
+  if (s == SHMKIT_WOULD_BLOCK || s == SHMKIT_TIMEOUT) return false;
+  throw_status(s);
+}
+
+/// A duration as a timeout_ns: a zero or negative one is SHMKIT_TRY (never SHMKIT_FOREVER),
+/// a huge one saturates.
+template <class Rep, class Period>
+std::int64_t timeout_ns(std::chrono::duration<Rep, Period> d) {
+  using namespace std::chrono;
+  if (d <= d.zero()) return SHMKIT_TRY;
+  using fns = duration<long double, std::nano>;
+  long double ns = duration_cast<fns>(d).count();
+  if (ns >= static_cast<long double>(std::numeric_limits<std::int64_t>::max()))
+    return std::numeric_limits<std::int64_t>::max();
+  std::int64_t n = static_cast<std::int64_t>(ns);
+  return n < 1 ? 1 : n;
+}
+
+/// A C handle owned by a unique_ptr that calls its close function.
+template <class T, void (*Close)(T *)>
+struct closer {
+  void operator()(T *p) const noexcept { Close(p); }
+};
+template <class T, void (*Close)(T *)>
+using owned = std::unique_ptr<T, closer<T, Close>>;
+
+/// Runs a C factory with an out-parameter and owns what it made.
+template <class T, void (*Close)(T *), class F>
+owned<T, Close> make(F &&f) {
+  T *p = nullptr;
+  check(f(&p));
+  return owned<T, Close>(p);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
+// Bytes
+
+/// A span of bytes in shared memory (or a buffer): a pointer and a size. B is std::byte
+/// (bytes, writable) or const std::byte (const_bytes). It owns nothing: it is valid as long
+/// as what it points into (a view, a loan, a received message).
+template <class B>
+class basic_bytes {
+ public:
+  using value_type = std::remove_const_t<B>;
+  using pointer = B *;
+  using iterator = B *;
+
+  constexpr basic_bytes() noexcept = default;
+  constexpr basic_bytes(B *data, std::size_t size) noexcept : data_(data), size_(size) {}
+  /// From any pointer (void *, char *, a struct's address) and a size in bytes.
+  template <class P, class = std::enable_if_t<std::is_const_v<B> || !std::is_const_v<P>>>
+  basic_bytes(P *data, std::size_t size) noexcept
+      : data_(static_cast<B *>(static_cast<std::conditional_t<std::is_const_v<P>, const void, void> *>(data))),
+        size_(size) {}
+  /// A writable span is also a read-only one.
+  template <class C, class = std::enable_if_t<std::is_const_v<B> && !std::is_const_v<C> &&
+                                              std::is_same_v<std::remove_const_t<B>, C>>>
+  constexpr basic_bytes(basic_bytes<C> b) noexcept : data_(b.data()), size_(b.size()) {}
+  /// Read-only bytes from a string's characters (not its NUL).
+  template <class S, class = std::enable_if_t<std::is_const_v<B> &&
+                                              std::is_convertible_v<const S &, std::string_view>>>
+  basic_bytes(const S &s) noexcept {  // NOLINT: implicit on purpose, as std::span's
+    std::string_view v = s;
+    data_ = reinterpret_cast<B *>(v.data());
+    size_ = v.size();
+  }
+
+  B *data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  B *begin() const noexcept { return data_; }
+  B *end() const noexcept { return data_ + size_; }
+  B &operator[](std::size_t i) const noexcept { return data_[i]; }
+  /// `count` bytes from `offset` (to the end by default); throws std::out_of_range outside.
+  basic_bytes subspan(std::size_t offset, std::size_t count = std::size_t(-1)) const {
+    if (offset > size_) throw std::out_of_range("shmkit::bytes::subspan: offset past the end");
+    std::size_t n = count == std::size_t(-1) ? size_ - offset : count;
+    if (n > size_ - offset) throw std::out_of_range("shmkit::bytes::subspan: past the end");
+    return basic_bytes(data_ + offset, n);
+  }
+  /// The bytes as characters (the string is not copied).
+  std::string_view str() const noexcept {
+    return std::string_view(reinterpret_cast<const char *>(data_), size_);
+  }
+
+ private:
+  B *data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// Writable bytes (a view, a loan).
+using bytes = basic_bytes<std::byte>;
+/// Read-only bytes (a received message; what a send copies in).
+using const_bytes = basic_bytes<const std::byte>;
+
+// ---------------------------------------------------------------------------------------
+// Segments, file mappings and views
+
+/// How a view may be accessed (shmkit_access).
+enum class access : std::int32_t {
+  read_only = SHMKIT_READ_ONLY,
+  read_write = SHMKIT_READ_WRITE,
+  copy_on_write = SHMKIT_COPY_ON_WRITE,
+};
+
+/// A mapped range of a segment or file (shmkit_view). It stays valid after the segment or
+/// file mapping it came from is gone.
+class view {
+ public:
+  explicit view(shmkit_view *v) noexcept : h_(v) {}
+  /// The mapped bytes (writing them on a read-only view is an access violation). Other
+  /// processes may change them at any time: read them under a lock or protocol, or copy
+  /// with read(). Thread safety: any thread.
+  bytes data() const noexcept {
+    return bytes(shmkit_view_data(h_.get()), shmkit_view_len(h_.get()));
+  }
+  std::size_t size() const noexcept { return shmkit_view_len(h_.get()); }
+  shmkit::access access() const noexcept {
+    return static_cast<shmkit::access>(shmkit_view_access(h_.get()));
+  }
+  /// Copies into `out` from `offset` (atomic loads: a concurrent writer gives mixed bytes,
+  /// never undefined behaviour); throws SHMKIT_SIZE_INVALID outside the view.
+  void read(std::size_t offset, bytes out) const {
+    detail::check(shmkit_view_read(h_.get(), offset, out.data(), out.size()));
+  }
+  /// Copies `in` to `offset` (atomic stores).
+  void write(std::size_t offset, const_bytes in) {
+    detail::check(shmkit_view_write(h_.get(), offset, in.data(), in.size()));
+  }
+  /// Writes a file view's changes to disk and waits (a no-op for a segment).
+  void flush() const { detail::check(shmkit_view_flush(h_.get())); }
+  void flush(std::size_t offset, std::size_t len) const {
+    detail::check(shmkit_view_flush_range(h_.get(), offset, len));
+  }
+  shmkit_view *native() const noexcept { return h_.get(); }
+
+ private:
+  detail::owned<shmkit_view, shmkit_view_close> h_;
+};
+
+/// Options of segment's factories: shmkit_segment_options with its defaults.
+struct segment_options : shmkit_segment_options {
+  segment_options() noexcept : shmkit_segment_options(shmkit_segment_options_default()) {}
+};
+
+/// A named shared memory segment (shmkit_segment). The creator removes the name when
+/// destroyed, unless kept.
+class segment {
+ public:
+  /// Creates segment `name` of `size` bytes; already_exists if the name is taken.
+  static segment create(const std::string &name, std::size_t size) {
+    segment_options o;
+    o.size = size;
+    return create(name, o);
+  }
+  static segment create(const std::string &name, const segment_options &o) {
+    return segment(detail::make<shmkit_segment, shmkit_segment_close>(
+        [&](shmkit_segment **out) { return shmkit_segment_create(name.c_str(), &o, out); }));
+  }
+  /// Opens segment `name`; not_found if there is none (o.open_timeout_ns to wait for it).
+  static segment open(const std::string &name, const segment_options &o = segment_options()) {
+    return segment(detail::make<shmkit_segment, shmkit_segment_close>(
+        [&](shmkit_segment **out) { return shmkit_segment_open(name.c_str(), &o, out); }));
+  }
+  /// Opens segment `name`, or creates it with o.size bytes; is_creator() tells which.
+  static segment open_or_create(const std::string &name, const segment_options &o) {
+    return segment(detail::make<shmkit_segment, shmkit_segment_close>([&](shmkit_segment **out) {
+      return shmkit_segment_open_or_create(name.c_str(), &o, out);
+    }));
+  }
+  /// Removes the name (processes that have it keep their memory); not_found if none.
+  static void remove(const std::string &name) {
+    detail::check(shmkit_segment_remove(name.c_str()));
+  }
+
+  std::string_view name() const noexcept { return shmkit_segment_name(h_.get()); }
+  std::size_t size() const noexcept { return shmkit_segment_len(h_.get()); }
+  bool is_creator() const noexcept { return shmkit_segment_is_creator(h_.get()); }
+  /// Whether the creator leaves the name in place when destroyed.
+  void set_keep(bool keep) { detail::check(shmkit_segment_set_keep(h_.get(), keep)); }
+  /// Maps the whole segment.
+  shmkit::view map(access a = access::read_write) const {
+    shmkit_view *v = nullptr;
+    detail::check(shmkit_segment_map(h_.get(), static_cast<std::int32_t>(a), &v));
+    return shmkit::view(v);
+  }
+  /// Maps `len` bytes from `offset` (any offset).
+  shmkit::view map(access a, std::size_t offset, std::size_t len) const {
+    shmkit_view *v = nullptr;
+    detail::check(shmkit_segment_map_range(h_.get(), static_cast<std::int32_t>(a), offset, len, &v));
+    return shmkit::view(v);
+  }
+  shmkit_segment *native() const noexcept { return h_.get(); }
+
+ private:
+  explicit segment(detail::owned<shmkit_segment, shmkit_segment_close> h) : h_(std::move(h)) {}
+  detail::owned<shmkit_segment, shmkit_segment_close> h_;
+};
+
+/// Options of file_mapping's factories: shmkit_file_options with its defaults.
+struct file_options : shmkit_file_options {
+  file_options() noexcept : shmkit_file_options(shmkit_file_options_default()) {}
+};
+
+/// A file that can be mapped (shmkit_file); flush a read-write view with view::flush().
+class file_mapping {
+ public:
+  /// Creates the file at `path` with `size` zeroed bytes; already_exists if it exists.
+  static file_mapping create(const std::string &path, std::size_t size) {
+    file_options o;
+    o.size = size;
+    return create(path, o);
+  }
+  static file_mapping create(const std::string &path, const file_options &o) {
+    return file_mapping(detail::make<shmkit_file, shmkit_file_close>(
+        [&](shmkit_file **out) { return shmkit_file_create(path.c_str(), &o, out); }));
+  }
+  static file_mapping open(const std::string &path, const file_options &o = file_options()) {
+    return file_mapping(detail::make<shmkit_file, shmkit_file_close>(
+        [&](shmkit_file **out) { return shmkit_file_open(path.c_str(), &o, out); }));
+  }
+  static file_mapping open_or_create(const std::string &path, const file_options &o) {
+    return file_mapping(detail::make<shmkit_file, shmkit_file_close>(
+        [&](shmkit_file **out) { return shmkit_file_open_or_create(path.c_str(), &o, out); }));
+  }
+
+  std::string_view path() const noexcept { return shmkit_file_path(h_.get()); }
+  std::size_t size() const noexcept { return shmkit_file_len(h_.get()); }
+  shmkit::view map(access a = access::read_write) const {
+    shmkit_view *v = nullptr;
+    detail::check(shmkit_file_map(h_.get(), static_cast<std::int32_t>(a), &v));
+    return shmkit::view(v);
+  }
+  shmkit::view map(access a, std::size_t offset, std::size_t len) const {
+    shmkit_view *v = nullptr;
+    detail::check(shmkit_file_map_range(h_.get(), static_cast<std::int32_t>(a), offset, len, &v));
+    return shmkit::view(v);
+  }
+  shmkit_file *native() const noexcept { return h_.get(); }
+
+ private:
+  explicit file_mapping(detail::owned<shmkit_file, shmkit_file_close> h) : h_(std::move(h)) {}
+  detail::owned<shmkit_file, shmkit_file_close> h_;
+};
+
+}  // namespace shmkit
+
+#endif
