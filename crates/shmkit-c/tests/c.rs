@@ -98,4 +98,5 @@ macro_rules! c_tests {
 c_tests! {
     segments_views_and_file_mappings => "segment.c",
     the_cpp_wrapper => "cpp_wrapper.cpp",
+    the_harness => "harness.c",
 }

@@ -32,14 +32,14 @@ static std::string expect_throw(F f, shmkit_status status, int line) {
 }
 #define EXPECT_THROW(E, status, ...) expect_throw<E>([&] { __VA_ARGS__; }, status, __LINE__)
 
-static const char MSG[] = "Message from the server process.";
+static const char MESSAGE[] = "Message from the server process.";
 
 static int child(const std::string &name) {
   auto seg = shmkit::segment::open(name);
   auto v = seg.map(shmkit::access::read_write);
-  char buf[sizeof MSG];
+  char buf[sizeof MESSAGE];
   v.read(0, shmkit::bytes(buf, sizeof buf));
-  EXPECT(std::memcmp(buf, MSG, sizeof MSG) == 0);
+  EXPECT(std::memcmp(buf, MESSAGE, sizeof MESSAGE) == 0);
   v.write(100, std::string("ok"));
   return 0;
 }
@@ -55,7 +55,7 @@ static void segments_views_and_a_child() {
   shmkit::view v = seg.map();
   EXPECT(v.size() == 4096 && v.access() == shmkit::access::read_write);
   shmkit::bytes b = v.data();
-  std::memcpy(b.data(), MSG, sizeof MSG);  // in place
+  std::memcpy(b.data(), MESSAGE, sizeof MESSAGE);  // in place
   EXPECT_CHILD_OK(spawn_self("child", name.c_str()));
   EXPECT(b.subspan(100, 2).str() == "ok");
   shmkit::const_bytes cb = b;  // a read-only look at the same bytes
