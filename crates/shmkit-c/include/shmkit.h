@@ -82,6 +82,17 @@ typedef enum {
   SHMKIT_OTHER = 26,
 } shmkit_status;
 
+// What [`shmkit_remove_unused`] did.
+typedef enum {
+  // The name is gone.
+  SHMKIT_REMOVAL_REMOVED = 0,
+  // Some process has the object open (or it is of another layout version, whose users
+  // cannot be told, or the name was given to a new object meanwhile): left alone.
+  SHMKIT_REMOVAL_IN_USE = 1,
+  // Not a shmkit object (raw bytes, or another program's): left alone.
+  SHMKIT_REMOVAL_NOT_SHMKIT = 2,
+} shmkit_removal;
+
 // How a view (or an opened object) may be accessed.
 typedef enum {
   // Read only: writing through the view's pointer is an access violation.
@@ -103,11 +114,29 @@ typedef enum {
   SHMKIT_WAIT_BUSY_POLL = 2,
 } shmkit_wait_strategy;
 
+// What waiting does to a set event (`shmkit::sync::Reset`); `shmkit_event_options.reset`
+// takes it as an `int32_t`.
+typedef enum {
+  // One waiter passes and the event resets itself. The default.
+  SHMKIT_RESET_AUTO = 0,
+  // The event stays set until [`shmkit_event_reset`]; every waiter passes.
+  SHMKIT_RESET_MANUAL = 1,
+} shmkit_reset;
+
+// A named event (`shmkit::sync::Event`), like a Win32 event.
+typedef struct shmkit_event shmkit_event;
+
 // A file that can be mapped (`shmkit::FileMapping`).
 typedef struct shmkit_file shmkit_file;
 
+// A named, robust mutex (`shmkit::sync::Mutex`), and the lock when this handle holds it.
+typedef struct shmkit_mutex shmkit_mutex;
+
 // A named shared memory segment (`shmkit::Segment`).
 typedef struct shmkit_segment shmkit_segment;
+
+// A named counting semaphore with a maximum (`shmkit::sync::Semaphore`).
+typedef struct shmkit_semaphore shmkit_semaphore;
 
 // A mapped range of a segment or file (`shmkit::View`).
 typedef struct shmkit_view shmkit_view;
@@ -140,6 +169,50 @@ typedef struct {
   // How long `open` waits for the segment to appear: 0 not at all (default), negative forever.
   int64_t open_timeout_ns;
 } shmkit_segment_options;
+
+// Options of [`shmkit_mutex_create`], [`shmkit_mutex_open`] and
+// [`shmkit_mutex_open_or_create`]; start from [`shmkit_mutex_options_default`].
+typedef struct {
+  // Unix permission bits of a new mutex's segment (default 0600), applied exactly. Ignored
+  // on Windows.
+  uint32_t mode;
+  // The creator leaves the name in place when closed (default: it removes it).
+  bool keep;
+  // How long `open` waits for the mutex to appear: 0 not at all (default), negative forever.
+  int64_t open_timeout_ns;
+} shmkit_mutex_options;
+
+// Options of [`shmkit_event_create`], [`shmkit_event_open`] and
+// [`shmkit_event_open_or_create`]; start from [`shmkit_event_options_default`].
+typedef struct {
+  // The reset kind of an event this creates, a [`shmkit_reset`] (default
+  // `SHMKIT_RESET_AUTO`). An opened event keeps its creator's
+  // ([`shmkit_event_reset_kind`]).
+  int32_t reset;
+  // Unix permission bits of a new event's segment (default 0600). Ignored on Windows.
+  uint32_t mode;
+  // The creator leaves the name in place when closed (default: it removes it).
+  bool keep;
+  // How long `open` waits for the event to appear: 0 not at all (default), negative forever.
+  int64_t open_timeout_ns;
+} shmkit_event_options;
+
+// Options of [`shmkit_semaphore_create`], [`shmkit_semaphore_open`] and
+// [`shmkit_semaphore_open_or_create`]; start from [`shmkit_semaphore_options_default`].
+typedef struct {
+  // Permits of a semaphore this creates (default 0). An opened one keeps its count.
+  uint32_t initial;
+  // The maximum count of a semaphore this creates (default `UINT32_MAX`; 0, or less than
+  // `initial`, is `SHMKIT_SIZE_INVALID`). An opened one keeps its creator's.
+  uint32_t max;
+  // Unix permission bits of a new semaphore's segment (default 0600). Ignored on Windows.
+  uint32_t mode;
+  // The creator leaves the name in place when closed (default: it removes it).
+  bool keep;
+  // How long `open` waits for the semaphore to appear: 0 not at all (default), negative
+  // forever.
+  int64_t open_timeout_ns;
+} shmkit_semaphore_options;
 
 // The message type of a typed side: a C struct's `sizeof`, `_Alignof` and a tag naming it
 // and its version (`"pose v2"`; NULL or "" for none). The same three numbers give the same
@@ -232,6 +305,68 @@ shmkit_status shmkit_file_map_range(const shmkit_file *file,
                                     size_t offset,
                                     size_t len,
                                     shmkit_view **out);
+
+// What `name` is and who uses it, as a JSON object in `*json_out`: `name`, `size`, `kind`
+// (`"raw"`, `"mutex"`, `"event"`, `"semaphore"`, `"shared_value"`, `"channel"`,
+// `"broadcast_channel"`, `"service"`), `layout_version`, `creator_pid`, `creator_alive`,
+// `in_use`, `holders` (`[{"role", "pid"}]`), `owner_uid`, `mode` (octal string, `"600"`),
+// `modified` (RFC 3339, UTC), `age_seconds`, `details` (the object's shape and counters,
+// an object whose own `kind` says which fields follow: a mutex's `state`, an event's
+// `manual_reset`/`set`/`waiters`, a semaphore's `count`/`max`/`waiters`, a channel's fill,
+// ...; the shmkit CLI README lists every field), `details_error`. Unknown facts are `null`.
+// `SHMKIT_NOT_FOUND`, `SHMKIT_NAME_INVALID`, `SHMKIT_ACCESS_DENIED` as for opening.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `json_out` is writable. On success `*json_out` is a
+// NUL-terminated UTF-8 string owned by the caller: free it with [`shmkit_string_free`].
+// Callable from any thread.
+shmkit_status shmkit_inspect(const char *name,
+                             char **json_out);
+
+// The segments on this machine that the OS can list (Linux: `/dev/shm`; Windows: those
+// shmkit created), sorted by name, as a JSON array of [`shmkit_inspect`] objects in
+// `*json_out` (the `segments` of `shmkit ls --json`). Segments this process may not open,
+// or that vanish meanwhile, are left out, and so are glibc's `sem.*` semaphores unless
+// `all`. `SHMKIT_UNSUPPORTED` on macOS, which cannot enumerate them.
+//
+// # Safety
+//
+// `json_out` is writable. On success `*json_out` is owned by the caller: free it with
+// [`shmkit_string_free`]. Callable from any thread.
+shmkit_status shmkit_list(bool all,
+                          char **json_out);
+
+// Removes the name `name`, whatever it names (a raw segment or any shmkit object, which are
+// segments too); processes that have it open keep it. `SHMKIT_NOT_FOUND` if there is none.
+// Prefer [`shmkit_remove_unused`], which leaves an object in use alone. On Windows, where
+// names cannot be removed, this succeeds and does nothing.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string. Callable from any thread.
+shmkit_status shmkit_remove(const char *name);
+
+// Removes the shmkit object `name` if no process has it open (what `shmkit gc` does), the
+// test and the removal in one step; `*removal_out` says what happened (a raw segment is
+// never removed). `SHMKIT_NOT_FOUND`, `SHMKIT_ACCESS_DENIED` as for opening;
+// `SHMKIT_UNSUPPORTED` on macOS, which cannot tell whether an object is in use. On Windows
+// an object that can be opened is in use: `SHMKIT_REMOVAL_IN_USE` always.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `removal_out` is writable. Callable from any thread.
+shmkit_status shmkit_remove_unused(const char *name,
+                                   shmkit_removal *removal_out);
+
+// Frees a string that shmkit returned to the caller ([`shmkit_inspect`], [`shmkit_list`]).
+// NULL is ignored.
+//
+// # Safety
+//
+// `s` is NULL or a string returned by one of those calls, not freed yet and not used again.
+// Never pass strings from `shmkit_*_name` or `shmkit_last_error`, which their owners keep.
+void shmkit_string_free(char *s);
 
 // The default segment options: no size, mode 0600, read-write, the creator removes the name,
 // memory reserved, no wait on open.
@@ -426,6 +561,310 @@ int32_t shmkit_last_error_os(void);
 // A status code's name (`"SHMKIT_TIMEOUT"`), a static string; `"SHMKIT_UNKNOWN"` for a
 // number that is not a code.
 const char *shmkit_status_name(int32_t status);
+
+// The default mutex options: mode 0600, the creator removes the name, no wait on open.
+shmkit_mutex_options shmkit_mutex_options_default(void);
+
+// Creates the mutex `name`, unlocked; `SHMKIT_ALREADY_EXISTS` if the name is taken.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `opts` is NULL or valid; `out` is writable. On success
+// `*out` is a handle to close with [`shmkit_mutex_close`]. Thread safety: see
+// [`shmkit_mutex_lock`].
+shmkit_status shmkit_mutex_create(const char *name,
+                                  const shmkit_mutex_options *opts,
+                                  shmkit_mutex **out);
+
+// Opens the existing mutex `name` (waiting up to `opts->open_timeout_ns` for it to appear):
+// `SHMKIT_NOT_FOUND`, `SHMKIT_KIND_MISMATCH` for another kind of object, `SHMKIT_CORRUPT` /
+// `SHMKIT_VERSION_MISMATCH` for a segment that is not a valid mutex of this version.
+//
+// # Safety
+//
+// As [`shmkit_mutex_create`].
+shmkit_status shmkit_mutex_open(const char *name,
+                                const shmkit_mutex_options *opts,
+                                shmkit_mutex **out);
+
+// Opens the mutex `name` if it exists, else creates it; two processes racing here get one
+// mutex. [`shmkit_mutex_is_creator`] tells which happened.
+//
+// # Safety
+//
+// As [`shmkit_mutex_create`].
+shmkit_status shmkit_mutex_open_or_create(const char *name,
+                                          const shmkit_mutex_options *opts,
+                                          shmkit_mutex **out);
+
+// Closes a mutex handle (NULL is ignored); the creator removes the name unless `keep`. If
+// the handle holds the lock it is unlocked first, as [`shmkit_mutex_unlock`] does (so an
+// unrepaired owner death makes the mutex unrecoverable); closed from a thread other than
+// the one that locked, the lock stays held and the handle's mapping is leaked (see the
+// module docs).
+//
+// # Safety
+//
+// `m` is NULL or a mutex handle not used again.
+void shmkit_mutex_close(shmkit_mutex *m);
+
+// Locks the mutex into this handle, waiting as `timeout_ns` says.
+//
+// * `SHMKIT_OK`: held; end it with [`shmkit_mutex_unlock`].
+// * `SHMKIT_OWNER_DIED`: **held**, and the previous holder died holding it: repair what it
+//   protects, [`shmkit_mutex_make_consistent`], then [`shmkit_mutex_unlock`] (or
+//   [`shmkit_mutex_unlock_unrepaired`] to leave the repair to the next holder).
+// * Not held: `SHMKIT_WOULD_BLOCK` (`SHMKIT_TRY`), `SHMKIT_TIMEOUT`, `SHMKIT_UNRECOVERABLE`
+//   (an earlier holder unlocked an owner death unrepaired), `SHMKIT_DEADLOCK` (this thread
+//   holds it already, through this handle or another; through another, a `SHMKIT_TRY` on
+//   Linux says `SHMKIT_WOULD_BLOCK` instead, as `pthread_mutex_trylock` does),
+//   `SHMKIT_INVALID_ARGUMENT` if another thread holds it through this handle.
+//
+// # Safety
+//
+// `m` is a live mutex handle. Thread safety: a handle is used by one thread at a time, and
+// holds the lock for one thread: give each thread that locks its own handle.
+shmkit_status shmkit_mutex_lock(shmkit_mutex *m,
+                                int64_t timeout_ns);
+
+// Unlocks. After an owner death not marked repaired with [`shmkit_mutex_make_consistent`],
+// this makes the mutex `SHMKIT_UNRECOVERABLE` for everyone (see
+// [`shmkit_mutex_unlock_unrepaired`]). `SHMKIT_INVALID_ARGUMENT` if this handle does not
+// hold the lock, or the calling thread is not the one that locked.
+//
+// # Safety
+//
+// `m` is a live mutex handle, used by this thread alone.
+shmkit_status shmkit_mutex_unlock(shmkit_mutex *m);
+
+// Declares what the mutex protects repaired after an owner death (the lock stays held); a
+// no-op when there was none. `SHMKIT_INVALID_ARGUMENT` as for [`shmkit_mutex_unlock`].
+//
+// # Safety
+//
+// As [`shmkit_mutex_unlock`].
+shmkit_status shmkit_mutex_make_consistent(shmkit_mutex *m);
+
+// Unlocks without repairing after an owner death: the next holder gets `SHMKIT_OWNER_DIED`
+// in turn (instead of the mutex becoming unrecoverable). A plain unlock otherwise.
+// `SHMKIT_INVALID_ARGUMENT` as for [`shmkit_mutex_unlock`].
+//
+// # Safety
+//
+// As [`shmkit_mutex_unlock`].
+shmkit_status shmkit_mutex_unlock_unrepaired(shmkit_mutex *m);
+
+// Whether this handle holds the lock (for any thread); false for NULL. Says nothing of other
+// handles or processes: whether they hold it cannot be told without taking it.
+//
+// # Safety
+//
+// `m` is NULL or a live mutex handle, used by this thread alone.
+bool shmkit_mutex_is_held(const shmkit_mutex *m);
+
+// Whether the calling thread holds the lock through this handle after an owner death that
+// is not repaired yet; false otherwise (and for NULL).
+//
+// # Safety
+//
+// `m` is NULL or a live mutex handle, used by this thread alone.
+bool shmkit_mutex_needs_repair(const shmkit_mutex *m);
+
+// The mutex's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `m` is NULL or a live mutex handle. Callable from any thread.
+const char *shmkit_mutex_name(const shmkit_mutex *m);
+
+// Whether this handle created the mutex (and so removes the name when closed, unless kept).
+//
+// # Safety
+//
+// `m` is NULL or a live mutex handle. Callable from any thread.
+bool shmkit_mutex_is_creator(const shmkit_mutex *m);
+
+// The default event options: auto-reset, mode 0600, the creator removes the name, no wait
+// on open.
+shmkit_event_options shmkit_event_options_default(void);
+
+// Creates the event `name`, not set; `SHMKIT_ALREADY_EXISTS` if the name is taken.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `opts` is NULL or valid; `out` is writable. On success
+// `*out` is a handle to close with [`shmkit_event_close`].
+shmkit_status shmkit_event_create(const char *name,
+                                  const shmkit_event_options *opts,
+                                  shmkit_event **out);
+
+// Opens the existing event `name`, with its creator's reset kind: errors as
+// [`shmkit_mutex_open`].
+//
+// # Safety
+//
+// As [`shmkit_event_create`].
+shmkit_status shmkit_event_open(const char *name,
+                                const shmkit_event_options *opts,
+                                shmkit_event **out);
+
+// Opens the event `name` if it exists, else creates it (not set); two processes racing
+// here get one event. [`shmkit_event_is_creator`] tells which happened.
+//
+// # Safety
+//
+// As [`shmkit_event_create`].
+shmkit_status shmkit_event_open_or_create(const char *name,
+                                          const shmkit_event_options *opts,
+                                          shmkit_event **out);
+
+// Closes an event handle (NULL is ignored); the creator removes the name unless `keep`.
+//
+// # Safety
+//
+// `ev` is NULL or an event handle not used again (by any thread).
+void shmkit_event_close(shmkit_event *ev);
+
+// Sets the event: wakes one waiter (auto-reset) or all (manual-reset), in any process.
+//
+// # Safety
+//
+// `ev` is a live event handle. Callable from any thread, concurrently with the other event
+// calls on the same handle (as Rust's `&Event`).
+shmkit_status shmkit_event_set(const shmkit_event *ev);
+
+// Clears the event.
+//
+// # Safety
+//
+// As [`shmkit_event_set`].
+shmkit_status shmkit_event_reset(const shmkit_event *ev);
+
+// Waits until the event is set, as `timeout_ns` says (and resets it, if auto-reset):
+// `SHMKIT_WOULD_BLOCK` (`SHMKIT_TRY`) or `SHMKIT_TIMEOUT` if it was not set.
+//
+// # Safety
+//
+// As [`shmkit_event_set`].
+shmkit_status shmkit_event_wait(const shmkit_event *ev,
+                                int64_t timeout_ns);
+
+// Whether the event is set right now (false for NULL).
+//
+// # Safety
+//
+// `ev` is NULL or a live event handle. Callable from any thread.
+bool shmkit_event_is_set(const shmkit_event *ev);
+
+// The event's reset kind, a [`shmkit_reset`] value (-1 for NULL).
+//
+// # Safety
+//
+// `ev` is NULL or a live event handle. Callable from any thread.
+int32_t shmkit_event_reset_kind(const shmkit_event *ev);
+
+// The event's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `ev` is NULL or a live event handle. Callable from any thread.
+const char *shmkit_event_name(const shmkit_event *ev);
+
+// Whether this handle created the event (and so removes the name when closed, unless kept).
+//
+// # Safety
+//
+// `ev` is NULL or a live event handle. Callable from any thread.
+bool shmkit_event_is_creator(const shmkit_event *ev);
+
+// The default semaphore options: no permits, at most `UINT32_MAX`, mode 0600, the creator
+// removes the name, no wait on open.
+shmkit_semaphore_options shmkit_semaphore_options_default(void);
+
+// Creates the semaphore `name` with `opts->initial` permits and at most `opts->max`;
+// `SHMKIT_ALREADY_EXISTS` if the name is taken, `SHMKIT_SIZE_INVALID` for a bad count.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `opts` is NULL or valid; `out` is writable. On success
+// `*out` is a handle to close with [`shmkit_semaphore_close`].
+shmkit_status shmkit_semaphore_create(const char *name,
+                                      const shmkit_semaphore_options *opts,
+                                      shmkit_semaphore **out);
+
+// Opens the existing semaphore `name`: errors as [`shmkit_mutex_open`].
+//
+// # Safety
+//
+// As [`shmkit_semaphore_create`].
+shmkit_status shmkit_semaphore_open(const char *name,
+                                    const shmkit_semaphore_options *opts,
+                                    shmkit_semaphore **out);
+
+// Opens the semaphore `name` if it exists, else creates it; two processes racing here get
+// one semaphore. [`shmkit_semaphore_is_creator`] tells which happened.
+//
+// # Safety
+//
+// As [`shmkit_semaphore_create`].
+shmkit_status shmkit_semaphore_open_or_create(const char *name,
+                                              const shmkit_semaphore_options *opts,
+                                              shmkit_semaphore **out);
+
+// Closes a semaphore handle (NULL is ignored); the creator removes the name unless `keep`.
+// Permits taken are not given back (as with POSIX and Win32 semaphores).
+//
+// # Safety
+//
+// `sem` is NULL or a semaphore handle not used again (by any thread).
+void shmkit_semaphore_close(shmkit_semaphore *sem);
+
+// Adds a permit, waking one waiter in any process; `SHMKIT_FULL` if the count is at the
+// maximum already (nothing changes; [`shmkit_last_error_value`] is the maximum).
+//
+// # Safety
+//
+// `sem` is a live semaphore handle. Callable from any thread, concurrently with the other
+// semaphore calls on the same handle (as Rust's `&Semaphore`).
+shmkit_status shmkit_semaphore_post(const shmkit_semaphore *sem);
+
+// Takes a permit, waiting as `timeout_ns` says: `SHMKIT_WOULD_BLOCK` (`SHMKIT_TRY`) or
+// `SHMKIT_TIMEOUT` if none came.
+//
+// # Safety
+//
+// As [`shmkit_semaphore_post`].
+shmkit_status shmkit_semaphore_wait(const shmkit_semaphore *sem,
+                                    int64_t timeout_ns);
+
+// The number of permits available right now (0 for NULL).
+//
+// # Safety
+//
+// `sem` is NULL or a live semaphore handle. Callable from any thread.
+uint32_t shmkit_semaphore_value(const shmkit_semaphore *sem);
+
+// The maximum count (0 for NULL).
+//
+// # Safety
+//
+// `sem` is NULL or a live semaphore handle. Callable from any thread.
+uint32_t shmkit_semaphore_max(const shmkit_semaphore *sem);
+
+// The semaphore's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `sem` is NULL or a live semaphore handle. Callable from any thread.
+const char *shmkit_semaphore_name(const shmkit_semaphore *sem);
+
+// Whether this handle created the semaphore (and so removes the name when closed, unless
+// kept).
+//
+// # Safety
+//
+// `sem` is NULL or a live semaphore handle. Callable from any thread.
+bool shmkit_semaphore_is_creator(const shmkit_semaphore *sem);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -32,7 +32,9 @@
 //!   a positive value gives up with `SHMKIT_TIMEOUT`: the four Rust forms in one argument.
 //! * **Pointers into shared memory.** A loan's or received message's pointer is valid until
 //!   the call that ends it (`commit`/`abort`, `release`) or the handle's close, whichever
-//!   comes first. Strings returned by `shmkit_*_name` live as long as their handle.
+//!   comes first. Strings returned by `shmkit_*_name` live as long as their handle; those
+//!   returned through an out-parameter (the JSON of `shmkit_inspect` and `shmkit_list`)
+//!   belong to the caller, who frees them with `shmkit_string_free`.
 //!
 //! # What a hostile peer can do
 //!
@@ -46,10 +48,14 @@
 
 mod common;
 mod file;
+mod inspect;
 mod segment;
 mod status;
+mod sync;
 
 pub use common::*;
 pub use file::*;
+pub use inspect::*;
 pub use segment::*;
 pub use status::*;
+pub use sync::*;

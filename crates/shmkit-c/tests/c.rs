@@ -73,6 +73,9 @@ fn run(file: &str) {
     } else {
         Command::new(&exe)
     };
+    // Cargo's LD_LIBRARY_PATH names target/<profile> too, where a library from an earlier
+    // `cargo build` may be older than this build's: it would win over the rpath.
+    cmd.env("LD_LIBRARY_PATH", &lib);
     let ran = cmd
         .output()
         .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
@@ -99,4 +102,6 @@ c_tests! {
     segments_views_and_file_mappings => "segment.c",
     the_cpp_wrapper => "cpp_wrapper.cpp",
     the_harness => "harness.c",
+    mutex_event_semaphore => "sync.c",
+    inspect_list_remove => "inspect.c",
 }
