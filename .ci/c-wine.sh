@@ -4,7 +4,8 @@
 # -Zbuild-std, mingw-w64, Wine 8 and its bcryptprimitives.dll shim), compiles every C and C++
 # test program in crates/shmkit-c/tests/c and every example in crates/shmkit-c/examples with
 # mingw against it, and runs each under Wine with the DLL beside it. Fails on any failure.
-# Arguments: test program names to run (default: all), e.g. `segment cpp_wrapper`.
+# Arguments: test program names to run (default: all, and the example pairs), e.g.
+# `segment cpp_wrapper`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -44,12 +45,17 @@ mkdir -p "$out"
 cp "$lib/shmkit_c.dll" "$out/"
 
 crate=crates/shmkit-c
+# The test programs are the ones tests/c.rs runs (its c_tests! list: `name => "file.c",`);
+# programs there that other tests drive (a C side of a cross-language test) are only compiled.
 declare -A sources=()
-for f in "$crate"/tests/c/*.c "$crate"/tests/c/*.cpp "$crate"/examples/c/*.c "$crate"/examples/cpp/*.cpp; do
-  [ -e "$f" ] || continue
-  n=$(basename "${f%.*}")
-  sources[$n]=$f
+mapfile -t listed < <(sed -n 's/^ *[a-z_0-9]* => "\([^"]*\)",$/\1/p' "$crate/tests/c.rs")
+for f in "${listed[@]}"; do sources[$(basename "${f%.*}")]=$crate/tests/c/$f; done
+# Every example is compiled; the pairs below run.
+declare -A examples=()
+for f in "$crate"/examples/c/*.c "$crate"/examples/cpp/*.cpp; do
+  [ -e "$f" ] && examples[$(basename "${f%.*}")]=$f
 done
+pairs=("server client" "client server")
 
 compile() { # <source> <exe>
   local src=$1 exe=$2
@@ -65,7 +71,7 @@ compile() { # <source> <exe>
 
 # The examples run as a pair (crates/shmkit-c/tests/examples.rs does the same on Linux).
 run_examples() { # <first> <second>: starts <first>, runs <second>, both must exit 0
-  local a=$1 b=$2 name="wine-example-$$"
+  local a=$1 b=$2 name="wine-example-$$-$a"
   (cd "$out" && "$WINE" "$a.exe" "$name") > "$out/$a.log" 2>&1 &
   local pid=$!
   (cd "$out" && "$WINE" "$b.exe" "$name") > "$out/$b.log" 2>&1 || { cat "$out/$a.log" "$out/$b.log"; kill "$pid"; return 1; }
@@ -76,14 +82,12 @@ run_examples() { # <first> <second>: starts <first>, runs <second>, both must ex
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${!sources[@]}")
 failed=()
-for n in $(printf '%s\n' "${selected[@]}" | sort); do
-  compile "${sources[$n]}" "$out/$n.exe" || { failed+=("$n (compile)"); continue; }
+for n in "${!examples[@]}"; do
+  compile "${examples[$n]}" "$out/$n.exe" || failed+=("example $n (compile)")
 done
 for n in $(printf '%s\n' "${selected[@]}" | sort); do
-  case $n in
-    server|client|typed_pub|typed_sub) continue ;; # run as pairs below
-  esac
-  [ -f "$out/$n.exe" ] || continue
+  [ -n "${sources[$n]:-}" ] || { echo "c-wine: no test program $n"; exit 2; }
+  compile "${sources[$n]}" "$out/$n.exe" || { failed+=("$n (compile)"); continue; }
   t=$SECONDS
   if (cd "$out" && timeout 300 "$WINE" "$n.exe"); then
     echo "ok   $n ($((SECONDS - t)) s)"
@@ -92,11 +96,13 @@ for n in $(printf '%s\n' "${selected[@]}" | sort); do
     failed+=("$n")
   fi
 done
-for pair in "server client" "typed_pub typed_sub"; do
-  read -r a b <<<"$pair"
-  [ -f "$out/$a.exe" ] && [ -f "$out/$b.exe" ] || continue
-  if run_examples "$a" "$b"; then echo "ok   $a + $b"; else echo "FAIL $a + $b"; failed+=("$a + $b"); fi
-done
+if [ $# -eq 0 ]; then
+  for pair in "${pairs[@]}"; do
+    read -r a b <<<"$pair"
+    [ -f "$out/$a.exe" ] && [ -f "$out/$b.exe" ] || { failed+=("$a + $b (not built)"); continue; }
+    if run_examples "$a" "$b"; then echo "ok   $a + $b"; else echo "FAIL $a + $b"; failed+=("$a + $b"); fi
+  done
+fi
 /usr/lib/wine/wineserver -k || true
 echo "c-wine: $((SECONDS - start)) s"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -379,6 +379,220 @@ class file_mapping {
   detail::owned<shmkit_file, shmkit_file_close> h_;
 };
 
+// ---------------------------------------------------------------------------------------
+// Mutex, event, semaphore
+
+/// Options of mutex's factories: shmkit_mutex_options with its defaults.
+struct mutex_options : shmkit_mutex_options {
+  mutex_options() noexcept : shmkit_mutex_options(shmkit_mutex_options_default()) {}
+};
+
+class mutex;
+
+/// The lock on a shmkit::mutex, held until it is destroyed or unlocked (as
+/// std::unique_lock). owner_died() says the previous holder died holding it: repair what the
+/// mutex protects, then make_consistent(), or the unlock makes the mutex unrecoverable for
+/// everyone (unlock_unrepaired() leaves the repair to the next holder instead). Move-only;
+/// used by the thread that locked. The mutex must outlive it.
+class mutex_guard {
+ public:
+  mutex_guard(mutex_guard &&o) noexcept : m_(std::exchange(o.m_, nullptr)), died_(o.died_) {}
+  mutex_guard &operator=(mutex_guard &&o) noexcept {
+    if (this != &o) {
+      release();
+      m_ = std::exchange(o.m_, nullptr);
+      died_ = o.died_;
+    }
+    return *this;
+  }
+  ~mutex_guard() { release(); }
+  /// Whether the lock was taken from a holder that died holding it.
+  bool owner_died() const noexcept { return died_; }
+  /// Whether the owner death is not repaired yet (make_consistent() not called).
+  bool needs_repair() const noexcept { return m_ && shmkit_mutex_needs_repair(m_); }
+  /// Declares what the mutex protects repaired; the lock stays held.
+  void make_consistent() { detail::check(shmkit_mutex_make_consistent(m_)); }
+  /// Unlocks now (after an unrepaired owner death: the mutex becomes unrecoverable).
+  void unlock() { detail::check(shmkit_mutex_unlock(std::exchange(m_, nullptr))); }
+  /// Unlocks leaving an owner death for the next holder to repair.
+  void unlock_unrepaired() {
+    detail::check(shmkit_mutex_unlock_unrepaired(std::exchange(m_, nullptr)));
+  }
+  /// Whether this guard still holds the lock.
+  bool owns_lock() const noexcept { return m_ != nullptr; }
+  explicit operator bool() const noexcept { return owns_lock(); }
+
+ private:
+  friend class mutex;
+  mutex_guard(shmkit_mutex *m, bool died) noexcept : m_(m), died_(died) {}
+  void release() noexcept {
+    if (m_) (void)shmkit_mutex_unlock(std::exchange(m_, nullptr));
+  }
+  shmkit_mutex *m_;
+  bool died_;
+};
+
+/// A named, robust mutex shared between processes (shmkit_mutex): a holder that dies is
+/// reported to the next locker (mutex_guard::owner_died()). The lock lives in this handle:
+/// lock it from one thread at a time (give each thread its own mutex handle).
+class mutex {
+ public:
+  static mutex create(const std::string &name, const mutex_options &o = mutex_options()) {
+    return mutex(detail::make<shmkit_mutex, shmkit_mutex_close>(
+        [&](shmkit_mutex **out) { return shmkit_mutex_create(name.c_str(), &o, out); }));
+  }
+  static mutex open(const std::string &name, const mutex_options &o = mutex_options()) {
+    return mutex(detail::make<shmkit_mutex, shmkit_mutex_close>(
+        [&](shmkit_mutex **out) { return shmkit_mutex_open(name.c_str(), &o, out); }));
+  }
+  static mutex open_or_create(const std::string &name, const mutex_options &o = mutex_options()) {
+    return mutex(detail::make<shmkit_mutex, shmkit_mutex_close>(
+        [&](shmkit_mutex **out) { return shmkit_mutex_open_or_create(name.c_str(), &o, out); }));
+  }
+
+  /// Waits for the lock. Throws error SHMKIT_UNRECOVERABLE (an owner death was unlocked
+  /// unrepaired), SHMKIT_DEADLOCK (this thread holds it already).
+  mutex_guard lock() {
+    std::optional<mutex_guard> g = lock_ns(SHMKIT_FOREVER);
+    if (!g) throw error(SHMKIT_OTHER, "shmkit::mutex::lock: a wait without a limit gave up");
+    return std::move(*g);
+  }
+  /// The lock if it is free now.
+  std::optional<mutex_guard> try_lock() { return lock_ns(SHMKIT_TRY); }
+  /// The lock if it comes within `d`.
+  template <class Rep, class Period>
+  std::optional<mutex_guard> try_lock_for(std::chrono::duration<Rep, Period> d) {
+    return lock_ns(detail::timeout_ns(d));
+  }
+
+  std::string_view name() const noexcept { return shmkit_mutex_name(h_.get()); }
+  bool is_creator() const noexcept { return shmkit_mutex_is_creator(h_.get()); }
+  shmkit_mutex *native() const noexcept { return h_.get(); }
+
+ private:
+  explicit mutex(detail::owned<shmkit_mutex, shmkit_mutex_close> h) : h_(std::move(h)) {}
+  std::optional<mutex_guard> lock_ns(std::int64_t ns) {
+    shmkit_status s = shmkit_mutex_lock(h_.get(), ns);
+    if (s == SHMKIT_OK || s == SHMKIT_OWNER_DIED) return mutex_guard(h_.get(), s == SHMKIT_OWNER_DIED);
+    if (s == SHMKIT_WOULD_BLOCK || s == SHMKIT_TIMEOUT) return std::nullopt;
+    detail::throw_status(s);
+  }
+  detail::owned<shmkit_mutex, shmkit_mutex_close> h_;
+};
+
+/// How an event resets (shmkit_reset).
+enum class reset : std::int32_t {
+  /// One waiter passes and the event resets itself.
+  automatic = SHMKIT_RESET_AUTO,
+  /// The event stays set until reset(); every waiter passes.
+  manual = SHMKIT_RESET_MANUAL,
+};
+
+/// Options of event's factories: shmkit_event_options with its defaults.
+struct event_options : shmkit_event_options {
+  event_options() noexcept : shmkit_event_options(shmkit_event_options_default()) {}
+  explicit event_options(shmkit::reset r) noexcept : event_options() {
+    reset = static_cast<std::int32_t>(r);
+  }
+};
+
+/// A named event (shmkit_event): one process sets it, others wait for it. Every method may
+/// be called from any thread.
+class event {
+ public:
+  static event create(const std::string &name, shmkit::reset r) {
+    return create(name, event_options(r));
+  }
+  static event create(const std::string &name, const event_options &o) {
+    return event(detail::make<shmkit_event, shmkit_event_close>(
+        [&](shmkit_event **out) { return shmkit_event_create(name.c_str(), &o, out); }));
+  }
+  static event open(const std::string &name, const event_options &o = event_options()) {
+    return event(detail::make<shmkit_event, shmkit_event_close>(
+        [&](shmkit_event **out) { return shmkit_event_open(name.c_str(), &o, out); }));
+  }
+  static event open_or_create(const std::string &name, const event_options &o) {
+    return event(detail::make<shmkit_event, shmkit_event_close>(
+        [&](shmkit_event **out) { return shmkit_event_open_or_create(name.c_str(), &o, out); }));
+  }
+
+  void set() const { detail::check(shmkit_event_set(h_.get())); }
+  void reset() const { detail::check(shmkit_event_reset(h_.get())); }
+  bool is_set() const noexcept { return shmkit_event_is_set(h_.get()); }
+  /// Waits until the event is set.
+  void wait() const { detail::check(shmkit_event_wait(h_.get(), SHMKIT_FOREVER)); }
+  /// Whether it is set now (an automatic event is reset by this).
+  bool try_wait() const { return detail::check_wait(shmkit_event_wait(h_.get(), SHMKIT_TRY)); }
+  /// Whether it was set within `d`.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) const {
+    return detail::check_wait(shmkit_event_wait(h_.get(), detail::timeout_ns(d)));
+  }
+  shmkit::reset reset_kind() const noexcept {
+    return static_cast<shmkit::reset>(shmkit_event_reset_kind(h_.get()));
+  }
+  std::string_view name() const noexcept { return shmkit_event_name(h_.get()); }
+  bool is_creator() const noexcept { return shmkit_event_is_creator(h_.get()); }
+  shmkit_event *native() const noexcept { return h_.get(); }
+
+ private:
+  explicit event(detail::owned<shmkit_event, shmkit_event_close> h) : h_(std::move(h)) {}
+  detail::owned<shmkit_event, shmkit_event_close> h_;
+};
+
+/// Options of semaphore's factories: shmkit_semaphore_options with its defaults.
+struct semaphore_options : shmkit_semaphore_options {
+  semaphore_options() noexcept : shmkit_semaphore_options(shmkit_semaphore_options_default()) {}
+};
+
+/// A named counting semaphore (shmkit_semaphore). Every method may be called from any thread.
+class semaphore {
+ public:
+  /// Creates semaphore `name` holding `initial` permits.
+  static semaphore create(const std::string &name, std::uint32_t initial) {
+    semaphore_options o;
+    o.initial = initial;
+    return create(name, o);
+  }
+  static semaphore create(const std::string &name, const semaphore_options &o) {
+    return semaphore(detail::make<shmkit_semaphore, shmkit_semaphore_close>(
+        [&](shmkit_semaphore **out) { return shmkit_semaphore_create(name.c_str(), &o, out); }));
+  }
+  static semaphore open(const std::string &name, const semaphore_options &o = semaphore_options()) {
+    return semaphore(detail::make<shmkit_semaphore, shmkit_semaphore_close>(
+        [&](shmkit_semaphore **out) { return shmkit_semaphore_open(name.c_str(), &o, out); }));
+  }
+  static semaphore open_or_create(const std::string &name, const semaphore_options &o) {
+    return semaphore(detail::make<shmkit_semaphore, shmkit_semaphore_close>([&](shmkit_semaphore **out) {
+      return shmkit_semaphore_open_or_create(name.c_str(), &o, out);
+    }));
+  }
+
+  /// Adds a permit (throws shmkit::full at the maximum).
+  void post() const { detail::check(shmkit_semaphore_post(h_.get())); }
+  /// Takes a permit, waiting for one.
+  void wait() const { detail::check(shmkit_semaphore_wait(h_.get(), SHMKIT_FOREVER)); }
+  /// Takes a permit if there is one now.
+  bool try_wait() const {
+    return detail::check_wait(shmkit_semaphore_wait(h_.get(), SHMKIT_TRY));
+  }
+  /// Takes a permit if one comes within `d`.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) const {
+    return detail::check_wait(shmkit_semaphore_wait(h_.get(), detail::timeout_ns(d)));
+  }
+  std::uint32_t value() const noexcept { return shmkit_semaphore_value(h_.get()); }
+  std::uint32_t max() const noexcept { return shmkit_semaphore_max(h_.get()); }
+  std::string_view name() const noexcept { return shmkit_semaphore_name(h_.get()); }
+  bool is_creator() const noexcept { return shmkit_semaphore_is_creator(h_.get()); }
+  shmkit_semaphore *native() const noexcept { return h_.get(); }
+
+ private:
+  explicit semaphore(detail::owned<shmkit_semaphore, shmkit_semaphore_close> h)
+      : h_(std::move(h)) {}
+  detail::owned<shmkit_semaphore, shmkit_semaphore_close> h_;
+};
+
 }  // namespace shmkit
 
 #endif

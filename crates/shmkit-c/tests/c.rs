@@ -102,6 +102,7 @@ c_tests! {
     segments_views_and_file_mappings => "segment.c",
     the_cpp_wrapper => "cpp_wrapper.cpp",
     the_harness => "harness.c",
+    the_cpp_wrapper_kinds => "cpp_kinds.cpp",
     mutex_event_semaphore => "sync.c",
     inspect_list_remove => "inspect.c",
 }
