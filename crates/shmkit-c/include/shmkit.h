@@ -123,6 +123,9 @@ typedef enum {
   SHMKIT_RESET_MANUAL = 1,
 } shmkit_reset;
 
+// A client of a service (`shmkit::service::Client`).
+typedef struct shmkit_client shmkit_client;
+
 // A named event (`shmkit::sync::Event`), like a Win32 event.
 typedef struct shmkit_event shmkit_event;
 
@@ -132,14 +135,24 @@ typedef struct shmkit_file shmkit_file;
 // A named, robust mutex (`shmkit::sync::Mutex`), and the lock when this handle holds it.
 typedef struct shmkit_mutex shmkit_mutex;
 
+// Answers requests of a server from any thread (`shmkit::service::Responder`): from
+// [`shmkit_server_responder`].
+typedef struct shmkit_responder shmkit_responder;
+
 // A named shared memory segment (`shmkit::Segment`).
 typedef struct shmkit_segment shmkit_segment;
 
 // A named counting semaphore with a maximum (`shmkit::sync::Semaphore`).
 typedef struct shmkit_semaphore shmkit_semaphore;
 
+// The server of a service (`shmkit::service::Server`).
+typedef struct shmkit_server shmkit_server;
+
 // A mapped range of a segment or file (`shmkit::View`).
 typedef struct shmkit_view shmkit_view;
+
+// A wait set (`shmkit::WaitSet`) and the handles added to it.
+typedef struct shmkit_waitset shmkit_waitset;
 
 // Options of [`shmkit_file_create`], [`shmkit_file_open`] and [`shmkit_file_open_or_create`];
 // start from [`shmkit_file_options_default`].
@@ -169,6 +182,72 @@ typedef struct {
   // How long `open` waits for the segment to appear: 0 not at all (default), negative forever.
   int64_t open_timeout_ns;
 } shmkit_segment_options;
+
+// The message type of a typed side: a C struct's `sizeof`, `_Alignof` and a tag naming it
+// and its version (`"pose v2"`; NULL or "" for none). The same three numbers give the same
+// layout fingerprint as Rust's `Pod` types (`MessageLayout::of::<T>(Some(tag))`) and
+// Python's numpy dtypes, so an opener with another struct gets `SHMKIT_LAYOUT_MISMATCH`,
+// naming both sides.
+typedef struct {
+  // `sizeof` the message struct (at least 1).
+  size_t size;
+  // `_Alignof` the message struct (a power of two).
+  size_t align;
+  // A NUL-terminated UTF-8 tag, or NULL.
+  const char *tag;
+} shmkit_layout;
+
+// Options of [`shmkit_service_create_server`] and [`shmkit_service_open_client`]; start
+// from [`shmkit_service_options_default`].
+//
+// A **typed** service carries C structs: give both `request_layout` and `response_layout`
+// (or neither). Their sizes are then the message lengths (`max_request_len` and
+// `max_response_len` are ignored), and each request and response must be exactly that
+// long. Give both layouts the same tag, the pair's (`"add v1"`): shmkit records
+// `"<tag> request"` and `"<tag> response"`, as Rust's `service::typed::<Req, Resp>().tag(t)`
+// does, so C, Rust and Python sides of one typed service interoperate, and an opener with
+// another struct gets `SHMKIT_LAYOUT_MISMATCH`.
+typedef struct {
+  // How many clients may be connected at once (default 16, at most 1024). Each costs two
+  // channels (segments). Used when creating.
+  uint32_t max_clients;
+  // How many requests one client may have outstanding (default 8). Used when creating.
+  uint32_t max_outstanding;
+  // The largest request in bytes (default 1024). Used when creating a byte service.
+  uint32_t max_request_len;
+  // The largest response in bytes (default 1024). Used when creating a byte service.
+  uint32_t max_response_len;
+  // A [`shmkit_wait_strategy`] value: how the server or client waits (default adaptive).
+  int32_t wait_strategy;
+  // Unix permission bits of the service's segments (default 0600). Ignored on Windows.
+  uint32_t mode;
+  // The server leaves the names in place when closed (default: it removes them).
+  bool keep;
+  // How long `open_client` waits for the service to appear: 0 not at all (default),
+  // negative forever.
+  int64_t open_timeout_ns;
+  // A typed service's request struct (NULL: bytes). Read during the call only.
+  const shmkit_layout *request_layout;
+  // A typed service's response struct (NULL: bytes). Read during the call only.
+  const shmkit_layout *response_layout;
+} shmkit_service_options;
+
+// Which request a response answers: from [`shmkit_server_recv`], given back to
+// [`shmkit_server_respond`]. Plain numbers, to copy freely (to another thread that answers
+// through the same server handle, under the server handle's thread rule).
+typedef struct {
+  // The client slot the request came from (stable while that client stays connected).
+  uint32_t client_slot;
+  // The request's id (unique per client connection; the client's `pending_id`).
+  uint64_t id;
+} shmkit_request_handle;
+
+// Writes a response in place: `write(ctx, buf, len)` is called once with `len` bytes of
+// the client's response ring to fill (their initial contents are unspecified), and the
+// response is published when it returns. Zero-copy.
+typedef void (*shmkit_write_fn)(void *ctx,
+                                void *buf,
+                                size_t len);
 
 // Options of [`shmkit_mutex_create`], [`shmkit_mutex_open`] and
 // [`shmkit_mutex_open_or_create`]; start from [`shmkit_mutex_options_default`].
@@ -213,20 +292,6 @@ typedef struct {
   // forever.
   int64_t open_timeout_ns;
 } shmkit_semaphore_options;
-
-// The message type of a typed side: a C struct's `sizeof`, `_Alignof` and a tag naming it
-// and its version (`"pose v2"`; NULL or "" for none). The same three numbers give the same
-// layout fingerprint as Rust's `Pod` types (`MessageLayout::of::<T>(Some(tag))`) and
-// Python's numpy dtypes, so an opener with another struct gets `SHMKIT_LAYOUT_MISMATCH`,
-// naming both sides.
-typedef struct {
-  // `sizeof` the message struct (at least 1).
-  size_t size;
-  // `_Alignof` the message struct (a power of two).
-  size_t align;
-  // A NUL-terminated UTF-8 tag, or NULL.
-  const char *tag;
-} shmkit_layout;
 
 #ifdef __cplusplus
 extern "C" {
@@ -541,6 +606,362 @@ shmkit_status shmkit_view_flush(const shmkit_view *view);
 shmkit_status shmkit_view_flush_range(const shmkit_view *view,
                                       size_t offset,
                                       size_t len);
+
+// The default service options: 16 clients, 8 outstanding requests each, 1024-byte requests
+// and responses, adaptive waits, mode 0600, names removed by the server, no wait on open,
+// bytes (no layouts).
+shmkit_service_options shmkit_service_options_default(void);
+
+// Creates the service `name` and returns its server; if the name exists and its server is
+// gone (killed), takes the service over: it adopts the service's limits, and clients of the
+// old server get `SHMKIT_DISCONNECTED` until they [reconnect](shmkit_client_reconnect).
+// `SHMKIT_IN_USE` if a live server serves the name; `SHMKIT_SIZE_INVALID` for limits out of
+// range; `SHMKIT_LAYOUT_MISMATCH` when taking over a service of other types.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `opts` is NULL or valid (its layouts NULL or valid);
+// `out` is writable. On success `*out` is a handle to close with [`shmkit_server_close`].
+shmkit_status shmkit_service_create_server(const char *name,
+                                           const shmkit_service_options *opts,
+                                           shmkit_server **out);
+
+// Closes a server handle (NULL is ignored): gives up the server role (waiting clients get
+// `SHMKIT_DISCONNECTED`) and, once its responders are closed too, removes the service's
+// names unless `keep`. The last request's pointer becomes invalid.
+//
+// # Safety
+//
+// `s` is NULL or a server handle not used again (nor by a wait set).
+void shmkit_server_close(shmkit_server *s);
+
+// Receives the next request from any client, waiting as `timeout_ns` says. On success
+// `*handle` answers it, and `*data`, `*len` are its bytes: a copy, owned by the server
+// handle, valid until the next `shmkit_server_recv` on it or its close (so a client cannot
+// change them under you). A typed server drops requests of another length than its
+// request struct (from byte clients). Clients coming and going are not errors.
+//
+// The server handle keeps each unanswered request's handle until it is answered, up to
+// 1024 per client slot (requests a client cancelled, or left unanswered when it went): beyond
+// that the oldest of the slot is forgotten, and answering it is `SHMKIT_NOT_OUTSTANDING`.
+//
+// # Safety
+//
+// `s` is a live server handle not used by another thread during the call; `handle`, `data`
+// and `len` are writable.
+shmkit_status shmkit_server_recv(shmkit_server *s,
+                                 int64_t timeout_ns,
+                                 shmkit_request_handle *handle,
+                                 const void **data,
+                                 size_t *len);
+
+// Answers the request `h` (from [`shmkit_server_recv`]) with a copy of `len` bytes at
+// `data`. Never waits. `SHMKIT_SIZE_INVALID` over the service's `max_response_len` (a typed
+// service: another length than its response struct); `SHMKIT_DISCONNECTED` if the client
+// that asked has left or its slot was taken over; `SHMKIT_FULL` if its response ring has no
+// room (a client that does not read its responses; try again later);
+// `SHMKIT_NOT_OUTSTANDING` if `h` was answered already (or never received by this server).
+// After success or `SHMKIT_DISCONNECTED` the request is answered: `h` is forgotten.
+//
+// # Safety
+//
+// `s` is a live server handle not used by another thread during the call; `h` is readable;
+// `data` points to `len` readable bytes (or `len` is 0).
+shmkit_status shmkit_server_respond(shmkit_server *s,
+                                    const shmkit_request_handle *h,
+                                    const void *data,
+                                    size_t len);
+
+// A handle that answers this server's requests from other threads, at the same time as the
+// server receives and answers (the request handles it answers come from
+// [`shmkit_server_recv`]). Close it with [`shmkit_responder_close`]; it may outlive the
+// server handle (the service's names go when the last of them closes, unless `keep`).
+//
+// # Safety
+//
+// `s` is a live server handle (callable from any thread); `out` is writable.
+shmkit_status shmkit_server_responder(const shmkit_server *s,
+                                      shmkit_responder **out);
+
+// Answers the request `h` with a copy of `len` bytes at `data`, as
+// [`shmkit_server_respond`] does (same errors). Thread safety: callable from any thread,
+// at the same time as other calls on this responder, other responders and the server.
+//
+// # Safety
+//
+// `r` is a live responder handle; `h` is readable; `data` points to `len` readable bytes
+// (or `len` is 0).
+shmkit_status shmkit_responder_respond(const shmkit_responder *r,
+                                       const shmkit_request_handle *h,
+                                       const void *data,
+                                       size_t len);
+
+// Answers the request `h` with `len` bytes written in place by `write`, as
+// [`shmkit_server_respond_with`] does (same rules). Thread safety: callable from any thread,
+// at the same time as other calls on this responder, other responders and the server.
+//
+// # Safety
+//
+// `r` is a live responder handle; `h` is readable; `write` is a function safe to call with
+// `ctx` and `len` writable bytes (from this thread).
+shmkit_status shmkit_responder_respond_with(const shmkit_responder *r,
+                                            const shmkit_request_handle *h,
+                                            size_t len,
+                                            shmkit_write_fn write,
+                                            void *ctx);
+
+// Closes a responder handle (NULL is ignored).
+//
+// # Safety
+//
+// `r` is NULL or a responder handle not used again (by any thread).
+void shmkit_responder_close(shmkit_responder *r);
+
+// Answers the request `h` with `len` bytes that `write` writes straight into the client's
+// response ring (zero-copy; see [`shmkit_write_fn`]). `write` is not called when the
+// answer is refused; the errors are [`shmkit_server_respond`]'s. `write` runs while the
+// client's response ring is locked: it must not answer the same client (through this
+// server or a responder) itself, nor unwind or `longjmp` out.
+//
+// # Safety
+//
+// `s` is a live server handle not used by another thread during the call; `h` is readable;
+// `write` is a function safe to call with `ctx` and `len` writable bytes.
+shmkit_status shmkit_server_respond_with(shmkit_server *s,
+                                         const shmkit_request_handle *h,
+                                         size_t len,
+                                         shmkit_write_fn write,
+                                         void *ctx);
+
+// Changes how the server waits for requests (a [`shmkit_wait_strategy`] value).
+//
+// # Safety
+//
+// `s` is a live server handle not used by another thread during the call.
+shmkit_status shmkit_server_set_wait_strategy(shmkit_server *s,
+                                              int32_t wait_strategy);
+
+// The service's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `s` is NULL or a live server handle. Callable from any thread.
+const char *shmkit_server_name(const shmkit_server *s);
+
+// Whether this server created the service (rather than taking it over); false for NULL.
+//
+// # Safety
+//
+// `s` is NULL or a live server handle. Callable from any thread.
+bool shmkit_server_is_creator(const shmkit_server *s);
+
+// How many clients may be connected at once (the service's, adopted on a take-over); 0 for
+// NULL.
+//
+// # Safety
+//
+// `s` is NULL or a live server handle. Callable from any thread.
+uint32_t shmkit_server_max_clients(const shmkit_server *s);
+
+// The largest request clients may send; 0 for NULL.
+//
+// # Safety
+//
+// `s` is NULL or a live server handle. Callable from any thread.
+size_t shmkit_server_max_request_len(const shmkit_server *s);
+
+// The largest response; 0 for NULL.
+//
+// # Safety
+//
+// `s` is NULL or a live server handle. Callable from any thread.
+size_t shmkit_server_max_response_len(const shmkit_server *s);
+
+// Connects to the service `name` as a client, in a free slot (or one whose client died).
+// `SHMKIT_NOT_FOUND` if there is no such service (after `open_timeout_ns`);
+// `SHMKIT_DISCONNECTED` if its server is gone; `SHMKIT_FULL` if `max_clients` live clients
+// are connected; `SHMKIT_LAYOUT_MISMATCH` if the options give layouts and the service
+// carries other types (or bytes). A client without layouts may use a typed service, as in
+// Rust: it sends bytes, and the server drops requests of another length than its struct.
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `opts` is NULL or valid (its layouts NULL or valid);
+// `out` is writable. On success `*out` is a handle to close with [`shmkit_client_close`].
+shmkit_status shmkit_service_open_client(const char *name,
+                                         const shmkit_service_options *opts,
+                                         shmkit_client **out);
+
+// Closes a client handle (NULL is ignored): releases the response held and frees the
+// client's slot for the next client. Outstanding requests are abandoned.
+//
+// # Safety
+//
+// `c` is NULL or a client handle not used again (nor by a wait set).
+void shmkit_client_close(shmkit_client *c);
+
+// Sends a copy of `len` bytes at `data` as a request; `*pending_id` is what to
+// [wait](shmkit_client_wait) for. Never waits. Releases the response held.
+// `SHMKIT_SIZE_INVALID` over the service's `max_request_len` (a typed service: another
+// length than its request struct); `SHMKIT_FULL` if `max_outstanding` requests are
+// outstanding; `SHMKIT_DISCONNECTED` if the server is gone or was replaced (then
+// [`shmkit_client_reconnect`]).
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call; `data` points to
+// `len` readable bytes (or `len` is 0); `pending_id` is writable.
+shmkit_status shmkit_client_request(shmkit_client *c,
+                                    const void *data,
+                                    size_t len,
+                                    uint64_t *pending_id);
+
+// Waits as `timeout_ns` says for the response to `pending_id`. On success `*data`, `*len`
+// are its bytes, read in place (or a copy, if it arrived while another was waited for),
+// valid until [`shmkit_client_release`], the client's next call, or its close; responses to
+// other requests that arrive first are kept for their own wait. Releases the response held
+// before. `SHMKIT_TIMEOUT` / `SHMKIT_WOULD_BLOCK`: the request stays outstanding (wait
+// again, or cancel it); `SHMKIT_DISCONNECTED` if the server is gone or was replaced (the
+// request is lost); `SHMKIT_NOT_OUTSTANDING` if it is not outstanding on this client;
+// `SHMKIT_CORRUPT` for an impossible frame (a typed service: a response of another length
+// than its response struct).
+//
+// A server that is not trusted could change the bytes while you read them: copy them out
+// first then.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call; `data` and `len`
+// are writable.
+shmkit_status shmkit_client_wait(shmkit_client *c,
+                                 uint64_t pending_id,
+                                 int64_t timeout_ns,
+                                 const void **data,
+                                 size_t *len);
+
+// Sends a request and waits for its response: [`shmkit_client_request`] then
+// [`shmkit_client_wait`]. If the wait ends without a response (`SHMKIT_TIMEOUT`,
+// `SHMKIT_WOULD_BLOCK`, an error), the request is cancelled: its response, if it comes,
+// is dropped.
+//
+// # Safety
+//
+// As [`shmkit_client_request`] and [`shmkit_client_wait`] (`data` is the request,
+// `response`/`response_len` receive the response).
+shmkit_status shmkit_client_call(shmkit_client *c,
+                                 const void *data,
+                                 size_t len,
+                                 int64_t timeout_ns,
+                                 const void **response,
+                                 size_t *response_len);
+
+// Borrows room for a request of `len` bytes in the request ring, to write in place through
+// `*data` and send with [`shmkit_client_commit`] (or drop with [`shmkit_client_abort`]):
+// zero-copy. `*data` is valid until then, the client's next call, or its close (which
+// drop the loan unsent). Never waits. Releases the response held. Errors as
+// [`shmkit_client_request`]'s.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call; `data` is
+// writable.
+shmkit_status shmkit_client_loan(shmkit_client *c,
+                                 size_t len,
+                                 void **data);
+
+// Sends the request written in the loan (from [`shmkit_client_loan`]) and wakes the server;
+// `*pending_id` is what to [wait](shmkit_client_wait) for. `SHMKIT_INVALID_ARGUMENT` if no
+// loan is held.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call; `pending_id` is
+// writable.
+shmkit_status shmkit_client_commit(shmkit_client *c,
+                                   uint64_t *pending_id);
+
+// Drops the loan held unsent. `SHMKIT_INVALID_ARGUMENT` if none is held.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call.
+shmkit_status shmkit_client_abort(shmkit_client *c);
+
+// Releases the response held (from [`shmkit_client_wait`] or [`shmkit_client_call`]): its
+// pointer becomes invalid, its room in the ring is free. `SHMKIT_INVALID_ARGUMENT` if none
+// is held.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call.
+shmkit_status shmkit_client_release(shmkit_client *c);
+
+// Gives up on `pending_id`: it no longer counts as outstanding, and its response, if it
+// comes, is dropped. `*was_outstanding` (if not NULL) says whether it was. Releases the
+// response held.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call;
+// `was_outstanding` is NULL or writable.
+shmkit_status shmkit_client_cancel(shmkit_client *c,
+                                   uint64_t pending_id,
+                                   bool *was_outstanding);
+
+// Connects this handle again, to whichever server serves the name now (with the options it
+// was opened with): what a client does after `SHMKIT_DISCONNECTED` once a new server has
+// taken over. Outstanding requests are lost, the response held is released; the slot may
+// change. On failure the handle is left unconnected: its calls return
+// `SHMKIT_DISCONNECTED` until a reconnect succeeds.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call.
+shmkit_status shmkit_client_reconnect(shmkit_client *c);
+
+// Changes how the client waits for responses (a [`shmkit_wait_strategy`] value). Releases
+// the response held.
+//
+// # Safety
+//
+// `c` is a live client handle not used by another thread during the call.
+shmkit_status shmkit_client_set_wait_strategy(shmkit_client *c,
+                                              int32_t wait_strategy);
+
+// The service's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `c` is NULL or a live client handle. Callable from any thread.
+const char *shmkit_client_name(const shmkit_client *c);
+
+// The slot this client holds (0 to max_clients - 1); 0 for NULL.
+//
+// # Safety
+//
+// `c` is NULL or a live client handle, not being reconnected by another thread.
+uint32_t shmkit_client_slot(const shmkit_client *c);
+
+// The largest request the service takes; 0 for NULL.
+//
+// # Safety
+//
+// `c` is NULL or a live client handle, not being reconnected by another thread.
+size_t shmkit_client_max_request_len(const shmkit_client *c);
+
+// How many requests may be outstanding at once; 0 for NULL.
+//
+// # Safety
+//
+// `c` is NULL or a live client handle, not being reconnected by another thread.
+uint32_t shmkit_client_max_outstanding(const shmkit_client *c);
+
+// How many requests are outstanding (sent, not yet waited for or cancelled); 0 for NULL.
+//
+// # Safety
+//
+// `c` is NULL or a live client handle not used by another thread during the call.
+size_t shmkit_client_outstanding(const shmkit_client *c);
 
 // The message of the calling thread's last failed call: what failed, with the object's name.
 //
@@ -865,6 +1286,97 @@ const char *shmkit_semaphore_name(const shmkit_semaphore *sem);
 //
 // `sem` is NULL or a live semaphore handle. Callable from any thread.
 bool shmkit_semaphore_is_creator(const shmkit_semaphore *sem);
+
+// Makes an empty wait set (no system call and no thread until a wait needs them).
+//
+// # Safety
+//
+// `out` is writable. On success `*out` is a handle to close with [`shmkit_waitset_close`].
+shmkit_status shmkit_waitset_new(shmkit_waitset **out);
+
+// Closes a wait set (NULL is ignored), and any helper threads it made. Its members are not
+// touched: close them after (or before: the wait set does not use them when closing).
+//
+// # Safety
+//
+// `ws` is NULL or a wait set handle not used again.
+void shmkit_waitset_close(shmkit_waitset *ws);
+
+// Adds a server: ready when a request is there.
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call; `server` is a live
+// server handle that outlives the wait set's use of it; `index` is NULL or writable.
+shmkit_status shmkit_waitset_add_server(shmkit_waitset *ws,
+                                        const shmkit_server *server,
+                                        size_t *index);
+
+// Adds a client: ready when a response is there, or its server is gone. A client holding a
+// response or a loan cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait):
+// release, commit or abort it first.
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call; `client` is a live
+// client handle that outlives the wait set's use of it; `index` is NULL or writable.
+shmkit_status shmkit_waitset_add_client(shmkit_waitset *ws,
+                                        const shmkit_client *client,
+                                        size_t *index);
+
+// Adds an event: ready when it is set. A wait set does not consume the event: reset an
+// auto-reset event with [`shmkit_event_wait`](crate::shmkit_event_wait) and `SHMKIT_TRY`.
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call; `event` is a live
+// event handle that outlives the wait set's use of it; `index` is NULL or writable.
+shmkit_status shmkit_waitset_add_event(shmkit_waitset *ws,
+                                       const shmkit_event *event,
+                                       size_t *index);
+
+// Adds a semaphore: ready when it has a permit (take it with
+// [`shmkit_semaphore_wait`](crate::shmkit_semaphore_wait) and `SHMKIT_TRY`).
+//
+// # Safety
+//
+// As [`shmkit_waitset_add_event`], for a semaphore handle.
+shmkit_status shmkit_waitset_add_semaphore(shmkit_waitset *ws,
+                                           const shmkit_semaphore *semaphore,
+                                           size_t *index);
+
+// Removes every member (the next one added has index 0 again).
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call.
+shmkit_status shmkit_waitset_clear(shmkit_waitset *ws);
+
+// How many members the wait set has; 0 for NULL.
+//
+// # Safety
+//
+// `ws` is NULL or a live wait set not used by another thread during the call.
+size_t shmkit_waitset_len(const shmkit_waitset *ws);
+
+// Waits as `timeout_ns` says until at least one member is ready; writes the indices of the
+// ready ones (in order, none twice) to `ready`, at most `cap` of them, and their number to
+// `*n_ready` (at least 1). Members beyond `cap` stay ready for the next wait.
+// `SHMKIT_TIMEOUT` / `SHMKIT_WOULD_BLOCK` if none was ready; with no members it waits out
+// the timeout. `SHMKIT_INVALID_ARGUMENT` if a member cannot be waited on now (a client
+// holding a response or a loan); `SHMKIT_DISCONNECTED` for a client left unconnected by a failed
+// reconnect.
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call, and every member
+// added is a live handle that no other thread uses during the call; `ready` points to `cap`
+// writable `size_t`; `n_ready` is writable.
+shmkit_status shmkit_waitset_wait(shmkit_waitset *ws,
+                                  int64_t timeout_ns,
+                                  size_t *ready,
+                                  size_t cap,
+                                  size_t *n_ready);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -50,12 +50,16 @@ mod common;
 mod file;
 mod inspect;
 mod segment;
+mod service;
 mod status;
 mod sync;
+mod waitset;
 
 pub use common::*;
 pub use file::*;
 pub use inspect::*;
 pub use segment::*;
+pub use service::*;
 pub use status::*;
 pub use sync::*;
+pub use waitset::*;

@@ -494,7 +494,7 @@ pub extern "C" fn shmkit_event_options_default() -> shmkit_event_options {
 
 /// A named event (`shmkit::sync::Event`), like a Win32 event.
 pub struct shmkit_event {
-    inner: Event,
+    pub(crate) inner: Event,
     name: CString,
 }
 
@@ -732,7 +732,7 @@ pub extern "C" fn shmkit_semaphore_options_default() -> shmkit_semaphore_options
 
 /// A named counting semaphore with a maximum (`shmkit::sync::Semaphore`).
 pub struct shmkit_semaphore {
-    inner: Semaphore,
+    pub(crate) inner: Semaphore,
     name: CString,
 }
 

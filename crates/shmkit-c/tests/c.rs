@@ -73,9 +73,20 @@ fn run(file: &str) {
     } else {
         Command::new(&exe)
     };
-    // Cargo's LD_LIBRARY_PATH names target/<profile> too, where a library from an earlier
-    // `cargo build` may be older than this build's: it would win over the rpath.
-    cmd.env("LD_LIBRARY_PATH", &lib);
+    // `cargo test` puts target/<profile> on the library path, ahead of the run path linked
+    // in: a libshmkit_c there left by an earlier `cargo build` would be loaded instead of
+    // this build's. Put this build's first.
+    let var = if cfg!(target_os = "macos") {
+        "DYLD_LIBRARY_PATH"
+    } else {
+        "LD_LIBRARY_PATH"
+    };
+    let mut paths = vec![lib.clone()];
+    paths.extend(std::env::var_os(var).iter().flat_map(std::env::split_paths));
+    cmd.env(
+        var,
+        std::env::join_paths(paths).expect("library path without separators"),
+    );
     let ran = cmd
         .output()
         .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
@@ -105,4 +116,6 @@ c_tests! {
     the_cpp_wrapper_kinds => "cpp_kinds.cpp",
     mutex_event_semaphore => "sync.c",
     inspect_list_remove => "inspect.c",
+    services => "service.c",
+    wait_sets => "waitset.c",
 }

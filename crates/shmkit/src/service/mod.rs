@@ -256,6 +256,53 @@ impl Options {
     pub fn open_client(&self, name: &str) -> Result<Client> {
         client::connect_waiting(self, name, None)
     }
+
+    /// Creates a typed service (or takes over one whose server is gone, if it carries the
+    /// same types) whose message types are given as layouts rather than Rust types: what
+    /// [`typed`](fn@typed) does for `Pod` types, for callers that have no Rust type (the C
+    /// API, a struct described at run time). The limits on message lengths are the layouts'
+    /// sizes (the options' `max_request_len` / `max_response_len` are ignored); the requests
+    /// and responses are bytes of exactly those sizes, which the caller checks.
+    ///
+    /// The layouts are recorded as they are given: to interoperate with
+    /// `typed::<Req, Resp>().tag(t)`, pass
+    /// [`typed::Options::layouts`] (`MessageLayout::of::<Req>(Some("<t> request"))` and
+    /// `MessageLayout::of::<Resp>(Some("<t> response"))`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create_server`] ([`Error::SizeInvalid`] for a layout over
+    /// [`MAX_MESSAGE_LEN`]), and [`Error::LayoutMismatch`] when taking over a service of
+    /// other types (or a byte service).
+    pub fn create_server_with_layouts(
+        &self,
+        name: &str,
+        request: MessageLayout,
+        response: MessageLayout,
+    ) -> Result<Server> {
+        let mut o = self.clone();
+        o.max_request_len(u32::try_from(request.size()).unwrap_or(u32::MAX))
+            .max_response_len(u32::try_from(response.size()).unwrap_or(u32::MAX));
+        server::serve(&o, name, Some(&Types { request, response }))
+    }
+
+    /// Connects to the typed service `name` as a new client, checking that it carries these
+    /// message types (see [`Options::create_server_with_layouts`]); what
+    /// [`typed::Options::open_client`] does for `Pod` types. Requests are bytes: send
+    /// exactly `request.size()` of them (a server of a typed service drops others).
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::open_client`], and [`Error::LayoutMismatch`] if the service carries
+    /// other types (or bytes).
+    pub fn open_client_with_layouts(
+        &self,
+        name: &str,
+        request: MessageLayout,
+        response: MessageLayout,
+    ) -> Result<Client> {
+        client::connect_waiting(self, name, Some(&Types { request, response }))
+    }
 }
 
 /// Options for a typed service carrying requests `Req` and responses `Resp`; see

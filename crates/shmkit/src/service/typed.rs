@@ -114,12 +114,21 @@ impl<Req: Pod, Resp: Pod> Options<Req, Resp> {
         &mut self.inner
     }
 
-    fn types(&self) -> Types {
+    /// The layouts this typed service records for its request and response types:
+    /// `Req`'s and `Resp`'s size and alignment, with the tags `"<tag> request"` and
+    /// `"<tag> response"` (none without a tag). A service created from them with
+    /// [`super::Options::create_server_with_layouts`] is this typed service, and the reverse.
+    pub fn layouts(&self) -> (MessageLayout, MessageLayout) {
         let tag = self.tag.as_deref();
-        Types {
-            request: MessageLayout::of::<Req>(tag.map(|t| format!("{t} request")).as_deref()),
-            response: MessageLayout::of::<Resp>(tag.map(|t| format!("{t} response")).as_deref()),
-        }
+        (
+            MessageLayout::of::<Req>(tag.map(|t| format!("{t} request")).as_deref()),
+            MessageLayout::of::<Resp>(tag.map(|t| format!("{t} response")).as_deref()),
+        )
+    }
+
+    fn types(&self) -> Types {
+        let (request, response) = self.layouts();
+        Types { request, response }
     }
 
     /// Creates the typed service (or takes over one whose server is gone, if it carries the

@@ -571,6 +571,74 @@ fn typed_services_check_both_types() {
 }
 
 #[test]
+fn a_service_created_with_layouts_is_the_typed_service_of_those_types() {
+    use shmkit::channel::MessageLayout;
+    let name = ServiceGuard::new("svclayouts");
+    let typed = service::typed::<Add, u64>().tag("add v1").clone();
+    let (req, resp) = typed.layouts();
+    assert_eq!(req.tag(), Some("add v1 request"));
+    assert_eq!(resp.tag(), Some("add v1 response"));
+    let mut server = options()
+        .max_request_len(4096) // ignored: the layouts' sizes are the limits
+        .create_server_with_layouts(&name, req.clone(), resp.clone())
+        .unwrap();
+    assert_eq!(server.max_request_len(), std::mem::size_of::<Add>());
+    assert_eq!(server.max_response_len(), 8);
+    // A typed Rust client is served by it...
+    let mut client = typed.open_client(&name).unwrap();
+    let p = client
+        .request(&Add {
+            a: 40,
+            b: 2,
+            pad: 0,
+        })
+        .unwrap();
+    let r = server.recv_timeout(WAIT).unwrap();
+    let add: Add = shmkit::bytemuck::pod_read_unaligned(&r);
+    server
+        .respond(r.handle(), &(add.a + u64::from(add.b)).to_ne_bytes())
+        .unwrap();
+    assert_eq!(client.wait(p).unwrap(), 42);
+    // ...so is a byte client that gives the same layouts.
+    let mut raw = options()
+        .open_client_with_layouts(&name, req.clone(), resp.clone())
+        .unwrap();
+    let p = raw.request(&[0; std::mem::size_of::<Add>()]).unwrap();
+    let r = server.recv_timeout(WAIT).unwrap();
+    server.respond(r.handle(), &7u64.to_ne_bytes()).unwrap();
+    assert_eq!(&*raw.wait_timeout(p, WAIT).unwrap(), &7u64.to_ne_bytes());
+    // Other layouts, a tag given without the suffix, and a byte opener are refused.
+    for wrong in [
+        MessageLayout::new(req.size(), req.align(), Some("add v1")),
+        MessageLayout::new(req.size() + 8, req.align(), Some("add v1 request")),
+    ] {
+        assert!(matches!(
+            options().open_client_with_layouts(&name, wrong, resp.clone()),
+            Err(Error::LayoutMismatch { .. })
+        ));
+    }
+    assert!(matches!(
+        service::typed::<Add, u32>()
+            .tag("add v1")
+            .open_client(&name),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    // A Rust typed server is served to a client that gives its layouts; a byte service is
+    // not a typed one.
+    let other = ServiceGuard::new("svclayouts2");
+    let _typed_server = typed.create_server(&other).unwrap();
+    options()
+        .open_client_with_layouts(&other, req.clone(), resp.clone())
+        .unwrap();
+    let plain = ServiceGuard::new("svclayouts3");
+    let _s = options().create_server(&plain).unwrap();
+    assert!(matches!(
+        options().open_client_with_layouts(&plain, req, resp),
+        Err(Error::LayoutMismatch { .. })
+    ));
+}
+
+#[test]
 fn foreign_damaged_and_future_segments_are_typed_errors() {
     // Nothing there.
     let missing = ServiceGuard::new("svcmissing");
