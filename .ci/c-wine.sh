@@ -61,9 +61,10 @@ compile() { # <source> <exe>
   local src=$1 exe=$2
   local flags=(-g -Wall -Wextra -Werror -I "$crate/include" -I "$crate/tests/c")
   if [[ $src == *.cpp ]]; then
-    # libstdc++ and libgcc linked in: the programs need no mingw DLL but shmkit_c.dll.
-    x86_64-w64-mingw32-g++ -std=c++17 "${flags[@]}" "$src" -o "$exe" -L "$lib" -lshmkit_c \
-      -static-libstdc++ -static-libgcc
+    # The posix thread model (std::thread); libstdc++, libgcc and winpthread linked in: the
+    # programs need no mingw DLL but shmkit_c.dll.
+    # shmkit_c through its import library (named: -static would pick the static library).
+    x86_64-w64-mingw32-g++-posix -std=c++17 "${flags[@]}" "$src" -o "$exe" "$lib/libshmkit_c.dll.a" -static
   else
     x86_64-w64-mingw32-gcc -std=c11 "${flags[@]}" "$src" -o "$exe" -L "$lib" -lshmkit_c -static-libgcc
   fi

@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -49,6 +50,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace shmkit {
 
@@ -380,6 +382,52 @@ class file_mapping {
 };
 
 // ---------------------------------------------------------------------------------------
+// What the sides of channels, broadcasts and services share
+
+/// How a blocked side waits (shmkit_wait_strategy).
+enum class wait_strategy : std::int32_t {
+  /// Spin about a µs, yield a while, then sleep. The default.
+  adaptive = SHMKIT_WAIT_ADAPTIVE,
+  /// Sleep at once (least CPU).
+  blocking = SHMKIT_WAIT_BLOCKING,
+  /// Never sleep: spin until ready (lowest latency, burns a core).
+  busy_poll = SHMKIT_WAIT_BUSY_POLL,
+};
+
+namespace detail {
+
+/// A side's C handle and a counter of its loans and messages: a loan or message object
+/// acts only while it is the side's latest (the C API ends the previous message at the next
+/// recv), so a stale one's destructor does nothing. Heap-allocated: the side may move.
+template <class Tr>
+struct side_state {
+  explicit side_state(typename Tr::handle *h) noexcept : h(h) {}
+  side_state(const side_state &) = delete;
+  side_state &operator=(const side_state &) = delete;
+  ~side_state() { Tr::close(h); }
+  typename Tr::handle *h;
+  std::uint64_t gen = 0;
+};
+
+template <class Tr>
+using state_ptr = std::unique_ptr<side_state<Tr>>;
+
+template <class Tr, class F>
+state_ptr<Tr> make_side(F &&f) {
+  typename Tr::handle *h = nullptr;
+  check(f(&h));
+  return state_ptr<Tr>(new side_state<Tr>(h));
+}
+
+/// A layout for the C options, from a type and a tag (alive for the call).
+template <class T>
+shmkit_layout layout_of(const std::string &tag) {
+  return shmkit_layout{sizeof(T), alignof(T), tag.empty() ? nullptr : tag.c_str()};
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
 // Mutex, event, semaphore
 
 /// Options of mutex's factories: shmkit_mutex_options with its defaults.
@@ -591,6 +639,371 @@ class semaphore {
   explicit semaphore(detail::owned<shmkit_semaphore, shmkit_semaphore_close> h)
       : h_(std::move(h)) {}
   detail::owned<shmkit_semaphore, shmkit_semaphore_close> h_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Services: request and response
+
+/// Options of the service factories: shmkit_service_options with its defaults.
+struct service_options : shmkit_service_options {
+  service_options() noexcept : shmkit_service_options(shmkit_service_options_default()) {}
+};
+
+/// Which request a response answers (from server::recv): the client's slot and the id.
+using request_handle = shmkit_request_handle;
+
+/// A request a server received: its handle (to respond to) and a copy of its bytes, owned by
+/// the server and valid until its next recv or its destruction.
+struct request {
+  request_handle handle;
+  const_bytes data;
+};
+
+namespace detail {
+/// Calls a C++ writer from the C API's shmkit_write_fn; an exception it throws is kept and
+/// rethrown after the call (it must not unwind through C).
+template <class F>
+struct writer {
+  F *f;
+  std::exception_ptr thrown;
+  static void call(void *ctx, void *buf, std::size_t len) noexcept {
+    auto *w = static_cast<writer *>(ctx);
+    try {
+      (*w->f)(bytes(buf, len));
+    } catch (...) {
+      w->thrown = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (thrown) std::rethrow_exception(thrown);
+  }
+};
+}  // namespace detail
+
+/// Answers a server's requests from any thread, beside the server (server::responder()).
+class responder {
+ public:
+  /// Answers `h` with a copy of `msg`. Never waits. Throws disconnected if the client left,
+  /// full if its response ring has no room, error SHMKIT_NOT_OUTSTANDING if answered already.
+  void respond(const request_handle &h, const_bytes msg) const {
+    detail::check(shmkit_responder_respond(h_.get(), &h, msg.data(), msg.size()));
+  }
+  /// Answers `h` with `len` bytes that `write(shmkit::bytes)` writes in place in the client's
+  /// ring (zero-copy). The response is published when `write` returns, also if it throws
+  /// (the exception is rethrown after).
+  template <class F>
+  void respond_with(const request_handle &h, std::size_t len, F &&write) const {
+    detail::writer<std::remove_reference_t<F>> w{&write, nullptr};
+    detail::check(shmkit_responder_respond_with(h_.get(), &h, len, &decltype(w)::call, &w));
+    w.rethrow();
+  }
+  shmkit_responder *native() const noexcept { return h_.get(); }
+
+ private:
+  friend class server;
+  explicit responder(shmkit_responder *r) noexcept : h_(r) {}
+  detail::owned<shmkit_responder, shmkit_responder_close> h_;
+};
+
+/// The server of a service (shmkit_server): receives requests from many clients and answers
+/// each. Used by one thread at a time (responders answer from others).
+class server {
+ public:
+  static server create(const std::string &name, const service_options &o = service_options()) {
+    return server(detail::make<shmkit_server, shmkit_server_close>([&](shmkit_server **out) {
+      return shmkit_service_create_server(name.c_str(), &o, out);
+    }));
+  }
+  /// The next request from any client, waiting for one.
+  request recv() {
+    std::optional<request> r = recv_ns(SHMKIT_FOREVER);
+    if (!r) throw error(SHMKIT_OTHER, "shmkit: a wait without a limit gave up");
+    return *r;
+  }
+  std::optional<request> try_recv() { return recv_ns(SHMKIT_TRY); }
+  template <class Rep, class Period>
+  std::optional<request> recv_for(std::chrono::duration<Rep, Period> d) {
+    return recv_ns(detail::timeout_ns(d));
+  }
+  /// Answers `h` with a copy of `msg` (errors as responder::respond).
+  void respond(const request_handle &h, const_bytes msg) {
+    detail::check(shmkit_server_respond(h_.get(), &h, msg.data(), msg.size()));
+  }
+  /// Answers `h` in place (as responder::respond_with).
+  template <class F>
+  void respond_with(const request_handle &h, std::size_t len, F &&write) {
+    detail::writer<std::remove_reference_t<F>> w{&write, nullptr};
+    detail::check(shmkit_server_respond_with(h_.get(), &h, len, &decltype(w)::call, &w));
+    w.rethrow();
+  }
+  /// A handle answering this server's requests from another thread.
+  shmkit::responder responder() const {
+    shmkit_responder *r = nullptr;
+    detail::check(shmkit_server_responder(h_.get(), &r));
+    return shmkit::responder(r);
+  }
+  std::string_view name() const noexcept { return shmkit_server_name(h_.get()); }
+  bool is_creator() const noexcept { return shmkit_server_is_creator(h_.get()); }
+  std::uint32_t max_clients() const noexcept { return shmkit_server_max_clients(h_.get()); }
+  std::size_t max_request_len() const noexcept { return shmkit_server_max_request_len(h_.get()); }
+  std::size_t max_response_len() const noexcept {
+    return shmkit_server_max_response_len(h_.get());
+  }
+  void set_wait_strategy(shmkit::wait_strategy w) {
+    detail::check(shmkit_server_set_wait_strategy(h_.get(), static_cast<std::int32_t>(w)));
+  }
+  shmkit_server *native() const noexcept { return h_.get(); }
+
+ private:
+  explicit server(detail::owned<shmkit_server, shmkit_server_close> h) : h_(std::move(h)) {}
+  std::optional<request> recv_ns(std::int64_t ns) {
+    request r{};
+    const void *p = nullptr;
+    std::size_t n = 0;
+    if (!detail::check_wait(shmkit_server_recv(h_.get(), ns, &r.handle, &p, &n)))
+      return std::nullopt;
+    r.data = const_bytes(p, n);
+    return r;
+  }
+  detail::owned<shmkit_server, shmkit_server_close> h_;
+};
+
+namespace detail {
+struct client_traits {
+  using handle = shmkit_client;
+  static void close(handle *h) { shmkit_client_close(h); }
+};
+}  // namespace detail
+
+/// A response a client received, read in place: valid until release(), the destruction of
+/// this object, or the client's next call (any) or destruction. Move-only.
+class response {
+ public:
+  response(response &&o) noexcept
+      : s_(std::exchange(o.s_, nullptr)), gen_(o.gen_), bytes_(o.bytes_) {}
+  response &operator=(response &&o) noexcept {
+    if (this != &o) {
+      end();
+      s_ = std::exchange(o.s_, nullptr);
+      gen_ = o.gen_;
+      bytes_ = o.bytes_;
+    }
+    return *this;
+  }
+  ~response() { end(); }
+  /// The response's bytes (a server that is not trusted could change them: copy first).
+  const_bytes data() const noexcept { return bytes_; }
+  std::size_t size() const noexcept { return bytes_.size(); }
+  void release() {
+    if (!s_ || s_->gen != gen_) throw error(SHMKIT_INVALID_ARGUMENT, "shmkit: this response was released");
+    detail::check(shmkit_client_release(std::exchange(s_, nullptr)->h));
+  }
+
+ private:
+  friend class client;
+  response(detail::side_state<detail::client_traits> *s, const_bytes b) noexcept
+      : s_(s), gen_(s->gen), bytes_(b) {}
+  void end() noexcept {
+    if (s_ && s_->gen == gen_) (void)shmkit_client_release(s_->h);
+    s_ = nullptr;
+  }
+  detail::side_state<detail::client_traits> *s_;
+  std::uint64_t gen_;
+  const_bytes bytes_;
+};
+
+/// Room for a request in the request ring (client::loan): write data(), then commit()
+/// (which returns the id to wait for) or abort(); destroyed uncommitted, it is dropped.
+class request_loan {
+ public:
+  request_loan(request_loan &&o) noexcept
+      : s_(std::exchange(o.s_, nullptr)), gen_(o.gen_), bytes_(o.bytes_) {}
+  request_loan &operator=(request_loan &&o) noexcept {
+    if (this != &o) {
+      end();
+      s_ = std::exchange(o.s_, nullptr);
+      gen_ = o.gen_;
+      bytes_ = o.bytes_;
+    }
+    return *this;
+  }
+  ~request_loan() { end(); }
+  bytes data() const noexcept { return bytes_; }
+  std::size_t size() const noexcept { return bytes_.size(); }
+  /// Sends the request; returns its id.
+  std::uint64_t commit() {
+    std::uint64_t id = 0;
+    detail::check(shmkit_client_commit(take(), &id));
+    return id;
+  }
+  void abort() { detail::check(shmkit_client_abort(take())); }
+
+ private:
+  friend class client;
+  request_loan(detail::side_state<detail::client_traits> *s, bytes b) noexcept
+      : s_(s), gen_(s->gen), bytes_(b) {}
+  shmkit_client *take() {
+    if (!s_ || s_->gen != gen_) throw error(SHMKIT_INVALID_ARGUMENT, "shmkit: this loan has ended");
+    ++s_->gen;
+    return std::exchange(s_, nullptr)->h;
+  }
+  void end() noexcept {
+    if (s_ && s_->gen == gen_) (void)shmkit_client_abort(s_->h);
+    s_ = nullptr;
+  }
+  detail::side_state<detail::client_traits> *s_;
+  std::uint64_t gen_;
+  bytes bytes_;
+};
+
+/// A client of a service (shmkit_client). Used by one thread at a time. Every call ends the
+/// response or loan held (as the C API does).
+class client {
+ public:
+  static client open(const std::string &name, const service_options &o = service_options()) {
+    return client(detail::make_side<detail::client_traits>([&](shmkit_client **out) {
+      return shmkit_service_open_client(name.c_str(), &o, out);
+    }));
+  }
+  /// Sends a copy of `msg`; returns the id to wait for. Never waits (full when
+  /// max_outstanding requests are).
+  std::uint64_t request(const_bytes msg) {
+    ++s_->gen;
+    std::uint64_t id = 0;
+    detail::check(shmkit_client_request(s_->h, msg.data(), msg.size(), &id));
+    return id;
+  }
+  /// Room for a request of `len` bytes, written in place (zero-copy). Never waits.
+  request_loan loan(std::size_t len) {
+    ++s_->gen;
+    void *p = nullptr;
+    detail::check(shmkit_client_loan(s_->h, len, &p));
+    return request_loan(s_.get(), bytes(p, len));
+  }
+  /// The response to `id`, waiting for it.
+  response wait(std::uint64_t id) {
+    std::optional<response> r = wait_ns(id, SHMKIT_FOREVER);
+    if (!r) throw error(SHMKIT_OTHER, "shmkit: a wait without a limit gave up");
+    return std::move(*r);
+  }
+  std::optional<response> try_wait(std::uint64_t id) { return wait_ns(id, SHMKIT_TRY); }
+  /// The response if it comes within `d` (the request stays outstanding otherwise).
+  template <class Rep, class Period>
+  std::optional<response> wait_for(std::uint64_t id, std::chrono::duration<Rep, Period> d) {
+    return wait_ns(id, detail::timeout_ns(d));
+  }
+  /// request() then wait().
+  response call(const_bytes msg) {
+    std::optional<response> r = call_ns(msg, SHMKIT_FOREVER);
+    if (!r) throw error(SHMKIT_OTHER, "shmkit: a wait without a limit gave up");
+    return std::move(*r);
+  }
+  /// request() then wait_for(); without a response in time the request is cancelled.
+  template <class Rep, class Period>
+  std::optional<response> call_for(const_bytes msg, std::chrono::duration<Rep, Period> d) {
+    return call_ns(msg, detail::timeout_ns(d));
+  }
+  /// Gives up on `id`; returns whether it was outstanding.
+  bool cancel(std::uint64_t id) {
+    ++s_->gen;
+    bool was = false;
+    detail::check(shmkit_client_cancel(s_->h, id, &was));
+    return was;
+  }
+  /// Connects again to whichever server serves the name now (after disconnected).
+  void reconnect() {
+    ++s_->gen;
+    detail::check(shmkit_client_reconnect(s_->h));
+  }
+  std::string_view name() const noexcept { return shmkit_client_name(s_->h); }
+  std::uint32_t slot() const noexcept { return shmkit_client_slot(s_->h); }
+  std::size_t max_request_len() const noexcept { return shmkit_client_max_request_len(s_->h); }
+  std::uint32_t max_outstanding() const noexcept {
+    return shmkit_client_max_outstanding(s_->h);
+  }
+  std::size_t outstanding() const noexcept { return shmkit_client_outstanding(s_->h); }
+  void set_wait_strategy(shmkit::wait_strategy w) {
+    detail::check(shmkit_client_set_wait_strategy(s_->h, static_cast<std::int32_t>(w)));
+  }
+  shmkit_client *native() const noexcept { return s_->h; }
+
+ private:
+  explicit client(detail::state_ptr<detail::client_traits> s) noexcept : s_(std::move(s)) {}
+  std::optional<response> wait_ns(std::uint64_t id, std::int64_t ns) {
+    ++s_->gen;
+    const void *p = nullptr;
+    std::size_t n = 0;
+    if (!detail::check_wait(shmkit_client_wait(s_->h, id, ns, &p, &n))) return std::nullopt;
+    return response(s_.get(), const_bytes(p, n));
+  }
+  std::optional<response> call_ns(const_bytes msg, std::int64_t ns) {
+    ++s_->gen;
+    const void *p = nullptr;
+    std::size_t n = 0;
+    if (!detail::check_wait(shmkit_client_call(s_->h, msg.data(), msg.size(), ns, &p, &n)))
+      return std::nullopt;
+    return response(s_.get(), const_bytes(p, n));
+  }
+  detail::state_ptr<detail::client_traits> s_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Wait sets
+
+/// Waits on several objects at once (shmkit_waitset): servers, clients, events and
+/// semaphores; wait() returns the indices (from add) of those ready. The members must outlive the wait set's use of them.
+class wait_set {
+ public:
+  wait_set() : h_(detail::make<shmkit_waitset, shmkit_waitset_close>(shmkit_waitset_new)) {}
+  /// Adds a server (ready when a request is there); returns its index.
+  std::size_t add(const server &s) {
+    std::size_t i = 0;
+    detail::check(shmkit_waitset_add_server(h_.get(), s.native(), &i));
+    return i;
+  }
+  /// Adds a client (ready when a response is there); returns its index.
+  std::size_t add(const client &c) {
+    std::size_t i = 0;
+    detail::check(shmkit_waitset_add_client(h_.get(), c.native(), &i));
+    return i;
+  }
+  /// Adds an event (ready when set; the wait set does not reset it: try_wait() does).
+  std::size_t add(const event &e) {
+    std::size_t i = 0;
+    detail::check(shmkit_waitset_add_event(h_.get(), e.native(), &i));
+    return i;
+  }
+  /// Adds a semaphore (ready when it has a permit; take it with try_wait()).
+  std::size_t add(const semaphore &s) {
+    std::size_t i = 0;
+    detail::check(shmkit_waitset_add_semaphore(h_.get(), s.native(), &i));
+    return i;
+  }
+  void clear() { detail::check(shmkit_waitset_clear(h_.get())); }
+  std::size_t size() const noexcept { return shmkit_waitset_len(h_.get()); }
+  /// The indices of the members ready, waiting until one is.
+  std::vector<std::size_t> wait() {
+    std::optional<std::vector<std::size_t>> r = wait_ns(SHMKIT_FOREVER);
+    if (!r) throw error(SHMKIT_OTHER, "shmkit: a wait without a limit gave up");
+    return std::move(*r);
+  }
+  std::optional<std::vector<std::size_t>> try_wait() { return wait_ns(SHMKIT_TRY); }
+  template <class Rep, class Period>
+  std::optional<std::vector<std::size_t>> wait_for(std::chrono::duration<Rep, Period> d) {
+    return wait_ns(detail::timeout_ns(d));
+  }
+  shmkit_waitset *native() const noexcept { return h_.get(); }
+
+ private:
+  std::optional<std::vector<std::size_t>> wait_ns(std::int64_t ns) {
+    std::vector<std::size_t> ready(size() ? size() : 1);
+    std::size_t n = 0;
+    if (!detail::check_wait(shmkit_waitset_wait(h_.get(), ns, ready.data(), ready.size(), &n)))
+      return std::nullopt;
+    ready.resize(n);
+    return ready;
+  }
+  detail::owned<shmkit_waitset, shmkit_waitset_close> h_;
 };
 
 }  // namespace shmkit

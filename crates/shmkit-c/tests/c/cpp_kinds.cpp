@@ -1,5 +1,6 @@
-// The C++ wrapper's synchronisation kinds: mutex (owner death reported to the next locker and
-// repaired through the guard), event, semaphore; a child process holds the lock and is killed.
+// The C++ wrapper's kinds: mutex (owner death reported to the next locker and repaired through
+// the guard), event, semaphore; services and wait sets; with child processes on the other side
+// (one holding the lock is killed).
 #include "shmkit.hpp"
 
 #include "harness.h"
@@ -7,11 +8,13 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <type_traits>
 
 using namespace std::chrono_literals;
 
 static_assert(!std::is_copy_constructible_v<shmkit::mutex_guard>, "guards are move-only");
+static_assert(!std::is_copy_constructible_v<shmkit::response>, "responses are move-only");
 
 template <class E, class F>
 static const E expect_throw(F f, shmkit_status status, int line) {
@@ -44,6 +47,24 @@ static int child_hold(const std::string &name) {
   auto ev = shmkit::event::open(name + "-held");
   ev.set();
   for (;;) sleep_ms(1000);
+}
+
+// A client: calls the service three times, then once with a loan.
+static int child_call(const std::string &name) {
+  shmkit::service_options o;
+  o.open_timeout_ns = 10'000'000'000;
+  auto c = shmkit::client::open(name, o);
+  for (int i = 0; i < 3; i++) {
+    std::string q = "ping " + std::to_string(i);
+    auto r = c.call(q);
+    if (r.data().str() != "pong " + std::to_string(i)) FAIL("child got %.*s", (int)r.size(), (const char *)r.data().data());
+  }
+  auto l = c.loan(4);
+  std::memcpy(l.data().data(), "loan", 4);
+  std::uint64_t id = l.commit();
+  auto r = c.wait_for(id, 10s);
+  EXPECT(r && r->data().str() == "in place");
+  return 0;
 }
 
 // ---- tests
@@ -105,12 +126,79 @@ static void events_and_semaphores() {
   EXPECT(sem.value() == 1);
 }
 
+static void services_and_wait_sets() {
+  std::string name = fresh("cppsvc");
+  auto srv = shmkit::server::create(name);
+  EXPECT(srv.is_creator() && srv.name() == name);
+  EXPECT(!srv.try_recv());
+  child_t child = spawn_self("call", name.c_str());
+  for (int i = 0; i < 3; i++) {
+    shmkit::request q = srv.recv();
+    EXPECT(q.data.str() == "ping " + std::to_string(i));
+    if (i == 1) {
+      // From another thread, through a responder.
+      auto r = srv.responder();
+      std::thread t([&] { r.respond(q.handle, "pong 1"); });
+      t.join();
+    } else {
+      srv.respond(q.handle, "pong " + std::to_string(i));
+    }
+  }
+  auto q = srv.recv_for(10s);
+  EXPECT(q && q->data.str() == "loan");
+  srv.respond_with(q->handle, 8, [](shmkit::bytes b) { std::memcpy(b.data(), "in place", 8); });
+  EXPECT_THROW(shmkit::error, SHMKIT_NOT_OUTSTANDING, srv.respond(q->handle, "again"));
+  EXPECT_CHILD_OK(child);
+
+  // A wait set over the server and a client of it; a call that times out is not an error.
+  auto c = shmkit::client::open(name);
+  shmkit::wait_set ws;
+  std::size_t si = ws.add(srv), ci = ws.add(c);
+  EXPECT(ws.size() == 2 && si == 0 && ci == 1);
+  EXPECT(!ws.try_wait());
+  std::uint64_t id = c.request("hello");
+  EXPECT(c.outstanding() == 1);
+  auto ready = ws.wait_for(5s);
+  EXPECT(ready && ready->size() == 1 && (*ready)[0] == si);
+  auto req = srv.recv();
+  EXPECT(!c.try_wait(id));
+  srv.respond(req.handle, "world");
+  ready = ws.wait_for(5s);
+  EXPECT(ready && (*ready)[0] == ci);
+  auto resp = c.wait(id);
+  EXPECT(resp.data().str() == "world");
+  resp.release();
+  // Events and semaphores join the same wait set.
+  auto ev = shmkit::event::create(name + "-ev", shmkit::reset::automatic);
+  auto sem = shmkit::semaphore::create(name + "-sem", 0);
+  std::size_t ei = ws.add(ev), mi = ws.add(sem);
+  EXPECT(!ws.try_wait());
+  sem.post();
+  ready = ws.wait_for(5s);
+  EXPECT(ready && ready->size() == 1 && (*ready)[0] == mi);
+  EXPECT(sem.try_wait());
+  ev.set();
+  ready = ws.wait_for(5s);
+  EXPECT(ready && ready->size() == 1 && (*ready)[0] == ei);
+  EXPECT(ev.try_wait());
+  EXPECT(!ws.try_wait());
+  EXPECT(!c.call_for("nobody answers", 20ms));
+  EXPECT(c.outstanding() == 0);  // cancelled by call_for
+  std::uint64_t id2 = c.request("x");
+  EXPECT(c.cancel(id2) && !c.cancel(id2));
+  // The server goes: the client is told.
+  { shmkit::server gone = std::move(srv); }
+  EXPECT_THROW(shmkit::disconnected, SHMKIT_DISCONNECTED, c.request("anyone?"));
+}
+
 int main(int argc, char **argv) {
   harness_argv0 = argv[0];
   try {
     if (argc > 2 && std::strcmp(argv[1], "hold") == 0) return child_hold(argv[2]);
+    if (argc > 2 && std::strcmp(argv[1], "call") == 0) return child_call(argv[2]);
     a_dead_holder_is_reported_and_repaired();
     events_and_semaphores();
+    services_and_wait_sets();
   } catch (const shmkit::error &e) {
     FAIL("unexpected %s: %s", e.status_name(), e.what());
   } catch (const std::exception &e) {
