@@ -123,8 +123,21 @@ typedef enum {
   SHMKIT_RESET_MANUAL = 1,
 } shmkit_reset;
 
+// What happens when a subscriber falls a whole ring behind (`broadcast::Policy`); options
+// take it as an `int32_t`.
+typedef enum {
+  // The publisher waits for the slowest live subscriber (back-pressure). The default.
+  SHMKIT_POLICY_BLOCK = 0,
+  // The publisher overwrites; a lapped subscriber gets `SHMKIT_LAGGED` with the count lost.
+  SHMKIT_POLICY_OVERWRITE = 1,
+} shmkit_policy;
+
 // A client of a service (`shmkit::service::Client`).
 typedef struct shmkit_client shmkit_client;
+
+// The consumer side of a channel (`shmkit::channel::Consumer`), with the message it holds,
+// if any.
+typedef struct shmkit_consumer shmkit_consumer;
 
 // A named event (`shmkit::sync::Event`), like a Win32 event.
 typedef struct shmkit_event shmkit_event;
@@ -134,6 +147,12 @@ typedef struct shmkit_file shmkit_file;
 
 // A named, robust mutex (`shmkit::sync::Mutex`), and the lock when this handle holds it.
 typedef struct shmkit_mutex shmkit_mutex;
+
+// The producer side of a channel (`shmkit::channel::Producer`), with its loan, if any.
+typedef struct shmkit_producer shmkit_producer;
+
+// A broadcast's publisher (`broadcast::Publisher`), with its loan, if any.
+typedef struct shmkit_publisher shmkit_publisher;
 
 // Answers requests of a server from any thread (`shmkit::service::Responder`): from
 // [`shmkit_server_responder`].
@@ -148,11 +167,74 @@ typedef struct shmkit_semaphore shmkit_semaphore;
 // The server of a service (`shmkit::service::Server`).
 typedef struct shmkit_server shmkit_server;
 
+// A broadcast's subscriber (`broadcast::Subscriber`), with the message it holds, if any.
+typedef struct shmkit_subscriber shmkit_subscriber;
+
 // A mapped range of a segment or file (`shmkit::View`).
 typedef struct shmkit_view shmkit_view;
 
 // A wait set (`shmkit::WaitSet`) and the handles added to it.
 typedef struct shmkit_waitset shmkit_waitset;
+
+// The message type of a typed side: a C struct's `sizeof`, `_Alignof` and a tag naming it
+// and its version (`"pose v2"`; NULL or "" for none). The same three numbers give the same
+// layout fingerprint as Rust's `Pod` types (`MessageLayout::of::<T>(Some(tag))`) and
+// Python's numpy dtypes, so an opener with another struct gets `SHMKIT_LAYOUT_MISMATCH`,
+// naming both sides.
+typedef struct {
+  // `sizeof` the message struct (at least 1).
+  size_t size;
+  // `_Alignof` the message struct (a power of two).
+  size_t align;
+  // A NUL-terminated UTF-8 tag, or NULL.
+  const char *tag;
+} shmkit_layout;
+
+// Options of [`shmkit_broadcast_create_publisher`] and
+// [`shmkit_broadcast_open_subscriber`]; start from [`shmkit_broadcast_options_default`].
+// The geometry and policy are the publisher's; a subscriber takes the broadcast's.
+typedef struct {
+  // Message slots (default 64): how far a subscriber can lag.
+  size_t slots;
+  // Largest message in bytes; 0 (the default): 4096, or one value of a typed broadcast.
+  size_t slot_size;
+  // Subscribers attached at once, at most (default 16).
+  size_t max_subscribers;
+  // A [`shmkit_policy`] value (default `SHMKIT_POLICY_BLOCK`).
+  int32_t policy;
+  // A [`shmkit_wait_strategy`](crate::shmkit_wait_strategy) value (default adaptive).
+  int32_t wait_strategy;
+  // Unix permission bits of the new broadcast (default 0600). Ignored on Windows.
+  uint32_t mode;
+  // The publisher leaves the name in place when closed (default: it removes it).
+  bool keep;
+  // How long `open_subscriber` waits for the broadcast to appear: 0 not at all (default),
+  // negative forever.
+  int64_t open_timeout_ns;
+  // The message type of a typed broadcast (NULL, the default: bytes). Read during the
+  // call only.
+  const shmkit_layout *layout;
+} shmkit_broadcast_options;
+
+// Options of the `shmkit_channel_*` verbs; start from [`shmkit_channel_options_default`].
+typedef struct {
+  // Ring capacity in bytes when creating (default 64 KiB), rounded up to a power of two,
+  // at least 64. The largest message is half of it less 8 bytes. An opened channel keeps
+  // its capacity.
+  size_t capacity;
+  // How the side waits: a [`shmkit_wait_strategy`](crate::shmkit_wait_strategy) value.
+  int32_t wait_strategy;
+  // Unix permission bits of a new channel (default 0600). Ignored on Windows.
+  uint32_t mode;
+  // The creator leaves the name in place when closed (default: it removes it).
+  bool keep;
+  // How long the `open_*` verbs wait for the channel to appear: 0 not at all (default),
+  // negative forever.
+  int64_t open_timeout_ns;
+  // The message type of a typed side (NULL, the default: bytes). Read during the call
+  // only.
+  const shmkit_layout *layout;
+} shmkit_channel_options;
 
 // Options of [`shmkit_file_create`], [`shmkit_file_open`] and [`shmkit_file_open_or_create`];
 // start from [`shmkit_file_options_default`].
@@ -182,20 +264,6 @@ typedef struct {
   // How long `open` waits for the segment to appear: 0 not at all (default), negative forever.
   int64_t open_timeout_ns;
 } shmkit_segment_options;
-
-// The message type of a typed side: a C struct's `sizeof`, `_Alignof` and a tag naming it
-// and its version (`"pose v2"`; NULL or "" for none). The same three numbers give the same
-// layout fingerprint as Rust's `Pod` types (`MessageLayout::of::<T>(Some(tag))`) and
-// Python's numpy dtypes, so an opener with another struct gets `SHMKIT_LAYOUT_MISMATCH`,
-// naming both sides.
-typedef struct {
-  // `sizeof` the message struct (at least 1).
-  size_t size;
-  // `_Alignof` the message struct (a power of two).
-  size_t align;
-  // A NUL-terminated UTF-8 tag, or NULL.
-  const char *tag;
-} shmkit_layout;
 
 // Options of [`shmkit_service_create_server`] and [`shmkit_service_open_client`]; start
 // from [`shmkit_service_options_default`].
@@ -296,6 +364,485 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// The default broadcast options: 64 slots of 4 KiB (one value, typed), 16 subscribers,
+// back-pressure, adaptive waits, mode 0600, removed by the publisher, no wait on open,
+// bytes.
+shmkit_broadcast_options shmkit_broadcast_options_default(void);
+
+// Creates broadcast `name` and returns its publisher; `SHMKIT_ALREADY_EXISTS` if the name is
+// taken, `SHMKIT_SIZE_INVALID` for zero slots or subscribers. With `opts->layout`, the
+// broadcast records it (typed).
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `opts` is NULL or valid (its `layout` NULL or valid);
+// `out` is writable. On success `*out` is a handle to close with [`shmkit_publisher_close`].
+shmkit_status shmkit_broadcast_create_publisher(const char *name,
+                                                const shmkit_broadcast_options *opts,
+                                                shmkit_publisher **out);
+
+// Joins broadcast `name` as a subscriber (waiting `opts->open_timeout_ns` for it to
+// appear): it receives every message published from now on. `SHMKIT_NOT_FOUND`,
+// `SHMKIT_FULL` if every subscriber place is taken by a live process; with `opts->layout`,
+// `SHMKIT_LAYOUT_MISMATCH` (naming both layouts) unless the broadcast records that layout.
+//
+// # Safety
+//
+// As [`shmkit_broadcast_create_publisher`]; close the handle with
+// [`shmkit_subscriber_close`].
+shmkit_status shmkit_broadcast_open_subscriber(const char *name,
+                                               const shmkit_broadcast_options *opts,
+                                               shmkit_subscriber **out);
+
+// Closes a publisher (NULL is ignored): an outstanding loan is aborted, subscribers see
+// `SHMKIT_DISCONNECTED` once they have received everything, and the name is removed unless
+// `keep`.
+//
+// # Safety
+//
+// `p` is NULL or a publisher handle not used again (its loan's pointer neither).
+void shmkit_publisher_close(shmkit_publisher *p);
+
+// The broadcast's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `p` is NULL or a live publisher handle. Callable from any thread.
+const char *shmkit_publisher_name(const shmkit_publisher *p);
+
+// The largest message in bytes, the slot size (0 for NULL).
+//
+// # Safety
+//
+// `p` is NULL or a live publisher handle. Callable from any thread.
+size_t shmkit_publisher_max_message_len(const shmkit_publisher *p);
+
+// How many messages have been published since the broadcast was created: the sequence
+// number the next one gets (0 for NULL).
+//
+// # Safety
+//
+// `p` is NULL or a live publisher handle not used by another thread during the call.
+uint64_t shmkit_publisher_published(const shmkit_publisher *p);
+
+// How many subscribers are attached now (live holders of a place; places of dead ones are
+// freed on the way: a system call per subscriber). 0 for NULL, and while a loan is
+// outstanding (ask between loans).
+//
+// # Safety
+//
+// `p` is NULL or a live publisher handle not used by another thread during the call.
+size_t shmkit_publisher_subscribers(const shmkit_publisher *p);
+
+// Waits (as `timeout_ns` says) until at least `n` subscribers are attached; `*count` is
+// how many are. Subscribers joining ring no bell, so this polls (100 µs backing off to
+// 10 ms). `SHMKIT_INVALID_ARGUMENT` while a loan is outstanding.
+//
+// # Safety
+//
+// `p` is a live publisher handle not used by another thread during the call; `count` is
+// NULL or writable.
+shmkit_status shmkit_publisher_wait_for_subscribers(shmkit_publisher *p,
+                                                    size_t n,
+                                                    int64_t timeout_ns,
+                                                    size_t *count);
+
+// Changes how the publisher waits; `SHMKIT_INVALID_ARGUMENT` while a loan is outstanding.
+//
+// # Safety
+//
+// `p` is a live publisher handle not used by another thread during the call.
+shmkit_status shmkit_publisher_set_wait_strategy(shmkit_publisher *p,
+                                                 int32_t wait_strategy);
+
+// Loans a slot for a message of `len` bytes (waiting as `timeout_ns` says, under
+// back-pressure, for the slowest subscriber) and sets `*data` to it: write the message,
+// then [`shmkit_publisher_commit`] (or [`shmkit_publisher_abort`]). `*data` is 16-byte
+// aligned and valid for `len` bytes until the commit, abort or close.
+// `SHMKIT_SIZE_INVALID` if `len` is over the slot size (or, typed, not a whole number of
+// values); `SHMKIT_INVALID_ARGUMENT` if a loan is outstanding already.
+//
+// # Safety
+//
+// `p` is a live publisher handle not used by another thread during the call; `data` is
+// writable.
+shmkit_status shmkit_publisher_loan(shmkit_publisher *p,
+                                    size_t len,
+                                    int64_t timeout_ns,
+                                    void **data);
+
+// Publishes the loaned message with its first `len` bytes (at most the loaned length; typed,
+// a whole number of values). `SHMKIT_INVALID_ARGUMENT` without a loan;
+// `SHMKIT_SIZE_INVALID` for a longer `len` or a typed length that is not a whole number of
+// values, and the loan stays outstanding.
+//
+// # Safety
+//
+// `p` is a live publisher handle not used by another thread during the call.
+shmkit_status shmkit_publisher_commit(shmkit_publisher *p,
+                                      size_t len);
+
+// Gives back the loan without publishing. `SHMKIT_INVALID_ARGUMENT` without a loan.
+//
+// # Safety
+//
+// `p` is a live publisher handle not used by another thread during the call.
+shmkit_status shmkit_publisher_abort(shmkit_publisher *p);
+
+// Copies the `len` bytes at `data` into a slot and publishes them, waiting as `timeout_ns`
+// says. Errors as [`shmkit_publisher_loan`].
+//
+// # Safety
+//
+// `p` is a live publisher handle not used by another thread during the call; `data` points
+// to `len` readable bytes (or `len` is 0).
+shmkit_status shmkit_publisher_send(shmkit_publisher *p,
+                                    const void *data,
+                                    size_t len,
+                                    int64_t timeout_ns);
+
+// Leaves the broadcast (NULL is ignored): a held message is released and the place freed.
+//
+// # Safety
+//
+// `s` is NULL or a subscriber handle not used again (its message's pointer neither).
+void shmkit_subscriber_close(shmkit_subscriber *s);
+
+// The broadcast's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `s` is NULL or a live subscriber handle. Callable from any thread.
+const char *shmkit_subscriber_name(const shmkit_subscriber *s);
+
+// The largest message in bytes, the slot size (0 for NULL).
+//
+// # Safety
+//
+// `s` is NULL or a live subscriber handle. Callable from any thread.
+size_t shmkit_subscriber_max_message_len(const shmkit_subscriber *s);
+
+// The sequence number of the next message this subscriber will be given (the count of
+// messages published before it); a message kept by a too-small `recv_into` is the next.
+// 0 for NULL.
+//
+// # Safety
+//
+// `s` is NULL or a live subscriber handle not used by another thread during the call.
+uint64_t shmkit_subscriber_next_seq(const shmkit_subscriber *s);
+
+// The length of the message the subscriber holds (received in place and not released, or
+// kept by a too-small [`shmkit_subscriber_recv_into`]); 0 if none (or NULL).
+//
+// # Safety
+//
+// `s` is NULL or a live subscriber handle not used by another thread during the call.
+size_t shmkit_subscriber_len(const shmkit_subscriber *s);
+
+// Changes how the subscriber waits; `SHMKIT_INVALID_ARGUMENT` while it holds a message.
+//
+// # Safety
+//
+// `s` is a live subscriber handle not used by another thread during the call.
+shmkit_status shmkit_subscriber_set_wait_strategy(shmkit_subscriber *s,
+                                                  int32_t wait_strategy);
+
+// Receives the next message in place (waiting as `timeout_ns` says): `*data` points to its
+// `*len` bytes in the slot (16-byte aligned), valid until [`shmkit_subscriber_release`],
+// the next recv or the close; the publisher never writes a held slot. A message still held
+// is released first. `SHMKIT_LAGGED` (overwrite policy) when messages were lost:
+// [`shmkit_last_error_value`](crate::shmkit_last_error_value) says how many, and the next
+// call goes on with the oldest one still there; `SHMKIT_DISCONNECTED` once the publisher is
+// gone and everything it published was received; `SHMKIT_CORRUPT` for what no publisher
+// writes (or, typed, a message that is not a whole number of values: it is dropped).
+//
+// # Safety
+//
+// `s` is a live subscriber handle not used by another thread during the call; `data` and
+// `len` are writable. A hostile process that can write the broadcast can change the bytes
+// at `*data`: copy out ([`shmkit_subscriber_recv_into`]) and validate when it may exist.
+shmkit_status shmkit_subscriber_recv(shmkit_subscriber *s,
+                                     int64_t timeout_ns,
+                                     const void **data,
+                                     size_t *len);
+
+// Releases the message received in place; its pointer is invalid from now on.
+// `SHMKIT_INVALID_ARGUMENT` if none is held.
+//
+// # Safety
+//
+// `s` is a live subscriber handle not used by another thread during the call.
+shmkit_status shmkit_subscriber_release(shmkit_subscriber *s);
+
+// Receives the next message by copying it into `buf` (`cap` bytes), waiting as
+// `timeout_ns` says; `*len` is set to its length. A message held in place is released
+// first. A message longer than `cap` is `SHMKIT_SIZE_INVALID` and is **not lost**: `*len`
+// says how long it is, and the subscriber keeps it (holding its slot) for the next
+// `recv_into` or `recv`. Other errors as [`shmkit_subscriber_recv`].
+//
+// # Safety
+//
+// `s` is a live subscriber handle not used by another thread during the call; `buf` points
+// to `cap` writable bytes (or `cap` is 0); `len` is writable.
+shmkit_status shmkit_subscriber_recv_into(shmkit_subscriber *s,
+                                          void *buf,
+                                          size_t cap,
+                                          size_t *len,
+                                          int64_t timeout_ns);
+
+// The default channel options: a 64 KiB ring, adaptive waits, mode 0600, the creator
+// removes the name, no wait on open, bytes.
+shmkit_channel_options shmkit_channel_options_default(void);
+
+// Creates channel `name` and returns its producer; `SHMKIT_ALREADY_EXISTS` if the name is
+// taken. With `opts->layout`, the channel records it (a typed channel).
+//
+// # Safety
+//
+// `name` is a NUL-terminated string; `opts` is NULL or valid (its `layout` NULL or valid);
+// `out` is writable. On success `*out` is a handle to close with [`shmkit_producer_close`].
+shmkit_status shmkit_channel_create_producer(const char *name,
+                                             const shmkit_channel_options *opts,
+                                             shmkit_producer **out);
+
+// Opens channel `name` as its producer (waiting `opts->open_timeout_ns` for it to appear):
+// `SHMKIT_NOT_FOUND`, `SHMKIT_IN_USE` if a live process is the producer; with
+// `opts->layout`, `SHMKIT_LAYOUT_MISMATCH` (naming both layouts) unless the channel records
+// that layout. A new producer goes on after the last message published.
+//
+// # Safety
+//
+// As [`shmkit_channel_create_producer`].
+shmkit_status shmkit_channel_open_producer(const char *name,
+                                           const shmkit_channel_options *opts,
+                                           shmkit_producer **out);
+
+// Opens channel `name` as its producer, or creates it; [`shmkit_producer_is_creator`]
+// tells which happened.
+//
+// # Safety
+//
+// As [`shmkit_channel_create_producer`].
+shmkit_status shmkit_channel_open_or_create_producer(const char *name,
+                                                     const shmkit_channel_options *opts,
+                                                     shmkit_producer **out);
+
+// Creates channel `name` and returns its consumer; as [`shmkit_channel_create_producer`].
+//
+// # Safety
+//
+// As [`shmkit_channel_create_producer`]; close the handle with [`shmkit_consumer_close`].
+shmkit_status shmkit_channel_create_consumer(const char *name,
+                                             const shmkit_channel_options *opts,
+                                             shmkit_consumer **out);
+
+// Opens channel `name` as its consumer; as [`shmkit_channel_open_producer`]. A new
+// consumer goes on from the last message released, so one a killed consumer held is
+// delivered again.
+//
+// # Safety
+//
+// As [`shmkit_channel_create_consumer`].
+shmkit_status shmkit_channel_open_consumer(const char *name,
+                                           const shmkit_channel_options *opts,
+                                           shmkit_consumer **out);
+
+// Opens channel `name` as its consumer, or creates it; [`shmkit_consumer_is_creator`]
+// tells which happened.
+//
+// # Safety
+//
+// As [`shmkit_channel_create_consumer`].
+shmkit_status shmkit_channel_open_or_create_consumer(const char *name,
+                                                     const shmkit_channel_options *opts,
+                                                     shmkit_consumer **out);
+
+// Closes a producer (NULL is ignored): an outstanding loan is aborted, the role given back
+// (the consumer then sees `SHMKIT_DISCONNECTED` after draining), and the creator removes
+// the name unless `keep`.
+//
+// # Safety
+//
+// `p` is NULL or a producer handle not used again (its loan's pointer neither).
+void shmkit_producer_close(shmkit_producer *p);
+
+// The channel's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `p` is NULL or a live producer handle. Callable from any thread.
+const char *shmkit_producer_name(const shmkit_producer *p);
+
+// The ring's capacity in bytes (0 for NULL).
+//
+// # Safety
+//
+// `p` is NULL or a live producer handle. Callable from any thread.
+size_t shmkit_producer_capacity(const shmkit_producer *p);
+
+// The largest message in bytes (capacity / 2 - 8; 0 for NULL): a longer loan or send is
+// `SHMKIT_SIZE_INVALID`.
+//
+// # Safety
+//
+// `p` is NULL or a live producer handle. Callable from any thread.
+size_t shmkit_producer_max_message_len(const shmkit_producer *p);
+
+// Whether this producer created the channel (false for NULL).
+//
+// # Safety
+//
+// `p` is NULL or a live producer handle. Callable from any thread.
+bool shmkit_producer_is_creator(const shmkit_producer *p);
+
+// Changes how the producer waits (`wait_strategy`: a
+// [`shmkit_wait_strategy`](crate::shmkit_wait_strategy) value). `SHMKIT_INVALID_ARGUMENT`
+// while a loan is outstanding.
+//
+// # Safety
+//
+// `p` is a live producer handle not used by another thread during the call.
+shmkit_status shmkit_producer_set_wait_strategy(shmkit_producer *p,
+                                                int32_t wait_strategy);
+
+// Loans `len` bytes of the ring (waiting for room as `timeout_ns` says) and sets `*data`
+// to them: write the message there, then [`shmkit_producer_commit`] (or
+// [`shmkit_producer_abort`]). `*data` is 8-byte aligned and valid for `len` bytes until
+// the commit, abort or close. `SHMKIT_SIZE_INVALID` if `len` is over
+// [`shmkit_producer_max_message_len`] (or, typed, not a whole number of values);
+// `SHMKIT_DISCONNECTED` if the consumer is gone; `SHMKIT_INVALID_ARGUMENT` if a loan is
+// outstanding already.
+//
+// # Safety
+//
+// `p` is a live producer handle not used by another thread during the call; `data` is
+// writable.
+shmkit_status shmkit_producer_loan(shmkit_producer *p,
+                                   size_t len,
+                                   int64_t timeout_ns,
+                                   void **data);
+
+// Publishes the loaned message with its first `len` bytes (at most the loaned length: a
+// shorter message is cut; typed, a whole number of values). `SHMKIT_INVALID_ARGUMENT`
+// without a loan; `SHMKIT_SIZE_INVALID` for a longer `len` or a typed length that is not a
+// whole number of values, and the loan stays outstanding.
+//
+// # Safety
+//
+// `p` is a live producer handle not used by another thread during the call.
+shmkit_status shmkit_producer_commit(shmkit_producer *p,
+                                     size_t len);
+
+// Gives back the loan without publishing anything. `SHMKIT_INVALID_ARGUMENT` without a
+// loan.
+//
+// # Safety
+//
+// `p` is a live producer handle not used by another thread during the call.
+shmkit_status shmkit_producer_abort(shmkit_producer *p);
+
+// Copies the `len` bytes at `data` into the channel as one message, waiting for room as
+// `timeout_ns` says. Errors as [`shmkit_producer_loan`].
+//
+// # Safety
+//
+// `p` is a live producer handle not used by another thread during the call; `data` points
+// to `len` readable bytes (or `len` is 0).
+shmkit_status shmkit_producer_send(shmkit_producer *p,
+                                   const void *data,
+                                   size_t len,
+                                   int64_t timeout_ns);
+
+// Closes a consumer (NULL is ignored): a held message is released, the role given back
+// (the producer then sees `SHMKIT_DISCONNECTED`), and the creator removes the name unless
+// `keep`.
+//
+// # Safety
+//
+// `c` is NULL or a consumer handle not used again (its message's pointer neither).
+void shmkit_consumer_close(shmkit_consumer *c);
+
+// The channel's name (valid while the handle lives); "" for NULL.
+//
+// # Safety
+//
+// `c` is NULL or a live consumer handle. Callable from any thread.
+const char *shmkit_consumer_name(const shmkit_consumer *c);
+
+// The ring's capacity in bytes (0 for NULL).
+//
+// # Safety
+//
+// `c` is NULL or a live consumer handle. Callable from any thread.
+size_t shmkit_consumer_capacity(const shmkit_consumer *c);
+
+// Whether this consumer created the channel (false for NULL).
+//
+// # Safety
+//
+// `c` is NULL or a live consumer handle. Callable from any thread.
+bool shmkit_consumer_is_creator(const shmkit_consumer *c);
+
+// The length of the message the consumer holds: received in place and not yet released, or
+// kept by a [`shmkit_consumer_recv_into`] whose buffer was too small; 0 if none (or NULL).
+//
+// # Safety
+//
+// `c` is NULL or a live consumer handle not used by another thread during the call.
+size_t shmkit_consumer_len(const shmkit_consumer *c);
+
+// Changes how the consumer waits; `SHMKIT_INVALID_ARGUMENT` while it holds a message.
+//
+// # Safety
+//
+// `c` is a live consumer handle not used by another thread during the call.
+shmkit_status shmkit_consumer_set_wait_strategy(shmkit_consumer *c,
+                                                int32_t wait_strategy);
+
+// Receives the next message in place (waiting as `timeout_ns` says): `*data` points to its
+// `*len` bytes in the ring, valid until [`shmkit_consumer_release`], the next recv or the
+// close. A message still held is released first. `SHMKIT_DISCONNECTED` once the producer is
+// gone and every committed message was received; `SHMKIT_CORRUPT` for an impossible frame
+// (or, typed, a message that is not a whole number of values: it is dropped).
+//
+// # Safety
+//
+// `c` is a live consumer handle not used by another thread during the call; `data` and
+// `len` are writable. The bytes at `*data` may be changed by a hostile process that can
+// write the channel (see "What a hostile peer can do"): copy them out
+// ([`shmkit_consumer_recv_into`]) and validate when the producer is not trusted.
+shmkit_status shmkit_consumer_recv(shmkit_consumer *c,
+                                   int64_t timeout_ns,
+                                   const void **data,
+                                   size_t *len);
+
+// Releases the message received in place (its space goes back to the producer); its
+// pointer is invalid from now on. `SHMKIT_INVALID_ARGUMENT` if none is held.
+//
+// # Safety
+//
+// `c` is a live consumer handle not used by another thread during the call.
+shmkit_status shmkit_consumer_release(shmkit_consumer *c);
+
+// Receives the next message by copying it into `buf` (`cap` bytes), waiting as
+// `timeout_ns` says; `*len` is set to its length. A message held in place is released
+// first. A message longer than `cap` is `SHMKIT_SIZE_INVALID` and is **not lost**: `*len`
+// says how long it is, and the consumer keeps it for the next `recv_into` (or `recv`);
+// [`shmkit_consumer_len`] tells its length too. Other errors as [`shmkit_consumer_recv`].
+//
+// The copy is made while the message is held, so a cooperating producer never writes it
+// meanwhile; a hostile process can only make the copied bytes wrong.
+//
+// # Safety
+//
+// `c` is a live consumer handle not used by another thread during the call; `buf` points
+// to `cap` writable bytes (or `cap` is 0); `len` is writable.
+shmkit_status shmkit_consumer_recv_into(shmkit_consumer *c,
+                                        void *buf,
+                                        size_t cap,
+                                        size_t *len,
+                                        int64_t timeout_ns);
 
 // The default file options: no size, read-write.
 shmkit_file_options shmkit_file_options_default(void);
@@ -1323,6 +1870,50 @@ shmkit_status shmkit_waitset_add_server(shmkit_waitset *ws,
 shmkit_status shmkit_waitset_add_client(shmkit_waitset *ws,
                                         const shmkit_client *client,
                                         size_t *index);
+
+// Adds a producer: ready when it has room for a small message, or its consumer gone. A producer holding a
+// loan cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call; `producer` is a live
+// producer handle that outlives the wait set's use of it; `index` is NULL or writable.
+shmkit_status shmkit_waitset_add_producer(shmkit_waitset *ws,
+                                          const shmkit_producer *producer,
+                                          size_t *index);
+
+// Adds a consumer: ready when it has a message, or its producer gone. A consumer holding a
+// received message cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call; `consumer` is a live
+// consumer handle that outlives the wait set's use of it; `index` is NULL or writable.
+shmkit_status shmkit_waitset_add_consumer(shmkit_waitset *ws,
+                                          const shmkit_consumer *consumer,
+                                          size_t *index);
+
+// Adds a publisher: ready when it has a slot free for the next loan. A publisher holding a
+// loan cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call; `publisher` is a live
+// publisher handle that outlives the wait set's use of it; `index` is NULL or writable.
+shmkit_status shmkit_waitset_add_publisher(shmkit_waitset *ws,
+                                           const shmkit_publisher *publisher,
+                                           size_t *index);
+
+// Adds a subscriber: ready when it has a message, a lag, or its publisher gone. A subscriber holding a
+// received message cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+//
+// # Safety
+//
+// `ws` is a live wait set not used by another thread during the call; `subscriber` is a live
+// subscriber handle that outlives the wait set's use of it; `index` is NULL or writable.
+shmkit_status shmkit_waitset_add_subscriber(shmkit_waitset *ws,
+                                            const shmkit_subscriber *subscriber,
+                                            size_t *index);
 
 // Adds an event: ready when it is set. A wait set does not consume the event: reset an
 // auto-reset event with [`shmkit_event_wait`](crate::shmkit_event_wait) and `SHMKIT_TRY`.

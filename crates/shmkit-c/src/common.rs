@@ -1,6 +1,3 @@
-// Used by the channel, broadcast and service modules, which land next (issue 22).
-#![allow(dead_code)]
-
 //! What several kinds share: the wait strategy and the message layout of typed sides.
 
 use std::ffi::c_char;
@@ -36,15 +33,6 @@ pub(crate) fn wait_strategy_arg(w: i32) -> Outcome<WaitStrategy> {
     })
 }
 
-/// A wait strategy as the C value.
-pub(crate) fn wait_strategy_value(w: WaitStrategy) -> i32 {
-    (match w {
-        WaitStrategy::Adaptive => shmkit_wait_strategy::SHMKIT_WAIT_ADAPTIVE,
-        WaitStrategy::Blocking => shmkit_wait_strategy::SHMKIT_WAIT_BLOCKING,
-        WaitStrategy::BusyPoll => shmkit_wait_strategy::SHMKIT_WAIT_BUSY_POLL,
-    }) as i32
-}
-
 /// The message type of a typed side: a C struct's `sizeof`, `_Alignof` and a tag naming it
 /// and its version (`"pose v2"`; NULL or "" for none). The same three numbers give the same
 /// layout fingerprint as Rust's `Pod` types (`MessageLayout::of::<T>(Some(tag))`) and
@@ -72,9 +60,10 @@ pub(crate) unsafe fn layout_arg(p: *const shmkit_layout) -> Outcome<Option<Messa
     let Some(l) = (unsafe { p.as_ref() }) else {
         return Ok(None);
     };
-    if l.size == 0 || !l.align.is_power_of_two() {
+    let max = u32::MAX as usize;
+    if l.size == 0 || l.size > max || !l.align.is_power_of_two() || l.align > max {
         return Err(misuse(format!(
-            "layout size {} / align {}: the size must be at least 1 and the alignment a power of two",
+            "layout size {} / align {}: the size must be 1 to 4 GiB - 1 and the alignment a power of two",
             l.size, l.align
         )));
     }

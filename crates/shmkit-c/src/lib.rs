@@ -46,15 +46,20 @@
 
 #![allow(non_camel_case_types)]
 
+mod broadcast;
+mod channel;
 mod common;
 mod file;
 mod inspect;
+mod lent;
 mod segment;
 mod service;
 mod status;
 mod sync;
 mod waitset;
 
+pub use broadcast::*;
+pub use channel::*;
 pub use common::*;
 pub use file::*;
 pub use inspect::*;

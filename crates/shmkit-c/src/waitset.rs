@@ -10,14 +10,19 @@
 //!
 //! Ready means the member's next `SHMKIT_TRY` call returns something other than
 //! `SHMKIT_WOULD_BLOCK`: a server has a request; a client has a response (possibly to
-//! another of its requests than the one waited for next), or its server is gone; an event is
-//! set; a semaphore has a permit. As with
+//! another of its requests than the one waited for next), or its server is gone; a consumer
+//! or subscriber has a message (or a lag, or its peer is gone); a producer has room, a
+//! publisher a free slot; an event is set; a semaphore has a permit. A side holding a loan or
+//! a received message cannot be waited on: end it first. As with
 //! `poll(2)`, readiness is a hint: receive with `SHMKIT_TRY` and loop.
 
 use std::collections::HashSet;
 
 use shmkit::{WaitSet, Waitable};
 
+use crate::broadcast::{shmkit_publisher, shmkit_subscriber};
+use crate::channel::{shmkit_consumer, shmkit_producer};
+use crate::lent::Lent;
 use crate::service::{shmkit_client, shmkit_server};
 use crate::status::*;
 use crate::sync::{shmkit_event, shmkit_semaphore};
@@ -41,6 +46,44 @@ impl Member for shmkit_server {
 impl Member for shmkit_client {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
         shmkit_client::waitable(self)
+    }
+}
+
+/// A side that lends itself to a loan or a received message: waitable while nothing is lent.
+fn unlent<'a, S: Waitable + 'static, L>(
+    side: &'a Lent<S, L>,
+    kind: &str,
+    held: &str,
+) -> Outcome<&'a dyn Waitable> {
+    match side.side_ref() {
+        Some(s) => Ok(s),
+        None => Err(misuse(format!(
+            "the {kind} holds {held}: end it before waiting on the {kind} in a wait set"
+        ))),
+    }
+}
+
+impl Member for shmkit_producer {
+    fn waitable(&self) -> Outcome<&dyn Waitable> {
+        unlent(&self.side, "producer", "a loan (commit or abort it)")
+    }
+}
+
+impl Member for shmkit_consumer {
+    fn waitable(&self) -> Outcome<&dyn Waitable> {
+        unlent(&self.side, "consumer", "a received message (release it)")
+    }
+}
+
+impl Member for shmkit_publisher {
+    fn waitable(&self) -> Outcome<&dyn Waitable> {
+        unlent(&self.side, "publisher", "a loan (commit or abort it)")
+    }
+}
+
+impl Member for shmkit_subscriber {
+    fn waitable(&self) -> Outcome<&dyn Waitable> {
+        unlent(&self.side, "subscriber", "a received message (release it)")
     }
 }
 
@@ -167,6 +210,74 @@ pub unsafe extern "C" fn shmkit_waitset_add_client(
 ) -> shmkit_status {
     // SAFETY: forwarded.
     unsafe { add(ws, client, "client", index) }
+}
+
+/// Adds a producer: ready when it has room for a small message, or its consumer gone. A producer holding a
+/// loan cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+///
+/// # Safety
+///
+/// `ws` is a live wait set not used by another thread during the call; `producer` is a live
+/// producer handle that outlives the wait set's use of it; `index` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_waitset_add_producer(
+    ws: *mut shmkit_waitset,
+    producer: *const shmkit_producer,
+    index: *mut usize,
+) -> shmkit_status {
+    // SAFETY: forwarded.
+    unsafe { add(ws, producer, "producer", index) }
+}
+
+/// Adds a consumer: ready when it has a message, or its producer gone. A consumer holding a
+/// received message cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+///
+/// # Safety
+///
+/// `ws` is a live wait set not used by another thread during the call; `consumer` is a live
+/// consumer handle that outlives the wait set's use of it; `index` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_waitset_add_consumer(
+    ws: *mut shmkit_waitset,
+    consumer: *const shmkit_consumer,
+    index: *mut usize,
+) -> shmkit_status {
+    // SAFETY: forwarded.
+    unsafe { add(ws, consumer, "consumer", index) }
+}
+
+/// Adds a publisher: ready when it has a slot free for the next loan. A publisher holding a
+/// loan cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+///
+/// # Safety
+///
+/// `ws` is a live wait set not used by another thread during the call; `publisher` is a live
+/// publisher handle that outlives the wait set's use of it; `index` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_waitset_add_publisher(
+    ws: *mut shmkit_waitset,
+    publisher: *const shmkit_publisher,
+    index: *mut usize,
+) -> shmkit_status {
+    // SAFETY: forwarded.
+    unsafe { add(ws, publisher, "publisher", index) }
+}
+
+/// Adds a subscriber: ready when it has a message, a lag, or its publisher gone. A subscriber holding a
+/// received message cannot be waited on (`SHMKIT_INVALID_ARGUMENT` from the wait).
+///
+/// # Safety
+///
+/// `ws` is a live wait set not used by another thread during the call; `subscriber` is a live
+/// subscriber handle that outlives the wait set's use of it; `index` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn shmkit_waitset_add_subscriber(
+    ws: *mut shmkit_waitset,
+    subscriber: *const shmkit_subscriber,
+    index: *mut usize,
+) -> shmkit_status {
+    // SAFETY: forwarded.
+    unsafe { add(ws, subscriber, "subscriber", index) }
 }
 
 /// Adds an event: ready when it is set. A wait set does not consume the event: reset an

@@ -8,59 +8,16 @@
 //! call the Linux compiler.
 #![cfg(unix)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-/// The directory holding `libshmkit_c.so` (`.dylib`) of this build: beside the test binary
-/// (`target/<profile>/deps`) or one up.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir");
-    let file = if cfg!(target_os = "macos") {
-        "libshmkit_c.dylib"
-    } else {
-        "libshmkit_c.so"
-    };
-    let found = [deps, deps.parent().expect("profile dir")]
-        .into_iter()
-        .find(|d| d.join(file).exists())
-        .map(Path::to_path_buf);
-    found.unwrap_or_else(|| panic!("{file} not found beside {}", exe.display()))
-}
+use std::process::Command;
 
 /// Compiles `tests/c/<file>` and runs it; panics with its output if either fails.
 fn run(file: &str) {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src = crate_dir.join("tests/c").join(file);
-    let lib = lib_dir();
-    let out_dir = lib.join("c-tests");
-    std::fs::create_dir_all(&out_dir).expect("create c-tests dir");
-    let exe = out_dir.join(Path::new(file).file_stem().expect("stem"));
-    let cpp = file.ends_with(".cpp");
-    let compiler = std::env::var(if cpp { "CXX" } else { "CC" })
-        .unwrap_or_else(|_| (if cpp { "c++" } else { "cc" }).to_owned());
-    let std = if cpp { "-std=c++17" } else { "-std=c11" };
-    let mut cc = Command::new(&compiler);
-    cc.args([std, "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"])
-        .arg("-I")
-        .arg(crate_dir.join("include"))
-        .arg("-I")
-        .arg(crate_dir.join("tests/c"))
-        .arg(&src)
-        .arg("-o")
-        .arg(&exe)
-        .arg("-L")
-        .arg(&lib)
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-lshmkit_c", "-lpthread"]);
-    let built = cc.output().unwrap_or_else(|e| panic!("{compiler}: {e}"));
-    assert!(
-        built.status.success(),
-        "{compiler} {file} failed:\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let exe = common::compile(&common::crate_dir().join("tests/c").join(file));
     let mut cmd = if std::env::var_os("SHMKIT_C_VALGRIND").is_some() {
         let mut v = Command::new("valgrind");
+        v.env_remove("LD_LIBRARY_PATH");
         v.args([
             "-q",
             "--error-exitcode=99",
@@ -71,22 +28,8 @@ fn run(file: &str) {
         .arg(&exe);
         v
     } else {
-        Command::new(&exe)
+        common::command(&exe)
     };
-    // `cargo test` puts target/<profile> on the library path, ahead of the run path linked
-    // in: a libshmkit_c there left by an earlier `cargo build` would be loaded instead of
-    // this build's. Put this build's first.
-    let var = if cfg!(target_os = "macos") {
-        "DYLD_LIBRARY_PATH"
-    } else {
-        "LD_LIBRARY_PATH"
-    };
-    let mut paths = vec![lib.clone()];
-    paths.extend(std::env::var_os(var).iter().flat_map(std::env::split_paths));
-    cmd.env(
-        var,
-        std::env::join_paths(paths).expect("library path without separators"),
-    );
     let ran = cmd
         .output()
         .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
@@ -118,4 +61,6 @@ c_tests! {
     inspect_list_remove => "inspect.c",
     services => "service.c",
     wait_sets => "waitset.c",
+    channels => "channel.c",
+    broadcasts => "broadcast.c",
 }

@@ -56,6 +56,17 @@ static int child_post(const char *name) {
   return 0;
 }
 
+/* Child: opens the channel `name` as its producer and sends one message. */
+static int child_send(const char *name) {
+  shmkit_channel_options o = shmkit_channel_options_default();
+  o.open_timeout_ns = WAIT;
+  shmkit_producer *p;
+  CHECK(shmkit_channel_open_producer(name, &o, &p));
+  CHECK(shmkit_producer_send(p, "hi", 2, WAIT));
+  shmkit_producer_close(p);
+  return 0;
+}
+
 /* Waits on `ws` and expects exactly member `want` ready. */
 static void expect_ready(shmkit_waitset *ws, size_t want) {
   size_t ready[8], n = 0;
@@ -219,17 +230,62 @@ static void events_and_semaphores_join_a_set_with_a_server(void) {
   shmkit_server_close(s);
 }
 
+static void consumers_and_subscribers_join_a_set(void) {
+  char chan[64], topic[64];
+  unique_name(chan, sizeof chan, "wschan");
+  unique_name(topic, sizeof topic, "wstopic");
+  shmkit_consumer *c;
+  shmkit_publisher *pub;
+  shmkit_subscriber *sub;
+  CHECK(shmkit_channel_create_consumer(chan, NULL, &c));
+  CHECK(shmkit_broadcast_create_publisher(topic, NULL, &pub));
+  CHECK(shmkit_broadcast_open_subscriber(topic, NULL, &sub));
+  shmkit_waitset *ws;
+  size_t index, ready[4], n = 0;
+  CHECK(shmkit_waitset_new(&ws));
+  CHECK(shmkit_waitset_add_consumer(ws, c, &index));
+  CHECK(shmkit_waitset_add_subscriber(ws, sub, &index));
+  EXPECT(index == 1);
+  EXPECT_STATUS(shmkit_waitset_wait(ws, SHMKIT_TRY, ready, 4, &n), SHMKIT_WOULD_BLOCK);
+  /* Another process sends on the channel: the consumer alone is ready. */
+  child_t child = spawn_self("send", chan);
+  expect_ready(ws, 0);
+  EXPECT_CHILD_OK(child);
+  const void *data;
+  size_t len;
+  CHECK(shmkit_consumer_recv(c, SHMKIT_TRY, &data, &len));
+  EXPECT(len == 2 && memcmp(data, "hi", 2) == 0);
+  /* A consumer holding a message cannot be waited on; released, it can. */
+  EXPECT_STATUS(shmkit_waitset_wait(ws, SHMKIT_TRY, ready, 4, &n), SHMKIT_INVALID_ARGUMENT);
+  CHECK(shmkit_consumer_release(c));
+  /* The producer is gone now: the consumer is ready again (with SHMKIT_DISCONNECTED). */
+  expect_ready(ws, 0);
+  EXPECT_STATUS(shmkit_consumer_recv(c, SHMKIT_TRY, &data, &len), SHMKIT_DISCONNECTED);
+  shmkit_waitset_clear(ws);
+  CHECK(shmkit_waitset_add_subscriber(ws, sub, &index));
+  CHECK(shmkit_publisher_send(pub, "topic", 5, WAIT));
+  expect_ready(ws, 0);
+  CHECK(shmkit_subscriber_recv(sub, SHMKIT_TRY, &data, &len));
+  EXPECT(len == 5 && memcmp(data, "topic", 5) == 0);
+  shmkit_waitset_close(ws);
+  shmkit_subscriber_close(sub);
+  shmkit_publisher_close(pub);
+  shmkit_consumer_close(c);
+}
+
 int main(int argc, char **argv) {
   harness_argv0 = argv[0];
   if (argc > 2) {
     if (strcmp(argv[1], "poke") == 0) return child_poke(argv[2]);
     if (strcmp(argv[1], "echo") == 0) return child_echo(argv[2]);
     if (strcmp(argv[1], "set") == 0) return child_set(argv[2]);
+    if (strcmp(argv[1], "send") == 0) return child_send(argv[2]);
     if (strcmp(argv[1], "post") == 0) return child_post(argv[2]);
     FAIL("unknown role %s", argv[1]);
   }
   a_child_makes_one_of_several_servers_ready();
   servers_and_clients_mix_in_one_set();
   events_and_semaphores_join_a_set_with_a_server();
+  consumers_and_subscribers_join_a_set();
   return 0;
 }

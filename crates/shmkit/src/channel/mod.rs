@@ -330,6 +330,85 @@ impl Options {
             || Consumer::new(self.open_side_now(name, Role::Consumer, None)?),
         )
     }
+
+    /// Creates the byte channel `name` recording the message layout `layout`; returns the
+    /// consumer. As [`Options::create_producer_with_layout`], from the other side.
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create_consumer`].
+    pub fn create_consumer_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Consumer> {
+        Consumer::new(self.create_side(name, Role::Consumer, Some(layout))?)
+    }
+
+    /// Opens the existing channel `name` as its producer, checking first that it records the
+    /// message layout `layout`, as a [typed](fn@typed) producer of that layout does: for
+    /// code that knows the message type only by numbers (the C API's typed sides). Nothing
+    /// checks that what is sent has the layout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LayoutMismatch`], naming both layouts, if the channel records another layout
+    /// or none (a byte channel); otherwise as [`Options::open_producer`].
+    pub fn open_producer_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Producer> {
+        Producer::new(self.open_side(name, Role::Producer, Some(layout))?)
+    }
+
+    /// Opens the existing channel `name` as its consumer, checking first that it records the
+    /// message layout `layout`; see [`Options::open_producer_with_layout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::open_producer_with_layout`].
+    pub fn open_consumer_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Consumer> {
+        Consumer::new(self.open_side(name, Role::Consumer, Some(layout))?)
+    }
+
+    /// Opens the channel `name` as its producer, checking its layout as
+    /// [`Options::open_producer_with_layout`] does, or creates it recording `layout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create_producer_with_layout`] and [`Options::open_producer_with_layout`].
+    pub fn open_or_create_producer_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Producer> {
+        open_or_create(
+            || self.create_producer_with_layout(name, layout),
+            || Producer::new(self.open_side_now(name, Role::Producer, Some(layout))?),
+        )
+    }
+
+    /// Opens the channel `name` as its consumer, checking its layout as
+    /// [`Options::open_consumer_with_layout`] does, or creates it recording `layout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Options::create_consumer_with_layout`] and [`Options::open_consumer_with_layout`].
+    pub fn open_or_create_consumer_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Consumer> {
+        open_or_create(
+            || self.create_consumer_with_layout(name, layout),
+            || Consumer::new(self.open_side_now(name, Role::Consumer, Some(layout))?),
+        )
+    }
 }
 
 /// Creates the channel `name` with a ring of `capacity` bytes; returns the producer.

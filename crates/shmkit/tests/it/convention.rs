@@ -99,6 +99,12 @@ fn channel_bytes(n: &str, p: &mut channel::Producer, c: &mut channel::Consumer) 
         .clone();
     o.create_producer(n);
     o.create_producer_with_layout(n, &shmkit::channel::MessageLayout::new(8, 8, None));
+    let l = shmkit::channel::MessageLayout::new(8, 8, None);
+    o.create_consumer_with_layout(n, &l);
+    o.open_producer_with_layout(n, &l);
+    o.open_consumer_with_layout(n, &l);
+    o.open_or_create_producer_with_layout(n, &l);
+    o.open_or_create_consumer_with_layout(n, &l);
     o.create_consumer(n);
     o.open_producer(n);
     o.open_consumer(n);
@@ -210,6 +216,7 @@ fn broadcast_bytes(
         .clone();
     o.create_publisher(n);
     o.create_publisher_with_layout(n, l);
+    o.open_subscriber_with_layout(n, l);
     o.open_subscriber(n);
     broadcast::open_subscriber(n);
 

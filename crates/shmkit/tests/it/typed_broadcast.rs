@@ -425,3 +425,84 @@ fn byte_sides_read_and_record_layouts() -> shmkit::Result<()> {
     assert_eq!(tick, by_numbers);
     Ok(())
 }
+
+/// What the C API's typed sides rely on: byte sides opened with a layout given by numbers
+/// check it as typed sides do, with the same `LayoutMismatch` text (less the Rust type's
+/// name, which a layout by numbers does not have).
+#[test]
+fn byte_sides_opened_with_a_layout_check_it_as_typed_sides_do() -> shmkit::Result<()> {
+    use shmkit::channel::{self, MessageLayout};
+    let by_numbers = |tag| {
+        MessageLayout::new(
+            std::mem::size_of::<Tick>() as u64,
+            std::mem::align_of::<Tick>() as u64,
+            Some(tag),
+        )
+    };
+    let (tick, other) = (by_numbers(TAG), by_numbers("tick v2"));
+    let type_name = format!(" ({})", std::any::type_name::<Tick>());
+
+    // A typed channel: the right layout opens either side, another is refused.
+    let chan = NameGuard::new("tch-by-numbers");
+    // Kept, so that the sides can be opened again after the creator is gone.
+    let mut tx = channel::typed::<Tick>()
+        .tag(TAG)
+        .keep(true)
+        .create_producer(&chan)?;
+    let mut rx = channel::options().open_consumer_with_layout(&chan, &tick)?;
+    tx.send(&self::tick(3))?;
+    assert_eq!(&*rx.recv()?, bytemuck::bytes_of(&self::tick(3)));
+    let typed = common::mismatch::<Tick>(Kind::Channel, &chan, Some("tick v2"));
+    let e = common::layout_error(channel::options().open_consumer_with_layout(&chan, &other));
+    assert_eq!(typed.replace(&type_name, ""), e);
+    assert!(
+        e.contains("\"tick v1\"") && e.contains("\"tick v2\""),
+        "{e}"
+    );
+    drop(tx);
+    let _tx = channel::options().open_producer_with_layout(&chan, &tick)?;
+    drop(rx);
+    common::layout_error(channel::options().open_producer_with_layout(&chan, &other));
+    common::layout_error(channel::options().open_or_create_consumer_with_layout(&chan, &other));
+    assert!(!channel::options()
+        .open_or_create_consumer_with_layout(&chan, &tick)?
+        .is_creator());
+
+    // Created with a layout by either side (or whichever comes first), a typed side joins.
+    let made = NameGuard::new("tch-made-by-numbers");
+    let rx = channel::options().open_or_create_consumer_with_layout(&made, &tick)?;
+    assert!(rx.is_creator());
+    let tx = channel::options().open_or_create_producer_with_layout(&made, &tick)?;
+    assert!(!tx.is_creator());
+    drop((tx, rx));
+    let made2 = NameGuard::new("tch-made-by-numbers2");
+    let _rx = channel::options().create_consumer_with_layout(&made2, &tick)?;
+    let _tx = channel::typed::<Tick>().tag(TAG).open_producer(&made2)?;
+    assert_eq!(_rx.message_layout()?, Some(tick.clone()));
+
+    // A byte channel records no layout: refused, as a typed open is.
+    let raw = NameGuard::new("tch-raw-by-numbers");
+    let _raw_tx = channel::create_producer(&raw, 4096)?;
+    let e = common::layout_error(channel::options().open_consumer_with_layout(&raw, &tick));
+    assert!(
+        e.contains("byte channel") && e.contains("tag \"tick v1\""),
+        "{e}"
+    );
+
+    // A typed broadcast, and a byte one.
+    let name = NameGuard::new("tbc-by-numbers");
+    let mut publ = broadcast::typed::<Tick>()
+        .tag(TAG)
+        .create_publisher(&name)?;
+    let mut sub = broadcast::options().open_subscriber_with_layout(&name, &tick)?;
+    publ.send(&self::tick(4))?;
+    assert_eq!(&*sub.recv()?, bytemuck::bytes_of(&self::tick(4)));
+    let typed = common::mismatch::<Tick>(Kind::Broadcast, &name, Some("tick v2"));
+    let e = common::layout_error(broadcast::options().open_subscriber_with_layout(&name, &other));
+    assert_eq!(typed.replace(&type_name, ""), e);
+    let raw = NameGuard::new("tbc-raw-by-numbers");
+    let _raw_publ = broadcast::options().create_publisher(&raw)?;
+    let e = common::layout_error(broadcast::options().open_subscriber_with_layout(&raw, &tick));
+    assert!(e.contains("bytes") && e.contains("tag \"tick v1\""), "{e}");
+    Ok(())
+}

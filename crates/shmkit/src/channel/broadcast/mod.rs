@@ -282,6 +282,22 @@ impl Options {
         self.subscribe_as(name, None)
     }
 
+    /// Joins the broadcast channel `name` as a subscriber, checking first that it records the
+    /// message layout `layout`, as a [typed](fn@typed) subscriber of that layout does: for
+    /// code that knows the message type only by numbers (the C API's typed subscribers).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LayoutMismatch`], naming both layouts, if the broadcast records another
+    /// layout or none (a byte broadcast); otherwise as [`Options::open_subscriber`].
+    pub fn open_subscriber_with_layout(
+        &self,
+        name: &str,
+        layout: &MessageLayout,
+    ) -> Result<Subscriber> {
+        self.subscribe_as(name, Some(layout))
+    }
+
     /// Joins the channel, checking first that it records `msg` (a typed broadcast) if given;
     /// waits up to the `open_timeout` for it to appear.
     fn subscribe_as(&self, name: &str, msg: Option<&MessageLayout>) -> Result<Subscriber> {
