@@ -65,5 +65,21 @@ cc -std=c11 -Wall -Werror "$src/consumer.c" -o "$work/pc_static" \
 "$work/pc_c"
 "$work/pc_cpp"
 "$work/pc_static"
+
+# cargo-c, where it is installed (`cargo install cargo-c`; not installed here: it builds cargo
+# itself, minutes): `cargo cinstall` from [package.metadata.capi] gives the same library,
+# headers and shmkit.pc.
+if command -v cargo-cinstall >/dev/null; then
+  echo "== cargo cinstall"
+  cargo cinstall -p shmkit-c --release --prefix "$work/cprefix" --libdir lib \
+    --target-dir "$work/capi" >/dev/null
+  for f in include/shmkit.h include/shmkit.hpp lib/libshmkit_c.so lib/libshmkit_c.a lib/pkgconfig/shmkit.pc; do
+    test -f "$work/cprefix/$f"
+  done
+  # shellcheck disable=SC2046
+  c++ -std=c++17 -Wall -Werror "$src/consumer.cpp" -o "$work/capi_cpp" \
+    $(PKG_CONFIG_PATH=$work/cprefix/lib/pkgconfig pkg-config --cflags --libs shmkit)
+  LD_LIBRARY_PATH=$work/cprefix/lib "$work/capi_cpp"
+fi
 cd "$root"
 echo "c-install: ok"

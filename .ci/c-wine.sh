@@ -55,7 +55,7 @@ declare -A examples=()
 for f in "$crate"/examples/c/*.c "$crate"/examples/cpp/*.cpp; do
   [ -e "$f" ] && examples[$(basename "${f%.*}")]=$f
 done
-pairs=("server client" "client server")
+pairs=("server client" "client server" "typed_pub typed_sub")
 
 compile() { # <source> <exe>
   local src=$1 exe=$2

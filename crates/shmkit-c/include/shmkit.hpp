@@ -642,6 +642,614 @@ class semaphore {
 };
 
 // ---------------------------------------------------------------------------------------
+// Loans and received messages (shared by channels and broadcasts)
+
+namespace detail {
+
+struct producer_traits {
+  using handle = shmkit_producer;
+  static void close(handle *h) { shmkit_producer_close(h); }
+  static shmkit_status loan(handle *h, std::size_t n, std::int64_t t, void **d) {
+    return shmkit_producer_loan(h, n, t, d);
+  }
+  static shmkit_status commit(handle *h, std::size_t n) { return shmkit_producer_commit(h, n); }
+  static shmkit_status abort(handle *h) { return shmkit_producer_abort(h); }
+  static shmkit_status send(handle *h, const void *d, std::size_t n, std::int64_t t) {
+    return shmkit_producer_send(h, d, n, t);
+  }
+};
+struct consumer_traits {
+  using handle = shmkit_consumer;
+  static void close(handle *h) { shmkit_consumer_close(h); }
+  static shmkit_status recv(handle *h, std::int64_t t, const void **d, std::size_t *n) {
+    return shmkit_consumer_recv(h, t, d, n);
+  }
+  static shmkit_status release(handle *h) { return shmkit_consumer_release(h); }
+  static shmkit_status recv_into(handle *h, void *b, std::size_t cap, std::size_t *n,
+                                 std::int64_t t) {
+    return shmkit_consumer_recv_into(h, b, cap, n, t);
+  }
+};
+struct publisher_traits {
+  using handle = shmkit_publisher;
+  static void close(handle *h) { shmkit_publisher_close(h); }
+  static shmkit_status loan(handle *h, std::size_t n, std::int64_t t, void **d) {
+    return shmkit_publisher_loan(h, n, t, d);
+  }
+  static shmkit_status commit(handle *h, std::size_t n) { return shmkit_publisher_commit(h, n); }
+  static shmkit_status abort(handle *h) { return shmkit_publisher_abort(h); }
+  static shmkit_status send(handle *h, const void *d, std::size_t n, std::int64_t t) {
+    return shmkit_publisher_send(h, d, n, t);
+  }
+};
+struct subscriber_traits {
+  using handle = shmkit_subscriber;
+  static void close(handle *h) { shmkit_subscriber_close(h); }
+  static shmkit_status recv(handle *h, std::int64_t t, const void **d, std::size_t *n) {
+    return shmkit_subscriber_recv(h, t, d, n);
+  }
+  static shmkit_status release(handle *h) { return shmkit_subscriber_release(h); }
+  static shmkit_status recv_into(handle *h, void *b, std::size_t cap, std::size_t *n,
+                                 std::int64_t t) {
+    return shmkit_subscriber_recv_into(h, b, cap, n, t);
+  }
+};
+
+}  // namespace detail
+
+/// A loan of space in a channel's ring or a broadcast's slot: write the message into data(),
+/// then commit() (or abort()); destroyed uncommitted, it is aborted. Move-only; the side it
+/// came from must outlive it, and lends one at a time.
+template <class Tr>
+class basic_loan {
+ public:
+  basic_loan(basic_loan &&o) noexcept
+      : s_(std::exchange(o.s_, nullptr)), gen_(o.gen_), bytes_(o.bytes_) {}
+  basic_loan &operator=(basic_loan &&o) noexcept {
+    if (this != &o) {
+      end();
+      s_ = std::exchange(o.s_, nullptr);
+      gen_ = o.gen_;
+      bytes_ = o.bytes_;
+    }
+    return *this;
+  }
+  ~basic_loan() { end(); }
+  /// The loaned bytes (8-byte aligned), valid until commit, abort or the side's close.
+  bytes data() const noexcept { return bytes_; }
+  std::size_t size() const noexcept { return bytes_.size(); }
+  /// Publishes the first `len` bytes (all of them by default).
+  void commit(std::size_t len) {
+    detail::check(Tr::commit(take(), len));
+  }
+  void commit() { commit(bytes_.size()); }
+  /// Gives the space back unsent.
+  void abort() { detail::check(Tr::abort(take())); }
+
+ protected:
+  template <class>
+  friend class basic_sender;
+  basic_loan(detail::side_state<Tr> *s, bytes b) noexcept : s_(s), gen_(s->gen), bytes_(b) {}
+  typename Tr::handle *take() {
+    if (!s_ || s_->gen != gen_) throw error(SHMKIT_INVALID_ARGUMENT, "shmkit: this loan has ended");
+    return std::exchange(s_, nullptr)->h;
+  }
+  void end() noexcept {
+    if (s_ && s_->gen == gen_) (void)Tr::abort(s_->h);
+    s_ = nullptr;
+  }
+  detail::side_state<Tr> *s_;
+  std::uint64_t gen_;
+  bytes bytes_;
+};
+
+/// A message received in place: data() is valid until release(), the destruction of this
+/// object, the side's next recv (which releases it) or the side's close. Move-only.
+template <class Tr>
+class basic_message {
+ public:
+  basic_message(basic_message &&o) noexcept
+      : s_(std::exchange(o.s_, nullptr)), gen_(o.gen_), bytes_(o.bytes_) {}
+  basic_message &operator=(basic_message &&o) noexcept {
+    if (this != &o) {
+      end();
+      s_ = std::exchange(o.s_, nullptr);
+      gen_ = o.gen_;
+      bytes_ = o.bytes_;
+    }
+    return *this;
+  }
+  ~basic_message() { end(); }
+  /// The message's bytes in shared memory. A hostile writer could change them: copy out
+  /// (recv_into) and validate when the sender is not trusted.
+  const_bytes data() const noexcept { return bytes_; }
+  std::size_t size() const noexcept { return bytes_.size(); }
+  /// Gives the space back to the sender now.
+  void release() {
+    if (!s_ || s_->gen != gen_) throw error(SHMKIT_INVALID_ARGUMENT, "shmkit: this message was released");
+    detail::check(Tr::release(std::exchange(s_, nullptr)->h));
+  }
+
+ protected:
+  template <class>
+  friend class basic_receiver;
+  basic_message(detail::side_state<Tr> *s, const_bytes b) noexcept
+      : s_(s), gen_(s->gen), bytes_(b) {}
+  void end() noexcept {
+    if (s_ && s_->gen == gen_) (void)Tr::release(s_->h);
+    s_ = nullptr;
+  }
+  detail::side_state<Tr> *s_;
+  std::uint64_t gen_;
+  const_bytes bytes_;
+};
+
+/// What producers and publishers share: send (copy) and loan, in the four wait forms.
+template <class Tr>
+class basic_sender {
+ public:
+  using traits = Tr;
+  using loan_type = basic_loan<Tr>;
+  /// Copies `msg` in, waiting for room. Throws disconnected if the other side is gone.
+  void send(const_bytes msg) { detail::check(send_ns(msg, SHMKIT_FOREVER)); }
+  /// Copies `msg` in if there is room now.
+  bool try_send(const_bytes msg) { return detail::check_wait(send_ns(msg, SHMKIT_TRY)); }
+  /// Copies `msg` in if there is room within `d`.
+  template <class Rep, class Period>
+  bool send_for(const_bytes msg, std::chrono::duration<Rep, Period> d) {
+    return detail::check_wait(send_ns(msg, detail::timeout_ns(d)));
+  }
+  /// Loans `len` bytes, waiting for room.
+  loan_type loan(std::size_t len) {
+    std::optional<loan_type> l = loan_ns(len, SHMKIT_FOREVER);
+    if (!l) throw error(SHMKIT_OTHER, "shmkit: a wait without a limit gave up");
+    return std::move(*l);
+  }
+  std::optional<loan_type> try_loan(std::size_t len) { return loan_ns(len, SHMKIT_TRY); }
+  template <class Rep, class Period>
+  std::optional<loan_type> loan_for(std::size_t len, std::chrono::duration<Rep, Period> d) {
+    return loan_ns(len, detail::timeout_ns(d));
+  }
+  typename Tr::handle *native() const noexcept { return s_->h; }
+
+ protected:
+  explicit basic_sender(detail::state_ptr<Tr> s) noexcept : s_(std::move(s)) {}
+  shmkit_status send_ns(const_bytes msg, std::int64_t ns) {
+    return Tr::send(s_->h, msg.data(), msg.size(), ns);
+  }
+  std::optional<loan_type> loan_ns(std::size_t len, std::int64_t ns) {
+    void *p = nullptr;
+    if (!detail::check_wait(Tr::loan(s_->h, len, ns, &p))) return std::nullopt;
+    ++s_->gen;
+    return loan_type(s_.get(), bytes(p, len));
+  }
+  detail::state_ptr<Tr> s_;
+};
+
+/// What consumers and subscribers share: recv in place and recv_into, in the four wait forms.
+template <class Tr>
+class basic_receiver {
+ public:
+  using traits = Tr;
+  using message_type = basic_message<Tr>;
+  /// The next message, in place; waits for one. Throws disconnected once the sender is gone
+  /// and everything was received; lagged (value(): how many) when a subscriber lost messages.
+  message_type recv() {
+    std::optional<message_type> m = recv_ns(SHMKIT_FOREVER);
+    if (!m) throw error(SHMKIT_OTHER, "shmkit: a wait without a limit gave up");
+    return std::move(*m);
+  }
+  std::optional<message_type> try_recv() { return recv_ns(SHMKIT_TRY); }
+  template <class Rep, class Period>
+  std::optional<message_type> recv_for(std::chrono::duration<Rep, Period> d) {
+    return recv_ns(detail::timeout_ns(d));
+  }
+  /// Copies the next message into `buf` and returns its length. One longer than the buffer
+  /// throws error SHMKIT_SIZE_INVALID (value() unset; pending_size() says how long) and is
+  /// kept for the next recv.
+  std::size_t recv_into(bytes buf) { return *recv_into_ns(buf, SHMKIT_FOREVER); }
+  std::optional<std::size_t> try_recv_into(bytes buf) { return recv_into_ns(buf, SHMKIT_TRY); }
+  template <class Rep, class Period>
+  std::optional<std::size_t> recv_into_for(bytes buf, std::chrono::duration<Rep, Period> d) {
+    return recv_into_ns(buf, detail::timeout_ns(d));
+  }
+  typename Tr::handle *native() const noexcept { return s_->h; }
+
+ protected:
+  explicit basic_receiver(detail::state_ptr<Tr> s) noexcept : s_(std::move(s)) {}
+  std::optional<message_type> recv_ns(std::int64_t ns) {
+    const void *p = nullptr;
+    std::size_t n = 0;
+    ++s_->gen;  // the C call releases the message held, if any
+    if (!detail::check_wait(Tr::recv(s_->h, ns, &p, &n))) return std::nullopt;
+    return message_type(s_.get(), const_bytes(p, n));
+  }
+  std::optional<std::size_t> recv_into_ns(bytes buf, std::int64_t ns) {
+    std::size_t n = 0;
+    ++s_->gen;
+    if (!detail::check_wait(Tr::recv_into(s_->h, buf.data(), buf.size(), &n, ns)))
+      return std::nullopt;
+    return n;
+  }
+  detail::state_ptr<Tr> s_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Channels: one producer, one consumer
+
+/// Options of the channel factories: shmkit_channel_options with its defaults.
+struct channel_options : shmkit_channel_options {
+  channel_options() noexcept : shmkit_channel_options(shmkit_channel_options_default()) {}
+};
+
+using producer_loan = basic_loan<detail::producer_traits>;
+using consumer_message = basic_message<detail::consumer_traits>;
+
+/// The producer side of a channel (shmkit_producer): a single-producer single-consumer ring
+/// of byte messages. Used by one thread at a time.
+class producer : public basic_sender<detail::producer_traits> {
+ public:
+  static producer create(const std::string &name, const channel_options &o = channel_options()) {
+    return verb(name, o, shmkit_channel_create_producer);
+  }
+  static producer open(const std::string &name, const channel_options &o = channel_options()) {
+    return verb(name, o, shmkit_channel_open_producer);
+  }
+  static producer open_or_create(const std::string &name,
+                                 const channel_options &o = channel_options()) {
+    return verb(name, o, shmkit_channel_open_or_create_producer);
+  }
+  std::string_view name() const noexcept { return shmkit_producer_name(s_->h); }
+  std::size_t capacity() const noexcept { return shmkit_producer_capacity(s_->h); }
+  std::size_t max_message_len() const noexcept { return shmkit_producer_max_message_len(s_->h); }
+  bool is_creator() const noexcept { return shmkit_producer_is_creator(s_->h); }
+  void set_wait_strategy(shmkit::wait_strategy w) {
+    detail::check(shmkit_producer_set_wait_strategy(s_->h, static_cast<std::int32_t>(w)));
+  }
+
+ protected:
+  using verb_fn = shmkit_status (*)(const char *, const shmkit_channel_options *,
+                                    shmkit_producer **);
+  explicit producer(detail::state_ptr<detail::producer_traits> s) noexcept
+      : basic_sender(std::move(s)) {}
+  static producer verb(const std::string &name, const shmkit_channel_options &o, verb_fn f) {
+    return producer(detail::make_side<detail::producer_traits>(
+        [&](shmkit_producer **out) { return f(name.c_str(), &o, out); }));
+  }
+};
+
+/// The consumer side of a channel (shmkit_consumer). Used by one thread at a time.
+class consumer : public basic_receiver<detail::consumer_traits> {
+ public:
+  static consumer create(const std::string &name, const channel_options &o = channel_options()) {
+    return verb(name, o, shmkit_channel_create_consumer);
+  }
+  static consumer open(const std::string &name, const channel_options &o = channel_options()) {
+    return verb(name, o, shmkit_channel_open_consumer);
+  }
+  static consumer open_or_create(const std::string &name,
+                                 const channel_options &o = channel_options()) {
+    return verb(name, o, shmkit_channel_open_or_create_consumer);
+  }
+  std::string_view name() const noexcept { return shmkit_consumer_name(s_->h); }
+  std::size_t capacity() const noexcept { return shmkit_consumer_capacity(s_->h); }
+  bool is_creator() const noexcept { return shmkit_consumer_is_creator(s_->h); }
+  /// The length of the message held (in place, or kept by a too-small recv_into); 0 if none.
+  std::size_t pending_size() const noexcept { return shmkit_consumer_len(s_->h); }
+  void set_wait_strategy(shmkit::wait_strategy w) {
+    detail::check(shmkit_consumer_set_wait_strategy(s_->h, static_cast<std::int32_t>(w)));
+  }
+
+ protected:
+  using verb_fn = shmkit_status (*)(const char *, const shmkit_channel_options *,
+                                    shmkit_consumer **);
+  explicit consumer(detail::state_ptr<detail::consumer_traits> s) noexcept
+      : basic_receiver(std::move(s)) {}
+  static consumer verb(const std::string &name, const shmkit_channel_options &o, verb_fn f) {
+    return consumer(detail::make_side<detail::consumer_traits>(
+        [&](shmkit_consumer **out) { return f(name.c_str(), &o, out); }));
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// Broadcasts: one publisher, many subscribers
+
+/// What a publisher does when a subscriber falls a whole ring behind (shmkit_policy).
+enum class policy : std::int32_t {
+  /// The publisher waits for the slowest live subscriber. The default.
+  block = SHMKIT_POLICY_BLOCK,
+  /// The publisher overwrites; the lapped subscriber gets lagged.
+  overwrite = SHMKIT_POLICY_OVERWRITE,
+};
+
+/// Options of the broadcast factories: shmkit_broadcast_options with its defaults.
+struct broadcast_options : shmkit_broadcast_options {
+  broadcast_options() noexcept : shmkit_broadcast_options(shmkit_broadcast_options_default()) {}
+};
+
+using publisher_loan = basic_loan<detail::publisher_traits>;
+using subscriber_message = basic_message<detail::subscriber_traits>;
+
+/// The publisher of a broadcast (shmkit_publisher). Used by one thread at a time.
+class publisher : public basic_sender<detail::publisher_traits> {
+ public:
+  static publisher create(const std::string &name,
+                          const broadcast_options &o = broadcast_options()) {
+    return publisher(detail::make_side<detail::publisher_traits>([&](shmkit_publisher **out) {
+      return shmkit_broadcast_create_publisher(name.c_str(), &o, out);
+    }));
+  }
+  std::string_view name() const noexcept { return shmkit_publisher_name(s_->h); }
+  std::size_t max_message_len() const noexcept {
+    return shmkit_publisher_max_message_len(s_->h);
+  }
+  /// Messages published so far.
+  std::uint64_t published() const noexcept { return shmkit_publisher_published(s_->h); }
+  /// Subscribers attached now.
+  std::size_t subscribers() const noexcept { return shmkit_publisher_subscribers(s_->h); }
+  /// Waits until at least `n` subscribers are attached; returns how many are.
+  std::size_t wait_for_subscribers(std::size_t n) {
+    return *wait_subs_ns(n, SHMKIT_FOREVER);
+  }
+  template <class Rep, class Period>
+  std::optional<std::size_t> wait_for_subscribers_for(std::size_t n,
+                                                      std::chrono::duration<Rep, Period> d) {
+    return wait_subs_ns(n, detail::timeout_ns(d));
+  }
+  void set_wait_strategy(shmkit::wait_strategy w) {
+    detail::check(shmkit_publisher_set_wait_strategy(s_->h, static_cast<std::int32_t>(w)));
+  }
+
+ protected:
+  explicit publisher(detail::state_ptr<detail::publisher_traits> s) noexcept
+      : basic_sender(std::move(s)) {}
+  std::optional<std::size_t> wait_subs_ns(std::size_t n, std::int64_t ns) {
+    std::size_t count = 0;
+    if (!detail::check_wait(shmkit_publisher_wait_for_subscribers(s_->h, n, ns, &count)))
+      return std::nullopt;
+    return count;
+  }
+};
+
+/// A subscriber of a broadcast (shmkit_subscriber). Used by one thread at a time.
+class subscriber : public basic_receiver<detail::subscriber_traits> {
+ public:
+  static subscriber open(const std::string &name,
+                         const broadcast_options &o = broadcast_options()) {
+    return subscriber(detail::make_side<detail::subscriber_traits>([&](shmkit_subscriber **out) {
+      return shmkit_broadcast_open_subscriber(name.c_str(), &o, out);
+    }));
+  }
+  std::string_view name() const noexcept { return shmkit_subscriber_name(s_->h); }
+  std::size_t max_message_len() const noexcept {
+    return shmkit_subscriber_max_message_len(s_->h);
+  }
+  /// The sequence number of the next message this subscriber will read.
+  std::uint64_t next_seq() const noexcept { return shmkit_subscriber_next_seq(s_->h); }
+  /// Messages published and not read yet.
+  std::size_t pending() const noexcept { return shmkit_subscriber_len(s_->h); }
+  void set_wait_strategy(shmkit::wait_strategy w) {
+    detail::check(shmkit_subscriber_set_wait_strategy(s_->h, static_cast<std::int32_t>(w)));
+  }
+
+ protected:
+  explicit subscriber(detail::state_ptr<detail::subscriber_traits> s) noexcept
+      : basic_receiver(std::move(s)) {}
+};
+
+// ---------------------------------------------------------------------------------------
+// Typed sides: a trivially copyable struct per message, its layout checked across languages
+
+/// A loan of one T: write *loan (or loan->field), then commit().
+template <class T, class Tr>
+class typed_loan {
+ public:
+  T &operator*() const noexcept { return *ptr(); }
+  T *operator->() const noexcept { return ptr(); }
+  T *get() const noexcept { return ptr(); }
+  void commit() { l_.commit(sizeof(T)); }
+  void abort() { l_.abort(); }
+  explicit typed_loan(basic_loan<Tr> l) noexcept : l_(std::move(l)) {}
+
+ private:
+  T *ptr() const noexcept { return reinterpret_cast<T *>(l_.data().data()); }
+  basic_loan<Tr> l_;
+};
+
+/// A received message of one or more T, in place.
+template <class T, class Tr>
+class typed_message {
+ public:
+  const T &operator*() const noexcept { return *get(); }
+  const T *operator->() const noexcept { return get(); }
+  const T *get() const noexcept { return reinterpret_cast<const T *>(m_.data().data()); }
+  /// How many values the message holds (1 from a C++ or Rust typed sender).
+  std::size_t count() const noexcept { return m_.size() / sizeof(T); }
+  const T &operator[](std::size_t i) const noexcept { return get()[i]; }
+  void release() { m_.release(); }
+  explicit typed_message(basic_message<Tr> m) noexcept : m_(std::move(m)) {}
+
+ private:
+  basic_message<Tr> m_;
+};
+
+namespace detail {
+template <class T>
+constexpr void check_message_type() {
+  static_assert(std::is_trivially_copyable_v<T>,
+                "a shared memory message type must be trivially copyable (no pointers, "
+                "no virtual functions, no owning members)");
+  static_assert(std::is_standard_layout_v<T>, "a message type must have a standard layout");
+}
+
+template <class Side, class T, class Options, class Make>
+Side typed_side(const std::string &tag, Options o, Make make) {
+  check_message_type<T>();
+  shmkit_layout l = layout_of<T>(tag);
+  o.layout = &l;
+  return make(o);
+}
+
+template <class T, class Sender>
+class typed_sender {
+ public:
+  using loan_type = typed_loan<T, typename Sender::traits>;
+  void send(const T &v) { s_.send(const_bytes(&v, sizeof(T))); }
+  bool try_send(const T &v) { return s_.try_send(const_bytes(&v, sizeof(T))); }
+  template <class Rep, class Period>
+  bool send_for(const T &v, std::chrono::duration<Rep, Period> d) {
+    return s_.send_for(const_bytes(&v, sizeof(T)), d);
+  }
+  loan_type loan() { return loan_type(s_.loan(sizeof(T))); }
+  std::optional<loan_type> try_loan() { return wrap(s_.try_loan(sizeof(T))); }
+  template <class Rep, class Period>
+  std::optional<loan_type> loan_for(std::chrono::duration<Rep, Period> d) {
+    return wrap(s_.loan_for(sizeof(T), d));
+  }
+  /// The byte side underneath (name(), ...).
+  Sender &bytes_side() noexcept { return s_; }
+  const Sender &bytes_side() const noexcept { return s_; }
+  std::string_view name() const noexcept { return s_.name(); }
+
+ protected:
+  explicit typed_sender(Sender s) noexcept : s_(std::move(s)) {}
+  template <class L>
+  static std::optional<loan_type> wrap(std::optional<L> l) {
+    if (!l) return std::nullopt;
+    return loan_type(std::move(*l));
+  }
+  Sender s_;
+};
+
+template <class T, class Receiver>
+class typed_receiver {
+ public:
+  using message_type = typed_message<T, typename Receiver::traits>;
+  message_type recv() { return message_type(s_.recv()); }
+  std::optional<message_type> try_recv() { return wrap(s_.try_recv()); }
+  template <class Rep, class Period>
+  std::optional<message_type> recv_for(std::chrono::duration<Rep, Period> d) {
+    return wrap(s_.recv_for(d));
+  }
+  /// Copies the next value out (the safe form with a peer that is not trusted).
+  T recv_value() {
+    T v;
+    s_.recv_into(bytes(&v, sizeof v));
+    return v;
+  }
+  std::optional<T> try_recv_value() {
+    T v;
+    if (!s_.try_recv_into(bytes(&v, sizeof v))) return std::nullopt;
+    return v;
+  }
+  template <class Rep, class Period>
+  std::optional<T> recv_value_for(std::chrono::duration<Rep, Period> d) {
+    T v;
+    if (!s_.recv_into_for(bytes(&v, sizeof v), d)) return std::nullopt;
+    return v;
+  }
+  Receiver &bytes_side() noexcept { return s_; }
+  const Receiver &bytes_side() const noexcept { return s_; }
+  std::string_view name() const noexcept { return s_.name(); }
+
+ protected:
+  explicit typed_receiver(Receiver s) noexcept : s_(std::move(s)) {}
+  template <class M>
+  static std::optional<message_type> wrap(std::optional<M> m) {
+    if (!m) return std::nullopt;
+    return message_type(std::move(*m));
+  }
+  Receiver s_;
+};
+}  // namespace detail
+
+/// A producer of T values: the channel's layout is sizeof(T), alignof(T) and `tag`, and an
+/// opener with another layout (in any language) gets layout_mismatch.
+template <class T>
+class typed_producer : public detail::typed_sender<T, producer> {
+ public:
+  static typed_producer create(const std::string &name, const std::string &tag,
+                               const channel_options &o = channel_options()) {
+    return typed_producer(detail::typed_side<producer, T>(
+        tag, o, [&](const channel_options &t) { return producer::create(name, t); }));
+  }
+  static typed_producer open(const std::string &name, const std::string &tag,
+                             const channel_options &o = channel_options()) {
+    return typed_producer(detail::typed_side<producer, T>(
+        tag, o, [&](const channel_options &t) { return producer::open(name, t); }));
+  }
+  static typed_producer open_or_create(const std::string &name, const std::string &tag,
+                                       const channel_options &o = channel_options()) {
+    return typed_producer(detail::typed_side<producer, T>(
+        tag, o, [&](const channel_options &t) { return producer::open_or_create(name, t); }));
+  }
+
+ private:
+  explicit typed_producer(producer p) noexcept : detail::typed_sender<T, producer>(std::move(p)) {}
+};
+
+/// A consumer of T values (layout checked as typed_producer's).
+template <class T>
+class typed_consumer : public detail::typed_receiver<T, consumer> {
+ public:
+  static typed_consumer create(const std::string &name, const std::string &tag,
+                               const channel_options &o = channel_options()) {
+    return typed_consumer(detail::typed_side<consumer, T>(
+        tag, o, [&](const channel_options &t) { return consumer::create(name, t); }));
+  }
+  static typed_consumer open(const std::string &name, const std::string &tag,
+                             const channel_options &o = channel_options()) {
+    return typed_consumer(detail::typed_side<consumer, T>(
+        tag, o, [&](const channel_options &t) { return consumer::open(name, t); }));
+  }
+  static typed_consumer open_or_create(const std::string &name, const std::string &tag,
+                                       const channel_options &o = channel_options()) {
+    return typed_consumer(detail::typed_side<consumer, T>(
+        tag, o, [&](const channel_options &t) { return consumer::open_or_create(name, t); }));
+  }
+
+ private:
+  explicit typed_consumer(consumer c) noexcept : detail::typed_receiver<T, consumer>(std::move(c)) {}
+};
+
+/// A publisher of T values (layout checked as typed_producer's).
+template <class T>
+class typed_publisher : public detail::typed_sender<T, publisher> {
+ public:
+  static typed_publisher create(const std::string &name, const std::string &tag,
+                                const broadcast_options &o = broadcast_options()) {
+    return typed_publisher(detail::typed_side<publisher, T>(
+        tag, o, [&](const broadcast_options &t) { return publisher::create(name, t); }));
+  }
+  std::size_t subscribers() const noexcept { return this->s_.subscribers(); }
+  std::size_t wait_for_subscribers(std::size_t n) { return this->s_.wait_for_subscribers(n); }
+  template <class Rep, class Period>
+  std::optional<std::size_t> wait_for_subscribers_for(std::size_t n,
+                                                      std::chrono::duration<Rep, Period> d) {
+    return this->s_.wait_for_subscribers_for(n, d);
+  }
+
+ private:
+  explicit typed_publisher(publisher p) noexcept
+      : detail::typed_sender<T, publisher>(std::move(p)) {}
+};
+
+/// A subscriber of T values (layout checked as typed_producer's).
+template <class T>
+class typed_subscriber : public detail::typed_receiver<T, subscriber> {
+ public:
+  static typed_subscriber open(const std::string &name, const std::string &tag,
+                               const broadcast_options &o = broadcast_options()) {
+    return typed_subscriber(detail::typed_side<subscriber, T>(
+        tag, o, [&](const broadcast_options &t) { return subscriber::open(name, t); }));
+  }
+
+ private:
+  explicit typed_subscriber(subscriber s) noexcept
+      : detail::typed_receiver<T, subscriber>(std::move(s)) {}
+};
+
+// ---------------------------------------------------------------------------------------
 // Services: request and response
 
 /// Options of the service factories: shmkit_service_options with its defaults.
@@ -950,8 +1558,8 @@ class client {
 // ---------------------------------------------------------------------------------------
 // Wait sets
 
-/// Waits on several objects at once (shmkit_waitset): servers, clients, events and
-/// semaphores; wait() returns the indices (from add) of those ready. The members must outlive the wait set's use of them.
+/// Waits on several objects at once (shmkit_waitset): channel and broadcast sides, servers,
+/// clients, events and semaphores; wait() returns the indices (from add) of those ready. The members must outlive the wait set's use of them.
 class wait_set {
  public:
   wait_set() : h_(detail::make<shmkit_waitset, shmkit_waitset_close>(shmkit_waitset_new)) {}
@@ -967,6 +1575,25 @@ class wait_set {
     detail::check(shmkit_waitset_add_client(h_.get(), c.native(), &i));
     return i;
   }
+  /// Adds a producer (ready when there is room), a consumer (a message), a publisher (room)
+  /// or a subscriber (a message, a lag or the end); returns its index.
+  std::size_t add(const producer &p) { return add_with(shmkit_waitset_add_producer, p.native()); }
+  std::size_t add(const consumer &c) { return add_with(shmkit_waitset_add_consumer, c.native()); }
+  std::size_t add(const publisher &p) {
+    return add_with(shmkit_waitset_add_publisher, p.native());
+  }
+  std::size_t add(const subscriber &s) {
+    return add_with(shmkit_waitset_add_subscriber, s.native());
+  }
+  /// Typed sides join through their byte side.
+  template <class T>
+  std::size_t add(const typed_producer<T> &p) { return add(p.bytes_side()); }
+  template <class T>
+  std::size_t add(const typed_consumer<T> &c) { return add(c.bytes_side()); }
+  template <class T>
+  std::size_t add(const typed_publisher<T> &p) { return add(p.bytes_side()); }
+  template <class T>
+  std::size_t add(const typed_subscriber<T> &s) { return add(s.bytes_side()); }
   /// Adds an event (ready when set; the wait set does not reset it: try_wait() does).
   std::size_t add(const event &e) {
     std::size_t i = 0;
@@ -995,6 +1622,12 @@ class wait_set {
   shmkit_waitset *native() const noexcept { return h_.get(); }
 
  private:
+  template <class H>
+  std::size_t add_with(shmkit_status (*f)(shmkit_waitset *, const H *, std::size_t *), H *h) {
+    std::size_t i = 0;
+    detail::check(f(h_.get(), h, &i));
+    return i;
+  }
   std::optional<std::vector<std::size_t>> wait_ns(std::int64_t ns) {
     std::vector<std::size_t> ready(size() ? size() : 1);
     std::size_t n = 0;

@@ -86,3 +86,14 @@ fn the_classic_server_and_client_on_a_segment_and_an_event_in_either_order() {
     );
     assert!(server.contains("the client has read it"), "{server}");
 }
+
+#[test]
+fn the_cpp_typed_publisher_and_subscriber() {
+    let (publisher, subscriber) =
+        run_pair("cpp/typed_pub.cpp", "cpp/typed_sub.cpp", "c-example-poses");
+    assert!(publisher.contains("published 100 poses"), "{publisher}");
+    assert!(
+        subscriber.contains("received 100 poses, the last at x = 49.5"),
+        "{subscriber}"
+    );
+}

@@ -1,6 +1,7 @@
 // The C++ wrapper's kinds: mutex (owner death reported to the next locker and repaired through
-// the guard), event, semaphore; services and wait sets; with child processes on the other side
-// (one holding the lock is killed).
+// the guard), event, semaphore; channels and broadcasts (loans, messages in place, copies,
+// typed sides and their layout check, lagged and disconnected); services and wait sets; with
+// child processes on the other side (one holding the lock is killed).
 #include "shmkit.hpp"
 
 #include "harness.h"
@@ -14,7 +15,8 @@
 using namespace std::chrono_literals;
 
 static_assert(!std::is_copy_constructible_v<shmkit::mutex_guard>, "guards are move-only");
-static_assert(!std::is_copy_constructible_v<shmkit::response>, "responses are move-only");
+static_assert(!std::is_copy_constructible_v<shmkit::producer_loan>, "loans are move-only");
+static_assert(!std::is_copy_constructible_v<shmkit::consumer_message>, "messages too");
 
 template <class E, class F>
 static const E expect_throw(F f, shmkit_status status, int line) {
@@ -32,6 +34,14 @@ static const E expect_throw(F f, shmkit_status status, int line) {
 }
 #define EXPECT_THROW(E, status, ...) expect_throw<E>([&] { __VA_ARGS__; }, status, __LINE__)
 
+struct pose {
+  std::uint64_t seq;
+  double x, y;
+};
+struct other {
+  std::uint32_t a;
+};
+
 static std::string fresh(const char *what) {
   char n[64];
   unique_name(n, sizeof n, what);
@@ -47,6 +57,25 @@ static int child_hold(const std::string &name) {
   auto ev = shmkit::event::open(name + "-held");
   ev.set();
   for (;;) sleep_ms(1000);
+}
+
+// Sends 100 poses on a typed channel, the first ten copied, the rest through loans.
+static int child_produce(const std::string &name) {
+  shmkit::channel_options o;
+  o.open_timeout_ns = 10'000'000'000;
+  auto p = shmkit::typed_producer<pose>::open(name, "pose v1", o);
+  for (std::uint64_t i = 0; i < 100; i++) {
+    if (i < 10) {
+      p.send(pose{i, double(i), -double(i)});
+    } else {
+      auto l = p.loan();
+      l->seq = i;
+      l->x = double(i);
+      (*l).y = -double(i);
+      l.commit();
+    }
+  }
+  return 0;
 }
 
 // A client: calls the service three times, then once with a loan.
@@ -126,6 +155,130 @@ static void events_and_semaphores() {
   EXPECT(sem.value() == 1);
 }
 
+static void a_typed_channel_from_a_child() {
+  std::string name = fresh("cppch");
+  auto c = shmkit::typed_consumer<pose>::create(name, "pose v1");
+  // Another struct, or the same with another tag, is refused naming both layouts.
+  auto e = EXPECT_THROW(shmkit::layout_mismatch, SHMKIT_LAYOUT_MISMATCH,
+                        shmkit::typed_producer<other>::open(name, "pose v1"));
+  EXPECT(std::string(e.what()).find(name) != std::string::npos);
+  EXPECT_THROW(shmkit::layout_mismatch, SHMKIT_LAYOUT_MISMATCH,
+               shmkit::typed_producer<pose>::open(name, "pose v2"));
+  child_t child = spawn_self("produce", name.c_str());
+  for (std::uint64_t i = 0; i < 100; i++) {
+    if (i % 2 == 0) {
+      auto m = c.recv();  // in place
+      EXPECT(m.count() == 1 && m->seq == i && (*m).x == double(i) && m[0].y == -double(i));
+    } else {
+      pose p = c.recv_value();  // copied out
+      EXPECT(p.seq == i);
+    }
+  }
+  EXPECT_CHILD_OK(child);
+  // The producer is gone and everything was read.
+  EXPECT_THROW(shmkit::disconnected, SHMKIT_DISCONNECTED, c.recv());
+  EXPECT_THROW(shmkit::disconnected, SHMKIT_DISCONNECTED, c.try_recv());
+}
+
+static void byte_channels_loans_and_messages() {
+  std::string name = fresh("cppbytes");
+  shmkit::channel_options o;
+  o.capacity = 4096;
+  auto p = shmkit::producer::create(name, o);
+  auto c = shmkit::consumer::open(name);
+  EXPECT(p.is_creator() && !c.is_creator() && p.name() == name && c.capacity() == 4096);
+  EXPECT(!c.try_recv());
+  EXPECT(!c.recv_for(5ms));
+  p.send("hello");
+  {
+    auto l = p.loan(5);
+    std::memcpy(l.data().data(), "world", 5);
+    l.commit(5);
+  }
+  {
+    auto l = p.loan(8);  // destroyed uncommitted: aborted, nothing sent
+  }
+  {
+    auto l = p.try_loan(3);
+    EXPECT(l.has_value());
+    std::memcpy(l->data().data(), "abc", 3);
+    l->commit();
+    EXPECT_THROW(shmkit::error, SHMKIT_INVALID_ARGUMENT, l->commit());  // once
+  }
+  auto m1 = c.recv();
+  EXPECT(m1.data().str() == "hello");
+  auto m2 = c.recv();  // releases m1 (its destructor then does nothing)
+  EXPECT(m2.data().str() == "world");
+  EXPECT_THROW(shmkit::error, SHMKIT_INVALID_ARGUMENT, m1.release());
+  m2.release();
+  char small[2];
+  EXPECT_THROW(shmkit::error, SHMKIT_SIZE_INVALID, c.recv_into(shmkit::bytes(small, 2)));
+  EXPECT(c.pending_size() == 3);  // kept, not lost
+  char buf[16];
+  auto n = c.try_recv_into(shmkit::bytes(buf, sizeof buf));
+  EXPECT(n && *n == 3 && std::memcmp(buf, "abc", 3) == 0);
+  EXPECT(!c.try_recv_into(shmkit::bytes(buf, sizeof buf)));
+  EXPECT_THROW(shmkit::error, SHMKIT_SIZE_INVALID, p.send(std::string(5000, 'x')));
+  // A full ring: try_send says so.
+  std::string big(p.max_message_len(), 'y');
+  int sent = 0;
+  while (sent < 10 && p.try_send(big)) sent++;
+  EXPECT(sent >= 1 && sent < 10);
+  EXPECT(!p.send_for(big, 5ms));  // an outcome, not an exception
+  // A wait set sees the consumer ready (a message) and the full producer not.
+  shmkit::wait_set ws;
+  std::size_t pi = ws.add(p), ci = ws.add(c);
+  auto ready = ws.wait_for(1s);
+  EXPECT(ready && ready->size() == 1 && (*ready)[0] == ci);
+  (void)pi;
+  EXPECT(c.recv().size() == big.size());
+  EXPECT(p.send_for(big, 1s));
+  p.set_wait_strategy(shmkit::wait_strategy::blocking);
+}
+
+static void broadcasts_lag_and_disconnect() {
+  std::string name = fresh("cppbc");
+  shmkit::broadcast_options o;
+  o.slots = 4;
+  o.slot_size = 64;
+  o.policy = SHMKIT_POLICY_OVERWRITE;
+  auto pub = shmkit::publisher::create(name, o);
+  auto sub = shmkit::subscriber::open(name);
+  EXPECT(pub.subscribers() == 1 && *pub.wait_for_subscribers_for(1, 1s) == 1);
+  for (int i = 0; i < 10; i++) pub.send(std::to_string(i));
+  EXPECT(pub.published() == 10);
+  auto lag = EXPECT_THROW(shmkit::lagged, SHMKIT_LAGGED, sub.recv());
+  EXPECT(lag.value() == 6);  // 4 slots kept the last 4
+  auto m = sub.recv();
+  EXPECT(m.data().str() == "6");
+  m.release();
+  EXPECT(sub.recv().data().str() == "7");
+  EXPECT(sub.recv().data().str() == "8");
+  EXPECT(sub.recv().data().str() == "9");
+  auto l = pub.loan(1);
+  l.data()[0] = std::byte('z');
+  l.commit();
+  { shmkit::publisher gone = std::move(pub); }
+  EXPECT(sub.recv().data().str() == "z");  // still readable after the publisher is gone
+  EXPECT_THROW(shmkit::disconnected, SHMKIT_DISCONNECTED, sub.recv());
+
+  // Typed: a subscriber with another struct is refused.
+  std::string tname = fresh("cppbct");
+  auto tp = shmkit::typed_publisher<pose>::create(tname, "pose v1");
+  EXPECT_THROW(shmkit::layout_mismatch, SHMKIT_LAYOUT_MISMATCH,
+               shmkit::typed_subscriber<other>::open(tname, "pose v1"));
+  auto ts = shmkit::typed_subscriber<pose>::open(tname, "pose v1");
+  tp.send(pose{7, 1.5, 2.5});
+  auto tl = tp.loan();
+  tl->seq = 8;
+  tl.commit();
+  shmkit::wait_set ws;
+  EXPECT(ws.add(ts) == 0 && ws.wait_for(1s));
+  EXPECT(ts.recv()->x == 1.5);
+  EXPECT(ts.try_recv_value()->seq == 8);
+  EXPECT(!ts.try_recv());
+}
+
 static void services_and_wait_sets() {
   std::string name = fresh("cppsvc");
   auto srv = shmkit::server::create(name);
@@ -195,9 +348,13 @@ int main(int argc, char **argv) {
   harness_argv0 = argv[0];
   try {
     if (argc > 2 && std::strcmp(argv[1], "hold") == 0) return child_hold(argv[2]);
+    if (argc > 2 && std::strcmp(argv[1], "produce") == 0) return child_produce(argv[2]);
     if (argc > 2 && std::strcmp(argv[1], "call") == 0) return child_call(argv[2]);
     a_dead_holder_is_reported_and_repaired();
     events_and_semaphores();
+    a_typed_channel_from_a_child();
+    byte_channels_loans_and_messages();
+    broadcasts_lag_and_disconnect();
     services_and_wait_sets();
   } catch (const shmkit::error &e) {
     FAIL("unexpected %s: %s", e.status_name(), e.what());
