@@ -66,13 +66,14 @@ cc -std=c11 -Wall -Werror "$src/consumer.c" -o "$work/pc_static" \
 "$work/pc_cpp"
 "$work/pc_static"
 
-# cargo-c, where it is installed (`cargo install cargo-c`; not installed here: it builds cargo
-# itself, minutes): `cargo cinstall` from [package.metadata.capi] gives the same library,
-# headers and shmkit.pc.
+# cargo-c, where it is installed (`cargo install cargo-c --version 0.10.24` for Rust 1.95: it
+# builds cargo itself, about 20 minutes on 2 cores, so this script does not install it; Debian's
+# cargo-c 0.9 cannot read the lock file): `cargo cinstall` from [package.metadata.capi] gives
+# the same library, headers and shmkit.pc.
 if command -v cargo-cinstall >/dev/null; then
   echo "== cargo cinstall"
   cargo cinstall -p shmkit-c --release --prefix "$work/cprefix" --libdir lib \
-    --target-dir "$work/capi" >/dev/null
+    --target-dir "$work/capi" >"$work/cinstall.log" 2>&1 || { cat "$work/cinstall.log"; exit 1; }
   for f in include/shmkit.h include/shmkit.hpp lib/libshmkit_c.so lib/libshmkit_c.a lib/pkgconfig/shmkit.pc; do
     test -f "$work/cprefix/$f"
   done
