@@ -4,7 +4,7 @@
 //!
 //! `SHMKIT_C_VALGRIND=1` runs every program (and its children) under valgrind, failing on any
 //! memory error or definite leak (`.ci/run`, "memcheck"). Windows builds these with mingw and
-//! runs them under Wine from `.ci/windows-wine.sh` instead: a test running under Wine cannot
+//! runs them under Wine from `.ci/c-wine.sh` instead: a test running under Wine cannot
 //! call the Linux compiler.
 #![cfg(unix)]
 
