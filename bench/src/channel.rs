@@ -98,6 +98,11 @@ fn shmkit_latency(mode: WaitStrategy, batches: usize, per: usize) -> Summary {
     s
 }
 
+/// The one-way latency of a shmkit channel pair in `BusyPoll` mode (the C API's baseline).
+pub(crate) fn busy_latency(batches: usize, per: usize) -> Summary {
+    shmkit_latency(WaitStrategy::BusyPoll, batches, per)
+}
+
 /// The one-way latency of a shmkit channel pair in `Blocking` mode (the `waitset_256`
 /// baseline).
 pub(crate) fn blocking_latency(batches: usize, per: usize) -> Summary {
@@ -327,6 +332,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 || crate::typed::child(role, args)
                 || crate::service::child(role, args)
                 || crate::waitset::child(role, args)
+                || crate::capi::child(role, args)
         }
     }
     true

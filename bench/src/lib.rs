@@ -13,6 +13,7 @@ mod aio;
 #[cfg(all(target_os = "linux", feature = "zenoh"))]
 mod bridge;
 mod broadcast;
+mod capi;
 mod channel;
 #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
 mod iceoryx;
@@ -54,7 +55,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [zenoh] [--quick] [--json]";
+    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [capi] [zenoh] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -66,7 +67,7 @@ pub fn run(args: &[String]) -> ExitCode {
         match a.as_str() {
             "--quick" | "--json" => {}
             "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" | "waitset"
-            | "async" | "zenoh" => benches.push(a),
+            | "async" | "capi" | "zenoh" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -83,6 +84,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "service",
             "waitset",
             "async",
+            "capi",
             "zenoh",
         ];
     }
@@ -98,6 +100,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "service" => rows.extend(service::table(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
             "async" => rows.extend(aio::run(quick)),
+            "capi" => rows.extend(capi::run(quick)),
             // Without the feature (or off Linux) the Zenoh tables are simply absent.
             "zenoh" => {
                 #[cfg(all(target_os = "linux", feature = "zenoh"))]
@@ -167,6 +170,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (service::BENCH, service::TITLE),
                 (waitset::BENCH, waitset::TITLE),
                 (aio::BENCH, aio::TITLE),
+                (capi::BENCH, capi::TITLE),
                 #[cfg(all(target_os = "linux", feature = "zenoh"))]
                 zenoh::TITLES[0],
                 #[cfg(all(target_os = "linux", feature = "zenoh"))]

@@ -88,7 +88,7 @@ pub(crate) fn check(msg: &[u8], i: usize) {
 }
 
 /// Receives `count` messages with `recv_one(i)` and times each after the first `warm`.
-fn time_messages(count: usize, warm: usize, mut recv_one: impl FnMut(usize)) -> Summary {
+pub(crate) fn time_messages(count: usize, warm: usize, mut recv_one: impl FnMut(usize)) -> Summary {
     for i in 0..warm {
         recv_one(i);
     }
@@ -151,7 +151,7 @@ fn check_alone(size: usize, count: usize, warm: usize) -> Summary {
     Summary::of(&mut v)
 }
 
-fn shmkit_stream(size: usize, count: usize, warm: usize, zero_copy: bool) -> Summary {
+pub(crate) fn shmkit_stream(size: usize, count: usize, warm: usize, zero_copy: bool) -> Summary {
     let name = unique("stream");
     let cap = stream_capacity(size);
     let mut rx = channel::options()

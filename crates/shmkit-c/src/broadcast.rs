@@ -294,12 +294,6 @@ fn idle_publisher(p: &mut shmkit_publisher) -> Outcome<&mut Publisher> {
     })
 }
 
-impl shmkit_publisher {
-    fn side_name(&self) -> &str {
-        self.name.to_str().unwrap_or_default()
-    }
-}
-
 /// Waits (as `timeout_ns` says) until at least `n` subscribers are attached; `*count` is
 /// how many are. Subscribers joining ring no bell, so this polls (100 µs backing off to
 /// 10 ms). `SHMKIT_INVALID_ARGUMENT` while a loan is outstanding.
@@ -374,7 +368,7 @@ pub unsafe extern "C" fn shmkit_publisher_loan(
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "publisher")? };
         idle_publisher(p)?;
-        check_len(p.layout.as_ref(), p.side_name(), len, "a loan")?;
+        check_len(p.layout.as_ref(), &p.name, len, "a loan")?;
         let loan = p.side.lend(|side| match wait(timeout_ns) {
             Wait::Forever => side.loan(len),
             Wait::Try => side.try_loan(len),
@@ -403,16 +397,22 @@ pub unsafe extern "C" fn shmkit_publisher_commit(
     run(|| {
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "publisher")? };
-        let name = p.side_name().to_owned();
-        let layout = p.layout.clone();
-        let Some(loan) = p.side.lent() else {
+        // Disjoint borrows of the handle's fields: the hot path allocates nothing.
+        let shmkit_publisher {
+            side,
+            layout,
+            name,
+            published,
+            ..
+        } = p;
+        let Some(loan) = side.lent() else {
             return Err(misuse(format!(
                 "broadcast {name:?}: commit without a loan (call shmkit_publisher_loan first)"
             )));
         };
         if len > loan.len() {
             return Err(Error::SizeInvalid {
-                name,
+                name: name.to_string_lossy().into_owned(),
                 reason: format!(
                     "commit of {len} bytes, more than the {} loaned; the loan is still outstanding",
                     loan.len()
@@ -420,12 +420,12 @@ pub unsafe extern "C" fn shmkit_publisher_commit(
             }
             .into());
         }
-        check_len(layout.as_ref(), &name, len, "a commit")?;
-        p.side.end(|mut loan| {
+        check_len(layout.as_ref(), name, len, "a commit")?;
+        side.end(|mut loan| {
             loan.truncate(len);
             loan.commit();
         });
-        p.published = p.side.side_ref().map_or(p.published, Publisher::published);
+        *published = side.side_ref().map_or(*published, Publisher::published);
         Ok(())
     })
 }
@@ -443,7 +443,7 @@ pub unsafe extern "C" fn shmkit_publisher_abort(p: *mut shmkit_publisher) -> shm
         if !p.side.end(drop) {
             return Err(misuse(format!(
                 "broadcast {:?}: abort without a loan",
-                p.side_name()
+                &p.name
             )));
         }
         Ok(())
@@ -472,7 +472,7 @@ pub unsafe extern "C" fn shmkit_publisher_send(
                 bytes_arg(data.cast(), len, "data")?,
             )
         };
-        check_len(p.layout.as_ref(), p.side_name(), len, "a message")?;
+        check_len(p.layout.as_ref(), &p.name, len, "a message")?;
         let side = idle_publisher(p)?;
         match wait(timeout_ns) {
             Wait::Forever => side.send(msg),
@@ -599,7 +599,7 @@ fn next_message(s: &mut shmkit_subscriber, timeout_ns: i64) -> Outcome<&mut Samp
         if let Some(l) = &s.layout {
             if len as u64 % l.size() != 0 {
                 s.side.end(drop);
-                return Err(misfit(l, s.name.to_str().unwrap_or_default(), len).into());
+                return Err(misfit(l, &s.name, len).into());
             }
         }
     }
@@ -691,7 +691,6 @@ pub unsafe extern "C" fn shmkit_subscriber_recv_into(
                 bytes_mut_arg(buf.cast(), cap, "buf")?,
             )
         };
-        let name = s.name.to_str().unwrap_or_default().to_owned();
         let m = next_message(s, timeout_ns)?;
         let n = m.len();
         // SAFETY: checked, and the caller promises it is writable.
@@ -699,7 +698,7 @@ pub unsafe extern "C" fn shmkit_subscriber_recv_into(
         if n > cap {
             s.kept = true;
             return Err(Error::SizeInvalid {
-                name,
+                name: s.name.to_string_lossy().into_owned(),
                 reason: format!(
                     "a message of {n} bytes does not fit a buffer of {cap}; it is kept for the \
                      next receive"

@@ -19,7 +19,7 @@
 //! alignment is at most 8 (as in Rust; a larger one is `SHMKIT_INVALID_ARGUMENT`), and a
 //! received pointer can be read as the struct.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 
 use shmkit::channel::{self, Consumer, Loan, MessageLayout, Producer, Sample};
 use shmkit::Error;
@@ -103,15 +103,17 @@ pub(crate) fn check_align(layout: Option<&MessageLayout>, max: u64, kind: &str) 
 }
 
 /// `SHMKIT_SIZE_INVALID` unless `len` bytes are a whole number of a typed side's values.
+///
+/// Called on every loan, commit and send: nothing is allocated or converted unless it fails.
 pub(crate) fn check_len(
     layout: Option<&MessageLayout>,
-    name: &str,
+    name: &CStr,
     len: usize,
     what: &str,
 ) -> Result<(), Error> {
     match layout {
         Some(l) if len as u64 % l.size() != 0 => Err(Error::SizeInvalid {
-            name: name.to_owned(),
+            name: name.to_string_lossy().into_owned(),
             reason: format!(
                 "{what} of {len} bytes is not a whole number of the typed side's values \
                  ({l})"
@@ -123,9 +125,9 @@ pub(crate) fn check_len(
 
 /// `SHMKIT_CORRUPT` for a received message of `len` bytes that is not a whole number of a
 /// typed side's values, as Rust's typed sides report it.
-pub(crate) fn misfit(layout: &MessageLayout, name: &str, len: usize) -> Error {
+pub(crate) fn misfit(layout: &MessageLayout, name: &CStr, len: usize) -> Error {
     Error::Corrupt {
-        name: name.to_owned(),
+        name: name.to_string_lossy().into_owned(),
         reason: format!(
             "a message of {len} bytes is not a whole number of the typed side's values \
              ({layout}); it was dropped"
@@ -444,7 +446,7 @@ pub unsafe extern "C" fn shmkit_producer_loan(
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "producer")? };
         idle_producer(p)?;
-        check_len(p.layout.as_ref(), p.side_name(), len, "a loan")?;
+        check_len(p.layout.as_ref(), &p.name, len, "a loan")?;
         let loan = p.side.lend(|side| match wait(timeout_ns) {
             Wait::Forever => side.loan(len),
             Wait::Try => side.try_loan(len),
@@ -455,12 +457,6 @@ pub unsafe extern "C" fn shmkit_producer_loan(
         unsafe { data.put(ptr.cast()) };
         Ok(())
     })
-}
-
-impl shmkit_producer {
-    fn side_name(&self) -> &str {
-        self.name.to_str().unwrap_or_default()
-    }
 }
 
 /// Publishes the loaned message with its first `len` bytes (at most the loaned length: a
@@ -479,16 +475,18 @@ pub unsafe extern "C" fn shmkit_producer_commit(
     run(|| {
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "producer")? };
-        let name = p.name.to_str().unwrap_or_default().to_owned();
-        let layout = p.layout.clone();
-        let Some(loan) = p.side.lent() else {
+        // Disjoint borrows of the handle's fields: the hot path allocates nothing.
+        let shmkit_producer {
+            side, layout, name, ..
+        } = p;
+        let Some(loan) = side.lent() else {
             return Err(misuse(format!(
                 "channel {name:?}: commit without a loan (call shmkit_producer_loan first)"
             )));
         };
         if len > loan.len() {
             return Err(Error::SizeInvalid {
-                name,
+                name: name.to_string_lossy().into_owned(),
                 reason: format!(
                     "commit of {len} bytes, more than the {} loaned; the loan is still outstanding",
                     loan.len()
@@ -496,8 +494,8 @@ pub unsafe extern "C" fn shmkit_producer_commit(
             }
             .into());
         }
-        check_len(layout.as_ref(), &name, len, "a commit")?;
-        p.side.end(|mut loan| {
+        check_len(layout.as_ref(), name, len, "a commit")?;
+        side.end(|mut loan| {
             loan.truncate(len);
             loan.commit();
         });
@@ -519,7 +517,7 @@ pub unsafe extern "C" fn shmkit_producer_abort(p: *mut shmkit_producer) -> shmki
         if !p.side.end(drop) {
             return Err(misuse(format!(
                 "channel {:?}: abort without a loan",
-                p.side_name()
+                &p.name
             )));
         }
         Ok(())
@@ -543,7 +541,7 @@ pub unsafe extern "C" fn shmkit_producer_send(
     run(|| {
         // SAFETY: the caller's promise.
         let (p, msg) = unsafe { (handle(p, "producer")?, bytes_arg(data.cast(), len, "data")?) };
-        check_len(p.layout.as_ref(), p.side_name(), len, "a message")?;
+        check_len(p.layout.as_ref(), &p.name, len, "a message")?;
         let side = idle_producer(p)?;
         match wait(timeout_ns) {
             Wait::Forever => side.send(msg),
@@ -659,7 +657,7 @@ fn next_message(c: &mut shmkit_consumer, timeout_ns: i64) -> Outcome<&mut Sample
         if let Some(l) = &c.layout {
             if len as u64 % l.size() != 0 {
                 c.side.end(drop);
-                return Err(misfit(l, c.name.to_str().unwrap_or_default(), len).into());
+                return Err(misfit(l, &c.name, len).into());
             }
         }
     }
@@ -752,7 +750,6 @@ pub unsafe extern "C" fn shmkit_consumer_recv_into(
                 bytes_mut_arg(buf.cast(), cap, "buf")?,
             )
         };
-        let name = c.name.to_str().unwrap_or_default().to_owned();
         let s = next_message(c, timeout_ns)?;
         let n = s.len();
         // SAFETY: checked, and the caller promises it is writable.
@@ -760,7 +757,7 @@ pub unsafe extern "C" fn shmkit_consumer_recv_into(
         if n > cap {
             c.kept = true;
             return Err(Error::SizeInvalid {
-                name,
+                name: c.name.to_string_lossy().into_owned(),
                 reason: format!(
                     "a message of {n} bytes does not fit a buffer of {cap}; it is kept for the \
                      next receive"

@@ -3,8 +3,9 @@
 Python subscriber, which receives them as bytes and unpacks them with `struct`.
 
 Needs a C compiler and the C library: `SHMKIT_C_LIB_DIR` names the directory holding
-`libshmkit_c.so` (`.dylib`); without it, target/{debug,release} of the workspace are tried,
-and the test is skipped when none has the library.
+`libshmkit_c.so` (`.dylib`: CI sets it, and the test fails if it is not there); without it,
+target/{debug,release} of the workspace are tried, and the test is skipped when none has the
+library.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def c_publisher(tmp_path_factory) -> Path:
     if sys.platform == "win32":
         pytest.skip("the C examples are built by the Windows CI job (mingw), not here")
     lib = _lib_dir()
+    if lib is None and os.environ.get("SHMKIT_C_LIB_DIR"):
+        pytest.fail(f"SHMKIT_C_LIB_DIR has no {LIB}")
     if lib is None:
         pytest.skip(f"the C library is not built (set SHMKIT_C_LIB_DIR to the directory of {LIB})")
     cc = os.environ.get("CC", "cc")
