@@ -401,7 +401,7 @@ namespace detail {
 /// recv), so a stale one's destructor does nothing. Heap-allocated: the side may move.
 template <class Tr>
 struct side_state {
-  explicit side_state(typename Tr::handle *h) noexcept : h(h) {}
+  explicit side_state(typename Tr::handle *handle) noexcept : h(handle) {}
   side_state(const side_state &) = delete;
   side_state &operator=(const side_state &) = delete;
   ~side_state() { Tr::close(h); }
