@@ -4,7 +4,7 @@
 //!
 //! `SHMKIT_C_VALGRIND=1` runs every program (and its children) under valgrind, failing on any
 //! memory error or definite leak (`.ci/run`, "memcheck"). Windows builds these with mingw and
-//! runs them under Wine from `.ci/windows-wine.sh` instead: a test running under Wine cannot
+//! runs them under Wine from `.ci/c-wine.sh` instead: a test running under Wine cannot
 //! call the Linux compiler.
 #![cfg(unix)]
 
@@ -54,6 +54,9 @@ macro_rules! c_tests {
 
 c_tests! {
     segments_views_and_file_mappings => "segment.c",
+    the_cpp_wrapper => "cpp_wrapper.cpp",
+    the_harness => "harness.c",
+    the_cpp_wrapper_kinds => "cpp_kinds.cpp",
     mutex_event_semaphore => "sync.c",
     inspect_list_remove => "inspect.c",
     services => "service.c",

@@ -16,6 +16,13 @@
 #include <string.h>
 
 #ifdef _WIN32
+/* windows.h defines short names (MSG, min, max, ...): keep what it brings in small. */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
 #include <windows.h>
 #include <process.h>
 typedef HANDLE child_t;
@@ -86,13 +93,19 @@ static inline void sleep_ms(unsigned ms) {
 /* Starts this program again with arguments `role` and `arg` (a child of the test). */
 static inline child_t spawn_self(const char *role, const char *arg) {
 #ifdef _WIN32
+  /* The child shares this console's standard handles, so its failure messages are seen. */
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "\"%s\" %s %s", harness_argv0, role, arg ? arg : "-");
+  fflush(NULL);
   STARTUPINFOA si;
   PROCESS_INFORMATION pi;
   memset(&si, 0, sizeof si);
   si.cb = sizeof si;
-  if (!CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi))
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+  si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+  si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+  if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
     FAIL("CreateProcess %s: error %lu", cmd, GetLastError());
   CloseHandle(pi.hThread);
   return pi.hProcess;
@@ -112,8 +125,8 @@ static inline child_t spawn_self(const char *role, const char *arg) {
 static inline int wait_child(child_t c) {
 #ifdef _WIN32
   DWORD code = 0;
-  WaitForSingleObject(c, INFINITE);
-  GetExitCodeProcess(c, &code);
+  if (WaitForSingleObject(c, INFINITE) != WAIT_OBJECT_0) FAIL("WaitForSingleObject failed");
+  if (!GetExitCodeProcess(c, &code)) FAIL("GetExitCodeProcess failed");
   CloseHandle(c);
   return (int)code;
 #else
@@ -126,7 +139,8 @@ static inline int wait_child(child_t c) {
 /* Kills a child at once (SIGKILL, TerminateProcess): it gets no chance to clean up. */
 static inline void kill_child(child_t c) {
 #ifdef _WIN32
-  TerminateProcess(c, 137);
+  /* 128 + SIGKILL, as wait_child reports a killed POSIX child. */
+  if (!TerminateProcess(c, 137)) FAIL("TerminateProcess failed: error %lu", GetLastError());
 #else
   kill(c, SIGKILL);
 #endif

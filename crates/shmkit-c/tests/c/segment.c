@@ -1,7 +1,7 @@
 /* Segments, views and file mappings from C, with a child process on the other side. */
 #include "harness.h"
 
-static const char MSG[] = "Message from the server process.";
+static const char MESSAGE[] = "Message from the server process.";
 
 /* The child: opens the segment by name and checks what the parent wrote, then answers. */
 static int child(const char *name) {
@@ -9,9 +9,9 @@ static int child(const char *name) {
   shmkit_view *view;
   CHECK(shmkit_segment_open(name, NULL, &seg));
   CHECK(shmkit_segment_map(seg, SHMKIT_READ_WRITE, &view));
-  char buf[sizeof MSG];
+  char buf[sizeof MESSAGE];
   CHECK(shmkit_view_read(view, 0, buf, sizeof buf));
-  EXPECT(memcmp(buf, MSG, sizeof MSG) == 0);
+  EXPECT(memcmp(buf, MESSAGE, sizeof MESSAGE) == 0);
   CHECK(shmkit_view_write(view, 100, "ok", 3));
   shmkit_view_close(view);
   shmkit_segment_close(seg);
@@ -31,7 +31,7 @@ static void a_child_reads_what_the_parent_wrote(void) {
   shmkit_view *view;
   CHECK(shmkit_segment_map(seg, SHMKIT_READ_WRITE, &view));
   EXPECT(shmkit_view_len(view) == 4096);
-  memcpy(shmkit_view_data(view), MSG, sizeof MSG); /* in place, through the pointer */
+  memcpy(shmkit_view_data(view), MESSAGE, sizeof MESSAGE); /* in place, through the pointer */
   EXPECT_CHILD_OK(spawn_self("child", name));
   EXPECT(strcmp((const char *)shmkit_view_data(view) + 100, "ok") == 0);
   shmkit_view_close(view);

@@ -202,12 +202,15 @@ static void closing_a_handle_after_an_owner_death_without_repair_is_an_unlock(vo
   CHECK(shmkit_event_create(suffixed(buf, sizeof buf, name, "held"), NULL, &held));
   kill_a_holder(name, held);
   EXPECT_STATUS(shmkit_mutex_lock(m, 5000 * MS), SHMKIT_OWNER_DIED);
-  shmkit_mutex_close(m); /* held, not repaired: as dropping the guard, unrecoverable */
+  /* Opened before the close: on Windows a name lives only as long as some handle to it. */
   CHECK(shmkit_mutex_open(name, NULL, &again));
+  shmkit_mutex_close(m); /* held, not repaired: as dropping the guard, unrecoverable */
   EXPECT_STATUS(shmkit_mutex_lock(again, SHMKIT_TRY), SHMKIT_UNRECOVERABLE);
   shmkit_mutex_close(again);
   shmkit_event_close(held);
+#ifndef _WIN32 /* on Windows the name went with the last handle */
   CHECK(shmkit_remove(name));
+#endif
 }
 
 #ifndef _WIN32
@@ -490,7 +493,14 @@ static void corrupt_foreign_and_mistyped_segments_are_typed_errors(void) {
   CHECK(shmkit_segment_create(tname, &so, &seg));
   CHECK(shmkit_segment_map(seg, SHMKIT_READ_WRITE, &view));
   CHECK(shmkit_view_write(view, 0, header, sizeof header));
+#ifdef _WIN32
+  /* Windows opens the event's kernel waker (NAME.wake) first, which a forged segment lacks. */
+  s = shmkit_event_open(tname, NULL, &bad);
+  if (s != SHMKIT_CORRUPT && s != SHMKIT_NOT_FOUND)
+    FAIL("a truncated event -> %s (%s)", shmkit_status_name(s), shmkit_last_error());
+#else
   EXPECT_STATUS(shmkit_event_open(tname, NULL, &bad), SHMKIT_CORRUPT);
+#endif
   EXPECT_ERROR_MENTIONS(tname);
   EXPECT(bad == NULL);
   shmkit_view_close(view);
