@@ -3,7 +3,9 @@
 # a temporary prefix, then build a small consumer (crates/shmkit-c/tests/install) against the
 # installed files twice: with find_package(shmkit) (shared and static) and with
 # `pkg-config --cflags --libs shmkit` (C and C++), and run every program.
-# Arguments: none. CARGO_TARGET_DIR is not used (CMake builds into its own build directory).
+# Arguments: more -D options for the library's configure step (.ci/run passes
+# -DCMAKE_BUILD_TYPE=Debug -DSHMKIT_CARGO_TARGET_DIR=target, to reuse the test step's build
+# instead of building shmkit in release again). CARGO_TARGET_DIR is not used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -22,7 +24,7 @@ trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 
 echo "== cmake: build and install into $prefix"
-cmake -S crates/shmkit-c -B "$work/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S crates/shmkit-c -B "$work/build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build "$work/build"
 cmake --install "$work/build" --prefix "$prefix" | sed "s|$prefix|<prefix>|"
 libdir=$(ls -d "$prefix"/lib*/ | head -1)
