@@ -1,7 +1,8 @@
 //! C ↔ Rust across processes, on typed layouts: the C publisher example
 //! (`examples/c/publisher.c`) to a Rust subscriber of the same `#[repr(C)]` struct and tag,
 //! and a Rust producer to a C consumer (`tests/cross/consumer.c`) on a typed channel; in
-//! both, a side with another layout is refused with the layout error naming both.
+//! both, a side with another layout is refused with the layout error naming both; and a C
+//! client (`tests/cross/client.c`) of a Rust typed service.
 //! (`crates/shmkit-py/tests/test_c_api.py` runs the C publisher to a Python subscriber.)
 #![cfg(unix)]
 
@@ -139,6 +140,37 @@ fn a_rust_producer_to_a_c_consumer_on_a_typed_channel() {
     assert!(
         out.status.success(),
         "consumer: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_c_client_calls_a_rust_typed_service() {
+    let exe = common::compile(&common::crate_dir().join("tests/cross/client.c"));
+    let name = unique("svc");
+    let count = 2000usize;
+    let mut server = shmkit::service::typed::<[u64; 2], u64>()
+        .tag("add v1")
+        .create_server(&name)
+        .expect("create server");
+    let mut client = common::command(&exe)
+        .args([&name, &count.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the C client");
+    for _ in 0..count {
+        let r = server
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a request");
+        let [a, b] = r.value;
+        server.respond(r.handle(), &(a + b)).expect("respond");
+    }
+    let out = client.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "client: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
