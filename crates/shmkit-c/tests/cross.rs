@@ -154,7 +154,7 @@ fn a_c_client_calls_a_rust_typed_service() {
         .tag("add v1")
         .create_server(&name)
         .expect("create server");
-    let mut client = common::command(&exe)
+    let client = common::command(&exe)
         .args([&name, &count.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
