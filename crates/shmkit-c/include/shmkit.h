@@ -413,14 +413,16 @@ void shmkit_publisher_close(shmkit_publisher *p);
 //
 // # Safety
 //
-// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread
+// is inside a call on the same handle (the values are read from it).
 const char *shmkit_publisher_name(const shmkit_publisher *p);
 
 // The largest message in bytes, the slot size (0 for NULL).
 //
 // # Safety
 //
-// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread
+// is inside a call on the same handle (the values are read from it).
 size_t shmkit_publisher_max_message_len(const shmkit_publisher *p);
 
 // How many messages have been published since the broadcast was created: the sequence
@@ -518,14 +520,16 @@ void shmkit_subscriber_close(shmkit_subscriber *s);
 //
 // # Safety
 //
-// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread
+// is inside a call on the same handle (the values are read from it).
 const char *shmkit_subscriber_name(const shmkit_subscriber *s);
 
 // The largest message in bytes, the slot size (0 for NULL).
 //
 // # Safety
 //
-// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread
+// is inside a call on the same handle (the values are read from it).
 size_t shmkit_subscriber_max_message_len(const shmkit_subscriber *s);
 
 // The sequence number of the next message this subscriber will be given (the count of
@@ -676,14 +680,16 @@ void shmkit_producer_close(shmkit_producer *p);
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 const char *shmkit_producer_name(const shmkit_producer *p);
 
 // The ring's capacity in bytes (0 for NULL).
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 size_t shmkit_producer_capacity(const shmkit_producer *p);
 
 // The largest message in bytes (capacity / 2 - 8; 0 for NULL): a longer loan or send is
@@ -691,14 +697,16 @@ size_t shmkit_producer_capacity(const shmkit_producer *p);
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 size_t shmkit_producer_max_message_len(const shmkit_producer *p);
 
 // Whether this producer created the channel (false for NULL).
 //
 // # Safety
 //
-// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 bool shmkit_producer_is_creator(const shmkit_producer *p);
 
 // Changes how the producer waits (`wait_strategy`: a
@@ -772,21 +780,24 @@ void shmkit_consumer_close(shmkit_consumer *c);
 //
 // # Safety
 //
-// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 const char *shmkit_consumer_name(const shmkit_consumer *c);
 
 // The ring's capacity in bytes (0 for NULL).
 //
 // # Safety
 //
-// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 size_t shmkit_consumer_capacity(const shmkit_consumer *c);
 
 // Whether this consumer created the channel (false for NULL).
 //
 // # Safety
 //
-// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 bool shmkit_consumer_is_creator(const shmkit_consumer *c);
 
 // The length of the message the consumer holds: received in place and not yet released, or
@@ -1299,14 +1310,16 @@ shmkit_status shmkit_server_set_wait_strategy(shmkit_server *s,
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 const char *shmkit_server_name(const shmkit_server *s);
 
 // Whether this server created the service (rather than taking it over); false for NULL.
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 bool shmkit_server_is_creator(const shmkit_server *s);
 
 // How many clients may be connected at once (the service's, adopted on a take-over); 0 for
@@ -1314,21 +1327,24 @@ bool shmkit_server_is_creator(const shmkit_server *s);
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 uint32_t shmkit_server_max_clients(const shmkit_server *s);
 
 // The largest request clients may send; 0 for NULL.
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 size_t shmkit_server_max_request_len(const shmkit_server *s);
 
 // The largest response; 0 for NULL.
 //
 // # Safety
 //
-// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 size_t shmkit_server_max_response_len(const shmkit_server *s);
 
 // Connects to the service `name` as a client, in a free slot (or one whose client died).
@@ -1488,7 +1504,8 @@ shmkit_status shmkit_client_set_wait_strategy(shmkit_client *c,
 //
 // # Safety
 //
-// `c` is NULL or a live client handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+// `c` is NULL or a live client handle. Callable from any thread, but not while another thread is
+// inside a call on the same handle (the values are read from it).
 const char *shmkit_client_name(const shmkit_client *c);
 
 // The slot this client holds (0 to max_clients - 1); 0 for NULL.

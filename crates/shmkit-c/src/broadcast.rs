@@ -20,16 +20,16 @@
 //! moment before it fixes that, so messages published just after the wait returns may be
 //! before a slow subscriber's start.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 
-use shmkit::channel::broadcast::{self, Loan, Policy, Publisher, Sample, Subscriber};
+use shmkit::channel::broadcast::{self, Policy, Publisher, Subscriber};
 use shmkit::channel::MessageLayout;
-use shmkit::Error;
 
-use crate::channel::{check_align, check_len, misfit};
+use crate::channel::check_align;
 use crate::common::{layout_arg, wait_strategy_arg};
-use crate::lent::Lent;
+use crate::rx::Rx;
 use crate::status::*;
+use crate::tx::Tx;
 
 /// What happens when a subscriber falls a whole ring behind (`broadcast::Policy`); options
 /// take it as an `int32_t`.
@@ -98,9 +98,7 @@ pub extern "C" fn shmkit_broadcast_options_default() -> shmkit_broadcast_options
 
 /// A broadcast's publisher (`broadcast::Publisher`), with its loan, if any.
 pub struct shmkit_publisher {
-    pub(crate) side: Lent<Publisher, Loan<'static>>,
-    layout: Option<MessageLayout>,
-    name: CString,
+    pub(crate) tx: Tx<Publisher>,
     max_message_len: usize,
     /// Messages published (only this publisher publishes, so it is exact while lent too).
     published: u64,
@@ -108,11 +106,7 @@ pub struct shmkit_publisher {
 
 /// A broadcast's subscriber (`broadcast::Subscriber`), with the message it holds, if any.
 pub struct shmkit_subscriber {
-    pub(crate) side: Lent<Subscriber, Sample<'static>>,
-    /// The held message was received by a `recv_into` whose buffer was too small.
-    kept: bool,
-    layout: Option<MessageLayout>,
-    name: CString,
+    pub(crate) rx: Rx<Subscriber>,
     max_message_len: usize,
 }
 
@@ -172,11 +166,9 @@ pub unsafe extern "C" fn shmkit_broadcast_create_publisher(
             Some(l) => o.create_publisher_with_layout(name, l),
         }?;
         let p = shmkit_publisher {
-            name: c_name(inner.name()),
             max_message_len: inner.max_message_len(),
             published: inner.published(),
-            side: Lent::new(inner),
-            layout,
+            tx: Tx::new(inner, layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, p) };
@@ -208,11 +200,8 @@ pub unsafe extern "C" fn shmkit_broadcast_open_subscriber(
             Some(l) => o.open_subscriber_with_layout(name, l),
         }?;
         let s = shmkit_subscriber {
-            name: c_name(inner.name()),
             max_message_len: inner.max_message_len(),
-            side: Lent::new(inner),
-            kept: false,
-            layout,
+            rx: Rx::new(inner, layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, s) };
@@ -237,18 +226,20 @@ pub unsafe extern "C" fn shmkit_publisher_close(p: *mut shmkit_publisher) {
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread
+/// is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_publisher_name(p: *const shmkit_publisher) -> *const c_char {
     // SAFETY: the caller's promise.
-    unsafe { p.as_ref() }.map_or(c"".as_ptr(), |p| p.name.as_ptr())
+    unsafe { p.as_ref() }.map_or(c"".as_ptr(), |p| p.tx.name.as_ptr())
 }
 
 /// The largest message in bytes, the slot size (0 for NULL).
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `p` is NULL or a live publisher handle. Callable from any thread, but not while another thread
+/// is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_publisher_max_message_len(p: *const shmkit_publisher) -> usize {
     // SAFETY: the caller's promise.
@@ -279,19 +270,21 @@ pub unsafe extern "C" fn shmkit_publisher_subscribers(p: *const shmkit_publisher
     run_value(0, || {
         // SAFETY: the caller's promise.
         unsafe { p.as_ref() }
-            .and_then(|p| p.side.side_ref())
+            .and_then(|p| p.tx.side.side_ref())
             .map_or(0, Publisher::subscribers)
     })
 }
 
-/// The publisher, refusing while a loan is outstanding.
-fn idle_publisher(p: &mut shmkit_publisher) -> Outcome<&mut Publisher> {
-    let name = &p.name;
-    p.side.side().ok_or_else(|| {
-        misuse(format!(
-            "broadcast {name:?}: a loan is outstanding; commit or abort it first"
-        ))
-    })
+impl shmkit_publisher {
+    /// Reads the publisher's count after a message went out (only this publisher publishes,
+    /// so the copy stays exact while a loan is outstanding).
+    fn count_published(&mut self) {
+        self.published = self
+            .tx
+            .side
+            .side_ref()
+            .map_or(self.published, Publisher::published);
+    }
 }
 
 /// Waits (as `timeout_ns` says) until at least `n` subscribers are attached; `*count` is
@@ -312,7 +305,7 @@ pub unsafe extern "C" fn shmkit_publisher_wait_for_subscribers(
     run(|| {
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "publisher")? };
-        let side = idle_publisher(p)?;
+        let side = p.tx.idle()?;
         let got = match wait(timeout_ns) {
             Wait::Forever => side.wait_for_subscribers(n),
             Wait::Try => side.try_wait_for_subscribers(n),
@@ -338,10 +331,9 @@ pub unsafe extern "C" fn shmkit_publisher_set_wait_strategy(
 ) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let p = unsafe { handle(p, "publisher")? };
-        let w = wait_strategy_arg(wait_strategy)?;
-        idle_publisher(p)?.set_wait_strategy(w);
-        Ok(())
+        unsafe { handle(p, "publisher")? }
+            .tx
+            .set_wait_strategy(wait_strategy)
     })
 }
 
@@ -366,18 +358,9 @@ pub unsafe extern "C" fn shmkit_publisher_loan(
     run(|| {
         let data = Out::new(data, "data")?;
         // SAFETY: the caller's promise.
-        let p = unsafe { handle(p, "publisher")? };
-        idle_publisher(p)?;
-        check_len(p.layout.as_ref(), &p.name, len, "a loan")?;
-        let loan = p.side.lend(|side| match wait(timeout_ns) {
-            Wait::Forever => side.loan(len),
-            Wait::Try => side.try_loan(len),
-            Wait::Within(d) => side.loan_timeout(len, d),
-        })?;
-        let ptr = loan.as_mut_ptr();
-        // SAFETY: checked, and the caller promises it is writable.
-        unsafe { data.put(ptr.cast()) };
-        Ok(())
+        unsafe { handle(p, "publisher")? }
+            .tx
+            .loan(len, timeout_ns, data)
     })
 }
 
@@ -397,35 +380,8 @@ pub unsafe extern "C" fn shmkit_publisher_commit(
     run(|| {
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "publisher")? };
-        // Disjoint borrows of the handle's fields: the hot path allocates nothing.
-        let shmkit_publisher {
-            side,
-            layout,
-            name,
-            published,
-            ..
-        } = p;
-        let Some(loan) = side.lent() else {
-            return Err(misuse(format!(
-                "broadcast {name:?}: commit without a loan (call shmkit_publisher_loan first)"
-            )));
-        };
-        if len > loan.len() {
-            return Err(Error::SizeInvalid {
-                name: name.to_string_lossy().into_owned(),
-                reason: format!(
-                    "commit of {len} bytes, more than the {} loaned; the loan is still outstanding",
-                    loan.len()
-                ),
-            }
-            .into());
-        }
-        check_len(layout.as_ref(), name, len, "a commit")?;
-        side.end(|mut loan| {
-            loan.truncate(len);
-            loan.commit();
-        });
-        *published = side.side_ref().map_or(*published, Publisher::published);
+        p.tx.commit(len)?;
+        p.count_published();
         Ok(())
     })
 }
@@ -439,14 +395,7 @@ pub unsafe extern "C" fn shmkit_publisher_commit(
 pub unsafe extern "C" fn shmkit_publisher_abort(p: *mut shmkit_publisher) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let p = unsafe { handle(p, "publisher")? };
-        if !p.side.end(drop) {
-            return Err(misuse(format!(
-                "broadcast {:?}: abort without a loan",
-                &p.name
-            )));
-        }
-        Ok(())
+        unsafe { handle(p, "publisher")? }.tx.abort()
     })
 }
 
@@ -472,14 +421,8 @@ pub unsafe extern "C" fn shmkit_publisher_send(
                 bytes_arg(data.cast(), len, "data")?,
             )
         };
-        check_len(p.layout.as_ref(), &p.name, len, "a message")?;
-        let side = idle_publisher(p)?;
-        match wait(timeout_ns) {
-            Wait::Forever => side.send(msg),
-            Wait::Try => side.try_send(msg),
-            Wait::Within(d) => side.send_timeout(msg, d),
-        }?;
-        p.published = p.side.side_ref().map_or(p.published, Publisher::published);
+        p.tx.send(msg, timeout_ns)?;
+        p.count_published();
         Ok(())
     })
 }
@@ -499,18 +442,20 @@ pub unsafe extern "C" fn shmkit_subscriber_close(s: *mut shmkit_subscriber) {
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread
+/// is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_subscriber_name(s: *const shmkit_subscriber) -> *const c_char {
     // SAFETY: the caller's promise.
-    unsafe { s.as_ref() }.map_or(c"".as_ptr(), |s| s.name.as_ptr())
+    unsafe { s.as_ref() }.map_or(c"".as_ptr(), |s| s.rx.name.as_ptr())
 }
 
 /// The largest message in bytes, the slot size (0 for NULL).
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `s` is NULL or a live subscriber handle. Callable from any thread, but not while another thread
+/// is inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_subscriber_max_message_len(s: *const shmkit_subscriber) -> usize {
     // SAFETY: the caller's promise.
@@ -531,8 +476,8 @@ pub unsafe extern "C" fn shmkit_subscriber_next_seq(s: *const shmkit_subscriber)
         let Some(s) = (unsafe { s.as_ref() }) else {
             return 0;
         };
-        match (s.side.lent_ref(), s.side.side_ref()) {
-            (Some(held), _) if s.kept => held.seq(),
+        match (s.rx.side.lent_ref(), s.rx.side.side_ref()) {
+            (Some(held), _) if s.rx.is_kept() => held.seq(),
             (Some(held), _) => held.seq() + 1,
             (None, Some(side)) => side.next_seq(),
             (None, None) => 0,
@@ -550,9 +495,7 @@ pub unsafe extern "C" fn shmkit_subscriber_next_seq(s: *const shmkit_subscriber)
 pub unsafe extern "C" fn shmkit_subscriber_len(s: *const shmkit_subscriber) -> usize {
     run_value(0, || {
         // SAFETY: the caller's promise.
-        unsafe { s.as_ref() }
-            .and_then(|s| s.side.lent_ref().map(|m| m.len()))
-            .unwrap_or(0)
+        unsafe { s.as_ref() }.map_or(0, |s| s.rx.held_len())
     })
 }
 
@@ -568,42 +511,10 @@ pub unsafe extern "C" fn shmkit_subscriber_set_wait_strategy(
 ) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let s = unsafe { handle(s, "subscriber")? };
-        let w = wait_strategy_arg(wait_strategy)?;
-        let name = &s.name;
-        s.side
-            .side()
-            .ok_or_else(|| {
-                misuse(format!(
-                    "broadcast {name:?}: a message is held; release it first"
-                ))
-            })?
-            .set_wait_strategy(w);
-        Ok(())
+        unsafe { handle(s, "subscriber")? }
+            .rx
+            .set_wait_strategy(wait_strategy)
     })
-}
-
-/// The next message, held in `s`: the one a too-small `recv_into` kept, or a new one
-/// (releasing the one held), checked against a typed side's layout.
-fn next_message(s: &mut shmkit_subscriber, timeout_ns: i64) -> Outcome<&mut Sample<'static>> {
-    if s.kept && s.side.is_lent() {
-        s.kept = false;
-    } else {
-        s.kept = false;
-        s.side.lend(|side| match wait(timeout_ns) {
-            Wait::Forever => side.recv(),
-            Wait::Try => side.try_recv(),
-            Wait::Within(d) => side.recv_timeout(d),
-        })?;
-        let len = s.side.lent().map_or(0, |m| m.len());
-        if let Some(l) = &s.layout {
-            if len as u64 % l.size() != 0 {
-                s.side.end(drop);
-                return Err(misfit(l, &s.name, len).into());
-            }
-        }
-    }
-    Ok(s.side.lent().expect("a message is held"))
 }
 
 /// Receives the next message in place (waiting as `timeout_ns` says): `*data` points to its
@@ -630,15 +541,9 @@ pub unsafe extern "C" fn shmkit_subscriber_recv(
     run(|| {
         let (data, len) = (Out::new(data, "data")?, Out::new(len, "len")?);
         // SAFETY: the caller's promise.
-        let s = unsafe { handle(s, "subscriber")? };
-        let m = next_message(s, timeout_ns)?;
-        let (ptr, n) = (m.as_ptr(), m.len());
-        // SAFETY: checked, and the caller promises they are writable.
-        unsafe {
-            data.put(ptr.cast());
-            len.put(n);
-        }
-        Ok(())
+        unsafe { handle(s, "subscriber")? }
+            .rx
+            .recv(timeout_ns, data, len)
     })
 }
 
@@ -652,15 +557,9 @@ pub unsafe extern "C" fn shmkit_subscriber_recv(
 pub unsafe extern "C" fn shmkit_subscriber_release(s: *mut shmkit_subscriber) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let s = unsafe { handle(s, "subscriber")? };
-        s.kept = false;
-        if !s.side.end(drop) {
-            return Err(misuse(format!(
-                "broadcast {:?}: release without a message (call shmkit_subscriber_recv first)",
-                s.name
-            )));
-        }
-        Ok(())
+        unsafe { handle(s, "subscriber")? }
+            .rx
+            .release("shmkit_subscriber_recv")
     })
 }
 
@@ -691,23 +590,6 @@ pub unsafe extern "C" fn shmkit_subscriber_recv_into(
                 bytes_mut_arg(buf.cast(), cap, "buf")?,
             )
         };
-        let m = next_message(s, timeout_ns)?;
-        let n = m.len();
-        // SAFETY: checked, and the caller promises it is writable.
-        unsafe { len.put(n) };
-        if n > cap {
-            s.kept = true;
-            return Err(Error::SizeInvalid {
-                name: s.name.to_string_lossy().into_owned(),
-                reason: format!(
-                    "a message of {n} bytes does not fit a buffer of {cap}; it is kept for the \
-                     next receive"
-                ),
-            }
-            .into());
-        }
-        m.copy_to(&mut buf[..n]);
-        s.side.end(drop);
-        Ok(())
+        s.rx.recv_into(buf, len, timeout_ns)
     })
 }

@@ -19,14 +19,15 @@
 //! alignment is at most 8 (as in Rust; a larger one is `SHMKIT_INVALID_ARGUMENT`), and a
 //! received pointer can be read as the struct.
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CStr};
 
-use shmkit::channel::{self, Consumer, Loan, MessageLayout, Producer, Sample};
+use shmkit::channel::{self, Consumer, MessageLayout, Producer};
 use shmkit::Error;
 
 use crate::common::{layout_arg, wait_strategy_arg};
-use crate::lent::Lent;
+use crate::rx::Rx;
 use crate::status::*;
+use crate::tx::Tx;
 
 /// Options of the `shmkit_channel_*` verbs; start from [`shmkit_channel_options_default`].
 #[repr(C)]
@@ -66,9 +67,7 @@ pub extern "C" fn shmkit_channel_options_default() -> shmkit_channel_options {
 
 /// The producer side of a channel (`shmkit::channel::Producer`), with its loan, if any.
 pub struct shmkit_producer {
-    pub(crate) side: Lent<Producer, Loan<'static>>,
-    layout: Option<MessageLayout>,
-    name: CString,
+    pub(crate) tx: Tx<Producer>,
     capacity: usize,
     max_message_len: usize,
     creator: bool,
@@ -77,12 +76,7 @@ pub struct shmkit_producer {
 /// The consumer side of a channel (`shmkit::channel::Consumer`), with the message it holds,
 /// if any.
 pub struct shmkit_consumer {
-    pub(crate) side: Lent<Consumer, Sample<'static>>,
-    /// The held message was received by a `recv_into` whose buffer was too small: it is
-    /// delivered by the next `recv` or `recv_into`, not released by it.
-    kept: bool,
-    layout: Option<MessageLayout>,
-    name: CString,
+    pub(crate) rx: Rx<Consumer>,
     capacity: usize,
     creator: bool,
 }
@@ -186,12 +180,10 @@ unsafe fn producer_verb(
             (Verb::OpenOrCreate, Some(l)) => o.open_or_create_producer_with_layout(name, l),
         }?;
         let p = shmkit_producer {
-            name: c_name(inner.name()),
             capacity: inner.capacity(),
             max_message_len: inner.max_message_len(),
             creator: inner.is_creator(),
-            side: Lent::new(inner),
-            layout,
+            tx: Tx::new(inner, layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, p) };
@@ -221,12 +213,9 @@ unsafe fn consumer_verb(
             (Verb::OpenOrCreate, Some(l)) => o.open_or_create_consumer_with_layout(name, l),
         }?;
         let c = shmkit_consumer {
-            name: c_name(inner.name()),
             capacity: inner.capacity(),
             creator: inner.is_creator(),
-            side: Lent::new(inner),
-            kept: false,
-            layout,
+            rx: Rx::new(inner, layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, c) };
@@ -350,18 +339,20 @@ pub unsafe extern "C" fn shmkit_producer_close(p: *mut shmkit_producer) {
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_name(p: *const shmkit_producer) -> *const c_char {
     // SAFETY: the caller's promise.
-    unsafe { p.as_ref() }.map_or(c"".as_ptr(), |p| p.name.as_ptr())
+    unsafe { p.as_ref() }.map_or(c"".as_ptr(), |p| p.tx.name.as_ptr())
 }
 
 /// The ring's capacity in bytes (0 for NULL).
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_capacity(p: *const shmkit_producer) -> usize {
     // SAFETY: the caller's promise.
@@ -373,7 +364,8 @@ pub unsafe extern "C" fn shmkit_producer_capacity(p: *const shmkit_producer) -> 
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_max_message_len(p: *const shmkit_producer) -> usize {
     // SAFETY: the caller's promise.
@@ -384,7 +376,8 @@ pub unsafe extern "C" fn shmkit_producer_max_message_len(p: *const shmkit_produc
 ///
 /// # Safety
 ///
-/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `p` is NULL or a live producer handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_producer_is_creator(p: *const shmkit_producer) -> bool {
     // SAFETY: the caller's promise.
@@ -405,20 +398,9 @@ pub unsafe extern "C" fn shmkit_producer_set_wait_strategy(
 ) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let p = unsafe { handle(p, "producer")? };
-        let w = wait_strategy_arg(wait_strategy)?;
-        idle_producer(p)?.set_wait_strategy(w);
-        Ok(())
-    })
-}
-
-/// The producer, refusing while a loan is outstanding.
-fn idle_producer(p: &mut shmkit_producer) -> Outcome<&mut Producer> {
-    let name = &p.name;
-    p.side.side().ok_or_else(|| {
-        misuse(format!(
-            "channel {name:?}: a loan is outstanding; commit or abort it first"
-        ))
+        unsafe { handle(p, "producer")? }
+            .tx
+            .set_wait_strategy(wait_strategy)
     })
 }
 
@@ -444,18 +426,9 @@ pub unsafe extern "C" fn shmkit_producer_loan(
     run(|| {
         let data = Out::new(data, "data")?;
         // SAFETY: the caller's promise.
-        let p = unsafe { handle(p, "producer")? };
-        idle_producer(p)?;
-        check_len(p.layout.as_ref(), &p.name, len, "a loan")?;
-        let loan = p.side.lend(|side| match wait(timeout_ns) {
-            Wait::Forever => side.loan(len),
-            Wait::Try => side.try_loan(len),
-            Wait::Within(d) => side.loan_timeout(len, d),
-        })?;
-        let ptr = loan.as_mut_ptr();
-        // SAFETY: checked, and the caller promises it is writable.
-        unsafe { data.put(ptr.cast()) };
-        Ok(())
+        unsafe { handle(p, "producer")? }
+            .tx
+            .loan(len, timeout_ns, data)
     })
 }
 
@@ -474,32 +447,7 @@ pub unsafe extern "C" fn shmkit_producer_commit(
 ) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let p = unsafe { handle(p, "producer")? };
-        // Disjoint borrows of the handle's fields: the hot path allocates nothing.
-        let shmkit_producer {
-            side, layout, name, ..
-        } = p;
-        let Some(loan) = side.lent() else {
-            return Err(misuse(format!(
-                "channel {name:?}: commit without a loan (call shmkit_producer_loan first)"
-            )));
-        };
-        if len > loan.len() {
-            return Err(Error::SizeInvalid {
-                name: name.to_string_lossy().into_owned(),
-                reason: format!(
-                    "commit of {len} bytes, more than the {} loaned; the loan is still outstanding",
-                    loan.len()
-                ),
-            }
-            .into());
-        }
-        check_len(layout.as_ref(), name, len, "a commit")?;
-        side.end(|mut loan| {
-            loan.truncate(len);
-            loan.commit();
-        });
-        Ok(())
+        unsafe { handle(p, "producer")? }.tx.commit(len)
     })
 }
 
@@ -513,14 +461,7 @@ pub unsafe extern "C" fn shmkit_producer_commit(
 pub unsafe extern "C" fn shmkit_producer_abort(p: *mut shmkit_producer) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let p = unsafe { handle(p, "producer")? };
-        if !p.side.end(drop) {
-            return Err(misuse(format!(
-                "channel {:?}: abort without a loan",
-                &p.name
-            )));
-        }
-        Ok(())
+        unsafe { handle(p, "producer")? }.tx.abort()
     })
 }
 
@@ -539,16 +480,9 @@ pub unsafe extern "C" fn shmkit_producer_send(
     timeout_ns: i64,
 ) -> shmkit_status {
     run(|| {
-        // SAFETY: the caller's promise.
+        // SAFETY: the caller's promises.
         let (p, msg) = unsafe { (handle(p, "producer")?, bytes_arg(data.cast(), len, "data")?) };
-        check_len(p.layout.as_ref(), &p.name, len, "a message")?;
-        let side = idle_producer(p)?;
-        match wait(timeout_ns) {
-            Wait::Forever => side.send(msg),
-            Wait::Try => side.try_send(msg),
-            Wait::Within(d) => side.send_timeout(msg, d),
-        }?;
-        Ok(())
+        p.tx.send(msg, timeout_ns)
     })
 }
 
@@ -569,18 +503,20 @@ pub unsafe extern "C" fn shmkit_consumer_close(c: *mut shmkit_consumer) {
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_consumer_name(c: *const shmkit_consumer) -> *const c_char {
     // SAFETY: the caller's promise.
-    unsafe { c.as_ref() }.map_or(c"".as_ptr(), |c| c.name.as_ptr())
+    unsafe { c.as_ref() }.map_or(c"".as_ptr(), |c| c.rx.name.as_ptr())
 }
 
 /// The ring's capacity in bytes (0 for NULL).
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_consumer_capacity(c: *const shmkit_consumer) -> usize {
     // SAFETY: the caller's promise.
@@ -591,7 +527,8 @@ pub unsafe extern "C" fn shmkit_consumer_capacity(c: *const shmkit_consumer) -> 
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `c` is NULL or a live consumer handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_consumer_is_creator(c: *const shmkit_consumer) -> bool {
     // SAFETY: the caller's promise.
@@ -608,9 +545,7 @@ pub unsafe extern "C" fn shmkit_consumer_is_creator(c: *const shmkit_consumer) -
 pub unsafe extern "C" fn shmkit_consumer_len(c: *const shmkit_consumer) -> usize {
     run_value(0, || {
         // SAFETY: the caller's promise.
-        unsafe { c.as_ref() }
-            .and_then(|c| c.side.lent_ref().map(|s| s.len()))
-            .unwrap_or(0)
+        unsafe { c.as_ref() }.map_or(0, |c| c.rx.held_len())
     })
 }
 
@@ -626,42 +561,10 @@ pub unsafe extern "C" fn shmkit_consumer_set_wait_strategy(
 ) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let c = unsafe { handle(c, "consumer")? };
-        let w = wait_strategy_arg(wait_strategy)?;
-        let name = &c.name;
-        c.side
-            .side()
-            .ok_or_else(|| {
-                misuse(format!(
-                    "channel {name:?}: a message is held; release it first"
-                ))
-            })?
-            .set_wait_strategy(w);
-        Ok(())
+        unsafe { handle(c, "consumer")? }
+            .rx
+            .set_wait_strategy(wait_strategy)
     })
-}
-
-/// The next message, held in `c`: the one a too-small `recv_into` kept, or a new one
-/// (releasing the one held), checked against a typed side's layout.
-fn next_message(c: &mut shmkit_consumer, timeout_ns: i64) -> Outcome<&mut Sample<'static>> {
-    if c.kept && c.side.is_lent() {
-        c.kept = false;
-    } else {
-        c.kept = false;
-        c.side.lend(|side| match wait(timeout_ns) {
-            Wait::Forever => side.recv(),
-            Wait::Try => side.try_recv(),
-            Wait::Within(d) => side.recv_timeout(d),
-        })?;
-        let len = c.side.lent().map_or(0, |s| s.len());
-        if let Some(l) = &c.layout {
-            if len as u64 % l.size() != 0 {
-                c.side.end(drop);
-                return Err(misfit(l, &c.name, len).into());
-            }
-        }
-    }
-    Ok(c.side.lent().expect("a message is held"))
 }
 
 /// Receives the next message in place (waiting as `timeout_ns` says): `*data` points to its
@@ -686,15 +589,9 @@ pub unsafe extern "C" fn shmkit_consumer_recv(
     run(|| {
         let (data, len) = (Out::new(data, "data")?, Out::new(len, "len")?);
         // SAFETY: the caller's promise.
-        let c = unsafe { handle(c, "consumer")? };
-        let s = next_message(c, timeout_ns)?;
-        let (ptr, n) = (s.as_ptr(), s.len());
-        // SAFETY: checked, and the caller promises they are writable.
-        unsafe {
-            data.put(ptr.cast());
-            len.put(n);
-        }
-        Ok(())
+        unsafe { handle(c, "consumer")? }
+            .rx
+            .recv(timeout_ns, data, len)
     })
 }
 
@@ -708,15 +605,9 @@ pub unsafe extern "C" fn shmkit_consumer_recv(
 pub unsafe extern "C" fn shmkit_consumer_release(c: *mut shmkit_consumer) -> shmkit_status {
     run(|| {
         // SAFETY: the caller's promise.
-        let c = unsafe { handle(c, "consumer")? };
-        c.kept = false;
-        if !c.side.end(drop) {
-            return Err(misuse(format!(
-                "channel {:?}: release without a message (call shmkit_consumer_recv first)",
-                c.name
-            )));
-        }
-        Ok(())
+        unsafe { handle(c, "consumer")? }
+            .rx
+            .release("shmkit_consumer_recv")
     })
 }
 
@@ -750,23 +641,6 @@ pub unsafe extern "C" fn shmkit_consumer_recv_into(
                 bytes_mut_arg(buf.cast(), cap, "buf")?,
             )
         };
-        let s = next_message(c, timeout_ns)?;
-        let n = s.len();
-        // SAFETY: checked, and the caller promises it is writable.
-        unsafe { len.put(n) };
-        if n > cap {
-            c.kept = true;
-            return Err(Error::SizeInvalid {
-                name: c.name.to_string_lossy().into_owned(),
-                reason: format!(
-                    "a message of {n} bytes does not fit a buffer of {cap}; it is kept for the \
-                     next receive"
-                ),
-            }
-            .into());
-        }
-        s.copy_to(&mut buf[..n]);
-        c.side.end(drop);
-        Ok(())
+        c.rx.recv_into(buf, len, timeout_ns)
     })
 }

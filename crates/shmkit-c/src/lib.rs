@@ -52,10 +52,12 @@ mod common;
 mod file;
 mod inspect;
 mod lent;
+mod rx;
 mod segment;
 mod service;
 mod status;
 mod sync;
+mod tx;
 mod waitset;
 
 pub use broadcast::*;

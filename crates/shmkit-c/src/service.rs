@@ -707,7 +707,8 @@ pub unsafe extern "C" fn shmkit_server_set_wait_strategy(
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_name(s: *const shmkit_server) -> *const c_char {
     // SAFETY: the caller's promise.
@@ -718,7 +719,8 @@ pub unsafe extern "C" fn shmkit_server_name(s: *const shmkit_server) -> *const c
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_is_creator(s: *const shmkit_server) -> bool {
     // SAFETY: the caller's promise.
@@ -730,7 +732,8 @@ pub unsafe extern "C" fn shmkit_server_is_creator(s: *const shmkit_server) -> bo
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_max_clients(s: *const shmkit_server) -> u32 {
     // SAFETY: the caller's promise.
@@ -741,7 +744,8 @@ pub unsafe extern "C" fn shmkit_server_max_clients(s: *const shmkit_server) -> u
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_max_request_len(s: *const shmkit_server) -> usize {
     // SAFETY: the caller's promise.
@@ -752,7 +756,8 @@ pub unsafe extern "C" fn shmkit_server_max_request_len(s: *const shmkit_server) 
 ///
 /// # Safety
 ///
-/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `s` is NULL or a live server handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_server_max_response_len(s: *const shmkit_server) -> usize {
     // SAFETY: the caller's promise.
@@ -1217,7 +1222,8 @@ pub unsafe extern "C" fn shmkit_client_set_wait_strategy(
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live client handle. Callable from any thread, but not while another thread is inside a call on the same handle (the values are read from it).
+/// `c` is NULL or a live client handle. Callable from any thread, but not while another thread is
+/// inside a call on the same handle (the values are read from it).
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_client_name(c: *const shmkit_client) -> *const c_char {
     // SAFETY: the caller's promise.

@@ -65,25 +65,29 @@ fn unlent<'a, S: Waitable + 'static, L>(
 
 impl Member for shmkit_producer {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(&self.side, "producer", "a loan (commit or abort it)")
+        unlent(&self.tx.side, "producer", "a loan (commit or abort it)")
     }
 }
 
 impl Member for shmkit_consumer {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(&self.side, "consumer", "a received message (release it)")
+        unlent(&self.rx.side, "consumer", "a received message (release it)")
     }
 }
 
 impl Member for shmkit_publisher {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(&self.side, "publisher", "a loan (commit or abort it)")
+        unlent(&self.tx.side, "publisher", "a loan (commit or abort it)")
     }
 }
 
 impl Member for shmkit_subscriber {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(&self.side, "subscriber", "a received message (release it)")
+        unlent(
+            &self.rx.side,
+            "subscriber",
+            "a received message (release it)",
+        )
     }
 }
 
