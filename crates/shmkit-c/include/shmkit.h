@@ -1039,8 +1039,9 @@ shmkit_status shmkit_segment_open_or_create(const char *name,
 void shmkit_segment_close(shmkit_segment *seg);
 
 // Removes the name `name` (processes that have it open or mapped keep their memory).
-// `SHMKIT_NOT_FOUND` if there is none. On Windows, where names cannot be removed, this is a
-// no-op that succeeds.
+// `SHMKIT_NOT_FOUND` if there is none. On Windows, where a name lives exactly as long as
+// some handle to it, there is nothing to remove: this checks that the name exists
+// (`SHMKIT_NOT_FOUND` otherwise) and does nothing else.
 //
 // # Safety
 //
