@@ -208,6 +208,13 @@ impl Publisher {
     /// counts them) and returns how many are. Subscribers joining ring no bell, so this
     /// polls: every 100 µs at first, backing off to 10 ms.
     ///
+    /// A subscriber is counted from the moment the publisher must respect it, which is a
+    /// moment before it fixes where it starts (the join protocol in `broadcast/mod.rs`): a
+    /// message published right after this returns may come before a new subscriber's first
+    /// one. When a subscriber must see everything from some message on, have it say so (a
+    /// first message it answers, an [`Event`](crate::sync::Event)), or compare its
+    /// [`Subscriber::next_seq`](super::Subscriber::next_seq) with the messages' sequence.
+    ///
     /// ```
     /// use shmkit::channel::broadcast;
     /// # let name = format!("doc-bcast-wait-subs-{}", std::process::id());
