@@ -56,7 +56,7 @@ pub struct shmkit_channel_options {
 #[no_mangle]
 pub extern "C" fn shmkit_channel_options_default() -> shmkit_channel_options {
     shmkit_channel_options {
-        capacity: 1 << 16,
+        capacity: channel::DEFAULT_CAPACITY,
         wait_strategy: 0,
         mode: 0o600,
         keep: false,

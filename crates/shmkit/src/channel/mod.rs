@@ -132,11 +132,27 @@ impl WaitStrategy {
 /// assert!(rx.is_creator() && !tx.is_creator());
 /// # Ok::<(), shmkit::Error>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     capacity: usize,
     wait: WaitStrategy,
     how: Creation,
+}
+
+/// The ring capacity a channel is created with unless [`Options::capacity`] says otherwise:
+/// 64 KiB (messages up to 32 KiB - 8 bytes). The C API's default is the same.
+pub const DEFAULT_CAPACITY: usize = 1 << 16;
+
+/// Defaults: a [`DEFAULT_CAPACITY`] ring, [`WaitStrategy::Adaptive`], and the creation
+/// defaults every kind has (mode 0600, the creator removes the name, no wait on open).
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            capacity: DEFAULT_CAPACITY,
+            wait: WaitStrategy::default(),
+            how: Creation::default(),
+        }
+    }
 }
 
 /// Options for creating or opening a channel.
@@ -147,8 +163,9 @@ pub fn options() -> Options {
 impl Options {
     creation_setters!();
 
-    /// Ring capacity in bytes; rounded up to a power of two, at least [`MIN_CAPACITY`]. Used
-    /// when creating; an opened channel keeps its capacity.
+    /// Ring capacity in bytes (default [`DEFAULT_CAPACITY`], 64 KiB); rounded up to a power
+    /// of two, at least [`MIN_CAPACITY`]. Used when creating; an opened channel keeps its
+    /// capacity. The largest message is half of it less 8 bytes.
     pub fn capacity(&mut self, capacity: usize) -> &mut Self {
         self.capacity = capacity;
         self
