@@ -59,8 +59,10 @@ def test_request_and_respond_in_one_process(name):
             assert c.wait(a, timeout=HANG) == b"ONE"
             assert c.wait(b) == b"TWO"
             assert c.outstanding == 0
-            with pytest.raises(shmkit.NotOutstanding):
+            with pytest.raises(shmkit.NotOutstanding) as e:
                 c.wait(a, timeout=0)
+            assert e.value.id == a.id
+            assert len({a, b, a}) == 2 and len({r1.handle, r2.handle, r1.handle}) == 2
 
 
 def test_the_four_forms_of_waiting(name):
@@ -226,6 +228,32 @@ def test_respond_from_another_thread_while_recv_waits(name):
         assert c.wait(a, timeout=HANG) == b"first answer"
         assert c.call(b"2", timeout=HANG) == b"second"
         t.join(timeout=HANG)
+
+
+def test_one_client_shared_by_threads(name):
+    p = start_server(name)
+    try:
+        with service.open_client(name) as c:
+            errors: list[BaseException] = []
+
+            def work(t: int) -> None:
+                try:
+                    for i in range(50):
+                        msg = f"t{t} m{i}".encode()
+                        assert c.call(msg, timeout=HANG) == msg.upper()
+                except BaseException as e:  # noqa: BLE001 (reported below)
+                    errors.append(e)
+
+            threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=HANG)
+            assert not errors
+            assert c.outstanding == 0
+    finally:
+        p.kill()
+        p.wait(timeout=HANG)
 
 
 def test_ctrl_c_interrupts_a_wait(name):
