@@ -462,12 +462,34 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<Py<PyBytes>> {
         let wait = Wait::from_timeout(timeout)?;
-        let p = self.send(py, data)?;
-        match self.wait_for(py, p, wait) {
+        let (buf, src, len) = buffer::input(data)?;
+        // Sent in the first slice, so a call detaches once when the answer is quick.
+        let mut sent = None;
+        let r = blocking(py, wait, |slice| {
+            let mut g = lock(&self.client);
+            let c = g.as_mut().ok_or_else(|| closed("client"))?;
+            let p = match sent {
+                Some(p) => p,
+                None => {
+                    // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays
+                    // exported (allocated, not resized) until after this call.
+                    let msg = unsafe { std::slice::from_raw_parts(src as *const u8, len) };
+                    *sent.insert(c.request(msg)?)
+                }
+            };
+            Ok(match slice {
+                None => c.try_wait(p)?.to_vec(),
+                Some(d) => c.wait_timeout(p, d)?.to_vec(),
+            })
+        });
+        buf.release(py);
+        match r {
             Ok(v) => Ok(PyBytes::new(py, &v).unbind()),
             Err(e) => {
-                // Best effort: a closed client has nothing to cancel.
-                let _ = py.detach(|| lock(&self.client).as_mut().map(|c| c.cancel(p)));
+                if let Some(p) = sent {
+                    // Best effort: a closed client has nothing to cancel.
+                    let _ = py.detach(|| lock(&self.client).as_mut().map(|c| c.cancel(p)));
+                }
                 Err(e)
             }
         }
