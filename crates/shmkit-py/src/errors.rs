@@ -29,7 +29,7 @@ fn class_name(e: &shmkit::Error) -> &'static str {
         E::Unrecoverable { .. } => "Unrecoverable",
         E::Deadlock { .. } => "Deadlock",
         E::Full { .. } => "Full",
-        // The bindings have no service yet, so nothing raises it today.
+        // `Client.wait` on a request already answered, cancelled or another client's.
         E::NotOutstanding { .. } => "NotOutstanding",
         E::Disconnected { .. } => "Disconnected",
         E::Lagged { .. } => "Lagged",

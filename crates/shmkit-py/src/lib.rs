@@ -20,6 +20,7 @@ mod channel;
 mod errors;
 mod rx;
 mod segment;
+mod service;
 mod shared;
 mod sync;
 mod tx;
@@ -41,6 +42,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_submodule(&channel::module(py)?)?;
     m.add_submodule(&broadcast::module(py)?)?;
     m.add_submodule(&sync::module(py)?)?;
+    m.add_submodule(&service::module(py)?)?;
     m.add("LAYOUT_VERSION", shmkit::inspect::LAYOUT_VERSION)?;
     // Wrapped by `shmkit.DEFAULT_MODE` (an int shown in octal, for signatures).
     m.add("DEFAULT_MODE", shmkit::segment::DEFAULT_MODE)?;

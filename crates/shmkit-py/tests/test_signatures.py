@@ -18,6 +18,7 @@ STUBS = {
     "shmkit.channel": "channel.pyi",
     "shmkit.broadcast": "broadcast.pyi",
     "shmkit.sync": "sync.pyi",
+    "shmkit.service": "service.pyi",
 }
 # Every function that creates something, and so takes ``mode``.
 CREATORS = {
@@ -31,6 +32,7 @@ CREATORS = {
     "shmkit.sync.Mutex.open_or_create",
     "shmkit.sync.Event.create",
     "shmkit.sync.Semaphore.create",
+    "shmkit.service.create_server",
 }
 # Every function that opens an existing object, and so takes ``open_timeout``.
 OPENERS = {
@@ -41,6 +43,7 @@ OPENERS = {
     "shmkit.sync.Mutex.open",
     "shmkit.sync.Event.open",
     "shmkit.sync.Semaphore.open",
+    "shmkit.service.open_client",
 }
 
 

@@ -4,6 +4,7 @@
 * :mod:`shmkit.channel` — a single-producer / single-consumer byte channel with zero-copy
   loans (``with tx.loan(n) as buf``) and in-place samples;
 * :mod:`shmkit.broadcast` — one publisher, many subscribers;
+* :mod:`shmkit.service` — request/response: one server, many clients;
 * :mod:`shmkit.sync` — a robust :class:`~shmkit.sync.Mutex`, :class:`~shmkit.sync.Event`
   and :class:`~shmkit.sync.Semaphore`;
 * :func:`inspect`, :func:`list`, :func:`remove`.
@@ -16,7 +17,7 @@ from ._errors import __all__ as _error_names
 from . import _shmkit
 from ._shmkit import LAYOUT_VERSION, Loan, Receiver, Sample, Segment, Sender
 from ._shmkit import inspect, list, remove
-from . import broadcast, channel, sync
+from . import broadcast, channel, service, sync
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,7 @@ __all__ = [
     "channel",
     "broadcast",
     "sync",
+    "service",
     "inspect",
     "list",
     "remove",

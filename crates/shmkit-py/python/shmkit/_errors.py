@@ -100,7 +100,9 @@ class Deadlock(Error, RuntimeError):
 
 
 class Full(Error):
-    """A semaphore is at its maximum, or a broadcast has its maximum of subscribers."""
+    """A semaphore is at its maximum, a broadcast has its maximum of subscribers, or a
+    service has ``max_clients`` live clients, a client ``max_outstanding`` requests, or a
+    ring no room for a request or response."""
 
 
 class NotOutstanding(Error, ValueError):
@@ -112,7 +114,9 @@ class NotOutstanding(Error, ValueError):
 
 
 class Disconnected(Error, EOFError):
-    """The other side of a channel is gone and everything it committed was received."""
+    """The other side of a channel is gone and everything it committed was received; or a
+    service's server is gone or was replaced (a client must ``reconnect``), or the client a
+    response was meant for left."""
 
 
 class Lagged(Error):

@@ -9,6 +9,8 @@ run, so the ratios compare like with like on this machine:
   fastest path) and ``multiprocessing.shared_memory`` with a ``Queue`` carrying the
   segment's name (a new segment per array, the usual recipe);
 * a 64-byte round trip (ping-pong): two shmkit channels against a ``multiprocessing.Pipe``;
+* a 64-byte request/response: a shmkit service (``Client.call`` here, ``Server.recv`` and
+  ``respond`` in the child) against the same ``multiprocessing.Pipe`` round trip;
 * optionally both made by the Rust API: ``--rust DIR`` runs this crate's examples
   ``transfer_64mib`` and ``round_trip_64b`` from DIR (``cargo build --release -p shmkit-py
   --examples``, then ``--rust target/release/examples``).
@@ -193,6 +195,16 @@ def _echo_shmkit(a: str, b: str, n: int, ready, done) -> None:
     done.put(0.0)
 
 
+def _echo_service(name: str, n: int, ready, done) -> None:
+    s = shmkit.service.create_server(name, max_clients=1, max_request_len=64, max_response_len=64)
+    ready.put(True)
+    for _ in range(n):
+        req = s.recv()
+        s.respond(req.handle, req.payload)
+    done.put(0.0)
+    s.close()
+
+
 def _echo_pipe(conn, n: int, ready, done) -> None:
     ready.put(True)
     for _ in range(n):
@@ -215,7 +227,16 @@ def bench_round_trip(method: str, n: int) -> float:
             tx.send(msg)
             rx.recv().release()
 
-        handles: list[shmkit.Sender | shmkit.Receiver] = [tx, rx]
+        handles: list[shmkit.Sender | shmkit.Receiver | shmkit.service.Client] = [tx, rx]
+    elif method == "service":
+        name = f"bench-svc-{os.getpid()}"
+        p = ctx.Process(target=_child, args=(_echo_service, _PIN, name, warm + n, ready, done))
+        client: list[shmkit.service.Client] = []
+
+        def one():
+            client[0].call(msg)
+
+        handles = client
     elif method == "Pipe":
         mine, theirs = ctx.Pipe()
         p = ctx.Process(target=_child, args=(_echo_pipe, _PIN, theirs, warm + n, ready, done))
@@ -229,6 +250,8 @@ def bench_round_trip(method: str, n: int) -> float:
         raise ValueError(method)
     p.start()
     ready.get()
+    if method == "service":
+        client.append(shmkit.service.open_client(name, open_timeout=60.0))
     for _ in range(warm):
         one()
     t0 = time.perf_counter()
@@ -278,9 +301,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {'Rust API':<22} {arr['Rust API'] * 1e3:9.2f} ms/array")
     print(f"64-byte round trip ({args.trips} trips x {args.rounds} rounds)")
     rt = {}
-    for m in ("shmkit", "Pipe"):
+    for m in ("shmkit", "service", "Pipe"):
         rt[m] = _median(lambda m=m: bench_round_trip(m, args.trips), args.rounds)
-        print(f"  {m:<22} {rt[m] * 1e6:9.2f} us/trip")
+        label = "shmkit service call" if m == "service" else m
+        print(f"  {label:<22} {rt[m] * 1e6:9.2f} us/trip")
     if args.rust:
         exe = os.path.join(args.rust, "round_trip_64b")
         rt["Rust API"] = _median(lambda: bench_rust(exe, args.trips) / 1e6, args.rounds)
@@ -289,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     for m in ("Queue", "Pipe", "shared_memory+Queue"):
         print(f"  64 MiB array, {m} / shmkit: {arr[m] / arr['shmkit']:7.1f}x")
     print(f"  64-byte round trip, Pipe / shmkit: {rt['Pipe'] / rt['shmkit']:7.1f}x")
+    print(f"  64-byte request/response, Pipe / shmkit service: {rt['Pipe'] / rt['service']:7.1f}x")
     if args.rust:
         print(f"  64 MiB array, Python shmkit / Rust API: {arr['shmkit'] / arr['Rust API']:.2f}x")
         print(f"  64-byte round trip, Python shmkit / Rust API: {rt['shmkit'] / rt['Rust API']:.2f}x")

@@ -1,0 +1,629 @@
+//! `shmkit.service`: request/response between processes (one server, many clients).
+//!
+//! Payloads are copied, both ways: the Rust server already copies a request out of its
+//! client's ring (`shmkit::service::Request`), and a response is copied out of the ring into
+//! a `bytes` (the ring is free again at once, and a held response never blocks the client's
+//! next wait). Requests and responses are copied in from any object with a C-contiguous
+//! buffer.
+//!
+//! Threads: a `Server`'s `recv` and a `Client`'s calls each hold their Rust side under a
+//! mutex, one slice of a wait at a time (`wait.rs`), so calls from several threads happen
+//! whole, in some order. A server answers through its `Responder` (`Send + Sync`), kept
+//! beside the server, so `respond` never waits for a `recv` blocked in another thread.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+use shmkit::service::{
+    self, Client as RustClient, Handle as RustHandle, Responder as RustResponder,
+    Server as RustServer,
+};
+
+use crate::buffer;
+use crate::channel::{parse_wait_strategy, wait_strategy_name};
+use crate::errors::{to_py, Fail};
+use crate::wait::{blocking, opening, Wait};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn closed(what: &str) -> Fail {
+    Fail::Py(PyValueError::new_err(format!("the {what} is closed")))
+}
+
+/// Which request a response answers (from :attr:`Request.handle`): its client's slot and
+/// generation, and the request's id. Hashable; may be passed to another thread.
+#[pyclass(module = "shmkit.service", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Handle {
+    inner: HandleKey,
+}
+
+/// `shmkit::service::Handle` is not `Hash`: its three parts, and the handle itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct HandleKey(RustHandle);
+
+impl std::hash::Hash for HandleKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.0.client_slot(), self.0.generation(), self.0.id()).hash(state);
+    }
+}
+
+#[pymethods]
+impl Handle {
+    /// The client slot the request came from.
+    #[getter]
+    fn client_slot(&self) -> u32 {
+        self.inner.0.client_slot()
+    }
+
+    /// The generation of that slot (a new client in a freed slot gets a new one).
+    #[getter]
+    fn generation(&self) -> u32 {
+        self.inner.0.generation()
+    }
+
+    /// The request's id, as the client's :attr:`Pending.id`.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.inner.0.id()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<shmkit.service.Handle client_slot={} generation={} id={}>",
+            self.client_slot(),
+            self.generation(),
+            self.id()
+        )
+    }
+}
+
+/// A received request: :attr:`payload` (``bytes``, a copy: the Rust server copies a request
+/// out of its client's ring) and the :attr:`handle` to answer it with. ``bytes(req)`` and
+/// ``len(req)`` give the payload.
+#[pyclass(module = "shmkit.service", frozen)]
+pub(crate) struct Request {
+    handle: Handle,
+    payload: Py<PyBytes>,
+}
+
+#[pymethods]
+impl Request {
+    /// The handle that answers this request (:meth:`Server.respond`).
+    #[getter]
+    fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// The request's bytes.
+    #[getter]
+    fn payload(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.payload.clone_ref(py)
+    }
+
+    fn __bytes__(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.payload.clone_ref(py)
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.payload.bind(py).as_bytes().len()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<shmkit.service.Request id={} client_slot={} len={}>",
+            self.handle.id(),
+            self.handle.client_slot(),
+            self.__len__(py)
+        )
+    }
+}
+
+/// Copies the bytes of `data` (any C-contiguous buffer) and answers `handle` with them.
+fn respond_with(
+    py: Python<'_>,
+    r: &RustResponder,
+    handle: &Handle,
+    data: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let (buf, src, len) = buffer::input(data)?;
+    let res = py.detach(|| {
+        r.respond_with(&handle.inner.0, len, |dst| {
+            // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
+            // (allocated, not resized) until after this call; `dst` is `len` bytes of the
+            // response ring that this process writes.
+            unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), len) }
+        })
+    });
+    buf.release(py);
+    res.map_err(to_py)
+}
+
+/// Answers requests of a :class:`Server` from any thread (from :meth:`Server.responder`);
+/// it keeps the service's memory mapped while it lives.
+#[pyclass(module = "shmkit.service", frozen)]
+pub(crate) struct Responder {
+    inner: RustResponder,
+}
+
+#[pymethods]
+impl Responder {
+    /// Answers the request ``handle`` with a copy of ``data`` (any object with a C-contiguous
+    /// buffer); never waits. Raises ``Disconnected`` if that client left (or its slot was
+    /// taken over), ``Full`` if its response ring has no room, ``SizeInvalid`` over
+    /// ``max_response_len``.
+    fn respond(&self, py: Python<'_>, handle: &Handle, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        respond_with(py, &self.inner, handle, data)
+    }
+}
+
+/// The server of a service (from :func:`create_server`): ``recv`` requests from any client,
+/// ``respond`` to them in any order, from any thread (or through a :meth:`responder`).
+///
+/// Thread safety: may be shared between threads. ``recv`` calls happen one at a time;
+/// ``respond`` never waits for a ``recv`` blocked in another thread.
+#[pyclass(module = "shmkit.service", frozen)]
+pub(crate) struct Server {
+    name: String,
+    server: Mutex<Option<RustServer>>,
+    responder: Mutex<Option<RustResponder>>,
+    limits: (usize, usize, u32),
+    creator: bool,
+}
+
+impl Server {
+    fn responder_now(&self) -> PyResult<RustResponder> {
+        lock(&self.responder)
+            .clone()
+            .ok_or_else(|| PyErr::from(closed("server")))
+    }
+}
+
+#[pymethods]
+impl Server {
+    /// The service's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The largest request payload in bytes.
+    #[getter]
+    fn max_request_len(&self) -> usize {
+        self.limits.0
+    }
+
+    /// The largest response payload in bytes.
+    #[getter]
+    fn max_response_len(&self) -> usize {
+        self.limits.1
+    }
+
+    /// How many clients may be connected at once.
+    #[getter]
+    fn max_clients(&self) -> u32 {
+        self.limits.2
+    }
+
+    /// Whether this server created the service (rather than taking over one whose server was
+    /// gone).
+    #[getter]
+    fn is_creator(&self) -> bool {
+        self.creator
+    }
+
+    /// How this server waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
+    #[getter]
+    fn wait_strategy(&self, py: Python<'_>) -> PyResult<&'static str> {
+        let g = py.detach(|| lock(&self.server).as_ref().map(RustServer::wait_strategy));
+        g.map(wait_strategy_name)
+            .ok_or_else(|| closed("server").into())
+    }
+
+    /// Sets how this server waits (as ``wait_strategy=`` of :func:`create_server`).
+    fn set_wait_strategy(&self, py: Python<'_>, wait_strategy: &str) -> PyResult<()> {
+        let w = parse_wait_strategy(wait_strategy)?;
+        py.detach(|| {
+            lock(&self.server)
+                .as_mut()
+                .map(|s| s.set_wait_strategy(w))
+                .ok_or_else(|| closed("server"))
+        })?;
+        Ok(())
+    }
+
+    /// Receives the next request from any client: a :class:`Request`. ``timeout``: ``None``
+    /// waits as long as it takes, ``0`` does not wait (``WouldBlock``), else seconds
+    /// (``Timeout``). The interpreter is released while waiting; Ctrl-C interrupts.
+    #[pyo3(signature = (timeout=None))]
+    fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Request> {
+        let wait = Wait::from_timeout(timeout)?;
+        let req = blocking(py, wait, |slice| {
+            let mut g = lock(&self.server);
+            let s = g.as_mut().ok_or_else(|| closed("server"))?;
+            Ok(match slice {
+                None => s.try_recv()?,
+                Some(d) => s.recv_timeout(d)?,
+            })
+        })?;
+        let handle = Handle {
+            inner: HandleKey(*req.handle()),
+        };
+        Ok(Request {
+            handle,
+            payload: PyBytes::new(py, &req).unbind(),
+        })
+    }
+
+    /// Answers the request ``handle`` with a copy of ``data`` (any object with a C-contiguous
+    /// buffer); never waits. Raises ``Disconnected`` if that client left (or its slot was
+    /// taken over), ``Full`` if its response ring has no room, ``SizeInvalid`` over
+    /// :attr:`max_response_len`.
+    fn respond(&self, py: Python<'_>, handle: &Handle, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = self.responder_now()?;
+        respond_with(py, &r, handle, data)
+    }
+
+    /// A :class:`Responder` that answers requests from another thread (the service stays
+    /// mapped while it lives, even after :meth:`close`).
+    fn responder(&self) -> PyResult<Responder> {
+        Ok(Responder {
+            inner: self.responder_now()?,
+        })
+    }
+
+    /// Stops serving: clients see ``Disconnected``; the creator removes the service's names
+    /// (unless ``keep``) once its responders are gone too. Closing twice is allowed.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| {
+            lock(&self.responder).take();
+            lock(&self.server).take();
+        });
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<shmkit.service.Server {:?} max_clients={}>",
+            self.name, self.limits.2
+        )
+    }
+}
+
+/// A request sent and not yet answered (from :meth:`Client.request`): wait for its response
+/// with :meth:`Client.wait`, or :meth:`Client.cancel` it. Hashable.
+#[pyclass(module = "shmkit.service", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Pending {
+    inner: service::Pending,
+}
+
+#[pymethods]
+impl Pending {
+    /// The request's id, as the server's :attr:`Handle.id`.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.inner.id()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmkit.service.Pending id={}>", self.inner.id())
+    }
+}
+
+/// A client of a service (from :func:`open_client`): ``request`` then ``wait``, or ``call``.
+/// Several requests may be outstanding; their responses may come in any order.
+///
+/// Thread safety: may be shared between threads; each call happens whole, in some order (a
+/// blocked ``wait`` holds the client one slice of 50 ms at a time).
+#[pyclass(module = "shmkit.service", frozen)]
+pub(crate) struct Client {
+    name: String,
+    wait_strategy: service::Options,
+    client: Mutex<Option<RustClient>>,
+}
+
+impl Client {
+    /// Runs `f` on the client, waiting for other threads' calls (and Ctrl-C) as long as it
+    /// takes: for calls that never wait themselves.
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        mut f: impl FnMut(&mut RustClient) -> Result<T, Fail> + Send,
+    ) -> PyResult<T> {
+        blocking(py, Wait::Forever, |_| {
+            let mut g = lock(&self.client);
+            f(g.as_mut().ok_or_else(|| closed("client"))?)
+        })
+    }
+
+    /// Waits for `pending` as `wait` says: the response, copied.
+    fn wait_for(&self, py: Python<'_>, pending: service::Pending, wait: Wait) -> PyResult<Vec<u8>> {
+        blocking(py, wait, |slice| {
+            let mut g = lock(&self.client);
+            let c = g.as_mut().ok_or_else(|| closed("client"))?;
+            Ok(match slice {
+                None => c.try_wait(pending)?.to_vec(),
+                Some(d) => c.wait_timeout(pending, d)?.to_vec(),
+            })
+        })
+    }
+
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<service::Pending> {
+        let (buf, src, len) = buffer::input(data)?;
+        let p = self.with(py, |c| {
+            // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
+            // (allocated, not resized) until after this call.
+            let msg = unsafe { std::slice::from_raw_parts(src as *const u8, len) };
+            Ok(c.request(msg)?)
+        });
+        buf.release(py);
+        p
+    }
+}
+
+#[pymethods]
+impl Client {
+    /// The service's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client slot this client holds.
+    #[getter]
+    fn slot(&self, py: Python<'_>) -> PyResult<u32> {
+        self.with(py, |c| Ok(c.slot()))
+    }
+
+    /// The largest request payload in bytes.
+    #[getter]
+    fn max_request_len(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with(py, |c| Ok(c.max_request_len()))
+    }
+
+    /// How many requests may be outstanding at once.
+    #[getter]
+    fn max_outstanding(&self, py: Python<'_>) -> PyResult<u32> {
+        self.with(py, |c| Ok(c.max_outstanding()))
+    }
+
+    /// How many requests are outstanding now (sent, not yet waited for or cancelled).
+    #[getter]
+    fn outstanding(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with(py, |c| Ok(c.outstanding()))
+    }
+
+    /// How this client waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
+    #[getter]
+    fn wait_strategy(&self, py: Python<'_>) -> PyResult<&'static str> {
+        self.with(py, |c| Ok(wait_strategy_name(c.wait_strategy())))
+    }
+
+    /// Sets how this client waits.
+    fn set_wait_strategy(&self, py: Python<'_>, wait_strategy: &str) -> PyResult<()> {
+        let w = parse_wait_strategy(wait_strategy)?;
+        self.with(py, |c| {
+            c.set_wait_strategy(w);
+            Ok(())
+        })
+    }
+
+    /// Sends a copy of ``data`` (any object with a C-contiguous buffer) as a request and
+    /// returns its :class:`Pending`; never waits. Raises ``Full`` when ``max_outstanding``
+    /// requests are outstanding (or the ring is full), ``SizeInvalid`` over
+    /// :attr:`max_request_len`, ``Disconnected`` if the server is gone or was replaced.
+    fn request(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Pending> {
+        Ok(Pending {
+            inner: self.send(py, data)?,
+        })
+    }
+
+    /// Waits for the response to ``pending``: its bytes (a copy). ``timeout``: ``None`` waits
+    /// as long as it takes, ``0`` does not wait (``WouldBlock``), else seconds (``Timeout``);
+    /// the request then stays outstanding (wait again, or :meth:`cancel` it). Raises
+    /// ``Disconnected`` if the server is gone or was replaced (the request is lost),
+    /// ``NotOutstanding`` if ``pending`` is not outstanding on this client. The interpreter is
+    /// released while waiting; Ctrl-C interrupts.
+    #[pyo3(signature = (pending, timeout=None))]
+    fn wait(
+        &self,
+        py: Python<'_>,
+        pending: &Pending,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyBytes>> {
+        let wait = Wait::from_timeout(timeout)?;
+        let v = self.wait_for(py, pending.inner, wait)?;
+        Ok(PyBytes::new(py, &v).unbind())
+    }
+
+    /// Sends ``data`` and waits for its response (:meth:`request`, then :meth:`wait`). When
+    /// ``timeout`` (seconds) passes first, the request is cancelled and ``Timeout`` raised
+    /// (as is Ctrl-C's exception), so nothing stays outstanding.
+    #[pyo3(signature = (data, timeout=None))]
+    fn call(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyBytes>> {
+        let wait = Wait::from_timeout(timeout)?;
+        let (buf, src, len) = buffer::input(data)?;
+        // Sent in the first slice, so a call detaches once when the answer is quick.
+        let mut sent = None;
+        let r = blocking(py, wait, |slice| {
+            let mut g = lock(&self.client);
+            let c = g.as_mut().ok_or_else(|| closed("client"))?;
+            let p = match sent {
+                Some(p) => p,
+                None => {
+                    // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays
+                    // exported (allocated, not resized) until after this call.
+                    let msg = unsafe { std::slice::from_raw_parts(src as *const u8, len) };
+                    *sent.insert(c.request(msg)?)
+                }
+            };
+            Ok(match slice {
+                None => c.try_wait(p)?.to_vec(),
+                Some(d) => c.wait_timeout(p, d)?.to_vec(),
+            })
+        });
+        buf.release(py);
+        match r {
+            Ok(v) => Ok(PyBytes::new(py, &v).unbind()),
+            Err(e) => {
+                if let Some(p) = sent {
+                    // Best effort: a closed client has nothing to cancel.
+                    let _ = py.detach(|| lock(&self.client).as_mut().map(|c| c.cancel(p)));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives up on ``pending``: it no longer counts as outstanding, and its response, if it
+    /// comes, is dropped. Returns whether it was outstanding.
+    fn cancel(&self, py: Python<'_>, pending: &Pending) -> PyResult<bool> {
+        self.with(py, |c| Ok(c.cancel(pending.inner)))
+    }
+
+    /// Drops this client's connection and connects again, to whichever server serves the
+    /// name now: what a client does after ``Disconnected`` once a new server has taken over.
+    /// Outstanding requests are lost. If connecting fails (raised as :func:`open_client`
+    /// does), the client stays closed, and ``reconnect`` may be called again.
+    fn reconnect(&self, py: Python<'_>) -> PyResult<()> {
+        let o = self.wait_strategy.clone();
+        let name = self.name.clone();
+        py.detach(|| {
+            let mut g = lock(&self.client);
+            let wait = g.as_ref().map(RustClient::wait_strategy);
+            drop(g.take());
+            let mut o = o;
+            if let Some(w) = wait {
+                o.wait_strategy(w);
+            }
+            *g = Some(o.open_client(&name)?);
+            Ok::<(), shmkit::Error>(())
+        })
+        .map_err(to_py)
+    }
+
+    /// Disconnects, freeing the client's slot. Closing twice is allowed.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| lock(&self.client).take());
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmkit.service.Client {:?}>", self.name)
+    }
+}
+
+fn u32_arg(what: &str, n: u64) -> PyResult<u32> {
+    u32::try_from(n).map_err(|_| PyValueError::new_err(format!("{what} is too large: {n}")))
+}
+
+/// Creates the service ``name`` and returns its :class:`Server`; if the name exists and its
+/// server is gone (killed), takes the service over (its limits are kept; earlier clients get
+/// ``Disconnected`` and must :meth:`Client.reconnect`). ``InUse`` if a live server serves it.
+///
+/// ``max_clients``: clients connected at once (the next gets ``Full``); ``max_outstanding``:
+/// requests per client; ``max_request_len`` / ``max_response_len``: payload limits in bytes;
+/// ``wait_strategy``: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``; ``mode``: the
+/// permission bits; the server removes the service's names when closed, unless ``keep``.
+#[pyfunction]
+#[pyo3(
+    signature = (name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
+    text_signature = "(name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+)]
+#[allow(clippy::too_many_arguments)]
+fn create_server(
+    py: Python<'_>,
+    name: &str,
+    max_clients: u64,
+    max_outstanding: u64,
+    max_request_len: u64,
+    max_response_len: u64,
+    wait_strategy: &str,
+    mode: u32,
+    keep: bool,
+) -> PyResult<Server> {
+    let mut o = service::options();
+    o.max_clients(u32_arg("max_clients", max_clients)?)
+        .max_outstanding(u32_arg("max_outstanding", max_outstanding)?)
+        .max_request_len(u32_arg("max_request_len", max_request_len)?)
+        .max_response_len(u32_arg("max_response_len", max_response_len)?)
+        .wait_strategy(parse_wait_strategy(wait_strategy)?)
+        .mode(mode)
+        .keep(keep);
+    let s = py.detach(|| o.create_server(name)).map_err(to_py)?;
+    Ok(Server {
+        name: s.name().to_owned(),
+        limits: (s.max_request_len(), s.max_response_len(), s.max_clients()),
+        creator: s.is_creator(),
+        responder: Mutex::new(Some(s.responder())),
+        server: Mutex::new(Some(s)),
+    })
+}
+
+/// Connects to the service ``name`` as a new :class:`Client`.
+///
+/// ``open_timeout``: how many seconds to wait for the service to appear (``None``: do not
+/// wait, ``math.inf``: forever); then ``NotFound``. ``Disconnected`` if its server is gone,
+/// ``Full`` if ``max_clients`` live clients are connected. Ctrl-C interrupts the wait.
+#[pyfunction]
+#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None))]
+fn open_client(
+    py: Python<'_>,
+    name: &str,
+    wait_strategy: &str,
+    open_timeout: Option<f64>,
+) -> PyResult<Client> {
+    let mut o = service::options();
+    o.wait_strategy(parse_wait_strategy(wait_strategy)?);
+    let wait = Wait::from_open_timeout(open_timeout)?;
+    let mut opener = o.clone();
+    let c = opening(py, wait, |d| opener.open_timeout(d).open_client(name))?;
+    Ok(Client {
+        name: name.to_owned(),
+        wait_strategy: o,
+        client: Mutex::new(Some(c)),
+    })
+}
+
+/// Builds the `service` submodule.
+pub(crate) fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let m = PyModule::new(py, "service")?;
+    m.add_class::<Server>()?;
+    m.add_class::<Client>()?;
+    m.add_class::<Request>()?;
+    m.add_class::<Handle>()?;
+    m.add_class::<Pending>()?;
+    m.add_class::<Responder>()?;
+    m.add_function(wrap_pyfunction!(create_server, &m)?)?;
+    m.add_function(wrap_pyfunction!(open_client, &m)?)?;
+    Ok(m)
+}
