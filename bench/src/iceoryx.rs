@@ -76,7 +76,7 @@ pub fn echo(ping: &str, pong: &str) {
     }
 }
 
-/// One-way latency (half a round trip) over `batches` batches of `per` round trips.
+/// One-way latency (half a round trip) of `batches * per` round trips, each timed.
 pub fn latency(
     batches: usize,
     per: usize,
@@ -99,19 +99,15 @@ pub fn latency(
         }
         seq += 1;
     }
-    let mut v = Vec::with_capacity(batches);
-    for _ in 0..batches {
-        let t = Instant::now();
-        for _ in 0..per {
-            seq += 1;
-            send(&p, seq);
-            receive(&p, Some(seq), None);
-        }
-        v.push(t.elapsed() / (2 * per as u32));
-    }
+    // Timed per message, as the shmkit rows.
+    let s = crate::channel::one_way(batches, per, || {
+        seq += 1;
+        send(&p, seq);
+        receive(&p, Some(seq), None);
+    });
     send(&p, STOP);
     assert!(child.wait().expect("wait child").success());
-    Summary::of(&mut v)
+    s
 }
 
 /// How many messages a subscriber's queue holds: as the shmkit rows' 8 slots, the publisher
