@@ -364,10 +364,15 @@ pub fn child(role: &str, args: &[String]) -> bool {
         }
         #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
         "iceoryx2-echo" => crate::iceoryx::echo(&args[0], &args[1]),
+        #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
+        "iceoryx2-sweep-echo" => {
+            crate::iceoryx::sweep_echo(&args[0], &args[1], args[2].parse().unwrap())
+        }
         _ => {
             return crate::throughput::child(role, args)
                 || crate::broadcast::child(role, args)
                 || crate::typed::child(role, args)
+                || crate::sweep::child(role, args)
                 || crate::service::child(role, args)
                 || crate::waitset::child(role, args)
                 || crate::capi::child(role, args)
