@@ -181,7 +181,7 @@ fn measure(kind: Kind, size: usize, quick: bool) -> Summary {
 
 #[cfg(unix)]
 fn unix(size: usize, args: &[&str], batches: usize, per: usize) -> Summary {
-    let path = std::env::temp_dir().join(&args[1]);
+    let path = std::env::temp_dir().join(args[1]);
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let mut a: Vec<&str> = args.to_vec();
     a[1] = path.to_str().unwrap();
