@@ -12,11 +12,11 @@
 use std::hint::black_box;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use shmkit::channel::{self, WaitStrategy};
 
-use crate::stats::{Row, Summary, Ticks};
+use crate::stats::{Row, Summary};
 use crate::sync::pin;
 
 pub const LAT_BUSY: &str = "latency_64B_busy_poll";
@@ -55,31 +55,12 @@ fn mode_of(s: &str) -> WaitStrategy {
     }
 }
 
-/// Times `batches * per` round trips one by one and reports half of each (one way): one
-/// [`Ticks`] read per round trip (the end of one is the start of the next), so the tail is the
-/// messages' own, not hidden in a batch mean. The `latency_64B_busy_poll` table compares this
-/// to [`one_way_batched`] on the same channel: what the clock read adds to the median.
-pub(crate) fn one_way(batches: usize, per: usize, mut round_trip: impl FnMut()) -> Summary {
-    for _ in 0..per {
-        round_trip();
-    }
-    let n = batches * per;
-    // Written before the clock starts, so no page fault lands in a sample.
-    let mut d = vec![0u64; n];
-    let clock = Ticks::start();
-    let mut last = clock.now();
-    for x in d.iter_mut() {
-        round_trip();
-        let now = clock.now();
-        *x = now.wrapping_sub(last);
-        last = now;
-    }
-    let ns_per_tick = clock.calibrate();
-    let mut v: Vec<Duration> = d
-        .iter()
-        .map(|&t| Duration::from_nanos((t as f64 * ns_per_tick / 2.0) as u64))
-        .collect();
-    Summary::of(&mut v)
+/// Times `batches * per` round trips one by one ([`crate::stats::each`]: one clock read per
+/// round trip) and reports half of each (one way), so the tail is the messages' own, not
+/// hidden in a batch mean. The `latency_64B_busy_poll` table compares this to
+/// [`one_way_batched`] on the same channel: what the clock read adds to the median.
+pub(crate) fn one_way(batches: usize, per: usize, round_trip: impl FnMut()) -> Summary {
+    crate::stats::each(per, batches * per, round_trip).halved()
 }
 
 /// Times round trips in `batches` batches of `per` and reports half of each batch's mean (one

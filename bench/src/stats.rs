@@ -30,6 +30,17 @@ impl Summary {
         }
     }
 
+    /// Every time halved: a round trip's summary as one way's.
+    pub fn halved(self) -> Summary {
+        Summary {
+            median: self.median / 2,
+            p99: self.p99 / 2,
+            p999: self.p999 / 2,
+            max: self.max / 2,
+            samples: self.samples,
+        }
+    }
+
     /// `self` over `base`, by medians.
     pub fn ratio(&self, base: &Summary) -> f64 {
         self.median.as_secs_f64() / base.median.as_secs_f64()
@@ -203,6 +214,31 @@ pub fn fmt(d: Duration) -> String {
     } else {
         format!("{:.1} ms", ns as f64 / 1e6)
     }
+}
+
+/// Runs `round_trip` `warm` times, then times each of `n` more with one [`Ticks`] read per
+/// call (the end of one is the start of the next): per-operation samples, so the tail is the
+/// operations' own and not hidden in a batch mean.
+pub fn each(warm: usize, n: usize, mut round_trip: impl FnMut()) -> Summary {
+    for _ in 0..warm {
+        round_trip();
+    }
+    // Written before the clock starts, so no page fault lands in a sample.
+    let mut d = vec![0u64; n];
+    let clock = Ticks::start();
+    let mut last = clock.now();
+    for x in d.iter_mut() {
+        round_trip();
+        let now = clock.now();
+        *x = now.wrapping_sub(last);
+        last = now;
+    }
+    let ns_per_tick = clock.calibrate();
+    let mut v: Vec<Duration> = d
+        .iter()
+        .map(|&t| Duration::from_nanos((t as f64 * ns_per_tick) as u64))
+        .collect();
+    Summary::of(&mut v)
 }
 
 /// A cheap clock for timing every message: the time-stamp counter on x86_64 (one `rdtsc`, no
