@@ -167,14 +167,14 @@ pub fn latency(batches: usize, per: usize) -> Summary {
     s
 }
 
-fn subscribed() {
+pub(crate) fn subscribed() {
     let mut out = std::io::stdout();
     writeln!(out, "subscribed").unwrap();
     out.flush().unwrap();
 }
 
 /// Starts `n` subscriber processes of `role` with `args` and waits until all have joined.
-fn subscribers(n: usize, role: &str, args: &[&str]) -> Vec<Child> {
+pub(crate) fn subscribers(n: usize, role: &str, args: &[&str]) -> Vec<Child> {
     let mut children: Vec<Child> = (0..n).map(|_| spawn(role, args, Stdio::piped())).collect();
     for c in &mut children {
         let mut line = String::new();
@@ -186,7 +186,7 @@ fn subscribers(n: usize, role: &str, args: &[&str]) -> Vec<Child> {
     children
 }
 
-fn reap(children: Vec<Child>) {
+pub(crate) fn reap(children: Vec<Child>) {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }

@@ -76,7 +76,7 @@ pub fn echo(ping: &str, pong: &str) {
     }
 }
 
-/// One-way latency (half a round trip) over `batches` batches of `per` round trips.
+/// One-way latency (half a round trip) of `batches * per` round trips, each timed.
 pub fn latency(
     batches: usize,
     per: usize,
@@ -99,19 +99,15 @@ pub fn latency(
         }
         seq += 1;
     }
-    let mut v = Vec::with_capacity(batches);
-    for _ in 0..batches {
-        let t = Instant::now();
-        for _ in 0..per {
-            seq += 1;
-            send(&p, seq);
-            receive(&p, Some(seq), None);
-        }
-        v.push(t.elapsed() / (2 * per as u32));
-    }
+    // Timed per message, as the shmkit rows.
+    let s = crate::channel::one_way(batches, per, || {
+        seq += 1;
+        send(&p, seq);
+        receive(&p, Some(seq), None);
+    });
     send(&p, STOP);
     assert!(child.wait().expect("wait child").success());
-    Summary::of(&mut v)
+    s
 }
 
 /// How many messages a subscriber's queue holds: as the shmkit rows' 8 slots, the publisher
@@ -299,4 +295,119 @@ pub fn rr_latency(
     let _ = client.send_copy([STOP; 8]).expect("send stop");
     assert!(child.wait().expect("wait child").success());
     Summary::of(&mut v)
+}
+
+/// Ports of the payload sweep: `[u8]` slices of `size` bytes each way.
+struct SlicePorts {
+    _node: Node<ipc::Service>,
+    size: usize,
+    publisher: iceoryx2::port::publisher::Publisher<ipc::Service, [u8], ()>,
+    subscriber: iceoryx2::port::subscriber::Subscriber<ipc::Service, [u8], ()>,
+}
+
+fn slice_ports(send_on: &str, receive_on: &str, size: usize) -> SlicePorts {
+    set_log_level(LogLevel::Error);
+    let node = NodeBuilder::new()
+        .create::<ipc::Service>()
+        .expect("iceoryx2 node");
+    let service = |name: &str| {
+        node.service_builder(&name.try_into().expect("service name"))
+            .publish_subscribe::<[u8]>()
+            .open_or_create()
+            .expect("iceoryx2 service")
+    };
+    let (tx, rx) = (service(send_on), service(receive_on));
+    SlicePorts {
+        publisher: tx
+            .publisher_builder()
+            .initial_max_slice_len(size)
+            .create()
+            .expect("publisher"),
+        subscriber: rx.subscriber_builder().create().expect("subscriber"),
+        size,
+        _node: node,
+    }
+}
+
+impl SlicePorts {
+    /// Loans a slice, writes every byte (the sweep's `produce`), with `seq` in its first 8
+    /// bytes to tell the handshake's pings apart, and sends it.
+    fn send(&self, seq: u64) {
+        let mut sample = self.publisher.loan_slice_uninit(self.size).expect("loan");
+        let bytes = sample.payload_mut();
+        assert!(bytes.len() >= 8);
+        // SAFETY: `bytes` is the loan's `size` writable bytes (at least 8: checked); writing
+        // all of them initialises the slice, as `assume_init` requires.
+        let sample = unsafe {
+            let p = bytes.as_mut_ptr().cast::<u8>();
+            p.write_bytes(seq as u8, bytes.len());
+            p.cast::<[u8; 8]>().write_unaligned(seq.to_le_bytes());
+            sample.assume_init()
+        };
+        sample.send().expect("send");
+    }
+
+    /// Spins until a message arrives; reads its first and last byte in place (the sweep's
+    /// `consume`) and returns its number, or `None` after `give_up`.
+    fn receive(&self, want: Option<u64>, give_up: Option<Instant>) -> Option<u64> {
+        loop {
+            if let Some(s) = self.subscriber.receive().expect("receive") {
+                let p = s.payload();
+                std::hint::black_box(p[p.len() - 1]);
+                let got = u64::from_le_bytes(p[..8].try_into().expect("8 bytes"));
+                if want.is_none_or(|w| w == got) {
+                    return Some(got);
+                }
+            } else if give_up.is_some_and(|t| Instant::now() > t) {
+                return None;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The payload sweep's iceoryx2 row: as [`latency`], with `size`-byte slices written whole.
+pub fn sweep_latency(size: usize, batches: usize, per: usize) -> Summary {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let id = std::process::id();
+    let k = NEXT.fetch_add(1, Ordering::Relaxed);
+    let (ping, pong) = (
+        format!("shmkit-bench/{id}/sweep-ping-{k}"),
+        format!("shmkit-bench/{id}/sweep-pong-{k}"),
+    );
+    let p = slice_ports(&ping, &pong, size);
+    let mut child = crate::channel::spawn(
+        "iceoryx2-sweep-echo",
+        &[&ping, &pong, &size.to_string()],
+        std::process::Stdio::inherit(),
+    );
+    let mut seq = 0u64;
+    loop {
+        p.send(seq);
+        let soon = Instant::now() + Duration::from_millis(5);
+        if p.receive(Some(seq), Some(soon)).is_some() {
+            break;
+        }
+        seq += 1;
+    }
+    let s = crate::channel::one_way(batches, per, || {
+        seq += 1;
+        p.send(seq);
+        p.receive(Some(seq), None);
+    });
+    p.send(STOP);
+    assert!(child.wait().expect("wait child").success());
+    s
+}
+
+/// The child side of [`sweep_latency`]: echo every ping as a fresh pong until STOP.
+pub fn sweep_echo(ping: &str, pong: &str, size: usize) {
+    let p = slice_ports(pong, ping, size);
+    loop {
+        let seq = p.receive(None, None).expect("ping");
+        if seq == STOP {
+            return;
+        }
+        p.send(seq);
+    }
 }

@@ -19,9 +19,11 @@ mod channel;
 mod iceoryx;
 #[cfg(target_os = "linux")]
 mod liveness;
+mod plot;
 mod segment;
 mod service;
 mod stats;
+mod sweep;
 mod sync;
 mod throughput;
 mod typed;
@@ -55,19 +57,37 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [capi] [zenoh] [--quick] [--json]";
+    "usage: shmkit-bench plot IN.json OUT_DIR | shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [sweep] [service] [waitset] [async] [capi] [zenoh] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
 pub fn run(args: &[String]) -> ExitCode {
+    if args.first().map(String::as_str) == Some("plot") {
+        let [_, input, out] = args else {
+            eprintln!("usage: shmkit-bench plot IN.json OUT_DIR");
+            return ExitCode::from(2);
+        };
+        return match plot::run(input.as_ref(), out.as_ref()) {
+            Ok(files) => {
+                for f in files {
+                    println!("{f}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("shmkit-bench plot: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let json = args.iter().any(|a| a == "--json");
     let mut benches: Vec<&str> = Vec::new();
     for a in args {
         match a.as_str() {
             "--quick" | "--json" => {}
-            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "service" | "waitset"
-            | "async" | "capi" | "zenoh" => benches.push(a),
+            "segment" | "sync" | "latency" | "throughput" | "broadcast" | "sweep" | "service"
+            | "waitset" | "async" | "capi" | "zenoh" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -81,6 +101,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "latency",
             "throughput",
             "broadcast",
+            "sweep",
             "service",
             "waitset",
             "async",
@@ -96,6 +117,7 @@ pub fn run(args: &[String]) -> ExitCode {
                 rows.extend(segment::run(rounds, per_round));
             }
             "latency" => rows.extend(channel::latency(quick)),
+            "sweep" => rows.extend(sweep::run(quick)),
             "throughput" => rows.extend(throughput::throughput(quick)),
             "service" => rows.extend(service::table(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
@@ -167,6 +189,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 throughput::TPUT_TITLES[1],
                 (broadcast::BCAST, broadcast::BCAST_TITLE),
                 (broadcast::BCAST_1MIB, broadcast::BCAST_1MIB_TITLE),
+                (sweep::BENCH, sweep::TITLE),
                 (service::BENCH, service::TITLE),
                 (waitset::BENCH, waitset::TITLE),
                 (aio::BENCH, aio::TITLE),

@@ -1,7 +1,8 @@
 //! `shmkit-bench`: the benchmark harness as a program of its own (see the library's docs).
 //!
 //! ```text
-//! cargo run --release -p shmkit-bench -- [segment] [sync] [latency] [throughput] [broadcast] [service] [waitset] [async] [zenoh] [--quick] [--json]
+//! cargo run --release -p shmkit-bench -- [segment] [sync] [latency] [throughput] [broadcast] [sweep] [service] [waitset] [async] [zenoh] [--quick] [--json]
+//! cargo run --release -p shmkit-bench -- plot IN.json OUT_DIR
 //! ```
 
 use std::process::ExitCode;

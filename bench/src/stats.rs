@@ -1,13 +1,17 @@
-//! Summaries of timing samples: median and 99th percentile, and ratios between two series.
+//! Summaries of timing samples: median, 99th and 99.9th percentiles and maximum, and ratios
+//! between two series (always of medians).
 
 use std::io::{self, Write};
 use std::time::Duration;
 
-/// Median and p99 of one series of per-operation times.
+/// Median, p99, p99.9 and maximum of one series of per-operation times. What a sample is
+/// (one operation, or the mean of a batch) is the bench's to say: a batch mean hides the tail.
 #[derive(Clone, Copy, Debug)]
 pub struct Summary {
     pub median: Duration,
     pub p99: Duration,
+    pub p999: Duration,
+    pub max: Duration,
     pub samples: usize,
 }
 
@@ -20,7 +24,20 @@ impl Summary {
         Summary {
             median: at(0.5),
             p99: at(0.99),
+            p999: at(0.999),
+            max: samples[samples.len() - 1],
             samples: samples.len(),
+        }
+    }
+
+    /// Every time halved: a round trip's summary as one way's.
+    pub fn halved(self) -> Summary {
+        Summary {
+            median: self.median / 2,
+            p99: self.p99 / 2,
+            p999: self.p999 / 2,
+            max: self.max / 2,
+            samples: self.samples,
         }
     }
 
@@ -99,6 +116,9 @@ pub struct JsonRow {
     pub variant: &'static str,
     pub median_ns: u64,
     pub p99_ns: u64,
+    /// The 99.9th percentile (equal to the maximum with fewer than 1 000 samples).
+    pub p999_ns: u64,
+    pub max_ns: u64,
     pub samples: usize,
     /// The variant this one is compared to, if any.
     pub baseline: Option<&'static str>,
@@ -117,6 +137,8 @@ impl From<&Row> for JsonRow {
             variant: r.label,
             median_ns: r.summary.median.as_nanos() as u64,
             p99_ns: r.summary.p99.as_nanos() as u64,
+            p999_ns: r.summary.p999.as_nanos() as u64,
+            max_ns: r.summary.max.as_nanos() as u64,
             samples: r.summary.samples,
             baseline: r.baseline.as_ref().map(|(l, _)| *l),
             ratio: r.baseline.as_ref().map(|(_, b)| r.summary.ratio(b)),
@@ -145,8 +167,8 @@ pub fn print(out: &mut dyn Write, rows: &[Row], titles: &[(&str, &str)]) -> io::
             writeln!(out, "\n{title}")?;
             writeln!(
                 out,
-                "{:<w$} {:>10} {:>10} {:>8} {:>8}  vs",
-                "variant", "median", "p99", "ratio", "GiB/s"
+                "{:<w$} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  vs",
+                "variant", "median", "p99", "p99.9", "max", "ratio", "GiB/s"
             )?;
         }
         let (ratio, base) = match &r.baseline {
@@ -167,10 +189,12 @@ pub fn print(out: &mut dyn Write, rows: &[Row], titles: &[(&str, &str)]) -> io::
         };
         writeln!(
             out,
-            "{:<w$} {:>10} {:>10} {:>8} {:>8}  {}{}",
+            "{:<w$} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {}{}",
             r.label,
             fmt(r.summary.median),
             fmt(r.summary.p99),
+            fmt(r.summary.p999),
+            fmt(r.summary.max),
             ratio,
             gib,
             base,
@@ -189,5 +213,79 @@ pub fn fmt(d: Duration) -> String {
         format!("{:.1} µs", ns as f64 / 1e3)
     } else {
         format!("{:.1} ms", ns as f64 / 1e6)
+    }
+}
+
+/// Runs `round_trip` `warm` times, then times each of `n` more with one [`Ticks`] read per
+/// call (the end of one is the start of the next): per-operation samples, so the tail is the
+/// operations' own and not hidden in a batch mean.
+pub fn each(warm: usize, n: usize, mut round_trip: impl FnMut()) -> Summary {
+    for _ in 0..warm {
+        round_trip();
+    }
+    // Written before the clock starts, so no page fault lands in a sample.
+    let mut d = vec![0u64; n];
+    let clock = Ticks::start();
+    let mut last = clock.now();
+    for x in d.iter_mut() {
+        round_trip();
+        let now = clock.now();
+        *x = now.wrapping_sub(last);
+        last = now;
+    }
+    let ns_per_tick = clock.calibrate();
+    let mut v: Vec<Duration> = d
+        .iter()
+        .map(|&t| Duration::from_nanos((t as f64 * ns_per_tick) as u64))
+        .collect();
+    Summary::of(&mut v)
+}
+
+/// A cheap clock for timing every message: the time-stamp counter on x86_64 (one `rdtsc`, no
+/// vDSO call, no fences: a few ns), converted to time by [`Ticks::calibrate`]; elsewhere, the
+/// nanoseconds of an `Instant`. Read on one thread (the benches pin it to one CPU).
+pub struct Ticks {
+    start: std::time::Instant,
+    start_ticks: u64,
+}
+
+impl Ticks {
+    /// Starts a calibration interval: its length in ticks and in `Instant` time gives the
+    /// tick's length.
+    pub fn start() -> Ticks {
+        let start = std::time::Instant::now();
+        Ticks {
+            start,
+            start_ticks: ticks(start),
+        }
+    }
+
+    /// Now, in ticks.
+    #[inline(always)]
+    pub fn now(&self) -> u64 {
+        ticks(self.start)
+    }
+
+    /// Nanoseconds per tick over the interval since [`Ticks::start`] (make it long: a
+    /// millisecond or more).
+    pub fn calibrate(&self) -> f64 {
+        let (ns, t) = (self.start.elapsed().as_nanos() as f64, self.now());
+        ns / (t.wrapping_sub(self.start_ticks).max(1)) as f64
+    }
+}
+
+#[inline(always)]
+fn ticks(_start: std::time::Instant) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `rdtsc` has no preconditions and is present on every x86_64 CPU.
+        #[allow(unused_unsafe)]
+        unsafe {
+            std::arch::x86_64::_rdtsc()
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        _start.elapsed().as_nanos() as u64
     }
 }

@@ -90,20 +90,11 @@ pub fn unpin() -> bool {
     }
 }
 
-/// Times `plan.batches` batches of `plan.per_batch` calls of `round_trip`, after a warm-up.
-fn time_batches(plan: &Plan, mut round_trip: impl FnMut()) -> Summary {
-    for _ in 0..plan.per_batch {
-        round_trip();
-    }
-    let mut samples = Vec::with_capacity(plan.batches);
-    for _ in 0..plan.batches {
-        let t = Instant::now();
-        for _ in 0..plan.per_batch {
-            round_trip();
-        }
-        samples.push(t.elapsed() / plan.per_batch as u32);
-    }
-    Summary::of(&mut samples)
+/// Times `plan.batches * plan.per_batch` calls of `round_trip` one by one (see
+/// [`crate::stats::each`]), after `plan.per_batch` warm-up calls.
+fn time_batches(plan: &Plan, round_trip: impl FnMut()) -> Summary {
+    // Each round trip timed on its own (the plan's batches only set the count).
+    crate::stats::each(plan.per_batch, plan.batches * plan.per_batch, round_trip)
 }
 
 fn total(plan: &Plan) -> String {
@@ -175,15 +166,11 @@ pub(crate) fn raw_futex(plan: &Plan) -> Summary {
 /// One-way time of the raw futex ping-pong (half a round trip), for the channel table.
 #[cfg(target_os = "linux")]
 pub fn raw_futex_one_way(batches: usize, per: usize) -> Summary {
-    let s = raw_futex(&Plan {
+    raw_futex(&Plan {
         batches,
         per_batch: per,
-    });
-    Summary {
-        median: s.median / 2,
-        p99: s.p99 / 2,
-        samples: s.samples,
-    }
+    })
+    .halved()
 }
 
 #[cfg(unix)]

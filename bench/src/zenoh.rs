@@ -176,9 +176,11 @@ pub(crate) fn say_summary(s: &Summary) {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{} {} {}",
+        "{} {} {} {} {}",
         s.median.as_nanos(),
         s.p99.as_nanos(),
+        s.p999.as_nanos(),
+        s.max.as_nanos(),
         s.samples
     )
     .unwrap();
@@ -204,11 +206,13 @@ pub(crate) fn parse_summary(out: &mut BufReader<ChildStdout>) -> Summary {
         .split_whitespace()
         .map(|x| x.parse().expect("a measurement"))
         .collect();
-    assert_eq!(f.len(), 3, "malformed measurement {line:?}");
+    assert_eq!(f.len(), 5, "malformed measurement {line:?}");
     Summary {
         median: Duration::from_nanos(f[0]),
         p99: Duration::from_nanos(f[1]),
-        samples: f[2] as usize,
+        p999: Duration::from_nanos(f[2]),
+        max: Duration::from_nanos(f[3]),
+        samples: f[4] as usize,
     }
 }
 

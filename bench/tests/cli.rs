@@ -58,3 +58,48 @@ fn a_closed_pipe_is_a_quiet_end() {
         assert!(err.is_empty(), "{err}");
     }
 }
+
+/// The payload sweep's rows carry the tail (p99.9 and max, ordered), and `plot` draws SVGs
+/// from the JSON.
+#[test]
+fn the_sweep_has_tails_and_plots_draw() {
+    let o = bench(&["--quick", "--json", "sweep"], Stdio::piped());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let sweep: Vec<_> = v.iter().filter(|r| r["bench"] == "latency_sweep").collect();
+    assert!(sweep.len() >= 3, "{sweep:?}");
+    for r in &sweep {
+        let at = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}"));
+        assert!(at("median_ns") <= at("p99_ns"), "{r}");
+        assert!(at("p99_ns") <= at("p999_ns"), "{r}");
+        assert!(at("p999_ns") <= at("max_ns"), "{r}");
+    }
+    let dir = std::env::temp_dir().join(format!("shmkit-bench-plot-{}", std::process::id()));
+    let json = dir.with_extension("json");
+    std::fs::write(&json, &o.stdout).unwrap();
+    let p = bench(
+        &["plot", json.to_str().unwrap(), dir.to_str().unwrap()],
+        Stdio::piped(),
+    );
+    assert_eq!(
+        p.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    for f in ["latency_sweep.svg", "throughput_sweep.svg"] {
+        let svg = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("shmkit channel"),
+            "{f}"
+        );
+    }
+    assert!(!dir.join("broadcast_fanout.svg").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&json);
+}
