@@ -184,3 +184,24 @@ def test_closed_while_awaiting(name):
             await t
 
     asyncio.run(main())
+
+
+def test_the_reactor_leaves_no_name_behind(name):
+    tx = channel.create_producer(name, 4096)
+    p = child(
+        """
+        import asyncio, os, sys, shmkit
+        rx = shmkit.channel.open_consumer(sys.argv[1])
+        async def main():
+            with await rx.recv_async(timeout=60) as m:
+                assert bytes(m) == b"hi"
+        print(os.getpid(), flush=True)
+        asyncio.run(main())
+        """,
+        name,
+    )
+    pid = int(p.stdout.readline())
+    tx.send(b"hi")
+    finish(p)
+    left = [n["name"] for n in shmkit.list() if n["name"].startswith(f"shmkit-aio-{pid}-")]
+    assert left == []

@@ -43,6 +43,18 @@ While a member is pending, the reactor's wait holds it for up to 50 ms at a time
 thread waits that long; the await's own retry does not (the reactor has let go of a member
 it reported ready).
 
+Latency
+-------
+
+A blocking ``recv`` with the default ``wait_strategy="adaptive"`` spins a little before it
+sleeps, so a reply that comes within microseconds costs no sleep and no wake-up; an await that
+went straight to the reactor would pay two thread wake-ups for it (the reactor's, then the
+loop's). So an await first calls the blocking form with a timeout of :data:`SPIN` (50 µs) on
+the loop's thread, the GIL released — the loop is held up that long at most, once per await
+that has to wait — and only then hands the wait to the reactor. ``wait_strategy="blocking"``
+on the handle skips this (a loop with many idle channels and no latency goal), and
+``shmkit._aio.SPIN = 0`` turns it off for the process.
+
 A member that is ready while the call still cannot proceed (a producer with room for a small
 message but not for this one) is retried after 1 ms, then looked at by the reactor again.
 """
@@ -50,6 +62,7 @@ message but not for this one) is retried after 1 ms, then looked at by the react
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import os
 import threading
@@ -74,8 +87,20 @@ class _Reactor:
         self._wake = Event.create(f"shmkit-aio-{os.getpid()}-{id(self):x}")
         self._set = _shmkit.WaitSet()
         self.pid = os.getpid()
+        # The daemon thread's wait holds the event at exit, so its name would stay: remove
+        # it (in this process only: a fork's child inherits the atexit list).
+        atexit.register(self._remove_name)
         self._thread = threading.Thread(target=self._run, name="shmkit-aio", daemon=True)
         self._thread.start()
+
+    def _remove_name(self) -> None:
+        if os.getpid() == self.pid:
+            from . import NotFound, remove
+
+            try:
+                remove(self._wake.name)
+            except NotFound:
+                pass
 
     def register(self, member: Any, loop: asyncio.AbstractEventLoop, fut: asyncio.Future) -> int:
         key = next(self._keys)
@@ -177,14 +202,26 @@ def _expire(fut: asyncio.Future) -> None:
         fut.set_result(_EXPIRED)
 
 
+#: How long an await first waits on the event loop's thread, in seconds (module docs,
+#: "Latency"); 0 turns it off.
+SPIN = 50e-6
+
+
 async def _retry(member: Any, attempt, timeout: float | None):
-    """Runs `attempt()` (a `timeout=0` call) until it does not raise WouldBlock."""
+    """Runs `attempt()` (a `timeout=0` call; `attempt(t)` waits up to `t` s) until it does not
+    raise WouldBlock."""
     if timeout == 0:
         return attempt()
     if timeout is not None and (timeout != timeout or timeout < 0):
         raise ValueError("timeout must be a non-negative number of seconds or None")
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
+    # First, a short wait on the loop's thread (module docs, "Latency").
+    if SPIN and getattr(member, "wait_strategy", "blocking") != "blocking":
+        try:
+            return attempt(min(SPIN, timeout) if timeout is not None else SPIN)
+        except Timeout:  # WouldBlock included
+            pass
     woken = False
     while True:
         try:
@@ -204,14 +241,14 @@ async def _retry(member: Any, attempt, timeout: float | None):
 
 async def recv(rx: Any, timeout: float | None = None) -> Any:
     """``await rx.recv_async(timeout)``: ``rx.recv`` without blocking the event loop."""
-    return await _retry(rx, lambda: rx.recv(timeout=0), timeout)
+    return await _retry(rx, lambda t=0: rx.recv(timeout=t), timeout)
 
 
 async def send(tx: Any, data: Any, timeout: float | None = None) -> None:
     """``await tx.send_async(data, timeout)``: ``tx.send`` without blocking the event loop."""
-    return await _retry(tx, lambda: tx.send(data, timeout=0), timeout)
+    return await _retry(tx, lambda t=0: tx.send(data, timeout=t), timeout)
 
 
 async def loan(tx: Any, size: int, timeout: float | None = None) -> Any:
     """``await tx.loan_async(size, timeout)``: ``tx.loan`` without blocking the event loop."""
-    return await _retry(tx, lambda: tx.loan(size, timeout=0), timeout)
+    return await _retry(tx, lambda t=0: tx.loan(size, timeout=t), timeout)

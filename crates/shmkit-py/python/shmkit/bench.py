@@ -13,6 +13,8 @@ run, so the ratios compare like with like on this machine:
   loop (``shmkit asyncio``; ``--uvloop`` for uvloop's loop): the echo is the same, so the
   difference is this side's receive. The asyncio recv hop is reported against the blocking
   recv hop, taking a hop as half a blocking trip: async hop = async trip - blocking trip / 2;
+  and once more with every await going through the reactor thread (``shmkit._aio.SPIN = 0``:
+  no first short wait on the loop's thread), the cost of a wake-up through the reactor;
 * optionally both made by the Rust API: ``--rust DIR`` runs this crate's examples
   ``transfer_64mib`` and ``round_trip_64b`` from DIR (``cargo build --release -p shmkit-py
   --examples``, then ``--rust target/release/examples``).
@@ -317,9 +319,18 @@ def main(argv: list[str] | None = None) -> None:
         import uvloop
 
         new_loop, loop_name = uvloop.new_event_loop, "uvloop"
-    m = f"shmkit {loop_name}"
-    rt[m] = _median(lambda: bench_round_trip("shmkit", args.trips, new_loop), args.rounds)
-    print(f"  {m:<22} {rt[m] * 1e6:9.2f} us/trip  (this side: await rx.recv_async())")
+    am = f"shmkit {loop_name}"
+    rt[am] = _median(lambda: bench_round_trip("shmkit", args.trips, new_loop), args.rounds)
+    print(f"  {am:<22} {rt[am] * 1e6:9.2f} us/trip  (this side: await rx.recv_async())")
+    # The same with no first wait on the loop's thread: every await through the reactor.
+    from . import _aio
+
+    spin, _aio.SPIN = _aio.SPIN, 0
+    try:
+        r0 = _median(lambda: bench_round_trip("shmkit", args.trips, new_loop), args.rounds)
+    finally:
+        _aio.SPIN = spin
+    print(f"  {'  reactor only':<22} {r0 * 1e6:9.2f} us/trip  (shmkit._aio.SPIN = 0)")
     if args.rust:
         exe = os.path.join(args.rust, "round_trip_64b")
         rt["Rust API"] = _median(lambda: bench_rust(exe, args.trips) / 1e6, args.rounds)
@@ -329,7 +340,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  64 MiB array, {m} / shmkit: {arr[m] / arr['shmkit']:7.1f}x")
     print(f"  64-byte round trip, Pipe / shmkit: {rt['Pipe'] / rt['shmkit']:7.1f}x")
     hop = rt["shmkit"] / 2
-    print(f"  {loop_name} recv hop / blocking recv hop: {(rt[m] - hop) / hop:7.2f}x (goal <= 1.5)")
+    print(f"  {loop_name} recv hop / blocking recv hop: {(rt[am] - hop) / hop:7.2f}x (goal <= 1.5)")
+    print(f"  {loop_name} recv hop, reactor only / blocking recv hop: {(r0 - hop) / hop:7.2f}x")
     if args.rust:
         print(f"  64 MiB array, Python shmkit / Rust API: {arr['shmkit'] / arr['Rust API']:.2f}x")
         print(f"  64-byte round trip, Python shmkit / Rust API: {rt['shmkit'] / rt['Rust API']:.2f}x")
