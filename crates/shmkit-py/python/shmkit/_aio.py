@@ -57,6 +57,10 @@ on the handle skips this (a loop with many idle channels and no latency goal), a
 
 A member that is ready while the call still cannot proceed (a producer with room for a small
 message but not for this one) is retried after 1 ms, then looked at by the reactor again.
+
+Adding a kind (services): once its handle is a :class:`shmkit.WaitSet` member (``Kind`` in
+``src/waitset.rs``), its await is one line here, e.g. ``await _retry(server, lambda t=0:
+server.recv(timeout=t), timeout)``, and a method calling it, as ``Receiver.recv_async`` does.
 """
 
 from __future__ import annotations
