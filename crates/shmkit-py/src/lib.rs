@@ -25,6 +25,7 @@ mod shared;
 mod sync;
 mod tx;
 mod wait;
+mod waitset;
 
 /// The native module `shmkit._shmkit`.
 #[pymodule]
@@ -35,6 +36,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tx::Loan>()?;
     m.add_class::<rx::Receiver>()?;
     m.add_class::<rx::Sample>()?;
+    m.add_class::<waitset::WaitSet>()?;
     m.add_function(wrap_pyfunction!(segment::remove, m)?)?;
     m.add_function(wrap_pyfunction!(segment::inspect, m)?)?;
     m.add_function(wrap_pyfunction!(segment::list, m)?)?;

@@ -127,6 +127,27 @@ impl RxState {
         Ok((id, addr, len, seq, exports))
     }
 
+    /// For a wait set (`waitset.rs`): the receiver as a member, or `None` while a sample is
+    /// current (it borrows the receiver mutably, so the receiver cannot be looked at).
+    ///
+    /// # Errors
+    ///
+    /// `ValueError` once closed.
+    pub(crate) fn waitable(&self) -> Result<Option<&dyn shmkit::Waitable>, PyErr> {
+        if self.current.is_some() {
+            return Ok(None);
+        }
+        // SAFETY: no sample is current, so nothing holds a `&mut` to the receiver; every
+        // `&mut` use goes through `&mut self`, which cannot exist while this `&self` borrow
+        // (tied to the returned reference) lives, and the box is freed only through
+        // `&mut self` (close, drop).
+        let r = unsafe { self.receiver.peek() }.ok_or_else(closed)?;
+        Ok(Some(match r {
+            RustReceiver::Channel(c) => c as &dyn shmkit::Waitable,
+            RustReceiver::Broadcast(s) => s as &dyn shmkit::Waitable,
+        }))
+    }
+
     fn sample(&self, id: u64) -> Option<&Lent<RawSample<'static>>> {
         self.current.as_ref().filter(|c| c.id == id)
     }
@@ -273,6 +294,19 @@ impl Receiver {
         };
         // On failure the `Sample` is dropped, which releases the message.
         Py::new(py, sample)
+    }
+
+    /// ``await rx.recv_async(timeout=None)``: :meth:`recv` for asyncio, suspending the task
+    /// rather than the thread (any event loop). Cancellation-safe: an await cancelled (or
+    /// timed out) consumed nothing, the next ``recv`` gets the message. One reactor thread
+    /// per process waits for every pending await (see ``shmkit._aio``).
+    #[pyo3(signature = (timeout=None))]
+    fn recv_async<'py>(
+        slf: &Bound<'py, Self>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let aio = slf.py().import("shmkit._aio")?;
+        aio.getattr("recv")?.call1((slf, timeout))
     }
 
     /// Receives the next message into ``buffer`` and returns its length. A ``bytearray`` is

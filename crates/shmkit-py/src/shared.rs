@@ -177,6 +177,19 @@ impl<T> Owned<T> {
         self.0.map(|p| unsafe { &mut *p.as_ptr() })
     }
 
+    /// The value, shared, for a lifetime the caller picks; `None` once closed.
+    ///
+    /// # Safety
+    ///
+    /// No `&mut` to the value (from [`Owned::get`], or held by a loan or sample borrowing
+    /// it) may be alive while the returned one is used, and the returned one must not be
+    /// used after `self` is closed or dropped.
+    pub(crate) unsafe fn peek<'a>(&self) -> Option<&'a T> {
+        // SAFETY: the box lives until `close` or drop, and the caller promises that no
+        // `&mut` to it is alive while this borrow is used, and that it ends before then.
+        self.0.map(|p| unsafe { &*p.as_ptr() })
+    }
+
     /// Frees the value; closing twice does nothing.
     ///
     /// # Safety

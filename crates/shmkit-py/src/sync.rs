@@ -379,6 +379,11 @@ pub(crate) struct Event {
 }
 
 impl Event {
+    /// The Rust event, for a wait set; `ValueError` once closed.
+    pub(crate) fn shared(&self, py: Python<'_>) -> PyResult<Arc<rsync::Event>> {
+        self.handle.get(py)
+    }
+
     fn wrap(e: shmkit::Result<rsync::Event>) -> PyResult<Event> {
         let e = e.map_err(to_py)?;
         Ok(Event {
@@ -491,6 +496,11 @@ pub(crate) struct Semaphore {
 }
 
 impl Semaphore {
+    /// The Rust semaphore, for a wait set; `ValueError` once closed.
+    pub(crate) fn shared(&self, py: Python<'_>) -> PyResult<Arc<rsync::Semaphore>> {
+        self.handle.get(py)
+    }
+
     fn wrap(s: shmkit::Result<rsync::Semaphore>) -> PyResult<Semaphore> {
         let s = s.map_err(to_py)?;
         Ok(Semaphore {

@@ -164,6 +164,26 @@ impl TxState {
         self.current.take().map(|c| c.item).ok_or_else(closed)
     }
 
+    /// For a wait set (`waitset.rs`): the sender as a member, or `None` while a loan is
+    /// open (it borrows the sender mutably, so the sender cannot be looked at).
+    ///
+    /// # Errors
+    ///
+    /// `ValueError` once closed.
+    pub(crate) fn waitable(&self) -> Result<Option<&dyn shmkit::Waitable>, PyErr> {
+        if self.current.is_some() {
+            return Ok(None);
+        }
+        // SAFETY: no loan is open, so nothing holds a `&mut` to the sender; every `&mut`
+        // use goes through `&mut self`, which cannot exist while this `&self` borrow (tied
+        // to the returned reference) lives, and the box is freed only through `&mut self`.
+        let s = unsafe { self.sender.peek() }.ok_or_else(closed)?;
+        Ok(Some(match s {
+            RustSender::Channel(p) => p as &dyn shmkit::Waitable,
+            RustSender::Broadcast(p) => p as &dyn shmkit::Waitable,
+        }))
+    }
+
     /// Whether loan `id` is still open.
     fn is_open(&self, id: u64) -> bool {
         matches!(&self.current, Some(c) if c.id == id)
@@ -337,6 +357,30 @@ impl Sender {
         };
         // On failure the `Loan` is dropped, which ends the loan.
         Py::new(py, loan)
+    }
+
+    /// ``await tx.send_async(data, timeout=None)``: :meth:`send` for asyncio, suspending the
+    /// task rather than the thread. Cancellation-safe: a cancelled await sent nothing.
+    #[pyo3(signature = (data, timeout=None))]
+    fn send_async<'py>(
+        slf: &Bound<'py, Self>,
+        data: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let aio = slf.py().import("shmkit._aio")?;
+        aio.getattr("send")?.call1((slf, data, timeout))
+    }
+
+    /// ``await tx.loan_async(size, timeout=None)``: :meth:`loan` for asyncio, suspending the
+    /// task rather than the thread. Cancellation-safe: a cancelled await holds no loan.
+    #[pyo3(signature = (size, timeout=None))]
+    fn loan_async<'py>(
+        slf: &Bound<'py, Self>,
+        size: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let aio = slf.py().import("shmkit._aio")?;
+        aio.getattr("loan")?.call1((slf, size, timeout))
     }
 
     /// Copies ``data`` (any C-contiguous buffer: bytes, bytearray, memoryview, numpy array)

@@ -7,6 +7,8 @@
 * :mod:`shmkit.service` — request/response: one server, many clients;
 * :mod:`shmkit.sync` — a robust :class:`~shmkit.sync.Mutex`, :class:`~shmkit.sync.Event`
   and :class:`~shmkit.sync.Semaphore`;
+* :class:`WaitSet` — wait on many handles at once; ``await rx.recv_async()`` (asyncio, see
+  ``shmkit._aio``);
 * :func:`inspect`, :func:`list`, :func:`remove`.
 
 Every error is a :class:`shmkit.Error`; see ``shmkit._errors`` for the hierarchy.
@@ -15,7 +17,7 @@ Every error is a :class:`shmkit.Error`; see ``shmkit._errors`` for the hierarchy
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
 from . import _shmkit
-from ._shmkit import LAYOUT_VERSION, Loan, Receiver, Sample, Segment, Sender
+from ._shmkit import LAYOUT_VERSION, Loan, Receiver, Sample, Segment, Sender, WaitSet
 from ._shmkit import inspect, list, remove
 from . import broadcast, channel, service, sync
 
@@ -48,6 +50,7 @@ __all__ = [
     "Receiver",
     "Loan",
     "Sample",
+    "WaitSet",
     "channel",
     "broadcast",
     "sync",

@@ -2,6 +2,7 @@
 
 import builtins
 from types import TracebackType
+from collections.abc import Coroutine, Iterable
 from typing import Any, Literal, Self, TypedDict, final
 
 from typing_extensions import Buffer  # collections.abc.Buffer from 3.12 on
@@ -136,6 +137,16 @@ class Sender:
         Waits for another thread's open loan; abandons this thread's."""
     def send(self, data: Buffer, timeout: float | None = None) -> None:
         """Copy any C-contiguous buffer in as one message (waits as :meth:`loan`)."""
+    def send_async(
+        self, data: Buffer, timeout: float | None = None
+    ) -> Coroutine[Any, Any, None]:
+        """``await tx.send_async(data)``: :meth:`send` suspending the task, not the thread.
+
+        Cancellation-safe: a cancelled await sent nothing."""
+    def loan_async(self, size: int, timeout: float | None = None) -> Coroutine[Any, Any, Loan]:
+        """``await tx.loan_async(size)``: :meth:`loan` suspending the task, not the thread.
+
+        Cancellation-safe: a cancelled await holds no loan."""
     def close(self) -> None:
         """Close; the receiver sees ``Disconnected`` after draining (waits as :meth:`loan`)."""
     def __enter__(self) -> Self: ...
@@ -167,6 +178,11 @@ class Receiver:
         """Copy the next message into ``buffer`` (a bytearray is resized); returns its length.
 
         Waits as :meth:`recv`."""
+    def recv_async(self, timeout: float | None = None) -> Coroutine[Any, Any, Sample]:
+        """``await rx.recv_async()``: :meth:`recv` suspending the task, not the thread.
+
+        Any asyncio loop (uvloop too); cancellation-safe (a cancelled await consumed nothing);
+        one reactor thread per process (``shmkit._aio``)."""
     def close(self) -> None:
         """Close; the sender sees ``Disconnected`` (waits as :meth:`recv`)."""
     def __enter__(self) -> Self: ...
@@ -208,3 +224,48 @@ def cli(args: builtins.list[str]) -> int:
 
     For ``python -m shmkit`` and the ``shmkit`` script, each a process of its own."""
 
+
+_Waitable = (
+    channel.Producer
+    | channel.Consumer
+    | broadcast.Publisher
+    | broadcast.Subscriber
+    | sync.Event
+    | sync.Semaphore
+)
+
+@final
+class WaitSet:
+    """Waits until any of its members is ready, and says which (``select`` for shmkit handles).
+
+    Members: channel Producers/Consumers, broadcast Publishers/Subscribers, Events and
+    Semaphores. Ready: the member's next ``timeout=0`` call would not raise ``WouldBlock``
+    (another thread or process may take it first: receive with ``timeout=0`` and loop). The
+    set holds its members; one closed while in the set makes ``wait`` raise ``ValueError``.
+    The interpreter is released while waiting; Ctrl-C interrupts.
+
+    Thread safety: may be shared between threads; two threads waiting on one set take turns.
+    A wait holds each channel/broadcast member for up to 50 ms at a time (less when one is
+    ready): another thread's call on that member waits as long.
+    """
+
+    def __init__(self, members: Iterable[_Waitable] | None = None) -> None: ...
+    def add(self, member: _Waitable) -> None:
+        """Add ``member`` (again: no effect); ``TypeError`` for a kind that cannot wait."""
+    def remove(self, member: _Waitable) -> None:
+        """Remove ``member``; ``KeyError`` if absent."""
+    def discard(self, member: _Waitable) -> None:
+        """Remove ``member`` if present."""
+    def clear(self) -> None:
+        """Remove every member."""
+    @property
+    def members(self) -> builtins.list[_Waitable]:
+        """The members, in the order added."""
+    def wait(self, timeout: float | None = None) -> builtins.list[_Waitable]:
+        """The ready members (in the order added), waiting up to ``timeout`` s (None: forever,
+        0: not at all); ``Timeout`` (``WouldBlock`` for 0) if none."""
+    @staticmethod
+    def native() -> bool:
+        """Whether waits sleep in the OS (Linux ≥ 5.16, Windows) rather than poll."""
+    def __len__(self) -> int: ...
+    def __contains__(self, member: object) -> bool: ...

@@ -11,6 +11,12 @@ run, so the ratios compare like with like on this machine:
 * a 64-byte round trip (ping-pong): two shmkit channels against a ``multiprocessing.Pipe``;
 * a 64-byte request/response: a shmkit service (``Client.call`` here, ``Server.recv`` and
   ``respond`` in the child) against the same ``multiprocessing.Pipe`` round trip;
+* the same round trip with this side receiving by ``await rx.recv_async()`` in an asyncio
+  loop (``shmkit asyncio``; ``--uvloop`` for uvloop's loop): the echo is the same, so the
+  difference is this side's receive. The asyncio recv hop is reported against the blocking
+  recv hop, taking a hop as half a blocking trip: async hop = async trip - blocking trip / 2;
+  and once more with every await going through the reactor thread (``shmkit._aio.SPIN = 0``:
+  no first short wait on the loop's thread), the cost of a wake-up through the reactor;
 * optionally both made by the Rust API: ``--rust DIR`` runs this crate's examples
   ``transfer_64mib`` and ``round_trip_64b`` from DIR (``cargo build --release -p shmkit-py
   --examples``, then ``--rust target/release/examples``).
@@ -212,7 +218,27 @@ def _echo_pipe(conn, n: int, ready, done) -> None:
     done.put(0.0)
 
 
-def bench_round_trip(method: str, n: int) -> float:
+def _round_trips_async(new_loop, tx, rx, msg: bytes, warm: int, n: int) -> float:
+    """Round trips received with ``await rx.recv_async()`` in a loop from `new_loop`."""
+
+    async def trips() -> float:
+        for _ in range(warm):
+            tx.send(msg)
+            (await rx.recv_async()).release()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            tx.send(msg)
+            (await rx.recv_async()).release()
+        return (time.perf_counter() - t0) / n
+
+    loop = new_loop()
+    try:
+        return loop.run_until_complete(trips())
+    finally:
+        loop.close()
+
+
+def bench_round_trip(method: str, n: int, asyncio_loop=None) -> float:
     ctx = mp.get_context("spawn")
     msg = b"x" * 64
     warm = 200  # untimed trips first: both processes past their first-call costs
@@ -252,12 +278,15 @@ def bench_round_trip(method: str, n: int) -> float:
     ready.get()
     if method == "service":
         client.append(shmkit.service.open_client(name, open_timeout=60.0))
-    for _ in range(warm):
-        one()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        one()
-    t = (time.perf_counter() - t0) / n
+    if method == "shmkit" and asyncio_loop is not None:
+        t = _round_trips_async(asyncio_loop, tx, rx, msg, warm, n)
+    else:
+        for _ in range(warm):
+            one()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            one()
+        t = (time.perf_counter() - t0) / n
     done.get()
     p.join()
     for h in handles:
@@ -279,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds; the median is shown (default 3)")
     ap.add_argument("--rust", metavar="DIR", help="where the Rust twins (examples) are built")
     ap.add_argument("--quick", action="store_true", help="few iterations (numbers not meaningful)")
+    ap.add_argument("--uvloop", action="store_true", help="the asyncio hop on uvloop's loop")
     ap.add_argument("--no-pin", action="store_true", help="let the OS place the processes")
     args = ap.parse_args(argv)
     global _PIN
@@ -305,6 +335,26 @@ def main(argv: list[str] | None = None) -> None:
         rt[m] = _median(lambda m=m: bench_round_trip(m, args.trips), args.rounds)
         label = "shmkit service call" if m == "service" else m
         print(f"  {label:<22} {rt[m] * 1e6:9.2f} us/trip")
+    import asyncio
+
+    new_loop = asyncio.new_event_loop
+    loop_name = "asyncio"
+    if args.uvloop:
+        import uvloop
+
+        new_loop, loop_name = uvloop.new_event_loop, "uvloop"
+    am = f"shmkit {loop_name}"
+    rt[am] = _median(lambda: bench_round_trip("shmkit", args.trips, new_loop), args.rounds)
+    print(f"  {am:<22} {rt[am] * 1e6:9.2f} us/trip  (this side: await rx.recv_async())")
+    # The same with no first wait on the loop's thread: every await through the reactor.
+    from . import _aio
+
+    spin, _aio.SPIN = _aio.SPIN, 0
+    try:
+        r0 = _median(lambda: bench_round_trip("shmkit", args.trips, new_loop), args.rounds)
+    finally:
+        _aio.SPIN = spin
+    print(f"  {'  reactor only':<22} {r0 * 1e6:9.2f} us/trip  (shmkit._aio.SPIN = 0)")
     if args.rust:
         exe = os.path.join(args.rust, "round_trip_64b")
         rt["Rust API"] = _median(lambda: bench_rust(exe, args.trips) / 1e6, args.rounds)
@@ -314,6 +364,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  64 MiB array, {m} / shmkit: {arr[m] / arr['shmkit']:7.1f}x")
     print(f"  64-byte round trip, Pipe / shmkit: {rt['Pipe'] / rt['shmkit']:7.1f}x")
     print(f"  64-byte request/response, Pipe / shmkit service: {rt['Pipe'] / rt['service']:7.1f}x")
+    hop = rt["shmkit"] / 2
+    print(f"  {loop_name} recv hop / blocking recv hop: {(rt[am] - hop) / hop:7.2f}x (goal <= 1.5)")
+    print(f"  {loop_name} recv hop, reactor only / blocking recv hop: {(r0 - hop) / hop:7.2f}x")
     if args.rust:
         print(f"  64 MiB array, Python shmkit / Rust API: {arr['shmkit'] / arr['Rust API']:.2f}x")
         print(f"  64-byte round trip, Python shmkit / Rust API: {rt['shmkit'] / rt['Rust API']:.2f}x")
