@@ -170,7 +170,8 @@ impl Responder {
 #[pyclass(module = "shmkit.service", frozen)]
 pub(crate) struct Server {
     name: String,
-    server: Mutex<Option<RustServer>>,
+    /// `None` once closed; a `WaitSet` locks it for a slice (`crate::waitset`).
+    pub(crate) server: Mutex<Option<RustServer>>,
     responder: Mutex<Option<RustResponder>>,
     limits: (usize, usize, u32),
     creator: bool,
@@ -334,7 +335,8 @@ impl Pending {
 pub(crate) struct Client {
     name: String,
     wait_strategy: service::Options,
-    client: Mutex<Option<RustClient>>,
+    /// `None` once closed; a `WaitSet` locks it for a slice (`crate::waitset`).
+    pub(crate) client: Mutex<Option<RustClient>>,
 }
 
 impl Client {

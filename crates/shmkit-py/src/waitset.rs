@@ -39,11 +39,13 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyList;
 
+use shmkit::service::{Client as RustClient, Server as RustServer};
 use shmkit::sync as rsync;
 use shmkit::Waitable;
 
 use crate::errors::{to_py, Fail};
 use crate::rx::{Receiver, RxShared, RxState};
+use crate::service::{Client, Server};
 use crate::sync::{Event, Semaphore};
 use crate::tx::{Sender, TxShared, TxState};
 use crate::wait::{Wait, SLICE};
@@ -57,6 +59,8 @@ enum Kind {
     Tx(Arc<TxShared>),
     Event(Py<Event>),
     Semaphore(Py<Semaphore>),
+    Server(Py<Server>),
+    Client(Py<Client>),
 }
 
 impl Kind {
@@ -74,9 +78,15 @@ impl Kind {
         if let Ok(s) = obj.cast::<Semaphore>() {
             return Ok(Kind::Semaphore(s.clone().unbind()));
         }
+        if let Ok(s) = obj.cast::<Server>() {
+            return Ok(Kind::Server(s.clone().unbind()));
+        }
+        if let Ok(c) = obj.cast::<Client>() {
+            return Ok(Kind::Client(c.clone().unbind()));
+        }
         Err(PyTypeError::new_err(format!(
             "a WaitSet waits on channel Producers/Consumers, broadcast Publishers/Subscribers, \
-             Events and Semaphores, not {}",
+             Events, Semaphores and service Servers/Clients, not {}",
             obj.get_type().name()?
         )))
     }
@@ -89,6 +99,8 @@ impl Kind {
             Kind::Tx(t) => Resolved::Tx(t.clone()),
             Kind::Event(e) => Resolved::Event(e.get().shared(py)?),
             Kind::Semaphore(s) => Resolved::Semaphore(s.get().shared(py)?),
+            Kind::Server(s) => Resolved::Server(s.clone_ref(py)),
+            Kind::Client(c) => Resolved::Client(c.clone_ref(py)),
         })
     }
 }
@@ -99,6 +111,8 @@ enum Resolved {
     Tx(Arc<TxShared>),
     Event(Arc<rsync::Event>),
     Semaphore(Arc<rsync::Semaphore>),
+    Server(Py<Server>),
+    Client(Py<Client>),
 }
 
 impl Resolved {
@@ -109,6 +123,8 @@ impl Resolved {
             Resolved::Tx(t) => Arc::as_ptr(t) as usize,
             Resolved::Event(e) => Arc::as_ptr(e) as usize,
             Resolved::Semaphore(s) => Arc::as_ptr(s) as usize,
+            Resolved::Server(s) => s.as_ptr() as usize,
+            Resolved::Client(c) => c.as_ptr() as usize,
         }
     }
 
@@ -119,6 +135,18 @@ impl Resolved {
             Resolved::Tx(t) => Locked::Tx(t.lock_detached()),
             Resolved::Event(e) => Locked::Free(&**e),
             Resolved::Semaphore(s) => Locked::Free(&**s),
+            Resolved::Server(s) => Locked::Server(
+                s.get()
+                    .server
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            ),
+            Resolved::Client(c) => Locked::Client(
+                c.get()
+                    .client
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            ),
         }
     }
 }
@@ -128,6 +156,8 @@ enum Locked<'a> {
     Rx(MutexGuard<'a, RxState>),
     Tx(MutexGuard<'a, TxState>),
     Free(&'a dyn Waitable),
+    Server(MutexGuard<'a, Option<RustServer>>),
+    Client(MutexGuard<'a, Option<RustClient>>),
 }
 
 impl Locked<'_> {
@@ -137,6 +167,14 @@ impl Locked<'_> {
             Locked::Rx(g) => g.waitable(),
             Locked::Tx(g) => g.waitable(),
             Locked::Free(w) => Ok(Some(*w)),
+            Locked::Server(g) => match g.as_ref() {
+                Some(s) => Ok(Some(s)),
+                None => Err(closed("service server")),
+            },
+            Locked::Client(g) => match g.as_ref() {
+                Some(c) => Ok(Some(c)),
+                None => Err(closed("service client")),
+            },
         }
     }
 }
@@ -154,7 +192,9 @@ struct Member {
 /// consumer gone) and :class:`~shmkit.channel.Consumer` (a message, or the producer gone),
 /// broadcast :class:`~shmkit.broadcast.Publisher` (a free slot) and
 /// :class:`~shmkit.broadcast.Subscriber` (a message, a lag, or the publisher gone),
-/// :class:`~shmkit.sync.Event` (set) and :class:`~shmkit.sync.Semaphore` (a permit). Ready
+/// :class:`~shmkit.sync.Event` (set), :class:`~shmkit.sync.Semaphore` (a permit), and service
+/// :class:`~shmkit.service.Server` (a request) and :class:`~shmkit.service.Client` (a
+/// response, or the server gone). Ready
 /// means the member's next call with ``timeout=0`` would not raise ``WouldBlock``; as with
 /// ``poll(2)``, another thread or process may take it first, so receive with ``timeout=0``
 /// and loop::
@@ -369,4 +409,11 @@ impl WaitSet {
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<shmkit.WaitSet of {} members>", self.members(py).len())
     }
+}
+
+/// The error for a member closed while in the set.
+fn closed(what: &str) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(format!(
+        "a {what} in the WaitSet was closed: remove it from the set first"
+    ))
 }

@@ -193,3 +193,47 @@ def test_ctrl_c_interrupts_a_wait(name):
     time.sleep(0.2)  # let it wait
     p.send_signal(signal.SIGINT)
     assert finish(p).strip() == "interrupted"
+
+
+def test_service_servers_and_clients_join_a_set(names):
+    """A request from another process makes the server ready; its answer makes a client
+    ready; a server gone makes its client ready (with Disconnected)."""
+    from shmkit import service
+
+    srv = service.create_server(names("svc"))
+    ev = Event.create(names("ev"))
+    ws = shmkit.WaitSet([ev, srv])
+    with pytest.raises(shmkit.WouldBlock):
+        ws.wait(timeout=0)
+    p = child(
+        """
+        import sys
+        from shmkit import service
+        with service.open_client(sys.argv[1], open_timeout=30.0) as c:
+            assert bytes(c.call(b"ping", timeout=30.0)) == b"pong"
+        """,
+        srv.name,
+    )
+    assert ws.wait(timeout=HANG) == [srv]
+    req = srv.recv(timeout=0)
+    assert bytes(req.payload) == b"ping"
+    srv.respond(req.handle, b"pong")
+    finish(p)
+    # A client in this process: ready when its response is there.
+    cl = service.open_client(srv.name)
+    ws2 = shmkit.WaitSet([cl])
+    pending = cl.request(b"x")
+    assert ws.wait(timeout=HANG) == [srv]
+    r = srv.recv(timeout=0)
+    srv.respond(r.handle, b"y")
+    assert ws2.wait(timeout=HANG) == [cl]
+    assert bytes(cl.wait(pending, timeout=0)) == b"y"
+    # The server closed while in a set is an error; its client is ready (Disconnected).
+    srv.close()
+    with pytest.raises(ValueError):
+        ws.wait(timeout=0)
+    assert ws2.wait(timeout=HANG) == [cl]
+    with pytest.raises(shmkit.Disconnected):
+        cl.call(b"z", timeout=0)
+    cl.close()
+    ev.close()

@@ -9,6 +9,7 @@ from typing_extensions import Buffer  # collections.abc.Buffer from 3.12 on
 
 from . import broadcast as broadcast
 from . import channel as channel
+from . import service as service
 from . import sync as sync
 
 WaitStrategy = Literal["adaptive", "blocking", "busy_poll"]
@@ -232,21 +233,25 @@ _Waitable = (
     | broadcast.Subscriber
     | sync.Event
     | sync.Semaphore
+    | service.Server
+    | service.Client
 )
 
 @final
 class WaitSet:
     """Waits until any of its members is ready, and says which (``select`` for shmkit handles).
 
-    Members: channel Producers/Consumers, broadcast Publishers/Subscribers, Events and
-    Semaphores. Ready: the member's next ``timeout=0`` call would not raise ``WouldBlock``
+    Members: channel Producers/Consumers, broadcast Publishers/Subscribers, Events,
+    Semaphores, and service Servers (a request) and Clients (a response, or the server
+    gone). Ready: the member's next ``timeout=0`` call would not raise ``WouldBlock``
     (another thread or process may take it first: receive with ``timeout=0`` and loop). The
     set holds its members; one closed while in the set makes ``wait`` raise ``ValueError``.
     The interpreter is released while waiting; Ctrl-C interrupts.
 
     Thread safety: may be shared between threads; two threads waiting on one set take turns.
-    A wait holds each channel/broadcast member for up to 50 ms at a time (less when one is
-    ready): another thread's call on that member waits as long.
+    A wait holds each channel/broadcast/service member for up to 50 ms at a time (less when
+    one is ready): another thread's call on that member waits as long (a server's
+    ``respond`` does not: it goes through the server's responder).
     """
 
     def __init__(self, members: Iterable[_Waitable] | None = None) -> None: ...
