@@ -185,22 +185,30 @@ pub fn child(role: &str, args: &[String]) -> bool {
             pin(1);
             let o = options(0, true);
             let rx = Consumer::open(&args[0], &o);
-            let mut tx = Producer::open(&args[1], &o);
+            let tx = Producer::open(&args[1], &o);
             for _ in 0..args[2].parse::<usize>().unwrap() {
-                // As the Rust echo: the message is copied into a loan while it is held.
+                // As the Rust echo, in its order: the message is copied into a loan while it
+                // is held, released, then the loan is committed.
                 let (mut data, mut len): (*const c_void, usize) = (std::ptr::null(), 0);
                 // SAFETY: a live handle; writable out-parameters.
                 ok(
                     unsafe { shmkit_consumer_recv(rx.0, SHMKIT_FOREVER, &mut data, &mut len) },
                     "recv",
                 );
-                tx.loan_commit(len, |loan| {
-                    // SAFETY: the held message is `len` bytes, not written by anyone until
-                    // released below.
-                    loan.copy_from_slice(unsafe { std::slice::from_raw_parts(data.cast(), len) })
-                });
+                let mut out: *mut c_void = std::ptr::null_mut();
+                // SAFETY: a live producer handle, used by this thread alone; a writable
+                // out-parameter.
+                ok(
+                    unsafe { shmkit_producer_loan(tx.0, len, SHMKIT_FOREVER, &mut out) },
+                    "loan",
+                );
+                // SAFETY: the held message is `len` bytes nobody writes until it is released
+                // below; the loan is `len` writable bytes, this side's alone until the commit.
+                unsafe { std::ptr::copy_nonoverlapping(data.cast::<u8>(), out.cast::<u8>(), len) };
                 // SAFETY: the live handle, which holds the message.
                 ok(unsafe { shmkit_consumer_release(rx.0) }, "release");
+                // SAFETY: the live handle, which holds the loan.
+                ok(unsafe { shmkit_producer_commit(tx.0, len) }, "commit");
             }
         }
         "capi-stream" => {
