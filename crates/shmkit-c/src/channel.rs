@@ -99,6 +99,7 @@ pub(crate) fn check_align(layout: Option<&MessageLayout>, max: u64, kind: &str) 
 /// `SHMKIT_SIZE_INVALID` unless `len` bytes are a whole number of a typed side's values.
 ///
 /// Called on every loan, commit and send: nothing is allocated or converted unless it fails.
+#[inline]
 pub(crate) fn check_len(
     layout: Option<&MessageLayout>,
     name: &CStr,
@@ -106,14 +107,19 @@ pub(crate) fn check_len(
     what: &str,
 ) -> Result<(), Error> {
     match layout {
-        Some(l) if len as u64 % l.size() != 0 => Err(Error::SizeInvalid {
-            name: name.to_string_lossy().into_owned(),
-            reason: format!(
-                "{what} of {len} bytes is not a whole number of the typed side's values \
-                 ({l})"
-            ),
-        }),
+        Some(l) if len as u64 % l.size() != 0 => Err(not_whole(l, name, len, what)),
         _ => Ok(()),
+    }
+}
+
+/// [`check_len`]'s error.
+#[cold]
+fn not_whole(l: &MessageLayout, name: &CStr, len: usize, what: &str) -> Error {
+    Error::SizeInvalid {
+        name: name.to_string_lossy().into_owned(),
+        reason: format!(
+            "{what} of {len} bytes is not a whole number of the typed side's values ({l})"
+        ),
     }
 }
 

@@ -35,6 +35,7 @@ impl<S: 'static, L> Lent<S, L> {
     }
 
     /// The side, if nothing borrows it.
+    #[inline]
     pub(crate) fn side(&mut self) -> Option<&mut S> {
         if self.lent.is_some() {
             return None;
@@ -45,6 +46,7 @@ impl<S: 'static, L> Lent<S, L> {
     }
 
     /// The side, read only, if nothing borrows it.
+    #[inline]
     pub(crate) fn side_ref(&self) -> Option<&S> {
         if self.lent.is_some() {
             return None;
@@ -55,22 +57,26 @@ impl<S: 'static, L> Lent<S, L> {
     }
 
     /// What is lent, if anything.
+    #[inline]
     pub(crate) fn lent(&mut self) -> Option<&mut L> {
         self.lent.as_mut()
     }
 
     /// What is lent, if anything, read only.
+    #[inline]
     pub(crate) fn lent_ref(&self) -> Option<&L> {
         self.lent.as_ref()
     }
 
     /// Whether something is lent.
+    #[inline]
     pub(crate) fn is_lent(&self) -> bool {
         self.lent.is_some()
     }
 
     /// Lends the side to `f`, which returns its borrower (a loan, a sample) to keep. Ends
     /// whatever was lent before (drops it) first. On an error nothing is kept.
+    #[inline]
     pub(crate) fn lend(
         &mut self,
         f: impl FnOnce(&'static mut S) -> shmkit::Result<L>,
@@ -88,6 +94,7 @@ impl<S: 'static, L> Lent<S, L> {
 
     /// Ends the loan or sample: `f` consumes it (`commit`, or `drop` for `abort` and
     /// `release`); false if nothing was lent.
+    #[inline]
     pub(crate) fn end(&mut self, f: impl FnOnce(L)) -> bool {
         self.lent.take().map(f).is_some()
     }

@@ -115,6 +115,7 @@ impl<S: Receiver> Rx<S> {
 
     /// The next message, held: the one a too-small `recv_into` kept, or a new one (releasing
     /// the one held), checked against a typed side's layout.
+    #[inline]
     fn next(&mut self, timeout_ns: i64) -> Outcome<&mut S::Msg> {
         if self.kept && self.side.is_lent() {
             self.kept = false;
@@ -133,6 +134,7 @@ impl<S: Receiver> Rx<S> {
     }
 
     /// `recv`: the next message in place.
+    #[inline]
     pub(crate) fn recv(
         &mut self,
         timeout_ns: i64,
@@ -150,6 +152,7 @@ impl<S: Receiver> Rx<S> {
     }
 
     /// `release`: gives the held message back.
+    #[inline]
     pub(crate) fn release(&mut self, call: &str) -> Outcome {
         self.kept = false;
         if !self.side.end(drop) {

@@ -214,7 +214,7 @@ impl shmkit_client {
         // SAFETY: NULL or the live client this handle owns; no response or loan borrows it
         // any more, and the `&mut self` borrow makes this the only use.
         unsafe { self.client.as_mut() }.ok_or_else(|| {
-            Failure::Shmkit(Error::Disconnected {
+            Failure::from(Error::Disconnected {
                 name: self.name.to_string_lossy().into_owned(),
             })
         })
@@ -231,7 +231,7 @@ impl shmkit_client {
         // SAFETY: NULL or the live client this handle owns, and nothing borrows it mutably
         // (no response or loan is held).
         let c = unsafe { self.client.as_ref() }.ok_or_else(|| {
-            Failure::Shmkit(Error::Disconnected {
+            Failure::from(Error::Disconnected {
                 name: self.name.to_string_lossy().into_owned(),
             })
         })?;
@@ -508,14 +508,14 @@ fn respond(
         t.handles.get(&key).map(|&(h, _)| h)
     };
     let Some(rust_handle) = found else {
-        return Err(Failure::Shmkit(Error::NotOutstanding {
+        return Err(Failure::from(Error::NotOutstanding {
             name: name.to_owned(),
             id: h.id,
         }));
     };
     if let Some(resp) = typed {
         if len != resp {
-            return Err(Failure::Shmkit(Error::SizeInvalid {
+            return Err(Failure::from(Error::SizeInvalid {
                 name: name.to_owned(),
                 reason: format!(
                     "a response of {len} bytes to a typed service whose response struct has {resp}"
@@ -833,7 +833,7 @@ impl shmkit_client {
     fn check_request_len(&self, len: usize) -> Outcome {
         if let Some((q, _)) = &self.layouts {
             if len as u64 != q.size() {
-                return Err(Failure::Shmkit(Error::SizeInvalid {
+                return Err(Failure::from(Error::SizeInvalid {
                     name: self.name.to_string_lossy().into_owned(),
                     reason: format!(
                         "a request of {len} bytes to a typed service whose request struct has {}",
@@ -857,7 +857,7 @@ impl shmkit_client {
         self.idle()?;
         let name = || self.name.to_string_lossy().into_owned();
         if self.client.is_null() {
-            return Err(Failure::Shmkit(Error::Disconnected { name: name() }));
+            return Err(Failure::from(Error::Disconnected { name: name() }));
         }
         // SAFETY: the live client this handle owns, in its own allocation until
         // `free_client`. The response made from this borrow is stored in `self.response`
@@ -878,7 +878,7 @@ impl shmkit_client {
         let r = r?;
         if let Some((_, resp)) = &self.layouts {
             if r.len() as u64 != resp.size() {
-                return Err(Failure::Shmkit(Error::Corrupt {
+                return Err(Failure::from(Error::Corrupt {
                     name: name(),
                     reason: format!(
                         "a response of {} bytes from a typed service whose response struct has {}",
@@ -899,7 +899,7 @@ impl shmkit_client {
             .copied()
             .find(|p| p.id() == id)
             .ok_or_else(|| {
-                Failure::Shmkit(Error::NotOutstanding {
+                Failure::from(Error::NotOutstanding {
                     name: self.name.to_string_lossy().into_owned(),
                     id,
                 })
@@ -1047,7 +1047,7 @@ pub unsafe extern "C" fn shmkit_client_loan(
         c.check_request_len(len)?;
         c.idle()?;
         if c.client.is_null() {
-            return Err(Failure::Shmkit(Error::Disconnected {
+            return Err(Failure::from(Error::Disconnected {
                 name: c.name.to_string_lossy().into_owned(),
             }));
         }

@@ -92,20 +92,30 @@ thread_local! {
 }
 
 /// Why a call failed: the library's error, or a misuse of the C API.
-pub(crate) enum Failure {
+///
+/// Boxed, so that an [`Outcome`] is one or two machine words, returned in registers: every
+/// entry point's result passes through a few of them, on every message's path, and the
+/// unboxed error (the library's `Error`, several words) made each of those moves a copy
+/// through memory. A failure allocates; success never does.
+pub(crate) struct Failure(Box<Fault>);
+
+/// What [`Failure`] holds.
+pub(crate) enum Fault {
     Shmkit(Error),
     Misuse(String),
 }
 
 impl From<Error> for Failure {
+    #[cold]
     fn from(e: Error) -> Self {
-        Failure::Shmkit(e)
+        Failure(Box::new(Fault::Shmkit(e)))
     }
 }
 
 /// Shorthand for a misuse.
+#[cold]
 pub(crate) fn misuse(message: impl Into<String>) -> Failure {
-    Failure::Misuse(message.into())
+    Failure(Box::new(Fault::Misuse(message.into())))
 }
 
 /// The result of an entry point's body.
@@ -154,14 +164,15 @@ fn remember(message: String, value: u64, os: i32) {
 }
 
 /// Records a failure as the thread's last error and returns its status.
+#[cold]
 pub(crate) fn fail(f: Failure) -> shmkit_status {
-    match f {
-        Failure::Shmkit(e) => {
+    match *f.0 {
+        Fault::Shmkit(e) => {
             let (status, value, os) = code(&e);
             remember(e.to_string(), value, os);
             status
         }
-        Failure::Misuse(m) => {
+        Fault::Misuse(m) => {
             remember(m, 0, 0);
             shmkit_status::SHMKIT_INVALID_ARGUMENT
         }
@@ -170,6 +181,7 @@ pub(crate) fn fail(f: Failure) -> shmkit_status {
 
 /// Runs an entry point's body: its error becomes a status and the thread's last error; a
 /// panic is caught (it must not unwind into C) and becomes `SHMKIT_PANIC`.
+#[inline]
 pub(crate) fn run(body: impl FnOnce() -> Outcome) -> shmkit_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => shmkit_status::SHMKIT_OK,
@@ -268,6 +280,7 @@ pub(crate) enum Wait {
 }
 
 /// The wait a `timeout_ns` asks for: negative forever, 0 try, positive a timeout.
+#[inline]
 pub(crate) fn wait(timeout_ns: i64) -> Wait {
     match timeout_ns {
         t if t < 0 => Wait::Forever,
@@ -306,9 +319,22 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Outcome<&'a st
 ///
 /// `p` is NULL or a handle of type `T` returned by this library and not yet closed, which no
 /// other thread uses during the call.
-pub(crate) unsafe fn handle<'a, T>(p: *mut T, what: &str) -> Outcome<&'a mut T> {
+#[inline]
+pub(crate) unsafe fn handle<'a, T>(p: *mut T, what: &'static str) -> Outcome<&'a mut T> {
     // SAFETY: the caller promises a live handle used by this thread alone.
-    unsafe { p.as_mut() }.ok_or_else(|| misuse(format!("the {what} handle is NULL")))
+    match unsafe { p.as_mut() } {
+        Some(h) => Ok(h),
+        None => Err(null_handle(what)),
+    }
+}
+
+/// The error of a NULL handle. Out of line, so that the checks on every call's path (this
+/// one, [`handle_ref`], [`Out::new`]) are a test and a branch, with no message's arguments
+/// prepared before it.
+#[cold]
+#[inline(never)]
+fn null_handle(what: &'static str) -> Failure {
+    misuse(format!("the {what} handle is NULL"))
 }
 
 /// A handle argument that is only read (functions documented as callable from any thread).
@@ -316,9 +342,13 @@ pub(crate) unsafe fn handle<'a, T>(p: *mut T, what: &str) -> Outcome<&'a mut T> 
 /// # Safety
 ///
 /// `p` is NULL or a live handle of type `T` returned by this library.
-pub(crate) unsafe fn handle_ref<'a, T>(p: *const T, what: &str) -> Outcome<&'a T> {
+#[inline]
+pub(crate) unsafe fn handle_ref<'a, T>(p: *const T, what: &'static str) -> Outcome<&'a T> {
     // SAFETY: the caller promises a live handle.
-    unsafe { p.as_ref() }.ok_or_else(|| misuse(format!("the {what} handle is NULL")))
+    match unsafe { p.as_ref() } {
+        Some(h) => Ok(h),
+        None => Err(null_handle(what)),
+    }
 }
 
 /// An out-parameter, checked before any work is done so that a NULL one creates nothing.
@@ -326,9 +356,10 @@ pub(crate) struct Out<T>(*mut T);
 
 impl<T> Out<T> {
     /// Checks `p`.
-    pub(crate) fn new(p: *mut T, what: &str) -> Outcome<Out<T>> {
+    #[inline]
+    pub(crate) fn new(p: *mut T, what: &'static str) -> Outcome<Out<T>> {
         if p.is_null() {
-            Err(misuse(format!("the out-parameter {what} is NULL")))
+            Err(null_out(what))
         } else {
             Ok(Out(p))
         }
@@ -339,10 +370,18 @@ impl<T> Out<T> {
     /// # Safety
     ///
     /// The pointer given to [`Out::new`] is valid for a write of `T` (the caller's promise).
+    #[inline]
     pub(crate) unsafe fn put(self, value: T) {
         // SAFETY: non-NULL (checked by `new`) and writable (the caller's promise).
         unsafe { self.0.write(value) }
     }
+}
+
+/// The error of a NULL out-parameter (out of line, as [`null_handle`]).
+#[cold]
+#[inline(never)]
+fn null_out(what: &'static str) -> Failure {
+    misuse(format!("the out-parameter {what} is NULL"))
 }
 
 /// Writes a new handle to an out-parameter.

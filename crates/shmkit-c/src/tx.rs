@@ -97,6 +97,7 @@ impl<S: Sender> Tx<S> {
     }
 
     /// The side, refused while a loan is outstanding.
+    #[inline]
     pub(crate) fn idle(&mut self) -> Outcome<&mut S> {
         let (kind, name) = (S::KIND, &self.name);
         self.side.side().ok_or_else(|| {
@@ -107,6 +108,7 @@ impl<S: Sender> Tx<S> {
     }
 
     /// `loan`: `len` bytes to write in place at `*data`.
+    #[inline]
     pub(crate) fn loan(&mut self, len: usize, timeout_ns: i64, data: Out<*mut c_void>) -> Outcome {
         self.idle()?;
         check_len(self.layout.as_ref(), &self.name, len, "a loan")?;
@@ -119,6 +121,7 @@ impl<S: Sender> Tx<S> {
 
     /// `commit`: publishes the loan's first `len` bytes. Allocates nothing unless it fails
     /// (it is on every message's path).
+    #[inline]
     pub(crate) fn commit(&mut self, len: usize) -> Outcome {
         let Tx { side, layout, name } = self;
         let Some(loan) = side.lent() else {
@@ -158,6 +161,7 @@ impl<S: Sender> Tx<S> {
     }
 
     /// `send`: a copy of `msg`.
+    #[inline]
     pub(crate) fn send(&mut self, msg: &[u8], timeout_ns: i64) -> Outcome {
         check_len(self.layout.as_ref(), &self.name, msg.len(), "a message")?;
         self.idle()?.send_for(msg, timeout_ns)?;
