@@ -317,7 +317,13 @@ fn iceoryx2_1mib(n: usize, size: usize, count: usize, warm: usize) -> Summary {
 /// subscriber processes checking in place, under overwrite (so it never waits for them);
 /// `how` is "overwrite" (subscribers wait adaptively: they sleep, and a commit wakes them)
 /// or "overwrite-busy" (they busy-poll: no wake-up).
-fn publisher_own(n: usize, how: &str, size: usize, count: usize, warm: usize) -> Summary {
+pub(crate) fn publisher_own(
+    n: usize,
+    how: &str,
+    size: usize,
+    count: usize,
+    warm: usize,
+) -> Summary {
     let name = unique("bcown");
     let mut publ = broadcast::options()
         .slots(SLOTS_1MIB)

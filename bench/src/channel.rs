@@ -357,6 +357,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 || crate::service::child(role, args)
                 || crate::waitset::child(role, args)
                 || crate::capi::child(role, args)
+                || crate::growth::child(role, args)
         }
     }
     true

@@ -15,6 +15,7 @@ mod bridge;
 mod broadcast;
 mod capi;
 mod channel;
+mod growth;
 #[cfg(all(target_os = "linux", feature = "iceoryx2"))]
 mod iceoryx;
 #[cfg(target_os = "linux")]
@@ -57,7 +58,7 @@ pub fn child(role: &str, args: &[String]) -> ExitCode {
 
 /// The benchmarks' names and flags, for usage messages.
 pub const USAGE: &str =
-    "usage: shmkit-bench plot IN.json OUT_DIR | shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [sweep] [service] [waitset] [async] [capi] [zenoh] [--quick] [--json]";
+    "usage: shmkit-bench plot IN.json OUT_DIR | shmkit-bench [segment] [sync] [latency] [throughput] [broadcast] [sweep] [service] [waitset] [growth] [async] [capi] [zenoh] [--quick] [--json]";
 
 /// Runs the benchmarks named in `args` (all if none) with `--quick` / `--json`, printing the
 /// tables. A closed standard output (`| head`) ends the program quietly.
@@ -87,7 +88,7 @@ pub fn run(args: &[String]) -> ExitCode {
         match a.as_str() {
             "--quick" | "--json" => {}
             "segment" | "sync" | "latency" | "throughput" | "broadcast" | "sweep" | "service"
-            | "waitset" | "async" | "capi" | "zenoh" => benches.push(a),
+            | "waitset" | "growth" | "async" | "capi" | "zenoh" => benches.push(a),
             _ => {
                 eprintln!("{USAGE}\nunknown argument {a:?}");
                 return ExitCode::from(2);
@@ -104,6 +105,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "sweep",
             "service",
             "waitset",
+            "growth",
             "async",
             "capi",
             "zenoh",
@@ -121,6 +123,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "throughput" => rows.extend(throughput::throughput(quick)),
             "service" => rows.extend(service::table(quick)),
             "waitset" => rows.extend(waitset::run(quick)),
+            "growth" => rows.extend(growth::run(quick)),
             "async" => rows.extend(aio::run(quick)),
             "capi" => rows.extend(capi::run(quick)),
             // Without the feature (or off Linux) the Zenoh tables are simply absent.
@@ -192,6 +195,7 @@ fn print(rows: &[stats::Row], json: bool) -> io::Result<()> {
                 (sweep::BENCH, sweep::TITLE),
                 (service::BENCH, service::TITLE),
                 (waitset::BENCH, waitset::TITLE),
+                (growth::BENCH, growth::TITLE),
                 (aio::BENCH, aio::TITLE),
                 (capi::BENCH, capi::TITLE),
                 #[cfg(all(target_os = "linux", feature = "zenoh"))]

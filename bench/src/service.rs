@@ -69,22 +69,43 @@ fn mode_arg(m: WaitStrategy) -> &'static str {
 fn shmkit_rr(mode: WaitStrategy, batches: usize, per: usize) -> Summary {
     let name = unique("svc");
     let total = ((batches + 1) * per).to_string();
-    let mut child = spawn_ready("svc-server", &[&name, mode_arg(mode), &total]);
+    let child = spawn_server(&name, mode_arg(mode), &total, "1");
+    let s = calls(&name, mode, batches, per);
+    reap_server(child);
+    s
+}
+
+/// Starts the echo server `name` (`mode` "busy" or "blocking") for `total` requests, with room
+/// for `max_clients`; returns once it is ready.
+pub(crate) fn spawn_server(name: &str, mode: &str, total: &str, max_clients: &str) -> Child {
+    spawn_ready("svc-server", &[name, mode, total, max_clients])
+}
+
+/// Waits for a server of [`spawn_server`] to finish.
+pub(crate) fn reap_server(mut child: Child) {
+    assert!(child.wait().expect("wait child").success());
+}
+
+/// `BusyPoll` round trips to the server `name`, timed as this table's.
+pub(crate) fn busy_round_trips(name: &str, batches: usize, per: usize) -> Summary {
+    calls(name, WaitStrategy::BusyPoll, batches, per)
+}
+
+/// Connects to `name` and times `batches` batches of `per` calls of 64 B (after one batch
+/// of warm-up), each answer checked to be its request's.
+fn calls(name: &str, mode: WaitStrategy, batches: usize, per: usize) -> Summary {
     let mut client = service::options()
         .wait_strategy(mode)
-        .open_client(&name)
+        .open_client(name)
         .expect("connect");
     let mut msg = [7u8; MSG];
     let mut i = 0u8;
-    let s = round_trips(batches, per, || {
+    round_trips(batches, per, || {
         msg[0] = i;
         let r = client.call(&msg).expect("call");
         assert_eq!(r[0], i, "a response to another request");
         i = i.wrapping_add(1);
-    });
-    drop(client);
-    assert!(child.wait().expect("wait child").success());
-    s
+    })
 }
 
 #[cfg(unix)]
@@ -119,7 +140,7 @@ pub fn child(role: &str, args: &[String]) -> bool {
                 WaitStrategy::Blocking
             };
             let mut server = service::options()
-                .max_clients(1)
+                .max_clients(args[3].parse().expect("max clients"))
                 .wait_strategy(mode)
                 .create_server(&args[0])
                 .expect("create server");

@@ -34,13 +34,14 @@ const CHANNELS: usize = 256;
 /// The members one `futex_waitv` call watches on Linux beside the helpers' word.
 const FIRST: usize = 127;
 
-/// The channel of round `i` for `which` ("spread", "first", "helper").
-fn pick(which: &str, i: u64) -> usize {
-    let i = i as usize * 97; // a stride coprime to 256: every channel in turn, out of order
+/// The channel of round `i` for `which` ("spread", "first", "helper") among `channels`.
+fn pick(channels: usize, which: &str, i: u64) -> usize {
+    // A stride coprime to every power of two: every channel in turn, out of order.
+    let i = i as usize * 97;
     match which {
         "first" => i % FIRST,
-        "helper" => FIRST + i % (CHANNELS - FIRST),
-        _ => i % CHANNELS,
+        "helper" => FIRST + i % (channels - FIRST),
+        _ => i % channels,
     }
 }
 
@@ -84,7 +85,7 @@ fn waitset_latency(which: &'static str, batches: usize, per: usize) -> Summary {
     let msg = [7u8; 64];
     let mut i = 0u64;
     let s = one_way(batches, per, || {
-        let k = pick(which, i);
+        let k = pick(CHANNELS, which, i);
         i += 1;
         tx[k].send(&msg).unwrap();
         loop {
@@ -124,7 +125,12 @@ const GAP: Duration = Duration::from_micros(300);
 /// channel choice of [`pick`] for a `WaitSet` over 256.
 #[cfg(unix)]
 fn wake_latency(which: &'static str, n: usize) -> Summary {
-    let channels = if which == "one" { 1 } else { CHANNELS };
+    wake_latency_among(if which == "one" { 1 } else { CHANNELS }, which, n)
+}
+
+/// [`wake_latency`] with `channels` members (1 for "one").
+#[cfg(unix)]
+pub(crate) fn wake_latency_among(channels: usize, which: &'static str, n: usize) -> Summary {
     let prefix = unique(&format!("wswake{which}"));
     let mut tx: Vec<Producer> = (0..channels)
         .map(|k| {
@@ -146,7 +152,11 @@ fn wake_latency(which: &'static str, n: usize) -> Summary {
     assert_eq!(line.trim(), "ready");
     for i in 0..n as u64 {
         std::thread::sleep(GAP);
-        let k = if which == "one" { 0 } else { pick(which, i) };
+        let k = if which == "one" {
+            0
+        } else {
+            pick(channels, which, i)
+        };
         tx[k].send(&now_ns().to_le_bytes()).unwrap();
     }
     line.clear();
