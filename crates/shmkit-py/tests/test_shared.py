@@ -149,7 +149,7 @@ def test_layouts_interoperate_and_mismatches_are_errors(name):
         assert isinstance(v, Stats) and (v.frames, v.dropped) == (1, 2)
         v.frames += 10
     raw = Shared.open(name)  # no type: any value, as bytes
-    assert (raw.size, raw.align, raw.tag) == (16, 8, "[u8; 16]")
+    assert (raw.size, raw.align, raw.tag) == (16, 8, None)  # nothing checked
     with raw.lock() as mv:
         assert isinstance(mv, memoryview) and len(mv) == 16
         assert bytes(mv[:8]) == (11).to_bytes(8, "little")

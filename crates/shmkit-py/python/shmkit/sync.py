@@ -81,6 +81,7 @@ class _Layout:
     """What a ``type`` argument means: size, alignment, default tag, how to view the bytes."""
 
     __slots__ = ("kind", "type", "size", "align", "tag")
+    tag: str | None
 
     def __init__(self, t: Any, tag: str | None, align: int | None) -> None:
         if isinstance(t, bool):
@@ -224,7 +225,9 @@ class Shared:
             if tag is not None or align is not None:
                 raise TypeError("tag and align need a type")
             native = _native.SharedBytes.open(name, None, None, open_timeout)
-            return cls(native, _Layout(native.size, None, native.align))
+            layout = _Layout(native.size, None, native.align)
+            layout.tag = None  # nothing was checked
+            return cls(native, layout)
         layout = _Layout(type, tag, align)
         native = _native.SharedBytes.open(
             name, (layout.size, layout.align), layout.tag, open_timeout
@@ -324,7 +327,9 @@ class SharedGuard:
     ``with guard as value:`` yields the value in place and unlocks at the end (see
     :class:`Shared` for the rules on views); or call :meth:`unlock`. :meth:`get` copies the
     value out, :meth:`set` copies a value in. A guard that is garbage-collected still locked
-    unlocks (on its thread), as a Rust guard dropped.
+    unlocks, as a Rust guard dropped (after an unrepaired owner death: ``Unrecoverable``);
+    collected on another thread than the locking one it cannot unlock, and the OS reports
+    an owner death to the next locker once the locking thread ends.
 
     Thread safety: :meth:`unlock`, :meth:`make_consistent` and :meth:`unlock_unrepaired`
     only on the thread that locked (``RuntimeError`` elsewhere).
