@@ -125,3 +125,21 @@ def test_closed_while_awaiting(name):
             await t
 
     asyncio.run(main())
+
+
+def test_event_loops_in_several_threads_share_the_reactor(name):
+    sem = Semaphore.create(name, 0)
+    got = []
+
+    def run_loop():
+        got.append(asyncio.run(sem.acquire_async(timeout=HANG)))
+
+    ts = [threading.Thread(target=run_loop) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for _ in ts:
+        sem.release()
+    for t in ts:
+        t.join(HANG)
+    assert got == [True, True, True] and sem.value == 0
+    assert [t.name for t in threading.enumerate()].count("shmkit-aio") == 1
