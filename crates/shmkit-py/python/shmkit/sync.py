@@ -179,7 +179,7 @@ class Shared:
     copy what you keep (``int(...)``, ``.copy()``, :meth:`SharedGuard.get`). After the
     block the name ``value`` still exists: a memoryview is released, a numpy array is made
     read-only, and a ctypes object (which cannot be disabled) must not be used. A block
-    left by an exception unlocks in any case.
+    left by an exception unlocks in any case (views made in it are then not checked).
 
     Owner death: if the previous holder died holding the lock, :meth:`lock` raises
     :class:`shmkit.OwnerDied` **with the lock held**, as ``Mutex.acquire`` does; ``e.guard``
