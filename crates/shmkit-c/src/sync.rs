@@ -28,9 +28,10 @@
 //!
 //! # Shared values
 //!
-//! Rust's `Shared<T>` (a value beside its lock in one segment) is not offered: it is generic
-//! over a Rust `Pod` type fixed at compile time, its layout check uses that type's name as
-//! the default tag, and the library has no byte form of it to bind. A C program puts a
+//! Rust's `Shared<T>` (a value beside its lock in one segment) is not offered yet: it is
+//! generic over a Rust `Pod` type fixed at compile time; its byte form `SharedBytes` (size,
+//! alignment and tag given at run time, which the Python binding uses) is what a C binding
+//! would wrap. Meanwhile a C program puts a
 //! [`shmkit_mutex`] beside a segment ([`crate::shmkit_segment_create`]) and reads and writes
 //! the segment while holding the mutex: the same guarantee (owner death reported, repair,
 //! unrecoverable) with the layout agreed by the programs.

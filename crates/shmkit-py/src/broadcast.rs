@@ -19,6 +19,8 @@ fn policy_name(p: Policy) -> &'static str {
 }
 
 /// The publishing side of a broadcast (see :class:`Sender` for the methods).
+///
+/// Thread safety: as :class:`Sender` (shared between threads; an open loan holds it).
 #[pyclass(module = "shmkit.broadcast", extends = Sender, frozen)]
 pub(crate) struct Publisher {
     policy: Policy,
@@ -75,6 +77,8 @@ impl Publisher {
 
 /// A subscriber of a broadcast (see :class:`Receiver` for the methods). Its samples have a
 /// ``seq``.
+///
+/// Thread safety: as :class:`Receiver` (shared between threads; a held sample holds it).
 #[pyclass(module = "shmkit.broadcast", extends = Receiver, frozen)]
 pub(crate) struct Subscriber {
     policy: Policy,

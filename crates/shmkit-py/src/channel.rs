@@ -33,6 +33,8 @@ pub(crate) fn wait_strategy_name(w: WaitStrategy) -> &'static str {
 }
 
 /// The sending side of a channel (see :class:`Sender` for the methods).
+///
+/// Thread safety: as :class:`Sender` (shared between threads; an open loan holds it).
 #[pyclass(module = "shmkit.channel", extends = Sender, frozen)]
 pub(crate) struct Producer {
     capacity: usize,
@@ -65,6 +67,8 @@ impl Producer {
 }
 
 /// The receiving side of a channel (see :class:`Receiver` for the methods).
+///
+/// Thread safety: as :class:`Receiver` (shared between threads; a held sample holds it).
 #[pyclass(module = "shmkit.channel", extends = Receiver, frozen)]
 pub(crate) struct Consumer {
     capacity: usize,

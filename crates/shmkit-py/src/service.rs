@@ -36,7 +36,9 @@ fn closed(what: &str) -> Fail {
 }
 
 /// Which request a response answers (from :attr:`Request.handle`): its client's slot and
-/// generation, and the request's id. Hashable; may be passed to another thread.
+/// generation, and the request's id. Hashable.
+///
+/// Thread safety: an immutable value; may be passed to and used from any thread.
 #[pyclass(module = "shmkit.service", frozen, eq, hash)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Handle {
@@ -86,6 +88,8 @@ impl Handle {
 /// A received request: :attr:`payload` (``bytes``, a copy: the Rust server copies a request
 /// out of its client's ring) and the :attr:`handle` to answer it with. ``bytes(req)`` and
 /// ``len(req)`` give the payload.
+///
+/// Thread safety: an immutable value; may be passed to and used from any thread.
 #[pyclass(module = "shmkit.service", frozen)]
 pub(crate) struct Request {
     handle: Handle,
@@ -146,6 +150,8 @@ fn respond_with(
 
 /// Answers requests of a :class:`Server` from any thread (from :meth:`Server.responder`);
 /// it keeps the service's memory mapped while it lives.
+///
+/// Thread safety: :meth:`respond` from any thread, never waiting for a ``recv``.
 #[pyclass(module = "shmkit.service", frozen)]
 pub(crate) struct Responder {
     inner: RustResponder,
@@ -307,6 +313,8 @@ impl Server {
 
 /// A request sent and not yet answered (from :meth:`Client.request`): wait for its response
 /// with :meth:`Client.wait`, or :meth:`Client.cancel` it. Hashable.
+///
+/// Thread safety: an immutable value; any thread may wait for it on its client.
 #[pyclass(module = "shmkit.service", frozen, eq, hash)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Pending {

@@ -470,9 +470,29 @@ impl Event {
         )
     }
 
+    /// ``await event.wait_async(timeout=None)``: :meth:`wait` for asyncio, suspending the
+    /// task rather than the thread (any event loop); returns whether the event was set.
+    /// Cancellation-safe: an await cancelled (or timed out) took nothing (for an
+    /// ``auto_reset`` event, the set stays for the next waiter). One reactor thread per
+    /// process waits for every pending await (see ``shmkit._aio``).
+    #[pyo3(signature = (timeout=None))]
+    fn wait_async<'py>(
+        slf: &Bound<'py, Self>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let aio = slf.py().import("shmkit._aio")?;
+        aio.getattr("wait")?.call1((slf, timeout))
+    }
+
     /// Closes the handle (a creator removes the name).
     fn close(&self, py: Python<'_>) {
         self.handle.close(py);
+    }
+
+    /// Whether the handle is closed.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        self.handle.get(py).is_err()
     }
 
     /// A short description for the REPL.
@@ -574,6 +594,19 @@ impl Semaphore {
         )
     }
 
+    /// ``await sem.acquire_async(timeout=None)``: :meth:`acquire` for asyncio, suspending
+    /// the task rather than the thread (any event loop); returns whether a permit was
+    /// taken. Cancellation-safe: an await cancelled (or timed out) took no permit. One
+    /// reactor thread per process waits for every pending await (see ``shmkit._aio``).
+    #[pyo3(signature = (timeout=None))]
+    fn acquire_async<'py>(
+        slf: &Bound<'py, Self>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let aio = slf.py().import("shmkit._aio")?;
+        aio.getattr("acquire")?.call1((slf, timeout))
+    }
+
     /// Gives a permit back (``Full`` at the maximum).
     fn release(&self, py: Python<'_>) -> PyResult<()> {
         self.handle.get(py)?.post().map_err(to_py)
@@ -582,6 +615,12 @@ impl Semaphore {
     /// Closes the handle (a creator removes the name).
     fn close(&self, py: Python<'_>) {
         self.handle.close(py);
+    }
+
+    /// Whether the handle is closed.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        self.handle.get(py).is_err()
     }
 
     /// Enters a `with` block (see the class docs for what leaving it does).
@@ -609,5 +648,7 @@ pub(crate) fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_class::<Mutex>()?;
     m.add_class::<Event>()?;
     m.add_class::<Semaphore>()?;
+    m.add_class::<crate::shared_value::SharedBytes>()?;
+    m.add_class::<crate::shared_value::SharedLock>()?;
     Ok(m)
 }

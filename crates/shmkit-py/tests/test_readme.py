@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import shmkit
@@ -54,3 +55,39 @@ def test_the_python_quick_start_runs_in_a_64_mib_dev_shm(name):
         timeout=HANG,
     )
     assert p.returncode == 0, p.stderr
+
+
+def _block(marker: str) -> str:
+    readme = (REPO / "crates" / "shmkit-py" / "README.md").read_text()
+    return next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if marker in b)
+
+
+def test_the_shared_value_examples_run(name, capsys):
+    code = _block("Shared.open_or_create(").replace('"stats"', repr(name))
+    repair = _block("except shmkit.OwnerDied")
+    ns: dict = {}
+    exec(code, ns)
+    assert capsys.readouterr().out.strip() == "1"
+    exec(repair, ns)  # nobody died: the plain lock, then the block
+    with ns["stats"].lock(timeout=0) as s:
+        assert int(s["frames"]) == 2
+    ns["stats"].close()
+
+
+def test_the_file_mapping_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(_block("FileMapping.create("), ns)
+    assert np.fromfile(tmp_path / "data.bin", dtype=np.float64)[:4].tolist() == [1, 2, 3, 4]
+    assert ns["ro"].read_only
+
+
+def test_the_repair_example_repairs_after_a_killed_holder(name):
+    from test_shared import _kill_a_holder  # a child that dies holding the lock
+
+    ns: dict = {}
+    exec(_block("Shared.open_or_create(").replace('"stats"', repr(name)), ns)
+    _kill_a_holder(name)  # left frames=99, half an update
+    exec(_block("except shmkit.OwnerDied"), ns)
+    assert ns["stats"].get().item() == (1, 0)
+    ns["stats"].close()

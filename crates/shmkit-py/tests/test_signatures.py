@@ -32,6 +32,8 @@ CREATORS = {
     "shmkit.sync.Mutex.open_or_create",
     "shmkit.sync.Event.create",
     "shmkit.sync.Semaphore.create",
+    "shmkit.sync.Shared.create",
+    "shmkit.sync.Shared.open_or_create",
     "shmkit.service.create_server",
 }
 # Every function that opens an existing object, and so takes ``open_timeout``.
@@ -43,6 +45,7 @@ OPENERS = {
     "shmkit.sync.Mutex.open",
     "shmkit.sync.Event.open",
     "shmkit.sync.Semaphore.open",
+    "shmkit.sync.Shared.open",
     "shmkit.service.open_client",
 }
 

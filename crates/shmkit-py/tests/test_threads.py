@@ -480,3 +480,16 @@ def test_every_event_and_semaphore_method_from_four_threads(names):
     hammer(work)
     assert sem.value == 2
     hammer(lambda i: (ev.close(), sem.close()))
+
+
+def test_every_public_class_states_its_thread_safety():
+    modules = (shmkit, shmkit.sync, shmkit.channel, shmkit.broadcast, shmkit.service)
+    missing = [
+        f"{m.__name__}.{n}"
+        for m in modules
+        for n in m.__all__
+        if isinstance(getattr(m, n), type)
+        and not issubclass(getattr(m, n), BaseException)
+        and "Thread safety" not in (getattr(m, n).__doc__ or "")
+    ]
+    assert missing == []

@@ -10,7 +10,8 @@
 //!   processes write the same memory;
 //! * [`FileMapping`]: the same views over a file, with [`View::flush`];
 //! * [`sync`]: a robust process-shared [`Mutex`](sync::Mutex), [`Event`](sync::Event)s,
-//!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared);
+//!   [`Semaphore`](sync::Semaphore)s and [`Shared<T>`](sync::Shared) (and its byte form
+//!   [`SharedBytes`](sync::SharedBytes), for layouts known at run time);
 //! * [`channel`]: SPSC channels and broadcast, zero-copy, bytes or typed;
 //! * [`service`]: request/response between one server and many clients;
 //! * [`WaitSet`]: block until any of many channel sides, subscribers, events and semaphores is
@@ -52,7 +53,8 @@
 //! * **One entry point per kind.** A kind that is one handle has `Type::options()`
 //!   ([`Segment::options`], [`FileMapping::options`], [`Mutex::options`](sync::Mutex::options),
 //!   [`Event::options`](sync::Event::options), [`Semaphore::options`](sync::Semaphore::options),
-//!   [`Shared::options`](sync::Shared::options)); a pattern with several sides has a module
+//!   [`Shared::options`](sync::Shared::options),
+//!   [`SharedBytes::options`](sync::SharedBytes::options)); a pattern with several sides has a module
 //!   function ([`channel::options`], [`channel::broadcast::options`], [`service::options`];
 //!   typed: `channel::typed::<T>()`, `broadcast::typed::<T>()`,
 //!   `service::typed::<Req, Resp>()`). Options take `&mut self` setters and end in a verb that

@@ -58,6 +58,9 @@ on the handle skips this (a loop with many idle channels and no latency goal), a
 A member that is ready while the call still cannot proceed (a producer with room for a small
 message but not for this one) is retried after 1 ms, then looked at by the reactor again.
 
+Events and semaphores have ``wait_async`` / ``acquire_async``, which return ``False`` on a
+timeout as their blocking forms do (``threading``'s shape) instead of raising ``Timeout``.
+
 Adding a kind (services): once its handle is a :class:`shmkit.WaitSet` member (``Kind`` in
 ``src/waitset.rs``), its await is one line here, e.g. ``await _retry(server, lambda t=0:
 server.recv(timeout=t), timeout)``, and a method calling it, as ``Receiver.recv_async`` does.
@@ -74,7 +77,7 @@ from typing import Any
 
 from ._errors import Timeout, WouldBlock
 
-__all__ = ["recv", "send", "loan"]
+__all__ = ["recv", "send", "loan", "wait", "acquire"]
 
 
 class _Reactor:
@@ -256,3 +259,32 @@ async def send(tx: Any, data: Any, timeout: float | None = None) -> None:
 async def loan(tx: Any, size: int, timeout: float | None = None) -> Any:
     """``await tx.loan_async(size, timeout)``: ``tx.loan`` without blocking the event loop."""
     return await _retry(tx, lambda t=0: tx.loan(size, timeout=t), timeout)
+
+
+async def _passed(member: Any, blocking_call, timeout: float | None) -> bool:
+    """A ``threading``-shaped wait (``blocking_call(timeout=t) -> bool``) for asyncio:
+    ``True`` once it passed, ``False`` when ``timeout`` ran out (as the blocking call)."""
+
+    def attempt(t: float = 0) -> bool:
+        if blocking_call(timeout=t):
+            return True
+        raise WouldBlock("not yet", getattr(member, "name", None))
+
+    try:
+        return await _retry(member, attempt, timeout)
+    except Timeout:  # WouldBlock included (timeout=0)
+        return False
+
+
+async def wait(event: Any, timeout: float | None = None) -> bool:
+    """``await event.wait_async(timeout)``: ``event.wait`` without blocking the event loop.
+    Only the ``timeout=0`` wait on the loop's thread passes the event (and resets an
+    auto-reset one), so a cancelled await leaves the event for the next waiter."""
+    return await _passed(event, event.wait, timeout)
+
+
+async def acquire(sem: Any, timeout: float | None = None) -> bool:
+    """``await sem.acquire_async(timeout)``: ``sem.acquire`` without blocking the event loop.
+    Only the ``timeout=0`` acquire on the loop's thread takes a permit, so a cancelled await
+    took none."""
+    return await _passed(sem, lambda timeout: sem.acquire(True, timeout), timeout)

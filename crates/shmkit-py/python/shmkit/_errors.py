@@ -71,16 +71,23 @@ class WouldBlock(Timeout):
 
 
 class OwnerDied(Error):
-    """The previous holder of a mutex died holding it.
+    """The previous holder of a mutex (or of a shared value's lock) died holding it.
 
     The lock **is held** by the calling thread when this is raised. Repair what the mutex
     protects, then call :meth:`make_consistent` (or ``mutex.make_consistent()``) and release
     the mutex. Releasing without repairing makes the mutex unrecoverable for everyone;
     :meth:`unlock_unrepaired` instead hands the repair on to the next holder.
+
+    From :meth:`shmkit.sync.Shared.lock`, ``.guard`` (and ``.mutex``) is the
+    :class:`shmkit.sync.SharedGuard` holding the lock: ``with e.guard as value:`` repairs.
     """
 
-    #: The :class:`shmkit.sync.Mutex` whose owner died (now held by this thread).
+    #: The :class:`shmkit.sync.Mutex` whose owner died (now held by this thread), or the
+    #: :class:`shmkit.sync.SharedGuard` of a shared value.
     mutex: object = None
+    #: The :class:`shmkit.sync.SharedGuard` holding a shared value's lock (``None`` for a
+    #: mutex).
+    guard: object = None
 
     def make_consistent(self) -> None:
         """Declare the protected state repaired; the mutex stays held."""

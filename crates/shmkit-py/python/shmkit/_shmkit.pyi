@@ -1,6 +1,7 @@
 """Type stubs of the native module ``shmkit._shmkit`` (re-exported by ``shmkit``)."""
 
 import builtins
+import os
 from types import TracebackType
 from collections.abc import Coroutine, Iterable
 from typing import Any, Literal, Self, TypedDict, final
@@ -60,6 +61,71 @@ class Segment(Buffer):
         e: BaseException | None = None,
         tb: TracebackType | None = None,
     ) -> bool: ...
+
+Access = Literal["read_only", "read_write", "copy_on_write"]
+
+@final
+class FileMapping:
+    """A file opened for mapping (Rust ``FileMapping``): :meth:`map` gives :class:`View` s,
+    whose :meth:`View.flush` writes changes back to the file.
+
+    Thread safety: every method works from any thread.
+    """
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], size: int) -> FileMapping:
+        """Create the file ``path`` of ``size`` zero bytes (``AlreadyExists`` if it exists)."""
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], size: int | None = None, *, read_only: bool = False
+    ) -> FileMapping:
+        """Open ``path`` (at least ``size`` bytes); ``read_only``: views cannot write it."""
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike[str], size: int) -> FileMapping:
+        """Open ``path`` if it exists, else create it with ``size`` zero bytes."""
+    @property
+    def path(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def read_only(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
+    def map(
+        self, offset: int = 0, size: int | None = None, *, access: Access | None = None
+    ) -> View:
+        """Map ``size`` bytes from ``offset`` (default: to the end); ``AccessMismatch`` for a
+        read-write view of a read-only file, ``SizeInvalid`` for an empty or too long range."""
+    def close(self) -> None:
+        """Close the handle; views keep their mapping."""
+    def __len__(self) -> int: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+@final
+class View(Buffer):
+    """A mapped range of a :class:`FileMapping`, with the buffer protocol and ``flush``.
+
+    Thread safety: every method works from any thread; the bytes are plain shared memory.
+    """
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def access(self) -> Access: ...
+    @property
+    def closed(self) -> bool: ...
+    def flush(self, offset: int = 0, size: int | None = None) -> None:
+        """Write the view's changes (a range of it) to the file and wait for the OS."""
+    def flush_async(self) -> None:
+        """Start writing the whole view to the file without waiting."""
+    def close(self) -> None:
+        """Unmap; ``BufferError`` while buffer views of it are alive."""
+    def __len__(self) -> int: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> bool: ...
 
 @final
 class Loan(Buffer):

@@ -1,6 +1,17 @@
-"""Process-shared synchronisation: a robust Mutex, Events and Semaphores, found by name."""
+"""Process-shared synchronisation: a robust Mutex, Events, Semaphores and Shared values,
+found by name."""
 
-from typing import NoReturn, Self, final
+import ctypes
+from collections.abc import Coroutine
+from typing import Any, NoReturn, Self, final
+
+from numpy.typing import DTypeLike
+
+
+#: What a Shared value may hold: a numpy dtype, a ctypes type, or a size in bytes.
+SharedType = DTypeLike | type[ctypes._SimpleCData[Any]] | type[ctypes.Structure] | type[
+    ctypes.Union
+] | type[ctypes.Array[Any]] | int
 
 @final
 class Mutex:
@@ -38,7 +49,8 @@ class Mutex:
 
 @final
 class Event:
-    """A named event, shaped like ``threading.Event``; every method works from any thread."""
+    """A named event, shaped like ``threading.Event``; every method works from any thread,
+    and ``wait_async`` from any asyncio event loop."""
 
     @classmethod
     def create(
@@ -56,12 +68,17 @@ class Event:
     def clear(self) -> None: ...
     def is_set(self) -> bool: ...
     def wait(self, timeout: float | None = None) -> bool: ...
+    def wait_async(self, timeout: float | None = None) -> Coroutine[Any, Any, bool]:
+        """``await ev.wait_async()``: :meth:`wait` suspending the task, not the thread;
+        cancellation-safe (a cancelled await passes nothing)."""
+    @property
+    def closed(self) -> bool: ...
     def close(self) -> None: ...
 
 @final
 class Semaphore:
     """A named counting semaphore, shaped like ``threading.Semaphore``; every method works
-    from any thread."""
+    from any thread, and ``acquire_async`` from any asyncio event loop."""
 
     @classmethod
     def create(
@@ -78,7 +95,93 @@ class Semaphore:
     @property
     def max(self) -> int: ...
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool: ...
+    def acquire_async(self, timeout: float | None = None) -> Coroutine[Any, Any, bool]:
+        """``await sem.acquire_async()``: :meth:`acquire` suspending the task, not the thread;
+        cancellation-safe (a cancelled await took no permit)."""
     def release(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> bool: ...
+
+class Shared:
+    """A value that processes share by name behind a robust mutex (Rust ``Shared<T>``), of a
+    numpy dtype, a ctypes type or a size in bytes. ``with shared.lock() as value:`` yields
+    it in place (a 0-d numpy array, a ctypes object, a memoryview), valid inside the block.
+
+    Thread safety: a handle may be shared between threads; each ``lock`` is a hold of its
+    own, which only the locking thread may end."""
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        type: SharedType,
+        value: Any = None,
+        *,
+        tag: str | None = None,
+        align: int | None = None,
+        mode: int = 0o600,
+        keep: bool = False,
+    ) -> Shared: ...
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        type: SharedType | None = None,
+        *,
+        tag: str | None = None,
+        align: int | None = None,
+        open_timeout: float | None = None,
+    ) -> Shared: ...
+    @classmethod
+    def open_or_create(
+        cls,
+        name: str,
+        type: SharedType,
+        value: Any = None,
+        *,
+        tag: str | None = None,
+        align: int | None = None,
+        mode: int = 0o600,
+        keep: bool = False,
+    ) -> Shared: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_creator(self) -> bool: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def align(self) -> int: ...
+    @property
+    def tag(self) -> str | None: ...
+    @property
+    def closed(self) -> bool: ...
+    def lock(self, timeout: float | None = None) -> SharedGuard:
+        """Lock; raises ``OwnerDied`` with the lock held (``e.guard``) after a holder's death."""
+    def get(self, timeout: float | None = None) -> Any:
+        """A private copy of the value, taken under the lock."""
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class SharedGuard:
+    """One hold of a :class:`Shared` value's lock; ``with`` it for the value in place.
+
+    Thread safety: ``unlock``, ``make_consistent`` and ``unlock_unrepaired`` only on the
+    locking thread."""
+
+    @property
+    def locked(self) -> bool: ...
+    @property
+    def needs_repair(self) -> bool: ...
+    def make_consistent(self) -> None: ...
+    def unlock(self) -> None:
+        """Unlock; ``BufferError`` (still locked) while views of the value are alive."""
+    def unlock_unrepaired(self) -> None: ...
+    def get(self) -> Any: ...
+    def set(self, value: Any) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, t: object, e: object = None, tb: object = None) -> bool: ...

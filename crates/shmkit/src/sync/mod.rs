@@ -1,5 +1,6 @@
 //! Process-shared synchronisation: a robust [`Mutex`], [`Event`]s, [`Semaphore`]s and
-//! [`Shared<T>`], each a named segment that any process can open.
+//! [`Shared<T>`] (with [`SharedBytes`], the same object for a layout known only at run time:
+//! bindings), each a named segment that any process can open.
 //!
 //! ```
 //! use shmkit::sync::{Event, LockError, Pod, Reset, Shared, Zeroable};
@@ -75,12 +76,14 @@ mod lock;
 mod mutex;
 mod semaphore;
 mod shared;
+mod shared_bytes;
 
 pub use event::{Event, EventOptions, Reset};
 pub use lock::{LockError, LockGuard, LockResult};
 pub use mutex::{Mutex, MutexGuard, MutexOptions};
 pub use semaphore::{Semaphore, SemaphoreOptions};
 pub use shared::{Shared, SharedGuard, SharedOptions};
+pub use shared_bytes::{SharedBytes, SharedBytesGuard, SharedBytesOptions, MAX_ALIGN};
 
 /// `bytemuck`'s traits for plain-old-data types, which typed objects carry. Their derive macros
 /// name the `bytemuck` crate: with only `shmkit` in your `[dependencies]`, tell them where it

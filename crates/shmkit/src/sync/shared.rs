@@ -2,17 +2,18 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use bytemuck::Pod;
 
-use super::lock::{to_result, LockGuard, LockResult, RawLock};
+use super::lock::{LockError, LockGuard, LockResult};
+use super::shared_bytes::{
+    create_raw, fingerprint, open_raw, SharedBytes, SharedBytesGuard, MAX_ALIGN,
+};
 use crate::atomic_copy;
-use crate::object::{creation_setters, open_or_create, Creation, Kind, Object, DATA};
-use crate::sys::Deadline;
-use crate::{Error, Result};
+use crate::object::{creation_setters, open_or_create, Creation};
+use crate::Result;
 
 /// A value of type `T` that several processes share, as easily as a `Mutex<T>` in one.
 ///
@@ -34,7 +35,7 @@ use crate::{Error, Result};
 /// # Type checks on open
 ///
 /// The segment records the size and alignment of `T` and a fingerprint of a *tag* naming the
-/// type; opening with a different size, alignment or tag is [`Error::LayoutMismatch`]. The
+/// type; opening with a different size, alignment or tag is [`Error::LayoutMismatch`](crate::Error::LayoutMismatch). The
 /// default tag is the type's name without module paths (`Point`, `u64`, `[u32; 4]`), because
 /// full paths differ between two programs that each define "the same" struct. Give an
 /// explicit tag ([`Shared::create_tagged`]) to version a layout or to tell apart two types of
@@ -45,9 +46,8 @@ use crate::{Error, Result};
 /// As for [`Mutex`](super::Mutex): dropping a `Shared` while one of its guards was leaked
 /// with [`std::mem::forget`] leaks its mapping for the rest of the process.
 pub struct Shared<T: Pod> {
-    lock: RawLock,
-    /// Dropped by `RawLock::drop_object` (see `Drop`).
-    obj: ManuallyDrop<Object>,
+    /// The object, whose layout is `T`'s (checked at create/open).
+    raw: SharedBytes,
     _t: PhantomData<T>,
 }
 
@@ -88,26 +88,27 @@ pub(crate) fn short_type_name<T: ?Sized>() -> String {
     out
 }
 
-/// FNV-1a, 64 bits: a stable fingerprint of a tag (not for security).
-fn fingerprint(tag: &str) -> u64 {
-    tag.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// Turns a lock result of the byte form into one of the typed form.
+fn typed<T: Pod>(r: LockResult<SharedBytesGuard<'_>>) -> LockResult<SharedGuard<'_, T>> {
+    let wrap = |inner| SharedGuard {
+        inner,
+        _t: PhantomData,
+    };
+    match r {
+        Ok(g) => Ok(wrap(g)),
+        Err(LockError::OwnerDied(g)) => Err(LockError::OwnerDied(wrap(g))),
+        Err(LockError::Other(e)) => Err(LockError::Other(e)),
+    }
 }
 
 impl<T: Pod> Shared<T> {
     const ALIGN_OK: () = assert!(
-        std::mem::align_of::<T>() <= 4096,
+        std::mem::align_of::<T>() <= MAX_ALIGN,
         "Shared<T> supports alignments up to a page"
     );
 
-    /// Where `T` starts in the segment.
-    fn data_offset() -> usize {
-        DATA.next_multiple_of(std::mem::align_of::<T>())
-    }
-
-    fn len() -> usize {
-        Self::data_offset() + std::mem::size_of::<T>().max(1)
+    fn layout() -> (usize, usize) {
+        (std::mem::size_of::<T>(), std::mem::align_of::<T>())
     }
 
     /// Options to create or open a shared value: type tag, mode, keep, open-or-create.
@@ -159,19 +160,12 @@ impl<T: Pod> Shared<T> {
     /// Whether this handle created the value's segment (and so removes its name when
     /// dropped, unless told to keep it).
     pub fn is_creator(&self) -> bool {
-        self.obj.is_creator()
+        self.raw.is_creator()
     }
 
     /// The segment's name.
     pub fn name(&self) -> &str {
-        self.obj.name()
-    }
-
-    fn guard(&self) -> SharedGuard<'_, T> {
-        SharedGuard {
-            shared: self,
-            _not_send: PhantomData,
-        }
+        self.raw.name()
     }
 
     /// Locks the value, waiting as long as it takes.
@@ -181,9 +175,7 @@ impl<T: Pod> Shared<T> {
     /// As [`Mutex::lock`](super::Mutex::lock): `OwnerDied` comes with the guard, so the value
     /// can be inspected and repaired.
     pub fn lock(&self) -> LockResult<SharedGuard<'_, T>> {
-        to_result(self.lock.lock(&self.obj, Deadline::Forever), || {
-            self.guard()
-        })
+        typed(self.raw.lock())
     }
 
     /// Locks the value if that is possible without waiting.
@@ -192,7 +184,7 @@ impl<T: Pod> Shared<T> {
     ///
     /// As [`Shared::lock`], and `WouldBlock`.
     pub fn try_lock(&self) -> LockResult<SharedGuard<'_, T>> {
-        to_result(self.lock.lock(&self.obj, Deadline::Try), || self.guard())
+        typed(self.raw.try_lock())
     }
 
     /// Locks the value, waiting at most `timeout` (monotonic clock).
@@ -201,9 +193,7 @@ impl<T: Pod> Shared<T> {
     ///
     /// As [`Shared::lock`], and `Timeout`.
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<SharedGuard<'_, T>> {
-        to_result(self.lock.lock(&self.obj, Deadline::after(timeout)), || {
-            self.guard()
-        })
+        typed(self.raw.lock_timeout(timeout))
     }
 
     /// Like [`Self::lock`], waiting until `deadline` at most (monotonic clock): the
@@ -213,9 +203,7 @@ impl<T: Pod> Shared<T> {
     ///
     /// As [`Self::lock_timeout`].
     pub fn lock_deadline(&self, deadline: std::time::Instant) -> LockResult<SharedGuard<'_, T>> {
-        to_result(self.lock.lock(&self.obj, Deadline::At(deadline)), || {
-            self.guard()
-        })
+        typed(self.raw.lock_deadline(deadline))
     }
 }
 
@@ -276,29 +264,15 @@ impl<T: Pod> SharedOptions<T> {
     /// As [`Segment::create`](crate::Segment::create).
     pub fn create(&self, name: &str, value: T) -> Result<Shared<T>> {
         let () = Shared::<T>::ALIGN_OK;
-        let params = [
-            std::mem::size_of::<T>() as u64,
-            std::mem::align_of::<T>() as u64,
-            self.tag_fingerprint().1,
-        ];
-        let offset = Shared::<T>::data_offset();
-        let (obj, lock) = Object::create(
-            name,
-            self.how,
-            Kind::Shared,
-            Shared::<T>::len(),
-            params,
-            |o| {
-                // SAFETY: the data offset is aligned for T (page-aligned mapping, offset a
-                // multiple of align_of::<T>()) and `len()` bytes fit in the new segment;
-                // nobody else can see the object before it is published.
-                unsafe { o.ptr(offset).cast::<T>().write(value) };
-                RawLock::init(o)
-            },
-        )?;
+        let fp = self.tag_fingerprint().1;
+        let raw = create_raw(name, self.how, Shared::<T>::layout(), fp, |p| {
+            // SAFETY: `p` is the value's place in the new segment: aligned for T (a
+            // page-aligned mapping, the offset a multiple of align_of::<T>()), size_of::<T>()
+            // bytes inside it; nobody else can see the object before it is published.
+            unsafe { p.cast::<T>().write(value) };
+        })?;
         Ok(Shared {
-            lock,
-            obj: ManuallyDrop::new(obj),
+            raw,
             _t: PhantomData,
         })
     }
@@ -309,7 +283,7 @@ impl<T: Pod> SharedOptions<T> {
     ///
     /// # Errors
     ///
-    /// `NotFound`, `AccessDenied`, [`Error::LayoutMismatch`] if it holds another type,
+    /// `NotFound`, `AccessDenied`, [`Error::LayoutMismatch`](crate::Error::LayoutMismatch) if it holds another type,
     /// `KindMismatch`, `Corrupt`, `VersionMismatch`, or an OS error.
     pub fn open(&self, name: &str) -> Result<Shared<T>> {
         crate::segment::open_waiting(self.how.open_timeout, || self.open_now(name))
@@ -318,36 +292,15 @@ impl<T: Pod> SharedOptions<T> {
     /// [`open`](Self::open) without waiting for the object to appear.
     fn open_now(&self, name: &str) -> Result<Shared<T>> {
         let () = Shared::<T>::ALIGN_OK;
-        let (obj, header) = Object::open(name, Kind::Shared, Shared::<T>::len())?;
-        let [size, align, fp] = header.params;
-        let mismatch = |what: &str, found: u64, want: u64| Error::LayoutMismatch {
-            name: name.to_owned(),
-            reason: format!(
-                "{what} is {found} in the segment, {want} for {}",
-                std::any::type_name::<T>()
-            ),
-        };
-        if size != std::mem::size_of::<T>() as u64 {
-            return Err(mismatch("the size", size, std::mem::size_of::<T>() as u64));
-        }
-        if align != std::mem::align_of::<T>() as u64 {
-            return Err(mismatch(
-                "the alignment",
-                align,
-                std::mem::align_of::<T>() as u64,
-            ));
-        }
-        let (tag, want) = self.tag_fingerprint();
-        if fp != want {
-            return Err(Error::LayoutMismatch {
-                name: name.to_owned(),
-                reason: format!("the type tag differs (this side expects {tag:?})"),
-            });
-        }
-        let lock = RawLock::attach(&obj)?;
+        let (tag, fp) = self.tag_fingerprint();
+        let raw = open_raw(
+            name,
+            Some(Shared::<T>::layout()),
+            Some((&tag, fp)),
+            std::any::type_name::<T>(),
+        )?;
         Ok(Shared {
-            lock,
-            obj: ManuallyDrop::new(obj),
+            raw,
             _t: PhantomData,
         })
     }
@@ -364,13 +317,6 @@ impl<T: Pod> SharedOptions<T> {
     }
 }
 
-impl<T: Pod> Drop for Shared<T> {
-    fn drop(&mut self) {
-        // SAFETY: `obj` is not touched after this: the Shared is being dropped.
-        unsafe { self.lock.drop_object(&mut self.obj) };
-    }
-}
-
 /// The locked value of a [`Shared<T>`]; dereferences to `T` and unlocks when dropped.
 ///
 /// `Deref` gives a `&T` into the segment: sound while every process that can write it follows
@@ -378,19 +324,20 @@ impl<T: Pod> Drop for Shared<T> {
 /// certain (see the [trust model](crate#trust-model)).
 #[must_use = "the value unlocks when the guard is dropped"]
 pub struct SharedGuard<'a, T: Pod> {
-    shared: &'a Shared<T>,
-    _not_send: PhantomData<*const ()>,
+    /// The byte guard; unlocks when dropped.
+    inner: SharedBytesGuard<'a>,
+    _t: PhantomData<T>,
 }
 
 impl<T: Pod> SharedGuard<'_, T> {
     /// Declares the value repaired after an owner death; a no-op otherwise.
     pub fn make_consistent(&self) {
-        self.shared.lock.make_consistent(&self.shared.obj);
+        self.inner.make_consistent();
     }
 
     /// Whether this guard came with an owner death that has not been repaired yet.
     pub fn needs_repair(&self) -> bool {
-        self.shared.lock.repairing(&self.shared.obj)
+        self.inner.needs_repair()
     }
 
     /// A copy of the value, read without making a reference to the shared memory.
@@ -433,12 +380,11 @@ impl<T: Pod> SharedGuard<'_, T> {
     /// [`LockError::OwnerDied`](super::LockError::OwnerDied) in turn (dropping the guard
     /// instead makes the lock unrecoverable). A plain unlock otherwise.
     pub fn unlock_unrepaired(self) {
-        let this = std::mem::ManuallyDrop::new(self);
-        this.shared.lock.unlock_unrepaired();
+        self.inner.unlock_unrepaired();
     }
 
     fn ptr(&self) -> *mut T {
-        self.shared.obj.ptr(Shared::<T>::data_offset()).cast()
+        self.inner.as_ptr().cast()
     }
 }
 
@@ -470,17 +416,11 @@ impl<T: Pod> super::lock::sealed::Sealed for SharedGuard<'_, T> {}
 
 impl<T: Pod> LockGuard for SharedGuard<'_, T> {
     fn lock_name(&self) -> &str {
-        self.shared.name()
+        self.inner.lock_name()
     }
 
     fn unlock_unrepaired(self) {
         SharedGuard::unlock_unrepaired(self);
-    }
-}
-
-impl<T: Pod> Drop for SharedGuard<'_, T> {
-    fn drop(&mut self) {
-        self.shared.lock.unlock(&self.shared.obj);
     }
 }
 
@@ -495,11 +435,5 @@ mod tests {
         assert_eq!(short_type_name::<u64>(), "u64");
         assert_eq!(short_type_name::<[u32; 4]>(), "[u32; 4]");
         assert_eq!(short_type_name::<Option<Point>>(), "Option<Point>");
-    }
-
-    #[test]
-    fn fingerprints_differ() {
-        assert_ne!(fingerprint("Point"), fingerprint("Point2"));
-        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use shmkit::channel::{self, broadcast, MessageLayout, WaitStrategy};
 use shmkit::service::{self, Pending};
-use shmkit::sync::{Event, Mutex, Semaphore, Shared};
+use shmkit::sync::{Event, Mutex, Semaphore, Shared, SharedBytes};
 use shmkit::{FileMapping, Segment, WaitSet, Waitable};
 
 const D: Duration = Duration::ZERO;
@@ -61,6 +61,23 @@ fn shared(n: &str, s: &Shared<u64>) {
     o.create(n, 0);
     o.open(n);
     o.open_or_create(n, 0);
+    s.lock();
+    s.try_lock();
+    s.lock_timeout(D);
+    s.lock_deadline(now());
+}
+
+fn shared_bytes(n: &str, s: &SharedBytes) {
+    let o = SharedBytes::options()
+        .layout(8, 8)
+        .tag("u64")
+        .mode(0o600)
+        .keep(false)
+        .open_timeout(D)
+        .clone();
+    o.create(n);
+    o.open(n);
+    o.open_or_create(n);
     s.lock();
     s.try_lock();
     s.lock_timeout(D);
@@ -500,6 +517,7 @@ fn the_convention_table_compiles() {
         event as fn(&str, &Event),
         semaphore as fn(&str, &Semaphore),
         shared as fn(&str, &Shared<u64>),
+        shared_bytes as fn(&str, &SharedBytes),
     );
     let _ = (
         channel_bytes as fn(&str, &mut channel::Producer, &mut channel::Consumer),

@@ -444,6 +444,7 @@ fn sync_handles_are_send_and_sync() {
     check::<Event>();
     check::<Semaphore>();
     check::<Shared<u64>>();
+    check::<shmkit::sync::SharedBytes>();
 }
 
 /// args: name — creates an event, says "created" and hangs until killed (never removing it).
