@@ -24,6 +24,7 @@ mod service;
 mod shared;
 mod sync;
 mod tx;
+mod typed;
 mod wait;
 mod waitset;
 

@@ -17,7 +17,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::ThreadId;
 
-use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyMemoryView;
@@ -28,6 +28,7 @@ use crate::buffer::{self, Exports};
 use crate::channel::{parse_wait_strategy, wait_strategy_name};
 use crate::errors::{views_alive, Fail};
 use crate::shared::{Lends, Lent, Owned, Shared};
+use crate::typed::{self, Typed};
 use crate::wait::{Slice, Wait};
 
 /// The Rust sending side.
@@ -207,9 +208,11 @@ fn closed() -> PyErr {
 pub(crate) type TxShared = Shared<TxState>;
 
 impl Sender {
-    /// The base object of a `Producer` or `Publisher` wrapping `sender`.
-    pub(crate) fn new(name: String, sender: RustSender) -> Sender {
+    /// The base object of a `Producer` or `Publisher` wrapping `sender` (a typed side's
+    /// when `typed` is given).
+    pub(crate) fn new(name: String, sender: RustSender, typed: Option<Typed>) -> Sender {
         Sender {
+            typed,
             max_message_len: sender.max_message_len(),
             wait_strategy: Mutex::new(wait_strategy_name(sender.wait_strategy())),
             core: TxShared::new(&name, sender),
@@ -285,6 +288,36 @@ pub(crate) struct Sender {
     pub(crate) max_message_len: usize,
     /// What `set_wait_strategy` set last (read without waiting for a loan).
     wait_strategy: Mutex<&'static str>,
+    /// The message type of a typed side.
+    pub(crate) typed: Option<Typed>,
+}
+
+impl Sender {
+    /// Starts a loan of `len` bytes (`one`: a typed side's single record).
+    fn start_loan(
+        slf: &Bound<'_, Self>,
+        len: usize,
+        one: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<Loan>> {
+        let py = slf.py();
+        let this = slf.get();
+        let core = this.core.clone();
+        let wait = Wait::from_timeout(timeout)?;
+        let (id, addr, exports) = core.call(py, wait, |st, slice| st.start(len, slice))?;
+        let loan = Loan {
+            core: core.clone(),
+            id,
+            addr,
+            len,
+            exports,
+            view: Mutex::new(None),
+            typed: this.typed.as_ref().map(|t| (t.clone_ref(py), one)),
+            name: this.name.clone(),
+        };
+        // On failure the `Loan` is dropped, which ends the loan.
+        Py::new(py, loan)
+    }
 }
 
 #[pymethods]
@@ -299,6 +332,12 @@ impl Sender {
     #[getter]
     fn max_message_len(&self) -> usize {
         self.max_message_len
+    }
+
+    /// The message type of a typed side (a :class:`shmkit.Layout`), ``None`` for bytes.
+    #[getter]
+    fn layout(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.typed.as_ref().map(|t| t.layout.clone_ref(py))
     }
 
     /// Whether the sender is closed.
@@ -330,33 +369,50 @@ impl Sender {
     }
 
     /// Borrows room for a message of ``size`` bytes in shared memory, waiting for room up to
-    /// ``timeout`` seconds (``None``: forever, ``0``: not at all).
+    /// ``timeout`` seconds (``None``: forever, ``0``: not at all). On a typed side (opened
+    /// with ``layout=``) give no size: the loan is one record (:meth:`loan_slice` loans
+    /// several), as Rust's typed ``loan()``.
     ///
-    /// Use it as a context manager: ``with tx.loan(n) as buf:`` gives a writable memoryview;
-    /// leaving the block normally publishes the message, leaving it with an exception
-    /// publishes nothing. Views made inside the block (``numpy.frombuffer(buf, ...)``) must
-    /// be gone when it ends, or leaving raises ``BufferError`` and publishes nothing.
+    /// Use it as a context manager: ``with tx.loan(n) as buf:`` gives a writable memoryview
+    /// (a typed side's: a writable view of the record, see :attr:`Loan.value`); leaving the
+    /// block normally publishes the message, leaving it with an exception publishes
+    /// nothing. Views made inside the block (``numpy.frombuffer(buf, ...)``, the typed view)
+    /// must be gone when it ends, or leaving raises ``BufferError`` and publishes nothing.
     ///
     /// One loan at a time: while another thread's loan is open, this waits for it to end.
     /// This thread's previous loan still open is abandoned (it publishes nothing), or
     /// ``BufferError`` is raised if it has live views. Raises ``Timeout``,
-    /// ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over ``max_message_len``).
-    #[pyo3(signature = (size, timeout=None))]
-    fn loan(slf: Bound<'_, Self>, size: usize, timeout: Option<f64>) -> PyResult<Py<Loan>> {
-        let py = slf.py();
-        let core = slf.get().core.clone();
-        let wait = Wait::from_timeout(timeout)?;
-        let (id, addr, exports) = core.call(py, wait, |st, slice| st.start(size, slice))?;
-        let loan = Loan {
-            core: core.clone(),
-            id,
-            addr,
-            len: size,
-            exports,
-            view: Mutex::new(None),
+    /// ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over ``max_message_len``),
+    /// ``TypeError`` for a size on a typed side or none on a byte side.
+    #[pyo3(signature = (size=None, timeout=None))]
+    fn loan(slf: Bound<'_, Self>, size: Option<usize>, timeout: Option<f64>) -> PyResult<Py<Loan>> {
+        let (len, one) = match (&slf.get().typed, size) {
+            (None, Some(n)) => (n, false),
+            (None, None) => {
+                return Err(PyTypeError::new_err(
+                    "loan() on a byte side needs the size in bytes",
+                ))
+            }
+            (Some(t), None) => (t.size, true),
+            (Some(_), Some(_)) => {
+                return Err(PyTypeError::new_err(
+                    "a typed side loans records: loan() for one, loan_slice(n) for n",
+                ))
+            }
         };
-        // On failure the `Loan` is dropped, which ends the loan.
-        Py::new(py, loan)
+        Sender::start_loan(&slf, len, one, timeout)
+    }
+
+    /// A typed side's loan of ``count`` records (Rust's ``loan_slice``): its view is an
+    /// array of ``count`` (``numpy`` shape ``(count,)``, or a ctypes array). Waits and
+    /// raises as :meth:`loan`; ``TypeError`` on a byte side.
+    #[pyo3(signature = (count, timeout=None))]
+    fn loan_slice(slf: Bound<'_, Self>, count: usize, timeout: Option<f64>) -> PyResult<Py<Loan>> {
+        let t = typed::typed_only(slf.get().typed.as_ref(), "loan_slice")?;
+        let len = count
+            .checked_mul(t.size)
+            .ok_or_else(|| PyValueError::new_err(format!("{count} records do not fit memory")))?;
+        Sender::start_loan(&slf, len, false, timeout)
     }
 
     /// ``await tx.send_async(data, timeout=None)``: :meth:`send` for asyncio, suspending the
@@ -387,9 +443,18 @@ impl Sender {
     /// into the channel as one message, waiting for room up to ``timeout`` seconds.
     ///
     /// Raises as :meth:`loan`, and waits as it does for another thread's loan.
+    ///
+    /// On a typed side ``data`` is a whole number of records: a numpy array or record of the
+    /// side's dtype, a ctypes object of its type (or an array of them), or plain bytes of
+    /// that length (``TypeError`` for another type, ``SizeInvalid`` for another length).
     #[pyo3(signature = (data, timeout=None))]
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
-        let (buf, src, len) = buffer::input(data)?;
+        let data = match &self.typed {
+            Some(t) => typed::check_send(t, data)?,
+            None => data.clone(),
+        };
+        let (buf, src, len) = buffer::input(&data)?;
+        typed::check_len(self.typed.as_ref(), &self.name, len, "a message")?;
         let wait = Wait::from_timeout(timeout)?;
         self.core.call(py, wait, |st, slice| {
             let mut loan = st.sender()?.loan(len, slice)?;
@@ -455,6 +520,10 @@ pub(crate) struct Loan {
     exports: Exports,
     /// The memoryview `__enter__` handed out, released by `__exit__`.
     view: Mutex<Option<Py<PyAny>>>,
+    /// A typed side's layout, and whether the loan is one record (not a slice).
+    typed: Option<(Typed, bool)>,
+    /// The channel's name (for errors).
+    name: String,
 }
 
 impl Loan {
@@ -466,6 +535,7 @@ impl Loan {
                     self.len
                 )));
             }
+            typed::check_len(self.typed.as_ref().map(|t| &t.0), &self.name, n, "a commit")?;
         }
         // The state stays locked until the Rust loan is committed or dropped: nobody else
         // may use the sender it borrows meanwhile (module docs).
@@ -517,6 +587,20 @@ impl Loan {
         self.core.lock(py).is_open(self.id)
     }
 
+    /// A typed loan's writable, zero-copy view: the record (a numpy array of shape ``()``,
+    /// or an instance of the ctypes type) for :meth:`Sender.loan`, an array of them for
+    /// :meth:`Sender.loan_slice`; a memoryview for a layout given by numbers. A new view
+    /// each time; each must be gone before the loan is committed (``BufferError``).
+    /// ``TypeError`` on a byte side's loan (use ``memoryview(loan)``).
+    #[getter]
+    fn value<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let (t, one) = this.typed.as_ref().ok_or_else(|| {
+            PyTypeError::new_err("a byte side's loan has no typed value: use memoryview(loan)")
+        })?;
+        typed::view(t, slf.as_any(), *one, true)
+    }
+
     /// The size in bytes.
     fn __len__(&self) -> usize {
         self.len
@@ -561,14 +645,18 @@ impl Loan {
         self.core.exports.released();
     }
 
-    /// Enters a `with` block (see the class docs for what leaving it does).
-    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyMemoryView>> {
+    /// Enters a `with` block (see the class docs for what leaving it does): a memoryview,
+    /// or a typed loan's :attr:`value`.
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
+        if slf.get().typed.is_some() {
+            return Loan::value(&slf);
+        }
         let mv = PyMemoryView::from(slf.as_any())?;
         *slf.get()
             .view
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(mv.clone().into_any().unbind());
-        Ok(mv)
+        Ok(mv.into_any())
     }
 
     /// Commits on a clean exit, aborts on an exception. With views still alive, a clean exit
@@ -588,6 +676,13 @@ impl Loan {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let clean = exc_type.is_none_or(|t| t.is_none());
+        if clean && self.typed.is_some() && self.exports.live() > 0 {
+            return Err(views_alive(
+                "the loan (nothing was published; it stays open: delete the typed view, \
+                 `del rec`, before the block ends)",
+                self.exports.live(),
+            ));
+        }
         if let Some(v) = view {
             // Fails while views of the memoryview (a numpy array) are alive.
             if v.bind(py).call_method0("release").is_err() && clean {

@@ -7,6 +7,8 @@
 * :mod:`shmkit.service` — request/response: one server, many clients;
 * :mod:`shmkit.sync` — a robust :class:`~shmkit.sync.Mutex`, :class:`~shmkit.sync.Event`
   and :class:`~shmkit.sync.Semaphore`;
+* :class:`Layout` — the message type of a typed channel, broadcast or service
+  (``layout=`` takes a numpy dtype, a ctypes type or a ``Layout``);
 * :class:`WaitSet` — wait on many handles at once; ``await rx.recv_async()`` (asyncio, see
   ``shmkit._aio``);
 * :func:`inspect`, :func:`list`, :func:`remove`.
@@ -19,6 +21,7 @@ from ._errors import __all__ as _error_names
 from . import _shmkit
 from ._shmkit import LAYOUT_VERSION, Loan, Receiver, Sample, Segment, Sender, WaitSet
 from ._shmkit import inspect, list, remove
+from ._layout import Layout
 from . import broadcast, channel, service, sync
 
 __version__ = "0.1.0"
@@ -51,6 +54,7 @@ __all__ = [
     "Loan",
     "Sample",
     "WaitSet",
+    "Layout",
     "channel",
     "broadcast",
     "sync",
