@@ -10,6 +10,10 @@
 //! mutex, one slice of a wait at a time (`wait.rs`), so calls from several threads happen
 //! whole, in some order. A server answers through its `Responder` (`Send + Sync`), kept
 //! beside the server, so `respond` never waits for a `recv` blocked in another thread.
+//!
+//! Typed services (`request_layout=`, `response_layout=`, `tag=`) are the byte service
+//! created or opened with `*_with_layouts`, as the C API's: each request and response is one
+//! record, checked when sent; received ones are given as the type (`typed.rs`).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -25,6 +29,7 @@ use shmkit::service::{
 use crate::buffer;
 use crate::channel::{parse_wait_strategy, wait_strategy_name};
 use crate::errors::{to_py, Fail};
+use crate::typed::{self, ServiceTypes, Typed};
 use crate::wait::{blocking, opening, Wait};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +95,8 @@ impl Handle {
 pub(crate) struct Request {
     handle: Handle,
     payload: Py<PyBytes>,
+    /// A typed service's request as its type.
+    value: Option<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -104,6 +111,18 @@ impl Request {
     #[getter]
     fn payload(&self, py: Python<'_>) -> Py<PyBytes> {
         self.payload.clone_ref(py)
+    }
+
+    /// A typed service's request as its type (as Rust's ``Request::value``): a read-only
+    /// numpy record (shape ``()``) over :attr:`payload`, a ctypes object (a copy), or the
+    /// bytes for a layout given by numbers. ``TypeError`` for a byte service's request.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.value.as_ref().map(|v| v.clone_ref(py)).ok_or_else(|| {
+            pyo3::exceptions::PyTypeError::new_err(
+                "a byte service's request has no typed value: use .payload",
+            )
+        })
     }
 
     fn __bytes__(&self, py: Python<'_>) -> Py<PyBytes> {
@@ -124,14 +143,17 @@ impl Request {
     }
 }
 
-/// Copies the bytes of `data` (any C-contiguous buffer) and answers `handle` with them.
+/// Copies the bytes of `data` (any C-contiguous buffer; one record of `typed`, for a typed
+/// service) and answers `handle` with them.
 fn respond_with(
     py: Python<'_>,
-    r: &RustResponder,
+    (r, typed, name): (&RustResponder, Option<&Typed>, &str),
     handle: &Handle,
     data: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    let (buf, src, len) = buffer::input(data)?;
+    let data = typed::service_data(typed, data)?;
+    let (buf, src, len) = buffer::input(&data)?;
+    typed::check_one(typed, name, len, "a response")?;
     let res = py.detach(|| {
         r.respond_with(&handle.inner.0, len, |dst| {
             // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
@@ -149,6 +171,9 @@ fn respond_with(
 #[pyclass(module = "shmkit.service", frozen)]
 pub(crate) struct Responder {
     inner: RustResponder,
+    /// A typed service's response type.
+    response: Option<Typed>,
+    name: String,
 }
 
 #[pymethods]
@@ -158,7 +183,8 @@ impl Responder {
     /// taken over), ``Full`` if its response ring has no room, ``SizeInvalid`` over
     /// ``max_response_len``.
     fn respond(&self, py: Python<'_>, handle: &Handle, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        respond_with(py, &self.inner, handle, data)
+        let to = (&self.inner, self.response.as_ref(), self.name.as_str());
+        respond_with(py, to, handle, data)
     }
 }
 
@@ -175,6 +201,8 @@ pub(crate) struct Server {
     responder: Mutex<Option<RustResponder>>,
     limits: (usize, usize, u32),
     creator: bool,
+    /// A typed service's types.
+    types: Option<ServiceTypes>,
 }
 
 impl Server {
@@ -197,6 +225,13 @@ impl Server {
     #[getter]
     fn max_request_len(&self) -> usize {
         self.limits.0
+    }
+
+    /// A typed service's ``(request, response)`` layouts (:class:`shmkit.Layout`, tagged
+    /// ``"<tag> request"`` / ``"<tag> response"``); ``None`` for a byte service.
+    #[getter]
+    fn layouts(&self, py: Python<'_>) -> Option<(Py<PyAny>, Py<PyAny>)> {
+        self.types.as_ref().map(|t| t.pair(py))
     }
 
     /// The largest response payload in bytes.
@@ -255,9 +290,16 @@ impl Server {
         let handle = Handle {
             inner: HandleKey(*req.handle()),
         };
+        let payload = PyBytes::new(py, &req);
+        let request = self.types.as_ref().map(|t| &t.request);
+        let value = match request {
+            None => None,
+            Some(_) => Some(typed::service_value(request, &self.name, payload.clone())?.unbind()),
+        };
         Ok(Request {
             handle,
-            payload: PyBytes::new(py, &req).unbind(),
+            payload: payload.unbind(),
+            value,
         })
     }
 
@@ -267,14 +309,17 @@ impl Server {
     /// :attr:`max_response_len`.
     fn respond(&self, py: Python<'_>, handle: &Handle, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let r = self.responder_now()?;
-        respond_with(py, &r, handle, data)
+        let response = self.types.as_ref().map(|t| &t.response);
+        respond_with(py, (&r, response, &self.name), handle, data)
     }
 
     /// A :class:`Responder` that answers requests from another thread (the service stays
     /// mapped while it lives, even after :meth:`close`).
-    fn responder(&self) -> PyResult<Responder> {
+    fn responder(&self, py: Python<'_>) -> PyResult<Responder> {
         Ok(Responder {
             inner: self.responder_now()?,
+            response: self.types.as_ref().map(|t| t.response.clone_ref(py)),
+            name: self.name.clone(),
         })
     }
 
@@ -337,9 +382,21 @@ pub(crate) struct Client {
     wait_strategy: service::Options,
     /// `None` once closed; a `WaitSet` locks it for a slice (`crate::waitset`).
     pub(crate) client: Mutex<Option<RustClient>>,
+    /// A typed service's types.
+    types: Option<ServiceTypes>,
 }
 
 impl Client {
+    fn request_type(&self) -> Option<&Typed> {
+        self.types.as_ref().map(|t| &t.request)
+    }
+
+    /// A response's bytes as the client gives them: `bytes`, or a typed service's record.
+    fn response<'py>(&self, py: Python<'py>, v: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        let response = self.types.as_ref().map(|t| &t.response);
+        typed::service_value(response, &self.name, PyBytes::new(py, v))
+    }
+
     /// Runs `f` on the client, waiting for other threads' calls (and Ctrl-C) as long as it
     /// takes: for calls that never wait themselves.
     fn with<T: Send>(
@@ -366,7 +423,9 @@ impl Client {
     }
 
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<service::Pending> {
-        let (buf, src, len) = buffer::input(data)?;
+        let data = typed::service_data(self.request_type(), data)?;
+        let (buf, src, len) = buffer::input(&data)?;
+        typed::check_one(self.request_type(), &self.name, len, "a request")?;
         let p = self.with(py, |c| {
             // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
             // (allocated, not resized) until after this call.
@@ -396,6 +455,12 @@ impl Client {
     #[getter]
     fn max_request_len(&self, py: Python<'_>) -> PyResult<usize> {
         self.with(py, |c| Ok(c.max_request_len()))
+    }
+
+    /// A typed service's ``(request, response)`` layouts; ``None`` for a byte service.
+    #[getter]
+    fn layouts(&self, py: Python<'_>) -> Option<(Py<PyAny>, Py<PyAny>)> {
+        self.types.as_ref().map(|t| t.pair(py))
     }
 
     /// How many requests may be outstanding at once.
@@ -441,30 +506,36 @@ impl Client {
     /// ``Disconnected`` if the server is gone or was replaced (the request is lost),
     /// ``NotOutstanding`` if ``pending`` is not outstanding on this client. The interpreter is
     /// released while waiting; Ctrl-C interrupts.
+    ///
+    /// A typed service's response is given as its type (a read-only numpy record, a ctypes
+    /// object, or bytes for a layout given by numbers), as Rust's typed ``call`` returns
+    /// ``Resp``.
     #[pyo3(signature = (pending, timeout=None))]
-    fn wait(
+    fn wait<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         pending: &Pending,
         timeout: Option<f64>,
-    ) -> PyResult<Py<PyBytes>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let wait = Wait::from_timeout(timeout)?;
         let v = self.wait_for(py, pending.inner, wait)?;
-        Ok(PyBytes::new(py, &v).unbind())
+        self.response(py, &v)
     }
 
     /// Sends ``data`` and waits for its response (:meth:`request`, then :meth:`wait`). When
     /// ``timeout`` (seconds) passes first, the request is cancelled and ``Timeout`` raised
     /// (as is Ctrl-C's exception), so nothing stays outstanding.
     #[pyo3(signature = (data, timeout=None))]
-    fn call(
+    fn call<'py>(
         &self,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
         timeout: Option<f64>,
-    ) -> PyResult<Py<PyBytes>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let wait = Wait::from_timeout(timeout)?;
-        let (buf, src, len) = buffer::input(data)?;
+        let data = typed::service_data(self.request_type(), data)?;
+        let (buf, src, len) = buffer::input(&data)?;
+        typed::check_one(self.request_type(), &self.name, len, "a request")?;
         // Sent in the first slice, so a call detaches once when the answer is quick.
         let mut sent = None;
         let r = blocking(py, wait, |slice| {
@@ -486,7 +557,7 @@ impl Client {
         });
         buf.release(py);
         match r {
-            Ok(v) => Ok(PyBytes::new(py, &v).unbind()),
+            Ok(v) => self.response(py, &v),
             Err(e) => {
                 if let Some(p) = sent {
                     // Best effort: a closed client has nothing to cancel.
@@ -510,6 +581,7 @@ impl Client {
     fn reconnect(&self, py: Python<'_>) -> PyResult<()> {
         let o = self.wait_strategy.clone();
         let name = self.name.clone();
+        let layouts = self.types.as_ref().map(|t| t.layouts.clone());
         py.detach(|| {
             let mut g = lock(&self.client);
             let wait = g.as_ref().map(RustClient::wait_strategy);
@@ -518,7 +590,10 @@ impl Client {
             if let Some(w) = wait {
                 o.wait_strategy(w);
             }
-            *g = Some(o.open_client(&name)?);
+            *g = Some(match &layouts {
+                None => o.open_client(&name)?,
+                Some((q, r)) => o.open_client_with_layouts(&name, q.clone(), r.clone())?,
+            });
             Ok::<(), shmkit::Error>(())
         })
         .map_err(to_py)
@@ -556,10 +631,18 @@ fn u32_arg(what: &str, n: u64) -> PyResult<u32> {
 /// requests per client; ``max_request_len`` / ``max_response_len``: payload limits in bytes;
 /// ``wait_strategy``: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``; ``mode``: the
 /// permission bits; the server removes the service's names when closed, unless ``keep``.
+///
+/// A **typed** service: ``request_layout`` and ``response_layout`` (numpy dtypes, ctypes
+/// types or :class:`shmkit.Layout`, as ``layout=`` of a channel) and ``tag``, recorded as
+/// ``"<tag> request"`` / ``"<tag> response"`` as Rust's ``service::typed::<Req,
+/// Resp>().tag(tag)`` does, so Rust, C and Python typed peers meet (``LayoutMismatch``,
+/// naming both, for others). Each request and response is then one record (the
+/// ``max_*_len`` are its sizes); :attr:`Request.value` and the client's ``wait`` / ``call``
+/// give them as the type.
 #[pyfunction]
 #[pyo3(
-    signature = (name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
-    text_signature = "(name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+    signature = (name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false, request_layout=None, response_layout=None, tag=None),
+    text_signature = "(name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False, request_layout=None, response_layout=None, tag=None)"
 )]
 #[allow(clippy::too_many_arguments)]
 fn create_server(
@@ -572,7 +655,11 @@ fn create_server(
     wait_strategy: &str,
     mode: u32,
     keep: bool,
+    request_layout: Option<&Bound<'_, PyAny>>,
+    response_layout: Option<&Bound<'_, PyAny>>,
+    tag: Option<&str>,
 ) -> PyResult<Server> {
+    let types = typed::resolve_service(py, request_layout, response_layout, tag)?;
     let mut o = service::options();
     o.max_clients(u32_arg("max_clients", max_clients)?)
         .max_outstanding(u32_arg("max_outstanding", max_outstanding)?)
@@ -581,8 +668,17 @@ fn create_server(
         .wait_strategy(parse_wait_strategy(wait_strategy)?)
         .mode(mode)
         .keep(keep);
-    let s = py.detach(|| o.create_server(name)).map_err(to_py)?;
+    let s = py
+        .detach(|| match &types {
+            None => o.create_server(name),
+            Some(t) => {
+                let (q, r) = t.layouts.clone();
+                o.create_server_with_layouts(name, q, r)
+            }
+        })
+        .map_err(to_py)?;
     Ok(Server {
+        types,
         name: s.name().to_owned(),
         limits: (s.max_request_len(), s.max_response_len(), s.max_clients()),
         creator: s.is_creator(),
@@ -596,20 +692,33 @@ fn create_server(
 /// ``open_timeout``: how many seconds to wait for the service to appear (``None``: do not
 /// wait, ``math.inf``: forever); then ``NotFound``. ``Disconnected`` if its server is gone,
 /// ``Full`` if ``max_clients`` live clients are connected. Ctrl-C interrupts the wait.
+/// ``request_layout`` / ``response_layout`` / ``tag``: a typed service's client (see
+/// :func:`create_server`).
 #[pyfunction]
-#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None))]
+#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None, request_layout=None, response_layout=None, tag=None))]
 fn open_client(
     py: Python<'_>,
     name: &str,
     wait_strategy: &str,
     open_timeout: Option<f64>,
+    request_layout: Option<&Bound<'_, PyAny>>,
+    response_layout: Option<&Bound<'_, PyAny>>,
+    tag: Option<&str>,
 ) -> PyResult<Client> {
+    let types = typed::resolve_service(py, request_layout, response_layout, tag)?;
     let mut o = service::options();
     o.wait_strategy(parse_wait_strategy(wait_strategy)?);
     let wait = Wait::from_open_timeout(open_timeout)?;
     let mut opener = o.clone();
-    let c = opening(py, wait, |d| opener.open_timeout(d).open_client(name))?;
+    let c = opening(py, wait, |d| match &types {
+        None => opener.open_timeout(d).open_client(name),
+        Some(t) => {
+            let (q, r) = t.layouts.clone();
+            opener.open_timeout(d).open_client_with_layouts(name, q, r)
+        }
+    })?;
     Ok(Client {
+        types,
         name: name.to_owned(),
         wait_strategy: o,
         client: Mutex::new(Some(c)),

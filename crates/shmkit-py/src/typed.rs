@@ -179,3 +179,105 @@ pub(crate) fn typed_only<'a>(typed: Option<&'a Typed>, what: &str) -> PyResult<&
         ))
     })
 }
+
+/// A typed service's request and response types (`request_layout=`, `response_layout=`,
+/// `tag=`), tagged `"<tag> request"` / `"<tag> response"` as Rust's `service::typed`.
+pub(crate) struct ServiceTypes {
+    pub(crate) request: Typed,
+    pub(crate) response: Typed,
+    pub(crate) layouts: (MessageLayout, MessageLayout),
+}
+
+impl ServiceTypes {
+    /// `(request, response)` as Python `Layout`s.
+    pub(crate) fn pair(&self, py: Python<'_>) -> (Py<PyAny>, Py<PyAny>) {
+        (
+            self.request.layout.clone_ref(py),
+            self.response.layout.clone_ref(py),
+        )
+    }
+}
+
+/// The types of a typed service, or `None` for a byte service.
+pub(crate) fn resolve_service(
+    py: Python<'_>,
+    request: Option<&Bound<'_, PyAny>>,
+    response: Option<&Bound<'_, PyAny>>,
+    tag: Option<&str>,
+) -> PyResult<Option<ServiceTypes>> {
+    static PAIR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let pair = layout_fn(py, &PAIR, "_service_layouts")?.call1((request, response, tag))?;
+    if pair.is_none() {
+        return Ok(None);
+    }
+    let (q, s): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair.extract()?;
+    let one = |l: Bound<'_, PyAny>| -> PyResult<(MessageLayout, Typed)> {
+        let (size, align): (u64, u64) = (
+            l.getattr("size")?.extract()?,
+            l.getattr("align")?.extract()?,
+        );
+        let tag: Option<String> = l.getattr("tag")?.extract()?;
+        let msg = MessageLayout::new(size, align, tag.as_deref());
+        let size = usize::try_from(size).map_err(|_| PyValueError::new_err("layout too large"))?;
+        Ok((
+            msg,
+            Typed {
+                layout: l.unbind(),
+                size,
+            },
+        ))
+    };
+    let ((qm, request), (sm, response)) = (one(q)?, one(s)?);
+    Ok(Some(ServiceTypes {
+        request,
+        response,
+        layouts: (qm, sm),
+    }))
+}
+
+/// What to copy in for a typed service's message `data` (checked as [`check_send`]);
+/// `data` itself for a byte service.
+pub(crate) fn service_data<'py>(
+    typed: Option<&Typed>,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match typed {
+        Some(t) => check_send(t, data),
+        None => Ok(data.clone()),
+    }
+}
+
+/// `SizeInvalid` unless a typed service's message of `len` bytes is one record (Rust's
+/// typed services carry one value per request and response).
+pub(crate) fn check_one(typed: Option<&Typed>, name: &str, len: usize, what: &str) -> PyResult<()> {
+    match typed {
+        Some(t) if len != t.size => Err(crate::errors::to_py(shmkit::Error::SizeInvalid {
+            name: name.to_owned(),
+            reason: format!(
+                "{what} of {len} bytes is not one {}-byte record of the typed service",
+                t.size
+            ),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// A typed service's message (a copy, `bytes`) as its type: a numpy record (shape `()`,
+/// read-only), a ctypes object (a copy), or the bytes for a layout given by numbers; the
+/// bytes themselves for a byte service. `Corrupt` for a typed message of another length.
+pub(crate) fn service_value<'py>(
+    typed: Option<&Typed>,
+    name: &str,
+    bytes: Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(t) = typed else {
+        return Ok(bytes.into_any());
+    };
+    let len = bytes.as_bytes().len();
+    Fit::One(t.size)
+        .check(name, len)
+        .map_err(crate::errors::to_py)?;
+    static VALUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = bytes.py();
+    layout_fn(py, &VALUE, "_value_of")?.call1((t.layout.bind(py), bytes))
+}

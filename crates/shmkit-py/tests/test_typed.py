@@ -570,3 +570,75 @@ def test_multiprocessing_workers_share_a_typed_channel(name, start_method):
         if w.is_alive():
             w.kill()
     tx.close()
+
+
+# --- services --------------------------------------------------------------------------------
+
+ADD = np.dtype([("a", "<i8"), ("b", "<i8")], align=True)
+SUM = np.dtype([("sum", "<i8")], align=True)
+
+
+class CAdd(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_int64), ("b", ctypes.c_int64)]
+
+
+class CSum(ctypes.Structure):
+    _fields_ = [("sum", ctypes.c_int64)]
+
+
+def test_a_python_typed_client_calls_a_rust_typed_server(rust_peer, name):
+    n = 50
+    p = start(rust_peer, "serve", name, str(n + 1))
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        with pytest.raises(shmkit.LayoutMismatch) as e:
+            shmkit.service.open_client(name, request_layout=ADD, response_layout=SUM, tag="add v2")
+        assert '"add v1 request"' in str(e.value) and '"add v2 request"' in str(e.value)
+        client = shmkit.service.open_client(
+            name, request_layout=ADD, response_layout=SUM, tag="add v1", open_timeout=HANG
+        )
+        assert client.layouts == (Layout(16, 8, "add v1 request"), Layout(8, 8, "add v1 response"))
+        for i in range(n):
+            r = client.call(np.array((i, 2 * i), ADD), timeout=HANG)
+            assert r.shape == () and r["sum"] == 3 * i
+        with pytest.raises(shmkit.SizeInvalid):
+            client.call(b"\0" * 15, timeout=HANG)
+        with pytest.raises(TypeError):
+            client.call(np.zeros(1, SUM), timeout=HANG)
+        c2 = shmkit.service.open_client(name, request_layout=CAdd, response_layout=CSum, tag="add v1")
+        r = c2.call(CAdd(40, 2), timeout=HANG)
+        assert isinstance(r, CSum) and r.sum == 42
+    finally:
+        code, _, err = done(p)
+    assert code == 0, err
+
+
+def test_a_python_typed_server_serves_clients_in_other_processes(name):
+    server = shmkit.service.create_server(
+        name, request_layout=CAdd, response_layout=SUM, tag="add v1", max_clients=2
+    )
+    assert server.max_request_len == 16 and server.max_response_len == 8
+    p = child(
+        """
+        import sys, numpy as np, shmkit
+        ADD = np.dtype([("a", "<i8"), ("b", "<i8")], align=True)
+        SUM = np.dtype([("sum", "<i8")], align=True)
+        c = shmkit.service.open_client(sys.argv[1], request_layout=ADD, response_layout=SUM,
+                                       tag="add v1", open_timeout=60)
+        total = 0
+        for i in range(20):
+            total += int(c.call(np.array((i, 1), ADD), timeout=60)["sum"])
+        print("total", total)
+        """,
+        name,
+    )
+    for _ in range(20):
+        req = server.recv(timeout=HANG)
+        v = req.value
+        assert isinstance(v, CAdd) and len(req.payload) == 16
+        if v.a % 2:
+            server.respond(req.handle, np.array((v.a + v.b,), SUM))
+        else:
+            server.responder().respond(req.handle, (v.a + v.b).to_bytes(8, "little", signed=True))
+    assert "total 210" in finish(p)
+    server.close()

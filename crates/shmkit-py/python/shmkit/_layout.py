@@ -208,3 +208,35 @@ def _check_send(layout: Layout, data: Any) -> Any:
             raise TypeError(f"the data is a {type(data).__name__}; this side carries {layout!r}")
         return memoryview(data).cast("B")
     return data
+
+
+def _service_layouts(request: Any, response: Any, tag: str | None) -> tuple[Layout, Layout] | None:
+    """A typed service's ``(request, response)`` layouts, tagged ``"<tag> request"`` and
+    ``"<tag> response"`` as Rust's ``service::typed::<Req, Resp>().tag(tag)`` records them
+    (and the C API's service options); ``None`` for a byte service."""
+    if request is None and response is None:
+        if tag:
+            raise ValueError("tag= names the message types: give request_layout= and response_layout=")
+        return None
+    if request is None or response is None:
+        raise ValueError("a typed service needs both request_layout and response_layout (or neither)")
+    out = []
+    for x, what in ((request, "request"), (response, "response")):
+        base = Layout.of(x, tag)
+        layout = Layout(base.size, base.align, f"{base.tag} {what}" if base.tag else None)
+        object.__setattr__(layout, "dtype", base.dtype)
+        object.__setattr__(layout, "ctype", base.ctype)
+        out.append(layout)
+    return out[0], out[1]
+
+
+def _value_of(layout: Layout, data: bytes) -> Any:
+    """A typed service's message (a copy) as its type: a read-only numpy record (shape
+    ``()``), a ctypes object, or the bytes for a layout given by numbers."""
+    if layout.dtype is not None:
+        import numpy as np
+
+        return np.frombuffer(data, dtype=layout.dtype).reshape(())
+    if layout.ctype is not None:
+        return layout.ctype.from_buffer_copy(data)
+    return data
