@@ -428,11 +428,12 @@ impl Sender {
     }
 
     /// ``await tx.loan_async(size, timeout=None)``: :meth:`loan` for asyncio, suspending the
-    /// task rather than the thread. Cancellation-safe: a cancelled await holds no loan.
-    #[pyo3(signature = (size, timeout=None))]
+    /// task rather than the thread. Cancellation-safe: a cancelled await holds no loan. On a
+    /// typed side give no size (one record), as :meth:`loan`.
+    #[pyo3(signature = (size=None, timeout=None))]
     fn loan_async<'py>(
         slf: &Bound<'py, Self>,
-        size: usize,
+        size: Option<usize>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let aio = slf.py().import("shmkit._aio")?;

@@ -142,7 +142,8 @@ pub(crate) fn check_len(typed: Option<&Typed>, name: &str, len: usize, what: &st
 }
 
 /// `TypeError` if `data` is typed (a numpy array, a ctypes object) but not of the side's
-/// type; plain buffers are checked by length only (by the caller). Returns what to send
+/// type; plain buffers (and received samples) are checked by length only (by the caller).
+/// Returns what to send
 /// (a ctypes object's bytes, as a memoryview).
 pub(crate) fn check_send<'py>(
     typed: &Typed,
@@ -151,6 +152,7 @@ pub(crate) fn check_send<'py>(
     if data.is_instance_of::<PyBytes>()
         || data.is_instance_of::<PyByteArray>()
         || data.is_instance_of::<PyMemoryView>()
+        || data.is_instance_of::<crate::rx::Sample>()
     {
         return Ok(data.clone());
     }

@@ -642,3 +642,57 @@ def test_a_python_typed_server_serves_clients_in_other_processes(name):
             server.responder().respond(req.handle, (v.a + v.b).to_bytes(8, "little", signed=True))
     assert "total 210" in finish(p)
     server.close()
+
+
+def test_the_readme_typed_example_runs(name, capsys):
+    import re
+
+    readme = (REPO / "crates" / "shmkit-py" / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    code = next(b for b in blocks if "layout=POSE" in b).replace('"poses"', repr(name))
+    ns: dict = {}
+    exec(code, ns)
+    try:
+        assert capsys.readouterr().out.split() == ["1", "(3,)"]
+    finally:
+        ns["rx"].close()
+        ns["tx"].close()
+
+
+# --- asyncio ---------------------------------------------------------------------------------
+
+
+def test_typed_asyncio_forms_with_an_echo_process(names):
+    import asyncio
+
+    a, b = names(), names()
+    tx = channel.create_producer(a, 1 << 12, layout=POSE, tag=TAG)
+    rx = channel.create_consumer(b, 1 << 12, layout=POSE, tag=TAG)
+    p = child(
+        """
+        import sys, numpy as np, shmkit
+        POSE = np.dtype([("t_ns", "<u8"), ("xyz", "<f4", 3), ("quality", "<u4")], align=True)
+        rx = shmkit.channel.open_consumer(sys.argv[1], layout=POSE, tag="pose v1")
+        tx = shmkit.channel.open_producer(sys.argv[2], layout=POSE, tag="pose v1")
+        for _ in range(50):
+            with rx.recv(timeout=60) as s:
+                tx.send(s.value)      # a read-only record: copied in
+        """,
+        a,
+        b,
+    )
+
+    async def run() -> list[int]:
+        got = []
+        for i in range(50):
+            loan = await tx.loan_async(timeout=HANG)
+            with loan as rec:
+                rec["t_ns"] = i
+                del rec
+            s = await rx.recv_async(timeout=HANG)
+            got.append(int(s.value["t_ns"]))
+            s.release()
+        return got
+
+    assert asyncio.run(run()) == list(range(50))
+    finish(p)

@@ -186,7 +186,8 @@ def _check_send(layout: Layout, data: Any) -> Any:
     of the layout's type: the same dtype (or ctypes type, or arrays of it) when the side was
     opened with one of the same kind, else the same size and alignment. Plain buffers
     (bytes) are checked by length only (by the caller). Returns what to send: ``data``, or
-    a byte view of a ctypes object (whose 0-dimensional buffer has no shape)."""
+    a byte view of a ctypes object or numpy record (0-dimensional buffers have no shape).
+    """
     dt = getattr(data, "dtype", None)
     if dt is not None:
         if layout.dtype is not None:

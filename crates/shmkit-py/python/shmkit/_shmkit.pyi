@@ -164,7 +164,9 @@ class Sender:
         """``await tx.send_async(data)``: :meth:`send` suspending the task, not the thread.
 
         Cancellation-safe: a cancelled await sent nothing."""
-    def loan_async(self, size: int, timeout: float | None = None) -> Coroutine[Any, Any, Loan]:
+    def loan_async(
+        self, size: int | None = None, timeout: float | None = None
+    ) -> Coroutine[Any, Any, Loan]:
         """``await tx.loan_async(size)``: :meth:`loan` suspending the task, not the thread.
 
         Cancellation-safe: a cancelled await holds no loan."""
