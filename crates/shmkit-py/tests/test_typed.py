@@ -696,3 +696,30 @@ def test_typed_asyncio_forms_with_an_echo_process(names):
 
     assert asyncio.run(run()) == list(range(50))
     finish(p)
+
+
+def test_typed_sides_join_a_wait_set(names):
+    a, b = names(), names()
+    rxs = [channel.create_consumer(n, 1 << 12, layout=POSE, tag=TAG) for n in (a, b)]
+    p = child(
+        """
+        import sys, numpy as np, shmkit
+        POSE = np.dtype([("t_ns", "<u8"), ("xyz", "<f4", 3), ("quality", "<u4")], align=True)
+        txs = [shmkit.channel.open_producer(n, layout=POSE, tag="pose v1") for n in sys.argv[1:]]
+        for i in range(20):
+            txs[i % 2].send(np.array([(i, (0, 0, 0), 0)], POSE), timeout=60)
+        """,
+        a,
+        b,
+    )
+    ws = shmkit.WaitSet(rxs)
+    got = []
+    while len(got) < 20:
+        for rx in ws.wait(timeout=HANG):
+            try:
+                with rx.recv(timeout=0) as s:
+                    got.append(int(s.value["t_ns"]))
+            except shmkit.WouldBlock:
+                pass
+    finish(p)
+    assert sorted(got) == list(range(20))

@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["Layout"]
 
-_CTYPES_BASES: tuple[type, ...] = (
+_CTYPES_BASES: tuple[Any, ...] = (
     ctypes._SimpleCData,  # type: ignore[attr-defined]
     ctypes.Structure,
     ctypes.Union,
@@ -198,7 +198,7 @@ def _check_send(layout: Layout, data: Any) -> Any:
         # A record (numpy.void) or 0-d array exports a buffer with no shape: as bytes.
         return memoryview(data).cast("B") if getattr(data, "ndim", 1) == 0 else data
     if isinstance(data, _CTYPES_BASES):
-        t = type(data)
+        t: Any = type(data)
         while issubclass(t, ctypes.Array) and t is not layout.ctype:
             t = t._type_
         if layout.ctype is not None:
