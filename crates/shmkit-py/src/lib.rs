@@ -18,6 +18,7 @@ mod broadcast;
 mod buffer;
 mod channel;
 mod errors;
+mod loan;
 mod rx;
 mod segment;
 mod service;
@@ -34,7 +35,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<segment::Segment>()?;
     m.add_class::<tx::Sender>()?;
-    m.add_class::<tx::Loan>()?;
+    m.add_class::<loan::Loan>()?;
     m.add_class::<rx::Receiver>()?;
     m.add_class::<rx::Sample>()?;
     m.add_class::<waitset::WaitSet>()?;

@@ -249,14 +249,15 @@ pub(crate) fn service_data<'py>(
     }
 }
 
-/// `SizeInvalid` unless a typed service's message of `len` bytes is one record (Rust's
-/// typed services carry one value per request and response).
+/// `SizeInvalid` unless a message of `len` bytes is one record of `typed` (Rust's typed
+/// services carry one value per request and response; a typed loan of one value commits
+/// it whole).
 pub(crate) fn check_one(typed: Option<&Typed>, name: &str, len: usize, what: &str) -> PyResult<()> {
     match typed {
         Some(t) if len != t.size => Err(crate::errors::to_py(shmkit::Error::SizeInvalid {
             name: name.to_owned(),
             reason: format!(
-                "{what} of {len} bytes is not one {}-byte record of the typed service",
+                "{what} of {len} bytes is not one {}-byte record (the typed layout)",
                 t.size
             ),
         })),

@@ -133,6 +133,16 @@ def test_argument_errors(name, names):
         tx.send(ctypes.c_double(1.0))
     with pytest.raises(shmkit.SizeInvalid, match="whole number"):
         tx.send(b"\0" * 25)
+    loan = tx.loan()
+    with pytest.raises(shmkit.SizeInvalid, match="one 24-byte record"):
+        loan.commit(0)  # a one-record loan commits its record
+    loan.abort()
+    loan = tx.loan_slice(3)
+    with pytest.raises(shmkit.SizeInvalid, match="whole number"):
+        loan.commit(30)
+    loan.commit(48)  # two of the three records
+    with rx.recv_slice(timeout=HANG) as s:
+        assert len(s) == 48 and s.value.shape == (2,)
     other = names()
     btx = channel.create_producer(other, 1 << 12)
     brx = channel.open_consumer(other)
