@@ -10,6 +10,7 @@
 //! commit or send of another length is `SizeInvalid`.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
@@ -20,14 +21,27 @@ use shmkit::channel::MessageLayout;
 pub(crate) struct Typed {
     pub(crate) layout: Py<PyAny>,
     pub(crate) size: usize,
+    /// The layout's numpy dtype, if it has one (`send`'s fast check).
+    dtype: Option<Py<PyAny>>,
 }
 
 impl Typed {
+    /// The message type of the Python `Layout` `l`, of `size` bytes.
+    fn of(l: Bound<'_, PyAny>, size: usize) -> PyResult<Typed> {
+        let dtype = l.getattr(intern!(l.py(), "dtype"))?;
+        Ok(Typed {
+            dtype: (!dtype.is_none()).then(|| dtype.unbind()),
+            layout: l.unbind(),
+            size,
+        })
+    }
+
     /// A second handle on the same layout.
     pub(crate) fn clone_ref(&self, py: Python<'_>) -> Typed {
         Typed {
             layout: self.layout.clone_ref(py),
             size: self.size,
+            dtype: self.dtype.as_ref().map(|d| d.clone_ref(py)),
         }
     }
 }
@@ -76,13 +90,7 @@ pub(crate) fn resolve(
     }
     let msg = MessageLayout::new(size, align, tag.as_deref());
     let size = usize::try_from(size).map_err(|_| PyValueError::new_err("layout too large"))?;
-    Ok(Some((
-        msg,
-        Typed {
-            layout: l.unbind(),
-            size,
-        },
-    )))
+    Ok(Some((msg, Typed::of(l, size)?)))
 }
 
 /// How many records a received message must hold.
@@ -156,6 +164,14 @@ pub(crate) fn check_send<'py>(
     {
         return Ok(data.clone());
     }
+    // The common case, a numpy array of the side's dtype, without a call into Python (a
+    // 0-dimensional record goes on to `_check_send`, which gives its bytes).
+    if let (Some(want), Ok(dt)) = (&typed.dtype, data.getattr(intern!(data.py(), "dtype"))) {
+        let ndim: usize = data.getattr(intern!(data.py(), "ndim"))?.extract()?;
+        if ndim > 0 && (dt.is(want) || dt.eq(want)?) {
+            return Ok(data.clone());
+        }
+    }
     static CHECK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     layout_fn(data.py(), &CHECK, "_check_send")?.call1((typed.layout.bind(data.py()), data))
 }
@@ -221,13 +237,7 @@ pub(crate) fn resolve_service(
         let tag: Option<String> = l.getattr("tag")?.extract()?;
         let msg = MessageLayout::new(size, align, tag.as_deref());
         let size = usize::try_from(size).map_err(|_| PyValueError::new_err("layout too large"))?;
-        Ok((
-            msg,
-            Typed {
-                layout: l.unbind(),
-                size,
-            },
-        ))
+        Ok((msg, Typed::of(l, size)?))
     };
     let ((qm, request), (sm, response)) = (one(q)?, one(s)?);
     Ok(Some(ServiceTypes {
