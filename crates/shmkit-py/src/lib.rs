@@ -22,6 +22,7 @@ mod loan;
 mod rx;
 mod segment;
 mod service;
+mod service_client;
 mod shared;
 mod sync;
 mod tx;

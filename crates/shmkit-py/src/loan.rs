@@ -16,8 +16,9 @@ use crate::typed::{self, Typed};
 
 /// Room for one message in shared memory, from ``Producer.loan`` / ``Publisher.loan``.
 ///
-/// Supports the buffer protocol (writable). As a context manager it yields a memoryview and
-/// commits on a clean exit; or call :meth:`commit` / :meth:`abort` yourself.
+/// Supports the buffer protocol (writable). As a context manager it yields a memoryview (a
+/// typed side's loan: its :attr:`value`, the record or records) and commits on a clean
+/// exit; or call :meth:`commit` / :meth:`abort` yourself.
 ///
 /// Thread safety: while open, the loan holds its sender: other threads' calls on the sender
 /// wait until it is committed or aborted (or garbage-collected, which aborts it). Its own

@@ -420,7 +420,8 @@ impl Receiver {
 /// ``numpy.frombuffer(sample, dtype)`` see the message without copying. Release it with
 /// :meth:`release` or a ``with`` block (or let the next ``recv`` in the same thread, or its
 /// garbage collection, do it); views must be gone by then, or ``BufferError`` is raised and
-/// the message stays held. :meth:`bytes` copies.
+/// the message stays held. :meth:`bytes` copies. A typed side's sample is viewed as its type
+/// by :attr:`value`.
 ///
 /// Thread safety: while held, the sample holds its receiver: other threads' calls on the
 /// receiver wait until it is released. Its own methods may be called from any thread.
