@@ -733,3 +733,27 @@ def test_typed_sides_join_a_wait_set(names):
                 pass
     finish(p)
     assert sorted(got) == list(range(20))
+
+
+def test_a_ctypes_user_never_imports_numpy(name):
+    p = child(
+        """
+        import ctypes, sys, shmkit
+        class P(ctypes.Structure):
+            _fields_ = [("a", ctypes.c_uint64)]
+        tx = shmkit.channel.create_producer(sys.argv[1], 4096, layout=P, tag="p")
+        rx = shmkit.channel.open_consumer(sys.argv[1], layout=P, tag="p")
+        tx.send(P(5))
+        with tx.loan() as p:
+            p.a = 6
+            del p
+        for want in (5, 6):
+            with rx.recv() as s:
+                v = s.value
+                assert v.a == want
+                del v
+        print("numpy" in sys.modules)
+        """,
+        name,
+    )
+    assert finish(p).strip() == "False"
