@@ -767,3 +767,21 @@ def test_a_ctypes_user_never_imports_numpy(name):
         name,
     )
     assert finish(p).strip() == "False"
+
+
+def test_a_subarray_dtype_views_arrays_of_its_base_type(name):
+    vec = np.dtype(("<f4", 3))  # Rust's [f32; 3]
+    tx = channel.create_producer(name, 1 << 12, layout=vec)
+    rx = channel.open_consumer(name, layout=vec)
+    assert tx.layout == Layout(12, 4)
+    with tx.loan() as v:
+        assert v.shape == (3,) and v.dtype == np.float32
+        v[:] = (1, 2, 3)
+        del v
+    tx.send(np.arange(6, dtype="<f4").reshape(2, 3))
+    with pytest.raises(TypeError):
+        tx.send(np.arange(4, dtype="<f4").reshape(1, 4))  # 16 bytes, but not vectors
+    with rx.recv(timeout=HANG) as s:
+        assert s.value.tolist() == [1, 2, 3]
+    with rx.recv_slice(timeout=HANG) as s:
+        assert s.value.tolist() == [[0, 1, 2], [3, 4, 5]]

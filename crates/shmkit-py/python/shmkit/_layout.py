@@ -166,7 +166,10 @@ def _view(layout: Layout, exporter: Any, one: bool, writable: bool) -> Any:
         import numpy as np
 
         a = np.frombuffer(exporter, dtype=layout.dtype)
-        return a.reshape(()) if one else a
+        # A subarray dtype (``("<f4", 3)``) gives arrays of its base type with its shape
+        # appended: shape (n, 3), and (3,) for one record.
+        shape = layout.dtype.shape
+        return (a.reshape(shape) if shape else a.reshape(())) if one else a
     mv = memoryview(exporter)
     if layout.ctype is None:
         return mv
@@ -191,7 +194,10 @@ def _check_send(layout: Layout, data: Any) -> Any:
     dt = getattr(data, "dtype", None)
     if dt is not None:
         if layout.dtype is not None:
-            if dt != layout.dtype:
+            want, shape = layout.dtype.base, layout.dtype.shape
+            # A subarray dtype's records are arrays of its base type ending in its shape.
+            sub_ok = bool(shape) and dt == want and tuple(data.shape[-len(shape):]) == shape
+            if dt != layout.dtype and not sub_ok:
                 raise TypeError(f"the data's dtype is {dt}; this side carries {layout.dtype}")
         elif (dt.itemsize, dt.alignment) != (layout.size, layout.align):
             raise TypeError(f"the data's dtype is {dt}; this side carries {layout!r}")
