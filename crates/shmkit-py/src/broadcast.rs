@@ -9,7 +9,11 @@ use crate::channel::parse_wait_strategy;
 use crate::errors::to_py;
 use crate::rx::{Receiver, RustReceiver};
 use crate::tx::{RustSender, Sender};
+use crate::typed;
 use crate::wait::{opening, Wait};
+
+/// The largest alignment a typed broadcast carries: its slots are 16-aligned.
+const BROADCAST_ALIGN: u64 = 16;
 
 fn policy_name(p: Policy) -> &'static str {
     match p {
@@ -109,25 +113,36 @@ impl Subscriber {
 /// slowest subscriber, ``"overwrite"`` lets it go on (a lapped subscriber gets ``Lagged``).
 /// ``wait_strategy``: how this side waits (``"adaptive"``, ``"blocking"``, ``"busy_poll"``);
 /// ``mode``: the permission bits; the creator removes the name when closed, unless ``keep``.
+///
+/// ``layout`` / ``tag``: the message type of a typed broadcast (a numpy dtype, a ctypes type
+/// or a :class:`shmkit.Layout`; alignment at most 16), as Rust's ``broadcast::typed``;
+/// ``slot_size`` then defaults to one record (``None``: 4096 bytes for a byte broadcast).
 #[pyfunction]
 #[pyo3(
-    signature = (name, *, slots=64, slot_size=4096, max_subscribers=16, policy="block",
-                 wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
-    text_signature = "(name, *, slots=64, slot_size=4096, max_subscribers=16, policy=\"block\", \
-                      wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+    signature = (name, *, slots=64, slot_size=None, max_subscribers=16, policy="block",
+                 wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false,
+                 layout=None, tag=None),
+    text_signature = "(name, *, slots=64, slot_size=None, max_subscribers=16, policy=\"block\", \
+                      wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False, \
+                      layout=None, tag=None)"
 )]
 #[allow(clippy::too_many_arguments)]
 fn create_publisher(
     py: Python<'_>,
     name: &str,
     slots: usize,
-    slot_size: usize,
+    slot_size: Option<usize>,
     max_subscribers: usize,
     policy: &str,
     wait_strategy: &str,
     mode: u32,
     keep: bool,
+    layout: Option<&Bound<'_, PyAny>>,
+    tag: Option<&str>,
 ) -> PyResult<Py<Publisher>> {
+    let (m, t) = typed::resolve(py, layout, tag, BROADCAST_ALIGN, "broadcast")?.unzip();
+    // As the C API: a typed broadcast's slot holds one record unless told otherwise.
+    let slot_size = slot_size.unwrap_or(t.as_ref().map_or(4096, |t| t.size));
     let policy = match policy {
         "block" => Policy::Block,
         "overwrite" => Policy::Overwrite,
@@ -145,8 +160,13 @@ fn create_publisher(
         .wait_strategy(parse_wait_strategy(wait_strategy)?)
         .mode(mode)
         .keep(keep);
-    let p = py.detach(|| o.create_publisher(name)).map_err(to_py)?;
-    let base = Sender::new(p.name().to_owned(), RustSender::Broadcast(p));
+    let p = py
+        .detach(|| match &m {
+            None => o.create_publisher(name),
+            Some(m) => o.create_publisher_with_layout(name, m),
+        })
+        .map_err(to_py)?;
+    let base = Sender::new(p.name().to_owned(), RustSender::Broadcast(p), t);
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Publisher { policy }),
@@ -158,21 +178,29 @@ fn create_publisher(
 ///
 /// ``open_timeout``: how many seconds to wait for the channel to appear (``None``: do not
 /// wait, ``math.inf``: forever); then ``NotFound``. Ctrl-C interrupts the wait.
+/// ``layout`` / ``tag``: a typed subscriber, checked against what the broadcast records
+/// (``LayoutMismatch`` naming both, also for a byte broadcast).
 #[pyfunction]
-#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None))]
+#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None, layout=None, tag=None))]
 fn open_subscriber(
     py: Python<'_>,
     name: &str,
     wait_strategy: &str,
     open_timeout: Option<f64>,
+    layout: Option<&Bound<'_, PyAny>>,
+    tag: Option<&str>,
 ) -> PyResult<Py<Subscriber>> {
+    let (m, t) = typed::resolve(py, layout, tag, BROADCAST_ALIGN, "broadcast")?.unzip();
     let mut o = broadcast::options();
     o.wait_strategy(parse_wait_strategy(wait_strategy)?);
     let wait = Wait::from_open_timeout(open_timeout)?;
-    let s = opening(py, wait, |d| o.open_timeout(d).open_subscriber(name))?;
+    let s = opening(py, wait, |d| match &m {
+        None => o.open_timeout(d).open_subscriber(name),
+        Some(m) => o.open_timeout(d).open_subscriber_with_layout(name, m),
+    })?;
     let policy = s.policy();
     let name = s.name().to_owned();
-    let base = Receiver::new(name, RustReceiver::Broadcast(s));
+    let base = Receiver::new(name, RustReceiver::Broadcast(s), t);
     Py::new(
         py,
         PyClassInitializer::from(base).add_subclass(Subscriber { policy }),

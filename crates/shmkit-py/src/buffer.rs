@@ -81,9 +81,67 @@ pub(crate) unsafe fn export(
     Ok(())
 }
 
+/// A buffer exported for reading ([`input`]): released when dropped (or by
+/// [`Input::release`]), so the memory stays valid until then.
+pub(crate) enum Input {
+    /// Exported without a format (see [`input`]).
+    Bytes(Box<ffi::Py_buffer>),
+    /// Exported by pyo3 with its full description (`None` once released).
+    Full(Option<PyUntypedBuffer>),
+}
+
+impl Input {
+    /// Gives the buffer back to its exporter (with the interpreter attached: `py`).
+    pub(crate) fn release(mut self, py: Python<'_>) {
+        match &mut self {
+            Input::Bytes(view) => {
+                // SAFETY: filled by a successful `PyObject_GetBuffer`, not yet released;
+                // this clears `obj`, so `Drop` does not release it again. The interpreter is
+                // attached.
+                unsafe { ffi::PyBuffer_Release(&mut **view) };
+            }
+            Input::Full(buf) => {
+                if let Some(b) = buf.take() {
+                    b.release(py);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        if let Input::Bytes(view) = self {
+            if !view.obj.is_null() {
+                Python::attach(|_| {
+                    // SAFETY: filled by a successful `PyObject_GetBuffer` and not released
+                    // (`release` clears `obj`, checked above); the interpreter is attached.
+                    unsafe { ffi::PyBuffer_Release(&mut **view) };
+                });
+            }
+        }
+    }
+}
+
 /// The bytes of an object that exports a C-contiguous buffer (bytes, bytearray, memoryview,
 /// numpy array, ...), as a pointer and length valid while the returned buffer lives.
-pub(crate) fn input(obj: &Bound<'_, PyAny>) -> PyResult<(PyUntypedBuffer, usize, usize)> {
+///
+/// Asked for as C-contiguous bytes, without `PyBUF_FORMAT`: a message is bytes, and numpy
+/// builds a structured dtype's format string on every export that asks for it (about half
+/// a microsecond per typed send). An exporter that refuses that request gets the full one,
+/// whose errors are the ones reported.
+pub(crate) fn input(obj: &Bound<'_, PyAny>) -> PyResult<(Input, usize, usize)> {
+    // SAFETY: an all-zero `Py_buffer` is a valid value to hand to `PyObject_GetBuffer`,
+    // which fills it.
+    let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
+    // SAFETY: `obj` is a live object and `view` a writable `Py_buffer` that does not move
+    // (boxed) until released; the interpreter is attached (`obj` is bound).
+    let rc = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_C_CONTIGUOUS) };
+    if rc == 0 {
+        let (ptr, len) = (view.buf as usize, view.len as usize);
+        return Ok((Input::Bytes(view), ptr, len));
+    }
+    drop(PyErr::fetch(obj.py()));
     let buf = PyUntypedBuffer::get(obj)?;
     if !buf.is_c_contiguous() {
         return Err(PyBufferError::new_err(
@@ -91,12 +149,19 @@ pub(crate) fn input(obj: &Bound<'_, PyAny>) -> PyResult<(PyUntypedBuffer, usize,
         ));
     }
     let (ptr, len) = (buf.buf_ptr() as usize, buf.len_bytes());
-    Ok((buf, ptr, len))
+    Ok((Input::Full(Some(buf)), ptr, len))
 }
 
-/// Like [`input`], for a buffer that will be written.
+/// A writable C-contiguous buffer of `obj` (for `recv_into`), as a pointer and length valid
+/// while the returned buffer lives.
 pub(crate) fn output(obj: &Bound<'_, PyAny>) -> PyResult<(PyUntypedBuffer, usize, usize)> {
-    let (buf, ptr, len) = input(obj)?;
+    let buf = PyUntypedBuffer::get(obj)?;
+    if !buf.is_c_contiguous() {
+        return Err(PyBufferError::new_err(
+            "the buffer is not C-contiguous (numpy: use numpy.ascontiguousarray)",
+        ));
+    }
+    let (ptr, len) = (buf.buf_ptr() as usize, buf.len_bytes());
     if buf.readonly() {
         return Err(PyBufferError::new_err("the buffer is read-only"));
     }

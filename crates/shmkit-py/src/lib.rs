@@ -19,13 +19,16 @@ mod buffer;
 mod channel;
 mod errors;
 mod file;
+mod loan;
 mod rx;
 mod segment;
 mod service;
+mod service_client;
 mod shared;
 mod shared_value;
 mod sync;
 mod tx;
+mod typed;
 mod wait;
 mod waitset;
 
@@ -35,7 +38,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<segment::Segment>()?;
     m.add_class::<tx::Sender>()?;
-    m.add_class::<tx::Loan>()?;
+    m.add_class::<loan::Loan>()?;
     m.add_class::<rx::Receiver>()?;
     m.add_class::<rx::Sample>()?;
     m.add_class::<waitset::WaitSet>()?;

@@ -22,6 +22,7 @@ use crate::buffer::{self, Exports};
 use crate::channel::{parse_wait_strategy, wait_strategy_name};
 use crate::errors::{views_alive, Fail};
 use crate::shared::{Lends, Lent, Owned, Shared};
+use crate::typed::{self, Fit, Typed};
 use crate::wait::{Slice, Wait};
 
 /// The Rust receiving side.
@@ -112,8 +113,9 @@ impl RxState {
         Ok(unsafe { self.receiver.get() }.ok_or_else(closed)?)
     }
 
-    /// Receives the next message in place.
-    fn start(&mut self, slice: Slice) -> Result<Received, Fail> {
+    /// Receives the next message in place; one that does not `fit` is dropped (`Corrupt`,
+    /// naming the channel `name`).
+    fn start(&mut self, slice: Slice, fit: Fit, name: &str) -> Result<Received, Fail> {
         self.receiver()?;
         // SAFETY: as in `receiver`; the sample's lifetime is extended to 'static, sound
         // because it is stored in `current`, dropped before the box is freed, and
@@ -123,6 +125,10 @@ impl RxState {
         let sample = receiver.recv(slice)?;
         let bytes = sample.bytes();
         let (addr, len, seq) = (bytes.as_ptr() as usize, bytes.len(), sample.seq());
+        if let Err(e) = fit.check(name, len) {
+            drop(sample);
+            return Err(e.into());
+        }
         let (id, exports) = Lent::store(&mut self.current, &mut self.next_id, sample);
         Ok((id, addr, len, seq, exports))
     }
@@ -223,12 +229,16 @@ pub(crate) struct Receiver {
     pub(crate) name: String,
     /// What `set_wait_strategy` set last (read without releasing a sample).
     wait_strategy: Mutex<&'static str>,
+    /// The message type of a typed side.
+    pub(crate) typed: Option<Typed>,
 }
 
 impl Receiver {
-    /// The base object of a `Consumer` or `Subscriber` wrapping `receiver`.
-    pub(crate) fn new(name: String, receiver: RustReceiver) -> Receiver {
+    /// The base object of a `Consumer` or `Subscriber` wrapping `receiver` (a typed side's
+    /// when `typed` is given).
+    pub(crate) fn new(name: String, receiver: RustReceiver, typed: Option<Typed>) -> Receiver {
         Receiver {
+            typed,
             wait_strategy: Mutex::new(wait_strategy_name(receiver.wait_strategy())),
             core: RxShared::new(&name, receiver),
             name,
@@ -279,21 +289,29 @@ impl Receiver {
     /// committed was received, ``Lagged`` (broadcast, overwrite policy), or ``BufferError``
     /// if this thread's previous sample still has live views. Waits for another thread's
     /// sample to be released.
+    ///
+    /// On a typed side (opened with ``layout=``) the message is one record, as Rust's typed
+    /// ``recv()``: :attr:`Sample.value` views it. A message of another length (from a byte
+    /// producer) is dropped and raises ``Corrupt``; :meth:`recv_slice` takes any number of
+    /// records.
     #[pyo3(signature = (timeout=None))]
     fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<Sample>> {
-        let wait = Wait::from_timeout(timeout)?;
-        let core = &self.core;
-        let (id, addr, len, seq, exports) = core.call(py, wait, |st, slice| st.start(slice))?;
-        let sample = Sample {
-            core: core.clone(),
-            id,
-            addr,
-            len,
-            seq,
-            exports,
-        };
-        // On failure the `Sample` is dropped, which releases the message.
-        Py::new(py, sample)
+        self.receive(py, timeout, true)
+    }
+
+    /// A typed side's :meth:`recv` of a whole number of records (Rust's ``recv_slice``):
+    /// :attr:`Sample.value` is an array of them. A message that is not a whole number of
+    /// records is dropped and raises ``Corrupt``; ``TypeError`` on a byte side.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_slice(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<Sample>> {
+        typed::typed_only(self.typed.as_ref(), "recv_slice")?;
+        self.receive(py, timeout, false)
+    }
+
+    /// The message type of a typed side (a :class:`shmkit.Layout`), ``None`` for bytes.
+    #[getter]
+    fn layout(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.typed.as_ref().map(|t| t.layout.clone_ref(py))
     }
 
     /// ``await rx.recv_async(timeout=None)``: :meth:`recv` for asyncio, suspending the task
@@ -309,7 +327,8 @@ impl Receiver {
         aio.getattr("recv")?.call1((slf, timeout))
     }
 
-    /// Receives the next message into ``buffer`` and returns its length. A ``bytearray`` is
+    /// Receives the next message into ``buffer`` and returns its length (on a typed side, a
+    /// whole number of records, else ``Corrupt`` as :meth:`recv_slice`). A ``bytearray`` is
     /// resized to the message; any other writable buffer must be large enough (else
     /// ``ValueError``, and the message is discarded). Copies: the sender may reuse the
     /// memory at once.
@@ -325,7 +344,8 @@ impl Receiver {
         // The message is held as this thread's sample, with no Python object: other threads'
         // calls wait until it is released below, whatever Python code runs meanwhile (the
         // buffer's `__buffer__`, the resize).
-        let (id, src, len, _, _) = core.call(py, wait, |st, slice| st.start(slice))?;
+        let (fit, name) = (Fit::of(self.typed.as_ref(), false), &self.name);
+        let (id, src, len, _, _) = core.call(py, wait, |st, slice| st.start(slice, fit, name))?;
         let copy = || -> PyResult<()> {
             if let Ok(ba) = buffer.cast::<PyByteArray>() {
                 ba.resize(len)?;
@@ -400,7 +420,8 @@ impl Receiver {
 /// ``numpy.frombuffer(sample, dtype)`` see the message without copying. Release it with
 /// :meth:`release` or a ``with`` block (or let the next ``recv`` in the same thread, or its
 /// garbage collection, do it); views must be gone by then, or ``BufferError`` is raised and
-/// the message stays held. :meth:`bytes` copies.
+/// the message stays held. :meth:`bytes` copies. A typed side's sample is viewed as its type
+/// by :attr:`value`.
 ///
 /// Thread safety: while held, the sample holds its receiver: other threads' calls on the
 /// receiver wait until it is released. Its own methods may be called from any thread.
@@ -412,6 +433,30 @@ pub(crate) struct Sample {
     len: usize,
     seq: Option<u64>,
     exports: Exports,
+    /// A typed side's layout, and whether the sample is one record (not a slice).
+    typed: Option<(Typed, bool)>,
+}
+
+impl Receiver {
+    /// `recv` (`one`) or `recv_slice`.
+    fn receive(&self, py: Python<'_>, timeout: Option<f64>, one: bool) -> PyResult<Py<Sample>> {
+        let wait = Wait::from_timeout(timeout)?;
+        let core = &self.core;
+        let (fit, name) = (Fit::of(self.typed.as_ref(), one), &self.name);
+        let (id, addr, len, seq, exports) =
+            core.call(py, wait, |st, slice| st.start(slice, fit, name))?;
+        let sample = Sample {
+            core: core.clone(),
+            id,
+            addr,
+            len,
+            seq,
+            exports,
+            typed: self.typed.as_ref().map(|t| (t.clone_ref(py), one)),
+        };
+        // On failure the `Sample` is dropped, which releases the message.
+        Py::new(py, sample)
+    }
 }
 
 impl Drop for Sample {
@@ -464,6 +509,34 @@ impl Sample {
     /// The size in bytes.
     fn __len__(&self) -> usize {
         self.len
+    }
+
+    /// A typed sample's read-only, zero-copy view: the record (a numpy array of shape ``()``
+    /// or an instance of the ctypes type) for :meth:`Receiver.recv`, an array of them (shape
+    /// ``(n,)``) for :meth:`Receiver.recv_slice`; a memoryview for a layout given by
+    /// numbers. A new view each time; each must be gone before the sample is released
+    /// (``BufferError``). ctypes has no read-only objects: do not write through a ctypes
+    /// view of a sample. ``TypeError`` on a byte side's sample (use ``memoryview(sample)``).
+    #[getter]
+    fn value<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let (t, one) = this.typed.as_ref().ok_or_else(|| {
+            pyo3::exceptions::PyTypeError::new_err(
+                "a byte side's sample has no typed value: use memoryview(sample)",
+            )
+        })?;
+        typed::view(t, slf.as_any(), *one, false)
+    }
+
+    /// The message's address (for a ctypes view of a typed sample, which cannot be made
+    /// over read-only memory by ``from_buffer``); ``ValueError`` once released.
+    #[getter]
+    fn _address(&self, py: Python<'_>) -> PyResult<usize> {
+        self.core
+            .lock(py)
+            .sample(self.id)
+            .map(|_| self.addr)
+            .ok_or_else(released)
     }
 
     /// # Safety

@@ -10,6 +10,10 @@
 //! mutex, one slice of a wait at a time (`wait.rs`), so calls from several threads happen
 //! whole, in some order. A server answers through its `Responder` (`Send + Sync`), kept
 //! beside the server, so `respond` never waits for a `recv` blocked in another thread.
+//!
+//! Typed services (`request_layout=`, `response_layout=`, `tag=`) are the byte service
+//! created or opened with `*_with_layouts`, as the C API's: each request and response is one
+//! record, checked when sent; received ones are given as the type (`typed.rs`).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -18,20 +22,22 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
 use shmkit::service::{
-    self, Client as RustClient, Handle as RustHandle, Responder as RustResponder,
-    Server as RustServer,
+    self, Handle as RustHandle, Responder as RustResponder, Server as RustServer,
 };
 
 use crate::buffer;
 use crate::channel::{parse_wait_strategy, wait_strategy_name};
 use crate::errors::{to_py, Fail};
-use crate::wait::{blocking, opening, Wait};
+use crate::typed::{self, ServiceTypes, Typed};
+use crate::wait::{blocking, Wait};
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) use crate::service_client::{Client, Pending};
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn closed(what: &str) -> Fail {
+pub(crate) fn closed(what: &str) -> Fail {
     Fail::Py(PyValueError::new_err(format!("the {what} is closed")))
 }
 
@@ -94,6 +100,8 @@ impl Handle {
 pub(crate) struct Request {
     handle: Handle,
     payload: Py<PyBytes>,
+    /// A typed service's request as its type.
+    value: Option<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -108,6 +116,18 @@ impl Request {
     #[getter]
     fn payload(&self, py: Python<'_>) -> Py<PyBytes> {
         self.payload.clone_ref(py)
+    }
+
+    /// A typed service's request as its type (as Rust's ``Request::value``): a read-only
+    /// numpy record (shape ``()``) over :attr:`payload`, a ctypes object (a copy), or the
+    /// bytes for a layout given by numbers. ``TypeError`` for a byte service's request.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.value.as_ref().map(|v| v.clone_ref(py)).ok_or_else(|| {
+            pyo3::exceptions::PyTypeError::new_err(
+                "a byte service's request has no typed value: use .payload",
+            )
+        })
     }
 
     fn __bytes__(&self, py: Python<'_>) -> Py<PyBytes> {
@@ -128,14 +148,17 @@ impl Request {
     }
 }
 
-/// Copies the bytes of `data` (any C-contiguous buffer) and answers `handle` with them.
+/// Copies the bytes of `data` (any C-contiguous buffer; one record of `typed`, for a typed
+/// service) and answers `handle` with them.
 fn respond_with(
     py: Python<'_>,
-    r: &RustResponder,
+    (r, typed, name): (&RustResponder, Option<&Typed>, &str),
     handle: &Handle,
     data: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    let (buf, src, len) = buffer::input(data)?;
+    let data = typed::service_data(typed, data)?;
+    let (buf, src, len) = buffer::input(&data)?;
+    typed::check_one(typed, name, len, "a response")?;
     let res = py.detach(|| {
         r.respond_with(&handle.inner.0, len, |dst| {
             // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
@@ -155,6 +178,9 @@ fn respond_with(
 #[pyclass(module = "shmkit.service", frozen)]
 pub(crate) struct Responder {
     inner: RustResponder,
+    /// A typed service's response type.
+    response: Option<Typed>,
+    name: String,
 }
 
 #[pymethods]
@@ -164,7 +190,8 @@ impl Responder {
     /// taken over), ``Full`` if its response ring has no room, ``SizeInvalid`` over
     /// ``max_response_len``.
     fn respond(&self, py: Python<'_>, handle: &Handle, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        respond_with(py, &self.inner, handle, data)
+        let to = (&self.inner, self.response.as_ref(), self.name.as_str());
+        respond_with(py, to, handle, data)
     }
 }
 
@@ -181,6 +208,8 @@ pub(crate) struct Server {
     responder: Mutex<Option<RustResponder>>,
     limits: (usize, usize, u32),
     creator: bool,
+    /// A typed service's types.
+    types: Option<ServiceTypes>,
 }
 
 impl Server {
@@ -203,6 +232,13 @@ impl Server {
     #[getter]
     fn max_request_len(&self) -> usize {
         self.limits.0
+    }
+
+    /// A typed service's ``(request, response)`` layouts (:class:`shmkit.Layout`, tagged
+    /// ``"<tag> request"`` / ``"<tag> response"``); ``None`` for a byte service.
+    #[getter]
+    fn layouts(&self, py: Python<'_>) -> Option<(Py<PyAny>, Py<PyAny>)> {
+        self.types.as_ref().map(|t| t.pair(py))
     }
 
     /// The largest response payload in bytes.
@@ -261,9 +297,16 @@ impl Server {
         let handle = Handle {
             inner: HandleKey(*req.handle()),
         };
+        let payload = PyBytes::new(py, &req);
+        let request = self.types.as_ref().map(|t| &t.request);
+        let value = match request {
+            None => None,
+            Some(_) => Some(typed::service_value(request, &self.name, payload.clone())?.unbind()),
+        };
         Ok(Request {
             handle,
-            payload: PyBytes::new(py, &req).unbind(),
+            payload: payload.unbind(),
+            value,
         })
     }
 
@@ -273,14 +316,17 @@ impl Server {
     /// :attr:`max_response_len`.
     fn respond(&self, py: Python<'_>, handle: &Handle, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let r = self.responder_now()?;
-        respond_with(py, &r, handle, data)
+        let response = self.types.as_ref().map(|t| &t.response);
+        respond_with(py, (&r, response, &self.name), handle, data)
     }
 
     /// A :class:`Responder` that answers requests from another thread (the service stays
     /// mapped while it lives, even after :meth:`close`).
-    fn responder(&self) -> PyResult<Responder> {
+    fn responder(&self, py: Python<'_>) -> PyResult<Responder> {
         Ok(Responder {
             inner: self.responder_now()?,
+            response: self.types.as_ref().map(|t| t.response.clone_ref(py)),
+            name: self.name.clone(),
         })
     }
 
@@ -311,247 +357,6 @@ impl Server {
     }
 }
 
-/// A request sent and not yet answered (from :meth:`Client.request`): wait for its response
-/// with :meth:`Client.wait`, or :meth:`Client.cancel` it. Hashable.
-///
-/// Thread safety: an immutable value; any thread may wait for it on its client.
-#[pyclass(module = "shmkit.service", frozen, eq, hash)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct Pending {
-    inner: service::Pending,
-}
-
-#[pymethods]
-impl Pending {
-    /// The request's id, as the server's :attr:`Handle.id`.
-    #[getter]
-    fn id(&self) -> u64 {
-        self.inner.id()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmkit.service.Pending id={}>", self.inner.id())
-    }
-}
-
-/// A client of a service (from :func:`open_client`): ``request`` then ``wait``, or ``call``.
-/// Several requests may be outstanding; their responses may come in any order.
-///
-/// Thread safety: may be shared between threads; each call happens whole, in some order (a
-/// blocked ``wait`` holds the client one slice of 50 ms at a time).
-#[pyclass(module = "shmkit.service", frozen)]
-pub(crate) struct Client {
-    name: String,
-    wait_strategy: service::Options,
-    /// `None` once closed; a `WaitSet` locks it for a slice (`crate::waitset`).
-    pub(crate) client: Mutex<Option<RustClient>>,
-}
-
-impl Client {
-    /// Runs `f` on the client, waiting for other threads' calls (and Ctrl-C) as long as it
-    /// takes: for calls that never wait themselves.
-    fn with<T: Send>(
-        &self,
-        py: Python<'_>,
-        mut f: impl FnMut(&mut RustClient) -> Result<T, Fail> + Send,
-    ) -> PyResult<T> {
-        blocking(py, Wait::Forever, |_| {
-            let mut g = lock(&self.client);
-            f(g.as_mut().ok_or_else(|| closed("client"))?)
-        })
-    }
-
-    /// Waits for `pending` as `wait` says: the response, copied.
-    fn wait_for(&self, py: Python<'_>, pending: service::Pending, wait: Wait) -> PyResult<Vec<u8>> {
-        blocking(py, wait, |slice| {
-            let mut g = lock(&self.client);
-            let c = g.as_mut().ok_or_else(|| closed("client"))?;
-            Ok(match slice {
-                None => c.try_wait(pending)?.to_vec(),
-                Some(d) => c.wait_timeout(pending, d)?.to_vec(),
-            })
-        })
-    }
-
-    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<service::Pending> {
-        let (buf, src, len) = buffer::input(data)?;
-        let p = self.with(py, |c| {
-            // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays exported
-            // (allocated, not resized) until after this call.
-            let msg = unsafe { std::slice::from_raw_parts(src as *const u8, len) };
-            Ok(c.request(msg)?)
-        });
-        buf.release(py);
-        p
-    }
-}
-
-#[pymethods]
-impl Client {
-    /// The service's name.
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The client slot this client holds.
-    #[getter]
-    fn slot(&self, py: Python<'_>) -> PyResult<u32> {
-        self.with(py, |c| Ok(c.slot()))
-    }
-
-    /// The largest request payload in bytes.
-    #[getter]
-    fn max_request_len(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |c| Ok(c.max_request_len()))
-    }
-
-    /// How many requests may be outstanding at once.
-    #[getter]
-    fn max_outstanding(&self, py: Python<'_>) -> PyResult<u32> {
-        self.with(py, |c| Ok(c.max_outstanding()))
-    }
-
-    /// How many requests are outstanding now (sent, not yet waited for or cancelled).
-    #[getter]
-    fn outstanding(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |c| Ok(c.outstanding()))
-    }
-
-    /// How this client waits: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``.
-    #[getter]
-    fn wait_strategy(&self, py: Python<'_>) -> PyResult<&'static str> {
-        self.with(py, |c| Ok(wait_strategy_name(c.wait_strategy())))
-    }
-
-    /// Sets how this client waits.
-    fn set_wait_strategy(&self, py: Python<'_>, wait_strategy: &str) -> PyResult<()> {
-        let w = parse_wait_strategy(wait_strategy)?;
-        self.with(py, |c| {
-            c.set_wait_strategy(w);
-            Ok(())
-        })
-    }
-
-    /// Sends a copy of ``data`` (any object with a C-contiguous buffer) as a request and
-    /// returns its :class:`Pending`; never waits. Raises ``Full`` when ``max_outstanding``
-    /// requests are outstanding (or the ring is full), ``SizeInvalid`` over
-    /// :attr:`max_request_len`, ``Disconnected`` if the server is gone or was replaced.
-    fn request(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Pending> {
-        Ok(Pending {
-            inner: self.send(py, data)?,
-        })
-    }
-
-    /// Waits for the response to ``pending``: its bytes (a copy). ``timeout``: ``None`` waits
-    /// as long as it takes, ``0`` does not wait (``WouldBlock``), else seconds (``Timeout``);
-    /// the request then stays outstanding (wait again, or :meth:`cancel` it). Raises
-    /// ``Disconnected`` if the server is gone or was replaced (the request is lost),
-    /// ``NotOutstanding`` if ``pending`` is not outstanding on this client. The interpreter is
-    /// released while waiting; Ctrl-C interrupts.
-    #[pyo3(signature = (pending, timeout=None))]
-    fn wait(
-        &self,
-        py: Python<'_>,
-        pending: &Pending,
-        timeout: Option<f64>,
-    ) -> PyResult<Py<PyBytes>> {
-        let wait = Wait::from_timeout(timeout)?;
-        let v = self.wait_for(py, pending.inner, wait)?;
-        Ok(PyBytes::new(py, &v).unbind())
-    }
-
-    /// Sends ``data`` and waits for its response (:meth:`request`, then :meth:`wait`). When
-    /// ``timeout`` (seconds) passes first, the request is cancelled and ``Timeout`` raised
-    /// (as is Ctrl-C's exception), so nothing stays outstanding.
-    #[pyo3(signature = (data, timeout=None))]
-    fn call(
-        &self,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-        timeout: Option<f64>,
-    ) -> PyResult<Py<PyBytes>> {
-        let wait = Wait::from_timeout(timeout)?;
-        let (buf, src, len) = buffer::input(data)?;
-        // Sent in the first slice, so a call detaches once when the answer is quick.
-        let mut sent = None;
-        let r = blocking(py, wait, |slice| {
-            let mut g = lock(&self.client);
-            let c = g.as_mut().ok_or_else(|| closed("client"))?;
-            let p = match sent {
-                Some(p) => p,
-                None => {
-                    // SAFETY: `src .. src + len` is the exported buffer `buf`, which stays
-                    // exported (allocated, not resized) until after this call.
-                    let msg = unsafe { std::slice::from_raw_parts(src as *const u8, len) };
-                    *sent.insert(c.request(msg)?)
-                }
-            };
-            Ok(match slice {
-                None => c.try_wait(p)?.to_vec(),
-                Some(d) => c.wait_timeout(p, d)?.to_vec(),
-            })
-        });
-        buf.release(py);
-        match r {
-            Ok(v) => Ok(PyBytes::new(py, &v).unbind()),
-            Err(e) => {
-                if let Some(p) = sent {
-                    // Best effort: a closed client has nothing to cancel.
-                    let _ = py.detach(|| lock(&self.client).as_mut().map(|c| c.cancel(p)));
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Gives up on ``pending``: it no longer counts as outstanding, and its response, if it
-    /// comes, is dropped. Returns whether it was outstanding.
-    fn cancel(&self, py: Python<'_>, pending: &Pending) -> PyResult<bool> {
-        self.with(py, |c| Ok(c.cancel(pending.inner)))
-    }
-
-    /// Drops this client's connection and connects again, to whichever server serves the
-    /// name now: what a client does after ``Disconnected`` once a new server has taken over.
-    /// Outstanding requests are lost. If connecting fails (raised as :func:`open_client`
-    /// does), the client stays closed, and ``reconnect`` may be called again.
-    fn reconnect(&self, py: Python<'_>) -> PyResult<()> {
-        let o = self.wait_strategy.clone();
-        let name = self.name.clone();
-        py.detach(|| {
-            let mut g = lock(&self.client);
-            let wait = g.as_ref().map(RustClient::wait_strategy);
-            drop(g.take());
-            let mut o = o;
-            if let Some(w) = wait {
-                o.wait_strategy(w);
-            }
-            *g = Some(o.open_client(&name)?);
-            Ok::<(), shmkit::Error>(())
-        })
-        .map_err(to_py)
-    }
-
-    /// Disconnects, freeing the client's slot. Closing twice is allowed.
-    fn close(&self, py: Python<'_>) {
-        py.detach(|| lock(&self.client).take());
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmkit.service.Client {:?}>", self.name)
-    }
-}
-
 fn u32_arg(what: &str, n: u64) -> PyResult<u32> {
     u32::try_from(n).map_err(|_| PyValueError::new_err(format!("{what} is too large: {n}")))
 }
@@ -564,10 +369,18 @@ fn u32_arg(what: &str, n: u64) -> PyResult<u32> {
 /// requests per client; ``max_request_len`` / ``max_response_len``: payload limits in bytes;
 /// ``wait_strategy``: ``"adaptive"``, ``"blocking"`` or ``"busy_poll"``; ``mode``: the
 /// permission bits; the server removes the service's names when closed, unless ``keep``.
+///
+/// A **typed** service: ``request_layout`` and ``response_layout`` (numpy dtypes, ctypes
+/// types or :class:`shmkit.Layout`, as ``layout=`` of a channel) and ``tag``, recorded as
+/// ``"<tag> request"`` / ``"<tag> response"`` as Rust's ``service::typed::<Req,
+/// Resp>().tag(tag)`` does, so Rust, C and Python typed peers meet (``LayoutMismatch``,
+/// naming both, for others). Each request and response is then one record (the
+/// ``max_*_len`` are its sizes); :attr:`Request.value` and the client's ``wait`` / ``call``
+/// give them as the type.
 #[pyfunction]
 #[pyo3(
-    signature = (name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false),
-    text_signature = "(name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False)"
+    signature = (name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy="adaptive", mode=shmkit::segment::DEFAULT_MODE, keep=false, request_layout=None, response_layout=None, tag=None),
+    text_signature = "(name, *, max_clients=16, max_outstanding=8, max_request_len=1024, max_response_len=1024, wait_strategy=\"adaptive\", mode=shmkit.DEFAULT_MODE, keep=False, request_layout=None, response_layout=None, tag=None)"
 )]
 #[allow(clippy::too_many_arguments)]
 fn create_server(
@@ -580,7 +393,11 @@ fn create_server(
     wait_strategy: &str,
     mode: u32,
     keep: bool,
+    request_layout: Option<&Bound<'_, PyAny>>,
+    response_layout: Option<&Bound<'_, PyAny>>,
+    tag: Option<&str>,
 ) -> PyResult<Server> {
+    let types = typed::resolve_service(py, request_layout, response_layout, tag)?;
     let mut o = service::options();
     o.max_clients(u32_arg("max_clients", max_clients)?)
         .max_outstanding(u32_arg("max_outstanding", max_outstanding)?)
@@ -589,38 +406,22 @@ fn create_server(
         .wait_strategy(parse_wait_strategy(wait_strategy)?)
         .mode(mode)
         .keep(keep);
-    let s = py.detach(|| o.create_server(name)).map_err(to_py)?;
+    let s = py
+        .detach(|| match &types {
+            None => o.create_server(name),
+            Some(t) => {
+                let (q, r) = t.layouts.clone();
+                o.create_server_with_layouts(name, q, r)
+            }
+        })
+        .map_err(to_py)?;
     Ok(Server {
+        types,
         name: s.name().to_owned(),
         limits: (s.max_request_len(), s.max_response_len(), s.max_clients()),
         creator: s.is_creator(),
         responder: Mutex::new(Some(s.responder())),
         server: Mutex::new(Some(s)),
-    })
-}
-
-/// Connects to the service ``name`` as a new :class:`Client`.
-///
-/// ``open_timeout``: how many seconds to wait for the service to appear (``None``: do not
-/// wait, ``math.inf``: forever); then ``NotFound``. ``Disconnected`` if its server is gone,
-/// ``Full`` if ``max_clients`` live clients are connected. Ctrl-C interrupts the wait.
-#[pyfunction]
-#[pyo3(signature = (name, *, wait_strategy="adaptive", open_timeout=None))]
-fn open_client(
-    py: Python<'_>,
-    name: &str,
-    wait_strategy: &str,
-    open_timeout: Option<f64>,
-) -> PyResult<Client> {
-    let mut o = service::options();
-    o.wait_strategy(parse_wait_strategy(wait_strategy)?);
-    let wait = Wait::from_open_timeout(open_timeout)?;
-    let mut opener = o.clone();
-    let c = opening(py, wait, |d| opener.open_timeout(d).open_client(name))?;
-    Ok(Client {
-        name: name.to_owned(),
-        wait_strategy: o,
-        client: Mutex::new(Some(c)),
     })
 }
 
@@ -634,6 +435,6 @@ pub(crate) fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_class::<Pending>()?;
     m.add_class::<Responder>()?;
     m.add_function(wrap_pyfunction!(create_server, &m)?)?;
-    m.add_function(wrap_pyfunction!(open_client, &m)?)?;
+    m.add_function(wrap_pyfunction!(crate::service_client::open_client, &m)?)?;
     Ok(m)
 }

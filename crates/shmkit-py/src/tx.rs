@@ -17,17 +17,17 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::ThreadId;
 
-use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
-use pyo3::ffi;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyMemoryView;
 
 use shmkit::channel::{self, broadcast, WaitStrategy};
 
 use crate::buffer::{self, Exports};
 use crate::channel::{parse_wait_strategy, wait_strategy_name};
 use crate::errors::{views_alive, Fail};
+use crate::loan::Loan;
 use crate::shared::{Lends, Lent, Owned, Shared};
+use crate::typed::{self, Typed};
 use crate::wait::{Slice, Wait};
 
 /// The Rust sending side.
@@ -37,7 +37,7 @@ pub(crate) enum RustSender {
 }
 
 /// A Rust loan of either kind.
-enum RawLoan<'a> {
+pub(crate) enum RawLoan<'a> {
     Channel(channel::Loan<'a>),
     Broadcast(broadcast::Loan<'a>),
 }
@@ -50,7 +50,7 @@ impl RawLoan<'_> {
         }
     }
 
-    fn commit(self, len: Option<usize>) {
+    pub(crate) fn commit(self, len: Option<usize>) {
         match self {
             RawLoan::Channel(mut l) => {
                 if let Some(n) = len {
@@ -147,7 +147,7 @@ impl TxState {
 
     /// Takes the current loan if it is `id` and has no live views; the caller keeps the
     /// state locked until it has committed or dropped it (module docs).
-    fn finish(&mut self, id: u64) -> PyResult<RawLoan<'static>> {
+    pub(crate) fn finish(&mut self, id: u64) -> PyResult<RawLoan<'static>> {
         match &self.current {
             Some(cur) if cur.id == id => {
                 let n = cur.exports.live();
@@ -185,12 +185,12 @@ impl TxState {
     }
 
     /// Whether loan `id` is still open.
-    fn is_open(&self, id: u64) -> bool {
+    pub(crate) fn is_open(&self, id: u64) -> bool {
         matches!(&self.current, Some(c) if c.id == id)
     }
 
     /// Ends loan `id` if it is still open, publishing nothing (its views are gone).
-    fn drop_loan(&mut self, id: u64) -> bool {
+    pub(crate) fn drop_loan(&mut self, id: u64) -> bool {
         let open = self.is_open(id);
         if open {
             self.current = None;
@@ -207,9 +207,11 @@ fn closed() -> PyErr {
 pub(crate) type TxShared = Shared<TxState>;
 
 impl Sender {
-    /// The base object of a `Producer` or `Publisher` wrapping `sender`.
-    pub(crate) fn new(name: String, sender: RustSender) -> Sender {
+    /// The base object of a `Producer` or `Publisher` wrapping `sender` (a typed side's
+    /// when `typed` is given).
+    pub(crate) fn new(name: String, sender: RustSender, typed: Option<Typed>) -> Sender {
         Sender {
+            typed,
             max_message_len: sender.max_message_len(),
             wait_strategy: Mutex::new(wait_strategy_name(sender.wait_strategy())),
             core: TxShared::new(&name, sender),
@@ -285,6 +287,33 @@ pub(crate) struct Sender {
     pub(crate) max_message_len: usize,
     /// What `set_wait_strategy` set last (read without waiting for a loan).
     wait_strategy: Mutex<&'static str>,
+    /// The message type of a typed side.
+    pub(crate) typed: Option<Typed>,
+}
+
+impl Sender {
+    /// Starts a loan of `len` bytes (`one`: a typed side's single record).
+    fn start_loan(
+        slf: &Bound<'_, Self>,
+        len: usize,
+        one: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<Loan>> {
+        let py = slf.py();
+        let this = slf.get();
+        let core = this.core.clone();
+        let wait = Wait::from_timeout(timeout)?;
+        let (id, addr, exports) = core.call(py, wait, |st, slice| st.start(len, slice))?;
+        let typed = this.typed.as_ref().map(|t| (t.clone_ref(py), one));
+        let loan = Loan::new(
+            core.clone(),
+            (id, addr, len, exports),
+            typed,
+            this.name.clone(),
+        );
+        // On failure the `Loan` is dropped, which ends the loan.
+        Py::new(py, loan)
+    }
 }
 
 #[pymethods]
@@ -299,6 +328,12 @@ impl Sender {
     #[getter]
     fn max_message_len(&self) -> usize {
         self.max_message_len
+    }
+
+    /// The message type of a typed side (a :class:`shmkit.Layout`), ``None`` for bytes.
+    #[getter]
+    fn layout(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.typed.as_ref().map(|t| t.layout.clone_ref(py))
     }
 
     /// Whether the sender is closed.
@@ -330,33 +365,50 @@ impl Sender {
     }
 
     /// Borrows room for a message of ``size`` bytes in shared memory, waiting for room up to
-    /// ``timeout`` seconds (``None``: forever, ``0``: not at all).
+    /// ``timeout`` seconds (``None``: forever, ``0``: not at all). On a typed side (opened
+    /// with ``layout=``) give no size: the loan is one record (:meth:`loan_slice` loans
+    /// several), as Rust's typed ``loan()``.
     ///
-    /// Use it as a context manager: ``with tx.loan(n) as buf:`` gives a writable memoryview;
-    /// leaving the block normally publishes the message, leaving it with an exception
-    /// publishes nothing. Views made inside the block (``numpy.frombuffer(buf, ...)``) must
-    /// be gone when it ends, or leaving raises ``BufferError`` and publishes nothing.
+    /// Use it as a context manager: ``with tx.loan(n) as buf:`` gives a writable memoryview
+    /// (a typed side's: a writable view of the record, see :attr:`Loan.value`); leaving the
+    /// block normally publishes the message, leaving it with an exception publishes
+    /// nothing. Views made inside the block (``numpy.frombuffer(buf, ...)``, the typed view)
+    /// must be gone when it ends, or leaving raises ``BufferError`` and publishes nothing.
     ///
     /// One loan at a time: while another thread's loan is open, this waits for it to end.
     /// This thread's previous loan still open is abandoned (it publishes nothing), or
     /// ``BufferError`` is raised if it has live views. Raises ``Timeout``,
-    /// ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over ``max_message_len``).
-    #[pyo3(signature = (size, timeout=None))]
-    fn loan(slf: Bound<'_, Self>, size: usize, timeout: Option<f64>) -> PyResult<Py<Loan>> {
-        let py = slf.py();
-        let core = slf.get().core.clone();
-        let wait = Wait::from_timeout(timeout)?;
-        let (id, addr, exports) = core.call(py, wait, |st, slice| st.start(size, slice))?;
-        let loan = Loan {
-            core: core.clone(),
-            id,
-            addr,
-            len: size,
-            exports,
-            view: Mutex::new(None),
+    /// ``Disconnected`` (the receiver is gone), ``SizeInvalid`` (over ``max_message_len``),
+    /// ``TypeError`` for a size on a typed side or none on a byte side.
+    #[pyo3(signature = (size=None, timeout=None))]
+    fn loan(slf: Bound<'_, Self>, size: Option<usize>, timeout: Option<f64>) -> PyResult<Py<Loan>> {
+        let (len, one) = match (&slf.get().typed, size) {
+            (None, Some(n)) => (n, false),
+            (None, None) => {
+                return Err(PyTypeError::new_err(
+                    "loan() on a byte side needs the size in bytes",
+                ))
+            }
+            (Some(t), None) => (t.size, true),
+            (Some(_), Some(_)) => {
+                return Err(PyTypeError::new_err(
+                    "a typed side loans records: loan() for one, loan_slice(n) for n",
+                ))
+            }
         };
-        // On failure the `Loan` is dropped, which ends the loan.
-        Py::new(py, loan)
+        Sender::start_loan(&slf, len, one, timeout)
+    }
+
+    /// A typed side's loan of ``count`` records (Rust's ``loan_slice``): its view is an
+    /// array of ``count`` (``numpy`` shape ``(count,)``, or a ctypes array). Waits and
+    /// raises as :meth:`loan`; ``TypeError`` on a byte side.
+    #[pyo3(signature = (count, timeout=None))]
+    fn loan_slice(slf: Bound<'_, Self>, count: usize, timeout: Option<f64>) -> PyResult<Py<Loan>> {
+        let t = typed::typed_only(slf.get().typed.as_ref(), "loan_slice")?;
+        let len = count
+            .checked_mul(t.size)
+            .ok_or_else(|| PyValueError::new_err(format!("{count} records do not fit memory")))?;
+        Sender::start_loan(&slf, len, false, timeout)
     }
 
     /// ``await tx.send_async(data, timeout=None)``: :meth:`send` for asyncio, suspending the
@@ -372,11 +424,12 @@ impl Sender {
     }
 
     /// ``await tx.loan_async(size, timeout=None)``: :meth:`loan` for asyncio, suspending the
-    /// task rather than the thread. Cancellation-safe: a cancelled await holds no loan.
-    #[pyo3(signature = (size, timeout=None))]
+    /// task rather than the thread. Cancellation-safe: a cancelled await holds no loan. On a
+    /// typed side give no size (one record), as :meth:`loan`.
+    #[pyo3(signature = (size=None, timeout=None))]
     fn loan_async<'py>(
         slf: &Bound<'py, Self>,
-        size: usize,
+        size: Option<usize>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let aio = slf.py().import("shmkit._aio")?;
@@ -387,9 +440,18 @@ impl Sender {
     /// into the channel as one message, waiting for room up to ``timeout`` seconds.
     ///
     /// Raises as :meth:`loan`, and waits as it does for another thread's loan.
+    ///
+    /// On a typed side ``data`` is a whole number of records: a numpy array or record of the
+    /// side's dtype, a ctypes object of its type (or an array of them), or plain bytes of
+    /// that length (``TypeError`` for another type, ``SizeInvalid`` for another length).
     #[pyo3(signature = (data, timeout=None))]
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
-        let (buf, src, len) = buffer::input(data)?;
+        let data = match &self.typed {
+            Some(t) => typed::check_send(t, data)?,
+            None => data.clone(),
+        };
+        let (buf, src, len) = buffer::input(&data)?;
+        typed::check_len(self.typed.as_ref(), &self.name, len, "a message")?;
         let wait = Wait::from_timeout(timeout)?;
         self.core.call(py, wait, |st, slice| {
             let mut loan = st.sender()?.loan(len, slice)?;
@@ -434,174 +496,6 @@ impl Sender {
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
         self.close(py)?;
-        Ok(false)
-    }
-}
-
-/// Room for one message in shared memory, from ``Producer.loan`` / ``Publisher.loan``.
-///
-/// Supports the buffer protocol (writable). As a context manager it yields a memoryview and
-/// commits on a clean exit; or call :meth:`commit` / :meth:`abort` yourself.
-///
-/// Thread safety: while open, the loan holds its sender: other threads' calls on the sender
-/// wait until it is committed or aborted (or garbage-collected, which aborts it). Its own
-/// methods may be called from any thread.
-#[pyclass(module = "shmkit", frozen)]
-pub(crate) struct Loan {
-    core: Arc<TxShared>,
-    id: u64,
-    addr: usize,
-    len: usize,
-    exports: Exports,
-    /// The memoryview `__enter__` handed out, released by `__exit__`.
-    view: Mutex<Option<Py<PyAny>>>,
-}
-
-impl Loan {
-    fn end(&self, py: Python<'_>, commit: bool, len: Option<usize>) -> PyResult<()> {
-        if let Some(n) = len {
-            if n > self.len {
-                return Err(PyValueError::new_err(format!(
-                    "cannot commit {n} bytes of a {}-byte loan",
-                    self.len
-                )));
-            }
-        }
-        // The state stays locked until the Rust loan is committed or dropped: nobody else
-        // may use the sender it borrows meanwhile (module docs).
-        let mut st = self.core.lock(py);
-        let loan = st.finish(self.id)?;
-        if commit {
-            loan.commit(len);
-        } else {
-            drop(loan);
-        }
-        drop(st);
-        self.core.ended();
-        Ok(())
-    }
-}
-
-impl Drop for Loan {
-    /// A loan object that goes away without a commit publishes nothing, as a Rust loan
-    /// dropped uncommitted (no view can be alive: each holds a reference to this object).
-    fn drop(&mut self) {
-        Python::attach(|py| {
-            let ended = self.core.lock(py).drop_loan(self.id);
-            if ended {
-                self.core.ended();
-            }
-        });
-    }
-}
-
-#[pymethods]
-impl Loan {
-    /// Publishes the message: its first ``size`` bytes (default: all of them).
-    ///
-    /// Raises ``BufferError`` while views of the loan are alive (the loan stays open), and
-    /// ``ValueError`` if it was already committed or aborted.
-    #[pyo3(signature = (size=None))]
-    fn commit(&self, py: Python<'_>, size: Option<usize>) -> PyResult<()> {
-        self.end(py, true, size)
-    }
-
-    /// Gives the room back without publishing anything. Raises as :meth:`commit`.
-    fn abort(&self, py: Python<'_>) -> PyResult<()> {
-        self.end(py, false, None)
-    }
-
-    /// Whether the loan is still open (neither committed nor aborted).
-    #[getter]
-    fn open(&self, py: Python<'_>) -> bool {
-        self.core.lock(py).is_open(self.id)
-    }
-
-    /// The size in bytes.
-    fn __len__(&self) -> usize {
-        self.len
-    }
-
-    /// # Safety
-    ///
-    /// Called by the interpreter with its `Py_buffer`.
-    unsafe fn __getbuffer__(
-        slf: Bound<'_, Self>,
-        view: *mut ffi::Py_buffer,
-        flags: std::ffi::c_int,
-    ) -> PyResult<()> {
-        let this = slf.get();
-        let st = this.core.lock(slf.py());
-        if !st.is_open(this.id) {
-            return Err(PyBufferError::new_err(
-                "the loan is already committed or aborted",
-            ));
-        }
-        // SAFETY: the loan is open, so its bytes are mapped (the state owns the mapping) and
-        // this process's to write; they stay mapped while the export lives: the view holds
-        // this object, which holds the state, and the sender cannot close or end the loan
-        // while the export is counted.
-        unsafe {
-            buffer::export(
-                view,
-                flags,
-                slf.as_any(),
-                (this.addr as *mut u8, this.len),
-                false,
-                &[&this.exports, &this.core.exports],
-            )
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the interpreter for a buffer `__getbuffer__` filled.
-    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
-        self.exports.released();
-        self.core.exports.released();
-    }
-
-    /// Enters a `with` block (see the class docs for what leaving it does).
-    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyMemoryView>> {
-        let mv = PyMemoryView::from(slf.as_any())?;
-        *slf.get()
-            .view
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(mv.clone().into_any().unbind());
-        Ok(mv)
-    }
-
-    /// Commits on a clean exit, aborts on an exception. With views still alive, a clean exit
-    /// raises ``BufferError`` (nothing is published, the loan stays open), and an exception
-    /// leaves the loan open for the next ``loan``/``send`` to abandon.
-    #[pyo3(signature = (exc_type, _exc=None, _tb=None))]
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        let view = self
-            .view
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let clean = exc_type.is_none_or(|t| t.is_none());
-        if let Some(v) = view {
-            // Fails while views of the memoryview (a numpy array) are alive.
-            if v.bind(py).call_method0("release").is_err() && clean {
-                return Err(views_alive(
-                    "the loan (nothing was published; it stays open)",
-                    self.exports.live(),
-                ));
-            }
-        }
-        match (clean, self.exports.live()) {
-            (true, _) => self.end(py, true, None)?,
-            (false, 0) => self.end(py, false, None)?,
-            (false, _) => {}
-        }
         Ok(false)
     }
 }

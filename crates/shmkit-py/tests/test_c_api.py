@@ -1,6 +1,8 @@
 """The C API to Python across processes: the C publisher example
 (`crates/shmkit-c/examples/c/publisher.c`, typed records of a C struct on a broadcast) to a
-Python subscriber, which receives them as bytes and unpacks them with `struct`.
+Python subscriber, which receives them as bytes and unpacks them with `struct`, or as a
+typed subscriber of the equivalent numpy dtype (`layout=`). The typed C channel peers of
+Python are in test_typed.py.
 
 Needs a C compiler and the C library: `SHMKIT_C_LIB_DIR` names the directory holding
 `libshmkit_c.so` (`.dylib`: CI sets it, and the test fails if it is not there); without it,
@@ -95,6 +97,44 @@ def test_a_c_publisher_to_a_python_subscriber(c_publisher, name):
         out, err = pub.communicate(timeout=HANG)
         assert pub.returncode == 0, err
         assert f"published {count} records" in out
+    finally:
+        if pub.poll() is None:
+            pub.kill()
+            pub.wait()
+
+
+# The same struct as a numpy dtype: `align=True` lays it out as the C compiler does.
+READING_DTYPE = [("seq", "<u8"), ("value", "<f8"), ("sensor", "<u4"), ("flags", "<u4")]
+
+
+def test_a_c_publisher_to_a_python_typed_subscriber(c_publisher, name):
+    np = pytest.importorskip("numpy")
+    reading = np.dtype(READING_DTYPE, align=True)
+    count = 200
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    pub = subprocess.Popen(
+        [str(c_publisher), name, str(count), "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        # Another tag, or the packed dtype (alignment 1), is another type.
+        for layout, tag in ((reading, "reading v2"), (np.dtype(READING_DTYPE), "reading v1")):
+            with pytest.raises(shmkit.LayoutMismatch, match='tag "reading v1"'):
+                broadcast.open_subscriber(name, layout=layout, tag=tag, open_timeout=HANG)
+        sub = broadcast.open_subscriber(name, layout=reading, tag="reading v1")
+        assert sub.layout == shmkit.Layout(24, 8, "reading v1")
+        with sub.recv(timeout=HANG) as m:
+            start = m.seq
+        for i in range(start + 1, count):
+            with sub.recv(timeout=HANG) as m:
+                r = m.value
+                assert (int(r["seq"]), float(r["value"]), int(r["sensor"]), int(r["flags"])) == record(i)
+                del r
+        with pytest.raises(shmkit.Disconnected):
+            sub.recv(timeout=HANG)
+        sub.close()
+        out, err = pub.communicate(timeout=HANG)
+        assert pub.returncode == 0, err
     finally:
         if pub.poll() is None:
             pub.kill()

@@ -8,6 +8,8 @@
 * :class:`FileMapping` — a file mapped into memory (:class:`View` s of it, ``flush``);
 * :mod:`shmkit.sync` — a robust :class:`~shmkit.sync.Mutex`, :class:`~shmkit.sync.Event`,
   :class:`~shmkit.sync.Semaphore` and :class:`~shmkit.sync.Shared` (a value behind the lock);
+* :class:`Layout` — the message type of a typed channel, broadcast or service
+  (``layout=`` takes a numpy dtype, a ctypes type or a ``Layout``);
 * :class:`WaitSet` — wait on many handles at once; ``await rx.recv_async()`` (asyncio, see
   ``shmkit._aio``);
 * :func:`inspect`, :func:`list`, :func:`remove`.
@@ -22,6 +24,7 @@ from ._mode import DEFAULT_MODE
 from ._shmkit import LAYOUT_VERSION, FileMapping, Loan, Receiver, Sample, Segment, Sender, View
 from ._shmkit import WaitSet
 from ._shmkit import inspect, list, remove
+from ._layout import Layout
 from . import broadcast, channel, service, sync
 
 __version__ = "0.1.0"
@@ -35,6 +38,7 @@ __all__ = [
     "Loan",
     "Sample",
     "WaitSet",
+    "Layout",
     "channel",
     "broadcast",
     "sync",

@@ -256,7 +256,7 @@ async def send(tx: Any, data: Any, timeout: float | None = None) -> None:
     return await _retry(tx, lambda t=0: tx.send(data, timeout=t), timeout)
 
 
-async def loan(tx: Any, size: int, timeout: float | None = None) -> Any:
+async def loan(tx: Any, size: int | None = None, timeout: float | None = None) -> Any:
     """``await tx.loan_async(size, timeout)``: ``tx.loan`` without blocking the event loop."""
     return await _retry(tx, lambda t=0: tx.loan(size, timeout=t), timeout)
 

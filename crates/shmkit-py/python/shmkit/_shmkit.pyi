@@ -12,6 +12,7 @@ from . import broadcast as broadcast
 from . import channel as channel
 from . import service as service
 from . import sync as sync
+from ._layout import Layout
 
 WaitStrategy = Literal["adaptive", "blocking", "busy_poll"]
 
@@ -138,12 +139,18 @@ class Loan(Buffer):
     @property
     def open(self) -> bool:
         """Whether the loan is neither committed nor aborted."""
+    @property
+    def value(self) -> Any:
+        """A typed loan's writable zero-copy view: a numpy array (shape ``()`` for ``loan()``,
+        ``(n,)`` for ``loan_slice(n)``), a ctypes object, or a memoryview for a layout given
+        by numbers. ``TypeError`` on a byte side. Must be gone before the commit."""
     def commit(self, size: int | None = None) -> None:
         """Publish the first ``size`` bytes (default all). ``BufferError`` while views live."""
     def abort(self) -> None:
         """Publish nothing. ``BufferError`` while views live."""
     def __len__(self) -> int: ...
-    def __enter__(self) -> memoryview: ...
+    def __enter__(self) -> Any:
+        """A memoryview; a typed loan's :attr:`value`."""
     def __exit__(
         self,
         t: type[BaseException] | None,
@@ -165,6 +172,12 @@ class Sample(Buffer):
     @property
     def seq(self) -> int | None:
         """Broadcast sequence number; ``None`` for channel samples."""
+    @property
+    def value(self) -> Any:
+        """A typed sample's read-only zero-copy view: a numpy array (shape ``()`` from
+        ``recv()``, ``(n,)`` from ``recv_slice()``), a ctypes object (do not write through
+        it), or a memoryview for a layout given by numbers. ``TypeError`` on a byte side.
+        Must be gone before the release."""
     def bytes(self) -> bytes:
         """A copy of the message."""
     def release(self) -> None:
@@ -192,25 +205,34 @@ class Sender:
     @property
     def max_message_len(self) -> int: ...
     @property
+    def layout(self) -> Layout | None:
+        """A typed side's message type (``layout=``); ``None`` for bytes."""
+    @property
     def closed(self) -> bool: ...
     @property
     def wait_strategy(self) -> WaitStrategy:
         """How this side waits."""
     def set_wait_strategy(self, wait_strategy: WaitStrategy) -> None:
         """Change how this side waits (``RuntimeError`` while this thread's loan is open)."""
-    def loan(self, size: int, timeout: float | None = None) -> Loan:
-        """Borrow ``size`` bytes of room, waiting up to ``timeout`` s (None: forever).
+    def loan(self, size: int | None = None, timeout: float | None = None) -> Loan:
+        """Borrow ``size`` bytes of room, waiting up to ``timeout`` s (None: forever); on a
+        typed side no size: one record.
 
         Waits for another thread's open loan; abandons this thread's."""
-    def send(self, data: Buffer, timeout: float | None = None) -> None:
-        """Copy any C-contiguous buffer in as one message (waits as :meth:`loan`)."""
+    def loan_slice(self, count: int, timeout: float | None = None) -> Loan:
+        """A typed side's loan of ``count`` records (waits as :meth:`loan`)."""
+    def send(self, data: Any, timeout: float | None = None) -> None:
+        """Copy any C-contiguous buffer in as one message (waits as :meth:`loan`); on a
+        typed side, records of its type or bytes of a whole number of them."""
     def send_async(
         self, data: Buffer, timeout: float | None = None
     ) -> Coroutine[Any, Any, None]:
         """``await tx.send_async(data)``: :meth:`send` suspending the task, not the thread.
 
         Cancellation-safe: a cancelled await sent nothing."""
-    def loan_async(self, size: int, timeout: float | None = None) -> Coroutine[Any, Any, Loan]:
+    def loan_async(
+        self, size: int | None = None, timeout: float | None = None
+    ) -> Coroutine[Any, Any, Loan]:
         """``await tx.loan_async(size)``: :meth:`loan` suspending the task, not the thread.
 
         Cancellation-safe: a cancelled await holds no loan."""
@@ -233,14 +255,20 @@ class Receiver:
     @property
     def closed(self) -> bool: ...
     @property
+    def layout(self) -> Layout | None:
+        """A typed side's message type (``layout=``); ``None`` for bytes."""
+    @property
     def wait_strategy(self) -> WaitStrategy:
         """How this side waits."""
     def set_wait_strategy(self, wait_strategy: WaitStrategy) -> None:
         """Change how this side waits (releases this thread's sample first)."""
     def recv(self, timeout: float | None = None) -> Sample:
-        """The next message, in place; waits up to ``timeout`` s (None: forever).
+        """The next message, in place; waits up to ``timeout`` s (None: forever). On a
+        typed side one record (else ``Corrupt``, and it is dropped).
 
         Waits for another thread's held sample; releases this thread's."""
+    def recv_slice(self, timeout: float | None = None) -> Sample:
+        """A typed side's next message of a whole number of records (waits as :meth:`recv`)."""
     def recv_into(self, buffer: Buffer, timeout: float | None = None) -> int:
         """Copy the next message into ``buffer`` (a bytearray is resized); returns its length.
 

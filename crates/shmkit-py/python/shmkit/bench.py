@@ -17,9 +17,13 @@ run, so the ratios compare like with like on this machine:
   recv hop, taking a hop as half a blocking trip: async hop = async trip - blocking trip / 2;
   and once more with every await going through the reactor thread (``shmkit._aio.SPIN = 0``:
   no first short wait on the loop's thread), the cost of a wake-up through the reactor;
+* the 64-byte round trip on typed channels (``layout=`` a 64-byte numpy dtype: ``send`` of
+  a one-record array, ``recv`` of one record, the echo sending its sample back);
 * optionally both made by the Rust API: ``--rust DIR`` runs this crate's examples
-  ``transfer_64mib`` and ``round_trip_64b`` from DIR (``cargo build --release -p shmkit-py
-  --examples``, then ``--rust target/release/examples``).
+  ``transfer_64mib``, ``round_trip_64b`` and ``typed_peer hop`` (the typed round trip of
+  ``channel::typed::<Msg64>()``) from DIR (``cargo build --release -p shmkit-py
+  --examples``, then ``--rust target/release/examples``); the typed hop is reported as a
+  ratio to the Rust typed hop of the same run.
 
 The receiver checks the first and last element of every array, so nothing is skipped.
 Times are per array (or per round trip), the median of ``--rounds`` rounds. On Linux the
@@ -180,11 +184,12 @@ def bench_array(method: str, n: int) -> float:
     raise ValueError(method)
 
 
-def bench_rust(path: str, n: int) -> float:
-    """A Rust-API twin (an example of this crate): its first output word, a number. The
-    twin pins itself unless told not to (SHMKIT_BENCH_NO_PIN)."""
+def bench_rust(path: str, n: int, *args: str) -> float:
+    """A Rust-API twin (an example of this crate, given `args` then `n`): its first output
+    word, a number. The twin pins itself unless told not to (SHMKIT_BENCH_NO_PIN)."""
     env = dict(os.environ, **({} if _PIN else {"SHMKIT_BENCH_NO_PIN": "1"}))
-    out = subprocess.run([path, str(n)], check=True, capture_output=True, text=True, env=env).stdout
+    cmd = [path, *args, str(n)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return float(out.split()[0])
 
 
@@ -194,6 +199,20 @@ def bench_rust(path: str, n: int) -> float:
 def _echo_shmkit(a: str, b: str, n: int, ready, done) -> None:
     rx = shmkit.channel.open_consumer(a)
     tx = shmkit.channel.open_producer(b)
+    ready.put(True)
+    for _ in range(n):
+        with rx.recv() as s:
+            tx.send(s)
+    done.put(0.0)
+
+
+# The typed round trip's message: 64 bytes, align 8 (the Rust twin's `Msg64`).
+MSG64 = np.dtype([("seq", "<u8"), ("data", "<u8", 7)], align=True)
+
+
+def _echo_typed(a: str, b: str, n: int, ready, done) -> None:
+    rx = shmkit.channel.open_consumer(a, layout=MSG64)
+    tx = shmkit.channel.open_producer(b, layout=MSG64)
     ready.put(True)
     for _ in range(n):
         with rx.recv() as s:
@@ -254,6 +273,18 @@ def bench_round_trip(method: str, n: int, asyncio_loop=None) -> float:
             rx.recv().release()
 
         handles: list[shmkit.Sender | shmkit.Receiver | shmkit.service.Client] = [tx, rx]
+    elif method == "typed":
+        a, b = f"bench-ta-{os.getpid()}", f"bench-tb-{os.getpid()}"
+        tx = shmkit.channel.create_producer(a, 1 << 16, layout=MSG64)
+        rx = shmkit.channel.create_consumer(b, 1 << 16, layout=MSG64)
+        p = ctx.Process(target=_child, args=(_echo_typed, _PIN, a, b, warm + n, ready, done))
+        rec = np.zeros(1, MSG64)
+
+        def one():
+            tx.send(rec)
+            rx.recv().release()
+
+        handles = [tx, rx]
     elif method == "service":
         name = f"bench-svc-{os.getpid()}"
         p = ctx.Process(target=_child, args=(_echo_service, _PIN, name, warm + n, ready, done))
@@ -331,9 +362,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {'Rust API':<22} {arr['Rust API'] * 1e3:9.2f} ms/array")
     print(f"64-byte round trip ({args.trips} trips x {args.rounds} rounds)")
     rt = {}
-    for m in ("shmkit", "service", "Pipe"):
+    for m in ("shmkit", "typed", "service", "Pipe"):
         rt[m] = _median(lambda m=m: bench_round_trip(m, args.trips), args.rounds)
-        label = "shmkit service call" if m == "service" else m
+        label = {"service": "shmkit service call", "typed": "shmkit typed"}.get(m, m)
         print(f"  {label:<22} {rt[m] * 1e6:9.2f} us/trip")
     import asyncio
 
@@ -359,10 +390,14 @@ def main(argv: list[str] | None = None) -> None:
         exe = os.path.join(args.rust, "round_trip_64b")
         rt["Rust API"] = _median(lambda: bench_rust(exe, args.trips) / 1e6, args.rounds)
         print(f"  {'Rust API':<22} {rt['Rust API'] * 1e6:9.2f} us/trip")
+        exe = os.path.join(args.rust, "typed_peer")
+        rt["Rust typed"] = _median(lambda: bench_rust(exe, args.trips, "hop") / 1e6, args.rounds)
+        print(f"  {'Rust API typed':<22} {rt['Rust typed'] * 1e6:9.2f} us/trip")
     print("ratios (higher: shmkit faster)")
     for m in ("Queue", "Pipe", "shared_memory+Queue"):
         print(f"  64 MiB array, {m} / shmkit: {arr[m] / arr['shmkit']:7.1f}x")
     print(f"  64-byte round trip, Pipe / shmkit: {rt['Pipe'] / rt['shmkit']:7.1f}x")
+    print(f"  64-byte round trip, typed / bytes: {rt['typed'] / rt['shmkit']:7.2f}x")
     print(f"  64-byte request/response, Pipe / shmkit service: {rt['Pipe'] / rt['service']:7.1f}x")
     hop = rt["shmkit"] / 2
     print(f"  {loop_name} recv hop / blocking recv hop: {(rt[am] - hop) / hop:7.2f}x (goal <= 1.5)")
@@ -370,6 +405,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.rust:
         print(f"  64 MiB array, Python shmkit / Rust API: {arr['shmkit'] / arr['Rust API']:.2f}x")
         print(f"  64-byte round trip, Python shmkit / Rust API: {rt['shmkit'] / rt['Rust API']:.2f}x")
+        # A hop is half a round trip on both sides, so the ratio of trips is that of hops.
+        typed = rt["typed"] / rt["Rust typed"]
+        print(f"  typed 64-byte hop, Python / Rust API typed: {typed:.2f}x (goal <= 1.5)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 >>> pub.send(b"hello")
 >>> sub.recv().bytes()
 b'hello'
+
+``layout=`` / ``tag=`` make a typed broadcast, as for :mod:`shmkit.channel`.
 """
 
 from ._shmkit import Loan, Sample

@@ -1,6 +1,6 @@
 """One publisher, many subscribers; each message is read in place by every subscriber."""
 
-from typing import Literal, final
+from typing import Any, Literal, final
 
 from ._shmkit import Loan as Loan
 from ._shmkit import Receiver, Sample as Sample, Sender
@@ -31,16 +31,23 @@ def create_publisher(
     name: str,
     *,
     slots: int = 64,
-    slot_size: int = 4096,
+    slot_size: int | None = None,
     max_subscribers: int = 16,
     policy: _Policy = "block",
     wait_strategy: _WaitStrategy = "adaptive",
     mode: int = 0o600,
     keep: bool = False,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Publisher:
     """Create the broadcast channel and return its publisher."""
 
 def open_subscriber(
-    name: str, *, wait_strategy: _WaitStrategy = "adaptive", open_timeout: float | None = None
+    name: str,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    open_timeout: float | None = None,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Subscriber:
     """Join the broadcast channel, waiting ``open_timeout`` s for it to appear."""

@@ -11,6 +11,10 @@ b'hello'
 Every function names the side it returns; either side may create the channel
 (``create_consumer`` / ``open_producer`` reverse the roles). ``open_timeout=`` makes an
 ``open_*`` wait for the channel to appear, so the two processes can start in either order.
+
+A typed channel carries records of a numpy dtype or ctypes type (``layout=``, ``tag=``; the
+layout is checked against Rust's and C's typed sides): ``loan()`` / ``loan_slice(n)`` and
+``recv()`` / ``recv_slice()``, viewed through ``.value``. See "Typed messages" in the README.
 """
 
 from ._shmkit import Loan, Sample

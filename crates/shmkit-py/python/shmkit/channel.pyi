@@ -1,6 +1,6 @@
 """Single-producer / single-consumer byte channels over shared memory."""
 
-from typing import Literal, final
+from typing import Any, Literal, final
 
 from ._shmkit import Loan as Loan
 from ._shmkit import Receiver, Sample as Sample, Sender
@@ -34,11 +34,18 @@ def create_producer(
     wait_strategy: _WaitStrategy = "adaptive",
     mode: int = 0o600,
     keep: bool = False,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Producer:
     """Create the channel and return its producer."""
 
 def open_consumer(
-    name: str, *, wait_strategy: _WaitStrategy = "adaptive", open_timeout: float | None = None
+    name: str,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    open_timeout: float | None = None,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Consumer:
     """Open the channel as its consumer, waiting ``open_timeout`` s for it to appear."""
 
@@ -49,11 +56,18 @@ def create_consumer(
     wait_strategy: _WaitStrategy = "adaptive",
     mode: int = 0o600,
     keep: bool = False,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Consumer:
     """Create the channel and return its consumer (reverse roles)."""
 
 def open_producer(
-    name: str, *, wait_strategy: _WaitStrategy = "adaptive", open_timeout: float | None = None
+    name: str,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    open_timeout: float | None = None,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Producer:
     """Open the channel as its producer (reverse roles)."""
 
@@ -64,6 +78,8 @@ def open_or_create_producer(
     wait_strategy: _WaitStrategy = "adaptive",
     mode: int = 0o600,
     keep: bool = False,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Producer:
     """Open the channel as producer, creating it if needed."""
 
@@ -74,5 +90,7 @@ def open_or_create_consumer(
     wait_strategy: _WaitStrategy = "adaptive",
     mode: int = 0o600,
     keep: bool = False,
+    layout: Any = None,
+    tag: str | None = None,
 ) -> Consumer:
     """Open the channel as consumer, creating it if needed."""

@@ -19,8 +19,13 @@ buffer (``bytes``, ``bytearray``, ``memoryview``, a numpy array) may be sent.
 
 A client killed mid-request frees its slot for the next client. When the server dies or
 closes, clients get ``Disconnected``; a new :func:`create_server` on the name takes the
-service over, and clients :meth:`Client.reconnect` to it. Typed services (numpy
-structured requests and responses) are not bound yet.
+service over, and clients :meth:`Client.reconnect` to it.
+
+Typed services: ``create_server(..., request_layout=, response_layout=, tag=)`` and
+``open_client`` with the same (numpy dtypes, ctypes types or :class:`shmkit.Layout`) meet
+Rust's ``service::typed::<Req, Resp>().tag(tag)`` and the C API's typed services; each
+request and response is one record, ``Request.value`` and ``Client.call`` give it as the
+type.
 """
 
 from ._shmkit import service as _native

@@ -1,9 +1,11 @@
 """Request/response between processes: one server, any number of clients."""
 
 from types import TracebackType
-from typing import Literal, Self, final
+from typing import Any, Literal, Self, final
 
 from typing_extensions import Buffer
+
+from ._layout import Layout
 
 _WaitStrategy = Literal["adaptive", "blocking", "busy_poll"]
 
@@ -28,6 +30,9 @@ class Request:
     def handle(self) -> Handle: ...
     @property
     def payload(self) -> bytes: ...
+    @property
+    def value(self) -> Any:
+        """A typed service's request as its type (``TypeError`` for bytes)."""
     def __bytes__(self) -> bytes: ...
     def __len__(self) -> int: ...
 
@@ -44,7 +49,7 @@ class Pending:
 class Responder:
     """Answers requests of a server from any thread."""
 
-    def respond(self, handle: Handle, data: Buffer) -> None:
+    def respond(self, handle: Handle, data: Any) -> None:
         """Answer the request ``handle`` with a copy of ``data``; never waits."""
 
 @final
@@ -60,6 +65,9 @@ class Server:
     @property
     def max_clients(self) -> int: ...
     @property
+    def layouts(self) -> tuple[Layout, Layout] | None:
+        """A typed service's (request, response) layouts; ``None`` for bytes."""
+    @property
     def is_creator(self) -> bool: ...
     @property
     def wait_strategy(self) -> _WaitStrategy: ...
@@ -67,7 +75,7 @@ class Server:
         """Set how this server waits."""
     def recv(self, timeout: float | None = None) -> Request:
         """Receive the next request from any client."""
-    def respond(self, handle: Handle, data: Buffer) -> None:
+    def respond(self, handle: Handle, data: Any) -> None:
         """Answer the request ``handle`` with a copy of ``data``; never waits."""
     def responder(self) -> Responder:
         """A responder for other threads."""
@@ -94,16 +102,19 @@ class Client:
     @property
     def max_outstanding(self) -> int: ...
     @property
+    def layouts(self) -> tuple[Layout, Layout] | None:
+        """A typed service's (request, response) layouts; ``None`` for bytes."""
+    @property
     def outstanding(self) -> int: ...
     @property
     def wait_strategy(self) -> _WaitStrategy: ...
     def set_wait_strategy(self, wait_strategy: _WaitStrategy) -> None:
         """Set how this client waits."""
-    def request(self, data: Buffer) -> Pending:
+    def request(self, data: Any) -> Pending:
         """Send a copy of ``data`` as a request; never waits."""
-    def wait(self, pending: Pending, timeout: float | None = None) -> bytes:
-        """Wait for the response to ``pending``."""
-    def call(self, data: Buffer, timeout: float | None = None) -> bytes:
+    def wait(self, pending: Pending, timeout: float | None = None) -> Any:
+        """Wait for the response to ``pending``: bytes, or a typed service's record."""
+    def call(self, data: Any, timeout: float | None = None) -> Any:
         """Send ``data`` and wait for its response (cancelled on timeout)."""
     def cancel(self, pending: Pending) -> bool:
         """Give up on ``pending``; whether it was outstanding."""
@@ -129,10 +140,19 @@ def create_server(
     wait_strategy: _WaitStrategy = "adaptive",
     mode: int = 0o600,
     keep: bool = False,
+    request_layout: Any = None,
+    response_layout: Any = None,
+    tag: str | None = None,
 ) -> Server:
     """Create the service (or take over one whose server is gone) and return its server."""
 
 def open_client(
-    name: str, *, wait_strategy: _WaitStrategy = "adaptive", open_timeout: float | None = None
+    name: str,
+    *,
+    wait_strategy: _WaitStrategy = "adaptive",
+    open_timeout: float | None = None,
+    request_layout: Any = None,
+    response_layout: Any = None,
+    tag: str | None = None,
 ) -> Client:
     """Connect to the service as a new client, waiting ``open_timeout`` s for it to appear."""
