@@ -48,6 +48,9 @@ class Layout:
     ``memoryview``); :meth:`of` makes one from a numpy dtype or a ctypes type, which is kept
     (``dtype`` / ``ctype``) to view the messages as that type. Two layouts are equal when
     size, alignment and :attr:`fingerprint` are (the element type is not compared).
+
+    Thread safety: an immutable value; may be shared between threads and pickled to other
+    processes.
     """
 
     __slots__ = ("size", "align", "tag", "fingerprint", "dtype", "ctype")
