@@ -205,3 +205,30 @@ def test_the_reactor_leaves_no_name_behind(name):
     finish(p)
     left = [n["name"] for n in shmkit.list() if n["name"].startswith(f"shmkit-aio-{pid}-")]
     assert left == []
+
+
+def test_the_reactor_thread_is_joined_before_the_interpreter_finalizes(name):
+    # Left running, the reactor would ask for the GIL during finalization, and CPython ends
+    # such a thread with pthread_exit: an unwind forced through Rust frames. A handler
+    # registered before the reactor starts runs after the reactor's (atexit is LIFO).
+    p = child(
+        """
+        import asyncio, atexit, sys, threading, shmkit
+        def reactors():
+            return [t.name for t in threading.enumerate() if t.name == "shmkit-aio"]
+        atexit.register(lambda: print("at exit", reactors(), flush=True))
+        tx = shmkit.channel.create_producer(sys.argv[1], 4096)
+        rx = shmkit.channel.open_consumer(sys.argv[1])
+        async def main():
+            # Sent well after the await's first spin: the reactor waits for it.
+            asyncio.get_running_loop().call_later(0.1, tx.send, b"hi")
+            with await rx.recv_async(timeout=60) as m:
+                assert bytes(m) == b"hi"
+            print("running", reactors(), flush=True)
+        asyncio.run(main())
+        """,
+        name,
+    )
+    out = finish(p)
+    assert "running ['shmkit-aio']" in out
+    assert "at exit []" in out

@@ -94,20 +94,28 @@ class _Reactor:
         self._wake = Event.create(f"shmkit-aio-{os.getpid()}-{id(self):x}")
         self._set = _shmkit.WaitSet()
         self.pid = os.getpid()
-        # The daemon thread's wait holds the event at exit, so its name would stay: remove
-        # it (in this process only: a fork's child inherits the atexit list).
-        atexit.register(self._remove_name)
+        self._stopping = False
+        # At exit the thread is stopped and joined, then the event's name removed (in this
+        # process only: a fork's child inherits the atexit list). Left running, the daemon
+        # thread would wake during the interpreter's finalization, and CPython ends a thread
+        # that asks for the GIL then with pthread_exit: an unwind forced through the native
+        # wait's Rust frames (undefined behaviour, a crash with some unwinders).
+        atexit.register(self._shutdown)
         self._thread = threading.Thread(target=self._run, name="shmkit-aio", daemon=True)
         self._thread.start()
 
-    def _remove_name(self) -> None:
-        if os.getpid() == self.pid:
-            from . import NotFound, remove
+    def _shutdown(self) -> None:
+        if os.getpid() != self.pid:
+            return
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=5)
+        from . import NotFound, remove
 
-            try:
-                remove(self._wake.name)
-            except NotFound:
-                pass
+        try:
+            remove(self._wake.name)
+        except NotFound:
+            pass
 
     def register(self, member: Any, loop: asyncio.AbstractEventLoop, fut: asyncio.Future) -> int:
         key = next(self._keys)
@@ -127,8 +135,11 @@ class _Reactor:
         ws = self._set
         while True:
             # Cleared before the pending awaits are read: a registration after this sets it
-            # again, so the wait below returns at once.
+            # again, so the wait below returns at once. The same for a stop: its flag is read
+            # after the clear (a stop's set before it is cleared, but not its flag).
             self._wake.clear()
+            if self._stopping:
+                return
             with self._lock:
                 members = {id(m): m for (m, _, _) in self._pending.values()}
             ws.clear()
