@@ -24,7 +24,8 @@ wheel=$(ls "$wheels"/shmkit-*-cp311-abi3-manylinux_2_34_x86_64.whl)
 echo "built $wheel"
 
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q pytest numpy mcap
+# uvloop: the asyncio tests run on its event loop too (they skip only where it is missing).
+"$venv/bin/pip" install -q pytest numpy mcap uvloop
 
 # A PATH of everything on the machine's but the Rust toolchain.
 mkdir -p "$norust"
