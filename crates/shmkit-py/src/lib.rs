@@ -19,6 +19,7 @@ mod buffer;
 mod channel;
 mod errors;
 mod file;
+mod held;
 mod loan;
 mod rx;
 mod segment;

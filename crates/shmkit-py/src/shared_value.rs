@@ -25,7 +25,6 @@
 //! first, each with a guard of its own.
 
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
-use std::thread::{self, ThreadId};
 
 use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
 use pyo3::ffi;
@@ -33,10 +32,10 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyType;
 
-use shmkit::sync::{self as rsync, LockError};
+use shmkit::sync as rsync;
 
 use crate::buffer::{self, Exports};
-use crate::errors::{to_py, Fail};
+use crate::errors::to_py;
 use crate::wait::{blocking, opening, Wait};
 
 /// A shared value of a run-time layout (``shmkit.sync.Shared`` is the public face).
@@ -165,25 +164,10 @@ impl SharedBytes {
         let wait = Wait::from_timeout(timeout)?;
         let s = self.get(py)?;
         let (held, died) = blocking(py, wait, |slice| {
-            // SAFETY: the guard borrows the SharedBytes in the Arc's allocation, which
-            // `HeldBytes` keeps alive (a clone) and drops after the guard; the 'static
-            // lifetime never escapes `HeldBytes`.
-            let s2: &'static rsync::SharedBytes = unsafe { &*Arc::as_ptr(&s) };
-            let r = match slice {
-                None => s2.try_lock(),
-                Some(d) => s2.lock_timeout(d),
-            };
-            let (guard, died) = match r {
-                Ok(g) => (g, false),
-                Err(LockError::OwnerDied(g)) => (g, true),
-                Err(LockError::Other(e)) => return Err(Fail::Shm(e)),
-            };
-            let held = HeldBytes {
-                guard: Some(guard),
-                _shared: s.clone(),
-                thread: thread::current().id(),
-            };
-            Ok((held, died))
+            HeldBytes::take(&s, |s| match slice {
+                None => s.try_lock(),
+                Some(d) => s.lock_timeout(d),
+            })
         })?;
         let lock = SharedLock {
             addr: held.guard().as_ptr() as usize,
@@ -215,44 +199,8 @@ impl SharedBytes {
     }
 }
 
-/// A held lock: the guard borrows the Rust value kept alive by `_shared`.
-struct HeldBytes {
-    /// Borrows `*_shared`: declared (and dropped) first; `None` once unlocked.
-    guard: Option<rsync::SharedBytesGuard<'static>>,
-    _shared: Arc<rsync::SharedBytes>,
-    thread: ThreadId,
-}
-
-// SAFETY: a guard must be unlocked on the thread that locked; `HeldBytes` is created on that
-// thread, is only unlocked there (every unlock path checks `thread`), and `Drop` leaks the
-// guard instead when another thread drops it (the library then leaks the mapping, its
-// documented answer to a leaked guard). The guard is `!Send` for that reason only.
-unsafe impl Send for HeldBytes {}
-
-impl HeldBytes {
-    fn mine(&self) -> bool {
-        self.thread == thread::current().id()
-    }
-
-    fn guard(&self) -> &rsync::SharedBytesGuard<'static> {
-        self.guard
-            .as_ref()
-            .expect("a HeldBytes always has its guard until dropped")
-    }
-}
-
-impl Drop for HeldBytes {
-    fn drop(&mut self) {
-        if let Some(g) = self.guard.take() {
-            if self.mine() {
-                drop(g);
-            } else {
-                // Not the locking thread: leak it (see the `Send` note).
-                std::mem::forget(g);
-            }
-        }
-    }
-}
+/// A held lock of a shared value.
+type HeldBytes = crate::held::Held<rsync::SharedBytes, rsync::SharedBytesGuard<'static>>;
 
 /// One hold of a shared value's lock, with the buffer protocol over the value's bytes (the
 /// typed guard ``shmkit.sync.SharedGuard`` is built on it).
@@ -305,10 +253,7 @@ impl SharedLock {
 
     /// Unlocks without repairing after an owner death: the next holder gets ``OwnerDied``.
     fn unlock_unrepaired(&self, py: Python<'_>) -> PyResult<()> {
-        let mut held = self.take_mine(py)?;
-        if let Some(g) = held.guard.take() {
-            g.unlock_unrepaired();
-        }
+        self.take_mine(py)?.end(|g| g.unlock_unrepaired());
         Ok(())
     }
 

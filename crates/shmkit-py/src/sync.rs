@@ -2,7 +2,6 @@
 //! `threading.Lock`, `threading.Event` and `threading.Semaphore`.
 
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
-use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
@@ -10,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyTuple, PyType};
 
-use shmkit::sync::{self as rsync, LockError, Reset};
+use shmkit::sync::{self as rsync, Reset};
 
-use crate::errors::{self, to_py, Fail};
+use crate::errors::{self, to_py};
 use crate::wait::{blocking, opening, Wait};
 
 /// An object that `close()` can drop while other threads wait on a clone of it.
@@ -74,52 +73,16 @@ fn wait_on(
     }
 }
 
-/// A held lock: the guard borrows the Rust mutex kept alive by `_mutex`.
-struct Held {
-    /// Borrows `*_mutex`: declared (and dropped) first; `None` once unlocked.
-    guard: Option<rsync::MutexGuard<'static>>,
-    _mutex: Arc<rsync::Mutex>,
-    thread: ThreadId,
-}
+/// A held lock of a Rust mutex.
+type Held = crate::held::Held<rsync::Mutex, rsync::MutexGuard<'static>>;
 
-// SAFETY: a guard must be dropped on the thread that locked; `Held` is created on that
-// thread, is only unlocked there (every unlock path checks `thread`), and `Drop` leaks the
-// guard instead when another thread drops it (shmkit then leaks the mapping, its documented
-// answer to a leaked guard). The guard is `!Send` for that reason only.
-unsafe impl Send for Held {}
-
-impl Held {
-    fn mine(&self) -> bool {
-        self.thread == thread::current().id()
-    }
-
-    fn guard(&self) -> &rsync::MutexGuard<'static> {
-        self.guard
-            .as_ref()
-            .expect("a Held always has its guard until dropped")
-    }
-
-    /// Unlocks (on the locking thread, which the caller checked), plainly or unrepaired.
-    fn unlock(mut self, unrepaired: bool) {
-        if let Some(g) = self.guard.take() {
-            if unrepaired {
-                g.unlock_unrepaired();
-            }
+/// Unlocks `held` (on the locking thread, which the caller checked), plainly or unrepaired.
+fn unlock(held: Held, unrepaired: bool) {
+    held.end(|g| {
+        if unrepaired {
+            g.unlock_unrepaired();
         }
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if let Some(g) = self.guard.take() {
-            if self.mine() {
-                drop(g);
-            } else {
-                // Not the locking thread: leak it (see the `Send` note).
-                std::mem::forget(g);
-            }
-        }
-    }
+    });
 }
 
 /// A mutex that processes find by name and that survives its holder being killed.
@@ -241,25 +204,10 @@ impl Mutex {
         }
         let m = this.handle.get(py)?;
         let r = crate::wait::blocking(py, wait, |slice| {
-            // SAFETY: the guard borrows the mutex in the Arc's allocation, which `Held` keeps
-            // alive (a clone) and drops after the guard; the 'static lifetime never escapes
-            // `Held`.
-            let m2: &'static rsync::Mutex = unsafe { &*Arc::as_ptr(&m) };
-            let r = match slice {
-                None => m2.try_lock(),
-                Some(d) => m2.lock_timeout(d),
-            };
-            let (guard, died) = match r {
-                Ok(g) => (g, false),
-                Err(LockError::OwnerDied(g)) => (g, true),
-                Err(LockError::Other(e)) => return Err(Fail::Shm(e)),
-            };
-            let held = Held {
-                guard: Some(guard),
-                _mutex: m.clone(),
-                thread: thread::current().id(),
-            };
-            Ok((held, died))
+            Held::take(&m, |m| match slice {
+                None => m.try_lock(),
+                Some(d) => m.lock_timeout(d),
+            })
         });
         let (held, died) = match r {
             Ok(x) => x,
@@ -284,7 +232,7 @@ impl Mutex {
     /// everyone; see :meth:`unlock_unrepaired`.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
         let held = self.take_mine(py)?;
-        held.unlock(false);
+        unlock(held, false);
         Ok(())
     }
 
@@ -304,7 +252,7 @@ impl Mutex {
     /// Releases without repairing after an owner death: the next holder gets ``OwnerDied``.
     fn unlock_unrepaired(&self, py: Python<'_>) -> PyResult<()> {
         let held = self.take_mine(py)?;
-        held.unlock(true);
+        unlock(held, true);
         Ok(())
     }
 
