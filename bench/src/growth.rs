@@ -17,7 +17,7 @@
 //! 64 woken subscribers share one CPU with each other, so the publisher's rows also carry the
 //! scheduler's work of waking them (the publisher wakes them all with one call).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Stdio};
 
 use shmkit::service;
@@ -71,19 +71,14 @@ pub fn child(role: &str, args: &[String]) -> bool {
 
 /// Starts `role` with `args`, stdin and stdout piped, and waits for its "ready" line.
 fn spawn_held(role: &str, args: &[&str]) -> Child {
-    let mut child = crate::child_command()
+    let child = crate::child_command()
         .arg(role)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn bench child");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped"))
-        .read_line(&mut line)
-        .expect("child's ready line");
-    assert_eq!(line.trim(), "ready", "bench child did not start");
-    child
+    crate::service::ready(child)
 }
 
 /// The `BusyPoll` service round trip with `clients` connected: this process's one calling,

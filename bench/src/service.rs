@@ -49,7 +49,11 @@ fn round_trips(batches: usize, per: usize, mut round_trip: impl FnMut()) -> Summ
 
 /// Starts a child with piped stdout and waits for its first line (it is ready).
 fn spawn_ready(role: &str, args: &[&str]) -> Child {
-    let mut child = spawn(role, args, Stdio::piped());
+    ready(spawn(role, args, Stdio::piped()))
+}
+
+/// Waits for the "ready" line of `child`, started with piped stdout.
+pub(crate) fn ready(mut child: Child) -> Child {
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().expect("piped"))
         .read_line(&mut line)
