@@ -528,17 +528,6 @@ impl Sample {
         typed::view(t, slf.as_any(), *one, false)
     }
 
-    /// The message's address (for a ctypes view of a typed sample, which cannot be made
-    /// over read-only memory by ``from_buffer``); ``ValueError`` once released.
-    #[getter]
-    fn _address(&self, py: Python<'_>) -> PyResult<usize> {
-        self.core
-            .lock(py)
-            .sample(self.id)
-            .map(|_| self.addr)
-            .ok_or_else(released)
-    }
-
     /// # Safety
     ///
     /// Called by the interpreter with its `Py_buffer`.

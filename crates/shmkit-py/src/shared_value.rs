@@ -247,7 +247,7 @@ impl SharedLock {
     /// Unlocks. After an owner death that was not repaired (:meth:`make_consistent`), this
     /// makes the value unrecoverable for everyone; see :meth:`unlock_unrepaired`.
     fn unlock(&self, py: Python<'_>) -> PyResult<()> {
-        drop(self.take_mine(py)?);
+        self.take_mine(py)?.end(drop);
         Ok(())
     }
 

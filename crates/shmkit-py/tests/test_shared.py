@@ -4,6 +4,7 @@ children and the Rust `sync_counter` example), owner death, layouts, and the vie
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -320,3 +321,26 @@ def test_a_second_process_sees_a_structured_value(name):
     )
     finish(p)
     assert s.get().item() == (42, 7)
+
+
+def test_an_ignored_owner_died_hands_the_repair_on_at_once(name):
+    # The exception carries the hold (`e.guard`); once it is dropped, refcounting alone (no
+    # cyclic collection: it is off here) must end the hold, unrepaired: the next locker is
+    # told of the death in turn, instead of waiting (or this thread getting Deadlock).
+    s = Shared.create(name, STATS, tag="Stats")
+    _kill_a_holder(name)
+    gc.disable()
+    try:
+        try:
+            s.get(timeout=HANG)
+        except shmkit.OwnerDied:
+            pass  # ignored, as `try: ... except shmkit.Error: log` would
+        else:
+            pytest.fail("no OwnerDied")
+        with pytest.raises(shmkit.OwnerDied) as e:
+            s.lock(timeout=HANG)
+        e.value.guard.make_consistent()
+        e.value.guard.unlock()
+        assert s.get(timeout=HANG)["frames"] == 99  # what the killed holder wrote
+    finally:
+        gc.enable()

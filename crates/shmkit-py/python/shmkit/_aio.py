@@ -185,6 +185,10 @@ def _get() -> _Reactor:
             r = _reactor
             if r is None or r.pid != os.getpid():
                 r = _reactor = _Reactor()
+    if r._stopping:
+        # An await from an exit handler that runs after the reactor's own: nothing would
+        # ever wake it (and a new thread now would be ended by the finalization).
+        raise RuntimeError("shmkit's asyncio reactor has stopped: the interpreter is exiting")
     return r
 
 

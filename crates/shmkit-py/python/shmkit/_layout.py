@@ -180,10 +180,12 @@ def _view(layout: Layout, exporter: Any, one: bool, writable: bool) -> Any:
     t = layout.ctype if one else layout.ctype * n
     if writable:
         return t.from_buffer(mv)  # holds `mv` (and so the export) while it lives
-    # ctypes has no read-only instances (``from_buffer`` refuses read-only memory): the
-    # object is made at the sample's address and holds `mv`, the export, as an attribute.
-    obj = t.from_address(exporter._address)
-    obj._shmkit_view = mv
+    # ctypes has no read-only instances (``from_buffer`` refuses read-only memory), and an
+    # object made at the sample's address would let its reader write into what the sender
+    # (and, on a broadcast, every other subscriber) reads: a received ctypes value is a copy.
+    # numpy gives zero-copy read-only views.
+    obj = t.from_buffer_copy(mv)
+    mv.release()
     return obj
 
 

@@ -133,10 +133,11 @@ class _Layout:
         if self.kind == "numpy":
             import numpy
 
-            return numpy.asarray(value, dtype=self.type).tobytes()
-        if self.kind == "ctypes" and isinstance(value, self.type):
-            return bytes(value)
-        data = bytes(memoryview(value).cast("B"))
+            data = numpy.asarray(value, dtype=self.type).tobytes()
+        elif self.kind == "ctypes" and isinstance(value, self.type):
+            data = bytes(value)
+        else:
+            data = bytes(memoryview(value).cast("B"))
         if len(data) != self.size:
             raise ValueError(f"the value has {len(data)} bytes, the shared value {self.size}")
         return data
@@ -286,14 +287,10 @@ class Shared:
         raw, died = self._native.lock(timeout)
         guard = SharedGuard(raw, self._layout, self.name)
         if died:
-            e = OwnerDied(
-                f"the previous holder of {self.name!r} died holding its lock; repair the "
-                f"value, then make_consistent()",
-                self.name,
-            )
-            e.mutex = guard
-            e.guard = guard
-            raise e
+            # Made by a helper: an exception bound to a local of the frame it is raised from
+            # is a reference cycle (exception -> traceback -> frame -> exception), which
+            # would keep the guard, and the lock, until the cyclic collector ran.
+            raise _owner_died(self.name, guard)
         return guard
 
     def get(self, timeout: float | None = None) -> Any:
@@ -319,6 +316,18 @@ class Shared:
 
     def __repr__(self) -> str:
         return f"<shmkit.sync.Shared {self.name!r} size={self.size} tag={self._layout.tag!r}>"
+
+
+def _owner_died(name: str, guard: SharedGuard) -> OwnerDied:
+    """The ``OwnerDied`` of a shared value, carrying its hold (``e.guard``, also ``e.mutex``)."""
+    e = OwnerDied(
+        f"the previous holder of {name!r} died holding its lock; repair the value, then "
+        f"make_consistent()",
+        name,
+    )
+    e.mutex = guard
+    e.guard = guard
+    return e
 
 
 class SharedGuard:
