@@ -232,3 +232,27 @@ def test_the_reactor_thread_is_joined_before_the_interpreter_finalizes(name):
     out = finish(p)
     assert "running ['shmkit-aio']" in out
     assert "at exit []" in out
+
+
+def test_an_await_after_the_reactor_stopped_raises(name):
+    # An exit handler registered before the reactor started runs after the reactor's own
+    # (atexit is LIFO): nothing would wake its await, so it raises instead of hanging.
+    p = child(
+        """
+        import asyncio, atexit, sys, shmkit
+        ev = shmkit.sync.Event.create(sys.argv[1])
+        def late():
+            ev.clear()
+            try:
+                print("late returned", asyncio.run(ev.wait_async(timeout=30)), flush=True)
+            except RuntimeError as e:
+                print("late:", e, flush=True)
+        atexit.register(late)
+        async def main():
+            asyncio.get_running_loop().call_later(0.1, ev.set)
+            assert await ev.wait_async(timeout=30)
+        asyncio.run(main())
+        """,
+        name,
+    )
+    assert "late: shmkit's asyncio reactor has stopped" in finish(p)

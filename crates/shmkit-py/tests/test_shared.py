@@ -344,3 +344,21 @@ def test_an_ignored_owner_died_hands_the_repair_on_at_once(name):
         assert s.get(timeout=HANG)["frames"] == 99  # what the killed holder wrote
     finally:
         gc.enable()
+
+
+def test_a_numpy_value_of_the_wrong_length_is_refused(name):
+    s = Shared.create(name, np.uint32, 7)
+    with s.lock(timeout=HANG) as g_value:
+        del g_value
+    g = s.lock(timeout=HANG)
+    try:
+        with pytest.raises(ValueError, match="bytes"):
+            g.set(np.arange(0, dtype=np.uint32))  # no bytes: was silently nothing
+        with pytest.raises(ValueError, match="bytes"):
+            g.set(np.arange(2, dtype=np.uint32))
+        g.set(np.uint32(9))
+    finally:
+        g.unlock()
+    assert s.get(timeout=HANG) == 9
+    with pytest.raises(ValueError, match="bytes"):
+        Shared.create(name + "x", np.uint32, np.arange(0, dtype=np.uint32))
