@@ -1,7 +1,7 @@
 """Typed channels and broadcasts (``layout=``): numpy dtypes and ctypes types meet Rust's
 ``Pod`` types and the C API's structs by layout fingerprint.
 
-Peers in other processes: the Rust example ``examples/typed_peer.rs`` (built here with
+Peers in other processes: the Rust example ``examples/pose_peer.rs`` (built here with
 cargo; ``SHMKIT_EXAMPLES_DIR`` names a directory that already holds it), the C library
 driven through ctypes in a child interpreter (``SHMKIT_C_LIB_DIR``, as in
 test_c_api.py), Python children, and multiprocessing workers (spawn and fork).
@@ -50,7 +50,7 @@ def poses(idx) -> np.ndarray:
 
 # --- the Rust peer ---------------------------------------------------------------------------
 
-EXE = "typed_peer.exe" if sys.platform == "win32" else "typed_peer"
+EXE = "pose_peer.exe" if sys.platform == "win32" else "pose_peer"
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +66,7 @@ def rust_peer() -> str:
     if cargo is None:
         pytest.skip("no cargo to build the Rust typed peer (or set SHMKIT_EXAMPLES_DIR)")
     subprocess.run(
-        [cargo, "build", "-q", "-p", "shmkit-py", "--example", "typed_peer"],
+        [cargo, "build", "-q", "-p", "shmkit-py", "--example", "pose_peer"],
         cwd=REPO, check=True, timeout=1800,
     )
     return str(REPO / "target" / "debug" / "examples" / EXE)

@@ -20,7 +20,7 @@ run, so the ratios compare like with like on this machine:
 * the 64-byte round trip on typed channels (``layout=`` a 64-byte numpy dtype: ``send`` of
   a one-record array, ``recv`` of one record, the echo sending its sample back);
 * optionally both made by the Rust API: ``--rust DIR`` runs this crate's examples
-  ``transfer_64mib``, ``round_trip_64b`` and ``typed_peer hop`` (the typed round trip of
+  ``transfer_64mib``, ``round_trip_64b`` and ``pose_peer hop`` (the typed round trip of
   ``channel::typed::<Msg64>()``) from DIR (``cargo build --release -p shmkit-py
   --examples``, then ``--rust target/release/examples``); the typed hop is reported as a
   ratio to the Rust typed hop of the same run.
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
         exe = os.path.join(args.rust, "round_trip_64b")
         rt["Rust API"] = _median(lambda: bench_rust(exe, args.trips) / 1e6, args.rounds)
         print(f"  {'Rust API':<22} {rt['Rust API'] * 1e6:9.2f} us/trip")
-        exe = os.path.join(args.rust, "typed_peer")
+        exe = os.path.join(args.rust, "pose_peer")
         rt["Rust typed"] = _median(lambda: bench_rust(exe, args.trips, "hop") / 1e6, args.rounds)
         print(f"  {'Rust API typed':<22} {rt['Rust typed'] * 1e6:9.2f} us/trip")
     print("ratios (higher: shmkit faster)")

@@ -3,15 +3,15 @@
 //! Sum>()` meet Python sides opened with the equivalent numpy dtype or ctypes struct.
 //!
 //! ```text
-//! typed_peer produce NAME N        open the typed producer, send poses 0..N, then a slice
+//! pose_peer produce NAME N        open the typed producer, send poses 0..N, then a slice
 //!                                  of 3 (poses 100..103), then close
-//! typed_peer consume NAME N        open the typed consumer, check poses 0..N, print the sum
+//! pose_peer consume NAME N        open the typed consumer, check poses 0..N, print the sum
 //!                                  of their t_ns
-//! typed_peer publish NAME N        create a typed publisher (back-pressure), wait for one
+//! pose_peer publish NAME N        create a typed publisher (back-pressure), wait for one
 //!                                  subscriber, publish poses 0..N
-//! typed_peer serve NAME N          serve N calls of the typed service (`Add` -> `Sum`)
-//! typed_peer hop TRIPS             the typed 64-byte round trip (Rust to Rust), us/trip
-//! typed_peer echo A B N            (its child) echo N `Msg64`s from channel A to B
+//! pose_peer serve NAME N          serve N calls of the typed service (`Add` -> `Sum`)
+//! pose_peer hop TRIPS             the typed 64-byte round trip (Rust to Rust), us/trip
+//! pose_peer echo A B N            (its child) echo N `Msg64`s from channel A to B
 //! ```
 //!
 //! Every peer prints `ready` once its side is open (its first line).
@@ -210,13 +210,13 @@ fn main() -> ExitCode {
                 println!("{} us/trip", hop(n.parse()?)?);
                 Ok(())
             }
-            _ => Err("usage: typed_peer produce|consume|publish|serve NAME N | hop TRIPS".into()),
+            _ => Err("usage: pose_peer produce|consume|publish|serve NAME N | hop TRIPS".into()),
         }
     };
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("typed_peer: {e}");
+            eprintln!("pose_peer: {e}");
             ExitCode::FAILURE
         }
     }
