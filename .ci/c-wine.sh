@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C API on Windows: cross-builds crates/shmkit-c for x86_64-pc-windows-gnu (shmkit_c.dll and
-# its import library) with the toolchain of .ci/windows-wine.sh (Debian's rustc-web +
+# its import library) with the toolchain of .ci/wine-env.sh (Debian's rustc-web +
 # -Zbuild-std, mingw-w64, Wine 8 and its bcryptprimitives.dll shim), compiles every C and C++
 # test program in crates/shmkit-c/tests/c and every example in crates/shmkit-c/examples with
 # mingw against it, and runs each under Wine with the DLL beside it. Fails on any failure.
@@ -10,32 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 
-export DEBIAN_FRONTEND=noninteractive
-need=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine64)
-if ! dpkg -s "${need[@]}" >/dev/null 2>&1; then
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
-CARGO_DEB=/usr/bin/cargo
-export WINEPREFIX=${WINEPREFIX:-/tmp/wineprefix-ci} WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-WINE=/usr/lib/wine/wine64
-if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
-  "$WINE" wineboot --init
-  /usr/lib/wine/wineserver -w
-  # Wine 8.0 lacks bcryptprimitives.dll, which Rust std (>=1.78) imports for ProcessPrng: supply a shim.
-  d=$(mktemp -d)
-  cat > "$d/bcp.c" <<'C'
-#include <windows.h>
-BOOLEAN WINAPI SystemFunction036(PVOID, ULONG); /* RtlGenRandom */
-__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE p, SIZE_T n) {
-  while (n) { ULONG k = n > 0x10000000 ? 0x10000000 : (ULONG)n;
-    if (!SystemFunction036(p, k)) return FALSE; p += k; n -= k; }
-  return TRUE; }
-C
-  x86_64-w64-mingw32-gcc -O2 -shared -s -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" "$d/bcp.c" -ladvapi32
-  rm -rf "$d"
-fi
+WINE_NEED_CXX=1 source .ci/wine-env.sh
 
 target=x86_64-pc-windows-gnu
 "$CARGO_DEB" build -Zbuild-std --target $target --target-dir target/win -p shmkit-c
