@@ -22,14 +22,15 @@
 
 use std::ffi::{c_char, c_void};
 
-use shmkit::channel::broadcast::{self, Policy, Publisher, Subscriber};
+use shmkit::channel::broadcast::{self, Policy, Publisher};
 use shmkit::channel::MessageLayout;
 
 use crate::channel::check_align;
 use crate::common::{layout_arg, wait_strategy_arg};
-use crate::rx::Rx;
+use crate::lent::Lent;
+use crate::rx::{HeldSubscriber, Rx};
 use crate::status::*;
-use crate::tx::Tx;
+use crate::tx::{HeldPublisher, Tx};
 
 /// What happens when a subscriber falls a whole ring behind (`broadcast::Policy`); options
 /// take it as an `int32_t`.
@@ -98,7 +99,7 @@ pub extern "C" fn shmkit_broadcast_options_default() -> shmkit_broadcast_options
 
 /// A broadcast's publisher (`broadcast::Publisher`), with its loan, if any.
 pub struct shmkit_publisher {
-    pub(crate) tx: Tx<Publisher>,
+    pub(crate) tx: Tx<HeldPublisher>,
     max_message_len: usize,
     /// Messages published (only this publisher publishes, so it is exact while lent too).
     published: u64,
@@ -106,7 +107,7 @@ pub struct shmkit_publisher {
 
 /// A broadcast's subscriber (`broadcast::Subscriber`), with the message it holds, if any.
 pub struct shmkit_subscriber {
-    pub(crate) rx: Rx<Subscriber>,
+    pub(crate) rx: Rx<HeldSubscriber>,
     max_message_len: usize,
 }
 
@@ -168,7 +169,7 @@ pub unsafe extern "C" fn shmkit_broadcast_create_publisher(
         let p = shmkit_publisher {
             max_message_len: inner.max_message_len(),
             published: inner.published(),
-            tx: Tx::new(inner, layout),
+            tx: Tx::new(Lent::new(inner), layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, p) };
@@ -201,7 +202,7 @@ pub unsafe extern "C" fn shmkit_broadcast_open_subscriber(
         }?;
         let s = shmkit_subscriber {
             max_message_len: inner.max_message_len(),
-            rx: Rx::new(inner, layout),
+            rx: Rx::new(Lent::new(inner), layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, s) };
@@ -305,7 +306,7 @@ pub unsafe extern "C" fn shmkit_publisher_wait_for_subscribers(
     run(|| {
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "publisher")? };
-        let side = p.tx.idle()?;
+        let side = p.tx.idle()?.side().expect("idle: nothing is lent");
         let got = match wait(timeout_ns) {
             Wait::Forever => side.wait_for_subscribers(n),
             Wait::Try => side.try_wait_for_subscribers(n),

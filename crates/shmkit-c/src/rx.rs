@@ -4,44 +4,47 @@
 
 use std::ffi::{c_void, CString};
 
-use shmkit::channel::{broadcast, Consumer, MessageLayout, Sample};
-use shmkit::Error;
+use shmkit::channel::{broadcast, Consumer, MessageLayout};
+use shmkit::{Error, Waitable};
 
 use crate::channel::misfit;
 use crate::common::wait_strategy_arg;
 use crate::lent::Lent;
 use crate::status::*;
 
-/// A Rust side that receives messages it lends out in place.
+/// A Rust side that receives a message and holds it, in place, until it is released: the
+/// consumer itself ([`Consumer::recv_held`]), a subscriber through a [`Lent`] sample.
 pub(crate) trait Receiver: Sized + 'static {
-    /// Its received message.
-    type Msg: Message;
     /// `"channel"` or `"broadcast"`, for messages.
     const KIND: &'static str;
-    /// Receives the next message, waiting as `timeout_ns` says.
-    fn recv_for(side: &'static mut Self, timeout_ns: i64) -> shmkit::Result<Self::Msg>;
-    /// `set_wait_strategy`.
+    /// Receives the next message and holds it (releasing one held before), waiting as
+    /// `timeout_ns` says: its first byte and length. Nothing is held after an error.
+    fn recv_held(&mut self, timeout_ns: i64) -> shmkit::Result<(*const u8, usize)>;
+    /// The held message, if any.
+    fn held(&self) -> Option<(*const u8, usize)>;
+    /// Releases the held message; false if none.
+    fn release_held(&mut self) -> bool;
+    /// `set_wait_strategy` (only called while nothing is held).
     fn set_wait(&mut self, w: shmkit::channel::WaitStrategy);
     /// Its object's name.
     fn object_name(&self) -> &str;
-}
-
-/// A message received in place.
-pub(crate) trait Message {
-    fn len(&self) -> usize;
-    fn as_ptr(&self) -> *const u8;
-    fn copy_to(&self, dst: &mut [u8]) -> usize;
+    /// The side to wait on in a wait set, `None` while a message is held.
+    fn waitable(&self) -> Option<&dyn Waitable>;
 }
 
 impl Receiver for Consumer {
-    type Msg = Sample<'static>;
     const KIND: &'static str = "channel";
-    fn recv_for(side: &'static mut Self, timeout_ns: i64) -> shmkit::Result<Self::Msg> {
-        match wait(timeout_ns) {
-            Wait::Forever => side.recv(),
-            Wait::Try => side.try_recv(),
-            Wait::Within(d) => side.recv_timeout(d),
-        }
+    #[inline]
+    fn recv_held(&mut self, timeout_ns: i64) -> shmkit::Result<(*const u8, usize)> {
+        Consumer::recv_held(self, deadline(timeout_ns))
+    }
+    #[inline]
+    fn held(&self) -> Option<(*const u8, usize)> {
+        Consumer::held(self)
+    }
+    #[inline]
+    fn release_held(&mut self) -> bool {
+        Consumer::release_held(self)
     }
     fn set_wait(&mut self, w: shmkit::channel::WaitStrategy) {
         self.set_wait_strategy(w)
@@ -49,53 +52,50 @@ impl Receiver for Consumer {
     fn object_name(&self) -> &str {
         self.name()
     }
-}
-
-impl Message for Sample<'static> {
-    fn len(&self) -> usize {
-        Sample::len(self)
-    }
-    fn as_ptr(&self) -> *const u8 {
-        Sample::as_ptr(self)
-    }
-    fn copy_to(&self, dst: &mut [u8]) -> usize {
-        Sample::copy_to(self, dst)
+    fn waitable(&self) -> Option<&dyn Waitable> {
+        self.held().is_none().then_some(self as &dyn Waitable)
     }
 }
 
-impl Receiver for broadcast::Subscriber {
-    type Msg = broadcast::Sample<'static>;
+/// A subscriber and the sample it holds.
+pub(crate) type HeldSubscriber = Lent<broadcast::Subscriber, broadcast::Sample<'static>>;
+
+impl Receiver for HeldSubscriber {
     const KIND: &'static str = "broadcast";
-    fn recv_for(side: &'static mut Self, timeout_ns: i64) -> shmkit::Result<Self::Msg> {
-        match wait(timeout_ns) {
+    #[inline]
+    fn recv_held(&mut self, timeout_ns: i64) -> shmkit::Result<(*const u8, usize)> {
+        let m = self.lend(|side| match wait(timeout_ns) {
             Wait::Forever => side.recv(),
             Wait::Try => side.try_recv(),
             Wait::Within(d) => side.recv_timeout(d),
-        }
+        })?;
+        Ok((m.as_ptr(), m.len()))
+    }
+    #[inline]
+    fn held(&self) -> Option<(*const u8, usize)> {
+        self.lent_ref().map(|m| (m.as_ptr(), m.len()))
+    }
+    #[inline]
+    fn release_held(&mut self) -> bool {
+        self.end(drop)
     }
     fn set_wait(&mut self, w: shmkit::channel::WaitStrategy) {
-        self.set_wait_strategy(w)
+        if let Some(side) = self.side() {
+            side.set_wait_strategy(w)
+        }
     }
     fn object_name(&self) -> &str {
-        self.name()
+        // A subscriber's name is fixed at its open, before anything is lent.
+        self.side_ref().map_or("", |s| s.name())
     }
-}
-
-impl Message for broadcast::Sample<'static> {
-    fn len(&self) -> usize {
-        broadcast::Sample::len(self)
-    }
-    fn as_ptr(&self) -> *const u8 {
-        broadcast::Sample::as_ptr(self)
-    }
-    fn copy_to(&self, dst: &mut [u8]) -> usize {
-        broadcast::Sample::copy_to(self, dst)
+    fn waitable(&self) -> Option<&dyn Waitable> {
+        self.side_ref().map(|s| s as &dyn Waitable)
     }
 }
 
 /// A receiving side with the message it holds, if any.
 pub(crate) struct Rx<S: Receiver> {
-    pub(crate) side: Lent<S, S::Msg>,
+    pub(crate) side: S,
     /// The held message was received by a `recv_into` whose buffer was too small: it is
     /// delivered by the next `recv` or `recv_into`, not released by it.
     kept: bool,
@@ -107,7 +107,7 @@ impl<S: Receiver> Rx<S> {
     pub(crate) fn new(side: S, layout: Option<MessageLayout>) -> Self {
         Rx {
             name: c_name(side.object_name()),
-            side: Lent::new(side),
+            side,
             kept: false,
             layout,
         }
@@ -116,21 +116,20 @@ impl<S: Receiver> Rx<S> {
     /// The next message, held: the one a too-small `recv_into` kept, or a new one (releasing
     /// the one held), checked against a typed side's layout.
     #[inline]
-    fn next(&mut self, timeout_ns: i64) -> Outcome<&mut S::Msg> {
-        if self.kept && self.side.is_lent() {
-            self.kept = false;
-        } else {
-            self.kept = false;
-            self.side.lend(|side| S::recv_for(side, timeout_ns))?;
-            let len = self.side.lent().map_or(0, |m| m.len());
-            if let Some(l) = &self.layout {
-                if len as u64 % l.size() != 0 {
-                    self.side.end(drop);
-                    return Err(misfit(l, &self.name, len).into());
-                }
+    fn next(&mut self, timeout_ns: i64) -> Outcome<(*const u8, usize)> {
+        if std::mem::take(&mut self.kept) {
+            if let Some(m) = self.side.held() {
+                return Ok(m);
             }
         }
-        Ok(self.side.lent().expect("a message is held"))
+        let (ptr, len) = self.side.recv_held(timeout_ns)?;
+        if let Some(l) = &self.layout {
+            if len as u64 % l.size() != 0 {
+                self.side.release_held();
+                return Err(misfit(l, &self.name, len).into());
+            }
+        }
+        Ok((ptr, len))
     }
 
     /// `recv`: the next message in place.
@@ -141,8 +140,7 @@ impl<S: Receiver> Rx<S> {
         data: Out<*const c_void>,
         len: Out<usize>,
     ) -> Outcome {
-        let m = self.next(timeout_ns)?;
-        let (ptr, n) = (m.as_ptr(), m.len());
+        let (ptr, n) = self.next(timeout_ns)?;
         // SAFETY: checked by `Out::new`, and the caller promises they are writable.
         unsafe {
             data.put(ptr.cast());
@@ -155,7 +153,7 @@ impl<S: Receiver> Rx<S> {
     #[inline]
     pub(crate) fn release(&mut self, call: &str) -> Outcome {
         self.kept = false;
-        if !self.side.end(drop) {
+        if !self.side.release_held() {
             return Err(misuse(format!(
                 "{} {:?}: release without a message (call {call} first)",
                 S::KIND,
@@ -173,8 +171,7 @@ impl<S: Receiver> Rx<S> {
         timeout_ns: i64,
     ) -> Outcome {
         let cap = buf.len();
-        let m = self.next(timeout_ns)?;
-        let n = m.len();
+        let (ptr, n) = self.next(timeout_ns)?;
         // SAFETY: checked by `Out::new`, and the caller promises it is writable.
         unsafe { len.put(n) };
         if n > cap {
@@ -188,33 +185,36 @@ impl<S: Receiver> Rx<S> {
             }
             .into());
         }
-        m.copy_to(&mut buf[..n]);
-        self.side.end(drop);
+        // SAFETY: the held message is `n` readable bytes in the ring, which the protocol
+        // keeps the sender away from until the release below; `buf` is `n` or more bytes the
+        // caller gave for this copy (not the message itself). A sender outside the protocol
+        // can only make the copied bytes wrong.
+        unsafe { std::ptr::copy_nonoverlapping(ptr, buf.as_mut_ptr(), n) };
+        self.side.release_held();
         Ok(())
     }
 
     /// Whether the held message was kept by a too-small `recv_into` (it is the next one).
     pub(crate) fn is_kept(&self) -> bool {
-        self.kept && self.side.is_lent()
+        self.kept && self.side.held().is_some()
     }
 
     /// The held message's length (0 if none).
     pub(crate) fn held_len(&self) -> usize {
-        self.side.lent_ref().map_or(0, |m| m.len())
+        self.side.held().map_or(0, |(_, n)| n)
     }
 
     /// `set_wait_strategy`, refused while a message is held.
     pub(crate) fn set_wait_strategy(&mut self, wait_strategy: i32) -> Outcome {
         let w = wait_strategy_arg(wait_strategy)?;
-        let (kind, name) = (S::KIND, &self.name);
-        self.side
-            .side()
-            .ok_or_else(|| {
-                misuse(format!(
-                    "{kind} {name:?}: a message is held; release it first"
-                ))
-            })?
-            .set_wait(w);
+        if self.side.held().is_some() {
+            return Err(misuse(format!(
+                "{} {:?}: a message is held; release it first",
+                S::KIND,
+                self.name
+            )));
+        }
+        self.side.set_wait(w);
         Ok(())
     }
 }

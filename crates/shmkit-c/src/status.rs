@@ -289,6 +289,16 @@ pub(crate) fn wait(timeout_ns: i64) -> Wait {
     }
 }
 
+/// The deadline a `timeout_ns` asks for, as [`wait`] reads it.
+#[inline]
+pub(crate) fn deadline(timeout_ns: i64) -> shmkit::Deadline {
+    match wait(timeout_ns) {
+        Wait::Forever => shmkit::Deadline::Forever,
+        Wait::Try => shmkit::Deadline::Try,
+        Wait::Within(d) => shmkit::Deadline::after(d),
+    }
+}
+
 /// An `open_timeout_ns` option: negative waits forever (a very long timeout), 0 not at all.
 pub(crate) fn open_timeout(ns: i64) -> Duration {
     match wait(ns) {

@@ -5,84 +5,132 @@
 use std::ffi::{c_void, CString};
 
 use shmkit::channel::{broadcast, MessageLayout, Producer, WaitStrategy};
-use shmkit::Error;
+use shmkit::{Error, Waitable};
 
 use crate::channel::check_len;
 use crate::common::wait_strategy_arg;
 use crate::lent::Lent;
 use crate::status::*;
 
-/// A Rust side that lends out room for a message and sends copies.
+/// A Rust side that lends out room for a message, held until committed or aborted, and
+/// sends copies: the producer itself ([`Producer::loan_held`]), a publisher through a
+/// [`Lent`] loan.
 pub(crate) trait Sender: Sized + 'static {
-    /// Its loan.
-    type Loan: Loaned;
     /// `"channel"` or `"broadcast"`, for messages.
     const KIND: &'static str;
-    /// Loans `len` bytes, waiting as `timeout_ns` says.
-    fn loan_for(side: &'static mut Self, len: usize, timeout_ns: i64)
-        -> shmkit::Result<Self::Loan>;
-    /// Sends a copy of `msg`, waiting as `timeout_ns` says.
+    /// Loans `len` bytes and holds the loan, waiting as `timeout_ns` says: its first byte.
+    /// Only called while nothing is held; nothing is held after an error.
+    fn loan_held(&mut self, len: usize, timeout_ns: i64) -> shmkit::Result<*mut u8>;
+    /// The held loan's length, if one is held.
+    fn held_len(&self) -> Option<usize>;
+    /// Publishes the held loan's first `len` bytes (`len` at most its length).
+    fn commit_held(&mut self, len: usize);
+    /// Gives the held loan back unsent; false if none.
+    fn abort_held(&mut self) -> bool;
+    /// Sends a copy of `msg`, waiting as `timeout_ns` says (only while nothing is held).
     fn send_for(&mut self, msg: &[u8], timeout_ns: i64) -> shmkit::Result<()>;
-    /// `set_wait_strategy`.
+    /// `set_wait_strategy` (only while nothing is held).
     fn set_wait(&mut self, w: WaitStrategy);
     /// Its object's name.
     fn object_name(&self) -> &str;
+    /// The side to wait on in a wait set, `None` while a loan is held.
+    fn waitable(&self) -> Option<&dyn Waitable>;
 }
 
-/// A loan: room for one message, written in place.
-pub(crate) trait Loaned: std::ops::DerefMut<Target = [u8]> {
-    fn truncate_to(&mut self, len: usize);
-    fn commit_now(self);
-}
-
-macro_rules! sender {
-    ($side:ty, $loan:ty, $kind:literal) => {
-        impl Sender for $side {
-            type Loan = $loan;
-            const KIND: &'static str = $kind;
-            fn loan_for(
-                side: &'static mut Self,
-                len: usize,
-                timeout_ns: i64,
-            ) -> shmkit::Result<Self::Loan> {
-                match wait(timeout_ns) {
-                    Wait::Forever => side.loan(len),
-                    Wait::Try => side.try_loan(len),
-                    Wait::Within(d) => side.loan_timeout(len, d),
-                }
-            }
-            fn send_for(&mut self, msg: &[u8], timeout_ns: i64) -> shmkit::Result<()> {
-                match wait(timeout_ns) {
-                    Wait::Forever => self.send(msg),
-                    Wait::Try => self.try_send(msg),
-                    Wait::Within(d) => self.send_timeout(msg, d),
-                }
-            }
-            fn set_wait(&mut self, w: WaitStrategy) {
-                self.set_wait_strategy(w)
-            }
-            fn object_name(&self) -> &str {
-                self.name()
-            }
+impl Sender for Producer {
+    const KIND: &'static str = "channel";
+    #[inline]
+    fn loan_held(&mut self, len: usize, timeout_ns: i64) -> shmkit::Result<*mut u8> {
+        Producer::loan_held(self, len, deadline(timeout_ns))
+    }
+    #[inline]
+    fn held_len(&self) -> Option<usize> {
+        self.held_loan_len()
+    }
+    #[inline]
+    fn commit_held(&mut self, len: usize) {
+        Producer::commit_held(self, len);
+    }
+    #[inline]
+    fn abort_held(&mut self) -> bool {
+        Producer::abort_held(self)
+    }
+    fn send_for(&mut self, msg: &[u8], timeout_ns: i64) -> shmkit::Result<()> {
+        match wait(timeout_ns) {
+            Wait::Forever => self.send(msg),
+            Wait::Try => self.try_send(msg),
+            Wait::Within(d) => self.send_timeout(msg, d),
         }
-
-        impl Loaned for $loan {
-            fn truncate_to(&mut self, len: usize) {
-                self.truncate(len)
-            }
-            fn commit_now(self) {
-                self.commit()
-            }
-        }
-    };
+    }
+    fn set_wait(&mut self, w: WaitStrategy) {
+        self.set_wait_strategy(w)
+    }
+    fn object_name(&self) -> &str {
+        self.name()
+    }
+    fn waitable(&self) -> Option<&dyn Waitable> {
+        self.held_loan_len()
+            .is_none()
+            .then_some(self as &dyn Waitable)
+    }
 }
 
-sender!(Producer, shmkit::channel::Loan<'static>, "channel");
-sender!(broadcast::Publisher, broadcast::Loan<'static>, "broadcast");
+/// A publisher and the loan it holds.
+pub(crate) type HeldPublisher = Lent<broadcast::Publisher, broadcast::Loan<'static>>;
+
+impl Sender for HeldPublisher {
+    const KIND: &'static str = "broadcast";
+    #[inline]
+    fn loan_held(&mut self, len: usize, timeout_ns: i64) -> shmkit::Result<*mut u8> {
+        let loan = self.lend(|side| match wait(timeout_ns) {
+            Wait::Forever => side.loan(len),
+            Wait::Try => side.try_loan(len),
+            Wait::Within(d) => side.loan_timeout(len, d),
+        })?;
+        Ok(loan.as_mut_ptr())
+    }
+    #[inline]
+    fn held_len(&self) -> Option<usize> {
+        self.lent_ref().map(|l| l.len())
+    }
+    #[inline]
+    fn commit_held(&mut self, len: usize) {
+        self.end(|mut loan| {
+            loan.truncate(len);
+            loan.commit();
+        });
+    }
+    #[inline]
+    fn abort_held(&mut self) -> bool {
+        self.end(drop)
+    }
+    fn send_for(&mut self, msg: &[u8], timeout_ns: i64) -> shmkit::Result<()> {
+        let Some(side) = self.side() else {
+            unreachable!("send_for is only called while nothing is lent")
+        };
+        match wait(timeout_ns) {
+            Wait::Forever => side.send(msg),
+            Wait::Try => side.try_send(msg),
+            Wait::Within(d) => side.send_timeout(msg, d),
+        }
+    }
+    fn set_wait(&mut self, w: WaitStrategy) {
+        if let Some(side) = self.side() {
+            side.set_wait_strategy(w)
+        }
+    }
+    fn object_name(&self) -> &str {
+        // A publisher's name is fixed at its creation, before anything is lent.
+        self.side_ref().map_or("", |s| s.name())
+    }
+    fn waitable(&self) -> Option<&dyn Waitable> {
+        self.side_ref().map(|s| s as &dyn Waitable)
+    }
+}
 
 /// A sending side with its loan, if any.
 pub(crate) struct Tx<S: Sender> {
-    pub(crate) side: Lent<S, S::Loan>,
+    pub(crate) side: S,
     layout: Option<MessageLayout>,
     pub(crate) name: CString,
 }
@@ -91,7 +139,7 @@ impl<S: Sender> Tx<S> {
     pub(crate) fn new(side: S, layout: Option<MessageLayout>) -> Self {
         Tx {
             name: c_name(side.object_name()),
-            side: Lent::new(side),
+            side,
             layout,
         }
     }
@@ -99,12 +147,14 @@ impl<S: Sender> Tx<S> {
     /// The side, refused while a loan is outstanding.
     #[inline]
     pub(crate) fn idle(&mut self) -> Outcome<&mut S> {
-        let (kind, name) = (S::KIND, &self.name);
-        self.side.side().ok_or_else(|| {
-            misuse(format!(
-                "{kind} {name:?}: a loan is outstanding; commit or abort it first"
-            ))
-        })
+        if self.side.held_len().is_some() {
+            return Err(misuse(format!(
+                "{} {:?}: a loan is outstanding; commit or abort it first",
+                S::KIND,
+                self.name
+            )));
+        }
+        Ok(&mut self.side)
     }
 
     /// `loan`: `len` bytes to write in place at `*data`.
@@ -112,8 +162,7 @@ impl<S: Sender> Tx<S> {
     pub(crate) fn loan(&mut self, len: usize, timeout_ns: i64, data: Out<*mut c_void>) -> Outcome {
         self.idle()?;
         check_len(self.layout.as_ref(), &self.name, len, "a loan")?;
-        let loan = self.side.lend(|side| S::loan_for(side, len, timeout_ns))?;
-        let ptr = loan.as_mut_ptr();
+        let ptr = self.side.loan_held(len, timeout_ns)?;
         // SAFETY: checked by `Out::new`, and the caller promises it is writable.
         unsafe { data.put(ptr.cast()) };
         Ok(())
@@ -124,33 +173,30 @@ impl<S: Sender> Tx<S> {
     #[inline]
     pub(crate) fn commit(&mut self, len: usize) -> Outcome {
         let Tx { side, layout, name } = self;
-        let Some(loan) = side.lent() else {
+        let Some(loaned) = side.held_len() else {
             return Err(misuse(format!(
                 "{} {name:?}: commit without a loan (call loan first)",
                 S::KIND
             )));
         };
-        if len > loan.len() {
+        if len > loaned {
             return Err(Error::SizeInvalid {
                 name: name.to_string_lossy().into_owned(),
                 reason: format!(
-                    "commit of {len} bytes, more than the {} loaned; the loan is still outstanding",
-                    loan.len()
+                    "commit of {len} bytes, more than the {loaned} loaned; the loan is still \
+                     outstanding"
                 ),
             }
             .into());
         }
         check_len(layout.as_ref(), name, len, "a commit")?;
-        side.end(|mut loan| {
-            loan.truncate_to(len);
-            loan.commit_now();
-        });
+        side.commit_held(len);
         Ok(())
     }
 
     /// `abort`: gives the loan back unsent.
     pub(crate) fn abort(&mut self) -> Outcome {
-        if !self.side.end(drop) {
+        if !self.side.abort_held() {
             return Err(misuse(format!(
                 "{} {:?}: abort without a loan",
                 S::KIND,

@@ -22,10 +22,11 @@ use shmkit::{WaitSet, Waitable};
 
 use crate::broadcast::{shmkit_publisher, shmkit_subscriber};
 use crate::channel::{shmkit_consumer, shmkit_producer};
-use crate::lent::Lent;
+use crate::rx::Receiver;
 use crate::service::{shmkit_client, shmkit_server};
 use crate::status::*;
 use crate::sync::{shmkit_event, shmkit_semaphore};
+use crate::tx::Sender;
 
 /// A handle that can be a wait set member: how the wait set reaches the Rust value inside.
 ///
@@ -49,42 +50,49 @@ impl Member for shmkit_client {
     }
 }
 
-/// A side that lends itself to a loan or a received message: waitable while nothing is lent.
-fn unlent<'a, S: Waitable + 'static, L>(
-    side: &'a Lent<S, L>,
-    kind: &str,
-    held: &str,
-) -> Outcome<&'a dyn Waitable> {
-    match side.side_ref() {
-        Some(s) => Ok(s),
-        None => Err(misuse(format!(
+/// A sending or receiving side: waitable while it holds no loan or message.
+fn unheld<'a>(side: Option<&'a dyn Waitable>, kind: &str, held: &str) -> Outcome<&'a dyn Waitable> {
+    side.ok_or_else(|| {
+        misuse(format!(
             "the {kind} holds {held}: end it before waiting on the {kind} in a wait set"
-        ))),
-    }
+        ))
+    })
 }
 
 impl Member for shmkit_producer {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(&self.tx.side, "producer", "a loan (commit or abort it)")
+        unheld(
+            self.tx.side.waitable(),
+            "producer",
+            "a loan (commit or abort it)",
+        )
     }
 }
 
 impl Member for shmkit_consumer {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(&self.rx.side, "consumer", "a received message (release it)")
+        unheld(
+            self.rx.side.waitable(),
+            "consumer",
+            "a received message (release it)",
+        )
     }
 }
 
 impl Member for shmkit_publisher {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(&self.tx.side, "publisher", "a loan (commit or abort it)")
+        unheld(
+            self.tx.side.waitable(),
+            "publisher",
+            "a loan (commit or abort it)",
+        )
     }
 }
 
 impl Member for shmkit_subscriber {
     fn waitable(&self) -> Outcome<&dyn Waitable> {
-        unlent(
-            &self.rx.side,
+        unheld(
+            self.rx.side.waitable(),
             "subscriber",
             "a received message (release it)",
         )

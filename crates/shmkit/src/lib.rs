@@ -208,6 +208,7 @@ pub use bytemuck;
 pub use error::{Error, Result};
 pub use file::{FileMapping, FileOptions};
 pub use segment::{Segment, SegmentOptions};
+pub use sys::Deadline;
 pub use view::{Access, View};
 pub use waitset::{WaitSet, Waitable};
 

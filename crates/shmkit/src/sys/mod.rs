@@ -49,11 +49,12 @@ pub(crate) struct Opened {
     pub(crate) created: bool,
 }
 
-/// How long a blocking call may wait.
+/// How long a blocking call may wait: the one form every `recv`/`loan`/`wait` family is
+/// written on (`try_*`, the plain blocking call, `*_timeout`, `*_deadline`).
 ///
-/// `pub` in this private module, not `pub(crate)`: the sealed traits of
-/// [`channel::typed_core`](crate::channel::typed_core) name it, and stay unnameable outside the
-/// crate as it does.
+/// Public for the calls that take it directly, the held forms bindings use
+/// ([`Consumer::recv_held`](crate::channel::Consumer::recv_held),
+/// [`Producer::loan_held`](crate::channel::Producer::loan_held)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deadline {
     /// Do not wait at all.
@@ -66,7 +67,7 @@ pub enum Deadline {
 
 impl Deadline {
     /// The deadline `timeout` from now (`Forever` if that overflows the clock).
-    pub(crate) fn after(timeout: std::time::Duration) -> Deadline {
+    pub fn after(timeout: std::time::Duration) -> Deadline {
         std::time::Instant::now()
             .checked_add(timeout)
             .map_or(Deadline::Forever, Deadline::At)

@@ -230,11 +230,89 @@ fn a_full_ring_refuses_try_send_and_wraps_with_padding() {
     assert_eq!(next, sent + 5000);
 }
 
+/// The held forms bindings use (`recv_held`, `loan_held`): what they hold is what a sample
+/// or a loan would be, it is released or given back by the matching call, the next receive
+/// or loan of any form, and a held message does not count as ready.
+#[test]
+fn held_messages_and_loans_behave_as_samples_and_loans() {
+    let name = NameGuard::new("chheld");
+    let mut tx = channel::create_producer(&name, 4096).unwrap();
+    let mut rx = channel::open_consumer(&name).unwrap();
+    assert_eq!(
+        (tx.held_loan_len(), tx.commit_held(3), tx.abort_held()),
+        (None, false, false)
+    );
+    assert_eq!((rx.held(), rx.release_held()), (None, false));
+
+    let p = tx.loan_held(100, shmkit::Deadline::Try).unwrap();
+    assert_eq!(p as usize % 8, 0, "a held slot is 8-aligned");
+    assert_eq!(tx.held_loan_len(), Some(100));
+    // SAFETY: the slot is 100 writable bytes, this producer's until the commit.
+    unsafe { std::ptr::copy_nonoverlapping(b"one".as_ptr(), p, 3) };
+    assert!(tx.commit_held(3));
+    assert_eq!(tx.held_loan_len(), None);
+    // Given back unsent: nothing arrives.
+    tx.loan_held(50, shmkit::Deadline::Forever).unwrap();
+    assert!(tx.abort_held());
+    // A held slot is given back by the next loan or send, which takes its place.
+    tx.loan_held(50, shmkit::Deadline::Forever).unwrap();
+    tx.send(b"two").unwrap();
+    assert!(!tx.commit_held(50), "the send gave the held slot back");
+    // More than the slot is cut to it.
+    let p = tx.loan_held(4, shmkit::Deadline::Forever).unwrap();
+    // SAFETY: 4 writable bytes.
+    unsafe { std::ptr::copy_nonoverlapping(b"four".as_ptr(), p, 4) };
+    assert!(tx.commit_held(usize::MAX));
+
+    let (p, n) = rx.recv_held(shmkit::Deadline::Try).unwrap();
+    // SAFETY: the held message is `n` bytes the producer does not write until its release.
+    assert_eq!(unsafe { std::slice::from_raw_parts(p, n) }, b"one");
+    assert_eq!(rx.held(), Some((p, n)));
+    // The next receive of any form releases the held message first.
+    let (p, n) = rx.recv_held(shmkit::Deadline::Forever).unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { std::slice::from_raw_parts(p, n) }, b"two");
+    assert_eq!(&*rx.recv().unwrap(), b"four");
+    assert_eq!(rx.held(), None);
+    assert!(matches!(
+        rx.recv_held(shmkit::Deadline::Try),
+        Err(Error::WouldBlock { .. })
+    ));
+    assert_eq!(rx.held(), None, "nothing is held after an error");
+
+    // A held message is not a ready one: a wait set waits for the message after it.
+    tx.send(b"five").unwrap();
+    rx.recv_held(shmkit::Deadline::Forever).unwrap();
+    let mut set = shmkit::WaitSet::new();
+    let r = set.wait_timeout(std::slice::from_ref(&rx), Duration::from_millis(20));
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    tx.send(b"six").unwrap();
+    let ready = set.wait_timeout(std::slice::from_ref(&rx), Duration::from_secs(10));
+    assert_eq!(ready.unwrap(), &[0]);
+    assert!(rx.release_held());
+    assert_eq!(&*rx.recv().unwrap(), b"six");
+
+    // What the consumer holds when it is dropped is delivered again to the next one.
+    tx.send(b"seven").unwrap();
+    rx.recv_held(shmkit::Deadline::Forever).unwrap();
+    drop(rx);
+    let mut rx = channel::open_consumer(&name).unwrap();
+    assert_eq!(&*rx.recv().unwrap(), b"seven");
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Send(usize),
     Recv,
     DropLoan(usize),
+    /// `loan_held`, written, `commit_held` of this many bytes.
+    HeldSend(usize, usize),
+    /// `loan_held`, written, left held (the next loan or send gives it back).
+    HeldLeave(usize),
+    AbortHeld,
+    /// `recv_held`, checked, left held (the next receive releases it).
+    HeldRecv,
+    ReleaseHeld,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -242,13 +320,19 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..=500).prop_map(Op::Send),
         Just(Op::Recv),
         (0usize..=500).prop_map(Op::DropLoan),
+        (0usize..=500, 0usize..=600).prop_map(|(n, c)| Op::HeldSend(n, c)),
+        (0usize..=500).prop_map(Op::HeldLeave),
+        Just(Op::AbortHeld),
+        Just(Op::HeldRecv),
+        Just(Op::ReleaseHeld),
     ]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// Any sequence of sends, receives and abandoned loans behaves like a VecDeque.
+    /// Any sequence of sends, receives, abandoned loans and the held forms of loans and
+    /// receives behaves like a VecDeque.
     #[test]
     fn the_ring_behaves_like_a_queue(ops in proptest::collection::vec(op(), 1..300)) {
         let name = NameGuard::new("chprop");
@@ -256,26 +340,77 @@ proptest! {
         let mut rx = channel::open_consumer(&name).unwrap();
         let mut model: VecDeque<Vec<u8>> = VecDeque::new();
         let mut seq = 0u64;
+        // Whether the producer holds a slot, the consumer a message (already off `model`).
+        let (mut tx_held, mut rx_held) = (false, false);
         for op in ops {
             match op {
                 Op::Send(len) => {
+                    tx_held = false;
                     let m = message(seq, len);
                     match tx.try_send(&m) {
                         Ok(()) => { model.push_back(m); seq += 1; }
-                        Err(Error::WouldBlock { .. }) => prop_assert!(!model.is_empty(), "an empty ring refused {} bytes", m.len()),
+                        Err(Error::WouldBlock { .. }) => prop_assert!(!model.is_empty() || rx_held, "an empty ring refused {} bytes", m.len()),
                         Err(e) => prop_assert!(false, "{e}"),
                     }
                 }
                 Op::DropLoan(len) => {
+                    tx_held = false;
                     if let Ok(mut loan) = tx.try_loan(len) {
                         loan.fill(0xEE);
                     }
                 }
-                Op::Recv => match rx.try_recv() {
-                    Ok(s) => prop_assert_eq!(Some(s.to_vec()), model.pop_front()),
-                    Err(Error::WouldBlock { .. }) => prop_assert!(model.is_empty()),
-                    Err(e) => prop_assert!(false, "{e}"),
-                },
+                Op::HeldSend(len, cut) | Op::HeldLeave(len @ cut) => {
+                    let leave = matches!(op, Op::HeldLeave(_));
+                    tx_held = false;
+                    let m = message(seq, len);
+                    match tx.loan_held(len, shmkit::Deadline::Try) {
+                        Ok(p) => {
+                            // SAFETY: the held slot is `len` writable bytes.
+                            unsafe { std::ptr::copy_nonoverlapping(m.as_ptr(), p, len) };
+                            if leave {
+                                tx_held = true;
+                            } else {
+                                prop_assert!(tx.commit_held(cut));
+                                model.push_back(m[..cut.min(len)].to_vec());
+                                seq += 1;
+                            }
+                        }
+                        Err(Error::WouldBlock { .. }) => prop_assert!(!model.is_empty() || rx_held, "an empty ring refused {} bytes", len),
+                        Err(e) => prop_assert!(false, "{e}"),
+                    }
+                    prop_assert_eq!(tx.held_loan_len(), tx_held.then_some(len));
+                }
+                Op::AbortHeld => {
+                    prop_assert_eq!(tx.abort_held(), tx_held);
+                    tx_held = false;
+                }
+                Op::Recv => {
+                    rx_held = false;
+                    match rx.try_recv() {
+                        Ok(s) => prop_assert_eq!(Some(s.to_vec()), model.pop_front()),
+                        Err(Error::WouldBlock { .. }) => prop_assert!(model.is_empty()),
+                        Err(e) => prop_assert!(false, "{e}"),
+                    }
+                }
+                Op::HeldRecv => {
+                    rx_held = false;
+                    match rx.recv_held(shmkit::Deadline::Try) {
+                        Ok((p, n)) => {
+                            // SAFETY: the held message is `n` bytes nobody writes until its
+                            // release.
+                            let got = unsafe { std::slice::from_raw_parts(p, n) }.to_vec();
+                            prop_assert_eq!(Some(got), model.pop_front());
+                            rx_held = true;
+                        }
+                        Err(Error::WouldBlock { .. }) => prop_assert!(model.is_empty()),
+                        Err(e) => prop_assert!(false, "{e}"),
+                    }
+                    prop_assert_eq!(rx.held().is_some(), rx_held);
+                }
+                Op::ReleaseHeld => {
+                    prop_assert_eq!(rx.release_held(), rx_held);
+                    rx_held = false;
+                }
             }
         }
         while let Some(want) = model.pop_front() {

@@ -15,6 +15,17 @@ struct ConsumerCursor {
     read: u64,
     /// Messages released over the channel's life (the line's counter, `layout`).
     received: u64,
+    /// The message [`Consumer::recv_held`] holds: its payload's ring offset, its length and
+    /// the bytes from `read` to its frame's end (`advance == 0`: none held).
+    held: Held,
+}
+
+/// A message held by the consumer itself (the bindings' form of a [`Sample`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Held {
+    off: usize,
+    len: usize,
+    advance: u64,
 }
 
 /// A received message, read in place from the ring; releasing it (drop) frees its space.
@@ -54,7 +65,11 @@ impl Consumer {
         let received = s.mine.count().load(std::sync::atomic::Ordering::Relaxed);
         Ok(Consumer {
             s,
-            cur: ConsumerCursor { read, received },
+            cur: ConsumerCursor {
+                read,
+                received,
+                held: Held::default(),
+            },
         })
     }
 
@@ -133,17 +148,22 @@ impl Consumer {
         false
     }
 
-    /// Whether a frame is committed at the read position (its header word is non-zero; a
-    /// corrupt one too, which `recv` then reports): one load, for wait sets.
+    /// Whether a frame is committed at the read position, past a message `recv_held`
+    /// holds (its header word is non-zero; a corrupt one too, which `recv` then reports):
+    /// one load, for wait sets.
     #[inline]
     pub(crate) fn has_frame(&self) -> bool {
         let s = &self.s;
+        let pos = self.cur.read.wrapping_add(self.cur.held.advance);
         // SYNC POINT: Acquire, as in `peek` (which `recv` runs again).
-        header(s, (self.cur.read as usize) & (s.cap - 1)).load(Ordering::Acquire) != 0
+        header(s, (pos as usize) & (s.cap - 1)).load(Ordering::Acquire) != 0
     }
 
     #[inline]
     pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
+        if self.cur.held.advance != 0 {
+            self.release_held();
+        }
         let Consumer { s, cur } = self;
         let (off, len, advance) = match peek(cur, s)? {
             Some(f) => f,
@@ -166,6 +186,72 @@ impl Consumer {
             advance,
             c: self,
         })
+    }
+
+    /// Gives back the frame of a received message, `advance` bytes from the read position
+    /// to its end: what dropping a [`Sample`] does.
+    #[inline]
+    fn release_frame(&mut self, advance: u64) {
+        let c = self;
+        c.cur.read = c.cur.read.wrapping_add(advance);
+        // SYNC POINT: Release pairs with the producer's Acquire load of read_pos (it may now
+        // reuse the bytes); the fence in `ring` orders it before the sleeper check.
+        c.s.mine.pos().store(c.cur.read, Ordering::Release);
+        c.cur.received = c.cur.received.wrapping_add(1);
+        // Statistics only, in this side's own line: a plain store (`layout`, "Counters").
+        c.s.mine
+            .count()
+            .store(c.cur.received, std::sync::atomic::Ordering::Relaxed);
+        c.s.peer_bell.ring();
+    }
+
+    /// Receives the next message in place and holds it in the consumer itself, instead of
+    /// in a [`Sample`] borrowing it: the form for bindings (the C API), whose handles keep
+    /// a received message across calls, where a borrow cannot reach. Returns the message's
+    /// first byte and its length. A message held before is released first.
+    ///
+    /// The bytes stay the consumer's until [`release_held`](Consumer::release_held), the
+    /// next receive of any form, or the consumer's drop; reading them after that is reading
+    /// memory the producer may be writing. Nothing ties the pointer to that span but the
+    /// caller, which is why this returns a pointer, not a slice: read through it with the
+    /// care [`Sample::as_ptr`] asks for.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv_deadline`], with the wait as `deadline` says; nothing is held
+    /// after an error.
+    #[inline]
+    pub fn recv_held(&mut self, deadline: Deadline) -> Result<(*const u8, usize)> {
+        // Not dropped: the consumer keeps what the sample's drop would release.
+        let sample = std::mem::ManuallyDrop::new(self.recv_until(deadline)?);
+        let (payload, len, advance) = (sample.payload, sample.len, sample.advance);
+        // SAFETY: `payload` is `ring.add(off)` for the offset `peek` checked (in `recv_until`),
+        // so both lie in the one mapping and the difference is that offset.
+        let off = unsafe { payload.offset_from(self.s.ring) } as usize;
+        self.cur.held = Held { off, len, advance };
+        Ok((payload, len))
+    }
+
+    /// The message [`recv_held`](Consumer::recv_held) holds, if any: its first byte and
+    /// its length.
+    #[inline]
+    pub fn held(&self) -> Option<(*const u8, usize)> {
+        let h = self.cur.held;
+        // SAFETY: `recv_held` stored an offset `peek` checked: the payload lies inside the
+        // ring.
+        (h.advance != 0).then(|| (unsafe { self.s.ring.add(h.off) }.cast_const(), h.len))
+    }
+
+    /// Releases the message [`recv_held`](Consumer::recv_held) holds, as dropping a
+    /// [`Sample`] does; false if none is held.
+    #[inline]
+    pub fn release_held(&mut self) -> bool {
+        let advance = std::mem::take(&mut self.cur.held).advance;
+        if advance == 0 {
+            return false;
+        }
+        self.release_frame(advance);
+        true
     }
 
     /// Receives the next message in place, waiting as long as it takes.
@@ -372,16 +458,6 @@ impl Deref for Sample<'_> {
 impl Drop for Sample<'_> {
     #[inline]
     fn drop(&mut self) {
-        let c = &mut *self.c;
-        c.cur.read = c.cur.read.wrapping_add(self.advance);
-        // SYNC POINT: Release pairs with the producer's Acquire load of read_pos (it may now
-        // reuse the bytes); the fence in `ring` orders it before the sleeper check.
-        c.s.mine.pos().store(c.cur.read, Ordering::Release);
-        c.cur.received = c.cur.received.wrapping_add(1);
-        // Statistics only, in this side's own line: a plain store (`layout`, "Counters").
-        c.s.mine
-            .count()
-            .store(c.cur.received, std::sync::atomic::Ordering::Relaxed);
-        c.s.peer_bell.ring();
+        self.c.release_frame(self.advance);
     }
 }

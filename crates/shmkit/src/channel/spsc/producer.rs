@@ -20,6 +20,16 @@ struct ProducerCursor {
     sent: u64,
     /// Their payload bytes (the line's byte counter).
     bytes: u64,
+    /// The slot [`Producer::loan_held`] holds, if any.
+    held: Option<HeldLoan>,
+}
+
+/// A slot held by the producer itself (the bindings' form of a [`Loan`]).
+#[derive(Debug, Clone, Copy)]
+struct HeldLoan {
+    frame: usize,
+    pad: usize,
+    len: usize,
 }
 
 /// A writable slot in the ring, from [`Producer::loan`]. Fill it, then [`Loan::commit`];
@@ -58,6 +68,7 @@ impl Producer {
                 wanted: 8,
                 sent,
                 bytes,
+                held: None,
             },
         })
     }
@@ -105,8 +116,58 @@ impl Producer {
         self.s.wait
     }
 
+    /// Borrows a slot for `len` bytes and holds it in the producer itself, instead of in a
+    /// [`Loan`] borrowing it: the form for bindings (the C API), whose handles keep a loan
+    /// across calls, where a borrow cannot reach. Returns the slot's first byte (8-aligned),
+    /// writable for `len` bytes. A slot held before is given back unsent first.
+    ///
+    /// The slot stays the producer's until [`commit_held`](Producer::commit_held),
+    /// [`abort_held`](Producer::abort_held), the next loan or send of any form, or the
+    /// producer's drop; writing it after that writes where the next message goes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::loan_deadline`], with the wait as `deadline` says; nothing is held
+    /// after an error.
+    #[inline]
+    pub fn loan_held(&mut self, len: usize, deadline: Deadline) -> Result<*mut u8> {
+        let Loan { frame, pad, .. } = self.loan_until(len, deadline)?;
+        self.cur.held = Some(HeldLoan { frame, pad, len });
+        // SAFETY: frame + FRAME_HEADER + len <= cap (placed by `place`).
+        let payload = unsafe { self.s.ring.add(frame + FRAME_HEADER) };
+        atomic_shim::wrote(payload, len);
+        Ok(payload)
+    }
+
+    /// The length of the slot [`loan_held`](Producer::loan_held) holds, if any.
+    #[inline]
+    pub fn held_loan_len(&self) -> Option<usize> {
+        self.cur.held.map(|h| h.len)
+    }
+
+    /// Publishes the first `len` bytes of the slot [`loan_held`](Producer::loan_held)
+    /// holds (at most its length: more is cut to it, as [`Loan::truncate`] does), as
+    /// [`Loan::commit`]; false if no slot is held.
+    #[inline]
+    pub fn commit_held(&mut self, len: usize) -> bool {
+        let Some(h) = self.cur.held.take() else {
+            return false;
+        };
+        self.publish(h.frame, h.pad, h.len.min(len));
+        true
+    }
+
+    /// Gives the slot [`loan_held`](Producer::loan_held) holds back unsent, as dropping a
+    /// [`Loan`] does; false if none is held.
+    #[inline]
+    pub fn abort_held(&mut self) -> bool {
+        self.cur.held.take().is_some()
+    }
+
     #[inline]
     pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
+        // A slot `loan_held` holds is given back: this loan is the same slot.
+        self.cur.held = None;
         if len > self.max_message_len() {
             return Err(Error::size(
                 self.name(),
@@ -140,6 +201,40 @@ impl Producer {
             len,
             cap_len: len,
         })
+    }
+
+    /// Publishes the `len`-byte message written in the slot at ring offset `frame`, after
+    /// `pad` bytes of padding: what [`Loan::commit`] does.
+    #[inline]
+    fn publish(&mut self, frame: usize, pad: usize, len: usize) {
+        let p = self;
+        let s = &p.s;
+        let size = frame_size(len);
+        let next = (frame + size) & (s.cap - 1);
+        // The next frame's header must read "not yet" before this one is published (the room
+        // for it was checked by `place`); Relaxed, ordered by the Release store below.
+        header(s, next).store(0, Ordering::Relaxed);
+        // SYNC POINT: Release publishes the payload (and the zeroed next header) to the
+        // consumer's Acquire load of this header word.
+        header(s, frame).store(encode(len, KIND_MESSAGE), publish());
+        if pad > 0 {
+            // Published last: the consumer reaches the message only through the pad.
+            let at = (p.cur.write as usize) & (s.cap - 1);
+            header(s, at).store(encode(pad, KIND_PAD), publish());
+        }
+        p.cur.write = p.cur.write.wrapping_add((pad + size) as u64);
+        p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
+        p.cur.sent = p.cur.sent.wrapping_add(1);
+        // Statistics only, in this side's own line: a plain store (`layout`, "Counters").
+        p.s.mine
+            .count()
+            .store(p.cur.sent, std::sync::atomic::Ordering::Relaxed);
+        p.cur.bytes = p.cur.bytes.wrapping_add(len as u64);
+        p.s.mine
+            .bytes()
+            .store(p.cur.bytes, std::sync::atomic::Ordering::Relaxed);
+        // The bell's SeqCst fence orders the header store before its sleeper check.
+        p.s.peer_bell.ring();
     }
 
     /// Borrows a slot for a message of `len` bytes, waiting for room as long as it takes.
@@ -314,34 +409,10 @@ impl Loan<'_> {
     /// Publishes the message to the consumer.
     #[inline]
     pub fn commit(self) {
-        let p = &mut *self.p;
-        let s = &p.s;
-        let size = frame_size(self.len);
-        let next = (self.frame + size) & (s.cap - 1);
-        // The next frame's header must read "not yet" before this one is published (the room
-        // for it was checked by `place`); Relaxed, ordered by the Release store below.
-        header(s, next).store(0, Ordering::Relaxed);
-        // SYNC POINT: Release publishes the payload (and the zeroed next header) to the
-        // consumer's Acquire load of this header word.
-        header(s, self.frame).store(encode(self.len, KIND_MESSAGE), publish());
-        if self.pad > 0 {
-            // Published last: the consumer reaches the message only through the pad.
-            let at = (p.cur.write as usize) & (s.cap - 1);
-            header(s, at).store(encode(self.pad, KIND_PAD), publish());
-        }
-        p.cur.write = p.cur.write.wrapping_add((self.pad + size) as u64);
-        p.s.mine.pos().store(p.cur.write, Ordering::Relaxed);
-        p.cur.sent = p.cur.sent.wrapping_add(1);
-        // Statistics only, in this side's own line: a plain store (`layout`, "Counters").
-        p.s.mine
-            .count()
-            .store(p.cur.sent, std::sync::atomic::Ordering::Relaxed);
-        p.cur.bytes = p.cur.bytes.wrapping_add(self.len as u64);
-        p.s.mine
-            .bytes()
-            .store(p.cur.bytes, std::sync::atomic::Ordering::Relaxed);
-        // The bell's SeqCst fence orders the header store before its sleeper check.
-        p.s.peer_bell.ring();
+        let Loan {
+            p, frame, pad, len, ..
+        } = self;
+        p.publish(frame, pad, len);
     }
 }
 
