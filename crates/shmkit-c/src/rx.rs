@@ -126,7 +126,7 @@ impl<S: Receiver> Rx<S> {
         if let Some(l) = &self.layout {
             if len as u64 % l.size() != 0 {
                 self.side.release_held();
-                return Err(misfit(l, &self.name, len).into());
+                return Err(fail_with(|| misfit(l, &self.name, len)));
             }
         }
         Ok((ptr, len))
@@ -154,11 +154,13 @@ impl<S: Receiver> Rx<S> {
     pub(crate) fn release(&mut self, call: &str) -> Outcome {
         self.kept = false;
         if !self.side.release_held() {
-            return Err(misuse(format!(
-                "{} {:?}: release without a message (call {call} first)",
-                S::KIND,
-                self.name
-            )));
+            return Err(fail_with(|| {
+                misuse(format!(
+                    "{} {:?}: release without a message (call {call} first)",
+                    S::KIND,
+                    self.name
+                ))
+            }));
         }
         Ok(())
     }

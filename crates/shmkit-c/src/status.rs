@@ -118,6 +118,16 @@ pub(crate) fn misuse(message: impl Into<String>) -> Failure {
     Failure(Box::new(Fault::Misuse(message.into())))
 }
 
+/// A failure built only on the failing path, out of line: `f` makes it. For the checks on
+/// every message's path (`recv`, `release`, `loan`, `commit`), so that the path itself is a
+/// test and a branch, with no message's arguments prepared and no stack frame set up for
+/// them.
+#[cold]
+#[inline(never)]
+pub(crate) fn fail_with<E: Into<Failure>>(f: impl FnOnce() -> E) -> Failure {
+    f().into()
+}
+
 /// The result of an entry point's body.
 pub(crate) type Outcome<T = ()> = std::result::Result<T, Failure>;
 
@@ -186,20 +196,26 @@ pub(crate) fn run(body: impl FnOnce() -> Outcome) -> shmkit_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => shmkit_status::SHMKIT_OK,
         Ok(Err(f)) => fail(f),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned());
-            remember(
-                format!("internal error in shmkit (please report): {what}"),
-                0,
-                0,
-            );
-            shmkit_status::SHMKIT_PANIC
-        }
+        Err(panic) => panicked(panic),
     }
+}
+
+/// What a caught panic becomes: `SHMKIT_PANIC`, its message remembered. Out of line, off
+/// every call's path.
+#[cold]
+#[inline(never)]
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> shmkit_status {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned());
+    remember(
+        format!("internal error in shmkit (please report): {what}"),
+        0,
+        0,
+    );
+    shmkit_status::SHMKIT_PANIC
 }
 
 /// Runs a body that returns a plain value (an accessor), with `fallback` on a panic.

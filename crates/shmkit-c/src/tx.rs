@@ -148,11 +148,13 @@ impl<S: Sender> Tx<S> {
     #[inline]
     pub(crate) fn idle(&mut self) -> Outcome<&mut S> {
         if self.side.held_len().is_some() {
-            return Err(misuse(format!(
-                "{} {:?}: a loan is outstanding; commit or abort it first",
-                S::KIND,
-                self.name
-            )));
+            return Err(fail_with(|| {
+                misuse(format!(
+                    "{} {:?}: a loan is outstanding; commit or abort it first",
+                    S::KIND,
+                    self.name
+                ))
+            }));
         }
         Ok(&mut self.side)
     }
@@ -174,20 +176,21 @@ impl<S: Sender> Tx<S> {
     pub(crate) fn commit(&mut self, len: usize) -> Outcome {
         let Tx { side, layout, name } = self;
         let Some(loaned) = side.held_len() else {
-            return Err(misuse(format!(
-                "{} {name:?}: commit without a loan (call loan first)",
-                S::KIND
-            )));
+            return Err(fail_with(|| {
+                misuse(format!(
+                    "{} {name:?}: commit without a loan (call loan first)",
+                    S::KIND
+                ))
+            }));
         };
         if len > loaned {
-            return Err(Error::SizeInvalid {
+            return Err(fail_with(|| Error::SizeInvalid {
                 name: name.to_string_lossy().into_owned(),
                 reason: format!(
                     "commit of {len} bytes, more than the {loaned} loaned; the loan is still \
                      outstanding"
                 ),
-            }
-            .into());
+            }));
         }
         check_len(layout.as_ref(), name, len, "a commit")?;
         side.commit_held(len);

@@ -323,8 +323,18 @@ impl Receiver {
         slf: &Bound<'py, Self>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let aio = slf.py().import("shmkit._aio")?;
-        aio.getattr("recv")?.call1((slf, timeout))
+        crate::aio_call!(slf.py(), "recv", (slf, timeout))
+    }
+
+    /// ``await rx.recv_slice_async(timeout=None)``: :meth:`recv_slice` for asyncio, as
+    /// :meth:`recv_async` is :meth:`recv`'s (``TypeError`` on a byte side, at once).
+    #[pyo3(signature = (timeout=None))]
+    fn recv_slice_async<'py>(
+        slf: &Bound<'py, Self>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        typed::typed_only(slf.borrow().typed.as_ref(), "recv_slice_async")?;
+        crate::aio_call!(slf.py(), "recv_slice", (slf, timeout))
     }
 
     /// Receives the next message into ``buffer`` and returns its length (on a typed side, a

@@ -428,8 +428,7 @@ impl Event {
         slf: &Bound<'py, Self>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let aio = slf.py().import("shmkit._aio")?;
-        aio.getattr("wait")?.call1((slf, timeout))
+        crate::aio_call!(slf.py(), "wait", (slf, timeout))
     }
 
     /// Closes the handle (a creator removes the name).
@@ -551,8 +550,7 @@ impl Semaphore {
         slf: &Bound<'py, Self>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let aio = slf.py().import("shmkit._aio")?;
-        aio.getattr("acquire")?.call1((slf, timeout))
+        crate::aio_call!(slf.py(), "acquire", (slf, timeout))
     }
 
     /// Gives a permit back (``Full`` at the maximum).

@@ -419,8 +419,7 @@ impl Sender {
         data: &Bound<'py, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let aio = slf.py().import("shmkit._aio")?;
-        aio.getattr("send")?.call1((slf, data, timeout))
+        crate::aio_call!(slf.py(), "send", (slf, data, timeout))
     }
 
     /// ``await tx.loan_async(size, timeout=None)``: :meth:`loan` for asyncio, suspending the
@@ -432,8 +431,7 @@ impl Sender {
         size: Option<usize>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let aio = slf.py().import("shmkit._aio")?;
-        aio.getattr("loan")?.call1((slf, size, timeout))
+        crate::aio_call!(slf.py(), "loan", (slf, size, timeout))
     }
 
     /// Copies ``data`` (any C-contiguous buffer: bytes, bytearray, memoryview, numpy array)

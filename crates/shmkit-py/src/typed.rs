@@ -52,10 +52,7 @@ fn layout_fn<'py>(
     cell: &'static PyOnceLock<Py<PyAny>>,
     name: &str,
 ) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("shmkit._layout")?.getattr(name)?.unbind())
-    })
-    .map(|f| f.bind(py))
+    crate::python_fn(py, cell, "shmkit._layout", name)
 }
 
 /// The layout `layout=` / `tag=` ask for (`None`: a byte side), checked against the

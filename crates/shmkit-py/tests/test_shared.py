@@ -156,6 +156,17 @@ def test_layouts_interoperate_and_mismatches_are_errors(name):
         assert bytes(mv[:8]) == (11).to_bytes(8, "little")
     with pytest.raises(shmkit.LayoutMismatch, match="size"):
         Shared.open(name, np.uint64)
+    # Another program may make a value Python would not (zero bytes): opened untyped, it
+    # is what it is.
+    from shmkit._shmkit import sync as native
+
+    empty = native.SharedBytes.create(name + "-0", 0, 1, "[u8; 0]", 0o600, False, b"")
+    e = Shared.open(name + "-0")
+    assert (e.size, e.align) == (0, 1)
+    with e.lock() as mv:
+        assert len(mv) == 0
+    e.close()
+    empty.close()
     with pytest.raises(shmkit.LayoutMismatch, match="alignment"):
         Shared.open(name, STATS, tag="Stats", align=16)
     with pytest.raises(shmkit.LayoutMismatch, match="tag"):

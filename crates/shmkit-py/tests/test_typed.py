@@ -338,6 +338,38 @@ def test_a_rust_type_mismatch_names_both_sides(rust_peer, names):
     rx.close()
 
 
+SLICE_SENDER = """
+import sys, numpy as np, shmkit
+POSE = np.dtype([("t_ns", "<u8"), ("xyz", "<f4", 3), ("quality", "<u4")], align=True)
+tx = shmkit.channel.open_producer(sys.argv[1], layout=POSE, open_timeout=60)
+a = np.zeros(3, POSE)
+a["t_ns"] = [1, 2, 3]
+tx.send(a, timeout=60)
+tx.close()
+"""
+
+
+def test_recv_slice_async_awaits_records_from_a_child(name):
+    import asyncio
+
+    rx = channel.create_consumer(name, 1 << 12, layout=POSE)
+
+    async def main():
+        t = asyncio.create_task(rx.recv_slice_async(timeout=HANG))
+        await asyncio.sleep(0.02)  # waiting when the child sends
+        p = child(SLICE_SENDER, name)
+        with await t as m:
+            assert m.value.shape == (3,) and list(m.value["t_ns"]) == [1, 2, 3]
+        await asyncio.get_running_loop().run_in_executor(None, finish, p)
+
+    asyncio.run(main())
+    byte_rx = channel.create_consumer(name + "-b", 1 << 12)
+    with pytest.raises(TypeError, match="recv_slice_async"):
+        byte_rx.recv_slice_async()
+    byte_rx.close()
+    rx.close()
+
+
 def test_a_byte_side_cannot_be_opened_as_typed(name):
     tx = channel.create_producer(name, 1 << 12)
     with pytest.raises(shmkit.LayoutMismatch, match="bytes"):

@@ -278,6 +278,9 @@ class Receiver:
 
         Any asyncio loop (uvloop too); cancellation-safe (a cancelled await consumed nothing);
         one reactor thread per process (``shmkit._aio``)."""
+    def recv_slice_async(self, timeout: float | None = None) -> Coroutine[Any, Any, Sample]:
+        """``await rx.recv_slice_async()``: :meth:`recv_slice` suspending the task (as
+        :meth:`recv_async`)."""
     def close(self) -> None:
         """Close; the sender sees ``Disconnected`` (waits as :meth:`recv`)."""
     def __enter__(self) -> Self: ...

@@ -126,6 +126,16 @@ class _Layout:
             raise TypeError(f"tag must be a str, not {tag!r}")
         self.tag = default_tag if tag is None else tag
 
+    @classmethod
+    def as_found(cls, size: int, align: int) -> "_Layout":
+        """The layout of a value opened without a type: bytes, as the object records them
+        (whatever another program created, a zero-size value too), with no tag checked."""
+        layout = cls.__new__(cls)
+        layout.kind, layout.type, layout.size, layout.align, layout.tag = (
+            "bytes", None, size, align, None
+        )
+        return layout
+
     def initial(self, value: Any) -> bytes:
         """The bytes of an initial ``value`` (``b""``: zeros)."""
         if value is None:
@@ -226,9 +236,7 @@ class Shared:
             if tag is not None or align is not None:
                 raise TypeError("tag and align need a type")
             native = _native.SharedBytes.open(name, None, None, open_timeout)
-            layout = _Layout(native.size, None, native.align)
-            layout.tag = None  # nothing was checked
-            return cls(native, layout)
+            return cls(native, _Layout.as_found(native.size, native.align))
         layout = _Layout(type, tag, align)
         native = _native.SharedBytes.open(
             name, (layout.size, layout.align), layout.tag, open_timeout

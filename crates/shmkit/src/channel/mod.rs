@@ -60,6 +60,18 @@
 //! broadcast subscriber holds the slot it copies, as it holds one it reads in place). Prefer
 //! them when the peer is not trusted.
 //!
+//! # Held forms, for bindings
+//!
+//! A language binding keeps a received message or a loan in a handle across calls, where a
+//! [`Sample`]'s or a [`Loan`]'s borrow of its side cannot reach. [`Consumer::recv_held`] and
+//! [`Producer::loan_held`] keep it in the side instead and return a raw pointer and a
+//! length; [`Consumer::release_held`], [`Producer::commit_held`] and
+//! [`Producer::abort_held`] end it, as dropping the sample or committing or dropping the loan
+//! would, and so does the next receive or loan of any form. They cost what the borrowed forms
+//! cost (the C API's producer and consumer are written on them); the pointer is valid only
+//! until the hold ends, which nothing but the caller checks, so Rust code should use the
+//! borrowed forms.
+//!
 //! # Platform notes
 //!
 //! Sleeping uses a futex on Linux and named semaphores `<name>.data` / `<name>.space` on

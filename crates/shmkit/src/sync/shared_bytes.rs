@@ -279,12 +279,17 @@ impl SharedBytesOptions {
     }
 
     /// Opens the segment `name` if it exists (it must then hold this layout and tag, if
-    /// set), else creates it with [`value`](Self::value). [`SharedBytes::is_creator`] tells which happened.
+    /// set), else creates it with [`value`](Self::value). [`SharedBytes::is_creator`] tells
+    /// which happened. Without a [`layout`](Self::layout) there is nothing to create: it
+    /// opens (any layout), and a missing object is [`Error::NotFound`].
     ///
     /// # Errors
     ///
     /// As [`SharedBytesOptions::create`] and [`SharedBytesOptions::open`].
     pub fn open_or_create(&self, name: &str) -> Result<SharedBytes> {
+        if self.layout.is_none() {
+            return self.open_now(name);
+        }
         open_or_create(|| self.create(name), || self.open_now(name))
     }
 }
@@ -516,6 +521,13 @@ mod tests {
         let b = SharedBytes::options().open(&name).unwrap();
         assert_eq!((b.size(), b.align()), (12, 4));
         assert_eq!(b.lock().unwrap().read(), vec![7; 12]);
+        // Without a layout, open_or_create opens whatever is there, and creates nothing.
+        let c = SharedBytes::options().open_or_create(&name).unwrap();
+        assert_eq!((c.size(), c.align(), c.is_creator()), (12, 4, false));
+        let e = SharedBytes::options()
+            .open_or_create(&format!("{name}-none"))
+            .unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
         let wrong = |size, align, tag: &str| {
             SharedBytes::options()
                 .layout(size, align)

@@ -102,6 +102,7 @@ impl Producer {
     /// The largest message this channel always accepts: `capacity / 2 - 8`, and at most
     /// `u32::MAX` rounded down to 8, less 8 (4 GiB - 16: a frame's length has 32 bits), which
     /// matters from 8 GiB rings on.
+    #[inline]
     pub fn max_message_len(&self) -> usize {
         max_message_len(self.s.cap)
     }
@@ -169,13 +170,7 @@ impl Producer {
         // A slot `loan_held` holds is given back: this loan is the same slot.
         self.cur.held = None;
         if len > self.max_message_len() {
-            return Err(Error::size(
-                self.name(),
-                format!(
-                    "a message of {len} bytes is over this channel's maximum of {}",
-                    self.max_message_len()
-                ),
-            ));
+            return Err(self.too_long(len));
         }
         let Producer { s, cur } = self;
         cur.wanted = len;
@@ -201,6 +196,20 @@ impl Producer {
             len,
             cap_len: len,
         })
+    }
+
+    /// The error of a message over [`Producer::max_message_len`]; out of line, off the
+    /// loan's path.
+    #[cold]
+    #[inline(never)]
+    fn too_long(&self, len: usize) -> Error {
+        Error::size(
+            self.name(),
+            format!(
+                "a message of {len} bytes is over this channel's maximum of {}",
+                self.max_message_len()
+            ),
+        )
     }
 
     /// Publishes the `len`-byte message written in the slot at ring offset `frame`, after
