@@ -434,8 +434,7 @@ size_t shmkit_publisher_max_message_len(const shmkit_publisher *p);
 uint64_t shmkit_publisher_published(const shmkit_publisher *p);
 
 // How many subscribers are attached now (live holders of a place; places of dead ones are
-// freed on the way: a system call per subscriber). 0 for NULL, and while a loan is
-// outstanding (ask between loans).
+// freed on the way: a system call per subscriber). 0 for NULL.
 //
 // # Safety
 //

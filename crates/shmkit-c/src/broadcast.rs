@@ -22,15 +22,14 @@
 
 use std::ffi::{c_char, c_void};
 
-use shmkit::channel::broadcast::{self, Policy, Publisher};
+use shmkit::channel::broadcast::{self, Policy, Publisher, Subscriber};
 use shmkit::channel::MessageLayout;
 
 use crate::channel::check_align;
 use crate::common::{layout_arg, wait_strategy_arg};
-use crate::lent::Lent;
-use crate::rx::{HeldSubscriber, Rx};
+use crate::rx::Rx;
 use crate::status::*;
-use crate::tx::{HeldPublisher, Tx};
+use crate::tx::Tx;
 
 /// What happens when a subscriber falls a whole ring behind (`broadcast::Policy`); options
 /// take it as an `int32_t`.
@@ -99,15 +98,13 @@ pub extern "C" fn shmkit_broadcast_options_default() -> shmkit_broadcast_options
 
 /// A broadcast's publisher (`broadcast::Publisher`), with its loan, if any.
 pub struct shmkit_publisher {
-    pub(crate) tx: Tx<HeldPublisher>,
+    pub(crate) tx: Tx<Publisher>,
     max_message_len: usize,
-    /// Messages published (only this publisher publishes, so it is exact while lent too).
-    published: u64,
 }
 
 /// A broadcast's subscriber (`broadcast::Subscriber`), with the message it holds, if any.
 pub struct shmkit_subscriber {
-    pub(crate) rx: Rx<HeldSubscriber>,
+    pub(crate) rx: Rx<Subscriber>,
     max_message_len: usize,
 }
 
@@ -168,8 +165,7 @@ pub unsafe extern "C" fn shmkit_broadcast_create_publisher(
         }?;
         let p = shmkit_publisher {
             max_message_len: inner.max_message_len(),
-            published: inner.published(),
-            tx: Tx::new(Lent::new(inner), layout),
+            tx: Tx::new(inner, layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, p) };
@@ -202,7 +198,7 @@ pub unsafe extern "C" fn shmkit_broadcast_open_subscriber(
         }?;
         let s = shmkit_subscriber {
             max_message_len: inner.max_message_len(),
-            rx: Rx::new(Lent::new(inner), layout),
+            rx: Rx::new(inner, layout),
         };
         // SAFETY: `out` was checked and the caller promises it is writable.
         unsafe { put_handle(out, s) };
@@ -256,12 +252,11 @@ pub unsafe extern "C" fn shmkit_publisher_max_message_len(p: *const shmkit_publi
 #[no_mangle]
 pub unsafe extern "C" fn shmkit_publisher_published(p: *const shmkit_publisher) -> u64 {
     // SAFETY: the caller's promise.
-    unsafe { p.as_ref() }.map_or(0, |p| p.published)
+    unsafe { p.as_ref() }.map_or(0, |p| p.tx.side.published())
 }
 
 /// How many subscribers are attached now (live holders of a place; places of dead ones are
-/// freed on the way: a system call per subscriber). 0 for NULL, and while a loan is
-/// outstanding (ask between loans).
+/// freed on the way: a system call per subscriber). 0 for NULL.
 ///
 /// # Safety
 ///
@@ -270,22 +265,8 @@ pub unsafe extern "C" fn shmkit_publisher_published(p: *const shmkit_publisher) 
 pub unsafe extern "C" fn shmkit_publisher_subscribers(p: *const shmkit_publisher) -> usize {
     run_value(0, || {
         // SAFETY: the caller's promise.
-        unsafe { p.as_ref() }
-            .and_then(|p| p.tx.side.side_ref())
-            .map_or(0, Publisher::subscribers)
+        unsafe { p.as_ref() }.map_or(0, |p| p.tx.side.subscribers())
     })
-}
-
-impl shmkit_publisher {
-    /// Reads the publisher's count after a message went out (only this publisher publishes,
-    /// so the copy stays exact while a loan is outstanding).
-    fn count_published(&mut self) {
-        self.published = self
-            .tx
-            .side
-            .side_ref()
-            .map_or(self.published, Publisher::published);
-    }
 }
 
 /// Waits (as `timeout_ns` says) until at least `n` subscribers are attached; `*count` is
@@ -306,7 +287,7 @@ pub unsafe extern "C" fn shmkit_publisher_wait_for_subscribers(
     run(|| {
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "publisher")? };
-        let side = p.tx.idle()?.side().expect("idle: nothing is lent");
+        let side = p.tx.idle()?;
         let got = match wait(timeout_ns) {
             Wait::Forever => side.wait_for_subscribers(n),
             Wait::Try => side.try_wait_for_subscribers(n),
@@ -381,9 +362,7 @@ pub unsafe extern "C" fn shmkit_publisher_commit(
     run(|| {
         // SAFETY: the caller's promise.
         let p = unsafe { handle(p, "publisher")? };
-        p.tx.commit(len)?;
-        p.count_published();
-        Ok(())
+        p.tx.commit(len)
     })
 }
 
@@ -422,9 +401,7 @@ pub unsafe extern "C" fn shmkit_publisher_send(
                 bytes_arg(data.cast(), len, "data")?,
             )
         };
-        p.tx.send(msg, timeout_ns)?;
-        p.count_published();
-        Ok(())
+        p.tx.send(msg, timeout_ns)
     })
 }
 
@@ -477,11 +454,9 @@ pub unsafe extern "C" fn shmkit_subscriber_next_seq(s: *const shmkit_subscriber)
         let Some(s) = (unsafe { s.as_ref() }) else {
             return 0;
         };
-        match (s.rx.side.lent_ref(), s.rx.side.side_ref()) {
-            (Some(held), _) if s.rx.is_kept() => held.seq(),
-            (Some(held), _) => held.seq() + 1,
-            (None, Some(side)) => side.next_seq(),
-            (None, None) => 0,
+        match s.rx.side.held_seq() {
+            Some(held) if s.rx.is_kept() => held,
+            _ => s.rx.side.next_seq(),
         }
     })
 }

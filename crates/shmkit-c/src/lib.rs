@@ -51,7 +51,6 @@ mod channel;
 mod common;
 mod file;
 mod inspect;
-mod lent;
 mod rx;
 mod segment;
 mod service;

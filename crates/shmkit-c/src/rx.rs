@@ -9,11 +9,11 @@ use shmkit::{Error, Waitable};
 
 use crate::channel::misfit;
 use crate::common::wait_strategy_arg;
-use crate::lent::Lent;
 use crate::status::*;
 
-/// A Rust side that receives a message and holds it, in place, until it is released: the
-/// consumer itself ([`Consumer::recv_held`]), a subscriber through a [`Lent`] sample.
+/// A Rust side that receives a message and holds it, in place, until it is released:
+/// the consumer or subscriber itself ([`Consumer::recv_held`],
+/// [`broadcast::Subscriber::recv_held`]).
 pub(crate) trait Receiver: Sized + 'static {
     /// `"channel"` or `"broadcast"`, for messages.
     const KIND: &'static str;
@@ -32,66 +32,37 @@ pub(crate) trait Receiver: Sized + 'static {
     fn waitable(&self) -> Option<&dyn Waitable>;
 }
 
-impl Receiver for Consumer {
-    const KIND: &'static str = "channel";
-    #[inline]
-    fn recv_held(&mut self, timeout_ns: i64) -> shmkit::Result<(*const u8, usize)> {
-        Consumer::recv_held(self, deadline(timeout_ns))
-    }
-    #[inline]
-    fn held(&self) -> Option<(*const u8, usize)> {
-        Consumer::held(self)
-    }
-    #[inline]
-    fn release_held(&mut self) -> bool {
-        Consumer::release_held(self)
-    }
-    fn set_wait(&mut self, w: shmkit::channel::WaitStrategy) {
-        self.set_wait_strategy(w)
-    }
-    fn object_name(&self) -> &str {
-        self.name()
-    }
-    fn waitable(&self) -> Option<&dyn Waitable> {
-        self.held().is_none().then_some(self as &dyn Waitable)
-    }
-}
-
-/// A subscriber and the sample it holds.
-pub(crate) type HeldSubscriber = Lent<broadcast::Subscriber, broadcast::Sample<'static>>;
-
-impl Receiver for HeldSubscriber {
-    const KIND: &'static str = "broadcast";
-    #[inline]
-    fn recv_held(&mut self, timeout_ns: i64) -> shmkit::Result<(*const u8, usize)> {
-        let m = self.lend(|side| match wait(timeout_ns) {
-            Wait::Forever => side.recv(),
-            Wait::Try => side.try_recv(),
-            Wait::Within(d) => side.recv_timeout(d),
-        })?;
-        Ok((m.as_ptr(), m.len()))
-    }
-    #[inline]
-    fn held(&self) -> Option<(*const u8, usize)> {
-        self.lent_ref().map(|m| (m.as_ptr(), m.len()))
-    }
-    #[inline]
-    fn release_held(&mut self) -> bool {
-        self.end(drop)
-    }
-    fn set_wait(&mut self, w: shmkit::channel::WaitStrategy) {
-        if let Some(side) = self.side() {
-            side.set_wait_strategy(w)
+macro_rules! receiver {
+    ($side:ty, $kind:literal) => {
+        impl Receiver for $side {
+            const KIND: &'static str = $kind;
+            #[inline]
+            fn recv_held(&mut self, timeout_ns: i64) -> shmkit::Result<(*const u8, usize)> {
+                <$side>::recv_held(self, deadline(timeout_ns))
+            }
+            #[inline]
+            fn held(&self) -> Option<(*const u8, usize)> {
+                <$side>::held(self)
+            }
+            #[inline]
+            fn release_held(&mut self) -> bool {
+                <$side>::release_held(self)
+            }
+            fn set_wait(&mut self, w: shmkit::channel::WaitStrategy) {
+                self.set_wait_strategy(w)
+            }
+            fn object_name(&self) -> &str {
+                self.name()
+            }
+            fn waitable(&self) -> Option<&dyn Waitable> {
+                self.held().is_none().then_some(self as &dyn Waitable)
+            }
         }
-    }
-    fn object_name(&self) -> &str {
-        // A subscriber's name is fixed at its open, before anything is lent.
-        self.side_ref().map_or("", |s| s.name())
-    }
-    fn waitable(&self) -> Option<&dyn Waitable> {
-        self.side_ref().map(|s| s as &dyn Waitable)
-    }
+    };
 }
+
+receiver!(Consumer, "channel");
+receiver!(broadcast::Subscriber, "broadcast");
 
 /// A receiving side with the message it holds, if any.
 pub(crate) struct Rx<S: Receiver> {

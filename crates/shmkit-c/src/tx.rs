@@ -9,12 +9,11 @@ use shmkit::{Error, Waitable};
 
 use crate::channel::check_len;
 use crate::common::wait_strategy_arg;
-use crate::lent::Lent;
 use crate::status::*;
 
 /// A Rust side that lends out room for a message, held until committed or aborted, and
-/// sends copies: the producer itself ([`Producer::loan_held`]), a publisher through a
-/// [`Lent`] loan.
+/// sends copies: the producer or publisher itself ([`Producer::loan_held`],
+/// [`broadcast::Publisher::loan_held`]).
 pub(crate) trait Sender: Sized + 'static {
     /// `"channel"` or `"broadcast"`, for messages.
     const KIND: &'static str;
@@ -37,96 +36,50 @@ pub(crate) trait Sender: Sized + 'static {
     fn waitable(&self) -> Option<&dyn Waitable>;
 }
 
-impl Sender for Producer {
-    const KIND: &'static str = "channel";
-    #[inline]
-    fn loan_held(&mut self, len: usize, timeout_ns: i64) -> shmkit::Result<*mut u8> {
-        Producer::loan_held(self, len, deadline(timeout_ns))
-    }
-    #[inline]
-    fn held_len(&self) -> Option<usize> {
-        self.held_loan_len()
-    }
-    #[inline]
-    fn commit_held(&mut self, len: usize) {
-        Producer::commit_held(self, len);
-    }
-    #[inline]
-    fn abort_held(&mut self) -> bool {
-        Producer::abort_held(self)
-    }
-    fn send_for(&mut self, msg: &[u8], timeout_ns: i64) -> shmkit::Result<()> {
-        match wait(timeout_ns) {
-            Wait::Forever => self.send(msg),
-            Wait::Try => self.try_send(msg),
-            Wait::Within(d) => self.send_timeout(msg, d),
+macro_rules! sender {
+    ($side:ty, $kind:literal) => {
+        impl Sender for $side {
+            const KIND: &'static str = $kind;
+            #[inline]
+            fn loan_held(&mut self, len: usize, timeout_ns: i64) -> shmkit::Result<*mut u8> {
+                <$side>::loan_held(self, len, deadline(timeout_ns))
+            }
+            #[inline]
+            fn held_len(&self) -> Option<usize> {
+                self.held_loan_len()
+            }
+            #[inline]
+            fn commit_held(&mut self, len: usize) {
+                <$side>::commit_held(self, len);
+            }
+            #[inline]
+            fn abort_held(&mut self) -> bool {
+                <$side>::abort_held(self)
+            }
+            fn send_for(&mut self, msg: &[u8], timeout_ns: i64) -> shmkit::Result<()> {
+                match wait(timeout_ns) {
+                    Wait::Forever => self.send(msg),
+                    Wait::Try => self.try_send(msg),
+                    Wait::Within(d) => self.send_timeout(msg, d),
+                }
+            }
+            fn set_wait(&mut self, w: WaitStrategy) {
+                self.set_wait_strategy(w)
+            }
+            fn object_name(&self) -> &str {
+                self.name()
+            }
+            fn waitable(&self) -> Option<&dyn Waitable> {
+                self.held_loan_len()
+                    .is_none()
+                    .then_some(self as &dyn Waitable)
+            }
         }
-    }
-    fn set_wait(&mut self, w: WaitStrategy) {
-        self.set_wait_strategy(w)
-    }
-    fn object_name(&self) -> &str {
-        self.name()
-    }
-    fn waitable(&self) -> Option<&dyn Waitable> {
-        self.held_loan_len()
-            .is_none()
-            .then_some(self as &dyn Waitable)
-    }
+    };
 }
 
-/// A publisher and the loan it holds.
-pub(crate) type HeldPublisher = Lent<broadcast::Publisher, broadcast::Loan<'static>>;
-
-impl Sender for HeldPublisher {
-    const KIND: &'static str = "broadcast";
-    #[inline]
-    fn loan_held(&mut self, len: usize, timeout_ns: i64) -> shmkit::Result<*mut u8> {
-        let loan = self.lend(|side| match wait(timeout_ns) {
-            Wait::Forever => side.loan(len),
-            Wait::Try => side.try_loan(len),
-            Wait::Within(d) => side.loan_timeout(len, d),
-        })?;
-        Ok(loan.as_mut_ptr())
-    }
-    #[inline]
-    fn held_len(&self) -> Option<usize> {
-        self.lent_ref().map(|l| l.len())
-    }
-    #[inline]
-    fn commit_held(&mut self, len: usize) {
-        self.end(|mut loan| {
-            loan.truncate(len);
-            loan.commit();
-        });
-    }
-    #[inline]
-    fn abort_held(&mut self) -> bool {
-        self.end(drop)
-    }
-    fn send_for(&mut self, msg: &[u8], timeout_ns: i64) -> shmkit::Result<()> {
-        let Some(side) = self.side() else {
-            unreachable!("send_for is only called while nothing is lent")
-        };
-        match wait(timeout_ns) {
-            Wait::Forever => side.send(msg),
-            Wait::Try => side.try_send(msg),
-            Wait::Within(d) => side.send_timeout(msg, d),
-        }
-    }
-    fn set_wait(&mut self, w: WaitStrategy) {
-        if let Some(side) = self.side() {
-            side.set_wait_strategy(w)
-        }
-    }
-    fn object_name(&self) -> &str {
-        // A publisher's name is fixed at its creation, before anything is lent.
-        self.side_ref().map_or("", |s| s.name())
-    }
-    fn waitable(&self) -> Option<&dyn Waitable> {
-        self.side_ref().map(|s| s as &dyn Waitable)
-    }
-}
+sender!(Producer, "channel");
+sender!(broadcast::Publisher, "broadcast");
 
 /// A sending side with its loan, if any.
 pub(crate) struct Tx<S: Sender> {

@@ -70,6 +70,105 @@ fn subscribers_see_everything_from_their_join_point() {
     ));
 }
 
+/// The held forms bindings use (`recv_held`, `loan_held`), as the channel's: what they hold
+/// is what a sample or a loan would be (a held message holds its slot against both
+/// policies), it ends with the matching call or the next receive or loan of any form, and a
+/// held message does not count as ready.
+#[test]
+fn held_messages_and_loans_behave_as_samples_and_loans() {
+    let read = |(p, n): (*const u8, usize)| {
+        // SAFETY: a held message is `n` bytes the publisher does not write until released.
+        unsafe { std::slice::from_raw_parts(p, n) }.to_vec()
+    };
+    for policy in [Policy::Block, Policy::Overwrite] {
+        let name = NameGuard::new("bcheld");
+        let mut publ = broadcast::options()
+            .slots(4)
+            .slot_size(64)
+            .policy(policy)
+            .create_publisher(&name)
+            .unwrap();
+        let mut sub = broadcast::options().open_subscriber(&name).unwrap();
+        assert_eq!(
+            (publ.held_loan_len(), publ.commit_held(1), publ.abort_held()),
+            (None, false, false)
+        );
+        assert_eq!(
+            (sub.held(), sub.held_seq(), sub.release_held()),
+            (None, None, false)
+        );
+
+        let p = publ.loan_held(64, shmkit::Deadline::Try).unwrap();
+        // SAFETY: the held slot is 64 writable bytes, the publisher's until the commit.
+        unsafe { std::ptr::copy_nonoverlapping(b"one".as_ptr(), p, 3) };
+        assert!(publ.commit_held(3));
+        publ.loan_held(8, shmkit::Deadline::Forever).unwrap();
+        assert!(publ.abort_held(), "given back unsent");
+        publ.loan_held(8, shmkit::Deadline::Forever).unwrap();
+        publ.send(b"two").unwrap();
+        assert!(!publ.commit_held(8), "the send gave the held slot back");
+        let p = publ.loan_held(4, shmkit::Deadline::Forever).unwrap();
+        // SAFETY: 4 writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(b"four".as_ptr(), p, 4) };
+        assert!(
+            publ.commit_held(usize::MAX),
+            "more than the slot is cut to it"
+        );
+        assert_eq!(publ.published(), 3);
+
+        assert_eq!(read(sub.recv_held(shmkit::Deadline::Try).unwrap()), b"one");
+        assert_eq!((sub.held_seq(), sub.next_seq()), (Some(0), 1));
+        assert_eq!(read(sub.held().unwrap()), b"one");
+        // The next receive of any form releases the held message first.
+        assert_eq!(
+            read(sub.recv_held(shmkit::Deadline::Forever).unwrap()),
+            b"two"
+        );
+        assert_eq!(&*sub.recv().unwrap(), b"four");
+        assert_eq!(sub.held(), None);
+
+        // A held message holds its slot: under back-pressure the publisher cannot lap it,
+        // under overwrite it passes it by; either way its bytes stay.
+        publ.send(b"held").unwrap();
+        let held = sub.recv_held(shmkit::Deadline::Forever).unwrap();
+        let mut sent = 0;
+        while sent < 20 && publ.try_send(&[sent as u8; 16]).is_ok() {
+            sent += 1;
+        }
+        match policy {
+            Policy::Block => assert_eq!(sent, 3, "the held slot and three free ones"),
+            Policy::Overwrite => assert_eq!(sent, 20),
+        }
+        assert_eq!(read(held), b"held");
+        // A held message is not a ready one: readiness looks at the message after it.
+        let mut set = WaitSet::new();
+        let ready = set.wait_timeout(std::slice::from_ref(&sub), Duration::from_secs(10));
+        assert_eq!(
+            ready.unwrap(),
+            &[0],
+            "messages after the held one are there"
+        );
+        assert!(sub.release_held());
+        let mut buf = Vec::new();
+        loop {
+            match sub.try_recv_into(&mut buf) {
+                Ok(_) | Err(Error::Lagged { .. }) => {}
+                Err(Error::WouldBlock { .. }) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let r = sub.recv_held(shmkit::Deadline::Try);
+        assert!(
+            matches!(r, Err(Error::WouldBlock { .. })),
+            "{policy:?}: {r:?}"
+        );
+        publ.send(b"last").unwrap();
+        sub.recv_held(shmkit::Deadline::Forever).unwrap();
+        let r = set.wait_timeout(std::slice::from_ref(&sub), Duration::from_millis(20));
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{policy:?}: {r:?}");
+    }
+}
+
 /// An overwriting broadcast `name` of four 64-byte slots with one subscriber and message 0
 /// published, and the segment mapped raw: slot 0's stamp is at offset 448 (slots start after
 /// the 384-byte header and one table entry).

@@ -360,6 +360,7 @@ impl Options {
             return Ok(Subscriber {
                 index: i,
                 next: start,
+                held: None,
                 received: 0,
                 lost: 0,
                 data,

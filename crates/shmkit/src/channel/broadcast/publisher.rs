@@ -45,6 +45,8 @@ struct Cursor {
     bytes: u64,
     /// A lower bound of every attached subscriber's position (`count_overwrite`).
     unread_below: u64,
+    /// The slot [`Publisher::loan_held`] holds and its length, if any.
+    held: Option<(usize, usize)>,
 }
 
 /// The publishing side of a broadcast channel.
@@ -130,6 +132,7 @@ impl Publisher {
                 overwritten: 0,
                 bytes: 0,
                 unread_below: 0,
+                held: None,
             },
             ring: Ring {
                 line: Line::of(&obj, Role::Producer),
@@ -265,6 +268,10 @@ impl Publisher {
     }
 
     pub(crate) fn loan_until(&mut self, len: usize, deadline: Deadline) -> Result<Loan<'_>> {
+        if self.cur.held.is_some() {
+            // This loan takes the held slot's place.
+            self.abort_held();
+        }
         if len > self.ring.g.slot_size {
             return Err(Error::size(
                 self.name(),
@@ -307,6 +314,92 @@ impl Publisher {
             cap_len: len,
             committed: false,
         })
+    }
+
+    /// Borrows the slot of the next message and holds it in the publisher itself, instead
+    /// of in a [`Loan`] borrowing it: the form for bindings (the C API), as
+    /// [`Producer::loan_held`](crate::channel::Producer::loan_held) is the channel's (the
+    /// channel module's "Held forms, for bindings"). Returns the slot's payload
+    /// (`PAYLOAD_ALIGN`-aligned), writable for `len` bytes. A slot held before is given back
+    /// unsent first.
+    ///
+    /// The slot stays the publisher's until [`commit_held`](Publisher::commit_held),
+    /// [`abort_held`](Publisher::abort_held), the next loan or send of any form, or the
+    /// publisher's drop.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::loan_deadline`], with the wait as `deadline` says; nothing is held
+    /// after an error.
+    pub fn loan_held(&mut self, len: usize, deadline: Deadline) -> Result<*mut u8> {
+        // Not dropped: the publisher keeps the slot the loan's drop would give back.
+        let mut loan = std::mem::ManuallyDrop::new(self.loan_until(len, deadline)?);
+        let (slot, payload) = (loan.slot, loan.as_mut_ptr());
+        self.cur.held = Some((slot, len));
+        Ok(payload)
+    }
+
+    /// The length of the slot [`loan_held`](Publisher::loan_held) holds, if any.
+    pub fn held_loan_len(&self) -> Option<usize> {
+        self.cur.held.map(|(_, len)| len)
+    }
+
+    /// Publishes the first `len` bytes of the slot [`loan_held`](Publisher::loan_held) holds
+    /// (at most its length: more is cut to it, as [`Loan::truncate`] does), as
+    /// [`Loan::commit`]; false if no slot is held.
+    pub fn commit_held(&mut self, len: usize) -> bool {
+        let Some((slot, held_len)) = self.cur.held.take() else {
+            return false;
+        };
+        self.publish(slot, held_len.min(len));
+        true
+    }
+
+    /// Gives the slot [`loan_held`](Publisher::loan_held) holds back unsent, as dropping a
+    /// [`Loan`] does; false if none is held.
+    pub fn abort_held(&mut self) -> bool {
+        let Some((slot, _)) = self.cur.held.take() else {
+            return false;
+        };
+        self.give_back(slot);
+        true
+    }
+
+    /// Publishes the `len`-byte message written in `slot`: what [`Loan::commit`] does.
+    fn publish(&mut self, slot_index: usize, len: usize) {
+        let Publisher { ring, cur, .. } = self;
+        let (obj, g) = (&ring.obj, &ring.g);
+        let k = cur.write;
+        let s = slot(obj, g, slot_index);
+        s.len().store(len as u32, Ordering::Relaxed);
+        // SYNC POINT: Release, paired with the reader's Acquire load of the index entry: a
+        // reader that sees this entry also sees the odd stamp `place` stored in that slot, so
+        // it cannot take the slot's older complete stamp for the message it wants.
+        index(obj, g, k).store(slot_index as u64, Ordering::Release);
+        // SYNC POINT: Release publishes the payload, length and index entry to a reader's
+        // Acquire load of this stamp (`Reader::try_hold`).
+        s.stamp().store(2 * k + 2, Ordering::Release);
+        cur.in_slot[slot_index] = k;
+        cur.at = (slot_index + 1) % g.slots;
+        cur.write = k + 1;
+        // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads of the count (and
+        // with their SeqCst join protocol); the bell's fence orders it before the sleeper
+        // check.
+        ring.line.pos().store(cur.write, Ordering::SeqCst);
+        cur.bytes = cur.bytes.wrapping_add(len as u64);
+        // Statistics only, in the publisher's own line: a plain store.
+        ring.line
+            .bytes()
+            .store(cur.bytes, std::sync::atomic::Ordering::Relaxed);
+        ring.data.ring();
+    }
+
+    /// Gives `slot` back unsent: what dropping a [`Loan`] does. Nothing is published; the
+    /// slot keeps its odd stamp (its old message may be half overwritten) and is the first
+    /// tried for the next message.
+    fn give_back(&mut self, slot: usize) {
+        self.cur.in_slot[slot] = NONE;
+        self.cur.at = slot;
     }
 
     /// Borrows the slot of the next message, `len` bytes to write in place, waiting as long
@@ -650,31 +743,7 @@ impl Loan<'_> {
 
     /// Publishes the message to every subscriber.
     pub fn commit(mut self) {
-        let Publisher { ring, cur, .. } = &mut *self.p;
-        let (obj, g) = (&ring.obj, &ring.g);
-        let k = cur.write;
-        let s = slot(obj, g, self.slot);
-        s.len().store(self.len as u32, Ordering::Relaxed);
-        // SYNC POINT: Release, paired with the reader's Acquire load of the index entry: a
-        // reader that sees this entry also sees the odd stamp `place` stored in that slot, so
-        // it cannot take the slot's older complete stamp for the message it wants.
-        index(obj, g, k).store(self.slot as u64, Ordering::Release);
-        // SYNC POINT: Release publishes the payload, length and index entry to a reader's
-        // Acquire load of this stamp (`Reader::try_hold`).
-        s.stamp().store(2 * k + 2, Ordering::Release);
-        cur.in_slot[self.slot] = k;
-        cur.at = (self.slot + 1) % g.slots;
-        cur.write = k + 1;
-        // SYNC POINT: SeqCst publish; pairs with subscribers' Acquire loads of the count (and
-        // with their SeqCst join protocol); the bell's fence orders it before the sleeper
-        // check.
-        ring.line.pos().store(cur.write, Ordering::SeqCst);
-        cur.bytes = cur.bytes.wrapping_add(self.len as u64);
-        // Statistics only, in the publisher's own line: a plain store.
-        ring.line
-            .bytes()
-            .store(cur.bytes, std::sync::atomic::Ordering::Relaxed);
-        ring.data.ring();
+        self.p.publish(self.slot, self.len);
         self.committed = true;
     }
 }
@@ -682,10 +751,7 @@ impl Loan<'_> {
 impl Drop for Loan<'_> {
     fn drop(&mut self) {
         if !self.committed {
-            // Nothing is published; the slot keeps its odd stamp (its old message may be
-            // half overwritten) and is the first tried for the next message.
-            self.p.cur.in_slot[self.slot] = NONE;
-            self.p.cur.at = self.slot;
+            self.p.give_back(self.slot);
         }
     }
 }

@@ -4,7 +4,9 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use super::layout::{entry, index, oldest, slot, Geometry, CHECKING, FREE, MAX_COUNT, NONE};
+use super::layout::{
+    entry, index, oldest, slot, slot_of, Geometry, CHECKING, FREE, MAX_COUNT, NONE,
+};
 use super::publisher::{dekker_fence, Side};
 use super::Policy;
 use crate::atomic_copy;
@@ -28,8 +30,10 @@ pub struct Subscriber {
     pub(super) space: Bell,
     /// This subscriber's entry in the table.
     pub(super) index: usize,
-    /// The next message to receive.
+    /// The next message to receive (while one is held, the held one).
     pub(super) next: u64,
+    /// The message [`Subscriber::recv_held`] holds: its sequence number, slot and length.
+    pub(super) held: Option<(u64, usize, usize)>,
     /// Messages received and lost since joining: the entry's counters (`Entry::counters`).
     pub(super) received: u64,
     pub(super) lost: u64,
@@ -336,7 +340,71 @@ impl Subscriber {
     /// the count when it joined, so on a channel whose publisher is gone this is how many
     /// messages it published.
     pub fn next_seq(&self) -> u64 {
-        self.next
+        // A held message is released by the next receive, which gets the one after it.
+        self.held.map_or(self.next, |(seq, _, _)| seq + 1)
+    }
+
+    /// Receives the next message in place and holds it in the subscriber itself, instead of
+    /// in a [`Sample`] borrowing it: the form for bindings (the C API), as
+    /// [`Consumer::recv_held`](crate::channel::Consumer::recv_held) is the channel's (the
+    /// channel module's "Held forms, for bindings"). Returns the message's first byte and
+    /// its length. A message held before is released first.
+    ///
+    /// The slot stays held (the publisher does not write it) until
+    /// [`release_held`](Subscriber::release_held), the next receive of any form, or the
+    /// subscriber's drop.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv_deadline`], with the wait as `deadline` says; nothing is held
+    /// after an error.
+    pub fn recv_held(&mut self, deadline: Deadline) -> Result<(*const u8, usize)> {
+        // Not dropped: the subscriber keeps what the sample's drop would release.
+        let sample = std::mem::ManuallyDrop::new(self.recv_until(deadline)?);
+        let (seq, payload, len) = (sample.seq, sample.payload, sample.len);
+        let c = slot_of(&self.obj, &self.g, payload);
+        self.held = Some((seq, c, len));
+        Ok((payload, len))
+    }
+
+    /// The message [`recv_held`](Subscriber::recv_held) holds, if any: its first byte and
+    /// its length.
+    pub fn held(&self) -> Option<(*const u8, usize)> {
+        self.held
+            .map(|(_, c, len)| (slot(&self.obj, &self.g, c).payload().cast_const(), len))
+    }
+
+    /// The sequence number of the message [`recv_held`](Subscriber::recv_held) holds, if
+    /// any.
+    pub fn held_seq(&self) -> Option<u64> {
+        self.held.map(|(seq, _, _)| seq)
+    }
+
+    /// Releases the message [`recv_held`](Subscriber::recv_held) holds, as dropping a
+    /// [`Sample`] does; false if none is held.
+    pub fn release_held(&mut self) -> bool {
+        let Some((seq, _, _)) = self.held.take() else {
+            return false;
+        };
+        self.release_msg(seq);
+        true
+    }
+
+    /// Lets go of message `seq`, held by a sample or by `recv_held`: what dropping a
+    /// [`Sample`] does.
+    fn release_msg(&mut self, seq: u64) {
+        let reader = Reader {
+            obj: &self.obj,
+            g: &self.g,
+            line: &self.line,
+            space: &self.space,
+            index: self.index,
+        };
+        reader.release(&mut self.next, seq);
+        self.received = self.received.wrapping_add(1);
+        // Statistics only, in our own entry (whose `next` was just stored): a plain store.
+        entry(&self.obj, self.index).counters()[0]
+            .store(self.received, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The message layout the broadcast records: `Some` for one created typed (or
@@ -350,6 +418,9 @@ impl Subscriber {
     }
 
     pub(crate) fn recv_until(&mut self, deadline: Deadline) -> Result<Sample<'_>> {
+        if self.held.is_some() {
+            self.release_held();
+        }
         let hold = {
             let Subscriber {
                 obj,
@@ -576,8 +647,11 @@ impl crate::wait::Sealed for Subscriber {
             space: &self.space,
             index: self.index,
         };
-        !matches!(reader.see(self.next, || {}), Seen::Empty | Seen::Deciding)
-            || peer_gone(&self.obj, &self.line, false)
+        // Past a message `recv_held` holds: the next receive releases it.
+        !matches!(
+            reader.see(self.next_seq(), || {}),
+            Seen::Empty | Seen::Deciding
+        ) || peer_gone(&self.obj, &self.line, false)
     }
 }
 
@@ -637,18 +711,6 @@ impl Deref for Sample<'_> {
 
 impl Drop for Sample<'_> {
     fn drop(&mut self) {
-        let s = &mut *self.s;
-        let reader = Reader {
-            obj: &s.obj,
-            g: &s.g,
-            line: &s.line,
-            space: &s.space,
-            index: s.index,
-        };
-        reader.release(&mut s.next, self.seq);
-        s.received = s.received.wrapping_add(1);
-        // Statistics only, in our own entry (whose `next` was just stored): a plain store.
-        entry(&s.obj, s.index).counters()[0]
-            .store(s.received, std::sync::atomic::Ordering::Relaxed);
+        self.s.release_msg(self.seq);
     }
 }
