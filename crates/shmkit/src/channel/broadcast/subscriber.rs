@@ -390,17 +390,23 @@ impl Subscriber {
         true
     }
 
-    /// Lets go of message `seq`, held by a sample or by `recv_held`: what dropping a
-    /// [`Sample`] does.
-    fn release_msg(&mut self, seq: u64) {
-        let reader = Reader {
+    /// This subscriber's view of the shared state.
+    fn reader(&self) -> Reader<'_> {
+        Reader {
             obj: &self.obj,
             g: &self.g,
             line: &self.line,
             space: &self.space,
             index: self.index,
-        };
-        reader.release(&mut self.next, seq);
+        }
+    }
+
+    /// Lets go of message `seq`, held by a sample or by `recv_held`: what dropping a
+    /// [`Sample`] does.
+    fn release_msg(&mut self, seq: u64) {
+        let mut next = self.next;
+        self.reader().release(&mut next, seq);
+        self.next = next;
         self.received = self.received.wrapping_add(1);
         // Statistics only, in our own entry (whose `next` was just stored): a plain store.
         entry(&self.obj, self.index).counters()[0]
@@ -640,16 +646,9 @@ impl crate::wait::Sealed for Subscriber {
     /// Exactly when `try_recv` would return something other than `WouldBlock`: the next
     /// message is there, lost (a lag under overwrite) or corrupt, or the publisher closed.
     fn ready(&self) -> bool {
-        let reader = Reader {
-            obj: &self.obj,
-            g: &self.g,
-            line: &self.line,
-            space: &self.space,
-            index: self.index,
-        };
         // Past a message `recv_held` holds: the next receive releases it.
         !matches!(
-            reader.see(self.next_seq(), || {}),
+            self.reader().see(self.next_seq(), || {}),
             Seen::Empty | Seen::Deciding
         ) || peer_gone(&self.obj, &self.line, false)
     }
