@@ -250,15 +250,6 @@ pub(super) fn slot<'a>(obj: &'a Object, g: &Geometry, c: usize) -> Slot<'a> {
     }
 }
 
-/// The slot whose payload starts at `payload`, which [`Slot::payload`] returned for it.
-pub(super) fn slot_of(obj: &Object, g: &Geometry, payload: *const u8) -> usize {
-    let first = slot(obj, g, 0).payload();
-    // SAFETY: both point into the mapping's slot array, `payload` a whole number of strides
-    // after slot 0's payload.
-    let off = unsafe { payload.offset_from(first) } as usize;
-    off / g.stride
-}
-
 impl<'a> Slot<'a> {
     /// The slot's stamp: `2k + 1` while message `k` is being written (or about to be), `2k + 2`
     /// once it is complete; `CHECKING | (2j + 2)` while the publisher decides whether it may

@@ -4,9 +4,7 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use super::layout::{
-    entry, index, oldest, slot, slot_of, Geometry, CHECKING, FREE, MAX_COUNT, NONE,
-};
+use super::layout::{entry, index, oldest, slot, Geometry, CHECKING, FREE, MAX_COUNT, NONE};
 use super::publisher::{dekker_fence, Side};
 use super::Policy;
 use crate::atomic_copy;
@@ -32,8 +30,8 @@ pub struct Subscriber {
     pub(super) index: usize,
     /// The next message to receive (while one is held, the held one).
     pub(super) next: u64,
-    /// The message [`Subscriber::recv_held`] holds: its sequence number, slot and length.
-    pub(super) held: Option<(u64, usize, usize)>,
+    /// The message [`Subscriber::recv_held`] holds: its sequence number, payload and length.
+    pub(super) held: Option<(u64, *const u8, usize)>,
     /// Messages received and lost since joining: the entry's counters (`Entry::counters`).
     pub(super) received: u64,
     pub(super) lost: u64,
@@ -44,6 +42,8 @@ pub struct Subscriber {
 }
 
 // SAFETY: as for Publisher: shared state is reached through atomics and the slot protocol.
+// The held message's payload pointer points into this subscriber's own mapping, which moves
+// with it.
 unsafe impl Send for Subscriber {}
 
 /// A received message, read in place from its slot; released when dropped.
@@ -362,16 +362,14 @@ impl Subscriber {
         // Not dropped: the subscriber keeps what the sample's drop would release.
         let sample = std::mem::ManuallyDrop::new(self.recv_until(deadline)?);
         let (seq, payload, len) = (sample.seq, sample.payload, sample.len);
-        let c = slot_of(&self.obj, &self.g, payload);
-        self.held = Some((seq, c, len));
+        self.held = Some((seq, payload, len));
         Ok((payload, len))
     }
 
     /// The message [`recv_held`](Subscriber::recv_held) holds, if any: its first byte and
     /// its length.
     pub fn held(&self) -> Option<(*const u8, usize)> {
-        self.held
-            .map(|(_, c, len)| (slot(&self.obj, &self.g, c).payload().cast_const(), len))
+        self.held.map(|(_, payload, len)| (payload, len))
     }
 
     /// The sequence number of the message [`recv_held`](Subscriber::recv_held) holds, if

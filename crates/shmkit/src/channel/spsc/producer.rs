@@ -132,11 +132,10 @@ impl Producer {
     /// after an error.
     #[inline]
     pub fn loan_held(&mut self, len: usize, deadline: Deadline) -> Result<*mut u8> {
-        let Loan { frame, pad, .. } = self.loan_until(len, deadline)?;
+        let mut loan = self.loan_until(len, deadline)?;
+        let payload = loan.as_mut_ptr();
+        let Loan { frame, pad, .. } = loan;
         self.cur.held = Some(HeldLoan { frame, pad, len });
-        // SAFETY: frame + FRAME_HEADER + len <= cap (placed by `place`).
-        let payload = unsafe { self.s.ring.add(frame + FRAME_HEADER) };
-        atomic_shim::wrote(payload, len);
         Ok(payload)
     }
 
